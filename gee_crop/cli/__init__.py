@@ -1,0 +1,56 @@
+"""The ``gee-crop`` command line: one module per command, each parses options, calls one
+library function and prints. User errors (GeeCropError) are printed on one line, exit code 2."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from gee_crop import __version__
+from gee_crop.errors import GeeCropError
+
+#: command name -> module under gee_crop.cli that defines a click command called ``command``.
+COMMANDS = {
+    "demo": "demo",
+    "sample": "sample",
+    "train": "train",
+    "evaluate": "evaluate",
+    "export": "export",
+}
+
+
+class GeeCropGroup(click.Group):
+    """Loads commands lazily (torch and ee import slowly) and turns user errors into one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"gee_crop.cli.{COMMANDS[name]}")
+        return module.command
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GeeCropError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=GeeCropGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gee-crop")
+def main() -> None:
+    """Crop-type maps anywhere on Earth: sample on Earth Engine, composite 5-day medians,
+    train CropNet, export to ONNX and map wall to wall.
+
+    \b
+    Typical flow:
+      gee-crop sample --country FRA --out fra.parquet
+      gee-crop train fra.parquet --out runs/fra
+      gee-crop evaluate runs/fra/model.pt bel.parquet
+      gee-crop export runs/fra/model.pt --out fra.onnx
+    Try it offline on the shipped real data: gee-crop demo
+    """

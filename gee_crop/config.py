@@ -1,0 +1,155 @@
+"""Single source of truth for the method's constants (see ../shared/METHOD.md).
+
+Every other module imports bands, classes, season and window defaults from here;
+never repeat a band list or a class list elsewhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+#: The 7 CropGlobe classes, in the order of the model's outputs.
+CLASSES: tuple[str, ...] = ("corn", "soybeans", "rice", "wheat", "sugarcane", "cotton", "other")
+CLASS_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
+OTHER = "other"
+
+#: RGB colours of the classes (maps, legends, plots), same order as CLASSES.
+CLASS_COLORS: dict[str, tuple[int, int, int]] = {
+    "corn": (255, 211, 0),
+    "soybeans": (38, 112, 0),
+    "rice": (0, 168, 226),
+    "wheat": (168, 112, 0),
+    "sugarcane": (255, 102, 102),
+    "cotton": (255, 38, 38),
+    "other": (190, 190, 190),
+}
+
+#: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
+BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
+BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}
+
+#: Reflectance is stored as digital numbers: reflectance = DN / REFLECTANCE_SCALE; DN 0 = no data.
+REFLECTANCE_SCALE = 10_000.0
+NODATA_DN = 0
+
+#: Cloud indicators a sample table may carry, and how each is read as "clear".
+#:   cs / cs_cdf: Cloud Score+ (0..1, 1 = clear); clear when score >= threshold.
+#:   scl: Sen2Cor scene classification; clear when the class is in SCL_CLEAR_CLASSES.
+#:   cloud_probability: s2cloudless-style probability 0..100 (%); clear when
+#:       1 - probability / 100 >= threshold.
+#:   none: no indicator (inputs that are already cloud-free composites); only DN 0 is masked.
+CloudKind = Literal["cs", "cs_cdf", "scl", "cloud_probability", "none"]
+CLOUD_KINDS: tuple[str, ...] = ("cs", "cs_cdf", "scl", "cloud_probability", "none")
+CLEAR_THRESHOLD = 0.75
+SCL_CLEAR_CLASSES: tuple[int, ...] = (4, 5)  # vegetation, bare soil
+
+#: Earth Engine collections.
+S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
+CLOUD_SCORE_PLUS_COLLECTION = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
+EMIT_COLLECTION = "NASA/EMIT/L2A/RFL"
+WORLDCOVER_IMAGE = "ESA/WorldCover/v200"
+CDL_COLLECTION = "USDA/NASS/CDL"
+
+#: Sampling (METHOD.md "Sampling").
+INWARD_BUFFER_M = 60.0
+GRID_CELL_DEG = 0.1
+SAMPLE_SPACING_M = 60.0
+SAMPLES_PER_CELL_DEFAULT = 5
+SAMPLES_PER_CELL_USA = 1
+
+#: Season (METHOD.md "Features"): May 1 (DOY 121) .. Nov 30 (DOY 334) in the north.
+SEASON_START_MONTH_DAY = (5, 1)
+SEASON_LENGTH_DAYS = 334 - 121  # Te - Ts = 213 days
+WINDOW_DAYS = 5
+SOUTH_SHIFT_MONTHS = 6
+
+#: Training defaults (METHOD.md "CropNet").
+LEARNING_RATE = 1e-4
+BATCH_SIZE = 256
+EPOCHS = 50
+CROPNET_WIDTHS: tuple[int, ...] = (64, 128, 256, 512)
+
+Hemisphere = Literal["north", "south"]
+
+
+def hemisphere_of(latitude: float) -> Hemisphere:
+    """'south' for latitudes below the equator, else 'north'."""
+    return "south" if latitude < 0 else "north"
+
+
+def _shift_months(day: dt.date, months: int) -> dt.date:
+    month0 = day.month - 1 + months
+    year = day.year + month0 // 12
+    return dt.date(year, month0 % 12 + 1, day.day)
+
+
+@dataclass(frozen=True)
+class SeasonSpan:
+    """A season [start, start + length_days) cut into ``n_bins`` windows of ``window_days``.
+
+    ``n_bins = ceil(length_days / window_days)``: 43 bins for the default 213-day May–Nov span
+    and 5-day windows. The last window may reach past ``end``; observations are binned by
+    ``(day - start) // window_days`` for ``0 <= day - start < n_bins * window_days``.
+    """
+
+    start: dt.date
+    length_days: int = SEASON_LENGTH_DAYS
+    window_days: int = WINDOW_DAYS
+
+    def __post_init__(self) -> None:
+        if self.length_days <= 0:
+            raise ValueError(f"season length must be positive, got {self.length_days} days")
+        if self.window_days <= 0:
+            raise ValueError(f"window must be positive, got {self.window_days} days")
+
+    @property
+    def end(self) -> dt.date:
+        """Te = Ts + length_days."""
+        return self.start + dt.timedelta(days=self.length_days)
+
+    @property
+    def n_bins(self) -> int:
+        return math.ceil(self.length_days / self.window_days)
+
+    @property
+    def covered_end(self) -> dt.date:
+        """First day after the last window (>= end)."""
+        return self.start + dt.timedelta(days=self.n_bins * self.window_days)
+
+    def bin_starts(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=k * self.window_days) for k in range(self.n_bins)]
+
+    def to_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "length_days": self.length_days,
+                "window_days": self.window_days, "n_bins": self.n_bins}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SeasonSpan":
+        return cls(dt.date.fromisoformat(d["start"]), int(d["length_days"]), int(d["window_days"]))
+
+
+def season_span(year: int, hemisphere: Hemisphere = "north", *,
+                start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                length_days: int = SEASON_LENGTH_DAYS,
+                window_days: int = WINDOW_DAYS) -> SeasonSpan:
+    """The season of ``year``: May 1 + 213 days in the north; six months earlier in the south.
+
+    In the south the season of ``year`` starts in November of ``year - 1`` (METHOD.md:
+    the southern acquisition window is shifted six months earlier), so a season keeps
+    the same number of bins in both hemispheres.
+    """
+    start = dt.date(year, *start_month_day)
+    if hemisphere == "south":
+        start = _shift_months(start, -SOUTH_SHIFT_MONTHS)
+    elif hemisphere != "north":
+        raise ValueError(f"hemisphere must be 'north' or 'south', got {hemisphere!r}")
+    return SeasonSpan(start, length_days, window_days)
+
+
+def acquisition_window(year: int, hemisphere: Hemisphere = "north") -> tuple[dt.date, dt.date]:
+    """Raw acquisition window [start, end) of a year: Jan 1..Dec 31, or Jul 1 (year-1)..Jun 30 south."""
+    if hemisphere == "south":
+        return dt.date(year - 1, 7, 1), dt.date(year, 7, 1)
+    return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)

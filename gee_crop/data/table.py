@@ -1,0 +1,266 @@
+"""The sample table: gee-crop's one on-disk format for labelled samples (Parquet).
+
+One row per sample. Scalar columns:
+
+=============  ===========  ===========================================================
+column         type         meaning
+=============  ===========  ===========================================================
+sample_id      string       unique id
+lon, lat       float64      WGS84 degrees (sample location)
+region         string       ISO3 country code or region name (e.g. "FRA", "BEL")
+crop_class     string       one of config.CLASSES
+cloud_kind     string       how to read ``cloud``: cs, cs_cdf, scl, cloud_probability
+=============  ===========  ===========================================================
+
+List columns (one entry per raw acquisition, same length within a row, sorted by date):
+
+=============  ===========  ===========================================================
+dates          list<date32> acquisition dates
+B2 … B12       list<uint16> the 10 bands of config.BANDS as DN (reflectance x 10,000; 0 = no data)
+cloud          list<float32> the cloud indicator named by cloud_kind (NaN = unknown)
+=============  ===========  ===========================================================
+
+Optional columns are kept as they are (e.g. ``source_code``, the label product's own class code).
+The file's key-value metadata holds ``gee_crop_table = 1``.
+
+In memory a table is a :class:`SampleSeries`: the same data padded to a common length T.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gee_crop.config import BANDS, CLASS_INDEX, CLASSES, CLOUD_KINDS
+from gee_crop.errors import SampleTableError, UnknownClassError
+
+TABLE_VERSION = "1"
+SCALAR_COLUMNS = ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind")
+LIST_COLUMNS = ("dates", *BANDS, "cloud")
+REQUIRED_COLUMNS = SCALAR_COLUMNS + LIST_COLUMNS
+
+
+@dataclass
+class SampleSeries:
+    """Raw dated observations of ``n`` samples, padded to a common length ``T``.
+
+    Shapes: ``dates`` (n, T) datetime64[D], NaT where padded; ``dn`` (n, T, 10) uint16 DN in
+    config.BANDS order, 0 where padded or no data; ``cloud`` (n, T) float32, NaN where padded.
+    Per-sample arrays are (n,).
+    """
+
+    sample_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    region: np.ndarray
+    crop_class: np.ndarray
+    cloud_kind: np.ndarray
+    dates: np.ndarray
+    dn: np.ndarray
+    cloud: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.sample_id)
+        for name in ("lon", "lat", "region", "crop_class", "cloud_kind"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} rows, expected {n}")
+        if self.dates.shape[0] != n or self.dn.shape[:2] != self.dates.shape or self.cloud.shape != self.dates.shape:
+            raise ValueError(f"inconsistent shapes: dates {self.dates.shape}, dn {self.dn.shape}, "
+                             f"cloud {self.cloud.shape}")
+        if self.dn.shape[2] != len(BANDS):
+            raise ValueError(f"dn must have {len(BANDS)} bands, got {self.dn.shape[2]}")
+
+    def __len__(self) -> int:
+        return len(self.sample_id)
+
+    @property
+    def n_obs(self) -> np.ndarray:
+        """(n,) number of acquisitions per sample (not padded)."""
+        return (~np.isnat(self.dates)).sum(axis=1)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(n,) int64 class indices into config.CLASSES."""
+        return class_indices(self.crop_class)
+
+    def subset(self, index: np.ndarray) -> "SampleSeries":
+        """Rows selected by a boolean mask or an integer index (padding trimmed)."""
+        index = np.asarray(index)
+        sub = SampleSeries(
+            self.sample_id[index], self.lon[index], self.lat[index], self.region[index],
+            self.crop_class[index], self.cloud_kind[index], self.dates[index], self.dn[index],
+            self.cloud[index], {k: v[index] for k, v in self.extra.items()},
+        )
+        return sub.trimmed()
+
+    def trimmed(self) -> "SampleSeries":
+        """Drop trailing padding columns that no sample uses."""
+        t = int(self.n_obs.max()) if len(self) else 0
+        if t == self.dates.shape[1]:
+            return self
+        return SampleSeries(self.sample_id, self.lon, self.lat, self.region, self.crop_class,
+                            self.cloud_kind, self.dates[:, :t], self.dn[:, :t], self.cloud[:, :t],
+                            self.extra)
+
+
+def class_indices(names: np.ndarray) -> np.ndarray:
+    """Map class names to indices of config.CLASSES; unknown names raise UnknownClassError."""
+    names = np.asarray(names, dtype=object)
+    uniques, inverse = np.unique(names.astype(str), return_inverse=True)
+    unknown = [u for u in uniques if u not in CLASS_INDEX]
+    if unknown:
+        raise UnknownClassError(
+            f"unknown class name(s) {', '.join(map(repr, unknown))}; use one of {', '.join(CLASSES)}"
+        )
+    lookup = np.array([CLASS_INDEX[u] for u in uniques], dtype=np.int64)
+    return lookup[inverse.reshape(-1)]
+
+
+def concat(tables: list[SampleSeries]) -> SampleSeries:
+    """Stack several tables (padding to the longest series)."""
+    if not tables:
+        raise ValueError("nothing to concatenate")
+    t = max(tab.dates.shape[1] for tab in tables)
+
+    def pad(a: np.ndarray, fill) -> np.ndarray:
+        widths = [(0, 0), (0, t - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
+        return np.pad(a, widths, constant_values=fill)
+
+    extra_keys = set.intersection(*(set(tab.extra) for tab in tables))
+    return SampleSeries(
+        *(np.concatenate([getattr(tab, k) for tab in tables])
+          for k in ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind")),
+        np.concatenate([pad(tab.dates, np.datetime64("NaT")) for tab in tables]),
+        np.concatenate([pad(tab.dn, 0) for tab in tables]),
+        np.concatenate([pad(tab.cloud, np.nan) for tab in tables]),
+        {k: np.concatenate([tab.extra[k] for tab in tables]) for k in sorted(extra_keys)},
+    )
+
+
+# ---------------------------------------------------------------- Parquet I/O
+
+def _list_array(values: np.ndarray, valid: np.ndarray, pa_type: pa.DataType) -> pa.ListArray:
+    counts = valid.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    flat = values[valid]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa_type))
+
+
+def to_arrow(series: SampleSeries) -> pa.Table:
+    """The Arrow table of the documented schema (list columns hold only real acquisitions)."""
+    valid = ~np.isnat(series.dates)
+    columns = {
+        "sample_id": pa.array(series.sample_id.astype(str)),
+        "lon": pa.array(series.lon.astype(np.float64)),
+        "lat": pa.array(series.lat.astype(np.float64)),
+        "region": pa.array(series.region.astype(str)),
+        "crop_class": pa.array(series.crop_class.astype(str)),
+        "cloud_kind": pa.array(series.cloud_kind.astype(str)),
+        "dates": _list_array(series.dates.astype("datetime64[D]"), valid, pa.date32()),
+    }
+    for b, band in enumerate(BANDS):
+        columns[band] = _list_array(series.dn[:, :, b], valid, pa.uint16())
+    columns["cloud"] = _list_array(series.cloud.astype(np.float32), valid, pa.float32())
+    for name, values in series.extra.items():
+        columns[name] = pa.array(values)
+    table = pa.table(columns)
+    return table.replace_schema_metadata({"gee_crop_table": TABLE_VERSION})
+
+
+def write_table(series: SampleSeries, path: str | os.PathLike) -> Path:
+    """Write a sample table atomically (temp file + rename); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(to_arrow(series), tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _padded(column: pa.ChunkedArray | pa.ListArray, n_obs: np.ndarray, t: int, dtype, fill) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    out = np.full((len(n_obs), t), fill, dtype=dtype)
+    rows = np.repeat(np.arange(len(n_obs)), n_obs)
+    starts = np.concatenate([[0], np.cumsum(n_obs)[:-1]])
+    cols = np.arange(len(flat)) - np.repeat(starts, n_obs)
+    out[rows, cols] = flat
+    return out
+
+
+def validate_columns(names: list[str], source: str) -> None:
+    """Raise SampleTableError naming missing columns or a wrong band set."""
+    present = set(names)
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if not missing:
+        return
+    band_like = sorted(c for c in present if c.startswith("B") and c[1:].rstrip("A").isdigit())
+    missing_bands = [b for b in BANDS if b not in present]
+    if missing_bands and band_like:
+        raise SampleTableError(
+            f"{source} has bands {', '.join(band_like)} but gee-crop needs exactly "
+            f"{', '.join(BANDS)} (Earth Engine names, DN); re-create it with `gee-crop sample` "
+            "or rename its band columns"
+        )
+    raise SampleTableError(
+        f"{source} is missing column(s) {', '.join(missing)}; a gee-crop sample table needs "
+        f"{', '.join(REQUIRED_COLUMNS)} (see gee_crop/data/table.py)"
+    )
+
+
+def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSeries:
+    """Validate an Arrow table of the documented schema and pad it into a SampleSeries."""
+    validate_columns(table.column_names, source)
+    dates_col = table.column("dates").combine_chunks()
+    n_obs = np.asarray(dates_col.value_lengths().fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    for name in (*BANDS, "cloud"):
+        lengths = table.column(name).combine_chunks().value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+        if not np.array_equal(lengths, n_obs):
+            bad = int(np.flatnonzero(lengths != n_obs)[0])
+            raise SampleTableError(
+                f"{source}: row {bad} has {lengths[bad]} values in '{name}' but {n_obs[bad]} dates; "
+                "every list column must have one entry per acquisition date"
+            )
+    t = int(n_obs.max()) if len(n_obs) else 0
+    dates = _padded(dates_col.cast(pa.list_(pa.date32())), n_obs, t, "datetime64[D]", np.datetime64("NaT"))
+    dn = np.zeros((len(n_obs), t, len(BANDS)), dtype=np.uint16)
+    for b, band in enumerate(BANDS):
+        dn[:, :, b] = _padded(table.column(band), n_obs, t, np.uint16, 0)
+    cloud = _padded(table.column("cloud"), n_obs, t, np.float32, np.nan)
+    scalars = {c: table.column(c).to_numpy(zero_copy_only=False) for c in SCALAR_COLUMNS}
+    kinds = set(np.unique(scalars["cloud_kind"].astype(str)))
+    if not kinds <= set(CLOUD_KINDS):
+        raise SampleTableError(
+            f"{source} has cloud_kind {sorted(kinds - set(CLOUD_KINDS))}; use one of {', '.join(CLOUD_KINDS)}"
+        )
+    class_indices(scalars["crop_class"])  # raises UnknownClassError with the fix
+    extra = {c: table.column(c).to_numpy(zero_copy_only=False)
+             for c in table.column_names if c not in REQUIRED_COLUMNS}
+    return SampleSeries(
+        scalars["sample_id"].astype(object), scalars["lon"].astype(np.float64),
+        scalars["lat"].astype(np.float64), scalars["region"].astype(object),
+        scalars["crop_class"].astype(object), scalars["cloud_kind"].astype(object),
+        dates, dn, cloud, extra,
+    )
+
+
+def read_table(path: str | os.PathLike) -> SampleSeries:
+    """Read and validate a sample table written by :func:`write_table` (or any tool using the schema)."""
+    path = Path(path)
+    if not path.exists():
+        raise SampleTableError(f"sample table {path} does not exist; create one with `gee-crop sample`")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SampleTableError(f"{path} is not a readable Parquet file ({exc}); give a sample table "
+                               "written by `gee-crop sample`") from None
+    return from_arrow(table, source=str(path))
