@@ -63,6 +63,9 @@ SAMPLES_PER_CELL_USA = 1
 SEASON_START_MONTH_DAY = (5, 1)
 SEASON_LENGTH_DAYS = 334 - 121  # Te - Ts = 213 days
 WINDOW_DAYS = 5
+#: A sample whose longest run of empty 5-day bins (after cloud masking) exceeds this is discarded
+#: (METHOD.md: "too many gaps to interpolate reliably"; the threshold is an option).
+MAX_GAP_BINS = 8
 SOUTH_SHIFT_MONTHS = 6
 
 #: Training defaults (METHOD.md "CropNet").
