@@ -1,0 +1,112 @@
+"""Reader for "long" pixel tables: one row per pixel per acquisition date (Parquet).
+
+The shipped ``wc-gee-patches/derived_pixels_long_*.parquet`` is such a table, made from the Earth
+Engine patch: columns ``pixel_id, date, row, col, lon, lat``, the 10 bands with Sentinel-2
+two-digit names (``B02`` ... ``B12``, DN), ``SCL`` and the WorldCereal crop code ``ct_code``.
+Rows are grouped by pixel into a :class:`SampleSeries` (dates sorted); unlabeled pixels are dropped.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gee_crop.config import BANDS
+from gee_crop.data.patch import NETCDF_BAND_NAMES, UNLABELED, remap_codes, worldcereal_legend
+from gee_crop.data.table import SampleSeries
+from gee_crop.errors import InputError
+
+#: cloud indicator columns recognised, by cloud_kind ("SCL" is the Sen2Cor layer).
+CLOUD_COLUMNS = {"SCL": "scl", "cs": "cs", "cs_cdf": "cs_cdf", "cloud_probability": "cloud_probability"}
+ID_COLUMNS = ("pixel_id", "sample_id")
+DATE_COLUMNS = ("date", "timestamp")
+CODE_COLUMN = "ct_code"
+
+
+def _first(columns: list[str], options: tuple[str, ...], what: str, path: Path) -> str:
+    for name in options:
+        if name in columns:
+            return name
+    raise InputError(f"{path} has no {what} column (looked for {', '.join(options)}); "
+                     "give a long pixel table like wc-gee-patches/derived_pixels_long_*.parquet")
+
+
+def _band_columns(columns: list[str], path: Path) -> list[str]:
+    """Column names of config.BANDS in order, accepting Earth Engine (B2) or two-digit (B02) names."""
+    two_digit = {ee: nc for nc, ee in NETCDF_BAND_NAMES.items()}
+    found = []
+    for band in BANDS:
+        name = band if band in columns else two_digit[band] if two_digit[band] in columns else None
+        if name is None:
+            raise InputError(f"{path} has no column for band {band} (nor {two_digit[band]}); a long "
+                             f"pixel table needs all of {', '.join(BANDS)} as DN")
+        found.append(name)
+    return found
+
+
+def pad_groups(group: np.ndarray, values: np.ndarray, n: int, t: int, fill) -> np.ndarray:
+    """Scatter rows sorted by group into an (n, t, ...) array padded with ``fill``."""
+    counts = np.bincount(group, minlength=n)
+    position = np.arange(len(group)) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.full((n, t) + values.shape[1:], fill, dtype=values.dtype)
+    out[group, position] = values
+    return out
+
+
+def read_long_table(path: str | os.PathLike, *, region: str = "",
+                    legend: dict[int, str] | None = None) -> SampleSeries:
+    """Read a long pixel table into a SampleSeries (one sample per pixel, dates sorted).
+
+    Classes come from the ``ct_code`` column read with ``legend`` (default WorldCereal legacy crop
+    types, :func:`~gee_crop.data.patch.worldcereal_legend`); pixels whose code maps to
+    'unlabeled' are dropped.
+    The cloud indicator column (SCL, cs, cs_cdf or cloud_probability) sets ``cloud_kind``.
+    ``extra`` holds ``row``, ``col`` (when present) and ``source_code``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"long pixel table {path} does not exist; give e.g. "
+                         "wc-gee-patches/derived_pixels_long_<id>.parquet")
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a readable Parquet file ({exc})") from None
+    columns = list(df.columns)
+    id_col = _first(columns, ID_COLUMNS, "pixel id", path)
+    date_col = _first(columns, DATE_COLUMNS, "date", path)
+    cloud_col = _first(columns, tuple(CLOUD_COLUMNS), "cloud indicator", path)
+    bands = _band_columns(columns, path)
+    for name in ("lon", "lat", CODE_COLUMN):
+        if name not in columns:
+            raise InputError(f"{path} has no '{name}' column; a long pixel table needs lon, lat and "
+                             f"{CODE_COLUMN} (WorldCereal crop code)")
+
+    df = df.sort_values([id_col, date_col], kind="stable")
+    ids, first, group = np.unique(df[id_col].to_numpy().astype(str), return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    n, t = len(ids), int(np.bincount(group).max()) if len(df) else 0
+    codes = df[CODE_COLUMN].to_numpy()[first].astype(np.int64)
+    if (df.groupby(id_col, sort=True)[CODE_COLUMN].nunique().to_numpy() > 1).any():
+        raise InputError(f"{path}: a pixel has more than one {CODE_COLUMN} over its dates; "
+                         "a pixel must keep one label")
+    names = remap_codes(codes, worldcereal_legend() if legend is None else legend)
+    dates = pad_groups(group, df[date_col].to_numpy().astype("datetime64[D]"), n, t, np.datetime64("NaT"))
+    dn = pad_groups(group, df[bands].to_numpy().astype(np.uint16), n, t, np.uint16(0))
+    cloud = pad_groups(group, df[cloud_col].to_numpy().astype(np.float32), n, t, np.float32(np.nan))
+    extra = {"source_code": codes}
+    for name in ("row", "col"):
+        if name in columns:
+            extra[name] = df[name].to_numpy()[first].astype(np.int32)
+    labelled = names != UNLABELED
+    series = SampleSeries(
+        sample_id=ids.astype(object),
+        lon=df["lon"].to_numpy()[first].astype(np.float64),
+        lat=df["lat"].to_numpy()[first].astype(np.float64),
+        region=np.full(n, region, dtype=object),
+        crop_class=np.where(labelled, names, "other").astype(object),  # unlabeled rows dropped below
+        cloud_kind=np.full(n, CLOUD_COLUMNS[cloud_col], dtype=object),
+        dates=dates, dn=dn, cloud=cloud, extra=extra,
+    )
+    return series.subset(np.flatnonzero(labelled))

@@ -1,0 +1,221 @@
+"""Local sampling of a labelled raster stack with the same rules as the Earth Engine path.
+
+METHOD.md "Sampling": (1) a 60 m inward buffer erodes every class region of the reference map;
+(2) only pixels with a valid label and at least one clear observation are candidates; (3) per
+0.1 deg x 0.1 deg WGS84 cell, up to 5 random samples (1 in the USA) at least 60 m apart.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from gee_crop.config import (CLASS_INDEX, CLASSES, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
+                             SAMPLES_PER_CELL_DEFAULT)
+from gee_crop.data.labels import check_same_grid, read_label_raster, read_legend
+from gee_crop.data.patch import UNLABELED, PatchStack, patch_pixels, read_patch, remap_codes
+from gee_crop.data.table import SampleSeries
+from gee_crop.errors import InputError
+from gee_crop.features.cloud import clear_mask
+
+#: Mean Earth radius (m), for the local equirectangular distances of grid sampling.
+EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEGREE = EARTH_RADIUS_M * np.pi / 180.0
+
+
+def disk_footprint(radius_px: float) -> np.ndarray:
+    """(2r+1, 2r+1) bool disk: pixels whose centre lies within ``radius_px`` pixels of the centre."""
+    r = int(np.floor(radius_px + 1e-9))
+    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    return dy * dy + dx * dx <= radius_px * radius_px + 1e-9
+
+
+def inward_buffer(labels: np.ndarray, radius_m: float, resolution_m: float, *, nodata: int = 0) -> np.ndarray:
+    """Erode every class region of a label grid by ``radius_m`` (METHOD.md "Sampling", step 1).
+
+    ``labels`` (H, W) int codes, ``nodata`` the no-label code; pixel size ``resolution_m`` metres.
+    A pixel keeps its label only if every pixel whose centre lies within ``radius_m`` (a disk) has
+    the same label; other pixels become ``nodata``. Returns (H, W), same dtype.
+
+    The disk is judged only on pixels inside the grid: a label raster is a window cut from a larger
+    map, and the window border is not a field edge. (Edge-replicating min/max filters do exactly
+    this, because the nearest in-grid pixel of an outside point is no farther from the centre.)
+    """
+    labels = np.asarray(labels)
+    if radius_m < 0 or resolution_m <= 0:
+        raise InputError(f"the inward buffer needs radius >= 0 and resolution > 0 metres, got "
+                         f"{radius_m} and {resolution_m}; pass e.g. --buffer-m 60")
+    footprint = disk_footprint(radius_m / resolution_m)
+    # min == max over the disk <=> all labels in the disk are equal: two filters, whatever the class count
+    low = ndimage.minimum_filter(labels, footprint=footprint, mode="nearest")
+    high = ndimage.maximum_filter(labels, footprint=footprint, mode="nearest")
+    return np.where((low == high) & (labels != nodata), labels, np.asarray(nodata, dtype=labels.dtype))
+
+
+def _local_xy(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
+    """(n, 2) metres east/north of (lon0, lat0), local equirectangular approximation."""
+    x = (lon - lon0) * METRES_PER_DEGREE * np.cos(np.radians(lat0))
+    y = (lat - lat0) * METRES_PER_DEGREE
+    return np.stack([x, y], axis=1)
+
+
+def _greedy_spaced(xy: np.ndarray, fixed: np.ndarray, spacing_m: float, limit: int) -> list[int]:
+    """Indices into ``xy`` (in the given order) kept greedily at >= spacing_m from all kept and ``fixed``.
+
+    A hash of spacing-sized buckets makes each test O(1); stops after ``limit`` kept points.
+    """
+    buckets: dict[tuple[int, int], list[np.ndarray]] = {}
+
+    def key(p: np.ndarray) -> tuple[int, int]:
+        return int(np.floor(p[0] / spacing_m)), int(np.floor(p[1] / spacing_m))
+
+    for p in fixed:
+        buckets.setdefault(key(p), []).append(p)
+    kept: list[int] = []
+    min_sq = spacing_m * spacing_m * (1 - 1e-9)
+    for i, p in enumerate(xy):
+        if len(kept) >= limit:
+            break
+        kx, ky = key(p)
+        near = [q for dx in (-1, 0, 1) for dy in (-1, 0, 1) for q in buckets.get((kx + dx, ky + dy), ())]
+        if near and (((np.asarray(near) - p) ** 2).sum(axis=1) < min_sq).any():
+            continue
+        buckets.setdefault((kx, ky), []).append(p)
+        kept.append(i)
+    return kept
+
+
+def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cell_deg: float = GRID_CELL_DEG,
+                spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+                seed: int = 0) -> np.ndarray:
+    """Random, spaced samples per WGS84 grid cell (METHOD.md "Sampling", step 3).
+
+    ``lon``, ``lat`` degrees and ``candidates`` bool, all of one shape (e.g. (H, W)). Per
+    ``cell_deg`` x ``cell_deg`` cell, candidates are visited in a seeded random order and kept when
+    at least ``spacing_m`` metres from every sample kept so far, in this cell and its 8 neighbours,
+    until ``per_cell`` are kept. Returns sorted int64 indices into the flattened arrays.
+    Same inputs and seed -> same samples; each cell draws from its own seeded stream.
+    """
+    if per_cell < 1 or spacing_m < 0 or cell_deg <= 0:
+        raise InputError(f"grid sampling needs per_cell >= 1, spacing >= 0 m and cell > 0 deg, got "
+                         f"{per_cell}, {spacing_m}, {cell_deg}; use e.g. --per-cell 5 --spacing-m 60")
+    lon, lat = np.ravel(lon).astype(np.float64), np.ravel(lat).astype(np.float64)
+    index = np.flatnonzero(np.ravel(candidates))
+    if index.size == 0:
+        return index.astype(np.int64)
+    cell_x = np.floor(lon[index] / cell_deg).astype(np.int64)
+    cell_y = np.floor(lat[index] / cell_deg).astype(np.int64)
+    # one int64 key per cell (1-D unique/sort is much faster than unique over rows)
+    x0, y0 = int(cell_x.min()), int(cell_y.min())
+    height = int(cell_y.max()) - y0 + 1
+    key = (cell_x - x0) * height + (cell_y - y0)
+    order = np.argsort(key, kind="stable")
+    keys, starts = np.unique(key[order], return_index=True)
+    by_cell = np.split(index[order], starts[1:])
+    kept_by_cell: dict[tuple[int, int], np.ndarray] = {}
+    chosen: list[np.ndarray] = []
+    for k, members in zip(keys, by_cell):
+        cx, cy = int(k // height) + x0, int(k % height) + y0
+        rng = np.random.default_rng([seed, cx + 2**31, cy + 2**31])
+        members = members[rng.permutation(members.size)]
+        lon0, lat0 = (cx + 0.5) * cell_deg, (cy + 0.5) * cell_deg
+        neighbours = [kept_by_cell[(cx + dx, cy + dy)] for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                      if (cx + dx, cy + dy) in kept_by_cell]
+        fixed = np.concatenate(neighbours) if neighbours else np.empty(0, dtype=np.int64)
+        if spacing_m > 0:
+            picked = _greedy_spaced(_local_xy(lon[members], lat[members], lon0, lat0),
+                                    _local_xy(lon[fixed], lat[fixed], lon0, lat0), spacing_m, per_cell)
+            members = members[picked]
+        else:
+            members = members[:per_cell]
+        kept_by_cell[(cx, cy)] = members
+        chosen.append(members)
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+ERODE_BY = ("class", "code")
+
+
+def class_grid(codes: np.ndarray, legend: dict[int, str]) -> np.ndarray:
+    """(H, W) int64 index into config.CLASSES of each code (-1 = unlabeled)."""
+    names = remap_codes(codes, legend)
+    index = np.full(names.shape, -1, dtype=np.int64)
+    for name in set(np.unique(names)) - {UNLABELED}:  # a handful of classes, not pixels
+        index[names == name] = CLASS_INDEX[name]
+    return index
+
+
+def sample_local_stack(patch: PatchStack, *, buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
+                       spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+                       region: str = "", seed: int = 0, legend: dict[int, str] | str | Path | None = None,
+                       nodata: int = 0, erode_by: str = "class") -> SampleSeries:
+    """Sample a labelled stack like the Earth Engine path: buffer, clear-data filter, grid sampling.
+
+    ``patch.labels`` (H, W) holds the reference product's codes (``nodata`` = no label), mapped to
+    gee-crop classes by ``legend`` (dict, CSV path, or None = WorldCereal legacy crop types; see
+    :func:`gee_crop.data.labels.read_legend`). ``erode_by="class"`` (default) erodes the regions of
+    the 7 gee-crop classes, as the Earth Engine path does; ``"code"`` erodes the product's own
+    classes (also drops edges between two crops that both map to 'other').
+    Returns one sample per drawn pixel with all its raw dates; ``extra`` holds ``row``, ``col``
+    and ``source_code``.
+    """
+    if patch.labels is None:
+        raise InputError(f"stack {patch.name} has no label raster; pass one with --labels "
+                         "(a GeoTIFF or the patch's OUTPUT_*_10m_*.nc on the stack's grid)")
+    if erode_by not in ERODE_BY:
+        raise InputError(f"erode_by {erode_by!r} is not one of {', '.join(ERODE_BY)}")
+    legend = {**read_legend(legend), nodata: UNLABELED}
+    if erode_by == "class":
+        classes = inward_buffer(class_grid(patch.labels, legend), buffer_m, patch.resolution, nodata=-1)
+    else:
+        classes = class_grid(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata), legend)
+    clear = clear_mask(patch.cloud, patch.cloud_kind) & (patch.dn != 0).all(axis=-1)
+    candidates = (classes >= 0) & clear.any(axis=0)  # METHOD.md step 2: label and clear data
+    if not candidates.any():
+        n_labelled = int((patch.labels != nodata).sum())
+        raise InputError(f"no labelled pixel with clear data is left in {patch.name} after the "
+                         f"{buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
+                         "pass a smaller --buffer-m (e.g. 20) or a larger label raster")
+    lon, lat = patch.lonlat()
+    index = grid_sample(lon, lat, candidates, cell_deg=cell_deg, spacing_m=spacing_m,
+                        per_cell=per_cell, seed=seed)
+    rows, cols = np.unravel_index(index, patch.shape)
+    names = np.asarray(CLASSES, dtype=object)[classes[rows, cols]]
+    return patch_pixels(patch, rows, cols, crop_class=names, region=region)
+
+
+def _stack_folder(source: Path) -> Path:
+    if not source.exists():
+        raise InputError(f"stack {source} does not exist; give the patch folder (S2_L2A_10m_*.nc and "
+                         "S2_L2A_20m_*.nc) or one of its NetCDF files")
+    if source.is_file():
+        if source.suffix.lower() != ".nc":
+            raise InputError(f"{source} is not a NetCDF patch file; give the patch folder or one of its .nc files")
+        return source.parent
+    return source
+
+
+def sample_from_files(source: str | Path, labels: str | Path | None = None, *,
+                      buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
+                      spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+                      region: str = "", seed: int = 0, legend: dict[int, str] | str | Path | None = None,
+                      erode_by: str = "class") -> SampleSeries:
+    """Read a local stack (patch folder, or a NetCDF file inside one) and sample it.
+
+    ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid; None uses the patch's own
+    label file. Codes are read with ``legend``: a dict, a CSV ``code,gee_crop_class`` or None for
+    the WorldCereal legacy crop types (see :func:`gee_crop.data.labels.read_legend`).
+    """
+    source = Path(source)
+    patch = read_patch(_stack_folder(source), with_labels=labels is None)
+    nodata = 0
+    if labels is not None:
+        raster = read_label_raster(labels)
+        check_same_grid(raster, patch, labels)
+        patch = dataclasses.replace(patch, labels=raster.codes, label_source=raster.source)
+        nodata = raster.nodata
+    return sample_local_stack(patch, buffer_m=buffer_m, cell_deg=cell_deg, spacing_m=spacing_m,
+                              per_cell=per_cell, region=region, seed=seed, legend=legend, nodata=nodata,
+                              erode_by=erode_by)

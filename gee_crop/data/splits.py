@@ -1,0 +1,104 @@
+"""Train/test splits of a sample table: random (in-region 80/20) and spatial blocks.
+
+METHOD.md "Evaluation": in-region results use an 80/20 random split. Nearby samples of one field
+are near-duplicates, so :func:`spatial_block_split` offers a stricter split in which no square
+block of ground holds both training and test samples.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gee_crop.data.sampling import EARTH_RADIUS_M
+from gee_crop.errors import InputError
+
+
+def _check_fraction(test_fraction: float) -> None:
+    if not 0.0 < test_fraction < 1.0:
+        raise InputError(f"test fraction must be between 0 and 1 (exclusive), got {test_fraction}; "
+                         "use e.g. 0.2 for an 80/20 split")
+
+
+def random_split(n: int, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split of ``n`` samples: (train_idx, test_idx), sorted int64, round(n*f) in test."""
+    _check_fraction(test_fraction)
+    n_test = int(round(n * test_fraction))
+    if n_test == 0 or n_test == n:
+        raise InputError(f"cannot split {n} samples with test fraction {test_fraction}: one side "
+                         "would be empty; use more samples or another fraction")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_test:]).astype(np.int64), np.sort(order[:n_test]).astype(np.int64)
+
+
+def block_ids(lon: np.ndarray, lat: np.ndarray, block_m: float) -> np.ndarray:
+    """(n,) int64 id (0..n_blocks-1) of the ``block_m`` x ``block_m`` metre square holding each sample.
+
+    Rows of blocks are ``block_m`` of latitude apart; within a row, blocks are ``block_m`` wide
+    at the row's central latitude (a sinusoidal-style grid: square blocks anywhere on Earth).
+    """
+    if block_m <= 0:
+        raise InputError(f"block size must be positive metres, got {block_m}; use e.g. --block-m 10000")
+    lon, lat = np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+    block_deg = np.degrees(block_m / EARTH_RADIUS_M)
+    row = np.floor((lat + 90.0) / block_deg)
+    centre_lat = np.clip(row * block_deg - 90.0 + block_deg / 2, -89.9, 89.9)
+    col = np.floor((lon + 180.0) / (block_deg / np.cos(np.radians(centre_lat))))
+    _, ids = np.unique(np.stack([row, col], axis=1).astype(np.int64), axis=0, return_inverse=True)
+    return ids.reshape(-1).astype(np.int64)
+
+
+def spatial_block_split(lon: np.ndarray, lat: np.ndarray, *, block_m: float, test_fraction: float = 0.2,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split by whole spatial blocks: (train_idx, test_idx), sorted int64.
+
+    Samples are grouped into ``block_m`` squares (:func:`block_ids`); blocks are shuffled (seeded)
+    and taken for test until the test share is as close as possible to ``test_fraction``.
+    No block has samples on both sides.
+    """
+    _check_fraction(test_fraction)
+    blocks, inverse, counts = np.unique(block_ids(lon, lat, block_m), return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    if len(blocks) < 2:
+        raise InputError(f"all {len(inverse)} samples fall into one {block_m:g} m block; "
+                         "use a smaller block size")
+    order = np.random.default_rng(seed).permutation(len(blocks))
+    cumulative = np.cumsum(counts[order])
+    target = test_fraction * len(inverse)
+    # number of leading shuffled blocks whose total is closest to the target, keeping both sides non-empty
+    n_blocks = int(np.clip(np.argmin(np.abs(cumulative - target)) + 1, 1, len(blocks) - 1))
+    is_test = np.zeros(len(blocks), dtype=bool)
+    is_test[order[:n_blocks]] = True
+    test = is_test[inverse]
+    return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)
+
+
+def stratified_block_split(lon: np.ndarray, lat: np.ndarray, labels: np.ndarray, *, block_m: float,
+                           test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`spatial_block_split`, but aims at ``test_fraction`` of every class.
+
+    Blocks are visited in a seeded random order; a block goes to test when that brings the
+    per-class test counts closer to ``test_fraction`` x the class counts (sum of squared relative
+    gaps, so rare classes weigh as much as common ones).
+    ``labels`` (n,) any class labels. No block has samples on both sides.
+    """
+    _check_fraction(test_fraction)
+    blocks = block_ids(lon, lat, block_m)
+    classes, y = np.unique(np.asarray(labels), return_inverse=True)
+    n_blocks = int(blocks.max()) + 1 if len(blocks) else 0
+    if n_blocks < 2:
+        raise InputError(f"all {len(blocks)} samples fall into one {block_m:g} m block; use a smaller block size")
+    # (blocks, classes) sample counts: one pass, then a loop over blocks only
+    table = np.zeros((n_blocks, len(classes)), dtype=np.int64)
+    np.add.at(table, (blocks, y.reshape(-1)), 1)
+    target = test_fraction * table.sum(axis=0)
+    taken = np.zeros(len(classes))
+    is_test = np.zeros(n_blocks, dtype=bool)
+    weight = 1.0 / np.maximum(target, 1.0) ** 2  # relative gaps: small classes count as much as big ones
+    for b in np.random.default_rng(seed).permutation(n_blocks):
+        if (weight * (taken + table[b] - target) ** 2).sum() < (weight * (taken - target) ** 2).sum():
+            taken += table[b]
+            is_test[b] = True
+    if is_test.all() or not is_test.any():
+        raise InputError(f"could not split {len(blocks)} samples into {block_m:g} m blocks on both sides; "
+                         "use a smaller block size")
+    test = is_test[blocks]
+    return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)

@@ -1,0 +1,151 @@
+"""Reader for WorldCereal point extractions (``wc-extractions/*.parquet``): composite S2 series.
+
+One row per (sample_id, timestamp) with S2 L2A bands ``S2-L2A-B02`` ... (uint16 DN, 65535 = no
+data) and the WorldCereal ``ewoc_code`` label. Each timestamp is a monthly or dekadal (10-day)
+composite made by WorldCereal, already cloud-masked, so samples get ``cloud_kind`` "none" and a
+NaN cloud value. ``ewoc_code`` is mapped to the 7 gee-crop classes with the WorldCereal legend
+(``ewoc_crop_type_class_mappings.csv``), as described in wc-extractions/PROVENANCE.md.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gee_crop.config import BANDS, OTHER
+from gee_crop.data.long_table import pad_groups
+from gee_crop.data.patch import remap_codes
+from gee_crop.data.table import SampleSeries
+from gee_crop.errors import InputError
+
+WORLDCEREAL_NODATA = 65535
+MAPPING_FILE = "ewoc_crop_type_class_mappings.csv"
+#: gee-crop class of a WorldCereal legend row: by ``sampling_label``, else by ``label_full``
+#: (sugar cane and cotton have no sampling label of their own in the legend).
+SAMPLING_LABEL_CLASSES = {"maize": "corn", "soy_soybeans": "soybeans", "rice": "rice",
+                          "wheat": "wheat", "spring_wheat": "wheat"}
+LABEL_FULL_CLASSES = {"sugar_cane": "sugarcane", "cotton": "cotton"}
+DATE_POSITIONS = ("start", "middle")
+
+
+def _column(band: str) -> str:
+    """WorldCereal column of a config.BANDS name: B2 -> S2-L2A-B02, B8A -> S2-L2A-B8A."""
+    digits = band[1:]
+    return f"S2-L2A-B{digits.zfill(2) if digits.isdigit() else digits}"
+
+
+def ewoc_class_map(mapping_csv: str | os.PathLike) -> dict[int, str]:
+    """``ewoc_code`` (int, dashes removed) -> gee-crop class, from the WorldCereal legend CSV (``;``)."""
+    path = Path(mapping_csv)
+    if not path.is_file():
+        raise InputError(f"WorldCereal class mapping {path} does not exist; give "
+                         f"wc-extractions/{MAPPING_FILE} (the WorldCereal crop-type legend)")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    if not rows or not {"ewoc_code", "sampling_label", "label_full"} <= set(rows[0]):
+        raise InputError(f"{path} is not the WorldCereal legend; it needs ';'-separated columns "
+                         "ewoc_code, sampling_label and label_full")
+    return {int(r["ewoc_code"].replace("-", "")):
+            SAMPLING_LABEL_CLASSES.get(r["sampling_label"], LABEL_FULL_CLASSES.get(r["label_full"], OTHER))
+            for r in rows}
+
+
+def _default_mapping(path: Path) -> Path:
+    """The legend next to the extraction file, else the shipped one in the shared data folder."""
+    beside = path.parent / MAPPING_FILE
+    if beside.is_file():
+        return beside
+    from gee_crop.paths import shared_data_dir
+
+    return shared_data_dir() / "wc-extractions" / MAPPING_FILE
+
+
+def region_of(ref_id: np.ndarray) -> np.ndarray:
+    """Country code of WorldCereal ref_ids: '2023_FRA_LPIS_POLY_110' -> 'FRA'."""
+    parts = pd.Series(np.asarray(ref_id).astype(str)).str.split("_", n=2)
+    return parts.str[1].fillna("").to_numpy(dtype=object)
+
+
+def _period_middle(dates: np.ndarray) -> np.ndarray:
+    """Middle day of each composite period: monthly (all on day 1) or dekadal (days 1, 11, 21)."""
+    days = dates.astype("datetime64[D]")
+    month = days.astype("datetime64[M]")
+    day_of_month = (days - month.astype("datetime64[D]")).astype(np.int64) + 1
+    next_month = (month + 1).astype("datetime64[D]")
+    if np.isin(day_of_month, (1, 11, 21)).all() and np.isin(day_of_month, (11, 21)).any():
+        end = np.where(day_of_month < 21, days + 10, next_month)
+    elif (day_of_month == 1).all():
+        end = next_month
+    else:
+        raise InputError("composite dates are neither monthly (day 1) nor dekadal (days 1, 11, 21); "
+                         "read the file with date_position='start'")
+    return days + (end - days).astype(np.int64) // 2
+
+
+def read_worldcereal(path: str | os.PathLike, class_map: dict[int, str] | str | os.PathLike | None = None, *,
+                     fill_b8a: bool = True, date_position: str = "middle") -> SampleSeries:
+    """Read a WorldCereal extraction (monthly/dekadal composites) into a SampleSeries.
+
+    - DN 65535 (no data) becomes 0, gee-crop's no-data DN; rows with no band left are kept as
+      dated no-data observations.
+    - WorldCereal ships no B8A (the column is all 65535). With ``fill_b8a`` (default) B8A is set
+      to B8, a documented approximation (on the clear pixels of the shipped Flanders patch B8A/B8
+      has median 1.03, 10-90 % range 0.92-1.18, median |B8A - B8| / B8 = 5.7 %);
+      ``extra["b8a_filled"]`` (n,) bool marks samples with filled values. Without it B8A stays 0.
+    - ``class_map``: ewoc_code -> gee-crop class, or the legend CSV path; default the
+      ``ewoc_crop_type_class_mappings.csv`` beside the file or in the shared data folder.
+      corn = sampling label maize, soybeans = soy_soybeans, rice, wheat = wheat/spring_wheat,
+      sugarcane = sugar_cane, cotton = cotton, anything else = other.
+    - ``date_position``: date each composite at its period's "middle" day (default; the composite
+      summarises the whole period) or at its "start" (the file's timestamp).
+    - region = the country code in ``ref_id``; ``extra["source_code"]`` = ewoc_code.
+    """
+    path = Path(path)
+    if date_position not in DATE_POSITIONS:
+        raise InputError(f"date_position {date_position!r} is not one of {', '.join(DATE_POSITIONS)}")
+    if not path.is_file():
+        raise InputError(f"WorldCereal extraction {path} does not exist; give a wc-extractions/*.parquet file")
+    if class_map is None or isinstance(class_map, (str, os.PathLike)):
+        class_map = ewoc_class_map(_default_mapping(path) if class_map is None else class_map)
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a readable Parquet file ({exc})") from None
+    needed = ["sample_id", "timestamp", "ref_id", "lon", "lat", "ewoc_code"]
+    needed += [_column(b) for b in BANDS if b != "B8A"]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InputError(f"{path} lacks column(s) {', '.join(missing)}; give a WorldCereal point "
+                         "extraction (S2-L2A-Bxx bands, ewoc_code, ref_id, lon, lat)")
+
+    df = df.sort_values(["sample_id", "timestamp"], kind="stable")
+    ids, first, group = np.unique(df["sample_id"].to_numpy().astype(str), return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    n, t = len(ids), int(np.bincount(group).max())
+    raw = np.stack([df[_column(b)].to_numpy().astype(np.int64) if _column(b) in df.columns
+                    else np.full(len(df), WORLDCEREAL_NODATA) for b in BANDS], axis=1)
+    raw[raw == WORLDCEREAL_NODATA] = 0
+    b8a, b8 = BANDS.index("B8A"), BANDS.index("B8")
+    filled = fill_b8a & (raw[:, b8a] == 0) & (raw[:, b8] != 0)
+    raw[filled, b8a] = raw[filled, b8]
+    if raw.max(initial=0) > np.iinfo(np.uint16).max or raw.min(initial=0) < 0:
+        raise InputError(f"{path} has S2 values outside 0..65535; give DN (reflectance x 10,000)")
+    dates = df["timestamp"].to_numpy().astype("datetime64[D]")
+    if date_position == "middle":
+        dates = _period_middle(dates)
+    codes = df["ewoc_code"].to_numpy()[first].astype(np.int64)
+    return SampleSeries(
+        sample_id=ids.astype(object),
+        lon=df["lon"].to_numpy()[first].astype(np.float64),
+        lat=df["lat"].to_numpy()[first].astype(np.float64),
+        region=region_of(df["ref_id"].to_numpy()[first]),
+        crop_class=remap_codes(codes, class_map).astype(object),
+        cloud_kind=np.full(n, "none", dtype=object),
+        dates=pad_groups(group, dates, n, t, np.datetime64("NaT")),
+        dn=pad_groups(group, raw.astype(np.uint16), n, t, np.uint16(0)),
+        cloud=np.full((n, t), np.nan, dtype=np.float32),
+        extra={"source_code": codes, "b8a_filled": np.bincount(group, weights=filled, minlength=n) > 0},
+    )

@@ -1,0 +1,96 @@
+"""Training-time augmentation of median features (METHOD.md "Augmentation", paper Table 7).
+
+Each transform is drawn independently per sample with its own probability:
+
+* time shift: Ts and Te both move by an integer delta in [-10, 10] days; medians are recomputed from
+  the raw series with the same window;
+* time scale: Ts and Te each move by an integer in [-30, 10]; the window becomes
+  d' = ceil((Te' - Ts') / t) so that the bin count t is unchanged; medians recomputed;
+* magnitude warping: the gap-filled medians are multiplied by a cubic spline through K = 5 knots at
+  evenly spaced bin positions with ordinates ~ N(1, 0.2^2), the same curve for every band.
+
+Augmented samples are never discarded: a row that fill_gaps would drop is filled anyway.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from gee_crop.config import MAX_GAP_BINS
+from gee_crop.features.composite import SeriesArrays, composite_medians, fill_gaps
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probabilities and ranges of the three transforms (defaults: METHOD.md)."""
+
+    p_shift: float = 0.5
+    p_scale: float = 0.5
+    p_warp: float = 0.5
+    max_shift_days: int = 10
+    scale_range: tuple[int, int] = (-30, 10)
+    warp_sigma: float = 0.2
+    warp_knots: int = 5
+
+    @classmethod
+    def none(cls) -> "AugmentConfig":
+        """No augmentation (evaluation, or the 'none' row of Table 7)."""
+        return cls(p_shift=0.0, p_scale=0.0, p_warp=0.0)
+
+
+@lru_cache(maxsize=32)
+def spline_basis(n_bins: int, n_knots: int) -> np.ndarray:
+    """(n_bins, n_knots) matrix B such that B @ y is the cubic spline through knots y at bins 0..n_bins-1.
+
+    Knots sit at evenly spaced bin positions ``linspace(0, n_bins - 1, n_knots)``; the spline is linear
+    in its ordinates, so evaluating it on the identity gives the basis once for every sample.
+    """
+    knots_x = np.linspace(0.0, n_bins - 1, n_knots)
+    basis = CubicSpline(knots_x, np.eye(n_knots), axis=0)(np.arange(n_bins))
+    basis.setflags(write=False)
+    return basis
+
+
+def warp_curves(knots: np.ndarray, n_bins: int) -> np.ndarray:
+    """(n, n_bins) smooth multiplicative curves from knot ordinates (n, K)."""
+    return knots @ spline_basis(n_bins, knots.shape[1]).T
+
+
+def augmented_window(start_days: np.ndarray, length_days: int, window_days: int, n_bins: int,
+                     rng: np.random.Generator, config: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample (start (n,), window (n,)) after random time shift and time scale, int64 days."""
+    n = len(start_days)
+    start = np.asarray(start_days, dtype=np.int64).copy()
+    end = start + length_days
+    shift = np.where(rng.random(n) < config.p_shift,
+                     rng.integers(-config.max_shift_days, config.max_shift_days + 1, n), 0)
+    start, end = start + shift, end + shift
+    scaled = rng.random(n) < config.p_scale
+    low, high = config.scale_range
+    start = start + np.where(scaled, rng.integers(low, high + 1, n), 0)
+    end = end + np.where(scaled, rng.integers(low, high + 1, n), 0)
+    # ceil division; unscaled samples keep the configured window
+    window = np.where(scaled, -(-(end - start) // n_bins), window_days)
+    return start, np.maximum(window, 1)
+
+
+def augmented_medians(arrays: SeriesArrays, start_days: np.ndarray, length_days: int, window_days: int,
+                      n_bins: int, rng: np.random.Generator, config: AugmentConfig,
+                      max_gap_bins: int = MAX_GAP_BINS) -> np.ndarray:
+    """(n, 10, n_bins) float32 gap-filled medians with random shift / scale / warp per sample.
+
+    ``start_days`` (n,) Ts per sample (days since 1970-01-01). With ``AugmentConfig.none()`` this equals
+    ``fill_gaps(composite_medians(arrays, start_days, window_days, n_bins))[0]``.
+    """
+    n = len(arrays)
+    start_days = np.broadcast_to(np.asarray(start_days, dtype=np.int64), (n,))
+    start, window = augmented_window(start_days, length_days, window_days, n_bins, rng, config)
+    filled, _ = fill_gaps(composite_medians(arrays, start, window, n_bins), max_gap_bins)
+    warped = rng.random(n) < config.p_warp
+    if warped.any():
+        knots = rng.normal(1.0, config.warp_sigma, (int(warped.sum()), config.warp_knots))
+        filled[warped] *= warp_curves(knots, n_bins)[:, None, :].astype(np.float32)
+    return filled

@@ -1,0 +1,287 @@
+"""Client-side median features: raw series -> 5-day-window medians -> gap-filled (n, 10, t) matrices.
+
+METHOD.md "Features": over a season span [Ts, Te) (May 1 + 213 days in the north, six months earlier
+in the south) cut into t = ceil((Te - Ts) / d) windows of d = 5 days, each window holds the median of
+the clear observations; empty windows are filled by linear interpolation along time, and a sample with
+too long a gap is discarded (``max_gap_bins``). The 2D feature is the (10, t) matrix, the 1D feature
+its flattening. Everything is vectorized over samples; loops run over chunks of samples only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE,
+                             SEASON_LENGTH_DAYS, SEASON_START_MONTH_DAY, WINDOW_DAYS, season_span)
+from gee_crop.data.table import SampleSeries
+from gee_crop.errors import SeasonError
+from gee_crop.features.cloud import clear_mask
+
+#: composite_medians works on blocks of this many samples, bounding its scratch memory
+#: (block x bins x max obs per bin x 10 float32).
+_BLOCK_SAMPLES = 8192
+
+
+@dataclass
+class SeriesArrays:
+    """Masked raw reflectance ready for compositing.
+
+    ``reflectance`` (n, T, 10) float32 = DN / 1e4, NaN where cloudy, no data (DN 0) or padded;
+    ``days`` (n, T) int32 days since 1970-01-01 (padded entries hold any value: they are NaN above).
+    """
+
+    reflectance: np.ndarray
+    days: np.ndarray
+
+    def __len__(self) -> int:
+        return self.reflectance.shape[0]
+
+    def subset(self, index: np.ndarray) -> "SeriesArrays":
+        """Rows selected by a boolean mask or an integer index."""
+        index = np.asarray(index)
+        return SeriesArrays(self.reflectance[index], self.days[index])
+
+    @property
+    def observed(self) -> np.ndarray:
+        """(n, T) bool: the observation has at least one valid band."""
+        return ~np.isnan(self.reflectance).all(axis=2)
+
+
+@dataclass
+class MedianFeatures:
+    """Gap-filled median composites: ``values`` (n, 10, n_bins) float32 reflectance, ``keep`` (n,) bool
+    (False = too long a gap, METHOD.md), the season ``year`` and the binning used."""
+
+    values: np.ndarray
+    keep: np.ndarray
+    year: int
+    window_days: int
+    n_bins: int
+
+    @property
+    def flat(self) -> np.ndarray:
+        """(n, 10 * n_bins) 1D median features (band-major)."""
+        return self.values.reshape(len(self.values), -1)
+
+
+def _masked_reflectance(dn: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """(n, T, 10) float32 reflectance with NaN where DN is 0 (no data, per band) or not clear."""
+    reflectance = dn.astype(np.float32) / np.float32(REFLECTANCE_SCALE)
+    reflectance[dn == 0] = np.nan
+    reflectance[~clear] = np.nan
+    return reflectance
+
+
+def _epoch_days(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(days int32 since 1970-01-01 with 0 at NaT, valid bool) of a datetime64 array."""
+    dates = np.asarray(dates).astype("datetime64[D]")
+    valid = ~np.isnat(dates)
+    days = np.where(valid, dates.astype(np.int64), 0).astype(np.int32)
+    return days, valid
+
+
+def prepare_series(series: SampleSeries, threshold: float = CLEAR_THRESHOLD) -> SeriesArrays:
+    """Mask a sample table's raw series (clouds per its cloud_kind, DN 0, padding) into SeriesArrays."""
+    days, valid = _epoch_days(series.dates)
+    clear = clear_mask(series.cloud, series.cloud_kind, threshold) & valid
+    return SeriesArrays(_masked_reflectance(series.dn, clear), days)
+
+
+def arrays_from_stack(dn: np.ndarray, cloud: np.ndarray, dates: np.ndarray, cloud_kind: str,
+                      threshold: float = CLEAR_THRESHOLD) -> SeriesArrays:
+    """SeriesArrays of ``n`` raster pixels sharing acquisition dates (mapping).
+
+    ``dn`` (n, T, 10) uint16, ``cloud`` (n, T) indicator of ``cloud_kind``, ``dates`` (T,) datetime64[D].
+    """
+    if dn.shape[:2] != cloud.shape or dn.shape[1] != len(dates):
+        raise ValueError(f"inconsistent shapes: dn {dn.shape}, cloud {cloud.shape}, dates {np.shape(dates)}")
+    day_row, valid = _epoch_days(dates)
+    clear = clear_mask(cloud, cloud_kind, threshold) & valid[None, :]
+    days = np.broadcast_to(day_row, cloud.shape)
+    return SeriesArrays(_masked_reflectance(dn, clear), days)
+
+
+def season_start_days(lat: np.ndarray, year: int,
+                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY) -> np.ndarray:
+    """(n,) int32 days since 1970-01-01 of each sample's season start Ts.
+
+    North: ``start_month_day`` of ``year``; south (lat < 0): six months earlier, as config.season_span.
+    """
+    lat = np.asarray(lat, dtype=np.float64)
+    north, south = (np.datetime64(season_span(year, h, start_month_day=start_month_day).start, "D")
+                    .astype(np.int64) for h in ("north", "south"))
+    return np.where(lat < 0, south, north).astype(np.int32)
+
+
+def _season_counts(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray, length_days: int,
+                   start_month_day: tuple[int, int]) -> np.ndarray:
+    """(len(years),) number of observed (sample, date) pairs inside each year's season."""
+    observed = arrays.observed
+    counts = np.zeros(len(years), dtype=np.int64)
+    for i, year in enumerate(years):
+        offset = arrays.days - season_start_days(lat, int(year), start_month_day)[:, None]
+        counts[i] = np.count_nonzero(observed & (offset >= 0) & (offset < length_days))
+    return counts
+
+
+def _date_range(arrays: SeriesArrays) -> tuple[np.datetime64, np.datetime64] | None:
+    """First and last day that has an observation, or None."""
+    observed = arrays.observed
+    if not observed.any():
+        return None
+    days = arrays.days[observed]
+    return np.datetime64(int(days.min()), "D"), np.datetime64(int(days.max()), "D")
+
+
+def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays, lat: np.ndarray | None = None, *,
+                      length_days: int = SEASON_LENGTH_DAYS,
+                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                      threshold: float = CLEAR_THRESHOLD) -> int:
+    """The season year whose span holds the most clear observations.
+
+    A SampleSeries gives each sample its own hemisphere (from ``lat``); bare SeriesArrays are read as
+    northern unless ``lat`` is given. Raises SeasonError when no observation is clear at all.
+    """
+    if isinstance(series_or_arrays, SampleSeries):
+        lat = series_or_arrays.lat if lat is None else lat
+        arrays = prepare_series(series_or_arrays, threshold)
+    else:
+        arrays = series_or_arrays
+    lat = np.zeros(len(arrays)) if lat is None else np.asarray(lat, dtype=np.float64)
+    covered = _date_range(arrays)
+    if covered is None:
+        raise SeasonError("the samples have no clear observation at all, so no season can be chosen; "
+                          "check the cloud column and its cloud_kind, or lower the clear threshold")
+    first, last = (int(str(d)[:4]) for d in covered)
+    # a southern season of year Y starts in Y - 1, so Y may be one past the last observed year
+    years = np.arange(first, last + 2)
+    counts = _season_counts(arrays, lat, years, length_days, start_month_day)
+    return int(years[int(np.argmax(counts))])
+
+
+def _per_sample(value: np.ndarray | int, n: int, name: str) -> np.ndarray:
+    out = np.broadcast_to(np.asarray(value, dtype=np.int64), (n,))
+    if name == "window_days" and (out <= 0).any():
+        raise ValueError(f"window_days must be positive, got {out.min()}")
+    return out
+
+
+def _nanmedian_axis2(buf: np.ndarray) -> np.ndarray:
+    """Median over axis 2 ignoring NaN (NaN where all are NaN), as np.nanmedian but by sorting once."""
+    buf = np.sort(buf, axis=2)  # NaN sorts last
+    count = (~np.isnan(buf)).sum(axis=2, keepdims=True)
+    lo = np.maximum((count - 1) // 2, 0)
+    hi = np.maximum(count // 2, 0)
+    median = (np.take_along_axis(buf, lo, axis=2) + np.take_along_axis(buf, hi, axis=2)) / 2
+    median[count == 0] = np.nan
+    return median[:, :, 0]
+
+
+def _composite_block(reflectance: np.ndarray, bins: np.ndarray, inside: np.ndarray,
+                     n_bins: int) -> np.ndarray:
+    """(n, 10, n_bins) medians of one block: observations grouped by (sample, bin) with a rank each."""
+    n, _, n_bands = reflectance.shape
+    out = np.full((n, n_bins, n_bands), np.nan, dtype=np.float32)
+    rows, cols = np.nonzero(inside)
+    if len(rows):
+        keys = rows * n_bins + bins[rows, cols]
+        order = np.argsort(keys, kind="stable")
+        rows, cols, keys = rows[order], cols[order], keys[order]
+        position = np.arange(len(keys))
+        first = np.r_[True, keys[1:] != keys[:-1]]
+        rank = position - np.maximum.accumulate(np.where(first, position, 0))
+        buf = np.full((n, n_bins, int(rank.max()) + 1, n_bands), np.nan, dtype=np.float32)
+        buf[rows, bins[rows, cols], rank] = reflectance[rows, cols]
+        out = _nanmedian_axis2(buf)
+    return out.transpose(0, 2, 1)
+
+
+def composite_medians(arrays: SeriesArrays, start_days: np.ndarray | int,
+                      window_days: np.ndarray | int, n_bins: int) -> np.ndarray:
+    """(n, 10, n_bins) float32 per-window medians of the clear reflectance, NaN where a window is empty.
+
+    Bin k of sample i covers days [start_i + k * w_i, start_i + (k + 1) * w_i); ``start_days`` and
+    ``window_days`` are scalars or (n,) per sample (time-scale augmentation changes both).
+    """
+    n = len(arrays)
+    start = _per_sample(start_days, n, "start_days")
+    window = _per_sample(window_days, n, "window_days")
+    out = np.empty((n, len(BANDS), n_bins), dtype=np.float32)
+    for lo in range(0, n, _BLOCK_SAMPLES):
+        block = slice(lo, lo + _BLOCK_SAMPLES)
+        reflectance = arrays.reflectance[block]
+        offset = arrays.days[block].astype(np.int64) - start[block, None]
+        bins = offset // window[block, None]
+        inside = (offset >= 0) & (bins < n_bins) & ~np.isnan(reflectance).all(axis=2)
+        out[block] = _composite_block(reflectance, bins, inside, n_bins)
+    return out
+
+
+def fill_gaps(medians: np.ndarray, max_gap_bins: int = MAX_GAP_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Fill empty bins by linear interpolation along time; flag samples with too long a gap.
+
+    ``medians`` (n, 10, t) with NaN for empty bins. Leading and trailing gaps take the nearest valid
+    value. Returns ``filled`` (n, 10, t) float32 and ``keep`` (n,) bool: False when a run of empty bins
+    (edges included) is longer than ``max_gap_bins`` in any band, or a band has no valid bin at all
+    (that band is filled with 0).
+    """
+    n, n_bands, t = medians.shape
+    valid = ~np.isnan(medians)
+    index = np.arange(t)
+    prev = np.maximum.accumulate(np.where(valid, index, -1), axis=2)
+    nxt = np.minimum.accumulate(np.where(valid, index, t)[..., ::-1], axis=2)[..., ::-1]
+    longest = np.where(valid, 0, nxt - prev - 1).max(axis=(1, 2), initial=0)
+    has_data = valid.any(axis=2)
+    keep = has_data.all(axis=1) & (longest <= max_gap_bins)
+
+    before = np.take_along_axis(medians, np.clip(prev, 0, t - 1), axis=2).astype(np.float64)
+    after = np.take_along_axis(medians, np.clip(nxt, 0, t - 1), axis=2).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = (index - prev) / (nxt - prev)
+        between = before + (after - before) * weight
+    filled = np.where(valid, medians, np.where(prev < 0, after, np.where(nxt >= t, before, between)))
+    filled[~has_data] = 0.0
+    return filled.astype(np.float32), keep
+
+
+def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, year: int, length_days: int,
+                       start_month_day: tuple[int, int]) -> str:
+    spans = []
+    for hemisphere, present in (("north", (lat >= 0).any()), ("south", (lat < 0).any())):
+        if present:
+            span = season_span(year, hemisphere, start_month_day=start_month_day, length_days=length_days)
+            spans.append(f"{hemisphere}: {span.start} to {span.end}")
+    covered = _date_range(arrays)
+    if covered is None:
+        return (f"no clear observation in the {year} season ({'; '.join(spans)}): the samples have no "
+                "clear observation at all; check the cloud column and its cloud_kind, or lower the threshold")
+    best = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day)
+    return (f"no clear observation in the {year} season ({'; '.join(spans)}); the clear observations span "
+            f"{covered[0]} to {covered[1]}: pass year={best}, the season those dates cover best")
+
+
+def median_features(series: SampleSeries, *, year: int | None = None, window_days: int = WINDOW_DAYS,
+                    length_days: int = SEASON_LENGTH_DAYS, threshold: float = CLEAR_THRESHOLD,
+                    max_gap_bins: int = MAX_GAP_BINS,
+                    start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY) -> MedianFeatures:
+    """Gap-filled median features of a sample table for one season (METHOD.md "Features").
+
+    ``year`` None picks the season the observations cover best. Raises SeasonError (naming the dates
+    the data cover and the year to pass) when no clear observation falls in the season.
+    """
+    if window_days <= 0 or length_days <= 0:
+        raise SeasonError(f"a season needs a positive length and window, got length_days={length_days}, "
+                          f"window_days={window_days}; use e.g. {SEASON_LENGTH_DAYS} and {WINDOW_DAYS} days")
+    arrays = prepare_series(series, threshold)
+    lat = np.asarray(series.lat, dtype=np.float64)
+    if year is None:
+        year = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day)
+    n_bins = math.ceil(length_days / window_days)
+    start = season_start_days(lat, year, start_month_day)
+    medians = composite_medians(arrays, start, window_days, n_bins)
+    if len(medians) and np.isnan(medians).all():
+        raise SeasonError(_no_season_message(arrays, lat, year, length_days, start_month_day))
+    values, keep = fill_gaps(medians, max_gap_bins)
+    return MedianFeatures(values, keep, int(year), int(window_days), n_bins)
