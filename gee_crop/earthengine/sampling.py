@@ -1,0 +1,132 @@
+"""Server-side sampling graphs (METHOD.md "Sampling"): inward buffer, 0.1° grid sampling at 60 m,
+raw per-date series extraction at the sample points, table export configs.
+
+Every function builds and returns ``ee`` objects; :mod:`gee_crop.earthengine.jobs` sends them through
+the client. One extracted row is one acquisition of one sample, with the properties of
+:func:`row_properties` (the layout :mod:`gee_crop.data.ee_rows` turns into the sample table).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import ee
+
+from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M)
+from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
+from gee_crop.earthengine.labels import LABEL_BAND, NO_LABEL
+
+CELL_BAND = "cell"
+COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
+COUNTRY_CODE_PROPERTY = "shapeGroup"  # ISO 3166-1 alpha-3 in geoBoundaries
+SERIES_SCALE_M = 10  # S2 10 m grid: the series is read at the sample's 10 m pixel
+EXPORT_DESTINATIONS = ("drive", "gcs", "asset")
+
+
+def row_properties(cloud_band: str = "cs") -> list[str]:
+    """Properties of one extracted row: lon, lat, class, date (YYYY-MM-dd), the 10 bands, the score."""
+    return ["lon", "lat", LABEL_BAND, "date", *BANDS, cloud_band]
+
+
+def country_boundary(iso3: str) -> ee.Geometry:
+    """A country's outline from the Earth Engine catalog (geoBoundaries ADM0, by ISO3 code)."""
+    countries = ee.FeatureCollection(COUNTRY_BOUNDARIES)
+    return countries.filter(ee.Filter.eq(COUNTRY_CODE_PROPERTY, iso3.upper())).geometry()
+
+
+def inward_buffer(labels: ee.Image, radius_m: float = INWARD_BUFFER_M) -> ee.Image:
+    """Labels eroded by ``radius_m``: a pixel keeps its class only when every pixel within the radius
+    has the same class (METHOD.md step 1: removes field edges and small patches).
+
+    Unlabelled pixels count as a class of their own (NO_LABEL), so erosion also works from the
+    edges of the labelled area. The focal window is in metres, on the 10 m label grid.
+    """
+    filled = labels.unmask(NO_LABEL)
+    lowest = filled.focalMin(radius=radius_m, kernelType="circle", units="meters")
+    highest = filled.focalMax(radius=radius_m, kernelType="circle", units="meters")
+    keep = lowest.eq(highest).And(filled.neq(NO_LABEL))
+    return labels.updateMask(keep).rename(LABEL_BAND)
+
+
+def cell_index_image(cell_deg: float = GRID_CELL_DEG) -> ee.Image:
+    """Band ``cell``: an integer id of each ``cell_deg`` x ``cell_deg`` WGS84 cell."""
+    lonlat = ee.Image.pixelLonLat()
+    n_cols = round(360 / cell_deg)
+    col = lonlat.select("longitude").add(180).divide(cell_deg).floor()
+    row = lonlat.select("latitude").add(90).divide(cell_deg).floor()
+    return row.multiply(n_cols).add(col).toInt32().rename(CELL_BAND)
+
+
+def clear_observation_count(region: ee.Geometry, start: dt.date, end: dt.date, cloud_band: str = "cs",
+                            threshold: float = CLEAR_THRESHOLD) -> ee.Image:
+    """Number of cloud-free acquisitions per pixel in [start, end) (METHOD.md step 2)."""
+    clear = clear_observations(s2_with_cloud_score(region, start, end, cloud_band), cloud_band, threshold)
+    return clear.select(BANDS[0]).count()
+
+
+def sample_points(labels: ee.Image, region: ee.Geometry, clear_count: ee.Image, *,
+                  cell_deg: float = GRID_CELL_DEG, spacing_m: float = SAMPLE_SPACING_M,
+                  per_cell: int = 5, seed: int = 0, tile_scale: float = 1) -> ee.FeatureCollection:
+    """``per_cell`` random points per ``cell_deg`` cell at ``spacing_m`` resolution (METHOD.md step 3).
+
+    Sampling on a ``spacing_m`` grid keeps any two points at least that far apart. Only pixels with a
+    label and at least one clear acquisition qualify. Each point carries ``lon``, ``lat``, ``class``.
+    """
+    candidates = labels.updateMask(clear_count.gt(0))
+    lonlat = ee.Image.pixelLonLat().rename(["lon", "lat"])
+    stack = cell_index_image(cell_deg).addBands(candidates).addBands(lonlat).updateMask(candidates.mask())
+    return stack.stratifiedSample(numPoints=int(per_cell), classBand=CELL_BAND, region=region,
+                                  scale=float(spacing_m), seed=int(seed), dropNulls=True,
+                                  tileScale=float(tile_scale), geometries=True)
+
+
+def series_rows(points: ee.FeatureCollection, region: ee.Geometry, start: dt.date, end: dt.date,
+                cloud_band: str = "cs", tile_scale: float = 1) -> ee.FeatureCollection:
+    """One row per (point, acquisition) in [start, end): raw DN of the 10 bands and the cloud score.
+
+    Clouds are not masked here: the sample table keeps the raw series and the score, so masking can
+    be redone with another threshold (METHOD.md step 4).
+    """
+    collection = s2_with_cloud_score(region, start, end, cloud_band)
+    keep = ["lon", "lat", LABEL_BAND]
+
+    def rows_of(image: ee.Image) -> ee.FeatureCollection:
+        date = image.date().format("YYYY-MM-dd")
+        rows = image.sampleRegions(collection=points, properties=keep, scale=SERIES_SCALE_M,
+                                   tileScale=float(tile_scale), geometries=False)
+        return rows.map(lambda row: row.set("date", date))
+
+    return collection.map(rows_of).flatten()
+
+
+def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: dt.date, *,
+                   cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD,
+                   buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
+                   spacing_m: float = SAMPLE_SPACING_M, per_cell: int = 5, seed: int = 0,
+                   tile_scale: float = 1) -> ee.FeatureCollection:
+    """The whole sampling of one region: buffered labels -> grid points -> raw series rows."""
+    check_threshold(threshold)
+    buffered = inward_buffer(labels, buffer_m) if buffer_m > 0 else labels
+    clear = clear_observation_count(region, start, end, cloud_band, threshold)
+    points = sample_points(buffered, region, clear, cell_deg=cell_deg, spacing_m=spacing_m,
+                           per_cell=per_cell, seed=seed, tile_scale=tile_scale)
+    return series_rows(points, region, start, end, cloud_band, tile_scale)
+
+
+def export_config(rows: ee.FeatureCollection, destination: str, description: str, *,
+                  cloud_band: str = "cs", folder: str | None = None, bucket: str | None = None,
+                  asset_id: str | None = None) -> dict:
+    """A table-export config for :meth:`EarthEngineClient.start_export` (CSV for Drive and Cloud
+    Storage, a table asset otherwise); ``description`` doubles as the file name prefix."""
+    if destination not in EXPORT_DESTINATIONS:
+        raise ValueError(f"destination must be one of {EXPORT_DESTINATIONS}, got {destination!r}")
+    config = {"collection": rows, "description": description, "destination": destination,
+              "selectors": row_properties(cloud_band), "file_prefix": description,
+              "file_format": "CSV"}
+    if destination == "drive":
+        config["folder"] = folder or "gee-crop"
+    elif destination == "gcs":
+        config["bucket"] = bucket
+        config["file_prefix"] = f"{folder or 'gee-crop'}/{description}"
+    else:
+        config["asset_id"] = asset_id
+    return config

@@ -1,0 +1,150 @@
+"""`gee-crop sample` end to end offline: a fake Earth Engine client serves the real patch."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gee_crop.cli import main
+from gee_crop.data.table import read_table
+from gee_crop.earthengine import client as ee_client
+from gee_crop.earthengine.offline import initialize_offline
+from tests.fakes.fake_ee import FakeEarthEngineClient, FakeInterrupt
+
+PARIS = (2.35, 48.85)  # the fake moves the Flanders patch here, inside France
+
+
+@pytest.fixture
+def use_fake(monkeypatch):
+    initialize_offline()
+
+    def install(**kwargs):
+        fake = FakeEarthEngineClient(anchor=PARIS, **kwargs)
+        monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
+        return fake
+
+    return install
+
+
+@pytest.fixture
+def aoi(tmp_path):
+    path = tmp_path / "aoi.geojson"
+    path.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": {
+        "type": "Polygon", "coordinates": [[[2.3, 48.8], [2.4, 48.8], [2.4, 48.9], [2.3, 48.9], [2.3, 48.8]]]}}))
+    return path
+
+
+@pytest.fixture
+def wide_aoi(tmp_path):
+    """Two 1-degree tiles; the (moved) patch lies in the first."""
+    path = tmp_path / "wide.geojson"
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": [
+        [[2.3, 48.8], [3.4, 48.8], [3.4, 48.9], [2.3, 48.9], [2.3, 48.8]]]}))
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["sample", *map(str, args)])
+
+
+def test_country_export_to_asset_then_train(use_fake, tmp_path):
+    fake = use_fake(fail_next=[429, 500])
+    out = tmp_path / "fra.parquet"
+    result = run("--country", "FRA", "--year", 2019, "--per-cell", 200, "--buffer-m", 0, "--tile-deg", 2,
+                 "--project", "p", "--export-to", "asset", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "30/30 tiles done in export mode" in result.output  # metropolitan France + Corsica, 2 deg tiles
+    assert fake.sleeps == [0.5, 1.0]  # the injected 429 and 500 were retried with backoff
+    starts = [g for m, g in fake.graphs if m == "start_export"]
+    assert len(starts) == 30 and starts[0]["asset_id"].startswith("projects/p/assets/gee-crop/samples/")
+    table = read_table(out)
+    assert set(table.region) == {"FRA"} and set(table.cloud_kind) == {"cs"}
+    assert Counter(table.crop_class) == {"other": 60, "wheat": 38, "corn": 12}
+    assert table.dates.min() >= np.datetime64("2019-01-01")
+    trained = CliRunner().invoke(main, ["train", str(out), "--out", str(tmp_path / "run"), "--epochs", 1,
+                                        "--widths", "4,4,4,4", "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "run" / "model.pt").exists()
+
+
+def test_region_interactive_resumes_after_interrupt(use_fake, tmp_path, wide_aoi):
+    out = tmp_path / "wide.parquet"
+    args = ("--region", wide_aoi, "--year", 2019, "--per-cell", 20, "--project", "p", "--out", out)
+    use_fake(interrupt_after=1)  # killed while fetching the second tile
+    broken = run(*args)
+    assert isinstance(broken.exception, FakeInterrupt) and not out.exists()
+    manifest = json.loads((tmp_path / "wide.parquet.parts" / "manifest.json").read_text())
+    assert manifest["mode"] == "interactive"
+    assert {k: v["state"] for k, v in manifest["tiles"].items()} == {"0": "done", "1": "pending"}
+    again = use_fake(fail_next=[503])
+    done = run(*args)
+    assert done.exit_code == 0, done.output
+    assert "2/2 tiles done in interactive mode" in done.output and again.sleeps == [0.5]
+    fetched = [g for m, g in again.graphs if m == "compute_features"]
+    assert len(fetched) == 1  # the finished tile was not fetched again
+    assert again.request_parameters(fetched[0])["region"].bounds[0] == pytest.approx(3.0)
+    table = read_table(out)
+    assert len(table) > 0 and all(s.startswith("wide_") for s in table.sample_id)
+    params = again.request_parameters(fetched[0])
+    assert (params["per_cell"], params["buffer_m"], params["spacing_m"]) == (20, 60.0, 60.0)
+    # a third run finds the table: nothing is redone without --overwrite
+    third = run(*args)
+    assert third.exit_code == 2 and "--overwrite" in third.output
+
+
+def test_drive_exports_resume_collects_synced_csvs_and_retries_failed_task(use_fake, tmp_path, aoi):
+    synced = tmp_path / "drive"
+    out = tmp_path / "t.parquet"
+    args = ("--region", aoi, "--year", 2019, "--mode", "export", "--project", "p", "--out", out,
+            "--exports-dir", synced)
+    fake = use_fake(fail_tasks=1, running_polls=1)  # the first task fails ("Computation timed out")
+    first = run(*args, "--no-wait")
+    assert first.exit_code == 0, first.output
+    assert "0 of 1 tiles" not in first.output and "not collected yet" in first.output and not out.exists()
+    parts = tmp_path / "t.parquet.parts" / "manifest.json"
+    assert json.loads(parts.read_text())["tiles"]["0"]["state"] == "FAILED"
+    fake.exports_dir = synced  # Drive's files now appear in the synced folder
+    done = run(*args)  # same command: restarts the failed task, polls it, reads its CSV
+    assert done.exit_code == 0, done.output
+    tile = json.loads(parts.read_text())["tiles"]["0"]
+    assert tile["state"] == "done" and tile["attempts"] == 2
+    assert [g["description"] for m, g in fake.graphs if m == "start_export"] == ["gee-crop_aoi_2019_tile0000"] * 2
+    assert fake.sleeps == [30.0]  # one poll interval while the restarted task ran
+    assert len(read_table(out)) == tile["samples"] > 0
+    assert (synced / "gee-crop_aoi_2019_tile0000.csv").exists()
+
+
+def test_local_source_needs_no_earth_engine(tmp_path, patch_dir, monkeypatch):
+    monkeypatch.setattr(ee_client, "get_client", lambda **kw: pytest.fail("no Earth Engine for --source"))
+    out = tmp_path / "local.parquet"
+    result = run("--source", patch_dir, "--per-cell", 10, "--out", out)
+    assert result.exit_code == 0, result.output
+    table = read_table(out)
+    assert 0 < len(table) <= 10 and table.dates.shape[1] == 72
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--country", "XYZ"), "no reference labels are registered for country 'XYZ'"),
+    (("--country", "FRA", "--year", 2015, "--project", "p"), "2017 or later"),
+    (("--country", "FRA", "--mode", "interactive", "--project", "p"), "--mode export"),
+    (("--country", "USA"), "--no-accuracy-filter"),
+    (("--country", "FRA"), "--project"),
+    (("--region", "SVN"), "EPSG:4326"),
+    (("--country", "FRA", "--threshold", 2, "--project", "p"), "outside (0, 1]"),
+])
+def test_bad_input_is_one_line_exit_2(use_fake, tmp_path, shared_data, args, message):
+    use_fake()
+    if args == ("--region", "SVN"):  # the real Slovenia border, in UTM 33N
+        args = ("--region", shared_data / "boundaries" / "svn_border.geojson")
+    result = run(*args, "--out", tmp_path / "x.parquet")
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_missing_label_asset_names_the_asset_to_upload(use_fake, tmp_path):
+    use_fake(existing_assets=set())
+    result = run("--country", "BEL", "--project", "proj", "--out", tmp_path / "b.parquet")
+    assert result.exit_code == 2
+    assert "projects/proj/assets/gee-crop/labels/BEL_LBGP_2023 does not exist; upload" in result.output

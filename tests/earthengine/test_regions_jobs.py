@@ -1,0 +1,70 @@
+"""Region validation (Natural Earth, GeoJSON), tiling, modes and year checks, EE rows -> table."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point
+
+from gee_crop.config import BANDS
+from gee_crop.data import ee_rows, regions
+from gee_crop.earthengine import jobs
+from gee_crop.errors import RegionError, SeasonError
+
+
+def test_country_geometry_from_natural_earth(shared_data):
+    fra = regions.country_geometry("fra")  # ISO_A3 is -99 for France in Natural Earth: ADM0_A3 used
+    assert fra.contains(Point(2.35, 48.85))
+    with pytest.raises(RegionError, match="ISO 3166-1 alpha-3"):
+        regions.country_geometry("FRANCE")
+
+
+def test_geojson_errors_name_the_fix(tmp_path, shared_data):
+    with pytest.raises(RegionError, match="EPSG:4326"):
+        regions.read_region(shared_data / "boundaries" / "svn_border.geojson")  # real file, UTM 33N
+    point = tmp_path / "point.geojson"
+    point.write_text(json.dumps({"type": "Point", "coordinates": [2, 48]}))
+    with pytest.raises(RegionError, match="not a polygon"):
+        regions.read_region(point)
+    bowtie = tmp_path / "bowtie.geojson"
+    bowtie.write_text(json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}))
+    with pytest.raises(RegionError, match="not a valid polygon"):
+        regions.read_region(bowtie)
+
+
+def test_tiles_align_with_cells_and_cover_the_region():
+    from shapely.geometry import box
+
+    tiles = jobs.make_tiles(box(2.05, 48.05, 3.95, 48.95), tile_deg=1.0)
+    assert [t.bounds for t in tiles] == [(2.0, 48.0, 3.0, 49.0), (3.0, 48.0, 4.0, 49.0)]
+    assert sum(t.geometry.area for t in tiles) == pytest.approx(1.9 * 0.9)
+
+
+def test_mode_and_year_checks():
+    assert jobs.choose_mode("auto", 3) == "interactive" and jobs.choose_mode("auto", 90) == "export"
+    with pytest.raises(RegionError, match="--mode export"):
+        jobs.choose_mode("interactive", 90)
+    with pytest.raises(SeasonError, match="2017 or later"):
+        jobs.check_year(2015, "north")
+    with pytest.raises(SeasonError, match="2018 or later"):
+        jobs.check_year(2016, "south")
+    jobs.check_year(2023, "south")
+    job = jobs.plan_job(country="FRA", year=2023, project="p")
+    assert job.per_cell == 5 and job.window[0].isoformat() == "2023-01-01"
+    assert jobs.plan_job(country="ARG", year=2023, project="p").window[0].isoformat() == "2022-07-01"
+    assert jobs.plan_job(country="USA", year=2023).per_cell == 1
+
+
+def test_rows_to_series_groups_sorts_and_dedupes():
+    base = {"lon": 2.5, "lat": 48.5, "class": 0, **{b: 100 for b in BANDS}}
+    rows = pd.DataFrame([{**base, "date": "2023-06-02", "cs": 0.9},
+                         {**base, "date": "2023-05-01", "cs": 0.2},
+                         {**base, "date": "2023-06-02", "cs": 0.4},  # same date, other S2 tile
+                         {**base, "lon": 2.6, "class": 3, "date": "2023-05-03", "cs": 1.0}])
+    series = ee_rows.rows_to_series(rows, region="FRA")
+    assert list(series.sample_id) == ["FRA_2.50000_48.50000", "FRA_2.60000_48.50000"]
+    assert list(series.crop_class) == ["corn", "wheat"] and list(series.n_obs) == [2, 1]
+    assert str(series.dates[0, 0]) == "2023-05-01" and series.cloud[0, 1] == pytest.approx(0.9)
+    assert set(series.cloud_kind) == {"cs"} and series.dn.dtype == np.uint16
