@@ -1,0 +1,1 @@
+"""Export of trained models: ONNX graphs with gee-crop metadata and a model card."""

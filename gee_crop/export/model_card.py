@@ -1,0 +1,99 @@
+"""The model card shipped with an exported model: what it was trained on, what it predicts, its
+validation scores and its known limits (JSON in the ONNX metadata, Markdown beside the file)."""
+from __future__ import annotations
+
+from gee_crop.config import CLASSES
+
+PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); "
+         "implemented by gee-crop")
+
+
+def _known_limits(meta: dict, trained_classes: list[str], regions: list[str]) -> list[str]:
+    season = meta["season"]
+    missing = [c for c in CLASSES if c not in trained_classes]
+    limits = [
+        f"Trained on samples from {', '.join(regions) or 'unknown regions'} only; accuracy elsewhere is "
+        "unknown until evaluated on reference data there (the paper's transfers reach 75-98 % OA).",
+        f"Inputs must be 5-day-style median composites computed exactly like training: "
+        f"{season['n_bins']} bins of {season['window_days']} days from the season start "
+        f"(month-day {season['start_month_day']}, shifted six months in the southern hemisphere), "
+        "gap-filled by linear interpolation; other spans or windows change the features.",
+        f"Clear observations were those passing the cloud threshold {meta['cloud_threshold']} of the "
+        "training data's cloud indicator; a different cloud mask shifts the medians.",
+        "Validation scores come from a random split of the training data, not from a transfer to new "
+        "regions, and are optimistic.",
+    ]
+    if missing:
+        limits.insert(1, f"No training samples of {', '.join(missing)}: the model cannot be trusted to "
+                         "predict these classes.")
+    return limits
+
+
+def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], input_name: str,
+               output_name: str) -> dict:
+    """A JSON-ready model card from a model file's metadata."""
+    config = meta.get("train_config", {})
+    data = config.get("data", {})
+    trained_classes = list(data.get("class_counts", {}))
+    validation = (meta.get("metrics") or {}).get("validation") or {}
+    return {
+        "model": meta["arch"],
+        "method": PAPER,
+        "parameters": int(n_parameters),
+        "input": {"name": input_name, "shape": ["N", *input_shape],
+                  "units": "surface reflectance (Sentinel-2 L2A DN / 10000), bands in 'bands' order",
+                  "feature_kind": meta["feature_kind"]},
+        "output": {"name": output_name, "shape": ["N", len(meta["classes"])],
+                   "meaning": "class probabilities (softmax) in 'classes' order"},
+        "classes": list(meta["classes"]),
+        "bands": list(meta["bands"]),
+        "season": meta["season"],
+        "training_data": data,
+        "training": {k: config.get(k) for k in ("epochs", "batch_size", "learning_rate", "augment",
+                                                 "class_weights", "val_fraction", "seed", "widths")},
+        "metrics": {"validation_overall_accuracy": validation.get("overall_accuracy"),
+                    "validation_macro_f1": validation.get("macro_f1"),
+                    "n_validation": (meta.get("metrics") or {}).get("n_val"),
+                    "n_train": (meta.get("metrics") or {}).get("n_train")},
+        "known_limits": _known_limits(meta, trained_classes, list(data.get("regions", []))),
+        "attribution": "Contains modified Copernicus Sentinel data.",
+    }
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
+
+
+def model_card_markdown(card: dict) -> str:
+    """The card as a short Markdown document."""
+    data, season, metrics = card["training_data"], card["season"], card["metrics"]
+    counts = ", ".join(f"{c} {n}" for c, n in data.get("class_counts", {}).items()) or "n/a"
+    lines = [
+        f"# Model card: gee-crop {card['model']}",
+        "",
+        f"Method: {card['method']}. {card['parameters']:,} parameters.",
+        "",
+        "## Input and output",
+        f"- `{card['input']['name']}`: shape {card['input']['shape']}, {card['input']['units']}; "
+        f"bands {', '.join(card['bands'])}; features `{card['input']['feature_kind']}`.",
+        f"- `{card['output']['name']}`: shape {card['output']['shape']}, {card['output']['meaning']}; "
+        f"classes {', '.join(card['classes'])}.",
+        f"- Season: {season['n_bins']} bins of {season['window_days']} days over {season['length_days']} "
+        f"days from month-day {season['start_month_day']} (trained on the {season['year_trained']} season).",
+        "",
+        "## Training data",
+        f"- Source: {data.get('source', 'n/a')}; regions: {', '.join(data.get('regions', [])) or 'n/a'}.",
+        f"- Samples used: {data.get('n_samples', 'n/a')} ({counts}); dropped for gaps: {data.get('n_dropped', 'n/a')}.",
+        f"- Options: {', '.join(f'{k}={v}' for k, v in card['training'].items())}.",
+        "",
+        "## Validation",
+        f"- OA {_pct(metrics['validation_overall_accuracy'])}, macro-F1 {_pct(metrics['validation_macro_f1'])} "
+        f"on {metrics['n_validation']} held-out samples ({metrics['n_train']} for training).",
+        "",
+        "## Known limits",
+        *[f"- {limit}" for limit in card["known_limits"]],
+        "",
+        card["attribution"],
+        "",
+    ]
+    return "\n".join(lines)

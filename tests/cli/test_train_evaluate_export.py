@@ -1,0 +1,130 @@
+"""`gee-crop train / evaluate / export` through the CLI, and their one-line user errors (exit 2)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from click.testing import CliRunner
+
+from gee_crop.cli import main
+from gee_crop.data.table import to_arrow, write_table
+from tests.training.realdata import MAX_GAP_BINS, TINY_WIDTHS, labelled_pixels, one_torch_thread, table_file
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """`gee-crop train` on the real pixel table: 3 epochs, tiny widths."""
+    table = table_file(tmp_path_factory)
+    out = tmp_path_factory.mktemp("cli_run")
+    result = CliRunner().invoke(main, ["train", str(table), "--out", str(out), "--epochs", "3",
+                                       "--widths", ",".join(map(str, TINY_WIDTHS)), "--lr", "3e-3",
+                                       "--batch-size", "32", "--max-gap-bins", str(MAX_GAP_BINS),
+                                       "--quiet", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    return table, out, result.output
+
+
+def _user_error(result, *fragments: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def test_train_writes_a_run_folder(trained):
+    _, out, output = trained
+    assert "dropped 0 of 360 samples" in output and "validation OA" in output
+    assert {p.name for p in out.iterdir()} >= {"model.pt", "config.json", "history.csv", "checkpoint.pt"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["train_config"]["epochs"] == 3 and config["train_config"]["seed"] == 1
+    assert config["train_config"]["widths"] == list(TINY_WIDTHS)
+
+
+def test_train_resume_with_more_epochs(trained, tmp_path):
+    table, out, _ = trained
+    run = tmp_path / "run"
+    args = ["train", str(table), "--out", str(run), "--widths", "8,16,32,64", "--max-gap-bins",
+            str(MAX_GAP_BINS), "--no-augment", "--val-fraction", "0.2"]
+    assert CliRunner().invoke(main, args + ["--epochs", "1"]).exit_code == 0
+    again = CliRunner().invoke(main, args + ["--epochs", "1"])
+    _user_error(again, "already holds a training run", "--resume")
+    resumed = CliRunner().invoke(main, args + ["--epochs", "2", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming" in resumed.output
+    assert "training: 100%" in resumed.output and "2/2" in resumed.output  # the progress bar, finished
+    assert len((run / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+
+
+def test_evaluate_prints_and_writes(trained, tmp_path):
+    table, out, _ = trained
+    result = CliRunner().invoke(main, ["evaluate", str(out / "model.pt"), str(table), "--out", str(tmp_path),
+                                       "--target-region", "ARG", "--source-region", "USA"])
+    assert result.exit_code == 0, result.output
+    assert "USA -> ARG" in result.output and "counted as other" in result.output
+    assert "OA" in result.output and "macro-F1" in result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["alignment"]["target_classes"] == ["soybeans", "other"]
+    assert (tmp_path / "confusion_matrix.csv").exists() and (tmp_path / "confusion_matrix.png").exists()
+
+
+def test_export_and_its_parity_line(trained, tmp_path):
+    _, out, _ = trained
+    target = tmp_path / "model.onnx"
+    result = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "parity: max |dprob| =" in result.output and "real samples" in result.output
+    diff = float(result.output.split("max |dprob| = ")[1].split()[0])
+    assert diff < 1e-4
+    assert (tmp_path / "model_card.md").exists()
+    again = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target)])
+    _user_error(again, str(target), "--overwrite")
+    assert CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target),
+                                     "--overwrite"]).exit_code == 0
+
+
+def test_table_missing_a_band_column(tmp_path):
+    table = to_arrow(labelled_pixels().subset(np.arange(5))).drop_columns(["B12"])
+    pq.write_table(table, tmp_path / "no_b12.parquet")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "no_b12.parquet"), "--out", str(tmp_path / "r")])
+    _user_error(result, "B12")
+
+
+def test_model_files_that_are_not_gee_crop_models(trained, tmp_path):
+    table = trained[0]
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    weights = tmp_path / "weights.pt"
+    torch.save(torch.load(trained[1] / "model.pt", weights_only=True)["state_dict"], weights)
+    for path in (noise, weights):
+        _user_error(CliRunner().invoke(main, ["evaluate", str(path), str(table), "--out", str(tmp_path / "e")]),
+                    "is not a gee-crop model", "gee-crop train")
+        _user_error(CliRunner().invoke(main, ["export", str(path), "--out", str(tmp_path / "m.onnx")]),
+                    "is not a gee-crop model")
+
+
+def test_season_outside_the_data(trained, tmp_path):
+    result = CliRunner().invoke(main, ["train", str(trained[0]), "--out", str(tmp_path), "--year", "2030"])
+    _user_error(result, "2030", "year=2019")
+    result = CliRunner().invoke(main, ["evaluate", str(trained[1] / "model.pt"), str(trained[0]),
+                                       "--out", str(tmp_path), "--year", "2015"])
+    _user_error(result, "2015")
+
+
+def test_unknown_class_name(tmp_path):
+    series = labelled_pixels().subset(np.arange(5))
+    series.crop_class[:] = "banana"
+    write_table(series, tmp_path / "bananas.parquet")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "bananas.parquet"), "--out", str(tmp_path / "r")])
+    _user_error(result, "'banana'", "corn")
