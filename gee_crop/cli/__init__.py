@@ -17,6 +17,10 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "export": "export",
+    "map": "map",
+    "experiment": "experiment",
+    "report": "report",
+    "info": "info",
 }
 
 
@@ -52,5 +56,6 @@ def main() -> None:
       gee-crop train fra.parquet --out runs/fra
       gee-crop evaluate runs/fra/model.pt bel.parquet
       gee-crop export runs/fra/model.pt --out fra.onnx
+      gee-crop map --model fra.onnx --region aoi.geojson --year 2023 --earthengine --out maps/aoi
     Try it offline on the shipped real data: gee-crop demo
     """
