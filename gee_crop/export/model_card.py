@@ -55,6 +55,7 @@ def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], inpu
                     "validation_macro_f1": validation.get("macro_f1"),
                     "n_validation": (meta.get("metrics") or {}).get("n_val"),
                     "n_train": (meta.get("metrics") or {}).get("n_train")},
+        "transfer_scores": list((meta.get("metrics") or {}).get("transfers", [])),
         "known_limits": _known_limits(meta, trained_classes, list(data.get("regions", []))),
         "attribution": "Contains modified Copernicus Sentinel data.",
     }

@@ -1,0 +1,333 @@
+"""The experiment file (YAML): which data, which transfers, which models, which seeds.
+
+An experiment trains every model on the source of every transfer, once per seed, and scores it on
+the transfer's target (METHOD.md "Evaluation"). Example (see ``experiments/ci_small.yaml``)::
+
+    name: ci_small
+    title: France -> Belgium on the shipped real data
+    seeds: 3                      # or a list [0, 1, 2]; the paper uses 10
+    data_dir: .                   # base of relative dataset paths (relative to this file)
+    defaults: {max_gap_bins: 12}  # training options shared by every model
+    datasets:
+      FRA: {reader: worldcereal, path: "{shared_data}/wc-extractions/2023_FRA_LPIS_POLY_110_dekadal.geoparquet"}
+      BEL: {reader: table, path: data/cropglobe/BEL.parquet, region: BEL}
+      BEL_patch: {reader: patch, path: "{shared_data}/wc-gee-patches/0000280849BAC91C", region: BEL,
+                  sampling: {buffer_m: 20, spacing_m: 30, per_cell: 400}}
+    transfers:
+      - {source: FRA, target: BEL}
+      - {source: FRA, target: FRA, split: 0.2}   # in-region 80/20 random split, drawn per seed
+    models:
+      - name: CropNet 2D + aug
+        arch: cropnet2d             # cropnet2d, cropnet1d, random_forest, resnet50, efficientnet_v2_s, convnext_tiny
+        features: median2d          # median2d, median1d, harmonic, emit
+        augment: {shift: true, scale: true, warp: true}   # or true / false
+        train: {epochs: 10, widths: [16, 32, 64, 128]}
+
+``{shared_data}`` expands to the shipped real-data folder. Validation is pure (no file is opened):
+:func:`load_experiment` raises :class:`ExperimentConfigError` naming the key and the fix.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gee_crop.errors import InputError
+
+READERS = ("table", "worldcereal", "patch")
+FEATURES = ("median2d", "median1d", "harmonic", "emit")
+TRAINER_ARCHS = ("cropnet2d", "cropnet1d", "random_forest")
+BACKBONE_ARCHS = ("resnet50", "efficientnet_v2_s", "convnext_tiny")
+ARCHS = TRAINER_ARCHS + BACKBONE_ARCHS
+#: feature kinds each architecture accepts (the 2D backbones read the 10 x t matrix, like CropNet 2D).
+ARCH_FEATURES = {"cropnet2d": ("median2d",), "cropnet1d": ("median1d", "harmonic", "emit"),
+                 "random_forest": ("median1d", "harmonic", "emit"),
+                 **{arch: ("median2d",) for arch in BACKBONE_ARCHS}}
+#: augmentation transforms (METHOD.md "Augmentation") and their AugmentConfig probability fields.
+TRANSFORMS = {"shift": "p_shift", "scale": "p_scale", "warp": "p_warp"}
+#: training options a model (or ``defaults``) may set; passed on to the trainer.
+TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "widths", "dropout", "class_weights",
+                 "val_fraction", "device", "year", "window_days", "length_days", "cloud_threshold",
+                 "max_gap_bins", "n_estimators", "augment_options")
+SAMPLING_OPTIONS = ("buffer_m", "cell_deg", "spacing_m", "per_cell", "seed", "erode_by")
+TOP_KEYS = ("name", "title", "table", "seeds", "data_dir", "defaults", "datasets", "transfers", "models",
+            "insight", "torch_threads", "notes")
+INSIGHT_KEYS = ("figures", "cam_model", "tsne_samples", "cam_samples")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class ExperimentConfigError(InputError):
+    """An experiment file is missing a key, has an unknown one, or holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One named dataset: a sample table, a WorldCereal extraction or a labelled raster patch."""
+
+    key: str
+    reader: str
+    path: Path
+    region: str | None = None
+    limit: int | None = None
+    sampling: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    """Train on ``source``, test on ``target``; ``split`` > 0 = in-region random split (test share)."""
+
+    source: str
+    target: str
+    split: float = 0.0
+    label: str = ""
+
+    @property
+    def train_key(self) -> str:
+        """What the model is trained on: the whole source, or its training part of a split."""
+        return f"{self.source}_split{round(100 * self.split)}" if self.split else self.source
+
+    @property
+    def key(self) -> str:
+        return f"{self.train_key}-{self.target}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of the results table: an architecture, its features, augmentation and options."""
+
+    name: str
+    arch: str
+    features: str
+    augment: dict[str, bool]
+    train: dict
+
+    @property
+    def key(self) -> str:
+        """A file-system safe identifier derived from the name."""
+        return re.sub(r"[^A-Za-z0-9]+", "_", self.name).strip("_").lower()
+
+    @property
+    def augmented(self) -> bool:
+        return any(self.augment.values())
+
+    def train_options(self) -> dict:
+        """Options for ``gee_crop.training.trainer.train`` (augmentation as the trainer's fields)."""
+        options = dict(self.train)
+        probabilities = {TRANSFORMS[t]: (options.get("augment_options", {}).get(TRANSFORMS[t], 0.5) if on else 0.0)
+                         for t, on in self.augment.items()}
+        options["augment"] = self.augmented
+        options["augment_options"] = {**options.get("augment_options", {}), **probabilities}
+        if "widths" in options:
+            options["widths"] = tuple(options["widths"])
+        return options
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment file."""
+
+    name: str
+    title: str
+    table: str
+    seeds: tuple[int, ...]
+    datasets: dict[str, DatasetSpec]
+    transfers: tuple[TransferSpec, ...]
+    models: tuple[ModelSpec, ...]
+    insight: dict
+    torch_threads: int | None
+    source_path: Path | None = None
+
+    def transfer_label(self, transfer: TransferSpec) -> str:
+        """Column title: the label given, else SOURCE→TARGET (regions where known), "(80/20)" for splits."""
+        if transfer.label:
+            return transfer.label
+        src = self.datasets[transfer.source].region or transfer.source
+        if transfer.split:
+            return f"{src}→{src} ({round(100 * (1 - transfer.split))}/{round(100 * transfer.split)})"
+        return f"{src}→{self.datasets[transfer.target].region or transfer.target}"
+
+
+def _fail(where: str, problem: str, fix: str) -> ExperimentConfigError:
+    return ExperimentConfigError(f"{where}: {problem}; {fix}")
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(where, f"expected a mapping (key: value), got {type(value).__name__}",
+                    "write it as YAML 'key: value' lines")
+    return value
+
+
+def _check_keys(value: dict, allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(map(str, value)) - set(allowed))
+    if unknown:
+        raise _fail(where, f"unknown key(s) {', '.join(unknown)}", f"use only {', '.join(allowed)}")
+
+
+def _seeds(value: Any, where: str) -> tuple[int, ...]:
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int) and value >= 1:
+        return tuple(range(value))
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if len(set(value)) != len(value):
+            raise _fail(where, f"repeated seed in {value}", "list each seed once")
+        return tuple(value)
+    raise _fail(where, f"{value!r} is not a seed count or a list of integer seeds",
+                "write e.g. 'seeds: 3' or 'seeds: [0, 1, 2]'")
+
+
+def _resolve_path(raw: Any, base: Path, where: str) -> Path:
+    if not isinstance(raw, str) or not raw:
+        raise _fail(where, "path is missing", "give the file or folder of the dataset as 'path: ...'")
+    if "{shared_data}" in raw:
+        from gee_crop.paths import shared_data_dir
+
+        raw = raw.replace("{shared_data}", str(shared_data_dir()))
+    path = Path(os.path.expanduser(raw))
+    return path if path.is_absolute() else base / path
+
+
+def _dataset(key: str, value: Any, base: Path) -> DatasetSpec:
+    where = f"datasets.{key}"
+    if not _NAME.match(key):
+        raise _fail(where, "dataset names may hold letters, digits, '_', '-' and '.' only", "rename it, e.g. BEL_patch")
+    value = _mapping(value, where)
+    _check_keys(value, ("reader", "path", "region", "limit", "sampling"), where)
+    reader = value.get("reader", "table")
+    if reader not in READERS:
+        raise _fail(where, f"reader {reader!r} is unknown", f"use one of {', '.join(READERS)}")
+    region = value.get("region")
+    if reader == "patch" and not region:
+        raise _fail(where, "a raster patch carries no country code", "add 'region: ISO3' (e.g. BEL)")
+    limit = value.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise _fail(where, f"limit {limit!r} is not a positive integer",
+                    "give the number of samples to keep or drop the key")
+    sampling = _mapping(value.get("sampling", {}), f"{where}.sampling")
+    _check_keys(sampling, SAMPLING_OPTIONS, f"{where}.sampling")
+    if sampling and reader != "patch":
+        raise _fail(where, "'sampling' applies to raster patches only", "remove it or use 'reader: patch'")
+    return DatasetSpec(key, reader, _resolve_path(value.get("path"), base, where),
+                       str(region).upper() if region else None, limit, dict(sampling))
+
+
+def _transfer(i: int, value: Any, datasets: dict) -> TransferSpec:
+    where = f"transfers[{i}]"
+    value = _mapping(value, where)
+    _check_keys(value, ("source", "target", "split", "label"), where)
+    for side in ("source", "target"):
+        if value.get(side) not in datasets:
+            raise _fail(where, f"{side} {value.get(side)!r} is not a dataset",
+                        f"use one of {', '.join(datasets)} or add it under 'datasets'")
+    split = value.get("split", 0.0) or 0.0
+    if not isinstance(split, (int, float)) or not 0 <= split < 1:
+        raise _fail(where, f"split {split!r} is not a test share in (0, 1)", "write e.g. 'split: 0.2' for 80/20")
+    if split and value["source"] != value["target"]:
+        raise _fail(where, "a split tests on held-out samples of the source itself",
+                    "set target to the source for an in-region split, or remove 'split'")
+    if not split and value["source"] == value["target"]:
+        raise _fail(where, "training and testing on the same samples measures nothing",
+                    "add 'split: 0.2' for the paper's 80/20 in-region split")
+    return TransferSpec(value["source"], value["target"], float(split), str(value.get("label", "")))
+
+
+def _augment(value: Any, where: str) -> dict[str, bool]:
+    if isinstance(value, bool):
+        return {t: value for t in TRANSFORMS}
+    value = _mapping(value, where)
+    _check_keys(value, tuple(TRANSFORMS), where)
+    bad = [k for k, v in value.items() if not isinstance(v, bool)]
+    if bad:
+        raise _fail(where, f"{', '.join(bad)} must be true or false",
+                    "write e.g. 'augment: {shift: true, scale: false, warp: false}'")
+    return {t: bool(value.get(t, False)) for t in TRANSFORMS}
+
+
+def _train_options(value: Any, where: str) -> dict:
+    value = dict(_mapping(value, where))
+    _check_keys(value, TRAIN_OPTIONS, where)
+    widths = value.get("widths")
+    if widths is not None and (not isinstance(widths, list) or len(widths) != 4
+                               or not all(isinstance(w, int) and w > 0 for w in widths)):
+        raise _fail(where, f"widths {widths!r} are not four positive channel counts",
+                    "write e.g. 'widths: [64, 128, 256, 512]'")
+    return value
+
+
+def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
+    where = f"models[{i}]"
+    value = _mapping(value, where)
+    _check_keys(value, ("name", "arch", "features", "augment", "train"), where)
+    arch = value.get("arch")
+    if arch not in ARCHS:
+        raise _fail(where, f"arch {arch!r} is unknown", f"use one of {', '.join(ARCHS)}")
+    features = value.get("features", ARCH_FEATURES[arch][0])
+    if features not in ARCH_FEATURES[arch]:
+        raise _fail(where, f"{arch} cannot use {features!r} features", f"use one of {', '.join(ARCH_FEATURES[arch])}")
+    augment = _augment(value.get("augment", False), f"{where}.augment")
+    if any(augment.values()) and features not in ("median2d", "median1d"):
+        raise _fail(where, f"augmentation recomputes medians and does not apply to {features!r} features",
+                    "set 'augment: false' for this model")
+    if any(augment.values()) and arch == "random_forest":
+        raise _fail(where, "the Random Forest is fitted once on fixed features; augmentation is for CNN training",
+                    "set 'augment: false' for this model")
+    name = value.get("name") or f"{arch} {features}{' + aug' if any(augment.values()) else ''}"
+    train = {**defaults, **_train_options(value.get("train", {}), f"{where}.train")}
+    return ModelSpec(str(name), arch, features, augment, train)
+
+
+def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
+                     data_dir: str | os.PathLike | None = None) -> ExperimentConfig:
+    """Validate a decoded experiment mapping; relative dataset paths resolve against ``data_dir``
+    (default: the file's ``data_dir`` key, relative to ``base_dir``, else ``base_dir``)."""
+    where = str(source_path or "experiment")
+    raw = _mapping(raw, where)
+    _check_keys(raw, TOP_KEYS, where)
+    for key in ("datasets", "transfers", "models"):
+        if not raw.get(key):
+            raise _fail(where, f"'{key}' is missing or empty", "see docs/experiments.md for a complete example")
+    base = Path(data_dir) if data_dir is not None else base_dir / str(raw.get("data_dir", "."))
+    datasets = {str(k): _dataset(str(k), v, base) for k, v in _mapping(raw["datasets"], "datasets").items()}
+    if not isinstance(raw["transfers"], list) or not isinstance(raw["models"], list):
+        raise _fail(where, "'transfers' and 'models' must be lists", "write each entry on a '- ' line")
+    transfers = tuple(_transfer(i, t, datasets) for i, t in enumerate(raw["transfers"]))
+    if len({t.key for t in transfers}) != len(transfers):
+        raise _fail("transfers", "a transfer is listed twice", "list each (source, target, split) once")
+    defaults = _train_options(raw.get("defaults", {}), "defaults")
+    models = tuple(_model(i, m, defaults) for i, m in enumerate(raw["models"]))
+    keys = [m.key for m in models]
+    if len(set(keys)) != len(keys):
+        raise _fail("models", f"two models share a name ({keys})", "give every model a distinct 'name'")
+    insight = _mapping(raw.get("insight", {}), "insight")
+    _check_keys(insight, INSIGHT_KEYS, "insight")
+    if insight.get("cam_model") and insight["cam_model"] not in [m.name for m in models]:
+        raise _fail("insight.cam_model", f"{insight['cam_model']!r} is not a model name",
+                    "use the 'name' of a cropnet2d model")
+    threads = raw.get("torch_threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise _fail("torch_threads", f"{threads!r} is not a positive integer", "remove it or give e.g. 1")
+    name = str(raw.get("name") or (source_path.stem if source_path else "experiment"))
+    return ExperimentConfig(name, str(raw.get("title", name)), str(raw.get("table", "")),
+                            _seeds(raw.get("seeds", 3), "seeds"), datasets, transfers, models, dict(insight),
+                            threads, source_path)
+
+
+def load_experiment(path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None) -> ExperimentConfig:
+    """Read and validate an experiment YAML file (ExperimentConfigError naming the problem and fix)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ExperimentConfigError(f"experiment file {path} does not exist; give a YAML file such as "
+                                    "experiments/ci_small.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ExperimentConfigError(f"{path} is not valid YAML{at}; fix the syntax "
+                                    f"({str(exc).splitlines()[0]})") from None
+    return parse_experiment(raw, path.resolve().parent, path, data_dir)

@@ -1,0 +1,59 @@
+"""Loading the datasets of an experiment as SampleSeries, whatever their reader."""
+from __future__ import annotations
+
+import numpy as np
+
+from gee_crop.data.table import SampleSeries
+from gee_crop.errors import InputError
+from gee_crop.experiments.config import DatasetSpec, TransferSpec
+
+#: the seed of a dataset's ``limit`` subsample (fixed: every seed of an experiment sees the same data).
+LIMIT_SEED = 20_231
+
+
+def load_dataset(spec: DatasetSpec) -> SampleSeries:
+    """Read one dataset; ``region`` overrides the table's region codes; ``limit`` keeps a seeded,
+    fixed random subset of that many samples."""
+    if not spec.path.exists():
+        raise InputError(f"dataset {spec.key}: {spec.path} does not exist; fix 'path' in the experiment file "
+                         "(relative paths start at its data_dir; see docs/experiments.md)")
+    if spec.reader == "worldcereal":
+        from gee_crop.data.worldcereal import read_worldcereal
+
+        series = read_worldcereal(spec.path)
+    elif spec.reader == "patch":
+        from gee_crop.data.sampling import sample_from_files
+
+        series = sample_from_files(spec.path, region=spec.region or "", **spec.sampling)
+    else:
+        from gee_crop.data.table import read_table
+
+        series = read_table(spec.path)
+    if spec.region:
+        series.region = np.full(len(series), spec.region, dtype=object)
+    if spec.limit is not None and spec.limit < len(series):
+        pick = np.sort(np.random.default_rng(LIMIT_SEED).choice(len(series), spec.limit, replace=False))
+        series = series.subset(pick)
+    if len(series) == 0:
+        raise InputError(f"dataset {spec.key} ({spec.path}) holds no samples; check the file or its sampling options")
+    return series
+
+
+def region_code(series: SampleSeries, spec: DatasetSpec) -> str | None:
+    """The dataset's region for class alignment: its 'region' key, else the table's only region."""
+    if spec.region:
+        return spec.region
+    regions = sorted({str(r) for r in series.region if str(r)})
+    return regions[0] if len(regions) == 1 else None
+
+
+def transfer_data(transfer: TransferSpec, source: SampleSeries, target: SampleSeries,
+                  seed: int) -> tuple[SampleSeries, SampleSeries]:
+    """(training series, test series) of a transfer for one seed: the whole source and target, or a
+    seeded 80/20-style random split of the source (METHOD.md "Evaluation": in-region)."""
+    if not transfer.split:
+        return source, target
+    from gee_crop.data.splits import random_split
+
+    train_idx, test_idx = random_split(len(source), transfer.split, seed)
+    return source.subset(train_idx), source.subset(test_idx)

@@ -1,0 +1,81 @@
+"""Results tables laid out like the paper's Tables 3-7: one row per model (architecture, features,
+augmentation), one OA / macro-F1 column pair per transfer, cells "mean ± std" in % over the seeds
+(METHOD.md "Evaluation": mean ± std over seeds). Markdown for reading, CSV for plotting."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+METRICS = (("overall_accuracy", "OA"), ("macro_f1", "mF1"))
+
+
+def aggregate(summary: dict) -> list[dict]:
+    """Per (model, transfer): mean, std (population, ddof=0 as over a fixed seed set) and n seeds of
+    OA and macro-F1 in %, plus the parameter count; rows in config order."""
+    rows = []
+    for model in summary["models"]:
+        for transfer in summary["transfers"]:
+            runs = [r for r in summary["results"]
+                    if r["model"] == model["name"] and r["transfer"] == transfer["label"]]
+            row = {"model": model["name"], "transfer": transfer["label"], "n_seeds": len(runs),
+                   "n_parameters": next((r["n_parameters"] for r in runs if r.get("n_parameters")), None)}
+            for key, short in METRICS:
+                values = np.array([100 * r[key] for r in runs if r.get(key) is not None], dtype=np.float64)
+                row[f"{short}_mean"] = float(values.mean()) if len(values) else None
+                row[f"{short}_std"] = float(values.std()) if len(values) else None
+            rows.append(row)
+    return rows
+
+
+def _cell(mean: float | None, std: float | None) -> str:
+    return "–" if mean is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def _params(n: int | None) -> str:
+    return "–" if not n else f"{n / 1e6:.2f} M"
+
+
+def markdown_table(summary: dict) -> str:
+    """The results as a Markdown table (title line, header, one row per model)."""
+    rows = aggregate(summary)
+    labels = [t["label"] for t in summary["transfers"]]
+    header = ["model", "params"] + [f"{label} {short}" for label in labels for _, short in METRICS]
+    lines = [f"**{summary['title']}** — OA and macro-F1 (%), mean ± std over {len(summary['seeds'])} seeds "
+             f"({', '.join(map(str, summary['seeds']))})", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    for model in summary["models"]:
+        cells = {r["transfer"]: r for r in rows if r["model"] == model["name"]}
+        params = next((r["n_parameters"] for r in cells.values() if r["n_parameters"]), None)
+        values = [_cell(cells[label][f"{short}_mean"], cells[label][f"{short}_std"])
+                  for label in labels for _, short in METRICS]
+        lines.append("| " + " | ".join([model["name"], _params(params), *values]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(summary: dict) -> str:
+    """The same table as CSV: one row per model; per transfer OA/mF1 mean, std and seed count."""
+    rows = aggregate(summary)
+    labels = [t["label"] for t in summary["transfers"]]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["model", "n_parameters"] + [f"{label} {short} {stat}" for label in labels
+                                                 for _, short in METRICS for stat in ("mean", "std")]
+                    + [f"{label} seeds" for label in labels])
+    for model in summary["models"]:
+        cells = {r["transfer"]: r for r in rows if r["model"] == model["name"]}
+        params = next((r["n_parameters"] for r in cells.values() if r["n_parameters"]), None)
+        values = [("" if cells[label][f"{short}_{stat}"] is None else f"{cells[label][f'{short}_{stat}']:.4f}")
+                  for label in labels for _, short in METRICS for stat in ("mean", "std")]
+        writer.writerow([model["name"], params or ""] + values + [cells[label]["n_seeds"] for label in labels])
+    return buf.getvalue()
+
+
+def write_tables(summary: dict, out_dir: Path) -> dict[str, Path]:
+    """Write ``table.md`` and ``table.csv`` atomically into ``out_dir``."""
+    from gee_crop.experiments.runner import write_text_atomic
+
+    return {"markdown": write_text_atomic(Path(out_dir) / "table.md", markdown_table(summary)),
+            "csv": write_text_atomic(Path(out_dir) / "table.csv", csv_table(summary))}

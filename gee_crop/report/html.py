@@ -1,0 +1,117 @@
+"""One self-contained HTML page for a finished experiment: its results table, every raw result and
+its figures. Figures are embedded as PNG data: URIs (the SVGs are linked beside them); styles are
+inline; there are no scripts, fonts or other external resources, so the page opens offline."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from html import escape
+from pathlib import Path
+
+from gee_crop.errors import InputError
+from gee_crop.experiments.tables import METRICS, aggregate
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; line-height: 1.4; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; } td.num { text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; } figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: 100%; }
+figure img { max-width: 100%; border: 1px solid #ddd; } figcaption { font-size: 0.85em; max-width: 700px; }
+details { margin: 1em 0; } .meta { color: #555; font-size: 0.9em; }
+"""
+
+
+def _results_table(summary: dict) -> str:
+    rows = aggregate(summary)
+    labels = [t["label"] for t in summary["transfers"]]
+    head = "".join(f'<th colspan="2">{escape(label)}</th>' for label in labels)
+    sub = "".join(f"<th>{short}</th>" for _ in labels for _, short in METRICS)
+    body = []
+    for model in summary["models"]:
+        cells = {r["transfer"]: r for r in rows if r["model"] == model["name"]}
+        params = next((r["n_parameters"] for r in cells.values() if r["n_parameters"]), None)
+        tds = []
+        for label in labels:
+            for _, short in METRICS:
+                mean, std = cells[label][f"{short}_mean"], cells[label][f"{short}_std"]
+                tds.append(f'<td class="num">{"–" if mean is None else f"{mean:.2f} ± {std:.2f}"}</td>')
+        body.append(f"<tr><td>{escape(model['name'])}</td><td class=\"num\">"
+                    f"{'–' if not params else f'{params / 1e6:.2f} M'}</td>{''.join(tds)}</tr>")
+    return (f'<table><tr><th rowspan="2">model</th><th rowspan="2">params</th>{head}</tr><tr>{sub}</tr>'
+            + "".join(body) + "</table>")
+
+
+def _raw_table(summary: dict) -> str:
+    header = ("model", "transfer", "seed", "OA %", "mF1 %", "samples", "class alignment", "train s")
+    rows = []
+    for r in summary["results"]:
+        rows.append("<tr>" + "".join([
+            f"<td>{escape(r['model'])}</td>", f"<td>{escape(r['transfer'])}</td>",
+            f"<td class=\"num\">{r['seed']}</td>", f"<td class=\"num\">{100 * r['overall_accuracy']:.2f}</td>",
+            f"<td class=\"num\">{100 * r['macro_f1']:.2f}</td>",
+            f"<td class=\"num\">{r['n_samples']}</td>", f"<td>{escape(r.get('alignment_rule', ''))}</td>",
+            f"<td class=\"num\">{r.get('train_seconds', 0):.1f}</td>"]) + "</tr>")
+    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>" + "".join(rows) + "</table>")
+
+
+def _figures(exp_dir: Path, base: str) -> str:
+    index = exp_dir / "figures" / "index.json"
+    if not index.is_file():
+        return "<p>No figures: run the experiment with figures on (insight: {figures: true}).</p>"
+    sections: dict[str, list[str]] = {}
+    for entry in json.loads(index.read_text(encoding="utf-8")):
+        png = exp_dir / "figures" / f"{entry['stem']}.png"
+        if not png.is_file():
+            continue
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        svg = f"{base}figures/{entry['stem']}.svg"
+        sections.setdefault(entry["section"], []).append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{escape(entry["caption"])}">'
+            f'<figcaption>{escape(entry["caption"])} (<a href="{escape(svg)}">SVG</a>)</figcaption></figure>')
+    return "".join(f"<h2>{escape(section)}</h2>" + "".join(items) for section, items in sections.items())
+
+
+def report_html(exp_dir: str | os.PathLike, link_base: str = "") -> str:
+    """The report page of the experiment folder ``exp_dir`` (written by ``gee-crop experiment``);
+    ``link_base`` prefixes links to its files (the folder relative to where the page is saved)."""
+    exp_dir = Path(exp_dir)
+    base = escape(link_base)
+    results = exp_dir / "results.json"
+    if not results.is_file():
+        raise InputError(f"{exp_dir} holds no results.json; give the --out folder of `gee-crop experiment` "
+                         "(or run the experiment first)")
+    summary = json.loads(results.read_text(encoding="utf-8"))
+    seeds = ", ".join(map(str, summary["seeds"]))
+    table_note = f" Layout: {escape(summary['table'])}." if summary.get("table") else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(summary['title'])} — gee-crop experiment</title>
+<style>{STYLE}</style></head>
+<body>
+<h1>{escape(summary['title'])}</h1>
+<p class="meta">Experiment <code>{escape(summary['name'])}</code>; {len(summary['results'])} results over seeds {seeds};
+train on the source, test on the target, class alignment as in the paper (METHOD.md "Evaluation").{table_note}
+Raw numbers: <a href="{base}results.json">results.json</a>, table: <a href="{base}table.csv">table.csv</a>,
+<a href="{base}table.md">table.md</a>.</p>
+<h2>Results: OA and macro-F1 (%), mean ± std over seeds</h2>
+{_results_table(summary)}
+<details><summary>Every (model, transfer, seed) result</summary>{_raw_table(summary)}</details>
+{_figures(exp_dir, link_base)}
+<p class="meta">Generated by gee-crop. Contains modified Copernicus Sentinel data; labels from the providers named
+in the datasets' PROVENANCE files.</p>
+</body></html>
+"""
+
+
+def write_report(exp_dir: str | os.PathLike, out_path: str | os.PathLike | None = None) -> Path:
+    """Write the report page (default ``<exp_dir>/report.html``) atomically; returns its path."""
+    from gee_crop.experiments.runner import write_text_atomic
+
+    exp_dir = Path(exp_dir)
+    path = Path(out_path) if out_path else exp_dir / "report.html"
+    rel = os.path.relpath(exp_dir.resolve(), path.resolve().parent)
+    base = "" if rel == "." else Path(rel).as_posix() + "/"
+    return write_text_atomic(path, report_html(exp_dir, base))
