@@ -32,7 +32,7 @@ DEMO_BLOCK_M = 160.0
 DEMO_TEST_FRACTION = 0.25
 DEMO_REGION = "BEL"
 #: CropNet on 2 CPU cores: a short schedule with a larger step than the paper's 50 epochs at 1e-4.
-DEMO_EPOCHS = 30
+DEMO_EPOCHS = 15
 DEMO_LEARNING_RATE = 1e-3
 DEMO_BATCH_SIZE = 64
 
