@@ -11,7 +11,6 @@ the paper's 60 m / 60 m / 5 per cell (which would leave a handful of samples). E
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from gee_crop.atomic import write_json_atomic
 from gee_crop.config import CLASSES
 from gee_crop.errors import OutputExistsError
 
@@ -131,7 +131,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
     if with_map:
         echo("5/5 map the whole patch with onnxruntime")
         _map_patch(patch, onnx_path, out_dir / "map", test_set, result, progress, echo)
-    _write_json(out_dir / "demo_summary.json", result.to_dict())
+    write_json_atomic(out_dir / "demo_summary.json", result.to_dict(), indent=2)
     return result
 
 
@@ -165,9 +165,3 @@ def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResu
     echo(f"   map accuracy vs the label raster: {100 * scores['map_oa_held_out_samples']:.2f} % on the "
          f"held-out sample pixels, {100 * scores['map_oa_all_labelled']:.2f} % on all "
          f"{int(labelled.sum())} labelled pixels (these include training pixels)")
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)

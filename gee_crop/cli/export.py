@@ -12,7 +12,10 @@ import click
 @click.option("--table", type=click.Path(dir_okay=False), default=None,
               help="Sample table for the parity check (default: pixels of the shipped demo patch).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
-def command(model: str, out_path: str, opset: int, table: str | None, overwrite: bool) -> None:
+@click.option("--quantize", is_flag=True,
+              help="Also write NAME.int8.onnx: int8 static QDQ (per channel), calibrated on real samples "
+                   "(--table or the demo patch); about 3x faster on CPUs with VNNI/AMX.")
+def command(model: str, out_path: str, opset: int, table: str | None, overwrite: bool, quantize: bool) -> None:
     """Export MODEL (a CropNet model.pt) to ONNX with its metadata and model card.
 
     The ONNX graph is run with onnxruntime on real inputs and must match torch within 1e-4.
@@ -22,3 +25,8 @@ def command(model: str, out_path: str, opset: int, table: str | None, overwrite:
     path, diff, n = export_and_check(model, out_path, opset=opset, overwrite=overwrite, table=table)
     click.echo(f"wrote {path} and {path.with_name('model_card.md')}")
     click.echo(f"parity: max |dprob| = {diff:.2e} on {n} real samples (< {PARITY_TOLERANCE:.0e})")
+    if quantize:
+        from gee_crop.mapping.quantize import quantize_exported
+
+        int8, n_cal = quantize_exported(path, model, table=table)
+        click.echo(f"wrote {int8} (int8 static QDQ, calibrated on {n_cal} real samples)")

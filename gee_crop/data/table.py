@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gee_crop.atomic import atomic_write
 from gee_crop.config import BANDS, CLASS_INDEX, CLASSES, CLOUD_KINDS
 from gee_crop.errors import SampleTableError, UnknownClassError
 
@@ -174,15 +175,8 @@ def to_arrow(series: SampleSeries) -> pa.Table:
 
 def write_table(series: SampleSeries, path: str | os.PathLike) -> Path:
     """Write a sample table atomically (temp file + rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(to_arrow(series), tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    table = to_arrow(series)
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def _padded(column: pa.ChunkedArray | pa.ListArray, n_obs: np.ndarray, t: int, dtype, fill) -> np.ndarray:

@@ -99,7 +99,8 @@ def translate_error(exc: BaseException, what: str) -> EarthEngineError:
     if MEMORY_MESSAGE in lower:
         return EarthEngineError(
             f"Earth Engine ran out of memory for {what} ({message}); use smaller tiles "
-            "(--tile-deg 0.5 or less) or raise tileScale (--tile-scale 4, 8 or 16) and retry")
+            "(gee-crop sample: --tile-deg 0.5 or less, or --tile-scale 4, 8 or 16; gee-crop map: a "
+            "smaller --tile-size) and retry")
     status = http_status(exc)
     if status in (401, 403) or any(m in lower for m in CREDENTIAL_MESSAGES):
         return EarthEngineError(
@@ -108,7 +109,7 @@ def translate_error(exc: BaseException, what: str) -> EarthEngineError:
     if is_retryable(exc):
         return EarthEngineError(
             f"Earth Engine kept failing {what} after retries ({message}); wait a few minutes and rerun "
-            "the same command (finished tiles are kept), or use --mode export for large regions")
+            "the same command (finished tiles are kept), or, for gee-crop sample, use --mode export for large regions")
     return EarthEngineError(f"Earth Engine could not run {what}: {message}")
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import ee
 from shapely import geometry as sg
 
+from gee_crop.atomic import write_json_atomic
 from gee_crop.config import (CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
                              acquisition_window, hemisphere_of)
 from gee_crop.data import ee_rows
@@ -220,10 +221,7 @@ class Manifest:
         return self.folder / f"tile_{index:04d}.parquet"
 
     def save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".manifest.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, self.data, sort_keys=True)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gee_crop.atomic import atomic_write
 from gee_crop.config import BANDS, CLASSES
 from gee_crop.data.table import SampleSeries
 from gee_crop.errors import InputError, ModelFileError
@@ -102,13 +103,7 @@ def train_backbone(series: SampleSeries, out_dir: str | os.PathLike, arch: str, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / BACKBONE_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_backbone(path: str | os.PathLike) -> tuple[nn.Module, dict]:

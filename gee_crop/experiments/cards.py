@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from gee_crop.atomic import atomic_write
 from gee_crop.errors import ModelFileError
 
 TRANSFER_KEYS = ("transfer", "source", "target", "source_region", "target_region", "overall_accuracy",
@@ -41,17 +42,12 @@ def record_transfer_scores(model_path: str | os.PathLike, results: list[dict]) -
     entries.update({r["target"]: transfer_entry(r) for r in results})
     metrics["transfers"] = list(entries.values())
     payload["metrics"] = json.loads(json.dumps(metrics))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if path.suffix == ".pt":
-            torch.save(payload, tmp)
-        else:
-            import joblib
+    if path.suffix == ".pt":
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    else:
+        import joblib
 
-            joblib.dump(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write(path, lambda tmp: joblib.dump(payload, tmp))
 
 
 def _card_of_model_file(path: Path) -> dict:

@@ -203,7 +203,7 @@ def importance_figures(config: ExperimentConfig, out_dir: Path, fig_dir: Path, s
 def make_figures(config: ExperimentConfig, summary: dict, out_dir: Path, data, *,
                  echo: Callable[[str], None] = print) -> list[Path]:
     """Draw every insight figure of a finished experiment; returns the PNG and SVG paths."""
-    from gee_crop.experiments.runner import write_text_atomic
+    from gee_crop.atomic import write_text_atomic
 
     fig_dir = Path(out_dir) / "figures"
     seed = summary["seeds"][0]

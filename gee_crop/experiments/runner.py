@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from gee_crop.atomic import write_text_atomic
 from gee_crop.data.table import SampleSeries
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import (BACKBONE_ARCHS, ExperimentConfig, ModelSpec, TransferSpec,
@@ -34,18 +35,6 @@ from gee_crop.experiments.datasets import load_dataset, region_code, transfer_da
 
 MODEL_FILES = ("model.pt", "model.pkl", "backbone.pt")
 FINGERPRINT_FILE = "fingerprint.txt"
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def fingerprint(*parts) -> str:

@@ -29,7 +29,8 @@ from torch import nn
 from gee_crop.errors import GeeCropError, ModelFileError, OutputExistsError
 from gee_crop.export.model_card import model_card, model_card_markdown
 from gee_crop.models.cropnet import count_parameters, input_shape
-from gee_crop.models.io import FORMAT_KEY, atomic_write, is_random_forest, load_model
+from gee_crop.atomic import atomic_write
+from gee_crop.models.io import FORMAT_KEY, is_random_forest, load_model
 
 INPUT_NAME = "reflectance"
 OUTPUT_NAME = "probabilities"

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from gee_crop.atomic import atomic_write
 from gee_crop.errors import ModelFileError
 from gee_crop.models.cropnet import ARCHITECTURES, build_model
 
@@ -41,20 +42,6 @@ _PAYLOAD_KEYS = ("state_dict", "estimator")
 def _plain(meta: dict) -> dict:
     """Metadata as plain JSON types (numpy scalars, tuples -> Python), so weights_only loading works."""
     return json.loads(json.dumps(meta, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it to ``path`` (so readers
-    never see a half-written file); the temporary file is removed if ``write`` fails."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _check_meta(meta: dict) -> None:
@@ -150,5 +137,5 @@ def is_random_forest(meta: dict) -> bool:
     return meta.get("arch") == RANDOM_FOREST
 
 
-__all__ = ["FORMAT_VERSION", "FORMAT_KEY", "atomic_write", "save_model", "save_random_forest", "load_model",
+__all__ = ["FORMAT_VERSION", "FORMAT_KEY", "save_model", "save_random_forest", "load_model",
            "read_model_file", "is_random_forest"]

@@ -108,7 +108,7 @@ in the datasets' PROVENANCE files.</p>
 
 def write_report(exp_dir: str | os.PathLike, out_path: str | os.PathLike | None = None) -> Path:
     """Write the report page (default ``<exp_dir>/report.html``) atomically; returns its path."""
-    from gee_crop.experiments.runner import write_text_atomic
+    from gee_crop.atomic import write_text_atomic
 
     exp_dir = Path(exp_dir)
     path = Path(out_path) if out_path else exp_dir / "report.html"

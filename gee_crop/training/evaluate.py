@@ -126,7 +126,7 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
 def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write metrics.json, confusion_matrix.csv (rows truth, columns prediction) and the confusion
     matrix figure (confusion_matrix.png and .svg, drawn by gee_crop.viz.plots)."""
-    from gee_crop.models.io import atomic_write
+    from gee_crop.atomic import atomic_write
     from gee_crop.viz.plots import plot_confusion
 
     out_dir = Path(out_dir)

@@ -29,7 +29,8 @@ from gee_crop.data.table import SampleSeries, read_table
 from gee_crop.errors import InputError, OutputExistsError
 from gee_crop.models.baselines import fit_random_forest, forest_probabilities
 from gee_crop.models.cropnet import build_model
-from gee_crop.models.io import RANDOM_FOREST, atomic_write, save_model, save_random_forest
+from gee_crop.atomic import atomic_write
+from gee_crop.models.io import RANDOM_FOREST, save_model, save_random_forest
 from gee_crop.training.dataset import (AugmentedBatches, FeatureSpec, as_model_input, normalization_stats,
                                        series_features, stratified_split)
 from gee_crop.training.device import resolve_device

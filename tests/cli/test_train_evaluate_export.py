@@ -94,6 +94,27 @@ def test_export_and_its_parity_line(trained, tmp_path):
                                      "--overwrite"]).exit_code == 0
 
 
+def test_export_quantize_writes_an_int8_model_that_agrees_on_real_pixels(trained, tmp_path):
+    import onnx
+
+    from gee_crop.export.onnx import onnx_probabilities, read_onnx_metadata, real_inputs
+    from gee_crop.models.io import load_model
+
+    table, out, _ = trained
+    target = tmp_path / "model.onnx"
+    result = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target),
+                                       "--table", str(table), "--quantize"])
+    assert result.exit_code == 0, result.output
+    int8 = tmp_path / "model.int8.onnx"
+    assert f"wrote {int8}" in result.output and "calibrated on" in result.output
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert read_onnx_metadata(int8)["classes"] == read_onnx_metadata(target)["classes"]
+    inputs = real_inputs(load_model(out / "model.pt")[1], table)
+    agree = (onnx_probabilities(int8, inputs).argmax(1) == onnx_probabilities(target, inputs).argmax(1)).mean()
+    assert agree >= 0.9
+
+
 def test_table_missing_a_band_column(tmp_path):
     table = to_arrow(labelled_pixels().subset(np.arange(5))).drop_columns(["B12"])
     pq.write_table(table, tmp_path / "no_b12.parquet")

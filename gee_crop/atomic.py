@@ -1,0 +1,41 @@
+"""Atomic file writes: readers never see a half-written output, and a failed write leaves nothing.
+
+Every output of gee-crop (tables, models, ONNX files, maps, reports, manifests) goes through
+:func:`atomic_write`: write to a temporary name beside the target, then ``os.replace`` it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+
+def temporary_path(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` (same folder, so the rename is atomic); it keeps the
+    suffix, for writers that pick the format from it (GeoTIFF, PNG)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it to ``path``; the
+    temporary file is removed if ``write`` fails. Creates the parent folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any, **dumps_options) -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically (``dumps_options`` go to ``json.dumps``)."""
+    return write_text_atomic(path, json.dumps(payload, **{"indent": 1, **dumps_options}))

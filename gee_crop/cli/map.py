@@ -1,0 +1,104 @@
+"""``gee-crop map``: a wall-to-wall crop-type map (COG + PNG + area table) from a local stack or Earth Engine."""
+from __future__ import annotations
+
+import click
+
+
+def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    try:
+        lon_min, lat_min, lon_max, lat_max = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give lon_min,lat_min,lon_max,lat_max in degrees") from None
+    return lon_min, lat_min, lon_max, lat_max
+
+
+@click.command("map")
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="ONNX model written by `gee-crop export` (fp32 or --quantize int8).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: map.tif (COG), map.png, areas.csv, summary.json, tiles/.")
+@click.option("--source", "source_path", type=click.Path(), default=None,
+              help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.")
+@click.option("--earthengine", is_flag=True, help="Composite on Earth Engine instead of a local --source.")
+@click.option("--region", "region_path", type=click.Path(dir_okay=False), default=None,
+              help="GeoJSON polygon to map (default: the whole --source).")
+@click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
+@click.option("--year", type=int, default=None,
+              help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: the "
+                   "season a local stack covers best; required with --earthengine.")
+@click.option("--crs", default=None, help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Output pixel size in CRS units (default: the stack's, or 10 m).")
+@click.option("--tile-size", type=click.IntRange(min=1), default=None,
+              help="Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Pixels per onnxruntime call.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).")
+@click.option("--scheduler", default="local", show_default=True,
+              help="'local' (a Dask LocalCluster), 'threads', 'synchronous', or the address of a running "
+                   "Dask scheduler (tcp://host:8786) whose workers see --model and --source.")
+@click.option("--probabilities", is_flag=True, help="Also write probabilities.tif (one band per class, percent).")
+@click.option("--cropland-mask", is_flag=True,
+              help="Classify only ESA WorldCover cropland (class 40): on Earth Engine directly, locally "
+                   "from --worldcover.")
+@click.option("--worldcover", type=click.Path(dir_okay=False), default=None,
+              help="Local WorldCover GeoTIFF for --cropland-mask with --source.")
+@click.option("--max-gap-bins", type=click.IntRange(min=0), default=None,
+              help="Longest run of empty bins to interpolate (default: the model's training value); "
+                   "pixels with longer gaps stay unmapped.")
+@click.option("--provider", "providers", multiple=True,
+              help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).")
+@click.option("--cloud-band", type=click.Choice(["cs", "cs_cdf"]), default="cs", show_default=True,
+              help="Cloud Score+ band for --earthengine.")
+@click.option("--project", default=None, help="Cloud project for Earth Engine (default: $EE_PROJECT).")
+@click.option("--service-account-key", type=click.Path(dir_okay=False), default=None,
+              help="Service-account key JSON for Earth Engine.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing map in --out (otherwise a rerun resumes).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(model_path, out_dir, source_path, earthengine, region_path, bbox, year, crs, scale, tile_size,
+            batch_size, workers, scheduler, probabilities, cropland_mask, worldcover, max_gap_bins, providers,
+            cloud_band, project, service_account_key, overwrite, quiet) -> None:
+    """Map crop types wall to wall with an exported CropNet.
+
+    Composites 5-day medians exactly as in training (season, window, cloud threshold and gap rule are
+    read from the model), classifies every pixel with onnxruntime, tile by tile (in parallel with
+    Dask), and writes map.tif (class + confidence COG), map.png and areas.csv. A rerun of the same
+    command resumes: finished tiles are kept.
+
+    \b
+    Offline, on the shipped patch:
+      gee-crop map --source ../shared/data/wc-gee-patches/0000280849BAC91C --model cropnet2d.onnx --out map
+    On Earth Engine:
+      gee-crop map --earthengine --region aoi.geojson --year 2023 --model model.onnx --out map
+    """
+    from gee_crop.mapping.pipeline import run_map
+    from gee_crop.mapping.region import region_from_bbox, region_from_geojson
+    from gee_crop.mapping.sources import open_source
+
+    if region_path and bbox:
+        raise click.UsageError("give --region or --bbox, not both")
+    region = region_from_geojson(region_path) if region_path else (region_from_bbox(*bbox) if bbox else None)
+    source, cropland = open_source(source_path, earthengine, cropland_mask=cropland_mask, worldcover=worldcover,
+                                   cloud_band=cloud_band, project=project, service_account_key=service_account_key)
+    result = run_map(source, model_path, out_dir, region=region, year=year, crs=crs, scale=scale,
+                     tile_size=tile_size, batch_size=batch_size, workers=workers, scheduler=scheduler,
+                     overwrite=overwrite, probabilities=probabilities, max_gap_bins=max_gap_bins,
+                     providers=list(providers) or None, cropland=cropland, progress=not quiet)
+    grid = result.grid
+    click.echo(f"mapped season {result.year}: {grid.width} x {grid.height} px of {grid.scale:g} {grid.units} "
+               f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
+               f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s")
+    for path in (result.cog, result.probabilities, result.preview, result.areas_csv):
+        if path is not None:
+            click.echo(f"wrote {path}")
+    click.echo("area (ha): " + ", ".join(f"{c} {ha:,.2f}" for c, ha in result.hectares.items() if ha))
+    if result.bytes_fetched:
+        click.echo(f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (minimum {result.min_bytes_per_pixel})")
+    if result.accuracy is not None:
+        a = result.accuracy
+        click.echo(f"map accuracy vs the source's label raster: OA {100 * a.overall_accuracy:.2f} %, "
+                   f"macro-F1 {100 * a.macro_f1:.2f} % on {a.n_pixels:,} labelled pixels"
+                   + (f" ({a.n_unmapped:,} labelled pixels unmapped)" if a.n_unmapped else ""))

@@ -1,0 +1,50 @@
+"""Accuracy of a map against a reference label raster on the same grid (METHOD.md "Evaluation":
+overall accuracy and macro-F1 over the classes present in the reference)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gee_crop.config import CLASSES
+
+#: Reference value of pixels without a label (and map value of unmapped pixels).
+UNLABELED = 255
+
+
+@dataclass
+class MapAccuracy:
+    """Scores over the pixels that are both labelled and mapped; ``confusion[i, j]`` counts
+    reference class i mapped as class j (config.CLASSES order)."""
+
+    overall_accuracy: float
+    macro_f1: float
+    n_pixels: int
+    n_unmapped: int
+    confusion: np.ndarray
+    per_class_f1: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"overall_accuracy": self.overall_accuracy, "macro_f1": self.macro_f1,
+                "n_pixels": self.n_pixels, "n_unmapped": self.n_unmapped,
+                "per_class_f1": self.per_class_f1, "confusion": self.confusion.tolist()}
+
+
+def map_accuracy(mapped: np.ndarray, reference: np.ndarray) -> MapAccuracy:
+    """Compare (H, W) mapped class indices with (H, W) reference indices (UNLABELED = skip)."""
+    labelled = reference != UNLABELED
+    both = labelled & (mapped != UNLABELED)
+    k = len(CLASSES)
+    truth, pred = reference[both].astype(np.int64), mapped[both].astype(np.int64)
+    confusion = np.bincount(truth * k + pred, minlength=k * k).reshape(k, k)
+    n = int(both.sum())
+    tp = np.diag(confusion).astype(np.float64)
+    support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+    present = support > 0
+    return MapAccuracy(
+        overall_accuracy=float(tp.sum() / n) if n else float("nan"),
+        macro_f1=float(f1[present].mean()) if present.any() else float("nan"),
+        n_pixels=n, n_unmapped=int((labelled & ~both).sum()), confusion=confusion,
+        per_class_f1={CLASSES[i]: round(float(f1[i]), 4) for i in np.flatnonzero(present)})

@@ -1,0 +1,363 @@
+"""Where the model's input comes from, one tile at a time: a local raw S2 stack or Earth Engine.
+
+Both sources deliver the same thing, a :class:`TileComposite`: the gap-filled 5-day median stack
+of every pixel of a tile as uint16 DN, (h, w, 10, n_bins) in config.BANDS order. uint16 DN is what
+Earth Engine is asked for (half the bytes of float32, METHOD.md reflectance x 10,000), so the local
+path rounds its composite to DN too: the model then sees bit-identical input whichever path
+produced it (``dn / 1e4`` float32 reflectance).
+
+* :class:`LocalStackSource` composites raw dated observations with the training code
+  (``gee_crop.features.composite``: arrays_from_stack -> composite_medians -> fill_gaps).
+* :class:`EarthEngineSource` asks Earth Engine for the server-side composite of the sampling issue
+  (``gee_crop.earthengine.composite.median_composite``), one multi-band computePixels per tile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import box
+
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SeasonSpan
+from gee_crop.errors import InputError, RegionError
+from gee_crop.mapping.region import WGS84, reproject_geometry, utm_crs_for
+from gee_crop.mapping.stacks import UNLABELED, RawStack, open_local_stack, stack_from_patch
+from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
+
+__all__ = ["TileComposite", "CompositeSpec", "LocalStackSource", "EarthEngineSource", "RasterClassMask",
+           "open_source", "quantize_dn", "decode_pixels", "check_region_in_source", "RawStack",
+           "open_local_stack", "stack_from_patch"]
+
+#: DN written for a valid pixel whose composite rounds to 0 (0 is Earth Engine's "masked").
+_MIN_VALID_DN = 1
+
+
+@dataclass
+class TileComposite:
+    """Model input of one tile: ``dn`` (h, w, 10, n_bins) uint16 (0 where not valid), ``valid`` (h, w)
+    bool, and the bytes read from the source for it (the network cost for Earth Engine)."""
+
+    dn: np.ndarray
+    valid: np.ndarray
+    bytes_fetched: int = 0
+
+    def reflectance(self) -> np.ndarray:
+        """(n_valid, 1, 10, n_bins) float32 reflectance of the valid pixels (CropNet's input)."""
+        x = self.dn[self.valid].astype(np.float32) / np.float32(REFLECTANCE_SCALE)
+        return x[:, None]
+
+
+@dataclass(frozen=True)
+class CompositeSpec:
+    """How to composite (from the model's metadata): the season span, the clear threshold of the
+    cloud indicator and the longest gap (in bins) that may be interpolated."""
+
+    season: SeasonSpan
+    threshold: float = CLEAR_THRESHOLD
+    max_gap_bins: int = MAX_GAP_BINS
+
+    @property
+    def start_day(self) -> int:
+        """Season start in days since 1970-01-01."""
+        return int(np.datetime64(self.season.start, "D").astype(np.int64))
+
+    def to_dict(self) -> dict:
+        return {"season": self.season.to_dict(), "threshold": self.threshold, "max_gap_bins": self.max_gap_bins}
+
+
+class FeatureSource(Protocol):
+    """What the pipeline needs from a source (both classes below implement it)."""
+
+    description: str
+
+    def footprint(self) -> shapely.Geometry | None:
+        """WGS84 area with data (None = anywhere, e.g. Earth Engine)."""
+
+    def default_grid_origin(self, crs: str) -> tuple[float, float]:
+        """Pixel-edge origin to align the output grid with in ``crs``."""
+
+    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
+        """Output CRS when the user gives none."""
+
+    def default_scale(self) -> float:
+        """Output pixel size when the user gives none."""
+
+    def tile_size_limit(self, values_per_pixel: int) -> int | None:
+        """Largest tile side one request may ask for (None: no limit)."""
+
+    def infer_year(self, start_month_day: tuple[int, int], length_days: int, threshold: float,
+                   latitude: float) -> int:
+        """The season year to map when the user gives none."""
+
+    def read_tile(self, grid: OutputGrid, tile: Tile, spec: CompositeSpec,
+                  region: shapely.Geometry | None = None) -> TileComposite:
+        """The composite of one tile (``region`` in the grid CRS may let the source skip pixels)."""
+
+
+def quantize_dn(reflectance: np.ndarray) -> np.ndarray:
+    """Reflectance -> uint16 DN (x 1e4, rounded half to even, clipped to 1..65535; NaN -> 0)."""
+    dn = np.rint(np.nan_to_num(reflectance, nan=0.0) * REFLECTANCE_SCALE)
+    dn = np.clip(dn, _MIN_VALID_DN, np.iinfo(np.uint16).max).astype(np.uint16)
+    dn[np.isnan(reflectance)] = 0
+    return dn
+
+
+# ------------------------------------------------------------------------------- local stacks
+
+@dataclass
+class LocalStackSource:
+    """Composites a local raw stack per tile with the training code (vectorized over pixels)."""
+
+    stack: RawStack
+    _to_stack: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def description(self) -> str:
+        return f"local stack {self.stack.name} ({len(self.stack.dates)} dates, {self.stack.crs})"
+
+    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
+        return self.stack.crs
+
+    def default_scale(self) -> float:
+        return self.stack.resolution
+
+    def tile_size_limit(self, values_per_pixel: int) -> None:
+        return None
+
+    def infer_year(self, start_month_day: tuple[int, int], length_days: int, threshold: float,
+                   latitude: float) -> int:
+        """The season year the stack's clear observations cover best (a pixel subsample decides)."""
+        from gee_crop.features.composite import arrays_from_stack, infer_season_year
+
+        s = self.stack
+        rows = np.linspace(0, len(s.y) - 1, min(len(s.y), 16)).astype(np.int64)
+        cols = np.linspace(0, len(s.x) - 1, min(len(s.x), 16)).astype(np.int64)
+        r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+        arrays = arrays_from_stack(s.dn[:, r, c, :].transpose(1, 0, 2), s.cloud[:, r, c].T, s.dates,
+                                   s.cloud_kind, threshold)
+        return infer_season_year(arrays, np.full(len(r), latitude), length_days=length_days,
+                                 start_month_day=start_month_day)
+
+    def footprint(self) -> shapely.Geometry:
+        s, (x0, y1) = self.stack, self.stack.upper_left
+        extent = box(x0, y1 - len(s.y) * s.resolution, x0 + len(s.x) * s.resolution, y1)
+        # densify first: straight UTM edges are curves in lon/lat, and back again the grid must not grow
+        return reproject_geometry(shapely.segmentize(extent, s.resolution), s.crs, WGS84)
+
+    def default_grid_origin(self, crs: str) -> tuple[float, float]:
+        return self.stack.upper_left if crs == self.stack.crs else (0.0, 0.0)
+
+    def source_index(self, grid: OutputGrid, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest stack (row, col) of each tile pixel centre, and (h, w) inside-the-stack mask."""
+        x, y = tile.pixel_centres(grid)
+        if grid.crs != self.stack.crs:
+            key = (grid.crs, self.stack.crs)
+            if key not in self._to_stack:
+                self._to_stack[key] = Transformer.from_crs(grid.crs, self.stack.crs, always_xy=True)
+            x, y = self._to_stack[key].transform(x, y)
+        s, (x0, y1) = self.stack, self.stack.upper_left
+        col = np.floor((np.asarray(x) - x0) / s.resolution).astype(np.int64)
+        row = np.floor((y1 - np.asarray(y)) / s.resolution).astype(np.int64)
+        inside = (row >= 0) & (row < len(s.y)) & (col >= 0) & (col < len(s.x))
+        return np.clip(row, 0, len(s.y) - 1), np.clip(col, 0, len(s.x) - 1), inside
+
+    def read_tile(self, grid: OutputGrid, tile: Tile, spec: CompositeSpec,
+                  region: shapely.Geometry | None = None) -> TileComposite:
+        """Gap-filled 5-day medians of the tile's pixels (nearest stack pixel), as uint16 DN."""
+        from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
+
+        row, col, inside = self.source_index(grid, tile)
+        r, c = row[inside], col[inside]
+        n_bins = spec.season.n_bins
+        dn = np.zeros((tile.height, tile.width, len(BANDS), n_bins), dtype=np.uint16)
+        valid = np.zeros((tile.height, tile.width), dtype=bool)
+        if len(r):
+            # only acquisitions inside the season's windows can enter a median: composite those alone
+            # (the medians are the same; a year-long stack shrinks to the ~7 months of the season)
+            dates = self.stack.dates
+            season = np.flatnonzero((dates >= np.datetime64(spec.season.start, "D"))
+                                    & (dates < np.datetime64(spec.season.covered_end, "D")))
+            pixel_dn = self.stack.dn[season[:, None], r, c].transpose(1, 0, 2)    # (n, T_season, 10)
+            pixel_cloud = self.stack.cloud[season[:, None], r, c].T                 # (n, T_season)
+            arrays = arrays_from_stack(pixel_dn, pixel_cloud, dates[season], self.stack.cloud_kind,
+                                       spec.threshold)
+            medians = composite_medians(arrays, spec.start_day, spec.season.window_days, n_bins)
+            filled, keep = fill_gaps(medians, spec.max_gap_bins)
+            filled[~keep] = np.nan
+            dn[inside] = quantize_dn(filled)
+            valid[inside] = keep
+        return TileComposite(dn, valid, bytes_fetched=0)
+
+    def labels_on_grid(self, grid: OutputGrid, tile: Tile) -> np.ndarray | None:
+        """(h, w) uint8 reference class indices at the tile's pixels (255 unlabeled or outside), or None."""
+        if self.stack.labels is None:
+            return None
+        row, col, inside = self.source_index(grid, tile)
+        return np.where(inside, self.stack.labels[row, col], UNLABELED).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------- Earth Engine
+
+def decode_pixels(pixels: np.ndarray, n_bins: int) -> np.ndarray:
+    """computePixels' structured (h, w) array -> (h, w, 10, n_bins) uint16 DN in config.BANDS order."""
+    from gee_crop.earthengine.composite import composite_band_names
+
+    names = composite_band_names(n_bins)
+    missing = [n for n in names if n not in (pixels.dtype.names or ())]
+    if missing:
+        raise InputError(f"the Earth Engine composite lacks bands {missing[:3]}…; the model expects "
+                         f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings")
+    from numpy.lib.recfunctions import structured_to_unstructured
+
+    values = structured_to_unstructured(pixels[names], dtype=np.uint16)   # (h, w, 10 * n_bins), band-major
+    return values.reshape(pixels.shape + (len(BANDS), n_bins))
+
+
+@dataclass
+class EarthEngineSource:
+    """Fetches the server-side composite of each tile with one multi-band computePixels request.
+
+    ``client`` is a ``gee_crop.earthengine.client.EarthEngineClient`` (retries inside) or a fake
+    with the same ``compute_pixels``. ``cropland_only`` masks non-cropland pixels (ESA WorldCover
+    class 40) on the server, so they are neither composited, sent nor classified.
+    """
+
+    client: object
+    cloud_band: str = "cs"
+    cropland_only: bool = False
+
+    @property
+    def description(self) -> str:
+        return f"Earth Engine composite (Cloud Score+ {self.cloud_band})"
+
+    def footprint(self) -> None:
+        return None
+
+    def default_grid_origin(self, crs: str) -> tuple[float, float]:
+        return (0.0, 0.0)
+
+    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
+        return utm_crs_for(region_wgs84)
+
+    def default_scale(self) -> float:
+        return DEFAULT_SCALE_M
+
+    def tile_size_limit(self, values_per_pixel: int) -> int:
+        """Largest tile whose uint16 answer fits one computePixels request (48 MiB)."""
+        return max_ee_tile_size(values_per_pixel)
+
+    def infer_year(self, start_month_day: tuple[int, int], length_days: int, threshold: float,
+                   latitude: float) -> int:
+        raise InputError("mapping from Earth Engine needs the season year; pass --year, e.g. --year 2023")
+
+    def image(self, region_wgs84: shapely.Geometry, spec: CompositeSpec):
+        """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""
+        import ee
+
+        from gee_crop.config import WORLDCOVER_IMAGE
+        from gee_crop.earthengine.composite import median_composite
+
+        region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
+        image = median_composite(region, spec.season, cloud_band=self.cloud_band,
+                                 threshold=spec.threshold, max_gap_bins=spec.max_gap_bins)
+        if self.cropland_only:
+            # WorldCover class 40 = cropland (METHOD.md also takes "other" from it)
+            image = image.updateMask(ee.ImageCollection(WORLDCOVER_IMAGE).first().select("Map").eq(40))
+        # masked pixels (gap-heavy, outside the region, not cropland) travel as DN 0, the one value a
+        # valid composite never holds, so no extra mask band is needed
+        return image.unmask(0)
+
+    def read_tile(self, grid: OutputGrid, tile: Tile, spec: CompositeSpec,
+                  region: shapely.Geometry | None = None) -> TileComposite:
+        """The tile's server composite: one request of 10 x n_bins uint16 bands (band-major names).
+
+        The composite is built over the tile (grown by a pixel, so reprojection never clips an edge
+        pixel) intersected with ``region`` (grid CRS): the server skips pixels outside the region.
+        """
+        footprint = tile.bounds_geometry(grid).buffer(grid.scale, join_style="mitre")
+        if region is not None:
+            footprint = footprint.intersection(region.buffer(grid.scale))
+        footprint = reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
+        from gee_crop.earthengine.composite import composite_band_names
+
+        pixels = self.client.compute_pixels(self.image(footprint, spec), tile.ee_grid(grid),
+                                            composite_band_names(spec.season.n_bins))
+        dn = decode_pixels(pixels, spec.season.n_bins)
+        valid = (dn != 0).all(axis=(2, 3))
+        dn[~valid] = 0
+        return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
+
+
+def check_region_in_source(region_wgs84: shapely.Geometry, source: FeatureSource) -> None:
+    """Raise RegionError when the region does not overlap the source's data at all."""
+    footprint = source.footprint()
+    if footprint is not None and not footprint.intersects(region_wgs84):
+        fx0, fy0, fx1, fy1 = footprint.bounds
+        rx0, ry0, rx1, ry1 = region_wgs84.bounds
+        raise RegionError(
+            f"the region ({rx0:.4f},{ry0:.4f} to {rx1:.4f},{ry1:.4f}) is outside the source's data "
+            f"({fx0:.4f},{fy0:.4f} to {fx1:.4f},{fy1:.4f}, lon/lat); give a region inside it or another --source")
+
+
+@dataclass
+class RasterClassMask:
+    """Cropland mask from a local land-cover raster (e.g. an ESA WorldCover tile: class 40 = cropland).
+
+    Called with (grid, tile) it returns (h, w) bool, True where the raster pixel under the tile's
+    pixel centre holds one of ``classes`` (nearest neighbour; False outside the raster).
+    """
+
+    path: Path
+    classes: tuple[int, ...] = (40,)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if not self.path.is_file():
+            raise InputError(f"cropland raster {self.path} does not exist; give an ESA WorldCover GeoTIFF "
+                             "covering the region (class 40 = cropland)")
+
+    def __call__(self, grid: OutputGrid, tile: Tile) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        x, y = tile.pixel_centres(grid)
+        with rasterio.open(self.path) as src:
+            if src.crs is not None and src.crs.to_string() != grid.crs:
+                x, y = Transformer.from_crs(grid.crs, src.crs, always_xy=True).transform(x, y)
+            col, row = ~src.transform @ (np.asarray(x), np.asarray(y))
+            row, col = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+            inside = (row >= 0) & (row < src.height) & (col >= 0) & (col < src.width)
+            if not inside.any():
+                return inside
+            r0, c0 = row[inside].min(), col[inside].min()
+            window = Window(c0, r0, col[inside].max() - c0 + 1, row[inside].max() - r0 + 1)
+            values = src.read(1, window=window)
+        rr, cc = np.clip(row - r0, 0, values.shape[0] - 1), np.clip(col - c0, 0, values.shape[1] - 1)
+        return inside & np.isin(values[rr, cc], self.classes)
+
+
+def open_source(source_path: str | Path | None, earthengine: bool, *, cropland_mask: bool = False,
+                worldcover: str | Path | None = None, cloud_band: str = "cs", project: str | None = None,
+                service_account_key: str | Path | None = None, client: object | None = None
+                ) -> tuple[FeatureSource, RasterClassMask | None]:
+    """The source (and local cropland mask) named by the ``gee-crop map`` options."""
+    if bool(source_path) == bool(earthengine):
+        raise InputError("give exactly one of --source STACK (a local raw S2 stack) or --earthengine")
+    if earthengine:
+        if worldcover:
+            raise InputError("--worldcover is for local stacks; with --earthengine, --cropland-mask "
+                             "reads ESA WorldCover on the server")
+        if client is None:
+            from gee_crop.earthengine.client import get_client
+
+            client = get_client(project, service_account_key=service_account_key)
+        return EarthEngineSource(client, cloud_band=cloud_band, cropland_only=cropland_mask), None
+    if cropland_mask and not worldcover:
+        raise InputError("--cropland-mask with a local --source needs --worldcover WORLDCOVER.tif "
+                         "(an ESA WorldCover GeoTIFF covering the stack)")
+    cropland = RasterClassMask(Path(worldcover)) if worldcover else None
+    return LocalStackSource(open_local_stack(source_path)), cropland

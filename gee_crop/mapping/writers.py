@@ -1,0 +1,202 @@
+"""Map outputs: per-tile GeoTIFFs written atomically, assembled into Cloud-Optimized GeoTIFFs,
+plus a PNG preview with a legend and a per-class area table (hectares).
+
+Tile files hold all bands (uint8, nodata 255): 1 ``class`` (index into config.CLASSES),
+2 ``confidence`` (max class probability, percent 0-100), then optionally one ``p_<class>`` band per
+class (probability, percent). ``map.tif`` gets bands 1-2 (class with an embedded colour table and
+class names in its tags), ``probabilities.tif`` the per-class bands.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.windows import Window
+
+from gee_crop.atomic import atomic_write, temporary_path
+from gee_crop.config import CLASS_COLORS, CLASSES
+from gee_crop.errors import GeeCropError
+from gee_crop.mapping.tiling import OutputGrid, Tile
+
+NODATA = 255
+PERCENT = 100
+COG_BLOCK = 512
+PREVIEW_MAX_PX = 1024
+
+
+class OutputWriteError(GeeCropError):
+    """An output could not be written (disk full, no permission)."""
+
+
+def band_names(probabilities: bool) -> list[str]:
+    """Band descriptions of a map file, in order."""
+    return ["class", "confidence"] + ([f"p_{c}" for c in CLASSES] if probabilities else [])
+
+
+def write_atomic(path: Path, write) -> Path:
+    """``gee_crop.atomic.atomic_write`` with disk-full / permission failures as a user error."""
+    try:
+        return atomic_write(path, write)
+    except (OSError, rasterio.errors.RasterioIOError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise OutputWriteError(f"could not write {path} ({why}); free disk space or choose a writable --out, "
+                               "then rerun the same command (finished tiles are kept)") from None
+
+
+def encode_bands(probabilities: np.ndarray, valid: np.ndarray, with_probabilities: bool) -> np.ndarray:
+    """(bands, h, w) uint8 map bands from (h, w, 7) probabilities of the pixels where ``valid``."""
+    h, w = valid.shape
+    out = np.full((len(band_names(with_probabilities)), h, w), NODATA, dtype=np.uint8)
+    p = probabilities[valid]
+    out[0][valid] = np.argmax(p, axis=1).astype(np.uint8)
+    out[1][valid] = np.rint(p.max(axis=1) * PERCENT).astype(np.uint8)
+    if with_probabilities:
+        out[2:, valid] = np.rint(p.T * PERCENT).astype(np.uint8)
+    return out
+
+
+def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, tile: Tile) -> Path:
+    """Write one tile's (bands, h, w) uint8 map atomically as a GeoTIFF."""
+    profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": bands.shape[0],
+               "dtype": "uint8", "crs": grid.crs, "transform": rasterio.Affine(*tile.transform(grid)),
+               "nodata": NODATA, "compress": "deflate"}
+
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(bands)
+
+    return write_atomic(Path(path), write)
+
+
+def colormap() -> dict[int, tuple[int, int, int, int]]:
+    """Colour table of the class band: config.CLASS_COLORS, nodata transparent."""
+    table = {i: (*CLASS_COLORS[c], 255) for i, c in enumerate(CLASSES)}
+    table[NODATA] = (0, 0, 0, 0)
+    return table
+
+
+def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str | os.PathLike, *,
+                 bands: list[int], tags: dict | None = None) -> np.ndarray:
+    """Mosaic bands ``bands`` (1-based, of the tile files) into one COG (tiled, deflate, nearest
+    overviews); returns (7,) class pixel counts when band 1 (class) is among them, else zeros.
+
+    The mosaic is streamed tile by tile into a temporary tiled GeoTIFF, which GDAL's COG driver
+    then copies with overviews, so memory stays at one tile. The class band gets the colour table
+    and the class names; GeoTIFF embeds a colour table only in files of one or two bands, which is
+    why probabilities go to a file of their own.
+    """
+    out_path = Path(out_path)
+    names = [band_names(True)[b - 1] for b in bands]
+    counts = np.zeros(len(CLASSES), dtype=np.int64)
+    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": len(bands),
+               "dtype": "uint8", "crs": grid.crs, "transform": grid.affine, "nodata": NODATA,
+               "tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "deflate",
+               "BIGTIFF": "IF_SAFER"}
+    mosaic = temporary_path(out_path.with_name(out_path.stem + "_mosaic.tif"))
+
+    def write(tmp: Path) -> None:
+        try:
+            with rasterio.open(mosaic, "w", **profile) as dst:
+                for tile, path in tile_paths.items():
+                    with rasterio.open(path) as src:
+                        values = src.read(bands)
+                    dst.write(values, window=Window(tile.col_off, tile.row_off, tile.width, tile.height))
+                    if bands[0] == 1:
+                        counts[:] += np.bincount(values[0].ravel(), minlength=256)[:len(CLASSES)]
+                for i, name in enumerate(names, start=1):
+                    dst.set_band_description(i, name)
+                    if name == "class":
+                        dst.write_colormap(i, colormap())
+                        dst.update_tags(i, class_names=json.dumps(list(CLASSES)),
+                                        **{f"class_{k}": c for k, c in enumerate(CLASSES)})
+                    else:
+                        dst.update_tags(i, units="percent",
+                                        meaning="max class probability" if name == "confidence" else
+                                        f"probability of {name[2:]}")
+                dst.update_tags(**(tags or {}))
+            rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="deflate", blocksize=COG_BLOCK,
+                                 overview_resampling="nearest", BIGTIFF="IF_SAFER")
+        finally:
+            mosaic.unlink(missing_ok=True)
+
+    write_atomic(out_path, write)
+    return counts
+
+
+def pixel_area_m2(grid: OutputGrid) -> float:
+    """Area of one pixel in m² (projected CRS in metres; geographic CRS: at the grid's mid latitude)."""
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(grid.crs)
+    a, e = abs(grid.transform[0]), abs(grid.transform[4])
+    if crs.is_geographic:
+        # a degree of longitude shrinks with cos(latitude); spherical earth, good to ~0.5 %
+        lat = np.radians(grid.transform[5] - e * grid.height / 2)
+        metres_per_degree = np.pi * 6_371_008.8 / 180
+        return float(a * e * metres_per_degree ** 2 * np.cos(lat))
+    return float(a * e * crs.axis_info[0].unit_conversion_factor ** 2)
+
+
+def area_table(counts: np.ndarray, grid: OutputGrid) -> list[dict]:
+    """Per-class rows {class, pixels, hectares, percent} of the mapped pixels."""
+    hectares = counts * pixel_area_m2(grid) / 1e4
+    total = max(int(counts.sum()), 1)
+    return [{"class": c, "pixels": int(n), "hectares": round(float(ha), 4),
+             "percent": round(100.0 * int(n) / total, 3)} for c, n, ha in zip(CLASSES, counts, hectares)]
+
+
+def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["class", "pixels", "hectares", "percent"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return write_atomic(Path(path), write)
+
+
+def _rgba(classes: np.ndarray) -> np.ndarray:
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    for i, color in colormap().items():
+        lut[i] = color
+    return lut[classes]
+
+
+def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, title: str = "",
+                  reference: np.ndarray | None = None) -> Path:
+    """PNG of the class band (decimated to <= 1024 px a side) with a legend; the reference labels
+    ((H, W) class indices, 255 unlabeled) are drawn beside it when given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    with rasterio.open(cog_path) as src:
+        factor = max(1, int(np.ceil(max(src.width, src.height) / PREVIEW_MAX_PX)))
+        classes = src.read(1, out_shape=(max(1, src.height // factor), max(1, src.width // factor)),
+                           resampling=rasterio.enums.Resampling.nearest)
+    panels = [("map", classes)] + ([("reference labels", reference)] if reference is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 2, 5), squeeze=False)
+    for ax, (name, image) in zip(axes[0], panels):
+        ax.imshow(_rgba(image), interpolation="nearest")
+        ax.set_title(name)
+        ax.set_axis_off()
+    present = np.unique(np.concatenate([p.ravel() for _, p in panels]))
+    handles = [Patch(color=np.array(CLASS_COLORS[c]) / 255, label=c) for i, c in enumerate(CLASSES) if i in present]
+    fig.legend(handles=handles, loc="center right", frameon=False)
+    fig.suptitle(title)
+    fig.subplots_adjust(right=0.82)
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, dpi=100, format="png")
+
+    try:
+        return write_atomic(Path(png_path), write)
+    finally:
+        plt.close(fig)

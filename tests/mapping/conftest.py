@@ -1,0 +1,45 @@
+"""Fixtures for the mapping tests: the real demo patch as a local stack, a tiny CropNet trained on its
+labelled pixels and exported to ONNX (once per session), and a fake Earth Engine that serves the patch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gee_crop.mapping.inference import model_info
+from gee_crop.mapping.sources import CompositeSpec, LocalStackSource, RawStack, open_local_stack
+
+
+@pytest.fixture(scope="session")
+def patch_stack(patch_dir) -> RawStack:
+    """The real Flanders 2019 patch (72 dates, 64 x 64 px at 10 m, SCL clouds, class labels)."""
+    return open_local_stack(patch_dir)
+
+
+@pytest.fixture
+def local_source(patch_stack) -> LocalStackSource:
+    return LocalStackSource(patch_stack)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory) -> Path:
+    """A tiny CropNet2D (widths 8-16-32-64) trained on 360 real labelled patch pixels, as ONNX."""
+    from gee_crop.export.onnx import export_onnx
+    from tests.training.realdata import tiny_run
+
+    run = tiny_run(tmp_path_factory)
+    return export_onnx(run / "model.pt", tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def spec_2019(tiny_onnx) -> CompositeSpec:
+    """How the tiny model composites: its season in 2019 (north), threshold and gap limit."""
+    info = model_info(tiny_onnx)
+    return CompositeSpec(info.season(2019, 50.75), info.cloud_threshold, info.max_gap_bins)
+
+
+@pytest.fixture
+def offline_ee():
+    from gee_crop.earthengine.offline import initialize_offline
+
+    initialize_offline()

@@ -1,0 +1,40 @@
+"""``gee-crop map`` through the CLI group (options parsed, one library call, results printed)."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from gee_crop import cli
+
+
+@pytest.fixture
+def runner(monkeypatch):
+    monkeypatch.setitem(cli.COMMANDS, "map", "map")  # registered by the lead in gee_crop/cli/__init__.py
+    return CliRunner()
+
+
+def test_map_the_shipped_patch(runner, tmp_path, patch_dir, tiny_onnx):
+    out = tmp_path / "map"
+    args = ["map", "--source", str(patch_dir), "--model", str(tiny_onnx), "--out", str(out),
+            "--tile-size", "32", "--scheduler", "synchronous", "--quiet"]
+    result = runner.invoke(cli.main, args)
+    assert result.exit_code == 0, result.output
+    assert "mapped season 2019: 64 x 64 px of 10 metre (EPSG:32631), 4 tile(s) (0 resumed)" in result.output
+    assert "map accuracy vs the source's label raster: OA " in result.output
+    assert {p.name for p in out.iterdir()} >= {"map.tif", "map.png", "areas.csv", "summary.json", "tiles"}
+    again = runner.invoke(cli.main, args)
+    assert again.exit_code == 2
+    assert again.output.strip().splitlines()[-1].startswith("Error: ") and "--overwrite" in again.output
+
+
+def test_bad_options_are_one_line_errors(runner, tmp_path, patch_dir, tiny_onnx):
+    base = ["map", "--model", str(tiny_onnx), "--out", str(tmp_path / "m"), "--scheduler", "synchronous"]
+    neither = runner.invoke(cli.main, base)
+    assert neither.exit_code == 2 and "exactly one of --source STACK" in neither.output
+    mask = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--cropland-mask"])
+    assert mask.exit_code == 2 and "needs --worldcover" in mask.output
+    bbox = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--bbox", "4.0,50.7,nope"])
+    assert bbox.exit_code == 2 and "lon_min,lat_min,lon_max,lat_max" in bbox.output
+    outside = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--bbox", "14.0,46.0,14.1,46.1"])
+    assert outside.exit_code == 2 and "outside the source's data" in outside.output
+    assert len(outside.output.strip().splitlines()) == 1
