@@ -80,6 +80,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
     from gee_crop.data.sampling import sample_local_stack
     from gee_crop.data.splits import spatial_block_split
     from gee_crop.data.table import write_table
+    from gee_crop.experiments.cards import evaluation_entry, record_transfer_scores
     from gee_crop.export.onnx import export_and_check
     from gee_crop.paths import demo_patch_dir
     from gee_crop.training.evaluate import evaluate_model, write_evaluation
@@ -111,11 +112,12 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
     for step, (name, options) in enumerate(runs.items()):
         echo(f"{2 + step}/5 train {name}")
         run_dir = out_dir / name.split()[0].lower().replace("-", "")
-        result = train(train_set, run_dir, seed=seed, progress=progress, echo=lambda m: echo("   " + m),
+        result = train(out_dir / "train.parquet", run_dir, seed=seed, progress=progress, echo=lambda m: echo("   " + m),
                        **options)
         evaluation = evaluate_model(result.model_path, test_set, source_region=DEMO_REGION,
                                     target_region=DEMO_REGION)
         write_evaluation(evaluation, run_dir / "evaluation")
+        record_transfer_scores(result.model_path, [evaluation_entry(evaluation, "held-out blocks")])
         report = evaluation.report
         scores[name] = {"oa": float(report.overall_accuracy), "macro_f1": float(report.macro_f1),
                         "n_test": int(report.confusion.sum())}

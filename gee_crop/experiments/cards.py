@@ -25,6 +25,13 @@ def transfer_entry(result: dict) -> dict:
     return {k: result.get(k) for k in TRANSFER_KEYS}
 
 
+def evaluation_entry(evaluation, target: str) -> dict:
+    """The card entry of one ``gee_crop.training.evaluate.Evaluation`` on the table named ``target``."""
+    scores = evaluation.to_dict()
+    source, region = scores.get("source_region") or "?", scores.get("target_region") or "?"
+    return transfer_entry({**scores, "target": target, "transfer": f"{source}->{region} ({target})"})
+
+
 def record_transfer_scores(model_path: str | os.PathLike, results: list[dict]) -> None:
     """Add (or replace, per target) transfer scores in ``metrics.transfers`` of a model file
     (``.pt`` torch or ``.pkl`` Random Forest), rewritten atomically."""
@@ -104,7 +111,7 @@ def card_text(card: dict) -> str:
         return text + "\n"
     lines = ["", "## Transfer scores"]
     if not scores:
-        lines.append("- none recorded (run the model through `gee-crop experiment` or `gee-crop evaluate`)")
+        lines.append("- none recorded (run the model through `gee-crop experiment` or `gee-crop evaluate --record`)")
     for s in scores:
         lines.append(f"- {s.get('transfer') or s.get('target')}: OA {_pct(s.get('overall_accuracy'))}, "
                      f"macro-F1 {_pct(s.get('macro_f1'))} on {s.get('n_samples')} samples "

@@ -79,6 +79,24 @@ def test_evaluate_prints_and_writes(trained, tmp_path):
     assert (tmp_path / "confusion_matrix.csv").exists() and (tmp_path / "confusion_matrix.png").exists()
 
 
+def test_evaluate_record_puts_the_scores_in_the_exported_card(trained, tmp_path):
+    import shutil
+
+    table, out, _ = trained
+    model = tmp_path / "model.pt"
+    shutil.copy(out / "model.pt", model)
+    result = CliRunner().invoke(main, ["evaluate", str(model), str(table), "--out", str(tmp_path / "eval"),
+                                       "--record"])
+    assert result.exit_code == 0, result.output
+    oa = json.loads((tmp_path / "eval" / "metrics.json").read_text())["overall_accuracy"]
+    onnx_path = tmp_path / "model.onnx"
+    assert CliRunner().invoke(main, ["export", str(model), "--out", str(onnx_path)]).exit_code == 0
+    info = CliRunner().invoke(main, ["info", str(onnx_path)])
+    assert info.exit_code == 0, info.output
+    transfer = info.output.split("## Transfer scores")[1]
+    assert table.stem in transfer and f"OA {100 * oa:.2f} %" in transfer
+
+
 def test_export_and_its_parity_line(trained, tmp_path):
     _, out, _ = trained
     target = tmp_path / "model.onnx"
