@@ -139,12 +139,12 @@ def main() -> None:
     shape = tuple(inputs.shape[1:])
     macs = macs_per_pixel(model, shape)
 
-    def map_with(onnx_path: Path, name: str):
+    def map_with(onnx_path: Path, name: str, precision: str = "fp32"):
         # the pipeline as `gee-crop map` runs it (one tile per core), on Dask's threaded scheduler so that
         # the fixed start-up of a LocalCluster (~1 s) does not dominate a 4-tile patch
         time.sleep(SETTLE_S)
         return run_map(source, onnx_path, work / name, tile_size=TILE, scheduler="threads", progress=False,
-                       batch_size=args.batch_size, overwrite=True)
+                       batch_size=args.batch_size, overwrite=True, precision=precision)
 
     def inference_rate(onnx_path: Path) -> float:
         session = session_for(onnx_path, None, threads)
@@ -168,25 +168,26 @@ def main() -> None:
 
     # Other jobs may share this machine: every measurement is repeated in interleaved rounds and the
     # best of each is kept, so a transient load hits all of them alike rather than one.
-    map_with(fp32, "map32"), map_with(int8, "map8"), torch_rate()  # warm-up: sessions, caches
+    map_with(fp32, "map32"), map_with(int8, "map8"), map_with(model_pt, "mapbf16", "bf16"), torch_rate()  # warm-up
     best: dict[str, float] = {}
     runs: dict[str, object] = {}
     for _ in range(args.rounds):
         numpy_gflops, torch_gflops = sgemm_gflops()
         measured = {"numpy_gflops": numpy_gflops, "torch_gflops": torch_gflops,
                     "ort32": inference_rate(fp32), "ort8": inference_rate(int8), "eager": torch_rate()}
-        for name, path in (("map32", fp32), ("map8", int8)):
-            result = map_with(path, name)
+        for name, path, precision in (("map32", fp32, "fp32"), ("map8", int8, "fp32"),
+                                      ("mapbf16", model_pt, "bf16")):
+            result = map_with(path, name, precision)
             measured[name] = result.pixels_per_second
             if measured[name] >= best.get(name, 0):
                 runs[name] = result
         best = {k: max(v, best.get(k, 0.0)) for k, v in measured.items()}
-    map32, map8 = runs["map32"], runs["map8"]
+    map32, map8, mapbf16 = runs["map32"], runs["map8"], runs["mapbf16"]
     numpy_gflops, torch_gflops = best["numpy_gflops"], best["torch_gflops"]
     gflops = max(numpy_gflops, torch_gflops)
     roofline = gflops * 1e9 / (2 * macs)
     ort32, ort8, eager = best["ort32"], best["ort8"], best["eager"]
-    oa32, oa8 = held_out_oa(map32), held_out_oa(map8)
+    oa32, oa8, oabf16 = held_out_oa(map32), held_out_oa(map8), held_out_oa(mapbf16)
 
     from gee_crop.earthengine.offline import initialize_offline
     from tests.mapping.fake_ee_patch import PatchComputePixels
@@ -208,6 +209,7 @@ def main() -> None:
     print(f"{'':38s}{'px/s':>10s} {'% roofline':>11s} {'vs torch':>9s}")
     rows = [("map pipeline, onnxruntime fp32", map32.pixels_per_second),
             ("map pipeline, onnxruntime int8", map8.pixels_per_second),
+            ("map pipeline, torch bf16 (model.pt)", mapbf16.pixels_per_second),
             ("inference only, onnxruntime fp32", ort32),
             ("inference only, onnxruntime int8", ort8),
             ("inference only, torch eager fp32", eager)]
@@ -223,7 +225,7 @@ def main() -> None:
     print(f"int8 / fp32 speed-up (map pipeline)   {map8.pixels_per_second / map32.pixels_per_second:10.2f}x"
           f"   (inference only {ort8 / ort32:.2f}x)")
     print(f"held-out OA ({int(held_out.sum())} labelled px)      fp32 {100 * oa32:.2f} %   int8 {100 * oa8:.2f} %"
-          f"   loss {100 * (oa32 - oa8):+.2f} points")
+          f"   loss {100 * (oa32 - oa8):+.2f} points;   bf16 {100 * oabf16:.2f} %")
     print(f"Earth Engine path bytes/pixel         {ee_map.bytes_per_pixel:10.0f}   minimum "
           f"{ee_map.min_bytes_per_pixel} (10 bands x {info.n_bins} bins x 2 B) -> "
           f"{ee_map.bytes_per_pixel / ee_map.min_bytes_per_pixel:.2f}x")

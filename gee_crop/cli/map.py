@@ -16,7 +16,8 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 
 @click.command("map")
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="ONNX model written by `gee-crop export` (fp32 or --quantize int8).")
+              help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), or a CropNet "
+                   "model.pt to run on torch (see --precision).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder: map.tif (COG), map.png, areas.csv, summary.json, tiles/.")
 @click.option("--source", "source_path", type=click.Path(), default=None,
@@ -51,6 +52,8 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
                    "pixels with longer gaps stay unmapped.")
 @click.option("--provider", "providers", multiple=True,
               help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).")
 @click.option("--cloud-band", type=click.Choice(["cs", "cs_cdf"]), default="cs", show_default=True,
               help="Cloud Score+ band for --earthengine.")
 @click.option("--project", default=None, help="Cloud project for Earth Engine (default: $EE_PROJECT).")
@@ -60,7 +63,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model_path, out_dir, source_path, earthengine, region_path, bbox, year, crs, scale, tile_size,
             batch_size, workers, scheduler, probabilities, cropland_mask, worldcover, max_gap_bins, providers,
-            cloud_band, project, service_account_key, overwrite, quiet) -> None:
+            precision, cloud_band, project, service_account_key, overwrite, quiet) -> None:
     """Map crop types wall to wall with an exported CropNet.
 
     Composites 5-day medians exactly as in training (season, window, cloud threshold and gap rule are
@@ -86,7 +89,8 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     result = run_map(source, model_path, out_dir, region=region, year=year, crs=crs, scale=scale,
                      tile_size=tile_size, batch_size=batch_size, workers=workers, scheduler=scheduler,
                      overwrite=overwrite, probabilities=probabilities, max_gap_bins=max_gap_bins,
-                     providers=list(providers) or None, cropland=cropland, progress=not quiet)
+                     providers=list(providers) or None, precision=precision, cropland=cropland,
+                     progress=not quiet)
     grid = result.grid
     click.echo(f"mapped season {result.year}: {grid.width} x {grid.height} px of {grid.scale:g} {grid.units} "
                f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "

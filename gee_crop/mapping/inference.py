@@ -57,14 +57,19 @@ def _json(value):
 
 
 def model_info(onnx_path: str | os.PathLike) -> ModelInfo:
-    """Read and check a gee-crop ONNX model's metadata; ModelFileError if it cannot map median stacks."""
+    """Read and check a gee-crop model's metadata (an ONNX export, or a ``model.pt`` for the torch
+    backend); ModelFileError if it cannot map median stacks."""
     from gee_crop.export.onnx import read_onnx_metadata
+    from gee_crop.models.io import read_model_file
 
     path = Path(onnx_path)
     if not path.is_file():
         raise ModelFileError(f"model {path} does not exist; export one with "
                              f"`gee-crop export model.pt --out {path.name}`")
-    meta = {k: _json(v) for k, v in read_onnx_metadata(path).items()}
+    if path.suffix == ".pt":
+        meta = read_model_file(path)
+    else:
+        meta = {k: _json(v) for k, v in read_onnx_metadata(path).items()}
     season = meta.get("season") or {}
     kind = str(meta.get("feature_kind", ""))
     if kind != "median2d":
@@ -108,19 +113,39 @@ def select_providers(requested: list[str] | None = None) -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in available]
 
 
+def check_precision(model_path: str | os.PathLike, precision: str) -> bool:
+    """Whether ``model_path`` runs on the torch backend (a ``model.pt``); ModelFileError for a precision
+    the model file cannot run at (bf16 needs the torch backend)."""
+    from gee_crop.mapping.torch_session import PRECISIONS
+
+    path = Path(model_path)
+    if precision not in PRECISIONS:
+        raise ModelFileError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision != "fp32" and path.suffix != ".pt":
+        raise ModelFileError(f"--precision {precision} runs through torch: pass the trained model.pt as --model "
+                             f"instead of {path.name} (onnxruntime on CPU has no {precision} convolutions)")
+    return path.suffix == ".pt"
+
+
 _sessions: dict[tuple, object] = {}
 _sessions_lock = threading.Lock()
 
 
 def session_for(onnx_path: str | os.PathLike, providers: list[str] | None = None,
-                threads: int | None = None):
-    """A cached onnxruntime InferenceSession (one per model file and settings, shared by threads)."""
+                threads: int | None = None, precision: str = "fp32"):
+    """A cached session (one per model file and settings, shared by threads): onnxruntime for an ONNX
+    file; :class:`~gee_crop.mapping.torch_session.TorchSession` for a ``model.pt`` (fp32 or bf16)."""
     import onnxruntime as ort
 
     path = Path(onnx_path).resolve()
-    providers = select_providers(providers)
-    key = (str(path), path.stat().st_mtime_ns, tuple(providers), threads)
+    torch_backend = check_precision(path, precision)
+    providers = [] if torch_backend else select_providers(providers)
+    key = (str(path), path.stat().st_mtime_ns, tuple(providers), threads, precision)
     with _sessions_lock:
+        if key not in _sessions and torch_backend:
+            from gee_crop.mapping.torch_session import TorchSession
+
+            _sessions[key] = TorchSession(path, precision, threads=threads)
         if key not in _sessions:
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

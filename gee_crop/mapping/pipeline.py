@@ -24,7 +24,8 @@ from gee_crop.config import BANDS, CLASSES
 from gee_crop.errors import GeeCropError, InputError, OutputExistsError
 from gee_crop.mapping import writers
 from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
-from gee_crop.mapping.inference import DEFAULT_BATCH_SIZE, check_model_matches, model_info, predict_proba, session_for
+from gee_crop.mapping.inference import (DEFAULT_BATCH_SIZE, check_model_matches, check_precision, model_info,
+                                        predict_proba, session_for)
 from gee_crop.mapping.region import WGS84, reproject_geometry, validate_region
 from gee_crop.mapping.sources import CompositeSpec, FeatureSource, check_region_in_source
 from gee_crop.mapping.tiling import LOCAL_TILE_SIZE, OutputGrid, Tile, grid_for_region, plan_tiles, region_mask
@@ -107,6 +108,7 @@ class _Plan:
     batch_size: int
     threads: int | None
     providers: list[str] | None
+    precision: str
     cropland: Callable[[OutputGrid, Tile], np.ndarray] | None
     tile_hook: Callable[[Tile], None] | None
 
@@ -170,7 +172,7 @@ def process_tile(plan: _Plan, tile: Tile) -> TileReport:
             valid &= plan.cropland(plan.grid, tile)
         composite.valid = valid
         read_s = lap()
-        session = session_for(plan.model_path, plan.providers, plan.threads)
+        session = session_for(plan.model_path, plan.providers, plan.threads, plan.precision)
         probabilities = np.zeros(valid.shape + (len(CLASSES),), dtype=np.float32)
         probabilities[valid] = predict_proba(session, composite.reflectance(), plan.batch_size)
         inference_s = lap()
@@ -223,10 +225,11 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
             region: shapely.Geometry | None = None, year: int | None = None, crs: str | None = None,
             scale: float | None = None, tile_size: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
             workers: int | None = None, scheduler: str = "local", overwrite: bool = False, probabilities: bool = False,
-            max_gap_bins: int | None = None, providers: list[str] | None = None,
+            max_gap_bins: int | None = None, providers: list[str] | None = None, precision: str = "fp32",
             cropland: Callable[[OutputGrid, Tile], np.ndarray] | None = None, progress: bool = True,
             tile_hook: Callable[[Tile], None] | None = None) -> MapResult:
-    """Map ``region`` (WGS84; default: the source's footprint) with an ONNX CropNet model.
+    """Map ``region`` (WGS84; default: the source's footprint) with an ONNX CropNet model (or its
+    ``model.pt`` on the torch backend, ``precision`` "fp32" or "bf16").
 
     The season (start, length, window, bins), the clear threshold and the gap limit come from the
     model's metadata, so the map composites its input exactly as training did; ``year`` defaults to
@@ -236,6 +239,7 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     """
     started = time.perf_counter()
     model_path, out_dir = Path(model_path), Path(out_dir)
+    check_precision(model_path, precision)
     info = model_info(model_path)
     if region is None:
         region = source.footprint()
@@ -265,7 +269,7 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
 
     manifest = {"model_sha256": _file_sha256(model_path), "source": source.description,
                 "grid": grid.to_dict(), "tile_size": tile_size, "spec": spec.to_dict(),
-                "region_wkt": region.wkt, "probabilities": probabilities, "cropland_mask": cropland is not None
+                "region_wkt": region.wkt, "probabilities": probabilities, "precision": precision, "cropland_mask": cropland is not None
                 or bool(getattr(source, "cropland_only", False))}
     tiles_dir = _prepare_out_dir(out_dir, manifest, overwrite)
     # one tile per core, each onnxruntime session single-threaded: compositing (numpy, one core) and
@@ -274,7 +278,7 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     workers = max(1, min(workers or cores, len(tiles)))
     threads = max(1, cores // workers)
     plan = _Plan(source, model_path, spec, grid, region_grid, tiles_dir, probabilities, batch_size, threads,
-                 providers, cropland, tile_hook)
+                 providers, precision, cropland, tile_hook)
     tiles_started = time.perf_counter()
     reports = _execute(plan, tiles, scheduler, workers, progress)
     tiles_seconds = time.perf_counter() - tiles_started
