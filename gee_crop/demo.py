@@ -142,18 +142,17 @@ def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResu
     """Map the patch, then score the class band on the held-out pixels and on all labelled pixels."""
     import rasterio
 
-    from gee_crop.data.patch import UNLABELED, remap_codes, worldcereal_legend
     from gee_crop.mapping.pipeline import run_map
     from gee_crop.mapping.sources import LocalStackSource, stack_from_patch
+    from gee_crop.mapping.stacks import UNLABELED
 
-    mapped = run_map(LocalStackSource(stack_from_patch(patch)), onnx_path, map_dir, progress=progress)
+    stack = stack_from_patch(patch)
+    mapped = run_map(LocalStackSource(stack), onnx_path, map_dir, progress=progress)
     with rasterio.open(mapped.cog) as src:
         classes = src.read(1)
-    names = remap_codes(patch.labels, worldcereal_legend())
-    labelled = names != UNLABELED
-    truth = np.full(names.shape, -1, dtype=np.int64)
-    truth[labelled] = np.array([CLASSES.index(n) for n in names[labelled]])
-    held_out = np.zeros(names.shape, dtype=bool)
+    truth = stack.labels  # class indices; unmapped map pixels count as wrong below
+    labelled = truth != UNLABELED
+    held_out = np.zeros(truth.shape, dtype=bool)
     held_out[test_set.extra["row"], test_set.extra["col"]] = True
     scores = {"map_oa_held_out_samples": float((classes[held_out] == truth[held_out]).mean()),
               "map_oa_all_labelled": float((classes[labelled] == truth[labelled]).mean()),

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import shapely
 from shapely import geometry as sg
 from shapely.validation import explain_validity
 
@@ -95,11 +96,6 @@ def _countries() -> dict[str, tuple[str, sg.base.BaseGeometry]]:
     return out
 
 
-def country_codes() -> list[str]:
-    """ISO3 codes known to the shipped Natural Earth boundaries."""
-    return sorted(_countries())
-
-
 def country_geometry(iso3: str) -> sg.base.BaseGeometry:
     """WGS84 (Multi)Polygon of a country; RegionError when the code is not ISO 3166-1 alpha-3."""
     code = iso3.strip().upper()
@@ -112,6 +108,33 @@ def country_geometry(iso3: str) -> sg.base.BaseGeometry:
 
 # ------------------------------------------------------------------- GeoJSON
 
+WGS84 = "EPSG:4326"
+
+
+def validate_region(geometry: sg.base.BaseGeometry, name: str = "the region") -> None:
+    """Raise RegionError for an empty, non-areal or invalid (e.g. self-intersecting) geometry."""
+    if geometry.is_empty:
+        raise RegionError(f"{name} is empty; give a polygon that covers the area of interest")
+    if geometry.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
+        raise RegionError(f"{name} is a {geometry.geom_type}, not an area (not a polygon); give a GeoJSON "
+                          "Polygon or MultiPolygon")
+    if not geometry.is_valid:
+        raise RegionError(f"{name} is not a valid polygon ({explain_validity(geometry)}); fix it, e.g. "
+                          "with shapely.make_valid or QGIS 'Fix geometries'")
+    if geometry.area == 0:
+        raise RegionError(f"{name} has zero area; give a polygon that covers the area of interest")
+
+
+def reproject_geometry(geometry: sg.base.BaseGeometry, src_crs: str, dst_crs: str) -> sg.base.BaseGeometry:
+    """The geometry with its coordinates transformed from ``src_crs`` to ``dst_crs`` (always x, y order)."""
+    from pyproj import CRS, Transformer
+
+    if CRS.from_user_input(src_crs) == CRS.from_user_input(dst_crs):
+        return geometry
+    transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+    return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+
+
 def _crs_name(obj: dict) -> str | None:
     crs = obj.get("crs")
     if not crs:
@@ -119,10 +142,26 @@ def _crs_name(obj: dict) -> str | None:
     return str(crs.get("properties", {}).get("name", crs))
 
 
-def geometry_from_geojson(obj: dict, source: str = "the region") -> sg.base.BaseGeometry:
-    """A valid WGS84 (Multi)Polygon from a GeoJSON geometry, Feature or FeatureCollection."""
+def _geojson_crs(name: str, source: str) -> str:
+    from pyproj import CRS
+
+    try:
+        return CRS.from_user_input(name).to_string()
+    except Exception as exc:  # pyproj raises its own CRSError
+        raise RegionError(f"{source}'s CRS {name!r} is not understood ({exc}); save the GeoJSON in WGS84 "
+                          "(EPSG:4326)") from None
+
+
+def geometry_from_geojson(obj: dict, source: str = "the region", *,
+                          reproject: bool = False) -> sg.base.BaseGeometry:
+    """A valid WGS84 (Multi)Polygon from a GeoJSON geometry, Feature or FeatureCollection.
+
+    A GeoJSON in another CRS (an old-style ``crs`` member, e.g. a QGIS export) is reprojected when
+    ``reproject`` is true (mapping), and refused with the fix otherwise (sampling asks for WGS84).
+    """
     crs = _crs_name(obj)
-    if crs is not None and crs not in WGS84_NAMES and not crs.endswith("CRS84"):
+    other_crs = crs is not None and crs not in WGS84_NAMES and not crs.endswith("CRS84")
+    if other_crs and not reproject:
         raise RegionError(f"{source} is in CRS {crs}; reproject it to WGS84 longitude/latitude "
                           "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`")
     kind = obj.get("type")
@@ -132,43 +171,43 @@ def geometry_from_geojson(obj: dict, source: str = "the region") -> sg.base.Base
         geoms = [obj.get("geometry")]
     else:
         geoms = [obj]
+    if not geoms:
+        raise RegionError(f"{source} has no features; give a GeoJSON with at least one polygon")
     shapes = []
     for g in geoms:
         if not g or g.get("type") not in ("Polygon", "MultiPolygon"):
             got = (g or {}).get("type", "nothing")
-            raise RegionError(f"{source} holds a {got}, not a polygon; give a GeoJSON Polygon or "
-                              "MultiPolygon outlining the area to sample")
+            raise RegionError(f"{source} holds a {got}, not an area (not a polygon); give a GeoJSON Polygon "
+                              "or MultiPolygon outlining the area of interest")
         try:
             shapes.append(sg.shape(g))
         except (ValueError, TypeError, IndexError) as exc:
             raise RegionError(f"{source} has malformed coordinates ({exc}); give closed rings of "
                               "[longitude, latitude] pairs") from None
-    if not shapes:
-        raise RegionError(f"{source} has no features; give a GeoJSON with at least one polygon")
-    shape = shapes[0] if len(shapes) == 1 else sg.MultiPolygon(
-        [p for s in shapes for p in getattr(s, "geoms", [s])])
+    # validate each part before merging or reprojecting: a self-intersection must be reported, not
+    # silently reshaped
+    for part in shapes:
+        validate_region(part, source)
+    shape = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
+    if other_crs:
+        return reproject_geometry(shape, _geojson_crs(crs, source), WGS84)
     minx, miny, maxx, maxy = shape.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         raise RegionError(f"{source} has coordinates outside longitude/latitude range "
                           f"({minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f}); it is probably in a "
                           "projected CRS: reproject it to WGS84 (EPSG:4326)")
-    if not shape.is_valid:
-        raise RegionError(f"{source} is not a valid polygon ({explain_validity(shape)}); fix it, e.g. "
-                          "with shapely's make_valid or QGIS 'Fix geometries'")
-    if shape.is_empty or shape.area == 0:
-        raise RegionError(f"{source} has zero area; give a polygon that encloses the area to sample")
     return shape
 
 
-def read_region(path: str | Path) -> sg.base.BaseGeometry:
-    """Read and validate a GeoJSON area of interest (WGS84 polygons)."""
+def read_region(path: str | Path, *, reproject: bool = False) -> sg.base.BaseGeometry:
+    """Read and validate a GeoJSON area of interest (WGS84 polygons; see :func:`geometry_from_geojson`)."""
     path = Path(path)
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RegionError(f"region file {path} does not exist; give the path of a GeoJSON polygon") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RegionError(f"{path} is not GeoJSON ({exc}); give a GeoJSON polygon file") from None
+        raise RegionError(f"{path} is not valid GeoJSON ({exc}); give a GeoJSON polygon file") from None
     if not isinstance(obj, dict):
         raise RegionError(f"{path} is not a GeoJSON object; give a GeoJSON polygon file")
-    return geometry_from_geojson(obj, source=str(path))
+    return geometry_from_geojson(obj, source=str(path), reproject=reproject)

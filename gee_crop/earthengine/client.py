@@ -39,6 +39,11 @@ CREDENTIAL_MESSAGES = ("please authorize access", "earthengine authenticate", "c
 DEFAULT_PAGE_SIZE = 1000
 PROJECT_ENV_VARS = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT")
 
+
+def project_from_env(project: str | None = None) -> str | None:
+    """``project`` if given, else the first of $EE_PROJECT / $GOOGLE_CLOUD_PROJECT that is set."""
+    return project or next((os.environ[v] for v in PROJECT_ENV_VARS if os.environ.get(v)), None)
+
 AUTH_HELP = ("authenticate once with `earthengine authenticate` (or `gcloud auth application-default "
              "login`), or pass --service-account-key KEY.json for a service account registered with "
              "Earth Engine; then retry")
@@ -137,7 +142,7 @@ class EarthEngineClient:
         Stored credentials are those of ``earthengine authenticate`` or Application Default
         Credentials. Raises EarthEngineError naming how to authenticate when none are found.
         """
-        project = project or next((os.environ[v] for v in PROJECT_ENV_VARS if os.environ.get(v)), None)
+        project = project_from_env(project)
         if not project:
             raise EarthEngineError(
                 "no Cloud project given for Earth Engine; pass --project MY-PROJECT (a project "

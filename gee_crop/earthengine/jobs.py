@@ -321,24 +321,21 @@ def run_exports(client, job: SamplingJob, tiles: list[Tile], manifest: Manifest,
                                            asset_id=asset)
                     entry.update(task_id=client.start_export(config), state="READY",
                                  attempts=entry["attempts"] + 1)
-                    manifest.save()
+                    manifest.save()  # the task id must survive a crash before the status poll
                 status = client.task_status(entry["task_id"])
                 entry["state"] = status.get("state", "UNKNOWN")
                 if "error_message" in status:
                     entry["error"] = status["error_message"]
                 manifest.save()
-                if entry["state"] == TERMINAL_OK:
-                    series = _fetch_export(client, job, tile, destination, exports_dir)
-                    if series is None:
-                        waiting.append(description)
-                        entry["state"] = TERMINAL_OK
-                        continue
-                    _store_part(manifest, tile, series)
-                    bar.update(1)
-                elif entry["state"] in TERMINAL_BAD:
-                    still.append(tile)  # restarted on the next pass
-                else:
-                    still.append(tile)
+                if entry["state"] != TERMINAL_OK:
+                    still.append(tile)  # running, or failed: restarted on the next pass
+                    continue
+                series = _fetch_export(client, job, tile, destination, exports_dir)
+                if series is None:
+                    waiting.append(description)
+                    continue
+                _store_part(manifest, tile, series)
+                bar.update(1)
             active = still
             if active and wait:
                 sleep(poll_s)

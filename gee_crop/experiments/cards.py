@@ -68,7 +68,6 @@ def _card_of_model_file(path: Path) -> dict:
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         card = model_card(meta, n_params, (1, len(meta["bands"]), meta["season"]["n_bins"]), INPUT_NAME,
                           OUTPUT_NAME)
-        card.setdefault("transfer_scores", (meta.get("metrics") or {}).get("transfers", []))
         return card
     model, meta = load_model(path)
     if is_random_forest(meta):
@@ -77,9 +76,7 @@ def _card_of_model_file(path: Path) -> dict:
         from gee_crop.models.cropnet import count_parameters, input_shape
 
         n_params, shape = count_parameters(model), input_shape(model)
-    card = model_card(meta, n_params, shape, INPUT_NAME, OUTPUT_NAME)
-    card.setdefault("transfer_scores", (meta.get("metrics") or {}).get("transfers", []))
-    return card
+    return model_card(meta, n_params, shape, INPUT_NAME, OUTPUT_NAME)
 
 
 def read_card(path: str | os.PathLike) -> dict:
@@ -91,29 +88,21 @@ def read_card(path: str | os.PathLike) -> dict:
         meta = read_onnx_metadata(path)
         if "model_card" not in meta:
             raise ModelFileError(f"{path} carries no model card; export it again with `gee-crop export`")
-        card = dict(meta["model_card"])
-        card.setdefault("transfer_scores", [])
-        return card
+        return dict(meta["model_card"])
     return _card_of_model_file(path)
-
-
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
 def card_text(card: dict) -> str:
     """The card as Markdown: the exporter's card text, then the transfer scores."""
-    from gee_crop.export.model_card import model_card_markdown
+    from gee_crop.export.model_card import format_percent, model_card_markdown
 
     text = model_card_markdown(card).rstrip("\n")
     scores = card.get("transfer_scores") or []
-    if "## Transfer" in text:  # the exporter already renders them
-        return text + "\n"
     lines = ["", "## Transfer scores"]
     if not scores:
         lines.append("- none recorded (run the model through `gee-crop experiment` or `gee-crop evaluate --record`)")
     for s in scores:
-        lines.append(f"- {s.get('transfer') or s.get('target')}: OA {_pct(s.get('overall_accuracy'))}, "
-                     f"macro-F1 {_pct(s.get('macro_f1'))} on {s.get('n_samples')} samples "
+        lines.append(f"- {s.get('transfer') or s.get('target')}: OA {format_percent(s.get('overall_accuracy'))}, "
+                     f"macro-F1 {format_percent(s.get('macro_f1'))} on {s.get('n_samples')} samples "
                      f"(season {s.get('season_year')}, class alignment: {s.get('alignment_rule') or 'none'})")
     return text + "\n" + "\n".join(lines) + "\n"

@@ -61,7 +61,8 @@ def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], inpu
     }
 
 
-def _pct(value) -> str:
+def format_percent(value) -> str:
+    """A 0..1 score as '93.08 %', or 'n/a'."""
     return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
@@ -88,7 +89,7 @@ def model_card_markdown(card: dict) -> str:
         f"- Options: {', '.join(f'{k}={v}' for k, v in card['training'].items())}.",
         "",
         "## Validation",
-        f"- OA {_pct(metrics['validation_overall_accuracy'])}, macro-F1 {_pct(metrics['validation_macro_f1'])} "
+        f"- OA {format_percent(metrics['validation_overall_accuracy'])}, macro-F1 {format_percent(metrics['validation_macro_f1'])} "
         f"on {metrics['n_validation']} held-out samples ({metrics['n_train']} for training).",
         "",
         "## Known limits",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gee_crop.config import CLASSES
+from gee_crop.training.metrics import classification_report
 
 #: Reference value of pixels without a label (and map value of unmapped pixels).
 UNLABELED = 255
@@ -34,17 +35,8 @@ def map_accuracy(mapped: np.ndarray, reference: np.ndarray) -> MapAccuracy:
     """Compare (H, W) mapped class indices with (H, W) reference indices (UNLABELED = skip)."""
     labelled = reference != UNLABELED
     both = labelled & (mapped != UNLABELED)
-    k = len(CLASSES)
-    truth, pred = reference[both].astype(np.int64), mapped[both].astype(np.int64)
-    confusion = np.bincount(truth * k + pred, minlength=k * k).reshape(k, k)
-    n = int(both.sum())
-    tp = np.diag(confusion).astype(np.float64)
-    support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
-    present = support > 0
+    report = classification_report(reference[both].astype(np.int64), mapped[both].astype(np.int64))
     return MapAccuracy(
-        overall_accuracy=float(tp.sum() / n) if n else float("nan"),
-        macro_f1=float(f1[present].mean()) if present.any() else float("nan"),
-        n_pixels=n, n_unmapped=int((labelled & ~both).sum()), confusion=confusion,
-        per_class_f1={CLASSES[i]: round(float(f1[i]), 4) for i in np.flatnonzero(present)})
+        overall_accuracy=report.overall_accuracy, macro_f1=report.macro_f1,
+        n_pixels=int(both.sum()), n_unmapped=int((labelled & ~both).sum()), confusion=report.confusion,
+        per_class_f1={CLASSES[i]: round(float(report.f1[i]), 4) for i in report.classes_present})

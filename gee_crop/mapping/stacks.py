@@ -15,10 +15,9 @@ import numpy as np
 from gee_crop.config import BANDS, CLASS_INDEX
 from gee_crop.data.patch import NETCDF_BAND_NAMES, read_patch, remap_codes, worldcereal_legend
 from gee_crop.errors import InputError
+from gee_crop.mapping.accuracy import UNLABELED
 from gee_crop.mapping.tiling import OutputGrid
 
-#: Reference value of unlabeled pixels (same as the map's nodata).
-UNLABELED = 255
 
 
 @dataclass
@@ -39,6 +38,16 @@ class RawStack:
     crs: str
     labels: np.ndarray | None = None
     name: str = "stack"
+
+    def __post_init__(self) -> None:
+        # Stored north-up (y decreasing, x increasing) whatever the file's order: grid() and the
+        # pixel lookups of LocalStackSource rely on it.
+        rows = slice(None, None, -1) if len(self.y) > 1 and self.y[0] < self.y[-1] else slice(None)
+        cols = slice(None, None, -1) if len(self.x) > 1 and self.x[0] > self.x[-1] else slice(None)
+        self.y, self.x = self.y[rows], self.x[cols]
+        self.dn, self.cloud = self.dn[:, rows, cols], self.cloud[:, rows, cols]
+        if self.labels is not None:
+            self.labels = self.labels[rows, cols]
 
     @property
     def resolution(self) -> float:

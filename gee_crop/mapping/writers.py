@@ -160,11 +160,12 @@ def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
     return write_atomic(Path(path), write)
 
 
-def _rgba(classes: np.ndarray) -> np.ndarray:
+def class_rgba(classes: np.ndarray) -> np.ndarray:
+    """(H, W) class indices (NODATA = none) -> (H, W, 4) uint8 in the class band's colour table."""
     lut = np.zeros((256, 4), dtype=np.uint8)
     for i, color in colormap().items():
         lut[i] = color
-    return lut[classes]
+    return lut[np.asarray(classes, dtype=np.uint8)]
 
 
 def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, title: str = "",
@@ -184,7 +185,7 @@ def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, t
     panels = [("map", classes)] + ([("reference labels", reference)] if reference is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 2, 5), squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
-        ax.imshow(_rgba(image), interpolation="nearest")
+        ax.imshow(class_rgba(image), interpolation="nearest")
         ax.set_title(name)
         ax.set_axis_off()
     present = np.unique(np.concatenate([p.ravel() for _, p in panels]))

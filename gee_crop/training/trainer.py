@@ -29,7 +29,7 @@ from gee_crop.data.table import SampleSeries, read_table
 from gee_crop.errors import InputError, OutputExistsError
 from gee_crop.models.baselines import fit_random_forest, forest_probabilities
 from gee_crop.models.cropnet import build_model
-from gee_crop.atomic import atomic_write
+from gee_crop.atomic import atomic_write, write_text_atomic
 from gee_crop.models.io import RANDOM_FOREST, save_model, save_random_forest
 from gee_crop.training.dataset import (AugmentedBatches, FeatureSpec, as_model_input, normalization_stats,
                                        series_features, stratified_split)
@@ -101,10 +101,6 @@ class TrainResult:
     n_train: int
     n_val: int
     n_dropped: int
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _atomic_torch(path: Path, obj: dict) -> None:
@@ -209,8 +205,8 @@ def _metrics(y_true: np.ndarray, proba: np.ndarray, n_train: int) -> dict:
 
 
 def _write_run(out_dir: Path, meta: dict, metrics: dict, history: list[dict]) -> None:
-    _atomic_text(out_dir / "config.json", json.dumps({**meta, "metrics": metrics}, indent=2, default=str))
-    _atomic_text(out_dir / "history.csv", _history_csv(history))
+    write_text_atomic(out_dir / "config.json", json.dumps({**meta, "metrics": metrics}, indent=2, default=str))
+    write_text_atomic(out_dir / "history.csv", _history_csv(history))
 
 
 def _train_forest(run: _Run) -> tuple[Path, dict, list[dict]]:

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gee_crop.atomic import atomic_write
 from gee_crop.config import BANDS, CLASS_COLORS, CLASSES  # noqa: E402
 
 FORMATS = ("png", "svg")
@@ -28,21 +29,14 @@ def class_color(name: str) -> tuple[float, float, float]:
 def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:
     """Write ``fig`` as ``stem.png`` and ``stem.svg`` (temp file + rename), close it, return the paths."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     try:
         for fmt in FORMATS:
-            path = stem.with_name(f"{stem.name}.{fmt}")
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                # SVG text stays text (searchable, smaller); no date, so reruns write identical files
-                with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gee-crop"}):
-                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight",
-                                metadata={"Date": None} if fmt == "svg" else None)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            paths.append(path)
+            # SVG text stays text (searchable, smaller); no date, so reruns write identical files
+            with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gee-crop"}):
+                paths.append(atomic_write(stem.with_name(f"{stem.name}.{fmt}"), lambda tmp: fig.savefig(
+                    tmp, format=fmt, dpi=dpi, bbox_inches="tight",
+                    metadata={"Date": None} if fmt == "svg" else None)))
     finally:
         plt.close(fig)
     return paths

@@ -23,7 +23,6 @@ import numpy as np
 from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, SeasonSpan, season_span
 
 OFFLINE_ENV = "GEE_CROP_OFFLINE"
-PROJECT_ENV_VARS = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT")
 FALLBACK_DATA = "the shipped real data (Flanders 2019 Earth Engine patch, 64 x 64 px at 10 m)"
 
 
@@ -103,13 +102,12 @@ def _decide(project: str | None) -> NotebookSession:
     credentials = credentials_file()
     if credentials is None:
         return NotebookSession(False, None, "no credentials found; run `earthengine authenticate` to go live")
-    project = project or next((os.environ[v] for v in PROJECT_ENV_VARS if os.environ.get(v)), None) \
-        or _project_from(credentials)
+    from gee_crop.earthengine.client import EarthEngineClient, project_from_env, redact
+
+    project = project_from_env(project) or _project_from(credentials)
     if not project:
         return NotebookSession(False, None, "no Cloud project; set EE_PROJECT to a project registered "
                                             "for Earth Engine to go live")
-    from gee_crop.earthengine.client import EarthEngineClient, redact
-
     try:
         EarthEngineClient.initialize(project)
     except Exception as exc:  # noqa: BLE001 - expired token, no network ...: a notebook falls back, never stops

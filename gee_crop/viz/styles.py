@@ -92,12 +92,9 @@ def _palette_rgb(palette: tuple[str, ...] | list[str]) -> np.ndarray:
 def class_rgba(classes: np.ndarray) -> np.ndarray:
     """(H, W) class indices (``NO_CLASS`` = none) -> (H, W, 4) uint8, transparent where no class."""
     # The map COG's own colour table, so overlays and the COG/PNG outputs can never disagree.
-    from gee_crop.mapping.writers import colormap
+    from gee_crop.mapping.writers import class_rgba as map_class_rgba
 
-    lut = np.zeros((256, 4), dtype=np.uint8)
-    for value, color in colormap().items():
-        lut[value] = color
-    return lut[np.asarray(classes, dtype=np.uint8)]
+    return map_class_rgba(classes)
 
 
 def rgb_rgba(rgb: np.ndarray, *, max_reflectance: float = RGB_MAX_REFLECTANCE,

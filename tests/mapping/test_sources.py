@@ -94,6 +94,19 @@ def test_netcdf_stack_reads_like_the_patch(tmp_path, patch_stack):
         open_local_stack(tmp_path / "no_b8a.nc")
 
 
+def test_south_up_stack_is_read_north_up(tmp_path, patch_stack):
+    s = patch_stack
+    flipped = xr.Dataset({b: (("time", "y", "x"), s.dn[:, ::-1, :, i]) for i, b in enumerate(BANDS)},
+                         coords={"time": s.dates.astype("datetime64[ns]"), "y": s.y[::-1], "x": s.x},
+                         attrs={"epsg": 32631})
+    flipped["SCL"] = (("time", "y", "x"), s.cloud[:, ::-1].astype(np.uint8))
+    flipped.to_netcdf(tmp_path / "south_up.nc")
+    stack = open_local_stack(tmp_path / "south_up.nc")
+    np.testing.assert_array_equal(stack.y, s.y)
+    np.testing.assert_array_equal(stack.dn, s.dn)
+    assert stack.upper_left == s.upper_left
+
+
 def test_geotiff_stack_with_earth_engine_band_names(tmp_path, patch_stack):
     s, dates = patch_stack, slice(40, 44)  # four real May 2019 acquisitions
     names, bands = [], []

@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 from gee_crop.config import CLASSES
+from gee_crop.earthengine.client import PROJECT_ENV_VARS
 from gee_crop.viz import session
 
 
@@ -16,7 +17,7 @@ def no_credentials(tmp_path, monkeypatch):
     """A home without any Google credentials and no project variables."""
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    for var in ("GOOGLE_APPLICATION_CREDENTIALS", session.OFFLINE_ENV, *session.PROJECT_ENV_VARS):
+    for var in ("GOOGLE_APPLICATION_CREDENTIALS", session.OFFLINE_ENV, *PROJECT_ENV_VARS):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
