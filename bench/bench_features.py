@@ -25,12 +25,12 @@ import torch
 
 from gee_crop.config import BATCH_SIZE, CLASSES, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS
 from gee_crop.data.patch import patch_pixels, read_patch
-from gee_crop.data.table import SampleSeries, concat
+from gee_crop.types import SampleSeries, concat
 from gee_crop.features.augment import AugmentConfig, augmented_medians
 from gee_crop.features.cloud import clear_mask
 from gee_crop.features.composite import (composite_medians, fill_gaps, prepare_series,
                                          season_start_days)
-from gee_crop.paths import demo_patch_dir
+from gee_crop.testing.paths import demo_patch_dir
 
 YEAR = 2019
 N_BINS = math.ceil(SEASON_LENGTH_DAYS / WINDOW_DAYS)

@@ -30,18 +30,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.mapping.fake_ee_patch
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # gee_crop.testing.fake_ee_patch
 
 from gee_crop.data.patch import patch_pixels, read_patch, remap_codes, worldcereal_legend  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
-from gee_crop.mapping.inference import model_info, predict_proba, session_for  # noqa: E402
-from gee_crop.mapping.pipeline import run_map  # noqa: E402
-from gee_crop.mapping.quantize import quantize_static_onnx  # noqa: E402
+from gee_crop.models.predict import model_info, predict_proba, session_for  # noqa: E402
+from gee_crop.pipeline.map import run_map  # noqa: E402
+from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
 from gee_crop.mapping.sources import (CompositeSpec, EarthEngineSource, LocalStackSource,  # noqa: E402
                                       stack_from_patch)
 from gee_crop.mapping.tiling import Tile  # noqa: E402
 from gee_crop.models.io import load_model  # noqa: E402
-from gee_crop.paths import demo_patch_dir  # noqa: E402
+from gee_crop.testing.paths import demo_patch_dir  # noqa: E402
 
 YEAR = 2019
 MAX_GAP_BINS = 12  # the patch's SCL mask is strict; 60-day gaps keep almost every pixel
@@ -189,8 +189,8 @@ def main() -> None:
     ort32, ort8, eager = best["ort32"], best["ort8"], best["eager"]
     oa32, oa8, oabf16 = held_out_oa(map32), held_out_oa(map8), held_out_oa(mapbf16)
 
-    from gee_crop.earthengine.offline import initialize_offline
-    from tests.mapping.fake_ee_patch import PatchComputePixels
+    from gee_crop.testing.offline_ee import initialize_offline
+    from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
     initialize_offline()
     ee_map = run_map(EarthEngineSource(PatchComputePixels(stack, spec)), fp32, work / "map_ee",

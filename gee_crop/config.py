@@ -8,7 +8,53 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Literal
+
+class StrChoiceEnum(str, Enum):
+    """A str Enum whose values are the choices of a command-line option (``click.Choice(list(E))``
+    shows and accepts the values); members compare equal to their string value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+
+class FeatureKind(StrChoiceEnum):
+    """The model inputs of METHOD.md "Features"."""
+
+    MEDIAN2D = "median2d"
+    MEDIAN1D = "median1d"
+    HARMONIC = "harmonic"
+
+
+class Arch(StrChoiceEnum):
+    """Registered architectures (models/registry.py builds each)."""
+
+    CROPNET2D = "cropnet2d"
+    CROPNET1D = "cropnet1d"
+    RANDOM_FOREST = "random_forest"
+    RESNET50 = "resnet50"
+    EFFICIENTNET_V2_S = "efficientnet_v2_s"
+    CONVNEXT_TINY = "convnext_tiny"
+
+
+class CloudBand(StrChoiceEnum):
+    """Cloud Score+ bands (METHOD.md "Satellite data"): ``cs`` is the default."""
+
+    CS = "cs"
+    CS_CDF = "cs_cdf"
+
+
+class Precision(StrChoiceEnum):
+    """Arithmetic of the torch back end of ``map``."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+
 
 #: The 7 CropGlobe classes, in the order of the model's outputs.
 CLASSES: tuple[str, ...] = ("corn", "soybeans", "rice", "wheat", "sugarcane", "cotton", "other")
@@ -79,6 +125,11 @@ CROPNET_WIDTHS: tuple[int, ...] = (64, 128, 256, 512)
 Hemisphere = Literal["north", "south"]
 
 
+def n_bins_of(length_days: int, window_days: int) -> int:
+    """t = ceil((Te - Ts) / d): the number of composite windows of a season (METHOD.md "Features")."""
+    return math.ceil(length_days / window_days)
+
+
 def hemisphere_of(latitude: float) -> Hemisphere:
     """'south' for latitudes below the equator, else 'north'."""
     return "south" if latitude < 0 else "north"
@@ -116,7 +167,7 @@ class SeasonSpan:
 
     @property
     def n_bins(self) -> int:
-        return math.ceil(self.length_days / self.window_days)
+        return n_bins_of(self.length_days, self.window_days)
 
     @property
     def covered_end(self) -> dt.date:

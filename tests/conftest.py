@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gee_crop.paths import demo_patch_dir, shared_data_dir
+from gee_crop.testing.paths import demo_patch_dir, shared_data_dir
 
 
 class NetworkAccessError(AssertionError):

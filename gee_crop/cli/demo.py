@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from gee_crop.demo import DEMO_EPOCHS
+from gee_crop.pipeline.demo import DEMO_EPOCHS
 
 
 @click.command("demo")
@@ -21,7 +21,7 @@ def command(out_dir: str, epochs: int, seed: int, no_map: bool, overwrite: bool,
 
     Takes a few minutes on a laptop CPU; uses a GPU for training when one is present.
     """
-    from gee_crop.demo import run_demo
+    from gee_crop.pipeline.demo import run_demo
 
     result = run_demo(out_dir, epochs=epochs, seed=seed, overwrite=overwrite, with_map=not no_map,
                       progress=not quiet, echo=click.echo)

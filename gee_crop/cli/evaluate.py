@@ -35,7 +35,7 @@ def command(model: str, table: str, out_dir: str, target_region: str | None, sou
     if record:
         from pathlib import Path
 
-        from gee_crop.experiments.cards import evaluation_entry, record_transfer_scores
+        from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 
         record_transfer_scores(model, [evaluation_entry(evaluation, Path(table).stem)])
         click.echo(f"recorded the scores on {Path(table).stem} in the card of {model}")

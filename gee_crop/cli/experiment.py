@@ -42,6 +42,6 @@ def command(config: str, out_dir: str, seeds, data_dir: str | None, figures: boo
                          echo=(lambda _: None) if quiet else click.echo)
     click.echo(run.tables["markdown"].read_text(encoding="utf-8"))
     if report:
-        from gee_crop.report.html import write_report
+        from gee_crop.experiments.report import write_report
 
         click.echo(f"report: {write_report(out_dir)}")

@@ -26,7 +26,7 @@ def command(model: str, out_path: str, opset: int, table: str | None, overwrite:
     click.echo(f"wrote {path} and {path.with_name('model_card.md')}")
     click.echo(f"parity: max |dprob| = {diff:.2e} on {n} real samples (< {PARITY_TOLERANCE:.0e})")
     if quantize:
-        from gee_crop.mapping.quantize import quantize_exported
+        from gee_crop.export.quantize import quantize_exported
 
         int8, n_cal = quantize_exported(path, model, table=table)
         click.echo(f"wrote {int8} (int8 static QDQ, calibrated on {n_cal} real samples)")

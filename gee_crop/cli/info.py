@@ -13,7 +13,7 @@ def command(model: str, as_json: bool) -> None:
     training data, classes, season, validation and transfer scores, known limits."""
     import json
 
-    from gee_crop.experiments.cards import card_text, read_card
+    from gee_crop.export.cards import card_text, read_card
 
     card = read_card(model)
     click.echo(json.dumps(card, indent=2) if as_json else card_text(card), nl=as_json)

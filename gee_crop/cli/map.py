@@ -77,7 +77,7 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     On Earth Engine:
       gee-crop map --earthengine --region aoi.geojson --year 2023 --model model.onnx --out map
     """
-    from gee_crop.mapping.pipeline import run_map
+    from gee_crop.pipeline.map import run_map
     from gee_crop.mapping.region import region_from_bbox, region_from_geojson
     from gee_crop.mapping.sources import open_source
 

@@ -11,6 +11,6 @@ import click
 def command(experiment_dir: str, out_path: str | None) -> None:
     """Write the report page of EXPERIMENT_DIR (the --out folder of `gee-crop experiment`):
     results table, every raw result and the insight figures, all in one file that opens offline."""
-    from gee_crop.report.html import write_report
+    from gee_crop.experiments.report import write_report
 
     click.echo(f"wrote {write_report(experiment_dir, out_path)}")

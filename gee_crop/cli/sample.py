@@ -44,7 +44,7 @@ def command(country, region, source, labels, year, per_cell, cloud_band, thresho
       gee-crop sample --source PATCH_DIR --out demo.parquet
     A rerun of the same command resumes: finished tiles are kept, failed tasks restarted.
     """
-    from gee_crop.earthengine.sample_command import sample
+    from gee_crop.pipeline.sample import sample
 
     summary = sample(country=country, region=region, source=source, labels=labels, year=year,
                      per_cell=per_cell, cloud_band=cloud_band, threshold=threshold, buffer_m=buffer_m,

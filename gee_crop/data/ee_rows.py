@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gee_crop.config import BANDS, CLASSES
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import SampleTableError
 
 ID_DECIMALS = 5  # 1e-5 degree ~ 1 m: unique for samples at least 60 m apart

@@ -15,7 +15,7 @@ import pandas as pd
 
 from gee_crop.config import BANDS
 from gee_crop.data.patch import NETCDF_BAND_NAMES, UNLABELED, remap_codes, worldcereal_legend
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
 
 #: cloud indicator columns recognised, by cloud_kind ("SCL" is the Sen2Cor layer).

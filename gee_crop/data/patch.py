@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from gee_crop.config import BANDS, CLASSES
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
 
 #: band names in the NetCDF files (Sentinel-2 two-digit names) -> gee-crop (Earth Engine) names.

@@ -81,7 +81,7 @@ def _read_shp_polygons(path: Path) -> list[sg.base.BaseGeometry | None]:
 
 @lru_cache(maxsize=1)
 def _countries() -> dict[str, tuple[str, sg.base.BaseGeometry]]:
-    from gee_crop.paths import shared_data_dir
+    from gee_crop.testing.paths import shared_data_dir
 
     base = shared_data_dir() / NATURAL_EARTH
     records = _read_dbf(base.with_suffix(".dbf"))

@@ -16,7 +16,7 @@ from gee_crop.config import (CLASS_INDEX, CLASSES, GRID_CELL_DEG, INWARD_BUFFER_
                              SAMPLES_PER_CELL_DEFAULT)
 from gee_crop.data.labels import check_same_grid, read_label_raster, read_legend
 from gee_crop.data.patch import UNLABELED, PatchStack, patch_pixels, read_patch, remap_codes
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask
 

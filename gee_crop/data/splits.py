@@ -51,7 +51,7 @@ def spatial_block_split(lon: np.ndarray, lat: np.ndarray, *, block_m: float, tes
     """Split by whole spatial blocks: (train_idx, test_idx), sorted int64.
 
     Samples are grouped into ``block_m`` squares (:func:`block_ids`); blocks are shuffled (seeded)
-    and taken for test until the test share is as close as possible to ``test_fraction``.
+    and taken for test until the test share is as possible to ``test_fraction``.
     No block has samples on both sides.
     """
     _check_fraction(test_fraction)
@@ -77,7 +77,7 @@ def stratified_block_split(lon: np.ndarray, lat: np.ndarray, labels: np.ndarray,
 
     Blocks are visited in a seeded random order; a block goes to test when that brings the
     per-class test counts closer to ``test_fraction`` x the class counts (sum of squared relative
-    gaps, so rare classes weigh as much as common ones).
+    gaps, so rare classes weigh as common ones).
     ``labels`` (n,) any class labels. No block has samples on both sides.
     """
     _check_fraction(test_fraction)
@@ -92,7 +92,7 @@ def stratified_block_split(lon: np.ndarray, lat: np.ndarray, labels: np.ndarray,
     target = test_fraction * table.sum(axis=0)
     taken = np.zeros(len(classes))
     is_test = np.zeros(n_blocks, dtype=bool)
-    weight = 1.0 / np.maximum(target, 1.0) ** 2  # relative gaps: small classes count as much as big ones
+    weight = 1.0 / np.maximum(target, 1.0) ** 2  # relative gaps: small classes count as big ones
     for b in np.random.default_rng(seed).permutation(n_blocks):
         if (weight * (taken + table[b] - target) ** 2).sum() < (weight * (taken - target) ** 2).sum():
             taken += table[b]

@@ -18,7 +18,7 @@ import pandas as pd
 from gee_crop.config import BANDS, OTHER
 from gee_crop.data.long_table import pad_groups
 from gee_crop.data.patch import remap_codes
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
 
 WORLDCEREAL_NODATA = 65535
@@ -58,7 +58,7 @@ def _default_mapping(path: Path) -> Path:
     beside = path.parent / MAPPING_FILE
     if beside.is_file():
         return beside
-    from gee_crop.paths import shared_data_dir
+    from gee_crop.testing.paths import shared_data_dir
 
     return shared_data_dir() / "wc-extractions" / MAPPING_FILE
 

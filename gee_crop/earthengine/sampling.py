@@ -1,7 +1,7 @@
 """Server-side sampling graphs (METHOD.md "Sampling"): inward buffer, 0.1° grid sampling at 60 m,
 raw per-date series extraction at the sample points, table export configs.
 
-Every function builds and returns ``ee`` objects; :mod:`gee_crop.earthengine.jobs` sends them through
+Every function builds and returns ``ee`` objects; :mod:`gee_crop.pipeline.sample_jobs` sends them through
 the client. One extracted row is one acquisition of one sample, with the properties of
 :func:`row_properties` (the layout :mod:`gee_crop.data.ee_rows` turns into the sample table).
 """

@@ -183,7 +183,7 @@ def _resolve_path(raw: Any, base: Path, where: str) -> Path:
     if not isinstance(raw, str) or not raw:
         raise _fail(where, "path is missing", "give the file or folder of the dataset as 'path: ...'")
     if "{shared_data}" in raw:
-        from gee_crop.paths import shared_data_dir
+        from gee_crop.testing.paths import shared_data_dir
 
         raw = raw.replace("{shared_data}", str(shared_data_dir()))
     path = Path(os.path.expanduser(raw))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import DatasetSpec, TransferSpec
 

@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 import torch
 
 from gee_crop.atomic import write_text_atomic
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import (BACKBONE_ARCHS, ExperimentConfig, ModelSpec, TransferSpec,
                                          load_experiment)
@@ -105,7 +105,7 @@ def _train(model: ModelSpec, train_series: SampleSeries, folder: Path, seed: int
            echo: Callable[[str], None]) -> Path:
     options = {**model.train_options(), "seed": seed}
     if model.arch in BACKBONE_ARCHS:
-        from gee_crop.experiments.backbones import train_backbone
+        from gee_crop.training.backbone_trainer import train_backbone
 
         return train_backbone(train_series, folder, model.arch, options, echo=echo)
     from gee_crop.training.trainer import train
@@ -121,7 +121,7 @@ def _evaluate(model: ModelSpec, path: Path, test: SampleSeries, target_region: s
     # score on the device the model trained on (a GPU for the paper-size baselines)
     device = str(resolve_device(str(model.train.get("device", "auto"))))
     if model.arch in BACKBONE_ARCHS:
-        from gee_crop.experiments.backbones import evaluate_backbone
+        from gee_crop.training.backbone_trainer import evaluate_backbone
 
         return evaluate_backbone(path, test, target_region=target_region, source_region=source_region,
                                  device=device)
@@ -135,7 +135,7 @@ def n_parameters(model: ModelSpec, path: Path) -> int | None:
     if model.arch == "random_forest":
         return None
     if model.arch in BACKBONE_ARCHS:
-        from gee_crop.experiments.backbones import load_backbone
+        from gee_crop.training.backbone_trainer import load_backbone
 
         net, _ = load_backbone(path)
     else:
@@ -193,7 +193,7 @@ def _combination_seed(config: ExperimentConfig, data: _Data, out_dir: Path, mode
         scores.append(result)
         echo(f"[{model.name} | {result['transfer']} | seed {seed}] OA {100 * result['overall_accuracy']:.2f} %, "
              f"macro-F1 {100 * result['macro_f1']:.2f} % on {result['n_samples']} samples")
-    from gee_crop.experiments.cards import record_transfer_scores
+    from gee_crop.export.cards import record_transfer_scores
 
     record_transfer_scores(model_path, scores)
     return len(pending)

@@ -207,7 +207,7 @@ def real_inputs(meta: dict, table: str | os.PathLike | None = None, max_samples:
         series = read_table(table)
     else:
         from gee_crop.data.patch import patch_pixels, read_patch
-        from gee_crop.paths import demo_patch_dir
+        from gee_crop.testing.paths import demo_patch_dir
 
         patch = read_patch(demo_patch_dir(), with_labels=False)
         h, w = patch.shape

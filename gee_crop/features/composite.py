@@ -15,7 +15,7 @@ import numpy as np
 
 from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE,
                              SEASON_LENGTH_DAYS, SEASON_START_MONTH_DAY, WINDOW_DAYS, season_span)
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from gee_crop.config import (CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, SEASON_START_MONTH_DAY,
                              WINDOW_DAYS)
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 
 FEATURE_KINDS = ("median2d", "median1d", "harmonic")
 N_HARMONIC_FEATURES = 35

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from gee_crop.config import CLASSES
-from gee_crop.data.table import SampleSeries, read_table
+from gee_crop.data.table import read_table
+from gee_crop.types import SampleSeries
 from gee_crop.errors import ModelFileError
 from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import FeatureSpec, as_model_input, series_features
@@ -48,7 +49,7 @@ def predict_features(model, meta: dict, values: np.ndarray, *, device: str | tor
         from gee_crop.models.baselines import forest_probabilities
 
         return forest_probabilities(model, as_model_input(values, spec, flat=True))
-    from gee_crop.training.device import resolve_device
+    from gee_crop.models.device import resolve_device
 
     device = resolve_device(device)
     model = model.to(device)

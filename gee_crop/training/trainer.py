@@ -25,7 +25,8 @@ from torch import nn
 
 from gee_crop.config import (BANDS, BATCH_SIZE, CLASSES, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS,
                              LEARNING_RATE, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS)
-from gee_crop.data.table import SampleSeries, read_table
+from gee_crop.data.table import read_table
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError, OutputExistsError
 from gee_crop.models.baselines import fit_random_forest, forest_probabilities
 from gee_crop.models.cropnet import build_model
@@ -33,7 +34,7 @@ from gee_crop.atomic import atomic_write, write_text_atomic
 from gee_crop.models.io import RANDOM_FOREST, save_model, save_random_forest
 from gee_crop.training.dataset import (AugmentedBatches, FeatureSpec, as_model_input, normalization_stats,
                                        series_features, stratified_split)
-from gee_crop.training.device import resolve_device
+from gee_crop.models.device import resolve_device
 from gee_crop.training.evaluate import cropnet_logits
 from gee_crop.training.metrics import classification_report
 

@@ -42,7 +42,7 @@ def require_geemap():
 
 def new_map(center: tuple[float, float] = (0.0, 0.0), zoom: int = 2, **kwargs: Any):
     """A ``geemap.Map`` centred on ``center`` (lat, lon). Earth Engine is not initialised by the map:
-    call ``gee_crop.viz.session.start_session`` first (live or offline)."""
+    call ``gee_crop.pipeline.explore.start_session`` first (live or offline)."""
     geemap = require_geemap()
     kwargs.setdefault("ee_initialize", False)
     return geemap.Map(center=list(center), zoom=zoom, **kwargs)

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from gee_crop.cli import main
 from gee_crop.data.table import read_table
 from gee_crop.earthengine import client as ee_client
-from gee_crop.earthengine.offline import initialize_offline
-from tests.fakes.fake_ee import FakeEarthEngineClient, FakeInterrupt
+from gee_crop.testing.offline_ee import initialize_offline
+from gee_crop.testing.fake_ee import FakeEarthEngineClient, FakeInterrupt
 
 PARIS = (2.35, 48.85)  # the fake moves the Flanders patch here, inside France
 

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from gee_crop.cli import COMMANDS, main
-from gee_crop.paths import REPO_ROOT, demo_patch_dir
+from gee_crop.testing.paths import REPO_ROOT, demo_patch_dir
 
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 RUN_MARKER = "<!-- doc-test: run -->"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gee_crop.earthengine.offline import initialize_offline
+from gee_crop.testing.offline_ee import initialize_offline
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from gee_crop.config import BANDS, season_span
 from gee_crop.data.patch import read_patch
 from gee_crop.earthengine.composite import TIME_BAND, composite_band_names, gap_filled
 from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
-from tests.earthengine.ee_pixel_eval import evaluate_pixel
+from gee_crop.testing.ee_pixel_eval import evaluate_pixel
 
 
 def _bins_of(medians_dn: np.ndarray) -> list[ee.Image]:

@@ -13,12 +13,12 @@ from numpy.lib.recfunctions import repack_fields
 from shapely.geometry import box
 
 from gee_crop.config import BANDS, S2_COLLECTION, season_span
-from gee_crop.earthengine.cubes import XeeMissingError, composite_cube, ndvi_cube
+from gee_crop.mapping.cubes import XeeMissingError, composite_cube, ndvi_cube
 from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
 from gee_crop.features.indices import ndvi
 from gee_crop.mapping.region import reproject_geometry
 from gee_crop.mapping.sources import CompositeSpec, open_local_stack
-from tests.mapping.fake_ee_patch import PatchComputePixels
+from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 # xee 0.1.2's own use of affine's deprecated `*`
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")

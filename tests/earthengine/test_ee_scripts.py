@@ -8,7 +8,7 @@ import pytest
 
 from gee_crop import config
 from gee_crop.earthengine.labels import NO_LABEL, mapping_lookup, read_mapping
-from gee_crop.paths import REPO_ROOT
+from gee_crop.testing.paths import REPO_ROOT
 
 SCRIPTS = REPO_ROOT / "ee_scripts"
 

@@ -10,7 +10,7 @@ from shapely.geometry import Point
 
 from gee_crop.config import BANDS
 from gee_crop.data import ee_rows, regions
-from gee_crop.earthengine import jobs
+from gee_crop.pipeline import sample_jobs as jobs
 from gee_crop.errors import RegionError, SeasonError
 
 

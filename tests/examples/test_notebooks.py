@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gee_crop.paths import REPO_ROOT
+from gee_crop.testing.paths import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("[0-9][0-9]_*.ipynb"))

@@ -66,8 +66,8 @@ def test_normalization_lives_inside_the_model():
 @pytest.mark.parametrize("arch", BACKBONES)
 def test_baselines_train_and_score_on_real_series(arch, tmp_path):
     from gee_crop.data.worldcereal import read_worldcereal
-    from gee_crop.experiments.backbones import evaluate_backbone, load_backbone, train_backbone
-    from gee_crop.paths import shared_data_dir
+    from gee_crop.training.backbone_trainer import evaluate_backbone, load_backbone, train_backbone
+    from gee_crop.testing.paths import shared_data_dir
 
     series = read_worldcereal(shared_data_dir() / "wc-extractions" / "2023_FRA_LPIS_POLY_110_dekadal.geoparquet")
     series = series.subset(np.arange(24))
@@ -82,7 +82,7 @@ def test_baselines_train_and_score_on_real_series(arch, tmp_path):
     assert "counted as other" in evaluation.alignment.describe()
 
     # its model card, with the transfer score an experiment records
-    from gee_crop.experiments.cards import card_text, read_card, record_transfer_scores
+    from gee_crop.export.cards import card_text, read_card, record_transfer_scores
 
     record_transfer_scores(path, [{**evaluation.to_dict(), "target": "ARG_test", "transfer": "FRA→ARG", "seed": 3}])
     text = card_text(read_card(path))

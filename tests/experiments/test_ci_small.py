@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from gee_crop.cli.experiment import command as experiment
-from gee_crop.paths import REPO_ROOT
+from gee_crop.testing.paths import REPO_ROOT
 
 
 @pytest.mark.slow

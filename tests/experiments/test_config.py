@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gee_crop.experiments.config import ExperimentConfigError, load_experiment, parse_experiment
-from gee_crop.paths import REPO_ROOT
+from gee_crop.testing.paths import REPO_ROOT
 from tests.experiments.conftest import TINY
 
 SHIPPED = sorted((REPO_ROOT / "experiments").glob("*.yaml"))

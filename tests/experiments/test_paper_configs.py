@@ -13,7 +13,7 @@ import pytest
 from gee_crop.data.table import write_table
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.experiments import load_experiment, run_experiment
-from gee_crop.paths import REPO_ROOT, shared_data_dir
+from gee_crop.testing.paths import REPO_ROOT, shared_data_dir
 
 
 @pytest.mark.slow

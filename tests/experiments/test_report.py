@@ -10,7 +10,7 @@ import pytest
 
 from gee_crop.errors import InputError
 from gee_crop.experiments.tables import aggregate
-from gee_crop.report.html import write_report
+from gee_crop.experiments.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed: apt-get install -y "

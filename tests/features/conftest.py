@@ -7,7 +7,7 @@ import pytest
 
 from gee_crop.config import BANDS
 from gee_crop.data.patch import NETCDF_BAND_NAMES, patch_pixels, read_patch, remap_codes, worldcereal_legend
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.features.composite import prepare_series, season_start_days
 
 

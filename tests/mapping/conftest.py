@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gee_crop.mapping.inference import model_info
+from gee_crop.models.predict import model_info
 from gee_crop.mapping.sources import CompositeSpec, LocalStackSource, RawStack, open_local_stack
 
 
@@ -40,6 +40,6 @@ def spec_2019(tiny_onnx) -> CompositeSpec:
 
 @pytest.fixture
 def offline_ee():
-    from gee_crop.earthengine.offline import initialize_offline
+    from gee_crop.testing.offline_ee import initialize_offline
 
     initialize_offline()

@@ -10,9 +10,9 @@ import pytest
 
 from gee_crop.config import season_span
 from gee_crop.errors import InputError, ModelFileError
-from gee_crop.mapping.inference import (check_model_matches, model_info, predict_proba, select_providers,
+from gee_crop.models.predict import (check_model_matches, model_info, predict_proba, select_providers,
                                         session_for)
-from gee_crop.mapping.quantize import quantize_static_onnx
+from gee_crop.export.quantize import quantize_static_onnx
 from gee_crop.mapping.tiling import Tile
 
 
@@ -110,7 +110,7 @@ def test_quantize_an_exported_model_with_its_own_features(tmp_path, tiny_onnx, t
     """What `gee-crop export --quantize` calls: calibration inputs from the demo patch's pixels."""
     import shutil
 
-    from gee_crop.mapping.quantize import quantize_exported
+    from gee_crop.export.quantize import quantize_exported
     from tests.training.realdata import tiny_run
 
     onnx_copy = shutil.copy(tiny_onnx, tmp_path / "model.onnx")

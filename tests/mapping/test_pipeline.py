@@ -9,11 +9,11 @@ import pytest
 import rasterio
 
 from gee_crop.errors import EarthEngineError, ModelFileError, OutputExistsError, RegionError
-from gee_crop.mapping.pipeline import MapIncompleteError, run_map
+from gee_crop.pipeline.map import MapIncompleteError, run_map
 from gee_crop.mapping.region import region_from_geojson
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, RasterClassMask
 from gee_crop.mapping.tiling import Tile
-from tests.mapping.fake_ee_patch import PatchComputePixels
+from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 FAST = dict(scheduler="synchronous", progress=False)
 
@@ -256,7 +256,7 @@ def test_earth_engine_errors_are_retried_by_the_client_then_reported(offline_ee,
     """The real client's retry loop (tests/fakes/fake_ee.py injects HTTP errors as earthengine-api
     raises them) serves the patch composite: transient errors cost retries only; a tile whose request
     keeps failing is reported, the others are kept, and the same command finishes the map."""
-    from tests.fakes.fake_ee import FakeEarthEngineClient
+    from gee_crop.testing.fake_ee import FakeEarthEngineClient
 
     server = PatchComputePixels(patch_stack, spec_2019)
     options = dict(region=LocalStackSource(patch_stack).footprint(), year=2019, crs="EPSG:32631", tile_size=32,

@@ -14,7 +14,7 @@ from gee_crop.features.composite import median_features
 from gee_crop.mapping.sources import (EarthEngineSource, LocalStackSource, decode_pixels, open_local_stack,
                                       quantize_dn)
 from gee_crop.mapping.tiling import grid_for_region, plan_tiles
-from tests.mapping.fake_ee_patch import PatchComputePixels
+from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from gee_crop.data.patch import patch_pixels, read_patch, remap_codes, worldcereal_legend
-from gee_crop.data.table import SampleSeries, write_table
-from gee_crop.paths import demo_patch_dir
+from gee_crop.data.table import write_table
+from gee_crop.types import SampleSeries
+from gee_crop.testing.paths import demo_patch_dir
 
 TINY_WIDTHS = (8, 16, 32, 64)
 #: the patch's SCL mask is strict (45 % clear); 12 empty bins (60 days) keeps most labelled pixels.

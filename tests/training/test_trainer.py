@@ -11,7 +11,7 @@ import torch
 from gee_crop.errors import InputError, OutputExistsError, SeasonError
 from gee_crop.models.io import load_model
 from gee_crop.training import trainer
-from gee_crop.training.device import resolve_device
+from gee_crop.models.device import resolve_device
 from gee_crop.training.trainer import TrainConfig, _class_weights, train
 from tests.training.realdata import MAX_GAP_BINS, TINY_RUN, TINY_WIDTHS, labelled_pixels, tiny_run
 

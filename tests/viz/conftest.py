@@ -6,27 +6,27 @@ import pytest
 
 @pytest.fixture(scope="session")
 def patch():
-    from gee_crop.viz.session import demo_patch
+    from gee_crop.pipeline.explore import demo_patch
 
     return demo_patch()
 
 
 @pytest.fixture(scope="session")
 def reference(patch):
-    from gee_crop.viz.session import reference_classes
+    from gee_crop.pipeline.explore import reference_classes
 
     return reference_classes(patch)
 
 
 @pytest.fixture(scope="session")
 def composite(patch):
-    from gee_crop.viz.session import patch_composite
+    from gee_crop.pipeline.explore import patch_composite
 
     return patch_composite(patch)
 
 
 @pytest.fixture
 def offline_ee():
-    from gee_crop.earthengine.offline import initialize_offline
+    from gee_crop.testing.offline_ee import initialize_offline
 
     initialize_offline()

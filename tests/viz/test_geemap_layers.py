@@ -90,7 +90,7 @@ def test_composite_vis_params_name_the_window_bands():
 
 
 def test_web_mercator_warp_keeps_the_patch_footprint_and_class_shares(patch, reference):
-    from gee_crop.viz.session import patch_footprint
+    from gee_crop.pipeline.explore import patch_footprint
 
     warped, ((south, west), (north, east)) = gl.to_web_mercator(styles.class_rgba(reference), patch.transform,
                                                                  patch.crs)
@@ -190,7 +190,7 @@ def ee_composite(offline_ee, patch):
     import ee
 
     from gee_crop.earthengine.composite import median_composite
-    from gee_crop.viz.session import patch_footprint
+    from gee_crop.pipeline.explore import patch_footprint
 
     region = ee.Geometry.Rectangle(list(patch_footprint(patch).bounds))
     return median_composite(region, season_span(2019))

@@ -9,7 +9,7 @@ import shapely
 
 from gee_crop.config import CLASSES
 from gee_crop.earthengine.client import PROJECT_ENV_VARS
-from gee_crop.viz import session
+from gee_crop.pipeline import explore as session
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_no_credentials_falls_back_with_a_visible_note(no_credentials):
     assert printed == [result.note]
     assert "shipped real data" in result.note and "Earth Engine is not available" in result.note
     assert result.markdown().startswith("> **Offline fallback**")
-    from gee_crop.earthengine.offline import is_offline
+    from gee_crop.testing.offline_ee import is_offline
 
     assert is_offline()  # graphs can still be built after the fallback
 

@@ -80,9 +80,9 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
     from gee_crop.data.sampling import sample_local_stack
     from gee_crop.data.splits import spatial_block_split
     from gee_crop.data.table import write_table
-    from gee_crop.experiments.cards import evaluation_entry, record_transfer_scores
+    from gee_crop.export.cards import evaluation_entry, record_transfer_scores
     from gee_crop.export.onnx import export_and_check
-    from gee_crop.paths import demo_patch_dir
+    from gee_crop.testing.paths import demo_patch_dir
     from gee_crop.training.evaluate import evaluate_model, write_evaluation
     from gee_crop.training.trainer import train
 
@@ -142,7 +142,7 @@ def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResu
     """Map the patch, then score the class band on the held-out pixels and on all labelled pixels."""
     import rasterio
 
-    from gee_crop.mapping.pipeline import run_map
+    from gee_crop.pipeline.map import run_map
     from gee_crop.mapping.sources import LocalStackSource, stack_from_patch
     from gee_crop.mapping.stacks import UNLABELED
 

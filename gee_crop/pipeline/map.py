@@ -24,7 +24,7 @@ from gee_crop.config import BANDS, CLASSES
 from gee_crop.errors import GeeCropError, InputError, OutputExistsError
 from gee_crop.mapping import writers
 from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
-from gee_crop.mapping.inference import (DEFAULT_BATCH_SIZE, check_model_matches, check_precision, model_info,
+from gee_crop.models.predict import (DEFAULT_BATCH_SIZE, check_model_matches, check_precision, model_info,
                                         predict_proba, session_for)
 from gee_crop.mapping.region import WGS84, reproject_geometry, validate_region
 from gee_crop.mapping.sources import CompositeSpec, FeatureSource, check_region_in_source

@@ -25,7 +25,8 @@ from gee_crop.config import (CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SA
                              acquisition_window, hemisphere_of)
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import country_geometry, read_region
-from gee_crop.data.table import SampleSeries, concat, read_table, write_table
+from gee_crop.data.table import read_table, write_table
+from gee_crop.types import SampleSeries, concat
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
 from gee_crop.earthengine.labels import CountrySpec, check_label_asset, country_spec, reference_labels
 from gee_crop.earthengine.sampling import country_boundary, export_config, sampling_graph

@@ -23,7 +23,7 @@ class TorchSession:
         import torch
 
         from gee_crop.models.io import is_random_forest, load_model
-        from gee_crop.training.device import resolve_device
+        from gee_crop.models.device import resolve_device
 
         if precision not in PRECISIONS:
             raise ModelFileError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")

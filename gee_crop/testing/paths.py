@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gee_crop.errors import InputError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_PATCH_ID = "0000280849BAC91C"
 
 

@@ -31,7 +31,7 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
         raise InputError("--labels goes with --source (local stacks); Earth Engine jobs use the "
                          "registered reference labels of the country")
     from gee_crop.earthengine import client as ee_client
-    from gee_crop.earthengine import jobs
+    from gee_crop.pipeline import sample_jobs as jobs
     from gee_crop.earthengine.labels import read_accuracy_table
 
     job = jobs.plan_job(country=country, region=region, year=year, per_cell=per_cell, project=project,

@@ -88,7 +88,7 @@ def start_session(project: str | None = None, *, echo: Callable[[str], None] | N
     """
     session = _decide(project)
     if not session.live:
-        from gee_crop.earthengine.offline import initialize_offline
+        from gee_crop.testing.offline_ee import initialize_offline
 
         initialize_offline()
     if echo is not None:
@@ -127,16 +127,16 @@ def earthengine_available(project: str | None = None) -> bool:
 def demo_patch():
     """The shipped Earth Engine patch (Flanders, 2019 season) as a ``PatchStack``."""
     from gee_crop.data.patch import read_patch
-    from gee_crop.paths import demo_patch_dir
+    from gee_crop.testing.paths import demo_patch_dir
 
     return read_patch(demo_patch_dir())
 
 
 def demo_samples(patch=None, *, seed: int = 0):
     """Samples of the patch drawn like ``gee-crop demo`` (the paper's rules scaled to a 640 m patch:
-    10 m buffer and spacing, no per-cell cap; see ``gee_crop.demo``); a ``SampleSeries``."""
+    10 m buffer and spacing, no per-cell cap; see ``gee_crop.pipeline.demo``); a ``SampleSeries``."""
     from gee_crop.data.sampling import sample_local_stack
-    from gee_crop.demo import DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION, DEMO_SPACING_M
+    from gee_crop.pipeline.demo import DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION, DEMO_SPACING_M
 
     patch = demo_patch() if patch is None else patch
     return sample_local_stack(patch, buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M, per_cell=DEMO_PER_CELL,

@@ -25,7 +25,7 @@ def algorithms_json_path() -> Path:
     wheel_copy = Path(os.path.dirname(ee.__file__)) / "tests" / "algorithms.json"
     if wheel_copy.is_file():
         return wheel_copy
-    from gee_crop.paths import shared_data_dir
+    from gee_crop.testing.paths import shared_data_dir
 
     return shared_data_dir() / "ee-algorithms" / "algorithms.json"
 

@@ -116,7 +116,7 @@ def select_providers(requested: list[str] | None = None) -> list[str]:
 def check_precision(model_path: str | os.PathLike, precision: str) -> bool:
     """Whether ``model_path`` runs on the torch backend (a ``model.pt``); ModelFileError for a precision
     the model file cannot run at (bf16 needs the torch backend)."""
-    from gee_crop.mapping.torch_session import PRECISIONS
+    from gee_crop.models.torch_predict import PRECISIONS
 
     path = Path(model_path)
     if precision not in PRECISIONS:
@@ -134,7 +134,7 @@ _sessions_lock = threading.Lock()
 def session_for(onnx_path: str | os.PathLike, providers: list[str] | None = None,
                 threads: int | None = None, precision: str = "fp32"):
     """A cached session (one per model file and settings, shared by threads): onnxruntime for an ONNX
-    file; :class:`~gee_crop.mapping.torch_session.TorchSession` for a ``model.pt`` (fp32 or bf16)."""
+    file; :class:`~gee_crop.models.torch_predict.TorchSession` for a ``model.pt`` (fp32 or bf16)."""
     import onnxruntime as ort
 
     path = Path(onnx_path).resolve()
@@ -143,7 +143,7 @@ def session_for(onnx_path: str | os.PathLike, providers: list[str] | None = None
     key = (str(path), path.stat().st_mtime_ns, tuple(providers), threads, precision)
     with _sessions_lock:
         if key not in _sessions and torch_backend:
-            from gee_crop.mapping.torch_session import TorchSession
+            from gee_crop.models.torch_predict import TorchSession
 
             _sessions[key] = TorchSession(path, precision, threads=threads)
         if key not in _sessions:

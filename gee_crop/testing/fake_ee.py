@@ -34,7 +34,7 @@ from gee_crop.config import BANDS, CLASS_INDEX, SCL_CLEAR_CLASSES
 from gee_crop.data.patch import read_patch, remap_codes, worldcereal_legend
 from gee_crop.earthengine.client import EarthEngineClient, RetryPolicy
 from gee_crop.earthengine.graph import invocations, walk_calls
-from gee_crop.paths import demo_patch_dir
+from gee_crop.testing.paths import demo_patch_dir
 
 
 class FakeInterrupt(RuntimeError):

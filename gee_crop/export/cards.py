@@ -60,7 +60,7 @@ def record_transfer_scores(model_path: str | os.PathLike, results: list[dict]) -
 def _card_of_model_file(path: Path) -> dict:
     from gee_crop.export.model_card import model_card
     from gee_crop.export.onnx import INPUT_NAME, OUTPUT_NAME
-    from gee_crop.experiments.backbones import BACKBONE_FILE, load_backbone
+    from gee_crop.training.backbone_trainer import BACKBONE_FILE, load_backbone
     from gee_crop.models.io import is_random_forest, load_model
 
     if path.name == BACKBONE_FILE:  # a baseline trained by an experiment

@@ -16,7 +16,7 @@ import numpy as np
 
 from gee_crop.atomic import atomic_write
 from gee_crop.errors import InputError
-from gee_crop.mapping.inference import INPUT_NAME
+from gee_crop.models.predict import INPUT_NAME
 
 #: Calibration batches (inputs are fed in chunks of this many samples).
 CALIBRATION_BATCH = 64

@@ -21,7 +21,7 @@ from torch import nn
 
 from gee_crop.atomic import atomic_write
 from gee_crop.config import BANDS, CLASSES
-from gee_crop.data.table import SampleSeries
+from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError, ModelFileError
 from gee_crop.models.backbones import build_backbone
 from gee_crop.training.alignment import align, alignment_for
