@@ -3,7 +3,7 @@
 Prints, in one run on the real Flanders 2019 patch (4096 pixels x 72 dates, SCL mask, repeated to
 get more samples):
 
-  (a) vectorized prepare_series + composite_medians + fill_gaps (the median-features pipeline)
+  (a) vectorized composite_pixels: mask + medians + gap fill (the median-features pipeline)
   (b) vectorized augmented_medians on training batches of 256 (shift / scale / warp, METHOD.md)
   (c) a naive per-sample Python loop doing the same compositing as (a)
   (d) a CropNet2D forward + backward + Adam step on a batch of 256, on CPU
@@ -17,28 +17,27 @@ than the network step it feeds (target >= 20x).
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
 import torch
 
-from gee_crop.config import BATCH_SIZE, CLASSES, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS
-from gee_crop.data.patch import patch_pixels, read_patch
-from gee_crop.types import SampleSeries, concat
+from gee_crop.classes import CLASSES
+from gee_crop.config import BATCH_SIZE, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, n_bins_of
+from gee_crop.data.patch import patch_pixels
 from gee_crop.features.augment import AugmentConfig, augmented_medians
 from gee_crop.features.cloud import clear_mask
-from gee_crop.features.composite import (composite_medians, fill_gaps, prepare_series,
-                                         season_start_days)
-from gee_crop.testing.paths import demo_patch_dir
+from gee_crop.features.composite import composite_pixels, prepare_series, season_start_days
+from gee_crop.testing.demo_data import demo_patch
+from gee_crop.types import SampleSeries, concat
 
 YEAR = 2019
-N_BINS = math.ceil(SEASON_LENGTH_DAYS / WINDOW_DAYS)
+N_BINS = n_bins_of(SEASON_LENGTH_DAYS, WINDOW_DAYS)
 
 
 def patch_series(repeat: int) -> SampleSeries:
     """All 4096 patch pixels, stacked ``repeat`` times."""
-    patch = read_patch(demo_patch_dir())
+    patch = demo_patch()
     rows, cols = np.divmod(np.arange(patch.shape[0] * patch.shape[1]), patch.shape[1])
     series = patch_pixels(patch, rows, cols)
     return concat([series] * repeat) if repeat > 1 else series
@@ -57,9 +56,8 @@ def timed(fn, min_seconds: float) -> float:
 
 
 def vectorized_pipeline(series: SampleSeries) -> np.ndarray:
-    arrays = prepare_series(series)
     start = season_start_days(series.lat, YEAR)
-    return fill_gaps(composite_medians(arrays, start, WINDOW_DAYS, N_BINS), MAX_GAP_BINS)[0]
+    return composite_pixels(series, start, WINDOW_DAYS, N_BINS, max_gap_bins=MAX_GAP_BINS).values
 
 
 def naive_pipeline(series: SampleSeries) -> np.ndarray:

@@ -32,16 +32,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # gee_crop.testing.fake_ee_patch
 
-from gee_crop.data.patch import patch_pixels, read_patch, remap_codes, worldcereal_legend  # noqa: E402
+from gee_crop.classes import EXCLUDE  # noqa: E402
+from gee_crop.data.patch import patch_pixels  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
-from gee_crop.models.predict import model_info, predict_proba, session_for  # noqa: E402
+from gee_crop.models.predict import open_predictor  # noqa: E402
 from gee_crop.pipeline.map import run_map  # noqa: E402
 from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
-from gee_crop.mapping.sources import (CompositeSpec, EarthEngineSource, LocalStackSource,  # noqa: E402
-                                      stack_from_patch)
-from gee_crop.mapping.tiling import Tile  # noqa: E402
-from gee_crop.models.io import load_model  # noqa: E402
-from gee_crop.testing.paths import demo_patch_dir  # noqa: E402
+from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa: E402
+from gee_crop.mapping.tiling import Tile, stack_grid  # noqa: E402
+from gee_crop.models.io import load_model, read_contract  # noqa: E402
+from gee_crop.testing.demo_data import demo_patch  # noqa: E402
 
 YEAR = 2019
 MAX_GAP_BINS = 12  # the patch's SCL mask is strict; 60-day gaps keep almost every pixel
@@ -113,9 +113,9 @@ def main() -> None:
     torch.set_num_threads(threads)
     work = Path(tempfile.mkdtemp(prefix="bench_map_"))
 
-    patch = read_patch(demo_patch_dir())
-    names = remap_codes(patch.labels, worldcereal_legend())
-    labelled = names != "unlabeled"
+    patch = demo_patch()
+    names = patch.legend.names(patch.labels)
+    labelled = names != EXCLUDE
     rng = np.random.default_rng(0)
     train_mask = labelled & (rng.random(labelled.shape) < 0.5)
     held_out = labelled & ~train_mask
@@ -124,13 +124,12 @@ def main() -> None:
     model_pt = args.model_pt or train_model(patch, names, train_mask, work, args.epochs)
     train_s = time.perf_counter() - start
     fp32 = export_onnx(model_pt, work / "cropnet2d.onnx")
-    info = model_info(fp32)
-    spec = CompositeSpec(info.season(YEAR, 50.75), info.cloud_threshold, info.max_gap_bins)
+    info = read_contract(fp32)
+    season = info.season(YEAR, 50.75)
 
-    stack = stack_from_patch(patch)
-    source = LocalStackSource(stack)
-    grid = stack.grid()
-    composite = source.read_tile(grid, Tile(0, 0, grid.height, grid.width), spec)
+    source = LocalStackSource(patch)
+    grid = stack_grid(patch)
+    composite = source.read_tile(grid, Tile(0, 0, grid.height, grid.width), info, season)
     inputs = composite.reflectance()
     calibration = inputs[train_mask[composite.valid]][:512]
     int8 = quantize_static_onnx(fp32, work / "cropnet2d.int8.onnx", calibration)
@@ -147,8 +146,8 @@ def main() -> None:
                        batch_size=args.batch_size, overwrite=True, precision=precision)
 
     def inference_rate(onnx_path: Path) -> float:
-        session = session_for(onnx_path, None, threads)
-        return len(inputs) / _timed(lambda: predict_proba(session, inputs, args.batch_size))
+        predictor = open_predictor(onnx_path, threads=threads)
+        return len(inputs) / _timed(lambda: predictor.predict_proba(inputs, args.batch_size))
 
     def torch_rate() -> float:
         x = torch.from_numpy(inputs)
@@ -164,7 +163,7 @@ def main() -> None:
 
         with rasterio.open(result.cog) as src:
             mapped = src.read(1)
-        return float((mapped[held_out] == stack.labels[held_out]).mean())
+        return float((mapped[held_out] == patch.classes[held_out]).mean())
 
     # Other jobs may share this machine: every measurement is repeated in interleaved rounds and the
     # best of each is kept, so a transient load hits all of them alike rather than one.
@@ -193,8 +192,8 @@ def main() -> None:
     from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
     initialize_offline()
-    ee_map = run_map(EarthEngineSource(PatchComputePixels(stack, spec)), fp32, work / "map_ee",
-                     region=source.footprint(), year=YEAR, crs=stack.crs, tile_size=TILE,
+    ee_map = run_map(EarthEngineSource(PatchComputePixels(patch, info, season)), fp32, work / "map_ee",
+                     region=source.footprint(), year=YEAR, crs=patch.crs, tile_size=TILE,
                      scheduler="synchronous", progress=False)
 
     n = map32.n_pixels_classified

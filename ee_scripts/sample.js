@@ -21,16 +21,16 @@ var INWARD_BUFFER_M = 60;
 var GRID_CELL_DEG = 0.1;
 var SAMPLE_SPACING_M = 60;
 var PER_CELL = 1;          // USA: 1, elsewhere: 5
-var NO_LABEL = 255;
+var NO_CLASS = 255;
 var YEAR = 2023;
 var region = ee.Geometry.Rectangle([-93.8, 42.0, -93.6, 42.2]);  // Iowa
 
 // CDL cropland codes -> class index (subset; the full table is gee_crop/resources/labels/cdl_remap.csv)
 var CDL_FROM = [1, 12, 13, 5, 3, 22, 23, 24, 45, 2, 26, 225, 241, 63, 82, 83, 87, 111, 121, 122, 123, 124,
                 141, 142, 143, 152, 176, 190, 195];
-var CDL_TO = [0, 0, 0, 1, 2, 3, 3, 3, 4, 5, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL,
-              NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL,
-              NO_LABEL, NO_LABEL, NO_LABEL, NO_LABEL];
+var CDL_TO = [0, 0, 0, 1, 2, 3, 3, 3, 4, 5, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS,
+              NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS,
+              NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS];
 
 function s2WithScore(region, start, end) {
   return ee.ImageCollection(S2_COLLECTION).filterBounds(region).filterDate(start, end)
@@ -42,14 +42,14 @@ function referenceLabels(year) {
   var cdl = ee.ImageCollection('USDA/NASS/CDL').filter(ee.Filter.calendarRange(year, year, 'year'))
       .first().select('cropland');
   var classes = cdl.remap(CDL_FROM, CDL_TO, 6);  // any other crop code -> other
-  return classes.updateMask(classes.neq(NO_LABEL)).rename('class');
+  return classes.updateMask(classes.neq(NO_CLASS)).rename('class');
 }
 
 function inwardBuffer(labels, radius) {
-  var filled = labels.unmask(NO_LABEL);
+  var filled = labels.unmask(NO_CLASS);
   var low = filled.focalMin({radius: radius, kernelType: 'circle', units: 'meters'});
   var high = filled.focalMax({radius: radius, kernelType: 'circle', units: 'meters'});
-  return labels.updateMask(low.eq(high).and(filled.neq(NO_LABEL))).rename('class');
+  return labels.updateMask(low.eq(high).and(filled.neq(NO_CLASS))).rename('class');
 }
 
 function cellIndex(cellDeg) {

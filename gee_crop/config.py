@@ -1,7 +1,8 @@
 """Single source of truth for the method's constants (see ../shared/METHOD.md).
 
-Every other module imports bands, classes, season and window defaults from here;
-never repeat a band list or a class list elsewhere.
+Every other module imports bands (and their names: Sentinel-2 two-digit names, composite band
+names), season and window defaults from here; never repeat a band list elsewhere. The classes live
+in :mod:`gee_crop.classes`.
 """
 from __future__ import annotations
 
@@ -56,25 +57,12 @@ class Precision(StrChoiceEnum):
     BF16 = "bf16"
 
 
-#: The 7 CropGlobe classes, in the order of the model's outputs.
-CLASSES: tuple[str, ...] = ("corn", "soybeans", "rice", "wheat", "sugarcane", "cotton", "other")
-CLASS_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
-OTHER = "other"
-
-#: RGB colours of the classes (maps, legends, plots), same order as CLASSES.
-CLASS_COLORS: dict[str, tuple[int, int, int]] = {
-    "corn": (255, 211, 0),
-    "soybeans": (38, 112, 0),
-    "rice": (0, 168, 226),
-    "wheat": (168, 112, 0),
-    "sugarcane": (255, 102, 102),
-    "cotton": (255, 38, 38),
-    "other": (190, 190, 190),
-}
-
 #: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
 BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}
+#: Sentinel-2 two-digit band names (ESA products, NetCDF patches, WorldCereal: B02 ...) -> BANDS names.
+S2_BAND_NAMES: dict[str, str] = {"B02": "B2", "B03": "B3", "B04": "B4", "B08": "B8", "B05": "B5", "B06": "B6",
+                                 "B07": "B7", "B8A": "B8A", "B11": "B11", "B12": "B12"}
 
 #: Reflectance is stored as digital numbers: reflectance = DN / REFLECTANCE_SCALE; DN 0 = no data.
 REFLECTANCE_SCALE = 10_000.0
@@ -130,6 +118,21 @@ def n_bins_of(length_days: int, window_days: int) -> int:
     return math.ceil(length_days / window_days)
 
 
+def band_name(name: str) -> str:
+    """The BANDS name of a Sentinel-2 band name: B02 -> B2 (B2, B8A and non-band names unchanged)."""
+    return S2_BAND_NAMES.get(name, name)
+
+
+def two_digit_band(band: str) -> str:
+    """The Sentinel-2 two-digit name of a BANDS name: B2 -> B02, B8A -> B8A."""
+    return next(two for two, ee_name in S2_BAND_NAMES.items() if ee_name == band)
+
+
+def composite_band(band: str, bin_index: int) -> str:
+    """Name of ``band`` in window ``bin_index`` of a 5-day median composite (e.g. ``B4_t12``)."""
+    return f"{band}_t{int(bin_index):02d}"
+
+
 def hemisphere_of(latitude: float) -> Hemisphere:
     """'south' for latitudes below the equator, else 'north'."""
     return "south" if latitude < 0 else "north"
@@ -168,6 +171,11 @@ class SeasonSpan:
     @property
     def n_bins(self) -> int:
         return n_bins_of(self.length_days, self.window_days)
+
+    @property
+    def start_day(self) -> int:
+        """Ts in days since 1970-01-01 (the day numbers the client-side compositing bins by)."""
+        return (self.start - dt.date(1970, 1, 1)).days
 
     @property
     def covered_end(self) -> dt.date:

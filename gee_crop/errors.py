@@ -36,3 +36,27 @@ class EarthEngineError(GeeCropError):
 
 class OutputExistsError(InputError):
     """An output path exists and --overwrite was not given."""
+
+
+class ParityError(GeeCropError):
+    """An exported model does not reproduce the original model's probabilities."""
+
+
+class ExperimentConfigError(InputError):
+    """An experiment file is missing a key, has an unknown one, or holds a value that cannot be used."""
+
+
+class OutputWriteError(GeeCropError):
+    """An output could not be written (disk full, no permission)."""
+
+
+class MapIncompleteError(GeeCropError):
+    """Some map tiles failed after retries; the finished ones are kept for a rerun."""
+
+
+class XeeMissingError(GeeCropError):
+    """xee (the Earth Engine backend of xarray) is not installed."""
+
+
+class NotebookExtraMissingError(GeeCropError):
+    """geemap (the optional notebook extra) is not installed."""

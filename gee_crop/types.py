@@ -3,10 +3,12 @@ series; the sample table in memory) and :class:`RawStack` (a raw dated raster st
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+from pyproj import Transformer
 
-from gee_crop.classes import class_indices
+from gee_crop.classes import Legend, class_indices
 from gee_crop.config import BANDS
 
 
@@ -51,7 +53,7 @@ class SampleSeries:
 
     @property
     def labels(self) -> np.ndarray:
-        """(n,) int64 class indices into config.CLASSES."""
+        """(n,) int64 class indices into classes.CLASSES."""
         return class_indices(self.crop_class)
 
     def subset(self, index: np.ndarray) -> "SampleSeries":
@@ -93,3 +95,72 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
         np.concatenate([pad(tab.cloud, np.nan) for tab in tables]),
         {k: np.concatenate([tab.extra[k] for tab in tables]) for k in sorted(extra_keys)},
     )
+
+
+@dataclass
+class RawStack:
+    """Raw dated Sentinel-2 L2A observations of a raster, stored north up.
+
+    ``dn`` (T, H, W, 10) uint16 DN in config.BANDS order (0 = no data); ``cloud`` (T, H, W) float32
+    holding the indicator named by ``cloud_kind`` (config.CLOUD_KINDS); ``dates`` (T,) datetime64[D];
+    ``x`` (W,) and ``y`` (H,) pixel-centre coordinates in ``crs``; ``labels`` (H, W) int64 codes of a
+    reference product or None, read into classes by ``legend`` (:attr:`classes`); ``label_source``
+    names the product.
+    """
+
+    dates: np.ndarray
+    dn: np.ndarray
+    cloud: np.ndarray
+    cloud_kind: str
+    x: np.ndarray
+    y: np.ndarray
+    crs: str
+    labels: np.ndarray | None = None
+    name: str = "stack"
+    label_source: str = ""
+    legend: Legend | None = None
+
+    def __post_init__(self) -> None:
+        # Stored north-up (y decreasing, x increasing) whatever the file's order: the grid, the
+        # transform and every pixel lookup rely on it.
+        rows = slice(None, None, -1) if len(self.y) > 1 and self.y[0] < self.y[-1] else slice(None)
+        cols = slice(None, None, -1) if len(self.x) > 1 and self.x[0] > self.x[-1] else slice(None)
+        self.y, self.x = self.y[rows], self.x[cols]
+        self.dn, self.cloud = self.dn[:, rows, cols], self.cloud[:, rows, cols]
+        if self.labels is not None:
+            self.labels = self.labels[rows, cols]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) pixels."""
+        return self.dn.shape[1], self.dn.shape[2]
+
+    @property
+    def resolution(self) -> float:
+        return float(abs(self.x[1] - self.x[0])) if len(self.x) > 1 else float(abs(self.y[1] - self.y[0]))
+
+    @property
+    def upper_left(self) -> tuple[float, float]:
+        """(x, y) of the upper-left corner of the upper-left pixel."""
+        half = self.resolution / 2
+        return float(self.x.min() - half), float(self.y.max() + half)
+
+    @property
+    def transform(self) -> tuple[float, float, float, float, float, float]:
+        """GDAL/affine order (a, b, c, d, e, f): x = a*col + c, y = e*row + f (upper-left corner)."""
+        res, (x0, y1) = self.resolution, self.upper_left
+        return (res, 0.0, x0, 0.0, -res, y1)
+
+    @cached_property
+    def classes(self) -> np.ndarray | None:
+        """(H, W) uint8 class indices of ``labels`` read with ``legend`` (NO_CLASS where the code has
+        no class), or None without labels or legend."""
+        if self.labels is None or self.legend is None:
+            return None
+        return self.legend.indices(self.labels).astype(np.uint8)
+
+    def lonlat(self) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W) longitude and latitude of the pixel centres (WGS84)."""
+        xx, yy = np.meshgrid(self.x, self.y)
+        lon, lat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(xx, yy)
+        return np.asarray(lon), np.asarray(lat)

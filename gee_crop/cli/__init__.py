@@ -1,5 +1,8 @@
 """The ``gee-crop`` command line: one module per command, each parses options, calls one
-library function and prints. User errors (GeeCropError) are printed on one line, exit code 2."""
+``gee_crop.pipeline`` function and prints; shared options are defined once in ``options.py``.
+
+Exit codes: 0 done; 1 a user error in the data or files (GeeCropError, printed on one line);
+2 a usage error (click's: unknown option, bad value, missing argument)."""
 from __future__ import annotations
 
 import importlib
@@ -9,6 +12,9 @@ import click
 
 from gee_crop import __version__
 from gee_crop.errors import GeeCropError
+
+#: Exit code of a user error in the data or files (click's usage errors exit 2).
+USER_ERROR = 1
 
 #: command name -> module under gee_crop.cli that defines a click command called ``command``.
 COMMANDS = {
@@ -21,6 +27,7 @@ COMMANDS = {
     "experiment": "experiment",
     "report": "report",
     "info": "info",
+    "assess": "assess",
 }
 
 
@@ -41,7 +48,7 @@ class GeeCropGroup(click.Group):
             return super().invoke(ctx)
         except GeeCropError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(USER_ERROR)
 
 
 @click.group(cls=GeeCropGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from gee_crop.cli import options
+
 
 def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
     if value is None:
@@ -18,9 +20,8 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 
 @click.command("experiment")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for models/, runs/, results.json, table.md/.csv and figures/. Rerunning into "
-                   "the same folder skips finished (combination, seed) results.")
+@options.out_dir("models/, runs/, results.json, table.md/.csv, figures/ and report.html. Rerunning into "
+                 "the same folder skips finished (combination, seed) results.")
 @click.option("--seeds", callback=_seeds, default=None,
               help="Comma-separated seeds overriding the file's 'seeds', e.g. 0,1,2.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -28,20 +29,16 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option("--figures/--no-figures", default=None,
               help="Draw the insight figures (default: the file's insight.figures, else on).")
 @click.option("--report/--no-report", default=True, show_default=True,
-              help="Also write OUT/report.html (see `gee-crop report`).")
-@click.option("--quiet", is_flag=True, help="Print only the final table.")
+              help="Also write DIR/report.html (see `gee-crop report`).")
+@options.quiet
 def command(config: str, out_dir: str, seeds, data_dir: str | None, figures: bool | None, report: bool,
             quiet: bool) -> None:
     """Train and evaluate every model x transfer x seed of the experiment file CONFIG (YAML, see
     docs/experiments.md) and print OA / macro-F1 as mean ± std over seeds."""
-    from gee_crop.experiments.config import load_experiment
-    from gee_crop.experiments.runner import run_experiment
+    from gee_crop.pipeline.experiment import run_experiment_file
 
-    experiment = load_experiment(config, data_dir=data_dir)
-    run = run_experiment(experiment, out_dir, seeds=seeds, figures=figures,
-                         echo=(lambda _: None) if quiet else click.echo)
-    click.echo(run.tables["markdown"].read_text(encoding="utf-8"))
-    if report:
-        from gee_crop.experiments.report import write_report
-
-        click.echo(f"report: {write_report(out_dir)}")
+    result = run_experiment_file(config, out_dir, seeds=seeds, data_dir=data_dir, figures=figures, report=report,
+                                 echo=(lambda _: None) if quiet else click.echo)
+    click.echo(result.table_markdown)
+    if result.report_path is not None:
+        click.echo(f"report: {result.report_path}")

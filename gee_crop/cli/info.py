@@ -8,12 +8,9 @@ import click
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON instead of Markdown.")
 def command(model: str, as_json: bool) -> None:
-    """Print the model card of MODEL (model.onnx from `gee-crop export`, or model.pt / model.pkl /
-    an experiment's backbone.pt):
+    """Print the model card of MODEL (model.onnx from `gee-crop export`, or a trained model.pt / forest
+    model.onnx):
     training data, classes, season, validation and transfer scores, known limits."""
-    import json
+    from gee_crop.pipeline.info import model_card_text
 
-    from gee_crop.export.cards import card_text, read_card
-
-    card = read_card(model)
-    click.echo(json.dumps(card, indent=2) if as_json else card_text(card), nl=as_json)
+    click.echo(model_card_text(model, as_json=as_json), nl=as_json)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import click
 
+from gee_crop.cli import options
+from gee_crop.config import Precision
+
 
 def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     if value is None:
@@ -18,17 +21,14 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), or a CropNet "
                    "model.pt to run on torch (see --precision).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: map.tif (COG), map.png, areas.csv, summary.json, tiles/.")
+@options.out_dir("map.tif (COG), map.png, areas.csv, summary.json and tiles/ (a rerun resumes from them).")
 @click.option("--source", "source_path", type=click.Path(), default=None,
               help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.")
 @click.option("--earthengine", is_flag=True, help="Composite on Earth Engine instead of a local --source.")
 @click.option("--region", "region_path", type=click.Path(dir_okay=False), default=None,
               help="GeoJSON polygon to map (default: the whole --source).")
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
-@click.option("--year", type=int, default=None,
-              help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: the "
-                   "season a local stack covers best; required with --earthengine.")
+@options.year
 @click.option("--crs", default=None, help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).")
 @click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Output pixel size in CRS units (default: the stack's, or 10 m).")
@@ -52,15 +52,13 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
                    "pixels with longer gaps stay unmapped.")
 @click.option("--provider", "providers", multiple=True,
               help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+@click.option("--precision", type=options.choice_of(Precision), default=Precision.FP32.value, show_default=True,
               help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).")
-@click.option("--cloud-band", type=click.Choice(["cs", "cs_cdf"]), default="cs", show_default=True,
-              help="Cloud Score+ band for --earthengine.")
-@click.option("--project", default=None, help="Cloud project for Earth Engine (default: $EE_PROJECT).")
-@click.option("--service-account-key", type=click.Path(dir_okay=False), default=None,
-              help="Service-account key JSON for Earth Engine.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing map in --out (otherwise a rerun resumes).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@options.cloud_band
+@options.project
+@options.service_account_key
+@options.overwrite
+@options.quiet
 def command(model_path, out_dir, source_path, earthengine, region_path, bbox, year, crs, scale, tile_size,
             batch_size, workers, scheduler, probabilities, cropland_mask, worldcover, max_gap_bins, providers,
             precision, cloud_band, project, service_account_key, overwrite, quiet) -> None:
@@ -77,20 +75,17 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     On Earth Engine:
       gee-crop map --earthengine --region aoi.geojson --year 2023 --model model.onnx --out map
     """
-    from gee_crop.pipeline.map import run_map
-    from gee_crop.mapping.region import region_from_bbox, region_from_geojson
-    from gee_crop.mapping.sources import open_source
+    from gee_crop.pipeline.map import map_from_options
 
     if region_path and bbox:
         raise click.UsageError("give --region or --bbox, not both")
-    region = region_from_geojson(region_path) if region_path else (region_from_bbox(*bbox) if bbox else None)
-    source, cropland = open_source(source_path, earthengine, cropland_mask=cropland_mask, worldcover=worldcover,
-                                   cloud_band=cloud_band, project=project, service_account_key=service_account_key)
-    result = run_map(source, model_path, out_dir, region=region, year=year, crs=crs, scale=scale,
-                     tile_size=tile_size, batch_size=batch_size, workers=workers, scheduler=scheduler,
-                     overwrite=overwrite, probabilities=probabilities, max_gap_bins=max_gap_bins,
-                     providers=list(providers) or None, precision=precision, cropland=cropland,
-                     progress=not quiet)
+    result = map_from_options(model_path, out_dir, source_path=source_path, earthengine=earthengine,
+                              region_path=region_path, bbox=bbox, cropland_mask=cropland_mask, worldcover=worldcover,
+                              cloud_band=cloud_band, project=project, service_account_key=service_account_key,
+                              year=year, crs=crs, scale=scale, tile_size=tile_size, batch_size=batch_size,
+                              workers=workers, scheduler=scheduler, overwrite=overwrite, probabilities=probabilities,
+                              max_gap_bins=max_gap_bins, providers=list(providers) or None, precision=precision,
+                              progress=not quiet)
     grid = result.grid
     click.echo(f"mapped season {result.year}: {grid.width} x {grid.height} px of {grid.scale:g} {grid.units} "
                f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
@@ -98,7 +93,9 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     for path in (result.cog, result.probabilities, result.preview, result.areas_csv):
         if path is not None:
             click.echo(f"wrote {path}")
-    click.echo("area (ha): " + ", ".join(f"{c} {ha:,.2f}" for c, ha in result.hectares.items() if ha))
+    click.echo("pixel-count area (ha): " + ", ".join(f"{c} {ha:,.2f}" for c, ha in result.hectares.items() if ha))
+    click.echo("  (pixel counts are biased by the map's errors, not area estimates: estimate areas with 95 % "
+               "confidence intervals with `gee-crop assess`, see docs/assessment.md)")
     if result.bytes_fetched:
         click.echo(f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (minimum {result.min_bytes_per_pixel})")
     if result.accuracy is not None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gee_crop.config import BANDS, CLASSES
+from gee_crop.config import BANDS
+from gee_crop.classes import CLASSES
 from gee_crop.types import SampleSeries
 from gee_crop.errors import SampleTableError
 

@@ -1,21 +1,19 @@
 """Label rasters for local sampling: a crop-code grid read from a GeoTIFF or a patch label NetCDF.
 
 A label raster holds the reference product's own class codes (e.g. WorldCereal legacy crop-type
-codes, 0 = no information); the codes are turned into gee-crop classes with a legend
-(:func:`gee_crop.data.patch.worldcereal_legend` by default) only after the inward buffer, which
-erodes the product's own parcels (METHOD.md "Sampling", step 1).
+codes, 0 = no information); the codes are turned into gee-crop classes with a
+:class:`gee_crop.classes.Legend` (the WorldCereal legacy one by default) only after the inward
+buffer, which erodes the product's own parcels (METHOD.md "Sampling", step 1).
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gee_crop.config import CLASSES
-from gee_crop.data.patch import UNLABELED, PatchStack, worldcereal_legend
-from gee_crop.errors import InputError, UnknownClassError
+from gee_crop.errors import InputError
+from gee_crop.types import RawStack
 
 #: NetCDF variable holding crop-type codes in WorldCereal/Earth Engine patch label files.
 NETCDF_LABEL_VARIABLE = "CT"
@@ -30,7 +28,7 @@ class LabelRaster:
     """Class codes on a grid: ``codes`` (H, W) int64, ``nodata`` the no-label code.
 
     ``transform`` is in GDAL/affine order (a, b, c, d, e, f): x = a*col + c, y = e*row + f at the
-    upper-left pixel corner, in ``crs`` units (as :attr:`PatchStack.transform`).
+    upper-left pixel corner, in ``crs`` units (as :attr:`RawStack.transform`).
     """
 
     codes: np.ndarray
@@ -105,7 +103,7 @@ def _same_crs(a: str, b: str) -> bool:
     return CRS.from_user_input(a) == CRS.from_user_input(b)
 
 
-def check_same_grid(labels: LabelRaster, patch: PatchStack, label_path: str | Path = "the label raster") -> None:
+def check_same_grid(labels: LabelRaster, patch: RawStack, label_path: str | Path = "the label raster") -> None:
     """Raise InputError unless ``labels`` lies on exactly the stack's grid (shape, CRS, pixel corners)."""
     if labels.shape != patch.shape:
         raise InputError(f"{label_path} is {labels.shape[0]}x{labels.shape[1]} px but the stack is "
@@ -119,30 +117,3 @@ def check_same_grid(labels: LabelRaster, patch: PatchStack, label_path: str | Pa
         raise InputError(f"{label_path} has transform {tuple(round(v, 3) for v in labels.transform)} "
                          f"but the stack has {tuple(round(v, 3) for v in patch.transform)} (same CRS "
                          f"{patch.crs}); resample the labels onto the stack's pixel grid")
-
-
-def read_legend(legend: dict[int, str] | str | Path | None = None) -> dict[int, str]:
-    """Code -> gee-crop class: a dict as given, a CSV with columns ``code,gee_crop_class``, or
-    None for the WorldCereal legacy crop-type legend. Classes must be config.CLASSES or 'unlabeled'.
-    """
-    if legend is None:
-        return worldcereal_legend()
-    if isinstance(legend, dict):
-        table = {int(k): str(v) for k, v in legend.items()}
-    else:
-        path = Path(legend)
-        if not path.is_file():
-            raise InputError(f"legend {path} does not exist; give a CSV with columns code,gee_crop_class")
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        if not rows or not {"code", "gee_crop_class"} <= set(rows[0]):
-            raise InputError(f"{path} needs the columns code,gee_crop_class (one row per label code)")
-        try:
-            table = {int(r["code"]): r["gee_crop_class"].strip() for r in rows}
-        except ValueError:
-            raise InputError(f"{path}: the code column must hold integers") from None
-    unknown = sorted(set(table.values()) - set(CLASSES) - {UNLABELED})
-    if unknown:
-        raise UnknownClassError(f"legend maps codes to unknown class(es) {', '.join(map(repr, unknown))}; "
-                                f"use one of {', '.join(CLASSES)} or {UNLABELED!r}")
-    return table

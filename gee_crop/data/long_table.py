@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gee_crop.config import BANDS
-from gee_crop.data.patch import NETCDF_BAND_NAMES, UNLABELED, remap_codes, worldcereal_legend
-from gee_crop.types import SampleSeries
+from gee_crop.classes import EXCLUDE, OTHER, Legend
+from gee_crop.config import BANDS, two_digit_band
 from gee_crop.errors import InputError
+from gee_crop.types import SampleSeries
 
 #: cloud indicator columns recognised, by cloud_kind ("SCL" is the Sen2Cor layer).
 CLOUD_COLUMNS = {"SCL": "scl", "cs": "cs", "cs_cdf": "cs_cdf", "cloud_probability": "cloud_probability"}
@@ -35,12 +35,12 @@ def _first(columns: list[str], options: tuple[str, ...], what: str, path: Path) 
 
 def _band_columns(columns: list[str], path: Path) -> list[str]:
     """Column names of config.BANDS in order, accepting Earth Engine (B2) or two-digit (B02) names."""
-    two_digit = {ee: nc for nc, ee in NETCDF_BAND_NAMES.items()}
     found = []
     for band in BANDS:
-        name = band if band in columns else two_digit[band] if two_digit[band] in columns else None
+        two_digit = two_digit_band(band)
+        name = band if band in columns else two_digit if two_digit in columns else None
         if name is None:
-            raise InputError(f"{path} has no column for band {band} (nor {two_digit[band]}); a long "
+            raise InputError(f"{path} has no column for band {band} (nor {two_digit}); a long "
                              f"pixel table needs all of {', '.join(BANDS)} as DN")
         found.append(name)
     return found
@@ -56,12 +56,12 @@ def pad_groups(group: np.ndarray, values: np.ndarray, n: int, t: int, fill) -> n
 
 
 def read_long_table(path: str | os.PathLike, *, region: str = "",
-                    legend: dict[int, str] | None = None) -> SampleSeries:
+                    legend: Legend | dict | str | os.PathLike | None = None) -> SampleSeries:
     """Read a long pixel table into a SampleSeries (one sample per pixel, dates sorted).
 
-    Classes come from the ``ct_code`` column read with ``legend`` (default WorldCereal legacy crop
-    types, :func:`~gee_crop.data.patch.worldcereal_legend`); pixels whose code maps to
-    'unlabeled' are dropped.
+    Classes come from the ``ct_code`` column read with ``legend`` (see
+    :meth:`gee_crop.classes.Legend.of`; default the WorldCereal legacy crop types); pixels whose
+    code maps to 'exclude' are dropped.
     The cloud indicator column (SCL, cs, cs_cdf or cloud_probability) sets ``cloud_kind``.
     ``extra`` holds ``row``, ``col`` (when present) and ``source_code``.
     """
@@ -91,7 +91,7 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
     if (df.groupby(id_col, sort=True)[CODE_COLUMN].nunique().to_numpy() > 1).any():
         raise InputError(f"{path}: a pixel has more than one {CODE_COLUMN} over its dates; "
                          "a pixel must keep one label")
-    names = remap_codes(codes, worldcereal_legend() if legend is None else legend)
+    names = Legend.of(legend).names(codes)
     dates = pad_groups(group, df[date_col].to_numpy().astype("datetime64[D]"), n, t, np.datetime64("NaT"))
     dn = pad_groups(group, df[bands].to_numpy().astype(np.uint16), n, t, np.uint16(0))
     cloud = pad_groups(group, df[cloud_col].to_numpy().astype(np.float32), n, t, np.float32(np.nan))
@@ -99,13 +99,13 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
     for name in ("row", "col"):
         if name in columns:
             extra[name] = df[name].to_numpy()[first].astype(np.int32)
-    labelled = names != UNLABELED
+    labelled = names != EXCLUDE
     series = SampleSeries(
         sample_id=ids.astype(object),
         lon=df["lon"].to_numpy()[first].astype(np.float64),
         lat=df["lat"].to_numpy()[first].astype(np.float64),
         region=np.full(n, region, dtype=object),
-        crop_class=np.where(labelled, names, "other").astype(object),  # unlabeled rows dropped below
+        crop_class=np.where(labelled, names, OTHER).astype(object),  # excluded rows dropped below
         cloud_kind=np.full(n, CLOUD_COLUMNS[cloud_col], dtype=object),
         dates=dates, dn=dn, cloud=cloud, extra=extra,
     )

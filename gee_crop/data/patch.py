@@ -8,67 +8,15 @@ projection is requested without resampling.
 """
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from gee_crop.config import BANDS, CLASSES
-from gee_crop.types import SampleSeries
+from gee_crop.classes import OTHER, Legend
+from gee_crop.config import BANDS, S2_BAND_NAMES
 from gee_crop.errors import InputError
-
-#: band names in the NetCDF files (Sentinel-2 two-digit names) -> gee-crop (Earth Engine) names.
-NETCDF_BAND_NAMES = {"B02": "B2", "B03": "B3", "B04": "B4", "B08": "B8", "B05": "B5", "B06": "B6",
-                     "B07": "B7", "B8A": "B8A", "B11": "B11", "B12": "B12"}
-UNLABELED = "unlabeled"
-
-
-@dataclass
-class PatchStack:
-    """Raw dated S2 L2A observations of a patch on its 10 m grid.
-
-    ``dn`` (T, H, W, 10) uint16 in config.BANDS order (0 = no data); ``cloud`` (T, H, W) float32
-    holding the indicator named by ``cloud_kind`` (SCL classes here); ``dates`` (T,) datetime64[D];
-    ``x`` (W,) and ``y`` (H,) pixel-centre coordinates in ``crs``; ``labels`` (H, W) source codes or None.
-    """
-
-    name: str
-    dates: np.ndarray
-    dn: np.ndarray
-    cloud: np.ndarray
-    cloud_kind: str
-    x: np.ndarray
-    y: np.ndarray
-    crs: str
-    labels: np.ndarray | None = None
-    label_source: str = ""
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.dn.shape[1], self.dn.shape[2]
-
-    @property
-    def resolution(self) -> float:
-        return float(abs(self.x[1] - self.x[0]))
-
-    @property
-    def transform(self) -> tuple[float, float, float, float, float, float]:
-        """GDAL/affine order (a, b, c, d, e, f): x = a*col + c, y = e*row + f (upper-left corner)."""
-        res_x = float(self.x[1] - self.x[0])
-        res_y = float(self.y[1] - self.y[0])
-        return (res_x, 0.0, float(self.x[0] - res_x / 2), 0.0, res_y, float(self.y[0] - res_y / 2))
-
-    def lonlat(self) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W) longitude and latitude of the pixel centres (WGS84)."""
-        from pyproj import Transformer
-
-        xx, yy = np.meshgrid(self.x, self.y)
-        to_wgs84 = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
-        lon, lat = to_wgs84.transform(xx, yy)
-        return np.asarray(lon), np.asarray(lat)
+from gee_crop.types import RawStack, SampleSeries
 
 
 def _one(folder: Path, pattern: str, required: bool = True) -> Path | None:
@@ -81,8 +29,9 @@ def _one(folder: Path, pattern: str, required: bool = True) -> Path | None:
     return found[0]
 
 
-def read_patch(folder: str | Path, *, with_labels: bool = True) -> PatchStack:
-    """Read an Earth Engine NetCDF patch folder into a :class:`PatchStack` (raw DN, SCL as cloud)."""
+def read_patch(folder: str | Path, *, with_labels: bool = True) -> RawStack:
+    """Read an Earth Engine NetCDF patch folder into a RawStack (raw DN, SCL as cloud; the label codes
+    read with the WorldCereal legacy crop-type legend)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; give the patch folder that holds the S2_L2A_*.nc files")
@@ -94,7 +43,7 @@ def read_patch(folder: str | Path, *, with_labels: bool = True) -> PatchStack:
         if (ds20.sizes["y"] * 2, ds20.sizes["x"] * 2) != (h, w):
             raise InputError(f"{folder}: the 20 m grid is not the 10 m grid downsampled x2")
         dn = np.empty((ds10.sizes["timestamp"], h, w, len(BANDS)), dtype=np.uint16)
-        for nc_name, band in NETCDF_BAND_NAMES.items():
+        for nc_name, band in S2_BAND_NAMES.items():
             ds = ds10 if nc_name in ds10 else ds20
             values = ds[nc_name].values
             if ds is ds20:
@@ -111,35 +60,18 @@ def read_patch(folder: str | Path, *, with_labels: bool = True) -> PatchStack:
         with xr.open_dataset(label_file, mask_and_scale=False) as lab:
             labels = lab["CT"].values.astype(np.int64)
             label_source = str(lab.attrs.get("source", ""))
-    return PatchStack(name, dates, dn, scl, "scl", x, y, crs, labels, label_source)
+    return RawStack(dates, dn, scl, "scl", x, y, crs, labels=labels, name=name, label_source=label_source,
+                    legend=Legend.worldcereal())
 
 
-def worldcereal_legend() -> dict[int, str]:
-    """WorldCereal legacy crop-type code -> gee-crop class ('unlabeled' for code 0)."""
-    text = resources.files("gee_crop.resources").joinpath("labels/worldcereal_legacy_croptype.csv")
-    with text.open(encoding="utf-8") as fh:
-        return {int(row["code"]): row["gee_crop_class"] for row in csv.DictReader(fh)}
-
-
-def remap_codes(codes: np.ndarray, legend: dict[int, str]) -> np.ndarray:
-    """Map source codes to class names (object array); codes absent from the legend raise InputError."""
-    uniques, inverse = np.unique(codes, return_inverse=True)
-    missing = [int(u) for u in uniques if int(u) not in legend]
-    if missing:
-        raise InputError(f"label codes {missing[:10]} are not in the class-mapping table; add them "
-                         "to the table (code -> one of " + ", ".join(CLASSES) + ")")
-    names = np.array([legend[int(u)] for u in uniques], dtype=object)
-    return names[inverse].reshape(codes.shape)
-
-
-def patch_pixels(patch: PatchStack, rows: np.ndarray, cols: np.ndarray, *,
+def patch_pixels(patch: RawStack, rows: np.ndarray, cols: np.ndarray, *,
                  crop_class: np.ndarray | None = None, region: str = "") -> SampleSeries:
     """The raw series of the chosen pixels as a SampleSeries (one sample per pixel, all dates)."""
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     n, t = len(rows), len(patch.dates)
     lon, lat = patch.lonlat()
     if crop_class is None:
-        crop_class = np.full(n, "other", dtype=object)
+        crop_class = np.full(n, OTHER, dtype=object)
     extra = {"row": rows.astype(np.int32), "col": cols.astype(np.int32)}
     if patch.labels is not None:
         extra["source_code"] = patch.labels[rows, cols].astype(np.int64)

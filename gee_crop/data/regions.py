@@ -1,15 +1,9 @@
-"""Regions to sample: GeoJSON areas of interest and country boundaries (WGS84, shapely).
-
-Country geometries for offline validation and tiling come from the Natural Earth 1:50m Admin-0
-shapefile shipped in ``<shared data>/boundaries`` (public domain), read here with a small reader
-(no GDAL needed). On Earth Engine the boundary is taken from a catalog collection instead
-(:func:`gee_crop.earthengine.sampling.country_boundary`).
+"""Areas of interest: GeoJSON polygons and lon/lat boxes, validated, in WGS84 (shapely); the UTM
+zone of a region and reprojection. Country outlines live in :mod:`gee_crop.countries`.
 """
 from __future__ import annotations
 
 import json
-import struct
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,89 +15,6 @@ from gee_crop.errors import RegionError
 
 WGS84_NAMES = {"EPSG:4326", "urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326",
                "urn:ogc:def:crs:OGC::CRS84", "CRS84", "WGS84"}
-NATURAL_EARTH = "boundaries/ne_50m_admin_0_countries"
-
-
-# ------------------------------------------------------------------ shapefile
-
-def _read_dbf(path: Path) -> list[dict[str, str]]:
-    data = path.read_bytes()
-    n_records, header_len, record_len = struct.unpack("<IHH", data[4:12])
-    fields, offset = [], 32
-    while data[offset] != 0x0D:
-        name = data[offset:offset + 11].split(b"\0")[0].decode("ascii")
-        fields.append((name, data[offset + 16]))
-        offset += 32
-    records = []
-    for i in range(n_records):
-        start = header_len + i * record_len + 1  # first byte: deletion flag
-        row, pos = {}, start
-        for name, length in fields:
-            row[name] = data[pos:pos + length].decode("utf-8", errors="replace").strip()
-            pos += length
-        records.append(row)
-    return records
-
-
-def _rings_to_geometry(rings: list[np.ndarray]) -> sg.base.BaseGeometry:
-    # Shapefile polygons: outer rings clockwise, holes counter-clockwise.
-    outers = [r for r in rings if not sg.LinearRing(r).is_ccw]
-    holes = [r for r in rings if sg.LinearRing(r).is_ccw]
-    shells = [sg.Polygon(o) for o in outers]
-    hole_lists: list[list[np.ndarray]] = [[] for _ in shells]
-    for h in holes:
-        point = sg.Point(h[0])
-        owner = next((i for i, s in enumerate(shells) if s.contains(point)), None)
-        if owner is not None:
-            hole_lists[owner].append(h)
-    polygons = [sg.Polygon(o, hl) for o, hl in zip(outers, hole_lists)]
-    return polygons[0] if len(polygons) == 1 else sg.MultiPolygon(polygons)
-
-
-def _read_shp_polygons(path: Path) -> list[sg.base.BaseGeometry | None]:
-    data = path.read_bytes()
-    shapes, offset = [], 100
-    while offset < len(data):
-        _, length_words = struct.unpack(">ii", data[offset:offset + 8])
-        content = data[offset + 8: offset + 8 + 2 * length_words]
-        offset += 8 + 2 * length_words
-        shape_type = struct.unpack("<i", content[:4])[0]
-        if shape_type == 0:
-            shapes.append(None)
-            continue
-        n_parts, n_points = struct.unpack("<ii", content[36:44])
-        parts = np.frombuffer(content, "<i4", n_parts, 44)
-        points = np.frombuffer(content, "<f8", 2 * n_points, 44 + 4 * n_parts).reshape(-1, 2)
-        bounds = list(parts) + [n_points]
-        shapes.append(_rings_to_geometry([points[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
-    return shapes
-
-
-@lru_cache(maxsize=1)
-def _countries() -> dict[str, tuple[str, sg.base.BaseGeometry]]:
-    from gee_crop.testing.paths import shared_data_dir
-
-    base = shared_data_dir() / NATURAL_EARTH
-    records = _read_dbf(base.with_suffix(".dbf"))
-    shapes = _read_shp_polygons(base.with_suffix(".shp"))
-    out = {}
-    for rec, shape in zip(records, shapes):
-        # Natural Earth writes ISO_A3 = -99 for a few countries (France, Norway): ADM0_A3 then.
-        code = rec.get("ISO_A3", "-99")
-        code = rec.get("ADM0_A3", code) if code in ("-99", "") else code
-        if shape is not None and code not in out:
-            out[code] = (rec.get("NAME", code), shape)
-    return out
-
-
-def country_geometry(iso3: str) -> sg.base.BaseGeometry:
-    """WGS84 (Multi)Polygon of a country; RegionError when the code is not ISO 3166-1 alpha-3."""
-    code = iso3.strip().upper()
-    found = _countries().get(code)
-    if found is None:
-        raise RegionError(f"{iso3!r} is not an ISO 3166-1 alpha-3 country code (e.g. FRA, USA, BEL); "
-                          "give a valid code, or a GeoJSON file with --region")
-    return found[1]
 
 
 # ------------------------------------------------------------------- GeoJSON
@@ -211,3 +122,24 @@ def read_region(path: str | Path, *, reproject: bool = False) -> sg.base.BaseGeo
     if not isinstance(obj, dict):
         raise RegionError(f"{path} is not a GeoJSON object; give a GeoJSON polygon file")
     return geometry_from_geojson(obj, source=str(path), reproject=reproject)
+
+
+def region_from_geojson(path: str | Path) -> sg.base.BaseGeometry:
+    """Read a GeoJSON file (geometry, Feature or FeatureCollection) as one valid WGS84 geometry;
+    a file in another CRS is reprojected (mapping)."""
+    return read_region(path, reproject=True)
+
+
+def region_from_bbox(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> sg.base.BaseGeometry:
+    """A WGS84 rectangle; raises RegionError for an empty or out-of-range box."""
+    if not (-180 <= lon_min < lon_max <= 180 and -90 <= lat_min < lat_max <= 90):
+        raise RegionError(f"--bbox {lon_min},{lat_min},{lon_max},{lat_max} is empty or out of range; "
+                          "give lon_min,lat_min,lon_max,lat_max in degrees with min < max")
+    return sg.box(lon_min, lat_min, lon_max, lat_max)
+
+
+def utm_crs_for(geometry: sg.base.BaseGeometry) -> str:
+    """The UTM zone (WGS84 / UTM, EPSG:326xx north, 327xx south) of a WGS84 geometry's centroid."""
+    centroid = geometry.centroid
+    zone = int((centroid.x + 180) // 6) % 60 + 1
+    return f"EPSG:{(32700 if centroid.y < 0 else 32600) + zone}"

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from gee_crop.config import (CLASS_INDEX, CLASSES, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
-                             SAMPLES_PER_CELL_DEFAULT)
-from gee_crop.data.labels import check_same_grid, read_label_raster, read_legend
-from gee_crop.data.patch import UNLABELED, PatchStack, patch_pixels, read_patch, remap_codes
-from gee_crop.types import SampleSeries
+from gee_crop.classes import CLASSES, NO_CLASS, Legend
+from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SAMPLES_PER_CELL_DEFAULT
+from gee_crop.data.labels import check_same_grid, read_label_raster
+from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask
+from gee_crop.types import RawStack, SampleSeries
 
 #: Mean Earth radius (m), for the local equirectangular distances of grid sampling.
 EARTH_RADIUS_M = 6_371_008.8
@@ -138,25 +138,16 @@ def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cel
 ERODE_BY = ("class", "code")
 
 
-def class_grid(codes: np.ndarray, legend: dict[int, str]) -> np.ndarray:
-    """(H, W) int64 index into config.CLASSES of each code (-1 = unlabeled)."""
-    names = remap_codes(codes, legend)
-    index = np.full(names.shape, -1, dtype=np.int64)
-    for name in set(np.unique(names)) - {UNLABELED}:  # a handful of classes, not pixels
-        index[names == name] = CLASS_INDEX[name]
-    return index
-
-
-def sample_local_stack(patch: PatchStack, *, buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
+def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
                        spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-                       region: str = "", seed: int = 0, legend: dict[int, str] | str | Path | None = None,
+                       region: str = "", seed: int = 0, legend: Legend | dict | str | Path | None = None,
                        nodata: int = 0, erode_by: str = "class") -> SampleSeries:
     """Sample a labelled stack like the Earth Engine path: buffer, clear-data filter, grid sampling.
 
     ``patch.labels`` (H, W) holds the reference product's codes (``nodata`` = no label), mapped to
-    gee-crop classes by ``legend`` (dict, CSV path, or None = WorldCereal legacy crop types; see
-    :func:`gee_crop.data.labels.read_legend`). ``erode_by="class"`` (default) erodes the regions of
-    the 7 gee-crop classes, as the Earth Engine path does; ``"code"`` erodes the product's own
+    gee-crop classes by ``legend`` (a Legend, dict, CSV path, or None = WorldCereal legacy crop
+    types; see :meth:`gee_crop.classes.Legend.of`). ``erode_by="class"`` (default) erodes the
+    regions of the 7 gee-crop classes, as the Earth Engine path does; ``"code"`` erodes the product's own
     classes (also drops edges between two crops that both map to 'other').
     Returns one sample per drawn pixel with all its raw dates; ``extra`` holds ``row``, ``col``
     and ``source_code``.
@@ -166,13 +157,13 @@ def sample_local_stack(patch: PatchStack, *, buffer_m: float = INWARD_BUFFER_M, 
                          "(a GeoTIFF or the patch's OUTPUT_*_10m_*.nc on the stack's grid)")
     if erode_by not in ERODE_BY:
         raise InputError(f"erode_by {erode_by!r} is not one of {', '.join(ERODE_BY)}")
-    legend = {**read_legend(legend), nodata: UNLABELED}
+    legend = Legend.of(legend).excluding(nodata)
     if erode_by == "class":
-        classes = inward_buffer(class_grid(patch.labels, legend), buffer_m, patch.resolution, nodata=-1)
+        classes = inward_buffer(legend.indices(patch.labels), buffer_m, patch.resolution, nodata=NO_CLASS)
     else:
-        classes = class_grid(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata), legend)
+        classes = legend.indices(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata))
     clear = clear_mask(patch.cloud, patch.cloud_kind) & (patch.dn != 0).all(axis=-1)
-    candidates = (classes >= 0) & clear.any(axis=0)  # METHOD.md step 2: label and clear data
+    candidates = (classes != NO_CLASS) & clear.any(axis=0)  # METHOD.md step 2: label and clear data
     if not candidates.any():
         n_labelled = int((patch.labels != nodata).sum())
         raise InputError(f"no labelled pixel with clear data is left in {patch.name} after the "
@@ -200,13 +191,13 @@ def _stack_folder(source: Path) -> Path:
 def sample_from_files(source: str | Path, labels: str | Path | None = None, *,
                       buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
                       spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-                      region: str = "", seed: int = 0, legend: dict[int, str] | str | Path | None = None,
+                      region: str = "", seed: int = 0, legend: Legend | dict | str | Path | None = None,
                       erode_by: str = "class") -> SampleSeries:
     """Read a local stack (patch folder, or a NetCDF file inside one) and sample it.
 
     ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid; None uses the patch's own
-    label file. Codes are read with ``legend``: a dict, a CSV ``code,gee_crop_class`` or None for
-    the WorldCereal legacy crop types (see :func:`gee_crop.data.labels.read_legend`).
+    label file. Codes are read with ``legend``: a Legend, a dict, a CSV ``code,gee_crop_class`` or
+    None for the WorldCereal legacy crop types (see :meth:`gee_crop.classes.Legend.of`).
     """
     source = Path(source)
     patch = read_patch(_stack_folder(source), with_labels=labels is None)

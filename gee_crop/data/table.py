@@ -8,7 +8,7 @@ column         type         meaning
 sample_id      string       unique id
 lon, lat       float64      WGS84 degrees (sample location)
 region         string       ISO3 country code or region name (e.g. "FRA", "BEL")
-crop_class     string       one of config.CLASSES
+crop_class     string       one of classes.CLASSES
 cloud_kind     string       how to read ``cloud``: cs, cs_cdf, scl, cloud_probability
 =============  ===========  ===========================================================
 

@@ -8,18 +8,17 @@ NaN cloud value. ``ewoc_code`` is mapped to the 7 gee-crop classes with the Worl
 """
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gee_crop.config import BANDS, OTHER
+from gee_crop.classes import OTHER, Legend, read_csv_rows
+from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.long_table import pad_groups
-from gee_crop.data.patch import remap_codes
-from gee_crop.types import SampleSeries
 from gee_crop.errors import InputError
+from gee_crop.types import SampleSeries
 
 WORLDCEREAL_NODATA = 65535
 MAPPING_FILE = "ewoc_crop_type_class_mappings.csv"
@@ -33,34 +32,25 @@ DATE_POSITIONS = ("start", "middle")
 
 def _column(band: str) -> str:
     """WorldCereal column of a config.BANDS name: B2 -> S2-L2A-B02, B8A -> S2-L2A-B8A."""
-    digits = band[1:]
-    return f"S2-L2A-B{digits.zfill(2) if digits.isdigit() else digits}"
+    return f"S2-L2A-{two_digit_band(band)}"
 
 
-def ewoc_class_map(mapping_csv: str | os.PathLike) -> dict[int, str]:
-    """``ewoc_code`` (int, dashes removed) -> gee-crop class, from the WorldCereal legend CSV (``;``)."""
-    path = Path(mapping_csv)
-    if not path.is_file():
-        raise InputError(f"WorldCereal class mapping {path} does not exist; give "
-                         f"wc-extractions/{MAPPING_FILE} (the WorldCereal crop-type legend)")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter=";"))
-    if not rows or not {"ewoc_code", "sampling_label", "label_full"} <= set(rows[0]):
-        raise InputError(f"{path} is not the WorldCereal legend; it needs ';'-separated columns "
-                         "ewoc_code, sampling_label and label_full")
-    return {int(r["ewoc_code"].replace("-", "")):
-            SAMPLING_LABEL_CLASSES.get(r["sampling_label"], LABEL_FULL_CLASSES.get(r["label_full"], OTHER))
-            for r in rows}
+def ewoc_class_map(mapping_csv: str | os.PathLike) -> Legend:
+    """``ewoc_code`` (dashes removed) -> gee-crop class, from the WorldCereal legend CSV (``;``)."""
+    rows = read_csv_rows(mapping_csv, ("ewoc_code", "sampling_label", "label_full"), delimiter=";",
+                         what=f"WorldCereal class mapping (wc-extractions/{MAPPING_FILE})")
+    return Legend({r["ewoc_code"].replace("-", ""):
+                   SAMPLING_LABEL_CLASSES.get(r["sampling_label"], LABEL_FULL_CLASSES.get(r["label_full"], OTHER))
+                   for r in rows}, source=f"WorldCereal legend {mapping_csv}")
 
 
 def _default_mapping(path: Path) -> Path:
-    """The legend next to the extraction file, else the shipped one in the shared data folder."""
+    """The WorldCereal legend next to the extraction file (InputError naming ``class_map`` if absent)."""
     beside = path.parent / MAPPING_FILE
-    if beside.is_file():
-        return beside
-    from gee_crop.testing.paths import shared_data_dir
-
-    return shared_data_dir() / "wc-extractions" / MAPPING_FILE
+    if not beside.is_file():
+        raise InputError(f"no WorldCereal legend {MAPPING_FILE} beside {path}; pass class_map= the "
+                         "WorldCereal crop-type legend CSV (or a {ewoc_code: class} dict)")
+    return beside
 
 
 def region_of(ref_id: np.ndarray) -> np.ndarray:
@@ -85,7 +75,7 @@ def _period_middle(dates: np.ndarray) -> np.ndarray:
     return days + (end - days).astype(np.int64) // 2
 
 
-def read_worldcereal(path: str | os.PathLike, class_map: dict[int, str] | str | os.PathLike | None = None, *,
+def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | os.PathLike | None = None, *,
                      fill_b8a: bool = True, date_position: str = "middle") -> SampleSeries:
     """Read a WorldCereal extraction (monthly/dekadal composites) into a SampleSeries.
 
@@ -95,8 +85,8 @@ def read_worldcereal(path: str | os.PathLike, class_map: dict[int, str] | str | 
       to B8, a documented approximation (on the clear pixels of the shipped Flanders patch B8A/B8
       has median 1.03, 10-90 % range 0.92-1.18, median |B8A - B8| / B8 = 5.7 %);
       ``extra["b8a_filled"]`` (n,) bool marks samples with filled values. Without it B8A stays 0.
-    - ``class_map``: ewoc_code -> gee-crop class, or the legend CSV path; default the
-      ``ewoc_crop_type_class_mappings.csv`` beside the file or in the shared data folder.
+    - ``class_map``: ewoc_code -> gee-crop class (a Legend or dict), or the legend CSV path; default
+      the ``ewoc_crop_type_class_mappings.csv`` beside the file.
       corn = sampling label maize, soybeans = soy_soybeans, rice, wheat = wheat/spring_wheat,
       sugarcane = sugar_cane, cotton = cotton, anything else = other.
     - ``date_position``: date each composite at its period's "middle" day (default; the composite
@@ -110,6 +100,7 @@ def read_worldcereal(path: str | os.PathLike, class_map: dict[int, str] | str | 
         raise InputError(f"WorldCereal extraction {path} does not exist; give a wc-extractions/*.parquet file")
     if class_map is None or isinstance(class_map, (str, os.PathLike)):
         class_map = ewoc_class_map(_default_mapping(path) if class_map is None else class_map)
+    class_map = Legend.of(class_map)
     try:
         df = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
@@ -142,7 +133,7 @@ def read_worldcereal(path: str | os.PathLike, class_map: dict[int, str] | str | 
         lon=df["lon"].to_numpy()[first].astype(np.float64),
         lat=df["lat"].to_numpy()[first].astype(np.float64),
         region=region_of(df["ref_id"].to_numpy()[first]),
-        crop_class=remap_codes(codes, class_map).astype(object),
+        crop_class=class_map.names(codes).astype(object),
         cloud_kind=np.full(n, "none", dtype=object),
         dates=pad_groups(group, dates, n, t, np.datetime64("NaT")),
         dn=pad_groups(group, raw.astype(np.uint16), n, t, np.uint16(0)),

@@ -1,8 +1,9 @@
-"""The Earth Engine side of gee-crop.
+"""The Earth Engine side of gee-crop (the server).
 
 Graph builders return ``ee`` objects and send nothing: ``collections`` (S2 SR harmonized + Cloud
 Score+, EMIT), ``composite`` (5-day medians, server-side gap filling), ``labels`` (per-country
-reference maps), ``sampling`` (inward buffer, grid sampling, series extraction, export configs).
-``client`` is the one place that talks to the server; ``jobs`` tiles, streams, exports and resumes
-sampling runs; ``offline`` builds graphs without a server (tests); ``graph`` reads graphs back.
+reference label images), ``sampling`` (inward buffer, grid sampling, series extraction, the graph of
+one tile of a sampling job, export configs), ``assessment`` (area and accuracy assessment of a map
+held on Earth Engine). ``client`` is the one place that talks to the server; ``graph`` reads graphs
+back. Running jobs (tiling, polling, resuming) is ``gee_crop.pipeline.sample``'s work.
 """

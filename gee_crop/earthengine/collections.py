@@ -37,7 +37,7 @@ def check_cloud_band(cloud_band: str) -> str:
 def check_threshold(threshold: float) -> float:
     """``threshold`` if within (0, 1], else InputError (Cloud Score+ is a clear-sky probability)."""
     if not 0.0 < float(threshold) <= 1.0:
-        raise InputError(f"--threshold {threshold} is outside (0, 1]; Cloud Score+ is a clear-sky "
+        raise InputError(f"--cloud-threshold {threshold} is outside (0, 1]; Cloud Score+ is a clear-sky "
                          f"score, the paper keeps pixels with score >= {CLEAR_THRESHOLD}")
     return float(threshold)
 

@@ -1,6 +1,6 @@
 """5-day window medians of cloud-free Sentinel-2 as one multi-band image, gap-filled on the server.
 
-Output bands are named ``f"{band}_t{k:02d}"`` in band-major order (B2_t00 … B2_t42, B3_t00 …), so the
+Output bands are named by ``config.composite_band`` in band-major order (B2_t00 … B2_t42, B3_t00 …), so the
 pixel values reshape to (10, n_bins) in config.BANDS order: the 2D input of CropNet (METHOD.md
 "Features"). Values are uint16 DN (reflectance x 10,000), like the sample table.
 """
@@ -10,7 +10,7 @@ import datetime as dt
 
 import ee
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, SeasonSpan
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, SeasonSpan, composite_band
 from gee_crop.earthengine.collections import clear_observations, s2_with_cloud_score
 
 TIME_BAND = "t"
@@ -18,7 +18,7 @@ TIME_BAND = "t"
 
 def composite_band_names(n_bins: int) -> list[str]:
     """Band-major names B2_t00 … B12_t{n_bins-1}: reshape pixel values to (10, n_bins)."""
-    return [f"{band}_t{k:02d}" for band in BANDS for k in range(n_bins)]
+    return [composite_band(band, k) for band in BANDS for k in range(n_bins)]
 
 
 def window_medians(clear: ee.ImageCollection, season: SeasonSpan) -> list[ee.Image]:
@@ -60,7 +60,7 @@ def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS) -> ee.Ima
         weight = ee.Image.constant(k).subtract(t_prev).divide(t_next.subtract(t_prev).max(1))
         inner = v_prev.add(v_next.subtract(v_prev).multiply(weight))
         value = inner.unmask(v_prev).unmask(v_next)  # edges: nearest valid window
-        out.append(value.rename([f"{b}_t{k:02d}" for b in BANDS]))
+        out.append(value.rename([composite_band(b, k) for b in BANDS]))
         gap = t_next.subtract(t_prev).subtract(1)  # empty windows between the two valid ones
         longest = gap if longest is None else longest.max(gap)
     stacked = ee.Image.cat(out).select(composite_band_names(n))

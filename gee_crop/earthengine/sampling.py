@@ -1,25 +1,73 @@
 """Server-side sampling graphs (METHOD.md "Sampling"): inward buffer, 0.1° grid sampling at 60 m,
-raw per-date series extraction at the sample points, table export configs.
+raw per-date series extraction at the sample points, the graph of one tile of a job, table export configs.
 
-Every function builds and returns ``ee`` objects; :mod:`gee_crop.pipeline.sample_jobs` sends them through
-the client. One extracted row is one acquisition of one sample, with the properties of
-:func:`row_properties` (the layout :mod:`gee_crop.data.ee_rows` turns into the sample table).
+Every function builds and returns ``ee`` objects; :mod:`gee_crop.pipeline.sample` plans the tiles,
+sends the graphs through the client and resumes. One extracted row is one acquisition of one sample,
+with the properties of :func:`row_properties` (the layout :mod:`gee_crop.data.ee_rows` turns into the
+sample table).
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import ee
+from shapely import geometry as sg
 
-from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M)
+from gee_crop.classes import NO_CLASS
+from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
+                             acquisition_window, hemisphere_of)
+from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
-from gee_crop.earthengine.labels import LABEL_BAND, NO_LABEL
+from gee_crop.earthengine.labels import LABEL_BAND, reference_labels
 
 CELL_BAND = "cell"
 COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
 COUNTRY_CODE_PROPERTY = "shapeGroup"  # ISO 3166-1 alpha-3 in geoBoundaries
 SERIES_SCALE_M = 10  # S2 10 m grid: the series is read at the sample's 10 m pixel
 EXPORT_DESTINATIONS = ("drive", "gcs", "asset")
+DEFAULT_TILE_DEG = 1.0
+
+Bounds = tuple[float, float, float, float]
+
+
+@dataclass
+class SamplingJob:
+    """Everything that defines a sampling run (its fingerprint guards resumes)."""
+
+    name: str
+    spec: CountrySpec
+    geometry: Any  # shapely geometry (WGS84): the area to sample
+    year: int
+    per_cell: int
+    cloud_band: str = "cs"
+    threshold: float = CLEAR_THRESHOLD
+    buffer_m: float = INWARD_BUFFER_M
+    cell_deg: float = GRID_CELL_DEG
+    spacing_m: float = SAMPLE_SPACING_M
+    seed: int = 0
+    tile_deg: float = DEFAULT_TILE_DEG
+    tile_scale: float = 1.0
+    project: str | None = None
+    from_country: bool = True
+    accuracy: dict[int, set[int]] | None = None
+
+    @property
+    def hemisphere(self) -> str:
+        return hemisphere_of(self.geometry.centroid.y)
+
+    @property
+    def window(self) -> tuple[dt.date, dt.date]:
+        """Raw acquisition window (METHOD.md: Jan–Dec north, Jul–Jun south)."""
+        return acquisition_window(self.year, self.hemisphere)
+
+    def fingerprint(self) -> dict:
+        return {"name": self.name, "country": self.spec.code, "year": self.year,
+                "per_cell": self.per_cell, "cloud_band": self.cloud_band, "threshold": self.threshold,
+                "buffer_m": self.buffer_m, "cell_deg": self.cell_deg, "spacing_m": self.spacing_m,
+                "seed": self.seed, "tile_deg": self.tile_deg,
+                "bounds": [round(b, 6) for b in self.geometry.bounds]}
 
 
 def row_properties(cloud_band: str = "cs") -> list[str]:
@@ -37,13 +85,13 @@ def inward_buffer(labels: ee.Image, radius_m: float = INWARD_BUFFER_M) -> ee.Ima
     """Labels eroded by ``radius_m``: a pixel keeps its class only when every pixel within the radius
     has the same class (METHOD.md step 1: removes field edges and small patches).
 
-    Unlabelled pixels count as a class of their own (NO_LABEL), so erosion also works from the
+    Unlabelled pixels count as a class of their own (NO_CLASS), so erosion also works from the
     edges of the labelled area. The focal window is in metres, on the 10 m label grid.
     """
-    filled = labels.unmask(NO_LABEL)
+    filled = labels.unmask(NO_CLASS)
     lowest = filled.focalMin(radius=radius_m, kernelType="circle", units="meters")
     highest = filled.focalMax(radius=radius_m, kernelType="circle", units="meters")
-    keep = lowest.eq(highest).And(filled.neq(NO_LABEL))
+    keep = lowest.eq(highest).And(filled.neq(NO_CLASS))
     return labels.updateMask(keep).rename(LABEL_BAND)
 
 
@@ -110,6 +158,33 @@ def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: d
     points = sample_points(buffered, region, clear, cell_deg=cell_deg, spacing_m=spacing_m,
                            per_cell=per_cell, seed=seed, tile_scale=tile_scale)
     return series_rows(points, region, start, end, cloud_band, tile_scale)
+
+
+def tile_region(job: SamplingJob, bounds: Bounds) -> ee.Geometry:
+    """A tile's area on the server: its box (west, south, east, north degrees) ∩ the catalog country
+    outline, or ∩ the user's polygon."""
+    if job.from_country:
+        box = ee.Geometry.Rectangle(list(bounds), "EPSG:4326", False)
+        return box.intersection(country_boundary(job.spec.code), 1)
+    part = job.geometry.intersection(sg.box(*bounds))
+    return ee.Geometry(sg.mapping(part), "EPSG:4326", False)
+
+
+def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
+    """The sampling rows of tile ``index`` of the job (its seed is the job's seed + ``index``)."""
+    start, end = job.window
+    labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy)
+    return sampling_graph(labels, tile_region(job, bounds), start, end, cloud_band=job.cloud_band,
+                          threshold=job.threshold, buffer_m=job.buffer_m, cell_deg=job.cell_deg,
+                          spacing_m=job.spacing_m, per_cell=job.per_cell, seed=job.seed + index,
+                          tile_scale=job.tile_scale)
+
+
+def export_names(job: SamplingJob, index: int) -> tuple[str, str | None]:
+    """(task description = file prefix, table asset id or None) of tile ``index``'s export."""
+    description = f"gee-crop_{job.name}_{job.year}_tile{index:04d}"
+    asset = f"projects/{job.project}/assets/gee-crop/samples/{description}" if job.project else None
+    return description, asset
 
 
 def export_config(rows: ee.FeatureCollection, destination: str, description: str, *,

@@ -23,8 +23,10 @@ the transfer's target (METHOD.md "Evaluation"). Example (see ``experiments/ci_sm
         augment: {shift: true, scale: true, warp: true}   # or true / false
         train: {epochs: 10, widths: [16, 32, 64, 128]}
 
-``{shared_data}`` expands to the shipped real-data folder. Validation is pure (no file is opened):
-:func:`load_experiment` raises :class:`ExperimentConfigError` naming the key and the fix.
+``{shared_data}`` expands to the real-data folder the caller names (``shared_data``: a path, or a
+function giving it, called only when a path uses the placeholder; ``gee-crop experiment`` passes the
+shipped data folder). Validation is pure (no file is opened): :func:`load_experiment` raises
+:class:`ExperimentConfigError` naming the key and the fix.
 """
 from __future__ import annotations
 
@@ -32,19 +34,30 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from gee_crop.errors import InputError
+import yaml
+
+from gee_crop.config import Arch, FeatureKind
+from gee_crop.errors import ExperimentConfigError
+from gee_crop.models.registry import ARCH_FEATURES as TRAINED_FEATURES
 
 READERS = ("table", "worldcereal", "patch")
-FEATURES = ("median2d", "median1d", "harmonic", "emit")
-TRAINER_ARCHS = ("cropnet2d", "cropnet1d", "random_forest")
-BACKBONE_ARCHS = ("resnet50", "efficientnet_v2_s", "convnext_tiny")
-ARCHS = TRAINER_ARCHS + BACKBONE_ARCHS
-#: feature kinds each architecture accepts (the 2D backbones read the 10 x t matrix, like CropNet 2D).
-ARCH_FEATURES = {"cropnet2d": ("median2d",), "cropnet1d": ("median1d", "harmonic", "emit"),
-                 "random_forest": ("median1d", "harmonic", "emit"),
-                 **{arch: ("median2d",) for arch in BACKBONE_ARCHS}}
+#: EMIT hyperspectral features: planned, accepted by the file format, refused when run.
+EMIT = "emit"
+FEATURES = (*FeatureKind.values(), EMIT)
+ARCHS = Arch.values()
+
+
+def _with_emit(kinds: tuple[FeatureKind, ...]) -> tuple[str, ...]:
+    """The registry's feature kinds of an architecture; flat-feature models also take EMIT."""
+    values = tuple(kind.value for kind in kinds)
+    return values if FeatureKind.MEDIAN2D in kinds else (*values, EMIT)
+
+
+#: feature kinds each architecture accepts; the first is the default.
+ARCH_FEATURES = {arch.value: _with_emit(kinds) for arch, kinds in TRAINED_FEATURES.items()}
+SharedData = str | os.PathLike | Callable[[], Path] | None
 #: augmentation transforms (METHOD.md "Augmentation") and their AugmentConfig probability fields.
 TRANSFORMS = {"shift": "p_shift", "scale": "p_scale", "warp": "p_warp"}
 #: training options a model (or ``defaults``) may set; passed on to the trainer.
@@ -56,10 +69,6 @@ TOP_KEYS = ("name", "title", "table", "seeds", "data_dir", "defaults", "datasets
             "insight", "torch_threads", "notes")
 INSIGHT_KEYS = ("figures", "cam_model", "tsne_samples", "cam_samples")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-class ExperimentConfigError(InputError):
-    """An experiment file is missing a key, has an unknown one, or holds a value that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -179,18 +188,19 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
                 "write e.g. 'seeds: 3' or 'seeds: [0, 1, 2]'")
 
 
-def _resolve_path(raw: Any, base: Path, where: str) -> Path:
+def _resolve_path(raw: Any, base: Path, where: str, shared_data: SharedData) -> Path:
     if not isinstance(raw, str) or not raw:
         raise _fail(where, "path is missing", "give the file or folder of the dataset as 'path: ...'")
     if "{shared_data}" in raw:
-        from gee_crop.testing.paths import shared_data_dir
-
-        raw = raw.replace("{shared_data}", str(shared_data_dir()))
+        if shared_data is None:
+            raise _fail(where, "the path uses {shared_data} but no shared-data folder was given",
+                        "run it with `gee-crop experiment` (or pass shared_data=...) or write the full path")
+        raw = raw.replace("{shared_data}", str(shared_data() if callable(shared_data) else shared_data))
     path = Path(os.path.expanduser(raw))
     return path if path.is_absolute() else base / path
 
 
-def _dataset(key: str, value: Any, base: Path) -> DatasetSpec:
+def _dataset(key: str, value: Any, base: Path, shared_data: SharedData) -> DatasetSpec:
     where = f"datasets.{key}"
     if not _NAME.match(key):
         raise _fail(where, "dataset names may hold letters, digits, '_', '-' and '.' only", "rename it, e.g. BEL_patch")
@@ -210,7 +220,7 @@ def _dataset(key: str, value: Any, base: Path) -> DatasetSpec:
     _check_keys(sampling, SAMPLING_OPTIONS, f"{where}.sampling")
     if sampling and reader != "patch":
         raise _fail(where, "'sampling' applies to raster patches only", "remove it or use 'reader: patch'")
-    return DatasetSpec(key, reader, _resolve_path(value.get("path"), base, where),
+    return DatasetSpec(key, reader, _resolve_path(value.get("path"), base, where, shared_data),
                        str(region).upper() if region else None, limit, dict(sampling))
 
 
@@ -280,9 +290,10 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
 
 
 def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
-                     data_dir: str | os.PathLike | None = None) -> ExperimentConfig:
+                     data_dir: str | os.PathLike | None = None, shared_data: SharedData = None) -> ExperimentConfig:
     """Validate a decoded experiment mapping; relative dataset paths resolve against ``data_dir``
-    (default: the file's ``data_dir`` key, relative to ``base_dir``, else ``base_dir``)."""
+    (default: the file's ``data_dir`` key, relative to ``base_dir``, else ``base_dir``); ``{shared_data}``
+    expands to ``shared_data``."""
     where = str(source_path or "experiment")
     raw = _mapping(raw, where)
     _check_keys(raw, TOP_KEYS, where)
@@ -290,7 +301,8 @@ def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
         if not raw.get(key):
             raise _fail(where, f"'{key}' is missing or empty", "see docs/experiments.md for a complete example")
     base = Path(data_dir) if data_dir is not None else base_dir / str(raw.get("data_dir", "."))
-    datasets = {str(k): _dataset(str(k), v, base) for k, v in _mapping(raw["datasets"], "datasets").items()}
+    datasets = {str(k): _dataset(str(k), v, base, shared_data)
+                for k, v in _mapping(raw["datasets"], "datasets").items()}
     if not isinstance(raw["transfers"], list) or not isinstance(raw["models"], list):
         raise _fail(where, "'transfers' and 'models' must be lists", "write each entry on a '- ' line")
     transfers = tuple(_transfer(i, t, datasets) for i, t in enumerate(raw["transfers"]))
@@ -315,10 +327,9 @@ def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
                             threads, source_path)
 
 
-def load_experiment(path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None) -> ExperimentConfig:
+def load_experiment(path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
+                    shared_data: SharedData = None) -> ExperimentConfig:
     """Read and validate an experiment YAML file (ExperimentConfigError naming the problem and fix)."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise ExperimentConfigError(f"experiment file {path} does not exist; give a YAML file such as "
@@ -330,4 +341,4 @@ def load_experiment(path: str | os.PathLike, *, data_dir: str | os.PathLike | No
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ExperimentConfigError(f"{path} is not valid YAML{at}; fix the syntax "
                                     f"({str(exc).splitlines()[0]})") from None
-    return parse_experiment(raw, path.resolve().parent, path, data_dir)
+    return parse_experiment(raw, path.resolve().parent, path, data_dir, shared_data)

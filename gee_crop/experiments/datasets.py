@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.types import SampleSeries
+from gee_crop.data.sampling import sample_from_files
+from gee_crop.data.splits import random_split
+from gee_crop.data.table import read_table
+from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import DatasetSpec, TransferSpec
+from gee_crop.types import SampleSeries
 
 #: the seed of a dataset's ``limit`` subsample (fixed: every seed of an experiment sees the same data).
 LIMIT_SEED = 20_231
@@ -18,16 +22,10 @@ def load_dataset(spec: DatasetSpec) -> SampleSeries:
         raise InputError(f"dataset {spec.key}: {spec.path} does not exist; fix 'path' in the experiment file "
                          "(relative paths start at its data_dir; see docs/experiments.md)")
     if spec.reader == "worldcereal":
-        from gee_crop.data.worldcereal import read_worldcereal
-
         series = read_worldcereal(spec.path)
     elif spec.reader == "patch":
-        from gee_crop.data.sampling import sample_from_files
-
         series = sample_from_files(spec.path, region=spec.region or "", **spec.sampling)
     else:
-        from gee_crop.data.table import read_table
-
         series = read_table(spec.path)
     if spec.region:
         series.region = np.full(len(series), spec.region, dtype=object)
@@ -53,7 +51,5 @@ def transfer_data(transfer: TransferSpec, source: SampleSeries, target: SampleSe
     seeded 80/20-style random split of the source (METHOD.md "Evaluation": in-region)."""
     if not transfer.split:
         return source, target
-    from gee_crop.data.splits import random_split
-
     train_idx, test_idx = random_split(len(source), transfer.split, seed)
     return source.subset(train_idx), source.subset(test_idx)

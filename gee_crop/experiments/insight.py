@@ -10,21 +10,30 @@ from typing import Callable
 
 import numpy as np
 
-from gee_crop.config import BANDS, CLASSES
+from gee_crop.atomic import write_text_atomic
+from gee_crop.classes import CLASSES
+from gee_crop.config import BANDS, FeatureKind
 from gee_crop.experiments.config import ExperimentConfig, ModelSpec, TransferSpec
 from gee_crop.experiments.datasets import transfer_data
-from gee_crop.training.dataset import FeatureSpec
+from gee_crop.experiments.layout import model_dir
+from gee_crop.features.harmonics import feature_names
+from gee_crop.features.indices import ndvi
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.io import load_model, read_model_meta
+from gee_crop.training.dataset import AugmentedBatches, series_features
+from gee_crop.training.trainer import TrainConfig
+from gee_crop.viz.cam import mean_cams
+from gee_crop.viz.plots import (plot_band_time, plot_confusion, plot_importance_bars, plot_ndvi_curves, plot_tsne,
+                                tsne_embedding)
 
 TSNE_SAMPLES = 300
 CAM_SAMPLES = 400
 
 
-def _spec(model: ModelSpec | None) -> FeatureSpec:
-    """Median features as the experiment's models compute them (window, span, gap limit)."""
-    train = model.train if model else {}
-    keys = {"length_days": "length_days", "window_days": "window_days", "cloud_threshold": "cloud_threshold",
-            "max_gap_bins": "max_gap_bins"}
-    return FeatureSpec("median2d", **{field: train[key] for key, field in keys.items() if key in train})
+def _median_contract(model: ModelSpec | None) -> FeatureSpec:
+    """Median features as the trainer computes them with a model's options (window, span, gap limit)."""
+    options = model.train_options() if model else {}
+    return TrainConfig(**{**options, "feature_kind": FeatureKind.MEDIAN2D.value}).feature_spec()
 
 
 def _bin_days(spec: FeatureSpec) -> np.ndarray:
@@ -37,8 +46,6 @@ def _subsample(n: int, limit: int, seed: int = 0) -> np.ndarray:
 
 def confusion_figures(summary: dict, fig_dir: Path) -> list[dict]:
     """One confusion matrix per (model, transfer), counts summed over seeds."""
-    from gee_crop.viz.plots import plot_confusion
-
     entries = []
     for model in summary["models"]:
         for transfer in summary["transfers"]:
@@ -57,18 +64,13 @@ def confusion_figures(summary: dict, fig_dir: Path) -> list[dict]:
 
 def ndvi_figure(config: ExperimentConfig, data, fig_dir: Path) -> list[dict]:
     """Mean NDVI per class (gap-filled 5-day medians) for every dataset of the experiment."""
-    from gee_crop.features.composite import median_features
-    from gee_crop.features.indices import ndvi
-    from gee_crop.viz.plots import plot_ndvi_curves
-
-    spec = _spec(config.models[0])
+    spec = _median_contract(config.models[0])
     curves = {}
     for key in config.datasets:
         if not any(key in (t.source, t.target) for t in config.transfers):
             continue
         series = data[key]
-        med = median_features(series, window_days=spec.window_days, length_days=spec.length_days,
-                              threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins)
+        med = series_features(series, spec)
         values = ndvi(med.values[med.keep], band_axis=1)  # (n, t)
         labels = series.labels[med.keep]
         curves[f"{key} ({med.year})"] = {CLASSES[c]: (values[labels == c].mean(axis=0), values[labels == c].std(axis=0),
@@ -80,28 +82,20 @@ def ndvi_figure(config: ExperimentConfig, data, fig_dir: Path) -> list[dict]:
 
 def tsne_figure(config: ExperimentConfig, data, fig_dir: Path, n_samples: int) -> list[dict]:
     """t-SNE of the first source's medians, the same samples augmented, and its targets' medians."""
-    from gee_crop.features.augment import AugmentConfig, augmented_medians
-    from gee_crop.features.composite import median_features, prepare_series, season_start_days
-    from gee_crop.viz.plots import plot_tsne, tsne_embedding
-
-    spec = _spec(config.models[0])
+    spec = _median_contract(config.models[0])
     transfer = config.transfers[0]
     targets = [t.target for t in config.transfers if t.source == transfer.source and not t.split]
     feats, labels, groups = [], [], []
 
     def add(key: str, series, augment: bool) -> None:
-        med = median_features(series, window_days=spec.window_days, length_days=spec.length_days,
-                              threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins)
+        med = series_features(series, spec)
         keep = np.flatnonzero(med.keep)[_subsample(int(med.keep.sum()), n_samples)]
         feats.append(med.values[keep].reshape(len(keep), -1))
         labels.append(series.labels[keep])
         groups.append(np.full(len(keep), key, dtype=object))
         if augment:
-            sub = series.subset(keep)
-            starts = season_start_days(sub.lat, med.year, spec.start_month_day)
-            aug = augmented_medians(prepare_series(sub, spec.cloud_threshold), starts, spec.length_days,
-                                    spec.window_days, spec.n_bins, np.random.default_rng(0), AugmentConfig(),
-                                    max_gap_bins=spec.max_gap_bins)
+            batches = AugmentedBatches(series.subset(keep), med.values[keep], med.year, spec, augment={})
+            aug = batches.inputs(np.arange(len(keep)), np.random.default_rng(0))
             feats.append(aug.reshape(len(keep), -1))
             labels.append(series.labels[keep])
             groups.append(np.full(len(keep), f"{key} augmented", dtype=object))
@@ -129,12 +123,6 @@ def _cam_model(config: ExperimentConfig) -> ModelSpec | None:
 
 def cam_figures(config: ExperimentConfig, data, out_dir: Path, fig_dir: Path, seed: int, n_samples: int) -> list[dict]:
     """Mean Grad-CAM per (true) class and target, for each training set of the CAM model (first seed)."""
-    from gee_crop.experiments.runner import model_dir
-    from gee_crop.models.io import load_model
-    from gee_crop.training.dataset import as_model_input, series_features
-    from gee_crop.viz.cam import mean_cams
-    from gee_crop.viz.plots import plot_band_time
-
     model = _cam_model(config)
     if model is None:
         return []
@@ -153,7 +141,7 @@ def cam_figures(config: ExperimentConfig, data, out_dir: Path, fig_dir: Path, se
             _, test = transfer_data(t, data[t.source], data[t.target], seed)
             feats = series_features(test, spec)
             keep = np.flatnonzero(feats.keep)[_subsample(int(feats.keep.sum()), n_samples)]
-            inputs = as_model_input(feats.values[keep], spec)
+            inputs = spec.model_input(feats.values[keep])
             label = config.transfer_label(t)
             columns.append(label)
             for cls, cam in mean_cams(net, inputs, test.labels[keep], list(np.unique(test.labels[keep]))).items():
@@ -172,26 +160,20 @@ def cam_figures(config: ExperimentConfig, data, out_dir: Path, fig_dir: Path, se
 
 def importance_figures(config: ExperimentConfig, out_dir: Path, fig_dir: Path, seed: int) -> list[dict]:
     """Impurity importances of every Random Forest model (first training set, first seed)."""
-    from gee_crop.experiments.runner import model_dir
-    from gee_crop.models.io import load_model
-    from gee_crop.viz.plots import plot_band_time, plot_importance_bars
-
     entries = []
     for model in (m for m in config.models if m.arch == "random_forest"):
-        path = model_dir(out_dir, model, config.transfers[0], seed) / "model.pkl"
+        path = model_dir(out_dir, model, config.transfers[0], seed) / "model.onnx"
         if not path.is_file():
             continue
-        forest, meta = load_model(path)
-        importances = np.asarray(forest.feature_importances_, dtype=np.float64)
+        meta = read_model_meta(path)
+        importances = np.asarray(meta["feature_importances"], dtype=np.float64)
         stem = f"rf_importance__{model.key}"
-        if meta["feature_kind"] == "median1d":
+        if meta["feature_kind"] == FeatureKind.MEDIAN1D:
             spec = FeatureSpec.from_meta(meta)
             plot_band_time({f"importance|{model.name}": importances.reshape(len(BANDS), -1)}, fig_dir / stem,
                            f"Random Forest importance per band and 5-day bin ({model.name})",
                            colorbar_label="mean decrease in impurity", cmap="viridis", bin_days=_bin_days(spec))
         else:
-            from gee_crop.features.harmonics import feature_names
-
             plot_importance_bars(importances, feature_names(), fig_dir / stem,
                                  f"Random Forest importance of harmonic coefficients ({model.name})")
         entries.append({"stem": stem, "section": "Random Forest importance",
@@ -203,8 +185,6 @@ def importance_figures(config: ExperimentConfig, out_dir: Path, fig_dir: Path, s
 def make_figures(config: ExperimentConfig, summary: dict, out_dir: Path, data, *,
                  echo: Callable[[str], None] = print) -> list[Path]:
     """Draw every insight figure of a finished experiment; returns the PNG and SVG paths."""
-    from gee_crop.atomic import write_text_atomic
-
     fig_dir = Path(out_dir) / "figures"
     seed = summary["seeds"][0]
     entries = confusion_figures(summary, fig_dir)

@@ -2,20 +2,21 @@
 
 Layout of the output folder::
 
-    models/<model>/<training set>/seed<k>/   model.pt | model.pkl | backbone.pt (+ trainer files)
+    models/<model>/<training set>/seed<k>/   model.pt | model.onnx (+ trainer files)
     runs/<model>/<transfer>/seed<k>.json     one finished (combination, seed): scores + settings
+    ledger.json                              the run ledger: each model and result, its checksum and
+                                             the fingerprint of the settings that made it
     results.json                             every raw number, in config order
     table.md, table.csv                      mean ± std OA and macro-F1 (tables.py)
     figures/                                 insight plots (insight.py), PNG + SVG
 
 A model is trained once per (model, training set, seed) and scored on every target of that
-training set. A rerun skips each (combination, seed) whose JSON exists with the same fingerprint
-(a hash of the settings that produced it), reuses a trained model whose settings match, and redoes
-anything whose settings changed.
+training set. A rerun skips each (combination, seed) the ledger holds with the same fingerprint
+(a hash of the settings that produced it) and an intact file, reuses a trained model whose settings
+match, and redoes anything whose settings or file changed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -27,20 +28,22 @@ from typing import Callable, Iterator
 import torch
 
 from gee_crop.atomic import write_text_atomic
-from gee_crop.types import SampleSeries
+from gee_crop.config import Arch
 from gee_crop.errors import InputError
-from gee_crop.experiments.config import (BACKBONE_ARCHS, ExperimentConfig, ModelSpec, TransferSpec,
+from gee_crop.experiments.config import (EMIT, ExperimentConfig, ModelSpec, SharedData, TransferSpec,
                                          load_experiment)
 from gee_crop.experiments.datasets import load_dataset, region_code, transfer_data
-
-MODEL_FILES = ("model.pt", "model.pkl", "backbone.pt")
-FINGERPRINT_FILE = "fingerprint.txt"
-
-
-def fingerprint(*parts) -> str:
-    """A short stable hash of JSON-able settings."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+from gee_crop.experiments.insight import make_figures
+from gee_crop.experiments.layout import LEDGER_FILE, fingerprint, model_dir, result_path
+from gee_crop.ledger import RunLedger
+from gee_crop.experiments.tables import write_tables
+from gee_crop.export.cards import record_transfer_scores
+from gee_crop.models.cropnet import count_parameters
+from gee_crop.models.device import resolve_device
+from gee_crop.models.io import load_model
+from gee_crop.training.evaluate import evaluate_model
+from gee_crop.training.trainer import train
+from gee_crop.types import SampleSeries
 
 
 @dataclass
@@ -81,102 +84,70 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def model_dir(out_dir: Path, model: ModelSpec, transfer: TransferSpec, seed: int) -> Path:
-    return out_dir / "models" / model.key / transfer.train_key / f"seed{seed}"
-
-
-def result_path(out_dir: Path, model: ModelSpec, transfer: TransferSpec, seed: int) -> Path:
-    return out_dir / "runs" / model.key / transfer.key / f"seed{seed}.json"
-
-
 def _training_fingerprint(config: ExperimentConfig, model: ModelSpec, transfer: TransferSpec, seed: int) -> str:
     source = config.datasets[transfer.source]
     return fingerprint(asdict(model), asdict(source), transfer.train_key, transfer.split, seed)
 
 
-def _existing_model(folder: Path, expected: str) -> Path | None:
-    stamp = folder / FINGERPRINT_FILE
-    if not stamp.is_file() or stamp.read_text().strip() != expected:
-        return None
-    return next((folder / n for n in MODEL_FILES if (folder / n).is_file()), None)
-
-
 def _train(model: ModelSpec, train_series: SampleSeries, folder: Path, seed: int,
            echo: Callable[[str], None]) -> Path:
     options = {**model.train_options(), "seed": seed}
-    if model.arch in BACKBONE_ARCHS:
-        from gee_crop.training.backbone_trainer import train_backbone
-
-        return train_backbone(train_series, folder, model.arch, options, echo=echo)
-    from gee_crop.training.trainer import train
-
     return train(train_series, folder, overwrite=True, progress=False, echo=echo, arch=model.arch,
                  feature_kind=model.features, **options).model_path
 
 
 def _evaluate(model: ModelSpec, path: Path, test: SampleSeries, target_region: str | None,
               source_region: str | None):
-    from gee_crop.training.trainer import resolve_device
-
     # score on the device the model trained on (a GPU for the paper-size baselines)
     device = str(resolve_device(str(model.train.get("device", "auto"))))
-    if model.arch in BACKBONE_ARCHS:
-        from gee_crop.training.backbone_trainer import evaluate_backbone
-
-        return evaluate_backbone(path, test, target_region=target_region, source_region=source_region,
-                                 device=device)
-    from gee_crop.training.evaluate import evaluate_model
-
     return evaluate_model(path, test, target_region=target_region, source_region=source_region, device=device)
 
 
 def n_parameters(model: ModelSpec, path: Path) -> int | None:
-    """Trainable parameters of a trained CNN (None for the Random Forest)."""
-    if model.arch == "random_forest":
+    """Trainable parameters of a trained network (None for the Random Forest)."""
+    if model.arch == Arch.RANDOM_FOREST:
         return None
-    if model.arch in BACKBONE_ARCHS:
-        from gee_crop.training.backbone_trainer import load_backbone
-
-        net, _ = load_backbone(path)
-    else:
-        from gee_crop.models.io import load_model
-
-        net, _ = load_model(path)
-    return int(sum(p.numel() for p in net.parameters() if p.requires_grad))
+    return count_parameters(load_model(path)[0])
 
 
 def _check_supported(config: ExperimentConfig) -> None:
-    emit = [m.name for m in config.models if m.features == "emit"]
+    emit = [m.name for m in config.models if m.features == EMIT]
     if emit:
         raise InputError(f"model(s) {', '.join(emit)} use EMIT hyperspectral features, which gee-crop's sample "
                          "tables and trainer do not carry yet; remove these models from the experiment")
 
 
-def _combination_seed(config: ExperimentConfig, data: _Data, out_dir: Path, model: ModelSpec,
+def _unit(out_dir: Path, path: Path) -> str:
+    return path.relative_to(out_dir).as_posix()
+
+
+def _combination_seed(config: ExperimentConfig, data: _Data, ledger: RunLedger, model: ModelSpec,
                       transfers: list[TransferSpec], seed: int, echo: Callable[[str], None]) -> int:
     """Train (or reuse) one model and score every pending transfer of its training set; returns the
-    number of results computed."""
+    number of results computed. The ledger keeps each trained model and result with the fingerprint
+    of its settings: a changed setting redoes just the runs it touches."""
+    out_dir = ledger.folder
     train_fp = _training_fingerprint(config, model, transfers[0], seed)
     pending = []
     for transfer in transfers:
         fp = fingerprint(train_fp, asdict(config.datasets[transfer.target]))
         path = result_path(out_dir, model, transfer, seed)
-        if path.is_file() and json.loads(path.read_text()).get("fingerprint") == fp:
-            continue
-        pending.append((transfer, fp, path))
+        if not ledger.is_done(_unit(out_dir, path), fingerprint=fp):
+            pending.append((transfer, fp, path))
     if not pending:
         return 0
     folder = model_dir(out_dir, model, transfers[0], seed)
+    model_unit = _unit(out_dir, folder)
     source = data[transfers[0].source]
     source_region = data.region(transfers[0].source)
-    model_path, train_seconds = _existing_model(folder, train_fp), 0.0
+    train_seconds = 0.0
+    model_path = ledger.output_path(model_unit) if ledger.is_done(model_unit, fingerprint=train_fp) else None
     if model_path is None:
         train_series, _ = transfer_data(transfers[0], source, source, seed)
         echo(f"[{model.name} | {transfers[0].train_key} | seed {seed}] training on {len(train_series)} samples")
         start = time.perf_counter()
         model_path = _train(model, train_series, folder, seed, lambda line: echo(f"  {line}"))
         train_seconds = time.perf_counter() - start
-        write_text_atomic(folder / FINGERPRINT_FILE, train_fp + "\n")
     params = n_parameters(model, model_path)
     scores = []
     for transfer, fp, path in pending:
@@ -190,12 +161,12 @@ def _combination_seed(config: ExperimentConfig, data: _Data, out_dir: Path, mode
                   "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - start, 3),
                   "model_path": str(model_path.relative_to(out_dir)), **evaluation.to_dict()}
         write_text_atomic(path, json.dumps(result, indent=1))
+        ledger.finish(_unit(out_dir, path), path, fingerprint=fp)
         scores.append(result)
         echo(f"[{model.name} | {result['transfer']} | seed {seed}] OA {100 * result['overall_accuracy']:.2f} %, "
              f"macro-F1 {100 * result['macro_f1']:.2f} % on {result['n_samples']} samples")
-    from gee_crop.export.cards import record_transfer_scores
-
     record_transfer_scores(model_path, scores)
+    ledger.finish(model_unit, model_path, fingerprint=train_fp)  # after the card update: its final checksum
     return len(pending)
 
 
@@ -213,13 +184,12 @@ def collect_results(config: ExperimentConfig, out_dir: Path, seeds: tuple[int, .
 
 def run_experiment(config: ExperimentConfig | str | os.PathLike, out_dir: str | os.PathLike, *,
                    seeds: tuple[int, ...] | None = None, figures: bool | None = None,
-                   echo: Callable[[str], None] = print) -> ExperimentRun:
+                   shared_data: SharedData = None, echo: Callable[[str], None] = print) -> ExperimentRun:
     """Run (or resume) an experiment into ``out_dir``; ``seeds`` overrides the file's seeds,
-    ``figures`` its ``insight.figures`` (default true)."""
-    from gee_crop.experiments.tables import write_tables
-
+    ``figures`` its ``insight.figures`` (default true); ``shared_data`` expands ``{shared_data}`` in
+    the dataset paths of a config file."""
     if not isinstance(config, ExperimentConfig):
-        config = load_experiment(config)
+        config = load_experiment(config, shared_data=shared_data)
     _check_supported(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,12 +199,13 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, out_dir: str | 
     for transfer in config.transfers:
         groups.setdefault(transfer.train_key, []).append(transfer)
     n_total = len(config.models) * len(config.transfers) * len(seeds)
+    ledger = RunLedger.open(out / LEDGER_FILE, {"run": "gee-crop experiment"}, units="runs")
     computed = 0
     with _torch_threads(config.torch_threads):
         for model in config.models:
             for transfers in groups.values():
                 for seed in seeds:
-                    computed += _combination_seed(config, data, out, model, transfers, seed, echo)
+                    computed += _combination_seed(config, data, ledger, model, transfers, seed, echo)
     results = collect_results(config, out, seeds)
     summary = {"name": config.name, "title": config.title, "table": config.table, "seeds": list(seeds),
                "config_file": str(config.source_path) if config.source_path else None,
@@ -245,8 +216,6 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, out_dir: str | 
     tables = write_tables(summary, out)
     figure_paths: list[Path] = []
     if config.insight.get("figures", True) if figures is None else figures:
-        from gee_crop.experiments.insight import make_figures
-
         with _torch_threads(config.torch_threads):
             figure_paths = make_figures(config, summary, out, data, echo=echo)
     echo(f"{computed} of {n_total} (combination, seed) results computed, {n_total - computed} reused; "

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gee_crop.atomic import write_text_atomic
+
 METRICS = (("overall_accuracy", "OA"), ("macro_f1", "mF1"))
 
 
@@ -75,7 +77,5 @@ def csv_table(summary: dict) -> str:
 
 def write_tables(summary: dict, out_dir: Path) -> dict[str, Path]:
     """Write ``table.md`` and ``table.csv`` atomically into ``out_dir``."""
-    from gee_crop.atomic import write_text_atomic
-
     return {"markdown": write_text_atomic(Path(out_dir) / "table.md", markdown_table(summary)),
             "csv": write_text_atomic(Path(out_dir) / "table.csv", csv_table(summary))}

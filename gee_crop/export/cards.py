@@ -1,20 +1,116 @@
-"""Model cards with transfer scores: experiments write them into model files, ``gee-crop info`` prints them.
-
-A model file's ``metrics`` gains ``transfers``: one entry per target the model was scored on
-(target, regions, OA, macro-F1, samples, class alignment), so that the card exported with the
-model (``gee_crop.export.model_card``) can state how the model transfers, not only its
-validation score.
+"""Model cards: what a model was trained on, what it predicts, its validation and transfer scores and
+its known limits. ``gee-crop export`` writes the card into the ONNX metadata (JSON) and beside the file
+(Markdown); ``gee-crop info`` prints the card of any model file; experiments and ``evaluate --record``
+add transfer scores to a model file's ``metrics.transfers``.
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
-import torch
-
-from gee_crop.atomic import atomic_write
+from gee_crop.classes import CLASSES
 from gee_crop.errors import ModelFileError
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.cropnet import count_parameters
+from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, load_model, read_model_meta, update_model_meta
+from gee_crop.models.registry import TORCH_ARCHS
+
+PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); "
+         "implemented by gee-crop")
+
+
+def _known_limits(meta: dict, trained_classes: list[str], regions: list[str]) -> list[str]:
+    season = meta["season"]
+    missing = [c for c in CLASSES if c not in trained_classes]
+    limits = [
+        f"Trained on samples from {', '.join(regions) or 'unknown regions'} only; accuracy elsewhere is "
+        "unknown until evaluated on reference data there (the paper's transfers reach 75-98 % OA).",
+        f"Inputs must be 5-day-style median composites computed exactly like training: "
+        f"{season['n_bins']} bins of {season['window_days']} days from the season start "
+        f"(month-day {season['start_month_day']}, shifted six months in the southern hemisphere), "
+        "gap-filled by linear interpolation; other spans or windows change the features.",
+        f"Clear observations were those passing the cloud threshold {meta['cloud_threshold']} of the "
+        "training data's cloud indicator; a different cloud mask shifts the medians.",
+        "Validation scores come from a random split of the training data, not from a transfer to new "
+        "regions, and are optimistic.",
+    ]
+    if missing:
+        limits.insert(1, f"No training samples of {', '.join(missing)}: the model cannot be trusted to "
+                         "predict these classes.")
+    return limits
+
+
+def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], input_name: str,
+               output_name: str) -> dict:
+    """A JSON-ready model card from a model file's metadata."""
+    config = meta.get("train_config", {})
+    data = config.get("data", {})
+    trained_classes = list(data.get("class_counts", {}))
+    validation = (meta.get("metrics") or {}).get("validation") or {}
+    return {
+        "model": meta["arch"],
+        "method": PAPER,
+        "parameters": int(n_parameters),
+        "input": {"name": input_name, "shape": ["N", *input_shape],
+                  "units": "surface reflectance (Sentinel-2 L2A DN / 10000), bands in 'bands' order",
+                  "feature_kind": meta["feature_kind"]},
+        "output": {"name": output_name, "shape": ["N", len(meta["classes"])],
+                   "meaning": "class probabilities (softmax) in 'classes' order"},
+        "classes": list(meta["classes"]),
+        "bands": list(meta["bands"]),
+        "season": meta["season"],
+        "training_data": data,
+        "training": {k: config.get(k) for k in ("epochs", "batch_size", "learning_rate", "augment",
+                                                 "class_weights", "val_fraction", "seed", "widths")},
+        "metrics": {"validation_overall_accuracy": validation.get("overall_accuracy"),
+                    "validation_macro_f1": validation.get("macro_f1"),
+                    "n_validation": (meta.get("metrics") or {}).get("n_val"),
+                    "n_train": (meta.get("metrics") or {}).get("n_train")},
+        "transfer_scores": list((meta.get("metrics") or {}).get("transfers", [])),
+        "known_limits": _known_limits(meta, trained_classes, list(data.get("regions", []))),
+        "attribution": "Contains modified Copernicus Sentinel data.",
+    }
+
+
+def format_percent(value) -> str:
+    """A 0..1 score as '93.08 %', or 'n/a'."""
+    return "n/a" if value is None else f"{100 * value:.2f} %"
+
+
+def model_card_markdown(card: dict) -> str:
+    """The card as a short Markdown document."""
+    data, season, metrics = card["training_data"], card["season"], card["metrics"]
+    counts = ", ".join(f"{c} {n}" for c, n in data.get("class_counts", {}).items()) or "n/a"
+    lines = [
+        f"# Model card: gee-crop {card['model']}",
+        "",
+        f"Method: {card['method']}. {card['parameters']:,} parameters.",
+        "",
+        "## Input and output",
+        f"- `{card['input']['name']}`: shape {card['input']['shape']}, {card['input']['units']}; "
+        f"bands {', '.join(card['bands'])}; features `{card['input']['feature_kind']}`.",
+        f"- `{card['output']['name']}`: shape {card['output']['shape']}, {card['output']['meaning']}; "
+        f"classes {', '.join(card['classes'])}.",
+        f"- Season: {season['n_bins']} bins of {season['window_days']} days over {season['length_days']} "
+        f"days from month-day {season['start_month_day']} (trained on the {season['year_trained']} season).",
+        "",
+        "## Training data",
+        f"- Source: {data.get('source', 'n/a')}; regions: {', '.join(data.get('regions', [])) or 'n/a'}.",
+        f"- Samples used: {data.get('n_samples', 'n/a')} ({counts}); dropped for gaps: {data.get('n_dropped', 'n/a')}.",
+        f"- Options: {', '.join(f'{k}={v}' for k, v in card['training'].items())}.",
+        "",
+        "## Validation",
+        f"- OA {format_percent(metrics['validation_overall_accuracy'])}, "
+        f"macro-F1 {format_percent(metrics['validation_macro_f1'])} "
+        f"on {metrics['n_validation']} held-out samples ({metrics['n_train']} for training).",
+        "",
+        "## Known limits",
+        *[f"- {limit}" for limit in card["known_limits"]],
+        "",
+        card["attribution"],
+        "",
+    ]
+    return "\n".join(lines)
+
 
 TRANSFER_KEYS = ("transfer", "source", "target", "source_region", "target_region", "overall_accuracy",
                  "macro_f1", "n_samples", "alignment_rule", "season_year", "seed")
@@ -33,69 +129,41 @@ def evaluation_entry(evaluation, target: str) -> dict:
 
 
 def record_transfer_scores(model_path: str | os.PathLike, results: list[dict]) -> None:
-    """Add (or replace, per target) transfer scores in ``metrics.transfers`` of a model file
-    (``.pt`` torch or ``.pkl`` Random Forest), rewritten atomically."""
-    path = Path(model_path)
-    if path.suffix not in (".pt", ".pkl") or not results:
+    """Add (or replace, per target) transfer scores in ``metrics.transfers`` of a trained model file
+    (``model.pt`` or a forest's ``model.onnx``), rewritten atomically. An ONNX export keeps the card
+    it was exported with."""
+    meta = read_model_meta(model_path) if results else {}
+    if "metrics" not in meta:
         return
-    if path.suffix == ".pt":
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    else:
-        import joblib
-
-        payload = joblib.load(path)
-    metrics = dict(payload.get("metrics") or {})
+    metrics = dict(meta["metrics"] or {})
     entries = {e["target"]: e for e in metrics.get("transfers", [])}
     entries.update({r["target"]: transfer_entry(r) for r in results})
     metrics["transfers"] = list(entries.values())
-    payload["metrics"] = json.loads(json.dumps(metrics))
-    if path.suffix == ".pt":
-        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    update_model_meta(model_path, metrics=metrics)
+
+
+def model_card_of(path: str | os.PathLike, meta: dict) -> dict:
+    """The card of a trained model file (``model.pt`` or a forest's ``model.onnx``) from its metadata."""
+    contract = FeatureSpec.from_meta(meta)
+    if meta.get("arch") in TORCH_ARCHS:
+        n_params, shape = count_parameters(load_model(path)[0]), contract.input_shape
     else:
-        import joblib
-
-        atomic_write(path, lambda tmp: joblib.dump(payload, tmp))
-
-
-def _card_of_model_file(path: Path) -> dict:
-    from gee_crop.export.model_card import model_card
-    from gee_crop.export.onnx import INPUT_NAME, OUTPUT_NAME
-    from gee_crop.training.backbone_trainer import BACKBONE_FILE, load_backbone
-    from gee_crop.models.io import is_random_forest, load_model
-
-    if path.name == BACKBONE_FILE:  # a baseline trained by an experiment
-        model, meta = load_backbone(path)
-        n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        card = model_card(meta, n_params, (1, len(meta["bands"]), meta["season"]["n_bins"]), INPUT_NAME,
-                          OUTPUT_NAME)
-        return card
-    model, meta = load_model(path)
-    if is_random_forest(meta):
-        n_params, shape = 0, (int(getattr(model, "n_features_in_", 0)),)
-    else:
-        from gee_crop.models.cropnet import count_parameters, input_shape
-
-        n_params, shape = count_parameters(model), input_shape(model)
+        n_params, shape = 0, (contract.n_features,)
     return model_card(meta, n_params, shape, INPUT_NAME, OUTPUT_NAME)
 
 
 def read_card(path: str | os.PathLike) -> dict:
-    """The model card of an exported ``.onnx`` file or of a ``model.pt`` / ``model.pkl`` / ``backbone.pt``."""
-    path = Path(path)
-    if path.suffix.lower() == ".onnx":
-        from gee_crop.export.onnx import read_onnx_metadata
-
-        meta = read_onnx_metadata(path)
-        if "model_card" not in meta:
-            raise ModelFileError(f"{path} carries no model card; export it again with `gee-crop export`")
+    """The model card of any model file: the one stored in an ONNX export, else built from the metadata."""
+    meta = read_model_meta(path)
+    if "model_card" in meta:
         return dict(meta["model_card"])
-    return _card_of_model_file(path)
+    if "train_config" not in meta:
+        raise ModelFileError(f"{path} carries no model card; export it again with `gee-crop export`")
+    return model_card_of(path, meta)
 
 
 def card_text(card: dict) -> str:
     """The card as Markdown: the exporter's card text, then the transfer scores."""
-    from gee_crop.export.model_card import format_percent, model_card_markdown
-
     text = model_card_markdown(card).rstrip("\n")
     scores = card.get("transfer_scores") or []
     lines = ["", "## Transfer scores"]

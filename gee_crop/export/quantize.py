@@ -16,7 +16,9 @@ import numpy as np
 
 from gee_crop.atomic import atomic_write
 from gee_crop.errors import InputError
-from gee_crop.models.predict import INPUT_NAME
+from gee_crop.export.onnx import real_inputs
+from gee_crop.models.io import INPUT_NAME, read_contract
+from gee_crop.types import SampleSeries
 
 #: Calibration batches (inputs are fed in chunks of this many samples).
 CALIBRATION_BATCH = 64
@@ -69,20 +71,19 @@ def quantize_static_onnx(onnx_in: str | os.PathLike, onnx_out: str | os.PathLike
     return atomic_write(onnx_out, lambda tmp: onnx.save(proto, str(tmp)))
 
 
-def quantize_exported(onnx_path: str | os.PathLike, model_pt_path: str | os.PathLike, *,
-                      table: str | os.PathLike | None = None, out_path: str | os.PathLike | None = None,
-                      max_samples: int = 512) -> tuple[Path, int]:
-    """int8 copy of an exported model, calibrated on real inputs computed as the model's features
-    (from ``table``, else pixels of the shipped demo patch): ``(path, n_calibration_samples)``.
+def quantize_exported(onnx_path: str | os.PathLike, calibration: SampleSeries | str | os.PathLike | np.ndarray,
+                      *, out_path: str | os.PathLike | None = None, max_samples: int = 512) -> tuple[Path, int]:
+    """int8 copy of an exported model: ``(path, n_calibration_samples)``.
 
-    ``out_path`` defaults to ``<name>.int8.onnx`` beside ``onnx_path`` (what ``gee-crop export
-    --quantize`` writes).
+    ``calibration``: real samples (a SampleSeries or a sample table, whose features are computed as
+    the model's contract says; at most ``max_samples``) or ready model inputs (n, 1, 10, t). The
+    caller chooses them (``gee-crop export --calibration TABLE``). ``out_path`` defaults to
+    ``<name>.int8.onnx`` beside ``onnx_path`` (what ``gee-crop export --quantize`` writes).
     """
-    from gee_crop.export.onnx import real_inputs
-    from gee_crop.models.io import load_model
-
     onnx_path = Path(onnx_path)
-    _, meta = load_model(model_pt_path)
-    calibration = real_inputs(meta, table, max_samples=max_samples)
+    if isinstance(calibration, np.ndarray):
+        inputs = calibration
+    else:
+        inputs = real_inputs(read_contract(onnx_path), calibration, max_samples=max_samples)
     out = Path(out_path) if out_path else onnx_path.with_name(onnx_path.stem + ".int8.onnx")
-    return quantize_static_onnx(onnx_path, out, calibration), len(calibration)
+    return quantize_static_onnx(onnx_path, out, inputs), len(inputs)

@@ -1,3 +1,4 @@
 """Client-side numerics on raw sample series: cloud masks (cloud), season medians and gap filling
-(composite), harmonic coefficients (harmonics), spectral indices (indices), training augmentation
-(augment). Import the submodules directly; nothing is re-exported here."""
+(composite; composite_pixels is the one compositing chain), harmonic coefficients (harmonics),
+spectral indices (indices), training augmentation (augment); the model contract (spec).
+Import the submodules directly; nothing is re-exported here."""

@@ -9,7 +9,7 @@ Each transform is drawn independently per sample with its own probability:
 * magnitude warping: the gap-filled medians are multiplied by a cubic spline through K = 5 knots at
   evenly spaced bin positions with ordinates ~ N(1, 0.2^2), the same curve for every band.
 
-Augmented samples are never discarded: a row that fill_gaps would drop is filled anyway.
+Augmented samples are never discarded: a row the gap rule would drop is filled anyway.
 """
 from __future__ import annotations
 
@@ -20,20 +20,31 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from gee_crop.config import MAX_GAP_BINS
-from gee_crop.features.composite import SeriesArrays, composite_medians, fill_gaps
+from gee_crop.features.composite import SeriesArrays, composite_pixels
+
+
+#: METHOD.md "Augmentation": each transform is drawn for a sample with this probability.
+P_TRANSFORM = 0.5
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     """Probabilities and ranges of the three transforms (defaults: METHOD.md)."""
 
-    p_shift: float = 0.5
-    p_scale: float = 0.5
-    p_warp: float = 0.5
+    p_shift: float = P_TRANSFORM
+    """Probability that a sample's season is shifted in time."""
+    p_scale: float = P_TRANSFORM
+    """Probability that a sample's season start and end move independently (time scale)."""
+    p_warp: float = P_TRANSFORM
+    """Probability that a sample's medians are multiplied by a smooth random curve."""
     max_shift_days: int = 10
+    """Time shift: Ts and Te move by an integer delta in [-max_shift_days, max_shift_days]."""
     scale_range: tuple[int, int] = (-30, 10)
+    """Time scale: Ts and Te each move by an integer in this range (days)."""
     warp_sigma: float = 0.2
+    """Magnitude warping: knot ordinates ~ N(1, warp_sigma^2)."""
     warp_knots: int = 5
+    """Magnitude warping: number of spline knots K, evenly spaced over the bins."""
 
     @classmethod
     def none(cls) -> "AugmentConfig":
@@ -83,12 +94,12 @@ def augmented_medians(arrays: SeriesArrays, start_days: np.ndarray, length_days:
     """(n, 10, n_bins) float32 gap-filled medians with random shift / scale / warp per sample.
 
     ``start_days`` (n,) Ts per sample (days since 1970-01-01). With ``AugmentConfig.none()`` this equals
-    ``fill_gaps(composite_medians(arrays, start_days, window_days, n_bins))[0]``.
+    ``composite_pixels(arrays, start_days, window_days, n_bins).values``.
     """
     n = len(arrays)
     start_days = np.broadcast_to(np.asarray(start_days, dtype=np.int64), (n,))
     start, window = augmented_window(start_days, length_days, window_days, n_bins, rng, config)
-    filled, _ = fill_gaps(composite_medians(arrays, start, window, n_bins), max_gap_bins)
+    filled = composite_pixels(arrays, start, window, n_bins, max_gap_bins=max_gap_bins).values
     warped = rng.random(n) < config.p_warp
     if warped.any():
         knots = rng.normal(1.0, config.warp_sigma, (int(warped.sum()), config.warp_knots))

@@ -5,19 +5,19 @@ in the south) cut into t = ceil((Te - Ts) / d) windows of d = 5 days, each windo
 the clear observations; empty windows are filled by linear interpolation along time, and a sample with
 too long a gap is discarded (``max_gap_bins``). The 2D feature is the (10, t) matrix, the 1D feature
 its flattening. Everything is vectorized over samples; loops run over chunks of samples only.
+:func:`composite_pixels` is the one chain (mask -> medians -> gap fill) every caller goes through.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE,
-                             SEASON_LENGTH_DAYS, SEASON_START_MONTH_DAY, WINDOW_DAYS, season_span)
-from gee_crop.types import SampleSeries
+from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SEASON_LENGTH_DAYS,
+                             SEASON_START_MONTH_DAY, WINDOW_DAYS, n_bins_of, season_span)
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
+from gee_crop.types import RawStack, SampleSeries
 
 #: composite_medians works on blocks of this many samples, bounding its scratch memory
 #: (block x bins x max obs per bin x 10 float32).
@@ -101,6 +101,18 @@ def arrays_from_stack(dn: np.ndarray, cloud: np.ndarray, dates: np.ndarray, clou
     clear = clear_mask(cloud, cloud_kind, threshold) & valid[None, :]
     days = np.broadcast_to(day_row, cloud.shape)
     return SeriesArrays(_masked_reflectance(dn, clear), days)
+
+
+def stack_arrays(stack: RawStack, rows: np.ndarray | None = None, cols: np.ndarray | None = None, *,
+                 dates: np.ndarray | None = None, threshold: float = CLEAR_THRESHOLD) -> SeriesArrays:
+    """SeriesArrays of the stack pixels (``rows``, ``cols``) (n,) (None: every pixel, row-major), with
+    the acquisitions ``dates`` (integer index into ``stack.dates``; None: all of them)."""
+    t = np.arange(len(stack.dates)) if dates is None else np.asarray(dates)
+    if rows is None or cols is None:
+        rows, cols = (a.ravel() for a in np.indices(stack.shape))
+    dn = stack.dn[t[:, None], rows, cols].transpose(1, 0, 2)   # (n, T, 10)
+    cloud = stack.cloud[t[:, None], rows, cols].T               # (n, T)
+    return arrays_from_stack(dn, cloud, stack.dates[t], stack.cloud_kind, threshold)
 
 
 def season_start_days(lat: np.ndarray, year: int,
@@ -246,6 +258,33 @@ def fill_gaps(medians: np.ndarray, max_gap_bins: int = MAX_GAP_BINS) -> tuple[np
     return filled.astype(np.float32), keep
 
 
+@dataclass
+class PixelComposite:
+    """Gap-filled per-window medians of ``n`` pixels or samples: ``values`` (n, 10, n_bins) float32
+    reflectance, ``keep`` (n,) bool (False = too long a gap, METHOD.md), ``empty`` (n,) bool (no clear
+    observation in any window)."""
+
+    values: np.ndarray
+    keep: np.ndarray
+    empty: np.ndarray
+
+
+def composite_pixels(pixels: SampleSeries | SeriesArrays, start_days: np.ndarray | int,
+                     window_days: np.ndarray | int, n_bins: int, *, threshold: float = CLEAR_THRESHOLD,
+                     max_gap_bins: int = MAX_GAP_BINS) -> PixelComposite:
+    """The one compositing chain (METHOD.md "Features"): cloud mask -> per-window medians -> gap fill.
+
+    ``pixels``: a SampleSeries (masked here with ``threshold``) or SeriesArrays already masked
+    (:func:`prepare_series`, :func:`stack_arrays`). Window k of pixel i covers days
+    [start_i + k * w_i, start_i + (k + 1) * w_i); ``start_days`` and ``window_days`` are scalars or (n,).
+    Training, augmentation, mapping, the notebooks, the test fakes and the bench all composite here.
+    """
+    arrays = prepare_series(pixels, threshold) if isinstance(pixels, SampleSeries) else pixels
+    medians = composite_medians(arrays, start_days, window_days, n_bins)
+    values, keep = fill_gaps(medians, max_gap_bins)
+    return PixelComposite(values, keep, np.isnan(medians).all(axis=(1, 2)))
+
+
 def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, year: int, length_days: int,
                        start_month_day: tuple[int, int]) -> str:
     spans = []
@@ -278,10 +317,9 @@ def median_features(series: SampleSeries, *, year: int | None = None, window_day
     lat = np.asarray(series.lat, dtype=np.float64)
     if year is None:
         year = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day)
-    n_bins = math.ceil(length_days / window_days)
+    n_bins = n_bins_of(length_days, window_days)
     start = season_start_days(lat, year, start_month_day)
-    medians = composite_medians(arrays, start, window_days, n_bins)
-    if len(medians) and np.isnan(medians).all():
+    composite = composite_pixels(arrays, start, window_days, n_bins, max_gap_bins=max_gap_bins)
+    if len(composite.empty) and composite.empty.all():
         raise SeasonError(_no_season_message(arrays, lat, year, length_days, start_month_day))
-    values, keep = fill_gaps(medians, max_gap_bins)
-    return MedianFeatures(values, keep, int(year), int(window_days), n_bins)
+    return MedianFeatures(composite.values, composite.keep, int(year), int(window_days), n_bins)

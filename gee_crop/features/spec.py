@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gee_crop.config import (BANDS, CLASSES, CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS,
-                             SEASON_START_MONTH_DAY, WINDOW_DAYS, FeatureKind, SeasonSpan, hemisphere_of,
-                             n_bins_of, season_span)
+import numpy as np
+
+from gee_crop.classes import CLASSES
+from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, SEASON_START_MONTH_DAY,
+                             WINDOW_DAYS, FeatureKind, SeasonSpan, hemisphere_of, n_bins_of, season_span)
+from gee_crop.errors import ModelFileError
 
 #: 3rd-order harmonics (7 coefficients) of 5 series (METHOD.md "Harmonic").
 N_HARMONIC_FEATURES = 35
@@ -62,6 +65,22 @@ class FeatureSpec:
         """Length of the flat feature vector (1D kinds)."""
         return N_HARMONIC_FEATURES if self.feature_kind == FeatureKind.HARMONIC else len(self.bands) * self.n_bins
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The per-sample input shape of a network: (1, bands, t) for median2d, (1, F) otherwise."""
+        if self.feature_kind == FeatureKind.MEDIAN2D:
+            return (1, len(self.bands), self.n_bins)
+        return (1, self.n_features)
+
+    def model_input(self, features: np.ndarray, *, flat: bool = False) -> np.ndarray:
+        """Features shaped for a model: (n, 1, bands, t) for median2d, (n, 1, F) for 1D kinds, (n, F)
+        when ``flat`` (forests). Input: (n, bands, t) medians, (n, F) vectors or an already shaped
+        (n, 1, ...) batch; 1D medians are the band-major flattening of the matrix (METHOD.md)."""
+        n = features.shape[0]
+        if flat:
+            return features.reshape(n, -1)
+        return features.reshape(n, *self.input_shape)
+
     def season(self, year: int, latitude: float = 0.0) -> SeasonSpan:
         """The season span of ``year`` at ``latitude`` (south: shifted six months earlier)."""
         return season_span(year, hemisphere_of(latitude), start_month_day=self.start_month_day,
@@ -85,9 +104,15 @@ class FeatureSpec:
         """The contract stored in a model file's metadata (0.1.0 files included)."""
         season = meta["season"]
         year = season.get("year_trained")
-        return cls(feature_kind=meta["feature_kind"], length_days=int(season["length_days"]),
+        spec = cls(feature_kind=meta["feature_kind"], length_days=int(season["length_days"]),
                    window_days=int(season["window_days"]), cloud_threshold=float(meta["cloud_threshold"]),
                    max_gap_bins=int(meta["max_gap_bins"]),
                    start_month_day=tuple(season.get("start_month_day", SEASON_START_MONTH_DAY)),
                    classes=tuple(meta.get("classes", CLASSES)), bands=tuple(meta.get("bands", BANDS)),
                    year_trained=None if year is None else int(year))
+        stored = season.get("n_bins")
+        if stored is not None and int(stored) != spec.n_bins:
+            raise ModelFileError(f"the model expects {int(stored)} time bins, but its season ({spec.length_days} "
+                                 f"days / {spec.window_days}-day windows) gives {spec.n_bins}; the file's metadata "
+                                 "is inconsistent: re-export the model with `gee-crop export`")
+        return spec

@@ -1,10 +1,6 @@
-"""Wall-to-wall crop-type maps (issue 4): region -> output grid -> tiles -> composites (local stack or
-Earth Engine, computed like training) -> onnxruntime CropNet -> per-tile GeoTIFFs -> COG, PNG preview,
-area table and map accuracy.
-
-Modules, along the data flow: ``region`` (AOIs), ``tiling`` (grid and tiles sized for Earth Engine
-requests), ``sources`` (LocalStackSource, EarthEngineSource), ``inference`` (onnxruntime sessions,
-providers, batching), ``quantize`` (int8 static QDQ), ``writers`` (GeoTIFF/COG/PNG/CSV, atomic),
-``accuracy`` (map vs labels), ``pipeline`` (run_map: Dask, resume, failure reports).
-See docs/mapping.md.
+"""Wall-to-wall crop-type maps, the parts: ``tiling`` (the output grid and its tiles, sized for Earth
+Engine requests), ``sources`` (LocalStackSource, EarthEngineSource: the composite of a tile, made as the
+model's FeatureSpec says), ``writers`` (GeoTIFF/COG/PNG/CSV, atomic), ``accuracy`` (map vs labels),
+``cubes`` (lazy xee cubes of the server composite, for notebooks). ``gee_crop.pipeline.map`` runs
+them (Dask, resume, failure reports). See docs/mapping.md.
 """

@@ -6,11 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gee_crop.config import CLASSES
+from gee_crop.classes import CLASSES, NO_CLASS
 from gee_crop.training.metrics import classification_report
-
-#: Reference value of pixels without a label (and map value of unmapped pixels).
-UNLABELED = 255
 
 
 @dataclass
@@ -32,9 +29,9 @@ class MapAccuracy:
 
 
 def map_accuracy(mapped: np.ndarray, reference: np.ndarray) -> MapAccuracy:
-    """Compare (H, W) mapped class indices with (H, W) reference indices (UNLABELED = skip)."""
-    labelled = reference != UNLABELED
-    both = labelled & (mapped != UNLABELED)
+    """Compare (H, W) mapped class indices with (H, W) reference indices (NO_CLASS = skip)."""
+    labelled = reference != NO_CLASS
+    both = labelled & (mapped != NO_CLASS)
     report = classification_report(reference[both].astype(np.int64), mapped[both].astype(np.int64))
     return MapAccuracy(
         overall_accuracy=report.overall_accuracy, macro_f1=report.macro_f1,

@@ -14,23 +14,22 @@ import json
 import warnings
 from typing import TYPE_CHECKING
 
+import ee
 import numpy as np
 import shapely
 
 from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SeasonSpan
-from gee_crop.errors import GeeCropError
+from gee_crop.earthengine.composite import composite_band_names, median_composite
+from gee_crop.errors import XeeMissingError
+from gee_crop.features.indices import ndvi
+from gee_crop.mapping.tiling import grid_for_region
 
 if TYPE_CHECKING:
-    import ee
     import xarray
 
 #: The pixel value masked composite pixels travel as: 0 DN, as in ``EarthEngineSource.image`` (mapping
 #: treats 0 as masked too); the uint16 composite has no room for xee's default int32-max mask value.
 MASKED_DN = 0
-
-
-class XeeMissingError(GeeCropError):
-    """xee (the Earth Engine backend of xarray) is not installed."""
 
 
 def _import_xee():
@@ -45,14 +44,10 @@ def _epoch_ms(day: dt.date) -> int:
     return int(np.datetime64(day, "ms").astype(np.int64))
 
 
-def composite_collection(image: "ee.Image", season: SeasonSpan) -> "ee.ImageCollection":
-    """The band-major composite ``image`` (``{band}_t{k:02d}``) as an ee.ImageCollection of
+def composite_collection(image: ee.Image, season: SeasonSpan) -> ee.ImageCollection:
+    """The band-major composite ``image`` (``config.composite_band`` names) as an ee.ImageCollection of
     ``season.n_bins`` images, image k holding the 10 bands of config.BANDS of window k, with
     ``system:time_start`` = the window's first day and property ``bin`` = k (nothing is sent)."""
-    import ee
-
-    from gee_crop.earthengine.composite import composite_band_names
-
     names = np.array(composite_band_names(season.n_bins)).reshape(len(BANDS), season.n_bins)
     images = [image.select(names[:, k].tolist(), list(BANDS))
               .set({"system:time_start": _epoch_ms(first_day), "bin": k})
@@ -72,11 +67,7 @@ def composite_cube(region_wgs84: shapely.Geometry, season: SeasonSpan, *, crs: s
     ``max_gap_bins``). Dask-backed: nothing is requested until ``.load()`` / ``.values``.
     """
     _import_xee()
-    import ee
     import xarray as xr
-
-    from gee_crop.earthengine.composite import median_composite
-    from gee_crop.mapping.tiling import grid_for_region
 
     grid = grid_for_region(region_wgs84, crs=crs, scale=scale)
     region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
@@ -103,8 +94,6 @@ def composite_cube(region_wgs84: shapely.Geometry, season: SeasonSpan, *, crs: s
 def ndvi_cube(cube: "xarray.DataArray") -> "xarray.DataArray":
     """NDVI (bin, y, x) float32 of a :func:`composite_cube` (lazy when the cube is)."""
     import xarray as xr
-
-    from gee_crop.features.indices import ndvi
 
     out = xr.apply_ufunc(ndvi, cube, input_core_dims=[["band"]], kwargs={"band_axis": -1},
                          dask="allowed")  # ndvi selects B4, B8 lazily: only they are fetched

@@ -7,7 +7,7 @@ path rounds its composite to DN too: the model then sees bit-identical input whi
 produced it (``dn / 1e4`` float32 reflectance).
 
 * :class:`LocalStackSource` composites raw dated observations with the training code
-  (``gee_crop.features.composite``: arrays_from_stack -> composite_medians -> fill_gaps).
+  (``gee_crop.features.composite.composite_pixels``: cloud mask -> medians -> gap fill).
 * :class:`EarthEngineSource` asks Earth Engine for the server-side composite of the sampling issue
   (``gee_crop.earthengine.composite.median_composite``), one multi-band computePixels per tile.
 """
@@ -17,20 +17,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import ee
 import numpy as np
+import rasterio
 import shapely
+from numpy.lib.recfunctions import structured_to_unstructured
 from pyproj import Transformer
+from rasterio.windows import Window
 from shapely.geometry import box
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SeasonSpan
+from gee_crop.classes import NO_CLASS
+from gee_crop.config import BANDS, REFLECTANCE_SCALE, WORLDCOVER_IMAGE, SeasonSpan
+from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
+from gee_crop.data.stacks import open_local_stack
+from gee_crop.earthengine import client as ee_client
+from gee_crop.earthengine.composite import composite_band_names, median_composite
+from gee_crop.earthengine.labels import WORLDCOVER_CROPLAND
 from gee_crop.errors import InputError, RegionError
-from gee_crop.mapping.region import WGS84, reproject_geometry, utm_crs_for
-from gee_crop.mapping.stacks import UNLABELED, RawStack, open_local_stack, stack_from_patch
+from gee_crop.features.composite import composite_pixels, infer_season_year, stack_arrays
+from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
+from gee_crop.types import RawStack
 
-__all__ = ["TileComposite", "CompositeSpec", "LocalStackSource", "EarthEngineSource", "RasterClassMask",
-           "open_source", "quantize_dn", "decode_pixels", "check_region_in_source", "RawStack",
-           "open_local_stack", "stack_from_patch"]
+__all__ = ["TileComposite", "LocalStackSource", "EarthEngineSource", "RasterClassMask",
+           "open_source", "quantize_dn", "decode_pixels", "check_region_in_source"]
 
 #: DN written for a valid pixel whose composite rounds to 0 (0 is Earth Engine's "masked").
 _MIN_VALID_DN = 1
@@ -49,24 +59,6 @@ class TileComposite:
         """(n_valid, 1, 10, n_bins) float32 reflectance of the valid pixels (CropNet's input)."""
         x = self.dn[self.valid].astype(np.float32) / np.float32(REFLECTANCE_SCALE)
         return x[:, None]
-
-
-@dataclass(frozen=True)
-class CompositeSpec:
-    """How to composite (from the model's metadata): the season span, the clear threshold of the
-    cloud indicator and the longest gap (in bins) that may be interpolated."""
-
-    season: SeasonSpan
-    threshold: float = CLEAR_THRESHOLD
-    max_gap_bins: int = MAX_GAP_BINS
-
-    @property
-    def start_day(self) -> int:
-        """Season start in days since 1970-01-01."""
-        return int(np.datetime64(self.season.start, "D").astype(np.int64))
-
-    def to_dict(self) -> dict:
-        return {"season": self.season.to_dict(), "threshold": self.threshold, "max_gap_bins": self.max_gap_bins}
 
 
 class FeatureSource(Protocol):
@@ -89,13 +81,13 @@ class FeatureSource(Protocol):
     def tile_size_limit(self, values_per_pixel: int) -> int | None:
         """Largest tile side one request may ask for (None: no limit)."""
 
-    def infer_year(self, start_month_day: tuple[int, int], length_days: int, threshold: float,
-                   latitude: float) -> int:
+    def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
         """The season year to map when the user gives none."""
 
-    def read_tile(self, grid: OutputGrid, tile: Tile, spec: CompositeSpec,
+    def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
                   region: shapely.Geometry | None = None) -> TileComposite:
-        """The composite of one tile (``region`` in the grid CRS may let the source skip pixels)."""
+        """The composite of one tile in ``season``, made as the model ``spec`` says (clear threshold,
+        gap limit); ``region`` in the grid CRS may let the source skip pixels."""
 
 
 def quantize_dn(reflectance: np.ndarray) -> np.ndarray:
@@ -128,19 +120,15 @@ class LocalStackSource:
     def tile_size_limit(self, values_per_pixel: int) -> None:
         return None
 
-    def infer_year(self, start_month_day: tuple[int, int], length_days: int, threshold: float,
-                   latitude: float) -> int:
+    def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
         """The season year the stack's clear observations cover best (a pixel subsample decides)."""
-        from gee_crop.features.composite import arrays_from_stack, infer_season_year
-
         s = self.stack
         rows = np.linspace(0, len(s.y) - 1, min(len(s.y), 16)).astype(np.int64)
         cols = np.linspace(0, len(s.x) - 1, min(len(s.x), 16)).astype(np.int64)
         r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
-        arrays = arrays_from_stack(s.dn[:, r, c, :].transpose(1, 0, 2), s.cloud[:, r, c].T, s.dates,
-                                   s.cloud_kind, threshold)
-        return infer_season_year(arrays, np.full(len(r), latitude), length_days=length_days,
-                                 start_month_day=start_month_day)
+        arrays = stack_arrays(s, r, c, threshold=spec.cloud_threshold)
+        return infer_season_year(arrays, np.full(len(r), latitude), length_days=spec.length_days,
+                                 start_month_day=spec.start_month_day)
 
     def footprint(self) -> shapely.Geometry:
         s, (x0, y1) = self.stack, self.stack.upper_left
@@ -165,54 +153,45 @@ class LocalStackSource:
         inside = (row >= 0) & (row < len(s.y)) & (col >= 0) & (col < len(s.x))
         return np.clip(row, 0, len(s.y) - 1), np.clip(col, 0, len(s.x) - 1), inside
 
-    def read_tile(self, grid: OutputGrid, tile: Tile, spec: CompositeSpec,
+    def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
                   region: shapely.Geometry | None = None) -> TileComposite:
         """Gap-filled 5-day medians of the tile's pixels (nearest stack pixel), as uint16 DN."""
-        from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
-
         row, col, inside = self.source_index(grid, tile)
         r, c = row[inside], col[inside]
-        n_bins = spec.season.n_bins
+        n_bins = season.n_bins
         dn = np.zeros((tile.height, tile.width, len(BANDS), n_bins), dtype=np.uint16)
         valid = np.zeros((tile.height, tile.width), dtype=bool)
         if len(r):
             # only acquisitions inside the season's windows can enter a median: composite those alone
             # (the medians are the same; a year-long stack shrinks to the ~7 months of the season)
             dates = self.stack.dates
-            season = np.flatnonzero((dates >= np.datetime64(spec.season.start, "D"))
-                                    & (dates < np.datetime64(spec.season.covered_end, "D")))
-            pixel_dn = self.stack.dn[season[:, None], r, c].transpose(1, 0, 2)    # (n, T_season, 10)
-            pixel_cloud = self.stack.cloud[season[:, None], r, c].T                 # (n, T_season)
-            arrays = arrays_from_stack(pixel_dn, pixel_cloud, dates[season], self.stack.cloud_kind,
-                                       spec.threshold)
-            medians = composite_medians(arrays, spec.start_day, spec.season.window_days, n_bins)
-            filled, keep = fill_gaps(medians, spec.max_gap_bins)
-            filled[~keep] = np.nan
-            dn[inside] = quantize_dn(filled)
-            valid[inside] = keep
+            in_season = np.flatnonzero((dates >= np.datetime64(season.start, "D"))
+                                       & (dates < np.datetime64(season.covered_end, "D")))
+            arrays = stack_arrays(self.stack, r, c, dates=in_season, threshold=spec.cloud_threshold)
+            composite = composite_pixels(arrays, season.start_day, season.window_days, n_bins,
+                                         max_gap_bins=spec.max_gap_bins)
+            composite.values[~composite.keep] = np.nan
+            dn[inside] = quantize_dn(composite.values)
+            valid[inside] = composite.keep
         return TileComposite(dn, valid, bytes_fetched=0)
 
     def labels_on_grid(self, grid: OutputGrid, tile: Tile) -> np.ndarray | None:
-        """(h, w) uint8 reference class indices at the tile's pixels (255 unlabeled or outside), or None."""
-        if self.stack.labels is None:
+        """(h, w) uint8 reference class indices at the tile's pixels (NO_CLASS unlabelled or outside), or None."""
+        if self.stack.classes is None:
             return None
         row, col, inside = self.source_index(grid, tile)
-        return np.where(inside, self.stack.labels[row, col], UNLABELED).astype(np.uint8)
+        return np.where(inside, self.stack.classes[row, col], NO_CLASS).astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------- Earth Engine
 
 def decode_pixels(pixels: np.ndarray, n_bins: int) -> np.ndarray:
     """computePixels' structured (h, w) array -> (h, w, 10, n_bins) uint16 DN in config.BANDS order."""
-    from gee_crop.earthengine.composite import composite_band_names
-
     names = composite_band_names(n_bins)
     missing = [n for n in names if n not in (pixels.dtype.names or ())]
     if missing:
         raise InputError(f"the Earth Engine composite lacks bands {missing[:3]}…; the model expects "
                          f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings")
-    from numpy.lib.recfunctions import structured_to_unstructured
-
     values = structured_to_unstructured(pixels[names], dtype=np.uint16)   # (h, w, 10 * n_bins), band-major
     return values.reshape(pixels.shape + (len(BANDS), n_bins))
 
@@ -250,28 +229,23 @@ class EarthEngineSource:
         """Largest tile whose uint16 answer fits one computePixels request (48 MiB)."""
         return max_ee_tile_size(values_per_pixel)
 
-    def infer_year(self, start_month_day: tuple[int, int], length_days: int, threshold: float,
-                   latitude: float) -> int:
+    def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
         raise InputError("mapping from Earth Engine needs the season year; pass --year, e.g. --year 2023")
 
-    def image(self, region_wgs84: shapely.Geometry, spec: CompositeSpec):
+    def image(self, region_wgs84: shapely.Geometry, spec: FeatureSpec, season: SeasonSpan) -> ee.Image:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""
-        import ee
-
-        from gee_crop.config import WORLDCOVER_IMAGE
-        from gee_crop.earthengine.composite import median_composite
-
         region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
-        image = median_composite(region, spec.season, cloud_band=self.cloud_band,
-                                 threshold=spec.threshold, max_gap_bins=spec.max_gap_bins)
+        image = median_composite(region, season, cloud_band=self.cloud_band,
+                                 threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins)
         if self.cropland_only:
             # WorldCover class 40 = cropland (METHOD.md also takes "other" from it)
-            image = image.updateMask(ee.ImageCollection(WORLDCOVER_IMAGE).first().select("Map").eq(40))
+            worldcover = ee.ImageCollection(WORLDCOVER_IMAGE).first().select("Map")
+            image = image.updateMask(worldcover.eq(WORLDCOVER_CROPLAND))
         # masked pixels (gap-heavy, outside the region, not cropland) travel as DN 0, the one value a
         # valid composite never holds, so no extra mask band is needed
         return image.unmask(0)
 
-    def read_tile(self, grid: OutputGrid, tile: Tile, spec: CompositeSpec,
+    def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
                   region: shapely.Geometry | None = None) -> TileComposite:
         """The tile's server composite: one request of 10 x n_bins uint16 bands (band-major names).
 
@@ -282,11 +256,9 @@ class EarthEngineSource:
         if region is not None:
             footprint = footprint.intersection(region.buffer(grid.scale))
         footprint = reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
-        from gee_crop.earthengine.composite import composite_band_names
-
-        pixels = self.client.compute_pixels(self.image(footprint, spec), tile.ee_grid(grid),
-                                            composite_band_names(spec.season.n_bins))
-        dn = decode_pixels(pixels, spec.season.n_bins)
+        pixels = self.client.compute_pixels(self.image(footprint, spec, season), tile.ee_grid(grid),
+                                            composite_band_names(season.n_bins))
+        dn = decode_pixels(pixels, season.n_bins)
         valid = (dn != 0).all(axis=(2, 3))
         dn[~valid] = 0
         return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
@@ -312,7 +284,7 @@ class RasterClassMask:
     """
 
     path: Path
-    classes: tuple[int, ...] = (40,)
+    classes: tuple[int, ...] = (WORLDCOVER_CROPLAND,)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -321,9 +293,6 @@ class RasterClassMask:
                              "covering the region (class 40 = cropland)")
 
     def __call__(self, grid: OutputGrid, tile: Tile) -> np.ndarray:
-        import rasterio
-        from rasterio.windows import Window
-
         x, y = tile.pixel_centres(grid)
         with rasterio.open(self.path) as src:
             if src.crs is not None and src.crs.to_string() != grid.crs:
@@ -352,9 +321,7 @@ def open_source(source_path: str | Path | None, earthengine: bool, *, cropland_m
             raise InputError("--worldcover is for local stacks; with --earthengine, --cropland-mask "
                              "reads ESA WorldCover on the server")
         if client is None:
-            from gee_crop.earthengine.client import get_client
-
-            client = get_client(project, service_account_key=service_account_key)
+            client = ee_client.get_client(project, service_account_key=service_account_key)
         return EarthEngineSource(client, cloud_band=cloud_band, cropland_only=cropland_mask), None
     if cropland_mask and not worldcover:
         raise InputError("--cropland-mask with a local --source needs --worldcover WORLDCOVER.tif "

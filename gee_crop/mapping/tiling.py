@@ -14,7 +14,8 @@ from rasterio.transform import Affine
 from shapely.geometry import box
 
 from gee_crop.errors import RegionError
-from gee_crop.mapping.region import WGS84, reproject_geometry, utm_crs_for
+from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
+from gee_crop.types import RawStack
 
 #: Earth Engine's computePixels payload limit (bytes), as xee enforces it.
 EE_REQUEST_LIMIT_BYTES = 48 * 1024 * 1024
@@ -92,11 +93,15 @@ class Tile:
                                     "shearY": d, "scaleY": e, "translateY": f},
                 "crsCode": grid.crs}
 
-    def bounds_geometry(self, grid: OutputGrid) -> shapely.Geometry:
-        """The tile's rectangle in the grid CRS."""
+    def bounds(self, grid: OutputGrid) -> tuple[float, float, float, float]:
+        """(min x, min y, max x, max y) of the tile in the grid CRS."""
         x0, y0 = grid.affine @ (self.col_off, self.row_off + self.height)
         x1, y1 = grid.affine @ (self.col_off + self.width, self.row_off)
-        return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    def bounds_geometry(self, grid: OutputGrid) -> shapely.Geometry:
+        """The tile's rectangle in the grid CRS."""
+        return box(*self.bounds(grid))
 
     def pixel_centres(self, grid: OutputGrid) -> tuple[np.ndarray, np.ndarray]:
         """(height, width) x and y of the pixel centres in the grid CRS."""
@@ -169,3 +174,9 @@ def region_mask(grid: OutputGrid, tile: Tile, region: shapely.Geometry | None) -
     x, y = tile.pixel_centres(grid)
     # a centre on the boundary counts as inside (GDAL's rasterization rule); GEOS, vectorized, thread-safe
     return shapely.intersects_xy(region, x, y)
+
+
+def stack_grid(stack: RawStack) -> OutputGrid:
+    """A raw stack's own pixel grid (north up, as RawStack stores it)."""
+    height, width = stack.shape
+    return OutputGrid(stack.crs, stack.transform, width, height)

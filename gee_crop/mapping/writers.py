@@ -1,7 +1,7 @@
 """Map outputs: per-tile GeoTIFFs written atomically, assembled into Cloud-Optimized GeoTIFFs,
 plus a PNG preview with a legend and a per-class area table (hectares).
 
-Tile files hold all bands (uint8, nodata 255): 1 ``class`` (index into config.CLASSES),
+Tile files hold all bands (uint8, nodata classes.NO_CLASS): 1 ``class`` (index into config.CLASSES),
 2 ``confidence`` (max class probability, percent 0-100), then optionally one ``p_<class>`` band per
 class (probability, percent). ``map.tif`` gets bands 1-2 (class with an embedded colour table and
 class names in its tags), ``probabilities.tif`` the per-class bands.
@@ -19,18 +19,13 @@ import rasterio.shutil
 from rasterio.windows import Window
 
 from gee_crop.atomic import atomic_write, temporary_path
-from gee_crop.config import CLASS_COLORS, CLASSES
-from gee_crop.errors import GeeCropError
+from gee_crop.classes import CLASSES, NO_CLASS, class_color, class_rgba, class_rgba_table
+from gee_crop.errors import OutputWriteError
 from gee_crop.mapping.tiling import OutputGrid, Tile
 
-NODATA = 255
 PERCENT = 100
 COG_BLOCK = 512
 PREVIEW_MAX_PX = 1024
-
-
-class OutputWriteError(GeeCropError):
-    """An output could not be written (disk full, no permission)."""
 
 
 def band_names(probabilities: bool) -> list[str]:
@@ -51,7 +46,7 @@ def write_atomic(path: Path, write) -> Path:
 def encode_bands(probabilities: np.ndarray, valid: np.ndarray, with_probabilities: bool) -> np.ndarray:
     """(bands, h, w) uint8 map bands from (h, w, 7) probabilities of the pixels where ``valid``."""
     h, w = valid.shape
-    out = np.full((len(band_names(with_probabilities)), h, w), NODATA, dtype=np.uint8)
+    out = np.full((len(band_names(with_probabilities)), h, w), NO_CLASS, dtype=np.uint8)
     p = probabilities[valid]
     out[0][valid] = np.argmax(p, axis=1).astype(np.uint8)
     out[1][valid] = np.rint(p.max(axis=1) * PERCENT).astype(np.uint8)
@@ -64,7 +59,7 @@ def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, til
     """Write one tile's (bands, h, w) uint8 map atomically as a GeoTIFF."""
     profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": bands.shape[0],
                "dtype": "uint8", "crs": grid.crs, "transform": rasterio.Affine(*tile.transform(grid)),
-               "nodata": NODATA, "compress": "deflate"}
+               "nodata": NO_CLASS, "compress": "deflate"}
 
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
@@ -74,10 +69,9 @@ def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, til
 
 
 def colormap() -> dict[int, tuple[int, int, int, int]]:
-    """Colour table of the class band: config.CLASS_COLORS, nodata transparent."""
-    table = {i: (*CLASS_COLORS[c], 255) for i, c in enumerate(CLASSES)}
-    table[NODATA] = (0, 0, 0, 0)
-    return table
+    """Colour table of the class band (classes.class_rgba_table): the classes, NO_CLASS transparent."""
+    table = class_rgba_table()
+    return {int(i): tuple(int(v) for v in table[i]) for i in (*range(len(CLASSES)), NO_CLASS)}
 
 
 def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str | os.PathLike, *,
@@ -94,7 +88,7 @@ def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str |
     names = [band_names(True)[b - 1] for b in bands]
     counts = np.zeros(len(CLASSES), dtype=np.int64)
     profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": len(bands),
-               "dtype": "uint8", "crs": grid.crs, "transform": grid.affine, "nodata": NODATA,
+               "dtype": "uint8", "crs": grid.crs, "transform": grid.affine, "nodata": NO_CLASS,
                "tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "deflate",
                "BIGTIFF": "IF_SAFER"}
     mosaic = temporary_path(out_path.with_name(out_path.stem + "_mosaic.tif"))
@@ -160,18 +154,10 @@ def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
     return write_atomic(Path(path), write)
 
 
-def class_rgba(classes: np.ndarray) -> np.ndarray:
-    """(H, W) class indices (NODATA = none) -> (H, W, 4) uint8 in the class band's colour table."""
-    lut = np.zeros((256, 4), dtype=np.uint8)
-    for i, color in colormap().items():
-        lut[i] = color
-    return lut[np.asarray(classes, dtype=np.uint8)]
-
-
 def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, title: str = "",
                   reference: np.ndarray | None = None) -> Path:
     """PNG of the class band (decimated to <= 1024 px a side) with a legend; the reference labels
-    ((H, W) class indices, 255 unlabeled) are drawn beside it when given."""
+    ((H, W) class indices, NO_CLASS unlabelled) are drawn beside it when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -189,7 +175,7 @@ def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, t
         ax.set_title(name)
         ax.set_axis_off()
     present = np.unique(np.concatenate([p.ravel() for _, p in panels]))
-    handles = [Patch(color=np.array(CLASS_COLORS[c]) / 255, label=c) for i, c in enumerate(CLASSES) if i in present]
+    handles = [Patch(color=class_color(c), label=c) for i, c in enumerate(CLASSES) if i in present]
     fig.legend(handles=handles, loc="center right", frameon=False)
     fig.suptitle(title)
     fig.subplots_adjust(right=0.82)

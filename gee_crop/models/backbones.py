@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from gee_crop.config import BANDS, CLASSES
+from gee_crop.classes import CLASSES
+from gee_crop.config import BANDS
+from gee_crop.models.cropnet import CropNet2D, count_parameters
 
 BACKBONES = ("resnet50", "efficientnet_v2_s", "convnext_tiny")
 PAPER_PARAMETERS = {"cropnet2d": 4.69e6, "resnet50": 23.57e6, "efficientnet_v2_s": 20.24e6,
@@ -215,8 +217,6 @@ def build_backbone(arch: str, n_bands: int = len(BANDS), n_classes: int = len(CL
 
 def parameter_counts() -> dict[str, int]:
     """Trainable parameters of CropNet 2D (default widths) and each baseline."""
-    from gee_crop.models.cropnet import CropNet2D, count_parameters
-
     counts = {"cropnet2d": count_parameters(CropNet2D())}
     counts.update({arch: count_parameters(build_backbone(arch)) for arch in BACKBONES})
     return counts

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gee_crop.config import BANDS, CLASSES, CROPNET_WIDTHS
+from gee_crop.config import BANDS, CROPNET_WIDTHS
+from gee_crop.classes import CLASSES
 
 ARCHITECTURES = ("cropnet2d", "cropnet1d")
 

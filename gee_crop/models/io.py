@@ -1,141 +1,277 @@
-"""Saving and loading gee-crop model files.
+"""Model files: writing them, and reading any of them back by what the file holds, not its name.
 
-A CropNet model file (``model.pt``) is ``torch.save`` of a dict::
+Two formats, decided once:
 
-    gee_crop_model   format version (str)
-    arch             "cropnet2d" | "cropnet1d"
-    arch_kwargs      constructor arguments (dict)
-    state_dict       weights and normalization buffers
-    classes, bands   the output classes and input bands, in order
-    season           {start_month_day, length_days, window_days, n_bins, year_trained}
-    cloud_threshold, max_gap_bins, feature_kind ("median2d" | "median1d" | "harmonic")
-    train_config, metrics
+* a torch model (``model.pt``: CropNet 2D / 1D or a CNN baseline) is ``torch.save`` of a dict of
+  plain JSON-able metadata plus ``state_dict``, so it loads with ``torch.load(weights_only=True)``
+  (no code is unpickled)::
 
-Everything but the weights is plain JSON-able data, so the file loads with
-``torch.load(weights_only=True)`` (no code is unpickled). A Random Forest baseline (``model.pkl``)
-is a joblib pickle of the same dict with ``arch = "random_forest"`` and the fitted estimator under
-``estimator``; only load pickles you made yourself.
+      gee_crop_model   format version (str)
+      arch             a registered architecture (config.Arch)
+      arch_kwargs      constructor arguments (dict)
+      state_dict       weights and normalization buffers
+      classes, bands, season, cloud_threshold, max_gap_bins, feature_kind   the contract (FeatureSpec)
+      train_config, metrics
+
+* an ONNX model (a Random Forest's ``model.onnx``, or a torch model exported by ``gee-crop export``)
+  carries the same metadata in ``metadata_props`` (strings; lists and dicts as JSON).
+
+:func:`read_contract` reads the contract of either; a gee-crop 0.1.0 forest pickle (``model.pkl``) is
+refused with the command that converts it (:func:`load_pickled_forest` is that conversion's only
+reader, behind ``trust_pickle=True``).
 """
 from __future__ import annotations
 
 import json
 import os
-import zipfile
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import onnx
 import torch
 
 from gee_crop.atomic import atomic_write
+from gee_crop.config import Arch
 from gee_crop.errors import ModelFileError
-from gee_crop.models.cropnet import ARCHITECTURES, build_model
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.forest import forest_to_onnx
+from gee_crop.models.registry import TORCH_ARCHS, build_model
 
 FORMAT_VERSION = "1"
 FORMAT_KEY = "gee_crop_model"
-RANDOM_FOREST = "random_forest"
-#: keys every model file carries besides the weights.
-META_KEYS = ("arch", "arch_kwargs", "classes", "bands", "season", "cloud_threshold", "max_gap_bins",
-             "feature_kind", "train_config", "metrics")
-_PAYLOAD_KEYS = ("state_dict", "estimator")
+#: the input and output names of every ONNX graph gee-crop writes.
+INPUT_NAME = "reflectance"
+OUTPUT_NAME = "probabilities"
+#: the contract's keys (FeatureSpec.to_meta) that every model file carries.
+CONTRACT_KEYS = ("classes", "bands", "season", "cloud_threshold", "max_gap_bins", "feature_kind")
+#: keys a trained model file carries besides the contract and the weights.
+TRAINED_KEYS = ("arch", "arch_kwargs", "train_config", "metrics")
+
+FileKind = Literal["torch", "onnx", "pickle"]
 
 
-def _plain(meta: dict) -> dict:
-    """Metadata as plain JSON types (numpy scalars, tuples -> Python), so weights_only loading works."""
-    return json.loads(json.dumps(meta, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-
-
-def _check_meta(meta: dict) -> None:
-    missing = [k for k in META_KEYS if k not in meta and k not in ("arch", "arch_kwargs")]
-    if missing:
-        raise ValueError(f"model metadata lacks {missing}")
-
-
-def save_model(path: str | os.PathLike, model: torch.nn.Module, arch: str, arch_kwargs: dict,
-               meta: dict) -> Path:
-    """Write a CropNet model file atomically (weights on CPU); returns the path."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
-    _check_meta(meta)
-    payload = {FORMAT_KEY: FORMAT_VERSION, **_plain({**meta, "arch": arch, "arch_kwargs": arch_kwargs}),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
-
-
-def save_random_forest(path: str | os.PathLike, estimator: Any, arch_kwargs: dict, meta: dict) -> Path:
-    """Write a Random Forest baseline (joblib pickle of the metadata dict + estimator); returns the path."""
-    import joblib
-
-    _check_meta(meta)
-    payload = {FORMAT_KEY: FORMAT_VERSION,
-               **_plain({**meta, "arch": RANDOM_FOREST, "arch_kwargs": arch_kwargs}),
-               "estimator": estimator}
-    return atomic_write(Path(path), lambda tmp: joblib.dump(payload, tmp))
+def convert_command(path: str | os.PathLike) -> str:
+    """The command that converts a gee-crop 0.1.0 forest pickle into a model.onnx."""
+    path = Path(path)
+    return f"gee-crop export {path} --out {path.with_suffix('.onnx')} --trust-pickle"
 
 
 def _not_a_model(path: Path, why: str) -> ModelFileError:
-    return ModelFileError(f"{path} is not a gee-crop model ({why}); give the model.pt (or model.pkl) "
-                          "written by `gee-crop train`")
+    return ModelFileError(f"{path} is not a gee-crop model ({why}); give a model.pt or model.onnx written by "
+                          "`gee-crop train` or `gee-crop export`")
 
 
-def read_model_file(path: str | os.PathLike) -> dict:
-    """The raw dict of a model file, validated (ModelFileError for anything else)."""
+def _onnx_proto(path: Path) -> onnx.ModelProto | None:
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - any parse failure means "not an ONNX model"
+        return None
+    return proto if proto.graph.node else None
+
+
+def file_kind(path: str | os.PathLike) -> FileKind:
+    """What a model file holds, from its bytes: a torch zip, an ONNX protobuf or a pickle
+    (ModelFileError for a missing file or anything else)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist; train one with `gee-crop train`")
     with path.open("rb") as fh:
-        head = fh.read(2)
-    if zipfile.is_zipfile(path):
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable content is the user's file problem
-            raise _not_a_model(path, f"torch cannot read it safely: {type(exc).__name__}") from None
-    elif head[:1] == b"\x80":  # pickle protocol 2+ (joblib writes plain pickles)
-        try:
-            import joblib
+        head = fh.read(4)
+    if head == b"PK\x03\x04":  # torch.save writes a zip archive
+        return "torch"
+    if head[:1] == b"\x80":  # pickle protocol 2+ (joblib writes plain pickles)
+        return "pickle"
+    if _onnx_proto(path) is not None:
+        return "onnx"
+    raise _not_a_model(path, "not an ONNX model, a torch file or a pickle")
 
-            payload = joblib.load(path)
-        except Exception as exc:  # noqa: BLE001
-            raise _not_a_model(path, f"unreadable pickle: {type(exc).__name__}") from None
-    else:
-        raise _not_a_model(path, "neither a torch file nor a pickle")
+
+def _pickle_refused(path: Path) -> ModelFileError:
+    return ModelFileError(f"{path} is a pickle (gee-crop 0.1.0 wrote Random Forests as model.pkl), which gee-crop "
+                          "no longer loads because unpickling can run any code; if you made the file yourself, "
+                          f"convert it once with `{convert_command(path)}`")
+
+
+def _check_payload(path: Path, payload: Any, what: str) -> dict:
+    """The metadata dict of a model file, checked: format key and version, the contract's keys."""
     if not isinstance(payload, dict) or FORMAT_KEY not in payload:
-        what = "a plain torch state_dict or checkpoint" if isinstance(payload, dict) else type(payload).__name__
-        raise _not_a_model(path, f"it holds {what} without the '{FORMAT_KEY}' key")
+        held = "a plain torch state_dict or checkpoint" if isinstance(payload, dict) else type(payload).__name__
+        raise _not_a_model(path, f"it holds {held} without the '{FORMAT_KEY}' key")
     if str(payload[FORMAT_KEY]) != FORMAT_VERSION:
         raise ModelFileError(f"{path} has model format {payload[FORMAT_KEY]!r} but this gee-crop reads "
                              f"format {FORMAT_VERSION!r}; upgrade gee-crop or retrain the model")
-    missing = [k for k in META_KEYS if k not in payload]
-    if missing or not any(k in payload for k in _PAYLOAD_KEYS):
-        raise _not_a_model(path, f"missing {', '.join(missing) or 'weights'}")
+    missing = [k for k in CONTRACT_KEYS if k not in payload]
+    if missing:
+        raise _not_a_model(path, f"its {what} lacks {', '.join(missing)}")
+    return {**payload, FORMAT_KEY: str(payload[FORMAT_KEY])}
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def read_onnx_metadata(path: str | os.PathLike) -> dict:
+    """The gee-crop metadata of an ONNX file, decoded: classes/bands lists, season/model_card dicts,
+    cloud_threshold float, max_gap_bins int, feature_kind and gee_crop_model str.
+
+    Raises ModelFileError when the file is not an ONNX model written by gee-crop.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"ONNX file {path} does not exist; create it with `gee-crop export`")
+    proto = _onnx_proto(path)
+    if proto is None:
+        raise ModelFileError(f"{path} is not an ONNX model; give a file written by `gee-crop export` "
+                             "or `gee-crop train --arch random_forest`")
+    props = {p.key: p.value for p in proto.metadata_props}
+    if FORMAT_KEY not in props:
+        raise ModelFileError(f"{path} is an ONNX model without gee-crop metadata; export it with "
+                             "`gee-crop export MODEL.pt --out FILE.onnx`")
+    meta = {key: _decode(value) for key, value in props.items()}
+    meta = _check_payload(path, meta, "ONNX metadata")
+    try:
+        meta["cloud_threshold"] = float(meta["cloud_threshold"])
+        meta["max_gap_bins"] = int(meta["max_gap_bins"])
+        FeatureSpec.from_meta(meta)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path} has damaged gee-crop metadata ({exc}); export the model again") from None
+    return meta
+
+
+def onnx_metadata_props(meta: dict) -> dict[str, str]:
+    """``metadata_props`` of an ONNX file: strings as they are, everything else as JSON."""
+    return {key: value if isinstance(value, str) else json.dumps(_plain(value)) for key, value in meta.items()}
+
+
+def set_onnx_metadata(proto: onnx.ModelProto, meta: dict) -> None:
+    """Replace the metadata_props of ``proto`` with ``meta`` (encoded by :func:`onnx_metadata_props`)."""
+    del proto.metadata_props[:]
+    for key, value in onnx_metadata_props(meta).items():
+        proto.metadata_props.add(key=key, value=value)
+
+
+def _plain(meta: Any) -> Any:
+    """Metadata as plain JSON types (numpy scalars, tuples -> Python), so weights_only loading works."""
+    return json.loads(json.dumps(meta, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def _read_torch(path: Path) -> dict:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable content is the user's file problem
+        raise _not_a_model(path, f"torch cannot read it safely: {type(exc).__name__}") from None
+    payload = _check_payload(path, payload, "metadata")
+    if "state_dict" not in payload:
+        raise _not_a_model(path, "missing weights")
     return payload
 
 
-def load_model(path: str | os.PathLike) -> tuple[Any, dict]:
-    """Load a model file: ``(model, meta)``.
+def read_model_meta(path: str | os.PathLike) -> dict:
+    """Every metadata entry of a model file (torch or ONNX), without the weights; ModelFileError for
+    anything else, naming the conversion command for a 0.1.0 pickle."""
+    path = Path(path)
+    kind = file_kind(path)
+    if kind == "pickle":
+        raise _pickle_refused(path)
+    if kind == "onnx":
+        return read_onnx_metadata(path)
+    return {k: v for k, v in _read_torch(path).items() if k != "state_dict"}
 
-    ``model`` is a CropNet in eval mode on CPU, or the fitted scikit-learn estimator of a Random
-    Forest file; ``meta`` is the metadata dict (every key but the weights).
-    """
-    payload = read_model_file(path)
-    meta = {k: v for k, v in payload.items() if k not in _PAYLOAD_KEYS}
-    if payload["arch"] == RANDOM_FOREST:
-        return payload["estimator"], meta
-    if payload["arch"] not in ARCHITECTURES or "state_dict" not in payload:
-        raise _not_a_model(Path(path), f"unknown architecture {payload['arch']!r}")
-    model = build_model(payload["arch"], payload["arch_kwargs"])
+
+def read_contract(path: str | os.PathLike) -> FeatureSpec:
+    """The contract (how to composite the input, what comes out) of any gee-crop model file."""
+    return FeatureSpec.from_meta(read_model_meta(path))
+
+
+def _trained_meta(contract: FeatureSpec, arch: Arch | str, arch_kwargs: dict, extra: dict) -> dict:
+    missing = [k for k in ("train_config", "metrics") if k not in extra]
+    if missing:
+        raise ValueError(f"model metadata lacks {missing}")
+    return _plain({FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": Arch(arch).value,
+                   "arch_kwargs": arch_kwargs, **extra})
+
+
+def save_model(path: str | os.PathLike, model: torch.nn.Module, arch: Arch | str, arch_kwargs: dict,
+               contract: FeatureSpec, **extra) -> Path:
+    """Write a torch model file atomically (weights on CPU); ``extra`` holds ``train_config`` and
+    ``metrics`` (plain data). Returns the path."""
+    if Arch(arch) not in TORCH_ARCHS:
+        raise ValueError(f"arch must be one of {[a.value for a in TORCH_ARCHS]}, got {arch!r}")
+    payload = {**_trained_meta(contract, arch, arch_kwargs, extra),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def save_forest(path: str | os.PathLike, forest: Any, arch_kwargs: dict, contract: FeatureSpec, **extra) -> Path:
+    """Write a fitted Random Forest as ONNX with its metadata (``model.onnx``), atomically."""
+    proto = forest_to_onnx(forest, contract.n_features, INPUT_NAME, OUTPUT_NAME, len(contract.classes))
+    set_onnx_metadata(proto, _trained_meta(contract, Arch.RANDOM_FOREST, arch_kwargs, extra))
+    return atomic_write(Path(path), lambda tmp: onnx.save(proto, str(tmp)))
+
+
+def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict]:
+    """A torch model file: ``(model in eval mode on CPU, metadata without the weights)``."""
+    path = Path(path)
+    kind = file_kind(path)
+    if kind == "pickle":
+        raise _pickle_refused(path)
+    if kind == "onnx":
+        raise ModelFileError(f"{path} is an ONNX model, not a torch model.pt; run it with `gee-crop map` or "
+                             "`gee-crop evaluate`, or give the model.pt it was exported from")
+    payload = _read_torch(path)
+    arch, kwargs = payload.get("arch"), payload.get("arch_kwargs", {})
+    try:
+        model = build_model(arch, kwargs)
+    except (ValueError, TypeError):
+        raise _not_a_model(path, f"unknown architecture {arch!r}") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise ModelFileError(f"{path}: weights do not match {payload['arch']} "
-                             f"{payload['arch_kwargs']} ({str(exc).splitlines()[0]}); the file is "
-                             "damaged, retrain the model") from None
-    model.eval()
-    return model, meta
+        raise ModelFileError(f"{path}: weights do not match {arch} {kwargs} ({str(exc).splitlines()[0]}); "
+                             "the file is damaged, retrain the model") from None
+    return model.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
 
 
-def is_random_forest(meta: dict) -> bool:
-    return meta.get("arch") == RANDOM_FOREST
+def update_model_meta(path: str | os.PathLike, **entries) -> Path:
+    """Set metadata ``entries`` (plain data, e.g. ``metrics``) of a torch or ONNX model file, rewritten
+    atomically; the weights are untouched."""
+    path = Path(path)
+    kind = file_kind(path)
+    if kind == "pickle":
+        raise _pickle_refused(path)
+    if kind == "torch":
+        payload = {**_read_torch(path), **_plain(entries)}
+        return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    meta = {**read_onnx_metadata(path), **entries}
+    proto = onnx.load(str(path))
+    set_onnx_metadata(proto, meta)
+    return atomic_write(path, lambda tmp: onnx.save(proto, str(tmp)))
 
 
-__all__ = ["FORMAT_VERSION", "FORMAT_KEY", "save_model", "save_random_forest", "load_model",
-           "read_model_file", "is_random_forest"]
+def load_pickled_forest(path: str | os.PathLike, *, trust_pickle: bool = False) -> tuple[Any, dict]:
+    """``(estimator, metadata)`` of a gee-crop 0.1.0 Random Forest pickle: the conversion path only.
+
+    Unpickling runs whatever code the file names, so it happens only with ``trust_pickle=True``
+    (and a warning); otherwise ModelFileError naming the conversion command.
+    """
+    import joblib
+
+    path = Path(path)
+    if file_kind(path) != "pickle":
+        raise ModelFileError(f"{path} is not a pickle; only gee-crop 0.1.0 model.pkl files need converting")
+    if not trust_pickle:
+        raise _pickle_refused(path)
+    warnings.warn(f"unpickling {path} (trust_pickle=True): only do this for files you made yourself",
+                  stacklevel=2)
+    try:
+        payload = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001
+        raise _not_a_model(path, f"unreadable pickle: {type(exc).__name__}") from None
+    payload = _check_payload(path, payload, "metadata")
+    if payload.get("arch") != Arch.RANDOM_FOREST or "estimator" not in payload:
+        raise _not_a_model(path, "a pickle that holds no Random Forest")
+    return payload["estimator"], {k: v for k, v in payload.items() if k != "estimator"}

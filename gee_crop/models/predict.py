@@ -1,108 +1,121 @@
-"""CropNet inference with onnxruntime: model metadata checks, execution providers, batching.
+"""One way to run a model file: :func:`open_predictor` for evaluate, map, the parity check and quantisation.
 
-The ONNX file is gee-crop's export (``gee_crop.export.onnx``): input ``reflectance`` (N, 1, 10, t)
-float32, output ``probabilities`` (N, 7), metadata_props with the classes, bands and season the
-model was trained on. Everything the map needs to composite its input the way training did
-(season span, window, clear threshold, gap limit) is read from there.
+Three back ends, chosen by what the file holds (``models.io.file_kind``), each with the same
+``predict_proba(x)`` -> (n, 7) float32 probabilities and ``.contract`` (the model's FeatureSpec):
+
+* :class:`TorchPredictor` -- a ``model.pt`` (CropNet or a CNN baseline) in fp32, or bf16 where the
+  hardware has it (CPUs with AVX-512 BF16 / AMX, CUDA GPUs; onnxruntime's CPU provider has no bf16
+  convolutions);
+* :class:`OnnxPredictor` -- an ONNX export (fp32 or int8), with onnxruntime's execution providers;
+* :class:`ForestPredictor` -- a Random Forest's ``model.onnx`` (flat features), with onnxruntime.
+
+``x`` is the model's features in any of the shapes ``FeatureSpec.model_input`` accepts: (n, 10, t)
+medians or (n, 1, 10, t) reflectance, (n, F) or (n, 1, F) vectors.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
+import torch
 
-from gee_crop.config import BANDS, CLASSES, SeasonSpan, hemisphere_of, season_span
+from gee_crop.classes import CLASSES
+from gee_crop.config import BANDS, Arch, FeatureKind, Precision, SeasonSpan
 from gee_crop.errors import ModelFileError
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.device import resolve_device
+from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, file_kind, load_model, read_model_meta
 
-INPUT_NAME = "reflectance"
-OUTPUT_NAME = "probabilities"
 DEFAULT_BATCH_SIZE = 512
 #: Providers tried in this order when the user names none (the first available wins; CPU always last).
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a gee-crop ONNX model expects, from its metadata_props."""
-
-    classes: tuple[str, ...]
-    bands: tuple[str, ...]
-    start_month_day: tuple[int, int]
-    length_days: int
-    window_days: int
-    n_bins: int
-    year_trained: int | None
-    cloud_threshold: float
-    max_gap_bins: int
-    feature_kind: str
-    quantized: bool = False
-
-    def season(self, year: int, latitude: float) -> SeasonSpan:
-        """The model's season span in ``year`` for a region at ``latitude`` (south: shifted 6 months)."""
-        return season_span(year, hemisphere_of(latitude), start_month_day=self.start_month_day,
-                           length_days=self.length_days, window_days=self.window_days)
+def _batched(run, x: np.ndarray, n_classes: int, batch_size: int) -> np.ndarray:
+    """(n, n_classes) float32 outputs of ``run`` over ``x`` in batches of ``batch_size``."""
+    out = np.empty((len(x), n_classes), dtype=np.float32)
+    for lo in range(0, len(x), batch_size):
+        out[lo:lo + batch_size] = run(np.ascontiguousarray(x[lo:lo + batch_size], dtype=np.float32))
+    return out
 
 
-def _json(value):
-    if isinstance(value, str):
+class TorchPredictor:
+    """Softmax probabilities of a torch ``model.pt`` (eval mode; bf16 through autocast; 2D inputs
+    channels-last in bf16, where it is faster)."""
+
+    def __init__(self, path: str | os.PathLike, precision: Precision | str = Precision.FP32,
+                 device: str | torch.device = "auto", threads: int | None = None) -> None:
+        model, self.meta = load_model(path)
+        self.contract = FeatureSpec.from_meta(self.meta)
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = resolve_device(device)
+        self.precision = Precision(precision)
+        self.channels_last = self.precision == Precision.BF16 and self.contract.feature_kind == FeatureKind.MEDIAN2D
+        self.model = model.to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch).to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                     enabled=self.precision == Precision.BF16):
+            logits = self.model(x)
+        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """(n, 7) float32 class probabilities of the model's features ``x``."""
+        return _batched(self._run, self.contract.model_input(x), len(self.contract.classes), batch_size)
+
+
+class OnnxPredictor:
+    """Probabilities of a gee-crop ONNX graph (input ``reflectance``, output ``probabilities``)."""
+
+    flat = False
+
+    def __init__(self, path: str | os.PathLike, providers: list[str] | None = None,
+                 threads: int | None = None) -> None:
+        self.meta = read_model_meta(path)
+        self.contract = FeatureSpec.from_meta(self.meta)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+            self.session = ort.InferenceSession(str(path), options, providers=select_providers(providers))
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelFileError(f"onnxruntime cannot load {path} ({str(exc).splitlines()[0]}); "
+                                 "re-export it with `gee-crop export`") from None
+
+    @property
+    def quantized(self) -> bool:
+        return "quantization" in self.meta
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """(n, 7) float32 class probabilities of the model's features ``x``."""
+        return _batched(self._run, self.contract.model_input(x, flat=self.flat), len(self.contract.classes),
+                        batch_size)
 
 
-def model_info(onnx_path: str | os.PathLike) -> ModelInfo:
-    """Read and check a gee-crop model's metadata (an ONNX export, or a ``model.pt`` for the torch
-    backend); ModelFileError if it cannot map median stacks."""
-    from gee_crop.export.onnx import read_onnx_metadata
-    from gee_crop.models.io import read_model_file
+class ForestPredictor(OnnxPredictor):
+    """A Random Forest's ``model.onnx``: the same graph I/O on flat (n, F) features."""
 
-    path = Path(onnx_path)
-    if not path.is_file():
-        raise ModelFileError(f"model {path} does not exist; export one with "
-                             f"`gee-crop export model.pt --out {path.name}`")
-    if path.suffix == ".pt":
-        meta = read_model_file(path)
-    else:
-        meta = {k: _json(v) for k, v in read_onnx_metadata(path).items()}
-    season = meta.get("season") or {}
-    kind = str(meta.get("feature_kind", ""))
-    if kind != "median2d":
-        raise ModelFileError(f"model {path} uses {kind or 'unknown'} features; maps need a CropNet 2D "
-                             "median model (train with the default --features median2d and export it)")
-    year = season.get("year_trained")
-    return ModelInfo(
-        classes=tuple(meta["classes"]), bands=tuple(meta["bands"]),
-        start_month_day=tuple(int(v) for v in season.get("start_month_day", (5, 1))),
-        length_days=int(season["length_days"]), window_days=int(season["window_days"]),
-        n_bins=int(season["n_bins"]), year_trained=int(year) if year is not None else None,
-        cloud_threshold=float(meta["cloud_threshold"]), max_gap_bins=int(meta["max_gap_bins"]),
-        feature_kind=kind, quantized="quantization" in meta)
+    flat = True
 
 
-def check_model_matches(info: ModelInfo, season: SeasonSpan, model_path: str | os.PathLike = "the model") -> None:
-    """Raise ModelFileError when the model's bands, bins or classes differ from what the map makes."""
-    if tuple(info.bands) != BANDS:
-        raise ModelFileError(f"{model_path} was trained on bands {list(info.bands)}, but maps are made from "
-                             f"{list(BANDS)}; retrain the model on gee-crop sample tables")
-    if info.n_bins != season.n_bins:
-        raise ModelFileError(f"{model_path} expects {info.n_bins} time bins, the map's season gives "
-                             f"{season.n_bins} ({season.length_days} days / {season.window_days}-day windows); "
-                             "map with the model's own season (do not override --window or the span)")
-    if tuple(info.classes) != CLASSES:
-        raise ModelFileError(f"{model_path} predicts classes {list(info.classes)}, not gee-crop's "
-                             f"{list(CLASSES)}; retrain it with gee-crop's class list")
+Predictor = TorchPredictor | OnnxPredictor
 
 
 def select_providers(requested: list[str] | None = None) -> list[str]:
     """Execution providers to use: the requested ones (must be available) or the preferred available."""
-    import onnxruntime as ort
-
     available = ort.get_available_providers()
     if requested:
         unknown = [p for p in requested if p not in available]
@@ -113,57 +126,72 @@ def select_providers(requested: list[str] | None = None) -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in available]
 
 
-def check_precision(model_path: str | os.PathLike, precision: str) -> bool:
-    """Whether ``model_path`` runs on the torch backend (a ``model.pt``); ModelFileError for a precision
-    the model file cannot run at (bf16 needs the torch backend)."""
-    from gee_crop.models.torch_predict import PRECISIONS
-
-    path = Path(model_path)
-    if precision not in PRECISIONS:
-        raise ModelFileError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if precision != "fp32" and path.suffix != ".pt":
+def check_precision(path: str | os.PathLike, precision: Precision | str) -> bool:
+    """Whether ``path`` runs on the torch back end (a torch model file); ModelFileError for a precision
+    the model file cannot run at (bf16 needs the torch back end)."""
+    try:
+        precision = Precision(precision)
+    except ValueError:
+        raise ModelFileError(f"precision {precision!r} is not one of {', '.join(Precision.values())}") from None
+    path = Path(path)
+    is_torch = file_kind(path) == "torch"
+    if precision != Precision.FP32 and not is_torch:
         raise ModelFileError(f"--precision {precision} runs through torch: pass the trained model.pt as --model "
                              f"instead of {path.name} (onnxruntime on CPU has no {precision} convolutions)")
-    return path.suffix == ".pt"
+    return is_torch
 
 
-_sessions: dict[tuple, object] = {}
-_sessions_lock = threading.Lock()
+_cache: dict[tuple, Predictor] = {}
+_cache_lock = threading.Lock()
 
 
-def session_for(onnx_path: str | os.PathLike, providers: list[str] | None = None,
-                threads: int | None = None, precision: str = "fp32"):
-    """A cached session (one per model file and settings, shared by threads): onnxruntime for an ONNX
-    file; :class:`~gee_crop.models.torch_predict.TorchSession` for a ``model.pt`` (fp32 or bf16)."""
-    import onnxruntime as ort
-
-    path = Path(onnx_path).resolve()
-    torch_backend = check_precision(path, precision)
-    providers = [] if torch_backend else select_providers(providers)
-    key = (str(path), path.stat().st_mtime_ns, tuple(providers), threads, precision)
-    with _sessions_lock:
-        if key not in _sessions and torch_backend:
-            from gee_crop.models.torch_predict import TorchSession
-
-            _sessions[key] = TorchSession(path, precision, threads=threads)
-        if key not in _sessions:
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if threads:
-                options.intra_op_num_threads = int(threads)
-            try:
-                _sessions[key] = ort.InferenceSession(str(path), options, providers=providers)
-            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-                raise ModelFileError(f"onnxruntime cannot load {path} ({str(exc).splitlines()[0]}); "
-                                     "re-export it with `gee-crop export`") from None
-        return _sessions[key]
+def _open(path: Path, precision: Precision | str, providers: list[str] | None, device: str | torch.device,
+          threads: int | None) -> Predictor:
+    if check_precision(path, precision):
+        return TorchPredictor(path, precision, device, threads)
+    if read_model_meta(path).get("arch") == Arch.RANDOM_FOREST:
+        return ForestPredictor(path, providers, threads)
+    return OnnxPredictor(path, providers, threads)
 
 
-def predict_proba(session, reflectance: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """(n, 7) float32 class probabilities of (n, 1, 10, t) float32 reflectance, in batches."""
-    n = len(reflectance)
-    out = np.empty((n, len(CLASSES)), dtype=np.float32)
-    for lo in range(0, n, batch_size):
-        batch = np.ascontiguousarray(reflectance[lo:lo + batch_size], dtype=np.float32)
-        out[lo:lo + batch_size] = session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
-    return out
+def open_predictor(path: str | os.PathLike, precision: Precision | str = Precision.FP32,
+                   providers: list[str] | None = None, *, device: str | torch.device = "auto",
+                   threads: int | None = None, cache: bool = False) -> Predictor:
+    """The predictor of a model file, its back end chosen by the file's content.
+
+    ``precision`` "bf16" needs a torch file; ``providers`` are onnxruntime's (default: CUDA if
+    available, then CPU); ``device`` is torch's. ``cache=True`` shares one predictor per file and
+    settings between calls and threads (the map's tiles).
+    """
+    path = Path(path)
+    if not cache:
+        return _open(path, precision, providers, device, threads)
+    file_kind(path)  # ModelFileError for a missing file, before it is looked up
+    key = (str(path.resolve()), path.stat().st_mtime_ns, str(precision), tuple(providers or ()), str(device),
+           threads)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _open(path, precision, providers, device, threads)
+        return _cache[key]
+
+
+def check_model_matches(contract: FeatureSpec, season: SeasonSpan | None = None,
+                        model_path: str | os.PathLike = "the model") -> None:
+    """ModelFileError when the model's bands or classes differ from gee-crop's, or (given the map's
+    ``season``) when it cannot map median composites of that season."""
+    if tuple(contract.bands) != BANDS:
+        raise ModelFileError(f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "
+                             f"{list(BANDS)}; retrain the model on gee-crop sample tables")
+    if tuple(contract.classes) != CLASSES:
+        raise ModelFileError(f"{model_path} predicts classes {list(contract.classes)}, not gee-crop's "
+                             f"{list(CLASSES)}; retrain it with gee-crop's class list")
+    if season is None:
+        return
+    if not contract.is_median:
+        raise ModelFileError(f"model {model_path} uses {contract.feature_kind} features; maps need a CropNet 2D "
+                             "or another model of median features (train with --features median2d or median1d)")
+    if contract.n_bins != season.n_bins:
+        raise ModelFileError(f"{model_path} expects {contract.n_bins} time bins, the map's season gives "
+                             f"{season.n_bins} ({season.length_days} days / {season.window_days}-day windows); "
+                             "map with the model's own season (do not override --window or the span)")
+

@@ -2,7 +2,8 @@
 
 sample (local stack, the Earth Engine rules scaled to a 640 m patch) → spatial block split →
 train CropNet 2D and RF-500 → evaluate on held-out blocks → export ONNX (parity-checked) →
-map the whole patch with onnxruntime → map accuracy against the label raster.
+map the whole patch with onnxruntime → map accuracy against the label raster → area and accuracy
+estimates with 95 % confidence intervals from a stratified sample (``gee-crop assess``).
 
 The patch is 64 × 64 px at 10 m, smaller than one 0.1° grid cell and with parcels a few tens of
 metres wide, so the demo uses a 10 m inward buffer, 10 m spacing and no per-cell cap instead of
@@ -18,23 +19,35 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import rasterio
 
+from gee_crop.assessment.points import read_class_map, write_class_raster
 from gee_crop.atomic import write_json_atomic
-from gee_crop.config import CLASSES
+from gee_crop.classes import CLASSES, NO_CLASS
+from gee_crop.data.splits import spatial_block_split
+from gee_crop.data.table import write_table
 from gee_crop.errors import OutputExistsError
+from gee_crop.export.cards import evaluation_entry, record_transfer_scores
+from gee_crop.export.onnx import export_and_check
+from gee_crop.mapping.sources import LocalStackSource
+from gee_crop.pipeline.assess import assess, design
+from gee_crop.pipeline.map import run_map
+from gee_crop.testing.demo_data import (DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION,  # noqa: F401
+                                        DEMO_SPACING_M, demo_patch, demo_samples)
+from gee_crop.training.evaluate import evaluate_model, write_evaluation
+from gee_crop.training.trainer import train
 
-#: Sampling rules scaled to the 640 m demo patch (see the module docstring).
-DEMO_BUFFER_M = 10.0
-DEMO_SPACING_M = 10.0
-DEMO_PER_CELL = 10_000
+#: Sampling rules scaled to the 640 m demo patch: DEMO_BUFFER_M, DEMO_SPACING_M, DEMO_PER_CELL in
+#: gee_crop.testing.demo_data (see the module docstring).
 #: Held-out blocks of 160 m (16 px): a quarter of the patch's area is kept for testing.
 DEMO_BLOCK_M = 160.0
 DEMO_TEST_FRACTION = 0.25
-DEMO_REGION = "BEL"
 #: CropNet on 2 CPU cores: a short schedule with a larger step than the paper's 50 epochs at 1e-4.
 DEMO_EPOCHS = 15
 DEMO_LEARNING_RATE = 1e-3
 DEMO_BATCH_SIZE = 64
+#: Reference points per map class of the demo's assessment (Olofsson et al. 2014 suggest >= 50).
+DEMO_ASSESS_POINTS = 50
 
 
 @dataclass
@@ -50,12 +63,13 @@ class DemoResult:
     onnx_max_abs_diff: float
     map_outputs: dict[str, str] = field(default_factory=dict)
     map_scores: dict[str, float] = field(default_factory=dict)
+    assessment: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"out_dir": str(self.out_dir), "n_train": self.n_train, "n_test": self.n_test,
                 "class_counts": self.class_counts, "scores": self.scores, "onnx": str(self.onnx_path),
                 "onnx_max_abs_diff": self.onnx_max_abs_diff, "map_outputs": self.map_outputs,
-                "map_scores": self.map_scores}
+                "map_scores": self.map_scores, "assessment": self.assessment}
 
 
 def _counts(series) -> dict[str, int]:
@@ -72,27 +86,20 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_EPOCHS, seed: int = 0,
+def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None = None, seed: int = 0,
              overwrite: bool = False, with_map: bool = True, progress: bool = True,
              echo: Callable[[str], None] = print) -> DemoResult:
-    """Run the whole offline workflow on the shipped patch and return its scores."""
-    from gee_crop.data.patch import read_patch
-    from gee_crop.data.sampling import sample_local_stack
-    from gee_crop.data.splits import spatial_block_split
-    from gee_crop.data.table import write_table
-    from gee_crop.export.cards import evaluation_entry, record_transfer_scores
-    from gee_crop.export.onnx import export_and_check
-    from gee_crop.testing.paths import demo_patch_dir
-    from gee_crop.training.evaluate import evaluate_model, write_evaluation
-    from gee_crop.training.trainer import train
+    """Run the whole offline workflow on the shipped patch and return its scores.
 
+    ``epochs`` None: DEMO_EPOCHS, a short CropNet schedule for a CPU.
+    """
+    epochs = DEMO_EPOCHS if epochs is None else epochs
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir, overwrite)
-    patch = read_patch(demo_patch_dir())
-    echo(f"1/5 sample: {patch.name}, {len(patch.dates)} dates, {patch.shape[0]}×{patch.shape[1]} px "
+    patch = demo_patch()
+    echo(f"1/6 sample: {patch.name}, {len(patch.dates)} dates, {patch.shape[0]}×{patch.shape[1]} px "
          f"at {patch.resolution:g} m; buffer {DEMO_BUFFER_M:g} m, spacing {DEMO_SPACING_M:g} m")
-    samples = sample_local_stack(patch, buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M,
-                                 per_cell=DEMO_PER_CELL, region=DEMO_REGION, seed=seed)
+    samples = demo_samples(patch, seed=seed)
     train_idx, test_idx = spatial_block_split(samples.lon, samples.lat, block_m=DEMO_BLOCK_M,
                                               test_fraction=DEMO_TEST_FRACTION, seed=seed)
     train_set, test_set = samples.subset(train_idx), samples.subset(test_idx)
@@ -110,7 +117,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
     scores: dict[str, dict[str, float]] = {}
     model_paths: dict[str, Path] = {}
     for step, (name, options) in enumerate(runs.items()):
-        echo(f"{2 + step}/5 train {name}")
+        echo(f"{2 + step}/6 train {name}")
         run_dir = out_dir / name.split()[0].lower().replace("-", "")
         result = train(out_dir / "train.parquet", run_dir, seed=seed, progress=progress, echo=lambda m: echo("   " + m),
                        **options)
@@ -124,15 +131,17 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
         model_paths[name] = result.model_path
         echo(f"   held-out OA {100 * report.overall_accuracy:.2f} %, macro-F1 {100 * report.macro_f1:.2f} %")
 
-    echo("4/5 export CropNet 2D to ONNX and check onnxruntime against torch")
+    echo("4/6 export CropNet 2D to ONNX and check onnxruntime against torch")
     onnx_path, diff, n_checked = export_and_check(model_paths["CropNet 2D"], out_dir / "cropnet2d.onnx",
-                                                  table=out_dir / "test.parquet")
+                                                  out_dir / "test.parquet")
     echo(f"   {onnx_path}: max |Δprob| = {diff:.2e} on {n_checked} real samples")
     result = DemoResult(out_dir, len(train_set), len(test_set), counts, scores, onnx_path, float(diff))
 
     if with_map:
-        echo("5/5 map the whole patch with onnxruntime")
+        echo("5/6 map the whole patch with onnxruntime")
         _map_patch(patch, onnx_path, out_dir / "map", test_set, result, progress, echo)
+        echo("6/6 assess the map: stratified sample, reference from the label raster (Olofsson et al. 2014)")
+        _assess_map(patch, Path(result.map_outputs["cog"]), out_dir / "assessment", result, seed, echo)
     write_json_atomic(out_dir / "demo_summary.json", result.to_dict(), indent=2)
     return result
 
@@ -140,18 +149,11 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int = DEMO_E
 def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResult, progress: bool,
                echo: Callable[[str], None]) -> None:
     """Map the patch, then score the class band on the held-out pixels and on all labelled pixels."""
-    import rasterio
-
-    from gee_crop.pipeline.map import run_map
-    from gee_crop.mapping.sources import LocalStackSource, stack_from_patch
-    from gee_crop.mapping.stacks import UNLABELED
-
-    stack = stack_from_patch(patch)
-    mapped = run_map(LocalStackSource(stack), onnx_path, map_dir, progress=progress)
+    mapped = run_map(LocalStackSource(patch), onnx_path, map_dir, progress=progress)
     with rasterio.open(mapped.cog) as src:
         classes = src.read(1)
-    truth = stack.labels  # class indices; unmapped map pixels count as wrong below
-    labelled = truth != UNLABELED
+    truth = patch.classes  # class indices; unmapped map pixels count as wrong below
+    labelled = truth != NO_CLASS
     held_out = np.zeros(truth.shape, dtype=bool)
     held_out[test_set.extra["row"], test_set.extra["col"]] = True
     scores = {"map_oa_held_out_samples": float((classes[held_out] == truth[held_out]).mean()),
@@ -162,7 +164,35 @@ def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResu
     result.map_scores = scores
     areas = ", ".join(f"{c} {ha:.2f} ha" for c, ha in mapped.hectares.items() if ha)
     echo(f"   {mapped.cog} ({mapped.pixels_per_second:,.0f} px/s), {mapped.preview}, {mapped.areas_csv}")
-    echo(f"   areas: {areas}")
+    echo(f"   pixel-count areas (not area estimates, see step 6): {areas}")
     echo(f"   map accuracy vs the label raster: {100 * scores['map_oa_held_out_samples']:.2f} % on the "
          f"held-out sample pixels, {100 * scores['map_oa_all_labelled']:.2f} % on all "
          f"{int(labelled.sum())} labelled pixels (these include training pixels)")
+
+
+def _assess_map(patch, cog: Path, assess_dir: Path, result: DemoResult, seed: int,
+                echo: Callable[[str], None]) -> None:
+    """Area and accuracy estimates of the map over the labelled parcels: a stratified random sample
+    (proportional, at least DEMO_ASSESS_POINTS per map class, as many points in all as an interpreter
+    would label for 50 per class), its reference classes read from the parcel label raster."""
+    class_map = read_class_map(cog)
+    labelled = patch.classes != NO_CLASS
+    within = np.where(labelled, class_map.classes, NO_CLASS)
+    map_path = write_class_raster(assess_dir / "map_on_parcels.tif", within, class_map.names, class_map.crs,
+                                  class_map.transform)
+    labels = write_class_raster(assess_dir / "parcel_labels.tif", patch.classes, class_map.names, class_map.crs,
+                                class_map.transform)
+    points = design(str(map_path), assess_dir / "points.csv", n=DEMO_ASSESS_POINTS * len(np.unique(within[labelled])),
+                    min_per_class=DEMO_ASSESS_POINTS, seed=seed).path
+    estimates, summary = assess(str(map_path), assess_dir, reference=points, reference_raster=labels)
+    result.assessment = {"overall_accuracy": summary["overall_accuracy"],
+                         "overall_accuracy_ci95": summary["overall_accuracy_ci95"],
+                         "n_points": summary["n_points"], "html": str(assess_dir / "assessment.html"),
+                         "area_ha": {c: r["area_ha"] for c, r in summary["classes"].items() if r["mapped_ha"]},
+                         "area_ha_ci95": {c: r["area_ha_ci95"] for c, r in summary["classes"].items() if r["mapped_ha"]}}
+    echo(f"   {summary['n_points']} points on {int(labelled.sum())} labelled pixels: overall accuracy "
+         f"{100 * summary['overall_accuracy']:.1f} ± {100 * summary['overall_accuracy_ci95']:.1f} %")
+    echo("   estimated area (ha, ± 95 % CI) vs pixel count: " + ", ".join(
+        f"{c} {r['area_ha']:.2f} ± {r['area_ha_ci95']:.2f} ({r['mapped_ha']:.2f})"
+        for c, r in summary["classes"].items() if r["mapped_ha"]))
+    echo(f"   {assess_dir / 'assessment.html'}")

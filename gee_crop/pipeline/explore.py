@@ -7,20 +7,34 @@ says, visibly, that the notebook falls back to the shipped Flanders 2019 Earth E
 Setting ``GEE_CROP_OFFLINE=1`` forces the fallback (CI runs the notebooks that way).
 
 The loaders below give the notebooks the offline stand-ins of what Earth Engine would return: the
-raw patch, samples drawn from it with the demo's sampling rules, and its 5-day median composite.
+raw patch, samples drawn from it with the demo's sampling rules (both from :mod:`gee_crop.testing`),
+and its 5-day median composite (the training code's :func:`~gee_crop.features.composite.composite_pixels`).
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import ee
 import numpy as np
+import shapely
+from shapely.geometry import box
 
-from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, SeasonSpan, season_span
+from gee_crop.config import (CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, SeasonSpan,
+                             hemisphere_of, n_bins_of, season_span)
+from gee_crop.data.regions import WGS84, reproject_geometry
+from gee_crop.earthengine.client import EarthEngineClient, project_from_env, redact
+from gee_crop.features.composite import composite_pixels, infer_season_year, season_start_days, stack_arrays
+from gee_crop.testing.demo_data import demo_patch, demo_samples
+from gee_crop.testing.offline_ee import initialize_offline
+from gee_crop.types import RawStack
+
+__all__ = ["OFFLINE_ENV", "FALLBACK_DATA", "NotebookSession", "credentials_file", "start_session",
+           "earthengine_available", "demo_patch", "demo_samples", "patch_footprint", "reference_classes",
+           "PatchComposite", "patch_composite"]
 
 OFFLINE_ENV = "GEE_CROP_OFFLINE"
 FALLBACK_DATA = "the shipped real data (Flanders 2019 Earth Engine patch, 64 x 64 px at 10 m)"
@@ -57,8 +71,6 @@ def credentials_file() -> Path | None:
     Looks at $GOOGLE_APPLICATION_CREDENTIALS, the ``earthengine authenticate`` file and gcloud's
     application-default credentials, in that order.
     """
-    import ee
-
     candidates = []
     if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
         candidates.append(Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"]))
@@ -88,8 +100,6 @@ def start_session(project: str | None = None, *, echo: Callable[[str], None] | N
     """
     session = _decide(project)
     if not session.live:
-        from gee_crop.testing.offline_ee import initialize_offline
-
         initialize_offline()
     if echo is not None:
         echo(session.note)
@@ -102,8 +112,6 @@ def _decide(project: str | None) -> NotebookSession:
     credentials = credentials_file()
     if credentials is None:
         return NotebookSession(False, None, "no credentials found; run `earthengine authenticate` to go live")
-    from gee_crop.earthengine.client import EarthEngineClient, project_from_env, redact
-
     project = project_from_env(project) or _project_from(credentials)
     if not project:
         return NotebookSession(False, None, "no Cloud project; set EE_PROJECT to a project registered "
@@ -124,42 +132,15 @@ def earthengine_available(project: str | None = None) -> bool:
 
 # ----------------------------------------------------------------------------- offline loaders
 
-def demo_patch():
-    """The shipped Earth Engine patch (Flanders, 2019 season) as a ``PatchStack``."""
-    from gee_crop.data.patch import read_patch
-    from gee_crop.testing.paths import demo_patch_dir
-
-    return read_patch(demo_patch_dir())
-
-
-def demo_samples(patch=None, *, seed: int = 0):
-    """Samples of the patch drawn like ``gee-crop demo`` (the paper's rules scaled to a 640 m patch:
-    10 m buffer and spacing, no per-cell cap; see ``gee_crop.pipeline.demo``); a ``SampleSeries``."""
-    from gee_crop.data.sampling import sample_local_stack
-    from gee_crop.pipeline.demo import DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION, DEMO_SPACING_M
-
-    patch = demo_patch() if patch is None else patch
-    return sample_local_stack(patch, buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M, per_cell=DEMO_PER_CELL,
-                              region=DEMO_REGION, seed=seed)
-
-
-def patch_footprint(patch):
+def patch_footprint(patch: RawStack) -> shapely.Geometry:
     """The patch's outline as a WGS84 shapely polygon (also the live notebooks' area of interest)."""
-    from shapely.geometry import box
-
-    from gee_crop.mapping.region import WGS84, reproject_geometry
-
-    a, _, c, _, e, f = patch.transform
-    h, w = patch.shape
-    outline = box(c, f + e * h, c + a * w, f) if e < 0 else box(c, f, c + a * w, f + e * h)
-    return reproject_geometry(outline, patch.crs, WGS84)
+    (x0, y1), (h, w), res = patch.upper_left, patch.shape, patch.resolution
+    return reproject_geometry(box(x0, y1 - h * res, x0 + w * res, y1), patch.crs, WGS84)
 
 
-def reference_classes(patch) -> np.ndarray:
-    """(H, W) uint8 reference class indices of the patch labels (255 = unlabeled)."""
-    from gee_crop.mapping.sources import stack_from_patch
-
-    return stack_from_patch(patch).labels
+def reference_classes(patch: RawStack) -> np.ndarray:
+    """(H, W) uint8 reference class indices of the patch labels (classes.NO_CLASS = unlabelled)."""
+    return patch.classes
 
 
 @dataclass
@@ -176,25 +157,18 @@ class PatchComposite:
         return self.season.bin_starts()
 
 
-def patch_composite(patch, *, year: int | None = None, window_days: int = WINDOW_DAYS,
+def patch_composite(patch: RawStack, *, year: int | None = None, window_days: int = WINDOW_DAYS,
                     length_days: int = SEASON_LENGTH_DAYS, threshold: float = CLEAR_THRESHOLD,
                     max_gap_bins: int = MAX_GAP_BINS) -> PatchComposite:
     """5-day medians of every patch pixel with the training code (cloud mask, windows, gap filling)."""
-    from gee_crop.features.composite import (arrays_from_stack, composite_medians, fill_gaps,
-                                             infer_season_year, season_start_days)
-
-    t, h, w, n_bands = patch.dn.shape
-    dn = patch.dn.reshape(t, h * w, n_bands).transpose(1, 0, 2)
-    cloud = patch.cloud.reshape(t, h * w).T
-    arrays = arrays_from_stack(dn, cloud, patch.dates, patch.cloud_kind, threshold)
-    _, lat = patch.lonlat()
-    lat = lat.ravel()
+    arrays = stack_arrays(patch, threshold=threshold)
+    lat = patch.lonlat()[1].ravel()
     if year is None:
         year = infer_season_year(arrays, lat, length_days=length_days, threshold=threshold)
-    n_bins = math.ceil(length_days / window_days)
-    medians = composite_medians(arrays, season_start_days(lat, int(year)), window_days, n_bins)
-    filled, keep = fill_gaps(medians, max_gap_bins)
-    hemisphere = "south" if float(np.median(lat)) < 0 else "north"
-    season = season_span(int(year), hemisphere, length_days=length_days, window_days=window_days)
-    return PatchComposite(filled.transpose(0, 2, 1).reshape(h, w, n_bins, n_bands).transpose(0, 1, 3, 2),
-                          keep.reshape(h, w), season)
+    n_bins = n_bins_of(length_days, window_days)
+    composite = composite_pixels(arrays, season_start_days(lat, int(year)), window_days, n_bins,
+                                 max_gap_bins=max_gap_bins)
+    h, w = patch.shape
+    season = season_span(int(year), hemisphere_of(float(np.median(lat))), length_days=length_days,
+                         window_days=window_days)
+    return PatchComposite(composite.values.reshape(h, w, -1, n_bins), composite.keep.reshape(h, w), season)

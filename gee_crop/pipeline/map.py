@@ -1,42 +1,46 @@
 """Wall-to-wall maps: region -> output grid -> tiles -> (Dask) composite + ONNX inference per tile ->
 per-tile GeoTIFFs -> one COG, a PNG preview, an area table and, where labels exist, map accuracy.
 
-Reruns resume: a finished tile is a file in ``<out>/tiles/`` (written atomically, so it exists only
-when complete) and is never redone; ``<out>/tiles/manifest.json`` records the run's settings so a
-rerun with different settings is refused instead of mixing two maps. Tiles are computed
-deterministically, so a resumed map is identical to an uninterrupted one.
+Reruns resume: a finished tile is a file in ``<out>/tiles/`` (written atomically) recorded with its
+checksum in ``<out>/tiles/manifest.json``, the run's :class:`~gee_crop.ledger.RunLedger`, and is never
+redone; the ledger also holds the run's settings, so a rerun with different settings is refused
+instead of mixing two maps. Tiles are computed deterministically, so a resumed map is identical to
+an uninterrupted one.
 """
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import rasterio
 import shapely
+from tqdm.auto import tqdm
 
-from gee_crop.config import BANDS, CLASSES
-from gee_crop.errors import GeeCropError, InputError, OutputExistsError
+from gee_crop.classes import CLASSES
+from gee_crop.config import BANDS, SeasonSpan
+from gee_crop.data.regions import WGS84, region_from_bbox, region_from_geojson, reproject_geometry, validate_region
+from gee_crop.errors import GeeCropError, InputError, MapIncompleteError, OutputExistsError
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.ledger import RunLedger, file_sha256
 from gee_crop.mapping import writers
 from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
-from gee_crop.models.predict import (DEFAULT_BATCH_SIZE, check_model_matches, check_precision, model_info,
-                                        predict_proba, session_for)
-from gee_crop.mapping.region import WGS84, reproject_geometry, validate_region
-from gee_crop.mapping.sources import CompositeSpec, FeatureSource, check_region_in_source
+from gee_crop.mapping.sources import FeatureSource, check_region_in_source, open_source
 from gee_crop.mapping.tiling import LOCAL_TILE_SIZE, OutputGrid, Tile, grid_for_region, plan_tiles, region_mask
+from gee_crop.models.io import read_contract
+from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, check_precision, open_predictor
 
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
 PROBABILITIES_NAME = "probabilities.tif"
-TILES_DIR, MANIFEST_NAME = "tiles", "manifest.json"
-
-
-class MapIncompleteError(GeeCropError):
-    """Some tiles failed after retries; the finished ones are kept for a rerun."""
+TILES_DIR, LEDGER_NAME = "tiles", "manifest.json"
+#: The ledger is saved at most this often while tiles finish (and when the run stops): a map of
+#: thousands of tiles must not rewrite it per tile. Tiles finished after the last save are redone.
+LEDGER_SAVE_S = 5.0
 
 
 @dataclass
@@ -100,7 +104,8 @@ class _Plan:
 
     source: FeatureSource
     model_path: Path
-    spec: CompositeSpec
+    spec: FeatureSpec
+    season: SeasonSpan
     grid: OutputGrid
     region: shapely.Geometry
     tiles_dir: Path
@@ -113,50 +118,31 @@ class _Plan:
     tile_hook: Callable[[Tile], None] | None
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def composite_settings(spec: FeatureSpec, season: SeasonSpan) -> dict:
+    """How the map composites (its ledger settings and the COG's ``gee_crop_season`` tag): the season
+    span, the clear threshold and the gap limit."""
+    return {"season": season.to_dict(), "threshold": spec.cloud_threshold, "max_gap_bins": spec.max_gap_bins}
 
 
-def _prepare_out_dir(out_dir: Path, manifest: dict, overwrite: bool) -> Path:
-    """Create ``out_dir/tiles`` (or resume into it); refuse to mix runs or overwrite a finished map."""
-    tiles_dir = out_dir / TILES_DIR
+def _open_ledger(out_dir: Path, settings: dict, overwrite: bool) -> RunLedger:
+    """The ledger of ``out_dir/tiles`` (a new run, or the one to resume); refuse to mix runs or to
+    overwrite a finished map without ``overwrite``."""
     if overwrite:
-        shutil.rmtree(tiles_dir, ignore_errors=True)
         for name in (MAP_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME):
             (out_dir / name).unlink(missing_ok=True)
     elif (out_dir / MAP_NAME).exists():
         raise OutputExistsError(f"{out_dir / MAP_NAME} exists; pass --overwrite to replace it, or another --out")
-    try:
-        tiles_dir.mkdir(parents=True, exist_ok=True)
-        probe = tiles_dir / f".write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise writers.OutputWriteError(f"cannot write to {out_dir} ({exc.strerror or exc}); choose a writable "
-                                       "--out folder") from None
-    manifest_path = tiles_dir / MANIFEST_NAME
-    if manifest_path.exists():
-        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if previous != manifest:
-            changed = sorted(k for k in set(previous) | set(manifest) if previous.get(k) != manifest.get(k))
-            raise OutputExistsError(f"{out_dir} holds tiles of a run with other settings ({', '.join(changed)} "
-                                    "differ); rerun with the same options to resume it, or pass --overwrite")
-    else:
-        writers.write_atomic(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1),
-                                                                       encoding="utf-8"))
-    return tiles_dir
+    return RunLedger.open(out_dir / TILES_DIR / LEDGER_NAME, settings, units="tiles", overwrite=overwrite,
+                          save_every_s=LEDGER_SAVE_S)
+
+
+def _tile_path(plan: _Plan, tile: Tile) -> Path:
+    return plan.tiles_dir / f"{tile.name}.tif"
 
 
 def process_tile(plan: _Plan, tile: Tile) -> TileReport:
-    """Composite, classify and write one tile (skipped when its file exists). User-level failures
-    (Earth Engine after retries, disk full) become a 'failed' report; bugs propagate."""
-    path = plan.tiles_dir / f"{tile.name}.tif"
-    if path.exists():
-        return TileReport(tile, "skipped")
+    """Composite, classify and write one tile. User-level failures (Earth Engine after retries, disk
+    full) become a 'failed' report; bugs propagate."""
     if plan.tile_hook is not None:
         plan.tile_hook(tile)
     clock = [time.perf_counter()]
@@ -166,35 +152,41 @@ def process_tile(plan: _Plan, tile: Tile) -> TileReport:
         return clock[-1] - clock[-2]
 
     try:
-        composite = plan.source.read_tile(plan.grid, tile, plan.spec, plan.region)
+        composite = plan.source.read_tile(plan.grid, tile, plan.spec, plan.season, plan.region)
         valid = composite.valid & region_mask(plan.grid, tile, plan.region)
         if plan.cropland is not None:
             valid &= plan.cropland(plan.grid, tile)
         composite.valid = valid
         read_s = lap()
-        session = session_for(plan.model_path, plan.providers, plan.threads, plan.precision)
+        predictor = open_predictor(plan.model_path, plan.precision, plan.providers, threads=plan.threads, cache=True)
         probabilities = np.zeros(valid.shape + (len(CLASSES),), dtype=np.float32)
-        probabilities[valid] = predict_proba(session, composite.reflectance(), plan.batch_size)
+        probabilities[valid] = predictor.predict_proba(composite.reflectance(), plan.batch_size)
         inference_s = lap()
-        writers.write_tile(path, writers.encode_bands(probabilities, valid, plan.probabilities), plan.grid, tile)
+        bands = writers.encode_bands(probabilities, valid, plan.probabilities)
+        writers.write_tile(_tile_path(plan, tile), bands, plan.grid, tile)
     except GeeCropError as exc:
         return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - clock[0])
     return TileReport(tile, "done", int(valid.sum()), composite.bytes_fetched, time.perf_counter() - clock[0],
                       read_seconds=read_s, inference_seconds=inference_s)
 
 
-def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progress: bool) -> list[TileReport]:
-    """Run :func:`process_tile` on every tile with Dask; a progress bar counts finished tiles."""
-    from tqdm.auto import tqdm
-
+def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progress: bool,
+             finished: Callable[[TileReport], None]) -> list[TileReport]:
+    """Run :func:`process_tile` on every tile with Dask; ``finished`` sees each report as it comes
+    (in this thread), and a progress bar counts them."""
     bar = tqdm(total=len(tiles), unit="tile", desc="mapping", disable=not progress)
+
+    def report_in(report: TileReport) -> None:
+        finished(report)
+        bar.update(1)
+
     try:
         if scheduler in ("synchronous", "threads"):
             import dask
             from dask.callbacks import Callback
 
             tasks = [dask.delayed(process_tile, pure=False)(plan, t, dask_key_name=f"tile-{t.name}") for t in tiles]
-            with Callback(posttask=lambda key, *_: bar.update(1) if str(key).startswith("tile-") else None):
+            with Callback(posttask=lambda key, result, *_: report_in(result) if str(key).startswith("tile-") else None):
                 return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers))
         from distributed import Client, LocalCluster, as_completed
 
@@ -211,7 +203,7 @@ def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progr
             for future in as_completed(futures):
                 report = future.result()
                 reports[report.tile] = report
-                bar.update(1)
+                report_in(report)
             return [reports[t] for t in tiles]
         finally:
             client.close()
@@ -240,7 +232,7 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     started = time.perf_counter()
     model_path, out_dir = Path(model_path), Path(out_dir)
     check_precision(model_path, precision)
-    info = model_info(model_path)
+    contract = read_contract(model_path)
     if region is None:
         region = source.footprint()
         if region is None:
@@ -250,15 +242,15 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     check_region_in_source(region, source)
     latitude = region.centroid.y
     if year is None:
-        year = source.infer_year(info.start_month_day, info.length_days, info.cloud_threshold, latitude)
-    season = info.season(int(year), latitude)
-    check_model_matches(info, season, model_path)
-    spec = CompositeSpec(season, info.cloud_threshold, info.max_gap_bins if max_gap_bins is None else int(max_gap_bins))
+        year = source.infer_year(contract, latitude)
+    season = contract.season(int(year), latitude)
+    check_model_matches(contract, season, model_path)
+    spec = contract if max_gap_bins is None else dataclasses.replace(contract, max_gap_bins=int(max_gap_bins))
 
     crs = crs or source.default_crs(region)
     grid = grid_for_region(region, crs=crs, scale=scale or source.default_scale(),
                            origin=source.default_grid_origin(crs))
-    values_per_pixel = len(info.bands) * season.n_bins
+    values_per_pixel = len(contract.bands) * season.n_bins
     limit = source.tile_size_limit(values_per_pixel)
     if tile_size is not None and limit is not None and tile_size > limit:
         raise InputError(f"--tile-size {tile_size} exceeds the {source.description}'s request limit for "
@@ -267,28 +259,40 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     region_grid = reproject_geometry(region, WGS84, grid.crs)
     tiles = plan_tiles(grid, tile_size, region_grid)
 
-    manifest = {"model_sha256": _file_sha256(model_path), "source": source.description,
-                "grid": grid.to_dict(), "tile_size": tile_size, "spec": spec.to_dict(),
-                "region_wkt": region.wkt, "probabilities": probabilities, "precision": precision, "cropland_mask": cropland is not None
-                or bool(getattr(source, "cropland_only", False))}
-    tiles_dir = _prepare_out_dir(out_dir, manifest, overwrite)
+    settings = {"model_sha256": file_sha256(model_path), "source": source.description,
+                "grid": grid.to_dict(), "tile_size": tile_size, "spec": composite_settings(spec, season),
+                "region_wkt": region.wkt, "probabilities": probabilities, "precision": str(precision),
+                "cropland_mask": cropland is not None or bool(getattr(source, "cropland_only", False))}
+    ledger = _open_ledger(out_dir, settings, overwrite)
+    ledger.register(t.name for t in tiles)
+    done = set(ledger.done(t.name for t in tiles))
+    todo = [t for t in tiles if t.name not in done]
     # one tile per core, each onnxruntime session single-threaded: compositing (numpy, one core) and
     # inference then overlap instead of alternating; with fewer tiles, the cores go to the sessions
     cores = os.cpu_count() or 1
-    workers = max(1, min(workers or cores, len(tiles)))
+    workers = max(1, min(workers or cores, len(todo) or 1))
     threads = max(1, cores // workers)
-    plan = _Plan(source, model_path, spec, grid, region_grid, tiles_dir, probabilities, batch_size, threads,
-                 providers, precision, cropland, tile_hook)
+    plan = _Plan(source, model_path, spec, season, grid, region_grid, ledger.folder, probabilities, batch_size,
+                 threads, providers, precision, cropland, tile_hook)
+
+    def record(report: TileReport) -> None:
+        if report.status == "done":
+            ledger.finish(report.tile.name, _tile_path(plan, report.tile))
+
     tiles_started = time.perf_counter()
-    reports = _execute(plan, tiles, scheduler, workers, progress)
+    try:
+        ran = {r.tile: r for r in _execute(plan, todo, scheduler, workers, progress, record)} if todo else {}
+    finally:
+        ledger.save()
     tiles_seconds = time.perf_counter() - tiles_started
+    reports = [ran.get(t) or TileReport(t, "skipped") for t in tiles]
 
     failed = [r for r in reports if r.status == "failed"]
     if failed:
         first = failed[0]
         raise MapIncompleteError(
             f"{len(failed)} of {len(tiles)} tiles failed ({first.tile.name}: {first.error}); the "
-            f"{len(tiles) - len(failed)} finished tiles are kept in {tiles_dir}: rerun the same command "
+            f"{len(tiles) - len(failed)} finished tiles are kept in {ledger.folder}: rerun the same command "
             "to retry only the failed ones")
     return _finish(out_dir, plan, tiles, reports, source, year, started, tiles_seconds)
 
@@ -296,8 +300,9 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
 def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileReport], source: FeatureSource,
             year: int, started: float, tiles_seconds: float) -> MapResult:
     grid = plan.grid
-    tile_paths = {t: plan.tiles_dir / f"{t.name}.tif" for t in tiles}
-    tags = {"gee_crop_season": json.dumps(plan.spec.to_dict()), "year": str(year), "source": source.description}
+    tile_paths = {t: _tile_path(plan, t) for t in tiles}
+    tags = {"gee_crop_season": json.dumps(composite_settings(plan.spec, plan.season)), "year": str(year),
+            "source": source.description}
     if plan.probabilities:
         writers.assemble_cog(tile_paths, grid, out_dir / PROBABILITIES_NAME,
                              bands=list(range(3, 3 + len(CLASSES))), tags=tags)
@@ -321,7 +326,7 @@ def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileRep
         seconds=time.perf_counter() - started,
         pixels_per_second=n_classified / tiles_seconds if n_classified else 0.0,
         bytes_fetched=fetched, bytes_per_pixel=fetched / requested if requested else 0.0,
-        min_bytes_per_pixel=2 * len(BANDS) * plan.spec.season.n_bins, accuracy=accuracy, reports=reports,
+        min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins, accuracy=accuracy, reports=reports,
         stage_seconds={"read": sum(r.read_seconds for r in done), "inference": sum(r.inference_seconds for r in done),
                        "write": work_seconds - sum(r.read_seconds + r.inference_seconds for r in done)})
     writers.write_atomic(out_dir / SUMMARY_NAME,
@@ -337,8 +342,20 @@ def _accuracy(cog: Path, source: FeatureSource, grid: OutputGrid) -> tuple[MapAc
     reference = labels_on_grid(grid, Tile(0, 0, grid.height, grid.width))
     if reference is None:
         return None, None
-    import rasterio
-
     with rasterio.open(cog) as src:
         mapped = src.read(1)
     return map_accuracy(mapped, reference), reference
+
+
+def map_from_options(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                     source_path: str | os.PathLike | None = None, earthengine: bool = False,
+                     region_path: str | os.PathLike | None = None,
+                     bbox: tuple[float, float, float, float] | None = None, cropland_mask: bool = False,
+                     worldcover: str | os.PathLike | None = None, cloud_band: str = "cs", project: str | None = None,
+                     service_account_key: str | os.PathLike | None = None, **options) -> MapResult:
+    """``gee-crop map``: read the region (GeoJSON, or a lon/lat ``bbox``), open the source the options
+    name (a local stack, or Earth Engine) and :func:`run_map` with ``options``."""
+    region = region_from_geojson(region_path) if region_path else (region_from_bbox(*bbox) if bbox else None)
+    source, cropland = open_source(source_path, earthengine, cropland_mask=cropland_mask, worldcover=worldcover,
+                                   cloud_band=cloud_band, project=project, service_account_key=service_account_key)
+    return run_map(source, model_path, out_dir, region=region, cropland=cropland, **options)

@@ -30,8 +30,9 @@ import numpy as np
 from scipy import ndimage
 from shapely import geometry as sg
 
-from gee_crop.config import BANDS, CLASS_INDEX, SCL_CLEAR_CLASSES
-from gee_crop.data.patch import read_patch, remap_codes, worldcereal_legend
+from gee_crop.classes import NO_CLASS
+from gee_crop.config import BANDS, SCL_CLEAR_CLASSES
+from gee_crop.data.patch import read_patch
 from gee_crop.earthengine.client import EarthEngineClient, RetryPolicy
 from gee_crop.earthengine.graph import invocations, walk_calls
 from gee_crop.testing.paths import demo_patch_dir
@@ -225,17 +226,14 @@ class FakeEarthEngineClient(EarthEngineClient):
     def _sampling_rows(self, collection: Any) -> list[dict]:
         p = self.request_parameters(collection)
         patch, res = self.patch, self.patch.resolution
-        names = remap_codes(patch.labels, worldcereal_legend())
-        labels = np.full(names.shape, 255, dtype=np.int64)
-        for name, index in CLASS_INDEX.items():
-            labels[names == name] = index
+        labels = patch.classes.astype(np.int64)
         if p["buffer_m"] > 0:
             r = int(p["buffer_m"] // res)
             yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
             disk = (yy ** 2 + xx ** 2) * res ** 2 <= p["buffer_m"] ** 2
             same = (ndimage.minimum_filter(labels, footprint=disk, mode="nearest")
                     == ndimage.maximum_filter(labels, footprint=disk, mode="nearest"))
-            labels = np.where(same, labels, 255)
+            labels = np.where(same, labels, NO_CLASS)
         in_window = (patch.dates >= p["start"]) & (patch.dates < p["end"])
         clear = np.isin(patch.cloud, SCL_CLEAR_CLASSES)
         has_clear = (clear & in_window[:, None, None]).any(axis=0)
@@ -247,7 +245,7 @@ class FakeEarthEngineClient(EarthEngineClient):
             from shapely import contains_xy
 
             inside = contains_xy(p["region"], self.lon, self.lat)
-        candidate = (labels != 255) & has_clear & on_grid & inside
+        candidate = (labels != NO_CLASS) & has_clear & on_grid & inside
         r_idx, c_idx = np.nonzero(candidate)
         cells = (np.floor((self.lat[r_idx, c_idx] + 90) / 0.1) * 3600
                  + np.floor((self.lon[r_idx, c_idx] + 180) / 0.1)).astype(np.int64)

@@ -1,7 +1,7 @@
 """A fake Earth Engine client whose computePixels serves the real demo patch.
 
 It plays the server: the whole patch is composited once with the training code
-(``gee_crop.features.composite``) for the requested season, gap-filled, masked where the gap is too
+(``gee_crop.features.composite.composite_pixels``) for the requested season, gap-filled, masked where the gap is too
 long and rounded to uint16 DN, then every request returns the window of the requested grid as a
 structured array with one field per band (``B2_t00`` …), the way ``ee.data.computePixels`` does.
 """
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from gee_crop.config import SeasonSpan
 from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.errors import EarthEngineError
-from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
-from gee_crop.mapping.sources import CompositeSpec, RawStack, quantize_dn
+from gee_crop.features.composite import composite_pixels, stack_arrays
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.mapping.sources import quantize_dn
+from gee_crop.types import RawStack
 
 
 class PatchComputePixels:
@@ -22,16 +25,15 @@ class PatchComputePixels:
     client's retries (EarthEngineError), to test failure reports and resumption.
     """
 
-    def __init__(self, stack: RawStack, spec: CompositeSpec, fail_offsets: set[tuple[int, int]] = frozenset()):
+    def __init__(self, stack: RawStack, spec: FeatureSpec, season: SeasonSpan,
+                 fail_offsets: set[tuple[int, int]] = frozenset()):
         self.stack, self.fail_offsets = stack, set(fail_offsets)
-        t, h, w, n_bands = stack.dn.shape
-        arrays = arrays_from_stack(stack.dn.reshape(t, h * w, n_bands).transpose(1, 0, 2),
-                                   stack.cloud.reshape(t, h * w).T, stack.dates, stack.cloud_kind, spec.threshold)
-        medians = composite_medians(arrays, spec.start_day, spec.season.window_days, spec.season.n_bins)
-        filled, keep = fill_gaps(medians, spec.max_gap_bins)
-        dn = quantize_dn(filled)
-        dn[~keep] = 0  # the server masks gap-heavy pixels; masked pixels arrive as 0
-        names = composite_band_names(spec.season.n_bins)
+        h, w = stack.shape
+        composite = composite_pixels(stack_arrays(stack, threshold=spec.cloud_threshold), season.start_day,
+                                     season.window_days, season.n_bins, max_gap_bins=spec.max_gap_bins)
+        dn = quantize_dn(composite.values)
+        dn[~composite.keep] = 0  # the server masks gap-heavy pixels; masked pixels arrive as 0
+        names = composite_band_names(season.n_bins)
         self.image = np.zeros((h, w), dtype=[(n, np.uint16) for n in names])
         flat = dn.reshape(h, w, -1)
         for i, name in enumerate(names):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import ee
 
+from gee_crop.testing.paths import shared_data_dir
+
 OFFLINE_PROJECT = "offline-test"
 
 _algorithms_cache: dict | None = None
@@ -25,8 +27,6 @@ def algorithms_json_path() -> Path:
     wheel_copy = Path(os.path.dirname(ee.__file__)) / "tests" / "algorithms.json"
     if wheel_copy.is_file():
         return wheel_copy
-    from gee_crop.testing.paths import shared_data_dir
-
     return shared_data_dir() / "ee-algorithms" / "algorithms.json"
 
 

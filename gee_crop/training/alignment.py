@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gee_crop.config import CLASS_INDEX, CLASSES, OTHER
-from gee_crop.errors import UnknownClassError
+from gee_crop.classes import CLASS_INDEX, OTHER, class_indices
 
 #: Label sets of the targets whose reference product has only a few classes (METHOD.md table).
 TARGET_LABEL_SETS: dict[str, tuple[str, ...]] = {
@@ -52,14 +51,6 @@ class Alignment:
                 "drop_true_classes": list(self.drop_true_classes)}
 
 
-def _indices(names: tuple[str, ...] | list[str]) -> np.ndarray:
-    unknown = [n for n in names if n not in CLASS_INDEX]
-    if unknown:
-        raise UnknownClassError(f"unknown class name(s) {', '.join(map(repr, unknown))} in a class "
-                                f"alignment; use {', '.join(CLASSES)}")
-    return np.array([CLASS_INDEX[n] for n in names], dtype=np.int64)
-
-
 def align(y_true: np.ndarray, y_pred: np.ndarray, target_classes: tuple[str, ...] | list[str] | None = None,
           drop_true_classes: tuple[str, ...] | list[str] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply a class alignment to (n,) int class indices.
@@ -70,10 +61,10 @@ def align(y_true: np.ndarray, y_pred: np.ndarray, target_classes: tuple[str, ...
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
-    kept = ~np.isin(y_true, _indices(tuple(drop_true_classes)))
+    kept = ~np.isin(y_true, class_indices(np.array(drop_true_classes, dtype=object)))
     y_pred = y_pred.copy()
     if target_classes is not None:
-        allowed = _indices(tuple(target_classes))
+        allowed = class_indices(np.array(target_classes, dtype=object))
         y_pred[~np.isin(y_pred, allowed)] = CLASS_INDEX[OTHER]
     return y_true[kept], y_pred[kept], kept
 

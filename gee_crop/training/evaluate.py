@@ -1,9 +1,9 @@
 """Evaluating a saved model on a sample table (METHOD.md "Evaluation"): predict, align classes, score.
 
-Works for CropNet files (``model.pt``) and Random Forest files (``model.pkl``). The features are
-computed as the model was trained (``FeatureSpec.from_meta``) for the season the target data cover
-best, so a model trained on 2019 applies to a 2023 table. Samples the model's gap rule discards
-are left out of the scores, with their count reported.
+Works for every model file (``model.pt``, a forest's ``model.onnx``, an ONNX export), run through
+``models.predict.open_predictor``. The features are computed as the model was trained (its contract)
+for the season the target data cover best, so a model trained on 2019 applies to a 2023 table.
+Samples the model's gap rule discards are left out of the scores, with their count reported.
 """
 from __future__ import annotations
 
@@ -12,58 +12,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from gee_crop.config import CLASSES
+from gee_crop.atomic import atomic_write
+from gee_crop.classes import CLASSES
 from gee_crop.data.table import read_table
-from gee_crop.types import SampleSeries
-from gee_crop.errors import ModelFileError
+from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for
-from gee_crop.training.dataset import FeatureSpec, as_model_input, series_features
+from gee_crop.training.dataset import series_features
 from gee_crop.training.metrics import ClassificationReport, classification_report, format_report
+from gee_crop.types import SampleSeries
+from gee_crop.viz.plots import plot_confusion
 
-
-@torch.no_grad()
-def cropnet_logits(model: torch.nn.Module, inputs: np.ndarray, device: torch.device | str = "cpu",
-                   batch_size: int = 1024) -> torch.Tensor:
-    """(n, 7) float32 logits on CPU for model inputs (n, 1, 10, t) or (n, 1, F), in eval mode
-    (the model's train/eval mode is restored afterwards)."""
-    was_training = model.training
-    model.eval()
-    out = [model(torch.from_numpy(np.ascontiguousarray(inputs[i:i + batch_size])).to(device)).float().cpu()
-           for i in range(0, len(inputs), batch_size)]
-    model.train(was_training)
-    if not out:
-        return torch.zeros((0, len(CLASSES)))
-    return torch.cat(out)
-
-
-def predict_features(model, meta: dict, values: np.ndarray, *, device: str | torch.device = "cpu",
-                     batch_size: int = 1024) -> np.ndarray:
-    """(n, 7) float32 class probabilities from features (n, 10, t) or (n, F) of the model's kind."""
-    from gee_crop.models.io import is_random_forest
-
-    spec = FeatureSpec.from_meta(meta)
-    if is_random_forest(meta):
-        from gee_crop.models.baselines import forest_probabilities
-
-        return forest_probabilities(model, as_model_input(values, spec, flat=True))
-    from gee_crop.models.device import resolve_device
-
-    device = resolve_device(device)
-    model = model.to(device)
-    logits = cropnet_logits(model, as_model_input(values, spec), device, batch_size)
-    return torch.softmax(logits, dim=1).numpy()
-
-
-def check_compatible(meta: dict) -> None:
-    """ModelFileError when a model's classes or bands differ from this gee-crop's."""
-    from gee_crop.config import BANDS
-
-    if list(meta["classes"]) != list(CLASSES) or list(meta["bands"]) != list(BANDS):
-        raise ModelFileError(f"the model uses classes {meta['classes']} and bands {meta['bands']} but this "
-                             f"gee-crop uses {list(CLASSES)} and {list(BANDS)}; retrain the model with it")
+#: evaluation batch size (as the 0.1.0 evaluation ran, so that scores stay the same).
+EVALUATION_BATCH = 1024
 
 
 @dataclass
@@ -106,17 +66,15 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
     ``target_region`` defaults to the table's region when it has only one; ``source_region`` to the
     model's training region when it had only one. ``year`` None: the season the data cover best.
     """
-    from gee_crop.models.io import load_model
-
-    model, meta = load_model(model_path)
-    check_compatible(meta)
+    predictor = open_predictor(model_path, device=device)
+    check_model_matches(predictor.contract, model_path=model_path)
     series = data if isinstance(data, SampleSeries) else read_table(data)
-    spec = FeatureSpec.from_meta(meta)
-    feats = series_features(series, spec, year)
-    proba = predict_features(model, meta, feats.values[feats.keep], device=device)
+    feats = series_features(series, predictor.contract, year)
+    proba = predictor.predict_proba(feats.values[feats.keep], batch_size=EVALUATION_BATCH)
     y_true = series.labels[feats.keep]
     target = target_region or _single_region(series.region)
-    source = source_region or _single_region(meta["train_config"].get("data", {}).get("regions", []))
+    trained_on = predictor.meta.get("train_config", {}).get("data", {}).get("regions", [])
+    source = source_region or _single_region(trained_on)
     alignment = alignment_for(source, target)
     y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes,
                                  alignment.drop_true_classes)
@@ -127,9 +85,6 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
 def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write metrics.json, confusion_matrix.csv (rows truth, columns prediction) and the confusion
     matrix figure (confusion_matrix.png and .svg, drawn by gee_crop.viz.plots)."""
-    from gee_crop.atomic import atomic_write
-    from gee_crop.viz.plots import plot_confusion
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out_dir / "metrics.json", "csv": out_dir / "confusion_matrix.csv"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gee_crop.config import CLASSES
+from gee_crop.classes import CLASSES
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)) -> np.ndarray:

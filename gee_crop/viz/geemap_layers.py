@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from gee_crop.config import BAND_INDEX, CLASSES, SeasonSpan
-from gee_crop.errors import GeeCropError
+from gee_crop.classes import CLASSES, class_rgba
+from gee_crop.config import BAND_INDEX, CLEAR_THRESHOLD, SeasonSpan, composite_band
+from gee_crop.errors import InputError, NotebookExtraMissingError, SeasonError
+from gee_crop.features.indices import ndvi
 from gee_crop.viz import styles
 
 NOTEBOOK_EXTRA = "pip install 'gee-crop[notebooks]'"
@@ -24,10 +26,6 @@ NOTEBOOK_EXTRA = "pip install 'gee-crop[notebooks]'"
 #: Mercator, so local rasters are warped to it first; the corners are then exact.
 WEB_MERCATOR = "EPSG:3857"
 SAMPLE_RADIUS_PX = 4
-
-
-class NotebookExtraMissingError(GeeCropError):
-    """geemap (the optional notebook extra) is not installed."""
 
 
 def require_geemap():
@@ -50,7 +48,7 @@ def new_map(center: tuple[float, float] = (0.0, 0.0), zoom: int = 2, **kwargs: A
 
 def add_class_legend(m, classes: list[str] | tuple[str, ...] | None = None, *, title: str = "Crop type",
                      position: str = "bottomright") -> None:
-    """Add the class legend (config.CLASS_COLORS) to geemap map ``m``; default: all 7 classes."""
+    """Add the class legend (classes.CLASS_HEX) to geemap map ``m``; default: all 7 classes."""
     m.add_legend(title=title, legend_dict=styles.class_legend(classes), position=position)
 
 
@@ -83,14 +81,12 @@ def _window_label(bin_index: int, season: SeasonSpan | None) -> str:
 
 def _check_bin(bin_index: int, season: SeasonSpan | None) -> None:
     if bin_index < 0 or (season is not None and bin_index >= season.n_bins):
-        from gee_crop.errors import SeasonError
-
         limit = f"0..{season.n_bins - 1}" if season is not None else ">= 0"
         raise SeasonError(f"window index {bin_index} is outside the season's windows; use {limit}")
 
 
 def class_layer(image, *, band: str | None = None, name: str = "crop type", shown: bool = True) -> EELayer:
-    """A class-index image (0..6 in config.CLASSES order, e.g. reference labels) in the class palette."""
+    """A class-index image (0..6 in classes.CLASSES order, e.g. reference labels) in the class palette."""
     image = image.select(band) if band else image
     return EELayer(image, styles.class_vis_params(), name, shown)
 
@@ -106,9 +102,9 @@ def composite_ndvi_layer(composite, bin_index: int, season: SeasonSpan | None = 
                          shown: bool = True) -> EELayer:
     """NDVI (B8, B4) of window ``bin_index`` of a ``median_composite`` image."""
     _check_bin(bin_index, season)
-    nir, red = styles.composite_band("B8", bin_index), styles.composite_band("B4", bin_index)
-    ndvi = composite.normalizedDifference([nir, red]).rename("ndvi")
-    return EELayer(ndvi, styles.ndvi_vis_params(), f"NDVI {_window_label(bin_index, season)}", shown)
+    nir, red = composite_band("B8", bin_index), composite_band("B4", bin_index)
+    ndvi_image = composite.normalizedDifference([nir, red]).rename("ndvi")
+    return EELayer(ndvi_image, styles.ndvi_vis_params(), f"NDVI {_window_label(bin_index, season)}", shown)
 
 
 def raw_rgb_layer(image, name: str = "Sentinel-2 RGB", *, shown: bool = True) -> EELayer:
@@ -123,8 +119,6 @@ def cloud_score_layer(image, band: str = "cs", name: str | None = None, *, shown
 
 def clear_mask_layer(image, band: str = "cs", threshold: float | None = None, *, shown: bool = True) -> EELayer:
     """Pixels kept by the cloud mask (Cloud Score+ ``band`` >= ``threshold``) in white."""
-    from gee_crop.config import CLEAR_THRESHOLD
-
     threshold = CLEAR_THRESHOLD if threshold is None else threshold
     clear = image.select(band).gte(threshold).selfMask().rename("clear")
     return EELayer(clear, {"palette": ["ffffff"]}, f"clear ({band} >= {threshold:g})", shown)
@@ -176,8 +170,8 @@ def image_overlay(rgba: np.ndarray, transform, crs: str, name: str, *, opacity: 
 
 
 def class_overlay(classes: np.ndarray, transform, crs: str, name: str = "crop type", *, opacity: float = 1.0):
-    """Overlay of an (H, W) class-index raster (255 = none, transparent) in the class palette."""
-    return image_overlay(styles.class_rgba(classes), transform, crs, name, opacity=opacity)
+    """Overlay of an (H, W) class-index raster (classes.NO_CLASS = none, transparent) in the class palette."""
+    return image_overlay(class_rgba(classes), transform, crs, name, opacity=opacity)
 
 
 def read_class_raster(path: str | Path) -> tuple[np.ndarray, Any, str]:
@@ -186,8 +180,6 @@ def read_class_raster(path: str | Path) -> tuple[np.ndarray, Any, str]:
 
     path = Path(path)
     if not path.is_file():
-        from gee_crop.errors import InputError
-
         raise InputError(f"{path} does not exist; give the map.tif written by the mapping step")
     with rasterio.open(path) as src:
         return src.read(1), src.transform, src.crs.to_string()
@@ -209,8 +201,6 @@ def reflectance_rgb_overlay(reflectance: np.ndarray, transform, crs: str, name: 
 def reflectance_ndvi_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "NDVI", *,
                              opacity: float = 1.0):
     """NDVI overlay of (H, W, 10) reflectance in config.BANDS order."""
-    from gee_crop.features.indices import ndvi
-
     return image_overlay(styles.ndvi_rgba(ndvi(reflectance)), transform, crs, name, opacity=opacity)
 
 

@@ -15,15 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gee_crop.atomic import atomic_write
-from gee_crop.config import BANDS, CLASS_COLORS, CLASSES  # noqa: E402
+from gee_crop.atomic import atomic_write  # noqa: E402
+from gee_crop.classes import CLASSES, class_color  # noqa: E402
+from gee_crop.config import BANDS  # noqa: E402
 
 FORMATS = ("png", "svg")
-
-
-def class_color(name: str) -> tuple[float, float, float]:
-    """The class's RGB colour (config.CLASS_COLORS) as matplotlib floats."""
-    return tuple(c / 255 for c in CLASS_COLORS[name])
 
 
 def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:

@@ -1,9 +1,10 @@
 """Colours and visualization parameters of gee-crop layers, for Earth Engine and for local arrays.
 
-One palette (``config.CLASS_COLORS``) serves the COG colour table, the PNG preview, geemap layers and
-legends. Earth Engine vis params are plain dicts for ``Map.addLayer`` / ``ee.Image.visualize``;
-the ``*_rgba`` functions render numpy arrays with the same stretches for offline overlays.
-Composite bands are the ``median_composite`` names ``f"{band}_t{k:02d}"`` (uint16 DN).
+One palette (``classes.CLASS_HEX``, its colour table ``classes.class_rgba_table``) serves the COG
+colour table, the PNG preview, geemap layers and legends. Earth Engine vis params are plain dicts for
+``Map.addLayer`` / ``ee.Image.visualize``; the ``*_rgba`` functions render numpy arrays with the same
+stretches for offline overlays. Composite bands are the ``median_composite`` names
+(``config.composite_band``, uint16 DN).
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import io
 
 import numpy as np
 
-from gee_crop.config import CLASS_COLORS, CLASSES, REFLECTANCE_SCALE
+from gee_crop.classes import CLASS_HEX, CLASSES
+from gee_crop.config import REFLECTANCE_SCALE, composite_band
+from gee_crop.errors import UnknownClassError
 
 #: True-colour bands (red, green, blue).
 RGB_BANDS: tuple[str, str, str] = ("B4", "B3", "B2")
@@ -25,39 +28,27 @@ NDVI_RANGE: tuple[float, float] = (0.0, 0.9)
 NDVI_PALETTE: tuple[str, ...] = ("8c510a", "d8b365", "f6e8c3", "c7e9c0", "74c476", "238b45", "00441b")
 #: Cloud Score+ (0 cloudy .. 1 clear): red to white to blue; the clear threshold sits in the blue half.
 CLOUD_SCORE_PALETTE: tuple[str, ...] = ("b2182b", "f7f7f7", "2166ac")
-#: Class-map value of pixels without a class (map nodata, unlabeled reference pixels).
-NO_CLASS = 255
-
-
-def hex_color(rgb: tuple[int, int, int]) -> str:
-    """``(r, g, b)`` 0-255 -> ``"rrggbb"`` (the form Earth Engine palettes use)."""
-    return "".join(f"{int(v):02x}" for v in rgb)
+#: Largest uint8 value: full intensity of a colour channel, opaque alpha.
+_UINT8_MAX = np.iinfo(np.uint8).max
 
 
 def class_palette() -> list[str]:
-    """Hex colours of config.CLASSES in index order (class index k is drawn with entry k)."""
-    return [hex_color(CLASS_COLORS[c]) for c in CLASSES]
+    """Hex colours of classes.CLASSES in index order (class index k is drawn with entry k)."""
+    return [CLASS_HEX[c] for c in CLASSES]
 
 
 def class_legend(classes: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
-    """``{class name: "#rrggbb"}`` for a legend, in config.CLASSES order (default: all 7 classes)."""
+    """``{class name: "#rrggbb"}`` for a legend, in classes.CLASSES order (default: all 7 classes)."""
     wanted = CLASSES if classes is None else tuple(classes)
-    unknown = [c for c in wanted if c not in CLASS_COLORS]
+    unknown = [c for c in wanted if c not in CLASS_HEX]
     if unknown:
-        from gee_crop.errors import UnknownClassError
-
         raise UnknownClassError(f"no colour for {unknown}; legend classes must be among {', '.join(CLASSES)}")
-    return {c: "#" + hex_color(CLASS_COLORS[c]) for c in CLASSES if c in wanted}
+    return {c: "#" + CLASS_HEX[c] for c in CLASSES if c in wanted}
 
 
 def class_vis_params() -> dict:
-    """Earth Engine vis params of a class-index image (0..6, config.CLASSES order)."""
+    """Earth Engine vis params of a class-index image (0..6, classes.CLASSES order)."""
     return {"min": 0, "max": len(CLASSES) - 1, "palette": class_palette()}
-
-
-def composite_band(band: str, bin_index: int) -> str:
-    """Name of ``band`` in window ``bin_index`` of a ``median_composite`` image (e.g. ``B4_t12``)."""
-    return f"{band}_t{int(bin_index):02d}"
 
 
 def composite_rgb_vis(bin_index: int, *, max_reflectance: float = RGB_MAX_REFLECTANCE,
@@ -89,14 +80,6 @@ def _palette_rgb(palette: tuple[str, ...] | list[str]) -> np.ndarray:
     return np.array([[int(h[i:i + 2], 16) for i in (0, 2, 4)] for h in palette], dtype=np.float64)
 
 
-def class_rgba(classes: np.ndarray) -> np.ndarray:
-    """(H, W) class indices (``NO_CLASS`` = none) -> (H, W, 4) uint8, transparent where no class."""
-    # The map COG's own colour table, so overlays and the COG/PNG outputs can never disagree.
-    from gee_crop.mapping.writers import class_rgba as map_class_rgba
-
-    return map_class_rgba(classes)
-
-
 def rgb_rgba(rgb: np.ndarray, *, max_reflectance: float = RGB_MAX_REFLECTANCE,
              gamma: float = RGB_GAMMA) -> np.ndarray:
     """(H, W, 3) reflectance (red, green, blue; NaN = no data) -> (H, W, 4) uint8 with the same
@@ -105,8 +88,8 @@ def rgb_rgba(rgb: np.ndarray, *, max_reflectance: float = RGB_MAX_REFLECTANCE,
     valid = np.isfinite(rgb).all(axis=-1)
     scaled = np.clip(np.nan_to_num(rgb) / max_reflectance, 0.0, 1.0) ** (1.0 / gamma)
     out = np.zeros(rgb.shape[:-1] + (4,), dtype=np.uint8)
-    out[..., :3] = np.round(scaled * 255).astype(np.uint8)
-    out[..., 3] = np.where(valid, 255, 0)
+    out[..., :3] = np.round(scaled * _UINT8_MAX).astype(np.uint8)
+    out[..., 3] = np.where(valid, _UINT8_MAX, 0)
     return out
 
 
@@ -121,7 +104,7 @@ def ramp_rgba(values: np.ndarray, vmin: float, vmax: float, palette: tuple[str, 
     rgb = colors[low] * (1 - frac) + colors[low + 1] * frac
     out = np.zeros(values.shape + (4,), dtype=np.uint8)
     out[..., :3] = np.round(rgb).astype(np.uint8)
-    out[..., 3] = np.where(np.isfinite(values), 255, 0)
+    out[..., 3] = np.where(np.isfinite(values), _UINT8_MAX, 0)
     return out
 
 

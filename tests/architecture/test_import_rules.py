@@ -21,7 +21,8 @@ FLOORS: tuple[str, ...] = (
     "earthengine",                           # server side: ee graph builders + the one client
     "features",                              # client numerics: cloud, composite, augment, harmonics, spec
     "data",                                  # sample tables, readers, regions, sampling, splits
-    "viz",                                   # plots, CAM, styles, geemap layers
+    "viz",                                   # plots, CAM, styles, geemap layers, HTML pages
+    "assessment",                            # stratified design, area and accuracy estimators
     "models",                                # architectures, registry, model files, predictors
     "training",                              # fit loop, trainer, evaluation, metrics
     "export",                                # ONNX, quantisation, model cards
@@ -36,7 +37,7 @@ UNRESTRICTED = {"__init__", "__main__", "resources"}
 
 def _room(module: str) -> str:
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    return parts[1] if len(parts) > 1 else "__init__"  # the package's own __init__
 
 
 def _module_name(path: Path) -> str:
@@ -54,15 +55,12 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
         for child in ast.iter_child_nodes(node):
             nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             if isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
-                if child.module == "gee_crop":
-                    found.extend((f"gee_crop.{a.name}", in_function) for a in child.names)
-                elif child.module.startswith("gee_crop."):
-                    base = child.module
+                if child.module == "gee_crop" or child.module.startswith("gee_crop."):
                     for alias in child.names:
-                        candidate = f"{base}.{alias.name}"
+                        candidate = f"{child.module}.{alias.name}"
                         sub = PACKAGE.parent / Path(*candidate.split("."))
-                        found.append((candidate if sub.with_suffix(".py").exists() or sub.is_dir() else base,
-                                      in_function))
+                        is_module = sub.with_suffix(".py").exists() or sub.is_dir()
+                        found.append((candidate if is_module else child.module, in_function))
             elif isinstance(child, ast.Import):
                 found.extend((a.name, in_function) for a in child.names if a.name.startswith("gee_crop."))
             visit(child, nested)
@@ -146,6 +144,7 @@ def test_lazy_imports_only_in_cli():
     ("from gee_crop.features import composite", ["gee_crop.features.composite"]),
     ("from gee_crop.features.composite import fill_gaps", ["gee_crop.features.composite"]),
     ("import gee_crop.config", ["gee_crop.config"]),
+    ("from gee_crop import __version__", ["gee_crop"]),
 ])
 def test_import_parser_reads_every_form(tmp_path, source, expected):
     path = tmp_path / "m.py"

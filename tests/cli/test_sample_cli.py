@@ -92,7 +92,7 @@ def test_region_interactive_resumes_after_interrupt(use_fake, tmp_path, wide_aoi
     assert (params["per_cell"], params["buffer_m"], params["spacing_m"]) == (20, 60.0, 60.0)
     # a third run finds the table: nothing is redone without --overwrite
     third = run(*args)
-    assert third.exit_code == 2 and "--overwrite" in third.output
+    assert third.exit_code == 1 and "--overwrite" in third.output
 
 
 def test_drive_exports_resume_collects_synced_csvs_and_retries_failed_task(use_fake, tmp_path, aoi):
@@ -126,25 +126,25 @@ def test_local_source_needs_no_earth_engine(tmp_path, patch_dir, monkeypatch):
     assert 0 < len(table) <= 10 and table.dates.shape[1] == 72
 
 
-@pytest.mark.parametrize("args,message", [
-    (("--country", "XYZ"), "no reference labels are registered for country 'XYZ'"),
-    (("--country", "FRA", "--year", 2015, "--project", "p"), "2017 or later"),
-    (("--country", "FRA", "--mode", "interactive", "--project", "p"), "--mode export"),
-    (("--country", "USA"), "--no-accuracy-filter"),
-    (("--country", "FRA"), "--project"),
-    (("--region", "SVN"), "EPSG:4326"),
-    (("--country", "FRA", "--threshold", 2, "--project", "p"), "outside (0, 1]"),
+@pytest.mark.parametrize("args,message,exit_code", [
+    (("--country", "XYZ"), "no reference labels are registered for country 'XYZ'", 1),
+    (("--country", "FRA", "--year", 2015, "--project", "p"), "2017 or later", 1),
+    (("--country", "FRA", "--mode", "interactive", "--project", "p"), "--mode export", 1),
+    (("--country", "USA"), "--no-accuracy-filter", 1),
+    (("--country", "FRA"), "--project", 1),
+    (("--region", "SVN"), "EPSG:4326", 1),
+    (("--country", "FRA", "--threshold", 2, "--project", "p"), "outside (0, 1]", 2),  # a usage error
 ])
-def test_bad_input_is_one_line_exit_2(use_fake, tmp_path, shared_data, args, message):
+def test_bad_input_is_one_line(use_fake, tmp_path, shared_data, args, message, exit_code):
     use_fake()
     if args == ("--region", "SVN"):  # the real Slovenia border, in UTM 33N
         args = ("--region", shared_data / "boundaries" / "svn_border.geojson")
     result = run(*args, "--out", tmp_path / "x.parquet")
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == exit_code and message in result.output
 
 
 def test_missing_label_asset_names_the_asset_to_upload(use_fake, tmp_path):
     use_fake(existing_assets=set())
     result = run("--country", "BEL", "--project", "proj", "--out", tmp_path / "b.parquet")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "projects/proj/assets/gee-crop/labels/BEL_LBGP_2023 does not exist; upload" in result.output

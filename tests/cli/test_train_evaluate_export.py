@@ -1,4 +1,4 @@
-"""`gee-crop train / evaluate / export` through the CLI, and their one-line user errors (exit 2)."""
+"""`gee-crop train / evaluate / export` through the CLI, and their one-line user errors (exit 1)."""
 from __future__ import annotations
 
 import json
@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
 
 
 def _user_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1, result.output
@@ -115,8 +115,9 @@ def test_export_and_its_parity_line(trained, tmp_path):
 def test_export_quantize_writes_an_int8_model_that_agrees_on_real_pixels(trained, tmp_path):
     import onnx
 
-    from gee_crop.export.onnx import onnx_probabilities, read_onnx_metadata, real_inputs
-    from gee_crop.models.io import load_model
+    from gee_crop.export.onnx import real_inputs
+    from gee_crop.models.io import read_contract, read_onnx_metadata
+    from gee_crop.models.predict import open_predictor
 
     table, out, _ = trained
     target = tmp_path / "model.onnx"
@@ -128,8 +129,9 @@ def test_export_quantize_writes_an_int8_model_that_agrees_on_real_pixels(trained
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert read_onnx_metadata(int8)["classes"] == read_onnx_metadata(target)["classes"]
-    inputs = real_inputs(load_model(out / "model.pt")[1], table)
-    agree = (onnx_probabilities(int8, inputs).argmax(1) == onnx_probabilities(target, inputs).argmax(1)).mean()
+    inputs = real_inputs(read_contract(out / "model.pt"), table)
+    agree = (open_predictor(int8).predict_proba(inputs).argmax(1)
+             == open_predictor(target).predict_proba(inputs).argmax(1)).mean()
     assert agree >= 0.9
 
 

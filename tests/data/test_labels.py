@@ -6,9 +6,8 @@ import pytest
 import rasterio
 from rasterio.transform import Affine
 
-from gee_crop.config import CLASSES
-from gee_crop.data.labels import read_label_raster, read_legend
-from gee_crop.data.patch import remap_codes, worldcereal_legend
+from gee_crop.classes import CLASSES, EXCLUDE, Legend
+from gee_crop.data.labels import read_label_raster
 from gee_crop.data.sampling import sample_from_files, sample_local_stack
 from gee_crop.errors import InputError, UnknownClassError
 
@@ -84,10 +83,11 @@ def test_stack_without_labels_asks_for_them(patch):
 
 def test_class_code_geotiff_with_a_csv_legend(patch, patch_dir, tmp_path):
     # the real labels recoded to 1 + class index (0 = no label), as a user's own product might be
-    names = remap_codes(patch.labels, worldcereal_legend())
-    lookup = {"unlabeled": 0, **{c: i + 1 for i, c in enumerate(CLASSES)}}
+    names = Legend.worldcereal().names(patch.labels)
+    lookup = {EXCLUDE: 0, **{c: i + 1 for i, c in enumerate(CLASSES)}}
     tif = _write_tif(tmp_path / "classes.tif", np.vectorize(lookup.get)(names), patch.crs, patch.transform)
     legend = tmp_path / "legend.csv"
+    # written like a gee-crop 0.1.0 legend: 'unlabeled' is still read as 'exclude'
     legend.write_text("code,gee_crop_class\n0,unlabeled\n"
                       + "".join(f"{i + 1},{c}\n" for i, c in enumerate(CLASSES)))
     many = {**RULES, "per_cell": 10_000}
@@ -105,9 +105,9 @@ def test_legend_with_an_unknown_class_is_refused(patch_dir, tmp_path):
     legend = tmp_path / "legend.csv"
     legend.write_text("code,gee_crop_class\n1,maize\n")
     with pytest.raises(UnknownClassError, match="'maize'.*use one of corn"):
-        read_legend(legend)
+        Legend.of(legend)
     with pytest.raises(InputError, match="code,gee_crop_class"):
-        read_legend(tmp_path / "absent.csv")
+        Legend.of(tmp_path / "absent.csv")
 
 
 def test_float_geotiff_labels_read_nan_as_no_label(patch, tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gee_crop.data.patch import remap_codes, worldcereal_legend
-from gee_crop.data.sampling import class_grid, disk_footprint, grid_sample, inward_buffer, sample_local_stack
+from gee_crop.classes import EXCLUDE, NO_CLASS, Legend
+from gee_crop.data.sampling import disk_footprint, grid_sample, inward_buffer, sample_local_stack
 from gee_crop.data.table import read_table, write_table
 from gee_crop.errors import InputError
 
@@ -39,10 +39,10 @@ def test_buffer_zero_keeps_every_labelled_pixel(patch):
 
 def test_60m_buffer_keeps_only_pixels_whose_disk_is_one_code(patch):
     buffered = inward_buffer(patch.labels, 60, patch.resolution)
-    names = remap_codes(buffered, worldcereal_legend())
+    names = Legend.worldcereal().names(buffered)
     counts = dict(zip(*np.unique(names, return_counts=True)))
     # measured on the real patch: 205 of 3725 labelled pixels survive a 60 m buffer at 10 m
-    assert counts == {"corn": 6, "other": 98, "wheat": 101, "unlabeled": 4096 - 205}
+    assert counts == {"corn": 6, "other": 98, "wheat": 101, EXCLUDE: 4096 - 205}
     disk = disk_footprint(6)
     h, w = patch.labels.shape
     padded = np.pad(patch.labels, 6, constant_values=-1)  # -1 = outside the grid, ignored
@@ -117,27 +117,27 @@ def test_default_rules_give_at_most_5_samples_on_the_one_cell_patch(patch):
     assert set(series.region) == {"BEL"}
     rows, cols = series.extra["row"], series.extra["col"]
     assert _pairwise_min_m(series.lon, series.lat) >= 60 - 1e-6
-    names = remap_codes(series.extra["source_code"], worldcereal_legend())
+    names = Legend.worldcereal().names(series.extra["source_code"])
     assert np.array_equal(names, series.crop_class)
     assert np.array_equal(series.dn, patch.dn[:, rows, cols].transpose(1, 0, 2))
-    buffered = inward_buffer(class_grid(patch.labels, worldcereal_legend()), 60, 10, nodata=-1)
-    assert (buffered[rows, cols] >= 0).all()
+    buffered = inward_buffer(patch.classes, 60, 10, nodata=NO_CLASS)
+    assert (buffered[rows, cols] != NO_CLASS).all()
 
 
 def test_class_buffer_counts_on_the_real_patch(patch):
-    classes = class_grid(patch.labels, worldcereal_legend())
-    assert dict(zip(*np.unique(classes, return_counts=True))) == {-1: 371, 0: 413, 3: 1378, 6: 1934}
-    buffered = inward_buffer(classes, 60, 10, nodata=-1)
+    classes = patch.legend.indices(patch.labels)
+    assert dict(zip(*np.unique(classes, return_counts=True))) == {NO_CLASS: 371, 0: 413, 3: 1378, 6: 1934}
+    buffered = inward_buffer(classes, 60, 10, nodata=NO_CLASS)
     # measured: eroding the 7 classes keeps more 'other' than eroding the product's codes (98)
-    assert dict(zip(*np.unique(buffered, return_counts=True))) == {-1: 3859, 0: 6, 3: 101, 6: 130}
-    by_code = class_grid(inward_buffer(patch.labels, 60, 10), worldcereal_legend())
-    assert ((by_code >= 0) <= (buffered >= 0)).all()  # code erosion removes a superset
+    assert dict(zip(*np.unique(buffered, return_counts=True))) == {NO_CLASS: 3859, 0: 6, 3: 101, 6: 130}
+    by_code = patch.legend.indices(inward_buffer(patch.labels, 60, 10))
+    assert ((by_code != NO_CLASS) <= (buffered != NO_CLASS)).all()  # code erosion removes a superset
 
 
 def test_every_sample_has_a_label_and_a_clear_observation(patch):
     series = sample_local_stack(patch, buffer_m=20, spacing_m=20, per_cell=10_000)
-    classes = inward_buffer(class_grid(patch.labels, worldcereal_legend()), 20, 10, nodata=-1)
-    assert (classes[series.extra["row"], series.extra["col"]] >= 0).all()
+    classes = inward_buffer(patch.classes, 20, 10, nodata=NO_CLASS)
+    assert (classes[series.extra["row"], series.extra["col"]] != NO_CLASS).all()
     clear_with_data = ((series.cloud == 4) | (series.cloud == 5)) & (series.dn != 0).all(axis=-1)
     assert clear_with_data.any(axis=1).all()
 

@@ -1,6 +1,6 @@
 """composite_cube through the real xee backend, offline: ee.data.computeValue (xee's metadata request)
 and ee.data.computePixels (xee's pixel requests) are answered from the real demo patch, composited
-with the training code (tests/mapping/fake_ee_patch.py plays the server)."""
+with the training code (gee_crop.testing.fake_ee_patch plays the server)."""
 from __future__ import annotations
 
 import json
@@ -12,12 +12,14 @@ import pytest
 from numpy.lib.recfunctions import repack_fields
 from shapely.geometry import box
 
-from gee_crop.config import BANDS, S2_COLLECTION, season_span
-from gee_crop.mapping.cubes import XeeMissingError, composite_cube, ndvi_cube
+from gee_crop.config import BANDS, S2_COLLECTION, SeasonSpan, season_span
+from gee_crop.data.regions import reproject_geometry
+from gee_crop.data.stacks import open_local_stack
+from gee_crop.errors import XeeMissingError
 from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
 from gee_crop.features.indices import ndvi
-from gee_crop.mapping.region import reproject_geometry
-from gee_crop.mapping.sources import CompositeSpec, open_local_stack
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.mapping.cubes import composite_cube, ndvi_cube
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 # xee 0.1.2's own use of affine's deprecated `*`
@@ -94,8 +96,8 @@ def patch_stack(patch_dir):
     return open_local_stack(patch_dir)
 
 
-def _serve(monkeypatch, stack, spec: CompositeSpec) -> XeeServer:
-    server = XeeServer(PatchComputePixels(stack, spec), spec.season.n_bins)
+def _serve(monkeypatch, stack, spec: FeatureSpec, season: SeasonSpan) -> XeeServer:
+    server = XeeServer(PatchComputePixels(stack, spec, season), season.n_bins)
     monkeypatch.setattr(ee.data, "computeValue", server.compute_value)
     monkeypatch.setattr(ee.data, "computePixels", server.compute_pixels)
     return server
@@ -109,14 +111,14 @@ def _window_region(stack):
     return reproject_geometry(utm, stack.crs, "EPSG:4326")
 
 
-def _client_composite(stack, spec: CompositeSpec) -> tuple[np.ndarray, np.ndarray]:
+def _client_composite(stack, spec: FeatureSpec, season: SeasonSpan) -> tuple[np.ndarray, np.ndarray]:
     """Client-side composite of the window: (10, n_bins, h, w) reflectance (NaN where dropped), keep."""
     dn = stack.dn[:, ROWS, COLS]
     t, h, w, n_bands = dn.shape
     arrays = arrays_from_stack(dn.reshape(t, h * w, n_bands).transpose(1, 0, 2),
                                stack.cloud[:, ROWS, COLS].reshape(t, h * w).T, stack.dates,
-                               stack.cloud_kind, spec.threshold)
-    medians = composite_medians(arrays, spec.start_day, spec.season.window_days, spec.season.n_bins)
+                               stack.cloud_kind, spec.cloud_threshold)
+    medians = composite_medians(arrays, season.start_day, season.window_days, season.n_bins)
     filled, keep = fill_gaps(medians, spec.max_gap_bins)
     filled[~keep] = np.nan
     return filled.reshape(h, w, n_bands, -1).transpose(2, 3, 0, 1), keep.reshape(h, w)
@@ -125,15 +127,15 @@ def _client_composite(stack, spec: CompositeSpec) -> tuple[np.ndarray, np.ndarra
 @pytest.mark.parametrize("max_gap_bins", [8, 4])
 def test_cube_equals_client_composite_of_the_real_patch(monkeypatch, patch_stack, max_gap_bins):
     season = season_span(2019, "north")
-    spec = CompositeSpec(season, threshold=0.75, max_gap_bins=max_gap_bins)
-    server = _serve(monkeypatch, patch_stack, spec)
+    spec = FeatureSpec(cloud_threshold=0.75, max_gap_bins=max_gap_bins)
+    server = _serve(monkeypatch, patch_stack, spec, season)
 
     cube = composite_cube(_window_region(patch_stack), season, crs=patch_stack.crs, scale=10,
                           max_gap_bins=max_gap_bins)
     assert server.requests == []  # lazy: opening asks only for metadata
     values = cube.values
 
-    expected, keep = _client_composite(patch_stack, spec)
+    expected, keep = _client_composite(patch_stack, spec, season)
     assert cube.dims == ("band", "bin", "y", "x") and values.shape == (10, 43, 32, 40)
     assert values.dtype == np.float32
     assert cube["band"].values.tolist() == list(BANDS)
@@ -159,8 +161,8 @@ def test_cube_equals_client_composite_of_the_real_patch(monkeypatch, patch_stack
 
 def test_ndvi_cube_is_ndvi_of_the_composite(monkeypatch, patch_stack):
     season = season_span(2019, "north")
-    spec = CompositeSpec(season)
-    server = _serve(monkeypatch, patch_stack, spec)
+    spec = FeatureSpec()
+    server = _serve(monkeypatch, patch_stack, spec, season)
 
     cube = composite_cube(_window_region(patch_stack), season, crs=patch_stack.crs)
     index = ndvi_cube(cube)
@@ -171,7 +173,7 @@ def test_ndvi_cube_is_ndvi_of_the_composite(monkeypatch, patch_stack):
     assert index.dims == ("bin", "y", "x") and values.shape == (43, 32, 40)
     np.testing.assert_array_equal(values, ndvi(cube.values, band_axis=0))
     # against the unrounded client composite: DN rounding moves NDVI of dark pixels by < 1e-3
-    expected = ndvi(_client_composite(patch_stack, spec)[0], band_axis=0)
+    expected = ndvi(_client_composite(patch_stack, spec, season)[0], band_axis=0)
     np.testing.assert_allclose(values, expected, atol=1e-3, equal_nan=True)
     assert 0.6 < np.nanmax(values) <= 1  # crops reach a dense canopy during the season
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gee_crop import config
-from gee_crop.earthengine.labels import NO_LABEL, mapping_lookup, read_mapping
+from gee_crop.classes import CLASS_INDEX, NO_CLASS, Legend
 from gee_crop.testing.paths import REPO_ROOT
 
 SCRIPTS = REPO_ROOT / "ee_scripts"
@@ -17,7 +17,7 @@ def js_constant(script: str, name: str):
     text = (SCRIPTS / script).read_text(encoding="utf-8")
     match = re.search(rf"^var {name} = (.+?);", text, re.M | re.S)
     assert match, f"{name} not found in {script}"
-    value = re.sub(r"//.*", "", match.group(1)).replace("'", '"').replace("NO_LABEL", str(NO_LABEL))
+    value = re.sub(r"//.*", "", match.group(1)).replace("'", '"').replace("NO_CLASS", str(NO_CLASS))
     return json.loads(value)
 
 
@@ -41,8 +41,8 @@ def test_sampling_constants_and_cdl_codes():
     assert js_constant("sample.js", "GRID_CELL_DEG") == config.GRID_CELL_DEG
     assert js_constant("sample.js", "SAMPLE_SPACING_M") == config.SAMPLE_SPACING_M
     assert js_constant("sample.js", "PER_CELL") == config.SAMPLES_PER_CELL_USA
-    codes, classes, default = mapping_lookup(read_mapping("cdl_remap.csv"))
+    codes, classes, default = Legend.shipped("cdl_remap.csv").lookup()
     python = dict(zip(map(int, codes), classes))
     js = dict(zip(js_constant("sample.js", "CDL_FROM"), js_constant("sample.js", "CDL_TO")))
     assert js == {code: python[code] for code in js}  # the JS subset agrees with the shipped table
-    assert default == config.CLASS_INDEX["other"]
+    assert default == CLASS_INDEX["other"]

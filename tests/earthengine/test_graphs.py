@@ -6,10 +6,12 @@ import datetime as dt
 import ee
 import pytest
 
-from gee_crop.config import BANDS, CDL_COLLECTION, CLASS_INDEX, CLOUD_SCORE_PLUS_COLLECTION, S2_COLLECTION, season_span
+from gee_crop.config import BANDS, CDL_COLLECTION, CLOUD_SCORE_PLUS_COLLECTION, S2_COLLECTION, season_span
+from gee_crop.classes import CLASS_INDEX, NO_CLASS
+from gee_crop.countries import country_spec
 from gee_crop.earthengine import collections, composite, labels, sampling
 from gee_crop.earthengine.graph import function_names, invocations
-from gee_crop.errors import InputError, RegionError
+from gee_crop.errors import InputError
 
 BOX = [4.0, 50.7, 4.1, 50.8]
 
@@ -62,7 +64,7 @@ def test_median_composite_bins_and_band_order(hemisphere, first_bin):
 
 
 def test_inward_buffer_and_grid_sampling_constants():
-    labs = labels.reference_labels(labels.country_spec("FRA"), 2023, project="demo")
+    labs = labels.reference_labels(country_spec("FRA"), 2023, project="demo")
     rows = sampling.sampling_graph(labs, ee.Geometry.Rectangle(BOX), dt.date(2022, 7, 1), dt.date(2023, 7, 1),
                                    per_cell=5, buffer_m=60, spacing_m=60, seed=3)
     focal = [(c["function"], c["arguments"]["radius"], c["arguments"]["units"])
@@ -82,44 +84,29 @@ def test_inward_buffer_and_grid_sampling_constants():
 
 
 def test_cdl_labels_remap_and_accuracy_filter():
-    spec = labels.country_spec("usa")
+    spec = country_spec("usa")
     image = labels.reference_labels(spec, 2023, accuracy={1: {19, 17}, 5: {19}})
     text = image.serialize()
     assert CDL_COLLECTION in text and labels.US_STATES in text
     remap = [c["arguments"] for c in invocations(image, "Image.remap") if 1 in c["arguments"]["from"]][0]
     lookup = dict(zip(remap["from"], remap["to"]))
     assert lookup[1] == CLASS_INDEX["corn"] and lookup[24] == CLASS_INDEX["wheat"]
-    assert lookup[26] == labels.NO_LABEL  # double crop excluded
+    assert lookup[26] == NO_CLASS  # double crop excluded
     assert remap["defaultValue"] == CLASS_INDEX["other"]
     states = [c["arguments"]["from"] for c in invocations(image, "Image.remap") if c["arguments"]["from"] == [17, 19]]
     assert states, "per-state accuracy remap missing"
 
 
 def test_worldcover_other_for_arg_and_table_labels_for_fra():
-    arg = labels.reference_labels(labels.country_spec("ARG"), 2023, project="p")
+    arg = labels.reference_labels(country_spec("ARG"), 2023, project="p")
     assert "ESA/WorldCover/v200" in arg.serialize()
     eq40 = [c for c in invocations(arg, "Image.eq")
             if c["arguments"]["image2"].get("arguments", {}).get("value") == 40]
     assert eq40
-    fra = labels.reference_labels(labels.country_spec("FRA"), 2024, project="p")
+    fra = labels.reference_labels(country_spec("FRA"), 2024, project="p")
     assert "CODE_CULTU" in fra.serialize() and "ESA/WorldCover" not in fra.serialize()
     reproject = invocations(fra, "Image.reproject")[0]["arguments"]
     assert reproject["scale"] == 10
-
-
-def test_registry_and_mapping_tables():
-    reg = labels.registry()
-    assert set(reg) == {"USA", "FRA", "BEL", "NLD", "GBR", "AUS", "ARG", "CHN"}
-    assert reg["USA"].per_cell == 1 and all(s.per_cell == 5 for c, s in reg.items() if c != "USA")
-    assert {c for c, s in reg.items() if s.worldcover_other} == {"ARG", "AUS", "CHN"}
-    for spec in reg.values():
-        mapping = labels.read_mapping(spec.mapping)
-        assert set(mapping.values()) <= set(CLASS_INDEX) | {labels.EXCLUDE}
-    assert labels.read_mapping("FRA_rpg.csv")["SOJ"] == "soybeans"
-    with pytest.raises(RegionError, match="ESP"):
-        labels.country_spec("ESP")
-    with pytest.raises(InputError, match="--project"):
-        reg["FRA"].asset_id(2023, None)
 
 
 def test_export_configs():

@@ -1,4 +1,4 @@
-"""Region validation (Natural Earth, GeoJSON), tiling, modes and year checks, EE rows -> table."""
+"""Region validation (GeoJSON), tiling of sampling jobs, modes and year checks, EE rows -> table."""
 from __future__ import annotations
 
 import json
@@ -6,19 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import Point
 
 from gee_crop.config import BANDS
 from gee_crop.data import ee_rows, regions
-from gee_crop.pipeline import sample_jobs as jobs
 from gee_crop.errors import RegionError, SeasonError
-
-
-def test_country_geometry_from_natural_earth(shared_data):
-    fra = regions.country_geometry("fra")  # ISO_A3 is -99 for France in Natural Earth: ADM0_A3 used
-    assert fra.contains(Point(2.35, 48.85))
-    with pytest.raises(RegionError, match="ISO 3166-1 alpha-3"):
-        regions.country_geometry("FRANCE")
+from gee_crop.pipeline import sample as jobs
 
 
 def test_geojson_errors_name_the_fix(tmp_path, shared_data):
@@ -37,9 +29,11 @@ def test_geojson_errors_name_the_fix(tmp_path, shared_data):
 def test_tiles_align_with_cells_and_cover_the_region():
     from shapely.geometry import box
 
-    tiles = jobs.make_tiles(box(2.05, 48.05, 3.95, 48.95), tile_deg=1.0)
-    assert [t.bounds for t in tiles] == [(2.0, 48.0, 3.0, 49.0), (3.0, 48.0, 4.0, 49.0)]
-    assert sum(t.geometry.area for t in tiles) == pytest.approx(1.9 * 0.9)
+    region = box(2.05, 48.05, 3.95, 48.95)
+    tiles, grid = jobs.make_tiles(region, tile_deg=1.0), jobs.sampling_grid(1.0)
+    assert [jobs.tile_bounds(t, grid) for t in tiles] == [(2.0, 48.0, 3.0, 49.0), (3.0, 48.0, 4.0, 49.0)]
+    assert sum(region.intersection(t.bounds_geometry(grid)).area for t in tiles) == pytest.approx(1.9 * 0.9)
+    assert {(t.height, t.width) for t in tiles} == {(10, 10)}  # whole 0.1 deg cells: none is split
 
 
 def test_mode_and_year_checks():

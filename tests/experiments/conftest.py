@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gee_crop.experiments import load_experiment
+from gee_crop.testing.paths import shared_data_dir
+
 TINY = {
     "name": "tiny",
     "title": "tiny France to Belgium",
@@ -41,6 +44,11 @@ def write_config(folder: Path, config: dict, name: str = "tiny.yaml") -> Path:
     return path
 
 
+def load_tiny(path: Path):
+    """The experiment file at ``path``, its {shared_data} paths in the shipped real-data folder."""
+    return load_experiment(path, shared_data=shared_data_dir)
+
+
 @pytest.fixture(scope="session")
 def tiny_config(tmp_path_factory) -> Path:
     return write_config(tmp_path_factory.mktemp("tiny_config"), TINY)
@@ -53,7 +61,7 @@ def tiny_experiment(tmp_path_factory, tiny_config):
 
     out = tmp_path_factory.mktemp("tiny_experiment")
     lines: list[str] = []
-    run = run_experiment(tiny_config, out, echo=lines.append)
+    run = run_experiment(tiny_config, out, shared_data=shared_data_dir, echo=lines.append)
     return run, out, lines
 
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from gee_crop.config import CLASS_INDEX, CLASSES
+from gee_crop.classes import CLASS_INDEX, CLASSES
 from gee_crop.training.alignment import align, alignment_for
 from gee_crop.training.metrics import classification_report
 
@@ -57,10 +57,12 @@ def test_full_label_targets_are_scored_as_predicted():
 @pytest.mark.slow
 def test_runner_applies_the_rule_of_the_declared_target_region(tmp_path, tiny_config):
     """The same real Belgian pixels declared as an ARG target: no prediction outside {soybeans, other}."""
-    from gee_crop.experiments import load_experiment, run_experiment
     import dataclasses
 
-    config = load_experiment(tiny_config)
+    from gee_crop.experiments import run_experiment
+    from tests.experiments.conftest import load_tiny
+
+    config = load_tiny(tiny_config)
     patch = dataclasses.replace(config.datasets["BEL_patch"], key="ARG_like", region="ARG")
     config = dataclasses.replace(
         config, datasets={**config.datasets, "ARG_like": patch}, seeds=(0,),

@@ -8,8 +8,7 @@ from click.testing import CliRunner
 from gee_crop.cli.experiment import command as experiment
 from gee_crop.cli.info import command as info
 from gee_crop.cli.report import command as report
-from gee_crop.errors import ModelFileError
-from gee_crop.experiments.config import ExperimentConfigError
+from gee_crop.errors import ExperimentConfigError, ModelFileError
 
 
 def test_experiment_command_resumes_and_prints_the_table(experiment_copy, tiny_config):
@@ -48,7 +47,7 @@ def test_info_prints_the_card_with_transfer_scores(experiment_copy):
         assert f"- {r['transfer']}: OA {100 * r['overall_accuracy']:.2f} %" in out
     card = json.loads(CliRunner().invoke(info, [str(model), "--json"]).output)
     assert [s["target"] for s in card["transfer_scores"]] == ["BEL", "BEL_patch"]
-    rf = experiment_copy / "models" / "rf_1d" / "FRA" / "seed1" / "model.pkl"
+    rf = experiment_copy / "models" / "rf_1d" / "FRA" / "seed1" / "model.onnx"
     assert "FRA→BEL: OA" in CliRunner().invoke(info, [str(rf)]).output
 
 
@@ -78,11 +77,11 @@ def test_commands_are_registered_and_user_errors_print_one_line(tmp_path):
     bad.write_text("datasets: {A: {path: a.parquet}}\ntransfers: [{source: A, target: A}]\n"
                    "models: [{arch: cropnet2d}]\n")
     result = CliRunner().invoke(main, ["experiment", str(bad), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: transfers[0]: training and testing on the same samples measures nothing; add 'split: 0.2' "
         "for the paper's 80/20 in-region split"]
     for name in ("experiment", "report", "info"):
         assert CliRunner().invoke(main, [name, "--help"]).exit_code == 0
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
-    assert result.exit_code == 2 and "no results.json" in result.output
+    assert result.exit_code == 1 and "no results.json" in result.output

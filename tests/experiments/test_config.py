@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from gee_crop.experiments.config import ExperimentConfigError, load_experiment, parse_experiment
-from gee_crop.testing.paths import REPO_ROOT
+from gee_crop.errors import ExperimentConfigError
+from gee_crop.experiments.config import load_experiment, parse_experiment
+from gee_crop.testing.paths import REPO_ROOT, shared_data_dir
 from tests.experiments.conftest import TINY
 
 SHIPPED = sorted((REPO_ROOT / "experiments").glob("*.yaml"))
 
 
 def parse(raw: dict):
-    return parse_experiment(raw, Path("/base"))
+    return parse_experiment(raw, Path("/base"), shared_data=shared_data_dir)
 
 
 def with_change(path: tuple, value) -> dict:
@@ -91,8 +92,15 @@ def test_augmentation_switches_become_trainer_probabilities():
 
 def test_data_dir_resolves_relative_paths(tmp_path):
     config = parse_experiment(with_change(("datasets", "BEL", "path"), "data/cropglobe/BEL.parquet"),
-                              tmp_path, data_dir=tmp_path / "root")
+                              tmp_path, data_dir=tmp_path / "root", shared_data=shared_data_dir)
     assert config.datasets["BEL"].path == tmp_path / "root" / "data" / "cropglobe" / "BEL.parquet"
+
+
+def test_shared_data_placeholder_needs_a_folder_from_the_caller(tmp_path):
+    config = parse_experiment(TINY, tmp_path, shared_data=tmp_path / "real")
+    assert config.datasets["FRA"].path.parent == tmp_path / "real" / "wc-extractions"
+    with pytest.raises(ExperimentConfigError, match=r"datasets.FRA: the path uses \{shared_data\}.*full path"):
+        parse_experiment(TINY, tmp_path)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -108,7 +116,7 @@ def test_every_shipped_config_is_valid():
     names = {p.stem for p in SHIPPED}
     assert {"ci_small", "paper_table3", "paper_table4", "paper_table5", "paper_table6", "paper_table7"} <= names
     for path in SHIPPED:
-        config = load_experiment(path)
+        config = load_experiment(path, shared_data=shared_data_dir)
         assert config.models and config.transfers and config.seeds
         if path.stem.startswith("paper_"):
             assert len(config.seeds) == 10  # METHOD.md: mean ± std over 10 seeds

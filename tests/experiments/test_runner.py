@@ -9,8 +9,10 @@ import json
 import pytest
 
 from gee_crop.errors import InputError
-from gee_crop.experiments import load_experiment, run_experiment
+from gee_crop.experiments import run_experiment
 from gee_crop.experiments.tables import aggregate, csv_table, markdown_table
+from gee_crop.testing.paths import shared_data_dir
+from tests.experiments.conftest import load_tiny
 
 
 def test_every_combination_and_seed_is_scored(tiny_experiment):
@@ -33,7 +35,8 @@ def test_every_combination_and_seed_is_scored(tiny_experiment):
 
 def test_rerun_skips_finished_results_and_redoes_missing_or_changed_ones(experiment_copy, tiny_config):
     before = {p: p.read_text() for p in (experiment_copy / "runs").rglob("*.json")}
-    again = run_experiment(tiny_config, experiment_copy, figures=False, echo=lambda _: None)
+    again = run_experiment(tiny_config, experiment_copy, figures=False, shared_data=shared_data_dir,
+                           echo=lambda _: None)
     assert again.n_computed == 0 and again.n_skipped == 8
     assert {p: p.read_text() for p in before} == before
 
@@ -42,12 +45,21 @@ def test_rerun_skips_finished_results_and_redoes_missing_or_changed_ones(experim
     old = json.loads(lost.read_text())
     lost.unlink()
     lines: list[str] = []
-    again = run_experiment(tiny_config, experiment_copy, figures=False, echo=lines.append)
+    again = run_experiment(tiny_config, experiment_copy, figures=False, shared_data=shared_data_dir,
+                           echo=lines.append)
     assert again.n_computed == 1 and not any("training on" in line for line in lines)
     assert json.loads(lost.read_text())["overall_accuracy"] == old["overall_accuracy"]
 
+    # a result edited by hand no longer matches the ledger's checksum: it is recomputed
+    lost.write_text(lost.read_text().replace('"seed": 1', '"seed": 1 '), encoding="utf-8")
+    again = run_experiment(tiny_config, experiment_copy, figures=False, shared_data=shared_data_dir,
+                           echo=lambda _: None)
+    assert again.n_computed == 1
+    assert json.loads(lost.read_text())["overall_accuracy"] == json.loads(before[lost])["overall_accuracy"]
+    assert (experiment_copy / "ledger.json").is_file()
+
     # changed settings of one model: only that model's results are redone, its models retrained
-    config = load_experiment(tiny_config)
+    config = load_tiny(tiny_config)
     rf = dataclasses.replace(config.models[1], train={**config.models[1].train, "n_estimators": 5})
     again = run_experiment(dataclasses.replace(config, models=(config.models[0], rf)), experiment_copy,
                            figures=False, echo=lambda _: None)
@@ -56,7 +68,7 @@ def test_rerun_skips_finished_results_and_redoes_missing_or_changed_ones(experim
 
 def test_same_seed_repeats_exactly_and_other_seeds_differ(tiny_experiment, tiny_config, tmp_path):
     run, _, _ = tiny_experiment
-    config = load_experiment(tiny_config)
+    config = load_tiny(tiny_config)
     config = dataclasses.replace(config, seeds=(1,), models=config.models[:1], transfers=config.transfers[1:])
     repeat = run_experiment(config, tmp_path / "repeat", figures=False, echo=lambda _: None)
     (again,) = repeat.results
@@ -88,18 +100,18 @@ def test_tables_report_mean_and_std_over_seeds(tiny_experiment):
 
 @pytest.mark.slow
 def test_in_region_split_trains_and_tests_on_disjoint_samples(tmp_path, tiny_config):
-    config = load_experiment(tiny_config)
+    config = load_tiny(tiny_config)
     split = dataclasses.replace(config.transfers[0], target="FRA", split=0.25, label="")
     config = dataclasses.replace(config, transfers=(split,), models=config.models[1:], seeds=(0,),
                                  insight={"figures": False})
     (result,) = run_experiment(config, tmp_path, echo=lambda _: None).results
     assert result["transfer"] == "FRA→FRA (75/25)"
     assert result["n_table_samples"] == 30  # a quarter of the 120 French samples
-    assert (tmp_path / "models" / "rf_1d" / "FRA_split25" / "seed0" / "model.pkl").is_file()
+    assert (tmp_path / "models" / "rf_1d" / "FRA_split25" / "seed0" / "model.onnx").is_file()
 
 
 def test_missing_table_and_emit_features_are_user_errors(tmp_path, tiny_config):
-    config = load_experiment(tiny_config)
+    config = load_tiny(tiny_config)
     gone = dataclasses.replace(config.datasets["BEL"], path=tmp_path / "nope.parquet")
     with pytest.raises(InputError, match="nope.parquet does not exist; fix 'path'"):
         run_experiment(dataclasses.replace(config, datasets={**config.datasets, "BEL": gone}), tmp_path / "a",

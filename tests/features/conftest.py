@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gee_crop.config import BANDS
-from gee_crop.data.patch import NETCDF_BAND_NAMES, patch_pixels, read_patch, remap_codes, worldcereal_legend
-from gee_crop.types import SampleSeries
+from gee_crop.classes import EXCLUDE, OTHER
+from gee_crop.config import BANDS, two_digit_band
+from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.features.composite import prepare_series, season_start_days
+from gee_crop.types import SampleSeries
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +22,8 @@ def patch_series(patch) -> SampleSeries:
     """All 4096 pixels of the patch, 72 dates each, labelled by the Flanders 2019 parcel register
     (pixels without a label are called 'other' here; tests that need classes use ``source_code``)."""
     rows, cols = np.divmod(np.arange(64 * 64), 64)
-    names = remap_codes(patch.labels[rows, cols], worldcereal_legend())
-    names = np.where(names == "unlabeled", "other", names)
+    names = patch.legend.names(patch.labels[rows, cols])
+    names = np.where(names == EXCLUDE, OTHER, names)
     return patch_pixels(patch, rows, cols, crop_class=names, region="BEL")
 
 
@@ -44,7 +45,7 @@ def long_series(shared_data) -> SampleSeries:
     pixels = frame.groupby("pixel_id", sort=True).first()
     n = len(pixels)
     t = len(frame) // n
-    band_columns = [nc for b in BANDS for nc, gee in NETCDF_BAND_NAMES.items() if gee == b]
+    band_columns = [two_digit_band(b) for b in BANDS]
     return SampleSeries(
         sample_id=pixels.index.to_numpy(dtype=object), lon=pixels["lon"].to_numpy(),
         lat=pixels["lat"].to_numpy(), region=np.full(n, "BEL", dtype=object),

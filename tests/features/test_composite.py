@@ -8,9 +8,9 @@ import pytest
 
 from gee_crop.config import season_span
 from gee_crop.errors import SeasonError
-from gee_crop.features.composite import (SeriesArrays, arrays_from_stack, composite_medians, fill_gaps,
-                                         infer_season_year, median_features, prepare_series,
-                                         season_start_days)
+from gee_crop.features.composite import (SeriesArrays, arrays_from_stack, composite_medians, composite_pixels,
+                                         fill_gaps, infer_season_year, median_features, prepare_series,
+                                         season_start_days, stack_arrays)
 
 
 def reference_medians(reflectance, days, start, window, n_bins):
@@ -87,6 +87,29 @@ def test_arrays_from_stack_equals_prepare_series(patch, patch_series):
     np.testing.assert_array_equal(stack.reflectance, table.reflectance)
     np.testing.assert_array_equal(stack.days, table.days)
     assert len(stack.subset(np.arange(3))) == 3
+
+
+def test_stack_arrays_selects_pixels_and_dates(patch):
+    rows, cols, dates = np.array([0, 5, 63]), np.array([7, 5, 0]), np.arange(10, 40)
+    got = stack_arrays(patch, rows, cols, dates=dates)
+    want = arrays_from_stack(patch.dn[10:40][:, rows, cols].transpose(1, 0, 2), patch.cloud[10:40][:, rows, cols].T,
+                             patch.dates[10:40], "scl")
+    np.testing.assert_array_equal(got.reflectance, want.reflectance)
+    np.testing.assert_array_equal(got.days, want.days)
+
+
+def test_composite_pixels_equals_the_old_chain_on_the_real_patch(patch, patch_series, season_2019):
+    """composite_pixels (mask -> medians -> gap fill) gives bit for bit the chain it replaced."""
+    t, h, w, n_bands = patch.dn.shape  # the chain as mapping and the notebooks wrote it before
+    arrays = arrays_from_stack(patch.dn.reshape(t, h * w, n_bands).transpose(1, 0, 2),
+                               patch.cloud.reshape(t, h * w).T, patch.dates, patch.cloud_kind)
+    medians = composite_medians(arrays, season_2019, 5, 43)
+    filled, keep = fill_gaps(medians, 10)
+    for pixels in (patch_series, stack_arrays(patch), prepare_series(patch_series)):
+        got = composite_pixels(pixels, season_2019, 5, 43, max_gap_bins=10)
+        assert got.values.tobytes() == filled.tobytes() and np.array_equal(got.keep, keep)
+        np.testing.assert_array_equal(got.empty, np.isnan(medians).all(axis=(1, 2)))
+    assert keep.sum() == 4092
 
 
 def test_infer_season_year(patch_series, patch_arrays):

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from gee_crop.models.predict import model_info
-from gee_crop.mapping.sources import CompositeSpec, LocalStackSource, RawStack, open_local_stack
+from gee_crop.config import SeasonSpan
+from gee_crop.data.stacks import open_local_stack
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.mapping.sources import LocalStackSource
+from gee_crop.models.io import read_contract
+from gee_crop.types import RawStack
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +36,15 @@ def tiny_onnx(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spec_2019(tiny_onnx) -> CompositeSpec:
-    """How the tiny model composites: its season in 2019 (north), threshold and gap limit."""
-    info = model_info(tiny_onnx)
-    return CompositeSpec(info.season(2019, 50.75), info.cloud_threshold, info.max_gap_bins)
+def contract(tiny_onnx) -> FeatureSpec:
+    """How the tiny model composites (threshold, gap limit, season rule) and what it predicts."""
+    return read_contract(tiny_onnx)
+
+
+@pytest.fixture(scope="session")
+def season_2019(contract) -> SeasonSpan:
+    """The tiny model's season in 2019 at the patch (north)."""
+    return contract.season(2019, 50.75)
 
 
 @pytest.fixture

@@ -23,18 +23,18 @@ def test_map_the_shipped_patch(runner, tmp_path, patch_dir, tiny_onnx):
     assert "map accuracy vs the source's label raster: OA " in result.output
     assert {p.name for p in out.iterdir()} >= {"map.tif", "map.png", "areas.csv", "summary.json", "tiles"}
     again = runner.invoke(cli.main, args)
-    assert again.exit_code == 2
+    assert again.exit_code == 1
     assert again.output.strip().splitlines()[-1].startswith("Error: ") and "--overwrite" in again.output
 
 
 def test_bad_options_are_one_line_errors(runner, tmp_path, patch_dir, tiny_onnx):
     base = ["map", "--model", str(tiny_onnx), "--out", str(tmp_path / "m"), "--scheduler", "synchronous"]
     neither = runner.invoke(cli.main, base)
-    assert neither.exit_code == 2 and "exactly one of --source STACK" in neither.output
+    assert neither.exit_code == 1 and "exactly one of --source STACK" in neither.output
     mask = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--cropland-mask"])
-    assert mask.exit_code == 2 and "needs --worldcover" in mask.output
+    assert mask.exit_code == 1 and "needs --worldcover" in mask.output
     bbox = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--bbox", "4.0,50.7,nope"])
     assert bbox.exit_code == 2 and "lon_min,lat_min,lon_max,lat_max" in bbox.output
     outside = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--bbox", "14.0,46.0,14.1,46.1"])
-    assert outside.exit_code == 2 and "outside the source's data" in outside.output
+    assert outside.exit_code == 1 and "outside the source's data" in outside.output
     assert len(outside.output.strip().splitlines()) == 1

@@ -1,42 +1,44 @@
-"""ONNX inference: metadata checks, batching, providers, int8 static quantization."""
+"""ONNX inference for maps: model contract checks, batching, providers, int8 static quantization."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import onnx
 import pytest
 
+from gee_crop.classes import NO_CLASS
 from gee_crop.config import season_span
 from gee_crop.errors import InputError, ModelFileError
-from gee_crop.models.predict import (check_model_matches, model_info, predict_proba, select_providers,
-                                        session_for)
-from gee_crop.export.quantize import quantize_static_onnx
-from gee_crop.mapping.tiling import Tile
+from gee_crop.export.quantize import quantize_exported, quantize_static_onnx
+from gee_crop.mapping.sources import LocalStackSource
+from gee_crop.mapping.tiling import Tile, stack_grid
+from gee_crop.models.io import read_contract
+from gee_crop.models.predict import check_model_matches, open_predictor, select_providers
+from tests.training.realdata import labelled_pixels
 
 
 @pytest.fixture(scope="module")
 def real_inputs(patch_stack, tiny_onnx):
     """(n, 1, 10, 43) model inputs of every valid pixel of the real patch (2019 season)."""
-    from gee_crop.mapping.sources import CompositeSpec, LocalStackSource
-
-    info = model_info(tiny_onnx)
-    spec = CompositeSpec(info.season(2019, 50.75), info.cloud_threshold, info.max_gap_bins)
-    composite = LocalStackSource(patch_stack).read_tile(patch_stack.grid(), Tile(0, 0, 64, 64), spec)
-    return composite.reflectance(), patch_stack.labels[composite.valid]
+    contract = read_contract(tiny_onnx)
+    composite = LocalStackSource(patch_stack).read_tile(stack_grid(patch_stack), Tile(0, 0, 64, 64), contract,
+                                                        contract.season(2019, 50.75))
+    return composite.reflectance(), patch_stack.classes[composite.valid]
 
 
-def test_model_info_reads_the_season_from_metadata(tiny_onnx):
-    info = model_info(tiny_onnx)
+def test_model_contract_reads_the_season_from_metadata(tiny_onnx):
+    info = read_contract(tiny_onnx)
     assert (info.n_bins, info.window_days, info.length_days, info.start_month_day) == (43, 5, 213, (5, 1))
     assert info.max_gap_bins == 12 and info.cloud_threshold == 0.75 and info.year_trained == 2019
     assert info.season(2023, -30.0).start.isoformat() == "2022-11-01"  # south: six months earlier
-    assert not info.quantized
+    assert not open_predictor(tiny_onnx).quantized
 
 
 def test_model_that_does_not_match_the_source_is_refused(tiny_onnx):
-    info = model_info(tiny_onnx)
+    info = read_contract(tiny_onnx)
     season = season_span(2019)
     check_model_matches(info, season)  # matches
     with pytest.raises(ModelFileError, match="expects 43 time bins.*gives 22"):
@@ -52,26 +54,26 @@ def test_files_that_are_not_gee_crop_models_are_refused(tmp_path, tiny_onnx):
     del proto.metadata_props[:]
     onnx.save(proto, str(tmp_path / "plain.onnx"))
     with pytest.raises(ModelFileError, match="without gee-crop metadata"):
-        model_info(tmp_path / "plain.onnx")
+        read_contract(tmp_path / "plain.onnx")
     with pytest.raises(ModelFileError, match="does not exist"):
-        model_info(tmp_path / "missing.onnx")
+        read_contract(tmp_path / "missing.onnx")
     proto = onnx.load(str(tiny_onnx))
     for entry in proto.metadata_props:
         if entry.key == "feature_kind":
             entry.value = "harmonic"
     onnx.save(proto, str(tmp_path / "harmonic.onnx"))
     with pytest.raises(ModelFileError, match="harmonic features; maps need a CropNet 2D"):
-        model_info(tmp_path / "harmonic.onnx")
+        check_model_matches(read_contract(tmp_path / "harmonic.onnx"), season_span(2019))
 
 
 def test_batches_do_not_change_probabilities(tiny_onnx, real_inputs):
     x, _ = real_inputs
-    session = session_for(tiny_onnx)
-    whole = predict_proba(session, x, batch_size=4096)
-    small = predict_proba(session, x, batch_size=7)
+    predictor = open_predictor(tiny_onnx, cache=True)
+    whole = predictor.predict_proba(x, batch_size=4096)
+    small = predictor.predict_proba(x, batch_size=7)
     np.testing.assert_allclose(small, whole, atol=1e-6)
     np.testing.assert_allclose(whole.sum(axis=1), 1.0, atol=1e-5)
-    assert session_for(tiny_onnx) is session  # cached per file and settings
+    assert open_predictor(tiny_onnx, cache=True) is predictor  # cached per file and settings
 
 
 def test_providers(tiny_onnx):
@@ -84,16 +86,15 @@ def test_int8_model_agrees_with_fp32_on_real_pixels(tmp_path, tiny_onnx, real_in
     x, labels = real_inputs
     calibration = x[np.random.default_rng(0).choice(len(x), 256, replace=False)]
     int8 = quantize_static_onnx(tiny_onnx, tmp_path / "tiny.int8.onnx", calibration)
-    p32 = predict_proba(session_for(tiny_onnx), x)
-    p8 = predict_proba(session_for(int8), x)
+    p32 = open_predictor(tiny_onnx).predict_proba(x)
+    p8 = open_predictor(int8).predict_proba(x)
     agree = (p32.argmax(1) == p8.argmax(1)).mean()
     assert agree >= 0.97, agree
-    labelled = labels != 255
+    labelled = labels != NO_CLASS
     oa32 = (p32.argmax(1) == labels)[labelled].mean()
     oa8 = (p8.argmax(1) == labels)[labelled].mean()
     assert oa8 >= oa32 - 0.02, (oa32, oa8)
-    info = model_info(int8)
-    assert info.quantized and info.n_bins == 43
+    assert open_predictor(int8).quantized and read_contract(int8).n_bins == 43
     props = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
     assert json.loads(props["quantization"])["calibration_samples"] == 256
     ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
@@ -106,14 +107,9 @@ def test_quantization_needs_real_calibration_inputs(tmp_path, tiny_onnx):
     assert not (tmp_path / "q.onnx").exists()
 
 
-def test_quantize_an_exported_model_with_its_own_features(tmp_path, tiny_onnx, tmp_path_factory):
+def test_quantize_an_exported_model_with_its_own_features(tmp_path, tiny_onnx):
     """What `gee-crop export --quantize` calls: calibration inputs from the demo patch's pixels."""
-    import shutil
-
-    from gee_crop.export.quantize import quantize_exported
-    from tests.training.realdata import tiny_run
-
     onnx_copy = shutil.copy(tiny_onnx, tmp_path / "model.onnx")
-    path, n = quantize_exported(onnx_copy, tiny_run(tmp_path_factory) / "model.pt")
+    path, n = quantize_exported(onnx_copy, labelled_pixels())
     assert path == tmp_path / "model.int8.onnx" and n >= 16
-    assert model_info(path).quantized
+    assert open_predictor(path).quantized

@@ -8,11 +8,12 @@ import onnx
 import pytest
 import rasterio
 
-from gee_crop.errors import EarthEngineError, ModelFileError, OutputExistsError, RegionError
-from gee_crop.pipeline.map import MapIncompleteError, run_map
-from gee_crop.mapping.region import region_from_geojson
+from gee_crop.data.regions import region_from_geojson
+from gee_crop.errors import (EarthEngineError, MapIncompleteError, ModelFileError, OutputExistsError, OutputWriteError,
+                             RegionError)
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, RasterClassMask
-from gee_crop.mapping.tiling import Tile
+from gee_crop.mapping.tiling import Tile, stack_grid
+from gee_crop.pipeline.map import run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 FAST = dict(scheduler="synchronous", progress=False)
@@ -91,8 +92,9 @@ def test_resume_after_a_kill_redoes_nothing_and_gives_the_same_map(tmp_path, pat
     assert class_band(result).tobytes() == class_band(reference_run).tobytes()
 
 
-def test_earth_engine_path_maps_the_same(offline_ee, tmp_path, patch_stack, tiny_onnx, spec_2019, reference_run):
-    fake = PatchComputePixels(patch_stack, spec_2019)
+def test_earth_engine_path_maps_the_same(offline_ee, tmp_path, patch_stack, tiny_onnx, contract, season_2019,
+                                        reference_run):
+    fake = PatchComputePixels(patch_stack, contract, season_2019)
     source = EarthEngineSource(fake)
     region = LocalStackSource(patch_stack).footprint()
     result = run_map(source, tiny_onnx, tmp_path / "ee", region=region, year=2019, crs="EPSG:32631",
@@ -102,15 +104,16 @@ def test_earth_engine_path_maps_the_same(offline_ee, tmp_path, patch_stack, tiny
     assert result.bytes_per_pixel == result.min_bytes_per_pixel == 860  # 10 bands x 43 bins x 2 bytes
 
 
-def test_failing_tile_is_reported_and_resumed(offline_ee, tmp_path, patch_stack, tiny_onnx, spec_2019):
+def test_failing_tile_is_reported_and_resumed(offline_ee, tmp_path, patch_stack, tiny_onnx, contract,
+                                              season_2019):
     region = LocalStackSource(patch_stack).footprint()
     options = dict(region=region, year=2019, crs="EPSG:32631", tile_size=32, **FAST)
-    broken = PatchComputePixels(patch_stack, spec_2019, fail_offsets={(32, 0)})
+    broken = PatchComputePixels(patch_stack, contract, season_2019, fail_offsets={(32, 0)})
     with pytest.raises(MapIncompleteError, match=r"1 of 4 tiles failed \(tile_r000032_c000000: Earth Engine "
                                                  r"kept failing.*rerun the same command"):
         run_map(EarthEngineSource(broken), tiny_onnx, tmp_path / "ee", **options)
     assert len(list((tmp_path / "ee" / "tiles").glob("tile_*.tif"))) == 3
-    healthy = PatchComputePixels(patch_stack, spec_2019)
+    healthy = PatchComputePixels(patch_stack, contract, season_2019)
     result = run_map(EarthEngineSource(healthy), tiny_onnx, tmp_path / "ee", **options)
     assert result.n_tiles_resumed == 3 and len(healthy.requests) == 1
     assert healthy.requests[0]["grid"]["affineTransform"]["translateY"] == 5622440.0 - 320
@@ -154,8 +157,6 @@ def test_model_with_other_bins_is_refused(tmp_path, patch_stack, tiny_onnx):
 
 
 def test_unwritable_output_folder_is_a_clear_error(tmp_path, patch_stack, tiny_onnx):
-    from gee_crop.mapping.writers import OutputWriteError
-
     (tmp_path / "a_file").write_text("not a folder")  # nobody, root included, can create a folder in it
     with pytest.raises(OutputWriteError, match="cannot write to .*a_file/map.*choose a writable --out"):
         run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "a_file" / "map", **FAST)
@@ -173,7 +174,7 @@ def test_full_disk_leaves_no_file_looking_complete(tmp_path, monkeypatch, patch_
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(writers.rasterio.shutil, "copy", disk_full)
-    with pytest.raises(writers.OutputWriteError, match="No space left on device.*free disk space.*rerun"):
+    with pytest.raises(OutputWriteError, match="No space left on device.*free disk space.*rerun"):
         run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=32, **FAST)
     assert not (tmp_path / "map" / "map.tif").exists()
     assert sorted(p.name for p in (tmp_path / "map").iterdir()) == ["tiles"]  # no temporaries either
@@ -184,10 +185,10 @@ def test_full_disk_leaves_no_file_looking_complete(tmp_path, monkeypatch, patch_
 
 def test_cropland_mask_skips_other_land(tmp_path, patch_stack, tiny_onnx, reference_run):
     """A WorldCover-style raster derived from the patch labels: labelled parcels = cropland (40)."""
-    worldcover = np.where(patch_stack.labels != 255, 40, 30).astype(np.uint8)  # 30 = grassland
+    worldcover = np.where(patch_stack.classes != 255, 40, 30).astype(np.uint8)  # 30 = grassland
     path = tmp_path / "worldcover.tif"
     with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8",
-                       crs="EPSG:32631", transform=patch_stack.grid().affine) as dst:
+                       crs="EPSG:32631", transform=stack_grid(patch_stack).affine) as dst:
         dst.write(worldcover[None])
     result = run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=32,
                      cropland=RasterClassMask(path), **FAST)
@@ -205,8 +206,8 @@ def test_parallel_schedulers_give_the_same_map(scheduler, tmp_path, patch_stack,
     assert class_band(result).tobytes() == class_band(reference_run).tobytes()
 
 
-def test_earth_engine_needs_year_and_region(offline_ee, tmp_path, patch_stack, tiny_onnx, spec_2019):
-    source = EarthEngineSource(PatchComputePixels(patch_stack, spec_2019))
+def test_earth_engine_needs_year_and_region(offline_ee, tmp_path, patch_stack, tiny_onnx, contract, season_2019):
+    source = EarthEngineSource(PatchComputePixels(patch_stack, contract, season_2019))
     from gee_crop.errors import InputError
 
     with pytest.raises(InputError, match="needs a region"):
@@ -234,7 +235,7 @@ def test_existing_dask_cluster_by_address(tmp_path, patch_stack, tiny_onnx, refe
 def test_a_region_inside_the_stack_maps_the_same_pixels(tmp_path, patch_stack, tiny_onnx, reference_run):
     """A lon/lat box inside the patch: the grid keeps the stack's pixel edges, pixels outside the
     polygon are nodata, pixels inside equal the whole-patch map."""
-    from gee_crop.mapping.region import region_from_bbox, reproject_geometry
+    from gee_crop.data.regions import region_from_bbox, reproject_geometry
     from gee_crop.mapping.tiling import region_mask
 
     lon, lat = 4.0610, 50.7450  # the patch spans 4.0585-4.0677 E, 50.7431-50.7489 N
@@ -252,13 +253,13 @@ def test_a_region_inside_the_stack_maps_the_same_pixels(tmp_path, patch_stack, t
 
 
 def test_earth_engine_errors_are_retried_by_the_client_then_reported(offline_ee, tmp_path, patch_stack, tiny_onnx,
-                                                                     spec_2019, reference_run):
+                                                                     contract, season_2019, reference_run):
     """The real client's retry loop (tests/fakes/fake_ee.py injects HTTP errors as earthengine-api
     raises them) serves the patch composite: transient errors cost retries only; a tile whose request
     keeps failing is reported, the others are kept, and the same command finishes the map."""
     from gee_crop.testing.fake_ee import FakeEarthEngineClient
 
-    server = PatchComputePixels(patch_stack, spec_2019)
+    server = PatchComputePixels(patch_stack, contract, season_2019)
     options = dict(region=LocalStackSource(patch_stack).footprint(), year=2019, crs="EPSG:32631", tile_size=32,
                    **FAST)
     flaky = FakeEarthEngineClient(pixels=server.compute_pixels, fail_next=[429, 500])

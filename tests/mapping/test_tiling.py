@@ -9,9 +9,9 @@ import shapely
 from shapely.geometry import Polygon
 
 from gee_crop.errors import RegionError
-from gee_crop.mapping.region import WGS84, region_from_bbox, region_from_geojson, reproject_geometry, utm_crs_for
+from gee_crop.data.regions import WGS84, region_from_bbox, region_from_geojson, reproject_geometry, utm_crs_for
 from gee_crop.mapping.tiling import (EE_REQUEST_LIMIT_BYTES, OutputGrid, grid_for_region, max_ee_tile_size,
-                                     plan_tiles, region_mask)
+                                     plan_tiles, region_mask, stack_grid)
 
 
 def coverage(grid: OutputGrid, tiles) -> np.ndarray:
@@ -28,7 +28,7 @@ def test_local_grid_is_the_patch_grid(local_source, patch_stack):
     assert (grid.width, grid.height) == (64, 64)
     assert grid.transform == (10.0, 0.0, 574680.0, 0.0, -10.0, 5622440.0)
     assert grid.crs == "EPSG:32631" == utm_crs_for(footprint)
-    assert grid == patch_stack.grid()
+    assert grid == stack_grid(patch_stack)
 
 
 @pytest.mark.parametrize("tile_size", [16, 24, 64, 100])

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from gee_crop.config import CLASSES
+from gee_crop.classes import CLASSES
+from gee_crop.errors import OutputWriteError
 from gee_crop.mapping import writers
 from gee_crop.mapping.tiling import OutputGrid, plan_tiles
 
@@ -88,7 +89,7 @@ def test_failed_tile_write_leaves_nothing(tmp_path, monkeypatch, synthetic_tiles
             return False
 
     monkeypatch.setattr(writers.rasterio, "open", FullDisk)
-    with pytest.raises(writers.OutputWriteError, match="No space left on device"):
+    with pytest.raises(OutputWriteError, match="No space left on device"):
         writers.write_tile(tmp_path / "t.tif", bands, grid, tile)
     assert not (tmp_path / "t.tif").exists() and not list(tmp_path.glob(".t.tif*"))
 

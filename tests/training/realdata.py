@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gee_crop.data.patch import patch_pixels, read_patch, remap_codes, worldcereal_legend
+from gee_crop.classes import EXCLUDE
+from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.data.table import write_table
 from gee_crop.types import SampleSeries
 from gee_crop.testing.paths import demo_patch_dir
@@ -27,8 +28,8 @@ TINY_RUN = dict(epochs=12, widths=TINY_WIDTHS, learning_rate=3e-3, batch_size=32
 def labelled_pixels(n: int = 360, seed: int = 0) -> SampleSeries:
     """``n`` random labelled pixels (real S2 series, SCL cloud) of the demo patch, region BEL."""
     patch = read_patch(demo_patch_dir())
-    names = remap_codes(patch.labels, worldcereal_legend())
-    rows, cols = np.nonzero(names != "unlabeled")
+    names = patch.legend.names(patch.labels)
+    rows, cols = np.nonzero(names != EXCLUDE)
     pick = np.random.default_rng(seed).choice(len(rows), size=n, replace=False)
     rows, cols = rows[pick], cols[pick]
     return patch_pixels(patch, rows, cols, crop_class=names[rows, cols], region="BEL")

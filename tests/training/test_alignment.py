@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gee_crop.config import CLASS_INDEX as C
+from gee_crop.classes import CLASS_INDEX as C
 from gee_crop.errors import UnknownClassError
 from gee_crop.training.alignment import align, alignment_for
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gee_crop.training.dataset import (AugmentedBatches, FeatureSpec, as_model_input, normalization_stats,
-                                       series_features, stratified_split)
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels
 
 
@@ -24,12 +24,13 @@ def test_spec_defaults_and_meta_round_trip():
 
 def test_model_input_shapes():
     values = np.arange(2 * 10 * 43, dtype=np.float32).reshape(2, 10, 43)
-    assert as_model_input(values, FeatureSpec("median2d")).shape == (2, 1, 10, 43)
-    flat = as_model_input(values, FeatureSpec("median1d"))
+    assert FeatureSpec("median2d").model_input(values).shape == (2, 1, 10, 43)
+    flat = FeatureSpec("median1d").model_input(values)
     assert flat.shape == (2, 1, 430)
     # 1D features are the band-major flattening of the 2D matrix (METHOD.md: 10 * t values)
     assert flat[1, 0, 43] == values[1, 1, 0]
-    assert as_model_input(values, FeatureSpec("median1d"), flat=True).shape == (2, 430)
+    assert FeatureSpec("median1d").model_input(values, flat=True).shape == (2, 430)
+    assert FeatureSpec("median2d").input_shape == (1, 10, 43) and FeatureSpec("harmonic").input_shape == (1, 35)
 
 
 def test_real_features_of_the_patch():
@@ -75,7 +76,7 @@ def test_augmented_batches_recompute_medians_repeatably():
     plain = AugmentedBatches(series, feats.values, feats.year, spec, augment=None)
     index = np.arange(16)
     np.testing.assert_array_equal(plain.inputs(index, np.random.default_rng(0)),
-                                  as_model_input(feats.values[index], spec))
+                                  spec.model_input(feats.values[index]))
     aug = AugmentedBatches(series, feats.values, feats.year, spec, augment={})
     a = aug.inputs(index, np.random.default_rng([3, 1]))
     b = aug.inputs(index, np.random.default_rng([3, 1]))
@@ -84,5 +85,5 @@ def test_augmented_batches_recompute_medians_repeatably():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     # a shift/scale/warp moves the series but keeps it a plausible reflectance curve
-    assert np.abs(a - as_model_input(feats.values[index], spec)).max() > 0.01
+    assert np.abs(a - spec.model_input(feats.values[index])).max() > 0.01
     assert np.median(a) == pytest.approx(np.median(feats.values[index]), rel=0.3)

@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from gee_crop.config import CLASS_INDEX
-from gee_crop.training.dataset import FeatureSpec, series_features
-from gee_crop.training.evaluate import evaluate_model, predict_features, write_evaluation
-from gee_crop.models.io import load_model
+from gee_crop.classes import CLASS_INDEX
+from gee_crop.models.io import read_contract
+from gee_crop.models.predict import open_predictor
+from gee_crop.training.dataset import series_features
+from gee_crop.training.evaluate import evaluate_model, write_evaluation
 from gee_crop.training.trainer import train
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels, table_file, tiny_run
 
@@ -21,9 +22,8 @@ def test_scores_match_the_models_own_predictions(tmp_path_factory):
     assert evaluation.target_region == "BEL" and evaluation.source_region == "BEL"
     assert evaluation.alignment.describe() == "none" and evaluation.year == 2019
     # the same numbers by hand: features as trained, argmax of the probabilities
-    model, meta = load_model(run / "model.pt")
-    feats = series_features(series, FeatureSpec.from_meta(meta))
-    pred = predict_features(model, meta, feats.values[feats.keep]).argmax(axis=1)
+    feats = series_features(series, read_contract(run / "model.pt"))
+    pred = open_predictor(run / "model.pt").predict_proba(feats.values[feats.keep]).argmax(axis=1)
     truth = series.labels[feats.keep]
     assert evaluation.report.overall_accuracy == pytest.approx((pred == truth).mean())
     assert evaluation.report.confusion.sum() == feats.keep.sum()

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from gee_crop.errors import InputError, OutputExistsError, SeasonError
-from gee_crop.models.io import load_model
-from gee_crop.training import trainer
 from gee_crop.models.device import resolve_device
-from gee_crop.training.trainer import TrainConfig, _class_weights, train
+from gee_crop.models.io import load_model, read_model_meta
+from gee_crop.training import loop
+from gee_crop.training.loop import class_weights
+from gee_crop.training.trainer import TrainConfig, train
 from tests.training.realdata import MAX_GAP_BINS, TINY_RUN, TINY_WIDTHS, labelled_pixels, tiny_run
 
 QUICK = dict(epochs=2, widths=TINY_WIDTHS, batch_size=32, max_gap_bins=MAX_GAP_BINS, learning_rate=1e-3)
@@ -49,14 +50,14 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     series = _small()
     full = train(series, tmp_path / "full", progress=False, echo=lambda _: None, **QUICK)
 
-    real_save = trainer._atomic_torch
+    real_save = loop._atomic_torch
     def save_then_interrupt(path, obj):
         real_save(path, obj)
         raise KeyboardInterrupt  # the process dies right after the first epoch's checkpoint
-    monkeypatch.setattr(trainer, "_atomic_torch", save_then_interrupt)
+    monkeypatch.setattr(loop, "_atomic_torch", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         train(series, tmp_path / "cut", progress=False, echo=lambda _: None, **QUICK)
-    monkeypatch.setattr(trainer, "_atomic_torch", real_save)
+    monkeypatch.setattr(loop, "_atomic_torch", real_save)
     assert not (tmp_path / "cut" / "model.pt").exists()
     with pytest.raises(OutputExistsError, match="--resume"):
         train(series, tmp_path / "cut", progress=False, echo=lambda _: None, **QUICK)
@@ -100,9 +101,9 @@ def test_random_forest_and_harmonic_cropnet1d(tmp_path):
     series = _small()
     rf = train(series, tmp_path / "rf", arch="random_forest", feature_kind="harmonic", n_estimators=20,
                progress=False, echo=lambda _: None, max_gap_bins=MAX_GAP_BINS)
-    forest, meta = load_model(rf.model_path)
-    assert rf.model_path.name == "model.pkl" and forest.n_features_in_ == 35
-    assert meta["feature_kind"] == "harmonic"
+    meta = read_model_meta(rf.model_path)
+    assert rf.model_path.name == "model.onnx" and len(meta["feature_importances"]) == 35
+    assert meta["feature_kind"] == "harmonic" and meta["arch_kwargs"] == {"n_estimators": 20}
     net = train(series, tmp_path / "1d", arch="cropnet1d", progress=False, echo=lambda _: None,
               class_weights=True, augment=False, **QUICK)
     model, meta = load_model(net.model_path)
@@ -127,5 +128,5 @@ def test_season_outside_the_data(tmp_path):
 
 def test_class_weights_are_inverse_frequency():
     """counts corn 10, wheat 30, other 60 -> weights 100 / (3 * count); absent classes 1."""
-    w = _class_weights(np.repeat([0, 3, 6], [10, 30, 60]))
+    w = class_weights(np.repeat([0, 3, 6], [10, 30, 60]))
     np.testing.assert_allclose(w.numpy(), [100 / 30, 1, 1, 100 / 90, 1, 1, 100 / 180], rtol=1e-6)

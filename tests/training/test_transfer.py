@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gee_crop.config import CLASS_INDEX
+from gee_crop.classes import CLASS_INDEX
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train

@@ -1,4 +1,5 @@
-"""Live-or-offline decision of the notebooks (no socket either way) and the offline loaders on real data."""
+"""pipeline/explore: the notebooks' live-or-offline decision (no socket either way) and the offline
+loaders on real data."""
 from __future__ import annotations
 
 import json
@@ -7,9 +8,24 @@ import numpy as np
 import pytest
 import shapely
 
-from gee_crop.config import CLASSES
+from gee_crop.classes import CLASSES
 from gee_crop.earthengine.client import PROJECT_ENV_VARS
 from gee_crop.pipeline import explore as session
+
+
+@pytest.fixture(scope="module")
+def patch():
+    return session.demo_patch()
+
+
+@pytest.fixture(scope="module")
+def reference(patch):
+    return session.reference_classes(patch)
+
+
+@pytest.fixture(scope="module")
+def composite(patch):
+    return session.patch_composite(patch)
 
 
 @pytest.fixture

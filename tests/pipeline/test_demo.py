@@ -29,10 +29,15 @@ def test_demo_samples_trains_evaluates_exports_and_maps(tmp_path):
         assert cog.colormap(1)[6][:3] == (190, 190, 190)  # "other" in the class palette
     assert "map accuracy vs the label raster" in result.output
     assert 0.0 <= summary["map_scores"]["map_oa_held_out_samples"] <= 1.0
+    # the map is assessed as map producers report it: stratified sample, areas with 95 % CIs
+    assessment = summary["assessment"]
+    assert assessment["n_points"] >= 150 and 0.0 < assessment["overall_accuracy"] <= 1.0
+    assert set(assessment["area_ha"]) == {"corn", "wheat", "other"}
+    assert (out / "assessment" / "assessment.html").is_file() and "stratified estimate" in result.output
 
     card = CliRunner().invoke(main, ["info", summary["onnx"]])
     assert "held-out blocks" in card.output.split("## Transfer scores")[1]
     assert "train.parquet" in card.output
 
     again = CliRunner().invoke(main, ["demo", "--out", str(out), "--epochs", "2", "--quiet"])
-    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert again.exit_code == 1 and "--overwrite" in again.output

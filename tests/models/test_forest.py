@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.models.baselines import RF_TREES, fit_random_forest, forest_probabilities
-from gee_crop.training.dataset import FeatureSpec, as_model_input, series_features, stratified_split
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabilities
+from gee_crop.training.dataset import series_features, stratified_split
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels
 
 
@@ -12,7 +13,7 @@ def test_rf500_on_1d_medians_separates_the_patch_crops():
     series = labelled_pixels()
     spec = FeatureSpec("median1d", max_gap_bins=MAX_GAP_BINS)
     feats = series_features(series, spec)
-    x = as_model_input(feats.values[feats.keep], spec, flat=True)
+    x = spec.model_input(feats.values[feats.keep], flat=True)
     y = series.labels[feats.keep]
     assert x.shape == (len(y), 430)
     train, test = stratified_split(y, 0.3, seed=0)

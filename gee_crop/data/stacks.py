@@ -1,84 +1,24 @@
 """Raw dated Sentinel-2 L2A stacks on disk: an Earth Engine patch folder, NetCDF / Zarr, or GeoTIFF.
 
-Every reader returns a :class:`RawStack` (raw DN, the cloud indicator and its kind, dates, pixel
-centres, CRS), the input of :class:`gee_crop.mapping.sources.LocalStackSource`.
+Every reader returns a :class:`gee_crop.types.RawStack` (raw DN, the cloud indicator and its kind,
+dates, pixel centres, CRS; labels for a patch folder), the input of local sampling and of
+:class:`gee_crop.mapping.sources.LocalStackSource`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
+import xarray as xr
+from pyproj import CRS
 
-from gee_crop.config import BANDS, CLASS_INDEX
-from gee_crop.data.patch import NETCDF_BAND_NAMES, read_patch, remap_codes, worldcereal_legend
+from gee_crop.config import BANDS, S2_BAND_NAMES, band_name
+from gee_crop.data.patch import read_patch
 from gee_crop.errors import InputError
-from gee_crop.mapping.accuracy import UNLABELED
-from gee_crop.mapping.tiling import OutputGrid
-
-
-
-@dataclass
-class RawStack:
-    """Raw dated S2 L2A observations on a north-up grid (the fields of data.patch.PatchStack).
-
-    ``dn`` (T, H, W, 10) uint16, ``cloud`` (T, H, W) read as ``cloud_kind``, ``dates`` (T,)
-    datetime64[D], ``x`` (W,) / ``y`` (H,) pixel centres in ``crs``; ``labels`` (H, W) uint8 class
-    indices (255 = unlabeled), optional.
-    """
-
-    dates: np.ndarray
-    dn: np.ndarray
-    cloud: np.ndarray
-    cloud_kind: str
-    x: np.ndarray
-    y: np.ndarray
-    crs: str
-    labels: np.ndarray | None = None
-    name: str = "stack"
-
-    def __post_init__(self) -> None:
-        # Stored north-up (y decreasing, x increasing) whatever the file's order: grid() and the
-        # pixel lookups of LocalStackSource rely on it.
-        rows = slice(None, None, -1) if len(self.y) > 1 and self.y[0] < self.y[-1] else slice(None)
-        cols = slice(None, None, -1) if len(self.x) > 1 and self.x[0] > self.x[-1] else slice(None)
-        self.y, self.x = self.y[rows], self.x[cols]
-        self.dn, self.cloud = self.dn[:, rows, cols], self.cloud[:, rows, cols]
-        if self.labels is not None:
-            self.labels = self.labels[rows, cols]
-
-    @property
-    def resolution(self) -> float:
-        return float(abs(self.x[1] - self.x[0])) if len(self.x) > 1 else float(abs(self.y[1] - self.y[0]))
-
-    @property
-    def upper_left(self) -> tuple[float, float]:
-        half = self.resolution / 2
-        return float(self.x.min() - half), float(self.y.max() + half)
-
-    def grid(self) -> OutputGrid:
-        """The stack's own pixel grid (north up)."""
-        res, (x0, y1) = self.resolution, self.upper_left
-        return OutputGrid(self.crs, (res, 0.0, x0, 0.0, -res, y1), len(self.x), len(self.y))
-
-
-def stack_from_patch(patch) -> RawStack:
-    """A :class:`RawStack` view of a ``gee_crop.data.patch.PatchStack`` (labels as class indices)."""
-    labels = None
-    if patch.labels is not None:
-        names = remap_codes(patch.labels, worldcereal_legend())
-        labels = class_raster(names)
-    return RawStack(patch.dates, patch.dn, patch.cloud, patch.cloud_kind, patch.x, patch.y, patch.crs,
-                    labels, patch.name)
-
-
-def class_raster(names: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 class indices of class names; names outside config.CLASSES -> UNLABELED (255)."""
-    uniques, inverse = np.unique(names.astype(str), return_inverse=True)
-    lookup = np.array([CLASS_INDEX.get(u, UNLABELED) for u in uniques], dtype=np.uint8)
-    return lookup[inverse].reshape(names.shape)
+from gee_crop.types import RawStack
 
 
 #: Variable / band names of the cloud indicators and the cloud_kind each one is read as.
@@ -90,11 +30,6 @@ _DESCRIPTION = re.compile(r"(?P<date>(?:19|20)\d{2}-?\d{2}-?\d{2}).*?_"
                           r"(?P<band>B\d{1,2}A?|" + "|".join(sorted(_CLOUD_VARS, key=len, reverse=True)) + r")$")
 
 
-def _band_name(name: str) -> str:
-    """gee-crop (Earth Engine) band name of a Sentinel-2 name such as B02 or B8A."""
-    return NETCDF_BAND_NAMES.get(name, name)
-
-
 def open_local_stack(path: str | Path) -> RawStack:
     """Read a raw dated S2 L2A stack: an Earth Engine patch folder, a NetCDF / Zarr file with
     (time, y, x) band variables, or a GeoTIFF whose band descriptions carry date and band name."""
@@ -102,7 +37,7 @@ def open_local_stack(path: str | Path) -> RawStack:
     if not path.exists():
         raise InputError(f"--source {path} does not exist; give a patch folder, a NetCDF, Zarr or GeoTIFF stack")
     if path.is_dir() and any(path.glob("S2_L2A_10m_*.nc")):
-        return stack_from_patch(read_patch(path))
+        return read_patch(path)
     if path.suffix.lower() in (".nc", ".nc4", ".zarr") or path.is_dir():
         return _stack_from_xarray(path)
     if path.suffix.lower() in (".tif", ".tiff"):
@@ -111,15 +46,13 @@ def open_local_stack(path: str | Path) -> RawStack:
 
 
 def _stack_from_xarray(path: Path) -> RawStack:
-    import xarray as xr
-
     engine = "zarr" if path.suffix.lower() == ".zarr" or path.is_dir() else None
     try:
         ds = xr.open_dataset(path, engine=engine, mask_and_scale=False)
     except (ImportError, ValueError) as exc:
         raise InputError(f"cannot open {path} ({exc}); install the package it names (zarr for .zarr)") from None
     with ds:
-        ds = ds.rename({k: v for k, v in NETCDF_BAND_NAMES.items() if k in ds.variables and k != v})
+        ds = ds.rename({k: v for k, v in S2_BAND_NAMES.items() if k in ds.variables and k != v})
         time_dim = next((d for d in ("time", "t", "timestamp", "date") if d in ds.dims), None)
         missing = [b for b in BANDS if b not in ds.variables]
         cloud_var = next((v for v in _CLOUD_VARS if v in ds.variables), None)
@@ -137,8 +70,6 @@ def _stack_from_xarray(path: Path) -> RawStack:
 
 
 def _xarray_crs(ds, path: Path) -> str:
-    from pyproj import CRS
-
     if "epsg" in ds.attrs:
         return f"EPSG:{int(ds.attrs['epsg'])}"
     for var in ("spatial_ref", "crs"):
@@ -152,15 +83,13 @@ def _xarray_crs(ds, path: Path) -> str:
 
 
 def _stack_from_geotiff(path: Path) -> RawStack:
-    import rasterio
-
     with rasterio.open(path) as src:
         parsed = [_DESCRIPTION.search(d or "") for d in src.descriptions]
         if not all(parsed):
             raise InputError(f"{path}: band descriptions must name date and band (e.g. 20190501_B8A, as "
                              "Earth Engine's toBands() exports); found " + repr(src.descriptions[:3]))
         dates = sorted({m["date"].replace("-", "") for m in parsed})
-        names = {_band_name(m["band"]) for m in parsed}
+        names = {band_name(m["band"]) for m in parsed}
         cloud_name = next((n for n in _CLOUD_VARS if n in names), None)
         missing = [b for b in BANDS if b not in names]
         if missing or cloud_name is None:
@@ -168,7 +97,7 @@ def _stack_from_geotiff(path: Path) -> RawStack:
                              f"{'and a cloud band (SCL, cs, ...)' if cloud_name is None else ''}; "
                              "export all 10 bands and the cloud indicator per date")
         data = src.read()
-        index = {(m["date"].replace("-", ""), _band_name(m["band"])): i for i, m in enumerate(parsed)}
+        index = {(m["date"].replace("-", ""), band_name(m["band"])): i for i, m in enumerate(parsed)}
         t, h, w = len(dates), src.height, src.width
         dn = np.zeros((t, h, w, len(BANDS)), dtype=np.uint16)
         cloud = np.full((t, h, w), np.nan, dtype=np.float32)

@@ -1,0 +1,94 @@
+"""Every click option shared by two or more commands, defined once (as rasterio's ``rio/options.py``).
+
+Commands stack these decorators; choices come from the str Enums of :mod:`gee_crop.config`. An option
+that was renamed keeps its old spelling as a hidden alias, so old command lines keep working.
+
+The ``--out`` rule: a command that writes one file takes ``--out FILE`` (:func:`out_file`), one that
+writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says which.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Callable
+
+import click
+
+from gee_crop.config import CLEAR_THRESHOLD, CloudBand
+
+
+class AliasedOption(click.Option):
+    """A click option whose ``hidden_aliases`` (old spellings) are accepted but left out of ``--help``."""
+
+    def __init__(self, *args: Any, hidden_aliases: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases = tuple(hidden_aliases)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        shown, self.opts = self.opts, [o for o in self.opts if o not in self.hidden_aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
+
+
+def choice_of(enum: type[Enum]) -> click.Choice:
+    """A ``click.Choice`` over the values of a str Enum (click >= 8.2 matches Enum members by
+    *name*, which would turn ``--cloud-band cs`` into an error)."""
+    return click.Choice([member.value for member in enum])
+
+
+def _clear_threshold(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        raise click.BadParameter(f"{value:g} is outside (0, 1]; Cloud Score+ is a clear-sky score, "
+                                 f"the paper keeps pixels with score >= {CLEAR_THRESHOLD}")
+    return value
+
+
+Decorator = Callable[[Callable], Callable]
+
+project: Decorator = click.option(
+    "--project", default=None, metavar="PROJECT",
+    help="Google Cloud project registered for Earth Engine (falls back to $EE_PROJECT).")
+service_account_key: Decorator = click.option(
+    "--service-account-key", type=click.Path(dir_okay=False), default=None,
+    help="Service-account key JSON for Earth Engine (default: your `earthengine authenticate` credentials).")
+cloud_band: Decorator = click.option(
+    "--cloud-band", type=choice_of(CloudBand), default=CloudBand.CS.value, show_default=True,
+    help="Cloud Score+ band of the clear-sky mask on Earth Engine (METHOD.md: cs).")
+cloud_threshold: Decorator = click.option(
+    "--cloud-threshold", "--threshold", "cloud_threshold", cls=AliasedOption, hidden_aliases=("--threshold",),
+    type=float, default=CLEAR_THRESHOLD, show_default=True, callback=_clear_threshold,
+    help="Clear-sky threshold: a pixel is clear when its Cloud Score+ is >= this, in (0, 1].")
+year: Decorator = click.option(
+    "--year", type=int, default=None,
+    help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: the season the "
+         "data cover best; `sample` on Earth Engine: 2023; `map --earthengine` needs it.")
+seed: Decorator = click.option(
+    "--seed", type=int, default=0, show_default=True,
+    help="Random seed of sampling, splits and training: the same seed gives the same result.")
+device: Decorator = click.option(
+    "--device", default="auto", show_default=True, help="Torch device: auto (CUDA if available), cpu or cuda[:N].")
+quiet: Decorator = click.option(
+    "--quiet", is_flag=True, help="No progress bars or progress lines; results are still printed.")
+overwrite: Decorator = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace what --out holds (otherwise an existing --out is refused, or a rerun resumes).")
+
+#: The shared options by name (tests check that every command uses exactly these definitions).
+SHARED: dict[str, Decorator] = {
+    "project": project, "service_account_key": service_account_key, "cloud_band": cloud_band,
+    "cloud_threshold": cloud_threshold, "year": year, "seed": seed, "device": device, "quiet": quiet,
+    "overwrite": overwrite,
+}
+
+
+def out_file(what: str, *, required: bool = True, dest: str = "out_path", **kwargs: Any) -> Decorator:
+    """``--out FILE`` for a command that writes one file; ``what`` says which file."""
+    return click.option("--out", dest, required=required, metavar="FILE", type=click.Path(dir_okay=False),
+                        help=f"FILE to write: {what}", **kwargs)
+
+
+def out_dir(what: str, *, required: bool = True, dest: str = "out_dir", **kwargs: Any) -> Decorator:
+    """``--out DIR`` for a command that writes several files; ``what`` lists them."""
+    return click.option("--out", dest, required=required, metavar="DIR", type=click.Path(file_okay=False),
+                        help=f"DIR (a folder) to write {what}", **kwargs)

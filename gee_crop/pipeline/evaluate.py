@@ -1,0 +1,33 @@
+"""The one function behind ``gee-crop evaluate``: score a model on a table, write the scores, and
+optionally record them in the model's card."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gee_crop.export.cards import evaluation_entry, record_transfer_scores
+from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    """What ``gee-crop evaluate`` did: the scores, the files written, and the card entry recorded."""
+
+    evaluation: Evaluation
+    paths: dict[str, Path]
+    recorded_as: str | None  # the card's target name when --record stored the scores, else None
+
+
+def run_evaluate(model: str | os.PathLike, table: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 target_region: str | None = None, source_region: str | None = None, year: int | None = None,
+                 device: str = "auto", record: bool = False) -> EvaluateResult:
+    """Evaluate ``model`` on ``table``, write metrics.json and the confusion matrix into ``out_dir``;
+    with ``record`` also store the scores in the model file's card (one entry per table name)."""
+    evaluation = evaluate_model(model, table, target_region=target_region, source_region=source_region,
+                                year=year, device=device)
+    paths = write_evaluation(evaluation, out_dir)
+    target = Path(table).stem if record else None
+    if target is not None:
+        record_transfer_scores(model, [evaluation_entry(evaluation, target)])
+    return EvaluateResult(evaluation, paths, target)

@@ -1,0 +1,35 @@
+"""The one function behind ``gee-crop experiment``: run a declarative experiment, print its table,
+optionally write the report page."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from gee_crop.experiments.config import load_experiment
+from gee_crop.experiments.report import write_report
+from gee_crop.experiments.runner import ExperimentRun, run_experiment
+from gee_crop.testing.paths import shared_data_dir
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """The finished run, its Markdown table, and the report page (None with ``report=False``)."""
+
+    run: ExperimentRun
+    table_markdown: str
+    report_path: Path | None
+
+
+def run_experiment_file(config: str | os.PathLike, out_dir: str | os.PathLike, *,
+                        seeds: tuple[int, ...] | None = None, data_dir: str | os.PathLike | None = None,
+                        figures: bool | None = None, report: bool = True,
+                        echo: Callable[[str], None] = print) -> ExperimentResult:
+    """Train and evaluate every model x transfer x seed of the YAML ``config`` into ``out_dir``
+    (finished results are reused) and gather the table; with ``report`` also write report.html."""
+    # {shared_data} in dataset paths: the shipped real-data folder ($GEE_CROP_DATA or ../shared/data)
+    experiment = load_experiment(config, data_dir=data_dir, shared_data=shared_data_dir)
+    run = run_experiment(experiment, out_dir, seeds=seeds, figures=figures, echo=echo)
+    table = run.tables["markdown"].read_text(encoding="utf-8")
+    return ExperimentResult(run, table, write_report(out_dir) if report else None)

@@ -1,0 +1,39 @@
+"""The one function behind ``gee-crop export``: ONNX with metadata and card, parity-checked against
+torch on real inputs, optionally quantised to int8."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gee_crop.export.onnx import export_and_check
+from gee_crop.export.quantize import quantize_exported
+from gee_crop.testing.demo_data import demo_pixels
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The files ``gee-crop export`` wrote and how closely onnxruntime matched torch."""
+
+    onnx_path: Path
+    card_path: Path
+    max_abs_diff: float  # max |dprob| between onnxruntime and torch
+    n_checked: int  # real samples of the parity check
+    int8_path: Path | None = None
+    n_calibration: int = 0
+
+
+def run_export(model: str | os.PathLike, out_path: str | os.PathLike, *, opset: int = 17,
+               table: str | os.PathLike | None = None, overwrite: bool = False,
+               quantize: bool = False, trust_pickle: bool = False) -> ExportResult:
+    """Export ``model`` to ``out_path`` (model_card.md beside it); with ``quantize`` also write
+    NAME.int8.onnx calibrated on real samples (``table``, else the shipped demo patch).
+    ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl) into ONNX."""
+    data = table if table is not None else demo_pixels()
+    path, diff, n_checked = export_and_check(model, out_path, data, opset=opset, overwrite=overwrite,
+                                             trust_pickle=trust_pickle)
+    result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
+    if not quantize:
+        return result
+    int8, n_calibration = quantize_exported(path, data)
+    return ExportResult(path, result.card_path, result.max_abs_diff, n_checked, int8, n_calibration)

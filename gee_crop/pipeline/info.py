@@ -1,0 +1,13 @@
+"""The one function behind ``gee-crop info``: the model card of a model file, as Markdown or JSON."""
+from __future__ import annotations
+
+import json
+import os
+
+from gee_crop.export.cards import card_text, read_card
+
+
+def model_card_text(model: str | os.PathLike, *, as_json: bool = False) -> str:
+    """The card of ``model`` (an ONNX export, model.pt, a forest's model.onnx): Markdown, or indented JSON with ``as_json``."""
+    card = read_card(model)
+    return json.dumps(card, indent=2) if as_json else card_text(card)

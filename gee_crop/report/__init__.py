@@ -1,1 +1,0 @@
-"""The experiment report: one self-contained HTML page (html.py)."""

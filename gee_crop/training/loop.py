@@ -1,0 +1,132 @@
+"""The one fit loop of every torch architecture (CropNet 2D / 1D and the CNN baselines).
+
+Adam on cross-entropy (optionally class-weighted), mini-batches drawn from :class:`AugmentedBatches`,
+validation after every epoch and a checkpoint written atomically after every epoch, from which an
+interrupted run resumes.
+
+Repeatability: the data order and the augmentation draws of epoch ``e`` come from
+``numpy.random.default_rng([seed, e])`` and dropout from ``torch.manual_seed(epoch_seed(seed, e))``,
+so an interrupted and resumed run ends with the same weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from gee_crop.atomic import atomic_write
+from gee_crop.classes import CLASSES
+from gee_crop.errors import InputError
+from gee_crop.training.dataset import AugmentedBatches
+from gee_crop.training.metrics import classification_report
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The loop's options (TrainConfig fields of the same names)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    device: torch.device
+    class_weights: bool = False
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The torch seed of epoch ``epoch`` (dropout draws)."""
+    return (seed * 1_000_003 + epoch * 7_919 + 1) % (2**63 - 1)
+
+
+def class_weights(labels: np.ndarray) -> torch.Tensor:
+    """Inverse-frequency weights n / (k * count) for the k classes present; 1 for absent classes."""
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(len(CLASSES))
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+@torch.no_grad()
+def logits_of(model: nn.Module, inputs: np.ndarray, device: torch.device | str = "cpu",
+              batch_size: int = 1024) -> torch.Tensor:
+    """(n, 7) float32 logits on CPU for model inputs (n, 1, 10, t) or (n, 1, F), in eval mode
+    (the model's train/eval mode is restored afterwards)."""
+    was_training = model.training
+    model.eval()
+    out = [model(torch.from_numpy(np.ascontiguousarray(inputs[i:i + batch_size])).to(device)).float().cpu()
+           for i in range(0, len(inputs), batch_size)]
+    model.train(was_training)
+    if not out:
+        return torch.zeros((0, len(CLASSES)))
+    return torch.cat(out)
+
+
+def _atomic_torch(path: Path, obj: dict) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inputs: np.ndarray,
+        val_labels: np.ndarray, options: FitOptions, *, checkpoint: Path, settings: dict, resume: bool = False,
+        progress: bool = True, echo: Callable[[str], None] = print) -> list[dict]:
+    """Train ``model`` (normalization already set) in place on ``batches`` with class indices ``labels``;
+    returns the history (one row per epoch). ``settings`` (the options that must not change) are
+    stored in ``checkpoint`` and compared on ``resume``."""
+    device = options.device
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    weights = class_weights(labels).to(device) if options.class_weights else None
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    val_loss_fn = nn.CrossEntropyLoss()
+
+    history: list[dict] = []
+    first_epoch = 0
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("config") != settings:
+            raise InputError(f"{checkpoint} was written with other training options; resume with "
+                             "the same options (only --epochs and --device may change) or pass --overwrite")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, first_epoch = state["history"], int(state["epoch"])
+        echo(f"resuming from {checkpoint} after epoch {first_epoch}")
+
+    y_train = torch.from_numpy(labels).to(device)
+    n_train, batch_size = len(labels), options.batch_size
+    bar = tqdm(range(first_epoch, options.epochs), desc="training", unit="epoch", disable=not progress,
+               initial=first_epoch, total=options.epochs)
+    for epoch in bar:
+        start = time.perf_counter()
+        rng = np.random.default_rng([options.seed, epoch])
+        torch.manual_seed(epoch_seed(options.seed, epoch))
+        order = rng.permutation(n_train)
+        model.train()
+        total = 0.0
+        for begin in range(0, n_train, batch_size):
+            index = order[begin:begin + batch_size]
+            x = torch.from_numpy(batches.inputs(index, rng)).to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y_train[torch.from_numpy(index).to(device)])
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(index)
+        row = {"epoch": epoch + 1, "train_loss": total / n_train}
+        if len(val_labels):
+            logits = logits_of(model, val_inputs, device, batch_size)
+            report = classification_report(val_labels, logits.argmax(dim=1).numpy())
+            row.update(val_loss=float(val_loss_fn(logits, torch.from_numpy(val_labels))),
+                       val_oa=report.overall_accuracy, val_macro_f1=report.macro_f1)
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        history.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}",
+                        **({"val_oa": f"{row['val_oa']:.3f}"} if "val_oa" in row else {}))
+        _atomic_torch(checkpoint, {"epoch": epoch + 1, "model": model.state_dict(),
+                                   "optimizer": optimizer.state_dict(), "history": history, "config": settings})
+    model.eval()
+    return history
