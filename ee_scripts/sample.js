@@ -10,7 +10,8 @@
  *   4. PER_CELL random points per 0.1 deg cell at 60 m (1 per cell in the USA, 5 elsewhere),
  *   5. one row per point and acquisition of the year: lon, lat, class, date, the 10 bands, cs
  *      (raw DN, clouds not masked: the score is kept so masking can be redone).
- * Export the rows as CSV and read them with gee_crop.data.ee_rows (or gee-crop sample --exports-dir).
+ * Export the rows as CSV, download them into one folder and build the table with
+ *   gee-crop sample --from-exports FOLDER --out table.parquet
  */
 var BANDS = ['B2', 'B3', 'B4', 'B8', 'B5', 'B6', 'B7', 'B8A', 'B11', 'B12'];
 var S2_COLLECTION = 'COPERNICUS/S2_SR_HARMONIZED';
@@ -25,12 +26,17 @@ var NO_CLASS = 255;
 var YEAR = 2023;
 var region = ee.Geometry.Rectangle([-93.8, 42.0, -93.6, 42.2]);  // Iowa
 
-// CDL cropland codes -> class index (subset; the full table is gee_crop/resources/labels/cdl_remap.csv)
-var CDL_FROM = [1, 12, 13, 5, 3, 22, 23, 24, 45, 2, 26, 225, 241, 63, 82, 83, 87, 111, 121, 122, 123, 124,
-                141, 142, 143, 152, 176, 190, 195];
-var CDL_TO = [0, 0, 0, 1, 2, 3, 3, 3, 4, 5, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS,
-              NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS,
-              NO_CLASS, NO_CLASS, NO_CLASS, NO_CLASS];
+// CDL cropland codes -> class index: the whole table of gee_crop/resources/labels/cdl_remap.csv (codes
+// the Python table excludes are NO_CLASS here too), and the per-state accuracy filter.
+// BEGIN generated from gee_crop/resources/labels/cdl_remap.csv and cdl_state_accuracy.csv (python ee_scripts/update_tables.py)
+var CDL_FROM = [1, 2, 3, 5, 12, 13, 22, 23, 24, 45, 26, 225, 226, 228, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241, 254, 0, 63, 64, 65, 81, 82, 83, 87, 88, 92, 111, 112, 121, 122, 123, 124, 131, 141, 142, 143, 152, 176, 190, 195];
+var CDL_TO = [0, 5, 2, 1, 0, 0, 3, 3, 3, 4, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255];
+var CDL_DEFAULT = 6;
+// year -> CDL code -> state FIPS codes where the code passes the accuracy filter (METHOD.md)
+var ACCURACY = {};
+// END generated
+var ACCURACY_FILTER = true;  // METHOD.md: USA classes only in states where CDL is accurate enough
+var LABEL_CRS = 'EPSG:32615';  // UTM zone of the region (Iowa: 15N): labels are buffered on its 10 m grid
 
 function s2WithScore(region, start, end) {
   return ee.ImageCollection(S2_COLLECTION).filterBounds(region).filterDate(start, end)
@@ -38,11 +44,33 @@ function s2WithScore(region, start, end) {
       .select(BANDS.concat([CLOUD_BAND]));
 }
 
+function accuracyMask(cdl, allowed) {
+  // 1 where the pixel's CDL code is accurate enough in its state (gee_crop/earthengine/labels.py)
+  var states = ee.FeatureCollection('TIGER/2018/States').map(function (f) {
+    return f.set('fips', ee.Number.parse(f.get('STATEFP')));
+  });
+  var state = states.reduceToImage(['fips'], ee.Reducer.first());
+  var ok = ee.Image.constant(0);
+  Object.keys(allowed).forEach(function (code) {
+    var fips = allowed[code];
+    ok = ok.where(cdl.eq(Number(code)).and(state.remap(fips, fips.map(function () { return 1; }), 0)), 1);
+  });
+  return ok;
+}
+
 function referenceLabels(year) {
   var cdl = ee.ImageCollection('USDA/NASS/CDL').filter(ee.Filter.calendarRange(year, year, 'year'))
       .first().select('cropland');
-  var classes = cdl.remap(CDL_FROM, CDL_TO, 6);  // any other crop code -> other
-  return classes.updateMask(classes.neq(NO_CLASS)).rename('class');
+  var classes = cdl.remap(CDL_FROM, CDL_TO, CDL_DEFAULT);  // codes not listed -> the table's default
+  classes = classes.updateMask(classes.neq(NO_CLASS));
+  if (ACCURACY_FILTER) {
+    if (!(String(year) in ACCURACY)) {
+      throw new Error('no per-state CDL accuracies for ' + year + ': fill gee_crop/resources/labels/' +
+                      'cdl_state_accuracy.csv, run python ee_scripts/update_tables.py, or set ACCURACY_FILTER = false');
+    }
+    classes = classes.updateMask(accuracyMask(cdl, ACCURACY[String(year)]));
+  }
+  return classes.reproject({crs: LABEL_CRS, scale: 10}).rename('class');
 }
 
 function inwardBuffer(labels, radius) {

@@ -1,4 +1,4 @@
-"""Single source of truth for the method's constants (see ../shared/METHOD.md).
+"""Single source of truth for the method's constants (the paper's method, summarised in the project's METHOD.md).
 
 Every other module imports bands (and their names: Sentinel-2 two-digit names, composite band
 names), season and window defaults from here; never repeat a band list elsewhere. The classes live
@@ -67,6 +67,10 @@ S2_BAND_NAMES: dict[str, str] = {"B02": "B2", "B03": "B3", "B04": "B4", "B08": "
 #: Reflectance is stored as digital numbers: reflectance = DN / REFLECTANCE_SCALE; DN 0 = no data.
 REFLECTANCE_SCALE = 10_000.0
 NODATA_DN = 0
+#: Largest DN a reader accepts. 65535 is the uint16 saturation / no-data marker (and where a cast wraps a
+#: negative DN to); it is refused on read (gee_crop.data.dn.checked_dn) with negatives and NaN instead
+#: of skewing the medians. Real composites do reach ~61,000 (WorldCereal monthly extractions, Flanders 2021).
+MAX_VALID_DN = 65_534
 
 #: Cloud indicators a sample table may carry, and how each is read as "clear".
 #:   cs / cs_cdf: Cloud Score+ (0..1, 1 = clear); clear when score >= threshold.

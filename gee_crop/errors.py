@@ -14,6 +14,10 @@ class SampleTableError(InputError):
     """A sample table is missing columns, has the wrong band set, or holds invalid values."""
 
 
+class BandValueError(InputError):
+    """Band values are not Sentinel-2 L2A DN (negative, NaN, above the valid range); the message counts them."""
+
+
 class SeasonError(InputError):
     """A season span does not fit the data (no observations, outside the series)."""
 

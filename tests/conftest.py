@@ -1,66 +1,49 @@
-"""Shared fixtures. A socket guard makes any test that tries to reach the network fail at once."""
+"""Shared fixtures. A network guard (tests/netguard) makes any test, or any Python subprocess a test
+starts, that tries to reach the network fail at once."""
 from __future__ import annotations
 
-import ipaddress
-import socket
+import os
 from pathlib import Path
 
 import pytest
 
 from gee_crop.testing.paths import demo_patch_dir, shared_data_dir
+from tests.netguard import sitecustomize as netguard
 
 
-class NetworkAccessError(AssertionError):
-    pass
+#: the guard (an audit hook, see tests/netguard/sitecustomize.py); its folder goes first on PYTHONPATH so
+#: that Python subprocesses started by tests import it as their sitecustomize and are guarded too.
+NETGUARD_DIR = Path(__file__).resolve().parent / "netguard"
+NetworkAccessError = netguard.NetworkAccessError
+
+#: Chromium flags that keep a headless browser off the network: every non-loopback request goes to a
+#: proxy on a closed loopback port (Chromium never proxies loopback), and every name resolves to nothing
+#: except localhost. Tests that start Chromium pass these (tests/test_network_guard.py is their canary).
+CHROMIUM_NO_NETWORK_FLAGS = ("--proxy-server=http://127.0.0.1:9",
+                             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+                             "--disable-background-networking", "--disable-component-update",
+                             "--disable-sync", "--no-pings", "--disable-domain-reliability")
 
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_getaddrinfo = socket.getaddrinfo
+def chromium_no_network_flags(proxy: str = "http://127.0.0.1:9") -> list[str]:
+    """CHROMIUM_NO_NETWORK_FLAGS with the proxy at ``proxy`` (the canary points it at a listener)."""
+    return [f"--proxy-server={proxy}" if f.startswith("--proxy-server=") else f for f in CHROMIUM_NO_NETWORK_FLAGS]
 
 
-def _is_loopback(host) -> bool:
-    if host in ("localhost", "", None):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _guard_address(address) -> None:
-    if isinstance(address, tuple) and not _is_loopback(address[0]):
-        raise NetworkAccessError(f"a test tried to open a network connection to {address!r}")
-
-
-def _connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _guard_address(address)
-    return _real_connect(self, address)
-
-
-def _connect_ex(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _guard_address(address)
-    return _real_connect_ex(self, address)
-
-
-def _getaddrinfo(host, *args, **kwargs):
-    if not _is_loopback(host):
-        raise NetworkAccessError(f"a test tried to resolve the host {host!r}")
-    return _real_getaddrinfo(host, *args, **kwargs)
+_saved_pythonpath = os.environ.get("PYTHONPATH")
 
 
 def pytest_configure(config) -> None:
-    socket.socket.connect = _connect
-    socket.socket.connect_ex = _connect_ex
-    socket.getaddrinfo = _getaddrinfo
+    netguard.install()
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(NETGUARD_DIR)] + ([_saved_pythonpath] if _saved_pythonpath else []))
 
 
 def pytest_unconfigure(config) -> None:
-    socket.socket.connect = _real_connect
-    socket.socket.connect_ex = _real_connect_ex
-    socket.getaddrinfo = _real_getaddrinfo
+    netguard.uninstall()
+    if _saved_pythonpath is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = _saved_pythonpath
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,8 @@ def section_html(summary: dict, figure: str) -> str:
     """The assessment as an HTML section (every value from ``summary`` escaped)."""
     rows = []
     for name, row in summary["classes"].items():
+        if not (row["mapped_ha"] or row["sample_points_reference"]):
+            continue  # a legend class neither mapped nor seen in the reference
         area = "–" if row["area_ha"] is None else f"{row['area_ha']:,.2f} ± {row['area_ha_ci95'] or 0:,.2f}"
         rows.append(f"<tr><td>{escape(name)}</td><td class=\"num\">{row['mapped_ha']:,.2f}</td>"
                     f"<td class=\"num\">{area}</td>"

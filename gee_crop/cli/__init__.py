@@ -28,6 +28,8 @@ COMMANDS = {
     "report": "report",
     "info": "info",
     "assess": "assess",
+    "check-parity": "check_parity",
+    "models": "models",
 }
 
 
@@ -57,6 +59,10 @@ def main() -> None:
     """Crop-type maps anywhere on Earth: sample on Earth Engine, composite 5-day medians,
     train CropNet, export to ONNX and map wall to wall.
 
+    \b
+    As on the card (after `earthengine authenticate`; the latest season, the shipped model):
+      gee-crop sample --country FRA
+      gee-crop map --region aoi.geojson
     \b
     Typical flow:
       gee-crop sample --country FRA --out fra.parquet

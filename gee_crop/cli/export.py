@@ -19,9 +19,13 @@ from gee_crop.cli import options
                    "model; unpickling runs code, so only for files you made yourself.")
 @click.option("--quantize", is_flag=True,
               help="Also write NAME.int8.onnx: int8 static QDQ (per channel), calibrated on real samples "
-                   "(--table or the demo patch); about 3x faster on CPUs with VNNI/AMX.")
+                   "(--calibration, else --table, else pixels of the shipped demo patch); about 3x faster on "
+                   "CPUs with VNNI/AMX.")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None,
+              help="Sample table of your region to calibrate the int8 model on (--quantize); best when the "
+                   "model will map a region unlike the shipped Flanders demo patch.")
 def command(model: str, out_path: str, opset: int, table: str | None, overwrite: bool, trust_pickle: bool,
-            quantize: bool) -> None:
+            quantize: bool, calibration: str | None) -> None:
     """Export MODEL (a CropNet model.pt) to ONNX with its metadata and model card.
 
     The ONNX graph is run with onnxruntime on real inputs and must match torch within 1e-4.
@@ -30,7 +34,7 @@ def command(model: str, out_path: str, opset: int, table: str | None, overwrite:
     from gee_crop.pipeline.export import run_export
 
     result = run_export(model, out_path, opset=opset, table=table, overwrite=overwrite, quantize=quantize,
-                        trust_pickle=trust_pickle)
+                        trust_pickle=trust_pickle, calibration=calibration)
     click.echo(f"wrote {result.onnx_path} and {result.card_path}")
     click.echo(f"parity: max |dprob| = {result.max_abs_diff:.2e} on {result.n_checked} real samples "
                f"(< {PARITY_TOLERANCE:.0e})")

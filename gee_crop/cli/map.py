@@ -18,13 +18,16 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 
 
 @click.command("map")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), or a CropNet "
-                   "model.pt to run on torch (see --precision).")
-@options.out_dir("map.tif (COG), map.png, areas.csv, summary.json and tiles/ (a rerun resumes from them).")
+@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+              help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), a CropNet model.pt to "
+                   "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
+                   "Default: the shipped default model (cropnet-weu, Western-Europe corn/wheat/other).")
+@options.out_dir("map.tif (COG), map.png, areas.csv, summary.json and tiles/ (a rerun resumes from them). "
+                 "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.", required=False)
 @click.option("--source", "source_path", type=click.Path(), default=None,
               help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.")
-@click.option("--earthengine", is_flag=True, help="Composite on Earth Engine instead of a local --source.")
+@click.option("--earthengine", is_flag=True,
+              help="Composite on Earth Engine (the default when --region or --bbox comes without --source).")
 @click.option("--region", "region_path", type=click.Path(dir_okay=False), default=None,
               help="GeoJSON polygon to map (default: the whole --source).")
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
@@ -70,15 +73,32 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     command resumes: finished tiles are kept.
 
     \b
-    Offline, on the shipped patch:
-      gee-crop map --source ../shared/data/wc-gee-patches/0000280849BAC91C --model cropnet2d.onnx --out map
-    On Earth Engine:
-      gee-crop map --earthengine --region aoi.geojson --year 2023 --model model.onnx --out map
+    On Earth Engine, with the shipped default model, the latest complete season and --out aoi_map:
+      gee-crop map --region aoi.geojson
+    Offline, on a local stack:
+      gee-crop map --source PATCH_DIR --model cropnet2d.onnx --out map
     """
+    from gee_crop.pipeline.defaults import default_season, map_out_name
     from gee_crop.pipeline.map import map_from_options
+    from gee_crop.pipeline.models import region_of_options, resolve_model
 
     if region_path and bbox:
         raise click.UsageError("give --region or --bbox, not both")
+    if source_path is None and not earthengine and not (region_path or bbox):
+        raise click.UsageError("say what to map: --region aoi.geojson (Earth Engine) or --source STACK (local)")
+    earthengine = earthengine or source_path is None
+    region = region_of_options(region_path, bbox)
+    if earthengine and region is not None:
+        year, note = default_season(year, region.centroid.y)
+        click.echo(note)
+    model_path, zoo = resolve_model(model_path)
+    if zoo is not None:
+        click.echo(f"model: {zoo.name} (the shipped default: {zoo.summary}; `gee-crop info {zoo.name}` shows "
+                   "its card, --model to use another)" if zoo.default else f"model: {zoo.name} ({zoo.summary})")
+        warning = zoo.domain_warning(region) if region is not None else None
+        if warning:
+            click.echo(warning, err=True)
+    out_dir = out_dir or map_out_name(region_path, source_path)
     result = map_from_options(model_path, out_dir, source_path=source_path, earthengine=earthengine,
                               region_path=region_path, bbox=bbox, cropland_mask=cropland_mask, worldcover=worldcover,
                               cloud_band=cloud_band, project=project, service_account_key=service_account_key,
@@ -87,6 +107,8 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
                               max_gap_bins=max_gap_bins, providers=list(providers) or None, precision=precision,
                               progress=not quiet)
     grid = result.grid
+    for note in result.notes:
+        click.echo(f"note: {note}")
     click.echo(f"mapped season {result.year}: {grid.width} x {grid.height} px of {grid.scale:g} {grid.units} "
                f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
                f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s")

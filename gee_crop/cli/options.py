@@ -61,8 +61,8 @@ cloud_threshold: Decorator = click.option(
     help="Clear-sky threshold: a pixel is clear when its Cloud Score+ is >= this, in (0, 1].")
 year: Decorator = click.option(
     "--year", type=int, default=None,
-    help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: the season the "
-         "data cover best; `sample` on Earth Engine: 2023; `map --earthengine` needs it.")
+    help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: on Earth Engine the "
+         "most recent complete season of the region's hemisphere; on local data the season they cover best.")
 seed: Decorator = click.option(
     "--seed", type=int, default=0, show_default=True,
     help="Random seed of sampling, splits and training: the same seed gives the same result.")

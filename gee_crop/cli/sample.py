@@ -8,12 +8,10 @@ from click.core import ParameterSource
 from gee_crop.cli import options
 from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M
 
-#: The season year sampled on Earth Engine when --year is not given (the paper's year).
-EARTH_ENGINE_YEAR = 2023
 #: Options that only steer Earth Engine jobs: --source refuses them instead of ignoring them.
 EARTH_ENGINE_ONLY = ("year", "cloud_band", "cloud_threshold", "mode", "export_to", "bucket", "exports_dir",
                      "project", "service_account_key", "tile_deg", "tile_scale", "cdl_accuracy",
-                     "no_accuracy_filter", "no_wait")
+                     "no_accuracy_filter", "no_wait", "pilot", "from_exports")
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -46,8 +44,9 @@ def _check_source_options(ctx: click.Context) -> None:
 @options.cloud_threshold
 @click.option("--mode", type=click.Choice(["auto", "interactive", "export"]), default="auto", show_default=True,
               help="interactive streams small regions; export runs batch tasks (one per tile).")
-@click.option("--export-to", type=click.Choice(["drive", "gcs", "asset"]), default="drive", show_default=True,
-              help="Where export-mode tasks write their CSV parts: Google Drive, Cloud Storage or Earth Engine assets.")
+@click.option("--export-to", type=click.Choice(["asset", "drive", "gcs"]), default="asset", show_default=True,
+              help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
+                   "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).")
 @click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
 @click.option("--exports-dir", type=click.Path(file_okay=False), help="Local folder holding the exported CSVs (Drive/GCS sync).")
 @options.project
@@ -58,28 +57,58 @@ def _check_source_options(ctx: click.Context) -> None:
 @click.option("--no-accuracy-filter", is_flag=True, help="USA: skip the per-state CDL accuracy filter.")
 @options.seed
 @click.option("--no-wait", is_flag=True, help="Export mode: start/poll tasks once and return (rerun to resume).")
-@options.out_file("the sample table (.parquet); its resume state goes to FILE.parts/.", dest="out")
+@click.option("--pilot", type=click.IntRange(min=1), metavar="N",
+              help="Run N tiles spread over the job as batch exports, print their measured EECU-hours, task "
+                   "time and bytes extrapolated to the whole job against the quotas, and stop. Run it first.")
+@click.option("--from-exports", type=click.Path(file_okay=False, exists=True), metavar="FOLDER",
+              help="Build the table from CSVs already exported (e.g. by ee_scripts/sample.js); no Earth Engine.")
+@options.out_file("the sample table (.parquet); its resume state goes to FILE.parts/. Default: "
+                  "COUNTRY_YEAR.parquet (FRA_2025.parquet) or REGION_YEAR.parquet.", dest="out", required=False)
 @options.overwrite
 @click.pass_context
 def command(ctx: click.Context, country, region, source, labels, year, per_cell, spacing_m, buffer_m, cloud_band,
             cloud_threshold, mode, export_to, bucket, exports_dir, project, service_account_key, tile_deg,
-            tile_scale, cdl_accuracy, no_accuracy_filter, seed, no_wait, out, overwrite) -> None:
+            tile_scale, cdl_accuracy, no_accuracy_filter, seed, no_wait, pilot, from_exports, out, overwrite) -> None:
     """Sample labelled pixels with their raw Sentinel-2 series into a sample table.
 
     \b
     Examples:
-      gee-crop sample --country FRA --project my-proj --export-to asset --out fra.parquet
-      gee-crop sample --region aoi.geojson --project my-proj --out aoi.parquet
+      gee-crop sample --country FRA          # latest complete season, FRA_<year>.parquet
+      gee-crop sample --region aoi.geojson --year 2023 --project my-proj --out aoi.parquet
       gee-crop sample --source PATCH_DIR --out demo.parquet
+      gee-crop sample --country FRA --project my-proj --pilot 4 --out fra.parquet
     A rerun of the same command resumes: finished tiles are kept, failed tasks restarted.
-    On Earth Engine --year defaults to 2023; --source keeps every date of the stack.
+    On Earth Engine --year defaults to the most recent complete season of the country's (region's)
+    hemisphere, and --project to $EE_PROJECT, $GOOGLE_CLOUD_PROJECT, then your saved credentials'
+    project; --source keeps every date of the stack.
     """
-    from gee_crop.pipeline.sample import sample
+    from gee_crop.pipeline.defaults import default_season, sample_out_name, sampling_place
+    from gee_crop.pipeline.sample import sample, table_from_exports
 
     if source is not None:
         _check_source_options(ctx)
-    summary = sample(country=country, region=region, source=source, labels=labels,
-                     year=EARTH_ENGINE_YEAR if year is None else year,
+    if from_exports is not None:
+        click.echo(table_from_exports(from_exports, out, overwrite=overwrite, cloud_band=cloud_band))
+        return
+    if pilot is not None:
+        from gee_crop.pipeline.pilot import pilot as run_pilot
+
+        click.echo(run_pilot(n=pilot, out=out, overwrite=overwrite, project=project,
+                             service_account_key=service_account_key, export_to=export_to, bucket=bucket,
+                             exports_dir=exports_dir, country=country, region=region,
+                             year=EARTH_ENGINE_YEAR if year is None else year, per_cell=per_cell,
+                             cdl_accuracy=cdl_accuracy, accuracy_filter=not no_accuracy_filter,
+                             cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m, seed=seed,
+                             tile_deg=tile_deg, tile_scale=tile_scale, cell_deg=GRID_CELL_DEG, spacing_m=spacing_m))
+        return
+        if out is None:
+            raise click.UsageError("--source needs --out FILE.parquet", ctx)
+    elif country or region:
+        name, latitude = sampling_place(country, region)
+        year, note = default_season(year, latitude)
+        out = out or sample_out_name(name, year)
+        click.echo(f"sampling {name}, {note}; writing {out}")
+    summary = sample(country=country, region=region, source=source, labels=labels, year=year,
                      per_cell=per_cell, cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m,
                      mode=mode, export_to=export_to, bucket=bucket, exports_dir=exports_dir,
                      project=project, service_account_key=service_account_key, tile_deg=tile_deg,

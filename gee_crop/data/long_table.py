@@ -15,6 +15,7 @@ import pandas as pd
 
 from gee_crop.classes import EXCLUDE, OTHER, Legend
 from gee_crop.config import BANDS, two_digit_band
+from gee_crop.data.dn import checked_dn
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
 
@@ -93,7 +94,7 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
                          "a pixel must keep one label")
     names = Legend.of(legend).names(codes)
     dates = pad_groups(group, df[date_col].to_numpy().astype("datetime64[D]"), n, t, np.datetime64("NaT"))
-    dn = pad_groups(group, df[bands].to_numpy().astype(np.uint16), n, t, np.uint16(0))
+    dn = pad_groups(group, checked_dn(df[bands].to_numpy(), str(path)), n, t, np.uint16(0))
     cloud = pad_groups(group, df[cloud_col].to_numpy().astype(np.float32), n, t, np.float32(np.nan))
     extra = {"source_code": codes}
     for name in ("row", "col"):

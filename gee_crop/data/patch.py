@@ -15,6 +15,8 @@ import xarray as xr
 
 from gee_crop.classes import OTHER, Legend
 from gee_crop.config import BANDS, S2_BAND_NAMES
+from gee_crop.data.damaged import unreadable_as_input_error
+from gee_crop.data.dn import checked_dn
 from gee_crop.errors import InputError
 from gee_crop.types import RawStack, SampleSeries
 
@@ -31,8 +33,12 @@ def _one(folder: Path, pattern: str, required: bool = True) -> Path | None:
 
 def read_patch(folder: str | Path, *, with_labels: bool = True) -> RawStack:
     """Read an Earth Engine NetCDF patch folder into a RawStack (raw DN, SCL as cloud; the label codes
-    read with the WorldCereal legacy crop-type legend)."""
-    folder = Path(folder)
+    read with the WorldCereal legacy crop-type legend); InputError for a damaged or truncated file."""
+    with unreadable_as_input_error(Path(folder)):
+        return _read_patch(Path(folder), with_labels)
+
+
+def _read_patch(folder: Path, with_labels: bool) -> RawStack:
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; give the patch folder that holds the S2_L2A_*.nc files")
     with xr.open_dataset(_one(folder, "S2_L2A_10m_*.nc"), mask_and_scale=False) as ds10, \
@@ -48,7 +54,7 @@ def read_patch(folder: str | Path, *, with_labels: bool = True) -> RawStack:
             values = ds[nc_name].values
             if ds is ds20:
                 values = values.repeat(2, axis=1).repeat(2, axis=2)
-            dn[..., BANDS.index(band)] = values
+            dn[..., BANDS.index(band)] = checked_dn(values, str(folder), f"{nc_name} values")
         scl = ds20["SCL"].values.repeat(2, axis=1).repeat(2, axis=2).astype(np.float32)
         dates = ds10["timestamp"].values.astype("datetime64[D]")
         crs = f"EPSG:{int(ds10.attrs['epsg'])}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+import shapely.errors
 from shapely import geometry as sg
 from shapely.validation import explain_validity
 
@@ -46,11 +47,21 @@ def reproject_geometry(geometry: sg.base.BaseGeometry, src_crs: str, dst_crs: st
     return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
 
-def _crs_name(obj: dict) -> str | None:
+def _crs_name(obj: dict, source: str) -> str | None:
+    """The name of an old-style ``crs`` member: ``{"type": "name", "properties": {"name": ...}}``, or a
+    plain string (some tools write one); RegionError for anything else."""
     crs = obj.get("crs")
-    if not crs:
+    if crs is None or (isinstance(crs, (str, dict, list)) and not crs):
         return None
-    return str(crs.get("properties", {}).get("name", crs))
+    if isinstance(crs, str):
+        return crs
+    name = crs.get("properties", {}).get("name") if isinstance(crs, dict) and isinstance(
+        crs.get("properties", {}), dict) else None
+    if not isinstance(name, str) or not name:
+        raise RegionError(f"{source} has a malformed \"crs\" member ({json.dumps(crs)[:80]}); remove it and save "
+                          "the GeoJSON in WGS84 (EPSG:4326), or give {\"type\": \"name\", \"properties\": "
+                          "{\"name\": \"EPSG:...\"}}")
+    return name
 
 
 def _geojson_crs(name: str, source: str) -> str:
@@ -63,45 +74,68 @@ def _geojson_crs(name: str, source: str) -> str:
                           "(EPSG:4326)") from None
 
 
+def _member_geometries(obj: dict, source: str) -> list:
+    """The geometry objects of a FeatureCollection, Feature or geometry; RegionError when a member
+    is malformed (``"features": null``, a feature that is not an object, ...)."""
+    kind = obj.get("type")
+    if kind == "FeatureCollection":
+        features = obj.get("features")
+        if not isinstance(features, list):
+            raise RegionError(f"{source}: \"features\" is {json.dumps(features)[:40]}, not a list of features; "
+                              "give a FeatureCollection whose \"features\" is a list of polygon features")
+        if not all(isinstance(f, dict) for f in features):
+            raise RegionError(f"{source}: every member of \"features\" must be a GeoJSON Feature object")
+        return [f.get("geometry") for f in features]
+    if kind == "Feature":
+        return [obj.get("geometry")]
+    return [obj]
+
+
 def geometry_from_geojson(obj: dict, source: str = "the region", *,
                           reproject: bool = False) -> sg.base.BaseGeometry:
     """A valid WGS84 (Multi)Polygon from a GeoJSON geometry, Feature or FeatureCollection.
 
     A GeoJSON in another CRS (an old-style ``crs`` member, e.g. a QGIS export) is reprojected when
     ``reproject`` is true (mapping), and refused with the fix otherwise (sampling asks for WGS84).
+    Malformed members (a ``crs`` that is no CRS, ``"features": null``, NaN coordinates) are
+    RegionErrors naming the fix.
     """
-    crs = _crs_name(obj)
+    crs = _crs_name(obj, source)
     other_crs = crs is not None and crs not in WGS84_NAMES and not crs.endswith("CRS84")
     if other_crs and not reproject:
         raise RegionError(f"{source} is in CRS {crs}; reproject it to WGS84 longitude/latitude "
                           "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`")
-    kind = obj.get("type")
-    if kind == "FeatureCollection":
-        geoms = [f.get("geometry") for f in obj.get("features", [])]
-    elif kind == "Feature":
-        geoms = [obj.get("geometry")]
-    else:
-        geoms = [obj]
+    geoms = _member_geometries(obj, source)
     if not geoms:
         raise RegionError(f"{source} has no features; give a GeoJSON with at least one polygon")
     shapes = []
     for g in geoms:
-        if not g or g.get("type") not in ("Polygon", "MultiPolygon"):
-            got = (g or {}).get("type", "nothing")
+        if not isinstance(g, dict) or g.get("type") not in ("Polygon", "MultiPolygon"):
+            got = g.get("type", "nothing") if isinstance(g, dict) else "nothing"
+            got = got if isinstance(got, str) else "malformed geometry"
             raise RegionError(f"{source} holds a {got}, not an area (not a polygon); give a GeoJSON Polygon "
                               "or MultiPolygon outlining the area of interest")
         try:
-            shapes.append(sg.shape(g))
-        except (ValueError, TypeError, IndexError) as exc:
-            raise RegionError(f"{source} has malformed coordinates ({exc}); give closed rings of "
-                              "[longitude, latitude] pairs") from None
+            shape = sg.shape(g)
+            finite = np.isfinite(shapely.get_coordinates(shape)).all()
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise RegionError(f"{source} has malformed coordinates ({str(exc)[:120] or type(exc).__name__}); give "
+                              "closed rings of [longitude, latitude] pairs") from None
+        if not finite:
+            raise RegionError(f"{source} has NaN or infinite coordinates; give closed rings of finite "
+                              "[longitude, latitude] pairs")
+        shapes.append(shape)
     # validate each part before merging or reprojecting: a self-intersection must be reported, not
     # silently reshaped
     for part in shapes:
         validate_region(part, source)
     shape = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
     if other_crs:
-        return reproject_geometry(shape, _geojson_crs(crs, source), WGS84)
+        shape = reproject_geometry(shape, _geojson_crs(crs, source), WGS84)
+        if not np.isfinite(shapely.get_coordinates(shape)).all():
+            raise RegionError(f"{source} does not reproject from {crs} to WGS84 (coordinates outside that CRS's "
+                              "area); check the \"crs\" member or save the GeoJSON in EPSG:4326")
+        return shape
     minx, miny, maxx, maxy = shape.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         raise RegionError(f"{source} has coordinates outside longitude/latitude range "

@@ -16,6 +16,8 @@ import xarray as xr
 from pyproj import CRS
 
 from gee_crop.config import BANDS, S2_BAND_NAMES, band_name
+from gee_crop.data.damaged import unreadable_as_input_error
+from gee_crop.data.dn import checked_dn
 from gee_crop.data.patch import read_patch
 from gee_crop.errors import InputError
 from gee_crop.types import RawStack
@@ -46,6 +48,11 @@ def open_local_stack(path: str | Path) -> RawStack:
 
 
 def _stack_from_xarray(path: Path) -> RawStack:
+    with unreadable_as_input_error(path):
+        return _read_xarray_stack(path)
+
+
+def _read_xarray_stack(path: Path) -> RawStack:
     engine = "zarr" if path.suffix.lower() == ".zarr" or path.is_dir() else None
     try:
         ds = xr.open_dataset(path, engine=engine, mask_and_scale=False)
@@ -61,7 +68,7 @@ def _stack_from_xarray(path: Path) -> RawStack:
                              f"{', '.join(BANDS)} and a cloud variable ({', '.join(_CLOUD_VARS)}); "
                              f"missing: {', '.join(missing) or ('cloud variable' if cloud_var is None else 'dims')}")
         dims = (time_dim, "y", "x")
-        dn = np.stack([ds[b].transpose(*dims).values for b in BANDS], axis=-1).astype(np.uint16)
+        dn = checked_dn(np.stack([ds[b].transpose(*dims).values for b in BANDS], axis=-1), str(path))
         crs = _xarray_crs(ds, path)
         return RawStack(ds[time_dim].values.astype("datetime64[D]"), dn,
                         ds[cloud_var].transpose(*dims).values.astype(np.float32), _CLOUD_VARS[cloud_var],
@@ -83,7 +90,7 @@ def _xarray_crs(ds, path: Path) -> str:
 
 
 def _stack_from_geotiff(path: Path) -> RawStack:
-    with rasterio.open(path) as src:
+    with unreadable_as_input_error(path), rasterio.open(path) as src:
         parsed = [_DESCRIPTION.search(d or "") for d in src.descriptions]
         if not all(parsed):
             raise InputError(f"{path}: band descriptions must name date and band (e.g. 20190501_B8A, as "
@@ -97,6 +104,8 @@ def _stack_from_geotiff(path: Path) -> RawStack:
                              f"{'and a cloud band (SCL, cs, ...)' if cloud_name is None else ''}; "
                              "export all 10 bands and the cloud indicator per date")
         data = src.read()
+        band_rows = [i for i, m in enumerate(parsed) if band_name(m["band"]) in BANDS]
+        checked_dn(data[band_rows], str(path))
         index = {(m["date"].replace("-", ""), band_name(m["band"])): i for i, m in enumerate(parsed)}
         t, h, w = len(dates), src.height, src.width
         dn = np.zeros((t, h, w, len(BANDS)), dtype=np.uint16)

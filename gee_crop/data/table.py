@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import class_indices
 from gee_crop.config import BANDS, CLOUD_KINDS
+from gee_crop.data.dn import checked_dn
 from gee_crop.types import SampleSeries
 from gee_crop.errors import SampleTableError
 
@@ -89,7 +90,7 @@ def _padded(column: pa.ChunkedArray | pa.ListArray, n_obs: np.ndarray, t: int, d
     flat = column.flatten().to_numpy(zero_copy_only=False)
     out = np.full((len(n_obs), t), fill, dtype=dtype)
     rows = np.repeat(np.arange(len(n_obs)), n_obs)
-    starts = np.concatenate([[0], np.cumsum(n_obs)[:-1]])
+    starts = np.cumsum(n_obs) - n_obs  # first flat index of each row (an empty table has none)
     cols = np.arange(len(flat)) - np.repeat(starts, n_obs)
     out[rows, cols] = flat
     return out
@@ -132,7 +133,9 @@ def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSerie
     dates = _padded(dates_col.cast(pa.list_(pa.date32())), n_obs, t, "datetime64[D]", np.datetime64("NaT"))
     dn = np.zeros((len(n_obs), t, len(BANDS)), dtype=np.uint16)
     for b, band in enumerate(BANDS):
-        dn[:, :, b] = _padded(table.column(band), n_obs, t, np.uint16, 0)
+        column = table.column(band).combine_chunks()
+        checked_dn(column.flatten().to_numpy(zero_copy_only=False), source, f"'{band}' values")
+        dn[:, :, b] = _padded(column, n_obs, t, np.uint16, 0)
     cloud = _padded(table.column("cloud"), n_obs, t, np.float32, np.nan)
     scalars = {c: table.column(c).to_numpy(zero_copy_only=False) for c in SCALAR_COLUMNS}
     kinds = set(np.unique(scalars["cloud_kind"].astype(str)))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from gee_crop.classes import OTHER, Legend, read_csv_rows
 from gee_crop.config import BANDS, two_digit_band
+from gee_crop.data.dn import checked_dn
 from gee_crop.data.long_table import pad_groups
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
@@ -116,14 +117,13 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
     ids, first, group = np.unique(df["sample_id"].to_numpy().astype(str), return_index=True, return_inverse=True)
     group = group.reshape(-1)
     n, t = len(ids), int(np.bincount(group).max())
-    raw = np.stack([df[_column(b)].to_numpy().astype(np.int64) if _column(b) in df.columns
-                    else np.full(len(df), WORLDCEREAL_NODATA) for b in BANDS], axis=1)
+    raw = np.stack([df[_column(b)].to_numpy().astype(np.float64) if _column(b) in df.columns
+                    else np.full(len(df), WORLDCEREAL_NODATA, dtype=np.float64) for b in BANDS], axis=1)
     raw[raw == WORLDCEREAL_NODATA] = 0
     b8a, b8 = BANDS.index("B8A"), BANDS.index("B8")
     filled = fill_b8a & (raw[:, b8a] == 0) & (raw[:, b8] != 0)
     raw[filled, b8a] = raw[filled, b8]
-    if raw.max(initial=0) > np.iinfo(np.uint16).max or raw.min(initial=0) < 0:
-        raise InputError(f"{path} has S2 values outside 0..65535; give DN (reflectance x 10,000)")
+    raw = checked_dn(raw, str(path), "S2 values").astype(np.int64)
     dates = df["timestamp"].to_numpy().astype("datetime64[D]")
     if date_position == "middle":
         dates = _period_middle(dates)

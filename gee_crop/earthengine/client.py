@@ -1,26 +1,37 @@
-"""The one place that talks to Earth Engine: initialisation, retries with backoff, clear errors.
+"""The one place that talks to Earth Engine: credentials, initialisation, retries, clear errors.
 
 Every server call of gee-crop goes through :class:`EarthEngineClient` (graph builders in the other
-modules of this package only return ``ee`` objects). Transient failures (HTTP 429 / 5xx, "Too many
-concurrent aggregations", "Computation timed out") are retried with exponential backoff; "User memory
-limit exceeded" and missing credentials become :class:`~gee_crop.errors.EarthEngineError` messages
-that say what to do. Credentials and tokens are never printed or logged: error texts pass through
+modules of this package only return ``ee`` objects). Before ``ee.Initialize`` (which would probe
+Google's metadata server for a minute when nothing is stored), :func:`find_credentials` looks for
+stored credentials ON DISK only and stops with one line naming ``earthengine authenticate``.
+
+Transient failures (HTTP 429 / 5xx, "Too many concurrent aggregations", connection resets and
+timeouts outside ``EEException``) are retried with exponential backoff; "Computation timed out" and
+"User memory limit exceeded" are deterministic for a given request and are NOT retried; every error
+becomes an :class:`~gee_crop.errors.EarthEngineError` that says what to do. At most
+:data:`MAX_CONCURRENT_REQUESTS` requests are in flight per process (the project's default quota) and
+each has a deadline. Credentials and tokens are never printed or logged: error texts pass through
 :func:`redact` first.
 
-Tests replace :func:`get_client` with a fake that has the same methods (``tests/fakes/fake_ee.py``).
+Tests replace :func:`get_client` with :class:`gee_crop.testing.fake_ee.FakeEarthEngineClient`.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
 import re
+import socket
+import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import ee
+import httplib2
 import numpy as np
 
 from gee_crop.errors import EarthEngineError
@@ -30,23 +41,152 @@ log = logging.getLogger(__name__)
 #: HTTP statuses worth retrying (rate limits and server-side failures).
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 #: Server messages worth retrying even when the status is lost (ee keeps only the message).
-RETRYABLE_MESSAGES = ("too many concurrent aggregations", "computation timed out", "too many requests",
-                      "rate limit", "service unavailable", "internal error", "backend error",
-                      "deadline exceeded")
+#: "Computation timed out" is NOT here: an interactive request has five minutes
+#: (https://developers.google.com/earth-engine/guides/processing_environments) and the same request
+#: times out again (it is answered with HTTP 400 "Computation timed out.",
+#: https://github.com/Open-EO/openeo-earthengine-driver/issues/18), so retrying it only multiplies the cost.
+RETRYABLE_MESSAGES = ("too many concurrent aggregations", "too many requests", "rate limit",
+                      "service unavailable", "internal error", "backend error", "deadline exceeded")
+TIMEOUT_MESSAGE = "computation timed out"
 MEMORY_MESSAGE = "user memory limit exceeded"
+#: 403 of an export to Drive with a token lacking the Drive scope
+#: (https://github.com/gee-community/geemap/issues/1104: "Request had insufficient authentication scopes.").
+SCOPE_MESSAGES = ("insufficient authentication scopes", "access_token_scope_insufficient")
 CREDENTIAL_MESSAGES = ("please authorize access", "earthengine authenticate", "credentials",
                        "not signed up", "unauthenticated", "invalid_grant")
+#: Errors below ee's HTTP layer (connection resets, DNS, read timeouts): transient, retried.
+NETWORK_ERRORS = (ConnectionError, TimeoutError, socket.gaierror, http.client.HTTPException,
+                  httplib2.HttpLib2Error)
 DEFAULT_PAGE_SIZE = 1000
 PROJECT_ENV_VARS = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT")
+#: Default per-project quota of concurrent interactive requests
+#: (https://developers.google.com/earth-engine/guides/usage: "Max concurrent requests ... 40").
+MAX_CONCURRENT_REQUESTS = 40
+#: Client-side deadline of one request (s): a little above the five minutes an interactive
+#: computation may take (processing_environments page above), so a hung connection cannot stall a run.
+REQUEST_DEADLINE_S = 330
+DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
+
+AUTH_HELP = ("authenticate once with `earthengine authenticate` (or `gcloud auth application-default "
+             "login`), or pass --service-account-key KEY.json for a service account of a project "
+             "registered for Earth Engine; then retry")
+
+
+# ------------------------------------------------------------------ credentials on disk
+
+@dataclass(frozen=True)
+class StoredCredentials:
+    """Credentials found on disk, before ``ee.Initialize``.
+
+    ``kind``: ``service_account`` (a key file), ``earthengine`` (``earthengine authenticate``),
+    ``gcloud`` (application-default credentials of ``gcloud auth application-default login``) or
+    ``external`` (workload identity federation). ``project``: the Cloud project saved with them
+    (``earthengine set_project``, the ADC quota project, the key's project). ``scopes``: the OAuth
+    scopes recorded in the file, None when the file records none.
+    """
+
+    kind: str
+    path: Path
+    project: str | None = None
+    scopes: tuple[str, ...] | None = None
+    email: str | None = None
+
+    def drive_refusal(self) -> str | None:
+        """Why exports to Google Drive cannot work with these credentials, or None when they can.
+
+        A service account has no Drive of its own: its files would land in the service account's
+        Drive, not yours (https://github.com/google/earthengine-api/issues/188). Application-default
+        credentials of gcloud carry no Drive scope, and a token without it is refused with HTTP 403
+        "Request had insufficient authentication scopes." (https://github.com/gee-community/geemap/issues/1104).
+        """
+        if self.kind == "service_account":
+            return "a service account has no Google Drive (its exports would land in its own, invisible Drive)"
+        if self.kind in ("gcloud", "external"):
+            return "application-default credentials from gcloud carry no Google Drive scope"
+        if self.scopes is not None and DRIVE_SCOPE not in self.scopes:
+            return "your stored `earthengine authenticate` credentials lack the Google Drive scope"
+        return None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _gcloud_adc_path() -> Path:
+    config = os.environ.get("CLOUDSDK_CONFIG") or (
+        Path(os.environ["APPDATA"]) / "gcloud" if os.name == "nt" and os.environ.get("APPDATA")
+        else Path.home() / ".config" / "gcloud")
+    return Path(config) / "application_default_credentials.json"
+
+
+def _service_account(path: Path) -> StoredCredentials:
+    content = _read_json(path)
+    if not content.get("client_email") or not content.get("private_key"):
+        raise EarthEngineError(
+            f"{path} is not a readable service-account key (JSON with client_email and private_key); "
+            "download a key for the service account from the Cloud console (IAM > Service accounts > Keys)")
+    return StoredCredentials("service_account", path, content.get("project_id"), None, content["client_email"])
+
+
+def _stored(path: Path) -> StoredCredentials:
+    """The kind, project and scopes of an application-default credentials file."""
+    content = _read_json(path)
+    kind = {"service_account": "service_account", "external_account": "external"}.get(content.get("type"), "gcloud")
+    if kind == "service_account":
+        return _service_account(path)
+    return StoredCredentials(kind, path, content.get("quota_project_id") or content.get("project_id"))
+
+
+def find_credentials(service_account_key: str | os.PathLike | None = None) -> StoredCredentials:
+    """The credentials ``ee.Initialize`` would use, read from disk only (no socket, < 1 s).
+
+    Order as earthengine-api's ``get_persistent_credentials``: a service-account key given by the
+    user, else the ``earthengine authenticate`` file (with a refresh token), else Google's
+    application-default credentials ($GOOGLE_APPLICATION_CREDENTIALS, then gcloud's file).
+    Credentials of a metadata server (Compute Engine, Cloud Run) leave no file: point
+    $GOOGLE_APPLICATION_CREDENTIALS at a key there. Raises EarthEngineError (one line) when none exist.
+    """
+    if service_account_key is not None:
+        return _service_account(Path(service_account_key))
+    ee_file = Path(ee.oauth.get_credentials_path())
+    content = _read_json(ee_file) if ee_file.is_file() else {}
+    if content.get("refresh_token"):
+        scopes = content.get("scopes")
+        return StoredCredentials("earthengine", ee_file, content.get("project"),
+                                 tuple(scopes) if isinstance(scopes, list) else None)
+    adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if adc:
+        if not Path(adc).is_file():
+            raise EarthEngineError(f"$GOOGLE_APPLICATION_CREDENTIALS points to {adc}, which does not exist; "
+                                   f"fix the variable or unset it and {AUTH_HELP}")
+        return _stored(Path(adc))
+    if _gcloud_adc_path().is_file():
+        return _stored(_gcloud_adc_path())
+    raise EarthEngineError(
+        f"no Earth Engine credentials found on this machine; {AUTH_HELP} (name the Cloud project with "
+        "--project MY-PROJECT or $EE_PROJECT)")
+
+
+def credentials_file() -> Path | None:
+    """The stored credentials file Earth Engine would use, or None (nothing read over the network)."""
+    try:
+        return find_credentials().path
+    except EarthEngineError:
+        return None
 
 
 def project_from_env(project: str | None = None) -> str | None:
     """``project`` if given, else the first of $EE_PROJECT / $GOOGLE_CLOUD_PROJECT that is set."""
     return project or next((os.environ[v] for v in PROJECT_ENV_VARS if os.environ.get(v)), None)
 
-AUTH_HELP = ("authenticate once with `earthengine authenticate` (or `gcloud auth application-default "
-             "login`), or pass --service-account-key KEY.json for a service account registered with "
-             "Earth Engine; then retry")
+
+def resolve_project(project: str | None, credentials: StoredCredentials | None) -> str | None:
+    """--project, else $EE_PROJECT, else $GOOGLE_CLOUD_PROJECT, else the project saved with the credentials."""
+    return project_from_env(project) or (credentials.project if credentials is not None else None)
 
 _SECRET_PATTERNS = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
@@ -89,28 +229,45 @@ def http_status(exc: BaseException) -> int | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for rate limits, 5xx and the transient server messages of :data:`RETRYABLE_MESSAGES`."""
-    status = http_status(exc)
-    if status in RETRYABLE_STATUS:
+    """True for rate limits, 5xx, network errors and the transient messages of :data:`RETRYABLE_MESSAGES`."""
+    if isinstance(exc, NETWORK_ERRORS):
         return True
+    status = http_status(exc)
     message = str(exc).lower()
-    return any(m in message for m in RETRYABLE_MESSAGES)
+    if TIMEOUT_MESSAGE in message or MEMORY_MESSAGE in message:
+        return False
+    return status in RETRYABLE_STATUS or any(m in message for m in RETRYABLE_MESSAGES)
 
 
 def translate_error(exc: BaseException, what: str) -> EarthEngineError:
     """A user-facing error for a failed Earth Engine request, with the fix, secrets redacted."""
-    message = redact(str(exc)).strip() or type(exc).__name__
+    message = redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lower = message.lower()
     if MEMORY_MESSAGE in lower:
         return EarthEngineError(
             f"Earth Engine ran out of memory for {what} ({message}); use smaller tiles "
             "(gee-crop sample: --tile-deg 0.5 or less, or --tile-scale 4, 8 or 16; gee-crop map: a "
             "smaller --tile-size) and retry")
+    if TIMEOUT_MESSAGE in lower:
+        return EarthEngineError(
+            f"Earth Engine timed out on {what} ({message}): interactive requests have five minutes and "
+            "the same request times out again, so it was not retried; run large jobs as batch tasks "
+            "(gee-crop sample --mode export) or use smaller tiles (--tile-deg 0.5, map: --tile-size)")
+    if any(m in lower for m in SCOPE_MESSAGES):
+        return EarthEngineError(
+            f"Earth Engine refused {what}: {message}. Your credentials lack the scope this needs "
+            "(exports to Google Drive need the Drive scope): export to --export-to asset (the default) "
+            "or gcs, or run `earthengine authenticate --force` with earthengine-api >= 1.5.12")
     status = http_status(exc)
     if status in (401, 403) or any(m in lower for m in CREDENTIAL_MESSAGES):
         return EarthEngineError(
-            f"Earth Engine refused {what}: {message}. Check that your account or service account is "
-            f"registered for Earth Engine and may use the Cloud project; {AUTH_HELP}")
+            f"Earth Engine refused {what}: {message}. Check that the Cloud project is registered for "
+            "Earth Engine and that your account or service account has the Earth Engine Resource "
+            f"Writer and Service Usage Consumer roles on it; {AUTH_HELP}")
+    if isinstance(exc, NETWORK_ERRORS):
+        return EarthEngineError(
+            f"could not reach Earth Engine for {what} after retries ({message}); check the network "
+            "connection and rerun the same command (finished tiles are kept)")
     if is_retryable(exc):
         return EarthEngineError(
             f"Earth Engine kept failing {what} after retries ({message}); wait a few minutes and rerun "
@@ -118,19 +275,35 @@ def translate_error(exc: BaseException, what: str) -> EarthEngineError:
     return EarthEngineError(f"Earth Engine could not run {what}: {message}")
 
 
+def task_from_operation(operation: dict) -> dict:
+    """A legacy task dict (id, state, description, error_message, batch_eecu_usage_seconds,
+    start/update_timestamp_ms) from a long-running Operation of ``listOperations``."""
+    from ee import _cloud_api_utils
+
+    return _cloud_api_utils.convert_operation_to_task(operation)
+
+
 class EarthEngineClient:
-    """Thin adapter over ``ee.data``: get_info, compute_pixels, compute_features, exports, task status.
+    """Thin adapter over ``ee.data``: get_info, compute_pixels, compute_features, exports, tasks, assets.
 
     ``sleep`` is injectable so tests run retries without waiting. earthengine-api retries inside
     googleapiclient too (with its own sleeps); :meth:`initialize` turns that off so the one
-    :class:`RetryPolicy` here decides.
+    :class:`RetryPolicy` here decides. At most ``max_concurrent`` requests run at once across the
+    threads of a process (map workers share one client). A client pickled to a remote Dask worker
+    initialises Earth Engine there on first use (:meth:`__setstate__`).
     """
 
-    def __init__(self, *, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, *, retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_concurrent: int = MAX_CONCURRENT_REQUESTS,
+                 credentials: StoredCredentials | None = None, project: str | None = None) -> None:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.requests = 0  # server requests made (including retries), for cost reports
+        self.max_concurrent = int(max_concurrent)
+        self.credentials = credentials
+        self.project = project
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ setup
 
@@ -139,43 +312,65 @@ class EarthEngineClient:
                    **kwargs: Any) -> "EarthEngineClient":
         """Initialise ``ee`` for ``project`` with a service-account key file, else stored credentials.
 
-        Stored credentials are those of ``earthengine authenticate`` or Application Default
-        Credentials. Raises EarthEngineError naming how to authenticate when none are found.
+        Credentials are looked up on disk first (:func:`find_credentials`); the project falls back to
+        $EE_PROJECT, $GOOGLE_CLOUD_PROJECT, then the project saved with the credentials. Raises
+        EarthEngineError naming the fix when either is missing or ``ee.Initialize`` fails.
         """
-        project = project_from_env(project)
+        stored = find_credentials(service_account_key)
+        project = resolve_project(project, stored)
         if not project:
             raise EarthEngineError(
                 "no Cloud project given for Earth Engine; pass --project MY-PROJECT (a project "
-                "registered for Earth Engine) or set EE_PROJECT")
+                "registered for Earth Engine), set EE_PROJECT, or save one with `earthengine set_project`")
         import google.auth.exceptions
 
         # "persistent": the credentials of `earthengine authenticate`, else Application Default ones.
         credentials: Any = "persistent"
-        if service_account_key is not None:
-            credentials = _service_account_credentials(service_account_key)
+        if stored.kind == "service_account" and service_account_key is not None:
+            credentials = ee.ServiceAccountCredentials(stored.email, str(stored.path))
         try:
             ee.Initialize(credentials, project=project)
-        except (ee.EEException, google.auth.exceptions.GoogleAuthError) as exc:
+        except (ee.EEException, google.auth.exceptions.GoogleAuthError, OSError) as exc:
             raise EarthEngineError(
                 f"could not initialise Earth Engine for project {project!r}: "
                 f"{redact(str(exc)).splitlines()[0] if str(exc) else 'no credentials'}; {AUTH_HELP}"
             ) from None
         ee.data.setMaxRetries(0)
-        return cls(**kwargs)
+        ee.data.setDeadline(REQUEST_DEADLINE_S * 1000)
+        client = cls(credentials=stored, project=project, **kwargs)
+        client._init_args = (project, None if service_account_key is None else str(service_account_key))
+        return client
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_slots", None)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+        self._lock = threading.Lock()
+        init = state.get("_init_args")
+        if init is not None and not ee.data.is_initialized():
+            # a remote Dask worker: a fresh process where Earth Engine was never initialised
+            type(self).initialize(init[0], service_account_key=init[1])
 
     # -------------------------------------------------------------- requests
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         delays = self.retry.delays()
         for attempt in range(self.retry.max_attempts):
-            self.requests += 1
+            with self._lock:
+                self.requests += 1
             try:
-                return fn(*args)
-            except ee.EEException as exc:
+                with self._slots:
+                    return fn(*args)
+            except (ee.EEException, *NETWORK_ERRORS) as exc:
                 if not is_retryable(exc) or attempt == len(delays):
                     raise translate_error(exc, what) from None
                 log.warning("Earth Engine %s failed (%s); retry %d/%d in %.1f s", what,
-                            redact(str(exc)).splitlines()[0] if str(exc) else "error",
+                            redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__,
                             attempt + 1, len(delays), delays[attempt])
                 self.sleep(delays[attempt])
         raise AssertionError("unreachable")
@@ -227,6 +422,13 @@ class EarthEngineClient:
             warnings.simplefilter("ignore", DeprecationWarning)
             return self._call(f"status of task {task_id}", ee.data.getTaskStatus, task_id)[0]
 
+    def list_tasks(self) -> dict[str, dict]:
+        """Task id -> task dict of every recent task of the project, in ONE paged ``listOperations``
+        (one request per 500 tasks instead of one ``getTaskStatus`` per task)."""
+        operations = self._call("listing tasks", ee.data.listOperations)
+        tasks = (task_from_operation(op) for op in operations)
+        return {t["id"]: t for t in tasks}
+
     def get_asset(self, asset_id: str) -> dict | None:
         """Asset metadata, or None when the asset does not exist (or is not readable)."""
         try:
@@ -236,17 +438,30 @@ class EarthEngineClient:
                 return None
             raise
 
+    def create_folder(self, folder_id: str) -> None:
+        """Create one asset folder (its parent must exist)."""
+        self._call(f"creating asset folder {folder_id}", ee.data.createFolder, folder_id)
 
-def _service_account_credentials(key_file: str | os.PathLike) -> Any:
-    try:
-        with open(key_file, encoding="utf-8") as fh:
-            email = json.load(fh)["client_email"]
-    except (OSError, ValueError, KeyError):
-        raise EarthEngineError(
-            f"{key_file} is not a readable service-account key (JSON with client_email); download "
-            "a key for the service account from the Cloud console (IAM > Service accounts > Keys)"
-        ) from None
-    return ee.ServiceAccountCredentials(email, str(key_file))
+    def ensure_folder(self, folder_id: str) -> list[str]:
+        """Create ``folder_id`` and any missing parent under ``projects/<p>/assets``; the folders made.
+
+        Exports and uploads do not create missing folders: a task writing to a folder that does not
+        exist fails ("Asset '…' does not exist or doesn't allow this operation."), so every folder
+        is made first with ``ee.data.createFolder`` (https://developers.google.com/earth-engine/guides/asset_manager).
+        """
+        root, _, rest = folder_id.partition("/assets/")
+        made: list[str] = []
+        path = f"{root}/assets"
+        for part in [p for p in rest.split("/") if p]:
+            path = f"{path}/{part}"
+            if self.get_asset(path) is None:
+                self.create_folder(path)
+                made.append(path)
+        return made
+
+    def delete_asset(self, asset_id: str) -> None:
+        """Delete one asset (the --overwrite of a pilot or a rerun)."""
+        self._call(f"deleting asset {asset_id}", ee.data.deleteAsset, asset_id)
 
 
 def _export_task(config: dict) -> ee.batch.Task:
@@ -265,7 +480,10 @@ def _export_task(config: dict) -> ee.batch.Task:
                                                     fileFormat=config.get("file_format", "CSV"), **kwargs)
     if destination == "asset":
         kwargs.pop("selectors", None)
-        return ee.batch.Export.table.toAsset(assetId=config["asset_id"], **kwargs)
+        # overwrite=True replaces an asset left by an earlier run instead of failing the task with
+        # "Cannot overwrite asset" (https://developers.google.com/earth-engine/apidocs/export-table-toasset)
+        return ee.batch.Export.table.toAsset(assetId=config["asset_id"], overwrite=bool(config.get("overwrite")),
+                                             **kwargs)
     raise ValueError(f"unknown export destination {destination!r}")
 
 

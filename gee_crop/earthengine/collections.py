@@ -16,13 +16,15 @@ from gee_crop.errors import InputError
 #: Cloud Score+ bands (METHOD.md "Satellite data": which one is a user option, default cs).
 CLOUD_SCORE_BANDS = ("cs", "cs_cdf")
 
-#: EMIT L2A in Earth Engine: 285 reflectance bands ``reflectance_0 … reflectance_284`` plus the L2A
-#: mask bands; METHOD.md "Hyperspectral" excludes cloud-mask value 1. The name of the cloud flag band
-#: below could not be checked offline: verify it on the catalog page of NASA/EMIT/L2A/RFL.
-#: Atmospheric absorption windows removed -> 242 of 285 bands kept.
-EMIT_REFLECTANCE_BANDS = "reflectance_.*"
-EMIT_CLOUD_BAND = "cloud_mask"
+#: EMIT L2A in Earth Engine (https://developers.google.com/earth-engine/datasets/catalog/NASA_EMIT_L2A_RFL):
+#: 285 reflectance bands ``reflectance_0 … reflectance_284``, their 285 uncertainty bands and the L2A
+#: mask bands (``cloud_flag``, ``aggregate_flag``, …; there is no ``cloud_mask`` band). A regex such
+#: as ``reflectance_.*`` would also select the uncertainty bands, so the reflectance bands are named
+#: one by one. METHOD.md "Hyperspectral" excludes cloud flag 1. Atmospheric absorption windows
+#: removed -> 242 of 285 bands kept.
 EMIT_N_BANDS = 285
+EMIT_REFLECTANCE_BANDS = tuple(f"reflectance_{i}" for i in range(EMIT_N_BANDS))
+EMIT_CLOUD_BAND = "cloud_flag"
 EMIT_ABSORPTION_NM = ((1320.0, 1440.0), (1760.0, 1960.0))  # water vapour bands
 
 
@@ -84,7 +86,7 @@ def emit_monthly_median(region: ee.Geometry, year: int, month: int,
 
     def mask(image: ee.Image) -> ee.Image:
         clear = image.select(EMIT_CLOUD_BAND).neq(1)
-        bands = image.select(band_names) if band_names else image.select(EMIT_REFLECTANCE_BANDS)
+        bands = image.select(list(band_names or EMIT_REFLECTANCE_BANDS))
         return bands.updateMask(clear)
 
     return collection.map(mask).median()

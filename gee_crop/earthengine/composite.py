@@ -13,7 +13,11 @@ import ee
 from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, SeasonSpan, composite_band
 from gee_crop.earthengine.collections import clear_observations, s2_with_cloud_score
 
-TIME_BAND = "t"
+#: Per-band time bands: window index k where that band has a clear median, masked where not. One per
+#: band (not one carrying B2's mask for all) so that a band missing from a window is interpolated
+#: between its own valid windows, as the client-side ``fill_gaps`` does band by band.
+TIME_PREFIX = "t_"
+TIME_BANDS = [f"{TIME_PREFIX}{band}" for band in BANDS]
 
 
 def composite_band_names(n_bins: int) -> list[str]:
@@ -21,9 +25,32 @@ def composite_band_names(n_bins: int) -> list[str]:
     return [composite_band(band, k) for band in BANDS for k in range(n_bins)]
 
 
+def same_day_mosaics(raw: ee.ImageCollection, start: dt.date, n_days: int,
+                     cloud_band: str = "cs") -> ee.ImageCollection:
+    """One image per day that has acquisitions: same-day granules (overlapping MGRS tiles of one
+    datatake) merged pixel by pixel keeping the highest Cloud Score+ (``qualityMosaic``,
+    https://developers.google.com/earth-engine/apidocs/ee-imagecollection-qualitymosaic).
+
+    This is the rule of the sample table (``data.ee_rows.rows_to_series`` keeps, per sample and day,
+    the row with the highest score): without it the server median would count a pixel seen by two
+    overlapping granules twice, and the map's composites would differ from the training ones.
+    """
+    first = ee.Date(start.isoformat())
+
+    def day(k: ee.Number) -> ee.Image:
+        begin = first.advance(k, "day")
+        granules = raw.filterDate(begin, begin.advance(1, "day"))
+        return granules.qualityMosaic(cloud_band).set("system:time_start", begin.millis(),
+                                                       "granules", granules.size())
+
+    days = ee.List.sequence(0, int(n_days) - 1).map(day)
+    return ee.ImageCollection.fromImages(days).filter(ee.Filter.gt("granules", 0))
+
+
 def window_medians(clear: ee.ImageCollection, season: SeasonSpan) -> list[ee.Image]:
-    """One median image per window k of ``season`` (10 float bands, masked where no clear
-    observation) with a band ``t`` = k; window k covers days [start + k*w, start + (k+1)*w)."""
+    """One median image per window k of ``season`` (10 float bands, each masked where it has no clear
+    observation) with the 10 :data:`TIME_BANDS` = k, each masked as its band; window k covers days
+    [start + k*w, start + (k+1)*w)."""
     # A fully masked image merged into each window keeps empty windows well-formed (10 bands).
     empty = ee.ImageCollection.fromImages(
         [ee.Image.constant([0] * len(BANDS)).rename(list(BANDS)).toFloat().updateMask(0)])
@@ -32,19 +59,27 @@ def window_medians(clear: ee.ImageCollection, season: SeasonSpan) -> list[ee.Ima
         last_day = first_day + dt.timedelta(days=season.window_days)
         window = clear.filterDate(first_day.isoformat(), last_day.isoformat())
         median = window.map(lambda im: im.toFloat()).merge(empty).median()
-        time = ee.Image.constant(k).toFloat().rename(TIME_BAND).updateMask(median.select(BANDS[0]).mask())
+        time = median.multiply(0).add(k).rename(TIME_BANDS)  # k where each band is valid
         images.append(median.addBands(time))
     return images
 
 
-def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS) -> ee.Image:
-    """Linear interpolation in time of empty windows, band-major names, uint16 DN.
+def _worst(gaps: ee.Image) -> ee.Image:
+    """The largest of the per-band gap lengths (one band)."""
+    worst = gaps.select([TIME_BANDS[0]])
+    for name in TIME_BANDS[1:]:
+        worst = worst.max(gaps.select([name]))
+    return worst
 
-    The last valid window at or before k (and the first at or after k) is carried by a forward
-    (backward) chain of ``unmask``, so the graph grows linearly with the bin count. Edges take the
-    nearest valid value, as the client-side ``fill_gaps``. Pixels whose longest run of empty
-    windows exceeds ``max_gap_bins`` (or with no valid window) are masked: the training side
-    discards such samples (METHOD.md "Features").
+
+def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS) -> ee.Image:
+    """Linear interpolation in time of empty windows, band by band, band-major names, uint16 DN.
+
+    The last valid window at or before k (and the first at or after k) of each band is carried by a
+    forward (backward) chain of ``unmask``, so the graph grows linearly with the bin count. Edges take
+    the nearest valid value, as the client-side ``fill_gaps``. Pixels whose longest run of empty
+    windows in any band exceeds ``max_gap_bins`` (or with a band never valid) are masked: the training
+    side discards such samples (METHOD.md "Features").
     """
     n = len(bins)
     before, after = [], [None] * n
@@ -54,26 +89,28 @@ def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS) -> ee.Ima
         after[k] = bins[k] if k == n - 1 else bins[k].unmask(after[k + 1])
     out, longest = [], None
     for k in range(n):
-        t_prev = before[k].select(TIME_BAND).unmask(-1)
-        t_next = after[k].select(TIME_BAND).unmask(n)
+        t_prev = before[k].select(TIME_BANDS).unmask(-1)
+        t_next = after[k].select(TIME_BANDS).unmask(n)
         v_prev, v_next = before[k].select(list(BANDS)), after[k].select(list(BANDS))
-        weight = ee.Image.constant(k).subtract(t_prev).divide(t_next.subtract(t_prev).max(1))
+        weight = t_prev.multiply(-1).add(k).divide(t_next.subtract(t_prev).max(1))
         inner = v_prev.add(v_next.subtract(v_prev).multiply(weight))
         value = inner.unmask(v_prev).unmask(v_next)  # edges: nearest valid window
         out.append(value.rename([composite_band(b, k) for b in BANDS]))
-        gap = t_next.subtract(t_prev).subtract(1)  # empty windows between the two valid ones
+        gap = t_next.subtract(t_prev).subtract(1)  # empty windows between the two valid ones, per band
         longest = gap if longest is None else longest.max(gap)
     stacked = ee.Image.cat(out).select(composite_band_names(n))
-    return stacked.round().toUint16().updateMask(longest.lte(max_gap_bins))
+    return stacked.round().toUint16().updateMask(_worst(longest).lte(max_gap_bins))
 
 
 def median_composite(region: ee.Geometry, season: SeasonSpan, *, cloud_band: str = "cs",
                      threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS) -> ee.Image:
     """Gap-filled 5-day medians of ``season`` over ``region``: uint16 DN, ``10 * n_bins`` bands.
 
-    The season (and its hemisphere shift) comes from ``config.season_span``; clouds are masked with
-    Cloud Score+ ``cloud_band >= threshold`` (METHOD.md "Satellite data").
+    The season (and its hemisphere shift) comes from ``config.season_span``; same-day granules are
+    merged first (:func:`same_day_mosaics`); clouds are masked with Cloud Score+
+    ``cloud_band >= threshold`` (METHOD.md "Satellite data").
     """
     raw = s2_with_cloud_score(region, season.start, season.covered_end, cloud_band)
-    clear = clear_observations(raw, cloud_band, threshold)
+    daily = same_day_mosaics(raw, season.start, (season.covered_end - season.start).days, cloud_band)
+    clear = clear_observations(daily, cloud_band, threshold)
     return gap_filled(window_medians(clear, season), max_gap_bins).clip(region)

@@ -32,19 +32,39 @@ def remap_code_image(codes: ee.Image, legend: Legend) -> ee.Image:
     return classes.updateMask(classes.neq(NO_CLASS)).rename(LABEL_BAND)
 
 
-def remap_code_table(table: ee.FeatureCollection, prop: str, legend: Legend) -> ee.Image:
-    """Parcels with a code property -> band ``class`` rasterized at 10 m WGS84 (METHOD.md)."""
+def code_key(code: ee.ComputedObject, numeric: bool) -> ee.String:
+    """A parcel's code as the text the legend is keyed by.
+
+    All-digit tables (BEL ``GWSCOD_H``, NLD ``gewascode``) are keyed by the integer without leading
+    zeros, but the property may be a number or a string (the Flemish parcel files hold "0201"):
+    ``Number.format`` needs a Number and ``Number.parse`` a String, so the property goes through
+    ``ee.Algorithms.String`` (any object -> its text) and ``Number.parse`` first
+    (https://developers.google.com/earth-engine/apidocs/ee-number-parse).
+    """
+    text = ee.String(ee.Algorithms.String(code))
+    return ee.Number.parse(text).format("%d") if numeric else text
+
+
+def remap_code_table(table: ee.FeatureCollection, prop: str, legend: Legend,
+                     region: ee.Geometry | None = None) -> ee.Image:
+    """Parcels with a code property -> band ``class`` rasterized at 10 m WGS84 (METHOD.md).
+
+    With ``region``, only the parcels there are labelled and painted (``filterBounds`` first: a
+    national table has millions of parcels). ``Image.paint`` burns each parcel's class into an image
+    (https://developers.google.com/earth-engine/apidocs/ee-image-paint), which is cheaper than a
+    per-pixel ``reduceToImage`` over the whole collection.
+    """
     keys, values, default = legend.lookup()
     lookup = ee.Dictionary(dict(zip(keys, values)))
     numeric = _numeric(keys)
 
     def with_class(feature: ee.Feature) -> ee.Feature:
-        code = feature.get(prop)
-        key = ee.Number(code).format("%d") if numeric else ee.String(code)
-        return feature.set(LABEL_BAND, lookup.get(key, default))
+        return feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric), default))
 
-    labelled = table.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
-    image = labelled.reduceToImage([LABEL_BAND], ee.Reducer.first()).rename(LABEL_BAND)
+    parcels = table if region is None else table.filterBounds(region)
+    labelled = parcels.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
+    image = ee.Image.constant(NO_CLASS).toUint8().paint(labelled, LABEL_BAND)
+    image = image.updateMask(image.neq(NO_CLASS)).rename(LABEL_BAND)
     return image.reproject(crs=LABEL_CRS, scale=LABEL_SCALE_M)
 
 
@@ -76,10 +96,12 @@ def worldcover_other(classes: ee.Image, covered: ee.Image) -> ee.Image:
 
 
 def reference_labels(spec: CountrySpec, year: int, *, project: str | None = None,
-                     accuracy: dict[int, set[int]] | None = None) -> ee.Image:
+                     accuracy: dict[int, set[int]] | None = None,
+                     region: ee.Geometry | None = None) -> ee.Image:
     """The country's label image: band ``class`` (int index of config.CLASSES), masked elsewhere.
 
-    ``accuracy`` (from :func:`gee_crop.countries.read_accuracy_table`) applies the USA per-state filter.
+    ``accuracy`` (from :func:`gee_crop.countries.read_accuracy_table`) applies the USA per-state
+    filter; ``region`` (a tile) limits table labels to the parcels there.
     """
     legend = spec.legend()
     if spec.source == "catalog":
@@ -94,6 +116,8 @@ def reference_labels(spec: CountrySpec, year: int, *, project: str | None = None
         covered = codes.neq(0).unmask(0)
     elif spec.source == "table":
         table = ee.FeatureCollection(spec.asset_id(year, project))
+        if region is not None:
+            table = table.filterBounds(region)
         classes = remap_code_table(table, spec.code_property, legend)
         covered = ee.Image.constant(0).paint(table, 1)
     else:
@@ -103,18 +127,35 @@ def reference_labels(spec: CountrySpec, year: int, *, project: str | None = None
     return classes.toUint8().rename(LABEL_BAND)
 
 
-def check_label_asset(client, spec: CountrySpec, year: int, project: str | None) -> str | None:
-    """The user asset id when it exists; InputError naming the asset to upload when it does not.
+def upload_commands(spec: CountrySpec, asset_id: str) -> str:
+    """How to upload a country's label product to ``asset_id`` with the command-line tool.
 
+    ``earthengine upload`` takes Cloud Storage sources only ("Invalid Cloud Storage URL" otherwise,
+    https://developers.google.com/earth-engine/guides/command_line#upload), so the file goes to a
+    bucket first. Label rasters are class codes: their pyramids must take the MODE, not the default
+    MEAN that averages codes at field edges
+    (https://developers.google.com/earth-engine/guides/image_upload#pyramiding-policy).
+    """
+    if spec.source == "image":
+        return (f"`gcloud storage cp LABELS.tif gs://BUCKET/` then `earthengine upload image "
+                f"--asset_id={asset_id} --pyramiding_policy=MODE gs://BUCKET/LABELS.tif`")
+    return (f"`gcloud storage cp PARCELS.zip gs://BUCKET/` (a zipped shapefile) then `earthengine upload "
+            f"table --asset_id={asset_id} gs://BUCKET/PARCELS.zip`")
+
+
+def check_label_asset(client, spec: CountrySpec, year: int, project: str | None) -> str | None:
+    """The user asset id when it exists; InputError naming the asset and how to upload it when not.
+
+    The folder of the asset is created on the way (an upload does not create missing folders).
     Catalog products (USA) need no upload and return None.
     """
     if spec.source == "catalog":
         return None
     asset_id = spec.asset_id(year, project)
     if client.get_asset(asset_id) is None:
+        client.ensure_folder(asset_id.rsplit("/", 1)[0])
         what = spec.upload.format(year=year, yy=f"{year % 100:02d}") or spec.product
         raise InputError(
             f"the {spec.code} label asset {asset_id} does not exist; upload {what} to that id "
-            f"(Code Editor > Assets > New, or `earthengine upload table --asset_id={asset_id} FILE`), "
-            f"see {DOCS}")
+            f"(Code Editor > Assets > New, or {upload_commands(spec, asset_id)}), see {DOCS}")
     return asset_id

@@ -9,6 +9,9 @@ sample table).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +23,24 @@ from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFE
                              acquisition_window, hemisphere_of)
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
-from gee_crop.earthengine.labels import LABEL_BAND, reference_labels
+from gee_crop.earthengine.labels import LABEL_BAND, LABEL_SCALE_M, reference_labels
 
 CELL_BAND = "cell"
 COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
 COUNTRY_CODE_PROPERTY = "shapeGroup"  # ISO 3166-1 alpha-3 in geoBoundaries
 SERIES_SCALE_M = 10  # S2 10 m grid: the series is read at the sample's 10 m pixel
-EXPORT_DESTINATIONS = ("drive", "gcs", "asset")
+#: Export targets; "asset" first: the default, the one gee-crop reads back itself whatever the credentials.
+EXPORT_DESTINATIONS = ("asset", "gcs", "drive")
+DEFAULT_EXPORT_TO = "asset"
 DEFAULT_TILE_DEG = 1.0
+#: Folder of the sample-table assets under a project's assets.
+SAMPLES_FOLDER = "gee-crop/samples"
+#: Task descriptions: "only the following characters: a..z, A..Z, 0..9, ".", ",", ":", ";", "_" or
+#: "-" ... at most 100 characters" (the rule the Code Editor states, quoted by geetools'
+#: format_description); asset ids: letters, digits, "_" and "-"
+#: (https://developers.google.com/earth-engine/guides/manage_assets). The stem keeps the stricter set.
+DESCRIPTION_MAX = 100
+_NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 Bounds = tuple[float, float, float, float]
 
@@ -81,13 +94,34 @@ def country_boundary(iso3: str) -> ee.Geometry:
     return countries.filter(ee.Filter.eq(COUNTRY_CODE_PROPERTY, iso3.upper())).geometry()
 
 
-def inward_buffer(labels: ee.Image, radius_m: float = INWARD_BUFFER_M) -> ee.Image:
+def utm_crs(lon: float, lat: float) -> str:
+    """The EPSG code of the UTM zone at (lon, lat) (WGS84): a local grid with square metre pixels."""
+    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def label_grid(labels: ee.Image, crs: str, scale_m: float = LABEL_SCALE_M) -> ee.Image:
+    """``labels`` pinned to a ``scale_m`` grid of ``crs`` (nearest neighbour, full resolution).
+
+    Earth Engine computes an expression in the projection it is requested in
+    (https://developers.google.com/earth-engine/guides/projections): without this, the buffer and
+    the labels would be evaluated on the 60 m EPSG:4326 sampling grid (≈39 m east-west at 49° N),
+    ``focalMin`` would shrink to one pixel and uploaded label rasters would be read from their
+    pyramids (https://developers.google.com/earth-engine/guides/scale).
+    """
+    return labels.reproject(crs=crs, scale=scale_m)
+
+
+def inward_buffer(labels: ee.Image, radius_m: float = INWARD_BUFFER_M, crs: str | None = None) -> ee.Image:
     """Labels eroded by ``radius_m``: a pixel keeps its class only when every pixel within the radius
     has the same class (METHOD.md step 1: removes field edges and small patches).
 
     Unlabelled pixels count as a class of their own (NO_CLASS), so erosion also works from the
-    edges of the labelled area. The focal window is in metres, on the 10 m label grid.
+    edges of the labelled area. With ``crs`` (a metric CRS, e.g. :func:`utm_crs` of the tile) the
+    labels are first pinned to its 10 m grid, so the circle is isotropic and 60 m is 6 pixels.
     """
+    if crs is not None:
+        labels = label_grid(labels, crs)
     filled = labels.unmask(NO_CLASS)
     lowest = filled.focalMin(radius=radius_m, kernelType="circle", units="meters")
     highest = filled.focalMax(radius=radius_m, kernelType="circle", units="meters")
@@ -150,9 +184,14 @@ def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: d
                    cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD,
                    buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
                    spacing_m: float = SAMPLE_SPACING_M, per_cell: int = 5, seed: int = 0,
-                   tile_scale: float = 1) -> ee.FeatureCollection:
-    """The whole sampling of one region: buffered labels -> grid points -> raw series rows."""
+                   tile_scale: float = 1, label_crs: str | None = None) -> ee.FeatureCollection:
+    """The whole sampling of one region: buffered labels -> grid points -> raw series rows.
+
+    ``label_crs``: the metric CRS whose 10 m grid the labels are pinned to (see :func:`label_grid`).
+    """
     check_threshold(threshold)
+    if label_crs is not None:
+        labels = label_grid(labels, label_crs)
     buffered = inward_buffer(labels, buffer_m) if buffer_m > 0 else labels
     clear = clear_observation_count(region, start, end, cloud_band, threshold)
     points = sample_points(buffered, region, clear, cell_deg=cell_deg, spacing_m=spacing_m,
@@ -173,25 +212,46 @@ def tile_region(job: SamplingJob, bounds: Bounds) -> ee.Geometry:
 def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
     """The sampling rows of tile ``index`` of the job (its seed is the job's seed + ``index``)."""
     start, end = job.window
-    labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy)
-    return sampling_graph(labels, tile_region(job, bounds), start, end, cloud_band=job.cloud_band,
+    region = tile_region(job, bounds)
+    labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
+    west, south, east, north = bounds
+    return sampling_graph(labels, region, start, end, cloud_band=job.cloud_band,
                           threshold=job.threshold, buffer_m=job.buffer_m, cell_deg=job.cell_deg,
                           spacing_m=job.spacing_m, per_cell=job.per_cell, seed=job.seed + index,
-                          tile_scale=job.tile_scale)
+                          tile_scale=job.tile_scale, label_crs=utm_crs((west + east) / 2, (south + north) / 2))
+
+
+def safe_stem(name: str, max_chars: int) -> str:
+    """``name`` with every run of characters outside [A-Za-z0-9_-] made one "_", at most
+    ``max_chars`` long; a changed or shortened name gets 6 hex digits of its hash, so two region
+    files never share tasks or assets."""
+    clean = _NOT_ID_CHARS.sub("_", name).strip("_") or "region"
+    if clean == name and len(clean) <= max_chars:
+        return clean
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+    return f"{clean[:max_chars - 7].rstrip('_')}_{digest}"
 
 
 def export_names(job: SamplingJob, index: int) -> tuple[str, str | None]:
-    """(task description = file prefix, table asset id or None) of tile ``index``'s export."""
-    description = f"gee-crop_{job.name}_{job.year}_tile{index:04d}"
-    asset = f"projects/{job.project}/assets/gee-crop/samples/{description}" if job.project else None
+    """(task description = file prefix, table asset id or None) of tile ``index``'s export; the job
+    name (a region file's stem) is made safe for both (:func:`safe_stem`)."""
+    fixed = f"gee-crop__{job.year}_tile{index:04d}"
+    description = f"gee-crop_{safe_stem(job.name, DESCRIPTION_MAX - len(fixed))}_{job.year}_tile{index:04d}"
+    asset = f"{samples_folder(job.project)}/{description}" if job.project else None
     return description, asset
+
+
+def samples_folder(project: str) -> str:
+    """The asset folder holding a project's exported sample tables."""
+    return f"projects/{project}/assets/{SAMPLES_FOLDER}"
 
 
 def export_config(rows: ee.FeatureCollection, destination: str, description: str, *,
                   cloud_band: str = "cs", folder: str | None = None, bucket: str | None = None,
-                  asset_id: str | None = None) -> dict:
+                  asset_id: str | None = None, overwrite: bool = False) -> dict:
     """A table-export config for :meth:`EarthEngineClient.start_export` (CSV for Drive and Cloud
-    Storage, a table asset otherwise); ``description`` doubles as the file name prefix."""
+    Storage, a table asset otherwise); ``description`` doubles as the file name prefix.
+    ``overwrite``: an asset export replaces an existing asset of the same id."""
     if destination not in EXPORT_DESTINATIONS:
         raise ValueError(f"destination must be one of {EXPORT_DESTINATIONS}, got {destination!r}")
     config = {"collection": rows, "description": description, "destination": destination,
@@ -204,4 +264,5 @@ def export_config(rows: ee.FeatureCollection, destination: str, description: str
         config["file_prefix"] = f"{folder or 'gee-crop'}/{description}"
     else:
         config["asset_id"] = asset_id
+        config["overwrite"] = bool(overwrite)
     return config

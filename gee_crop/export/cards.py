@@ -13,6 +13,7 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, load_model, read_model_meta, update_model_meta
 from gee_crop.models.registry import TORCH_ARCHS
+from gee_crop.viz.html import is_number, number, safe_json
 
 PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); "
          "implemented by gee-crop")
@@ -72,18 +73,30 @@ def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], inpu
 
 
 def format_percent(value) -> str:
-    """A 0..1 score as '93.08 %', or 'n/a'."""
-    return "n/a" if value is None else f"{100 * value:.2f} %"
+    """A 0..1 score of a (safe_card) card as '93.08 %', or 'n/a'; a non-number is shown as it is."""
+    if value is None:
+        return "n/a"
+    return f"{number(value, '.2f', 100)} %" if is_number(value) else str(value)
+
+
+def safe_card(card: object) -> object:
+    """A copy of a card whose every string, keys included, is inert in a terminal, Markdown and HTML
+    (viz.html.safe_json): class names, sources and regions come from model files, which anyone may write."""
+    return safe_json(card)
 
 
 def model_card_markdown(card: dict) -> str:
-    """The card as a short Markdown document."""
+    """The card as a short Markdown document (every text field made inert by :func:`safe_card`)."""
+    return _markdown(safe_card(card))
+
+
+def _markdown(card: dict) -> str:
     data, season, metrics = card["training_data"], card["season"], card["metrics"]
     counts = ", ".join(f"{c} {n}" for c, n in data.get("class_counts", {}).items()) or "n/a"
     lines = [
         f"# Model card: gee-crop {card['model']}",
         "",
-        f"Method: {card['method']}. {card['parameters']:,} parameters.",
+        f"Method: {card['method']}. {number(card['parameters'], ',')} parameters.",
         "",
         "## Input and output",
         f"- `{card['input']['name']}`: shape {card['input']['shape']}, {card['input']['units']}; "
@@ -163,8 +176,10 @@ def read_card(path: str | os.PathLike) -> dict:
 
 
 def card_text(card: dict) -> str:
-    """The card as Markdown: the exporter's card text, then the transfer scores."""
-    text = model_card_markdown(card).rstrip("\n")
+    """The card as Markdown: the exporter's card text, then the transfer scores (every text field made
+    inert by :func:`safe_card`, so ``gee-crop info`` prints no escape sequence or markup from the file)."""
+    card = safe_card(card)
+    text = _markdown(card).rstrip("\n")
     scores = card.get("transfer_scores") or []
     lines = ["", "## Transfer scores"]
     if not scores:

@@ -3,7 +3,7 @@
 Static quantization calibrates activation ranges on real model inputs (median composites of real
 samples), so the int8 graph needs no runtime range computation: on CPUs with VNNI/AMX it runs
 several times faster than fp32. Dynamic quantization is avoided on purpose: it recomputes ranges
-per batch and measured ~6x *slower* than fp32 for CropNet (../shared/OFFLINE_EE.md).
+per batch and measured ~6x *slower* than fp32 for CropNet (measured on this project's 2-core CPUs).
 """
 from __future__ import annotations
 

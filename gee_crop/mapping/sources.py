@@ -13,6 +13,7 @@ produced it (``dn / 1e4`` float32 reflectance).
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,13 +28,13 @@ from rasterio.windows import Window
 from shapely.geometry import box
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS, REFLECTANCE_SCALE, WORLDCOVER_IMAGE, SeasonSpan
+from gee_crop.config import BANDS, REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, SeasonSpan
 from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.composite import composite_band_names, median_composite
 from gee_crop.earthengine.labels import WORLDCOVER_CROPLAND
-from gee_crop.errors import InputError, RegionError
+from gee_crop.errors import InputError, RegionError, SeasonError
 from gee_crop.features.composite import composite_pixels, infer_season_year, stack_arrays
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
@@ -44,6 +45,11 @@ __all__ = ["TileComposite", "LocalStackSource", "EarthEngineSource", "RasterClas
 
 #: DN written for a valid pixel whose composite rounds to 0 (0 is Earth Engine's "masked").
 _MIN_VALID_DN = 1
+#: First day of COPERNICUS/S2_SR_HARMONIZED ("Dataset Availability: 2017-03-28", Earth Engine catalog,
+#: https://developers.google.com/earth-engine/datasets/catalog/COPERNICUS_S2_SR_HARMONIZED).
+EE_S2_FIRST_DAY = dt.date(2017, 3, 28)
+#: float32 copies of a pixel's values held at once while compositing (values, medians, masks, gap fill).
+_WORKING_COPIES = 4
 
 
 @dataclass
@@ -83,6 +89,12 @@ class FeatureSource(Protocol):
 
     def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
         """The season year to map when the user gives none."""
+
+    def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
+        """SeasonError naming the years the source covers when ``season`` lies outside its data."""
+
+    def bytes_per_pixel(self, season: SeasonSpan) -> int:
+        """Working memory of one tile pixel while it is composited and classified (bytes)."""
 
     def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
                   region: shapely.Geometry | None = None) -> TileComposite:
@@ -129,6 +141,24 @@ class LocalStackSource:
         arrays = stack_arrays(s, r, c, threshold=spec.cloud_threshold)
         return infer_season_year(arrays, np.full(len(r), latitude), length_days=spec.length_days,
                                  start_month_day=spec.start_month_day)
+
+    def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
+        """SeasonError when no acquisition of the stack falls in ``season``, naming the season years
+        it does cover (a map of such a year would be empty)."""
+        if _n_dates_in(self.stack.dates, season):
+            return
+        first, last = (d.astype("datetime64[D]").item() for d in (self.stack.dates.min(), self.stack.dates.max()))
+        covered = [y for y in range(first.year - 1, last.year + 2)
+                   if _n_dates_in(self.stack.dates, spec.season(y, latitude))]
+        years = ", ".join(map(str, covered)) or "none"
+        raise SeasonError(f"the {self.description} has no acquisition in the season of that --year "
+                          f"({season.start} to {season.end}); "
+                          f"its acquisitions ({first} to {last}) cover the season(s) of {years}: pass "
+                          f"--year {covered[-1] if covered else first.year}")
+
+    def bytes_per_pixel(self, season: SeasonSpan) -> int:
+        n_dates = max(1, _n_dates_in(self.stack.dates, season))
+        return _WORKING_COPIES * 4 * (len(BANDS) + 1) * max(n_dates, season.n_bins)
 
     def footprint(self) -> shapely.Geometry:
         s, (x0, y1) = self.stack, self.stack.upper_left
@@ -232,6 +262,18 @@ class EarthEngineSource:
     def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
         raise InputError("mapping from Earth Engine needs the season year; pass --year, e.g. --year 2023")
 
+    def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
+        """SeasonError for a season that ends before Sentinel-2 L2A starts or starts in the future."""
+        today = dt.date.today()
+        if season.end <= EE_S2_FIRST_DAY or season.start > today:
+            raise SeasonError(f"the season {season.start} to {season.end} is outside the Sentinel-2 L2A data on "
+                              f"Earth Engine ({S2_COLLECTION}: {EE_S2_FIRST_DAY} to today); pass a --year from "
+                              f"{EE_S2_FIRST_DAY.year} to {today.year}")
+
+    def bytes_per_pixel(self, season: SeasonSpan) -> int:
+        # the request's uint16 values and masks, the decoded copy and the float32 model input
+        return len(BANDS) * season.n_bins * (3 + 2 + _WORKING_COPIES)
+
     def image(self, region_wgs84: shapely.Geometry, spec: FeatureSpec, season: SeasonSpan) -> ee.Image:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""
         region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
@@ -262,6 +304,11 @@ class EarthEngineSource:
         valid = (dn != 0).all(axis=(2, 3))
         dn[~valid] = 0
         return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
+
+
+def _n_dates_in(dates: np.ndarray, season: SeasonSpan) -> int:
+    """Acquisitions in the season's windows."""
+    return int(((dates >= np.datetime64(season.start, "D")) & (dates < np.datetime64(season.covered_end, "D"))).sum())
 
 
 def check_region_in_source(region_wgs84: shapely.Geometry, source: FeatureSource) -> None:

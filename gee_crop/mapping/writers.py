@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio._err
+import rasterio.errors
 import rasterio.shutil
 from rasterio.windows import Window
 
@@ -33,14 +35,34 @@ def band_names(probabilities: bool) -> list[str]:
     return ["class", "confidence"] + ([f"p_{c}" for c in CLASSES] if probabilities else [])
 
 
+#: What a failed GDAL write raises: rasterio's errors, GDAL's own (CPLE_*), and OS errors.
+GDAL_WRITE_ERRORS = (OSError, rasterio.errors.RasterioError, rasterio._err.CPLE_BaseError)
+
+
 def write_atomic(path: Path, write) -> Path:
-    """``gee_crop.atomic.atomic_write`` with disk-full / permission failures as a user error."""
+    """``gee_crop.atomic.atomic_write`` with disk-full / permission / GDAL failures as a user error."""
     try:
         return atomic_write(path, write)
-    except (OSError, rasterio.errors.RasterioIOError) as exc:
-        why = getattr(exc, "strerror", None) or exc
+    except GDAL_WRITE_ERRORS as exc:
+        why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
         raise OutputWriteError(f"could not write {path} ({why}); free disk space or choose a writable --out, "
                                "then rerun the same command (finished tiles are kept)") from None
+
+
+def verify_raster(path: Path, expected: np.ndarray) -> None:
+    """Raise OSError unless ``path`` is a non-empty GeoTIFF that opens and reads back ``expected``
+    ((bands, h, w)) exactly. GDAL may only log a failed write (a full disk: libtiff prints "No space
+    left on device" and the file is cut short), so every tile is read back before it counts as done."""
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        raise OSError(f"GDAL wrote an empty file (disk full?): {path.name}")
+    try:
+        with rasterio.open(path) as src:
+            values = src.read()
+    except (rasterio.errors.RasterioError, rasterio._err.CPLE_BaseError) as exc:
+        raise OSError(f"the written file does not open ({str(exc).splitlines()[0]}; disk full?)") from None
+    if values.shape != expected.shape or not np.array_equal(values, expected):
+        raise OSError(f"the written file does not read back what was written ({size} bytes; disk full?)")
 
 
 def encode_bands(probabilities: np.ndarray, valid: np.ndarray, with_probabilities: bool) -> np.ndarray:
@@ -56,7 +78,8 @@ def encode_bands(probabilities: np.ndarray, valid: np.ndarray, with_probabilitie
 
 
 def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, tile: Tile) -> Path:
-    """Write one tile's (bands, h, w) uint8 map atomically as a GeoTIFF."""
+    """Write one tile's (bands, h, w) uint8 map atomically as a GeoTIFF, verified by reading it back
+    (:func:`verify_raster`); OutputWriteError when it cannot be written whole."""
     profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": bands.shape[0],
                "dtype": "uint8", "crs": grid.crs, "transform": rasterio.Affine(*tile.transform(grid)),
                "nodata": NO_CLASS, "compress": "deflate"}
@@ -64,6 +87,7 @@ def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, til
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(bands)
+        verify_raster(tmp, bands)  # before the rename: a cut-short tile never gets the final name
 
     return write_atomic(Path(path), write)
 
@@ -115,11 +139,32 @@ def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str |
                 dst.update_tags(**(tags or {}))
             rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="deflate", blocksize=COG_BLOCK,
                                  overview_resampling="nearest", BIGTIFF="IF_SAFER")
+            _verify_cog(tmp, grid, len(bands), counts if bands[0] == 1 else None)
         finally:
             mosaic.unlink(missing_ok=True)
 
     write_atomic(out_path, write)
     return counts
+
+
+def _verify_cog(path: Path, grid: OutputGrid, count: int, class_counts: np.ndarray | None) -> None:
+    """Raise OSError unless the COG opens with the grid's size and band count and (for the class band)
+    reads back the class pixel counts the tiles gave, block by block (a cut-short file fails here)."""
+    if not path.exists() or path.stat().st_size == 0:
+        raise OSError(f"GDAL wrote an empty file (disk full?): {path.name}")
+    try:
+        with rasterio.open(path) as src:
+            if (src.width, src.height, src.count) != (grid.width, grid.height, count):
+                raise OSError(f"the written COG is {src.width} x {src.height} x {src.count}, not "
+                              f"{grid.width} x {grid.height} x {count}")
+            if class_counts is not None:
+                found = np.zeros(len(CLASSES), dtype=np.int64)
+                for _, window in src.block_windows(1):
+                    found += np.bincount(src.read(1, window=window).ravel(), minlength=256)[:len(CLASSES)]
+                if not np.array_equal(found, class_counts):
+                    raise OSError("the written COG does not read back the mapped pixels (disk full?)")
+    except (rasterio.errors.RasterioError, rasterio._err.CPLE_BaseError) as exc:
+        raise OSError(f"the written COG does not read back ({str(exc).splitlines()[0]}; disk full?)") from None
 
 
 def pixel_area_m2(grid: OutputGrid) -> float:

@@ -32,6 +32,7 @@ from gee_crop.export.onnx import export_and_check
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.pipeline.assess import assess, design
 from gee_crop.pipeline.map import run_map
+from gee_crop.pipeline.models import zoo_model
 from gee_crop.testing.demo_data import (DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION,  # noqa: F401
                                         DEMO_SPACING_M, demo_patch, demo_samples)
 from gee_crop.training.evaluate import evaluate_model, write_evaluation
@@ -64,10 +65,12 @@ class DemoResult:
     map_outputs: dict[str, str] = field(default_factory=dict)
     map_scores: dict[str, float] = field(default_factory=dict)
     assessment: dict = field(default_factory=dict)
+    cross_domain: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"out_dir": str(self.out_dir), "n_train": self.n_train, "n_test": self.n_test,
-                "class_counts": self.class_counts, "scores": self.scores, "onnx": str(self.onnx_path),
+                "class_counts": self.class_counts, "scores": self.scores, "cross_domain": self.cross_domain,
+                "onnx": str(self.onnx_path),
                 "onnx_max_abs_diff": self.onnx_max_abs_diff, "map_outputs": self.map_outputs,
                 "map_scores": self.map_scores, "assessment": self.assessment}
 
@@ -131,11 +134,13 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None =
         model_paths[name] = result.model_path
         echo(f"   held-out OA {100 * report.overall_accuracy:.2f} %, macro-F1 {100 * report.macro_f1:.2f} %")
 
+    cross_domain = _cross_domain_score(test_set, echo)
     echo("4/6 export CropNet 2D to ONNX and check onnxruntime against torch")
     onnx_path, diff, n_checked = export_and_check(model_paths["CropNet 2D"], out_dir / "cropnet2d.onnx",
                                                   out_dir / "test.parquet")
     echo(f"   {onnx_path}: max |Δprob| = {diff:.2e} on {n_checked} real samples")
-    result = DemoResult(out_dir, len(train_set), len(test_set), counts, scores, onnx_path, float(diff))
+    result = DemoResult(out_dir, len(train_set), len(test_set), counts, scores, onnx_path, float(diff),
+                        cross_domain=cross_domain)
 
     if with_map:
         echo("5/6 map the whole patch with onnxruntime")
@@ -144,6 +149,18 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None =
         _assess_map(patch, Path(result.map_outputs["cog"]), out_dir / "assessment", result, seed, echo)
     write_json_atomic(out_dir / "demo_summary.json", result.to_dict(), indent=2)
     return result
+
+
+def _cross_domain_score(test_set, echo: Callable[[str], None]) -> dict:
+    """The shipped zoo model, which never saw this patch (trained on France 2022/2023 and Belgium 2021),
+    scored on the same held-out samples: what a model trained elsewhere achieves here."""
+    zoo = zoo_model()
+    report = evaluate_model(zoo.path, test_set, target_region=DEMO_REGION, device="cpu").report
+    scores = {"model": zoo.name, "trained_on": list(zoo.training_domains), "oa": float(report.overall_accuracy),
+              "macro_f1": float(report.macro_f1), "n_test": int(report.confusion.sum())}
+    echo(f"   cross-domain: the shipped {zoo.name} (trained on {', '.join(zoo.training_domains)}, never on "
+         f"this patch): OA {100 * scores['oa']:.2f} %, macro-F1 {100 * scores['macro_f1']:.2f} %")
+    return scores
 
 
 def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResult, progress: bool,

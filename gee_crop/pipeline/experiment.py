@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Callable
 
 from gee_crop.experiments.config import load_experiment
+from gee_crop.experiments.data_folder import experiment_data_dir
 from gee_crop.experiments.report import write_report
 from gee_crop.experiments.runner import ExperimentRun, run_experiment
-from gee_crop.testing.paths import shared_data_dir
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ def run_experiment_file(config: str | os.PathLike, out_dir: str | os.PathLike, *
                         echo: Callable[[str], None] = print) -> ExperimentResult:
     """Train and evaluate every model x transfer x seed of the YAML ``config`` into ``out_dir``
     (finished results are reused) and gather the table; with ``report`` also write report.html."""
-    # {shared_data} in dataset paths: the shipped real-data folder ($GEE_CROP_DATA or ../shared/data)
-    experiment = load_experiment(config, data_dir=data_dir, shared_data=shared_data_dir)
+    # {shared_data} in dataset paths: the experiment data folder (experiments/data_folder.py)
+    experiment = load_experiment(config, data_dir=data_dir, shared_data=experiment_data_dir)
     run = run_experiment(experiment, out_dir, seeds=seeds, figures=figures, echo=echo)
     table = run.tables["markdown"].read_text(encoding="utf-8")
     return ExperimentResult(run, table, write_report(out_dir) if report else None)

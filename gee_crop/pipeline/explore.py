@@ -12,7 +12,6 @@ and its 5-day median composite (the training code's :func:`~gee_crop.features.co
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,9 @@ from shapely.geometry import box
 from gee_crop.config import (CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, SeasonSpan,
                              hemisphere_of, n_bins_of, season_span)
 from gee_crop.data.regions import WGS84, reproject_geometry
-from gee_crop.earthengine.client import EarthEngineClient, project_from_env, redact
+from gee_crop.earthengine.client import (EarthEngineClient, credentials_file, find_credentials,
+                                         project_from_env, redact)
+from gee_crop.errors import GeeCropError
 from gee_crop.features.composite import composite_pixels, infer_season_year, season_start_days, stack_arrays
 from gee_crop.testing.demo_data import demo_patch, demo_samples
 from gee_crop.testing.offline_ee import initialize_offline
@@ -65,30 +66,12 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() not in ("", "0", "false", "no")
 
 
-def credentials_file() -> Path | None:
-    """A stored credentials file Earth Engine would use, or None (no file read, no socket).
-
-    Looks at $GOOGLE_APPLICATION_CREDENTIALS, the ``earthengine authenticate`` file and gcloud's
-    application-default credentials, in that order.
-    """
-    candidates = []
-    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
-        candidates.append(Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"]))
-    candidates.append(Path(ee.oauth.get_credentials_path()))
-    gcloud_dir = os.environ.get("CLOUDSDK_CONFIG") or (
-        Path(os.environ["APPDATA"]) / "gcloud" if os.name == "nt" and os.environ.get("APPDATA")
-        else Path.home() / ".config" / "gcloud")
-    candidates.append(Path(gcloud_dir) / "application_default_credentials.json")
-    return next((path for path in candidates if path.is_file()), None)
-
-
 def _project_from(credentials: Path) -> str | None:
-    """The Cloud project recorded in a credentials file (``earthengine set_project``), if any."""
+    """The Cloud project saved with the stored credentials (``earthengine set_project``), if any."""
     try:
-        content = json.loads(credentials.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return find_credentials().project
+    except GeeCropError:
         return None
-    return next((content[k] for k in ("project", "quota_project_id", "project_id") if content.get(k)), None)
 
 
 def start_session(project: str | None = None, *, echo: Callable[[str], None] | None = print) -> NotebookSession:

@@ -25,15 +25,18 @@ class ExportResult:
 
 def run_export(model: str | os.PathLike, out_path: str | os.PathLike, *, opset: int = 17,
                table: str | os.PathLike | None = None, overwrite: bool = False,
-               quantize: bool = False, trust_pickle: bool = False) -> ExportResult:
-    """Export ``model`` to ``out_path`` (model_card.md beside it); with ``quantize`` also write
-    NAME.int8.onnx calibrated on real samples (``table``, else the shipped demo patch).
-    ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl) into ONNX."""
+               quantize: bool = False, trust_pickle: bool = False,
+               calibration: str | os.PathLike | None = None) -> ExportResult:
+    """Export ``model`` to ``out_path`` (model_card.md beside it), parity-checked on ``table`` (else
+    pixels of the demo patch shipped in the package); with ``quantize`` also write NAME.int8.onnx
+    calibrated on real samples: ``calibration`` (a sample table of the user's region), else ``table``,
+    else the shipped demo pixels. ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl)
+    into ONNX."""
     data = table if table is not None else demo_pixels()
     path, diff, n_checked = export_and_check(model, out_path, data, opset=opset, overwrite=overwrite,
                                              trust_pickle=trust_pickle)
     result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
     if not quantize:
         return result
-    int8, n_calibration = quantize_exported(path, data)
+    int8, n_calibration = quantize_exported(path, calibration if calibration is not None else data)
     return ExportResult(path, result.card_path, result.max_abs_diff, n_checked, int8, n_calibration)

@@ -38,6 +38,15 @@ from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, che
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
 PROBABILITIES_NAME = "probabilities.tif"
 TILES_DIR, LEDGER_NAME = "tiles", "manifest.json"
+FINAL_NAMES = (MAP_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME)
+#: ledger key of the finishing step: final file name -> sha256, written after the last final file.
+FINISHED_KEY = "finished"
+#: the schedulers that run in this process; anything else is the address of a running Dask scheduler.
+IN_PROCESS_SCHEDULERS = ("local", "threads", "synchronous")
+#: seconds to wait for a remote Dask scheduler before giving up with the fix.
+SCHEDULER_TIMEOUT_S = 10
+#: share of the available memory the tiles in flight may use (their working arrays); workers are capped to it.
+MEMORY_SHARE = 0.5
 #: The ledger is saved at most this often while tiles finish (and when the run stops): a map of
 #: thousands of tiles must not rewrite it per tile. Tiles finished after the last save are redone.
 LEDGER_SAVE_S = 5.0
@@ -85,6 +94,8 @@ class MapResult:
     probabilities: Path | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     reports: list[TileReport] = field(default_factory=list, repr=False)
+    workers: int = 1
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {"cog": str(self.cog), "probabilities": str(self.probabilities) if self.probabilities else None,
@@ -95,7 +106,8 @@ class MapResult:
                 "pixels_per_second": round(self.pixels_per_second, 1), "bytes_fetched": self.bytes_fetched,
                 "bytes_per_pixel": round(self.bytes_per_pixel, 2), "min_bytes_per_pixel": self.min_bytes_per_pixel,
                 "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-                "accuracy": self.accuracy.to_dict() if self.accuracy else None}
+                "accuracy": self.accuracy.to_dict() if self.accuracy else None, "workers": self.workers,
+                "notes": self.notes}
 
 
 @dataclass
@@ -124,16 +136,32 @@ def composite_settings(spec: FeatureSpec, season: SeasonSpan) -> dict:
     return {"season": season.to_dict(), "threshold": spec.cloud_threshold, "max_gap_bins": spec.max_gap_bins}
 
 
+def _finished_outputs(out_dir: Path, ledger: RunLedger) -> bool:
+    """Whether the ledger records the finishing step and every final output is still as it was written."""
+    outputs = ledger.data.get(FINISHED_KEY) or {}
+    return bool(outputs) and all((out_dir / name).is_file() and file_sha256(out_dir / name) == digest
+                                 for name, digest in outputs.items())
+
+
 def _open_ledger(out_dir: Path, settings: dict, overwrite: bool) -> RunLedger:
     """The ledger of ``out_dir/tiles`` (a new run, or the one to resume); refuse to mix runs or to
-    overwrite a finished map without ``overwrite``."""
+    overwrite a finished map without ``overwrite``.
+
+    A map whose finishing step (COG, PNG, areas, summary) was cut short by a kill or a full disk is
+    not finished: its ledger has no ``finished`` record, so a rerun of the same command resumes it
+    (redoing only the final files) instead of asking for ``--overwrite``.
+    """
     if overwrite:
-        for name in (MAP_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME):
+        for name in FINAL_NAMES:
             (out_dir / name).unlink(missing_ok=True)
-    elif (out_dir / MAP_NAME).exists():
+    elif (out_dir / MAP_NAME).exists() and not (out_dir / TILES_DIR / LEDGER_NAME).exists():
         raise OutputExistsError(f"{out_dir / MAP_NAME} exists; pass --overwrite to replace it, or another --out")
-    return RunLedger.open(out_dir / TILES_DIR / LEDGER_NAME, settings, units="tiles", overwrite=overwrite,
-                          save_every_s=LEDGER_SAVE_S)
+    ledger = RunLedger.open(out_dir / TILES_DIR / LEDGER_NAME, settings, units="tiles", overwrite=overwrite,
+                            save_every_s=LEDGER_SAVE_S)
+    if not overwrite and (out_dir / MAP_NAME).exists() and _finished_outputs(out_dir, ledger):
+        raise OutputExistsError(f"{out_dir / MAP_NAME} exists; pass --overwrite to replace it, or another --out")
+    ledger.data.pop(FINISHED_KEY, None)
+    return ledger
 
 
 def _tile_path(plan: _Plan, tile: Tile) -> Path:
@@ -188,22 +216,24 @@ def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progr
             tasks = [dask.delayed(process_tile, pure=False)(plan, t, dask_key_name=f"tile-{t.name}") for t in tiles]
             with Callback(posttask=lambda key, result, *_: report_in(result) if str(key).startswith("tile-") else None):
                 return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers))
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import LocalCluster, as_completed
 
         if scheduler == "local":
-            # in-process workers (numpy and onnxruntime release the GIL), reachable from this host only
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+            # in-process workers (numpy and onnxruntime release the GIL), reachable from this host only;
+            # no per-worker memory limit: in-process workers share one process, whose memory each of them
+            # would count as its own (64 workers then pause at once and the run hangs)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, memory_limit=0,
                                    protocol="tcp://", host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
+            client = _client(cluster)
         else:
-            cluster, client = None, Client(scheduler)
+            cluster, client = None, _client(scheduler)
         try:
-            futures = client.map(lambda t: process_tile(plan, t), tiles, pure=False)
             reports = {}
-            for future in as_completed(futures):
+            for future in as_completed(submit_tiles(client, plan, tiles)):
                 report = future.result()
                 reports[report.tile] = report
                 report_in(report)
+                future.release()
             return [reports[t] for t in tiles]
         finally:
             client.close()
@@ -211,6 +241,59 @@ def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progr
                 cluster.close()
     finally:
         bar.close()
+
+
+def submit_tiles(client, plan: _Plan, tiles: list[Tile]) -> list:
+    """Submit one :func:`process_tile` task per tile to a Dask ``client``; the futures.
+
+    The plan (with a local stack of hundreds of MB) is scattered to the workers once and each task
+    refers to it by key, so a task's payload is one tile and a key whatever the stack or the number
+    of tiles: memory stays flat in the number of tiles (a closure over the plan would carry the stack
+    with every task).
+    """
+    plan_ref = client.scatter(plan, broadcast=True, hash=False)
+    return client.map(process_tile, [plan_ref] * len(tiles), tiles, pure=False,
+                      key=[f"tile-{t.name}" for t in tiles])
+
+
+def check_scheduler(scheduler: str) -> None:
+    """InputError unless ``scheduler`` is an in-process scheduler or looks like a Dask address."""
+    if scheduler in IN_PROCESS_SCHEDULERS:
+        return
+    if "://" not in scheduler and ":" not in scheduler:
+        raise InputError(f"--scheduler {scheduler!r} is neither {', '.join(IN_PROCESS_SCHEDULERS)} nor the address "
+                         "of a Dask scheduler; give one of those or tcp://host:8786")
+
+
+def _client(address):
+    """A Dask client of ``address`` (a LocalCluster or a scheduler address); InputError naming the fix
+    when the scheduler cannot be reached within SCHEDULER_TIMEOUT_S."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot reach the Dask scheduler at {address} ({why}); start it first "
+                         "(`dask scheduler`), or use --scheduler local") from None
+
+
+def worker_count(requested: int | None, n_tasks: int, bytes_per_task: int) -> tuple[int, str]:
+    """Tiles to process at once: ``requested`` (default one per core), capped at the cores, at what
+    MEMORY_SHARE of the available memory holds (``bytes_per_task`` each) and at the tasks; and a note
+    saying why when the request was capped ("" otherwise). InputError for fewer than one worker."""
+    import psutil
+
+    if requested is not None and int(requested) < 1:
+        raise InputError(f"--workers {requested} must be at least 1")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    by_memory = max(1, int(MEMORY_SHARE * psutil.virtual_memory().available // max(1, bytes_per_task)))
+    workers = max(1, min(requested or cores, cores, by_memory, n_tasks or 1))
+    note = ""
+    if requested and workers < requested and workers < (n_tasks or 1):
+        limit = "CPU cores" if workers == cores else "tiles that fit in half the free memory"
+        note = f"--workers {requested} capped at {workers} (the {limit})"
+    return workers, note
 
 
 def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -231,6 +314,9 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     """
     started = time.perf_counter()
     model_path, out_dir = Path(model_path), Path(out_dir)
+    check_scheduler(scheduler)
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"--workers {workers} must be at least 1")
     check_precision(model_path, precision)
     contract = read_contract(model_path)
     if region is None:
@@ -244,6 +330,7 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     if year is None:
         year = source.infer_year(contract, latitude)
     season = contract.season(int(year), latitude)
+    source.check_season(contract, season, latitude)
     check_model_matches(contract, season, model_path)
     spec = contract if max_gap_bins is None else dataclasses.replace(contract, max_gap_bins=int(max_gap_bins))
 
@@ -270,7 +357,7 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     # one tile per core, each onnxruntime session single-threaded: compositing (numpy, one core) and
     # inference then overlap instead of alternating; with fewer tiles, the cores go to the sessions
     cores = os.cpu_count() or 1
-    workers = max(1, min(workers or cores, len(todo) or 1))
+    workers, note = worker_count(workers, len(todo), tile_size * tile_size * source.bytes_per_pixel(season))
     threads = max(1, cores // workers)
     plan = _Plan(source, model_path, spec, season, grid, region_grid, ledger.folder, probabilities, batch_size,
                  threads, providers, precision, cropland, tile_hook)
@@ -294,11 +381,18 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
             f"{len(failed)} of {len(tiles)} tiles failed ({first.tile.name}: {first.error}); the "
             f"{len(tiles) - len(failed)} finished tiles are kept in {ledger.folder}: rerun the same command "
             "to retry only the failed ones")
-    return _finish(out_dir, plan, tiles, reports, source, year, started, tiles_seconds)
+    result = _finish(out_dir, plan, tiles, reports, source, year, started, tiles_seconds,
+                     workers=workers, notes=[note] if note else [])
+    # the finishing step is recorded last: a kill before this line leaves a map that a rerun finishes
+    ledger.data[FINISHED_KEY] = {name: file_sha256(out_dir / name) for name in FINAL_NAMES
+                                 if (out_dir / name).is_file()}
+    ledger.save()
+    return result
 
 
 def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileReport], source: FeatureSource,
-            year: int, started: float, tiles_seconds: float) -> MapResult:
+            year: int, started: float, tiles_seconds: float, *, workers: int = 1,
+            notes: list[str] | None = None) -> MapResult:
     grid = plan.grid
     tile_paths = {t: _tile_path(plan, t) for t in tiles}
     tags = {"gee_crop_season": json.dumps(composite_settings(plan.spec, plan.season)), "year": str(year),
@@ -327,6 +421,7 @@ def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileRep
         pixels_per_second=n_classified / tiles_seconds if n_classified else 0.0,
         bytes_fetched=fetched, bytes_per_pixel=fetched / requested if requested else 0.0,
         min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins, accuracy=accuracy, reports=reports,
+        workers=workers, notes=list(notes or []),
         stage_seconds={"read": sum(r.read_seconds for r in done), "inference": sum(r.inference_seconds for r in done),
                        "write": work_seconds - sum(r.read_seconds + r.inference_seconds for r in done)})
     writers.write_atomic(out_dir / SUMMARY_NAME,

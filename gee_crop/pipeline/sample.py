@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +32,8 @@ from gee_crop.data.table import read_table, write_table
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
 from gee_crop.earthengine.labels import check_label_asset
-from gee_crop.earthengine.sampling import (DEFAULT_TILE_DEG, Bounds, SamplingJob, export_config, export_names,
-                                           tile_graph)
+from gee_crop.earthengine.sampling import (DEFAULT_EXPORT_TO, DEFAULT_TILE_DEG, Bounds, SamplingJob,
+                                           export_config, export_names, samples_folder, tile_graph)
 from gee_crop.errors import EarthEngineError, InputError, OutputExistsError, RegionError, SeasonError
 from gee_crop.ledger import DONE, RunLedger
 from gee_crop.mapping.tiling import OutputGrid, Tile
@@ -44,6 +45,15 @@ S2_SR_FIRST_DATE = dt.date(2017, 3, 28)  # first image of COPERNICUS/S2_SR_HARMO
 MAX_TASK_ATTEMPTS = 3
 TERMINAL_OK = "COMPLETED"
 TERMINAL_BAD = ("FAILED", "CANCELLED", "CANCEL_REQUESTED", "UNKNOWN")
+#: Batch quotas (https://developers.google.com/earth-engine/guides/usage): about 2 tasks run at once
+#: per project by default, at most 3,000 tasks wait in a user's queue ("Too many tasks already in the
+#: queue (3000)."), a project holds at most 10,000 assets. gee-crop keeps at most MAX_QUEUED_TASKS of
+#: its own tasks queued (the rest of the queue stays free) and starts the next as others finish.
+MAX_QUEUED_TASKS = 100
+USER_QUEUE_LIMIT = 3000
+MAX_ASSETS = 10_000
+CONCURRENT_TASKS = 2
+QUEUE_FULL_MESSAGE = "too many tasks already in the queue"
 LEDGER_NAME = "manifest.json"
 #: Decimals of tile bounds (degrees): edges computed on the cell grid land exactly on the multiples.
 BOUNDS_DECIMALS = 9
@@ -208,59 +218,120 @@ def _fetch_export(client, job: SamplingJob, index: int, destination: str,
     return ee_rows.rows_to_series(rows, region=job.name, cloud_band=job.cloud_band)
 
 
-def run_exports(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, *,
-                destination: str, bucket: str | None = None, folder: str | None = None,
-                exports_dir: Path | None = None, poll_s: float = 30.0,
-                sleep: Callable[[float], None] = time.sleep, wait: bool = True,
-                progress: bool = True) -> list[str]:
-    """Start one table export per unfinished tile, poll them, collect finished ones as parts.
-
-    Failed tasks are restarted (at most MAX_TASK_ATTEMPTS per tile across reruns). Returns the
-    descriptions of tiles still waiting (running tasks, or CSVs not yet synced to ``exports_dir``).
-    """
+def check_export_target(client, job: SamplingJob, destination: str, bucket: str | None, n_tiles: int) -> None:
+    """InputError when the export target cannot work: a missing bucket or project, Drive with
+    credentials that have none (see ``StoredCredentials.drive_refusal``), more tiles than assets."""
     if destination == "gcs" and not bucket:
         raise InputError("--export-to gcs needs --bucket NAME (a Cloud Storage bucket you can write)")
     if destination == "asset" and not job.project:
         raise InputError("--export-to asset needs --project MY-PROJECT (the assets are written there)")
+    credentials = getattr(client, "credentials", None)
+    refusal = credentials.drive_refusal() if destination == "drive" and credentials is not None else None
+    if refusal:
+        raise InputError(f"--export-to drive cannot work here: {refusal}; use --export-to asset (the "
+                         "default: gee-crop reads the tables back itself) or --export-to gcs --bucket NAME")
+    if destination == "asset" and n_tiles > MAX_ASSETS:
+        raise InputError(f"{n_tiles} tiles would make {n_tiles} table assets, more than a project's "
+                         f"{MAX_ASSETS:,} assets; use a larger --tile-deg or --export-to gcs --bucket NAME")
+
+
+def _record_status(ledger: RunLedger, unit: str, status: dict) -> str:
+    """Store a task's state, error and cost (EECU-seconds, start/update times) in the ledger."""
+    fields = {"state": status.get("state", "UNKNOWN")}
+    if "error_message" in status:
+        fields["error"] = status["error_message"]
+    for key in ("batch_eecu_usage_seconds", "start_timestamp_ms", "update_timestamp_ms"):
+        if status.get(key) is not None:
+            fields[key] = status[key]
+    ledger.update(unit, **fields)
+    return fields["state"]
+
+
+def run_exports(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, *,
+                destination: str, bucket: str | None = None, folder: str | None = None,
+                exports_dir: Path | None = None, poll_s: float = 30.0,
+                sleep: Callable[[float], None] = time.sleep, wait: bool = True,
+                progress: bool = True, overwrite: bool = False,
+                max_queued: int = MAX_QUEUED_TASKS) -> list[str]:
+    """Run one table export per unfinished tile through a bounded queue; collect finished ones.
+
+    Each pass starts tasks while fewer than ``max_queued`` of the job's tasks are unfinished (a
+    full user queue, "Too many tasks already in the queue", waits for the next pass), then reads
+    every task's state with ONE ``listOperations`` (:meth:`list_tasks`), records its EECU usage and
+    times in the ledger and collects the finished ones. Failed tasks are restarted (at most
+    MAX_TASK_ATTEMPTS per tile across reruns). Returns the descriptions of tiles still waiting.
+    """
+    check_export_target(client, job, destination, bucket, len(tiles))
+    if destination == "asset":
+        client.ensure_folder(samples_folder(job.project))
     waiting: list[str] = []
     active = [u for u in tiles if ledger.entry(u)["state"] != DONE]
     with _progress(len(tiles), len(tiles) - len(active), f"export tasks {job.name}", progress) as bar:
         while active:
-            still = []
+            _start_tasks(client, job, tiles, ledger, active, destination=destination, bucket=bucket,
+                                   folder=folder, overwrite=overwrite, max_queued=max_queued)
+            statuses = client.list_tasks()  # one listOperations for every task of the pass
+            still, finished = [], 0
             for unit in active:
-                entry, index = ledger.entry(unit), int(unit)
-                description, asset = export_names(job, index)
-                if entry.get("task_id") is None or entry["state"] in TERMINAL_BAD:
-                    attempts = entry.get("attempts", 0)
-                    if attempts >= MAX_TASK_ATTEMPTS:
-                        raise EarthEngineError(
-                            f"export {description} failed {attempts} times "
-                            f"({entry.get('error', 'no message')}); try --tile-deg 0.5 or --tile-scale 4, "
-                            "then rerun with --overwrite")
-                    config = export_config(tile_graph(job, index, tiles[unit]), destination, description,
-                                           cloud_band=job.cloud_band, folder=folder, bucket=bucket,
-                                           asset_id=asset)
-                    # the task id must survive a crash before the status poll
-                    ledger.update(unit, task_id=client.start_export(config), state="READY", attempts=attempts + 1)
-                status = client.task_status(entry["task_id"])
-                ledger.update(unit, state=status.get("state", "UNKNOWN"),
-                              **({"error": status["error_message"]} if "error_message" in status else {}))
-                if entry["state"] != TERMINAL_OK:
+                entry = ledger.entry(unit)
+                if entry.get("task_id") is None:
+                    still.append(unit)  # not started yet (queue bound)
+                    continue
+                status = statuses.get(entry["task_id"]) or client.task_status(entry["task_id"])
+                if _record_status(ledger, unit, status) != TERMINAL_OK:
                     still.append(unit)  # running, or failed: restarted on the next pass
                     continue
-                series = _fetch_export(client, job, index, destination, exports_dir)
+                series = _fetch_export(client, job, int(unit), destination, exports_dir)
                 if series is None:
-                    waiting.append(description)
+                    waiting.append(export_names(job, int(unit))[0])
                     continue
                 _store_part(ledger, unit, series)
+                finished += 1
                 bar.update(1)
             active = still
-            if active and wait:
-                sleep(poll_s)
-            elif active:
+            if active and not wait:
                 waiting.extend(export_names(job, int(u))[0] for u in active)
                 break
+            unstarted = any(ledger.entry(u).get("task_id") is None for u in active)
+            if active and not (finished and unstarted):
+                sleep(poll_s)  # no queue slot was freed for a waiting tile: let the tasks run
     return waiting
+
+
+def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, active: list[str], *,
+                 destination: str, bucket: str | None, folder: str | None, overwrite: bool,
+                 max_queued: int) -> int:
+    """Start the tasks of ``active`` tiles that have none (or a failed one) while the queue has room;
+    the number started."""
+    queued = sum(1 for u in active if ledger.entry(u).get("task_id") is not None
+                 and ledger.entry(u)["state"] not in (*TERMINAL_BAD, TERMINAL_OK))
+    started = 0
+    for unit in active:
+        entry, index = ledger.entry(unit), int(unit)
+        if entry.get("task_id") is not None and entry["state"] not in TERMINAL_BAD:
+            continue
+        if queued >= max_queued:
+            break
+        attempts = entry.get("attempts", 0)
+        description, asset = export_names(job, index)
+        if attempts >= MAX_TASK_ATTEMPTS:
+            raise EarthEngineError(
+                f"export {description} failed {attempts} times ({entry.get('error', 'no message')}); "
+                "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite")
+        config = export_config(tile_graph(job, index, tiles[unit]), destination, description,
+                               cloud_band=job.cloud_band, folder=folder, bucket=bucket, asset_id=asset,
+                               overwrite=overwrite or attempts > 0)
+        try:
+            task_id = client.start_export(config)
+        except EarthEngineError as exc:
+            if QUEUE_FULL_MESSAGE in str(exc).lower():
+                break  # the user's queue is full (other jobs too): start more on a later pass
+            raise
+        # the task id must survive a crash before the status poll
+        ledger.update(unit, task_id=task_id, state="READY", attempts=attempts + 1)
+        queued += 1
+        started += 1
+    return started
 
 
 def assemble(ledger: RunLedger, units: list[str], out: Path) -> int:
@@ -276,10 +347,10 @@ def assemble(ledger: RunLedger, units: list[str], out: Path) -> int:
 
 
 def run_sampling(client, job: SamplingJob, out: str | os.PathLike, *, mode: str = "auto",
-                 export_to: str = "drive", bucket: str | None = None, folder: str | None = None,
+                 export_to: str = DEFAULT_EXPORT_TO, bucket: str | None = None, folder: str | None = None,
                  exports_dir: str | os.PathLike | None = None, overwrite: bool = False,
                  poll_s: float = 30.0, sleep: Callable[[float], None] | None = None, wait: bool = True,
-                 progress: bool = True) -> SamplingResult:
+                 progress: bool = True, max_queued: int = MAX_QUEUED_TASKS) -> SamplingResult:
     """Sample ``job`` into the sample table ``out`` through ``client`` (resumable).
 
     Waits between task polls use ``sleep``, by default the client's own (injectable) sleep.
@@ -305,7 +376,8 @@ def run_sampling(client, job: SamplingJob, out: str | os.PathLike, *, mode: str 
     else:
         waiting = run_exports(client, job, tiles, ledger, destination=export_to, bucket=bucket,
                               folder=folder, exports_dir=Path(exports_dir) if exports_dir else None,
-                              poll_s=poll_s, sleep=sleep, wait=wait, progress=progress)
+                              poll_s=poll_s, sleep=sleep, wait=wait, progress=progress, overwrite=overwrite,
+                              max_queued=max_queued)
     done = sum(ledger.entry(u)["state"] == DONE for u in tiles)
     result = SamplingResult(None, chosen, len(tiles), done, requests=getattr(client, "requests", 0) - requests_before,
                             pending_tasks=waiting)
@@ -322,9 +394,33 @@ def run_sampling(client, job: SamplingJob, out: str | os.PathLike, *, mode: str 
 
 # ------------------------------------------------------------------ the command
 
+#: File names of the CSVs of a sampling export: gee-crop's tasks and ee_scripts/sample.js alike.
+EXPORT_CSV = re.compile(r"^gee-crop_(?P<name>.+)_(?P<year>\d{4})_tile(?P<tile>\d{4})")
+
+
+def table_from_exports(folder: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
+                       cloud_band: str = "cs") -> str:
+    """The sample table of CSVs already exported (e.g. by ``ee_scripts/sample.js`` in the Code
+    Editor) into ``folder``: no Earth Engine request, no new task. The region name of the samples is
+    the ``name`` part of the files' ``gee-crop_<name>_<year>_tileNNNN`` prefix."""
+    folder, out = Path(folder), Path(out)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose another --out")
+    found = sorted(p for p in folder.glob("*.csv") if EXPORT_CSV.match(p.name))
+    if not found:
+        raise InputError(f"{folder} holds no exported sample CSV (gee-crop_<name>_<year>_tileNNNN*.csv); "
+                         "download the files the Code Editor script exported to Drive into it")
+    names = sorted({EXPORT_CSV.match(p.name)["name"] for p in found})
+    parts = [ee_rows.rows_to_series(ee_rows.read_export_csv([p for p in found if EXPORT_CSV.match(p.name)["name"] == n]),
+                                    region=n, cloud_band=cloud_band) for n in names]
+    table = concat(parts)
+    write_table(table, out)
+    return f"wrote {len(table)} samples from {len(found)} exported CSV files in {folder} to {out}"
+
+
 def sample(*, country: str | None, region: str | None, source: str | None, labels: str | None,
            year: int, per_cell: int | None, out: str, overwrite: bool, project: str | None = None,
-           service_account_key: str | None = None, mode: str = "auto", export_to: str = "drive",
+           service_account_key: str | None = None, mode: str = "auto", export_to: str = DEFAULT_EXPORT_TO,
            bucket: str | None = None, exports_dir: str | None = None, cdl_accuracy: str | None = None,
            accuracy_filter: bool = True, wait: bool = True, **options) -> str:
     """Run the sampling the options describe; a one-paragraph summary for the terminal."""
@@ -342,14 +438,10 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
     if labels is not None:
         raise InputError("--labels goes with --source (local stacks); Earth Engine jobs use the "
                          "registered reference labels of the country")
-    job = plan_job(country=country, region=region, year=year, per_cell=per_cell, project=project,
-                   cloud_band=options["cloud_band"], threshold=options["threshold"],
-                   buffer_m=options["buffer_m"], seed=options["seed"], tile_deg=options["tile_deg"],
-                   tile_scale=options["tile_scale"], cell_deg=options["cell_deg"],
-                   spacing_m=options["spacing_m"])
-    if job.spec.accuracy_filter and accuracy_filter:
-        job.accuracy = read_accuracy_table(job.year, cdl_accuracy)
+    job = job_from_options(country=country, region=region, year=year, per_cell=per_cell, project=project,
+                           cdl_accuracy=cdl_accuracy, accuracy_filter=accuracy_filter, **options)
     client = ee_client.get_client(project=project, service_account_key=service_account_key)
+    job.project = job.project or getattr(client, "project", None)
     result = run_sampling(client, job, out, mode=mode, export_to=export_to, bucket=bucket,
                           exports_dir=exports_dir, overwrite=overwrite, wait=wait)
     head = (f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "
@@ -358,3 +450,17 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
     if result.out is None:
         return f"{head}; {result.message}"
     return f"{head}; wrote {result.n_samples} samples to {result.out}"
+
+
+def job_from_options(*, country: str | None, region: str | None, year: int, per_cell: int | None,
+                     project: str | None, cdl_accuracy: str | None = None, accuracy_filter: bool = True,
+                     **options) -> SamplingJob:
+    """The SamplingJob the options of `gee-crop sample` describe (no server call)."""
+    job = plan_job(country=country, region=region, year=year, per_cell=per_cell, project=project,
+                   cloud_band=options["cloud_band"], threshold=options["threshold"],
+                   buffer_m=options["buffer_m"], seed=options["seed"], tile_deg=options["tile_deg"],
+                   tile_scale=options["tile_scale"], cell_deg=options["cell_deg"],
+                   spacing_m=options["spacing_m"])
+    if job.spec.accuracy_filter and accuracy_filter:
+        job.accuracy = read_accuracy_table(job.year, cdl_accuracy)
+    return job

@@ -18,10 +18,26 @@ answers from the patch (Flanders 2019, 64 x 64 px at 10 m, 72 dates):
 Every request is recorded in ``graphs`` as ``(method, object)``. ``fail_next=[429, 500]`` makes the next
 requests fail with those statuses; ``interrupt_after=k`` raises :class:`FakeInterrupt` once k tiles were
 answered (a killed run, for resume tests).
+
+Batch tasks and assets behave as the service documents them (each behaviour cites its page in
+``gee_crop.earthengine.client`` / ``pipeline.sample``): with ``existing_assets`` a set, an asset export
+into a folder that was never created FAILS ("Asset '…' does not exist or doesn't allow this
+operation."), an export over an existing asset without ``overwrite`` FAILS ("Cannot overwrite asset
+'…'."), more than ``queue_limit`` unfinished tasks are refused at start ("Too many tasks already in
+the queue (3000). …"); ``list_tasks`` (one listOperations) reports every task with its
+``batch_eecu_usage_seconds`` and start/update times (synthetic: proportional to the rows exported).
+
+Check-parity graphs: composite values at points (``Image.sampleRegions`` of the 5-day median
+composite) are composited here from the patch's raw series at those points with the training code;
+raw series at points are the patch's. ``same_day_duplicates=True`` adds, on every third clear date, a
+second granule of the same day (another MGRS tile: DN x 1.3, score 0.9), as overlapping S2 tiles do;
+the server composite merges same-day granules when the graph asks for it (``qualityMosaic``) unless
+``server_keeps_duplicates`` (the behaviour of a graph without that step).
 """
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,7 +50,10 @@ from gee_crop.classes import NO_CLASS
 from gee_crop.config import BANDS, SCL_CLEAR_CLASSES
 from gee_crop.data.patch import read_patch
 from gee_crop.earthengine.client import EarthEngineClient, RetryPolicy
+from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.earthengine.graph import invocations, walk_calls
+from gee_crop.errors import EarthEngineError
+from gee_crop.features.composite import arrays_from_stack, composite_pixels
 from gee_crop.testing.paths import demo_patch_dir
 
 
@@ -53,7 +72,7 @@ class _HttpError(Exception):
         self.resp = _Resp(status)
 
 
-def injected_error(status: int) -> ee.EEException:
+def injected_error(status: int, message: str | None = None) -> ee.EEException:
     """An EEException chained to an HTTP error of ``status`` (as ee's _execute_cloud_call raises)."""
     messages = {429: "Too Many Requests", 500: "Internal error", 503: "Service Unavailable",
                 400: "User memory limit exceeded."}
@@ -61,9 +80,15 @@ def injected_error(status: int) -> ee.EEException:
         raise _HttpError(status)
     except _HttpError:
         try:
-            raise ee.EEException(messages.get(status, f"HTTP {status}"))
+            raise ee.EEException(message or messages.get(status, f"HTTP {status}"))
         except ee.EEException as exc:
             return exc
+
+
+QUEUE_FULL = "Too many tasks already in the queue (3000). Please wait for some of them to complete."
+DUPLICATE_GAIN, DUPLICATE_SCORE = 1.3, 0.9  # the second granule of a same-day pair
+EECU_S_PER_ROW, EECU_S_PER_TASK = 0.02, 5.0  # synthetic task costs
+TASK_CLOCK_MS = 1_700_000_000_000
 
 
 def _polygons(node: Any) -> list:
@@ -91,9 +116,12 @@ class FakeEarthEngineClient(EarthEngineClient):
                  pixels: np.ndarray | Callable | None = None, fail_next: list[int] | None = None,
                  interrupt_after: int | None = None, exports_dir: str | Path | None = None,
                  running_polls: int = 0, fail_tasks: int = 0, existing_assets: set[str] | bool = True,
-                 values: dict | None = None) -> None:
+                 values: dict | None = None, credentials: Any = None, queue_limit: int = 3000,
+                 same_day_duplicates: bool = False, server_keeps_duplicates: bool = False,
+                 project: str | None = None) -> None:
         self.sleeps: list[float] = []
-        super().__init__(retry=RetryPolicy(max_attempts=4, initial_s=0.5), sleep=self.sleeps.append)
+        super().__init__(retry=RetryPolicy(max_attempts=4, initial_s=0.5), sleep=self.sleeps.append,
+                         credentials=credentials, project=project)
         self.patch = read_patch(patch_dir or demo_patch_dir())
         lon, lat = self.patch.lonlat()
         if anchor is not None:
@@ -112,6 +140,12 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.tiles_answered = 0
         self.tasks: dict[str, dict] = {}
         self.asset_rows: dict[str, list[dict]] = {}
+        self.folders: set[str] = set()
+        self.queue_limit = queue_limit
+        self.list_calls = 0
+        self.max_unfinished = 0
+        self.same_day_duplicates = same_day_duplicates
+        self.server_keeps_duplicates = server_keeps_duplicates
 
     # ------------------------------------------------------------ plumbing
 
@@ -152,34 +186,91 @@ class FakeEarthEngineClient(EarthEngineClient):
         task_id = f"FAKETASK{len(self.tasks):04d}"
 
         def start(config):
-            rows = self._features_of(config["collection"])
-            if config["destination"] == "asset":
-                self.asset_rows[config["asset_id"]] = rows
-            elif self.exports_dir is not None:
-                self._write_csv(rows, config)
+            if self._unfinished() >= self.queue_limit:
+                raise injected_error(429, QUEUE_FULL)
             return task_id
 
         self._serve("startExport", start, task_config)
         failing = self.fail_tasks > 0
         self.fail_tasks -= int(failing)
-        self.tasks[task_id] = {"polls": 0, "fail": failing, "config": task_config}
+        error = "Computation timed out." if failing else self._asset_error(task_config)
+        self.tasks[task_id] = {"polls": 0, "error": error, "config": task_config, "done": False,
+                               "index": len(self.tasks)}
+        self.max_unfinished = max(self.max_unfinished, self._unfinished())
         return task_id
 
-    def task_status(self, task_id: str) -> dict:
-        task = self.tasks.get(task_id)
-        if task is None:
-            return {"id": task_id, "state": "UNKNOWN"}
+    def _unfinished(self) -> int:
+        return sum(not t["done"] for t in self.tasks.values())
+
+    def _asset_error(self, config: dict) -> str | None:
+        """The failure of an asset export the service would report (strict mode only)."""
+        if config["destination"] != "asset" or not isinstance(self.existing_assets, set):
+            return None
+        asset_id = config["asset_id"]
+        parent = asset_id.rsplit("/", 1)[0]
+        if not parent.endswith("/assets") and parent not in self.folders | self.existing_assets:
+            return f"Asset '{parent}' does not exist or doesn't allow this operation."
+        if asset_id in self.asset_rows and not config.get("overwrite"):
+            return f"Cannot overwrite asset '{asset_id}'."
+        return None
+
+    def _run_task(self, task_id: str) -> dict:
+        """Advance a task by one poll and return its status (the legacy task dict of listOperations)."""
+        task = self.tasks[task_id]
         task["polls"] += 1
-        if task["fail"]:
-            return {"id": task_id, "state": "FAILED", "error_message": "Computation timed out."}
-        state = "RUNNING" if task["polls"] <= self.running_polls else "COMPLETED"
-        return {"id": task_id, "state": state}
+        config = task["config"]
+        status = {"id": task_id, "description": config["description"]}
+        if task["error"]:
+            task["done"] = True
+            return {**status, "state": "FAILED", "error_message": task["error"]}
+        if task["polls"] <= self.running_polls:
+            return {**status, "state": "RUNNING"}
+        if not task["done"]:
+            rows = self._features_of(config["collection"])
+            if config["destination"] == "asset":
+                self.asset_rows[config["asset_id"]] = rows
+            elif self.exports_dir is not None:
+                self._write_csv(rows, config)
+            task.update(done=True, rows=len(rows))
+        start = TASK_CLOCK_MS + 60_000 * task["index"]
+        return {**status, "state": "COMPLETED",
+                "batch_eecu_usage_seconds": EECU_S_PER_TASK + EECU_S_PER_ROW * task["rows"],
+                "start_timestamp_ms": start, "update_timestamp_ms": start + 10_000 + 20 * task["rows"]}
+
+    def task_status(self, task_id: str) -> dict:
+        if task_id not in self.tasks:
+            return {"id": task_id, "state": "UNKNOWN"}
+        return self._run_task(task_id)
+
+    def list_tasks(self) -> dict[str, dict]:
+        self.list_calls += 1
+        self.graphs.append(("list_tasks", None))
+        self._serve("listOperations", lambda: None)
+        return {task_id: self._run_task(task_id) for task_id in self.tasks}
 
     def get_asset(self, asset_id: str) -> dict | None:
         self.graphs.append(("get_asset", asset_id))
+        if asset_id in self.asset_rows:
+            size = len(json.dumps(self.asset_rows[asset_id]).encode())
+            return {"id": asset_id, "type": "TABLE", "sizeBytes": str(size),
+                    "featureCount": str(len(self.asset_rows[asset_id]))}
+        if asset_id in self.folders:
+            return {"id": asset_id, "type": "FOLDER"}
         exists = self.existing_assets is True or (
             isinstance(self.existing_assets, set) and asset_id in self.existing_assets)
         return {"id": asset_id, "type": "TABLE"} if exists else None
+
+    def create_folder(self, folder_id: str) -> None:
+        self.graphs.append(("create_folder", folder_id))
+        parent = folder_id.rsplit("/", 1)[0]
+        known = self.folders | (self.existing_assets if isinstance(self.existing_assets, set) else set())
+        if self.existing_assets is not True and not parent.endswith("/assets") and parent not in known:
+            raise EarthEngineError(f"Asset '{parent}' does not exist or doesn't allow this operation.")
+        self.folders.add(folder_id)
+
+    def delete_asset(self, asset_id: str) -> None:
+        self.graphs.append(("delete_asset", asset_id))
+        self.asset_rows.pop(asset_id, None)
 
     # --------------------------------------------------- answering graphs
 
@@ -196,6 +287,10 @@ class FakeEarthEngineClient(EarthEngineClient):
         tables = invocations(collection, "Collection.loadTable")
         if tables and tables[0]["arguments"]["tableId"] in self.asset_rows:
             return self.asset_rows[tables[0]["arguments"]["tableId"]]
+        if not invocations(collection, "Image.stratifiedSample"):
+            if invocations(collection, "reduce.median"):
+                return self._composite_at_points(collection)
+            return self._raw_rows_at_points(collection)
         rows = self._sampling_rows(collection)
         self.tiles_answered += 1
         if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
@@ -265,4 +360,91 @@ class FakeEarthEngineClient(EarthEngineClient):
                          p["cloud_band"]: float(score[t, r, c])}
                 props.update({b: int(patch.dn[t, r, c, i]) for i, b in enumerate(BANDS)})
                 features.append({"type": "Feature", "geometry": None, "properties": props})
+        return features
+
+    # ------------------------------------------------------ check-parity graphs
+
+    def _points(self, collection: Any) -> list[tuple[dict, int, int]]:
+        """(properties, row, col) of each Point feature of the request that lies on the patch."""
+        found = []
+        res_deg = 1.5 * abs(float(self.lat[1, 0] - self.lat[0, 0]))
+        for call in invocations(collection, "Feature"):
+            geometry = call["arguments"].get("geometry")
+            if not isinstance(geometry, dict) or geometry.get("function") != "GeometryConstructors.Point":
+                continue
+            lon, lat = geometry["arguments"]["coordinates"]
+            distance = np.hypot(self.lon - lon, self.lat - lat)
+            r, c = np.unravel_index(np.argmin(distance), distance.shape)
+            if distance[r, c] <= res_deg:
+                found.append((call["arguments"].get("metadata", {}), int(r), int(c)))
+        return found
+
+    def _granules(self, r: int, c: int, start: np.datetime64, end: np.datetime64, cloud_band: str) -> list[dict]:
+        """The raw acquisitions of pixel (r, c) in [start, end): one per date, plus a same-day second
+        granule on every third clear date when ``same_day_duplicates``."""
+        patch = self.patch
+        clear = np.isin(patch.cloud[:, r, c], SCL_CLEAR_CLASSES)
+        rows = []
+        for t in np.flatnonzero((patch.dates >= start) & (patch.dates < end) & (patch.dn[:, r, c, :].max(axis=1) > 0)):
+            dn = patch.dn[t, r, c, :].astype(np.float64)
+            rows.append({"date": str(patch.dates[t]), "dn": dn, cloud_band: float(clear[t])})
+            if self.same_day_duplicates and clear[t] and t % 3 == 0:
+                rows.append({"date": str(patch.dates[t]), "dn": np.clip(np.round(dn * DUPLICATE_GAIN), 1, 65535),
+                             cloud_band: DUPLICATE_SCORE})
+        return rows
+
+    def _raw_rows_at_points(self, collection: Any) -> list[dict]:
+        link = invocations(collection, "Image.linkCollection")[0]["arguments"]
+        cloud_band = link["linkedBands"][0]
+        window = invocations(collection, "DateRange")[0]["arguments"]
+        start, end = np.datetime64(window["start"], "D"), np.datetime64(window["end"], "D")
+        features = []
+        for props, r, c in self._points(collection):
+            for granule in self._granules(r, c, start, end, cloud_band):
+                row = {k: props[k] for k in ("lon", "lat", "class") if k in props}
+                row.update(date=granule["date"], **{cloud_band: granule[cloud_band]})
+                row.update({b: int(v) for b, v in zip(BANDS, granule["dn"])})
+                features.append({"type": "Feature", "geometry": None, "properties": row})
+        return features
+
+    def _composite_at_points(self, collection: Any) -> list[dict]:
+        """The server's gap-filled 5-day median composite at each point, composited here from the raw
+        granules (same-day ones merged by highest score when the graph asks for ``qualityMosaic``)."""
+        link = invocations(collection, "Image.linkCollection")[0]["arguments"]
+        cloud_band = link["linkedBands"][0]
+        ranges = sorted({(c["arguments"]["start"], c["arguments"]["end"]) for c in invocations(collection, "DateRange")
+                         if isinstance(c["arguments"]["start"], str)})  # constant dates (not the per-day ones)
+        spans = [(np.datetime64(a, "D"), np.datetime64(b, "D")) for a, b in ranges]
+        start, end = min(a for a, _ in spans), max(b for _, b in spans)
+        window_days = int(min((b - a).astype(int) for a, b in spans))
+        n_bins = int((end - start).astype(int)) // window_days
+        gte = [c["arguments"]["image2"]["arguments"]["value"] for c in invocations(collection, "Image.gte")
+               if isinstance(c["arguments"].get("image2"), dict) and c["arguments"]["image2"].get("function") == "Image.constant"]
+        threshold = float(gte[0]) if gte else 0.75
+        max_gap = int(invocations(collection, "Image.lte")[0]["arguments"]["image2"]["arguments"]["value"])
+        merge = bool(invocations(collection, "ImageCollection.qualityMosaic")) and not self.server_keeps_duplicates
+        names = composite_band_names(n_bins)
+        features = []
+        for props, r, c in self._points(collection):
+            granules = self._granules(r, c, start, end, cloud_band)
+            if merge:  # per day, the granule with the highest score
+                best: dict[str, dict] = {}
+                for g in granules:
+                    if g["date"] not in best or g[cloud_band] > best[g["date"]][cloud_band]:
+                        best[g["date"]] = g
+                granules = list(best.values())
+            if not granules:
+                continue
+            dn = np.array([g["dn"] for g in granules], dtype=np.uint16)[None]
+            score = np.array([g[cloud_band] for g in granules], dtype=np.float32)[None]
+            dates = np.array([g["date"] for g in granules], dtype="datetime64[D]")
+            arrays = arrays_from_stack(dn, score, dates, cloud_band, threshold)
+            composite = composite_pixels(arrays, int(start.astype(np.int64)), window_days, n_bins,
+                                         max_gap_bins=max_gap)
+            if not composite.keep[0]:
+                continue  # masked on the server: sampleRegions drops the point
+            values = np.clip(np.round(composite.values[0] * 1e4), 0, 65535).reshape(-1)
+            row = {"point_id": props.get("point_id")}
+            row.update({n: int(v) for n, v in zip(names, values)})
+            features.append({"type": "Feature", "geometry": None, "properties": row})
         return features

@@ -1,30 +1,23 @@
-"""Where the shipped real demo data lives (``../shared/data`` beside the repository by default)."""
+"""Where the real data lives: the demo patch shipped inside the package, and the test and experiment
+data folder (``../shared/data`` beside the repository, or ``$GEE_CROP_DATA``).
+
+Only tests and experiments read the shared folder (:func:`shared_data_dir`); everything a user runs
+(``gee-crop demo``, ``export``'s default calibration, ``sample``'s country outlines) reads
+``gee_crop/resources``, so a wheel install works on its own.
+"""
 from __future__ import annotations
 
-import os
+from importlib import resources
 from pathlib import Path
 
-from gee_crop.errors import InputError
+from gee_crop.experiments.data_folder import REPO_ROOT, experiment_data_dir  # noqa: F401  (REPO_ROOT for tests)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_PATCH_ID = "0000280849BAC91C"
-
-
-def shared_data_dir() -> Path:
-    """The real-data folder: $GEE_CROP_DATA, else ../shared/data next to the repository."""
-    env = os.environ.get("GEE_CROP_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO_ROOT.parent / "shared" / "data", REPO_ROOT / "shared" / "data"]
-    for path in candidates:
-        if (path / "wc-gee-patches").is_dir():
-            return path
-    raise InputError(
-        "the shipped real data was not found (looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "); set GEE_CROP_DATA to the folder that holds wc-gee-patches/"
-    )
+#: The tests' real-data folder is the experiments' one (shared/data beside the checkout, or $GEE_CROP_DATA).
+shared_data_dir = experiment_data_dir
 
 
 def demo_patch_dir() -> Path:
-    """Folder of the Earth Engine demo patch (Flanders 2019, 64x64 px at 10 m)."""
-    return shared_data_dir() / "wc-gee-patches" / DEMO_PATCH_ID
+    """Folder of the Earth Engine demo patch shipped in the package (Flanders 2019, 64x64 px at 10 m;
+    gee_crop/resources/demo/PROVENANCE.md)."""
+    return Path(str(resources.files("gee_crop.resources").joinpath("demo", DEMO_PATCH_ID)))

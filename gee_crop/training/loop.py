@@ -68,6 +68,29 @@ def logits_of(model: nn.Module, inputs: np.ndarray, device: torch.device | str =
     return torch.cat(out)
 
 
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "config")
+
+
+def read_checkpoint(checkpoint: Path, settings: dict, device: torch.device | str = "cpu") -> dict:
+    """The state saved in ``checkpoint`` (loaded with ``weights_only=True``: no code is unpickled),
+    checked: InputError naming the fix for a damaged or truncated file, or one written with other
+    ``settings`` (naming the options that differ)."""
+    try:
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a truncated zip, a foreign pickle: the file is unusable
+        raise InputError(f"{checkpoint} is damaged or truncated ({type(exc).__name__}); pass --overwrite to "
+                         "start the run over") from None
+    if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
+        raise InputError(f"{checkpoint} is not a gee-crop training checkpoint; pass --overwrite to start the "
+                         "run over, or choose another --out")
+    saved = state["config"] if isinstance(state["config"], dict) else {}
+    if saved != settings:
+        changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+        raise InputError(f"{checkpoint} was written with other training options ({', '.join(changed)} differ); "
+                         "resume with the same options (only --epochs and --device may change) or pass --overwrite")
+    return state
+
+
 def _atomic_torch(path: Path, obj: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
@@ -88,10 +111,7 @@ def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inp
     history: list[dict] = []
     first_epoch = 0
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("config") != settings:
-            raise InputError(f"{checkpoint} was written with other training options; resume with "
-                             "the same options (only --epochs and --device may change) or pass --overwrite")
+        state = read_checkpoint(checkpoint, settings, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, first_epoch = state["history"], int(state["epoch"])

@@ -25,7 +25,7 @@ from gee_crop.classes import CLASSES
 from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS,
                              SEASON_LENGTH_DAYS, WINDOW_DAYS, Arch)
 from gee_crop.data.table import read_table
-from gee_crop.errors import InputError, OutputExistsError
+from gee_crop.errors import InputError, OutputExistsError, SampleTableError
 from gee_crop.features.augment import AugmentConfig
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
@@ -33,7 +33,7 @@ from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
 from gee_crop.models.registry import ARCH_FEATURES, arch_kwargs, build_model
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
-from gee_crop.training.loop import FitOptions, fit, logits_of
+from gee_crop.training.loop import FitOptions, fit, logits_of, read_checkpoint
 from gee_crop.training.metrics import classification_report
 from gee_crop.types import SampleSeries
 
@@ -41,6 +41,7 @@ from gee_crop.types import SampleSeries
 RESUMABLE_CHANGES = ("epochs", "device")
 #: files that mark a folder as holding a training run (model.pkl: a gee-crop 0.1.0 forest).
 RUN_FILES = ("model.pt", "model.onnx", "model.pkl", "checkpoint.pt")
+CHECKPOINT_NAME = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,42 @@ def _history_csv(history: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+def resume_settings(config: TrainConfig) -> dict:
+    """The options a checkpoint records and a resumed run must repeat (all but RESUMABLE_CHANGES)."""
+    return {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+
+
+def _check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """Refuse to write over a run folder: without --resume / --overwrite, and with --resume when there
+    is nothing to resume (no checkpoint.pt, a Random Forest) or the run was trained with other options
+    (another --arch): its files are never clobbered."""
     existing = [n for n in RUN_FILES if (out_dir / n).exists()]
-    if existing and not (resume or overwrite):
+    if overwrite:
+        return
+    if existing and not resume:
         raise OutputExistsError(f"{out_dir} already holds a training run ({', '.join(existing)}); pass "
                                 "--resume to continue it, --overwrite to start over, or choose another --out")
+    if not resume:
+        return
+    if config.arch == Arch.RANDOM_FOREST:
+        raise InputError("--resume: a Random Forest trains in one step and has no checkpoint to resume; drop "
+                         f"--resume (and pass --overwrite to retrain into {out_dir})")
+    checkpoint = out_dir / CHECKPOINT_NAME
+    if not checkpoint.is_file():
+        held = f" (it holds {', '.join(existing)})" if existing else ""
+        raise InputError(f"--resume: {out_dir} has no {CHECKPOINT_NAME} to resume from{held}; drop --resume to "
+                         "start a new run, or give the --out of the interrupted run")
+    read_checkpoint(checkpoint, resume_settings(config))
+
+
+def _check_classes(labels: np.ndarray, source: str) -> None:
+    """InputError when the usable samples hold fewer than two classes: such a classifier predicts that
+    class everywhere, and its validation OA of 100 % means nothing."""
+    present = np.flatnonzero(np.bincount(labels, minlength=len(CLASSES)))
+    if len(present) < 2:
+        only = ", ".join(f"{CLASSES[i]} ({int((labels == i).sum())} samples)" for i in present) or "none"
+        raise InputError(f"{source}: the usable samples hold one class only ({only}); a crop-type classifier needs "
+                         "samples of at least two classes: sample more classes or regions (and check --year)")
 
 
 def _data_summary(series: SampleSeries, source: str, n_dropped: int) -> dict:
@@ -136,11 +168,13 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
     """
     config = replace(config or TrainConfig(), **options).resolved()
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, resume, overwrite)
+    _check_out_dir(out_dir, config, resume, overwrite)
     source = "in-memory SampleSeries"
     if not isinstance(data, SampleSeries):
         source, data = str(data), read_table(data)
     series = data
+    if len(series) == 0:
+        raise SampleTableError(f"{source} holds no samples (0 rows); sample some with `gee-crop sample`")
     spec = config.feature_spec()
     feats = series_features(series, spec, config.year)
     n_dropped = int((~feats.keep).sum())
@@ -151,6 +185,7 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
                          "--cloud-threshold, or check the season (--year)")
     kept = series.subset(np.flatnonzero(feats.keep))
     values, labels = feats.values[feats.keep], kept.labels
+    _check_classes(labels, source)
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
     if len(train_idx) == 0:
         raise InputError(f"only {len(labels)} usable sample(s), none left for training after the validation "
@@ -239,9 +274,8 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
     val_inputs, y_val = contract.model_input(values[val_idx]), labels[val_idx]
     options = FitOptions(config.epochs, config.batch_size, config.learning_rate, config.seed, device,
                          config.class_weights)
-    settings = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
     history = fit(model, batches, labels[train_idx], val_inputs, y_val, options,
-                  checkpoint=run.out_dir / "checkpoint.pt", settings=settings, resume=resume,
+                  checkpoint=run.out_dir / CHECKPOINT_NAME, settings=resume_settings(config), resume=resume,
                   progress=progress, echo=run.echo)
     proba = (torch.softmax(logits_of(model, val_inputs, device, config.batch_size), dim=1).numpy()
              if len(val_idx) else np.zeros((0, len(CLASSES)), dtype=np.float32))

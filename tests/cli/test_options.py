@@ -131,10 +131,16 @@ def test_spacing_m_reaches_both_paths(sample_calls, where):
     assert sample_calls[0]["spacing_m"] == 30.0
 
 
-def test_year_defaults_to_2023_on_earth_engine_only(sample_calls):
-    CliRunner().invoke(main, ["sample", "--country", "FRA", "--out", "x.parquet"])
+def test_year_defaults_to_the_latest_complete_season_on_earth_engine_only(sample_calls):
+    # issue 11: the default was the paper's 2023; it is now the latest complete season of the
+    # country's hemisphere (FRA: north), named on the first output line
+    from gee_crop.pipeline.defaults import latest_complete_season
+
+    first = CliRunner().invoke(main, ["sample", "--country", "FRA", "--out", "x.parquet"])
     CliRunner().invoke(main, ["sample", "--country", "FRA", "--year", "2019", "--out", "x.parquet"])
-    assert [c["year"] for c in sample_calls] == [2023, 2019]
+    CliRunner().invoke(main, ["sample", "--source", "PATCH", "--out", "x.parquet"])
+    assert [c["year"] for c in sample_calls] == [latest_complete_season("north"), 2019, None]
+    assert "most recent complete northern-hemisphere season" in first.output.splitlines()[0]
 
 
 @pytest.mark.parametrize("extra", [("--year", "2019"), ("--project", "p"), ("--threshold", "0.5"),

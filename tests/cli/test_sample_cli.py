@@ -98,8 +98,8 @@ def test_region_interactive_resumes_after_interrupt(use_fake, tmp_path, wide_aoi
 def test_drive_exports_resume_collects_synced_csvs_and_retries_failed_task(use_fake, tmp_path, aoi):
     synced = tmp_path / "drive"
     out = tmp_path / "t.parquet"
-    args = ("--region", aoi, "--year", 2019, "--mode", "export", "--project", "p", "--out", out,
-            "--exports-dir", synced)
+    args = ("--region", aoi, "--year", 2019, "--mode", "export", "--export-to", "drive", "--project", "p",
+            "--out", out, "--exports-dir", synced)
     fake = use_fake(fail_tasks=1, running_polls=1)  # the first task fails ("Computation timed out")
     first = run(*args, "--no-wait")
     assert first.exit_code == 0, first.output
@@ -145,6 +145,40 @@ def test_bad_input_is_one_line(use_fake, tmp_path, shared_data, args, message, e
 
 def test_missing_label_asset_names_the_asset_to_upload(use_fake, tmp_path):
     use_fake(existing_assets=set())
-    result = run("--country", "BEL", "--project", "proj", "--out", tmp_path / "b.parquet")
+    result = run("--country", "BEL", "--year", 2023, "--project", "proj", "--out", tmp_path / "b.parquet")
     assert result.exit_code == 1
     assert "projects/proj/assets/gee-crop/labels/BEL_LBGP_2023 does not exist; upload" in result.output
+
+
+def test_pilot_runs_spread_tiles_as_batch_exports_and_extrapolates(use_fake, tmp_path):
+    """Issue 16: `--pilot N` exports N tiles spread over the job, reads each task's EECU-seconds and
+    times from the task list and the asset sizes, extrapolates to the job's 30 tiles and stops."""
+    fake = use_fake()
+    out = tmp_path / "fra.parquet"
+    result = run("--country", "FRA", "--year", 2019, "--per-cell", 200, "--buffer-m", 0, "--tile-deg", 2,
+                 "--project", "p", "--pilot", 3, "--out", out)
+    assert result.exit_code == 0, result.output
+    starts = [g for m, g in fake.graphs if m == "start_export"]
+    assert [s["description"] for s in starts] == [f"gee-crop_FRA_2019_tile{i:04d}" for i in (0, 14, 29)]
+    assert {s["destination"] for s in starts} == {"asset"}
+    assert not out.exists()  # the pilot stops: the job itself is not run
+    pilot = json.loads((tmp_path / "fra.parquet.pilot" / "pilot.json").read_text())
+    assert pilot["tiles_measured"] == 3 and pilot["tiles_in_job"] == pilot["job_tasks"] == 30
+    eecu = [t["batch_eecu_usage_seconds"] for t in (fake.task_status(i) for i in fake.tasks)]
+    assert pilot["eecu_hours_per_tile"] == pytest.approx(sum(eecu) / 3 / 3600)
+    assert pilot["job_eecu_hours"] == pytest.approx(30 * pilot["eecu_hours_per_tile"])
+    assert pilot["bytes_per_tile"] > 0 and pilot["task_minutes_per_tile"] > 0
+    assert "EECU-hours" in result.output and "3,000-task queue" in result.output and "10,000 assets" in result.output
+
+
+def test_pilot_without_credentials_refuses_in_one_line(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    t0 = time.perf_counter()
+    result = run("--country", "FRA", "--year", 2019, "--project", "p", "--pilot", 2, "--out", tmp_path / "f.parquet")
+    assert time.perf_counter() - t0 < 5
+    assert result.exit_code == 1 and "earthengine authenticate" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -169,3 +169,21 @@ def test_unknown_class_name(tmp_path):
     write_table(series, tmp_path / "bananas.parquet")
     result = CliRunner().invoke(main, ["train", str(tmp_path / "bananas.parquet"), "--out", str(tmp_path / "r")])
     _user_error(result, "'banana'", "corn")
+
+
+def test_export_quantize_calibrates_on_the_calibration_table_else_on_shipped_pixels(trained, tmp_path):
+    """Issue 11: --calibration TABLE (the user's own samples), else pixels of the demo patch shipped in
+    the package (64: every 8th row and column of its 64 x 64 px)."""
+    from gee_crop.data.table import read_table
+
+    table, out, _ = trained
+    shipped = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(tmp_path / "a.onnx"),
+                                        "--quantize"])
+    assert shipped.exit_code == 0, shipped.output
+    assert "calibrated on 64 real samples" in shipped.output and "on 64 real samples" in shipped.output
+    own = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(tmp_path / "b.onnx"),
+                                    "--quantize", "--calibration", str(table)])
+    assert own.exit_code == 0, own.output
+    n_table = min(len(read_table(table)), 512)
+    assert f"calibrated on {n_table} real samples" in own.output and n_table != 64
+    assert (tmp_path / "b.int8.onnx").is_file()

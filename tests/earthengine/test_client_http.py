@@ -64,12 +64,16 @@ def test_compute_pixels_retries_429_and_500_with_backoff(http_client):
     assert client.requests == 3
 
 
-def test_computation_timed_out_is_retried_then_reported(http_client):
+def test_computation_timed_out_is_not_retried_and_names_batch_mode(http_client):
+    """Issue 16 item 11. An interactive computation has five minutes
+    (https://developers.google.com/earth-engine/guides/processing_environments); the server answers
+    HTTP 400 "Computation timed out." and the same request times out again, so the retries that the
+    client used to make (sleeps 1, 2, 4 s: four times the cost) are gone."""
     http, client, sleeps = http_client([_error(400, "Computation timed out.")] * 4)
     with apitestcase.UsingCloudApi(mock_http=http), pytest.raises(EarthEngineError) as err:
         client.get_info(ee.Number(1))
-    assert sleeps == [1.0, 2.0, 4.0]
-    assert "after retries" in str(err.value) and "rerun" in str(err.value)
+    assert sleeps == [] and len(http.requests) == 1 and client.requests == 1
+    assert "--mode export" in str(err.value) and "not retried" in str(err.value)
 
 
 def test_memory_limit_is_not_retried_and_suggests_the_fix(http_client):
@@ -100,7 +104,26 @@ def test_unauthenticated_request_says_how_to_authenticate(http_client):
     assert "earthengine authenticate" in str(err.value)
 
 
-def test_missing_credentials_at_initialize(monkeypatch, tmp_path):
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch):
+    """A home without any stored Google credentials and no project variables."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    for var in ("GOOGLE_APPLICATION_CREDENTIALS", *ee_client.PROJECT_ENV_VARS):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+def _ee_credentials(home, **content):
+    path = home / ".config" / "earthengine" / "credentials"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"refresh_token": "not-a-real-token", **content}))
+    return path
+
+
+def test_missing_credentials_at_initialize(monkeypatch, tmp_path, empty_home):
+    _ee_credentials(empty_home)  # stored credentials that ee.Initialize then refuses
+
     def no_credentials(*args, **kwargs):
         raise ee.EEException("Please authorize access to your Earth Engine account by running "
                              "earthengine authenticate")
@@ -162,9 +185,144 @@ def test_start_export_retries_with_one_request_id_and_task_status(http_client):
     assert "operations/TASK123" in http.requests[-1][1]
 
 
-def test_initialize_uses_stored_credentials_and_turns_off_ee_retries(monkeypatch):
+def test_initialize_uses_stored_credentials_and_turns_off_ee_retries(monkeypatch, empty_home):
+    _ee_credentials(empty_home)
     seen = {}
     monkeypatch.setattr(ee, "Initialize", lambda credentials, project=None: seen.update(c=credentials, p=project))
     client = ee_client.EarthEngineClient.initialize("my-project")
     assert seen == {"c": "persistent", "p": "my-project"}
     assert ee.data._get_state().max_retries == 0 and isinstance(client, EarthEngineClient)
+
+
+
+# ---------------------------------------------------------------- issue 16: credentials, network, quotas
+
+
+def test_no_credentials_on_disk_is_one_line_before_initialize(empty_home, monkeypatch):
+    """No stored credentials: stop before ee.Initialize (which would probe the metadata server for a
+    minute) with one line naming `earthengine authenticate`, in well under a second."""
+    import time
+
+    monkeypatch.setattr(ee, "Initialize", lambda *a, **k: pytest.fail("ee.Initialize must not run"))
+    t0 = time.perf_counter()
+    with pytest.raises(EarthEngineError) as err:
+        ee_client.EarthEngineClient.initialize("my-project")
+    assert time.perf_counter() - t0 < 1.0
+    message = str(err.value)
+    assert "earthengine authenticate" in message and "\n" not in message
+
+
+def test_project_falls_back_to_env_then_credentials(empty_home, monkeypatch):
+    seen = []
+    monkeypatch.setattr(ee, "Initialize", lambda credentials, project=None: seen.append(project))
+    _ee_credentials(empty_home, project="saved-with-set-project")
+    ee_client.EarthEngineClient.initialize(None)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-google-cloud-project")
+    ee_client.EarthEngineClient.initialize(None)
+    monkeypatch.setenv("EE_PROJECT", "from-ee-project")
+    ee_client.EarthEngineClient.initialize(None)
+    client = ee_client.EarthEngineClient.initialize("given")
+    assert seen == ["saved-with-set-project", "from-google-cloud-project", "from-ee-project", "given"]
+    assert client.project == "given" and client.credentials.kind == "earthengine"
+
+
+def test_credential_kinds_and_drive(empty_home, monkeypatch):
+    """Issue 16 item 2: which credentials can export to Drive (service accounts have no Drive,
+    https://github.com/google/earthengine-api/issues/188; gcloud ADC has no Drive scope)."""
+    key = empty_home / "key.json"
+    key.write_text(json.dumps({"type": "service_account", "client_email": "sa@p.iam.gserviceaccount.com",
+                               "private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+                               "project_id": "key-project"}))
+    service = ee_client.find_credentials(key)
+    assert (service.kind, service.project) == ("service_account", "key-project")
+    assert "service account" in service.drive_refusal()
+    adc = empty_home / "gcloud" / "application_default_credentials.json"
+    adc.parent.mkdir()
+    adc.write_text(json.dumps({"type": "authorized_user", "quota_project_id": "adc-project"}))
+    gcloud = ee_client.find_credentials()
+    assert (gcloud.kind, gcloud.project) == ("gcloud", "adc-project") and "Drive scope" in gcloud.drive_refusal()
+    _ee_credentials(empty_home, scopes=["https://www.googleapis.com/auth/earthengine"])
+    assert "Drive scope" in ee_client.find_credentials().drive_refusal()
+    _ee_credentials(empty_home)
+    assert ee_client.find_credentials().drive_refusal() is None
+
+
+def test_insufficient_scope_is_not_reported_as_registration(http_client):
+    """A 403 for a token without the Drive scope (the real text,
+    https://github.com/gee-community/geemap/issues/1104) names the scope and the asset default."""
+    http, client, _ = http_client([_error(403, "Request had insufficient authentication scopes.")])
+    with apitestcase.UsingCloudApi(mock_http=http), pytest.raises(EarthEngineError) as err:
+        client.get_info(ee.Number(1))
+    assert "scope" in str(err.value) and "--export-to asset" in str(err.value)
+    assert "registered" not in str(err.value)
+
+
+class FlakyHttp(ScriptedHttp):
+    """Raises the network error given instead of answering, where the script says so."""
+
+    def request(self, uri, method="GET", body=None, headers=None, redirections=5, connection_type=None):
+        if self.answers and isinstance(self.answers[0], BaseException):
+            self.requests.append((method, uri))
+            raise self.answers.pop(0)
+        return super().request(uri, method, body, headers, redirections, connection_type)
+
+
+def test_network_errors_outside_eeexception_are_retried(http_client):
+    """Issue 16 item 13: a connection reset or a read timeout below ee's HTTP layer is not an
+    EEException; it used to abort a whole map. It is retried, then reported in one line."""
+    value = json.dumps({"result": 7}).encode()
+    http, client, sleeps = http_client([])
+    http = FlakyHttp([ConnectionResetError(104, "Connection reset by peer"), TimeoutError("read timed out"),
+                      (200, value)])
+    with apitestcase.UsingCloudApi(mock_http=http):
+        assert client.get_info(ee.Number(7)) == 7
+    assert sleeps == [1.0, 2.0] and len(http.requests) == 3
+    http = FlakyHttp([ConnectionResetError(104, "Connection reset by peer")] * 4)
+    with apitestcase.UsingCloudApi(mock_http=http), pytest.raises(EarthEngineError) as err:
+        client.get_info(ee.Number(7))
+    assert "could not reach Earth Engine" in str(err.value)
+
+
+def test_requests_are_capped_at_the_concurrent_request_quota():
+    """Issue 16 item 13: at most 40 requests in flight (the default per-project quota,
+    https://developers.google.com/earth-engine/guides/usage), whatever the number of map workers."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = EarthEngineClient()
+    assert client.max_concurrent == ee_client.MAX_CONCURRENT_REQUESTS == 40
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+    release = threading.Event()
+
+    def request(_):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        release.wait(0.05)
+        with lock:
+            state["now"] -= 1
+        return 1
+
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        results = list(pool.map(lambda i: client._call("a request", request, i), range(300)))
+    assert sum(results) == 300 and state["most"] == 40 and client.requests == 300
+
+
+def test_initialize_sets_a_request_deadline(empty_home, monkeypatch):
+    _ee_credentials(empty_home)
+    monkeypatch.setattr(ee, "Initialize", lambda credentials, project=None: None)
+    ee_client.EarthEngineClient.initialize("p")
+    assert ee.data._get_state().deadline_ms == ee_client.REQUEST_DEADLINE_S * 1000 > 300_000
+
+
+def test_a_client_pickled_to_a_fresh_worker_initialises_earth_engine(empty_home, monkeypatch):
+    """Remote Dask workers never initialised Earth Engine: the unpickled client does it itself."""
+    import pickle
+
+    _ee_credentials(empty_home)
+    calls = []
+    monkeypatch.setattr(ee, "Initialize", lambda credentials, project=None: calls.append(project))
+    client = ee_client.EarthEngineClient.initialize("worker-project")
+    monkeypatch.setattr(ee.data, "is_initialized", lambda: False)  # as in a fresh worker process
+    clone = pickle.loads(pickle.dumps(client))
+    assert calls == ["worker-project", "worker-project"] and clone.project == "worker-project"

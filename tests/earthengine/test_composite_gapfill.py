@@ -6,19 +6,24 @@ import numpy as np
 
 from gee_crop.config import BANDS, season_span
 from gee_crop.data.patch import read_patch
-from gee_crop.earthengine.composite import TIME_BAND, composite_band_names, gap_filled
+from gee_crop.earthengine.composite import TIME_BANDS, composite_band_names, gap_filled
 from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
 from gee_crop.testing.ee_pixel_eval import evaluate_pixel
 
 
 def _bins_of(medians_dn: np.ndarray) -> list[ee.Image]:
-    """One constant image per bin (10 bands + t), masked where the bin is empty: (10, t) DN."""
+    """One image per bin as window_medians makes it: 10 bands + 10 per-band time bands, each band
+    (and its time band) masked where that band's window median is missing: (10, t) DN."""
     bins = []
     for k in range(medians_dn.shape[1]):
-        column = medians_dn[:, k]
-        valid = not np.isnan(column).any()
-        values = [float(v) if valid else 0.0 for v in column] + [float(k)]
-        bins.append(ee.Image.constant(values).rename([*BANDS, TIME_BAND]).updateMask(int(valid)))
+        values = [ee.Image.constant(0.0 if np.isnan(v) else float(v)).rename(b).updateMask(int(not np.isnan(v)))
+                  for b, v in zip(BANDS, medians_dn[:, k])]
+        times = [ee.Image.constant(float(k)).rename(t).updateMask(int(not np.isnan(v)))
+                 for t, v in zip(TIME_BANDS, medians_dn[:, k])]
+        image = values[0]
+        for band in values[1:] + times:
+            image = image.addBands(band)
+        bins.append(image)
     return bins
 
 
@@ -45,3 +50,25 @@ def test_server_gap_filling_matches_client_on_real_pixels(patch_dir):
     # 22-28 of the 43 windows are empty on these real pixels: all are kept with a 10-bin gap limit,
     # none with 3 bins, and the server masks exactly the same pixels
     assert kept == {3: [False] * 6, 10: [True] * 6}
+
+
+def test_a_band_missing_from_a_window_is_interpolated_on_its_own_windows(patch_dir):
+    """The time band used to carry B2's mask for every band: a window where B2 is clear but B12 is
+    not (real DN of the patch, one band knocked out) took B12 from the previous window on the server
+    while the client interpolates B12 between its own valid windows. Per-band time bands agree."""
+    patch = read_patch(patch_dir)
+    season = season_span(2019)
+    dn = patch.dn[:, [20], [50], :].transpose(1, 0, 2)
+    arrays = arrays_from_stack(dn, patch.cloud[:, [20], [50]].T, patch.dates, "scl")
+    start = int(np.datetime64(season.start, "D").astype(np.int64))
+    medians = composite_medians(arrays, start, season.window_days, season.n_bins) * 1e4
+    valid_windows = np.flatnonzero(~np.isnan(medians[0, 0]))
+    inner = valid_windows[(valid_windows > valid_windows[0]) & (valid_windows < valid_windows[-1])][0]
+    medians[0, len(BANDS) - 1, inner] = np.nan  # B12 missing in a window where B2 is clear
+    filled, keep = fill_gaps(medians, 10)
+    bands = evaluate_pixel(gap_filled(_bins_of(medians[0]), 10))
+    server = np.array([b[1] for b in bands]).reshape(len(BANDS), season.n_bins)
+    assert keep[0] and {b[2] for b in bands} == {True}
+    assert np.abs(server - np.round(filled[0])).max() <= 1.0
+    previous = valid_windows[valid_windows < inner][-1]
+    assert abs(filled[0, -1, inner] - medians[0, -1, previous]) > 1.0  # interpolation, not carry-forward

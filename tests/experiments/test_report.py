@@ -11,6 +11,7 @@ import pytest
 from gee_crop.errors import InputError
 from gee_crop.experiments.tables import aggregate
 from gee_crop.experiments.report import write_report
+from tests.conftest import CHROMIUM_NO_NETWORK_FLAGS
 
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed: apt-get install -y "
@@ -41,8 +42,10 @@ def load_in_chromium(page: Path, tmp_path: Path) -> tuple[dict, list[str]]:
     html = page.read_text(encoding="utf-8")
     hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1), encoding="utf-8")
     profile = tmp_path / "chromium-profile"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+    # CHROMIUM_NO_NETWORK_FLAGS: a proxy on a closed loopback port and no name resolution (canary in
+    # tests/test_network_guard.py)
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", *CHROMIUM_NO_NETWORK_FLAGS,
+           "--no-first-run", f"--user-data-dir={profile}",
            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", hooked.as_uri()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

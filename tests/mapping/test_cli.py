@@ -30,7 +30,7 @@ def test_map_the_shipped_patch(runner, tmp_path, patch_dir, tiny_onnx):
 def test_bad_options_are_one_line_errors(runner, tmp_path, patch_dir, tiny_onnx):
     base = ["map", "--model", str(tiny_onnx), "--out", str(tmp_path / "m"), "--scheduler", "synchronous"]
     neither = runner.invoke(cli.main, base)
-    assert neither.exit_code == 1 and "exactly one of --source STACK" in neither.output
+    assert neither.exit_code == 2 and "say what to map: --region" in neither.output  # a usage error
     mask = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--cropland-mask"])
     assert mask.exit_code == 1 and "needs --worldcover" in mask.output
     bbox = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--bbox", "4.0,50.7,nope"])

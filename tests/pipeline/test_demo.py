@@ -23,6 +23,12 @@ def test_demo_samples_trains_evaluates_exports_and_maps(tmp_path):
     assert summary["scores"]["RF-500 1D"]["oa"] > 0.95
     assert 0.0 <= summary["scores"]["CropNet 2D"]["oa"] <= 1.0
     assert summary["onnx_max_abs_diff"] < 1e-4
+    # one honest score: the shipped zoo model, trained on France 2022/2023 and Belgium 2021 and never
+    # on this patch, evaluated on the same held-out samples
+    cross = summary["cross_domain"]
+    assert cross["model"] == "cropnet-weu" and 0 < cross["n_test"] <= summary["n_test"]
+    assert not any("2019" in domain for domain in cross["trained_on"])
+    assert 0.3 < cross["oa"] <= 1.0 and "never on this patch" in result.output
 
     with rasterio.open(summary["map_outputs"]["cog"]) as cog:
         assert cog.count == 2 and cog.width == 64 and cog.height == 64

@@ -1,0 +1,137 @@
+"""`gee-crop sample --pilot N`: run N tiles of a job for real, measure them, extrapolate, stop.
+
+A country is hundreds to thousands of batch tasks. Before starting them, the pilot runs N tiles
+spread over the job's area as batch exports (the same graphs and tasks as the full run), reads what
+each cost from the task list (EECU-seconds, start and end times) and the size of what it wrote, and
+extrapolates to every tile of the job, against the batch quotas
+(https://developers.google.com/earth-engine/guides/usage): about 2 tasks run at once, 3,000 may
+wait in a user's queue, a project holds 10,000 assets and 250 GB. EECU-hours are what noncommercial
+tiers and paid plans count (https://developers.google.com/earth-engine/guides/noncommercial_tiers).
+The numbers are written to ``<out>.pilot/pilot.json`` for ``--dry-run`` estimates.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gee_crop.atomic import write_json_atomic
+from gee_crop.earthengine.sampling import SamplingJob, export_names
+from gee_crop.errors import InputError
+from gee_crop.ledger import RunLedger
+from gee_crop.earthengine import client as ee_client
+from gee_crop.earthengine.labels import check_label_asset
+from gee_crop.pipeline.sample import (CONCURRENT_TASKS, LEDGER_NAME, MAX_ASSETS, USER_QUEUE_LIMIT, job_from_options,
+                                      job_tiles, run_exports)
+
+PILOT_SUFFIX = ".pilot"
+PILOT_FILE = "pilot.json"
+ASSET_STORAGE_BYTES = 250e9
+
+
+def pilot_tiles(n_tiles: int, n: int) -> list[int]:
+    """``n`` tile indices spread evenly over ``n_tiles`` (tiles are ordered south to north, west to
+    east, so even spacing samples the whole area)."""
+    if n < 1:
+        raise InputError(f"--pilot {n} must be at least 1 (3 to 5 tiles give a usable estimate)")
+    return sorted({int(round(i)) for i in np.linspace(0, n_tiles - 1, min(n, n_tiles))})
+
+
+@dataclass
+class PilotEstimate:
+    """Measured per-tile costs of the pilot tiles and their extrapolation to the whole job."""
+
+    job: str
+    tiles_measured: int
+    tiles_in_job: int
+    eecu_hours_per_tile: float
+    task_minutes_per_tile: float
+    bytes_per_tile: float | None
+    samples_per_tile: float
+    job_eecu_hours: float
+    job_task_hours: float
+    job_wall_hours_at_2_tasks: float
+    job_bytes: float | None
+    job_tasks: int
+
+    def lines(self) -> list[str]:
+        size = (f"{self.bytes_per_tile / 1e6:.2f} MB" if self.bytes_per_tile is not None else "n/a (CSV exports)")
+        total = (f"{self.job_bytes / 1e9:.2f} GB of the {ASSET_STORAGE_BYTES / 1e9:.0f} GB asset storage"
+                 if self.job_bytes is not None else "n/a")
+        return [
+            f"pilot of {self.job}: {self.tiles_measured} of {self.tiles_in_job} tiles measured",
+            f"per tile: {self.eecu_hours_per_tile:.4f} EECU-hours, {self.task_minutes_per_tile:.1f} min of task "
+            f"time, {size}, {self.samples_per_tile:.0f} samples",
+            f"whole job: {self.job_eecu_hours:.2f} EECU-hours, {self.job_task_hours:.1f} task-hours "
+            f"(~{self.job_wall_hours_at_2_tasks:.1f} h at {CONCURRENT_TASKS} concurrent tasks), {total}",
+            f"{self.job_tasks} tasks: {'within' if self.job_tasks <= USER_QUEUE_LIMIT else 'above'} the "
+            f"{USER_QUEUE_LIMIT:,}-task queue (gee-crop queues them in bounded batches), "
+            f"{'within' if self.job_tasks <= MAX_ASSETS else 'ABOVE'} the {MAX_ASSETS:,} assets of a project",
+        ]
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
+def estimate(job: SamplingJob, ledger: RunLedger, units: list[str], n_tiles: int, sizes: dict[str, float]) -> PilotEstimate:
+    """Per-tile means of the pilot's ledger entries, scaled to ``n_tiles``."""
+    entries = [ledger.entry(u) for u in units]
+    eecu_h = [e.get("batch_eecu_usage_seconds", 0.0) / 3600 for e in entries]
+    minutes = [(e["update_timestamp_ms"] - e["start_timestamp_ms"]) / 60_000 for e in entries
+               if e.get("update_timestamp_ms") and e.get("start_timestamp_ms")]
+    size = _mean(list(sizes.values())) if sizes else None
+    per_tile_min = _mean(minutes)
+    return PilotEstimate(
+        job=f"{job.name} {job.year}", tiles_measured=len(units), tiles_in_job=n_tiles,
+        eecu_hours_per_tile=_mean(eecu_h), task_minutes_per_tile=per_tile_min, bytes_per_tile=size,
+        samples_per_tile=_mean([e.get("samples", 0) for e in entries]),
+        job_eecu_hours=_mean(eecu_h) * n_tiles, job_task_hours=per_tile_min * n_tiles / 60,
+        job_wall_hours_at_2_tasks=per_tile_min * n_tiles / 60 / CONCURRENT_TASKS,
+        job_bytes=size * n_tiles if size is not None else None, job_tasks=n_tiles)
+
+
+def run_pilot(client, job: SamplingJob, out: str | os.PathLike, n: int, *, export_to: str = "asset",
+              bucket: str | None = None, folder: str | None = None, exports_dir: str | os.PathLike | None = None,
+              overwrite: bool = False, poll_s: float = 30.0, sleep: Callable[[float], None] | None = None,
+              progress: bool = True) -> PilotEstimate:
+    """Export ``n`` tiles of ``job`` (state in ``<out>.pilot/``), wait for them, return the estimate."""
+    sleep = sleep or getattr(client, "sleep", time.sleep)
+    tiles = job_tiles(job)
+    chosen = {str(k): tiles[str(k)] for k in pilot_tiles(len(tiles), n)}
+    check_label_asset(client, job.spec, job.year, job.project)
+    folder_path = Path(out).with_name(Path(out).name + PILOT_SUFFIX)
+    settings = {**job.fingerprint(), "mode": "pilot", "export_to": export_to, "pilot_tiles": sorted(chosen)}
+    ledger = RunLedger.open(folder_path / LEDGER_NAME, settings, units="tiles", overwrite=overwrite)
+    ledger.register(chosen)
+    ledger.done(chosen)
+    run_exports(client, job, chosen, ledger, destination=export_to, bucket=bucket, folder=folder,
+                exports_dir=Path(exports_dir) if exports_dir else None, poll_s=poll_s, sleep=sleep,
+                wait=True, progress=progress, overwrite=overwrite)
+    sizes = {}
+    if export_to == "asset":
+        for unit in chosen:
+            info = client.get_asset(export_names(job, int(unit))[1]) or {}
+            if info.get("sizeBytes") is not None:
+                sizes[unit] = float(info["sizeBytes"])
+    result = estimate(job, ledger, list(chosen), len(tiles), sizes)
+    write_json_atomic(folder_path / PILOT_FILE, asdict(result), indent=2)
+    return result
+
+
+def pilot(*, n: int, out: str, overwrite: bool = False, project: str | None = None,
+          service_account_key: str | None = None, export_to: str = "asset", bucket: str | None = None,
+          exports_dir: str | None = None, **job_options) -> str:
+    """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
+    job = job_from_options(project=project, **job_options)
+    client = ee_client.get_client(project=project, service_account_key=service_account_key)
+    job.project = job.project or getattr(client, "project", None)
+    result = run_pilot(client, job, out, n, export_to=export_to, bucket=bucket, exports_dir=exports_dir,
+                       overwrite=overwrite)
+    where = Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
+    return "\n".join([*result.lines(), f"numbers saved to {where}; run the same command without --pilot "
+                      "to sample the whole job"])
