@@ -41,6 +41,7 @@ class Arch(StrChoiceEnum):
     RESNET50 = "resnet50"
     EFFICIENTNET_V2_S = "efficientnet_v2_s"
     CONVNEXT_TINY = "convnext_tiny"
+    TEMPCNN = "tempcnn"
 
 
 class CloudBand(StrChoiceEnum):
@@ -201,16 +202,18 @@ class SeasonSpan:
 def season_span(year: int, hemisphere: Hemisphere = "north", *,
                 start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
                 length_days: int = SEASON_LENGTH_DAYS,
-                window_days: int = WINDOW_DAYS) -> SeasonSpan:
+                window_days: int = WINDOW_DAYS,
+                south_shift_months: int = SOUTH_SHIFT_MONTHS) -> SeasonSpan:
     """The season of ``year``: May 1 + 213 days in the north; six months earlier in the south.
 
     In the south the season of ``year`` starts in November of ``year - 1`` (METHOD.md:
     the southern acquisition window is shifted six months earlier), so a season keeps
-    the same number of bins in both hemispheres.
+    the same number of bins in both hemispheres. A user's own season (``--season-start``) is a
+    local calendar: ``south_shift_months=0`` starts it on ``start_month_day`` of ``year`` everywhere.
     """
     start = dt.date(year, *start_month_day)
     if hemisphere == "south":
-        start = _shift_months(start, -SOUTH_SHIFT_MONTHS)
+        start = _shift_months(start, -south_shift_months)
     elif hemisphere != "north":
         raise ValueError(f"hemisphere must be 'north' or 'south', got {hemisphere!r}")
     return SeasonSpan(start, length_days, window_days)

@@ -88,7 +88,8 @@ def country_spec(code: str) -> CountrySpec:
     if spec is None:
         raise RegionError(
             f"no reference labels are registered for country {code!r}; use one of "
-            f"{', '.join(sorted(known))}, or sample your own labels with --source STACK --labels RASTER")
+            f"{', '.join(sorted(known))}, or bring your own labels: --region AOI.geojson --labels FILE "
+            "--label-field NAME --legend CSV")
     return spec
 
 
@@ -123,7 +124,7 @@ def country_of(geometry: sg.base.BaseGeometry) -> CountrySpec:
     if best is None:
         raise RegionError("the region is not inside a country with registered reference labels "
                           f"({', '.join(registry())}); give a region there, or use "
-                          "--source STACK --labels RASTER for your own labels")
+                          "--labels FILE --label-field NAME --legend CSV for your own labels")
     return best
 
 

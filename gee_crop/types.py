@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 from pyproj import Transformer
 
-from gee_crop.classes import Legend, class_indices
+from gee_crop.classes import CLASSES, Legend, class_indices
 from gee_crop.config import BANDS
 
 
@@ -18,7 +18,9 @@ class SampleSeries:
 
     Shapes: ``dates`` (n, T) datetime64[D], NaT where padded; ``dn`` (n, T, 10) uint16 DN in
     config.BANDS order, 0 where padded or no data; ``cloud`` (n, T) float32, NaN where padded.
-    Per-sample arrays are (n,).
+    Per-sample arrays are (n,). ``classes`` is the class list ``crop_class`` names index into (the
+    paper's seven unless the table was sampled with a user's legend); ``season`` the table's own
+    season (config.SeasonSpan fields without the year, e.g. from ``sample --season-start``) or None.
     """
 
     sample_id: np.ndarray
@@ -31,8 +33,11 @@ class SampleSeries:
     dn: np.ndarray
     cloud: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    classes: tuple[str, ...] = CLASSES
+    season: dict | None = None
 
     def __post_init__(self) -> None:
+        self.classes = tuple(self.classes)
         n = len(self.sample_id)
         for name in ("lon", "lat", "region", "crop_class", "cloud_kind"):
             if len(getattr(self, name)) != n:
@@ -53,8 +58,8 @@ class SampleSeries:
 
     @property
     def labels(self) -> np.ndarray:
-        """(n,) int64 class indices into classes.CLASSES."""
-        return class_indices(self.crop_class)
+        """(n,) int64 class indices into ``classes``."""
+        return class_indices(self.crop_class, self.classes)
 
     def subset(self, index: np.ndarray) -> "SampleSeries":
         """Rows selected by a boolean mask or an integer index (padding trimmed)."""
@@ -62,7 +67,7 @@ class SampleSeries:
         sub = SampleSeries(
             self.sample_id[index], self.lon[index], self.lat[index], self.region[index],
             self.crop_class[index], self.cloud_kind[index], self.dates[index], self.dn[index],
-            self.cloud[index], {k: v[index] for k, v in self.extra.items()},
+            self.cloud[index], {k: v[index] for k, v in self.extra.items()}, self.classes, self.season,
         )
         return sub.trimmed()
 
@@ -73,13 +78,16 @@ class SampleSeries:
             return self
         return SampleSeries(self.sample_id, self.lon, self.lat, self.region, self.crop_class,
                             self.cloud_kind, self.dates[:, :t], self.dn[:, :t], self.cloud[:, :t],
-                            self.extra)
+                            self.extra, self.classes, self.season)
 
 
 def concat(tables: list[SampleSeries]) -> SampleSeries:
-    """Stack several tables (padding to the longest series)."""
+    """Stack several tables (padding to the longest series); they must share one class list and season."""
     if not tables:
         raise ValueError("nothing to concatenate")
+    if len({(tab.classes, repr(tab.season)) for tab in tables}) > 1:
+        raise ValueError("the tables have different class lists or seasons; sample them with the same "
+                         "--legend/--classes and season options")
     t = max(tab.dates.shape[1] for tab in tables)
 
     def pad(a: np.ndarray, fill) -> np.ndarray:
@@ -94,6 +102,7 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
         np.concatenate([pad(tab.dn, 0) for tab in tables]),
         np.concatenate([pad(tab.cloud, np.nan) for tab in tables]),
         {k: np.concatenate([tab.extra[k] for tab in tables]) for k in sorted(extra_keys)},
+        tables[0].classes, tables[0].season,
     )
 
 

@@ -57,6 +57,12 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
               help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).")
 @click.option("--precision", type=options.choice_of(Precision), default=Precision.FP32.value, show_default=True,
               help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).")
+@click.option("--in-flight", "in_flight", type=click.IntRange(min=1, max=40), default=None,
+              help="Earth Engine requests kept in flight while earlier tiles are classified (default 8; "
+                   "each holds one fetched tile in memory; at most the project's 40).")
+@click.option("--dry-run", is_flag=True,
+              help="Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
+                   "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing.")
 @options.cloud_band
 @options.project
 @options.service_account_key
@@ -64,7 +70,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @options.quiet
 def command(model_path, out_dir, source_path, earthengine, region_path, bbox, year, crs, scale, tile_size,
             batch_size, workers, scheduler, probabilities, cropland_mask, worldcover, max_gap_bins, providers,
-            precision, cloud_band, project, service_account_key, overwrite, quiet) -> None:
+            precision, in_flight, dry_run, cloud_band, project, service_account_key, overwrite, quiet) -> None:
     """Map crop types wall to wall with an exported CropNet.
 
     Composites 5-day medians exactly as in training (season, window, cloud threshold and gap rule are
@@ -105,7 +111,11 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
                               year=year, crs=crs, scale=scale, tile_size=tile_size, batch_size=batch_size,
                               workers=workers, scheduler=scheduler, overwrite=overwrite, probabilities=probabilities,
                               max_gap_bins=max_gap_bins, providers=list(providers) or None, precision=precision,
-                              progress=not quiet)
+                              in_flight=in_flight, progress=not quiet, dry_run=dry_run)
+    if dry_run:
+        for line in result.lines():
+            click.echo(line)
+        return
     grid = result.grid
     for note in result.notes:
         click.echo(f"note: {note}")

@@ -33,7 +33,22 @@ def _check_source_options(ctx: click.Context) -> None:
 @click.option("--country", metavar="ISO3", help="Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
 @click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon (WGS84) to sample.")
 @click.option("--source", type=click.Path(), help="Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine.")
-@click.option("--labels", type=click.Path(), help="Label raster for --source (default: the patch's own labels).")
+@click.option("--labels", metavar="FILE_OR_ASSET",
+              help="Your own labels: points or polygons (.geojson, .gpkg, .shp; a declared CRS is reprojected to "
+                   "WGS84) or an Earth Engine table asset id; with --source also a label raster on the stack's grid "
+                   "(default there: the patch's own labels). Polygons get the inward buffer, points are used as they are.")
+@click.option("--label-field", metavar="NAME", help="Field of --labels holding each feature's label value.")
+@click.option("--legend", type=click.Path(dir_okay=False), metavar="CSV",
+              help="Your legend: columns code,class (label value -> class name, or 'exclude' to drop it). "
+                   "The class list travels in the table and the model.")
+@click.option("--classes", metavar="A,B,...,other",
+              help="Your class list (model output order); alone, label values are class names and others go to "
+                   "'other' when listed. Default: the paper's seven classes.")
+@click.option("--season-start", metavar="MM-DD",
+              help="Your season's first day, the same date in both hemispheres (default: the paper's May 1, "
+                   "Nov 1 south of the equator). Stored in the table; train and map use it.")
+@click.option("--season-days", type=int, metavar="N", help="Your season's length in days, at most 365 [default: 213].")
+@click.option("--window-days", type=int, metavar="D", help="Composite window in days; bins = ceil(N / D) [default: 5].")
 @options.year
 @click.option("--per-cell", type=click.IntRange(min=1),
               help="Samples per 0.1 deg cell, at least 1 [default: 1 in USA, 5 elsewhere and with --source].")
@@ -60,15 +75,19 @@ def _check_source_options(ctx: click.Context) -> None:
 @click.option("--pilot", type=click.IntRange(min=1), metavar="N",
               help="Run N tiles spread over the job as batch exports, print their measured EECU-hours, task "
                    "time and bytes extrapolated to the whole job against the quotas, and stop. Run it first.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the job's tiles and the tasks (or requests) it would run, with EECU-hours and hours "
+                   "at the rates of a --pilot when one ran; no Earth Engine call, nothing written.")
 @click.option("--from-exports", type=click.Path(file_okay=False, exists=True), metavar="FOLDER",
               help="Build the table from CSVs already exported (e.g. by ee_scripts/sample.js); no Earth Engine.")
 @options.out_file("the sample table (.parquet); its resume state goes to FILE.parts/. Default: "
                   "COUNTRY_YEAR.parquet (FRA_2025.parquet) or REGION_YEAR.parquet.", dest="out", required=False)
 @options.overwrite
 @click.pass_context
-def command(ctx: click.Context, country, region, source, labels, year, per_cell, spacing_m, buffer_m, cloud_band,
+def command(ctx: click.Context, country, region, source, labels, label_field, legend, classes, season_start,
+            season_days, window_days, year, per_cell, spacing_m, buffer_m, cloud_band,
             cloud_threshold, mode, export_to, bucket, exports_dir, project, service_account_key, tile_deg,
-            tile_scale, cdl_accuracy, no_accuracy_filter, seed, no_wait, pilot, from_exports, out, overwrite) -> None:
+            tile_scale, cdl_accuracy, no_accuracy_filter, seed, no_wait, pilot, dry_run, from_exports, out, overwrite) -> None:
     """Sample labelled pixels with their raw Sentinel-2 series into a sample table.
 
     \b
@@ -76,6 +95,8 @@ def command(ctx: click.Context, country, region, source, labels, year, per_cell,
       gee-crop sample --country FRA          # latest complete season, FRA_<year>.parquet
       gee-crop sample --region aoi.geojson --year 2023 --project my-proj --out aoi.parquet
       gee-crop sample --source PATCH_DIR --out demo.parquet
+      gee-crop sample --region aoi.geojson --labels fields.gpkg --label-field crop --legend legend.csv \\
+          --season-start 11-01 --season-days 180 --year 2022 --out malawi.parquet
       gee-crop sample --country FRA --project my-proj --pilot 4 --out fra.parquet
     A rerun of the same command resumes: finished tiles are kept, failed tasks restarted.
     On Earth Engine --year defaults to the most recent complete season of the country's (region's)
@@ -90,19 +111,35 @@ def command(ctx: click.Context, country, region, source, labels, year, per_cell,
     if from_exports is not None:
         click.echo(table_from_exports(from_exports, out, overwrite=overwrite, cloud_band=cloud_band))
         return
+    if dry_run and source is None:
+        from gee_crop.pipeline.pilot import sampling_dry_run
+
+        name, latitude = sampling_place(country, region)
+        year, _ = default_season(year, latitude)
+        click.echo(sampling_dry_run(out=out or sample_out_name(name, year), mode=mode, project=project,
+                                    country=country, region=region, year=year, per_cell=per_cell,
+                                    cdl_accuracy=cdl_accuracy, accuracy_filter=not no_accuracy_filter,
+                                    cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m, seed=seed,
+                                    tile_deg=tile_deg, tile_scale=tile_scale, cell_deg=GRID_CELL_DEG,
+                                    spacing_m=spacing_m))
+        return
     if pilot is not None:
         from gee_crop.pipeline.pilot import pilot as run_pilot
 
         click.echo(run_pilot(n=pilot, out=out, overwrite=overwrite, project=project,
                              service_account_key=service_account_key, export_to=export_to, bucket=bucket,
                              exports_dir=exports_dir, country=country, region=region,
-                             year=EARTH_ENGINE_YEAR if year is None else year, per_cell=per_cell,
+                             year=default_season(year, sampling_place(country, region)[1])[0], per_cell=per_cell,
                              cdl_accuracy=cdl_accuracy, accuracy_filter=not no_accuracy_filter,
                              cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m, seed=seed,
                              tile_deg=tile_deg, tile_scale=tile_scale, cell_deg=GRID_CELL_DEG, spacing_m=spacing_m))
         return
+    if source is not None:
         if out is None:
             raise click.UsageError("--source needs --out FILE.parquet", ctx)
+    elif labels is not None and not (country or region):
+        if out is None or year is None:
+            raise click.UsageError("--labels without --region needs --year YEAR and --out FILE.parquet", ctx)
     elif country or region:
         name, latitude = sampling_place(country, region)
         year, note = default_season(year, latitude)
@@ -114,5 +151,7 @@ def command(ctx: click.Context, country, region, source, labels, year, per_cell,
                      project=project, service_account_key=service_account_key, tile_deg=tile_deg,
                      tile_scale=tile_scale, cdl_accuracy=cdl_accuracy,
                      accuracy_filter=not no_accuracy_filter, seed=seed, wait=not no_wait, out=out,
-                     overwrite=overwrite, cell_deg=GRID_CELL_DEG, spacing_m=spacing_m)
+                     overwrite=overwrite, cell_deg=GRID_CELL_DEG, spacing_m=spacing_m, label_field=label_field,
+                     legend=legend, classes=classes, season_start=season_start, season_days=season_days,
+                     window_days=window_days)
     click.echo(summary)

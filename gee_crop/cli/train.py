@@ -48,6 +48,9 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.option("--max-gap-bins", type=click.IntRange(min=0), default=MAX_GAP_BINS, show_default=True,
               help="Drop samples whose longest run of empty bins is longer.")
 @options.cloud_threshold
+@click.option("--distill-from", "distill_from", type=click.Path(dir_okay=False), default=None,
+              help="Teacher model.pt: learn its soft probabilities (on the same augmented batches) plus the "
+                   "labels; e.g. --arch tempcnn --widths 32,64,64,64 for a fast mapping student.")
 @click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt.")
 @options.overwrite
 @options.quiet

@@ -39,14 +39,18 @@ def empty_series() -> SampleSeries:
                         np.zeros((0, 0), np.float32))
 
 
-def rows_to_series(rows: pd.DataFrame, *, region: str, cloud_band: str = "cs") -> SampleSeries:
-    """Group sampling rows into a SampleSeries (cloud_kind = ``cloud_band``).
+def rows_to_series(rows: pd.DataFrame, *, region: str, cloud_band: str = "cs",
+                   classes: tuple[str, ...] = CLASSES) -> SampleSeries:
+    """Group sampling rows into a SampleSeries (cloud_kind = ``cloud_band``; ``class`` holds indices
+    into ``classes``, the job's class list).""
 
     Duplicate acquisitions of a sample on one date (overlapping S2 tiles/orbits) keep the row with
     the highest cloud score. ``sample_id`` = ``{region}_{lon}_{lat}`` (5 decimals).
     """
     if rows.empty:
-        return empty_series()
+        series = empty_series()
+        series.classes = tuple(classes)
+        return series
     needed = ["lon", "lat", "class", "date", *BANDS, cloud_band]
     missing = [c for c in needed if c not in rows.columns]
     if missing:
@@ -69,9 +73,9 @@ def rows_to_series(rows: pd.DataFrame, *, region: str, cloud_band: str = "cs") -
     cloud = np.full((n, t), np.nan, dtype=np.float32)
     cloud[sample, position] = frame[cloud_band].to_numpy(np.float32)
     first = frame.iloc[start]
-    classes = np.asarray(CLASSES, dtype=object)[first["class"].to_numpy(np.int64)]
+    names = np.asarray(classes, dtype=object)[first["class"].to_numpy(np.int64)]
     return SampleSeries(
         sample_id=ids.astype(object), lon=first["lon"].to_numpy(np.float64),
         lat=first["lat"].to_numpy(np.float64), region=np.full(n, region, dtype=object),
-        crop_class=classes, cloud_kind=np.full(n, cloud_band, dtype=object),
-        dates=dates, dn=dn, cloud=cloud)
+        crop_class=names, cloud_kind=np.full(n, cloud_band, dtype=object),
+        dates=dates, dn=dn, cloud=cloud, classes=tuple(classes))

@@ -47,7 +47,7 @@ def reproject_geometry(geometry: sg.base.BaseGeometry, src_crs: str, dst_crs: st
     return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
 
-def _crs_name(obj: dict, source: str) -> str | None:
+def crs_member_name(obj: dict, source: str) -> str | None:
     """The name of an old-style ``crs`` member: ``{"type": "name", "properties": {"name": ...}}``, or a
     plain string (some tools write one); RegionError for anything else."""
     crs = obj.get("crs")
@@ -100,7 +100,7 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *,
     Malformed members (a ``crs`` that is no CRS, ``"features": null``, NaN coordinates) are
     RegionErrors naming the fix.
     """
-    crs = _crs_name(obj, source)
+    crs = crs_member_name(obj, source)
     other_crs = crs is not None and crs not in WGS84_NAMES and not crs.endswith("CRS84")
     if other_crs and not reproject:
         raise RegionError(f"{source} is in CRS {crs}; reproject it to WGS84 longitude/latitude "

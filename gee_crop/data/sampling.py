@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from gee_crop.classes import CLASSES, NO_CLASS, Legend
+from gee_crop.classes import NO_CLASS, Legend
 from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SAMPLES_PER_CELL_DEFAULT
 from gee_crop.data.labels import check_same_grid, read_label_raster
 from gee_crop.data.patch import patch_pixels, read_patch
+from gee_crop.data.regions import WGS84, reproject_geometry
+from gee_crop.data.vectors import LabelFeatures, is_vector_file, read_label_features
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.types import RawStack, SampleSeries
@@ -138,6 +140,29 @@ def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cel
 ERODE_BY = ("class", "code")
 
 
+def sample_class_grid(patch: RawStack, classes: np.ndarray, class_list: tuple[str, ...], *,
+                      buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
+                      spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+                      region: str = "", seed: int = 0, n_labelled: int | None = None) -> SampleSeries:
+    """Steps 2-3 of METHOD.md "Sampling" on an (H, W) grid of class indices into ``class_list``
+    (NO_CLASS = no label, already buffered): clear-data filter, then grid sampling."""
+    clear = clear_mask(patch.cloud, patch.cloud_kind) & (patch.dn != 0).all(axis=-1)
+    candidates = (classes != NO_CLASS) & clear.any(axis=0)  # METHOD.md step 2: label and clear data
+    if not candidates.any():
+        n_labelled = int((classes != NO_CLASS).sum()) if n_labelled is None else n_labelled
+        raise InputError(f"no labelled pixel with clear data is left in {patch.name} after the "
+                         f"{buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
+                         "pass a smaller --buffer-m (e.g. 20) or a larger label raster")
+    lon, lat = patch.lonlat()
+    index = grid_sample(lon, lat, candidates, cell_deg=cell_deg, spacing_m=spacing_m,
+                        per_cell=per_cell, seed=seed)
+    rows, cols = np.unravel_index(index, patch.shape)
+    names = np.asarray(class_list, dtype=object)[classes[rows, cols]]
+    series = patch_pixels(patch, rows, cols, crop_class=names, region=region)
+    series.classes = tuple(class_list)
+    return series
+
+
 def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
                        spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
                        region: str = "", seed: int = 0, legend: Legend | dict | str | Path | None = None,
@@ -145,9 +170,9 @@ def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, ce
     """Sample a labelled stack like the Earth Engine path: buffer, clear-data filter, grid sampling.
 
     ``patch.labels`` (H, W) holds the reference product's codes (``nodata`` = no label), mapped to
-    gee-crop classes by ``legend`` (a Legend, dict, CSV path, or None = WorldCereal legacy crop
-    types; see :meth:`gee_crop.classes.Legend.of`). ``erode_by="class"`` (default) erodes the
-    regions of the 7 gee-crop classes, as the Earth Engine path does; ``"code"`` erodes the product's own
+    classes by ``legend`` (a Legend, dict, CSV path, or None = WorldCereal legacy crop types; see
+    :meth:`gee_crop.classes.Legend.of`); the table's class list is the legend's. ``erode_by="class"``
+    (default) erodes the class regions, as the Earth Engine path does; ``"code"`` erodes the product's own
     classes (also drops edges between two crops that both map to 'other').
     Returns one sample per drawn pixel with all its raw dates; ``extra`` holds ``row``, ``col``
     and ``source_code``.
@@ -162,19 +187,35 @@ def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, ce
         classes = inward_buffer(legend.indices(patch.labels), buffer_m, patch.resolution, nodata=NO_CLASS)
     else:
         classes = legend.indices(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata))
-    clear = clear_mask(patch.cloud, patch.cloud_kind) & (patch.dn != 0).all(axis=-1)
-    candidates = (classes != NO_CLASS) & clear.any(axis=0)  # METHOD.md step 2: label and clear data
-    if not candidates.any():
-        n_labelled = int((patch.labels != nodata).sum())
-        raise InputError(f"no labelled pixel with clear data is left in {patch.name} after the "
-                         f"{buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
-                         "pass a smaller --buffer-m (e.g. 20) or a larger label raster")
-    lon, lat = patch.lonlat()
-    index = grid_sample(lon, lat, candidates, cell_deg=cell_deg, spacing_m=spacing_m,
-                        per_cell=per_cell, seed=seed)
-    rows, cols = np.unravel_index(index, patch.shape)
-    names = np.asarray(CLASSES, dtype=object)[classes[rows, cols]]
-    return patch_pixels(patch, rows, cols, crop_class=names, region=region)
+    return sample_class_grid(patch, classes, legend.classes, buffer_m=buffer_m, cell_deg=cell_deg,
+                             spacing_m=spacing_m, per_cell=per_cell, region=region, seed=seed,
+                             n_labelled=int((patch.labels != nodata).sum()))
+
+
+def rasterize_features(features: LabelFeatures, patch: RawStack, buffer_m: float) -> np.ndarray:
+    """(H, W) int64 class indices of vector labels on the stack's grid (NO_CLASS elsewhere): polygons
+    burnt at the pixel centres they hold and eroded by ``buffer_m``, points burnt into the pixel they
+    fall in, not eroded. InputError when no label falls on the stack."""
+    from rasterio import Affine
+    from rasterio.features import rasterize
+
+    in_crs = np.array([reproject_geometry(g, WGS84, patch.crs) for g in features.geometries], dtype=object)
+    points = features.is_point
+    shape, transform = patch.shape, Affine(*patch.transform)
+
+    def burn(mask: np.ndarray) -> np.ndarray:
+        shapes = [(g, int(c)) for g, c in zip(in_crs[mask], features.classes[mask])]
+        if not shapes:
+            return np.full(shape, NO_CLASS, dtype=np.int64)
+        return rasterize(shapes, out_shape=shape, transform=transform, fill=NO_CLASS, dtype="uint8").astype(np.int64)
+
+    polygons, at_points = burn(~points), burn(points)
+    if (polygons == NO_CLASS).all() and (at_points == NO_CLASS).all():
+        w, s, e, n = features.bounds
+        raise InputError(f"none of the labels of {features.source} (lon {w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}) "
+                         f"falls on the stack {patch.name}; give labels of the stack's area")
+    buffered = inward_buffer(polygons, buffer_m, patch.resolution, nodata=NO_CLASS)
+    return np.where(buffered != NO_CLASS, buffered, at_points)
 
 
 def _stack_folder(source: Path) -> Path:
@@ -192,14 +233,24 @@ def sample_from_files(source: str | Path, labels: str | Path | None = None, *,
                       buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
                       spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
                       region: str = "", seed: int = 0, legend: Legend | dict | str | Path | None = None,
-                      erode_by: str = "class") -> SampleSeries:
+                      erode_by: str = "class", label_field: str | None = None) -> SampleSeries:
     """Read a local stack (patch folder, or a NetCDF file inside one) and sample it.
 
-    ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid; None uses the patch's own
-    label file. Codes are read with ``legend``: a Legend, a dict, a CSV ``code,gee_crop_class`` or
-    None for the WorldCereal legacy crop types (see :meth:`gee_crop.classes.Legend.of`).
+    ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid, or vector labels (GeoJSON,
+    GeoPackage, Shapefile: points or polygons, ``label_field`` holding the label value, rasterized
+    onto the stack's grid); None uses the patch's own label file. Codes are read with ``legend``: a
+    Legend, a dict, a CSV ``code,gee_crop_class`` or None for the WorldCereal legacy crop types (see
+    :meth:`gee_crop.classes.Legend.of`).
     """
     source = Path(source)
+    if labels is not None and is_vector_file(labels):
+        if not label_field:
+            raise InputError(f"vector labels {labels} need --label-field NAME (the field holding each label)")
+        patch = read_patch(_stack_folder(source), with_labels=False)
+        features = read_label_features(labels, label_field, Legend.of(legend))
+        classes = rasterize_features(features, patch, buffer_m)
+        return sample_class_grid(patch, classes, features.legend.classes, buffer_m=buffer_m, cell_deg=cell_deg,
+                                 spacing_m=spacing_m, per_cell=per_cell, region=region, seed=seed)
     patch = read_patch(_stack_folder(source), with_labels=labels is None)
     nodata = 0
     if labels is not None:

@@ -8,7 +8,7 @@ column         type         meaning
 sample_id      string       unique id
 lon, lat       float64      WGS84 degrees (sample location)
 region         string       ISO3 country code or region name (e.g. "FRA", "BEL")
-crop_class     string       one of classes.CLASSES
+crop_class     string       one of the table's class list (default classes.CLASSES)
 cloud_kind     string       how to read ``cloud``: cs, cs_cdf, scl, cloud_probability
 =============  ===========  ===========================================================
 
@@ -21,12 +21,15 @@ cloud          list<float32> the cloud indicator named by cloud_kind (NaN = unkn
 =============  ===========  ===========================================================
 
 Optional columns are kept as they are (e.g. ``source_code``, the label product's own class code).
-The file's key-value metadata holds ``gee_crop_table = 1``.
+The file's key-value metadata holds ``gee_crop_table = 1``, ``gee_crop_classes`` (JSON list: the
+class list, in model output order; absent = the paper's seven) and, for a table sampled with its own
+season, ``gee_crop_season`` (JSON: start_month_day, length_days, window_days, south_shift_months).
 
 In memory a table is a :class:`SampleSeries`: the same data padded to a common length T.
 """
 from __future__ import annotations
 
+import json
 import os
 
 from pathlib import Path
@@ -36,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gee_crop.atomic import atomic_write
-from gee_crop.classes import class_indices
+from gee_crop.classes import CLASSES, class_indices
 from gee_crop.config import BANDS, CLOUD_KINDS
 from gee_crop.data.dn import checked_dn
 from gee_crop.types import SampleSeries
@@ -46,6 +49,7 @@ TABLE_VERSION = "1"
 SCALAR_COLUMNS = ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind")
 LIST_COLUMNS = ("dates", *BANDS, "cloud")
 REQUIRED_COLUMNS = SCALAR_COLUMNS + LIST_COLUMNS
+CLASSES_KEY, SEASON_KEY = "gee_crop_classes", "gee_crop_season"
 
 
 # ---------------------------------------------------------------- Parquet I/O
@@ -75,7 +79,10 @@ def to_arrow(series: SampleSeries) -> pa.Table:
     for name, values in series.extra.items():
         columns[name] = pa.array(values)
     table = pa.table(columns)
-    return table.replace_schema_metadata({"gee_crop_table": TABLE_VERSION})
+    meta = {"gee_crop_table": TABLE_VERSION, CLASSES_KEY: json.dumps(list(series.classes))}
+    if series.season is not None:
+        meta[SEASON_KEY] = json.dumps(series.season)
+    return table.replace_schema_metadata(meta)
 
 
 def write_table(series: SampleSeries, path: str | os.PathLike) -> Path:
@@ -143,15 +150,28 @@ def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSerie
         raise SampleTableError(
             f"{source} has cloud_kind {sorted(kinds - set(CLOUD_KINDS))}; use one of {', '.join(CLOUD_KINDS)}"
         )
-    class_indices(scalars["crop_class"])  # raises UnknownClassError with the fix
+    classes, season = _table_meta(table, source)
+    class_indices(scalars["crop_class"], classes)  # raises UnknownClassError with the fix
     extra = {c: table.column(c).to_numpy(zero_copy_only=False)
              for c in table.column_names if c not in REQUIRED_COLUMNS}
     return SampleSeries(
         scalars["sample_id"].astype(object), scalars["lon"].astype(np.float64),
         scalars["lat"].astype(np.float64), scalars["region"].astype(object),
         scalars["crop_class"].astype(object), scalars["cloud_kind"].astype(object),
-        dates, dn, cloud, extra,
+        dates, dn, cloud, extra, classes, season,
     )
+
+
+def _table_meta(table: pa.Table, source: str) -> tuple[tuple[str, ...], dict | None]:
+    """The class list and season of a table's metadata (the paper's seven and None when absent)."""
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    try:
+        classes = tuple(json.loads(meta[CLASSES_KEY])) if CLASSES_KEY in meta else CLASSES
+        season = json.loads(meta[SEASON_KEY]) if SEASON_KEY in meta else None
+    except ValueError:
+        raise SampleTableError(f"{source} has unreadable gee_crop_classes/gee_crop_season metadata; "
+                               "re-create it with `gee-crop sample`") from None
+    return classes, season
 
 
 def read_table(path: str | os.PathLike) -> SampleSeries:

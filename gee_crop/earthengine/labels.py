@@ -1,11 +1,18 @@
-"""Reference labels per country as Earth Engine graphs (METHOD.md "Reference labels").
+"""Reference labels as Earth Engine graphs (METHOD.md "Reference labels"): per country, or a user's own.
 
 The registry, the legends (product code -> one of the 7 classes, or ``exclude``) and the CDL accuracy
 table are read by :mod:`gee_crop.countries`; here they become images: :func:`reference_labels`
 returns an image with one band ``class`` (index into config.CLASSES), masked where there is no usable
 label (``NO_CLASS`` on the server).
+
+A user's own labels (``sample --labels``) are points or polygons with a class index property: small
+files travel inside the request (:func:`inline_labels`), larger ones as a table asset
+(:func:`asset_labels`); :func:`split_points` separates the points (sampled as they are) from the
+polygons (painted, buffered and grid-sampled like a country's labels).
 """
 from __future__ import annotations
+
+import json
 
 import ee
 
@@ -32,16 +39,20 @@ def remap_code_image(codes: ee.Image, legend: Legend) -> ee.Image:
     return classes.updateMask(classes.neq(NO_CLASS)).rename(LABEL_BAND)
 
 
-def code_key(code: ee.ComputedObject, numeric: bool) -> ee.String:
+def code_key(code: ee.ComputedObject, numeric: bool, by_name: bool = False) -> ee.String:
     """A parcel's code as the text the legend is keyed by.
 
     All-digit tables (BEL ``GWSCOD_H``, NLD ``gewascode``) are keyed by the integer without leading
     zeros, but the property may be a number or a string (the Flemish parcel files hold "0201"):
     ``Number.format`` needs a Number and ``Number.parse`` a String, so the property goes through
     ``ee.Algorithms.String`` (any object -> its text) and ``Number.parse`` first
-    (https://developers.google.com/earth-engine/apidocs/ee-number-parse).
+    (https://developers.google.com/earth-engine/apidocs/ee-number-parse). A ``by_name`` legend
+    (``--classes``) matches class names as :func:`gee_crop.classes.normalize_class_name` does: trimmed,
+    lower case, runs of blanks, '-' and '/' made one '_'.
     """
     text = ee.String(ee.Algorithms.String(code))
+    if by_name:
+        return text.trim().toLowerCase().replace("[\\s/-]+", "_", "g")
     return ee.Number.parse(text).format("%d") if numeric else text
 
 
@@ -54,16 +65,26 @@ def remap_code_table(table: ee.FeatureCollection, prop: str, legend: Legend,
     (https://developers.google.com/earth-engine/apidocs/ee-image-paint), which is cheaper than a
     per-pixel ``reduceToImage`` over the whole collection.
     """
+    parcels = table if region is None else table.filterBounds(region)
+    return paint_classes(with_class_property(parcels, prop, legend))
+
+
+def with_class_property(table: ee.FeatureCollection, prop: str, legend: Legend) -> ee.FeatureCollection:
+    """The features of ``table`` with property ``class`` = the class index of their ``prop`` code
+    (``legend``); features whose code is excluded are left out."""
     keys, values, default = legend.lookup()
     lookup = ee.Dictionary(dict(zip(keys, values)))
-    numeric = _numeric(keys)
+    numeric = _numeric(keys) and not legend.by_name
 
     def with_class(feature: ee.Feature) -> ee.Feature:
-        return feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric), default))
+        return feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric, legend.by_name), default))
 
-    parcels = table if region is None else table.filterBounds(region)
-    labelled = parcels.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
-    image = ee.Image.constant(NO_CLASS).toUint8().paint(labelled, LABEL_BAND)
+    return table.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
+
+
+def paint_classes(parcels: ee.FeatureCollection) -> ee.Image:
+    """Polygons with a ``class`` property -> band ``class`` rasterized at 10 m WGS84 (METHOD.md)."""
+    image = ee.Image.constant(NO_CLASS).toUint8().paint(parcels, LABEL_BAND)
     image = image.updateMask(image.neq(NO_CLASS)).rename(LABEL_BAND)
     return image.reproject(crs=LABEL_CRS, scale=LABEL_SCALE_M)
 
@@ -159,3 +180,63 @@ def check_label_asset(client, spec: CountrySpec, year: int, project: str | None)
             f"the {spec.code} label asset {asset_id} does not exist; upload {what} to that id "
             f"(Code Editor > Assets > New, or {upload_commands(spec, asset_id)}), see {DOCS}")
     return asset_id
+
+
+# ----------------------------------------------------------------------------- a user's own labels
+
+#: The service refuses a request whose body exceeds 10,485,760 bytes ("Request payload size exceeds the
+#: limit: 10485760 bytes.", the error quoted in gee-community/geemap#1013 and VeinsOfTheEarth/rabpro#75);
+#: inline labels may take 8 MiB of it, the rest is left to the sampling graph around them.
+REQUEST_PAYLOAD_LIMIT = 10_485_760
+INLINE_LABELS_LIMIT = 8 * 1024 * 1024
+POINT_TYPES = ("Point", "MultiPoint")
+POLYGON_TYPES = ("Polygon", "MultiPolygon")
+GEOMETRY_TYPE = "gee_crop_geometry_type"
+#: How to upload labels as a table asset (https://developers.google.com/earth-engine/guides/table_upload;
+#: the command-line tool reads Cloud Storage only, https://developers.google.com/earth-engine/guides/command_line#upload).
+UPLOAD_ROUTE = ("upload it as a table asset (Code Editor > Assets > New > Shape files or CSV, or `gcloud storage cp "
+                "labels.zip gs://BUCKET/` then `earthengine upload table --asset_id=projects/PROJECT/assets/labels "
+                "gs://BUCKET/labels.zip`) and pass --labels projects/PROJECT/assets/labels")
+
+
+def inline_payload_bytes(geojson: dict) -> int:
+    """Bytes the labels add to a request (their compact GeoJSON text)."""
+    return len(json.dumps(geojson, separators=(",", ":")).encode("utf-8"))
+
+
+def check_inline_size(geojson: dict, source: str, limit: int = INLINE_LABELS_LIMIT) -> int:
+    """The labels' payload bytes; InputError naming the upload route when they are too large to travel
+    inside a request."""
+    size = inline_payload_bytes(geojson)
+    if size > limit:
+        raise InputError(f"{source} is {size / 2**20:.1f} MiB as GeoJSON, more than the {limit / 2**20:.0f} MiB of "
+                         f"labels that fit in an Earth Engine request (the service refuses requests over "
+                         f"{REQUEST_PAYLOAD_LIMIT:,} bytes); {UPLOAD_ROUTE}")
+    return size
+
+
+def inline_labels(geojson: dict) -> ee.FeatureCollection:
+    """Labels that travel inside the request: a client-side FeatureCollection (each feature's ``class``
+    property already holds its class index)."""
+    return ee.FeatureCollection(geojson)
+
+
+def asset_labels(asset_id: str, field: str, legend: Legend, region: ee.Geometry | None = None) -> ee.FeatureCollection:
+    """Labels of a table asset: the features in ``region`` with ``class`` from their ``field`` value."""
+    table = ee.FeatureCollection(asset_id)
+    if region is not None:
+        table = table.filterBounds(region)
+    return with_class_property(table, field, legend)
+
+
+def split_points(labels: ee.FeatureCollection) -> tuple[ee.FeatureCollection, ee.FeatureCollection]:
+    """(points, polygons) of a label collection, by each feature's geometry type on the server."""
+    typed = labels.map(lambda f: f.set(GEOMETRY_TYPE, f.geometry().type()))
+    return (typed.filter(ee.Filter.inList(GEOMETRY_TYPE, list(POINT_TYPES))),
+            typed.filter(ee.Filter.inList(GEOMETRY_TYPE, list(POLYGON_TYPES))))
+
+
+def check_table_asset(client, asset_id: str) -> None:
+    """InputError naming the upload route when the label table asset does not exist."""
+    if client.get_asset(asset_id) is None:
+        raise InputError(f"the label table asset {asset_id} does not exist (or you cannot read it); {UPLOAD_ROUTE}")

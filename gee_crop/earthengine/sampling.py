@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import ee
+import numpy as np
+import shapely
 from shapely import geometry as sg
 
-from gee_crop.classes import NO_CLASS
+from gee_crop.classes import CLASSES, NO_CLASS, Legend
 from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
-                             acquisition_window, hemisphere_of)
+                             SeasonSpan, acquisition_window, hemisphere_of)
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
-from gee_crop.earthengine.labels import LABEL_BAND, LABEL_SCALE_M, reference_labels
+from gee_crop.earthengine.labels import (LABEL_BAND, LABEL_SCALE_M, asset_labels, inline_labels, paint_classes,
+                                         reference_labels, split_points)
 
 CELL_BAND = "cell"
 COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
@@ -46,11 +50,48 @@ Bounds = tuple[float, float, float, float]
 
 
 @dataclass
+class OwnLabels:
+    """A user's own labels for an Earth Engine job: inline (``geometries`` WGS84 with class indices
+    ``classes``, sent inside each tile's request) or a table ``asset`` whose ``field`` the legend maps."""
+
+    source: str
+    legend: Legend
+    field: str
+    geometries: np.ndarray | None = None
+    classes: np.ndarray | None = None
+    asset: str | None = None
+
+    def collection(self, bounds: Bounds | None = None, region: ee.Geometry | None = None) -> ee.FeatureCollection:
+        """The labels of a tile (``bounds`` degrees) as a FeatureCollection with a ``class`` property:
+        inline, only the features touching the tile travel; an asset is filtered on the server."""
+        if self.asset is not None:
+            return asset_labels(self.asset, self.field, self.legend, region)
+        keep = (np.ones(len(self.geometries), bool) if bounds is None
+                else shapely.intersects(self.geometries, sg.box(*bounds)))
+        return inline_labels(self.geojson(keep))
+
+    def geojson(self, keep: np.ndarray | None = None) -> dict:
+        """The inline features (all, or those where ``keep``) as GeoJSON with their class index."""
+        keep = np.ones(len(self.geometries), bool) if keep is None else keep
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": sg.mapping(g), "properties": {LABEL_BAND: int(c)}}
+            for g, c in zip(self.geometries[keep], self.classes[keep])]}
+
+    def fingerprint(self) -> dict:
+        digest = hashlib.sha1(json.dumps(self.geojson(), sort_keys=True).encode()).hexdigest()[:16] \
+            if self.asset is None else None
+        return {"source": self.asset or self.source, "field": self.field, "features": digest,
+                "legend": sorted(self.legend.table.items()), "classes": list(self.legend.classes)}
+
+
+@dataclass
 class SamplingJob:
-    """Everything that defines a sampling run (its fingerprint guards resumes)."""
+    """Everything that defines a sampling run (its fingerprint guards resumes). ``spec`` is the
+    registered country (None for a user's own labels, ``own_labels``); ``season`` a user's own season
+    (None: the paper's acquisition window)."""
 
     name: str
-    spec: CountrySpec
+    spec: CountrySpec | None
     geometry: Any  # shapely geometry (WGS84): the area to sample
     year: int
     per_cell: int
@@ -65,22 +106,39 @@ class SamplingJob:
     project: str | None = None
     from_country: bool = True
     accuracy: dict[int, set[int]] | None = None
+    own_labels: OwnLabels | None = None
+    season: Any = None  # features.spec.SeasonSettings (a higher floor): its span(year, latitude)
 
     @property
     def hemisphere(self) -> str:
         return hemisphere_of(self.geometry.centroid.y)
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """The class list the job's ``class`` indices point into."""
+        return self.own_labels.legend.classes if self.own_labels is not None else CLASSES
+
+    @property
+    def season_span(self) -> SeasonSpan | None:
+        """The user's own season of ``year`` at the region (None: the paper's season)."""
+        return None if self.season is None else self.season.span(self.year, self.geometry.centroid.y)
+
+    @property
     def window(self) -> tuple[dt.date, dt.date]:
-        """Raw acquisition window (METHOD.md: Jan–Dec north, Jul–Jun south)."""
+        """Raw acquisition window (METHOD.md: Jan–Dec north, Jul–Jun south; a user's own season: its span)."""
+        span = self.season_span
+        if span is not None:
+            return span.start, span.covered_end
         return acquisition_window(self.year, self.hemisphere)
 
     def fingerprint(self) -> dict:
-        return {"name": self.name, "country": self.spec.code, "year": self.year,
+        return {"name": self.name, "country": self.spec.code if self.spec else None, "year": self.year,
                 "per_cell": self.per_cell, "cloud_band": self.cloud_band, "threshold": self.threshold,
                 "buffer_m": self.buffer_m, "cell_deg": self.cell_deg, "spacing_m": self.spacing_m,
                 "seed": self.seed, "tile_deg": self.tile_deg,
-                "bounds": [round(b, 6) for b in self.geometry.bounds]}
+                "bounds": [round(b, 6) for b in self.geometry.bounds],
+                **({"labels": self.own_labels.fingerprint()} if self.own_labels else {}),
+                **({"season": self.season.to_dict()} if self.season is not None else {})}
 
 
 def row_properties(cloud_band: str = "cs") -> list[str]:
@@ -180,14 +238,27 @@ def series_rows(points: ee.FeatureCollection, region: ee.Geometry, start: dt.dat
     return collection.map(rows_of).flatten()
 
 
+def point_samples(points: ee.FeatureCollection, region: ee.Geometry) -> ee.FeatureCollection:
+    """A user's labelled points in ``region`` as sample points, as they are (no buffer, no grid):
+    each carries ``lon``, ``lat`` and ``class`` (a MultiPoint is sampled at its centroid)."""
+    def as_sample(feature: ee.Feature) -> ee.Feature:
+        point = feature.geometry().centroid(1)
+        xy = point.coordinates()
+        return ee.Feature(point, {"lon": xy.get(0), "lat": xy.get(1), LABEL_BAND: feature.get(LABEL_BAND)})
+
+    return points.filterBounds(region).map(as_sample)
+
+
 def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: dt.date, *,
                    cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD,
                    buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
                    spacing_m: float = SAMPLE_SPACING_M, per_cell: int = 5, seed: int = 0,
-                   tile_scale: float = 1, label_crs: str | None = None) -> ee.FeatureCollection:
+                   tile_scale: float = 1, label_crs: str | None = None,
+                   extra_points: ee.FeatureCollection | None = None) -> ee.FeatureCollection:
     """The whole sampling of one region: buffered labels -> grid points -> raw series rows.
 
     ``label_crs``: the metric CRS whose 10 m grid the labels are pinned to (see :func:`label_grid`).
+    ``extra_points``: sample points taken as they are besides the grid's (a user's labelled points).
     """
     check_threshold(threshold)
     if label_crs is not None:
@@ -196,6 +267,8 @@ def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: d
     clear = clear_observation_count(region, start, end, cloud_band, threshold)
     points = sample_points(buffered, region, clear, cell_deg=cell_deg, spacing_m=spacing_m,
                            per_cell=per_cell, seed=seed, tile_scale=tile_scale)
+    if extra_points is not None:
+        points = points.merge(extra_points)
     return series_rows(points, region, start, end, cloud_band, tile_scale)
 
 
@@ -213,12 +286,19 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
     """The sampling rows of tile ``index`` of the job (its seed is the job's seed + ``index``)."""
     start, end = job.window
     region = tile_region(job, bounds)
-    labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
+    extra = None
+    if job.own_labels is not None:
+        # polygons are painted, buffered and grid-sampled like a product's; points are used as they are
+        points, polygons = split_points(job.own_labels.collection(bounds, region))
+        labels, extra = paint_classes(polygons), point_samples(points, region)
+    else:
+        labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
     west, south, east, north = bounds
     return sampling_graph(labels, region, start, end, cloud_band=job.cloud_band,
                           threshold=job.threshold, buffer_m=job.buffer_m, cell_deg=job.cell_deg,
                           spacing_m=job.spacing_m, per_cell=job.per_cell, seed=job.seed + index,
-                          tile_scale=job.tile_scale, label_crs=utm_crs((west + east) / 2, (south + north) / 2))
+                          tile_scale=job.tile_scale, label_crs=utm_crs((west + east) / 2, (south + north) / 2),
+                          extra_points=extra)
 
 
 def safe_stem(name: str, max_chars: int) -> str:

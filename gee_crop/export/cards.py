@@ -21,13 +21,16 @@ PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (C
 
 def _known_limits(meta: dict, trained_classes: list[str], regions: list[str]) -> list[str]:
     season = meta["season"]
-    missing = [c for c in CLASSES if c not in trained_classes]
+    missing = [c for c in meta.get("classes", CLASSES) if c not in trained_classes]
+    shift = int(season.get("south_shift_months", 6))
+    where = (f"shifted {shift} months in the southern hemisphere" if shift
+             else "the same calendar date in both hemispheres")
     limits = [
         f"Trained on samples from {', '.join(regions) or 'unknown regions'} only; accuracy elsewhere is "
         "unknown until evaluated on reference data there (the paper's transfers reach 75-98 % OA).",
         f"Inputs must be 5-day-style median composites computed exactly like training: "
         f"{season['n_bins']} bins of {season['window_days']} days from the season start "
-        f"(month-day {season['start_month_day']}, shifted six months in the southern hemisphere), "
+        f"(month-day {season['start_month_day']}, {where}), "
         "gap-filled by linear interpolation; other spans or windows change the features.",
         f"Clear observations were those passing the cloud threshold {meta['cloud_threshold']} of the "
         "training data's cloud indicator; a different cloud mask shifts the medians.",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SEASON_LENGTH_DAYS,
-                             SEASON_START_MONTH_DAY, WINDOW_DAYS, n_bins_of, season_span)
+                             SEASON_START_MONTH_DAY, SOUTH_SHIFT_MONTHS, WINDOW_DAYS, n_bins_of, season_span)
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.types import RawStack, SampleSeries
@@ -116,24 +116,27 @@ def stack_arrays(stack: RawStack, rows: np.ndarray | None = None, cols: np.ndarr
 
 
 def season_start_days(lat: np.ndarray, year: int,
-                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY) -> np.ndarray:
+                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                      south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
     """(n,) int32 days since 1970-01-01 of each sample's season start Ts.
 
-    North: ``start_month_day`` of ``year``; south (lat < 0): six months earlier, as config.season_span.
+    North: ``start_month_day`` of ``year``; south (lat < 0): ``south_shift_months`` earlier (six for
+    the paper's season, none for a user's own), as config.season_span.
     """
     lat = np.asarray(lat, dtype=np.float64)
-    north, south = (np.datetime64(season_span(year, h, start_month_day=start_month_day).start, "D")
+    north, south = (np.datetime64(season_span(year, h, start_month_day=start_month_day,
+                                              south_shift_months=south_shift_months).start, "D")
                     .astype(np.int64) for h in ("north", "south"))
     return np.where(lat < 0, south, north).astype(np.int32)
 
 
 def _season_counts(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray, length_days: int,
-                   start_month_day: tuple[int, int]) -> np.ndarray:
+                   start_month_day: tuple[int, int], south_shift_months: int) -> np.ndarray:
     """(len(years),) number of observed (sample, date) pairs inside each year's season."""
     observed = arrays.observed
     counts = np.zeros(len(years), dtype=np.int64)
     for i, year in enumerate(years):
-        offset = arrays.days - season_start_days(lat, int(year), start_month_day)[:, None]
+        offset = arrays.days - season_start_days(lat, int(year), start_month_day, south_shift_months)[:, None]
         counts[i] = np.count_nonzero(observed & (offset >= 0) & (offset < length_days))
     return counts
 
@@ -150,7 +153,7 @@ def _date_range(arrays: SeriesArrays) -> tuple[np.datetime64, np.datetime64] | N
 def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays, lat: np.ndarray | None = None, *,
                       length_days: int = SEASON_LENGTH_DAYS,
                       start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                      threshold: float = CLEAR_THRESHOLD) -> int:
+                      threshold: float = CLEAR_THRESHOLD, south_shift_months: int = SOUTH_SHIFT_MONTHS) -> int:
     """The season year whose span holds the most clear observations.
 
     A SampleSeries gives each sample its own hemisphere (from ``lat``); bare SeriesArrays are read as
@@ -169,7 +172,7 @@ def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays, lat: np.nda
     first, last = (int(str(d)[:4]) for d in covered)
     # a southern season of year Y starts in Y - 1, so Y may be one past the last observed year
     years = np.arange(first, last + 2)
-    counts = _season_counts(arrays, lat, years, length_days, start_month_day)
+    counts = _season_counts(arrays, lat, years, length_days, start_month_day, south_shift_months)
     return int(years[int(np.argmax(counts))])
 
 
@@ -286,17 +289,19 @@ def composite_pixels(pixels: SampleSeries | SeriesArrays, start_days: np.ndarray
 
 
 def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, year: int, length_days: int,
-                       start_month_day: tuple[int, int]) -> str:
+                       start_month_day: tuple[int, int], south_shift_months: int) -> str:
     spans = []
     for hemisphere, present in (("north", (lat >= 0).any()), ("south", (lat < 0).any())):
         if present:
-            span = season_span(year, hemisphere, start_month_day=start_month_day, length_days=length_days)
+            span = season_span(year, hemisphere, start_month_day=start_month_day, length_days=length_days,
+                               south_shift_months=south_shift_months)
             spans.append(f"{hemisphere}: {span.start} to {span.end}")
     covered = _date_range(arrays)
     if covered is None:
         return (f"no clear observation in the {year} season ({'; '.join(spans)}): the samples have no "
                 "clear observation at all; check the cloud column and its cloud_kind, or lower the threshold")
-    best = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day)
+    best = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day,
+                             south_shift_months=south_shift_months)
     return (f"no clear observation in the {year} season ({'; '.join(spans)}); the clear observations span "
             f"{covered[0]} to {covered[1]}: pass year={best}, the season those dates cover best")
 
@@ -304,7 +309,8 @@ def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, year: int, length_
 def median_features(series: SampleSeries, *, year: int | None = None, window_days: int = WINDOW_DAYS,
                     length_days: int = SEASON_LENGTH_DAYS, threshold: float = CLEAR_THRESHOLD,
                     max_gap_bins: int = MAX_GAP_BINS,
-                    start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY) -> MedianFeatures:
+                    start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                    south_shift_months: int = SOUTH_SHIFT_MONTHS) -> MedianFeatures:
     """Gap-filled median features of a sample table for one season (METHOD.md "Features").
 
     ``year`` None picks the season the observations cover best. Raises SeasonError (naming the dates
@@ -316,10 +322,11 @@ def median_features(series: SampleSeries, *, year: int | None = None, window_day
     arrays = prepare_series(series, threshold)
     lat = np.asarray(series.lat, dtype=np.float64)
     if year is None:
-        year = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day)
+        year = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day,
+                                 south_shift_months=south_shift_months)
     n_bins = n_bins_of(length_days, window_days)
-    start = season_start_days(lat, year, start_month_day)
+    start = season_start_days(lat, year, start_month_day, south_shift_months)
     composite = composite_pixels(arrays, start, window_days, n_bins, max_gap_bins=max_gap_bins)
     if len(composite.empty) and composite.empty.all():
-        raise SeasonError(_no_season_message(arrays, lat, year, length_days, start_month_day))
+        raise SeasonError(_no_season_message(arrays, lat, year, length_days, start_month_day, south_shift_months))
     return MedianFeatures(composite.values, composite.keep, int(year), int(window_days), n_bins)

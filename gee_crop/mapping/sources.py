@@ -96,6 +96,12 @@ class FeatureSource(Protocol):
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         """Working memory of one tile pixel while it is composited and classified (bytes)."""
 
+    def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
+        """Bytes one tile costs on the network (0 for local data); a run's ``bytes_fetched`` sums them."""
+
+    def max_in_flight(self) -> int | None:
+        """Requests the source may have in flight at once (None: a local source, nothing to overlap)."""
+
     def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
                   region: shapely.Geometry | None = None) -> TileComposite:
         """The composite of one tile in ``season``, made as the model ``spec`` says (clear threshold,
@@ -140,7 +146,7 @@ class LocalStackSource:
         r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
         arrays = stack_arrays(s, r, c, threshold=spec.cloud_threshold)
         return infer_season_year(arrays, np.full(len(r), latitude), length_days=spec.length_days,
-                                 start_month_day=spec.start_month_day)
+                                 start_month_day=spec.start_month_day, south_shift_months=spec.south_shift_months)
 
     def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
         """SeasonError when no acquisition of the stack falls in ``season``, naming the season years
@@ -159,6 +165,12 @@ class LocalStackSource:
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         n_dates = max(1, _n_dates_in(self.stack.dates, season))
         return _WORKING_COPIES * 4 * (len(BANDS) + 1) * max(n_dates, season.n_bins)
+
+    def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
+        return 0
+
+    def max_in_flight(self) -> None:
+        return None
 
     def footprint(self) -> shapely.Geometry:
         s, (x0, y1) = self.stack, self.stack.upper_left
@@ -273,6 +285,15 @@ class EarthEngineSource:
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         # the request's uint16 values and masks, the decoded copy and the float32 model input
         return len(BANDS) * season.n_bins * (3 + 2 + _WORKING_COPIES)
+
+    def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
+        """The uint16 answer of the tile's one request: 10 bands x n_bins x 2 B per pixel (the
+        minimum for this composite; masked pixels travel as DN 0, no mask band)."""
+        return tile.n_pixels * len(BANDS) * season.n_bins * np.dtype(np.uint16).itemsize
+
+    def max_in_flight(self) -> int:
+        """The client's cap of concurrent requests (the project's quota, 40 by default)."""
+        return int(getattr(self.client, "max_concurrent", ee_client.MAX_CONCURRENT_REQUESTS))
 
     def image(self, region_wgs84: shapely.Geometry, spec: FeatureSpec, season: SeasonSpan) -> ee.Image:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""

@@ -1,7 +1,8 @@
 """Map outputs: per-tile GeoTIFFs written atomically, assembled into Cloud-Optimized GeoTIFFs,
 plus a PNG preview with a legend and a per-class area table (hectares).
 
-Tile files hold all bands (uint8, nodata classes.NO_CLASS): 1 ``class`` (index into config.CLASSES),
+Tile files hold all bands (uint8, nodata classes.NO_CLASS): 1 ``class`` (index into the model's class
+list, the contract's ``classes``: the paper's seven by default),
 2 ``confidence`` (max class probability, percent 0-100), then optionally one ``p_<class>`` band per
 class (probability, percent). ``map.tif`` gets bands 1-2 (class with an embedded colour table and
 class names in its tags), ``probabilities.tif`` the per-class bands.
@@ -30,9 +31,9 @@ COG_BLOCK = 512
 PREVIEW_MAX_PX = 1024
 
 
-def band_names(probabilities: bool) -> list[str]:
+def band_names(probabilities: bool, classes: tuple[str, ...] = CLASSES) -> list[str]:
     """Band descriptions of a map file, in order."""
-    return ["class", "confidence"] + ([f"p_{c}" for c in CLASSES] if probabilities else [])
+    return ["class", "confidence"] + ([f"p_{c}" for c in classes] if probabilities else [])
 
 
 #: What a failed GDAL write raises: rasterio's errors, GDAL's own (CPLE_*), and OS errors.
@@ -66,9 +67,10 @@ def verify_raster(path: Path, expected: np.ndarray) -> None:
 
 
 def encode_bands(probabilities: np.ndarray, valid: np.ndarray, with_probabilities: bool) -> np.ndarray:
-    """(bands, h, w) uint8 map bands from (h, w, 7) probabilities of the pixels where ``valid``."""
+    """(bands, h, w) uint8 map bands from (h, w, n_classes) probabilities of the pixels where ``valid``."""
     h, w = valid.shape
-    out = np.full((len(band_names(with_probabilities)), h, w), NO_CLASS, dtype=np.uint8)
+    n_bands = 2 + (probabilities.shape[-1] if with_probabilities else 0)
+    out = np.full((n_bands, h, w), NO_CLASS, dtype=np.uint8)
     p = probabilities[valid]
     out[0][valid] = np.argmax(p, axis=1).astype(np.uint8)
     out[1][valid] = np.rint(p.max(axis=1) * PERCENT).astype(np.uint8)
@@ -92,16 +94,16 @@ def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, til
     return write_atomic(Path(path), write)
 
 
-def colormap() -> dict[int, tuple[int, int, int, int]]:
+def colormap(classes: tuple[str, ...] = CLASSES) -> dict[int, tuple[int, int, int, int]]:
     """Colour table of the class band (classes.class_rgba_table): the classes, NO_CLASS transparent."""
-    table = class_rgba_table()
-    return {int(i): tuple(int(v) for v in table[i]) for i in (*range(len(CLASSES)), NO_CLASS)}
+    table = class_rgba_table(classes)
+    return {int(i): tuple(int(v) for v in table[i]) for i in (*range(len(classes)), NO_CLASS)}
 
 
 def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str | os.PathLike, *,
-                 bands: list[int], tags: dict | None = None) -> np.ndarray:
+                 bands: list[int], tags: dict | None = None, classes: tuple[str, ...] = CLASSES) -> np.ndarray:
     """Mosaic bands ``bands`` (1-based, of the tile files) into one COG (tiled, deflate, nearest
-    overviews); returns (7,) class pixel counts when band 1 (class) is among them, else zeros.
+    overviews); returns (n_classes,) class pixel counts when band 1 (class) is among them, else zeros.
 
     The mosaic is streamed tile by tile into a temporary tiled GeoTIFF, which GDAL's COG driver
     then copies with overviews, so memory stays at one tile. The class band gets the colour table
@@ -109,8 +111,8 @@ def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str |
     why probabilities go to a file of their own.
     """
     out_path = Path(out_path)
-    names = [band_names(True)[b - 1] for b in bands]
-    counts = np.zeros(len(CLASSES), dtype=np.int64)
+    names = [band_names(True, classes)[b - 1] for b in bands]
+    counts = np.zeros(len(classes), dtype=np.int64)
     profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": len(bands),
                "dtype": "uint8", "crs": grid.crs, "transform": grid.affine, "nodata": NO_CLASS,
                "tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "deflate",
@@ -125,13 +127,13 @@ def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str |
                         values = src.read(bands)
                     dst.write(values, window=Window(tile.col_off, tile.row_off, tile.width, tile.height))
                     if bands[0] == 1:
-                        counts[:] += np.bincount(values[0].ravel(), minlength=256)[:len(CLASSES)]
+                        counts[:] += np.bincount(values[0].ravel(), minlength=256)[:len(classes)]
                 for i, name in enumerate(names, start=1):
                     dst.set_band_description(i, name)
                     if name == "class":
-                        dst.write_colormap(i, colormap())
-                        dst.update_tags(i, class_names=json.dumps(list(CLASSES)),
-                                        **{f"class_{k}": c for k, c in enumerate(CLASSES)})
+                        dst.write_colormap(i, colormap(classes))
+                        dst.update_tags(i, class_names=json.dumps(list(classes)),
+                                        **{f"class_{k}": c for k, c in enumerate(classes)})
                     else:
                         dst.update_tags(i, units="percent",
                                         meaning="max class probability" if name == "confidence" else
@@ -158,9 +160,9 @@ def _verify_cog(path: Path, grid: OutputGrid, count: int, class_counts: np.ndarr
                 raise OSError(f"the written COG is {src.width} x {src.height} x {src.count}, not "
                               f"{grid.width} x {grid.height} x {count}")
             if class_counts is not None:
-                found = np.zeros(len(CLASSES), dtype=np.int64)
+                found = np.zeros(len(class_counts), dtype=np.int64)
                 for _, window in src.block_windows(1):
-                    found += np.bincount(src.read(1, window=window).ravel(), minlength=256)[:len(CLASSES)]
+                    found += np.bincount(src.read(1, window=window).ravel(), minlength=256)[:len(class_counts)]
                 if not np.array_equal(found, class_counts):
                     raise OSError("the written COG does not read back the mapped pixels (disk full?)")
     except (rasterio.errors.RasterioError, rasterio._err.CPLE_BaseError) as exc:
@@ -181,12 +183,12 @@ def pixel_area_m2(grid: OutputGrid) -> float:
     return float(a * e * crs.axis_info[0].unit_conversion_factor ** 2)
 
 
-def area_table(counts: np.ndarray, grid: OutputGrid) -> list[dict]:
+def area_table(counts: np.ndarray, grid: OutputGrid, classes: tuple[str, ...] = CLASSES) -> list[dict]:
     """Per-class rows {class, pixels, hectares, percent} of the mapped pixels."""
     hectares = counts * pixel_area_m2(grid) / 1e4
     total = max(int(counts.sum()), 1)
     return [{"class": c, "pixels": int(n), "hectares": round(float(ha), 4),
-             "percent": round(100.0 * int(n) / total, 3)} for c, n, ha in zip(CLASSES, counts, hectares)]
+             "percent": round(100.0 * int(n) / total, 3)} for c, n, ha in zip(classes, counts, hectares)]
 
 
 def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
@@ -200,7 +202,7 @@ def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
 
 
 def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, title: str = "",
-                  reference: np.ndarray | None = None) -> Path:
+                  reference: np.ndarray | None = None, classes: tuple[str, ...] = CLASSES) -> Path:
     """PNG of the class band (decimated to <= 1024 px a side) with a legend; the reference labels
     ((H, W) class indices, NO_CLASS unlabelled) are drawn beside it when given."""
     import matplotlib
@@ -211,16 +213,16 @@ def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, t
 
     with rasterio.open(cog_path) as src:
         factor = max(1, int(np.ceil(max(src.width, src.height) / PREVIEW_MAX_PX)))
-        classes = src.read(1, out_shape=(max(1, src.height // factor), max(1, src.width // factor)),
-                           resampling=rasterio.enums.Resampling.nearest)
-    panels = [("map", classes)] + ([("reference labels", reference)] if reference is not None else [])
+        mapped = src.read(1, out_shape=(max(1, src.height // factor), max(1, src.width // factor)),
+                          resampling=rasterio.enums.Resampling.nearest)
+    panels = [("map", mapped)] + ([("reference labels", reference)] if reference is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 2, 5), squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
-        ax.imshow(class_rgba(image), interpolation="nearest")
+        ax.imshow(class_rgba(image, classes), interpolation="nearest")
         ax.set_title(name)
         ax.set_axis_off()
     present = np.unique(np.concatenate([p.ravel() for _, p in panels]))
-    handles = [Patch(color=class_color(c), label=c) for i, c in enumerate(CLASSES) if i in present]
+    handles = [Patch(color=class_color(c, classes), label=c) for i, c in enumerate(classes) if i in present]
     fig.legend(handles=handles, loc="center right", frameon=False)
     fig.suptitle(title)
     fig.subplots_adjust(right=0.82)

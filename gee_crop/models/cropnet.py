@@ -52,15 +52,7 @@ class _CropNet(nn.Module):
 
     def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
         """Store the training reflectance mean/std (per band for 2D, per feature for 1D)."""
-        mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
-        std = torch.as_tensor(np.asarray(std, dtype=np.float32))
-        if mean.shape != self.band_mean.shape or std.shape != self.band_std.shape:
-            raise ValueError(f"normalization must have shape {tuple(self.band_mean.shape)}, "
-                             f"got {tuple(mean.shape)} and {tuple(std.shape)}")
-        # a constant band/feature would divide by zero; leave it unscaled instead
-        std = torch.where(std > 1e-6, std, torch.ones_like(std))
-        self.band_mean.copy_(mean)
-        self.band_std.copy_(std)
+        store_normalization(self, mean, std)
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -106,6 +98,18 @@ class CropNet1D(_CropNet):
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.band_mean.view(1, 1, -1)) / self.band_std.view(1, 1, -1)
+
+
+def store_normalization(model: nn.Module, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
+    """Copy a training mean/std into ``model``'s ``band_mean`` / ``band_std`` buffers (ValueError for
+    another shape); a constant band/feature (std ~ 0) is left unscaled instead of divided by zero."""
+    mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
+    std = torch.as_tensor(np.asarray(std, dtype=np.float32))
+    if mean.shape != model.band_mean.shape or std.shape != model.band_std.shape:
+        raise ValueError(f"normalization must have shape {tuple(model.band_mean.shape)}, "
+                         f"got {tuple(mean.shape)} and {tuple(std.shape)}")
+    model.band_mean.copy_(mean)
+    model.band_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
 
 
 def build_model(arch: str, arch_kwargs: dict) -> _CropNet:

@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from gee_crop.classes import CLASSES
+from gee_crop.classes import CLASSES, resolve_class_list
 from gee_crop.config import BANDS, Arch, FeatureKind, Precision, SeasonSpan
 from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
@@ -182,9 +182,10 @@ def check_model_matches(contract: FeatureSpec, season: SeasonSpan | None = None,
     if tuple(contract.bands) != BANDS:
         raise ModelFileError(f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "
                              f"{list(BANDS)}; retrain the model on gee-crop sample tables")
-    if tuple(contract.classes) != CLASSES:
-        raise ModelFileError(f"{model_path} predicts classes {list(contract.classes)}, not gee-crop's "
-                             f"{list(CLASSES)}; retrain it with gee-crop's class list")
+    if resolve_class_list(contract.classes) != tuple(contract.classes):
+        raise ModelFileError(f"{model_path} predicts classes {list(contract.classes)}, not a gee-crop class list "
+                             f"(the paper's {list(CLASSES)}, or two or more names of a user's legend); retrain it "
+                             "with gee-crop")
     if season is None:
         return
     if not contract.is_median:

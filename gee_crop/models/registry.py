@@ -14,6 +14,7 @@ from gee_crop.config import Arch, FeatureKind
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.backbones import build_backbone
 from gee_crop.models.cropnet import build_model as build_cropnet
+from gee_crop.models.tempcnn import TempCNN
 
 #: the feature kinds each architecture accepts; the first is the default.
 ARCH_FEATURES: dict[Arch, tuple[FeatureKind, ...]] = {
@@ -23,11 +24,12 @@ ARCH_FEATURES: dict[Arch, tuple[FeatureKind, ...]] = {
     Arch.RESNET50: (FeatureKind.MEDIAN2D,),
     Arch.EFFICIENTNET_V2_S: (FeatureKind.MEDIAN2D,),
     Arch.CONVNEXT_TINY: (FeatureKind.MEDIAN2D,),
+    Arch.TEMPCNN: (FeatureKind.MEDIAN2D,),
 }
 #: the paper's CNN baselines (models/backbones.py).
 BASELINE_ARCHS: tuple[Arch, ...] = (Arch.RESNET50, Arch.EFFICIENTNET_V2_S, Arch.CONVNEXT_TINY)
 #: architectures trained by the torch fit loop and saved as model.pt.
-TORCH_ARCHS: tuple[Arch, ...] = (Arch.CROPNET2D, Arch.CROPNET1D, *BASELINE_ARCHS)
+TORCH_ARCHS: tuple[Arch, ...] = (Arch.CROPNET2D, Arch.CROPNET1D, *BASELINE_ARCHS, Arch.TEMPCNN)
 
 
 def arch_kwargs(arch: Arch | str, contract: FeatureSpec, *, widths: tuple[int, ...] = (),
@@ -35,7 +37,7 @@ def arch_kwargs(arch: Arch | str, contract: FeatureSpec, *, widths: tuple[int, .
     """The constructor arguments of ``arch`` for inputs of ``contract`` (saved in the model file)."""
     arch = Arch(arch)
     n_classes = len(contract.classes)
-    if arch == Arch.CROPNET2D:
+    if arch in (Arch.CROPNET2D, Arch.TEMPCNN):
         kwargs = {"n_bands": len(contract.bands), "n_bins": contract.n_bins}
     elif arch == Arch.CROPNET1D:
         kwargs = {"n_features": contract.n_features}
@@ -52,6 +54,7 @@ _BUILDERS: dict[Arch, Callable[..., nn.Module]] = {
     Arch.CROPNET2D: lambda **kwargs: build_cropnet("cropnet2d", kwargs),
     Arch.CROPNET1D: lambda **kwargs: build_cropnet("cropnet1d", kwargs),
     **{arch: _baseline(arch) for arch in BASELINE_ARCHS},
+    Arch.TEMPCNN: TempCNN,
 }
 
 

@@ -28,8 +28,11 @@ from gee_crop.data.regions import WGS84, region_from_bbox, region_from_geojson, 
 from gee_crop.errors import GeeCropError, InputError, MapIncompleteError, OutputExistsError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.ledger import RunLedger, file_sha256
+from gee_crop.pipeline.pilot import PILOT_FILE, PILOT_SUFFIX
 from gee_crop.mapping import writers
 from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
+from gee_crop.mapping.estimate import DEFAULT_IN_FLIGHT, MapEstimate, Rates, fetch_tiles_per_second, output_bytes
+from gee_crop.mapping.overlap import run_overlapped
 from gee_crop.mapping.sources import FeatureSource, check_region_in_source, open_source
 from gee_crop.mapping.tiling import LOCAL_TILE_SIZE, OutputGrid, Tile, grid_for_region, plan_tiles, region_mask
 from gee_crop.models.io import read_contract
@@ -171,6 +174,25 @@ def _tile_path(plan: _Plan, tile: Tile) -> Path:
 def process_tile(plan: _Plan, tile: Tile) -> TileReport:
     """Composite, classify and write one tile. User-level failures (Earth Engine after retries, disk
     full) become a 'failed' report; bugs propagate."""
+    return classify_tile(plan, tile, read_tile(plan, tile))
+
+
+def read_tile(plan: _Plan, tile: Tile) -> tuple[object, float]:
+    """The tile's composite (or the failure as a 'failed' report) and the seconds it took: the
+    fetch stage of a tile (for Earth Engine mostly waiting on the request)."""
+    started = time.perf_counter()
+    try:
+        composite = plan.source.read_tile(plan.grid, tile, plan.spec, plan.season, plan.region)
+    except GeeCropError as exc:
+        return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - started), 0.0
+    return composite, time.perf_counter() - started
+
+
+def classify_tile(plan: _Plan, tile: Tile, fetched: tuple[object, float]) -> TileReport:
+    """Mask, classify and write one tile already read (the compute stage)."""
+    composite, read_s = fetched
+    if isinstance(composite, TileReport):
+        return composite
     if plan.tile_hook is not None:
         plan.tile_hook(tile)
     clock = [time.perf_counter()]
@@ -180,28 +202,29 @@ def process_tile(plan: _Plan, tile: Tile) -> TileReport:
         return clock[-1] - clock[-2]
 
     try:
-        composite = plan.source.read_tile(plan.grid, tile, plan.spec, plan.season, plan.region)
         valid = composite.valid & region_mask(plan.grid, tile, plan.region)
         if plan.cropland is not None:
             valid &= plan.cropland(plan.grid, tile)
         composite.valid = valid
-        read_s = lap()
+        read_s += lap()
         predictor = open_predictor(plan.model_path, plan.precision, plan.providers, threads=plan.threads, cache=True)
-        probabilities = np.zeros(valid.shape + (len(CLASSES),), dtype=np.float32)
+        probabilities = np.zeros(valid.shape + (len(plan.spec.classes),), dtype=np.float32)
         probabilities[valid] = predictor.predict_proba(composite.reflectance(), plan.batch_size)
         inference_s = lap()
         bands = writers.encode_bands(probabilities, valid, plan.probabilities)
         writers.write_tile(_tile_path(plan, tile), bands, plan.grid, tile)
     except GeeCropError as exc:
-        return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - clock[0])
-    return TileReport(tile, "done", int(valid.sum()), composite.bytes_fetched, time.perf_counter() - clock[0],
-                      read_seconds=read_s, inference_seconds=inference_s)
+        return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - clock[0] + read_s)
+    return TileReport(tile, "done", int(valid.sum()), composite.bytes_fetched,
+                      time.perf_counter() - clock[0] + fetched[1], read_seconds=read_s, inference_seconds=inference_s)
 
 
 def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progress: bool,
-             finished: Callable[[TileReport], None]) -> list[TileReport]:
+             finished: Callable[[TileReport], None], in_flight: int | None = None) -> list[TileReport]:
     """Run :func:`process_tile` on every tile with Dask; ``finished`` sees each report as it comes
-    (in this thread), and a progress bar counts them."""
+    (in this thread), and a progress bar counts them. With ``in_flight`` (a remote source and an
+    in-process scheduler), up to that many tiles are fetched while ``workers`` threads classify
+    (:func:`gee_crop.mapping.overlap.run_overlapped`)."""
     bar = tqdm(total=len(tiles), unit="tile", desc="mapping", disable=not progress)
 
     def report_in(report: TileReport) -> None:
@@ -209,6 +232,11 @@ def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progr
         bar.update(1)
 
     try:
+        if in_flight:
+            ran = {r.tile: r for r in run_overlapped(tiles, lambda t: read_tile(plan, t),
+                                                     lambda t, fetched: classify_tile(plan, t, fetched),
+                                                     in_flight=in_flight, workers=workers, finished=report_in)}
+            return [ran[t] for t in tiles]
         if scheduler in ("synchronous", "threads"):
             import dask
             from dask.callbacks import Callback
@@ -296,27 +324,26 @@ def worker_count(requested: int | None, n_tasks: int, bytes_per_task: int) -> tu
     return workers, note
 
 
-def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-            region: shapely.Geometry | None = None, year: int | None = None, crs: str | None = None,
-            scale: float | None = None, tile_size: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-            workers: int | None = None, scheduler: str = "local", overwrite: bool = False, probabilities: bool = False,
-            max_gap_bins: int | None = None, providers: list[str] | None = None, precision: str = "fp32",
-            cropland: Callable[[OutputGrid, Tile], np.ndarray] | None = None, progress: bool = True,
-            tile_hook: Callable[[Tile], None] | None = None) -> MapResult:
-    """Map ``region`` (WGS84; default: the source's footprint) with an ONNX CropNet model (or its
-    ``model.pt`` on the torch backend, ``precision`` "fp32" or "bf16").
+@dataclass
+class _Job:
+    """A map job planned without any request: the model contract, season, grid and tiles."""
 
-    The season (start, length, window, bins), the clear threshold and the gap limit come from the
-    model's metadata, so the map composites its input exactly as training did; ``year`` defaults to
-    the season the local stack covers best (Earth Engine needs it). Writes ``map.tif`` (COG),
-    ``map.png``, ``areas.csv`` and ``summary.json`` in ``out_dir``. Raises MapIncompleteError when
-    tiles failed (finished tiles are kept: rerun the same call to finish).
-    """
-    started = time.perf_counter()
-    model_path, out_dir = Path(model_path), Path(out_dir)
-    check_scheduler(scheduler)
-    if workers is not None and int(workers) < 1:
-        raise InputError(f"--workers {workers} must be at least 1")
+    contract: FeatureSpec
+    spec: FeatureSpec
+    season: SeasonSpan
+    year: int
+    grid: OutputGrid
+    region: shapely.Geometry
+    region_grid: shapely.Geometry
+    tile_size: int
+    tiles: list[Tile]
+
+
+def _plan_job(source: FeatureSource, model_path: Path, region: shapely.Geometry | None, year: int | None,
+              crs: str | None, scale: float | None, tile_size: int | None, max_gap_bins: int | None,
+              precision: str) -> _Job:
+    """Everything a map decides before its first request (shared by the run and ``--dry-run``, so
+    the dry run's tiles, requests and bytes are the run's)."""
     check_precision(model_path, precision)
     contract = read_contract(model_path)
     if region is None:
@@ -344,11 +371,54 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
                          f"{values_per_pixel} uint16 bands; use --tile-size {limit} or less")
     tile_size = tile_size or limit or LOCAL_TILE_SIZE
     region_grid = reproject_geometry(region, WGS84, grid.crs)
-    tiles = plan_tiles(grid, tile_size, region_grid)
+    return _Job(contract, spec, season, int(year), grid, region, region_grid, tile_size,
+                plan_tiles(grid, tile_size, region_grid))
 
+
+def in_flight_requests(source: FeatureSource, requested: int | None, scheduler: str) -> int | None:
+    """Requests to keep in flight: None (no overlap) for a local source, the synchronous scheduler
+    or a remote Dask cluster; else ``requested`` (default DEFAULT_IN_FLIGHT) capped at the source's
+    limit (the client's 40 concurrent requests). InputError below 1."""
+    if requested is not None and int(requested) < 1:
+        raise InputError(f"--in-flight {requested} must be at least 1")
+    cap = source.max_in_flight()
+    if cap is None or scheduler not in ("local", "threads"):
+        return None
+    return max(1, min(int(requested or DEFAULT_IN_FLIGHT), cap))
+
+
+def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+            region: shapely.Geometry | None = None, year: int | None = None, crs: str | None = None,
+            scale: float | None = None, tile_size: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+            workers: int | None = None, scheduler: str = "local", overwrite: bool = False, probabilities: bool = False,
+            max_gap_bins: int | None = None, providers: list[str] | None = None, precision: str = "fp32",
+            cropland: Callable[[OutputGrid, Tile], np.ndarray] | None = None, progress: bool = True,
+            tile_hook: Callable[[Tile], None] | None = None, in_flight: int | None = None) -> MapResult:
+    """Map ``region`` (WGS84; default: the source's footprint) with an ONNX CropNet model (or its
+    ``model.pt`` on the torch backend, ``precision`` "fp32" or "bf16").
+
+    The season (start, length, window, bins), the clear threshold and the gap limit come from the
+    model's metadata, so the map composites its input exactly as training did; ``year`` defaults to
+    the season the local stack covers best (Earth Engine needs it). Writes ``map.tif`` (COG),
+    ``map.png``, ``areas.csv`` and ``summary.json`` in ``out_dir``. Raises MapIncompleteError when
+    tiles failed (finished tiles are kept: rerun the same call to finish).
+
+    From Earth Engine with the ``local`` or ``threads`` scheduler, up to ``in_flight`` requests
+    (default DEFAULT_IN_FLIGHT, at most the client's 40) are in flight while earlier tiles are
+    classified (:mod:`gee_crop.mapping.overlap` states the memory bound).
+    """
+    started = time.perf_counter()
+    model_path, out_dir = Path(model_path), Path(out_dir)
+    check_scheduler(scheduler)
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"--workers {workers} must be at least 1")
+    in_flight = in_flight_requests(source, in_flight, scheduler)
+    job = _plan_job(source, model_path, region, year, crs, scale, tile_size, max_gap_bins, precision)
+    spec, season, grid, tile_size, region_grid, tiles = (job.spec, job.season, job.grid, job.tile_size,
+                                                         job.region_grid, job.tiles)
     settings = {"model_sha256": file_sha256(model_path), "source": source.description,
                 "grid": grid.to_dict(), "tile_size": tile_size, "spec": composite_settings(spec, season),
-                "region_wkt": region.wkt, "probabilities": probabilities, "precision": str(precision),
+                "region_wkt": job.region.wkt, "probabilities": probabilities, "precision": str(precision),
                 "cropland_mask": cropland is not None or bool(getattr(source, "cropland_only", False))}
     ledger = _open_ledger(out_dir, settings, overwrite)
     ledger.register(t.name for t in tiles)
@@ -368,7 +438,8 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
 
     tiles_started = time.perf_counter()
     try:
-        ran = {r.tile: r for r in _execute(plan, todo, scheduler, workers, progress, record)} if todo else {}
+        ran = ({r.tile: r for r in _execute(plan, todo, scheduler, workers, progress, record, in_flight)}
+               if todo else {})
     finally:
         ledger.save()
     tiles_seconds = time.perf_counter() - tiles_started
@@ -381,13 +452,73 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
             f"{len(failed)} of {len(tiles)} tiles failed ({first.tile.name}: {first.error}); the "
             f"{len(tiles) - len(failed)} finished tiles are kept in {ledger.folder}: rerun the same command "
             "to retry only the failed ones")
-    result = _finish(out_dir, plan, tiles, reports, source, year, started, tiles_seconds,
+    result = _finish(out_dir, plan, tiles, reports, source, job.year, started, tiles_seconds,
                      workers=workers, notes=[note] if note else [])
     # the finishing step is recorded last: a kill before this line leaves a map that a rerun finishes
     ledger.data[FINISHED_KEY] = {name: file_sha256(out_dir / name) for name in FINAL_NAMES
                                  if (out_dir / name).is_file()}
     ledger.save()
     return result
+
+
+def measure_inference_rate(model_path: Path, spec: FeatureSpec, precision: str = "fp32",
+                           providers: list[str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                           n_pixels: int = 2048) -> float:
+    """Pixels per second of the model on this machine (all cores, one session), timed on ``n_pixels``
+    constant reflectance inputs after a warm-up batch: the local compute rate of a dry run."""
+    predictor = open_predictor(model_path, precision, providers, threads=os.cpu_count() or 1, cache=True)
+    inputs = np.full((n_pixels, *spec.input_shape), 0.2, dtype=np.float32)
+    predictor.predict_proba(inputs[:batch_size], batch_size)
+    started = time.perf_counter()
+    predictor.predict_proba(inputs, batch_size)
+    return n_pixels / max(time.perf_counter() - started, 1e-9)
+
+
+def plan_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+             region: shapely.Geometry | None = None, year: int | None = None, crs: str | None = None,
+             scale: float | None = None, tile_size: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+             workers: int | None = None, scheduler: str = "local", probabilities: bool = False,
+             max_gap_bins: int | None = None, providers: list[str] | None = None, precision: str = "fp32",
+             in_flight: int | None = None, rates: Rates | None = None, **_ignored) -> MapEstimate:
+    """``gee-crop map --dry-run``: the tiles, requests and bytes of the run :func:`run_map` would do
+    with the same arguments, its Earth Engine and local time and its output size, with nothing fetched
+    and nothing written. ``rates``: default the pilot's (``<out_dir>.pilot/pilot.json``) where one
+    exists, else the documented defaults of :mod:`gee_crop.mapping.estimate`, with the local
+    inference rate measured here (:func:`measure_inference_rate`)."""
+    model_path, out_dir = Path(model_path), Path(out_dir)
+    check_scheduler(scheduler)
+    job = _plan_job(source, model_path, region, year, crs, scale, tile_size, max_gap_bins, precision)
+    season, grid, tiles = job.season, job.grid, job.tiles
+    if rates is None:
+        pilot_file = out_dir.with_name(out_dir.name + PILOT_SUFFIX) / PILOT_FILE
+        rates = Rates.from_pilot(pilot_file) if pilot_file.is_file() else Rates()
+    if rates.local_pixels_per_second is None:
+        rates = dataclasses.replace(rates, local_pixels_per_second=measure_inference_rate(
+            model_path, job.spec, precision, providers, batch_size))
+    done = [t for t in tiles if (out_dir / TILES_DIR / f"{t.name}.tif").is_file()]
+    todo = [t for t in tiles if t not in done]
+    region_pixels = sum(int(region_mask(grid, t, job.region_grid).sum()) for t in todo)
+    request_bytes = [source.request_bytes(t, season) for t in todo]
+    fetched = sum(request_bytes)
+    flight = in_flight_requests(source, in_flight, scheduler)
+    requests = len(todo) if source.max_in_flight() is not None else 0
+    fetch_s = 0.0
+    if requests:
+        per_tile = fetched / requests
+        fetch_s = requests / fetch_tiles_per_second(per_tile, flight or 1, rates) + rates.seconds_per_request
+    n_workers, _ = worker_count(workers, len(todo), job.tile_size ** 2 * source.bytes_per_pixel(season))
+    largest = max((t.n_pixels for t in tiles), default=0)
+    memory = largest * ((flight or 0) * len(job.contract.bands) * season.n_bins * 2
+                        + n_workers * source.bytes_per_pixel(season))
+    requested_pixels = sum(t.n_pixels for t in todo)
+    return MapEstimate(
+        n_tiles=len(tiles), n_tiles_done=len(done), grid_pixels=grid.width * grid.height, region_pixels=region_pixels,
+        tile_size=job.tile_size, requests=requests, bytes_fetched=fetched,
+        bytes_per_pixel=fetched / requested_pixels if requested_pixels else 0.0,
+        min_bytes_per_pixel=2 * len(job.contract.bands) * season.n_bins, fetch_seconds=fetch_s,
+        local_seconds=region_pixels / rates.local_pixels_per_second, output_bytes=output_bytes(
+            grid.width * grid.height, len(job.contract.classes), probabilities), memory_bytes=int(memory),
+        in_flight=flight or 0, workers=n_workers, rates=rates)
 
 
 def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileReport], source: FeatureSource,
@@ -399,12 +530,15 @@ def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileRep
             "source": source.description}
     if plan.probabilities:
         writers.assemble_cog(tile_paths, grid, out_dir / PROBABILITIES_NAME,
-                             bands=list(range(3, 3 + len(CLASSES))), tags=tags)
-    counts = writers.assemble_cog(tile_paths, grid, out_dir / MAP_NAME, bands=[1, 2], tags=tags)
-    rows = writers.area_table(counts, grid)
+                             bands=list(range(3, 3 + len(plan.spec.classes))), tags=tags, classes=plan.spec.classes)
+    counts = writers.assemble_cog(tile_paths, grid, out_dir / MAP_NAME, bands=[1, 2], tags=tags,
+                                  classes=plan.spec.classes)
+    rows = writers.area_table(counts, grid, plan.spec.classes)
     writers.write_area_csv(rows, out_dir / AREAS_NAME)
-    accuracy, reference = _accuracy(out_dir / MAP_NAME, source, grid)
-    writers.write_preview(out_dir / MAP_NAME, out_dir / PREVIEW_NAME, reference=reference,
+    # the stack's own labels are read with the paper's legend: compare only a model of the paper's classes
+    accuracy, reference = (_accuracy(out_dir / MAP_NAME, source, grid) if plan.spec.classes == CLASSES
+                           else (None, None))
+    writers.write_preview(out_dir / MAP_NAME, out_dir / PREVIEW_NAME, reference=reference, classes=plan.spec.classes,
                           title=f"gee-crop map, season {year}" + (
                               f" (OA {accuracy.overall_accuracy:.1%} vs labels)" if accuracy else ""))
     done = [r for r in reports if r.status == "done"]
@@ -447,10 +581,19 @@ def map_from_options(model_path: str | os.PathLike, out_dir: str | os.PathLike, 
                      region_path: str | os.PathLike | None = None,
                      bbox: tuple[float, float, float, float] | None = None, cropland_mask: bool = False,
                      worldcover: str | os.PathLike | None = None, cloud_band: str = "cs", project: str | None = None,
-                     service_account_key: str | os.PathLike | None = None, **options) -> MapResult:
+                     service_account_key: str | os.PathLike | None = None, dry_run: bool = False,
+                     **options) -> MapResult | MapEstimate:
     """``gee-crop map``: read the region (GeoJSON, or a lon/lat ``bbox``), open the source the options
-    name (a local stack, or Earth Engine) and :func:`run_map` with ``options``."""
+    name (a local stack, or Earth Engine) and :func:`run_map` with ``options`` (:func:`plan_map` with
+    ``dry_run``: no credentials needed, nothing fetched or written)."""
     region = region_from_geojson(region_path) if region_path else (region_from_bbox(*bbox) if bbox else None)
     source, cropland = open_source(source_path, earthengine, cropland_mask=cropland_mask, worldcover=worldcover,
-                                   cloud_band=cloud_band, project=project, service_account_key=service_account_key)
+                                   cloud_band=cloud_band, project=project, service_account_key=service_account_key,
+                                   client=_NOT_CONNECTED if dry_run else None)
+    if dry_run:
+        return plan_map(source, model_path, out_dir, region=region, **options)
     return run_map(source, model_path, out_dir, region=region, cropland=cropland, **options)
+
+
+#: the Earth Engine client of a dry run: planning sends no request, so it needs no credentials.
+_NOT_CONNECTED = object()

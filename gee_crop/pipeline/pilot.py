@@ -11,6 +11,7 @@ The numbers are written to ``<out>.pilot/pilot.json`` for ``--dry-run`` estimate
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -22,11 +23,11 @@ import numpy as np
 from gee_crop.atomic import write_json_atomic
 from gee_crop.earthengine.sampling import SamplingJob, export_names
 from gee_crop.errors import InputError
-from gee_crop.ledger import RunLedger
+from gee_crop.ledger import DONE, RunLedger
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.labels import check_label_asset
-from gee_crop.pipeline.sample import (CONCURRENT_TASKS, LEDGER_NAME, MAX_ASSETS, USER_QUEUE_LIMIT, job_from_options,
-                                      job_tiles, run_exports)
+from gee_crop.pipeline.sample import (CONCURRENT_TASKS, LEDGER_NAME, MAX_ASSETS, MAX_QUEUED_TASKS, USER_QUEUE_LIMIT,
+                                      choose_mode, job_from_options, job_tiles, run_exports)
 
 PILOT_SUFFIX = ".pilot"
 PILOT_FILE = "pilot.json"
@@ -135,3 +136,36 @@ def pilot(*, n: int, out: str, overwrite: bool = False, project: str | None = No
     where = Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
     return "\n".join([*result.lines(), f"numbers saved to {where}; run the same command without --pilot "
                       "to sample the whole job"])
+
+
+def sampling_dry_run(*, out: str, mode: str = "auto", project: str | None = None, **job_options) -> str:
+    """`gee-crop sample --dry-run`: the job's tiles, how it would run them (interactive requests or
+    batch tasks, as :func:`~gee_crop.pipeline.sample.run_sampling` chooses) and, from
+    ``<out>.pilot/pilot.json`` when a pilot measured them, its EECU-hours, hours and bytes. No server
+    call, no credentials, nothing written."""
+    job = job_from_options(project=project, **job_options)
+    tiles = job_tiles(job)
+    chosen = choose_mode(mode, len(tiles))
+    manifest = Path(out).with_name(Path(out).name + ".parts") / LEDGER_NAME
+    done = 0
+    if manifest.is_file():
+        entries = json.loads(manifest.read_text(encoding="utf-8")).get("tiles", {})
+        done = sum(entries.get(unit, {}).get("state") == DONE for unit in tiles)
+    todo = len(tiles) - done
+    how = (f"{todo} batch export tasks (at most {MAX_QUEUED_TASKS} queued at once, ~{CONCURRENT_TASKS} run at once)"
+           if chosen == "export" else f"{todo} interactive computeFeatures requests (one per tile, more for long pages)")
+    lines = [f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
+             f"{chosen} mode: {how}"]
+    pilot_file = Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
+    if pilot_file.is_file():
+        measured = json.loads(pilot_file.read_text(encoding="utf-8"))
+        per_tile_h = measured["task_minutes_per_tile"] / 60
+        size = measured.get("bytes_per_tile")
+        lines.append(f"at the pilot's rates ({pilot_file}): {measured['eecu_hours_per_tile'] * todo:.2f} EECU-hours, "
+                     f"{per_tile_h * todo:.1f} task-hours (~{per_tile_h * todo / CONCURRENT_TASKS:.1f} h at "
+                     f"{CONCURRENT_TASKS} concurrent tasks)"
+                     + (f", {size * todo / 1e9:.2f} GB of assets" if size is not None else ""))
+    else:
+        lines.append(f"no pilot measured this job yet: `--pilot 4` with the same options runs 4 tiles for real "
+                     f"and saves their rates to {pilot_file} for this estimate")
+    return "\n".join(lines)

@@ -20,20 +20,24 @@ from pathlib import Path
 from typing import Any, Callable
 
 import ee
+import shapely
 from shapely import geometry as sg
 from tqdm import tqdm
 
-from gee_crop.config import CLEAR_THRESHOLD, GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, acquisition_window
+from gee_crop.classes import CLASSES, Legend, user_legend
+from gee_crop.config import GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, acquisition_window
 from gee_crop.countries import country_geometry, country_of, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import WGS84, read_region
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.table import read_table, write_table
+from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
-from gee_crop.earthengine.labels import check_label_asset
-from gee_crop.earthengine.sampling import (DEFAULT_EXPORT_TO, DEFAULT_TILE_DEG, Bounds, SamplingJob,
+from gee_crop.earthengine.labels import check_inline_size, check_label_asset, check_table_asset
+from gee_crop.earthengine.sampling import (DEFAULT_EXPORT_TO, DEFAULT_TILE_DEG, Bounds, OwnLabels, SamplingJob,
                                            export_config, export_names, samples_folder, tile_graph)
+from gee_crop.features.spec import SeasonSettings, season_settings
 from gee_crop.errors import EarthEngineError, InputError, OutputExistsError, RegionError, SeasonError
 from gee_crop.ledger import DONE, RunLedger
 from gee_crop.mapping.tiling import OutputGrid, Tile
@@ -55,15 +59,21 @@ MAX_ASSETS = 10_000
 CONCURRENT_TASKS = 2
 QUEUE_FULL_MESSAGE = "too many tasks already in the queue"
 LEDGER_NAME = "manifest.json"
+#: A class of a user's own legend needs at least this many samples: fewer cannot train nor score it.
+MIN_CLASS_SAMPLES = 10
+#: Earth Engine table asset ids (what --labels names when it is not a file).
+ASSET_ID = re.compile(r"^(projects/[^/]+/assets/|users/)\S+$")
 #: Decimals of tile bounds (degrees): edges computed on the cell grid land exactly on the multiples.
 BOUNDS_DECIMALS = 9
 
 
 # ------------------------------------------------------------------ planning
 
-def check_year(year: int, hemisphere: str, today: dt.date | None = None) -> None:
-    """SeasonError when Sentinel-2 SR has no data for the year's acquisition window."""
-    start, end = acquisition_window(year, hemisphere)
+def check_year(year: int, hemisphere: str, today: dt.date | None = None,
+               window: tuple[dt.date, dt.date] | None = None) -> None:
+    """SeasonError when Sentinel-2 SR has no data for the year's acquisition window (``window``: a
+    user's own season)."""
+    start, end = window or acquisition_window(year, hemisphere)
     today = today or dt.date.today()
     if end <= S2_SR_FIRST_DATE:
         raise SeasonError(f"--year {year} has no Sentinel-2 L2A data on Earth Engine ({hemisphere} window "
@@ -74,9 +84,60 @@ def check_year(year: int, hemisphere: str, today: dt.date | None = None) -> None
                           "e.g. --year 2023")
 
 
+def own_labels(labels: str, label_field: str | None, legend: Legend | None,
+               region_geometry=None) -> OwnLabels:
+    """A user's labels for an Earth Engine job: a vector file (read, mapped, checked against the region
+    and the request size) or a table asset id. InputError naming the fix for each bad input."""
+    if not label_field:
+        raise InputError(f"--labels {labels} needs --label-field NAME: the field that holds each feature's label")
+    if legend is None:
+        raise InputError("own labels need a legend: --legend legend.csv (label value -> class name or 'exclude') "
+                         "or --classes a,b,c,other (label values that are class names)")
+    if ASSET_ID.match(str(labels)) and not Path(labels).exists():
+        return OwnLabels(str(labels), legend, label_field, asset=str(labels))
+    if not is_vector_file(labels):
+        raise InputError(f"--labels {labels} is neither a vector file (.geojson, .gpkg, .shp) nor an Earth Engine "
+                         "table asset id (projects/PROJECT/assets/NAME)")
+    features = read_label_features(labels, label_field, legend, region=region_geometry)
+    own = OwnLabels(str(labels), legend, label_field, features.geometries, features.classes)
+    check_inline_size(own.geojson(), str(labels))
+    check_point_classes(features)
+    return own
+
+
+def check_point_classes(features) -> None:
+    """InputError when a class of labelled points only has fewer than MIN_CLASS_SAMPLES points: each
+    point is one sample, so the class could never reach the minimum (caught before any request)."""
+    points = features.subset(features.is_point)
+    polygon_classes = set(features.classes[~features.is_point].tolist())
+    few = {c: n for c, n in class_counts(points).items()
+           if n < MIN_CLASS_SAMPLES and features.legend.classes.index(c) not in polygon_classes}
+    if few:
+        listed = ", ".join(f"{c} ({n})" for c, n in few.items())
+        raise InputError(f"{features.source}: class(es) {listed} have fewer than {MIN_CLASS_SAMPLES} labelled points; "
+                         "label more, or map them to another class (or 'exclude') in the legend")
+
+
+def check_class_sizes(series: SampleSeries, source: str) -> None:
+    """InputError when a class of a user's own class list got fewer than MIN_CLASS_SAMPLES samples (such
+    a class can neither be trained nor scored); nothing is written."""
+    if series.classes == CLASSES:
+        return
+    counts = {c: int((series.crop_class == c).sum()) for c in series.classes}
+    few = {c: n for c, n in counts.items() if n < MIN_CLASS_SAMPLES}
+    if few:
+        listed = ", ".join(f"{c} ({n})" for c, n in few.items())
+        raise InputError(f"{source}: class(es) {listed} got fewer than {MIN_CLASS_SAMPLES} samples; merge them into "
+                         "another class (or 'exclude') in the legend, label more fields, or raise --per-cell / "
+                         "lower --spacing-m and --buffer-m")
+
+
 def plan_job(*, country: str | None = None, region: str | os.PathLike | None = None, year: int = 2023,
-             per_cell: int | None = None, **options: Any) -> SamplingJob:
+             per_cell: int | None = None, labels: str | None = None, label_field: str | None = None,
+             legend: Legend | None = None, season: SeasonSettings | None = None, **options: Any) -> SamplingJob:
     """Validate the inputs of `gee-crop sample` and describe the job (no server call)."""
+    if labels is not None:
+        return _plan_own_labels(region, year, per_cell, labels, label_field, legend, season, country, options)
     if country is None and region is None:
         raise InputError("say where to sample: --country ISO3 (e.g. FRA), --region AOI.geojson, "
                          "or --source STACK for local data")
@@ -92,19 +153,40 @@ def plan_job(*, country: str | None = None, region: str | os.PathLike | None = N
         geometry = read_region(region)
         spec = country_of(geometry)
         name = Path(region).stem
+    job = SamplingJob(name=name, spec=spec, geometry=geometry, year=int(year),
+                      per_cell=int(per_cell or spec.per_cell), from_country=region is None, season=season, **options)
+    return _check_job(job, per_cell)
+
+
+def _plan_own_labels(region, year, per_cell, labels, label_field, legend, season, country, options) -> SamplingJob:
+    """The job of ``--labels`` on Earth Engine: the user's region (or the labels' extent) anywhere."""
+    if country is not None:
+        raise InputError("--labels brings your own labels: give --region AOI.geojson instead of --country")
+    geometry = read_region(region) if region is not None else None
+    own = own_labels(labels, label_field, legend, geometry)
+    if geometry is None:
+        if own.asset is not None:
+            raise InputError(f"--labels {labels} is a table asset: give --region AOI.geojson (where to sample)")
+        geometry = sg.box(*shapely.total_bounds(own.geometries)).buffer(0.001, join_style=2)
+    name = Path(region).stem if region is not None else Path(labels).stem
+    job = SamplingJob(name=name, spec=None, geometry=geometry, year=int(year),
+                      per_cell=int(per_cell or SAMPLES_PER_CELL_DEFAULT), from_country=False, own_labels=own,
+                      season=season, **options)
+    return _check_job(job, per_cell)
+
+
+def _check_job(job: SamplingJob, per_cell: int | None) -> SamplingJob:
     if per_cell is not None and per_cell < 1:
         raise InputError(f"--per-cell {per_cell} must be at least 1 (METHOD.md: 1 in USA, 5 elsewhere)")
-    check_cloud_band(options.get("cloud_band", "cs"))
-    check_threshold(options.get("threshold", CLEAR_THRESHOLD))
-    job = SamplingJob(name=name, spec=spec, geometry=geometry, year=int(year),
-                      per_cell=int(per_cell or spec.per_cell), from_country=region is None, **options)
+    check_cloud_band(job.cloud_band)
+    check_threshold(job.threshold)
     if job.buffer_m < 0:
         raise InputError(f"--buffer-m {job.buffer_m} is negative; use 0 (no buffer) or more (paper: 60)")
     ratio = job.tile_deg / job.cell_deg
     if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
         raise InputError(f"tile size {job.tile_deg} deg must be a multiple of the {job.cell_deg} deg "
                          "cell so that no cell is split between tiles")
-    check_year(job.year, job.hemisphere)
+    check_year(job.year, job.hemisphere, window=job.window if job.season is not None else None)
     return job
 
 
@@ -198,7 +280,8 @@ def run_interactive(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: 
         for unit in todo:
             features = client.compute_features(tile_graph(job, int(unit), tiles[unit]))
             rows = ee_rows.features_to_frame(features)
-            _store_part(ledger, unit, ee_rows.rows_to_series(rows, region=job.name, cloud_band=job.cloud_band))
+            _store_part(ledger, unit, ee_rows.rows_to_series(rows, region=job.name, cloud_band=job.cloud_band,
+                                                             classes=job.classes))
             bar.update(1)
 
 
@@ -215,7 +298,7 @@ def _fetch_export(client, job: SamplingJob, index: int, destination: str,
         if not found:
             return None
         rows = ee_rows.read_export_csv(found)
-    return ee_rows.rows_to_series(rows, region=job.name, cloud_band=job.cloud_band)
+    return ee_rows.rows_to_series(rows, region=job.name, cloud_band=job.cloud_band, classes=job.classes)
 
 
 def check_export_target(client, job: SamplingJob, destination: str, bucket: str | None, n_tiles: int) -> None:
@@ -334,14 +417,17 @@ def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: Run
     return started
 
 
-def assemble(ledger: RunLedger, units: list[str], out: Path) -> int:
-    """Concatenate the finished parts into the sample table at ``out``; the number of samples."""
+def assemble(ledger: RunLedger, units: list[str], out: Path, season: SeasonSettings | None = None) -> int:
+    """Concatenate the finished parts into the sample table at ``out`` (with the job's own ``season``);
+    the number of samples."""
     parts = [read_table(path) for path in map(ledger.output_path, units) if path is not None]
     if not parts or sum(len(p) for p in parts) == 0:
         raise SeasonError(
             "Earth Engine returned no samples: no labelled pixel with a cloud-free acquisition in the "
             "region and year; check --year (labels and Sentinel-2 must both exist) and the region")
     table = concat(parts)
+    table.season = None if season is None else season.to_dict()
+    check_class_sizes(table, f"the samples of {out}")
     write_table(table, out)
     return len(table)
 
@@ -361,7 +447,10 @@ def run_sampling(client, job: SamplingJob, out: str | os.PathLike, *, mode: str 
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     tiles = job_tiles(job)
     chosen = choose_mode(mode, len(tiles))
-    check_label_asset(client, job.spec, job.year, job.project)
+    if job.own_labels is not None and job.own_labels.asset is not None:
+        check_table_asset(client, job.own_labels.asset)
+    elif job.spec is not None:
+        check_label_asset(client, job.spec, job.year, job.project)
     # Tasks recorded for one destination cannot be collected from another: part of the fingerprint.
     settings = {**job.fingerprint(), "mode": chosen, "export_to": export_to if chosen == "export" else None}
     ledger = RunLedger.open(out.with_name(out.name + ".parts") / LEDGER_NAME, settings, units="tiles",
@@ -387,7 +476,7 @@ def run_sampling(client, job: SamplingJob, out: str | os.PathLike, *, mode: str 
         result.message = (f"{len(waiting)} of {len(tiles)} tiles are not collected yet; {where} "
                           "(rerun the same command to resume)")
         return result
-    result.n_samples = assemble(ledger, list(tiles), out)
+    result.n_samples = assemble(ledger, list(tiles), out, job.season)
     result.out = out
     return result
 
@@ -422,8 +511,18 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
            year: int, per_cell: int | None, out: str, overwrite: bool, project: str | None = None,
            service_account_key: str | None = None, mode: str = "auto", export_to: str = DEFAULT_EXPORT_TO,
            bucket: str | None = None, exports_dir: str | None = None, cdl_accuracy: str | None = None,
-           accuracy_filter: bool = True, wait: bool = True, **options) -> str:
-    """Run the sampling the options describe; a one-paragraph summary for the terminal."""
+           accuracy_filter: bool = True, wait: bool = True, label_field: str | None = None,
+           legend: str | None = None, classes: str | None = None, season_start: str | None = None,
+           season_days: int | None = None, window_days: int | None = None, **options) -> str:
+    """Run the sampling the options describe; a one-paragraph summary for the terminal.
+
+    ``legend`` (a CSV: label value -> class name or 'exclude') and/or ``classes`` ("a,b,other") give
+    the table its own class list; ``season_start`` (MM-DD), ``season_days`` and ``window_days`` its
+    own season. Every check runs before anything is written.
+    """
+    own_legend = user_legend(legend, classes)
+    own_season = (season_settings(season_start, season_days, window_days)
+                  if (season_start, season_days, window_days) != (None, None, None) else None)
     if source is not None:
         if country or region:
             raise InputError("--source samples local data; drop --country/--region, or drop --source "
@@ -432,14 +531,15 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
             raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose another --out")
         series = sample_from_files(source, labels, buffer_m=options["buffer_m"], cell_deg=options["cell_deg"],
                                    spacing_m=options["spacing_m"], per_cell=per_cell or SAMPLES_PER_CELL_DEFAULT,
-                                   region=Path(source).name, seed=options["seed"])
+                                   region=Path(source).name, seed=options["seed"], legend=own_legend,
+                                   label_field=label_field)
+        series.season = None if own_season is None else own_season.to_dict()
+        check_class_sizes(series, f"the samples of {source}")
         write_table(series, out)
-        return f"wrote {len(series)} samples from {source} to {out}"
-    if labels is not None:
-        raise InputError("--labels goes with --source (local stacks); Earth Engine jobs use the "
-                         "registered reference labels of the country")
+        return f"wrote {len(series)} samples ({_count_text(series)}) from {source} to {out}"
     job = job_from_options(country=country, region=region, year=year, per_cell=per_cell, project=project,
-                           cdl_accuracy=cdl_accuracy, accuracy_filter=accuracy_filter, **options)
+                           cdl_accuracy=cdl_accuracy, accuracy_filter=accuracy_filter, labels=labels,
+                           label_field=label_field, legend=own_legend, season=own_season, **options)
     client = ee_client.get_client(project=project, service_account_key=service_account_key)
     job.project = job.project or getattr(client, "project", None)
     result = run_sampling(client, job, out, mode=mode, export_to=export_to, bucket=bucket,
@@ -452,15 +552,22 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
     return f"{head}; wrote {result.n_samples} samples to {result.out}"
 
 
+def _count_text(series: SampleSeries) -> str:
+    counts = {c: int((series.crop_class == c).sum()) for c in series.classes}
+    return ", ".join(f"{c} {n}" for c, n in counts.items() if n)
+
+
 def job_from_options(*, country: str | None, region: str | None, year: int, per_cell: int | None,
                      project: str | None, cdl_accuracy: str | None = None, accuracy_filter: bool = True,
-                     **options) -> SamplingJob:
+                     labels: str | None = None, label_field: str | None = None, legend: Legend | None = None,
+                     season: SeasonSettings | None = None, **options) -> SamplingJob:
     """The SamplingJob the options of `gee-crop sample` describe (no server call)."""
     job = plan_job(country=country, region=region, year=year, per_cell=per_cell, project=project,
+                   labels=labels, label_field=label_field, legend=legend, season=season,
                    cloud_band=options["cloud_band"], threshold=options["threshold"],
                    buffer_m=options["buffer_m"], seed=options["seed"], tile_deg=options["tile_deg"],
                    tile_scale=options["tile_scale"], cell_deg=options["cell_deg"],
                    spacing_m=options["spacing_m"])
-    if job.spec.accuracy_filter and accuracy_filter:
+    if job.spec is not None and job.spec.accuracy_filter and accuracy_filter:
         job.accuracy = read_accuracy_table(job.year, cdl_accuracy)
     return job

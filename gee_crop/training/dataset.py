@@ -35,11 +35,11 @@ def series_features(series: SampleSeries, spec: FeatureSpec, year: int | None = 
     """
     medians = median_features(series, year=year, window_days=spec.window_days, length_days=spec.length_days,
                               threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins,
-                              start_month_day=spec.start_month_day)
+                              start_month_day=spec.start_month_day, south_shift_months=spec.south_shift_months)
     values = medians.values
     if spec.feature_kind == FeatureKind.HARMONIC:
         arrays = prepare_series(series, threshold=spec.cloud_threshold)
-        starts = season_start_days(series.lat, medians.year, spec.start_month_day)
+        starts = season_start_days(series.lat, medians.year, spec.start_month_day, spec.south_shift_months)
         values = harmonic_features(arrays, starts, spec.length_days)
     return SeriesFeatures(np.asarray(values, dtype=np.float32), np.asarray(medians.keep, dtype=bool),
                           int(medians.year))
@@ -69,7 +69,7 @@ class AugmentedBatches:
         if augment is not None and spec.is_median:
             self.augment = AugmentConfig(**augment)
             self.arrays = prepare_series(series, threshold=spec.cloud_threshold)
-            self.start_days = season_start_days(series.lat, year, spec.start_month_day)
+            self.start_days = season_start_days(series.lat, year, spec.start_month_day, spec.south_shift_months)
 
     def __len__(self) -> int:
         return len(self.features)

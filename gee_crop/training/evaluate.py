@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gee_crop.atomic import atomic_write
-from gee_crop.classes import CLASSES
+from gee_crop.classes import CLASSES, class_indices
 from gee_crop.data.table import read_table
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for
@@ -38,19 +38,20 @@ class Evaluation:
     year: int
     target_region: str | None
     source_region: str | None
+    classes: tuple[str, ...] = CLASSES
 
     def to_dict(self) -> dict:
-        return {**self.report.to_dict(), "alignment": self.alignment.to_dict(),
+        return {**self.report.to_dict(self.classes), "alignment": self.alignment.to_dict(),
                 "alignment_rule": self.alignment.describe(), "n_table_samples": self.n_samples,
                 "n_dropped_gaps": self.n_dropped_gaps, "n_dropped_alignment": self.n_dropped_alignment,
                 "season_year": self.year, "target_region": self.target_region,
-                "source_region": self.source_region, "classes": list(CLASSES)}
+                "source_region": self.source_region, "classes": list(self.classes)}
 
     def summary(self) -> str:
         head = (f"{self.source_region or '?'} -> {self.target_region or '?'}, season {self.year}; "
                 f"class alignment: {self.alignment.describe()}; dropped {self.n_dropped_gaps} gap-heavy "
                 f"and {self.n_dropped_alignment} aligned-out samples of {self.n_samples}")
-        return head + "\n" + format_report(self.report)
+        return head + "\n" + format_report(self.report, self.classes)
 
 
 def _single_region(values) -> str | None:
@@ -71,15 +72,17 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
     series = data if isinstance(data, SampleSeries) else read_table(data)
     feats = series_features(series, predictor.contract, year)
     proba = predictor.predict_proba(feats.values[feats.keep], batch_size=EVALUATION_BATCH)
-    y_true = series.labels[feats.keep]
+    classes = tuple(predictor.contract.classes)
+    y_true = class_indices(series.crop_class[feats.keep], classes)  # the table's names, the model's order
     target = target_region or _single_region(series.region)
     trained_on = predictor.meta.get("train_config", {}).get("data", {}).get("regions", [])
     source = source_region or _single_region(trained_on)
-    alignment = alignment_for(source, target)
+    # the paper's alignment rules speak of its seven classes; a user's own class list is scored as it is
+    alignment = alignment_for(source, target) if classes == CLASSES else Alignment(None, ())
     y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes,
                                  alignment.drop_true_classes)
-    return Evaluation(classification_report(y_true, y_pred), alignment, len(series),
-                      int((~feats.keep).sum()), int((~kept).sum()), feats.year, target, source)
+    return Evaluation(classification_report(y_true, y_pred, len(classes)), alignment, len(series),
+                      int((~feats.keep).sum()), int((~kept).sum()), feats.year, target, source, classes)
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:
@@ -91,12 +94,12 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict
     text = json.dumps(evaluation.to_dict(), indent=2)
     atomic_write(paths["metrics"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
     cm = evaluation.report.confusion
-    lines = ["reference\\predicted," + ",".join(CLASSES)]
-    lines += [f"{name}," + ",".join(str(int(v)) for v in cm[i]) for i, name in enumerate(CLASSES)]
+    lines = ["reference\\predicted," + ",".join(evaluation.classes)]
+    lines += [f"{name}," + ",".join(str(int(v)) for v in cm[i]) for i, name in enumerate(evaluation.classes)]
     atomic_write(paths["csv"], lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
     oa = evaluation.report.overall_accuracy
     title = (f"{evaluation.source_region or '?'} -> {evaluation.target_region or '?'}: "
              f"OA {100 * oa:.1f} %, mF1 {100 * evaluation.report.macro_f1:.1f} %")
-    png, svg = plot_confusion(cm, out_dir / "confusion_matrix", title)
+    png, svg = plot_confusion(cm, out_dir / "confusion_matrix", title, evaluation.classes)
     paths.update(png=png, svg=svg)
     return paths

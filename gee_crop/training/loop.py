@@ -37,6 +37,7 @@ class FitOptions:
     seed: int
     device: torch.device
     class_weights: bool = False
+    n_classes: int = len(CLASSES)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -44,11 +45,11 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + 1) % (2**63 - 1)
 
 
-def class_weights(labels: np.ndarray) -> torch.Tensor:
+def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Tensor:
     """Inverse-frequency weights n / (k * count) for the k classes present; 1 for absent classes."""
-    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     present = counts > 0
-    weights = np.ones(len(CLASSES))
+    weights = np.ones(n_classes)
     weights[present] = counts.sum() / (present.sum() * counts[present])
     return torch.tensor(weights, dtype=torch.float32)
 
@@ -97,15 +98,18 @@ def _atomic_torch(path: Path, obj: dict) -> None:
 
 def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inputs: np.ndarray,
         val_labels: np.ndarray, options: FitOptions, *, checkpoint: Path, settings: dict, resume: bool = False,
-        progress: bool = True, echo: Callable[[str], None] = print) -> list[dict]:
+        progress: bool = True, echo: Callable[[str], None] = print,
+        loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> list[dict]:
     """Train ``model`` (normalization already set) in place on ``batches`` with class indices ``labels``;
     returns the history (one row per epoch). ``settings`` (the options that must not change) are
-    stored in ``checkpoint`` and compared on ``resume``."""
+    stored in ``checkpoint`` and compared on ``resume``. ``loss(inputs, logits, labels)`` replaces the
+    cross-entropy (e.g. ``training.distill.DistillationLoss``: the teacher sees the same augmented batch)."""
     device = options.device
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    weights = class_weights(labels).to(device) if options.class_weights else None
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    weights = class_weights(labels, options.n_classes).to(device) if options.class_weights else None
+    hard_loss = nn.CrossEntropyLoss(weight=weights)
+    loss_fn = loss or (lambda x, logits, y: hard_loss(logits, y))
     val_loss_fn = nn.CrossEntropyLoss()
 
     history: list[dict] = []
@@ -132,10 +136,10 @@ def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inp
             index = order[begin:begin + batch_size]
             x = torch.from_numpy(batches.inputs(index, rng)).to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y_train[torch.from_numpy(index).to(device)])
-            loss.backward()
+            batch_loss = loss_fn(x, model(x), y_train[torch.from_numpy(index).to(device)])
+            batch_loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(index)
+            total += float(batch_loss.detach()) * len(index)
         row = {"epoch": epoch + 1, "train_loss": total / n_train}
         if len(val_labels):
             logits = logits_of(model, val_inputs, device, batch_size)

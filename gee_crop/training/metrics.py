@@ -87,10 +87,11 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray,
 
 def format_report(report: ClassificationReport, class_names: tuple[str, ...] = CLASSES) -> str:
     """A plain-text summary: OA, mF1 and a per-class table (classes with support or predictions)."""
+    width = max([10, *map(len, class_names)])
     lines = [f"OA  {100 * report.overall_accuracy:6.2f} %   macro-F1 {100 * report.macro_f1:6.2f} %   "
              f"(n = {int(report.confusion.sum())}, classes present: "
              f"{', '.join(class_names[i] for i in report.classes_present)})",
-             f"{'class':<10} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+             f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
     predicted = report.confusion.sum(axis=0)
 
     def pct(v: float) -> str:
@@ -99,6 +100,6 @@ def format_report(report: ClassificationReport, class_names: tuple[str, ...] = C
     for i, name in enumerate(class_names):
         if report.support[i] == 0 and predicted[i] == 0:
             continue
-        lines.append(f"{name:<10} {pct(report.precision[i]):>9} {pct(report.recall[i]):>9} "
+        lines.append(f"{name:<{width}} {pct(report.precision[i]):>9} {pct(report.recall[i]):>9} "
                      f"{pct(report.f1[i]):>9} {int(report.support[i]):>8}")
     return "\n".join(lines)

@@ -27,13 +27,14 @@ from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS
 from gee_crop.data.table import read_table
 from gee_crop.errors import InputError, OutputExistsError, SampleTableError
 from gee_crop.features.augment import AugmentConfig
-from gee_crop.features.spec import FeatureSpec
+from gee_crop.features.spec import FeatureSpec, SeasonSettings
 from gee_crop.models.device import resolve_device
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
 from gee_crop.models.registry import ARCH_FEATURES, arch_kwargs, build_model
+from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
-from gee_crop.training.loop import FitOptions, fit, logits_of, read_checkpoint
+from gee_crop.training.loop import FitOptions, class_weights, fit, logits_of, read_checkpoint
 from gee_crop.training.metrics import classification_report
 from gee_crop.types import SampleSeries
 
@@ -67,6 +68,9 @@ class TrainConfig:
     max_gap_bins: int = MAX_GAP_BINS
     n_estimators: int = 500
     augment_options: dict = field(default_factory=dict)
+    distill_from: str | None = None
+    distill_temperature: float = DISTILL_TEMPERATURE
+    distill_alpha: float = DISTILL_ALPHA
 
     def resolved(self) -> "TrainConfig":
         """Validate the options and fill in the default feature kind (InputError naming the fix)."""
@@ -80,6 +84,9 @@ class TrainConfig:
             raise InputError("epochs and batch size must be at least 1")
         if not 0 <= self.val_fraction < 1:
             raise InputError(f"the validation fraction must be in [0, 1), got {self.val_fraction}")
+        if self.distill_from and self.arch == Arch.RANDOM_FOREST:
+            raise InputError("--distill-from trains a torch student; a random_forest cannot learn soft targets: "
+                             "use --arch tempcnn (the mapping student) or another network")
         return replace(self, arch=Arch(self.arch).value, feature_kind=kind,
                        widths=tuple(int(w) for w in self.widths))
 
@@ -142,20 +149,36 @@ def _check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: 
     read_checkpoint(checkpoint, resume_settings(config))
 
 
-def _check_classes(labels: np.ndarray, source: str) -> None:
+def _check_classes(labels: np.ndarray, source: str, classes: tuple[str, ...] = CLASSES) -> None:
     """InputError when the usable samples hold fewer than two classes: such a classifier predicts that
     class everywhere, and its validation OA of 100 % means nothing."""
-    present = np.flatnonzero(np.bincount(labels, minlength=len(CLASSES)))
+    present = np.flatnonzero(np.bincount(labels, minlength=len(classes)))
     if len(present) < 2:
-        only = ", ".join(f"{CLASSES[i]} ({int((labels == i).sum())} samples)" for i in present) or "none"
+        only = ", ".join(f"{classes[i]} ({int((labels == i).sum())} samples)" for i in present) or "none"
         raise InputError(f"{source}: the usable samples hold one class only ({only}); a crop-type classifier needs "
                          "samples of at least two classes: sample more classes or regions (and check --year)")
 
 
 def _data_summary(series: SampleSeries, source: str, n_dropped: int) -> dict:
-    counts = np.bincount(series.labels, minlength=len(CLASSES))
+    counts = np.bincount(series.labels, minlength=len(series.classes))
     return {"source": source, "regions": sorted({str(r) for r in series.region}), "n_samples": len(series),
-            "n_dropped": int(n_dropped), "class_counts": {c: int(k) for c, k in zip(CLASSES, counts) if k}}
+            "n_dropped": int(n_dropped), "class_counts": {c: int(k) for c, k in zip(series.classes, counts) if k}}
+
+
+def table_spec(config: TrainConfig, series: SampleSeries) -> FeatureSpec:
+    """The contract of ``config`` for ``series``: the table's class list and, when the table was
+    sampled with its own season (``sample --season-start``), that season (an explicit window or
+    length in ``config`` still wins)."""
+    spec = replace(config.feature_spec(), classes=series.classes)
+    if series.season is None:
+        return spec
+    season = SeasonSettings.from_dict(series.season)
+    spec = season.apply_to(spec)
+    if config.window_days != WINDOW_DAYS:
+        spec = replace(spec, window_days=config.window_days)
+    if config.length_days != SEASON_LENGTH_DAYS:
+        spec = replace(spec, length_days=config.length_days)
+    return spec
 
 
 def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, config: TrainConfig | None = None,
@@ -175,17 +198,17 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
     series = data
     if len(series) == 0:
         raise SampleTableError(f"{source} holds no samples (0 rows); sample some with `gee-crop sample`")
-    spec = config.feature_spec()
+    spec = table_spec(config, series)
     feats = series_features(series, spec, config.year)
     n_dropped = int((~feats.keep).sum())
     echo(f"season {feats.year}: dropped {n_dropped} of {len(series)} samples with a gap longer than "
-         f"{config.max_gap_bins} bins of {config.window_days} days (--max-gap-bins)")
+         f"{config.max_gap_bins} bins of {spec.window_days} days (--max-gap-bins)")
     if not feats.keep.any():
         raise InputError("no sample is left after dropping gap-heavy series; raise --max-gap-bins or "
                          "--cloud-threshold, or check the season (--year)")
     kept = series.subset(np.flatnonzero(feats.keep))
     values, labels = feats.values[feats.keep], kept.labels
-    _check_classes(labels, source)
+    _check_classes(labels, source, spec.classes)
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
     if len(train_idx) == 0:
         raise InputError(f"only {len(labels)} usable sample(s), none left for training after the validation "
@@ -226,11 +249,11 @@ class _Run:
         return path, metrics, history
 
 
-def _metrics(y_true: np.ndarray, proba: np.ndarray, n_train: int) -> dict:
+def _metrics(y_true: np.ndarray, proba: np.ndarray, n_train: int, classes: tuple[str, ...] = CLASSES) -> dict:
     if len(y_true) == 0:
         return {"validation": None, "n_train": n_train, "n_val": 0}
-    report = classification_report(y_true, proba.argmax(axis=1))
-    return {"validation": report.to_dict(), "n_train": n_train, "n_val": int(len(y_true))}
+    report = classification_report(y_true, proba.argmax(axis=1), len(classes))
+    return {"validation": report.to_dict(classes), "n_train": n_train, "n_val": int(len(y_true))}
 
 
 def _train_forest(run: _Run) -> tuple[Path, dict, list[dict]]:
@@ -240,7 +263,8 @@ def _train_forest(run: _Run) -> tuple[Path, dict, list[dict]]:
     x = contract.model_input(run.values, flat=True)
     forest = fit_random_forest(x[train_idx], labels[train_idx], n_estimators=config.n_estimators,
                                seed=config.seed)
-    metrics = _metrics(labels[val_idx], forest_probabilities(forest, x[val_idx]), len(train_idx))
+    metrics = _metrics(labels[val_idx], forest_probabilities(forest, x[val_idx], len(contract.classes)),
+                       len(train_idx), contract.classes)
     history = [{"epoch": 1, "train_loss": "", "val_loss": "",
                 "val_oa": (metrics["validation"] or {}).get("overall_accuracy", ""),
                 "val_macro_f1": (metrics["validation"] or {}).get("macro_f1", ""),
@@ -273,12 +297,17 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
     batches = AugmentedBatches(run.series.subset(train_idx), values[train_idx], run.year, contract, augment)
     val_inputs, y_val = contract.model_input(values[val_idx]), labels[val_idx]
     options = FitOptions(config.epochs, config.batch_size, config.learning_rate, config.seed, device,
-                         config.class_weights)
+                         config.class_weights, len(contract.classes))
+    loss = None
+    if config.distill_from:
+        weights = class_weights(labels[train_idx]) if config.class_weights else None
+        loss = DistillationLoss(load_teacher(config.distill_from, contract), config.distill_temperature,
+                                config.distill_alpha, weights).to(device)
     history = fit(model, batches, labels[train_idx], val_inputs, y_val, options,
                   checkpoint=run.out_dir / CHECKPOINT_NAME, settings=resume_settings(config), resume=resume,
-                  progress=progress, echo=run.echo)
+                  progress=progress, echo=run.echo, loss=loss)
     proba = (torch.softmax(logits_of(model, val_inputs, device, config.batch_size), dim=1).numpy()
-             if len(val_idx) else np.zeros((0, len(CLASSES)), dtype=np.float32))
-    metrics = _metrics(y_val, proba, len(train_idx))
+             if len(val_idx) else np.zeros((0, len(contract.classes)), dtype=np.float32))
+    metrics = _metrics(y_val, proba, len(train_idx), contract.classes)
     path = save_model(run.out_dir / "model.pt", model, config.arch, kwargs, contract, **run.meta, metrics=metrics)
     return run.finish(path, metrics, history)

@@ -182,3 +182,76 @@ def test_pilot_without_credentials_refuses_in_one_line(tmp_path, monkeypatch):
     assert time.perf_counter() - t0 < 5
     assert result.exit_code == 1 and "earthengine authenticate" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- own labels, legend, season
+
+@pytest.fixture
+def own_inputs(tmp_path, shared_data):
+    """Real label files and the inputs of the bad-input cases: a Kenya AOI, a legend of Malawi's crops,
+    one that maps nothing, the Kenya parcels as a Shapefile in UTM without its .prj."""
+    import shapefile
+
+    kenya = shared_data / "label-vectors" / "kenya_ref_african_crops_kenya_01_labels_00.geojson"
+    aoi = tmp_path / "kenya_aoi.geojson"
+    aoi.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": {
+        "type": "Polygon", "coordinates": [[[34.1, 0.4], [34.3, 0.4], [34.3, 0.6], [34.1, 0.6], [34.1, 0.4]]]}}))
+    legend = tmp_path / "malawi.csv"
+    legend.write_text("code,class\nmaize,maize\nsoy_soybeans,soybeans\ntobacco,tobacco\n*,other\n")
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_text("code,class\n1200,maize\n1110,wheat\n")
+    with shapefile.Writer(str(tmp_path / "kenya_utm"), shapeType=shapefile.POLYGON) as writer:
+        writer.field("crop", "C", size=40)
+        for feature in json.loads(kenya.read_text())["features"]:
+            writer.shape(feature["geometry"])
+            writer.record(feature["properties"]["Crop1"])
+    return {"kenya": kenya, "malawi": shared_data / "malawi-parcels" / "malawi_extraction_polygons.gpkg",
+            "aoi": aoi, "legend": legend, "nothing": nothing, "utm_shp": tmp_path / "kenya_utm.shp"}
+
+
+OWN_BAD_INPUTS = [
+    (("--region", "aoi", "--labels", "malawi", "--label-field", "crop", "--legend", "legend", "--year", 2023),
+     "has no field 'crop'; pass --label-field with one of: croptype"),
+    (("--region", "aoi", "--labels", "malawi", "--label-field", "croptype", "--legend", "legend", "--year", 2023),
+     "none of the 287 labelled features"),
+    (("--labels", "malawi", "--label-field", "croptype", "--legend", "nothing", "--year", 2023),
+     "maps none of the values of 'croptype'"),
+    (("--labels", "kenya", "--label-field", "Crop1", "--classes", "maize,cassava,millet,other",
+      "--source", "patch"), "falls on the stack"),
+    (("--source", "patch", "--per-cell", 3, "--legend", "flanders"), "got fewer than 10 samples"),
+    (("--labels", "kenya", "--label-field", "Crop1", "--classes", "maize,other", "--year", 2019,
+      "--season-start", "03-01", "--season-days", 400), "--season-days 400 is longer than a year"),
+    (("--labels", "utm_shp", "--label-field", "crop", "--classes", "maize,other", "--year", 2019),
+     "declares no CRS and its coordinates"),
+]
+
+
+@pytest.mark.parametrize("args,message", OWN_BAD_INPUTS)
+def test_own_labels_bad_input_is_one_line_and_writes_nothing(use_fake, tmp_path, own_inputs, patch_dir, args,
+                                                            message):
+    fake = use_fake()
+    flanders = tmp_path / "flanders.csv"
+    flanders.write_text("code,class\n1110,winter wheat\n1200,maize\n9120,grassland\n*,other\n0,exclude\n")
+    names = {**own_inputs, "patch": patch_dir, "flanders": flanders}
+    args = [names.get(a, a) if isinstance(a, str) else a for a in args]
+    out = tmp_path / "own.parquet"
+    result = run(*args, "--out", out)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert not out.exists() and not (tmp_path / "own.parquet.parts").exists()
+    assert fake.requests == 0  # every check runs before Earth Engine is asked anything
+
+
+def test_own_labels_on_a_local_stack_take_the_legend(tmp_path, patch_dir, monkeypatch):
+    """--source with --legend: the patch's own codes read with the user's legend (a raster needs no field)."""
+    monkeypatch.setattr(ee_client, "get_client", lambda **kw: pytest.fail("no Earth Engine for --source"))
+    legend = tmp_path / "legend.csv"
+    legend.write_text("code,class\n1110,winter wheat\n1200,maize\n9120,grassland\n*,other\n0,exclude\n")
+    out = tmp_path / "own.parquet"
+    result = run("--source", patch_dir, "--legend", legend, "--per-cell", 2000, "--spacing-m", 10, "--buffer-m", 20,
+                 "--out", out)
+    assert result.exit_code == 0, result.output
+    table = read_table(out)
+    assert table.classes == ("winter_wheat", "maize", "grassland", "other")
+    assert Counter(table.crop_class)["grassland"] >= 10

@@ -7,14 +7,13 @@ import torch
 
 from gee_crop.models.cropnet import CropNet2D
 from gee_crop.viz.cam import grad_cam, mean_cams
+from tests.training.realdata import one_torch_thread
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        yield
 
 
 EARLY, LATE = slice(4, 12), slice(30, 38)  # planted 5-day bins of classes 1 and 2

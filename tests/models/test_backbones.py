@@ -22,14 +22,6 @@ from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("arch", BACKBONES)
 @pytest.mark.parametrize("n_bins", [43, 15])  # 5-day and 15-day windows over the season
 def test_every_baseline_runs_a_forward_and_backward_pass(arch, n_bins):

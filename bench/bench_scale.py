@@ -1,0 +1,294 @@
+"""10,000 km² an hour? Teacher vs distilled student, fetch overlapped with compute, bytes per pixel.
+
+One run on this machine prints:
+
+1. px/s of onnxruntime inference (all cores, the same real patch composites) of the teacher CropNet
+   2D (paper widths 64-128-256-512) in fp32 and int8 and of the distilled student (TempCNN,
+   ``gee-crop train --arch tempcnn --distill-from TEACHER``) in fp32 and int8, with MACs per pixel;
+2. per fold of real held-out data, teacher (fp32) vs student (int8) OA and macro-F1, paired on the
+   same samples, and the student on 8-bit encoded composites (a fixed square-root reflectance
+   transform, one byte per value; the question of issue 14, item 3):
+     FRA→FRA  WorldCereal France 2023 (dekadal), 80/20 split;
+     FRA→BEL  the same models on Flanders 2021 (monthly) — a transfer;
+     patch    the demo patch (Flanders 2019, Earth Engine, SCL), pixels split 1:2 train:held-out;
+3. the map pipeline (``run_map``, student int8) through the fake Earth Engine client behind an
+   injected latency and bandwidth (default 3 s per request, 25 MB/s), on a region of 5 x 5 tiles of
+   192 px (the 48 MiB request limit) of the patch composite repeated: the fetch bound, the compute
+   bound (the same pipeline with no latency and unlimited bandwidth) and the achieved px/s;
+4. bytes per pixel fetched against the 860 B uint16 minimum, and the hours 10,000 km² (10^8 px at
+   10 m) implies at each rate.
+
+    .venv/bin/python bench/bench_scale.py            # ~6 min on 2 cores (three teachers trained)
+    .venv/bin/python bench/bench_scale.py --quick    # speeds and the overlap only (~1.5 min)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gee_crop.classes import CLASSES, EXCLUDE, class_indices  # noqa: E402
+from gee_crop.data.patch import patch_pixels  # noqa: E402
+from gee_crop.data.worldcereal import read_worldcereal  # noqa: E402
+from gee_crop.export.onnx import export_onnx  # noqa: E402
+from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
+from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa: E402
+from gee_crop.mapping.tiling import Tile, max_ee_tile_size, stack_grid  # noqa: E402
+from gee_crop.models.io import load_model, read_contract  # noqa: E402
+from gee_crop.models.predict import open_predictor  # noqa: E402
+from gee_crop.pipeline.map import run_map  # noqa: E402
+from gee_crop.testing.demo_data import demo_patch  # noqa: E402
+from gee_crop.testing.paths import shared_data_dir  # noqa: E402
+from gee_crop.training.alignment import align, alignment_for  # noqa: E402
+from gee_crop.training.dataset import series_features, stratified_split  # noqa: E402
+from gee_crop.training.metrics import classification_report  # noqa: E402
+from gee_crop.training.trainer import train  # noqa: E402
+
+YEAR = 2019
+MAX_GAP_BINS = 12  # dekadal / monthly WorldCereal composites and the strict SCL mask of the patch
+TEACHER = dict(arch="cropnet2d", widths=(64, 128, 256, 512), learning_rate=1e-3, batch_size=32)
+STUDENT = dict(arch="tempcnn", widths=(32, 64, 64, 64), learning_rate=3e-3, batch_size=32)
+KM2_PIXELS = 1e8  # 10,000 km² at 10 m
+SETTLE_S = 0.5
+
+
+# --------------------------------------------------------------------------- the 8-bit encoding
+
+#: code 0 stays "masked"; 1..255 carry sqrt(reflectance / SQRT8_MAX), so steps are finest where most
+#: vegetation reflectance lies (0.1-2 % absolute below 0.3).
+SQRT8_MAX = 1.0
+
+
+def sqrt8_roundtrip(reflectance: np.ndarray) -> np.ndarray:
+    """Reflectance after the 8-bit square-root encoding a server would apply and the client decode."""
+    code = np.clip(np.rint(np.sqrt(np.clip(reflectance, 0, SQRT8_MAX) / SQRT8_MAX) * 254) + 1, 1, 255)
+    return (((code - 1) / 254) ** 2 * SQRT8_MAX).astype(np.float32)
+
+
+def uint16_roundtrip(reflectance: np.ndarray) -> np.ndarray:
+    """What the current uint16 DN path delivers (DN = reflectance x 10,000, rounded)."""
+    return (np.rint(reflectance * 1e4) / 1e4).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def timed(fn) -> float:
+    time.sleep(SETTLE_S)
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def macs_per_pixel(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d)):
+            k = int(np.prod(module.kernel_size)) * module.in_channels // module.groups
+            total += output.numel() * k
+        elif isinstance(module, torch.nn.Linear):
+            total += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        model.eval()(torch.zeros((1, *shape)))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def quiet_train(series, out: Path, epochs: int, **options) -> Path:
+    return train(series, out, epochs=epochs, max_gap_bins=MAX_GAP_BINS, val_fraction=0.0, seed=0,
+                 progress=False, echo=lambda _: None, overwrite=True, **options).model_path
+
+
+def exported(model_pt: Path, calibration_series) -> tuple[Path, Path]:
+    """fp32 and int8 ONNX of a model.pt, int8 calibrated on (up to 512) real training inputs."""
+    fp32 = export_onnx(model_pt, model_pt.with_suffix(".onnx"), overwrite=True)
+    contract = read_contract(model_pt)
+    feats = series_features(calibration_series, contract)
+    inputs = contract.model_input(feats.values[feats.keep][:512])
+    return fp32, quantize_static_onnx(fp32, model_pt.with_suffix(".int8.onnx"), inputs)
+
+
+def score(model: Path, series, transform=uint16_roundtrip, source: str | None = None,
+          target: str | None = None) -> tuple[float, float, int]:
+    """OA and macro-F1 of ``model`` on ``series`` (features through ``transform``), after the paper's
+    class alignment (as ``gee-crop evaluate`` scores), and the samples scored."""
+    predictor = open_predictor(model)
+    feats = series_features(series, predictor.contract)
+    proba = predictor.predict_proba(transform(feats.values[feats.keep]))
+    y_true = class_indices(series.crop_class[feats.keep], CLASSES)
+    alignment = alignment_for(source, target)
+    y_true, y_pred, _ = align(y_true, proba.argmax(axis=1), alignment.target_classes, alignment.drop_true_classes)
+    report = classification_report(y_true, y_pred, len(CLASSES))
+    return report.overall_accuracy, report.macro_f1, int(len(y_true))
+
+
+# --------------------------------------------------------------------------- folds
+
+def folds(patch):
+    """(name, training series, [(held-out series, source region, target region)]) of the real data."""
+    folder = shared_data_dir() / "wc-extractions"
+    fra = read_worldcereal(folder / "2023_FRA_LPIS_POLY_110_dekadal.geoparquet")
+    bel = read_worldcereal(folder / "2021_BEL_LPIS-Flanders_POLY_110_monthly.parquet")
+    train_idx, test_idx = stratified_split(fra.labels, 0.2, seed=0)
+    names = patch.legend.names(patch.labels)
+    rows, cols = np.nonzero(names != EXCLUDE)
+    order = np.random.default_rng(0).permutation(len(rows))
+    train_px, test_px = order[:600], order[600:1800]
+    patch_train = patch_pixels(patch, rows[train_px], cols[train_px], crop_class=names[rows, cols][train_px],
+                               region="BEL")
+    patch_test = patch_pixels(patch, rows[test_px], cols[test_px], crop_class=names[rows, cols][test_px],
+                              region="BEL")
+    return [("FRA", fra.subset(train_idx), [("FRA->FRA", fra.subset(test_idx), "FRA", "FRA"),
+                                            ("FRA->BEL", bel, "FRA", "BEL")]),
+            ("patch", patch_train, [("patch", patch_test, "BEL", "BEL")])]
+
+
+# --------------------------------------------------------------------------- the overlap
+
+def overlap_rates(patch, model: Path, seconds_per_request: float, bytes_per_second: float, tiles_side: int,
+                  in_flight: int, work: Path):
+    """Achieved px/s of run_map from the simulated Earth Engine, and of the same pipeline with an
+    instant network (the compute bound); the fetch bound of the pipe model; bytes per pixel."""
+    import shapely
+    from shapely.geometry import box
+
+    from gee_crop.data.regions import WGS84, reproject_geometry
+    from gee_crop.mapping.estimate import Rates, fetch_tiles_per_second
+    from gee_crop.testing.fake_ee import FakeEarthEngineClient
+    from gee_crop.testing.offline_ee import initialize_offline
+    from gee_crop.testing.slow_ee import RepeatingPatchServer, SimulatedLink
+
+    initialize_offline()
+    contract = read_contract(model)
+    season = contract.season(YEAR, 50.75)
+    side = max_ee_tile_size(len(contract.bands) * season.n_bins)
+    x0, y1 = patch.upper_left
+    extent = tiles_side * side * patch.resolution
+    region = reproject_geometry(shapely.segmentize(box(x0, y1 - extent, x0 + extent, y1), 100.0), patch.crs, WGS84)
+    server = RepeatingPatchServer(patch, contract, season)
+    options = dict(region=region, year=YEAR, crs=patch.crs, tile_size=side, scheduler="threads", progress=False,
+                   overwrite=True, in_flight=in_flight)
+    runs = {}
+    for name, latency, bandwidth in (("compute", 0.0, None), ("fetch", seconds_per_request, bytes_per_second)):
+        link = SimulatedLink(server.compute_pixels, latency, bandwidth)
+        client = FakeEarthEngineClient(pixels=link.compute_pixels)
+        time.sleep(SETTLE_S)
+        runs[name] = (run_map(EarthEngineSource(client), model, work / f"overlap_{name}", **options), link)
+    result, link = runs["fetch"]
+    tile_bytes = result.bytes_fetched / result.n_tiles
+    tile_px = result.n_pixels_classified / result.n_tiles
+    rates = Rates(seconds_per_request, bytes_per_second)
+    fetch_bound = fetch_tiles_per_second(tile_bytes, in_flight, rates) * tile_px
+    return dict(fetch_bound=fetch_bound, compute_bound=runs["compute"][0].pixels_per_second,
+                achieved=result.pixels_per_second, bytes_per_pixel=result.bytes_per_pixel,
+                min_bytes=result.min_bytes_per_pixel, max_in_flight=link.max_in_flight, tiles=result.n_tiles,
+                tile=side, pixels=result.n_pixels_classified, workers=result.workers)
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="speeds and overlap only (no accuracy folds)")
+    parser.add_argument("--teacher-epochs", type=int, default=8)
+    parser.add_argument("--student-epochs", type=int, default=30)
+    parser.add_argument("--latency", type=float, default=3.0, help="seconds per Earth Engine request")
+    parser.add_argument("--bandwidth", type=float, default=25e6, help="bytes per second of the link")
+    parser.add_argument("--tiles-side", type=int, default=5, help="the overlap region is N x N tiles")
+    parser.add_argument("--in-flight", type=int, default=8)
+    args = parser.parse_args()
+    threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
+    patch = demo_patch()
+    started = time.perf_counter()
+
+    fold_list = folds(patch)
+    teachers, students = {}, {}
+    epochs = (1, 1) if args.quick else (args.teacher_epochs, args.student_epochs)
+    for name, series, _ in fold_list if not args.quick else fold_list[1:]:
+        teacher_pt = quiet_train(series, work / f"teacher_{name}", epochs[0], **TEACHER)
+        student_pt = quiet_train(series, work / f"student_{name}", epochs[1], distill_from=str(teacher_pt), **STUDENT)
+        teachers[name] = (teacher_pt, *exported(teacher_pt, series))
+        students[name] = (student_pt, *exported(student_pt, series))
+    train_s = time.perf_counter() - started
+
+    # 1. speeds on the same inputs: the patch's own composite, every valid pixel
+    teacher_pt, teacher32, teacher8 = teachers["patch"]
+    student_pt, student32, student8 = students["patch"]
+    contract = read_contract(teacher32)
+    composite = LocalStackSource(patch).read_tile(stack_grid(patch), Tile(0, 0, *patch.shape), contract,
+                                                  contract.season(YEAR, 50.75))
+    inputs = composite.reflectance()
+    macs = {n: macs_per_pixel(load_model(p)[0], inputs.shape[1:]) for n, p in (("teacher", teacher_pt),
+                                                                              ("student", student_pt))}
+    speed = {}
+    for _ in range(2):  # best of two rounds: other jobs share the cores
+        for name, model in (("teacher fp32", teacher32), ("teacher int8", teacher8), ("student fp32", student32),
+                            ("student int8", student8)):
+            predictor = open_predictor(model, threads=threads)
+            predictor.predict_proba(inputs[:512], 512)
+            n = len(inputs) if name.startswith("student") else 2048
+            rate = n / timed(lambda: predictor.predict_proba(inputs[:n], 512))
+            speed[name] = max(rate, speed.get(name, 0.0))
+
+    print(f"bench_scale: {threads} threads, inputs {len(inputs)} patch pixels x {inputs.shape[1:]}; training "
+          f"{train_s:.0f} s" + (" (quick: 1 epoch, accuracy skipped)" if args.quick else ""))
+    print(f"{'model':22s}{'MACs/px':>10s}{'px/s':>10s}{'vs teacher int8':>17s}")
+    for name, rate in speed.items():
+        print(f"{name:22s}{macs[name.split()[0]] / 1e6:9.2f}M{rate:10,.0f}{rate / speed['teacher int8']:16.1f}x")
+
+    # 2. accuracy, paired on the same held-out samples
+    if not args.quick:
+        print(f"held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %); "
+              f"the student also on 8-bit sqrt-encoded composites")
+        print(f"{'fold':10s}{'n':>6s}{'teacher':>16s}{'student':>16s}{'student 8-bit':>16s}{'dOA':>7s}{'dF1':>7s}"
+              f"{'dF1 8-bit':>10s}")
+        deltas = []
+        for name, _, tests in fold_list:
+            for fold, series, source, target in tests:
+                t = score(teachers[name][1], series, source=source, target=target)
+                s = score(students[name][2], series, source=source, target=target)
+                e = score(students[name][2], series, sqrt8_roundtrip, source=source, target=target)
+                deltas.append((s[0] - t[0], s[1] - t[1], e[1] - t[1]))
+                print(f"{fold:10s}{t[2]:6d}{100 * t[0]:8.1f} /{100 * t[1]:5.1f}{100 * s[0]:8.1f} /{100 * s[1]:5.1f}"
+                      f"{100 * e[0]:8.1f} /{100 * e[1]:5.1f}{100 * deltas[-1][0]:+7.1f}{100 * deltas[-1][1]:+7.1f}"
+                      f"{100 * deltas[-1][2]:+10.1f}")
+        mean = np.mean(deltas, axis=0) * 100
+        print(f"{'mean':10s}{'':6s}{'':32s}{'':16s}{mean[0]:+7.1f}{mean[1]:+7.1f}{mean[2]:+10.1f}  (points; "
+              "budget: >= -1 macro-F1)")
+
+    # 3. the overlap, through the fake client
+    o = overlap_rates(patch, student8, args.latency, args.bandwidth, args.tiles_side, args.in_flight, work)
+    bound = min(o["fetch_bound"], o["compute_bound"])
+    print(f"map pipeline, student int8, simulated Earth Engine ({args.latency:g} s/request, "
+          f"{args.bandwidth / 1e6:g} MB/s, {args.in_flight} in flight, {o['workers']} compute workers): "
+          f"{o['tiles']} tiles of {o['tile']} px, {o['pixels']:,} px; at most {o['max_in_flight']} requests in flight")
+    print(f"  fetch bound {o['fetch_bound']:10,.0f} px/s | compute bound {o['compute_bound']:10,.0f} px/s | "
+          f"achieved {o['achieved']:10,.0f} px/s = {100 * o['achieved'] / bound:.0f} % of the smaller (target >= 90 %)")
+    print(f"  bytes/px fetched {o['bytes_per_pixel']:.0f} (uint16 minimum {o['min_bytes']}; an 8-bit encoding would "
+          f"be {o['min_bytes'] // 2})")
+    print("10,000 km² (10^8 px at 10 m), hours at: " + ", ".join(
+        f"{k} {KM2_PIXELS / v / 3600:.2f} h" for k, v in (("achieved", o["achieved"]),
+                                                          ("fetch bound", o["fetch_bound"]),
+                                                          ("compute bound", o["compute_bound"]),
+                                                          ("student int8 inference", speed["student int8"]),
+                                                          ("teacher int8 inference", speed["teacher int8"]))))
+    print(f"(outputs in {work}; {time.perf_counter() - started:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
