@@ -6,8 +6,8 @@ One run on this machine prints:
    2D (paper widths 64-128-256-512) in fp32 and int8 and of the distilled student (TempCNN,
    ``gee-crop train --arch tempcnn --distill-from TEACHER``) in fp32 and int8, with MACs per pixel;
 2. per fold of real held-out data, teacher (fp32) vs student (int8) OA and macro-F1, paired on the
-   same samples, and the student on 8-bit encoded composites (a fixed square-root reflectance
-   transform, one byte per value; the question of issue 14, item 3):
+   same samples, and both on ``sqrt8`` encoded composites (the fixed square-root reflectance
+   transform ``gee-crop map`` asks Earth Engine for by default, one byte per value; issue 14, item 3):
      FRA→FRA  WorldCereal France 2023 (dekadal), 80/20 split;
      FRA→BEL  the same models on Flanders 2021 (monthly) — a transfer;
      patch    the demo patch (Flanders 2019, Earth Engine, SCL), pixels split 1:2 train:held-out;
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gee_crop.classes import CLASSES, EXCLUDE, class_indices  # noqa: E402
 from gee_crop.data.patch import patch_pixels  # noqa: E402
 from gee_crop.data.worldcereal import read_worldcereal  # noqa: E402
+from gee_crop.earthengine.composite import decode_sqrt8, encode_sqrt8  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
 from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa: E402
@@ -62,15 +63,10 @@ SETTLE_S = 0.5
 
 # --------------------------------------------------------------------------- the 8-bit encoding
 
-#: code 0 stays "masked"; 1..255 carry sqrt(reflectance / SQRT8_MAX), so steps are finest where most
-#: vegetation reflectance lies (0.1-2 % absolute below 0.3).
-SQRT8_MAX = 1.0
-
-
 def sqrt8_roundtrip(reflectance: np.ndarray) -> np.ndarray:
-    """Reflectance after the 8-bit square-root encoding a server would apply and the client decode."""
-    code = np.clip(np.rint(np.sqrt(np.clip(reflectance, 0, SQRT8_MAX) / SQRT8_MAX) * 254) + 1, 1, 255)
-    return (((code - 1) / 254) ** 2 * SQRT8_MAX).astype(np.float32)
+    """Reflectance after the ``sqrt8`` encoding of the server graph and the client's decoding (the one
+    transform of gee_crop.earthengine.composite, as ``gee-crop map --encoding sqrt8`` fetches)."""
+    return decode_sqrt8(encode_sqrt8(reflectance))
 
 
 def uint16_roundtrip(reflectance: np.ndarray) -> np.ndarray:
@@ -192,7 +188,9 @@ def overlap_rates(patch, model: Path, seconds_per_request: float, bytes_per_seco
     tile_px = result.n_pixels_classified / result.n_tiles
     rates = Rates(seconds_per_request, bytes_per_second)
     fetch_bound = fetch_tiles_per_second(tile_bytes, in_flight, rates) * tile_px
-    return dict(fetch_bound=fetch_bound, compute_bound=runs["compute"][0].pixels_per_second,
+    fetch_bound_uint16 = fetch_tiles_per_second(tile_bytes * result.min_bytes_per_pixel / result.bytes_per_pixel,
+                                                in_flight, rates) * tile_px
+    return dict(fetch_bound=fetch_bound, fetch_bound_uint16=fetch_bound_uint16, encoding=EarthEngineSource(None).encoding.value, compute_bound=runs["compute"][0].pixels_per_second,
                 achieved=result.pixels_per_second, bytes_per_pixel=result.bytes_per_pixel,
                 min_bytes=result.min_bytes_per_pixel, max_in_flight=link.max_in_flight, tiles=result.n_tiles,
                 tile=side, pixels=result.n_pixels_classified, workers=result.workers)
@@ -253,23 +251,24 @@ def main() -> None:
 
     # 2. accuracy, paired on the same held-out samples
     if not args.quick:
-        print(f"held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %); "
-              f"the student also on 8-bit sqrt-encoded composites")
-        print(f"{'fold':10s}{'n':>6s}{'teacher':>16s}{'student':>16s}{'student 8-bit':>16s}{'dOA':>7s}{'dF1':>7s}"
-              f"{'dF1 8-bit':>10s}")
+        print(f"held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %), each on "
+              f"uint16 and on sqrt8-encoded composites")
+        print(f"{'fold':10s}{'n':>6s}{'teacher':>14s}{'teacher sqrt8':>14s}{'student':>14s}{'student sqrt8':>14s}"
+              f"{'dF1 s-t':>8s}{'dF1 t8':>8s}{'dF1 s8':>8s}{'dF1 s8-t':>9s}")
         deltas = []
         for name, _, tests in fold_list:
             for fold, series, source, target in tests:
                 t = score(teachers[name][1], series, source=source, target=target)
+                t8 = score(teachers[name][1], series, sqrt8_roundtrip, source=source, target=target)
                 s = score(students[name][2], series, source=source, target=target)
-                e = score(students[name][2], series, sqrt8_roundtrip, source=source, target=target)
-                deltas.append((s[0] - t[0], s[1] - t[1], e[1] - t[1]))
-                print(f"{fold:10s}{t[2]:6d}{100 * t[0]:8.1f} /{100 * t[1]:5.1f}{100 * s[0]:8.1f} /{100 * s[1]:5.1f}"
-                      f"{100 * e[0]:8.1f} /{100 * e[1]:5.1f}{100 * deltas[-1][0]:+7.1f}{100 * deltas[-1][1]:+7.1f}"
-                      f"{100 * deltas[-1][2]:+10.1f}")
+                s8 = score(students[name][2], series, sqrt8_roundtrip, source=source, target=target)
+                deltas.append((s[1] - t[1], t8[1] - t[1], s8[1] - s[1], s8[1] - t[1]))
+                print(f"{fold:10s}{t[2]:6d}" + "".join(f"{100 * r[0]:7.1f} /{100 * r[1]:5.1f}" for r in (t, t8, s, s8))
+                      + "".join(f"{100 * d:+{w}.1f}" for d, w in zip(deltas[-1], (8, 8, 8, 9))))
         mean = np.mean(deltas, axis=0) * 100
-        print(f"{'mean':10s}{'':6s}{'':32s}{'':16s}{mean[0]:+7.1f}{mean[1]:+7.1f}{mean[2]:+10.1f}  (points; "
-              "budget: >= -1 macro-F1)")
+        print(f"{'mean':10s}{'':62s}" + "".join(f"{d:+{w}.1f}" for d, w in zip(mean, (8, 8, 8, 9)))
+              + "  (macro-F1 points: student - teacher, sqrt8 - uint16 of each, student sqrt8 - teacher; "
+              "budget >= -1)")
 
     # 3. the overlap, through the fake client
     o = overlap_rates(patch, student8, args.latency, args.bandwidth, args.tiles_side, args.in_flight, work)
@@ -279,8 +278,8 @@ def main() -> None:
           f"{o['tiles']} tiles of {o['tile']} px, {o['pixels']:,} px; at most {o['max_in_flight']} requests in flight")
     print(f"  fetch bound {o['fetch_bound']:10,.0f} px/s | compute bound {o['compute_bound']:10,.0f} px/s | "
           f"achieved {o['achieved']:10,.0f} px/s = {100 * o['achieved'] / bound:.0f} % of the smaller (target >= 90 %)")
-    print(f"  bytes/px fetched {o['bytes_per_pixel']:.0f} (uint16 minimum {o['min_bytes']}; an 8-bit encoding would "
-          f"be {o['min_bytes'] // 2})")
+    print(f"  bytes/px fetched {o['bytes_per_pixel']:.0f} ({o['encoding']}; the uint16 minimum is {o['min_bytes']}, "
+          f"whose fetch bound at these rates would be {o['fetch_bound_uint16']:,.0f} px/s)")
     print("10,000 km² (10^8 px at 10 m), hours at: " + ", ".join(
         f"{k} {KM2_PIXELS / v / 3600:.2f} h" for k, v in (("achieved", o["achieved"]),
                                                           ("fetch bound", o["fetch_bound"]),

@@ -58,6 +58,14 @@ class Precision(StrChoiceEnum):
     BF16 = "bf16"
 
 
+class Encoding(StrChoiceEnum):
+    """How the composite's values travel from Earth Engine (``gee-crop map --encoding``; the transform
+    is ``gee_crop.earthengine.composite.encode_image``)."""
+
+    SQRT8 = "sqrt8"     # code = 1 + round(254 sqrt(reflectance / SQRT8_MAX)): 1 B per value
+    UINT16 = "uint16"   # DN = round(reflectance x 10,000): 2 B per value, exact to half a DN
+
+
 #: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
 BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}

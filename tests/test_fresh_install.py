@@ -101,7 +101,7 @@ def test_models_lists_the_shipped_zoo_and_info_shows_its_card(stranger):
     listing, _ = _run(stranger, "models")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.strip().splitlines()
-    assert len(lines) >= 1 and lines[0].startswith("cropnet-weu (default)")
+    assert len(lines) >= 1 and lines[0].startswith("tempcnn-weu (default)")
     card, _ = _run(stranger, "info", "cropnet-weu")
     assert card.returncode == 0, card.stderr
     assert "Leave-one-domain-out" in card.stdout and "Where not to trust it" in card.stdout
@@ -134,7 +134,7 @@ def test_demo_runs_to_completion_and_the_default_model_maps_its_patch(stranger):
     done, seconds = _run(stranger, "demo", "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((cwd / "demo_output" / "demo_summary.json").read_text())
-    assert summary["cross_domain"]["model"] == "cropnet-weu" and "never on this patch" in done.stdout
+    assert summary["cross_domain"]["model"] == "tempcnn-weu" and "never on this patch" in done.stdout
     assert (cwd / "demo_output" / "map" / "map.tif").is_file()
     print(f"\ngee-crop demo in a fresh install: {seconds:.0f} s wall")
 
@@ -142,5 +142,5 @@ def test_demo_runs_to_completion_and_the_default_model_maps_its_patch(stranger):
     mapped, _ = _run(stranger, "map", "--source", str(patch), "--out", "zoo_map", "--quiet", "--workers", "1",
                      "--scheduler", "synchronous")
     assert mapped.returncode == 0, mapped.stdout + mapped.stderr
-    assert mapped.stdout.startswith("model: cropnet-weu (the shipped default")
+    assert mapped.stdout.startswith("model: tempcnn-weu (the shipped default")
     assert (cwd / "zoo_map" / "map.tif").is_file() and "map accuracy vs the source's label raster" in mapped.stdout

@@ -67,8 +67,9 @@ def main() -> None:
     Typical flow:
       gee-crop sample --country FRA --out fra.parquet
       gee-crop train fra.parquet --out runs/fra
-      gee-crop evaluate runs/fra/model.pt bel.parquet
+      gee-crop evaluate runs/fra/model.pt bel.parquet --out runs/fra/eval_bel
       gee-crop export runs/fra/model.pt --out fra.onnx
-      gee-crop map --model fra.onnx --region aoi.geojson --year 2023 --earthengine --out maps/aoi
+      gee-crop map --model fra.onnx --region aoi.geojson --out maps/aoi
+      gee-crop assess design --map maps/aoi/map.tif --out points.csv
     Try it offline on the shipped real data: gee-crop demo
     """

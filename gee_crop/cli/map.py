@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from gee_crop.cli import options
-from gee_crop.config import Precision
+from gee_crop.config import Encoding, Precision
 
 
 def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -21,7 +21,8 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
               help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), a CropNet model.pt to "
                    "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
-                   "Default: the shipped default model (cropnet-weu, Western-Europe corn/wheat/other).")
+                   "Default: the shipped default model (tempcnn-weu, the distilled student of cropnet-weu; "
+                   "Western-Europe corn/wheat/other).")
 @options.out_dir("map.tif (COG), map.png, areas.csv, summary.json and tiles/ (a rerun resumes from them). "
                  "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.", required=False)
 @click.option("--source", "source_path", type=click.Path(), default=None,
@@ -60,6 +61,10 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("--in-flight", "in_flight", type=click.IntRange(min=1, max=40), default=None,
               help="Earth Engine requests kept in flight while earlier tiles are classified (default 8; "
                    "each holds one fetched tile in memory; at most the project's 40).")
+@click.option("--encoding", type=options.choice_of(Encoding), default=Encoding.SQRT8.value, show_default=True,
+              help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
+                   "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
+                   "(2 bytes, DN exact to half a DN).")
 @click.option("--dry-run", is_flag=True,
               help="Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
                    "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing.")
@@ -70,7 +75,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @options.quiet
 def command(model_path, out_dir, source_path, earthengine, region_path, bbox, year, crs, scale, tile_size,
             batch_size, workers, scheduler, probabilities, cropland_mask, worldcover, max_gap_bins, providers,
-            precision, in_flight, dry_run, cloud_band, project, service_account_key, overwrite, quiet) -> None:
+            precision, in_flight, encoding, dry_run, cloud_band, project, service_account_key, overwrite, quiet) -> None:
     """Map crop types wall to wall with an exported CropNet.
 
     Composites 5-day medians exactly as in training (season, window, cloud threshold and gap rule are
@@ -108,7 +113,7 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     result = map_from_options(model_path, out_dir, source_path=source_path, earthengine=earthengine,
                               region_path=region_path, bbox=bbox, cropland_mask=cropland_mask, worldcover=worldcover,
                               cloud_band=cloud_band, project=project, service_account_key=service_account_key,
-                              year=year, crs=crs, scale=scale, tile_size=tile_size, batch_size=batch_size,
+                              encoding=encoding, year=year, crs=crs, scale=scale, tile_size=tile_size, batch_size=batch_size,
                               workers=workers, scheduler=scheduler, overwrite=overwrite, probabilities=probabilities,
                               max_gap_bins=max_gap_bins, providers=list(providers) or None, precision=precision,
                               in_flight=in_flight, progress=not quiet, dry_run=dry_run)
@@ -129,7 +134,7 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     click.echo("  (pixel counts are biased by the map's errors, not area estimates: estimate areas with 95 % "
                "confidence intervals with `gee-crop assess`, see docs/assessment.md)")
     if result.bytes_fetched:
-        click.echo(f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (minimum {result.min_bytes_per_pixel})")
+        click.echo(f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (uint16: {result.min_bytes_per_pixel})")
     if result.accuracy is not None:
         a = result.accuracy
         click.echo(f"map accuracy vs the source's label raster: OA {100 * a.overall_accuracy:.2f} %, "

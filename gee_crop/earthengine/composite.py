@@ -2,15 +2,18 @@
 
 Output bands are named by ``config.composite_band`` in band-major order (B2_t00 … B2_t42, B3_t00 …), so the
 pixel values reshape to (10, n_bins) in config.BANDS order: the 2D input of CropNet (METHOD.md
-"Features"). Values are uint16 DN (reflectance x 10,000), like the sample table.
+"Features"). Values travel in one of two ``config.Encoding`` s: uint16 DN (reflectance x 10,000, like the
+sample table) or ``sqrt8``, one byte per value (:func:`encode_sqrt8`), half the bytes.
 """
 from __future__ import annotations
 
 import datetime as dt
 
 import ee
+import numpy as np
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, SeasonSpan, composite_band
+from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Encoding, SeasonSpan,
+                             composite_band)
 from gee_crop.earthengine.collections import clear_observations, s2_with_cloud_score
 
 #: Per-band time bands: window index k where that band has a clear median, masked where not. One per
@@ -18,6 +21,58 @@ from gee_crop.earthengine.collections import clear_observations, s2_with_cloud_s
 #: between its own valid windows, as the client-side ``fill_gaps`` does band by band.
 TIME_PREFIX = "t_"
 TIME_BANDS = [f"{TIME_PREFIX}{band}" for band in BANDS]
+
+
+#: The one fixed transform of ``sqrt8``, shared by the server graph (:func:`encode_image`) and the
+#: client (:func:`encode_sqrt8`, :func:`decode_sqrt8`). Code 0 stays "masked"; codes 1..255 carry
+#: s = sqrt(clip(r, 0, SQRT8_MAX) / SQRT8_MAX) in SQRT8_STEPS steps, finest at the low reflectances of
+#: vegetation. Decoding r' = SQRT8_MAX ((code - 1) / SQRT8_STEPS)^2 errs by at most
+#: SQRT8_MAX (s / SQRT8_STEPS + 1 / (4 SQRT8_STEPS^2)) (:func:`sqrt8_error_bound`): 0.0008 at r = 0.04,
+#: 0.0022 at r = 0.3, 0.0039 at r = 1 (8, 22 and 39 DN). Reflectance above SQRT8_MAX (saturated
+#: pixels, rare in Sentinel-2 L2A) decodes as SQRT8_MAX.
+SQRT8_MAX = 1.0
+SQRT8_STEPS = 254
+
+
+def sqrt8_error_bound(reflectance: np.ndarray) -> np.ndarray:
+    """Largest |decode(encode(r)) - r| for r in [0, SQRT8_MAX]: a half-step error in s = sqrt(r / max)
+    is r' = max (s +- 1 / (2 steps))^2, off by max (s / steps + 1 / (4 steps^2))."""
+    s = np.sqrt(np.clip(reflectance, 0, SQRT8_MAX) / SQRT8_MAX)
+    return SQRT8_MAX * (s / SQRT8_STEPS + 1 / (4 * SQRT8_STEPS ** 2))
+
+
+def encode_sqrt8(reflectance: np.ndarray) -> np.ndarray:
+    """Reflectance -> uint8 codes 1..255 (NaN -> 0, masked), as :func:`encode_image` does on the server.
+
+    Rounds half up (``floor(x + 0.5)``): Earth Engine's ``Image.round`` gives "the integer nearest to
+    the input" (https://developers.google.com/earth-engine/apidocs/ee-image-round), the two agree
+    away from exact halves, which a float median hits with probability ~0.
+    """
+    r = np.nan_to_num(np.asarray(reflectance, dtype=np.float64), nan=0.0)
+    code = np.floor(np.sqrt(np.clip(r, 0, SQRT8_MAX) / SQRT8_MAX) * SQRT8_STEPS + 0.5) + 1
+    code = code.astype(np.uint8)
+    code[np.isnan(reflectance)] = 0
+    return code
+
+
+def decode_sqrt8(code: np.ndarray) -> np.ndarray:
+    """uint8 codes -> float32 reflectance (code 0, masked, -> NaN)."""
+    s = (np.asarray(code, dtype=np.float32) - 1) / np.float32(SQRT8_STEPS)
+    return np.where(np.asarray(code) == 0, np.float32(np.nan), np.float32(SQRT8_MAX) * s * s).astype(np.float32)
+
+
+def encode_image(dn: ee.Image, encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
+    """The float DN image (reflectance x 10,000) in ``encoding``, on the server: uint16 rounded DN, or
+    the codes of :func:`encode_sqrt8` (divide, clamp, sqrt, multiply, round, add 1, toUint8)."""
+    if Encoding(encoding) is Encoding.UINT16:
+        return dn.round().toUint16()
+    s = dn.divide(REFLECTANCE_SCALE * SQRT8_MAX).clamp(0, 1).sqrt()
+    return s.multiply(SQRT8_STEPS).round().add(1).toUint8()
+
+
+def cast_image(image: ee.Image, encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
+    """``image`` cast to the encoding's band type (after ``unmask(0)``, which may widen it)."""
+    return image.toUint8() if Encoding(encoding) is Encoding.SQRT8 else image.toUint16()
 
 
 def composite_band_names(n_bins: int) -> list[str]:
@@ -72,8 +127,10 @@ def _worst(gaps: ee.Image) -> ee.Image:
     return worst
 
 
-def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS) -> ee.Image:
-    """Linear interpolation in time of empty windows, band by band, band-major names, uint16 DN.
+def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS,
+               encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
+    """Linear interpolation in time of empty windows, band by band, band-major names, in ``encoding``
+    (:func:`encode_image`; uint16 DN by default).
 
     The last valid window at or before k (and the first at or after k) of each band is carried by a
     forward (backward) chain of ``unmask``, so the graph grows linearly with the bin count. Edges take
@@ -99,12 +156,14 @@ def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS) -> ee.Ima
         gap = t_next.subtract(t_prev).subtract(1)  # empty windows between the two valid ones, per band
         longest = gap if longest is None else longest.max(gap)
     stacked = ee.Image.cat(out).select(composite_band_names(n))
-    return stacked.round().toUint16().updateMask(_worst(longest).lte(max_gap_bins))
+    return encode_image(stacked, encoding).updateMask(_worst(longest).lte(max_gap_bins))
 
 
 def median_composite(region: ee.Geometry, season: SeasonSpan, *, cloud_band: str = "cs",
-                     threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS) -> ee.Image:
-    """Gap-filled 5-day medians of ``season`` over ``region``: uint16 DN, ``10 * n_bins`` bands.
+                     threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS,
+                     encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
+    """Gap-filled 5-day medians of ``season`` over ``region``: ``10 * n_bins`` bands in ``encoding``
+    (uint16 DN by default).
 
     The season (and its hemisphere shift) comes from ``config.season_span``; same-day granules are
     merged first (:func:`same_day_mosaics`); clouds are masked with Cloud Score+
@@ -113,4 +172,4 @@ def median_composite(region: ee.Geometry, season: SeasonSpan, *, cloud_band: str
     raw = s2_with_cloud_score(region, season.start, season.covered_end, cloud_band)
     daily = same_day_mosaics(raw, season.start, (season.covered_end - season.start).days, cloud_band)
     clear = clear_observations(daily, cloud_band, threshold)
-    return gap_filled(window_medians(clear, season), max_gap_bins).clip(region)
+    return gap_filled(window_medians(clear, season), max_gap_bins, encoding).clip(region)

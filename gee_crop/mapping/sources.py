@@ -1,10 +1,11 @@
 """Where the model's input comes from, one tile at a time: a local raw S2 stack or Earth Engine.
 
 Both sources deliver the same thing, a :class:`TileComposite`: the gap-filled 5-day median stack
-of every pixel of a tile as uint16 DN, (h, w, 10, n_bins) in config.BANDS order. uint16 DN is what
-Earth Engine is asked for (half the bytes of float32, METHOD.md reflectance x 10,000), so the local
-path rounds its composite to DN too: the model then sees bit-identical input whichever path
-produced it (``dn / 1e4`` float32 reflectance).
+of every pixel of a tile as uint16 DN, (h, w, 10, n_bins) in config.BANDS order. The local path
+rounds its composite to DN (METHOD.md reflectance x 10,000). Earth Engine is asked for one of two
+encodings (``config.Encoding``, transform in ``gee_crop.earthengine.composite``): ``uint16`` DN, bit-identical to the local
+path, or ``sqrt8`` (the default), one byte per value, decoded to reflectance and then DN on arrival
+(within ``sqrt8_error_bound`` of the uint16 values; the same predictions on the bench's folds).
 
 * :class:`LocalStackSource` composites raw dated observations with the training code
   (``gee_crop.features.composite.composite_pixels``: cloud mask -> medians -> gap fill).
@@ -28,11 +29,11 @@ from rasterio.windows import Window
 from shapely.geometry import box
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS, REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, SeasonSpan
+from gee_crop.config import BANDS, REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, Encoding, SeasonSpan
 from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.earthengine import client as ee_client
-from gee_crop.earthengine.composite import composite_band_names, median_composite
+from gee_crop.earthengine.composite import cast_image, composite_band_names, decode_sqrt8, median_composite
 from gee_crop.earthengine.labels import WORLDCOVER_CROPLAND
 from gee_crop.errors import InputError, RegionError, SeasonError
 from gee_crop.features.composite import composite_pixels, infer_season_year, stack_arrays
@@ -227,15 +228,20 @@ class LocalStackSource:
 
 # ------------------------------------------------------------------------------- Earth Engine
 
-def decode_pixels(pixels: np.ndarray, n_bins: int) -> np.ndarray:
-    """computePixels' structured (h, w) array -> (h, w, 10, n_bins) uint16 DN in config.BANDS order."""
+def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> np.ndarray:
+    """computePixels' structured (h, w) array in ``encoding`` -> (h, w, 10, n_bins) uint16 DN in
+    config.BANDS order (0 where the pixel is masked: any of its values is 0)."""
     names = composite_band_names(n_bins)
     missing = [n for n in names if n not in (pixels.dtype.names or ())]
     if missing:
         raise InputError(f"the Earth Engine composite lacks bands {missing[:3]}…; the model expects "
                          f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings")
-    values = structured_to_unstructured(pixels[names], dtype=np.uint16)   # (h, w, 10 * n_bins), band-major
-    return values.reshape(pixels.shape + (len(BANDS), n_bins))
+    values = structured_to_unstructured(pixels[names])   # (h, w, 10 * n_bins), band-major
+    values = values.reshape(pixels.shape + (len(BANDS), n_bins))
+    valid = (values != 0).all(axis=(2, 3))
+    dn = quantize_dn(decode_sqrt8(values)) if Encoding(encoding) is Encoding.SQRT8 else values.astype(np.uint16)
+    dn[~valid] = 0
+    return dn
 
 
 @dataclass
@@ -244,16 +250,26 @@ class EarthEngineSource:
 
     ``client`` is a ``gee_crop.earthengine.client.EarthEngineClient`` (retries inside) or a fake
     with the same ``compute_pixels``. ``cropland_only`` masks non-cropland pixels (ESA WorldCover
-    class 40) on the server, so they are neither composited, sent nor classified.
+    class 40) on the server, so they are neither composited, sent nor classified. ``encoding``: how
+    the values travel (``sqrt8``: 1 B per value, half the bytes of ``uint16``).
     """
 
     client: object
     cloud_band: str = "cs"
     cropland_only: bool = False
+    encoding: Encoding = Encoding.SQRT8
+
+    def __post_init__(self) -> None:
+        self.encoding = Encoding(self.encoding)
+
+    @property
+    def value_bytes(self) -> int:
+        """Bytes of one value on the network (2 for uint16, 1 for sqrt8)."""
+        return 1 if self.encoding is Encoding.SQRT8 else 2
 
     @property
     def description(self) -> str:
-        return f"Earth Engine composite (Cloud Score+ {self.cloud_band})"
+        return f"Earth Engine composite (Cloud Score+ {self.cloud_band}, {self.encoding.value})"
 
     def footprint(self) -> None:
         return None
@@ -268,7 +284,8 @@ class EarthEngineSource:
         return DEFAULT_SCALE_M
 
     def tile_size_limit(self, values_per_pixel: int) -> int:
-        """Largest tile whose uint16 answer fits one computePixels request (48 MiB)."""
+        """Largest tile whose uint16 answer fits one computePixels request (48 MiB; kept for sqrt8 too,
+        so both encodings cut the same tiles)."""
         return max_ee_tile_size(values_per_pixel)
 
     def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
@@ -283,13 +300,14 @@ class EarthEngineSource:
                               f"{EE_S2_FIRST_DAY.year} to {today.year}")
 
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
-        # the request's uint16 values and masks, the decoded copy and the float32 model input
-        return len(BANDS) * season.n_bins * (3 + 2 + _WORKING_COPIES)
+        # the request's values and masks, the decoded copy (float32 on the way for sqrt8) and the model input
+        decoded = 2 + (4 if self.encoding is Encoding.SQRT8 else 0)
+        return len(BANDS) * season.n_bins * (self.value_bytes + 1 + decoded + _WORKING_COPIES)
 
     def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
-        """The uint16 answer of the tile's one request: 10 bands x n_bins x 2 B per pixel (the
-        minimum for this composite; masked pixels travel as DN 0, no mask band)."""
-        return tile.n_pixels * len(BANDS) * season.n_bins * np.dtype(np.uint16).itemsize
+        """The answer of the tile's one request: 10 bands x n_bins x 2 B (uint16) or 1 B (sqrt8) per
+        pixel; masked pixels travel as 0, no mask band."""
+        return tile.n_pixels * len(BANDS) * season.n_bins * self.value_bytes
 
     def max_in_flight(self) -> int:
         """The client's cap of concurrent requests (the project's quota, 40 by default)."""
@@ -299,18 +317,20 @@ class EarthEngineSource:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""
         region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
         image = median_composite(region, season, cloud_band=self.cloud_band,
-                                 threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins)
+                                 threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins,
+                                 encoding=self.encoding)
         if self.cropland_only:
             # WorldCover class 40 = cropland (METHOD.md also takes "other" from it)
             worldcover = ee.ImageCollection(WORLDCOVER_IMAGE).first().select("Map")
             image = image.updateMask(worldcover.eq(WORLDCOVER_CROPLAND))
-        # masked pixels (gap-heavy, outside the region, not cropland) travel as DN 0, the one value a
-        # valid composite never holds, so no extra mask band is needed
-        return image.unmask(0)
+        # masked pixels (gap-heavy, outside the region, not cropland) travel as 0, the one value a
+        # valid composite never holds, so no extra mask band is needed; cast last, as unmask may widen
+        return cast_image(image.unmask(0), self.encoding)
 
     def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
                   region: shapely.Geometry | None = None) -> TileComposite:
-        """The tile's server composite: one request of 10 x n_bins uint16 bands (band-major names).
+        """The tile's server composite: one request of 10 x n_bins bands (band-major names) in the
+        source's encoding, decoded to uint16 DN.
 
         The composite is built over the tile (grown by a pixel, so reprojection never clips an edge
         pixel) intersected with ``region`` (grid CRS): the server skips pixels outside the region.
@@ -321,9 +341,8 @@ class EarthEngineSource:
         footprint = reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
         pixels = self.client.compute_pixels(self.image(footprint, spec, season), tile.ee_grid(grid),
                                             composite_band_names(season.n_bins))
-        dn = decode_pixels(pixels, season.n_bins)
+        dn = decode_pixels(pixels, season.n_bins, self.encoding)
         valid = (dn != 0).all(axis=(2, 3))
-        dn[~valid] = 0
         return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
 
 
@@ -379,8 +398,8 @@ class RasterClassMask:
 
 def open_source(source_path: str | Path | None, earthengine: bool, *, cropland_mask: bool = False,
                 worldcover: str | Path | None = None, cloud_band: str = "cs", project: str | None = None,
-                service_account_key: str | Path | None = None, client: object | None = None
-                ) -> tuple[FeatureSource, RasterClassMask | None]:
+                service_account_key: str | Path | None = None, client: object | None = None,
+                encoding: Encoding | str = Encoding.SQRT8) -> tuple[FeatureSource, RasterClassMask | None]:
     """The source (and local cropland mask) named by the ``gee-crop map`` options."""
     if bool(source_path) == bool(earthengine):
         raise InputError("give exactly one of --source STACK (a local raw S2 stack) or --earthengine")
@@ -390,7 +409,7 @@ def open_source(source_path: str | Path | None, earthengine: bool, *, cropland_m
                              "reads ESA WorldCover on the server")
         if client is None:
             client = ee_client.get_client(project, service_account_key=service_account_key)
-        return EarthEngineSource(client, cloud_band=cloud_band, cropland_only=cropland_mask), None
+        return EarthEngineSource(client, cloud_band=cloud_band, cropland_only=cropland_mask, encoding=encoding), None
     if cropland_mask and not worldcover:
         raise InputError("--cropland-mask with a local --source needs --worldcover WORLDCOVER.tif "
                          "(an ESA WorldCover GeoTIFF covering the stack)")

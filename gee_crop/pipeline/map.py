@@ -582,14 +582,14 @@ def map_from_options(model_path: str | os.PathLike, out_dir: str | os.PathLike, 
                      bbox: tuple[float, float, float, float] | None = None, cropland_mask: bool = False,
                      worldcover: str | os.PathLike | None = None, cloud_band: str = "cs", project: str | None = None,
                      service_account_key: str | os.PathLike | None = None, dry_run: bool = False,
-                     **options) -> MapResult | MapEstimate:
+                     encoding: str = "sqrt8", **options) -> MapResult | MapEstimate:
     """``gee-crop map``: read the region (GeoJSON, or a lon/lat ``bbox``), open the source the options
-    name (a local stack, or Earth Engine) and :func:`run_map` with ``options`` (:func:`plan_map` with
+    name (a local stack, or Earth Engine, fetching in ``encoding``) and :func:`run_map` with ``options`` (:func:`plan_map` with
     ``dry_run``: no credentials needed, nothing fetched or written)."""
     region = region_from_geojson(region_path) if region_path else (region_from_bbox(*bbox) if bbox else None)
     source, cropland = open_source(source_path, earthengine, cropland_mask=cropland_mask, worldcover=worldcover,
                                    cloud_band=cloud_band, project=project, service_account_key=service_account_key,
-                                   client=_NOT_CONNECTED if dry_run else None)
+                                   client=_NOT_CONNECTED if dry_run else None, encoding=encoding)
     if dry_run:
         return plan_map(source, model_path, out_dir, region=region, **options)
     return run_map(source, model_path, out_dir, region=region, cropland=cropland, **options)

@@ -2,15 +2,17 @@
 
 It plays the server: the whole patch is composited once with the training code
 (``gee_crop.features.composite.composite_pixels``) for the requested season, gap-filled, masked where the gap is too
-long and rounded to uint16 DN, then every request returns the window of the requested grid as a
-structured array with one field per band (``B2_t00`` …), the way ``ee.data.computePixels`` does.
+long and encoded as the request's graph asks (its last operation ``Image.toUint8``: the ``sqrt8``
+codes of ``gee_crop.earthengine.composite.encode_sqrt8``, uint8; otherwise uint16 DN), then every
+request returns the window of the requested grid as a structured array with one field per band
+(``B2_t00`` …), the way ``ee.data.computePixels`` does.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.config import SeasonSpan
-from gee_crop.earthengine.composite import composite_band_names
+from gee_crop.config import Encoding, SeasonSpan
+from gee_crop.earthengine.composite import composite_band_names, encode_sqrt8
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.features.spec import FeatureSpec
@@ -31,14 +33,17 @@ class PatchComputePixels:
         h, w = stack.shape
         composite = composite_pixels(stack_arrays(stack, threshold=spec.cloud_threshold), season.start_day,
                                      season.window_days, season.n_bins, max_gap_bins=spec.max_gap_bins)
-        dn = quantize_dn(composite.values)
-        dn[~composite.keep] = 0  # the server masks gap-heavy pixels; masked pixels arrive as 0
+        values = composite.values.copy()
+        values[~composite.keep] = np.nan  # the server masks gap-heavy pixels; masked pixels arrive as 0
         names = composite_band_names(season.n_bins)
-        self.image = np.zeros((h, w), dtype=[(n, np.uint16) for n in names])
-        flat = dn.reshape(h, w, -1)
-        for i, name in enumerate(names):
-            self.image[name] = flat[..., i]
+        self.images = {Encoding.UINT16: _structured(quantize_dn(values).reshape(h, w, -1), names),
+                       Encoding.SQRT8: _structured(encode_sqrt8(values).reshape(h, w, -1), names)}
+        self.image = self.images[Encoding.UINT16]
         self.requests: list[dict] = []
+
+    def image_for(self, expression) -> np.ndarray:
+        """The whole patch in the encoding ``expression`` asks for."""
+        return self.images[encoding_of(expression)]
 
     def compute_pixels(self, expression, grid: dict, band_ids: list[str] | None = None) -> np.ndarray:
         self.requests.append({"expression": expression, "grid": grid, "band_ids": band_ids})
@@ -53,9 +58,26 @@ class PatchComputePixels:
             raise EarthEngineError("Earth Engine kept failing a computePixels request after retries "
                                    "(Computation timed out.); wait a few minutes and rerun the same command")
         h, w = dims["height"], dims["width"]
-        out = np.zeros((h, w), dtype=self.image.dtype)
+        image = self.image_for(expression)
+        out = np.zeros((h, w), dtype=image.dtype)
         r0, c0 = max(row0, 0), max(col0, 0)
-        r1, c1 = min(row0 + h, self.image.shape[0]), min(col0 + w, self.image.shape[1])
+        r1, c1 = min(row0 + h, image.shape[0]), min(col0 + w, image.shape[1])
         if r1 > r0 and c1 > c0:
-            out[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = self.image[r0:r1, c0:c1]
+            out[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = image[r0:r1, c0:c1]
         return out[band_ids] if band_ids is not None else out
+
+
+def encoding_of(expression) -> Encoding:
+    """``sqrt8`` when the graph's last operation is ``Image.toUint8`` (``EarthEngineSource.image``
+    casts last), else ``uint16``."""
+    func = getattr(expression, "func", None)
+    name = func.getSignature().get("name", "") if hasattr(func, "getSignature") else ""
+    return Encoding.SQRT8 if name.endswith("Image.toUint8") else Encoding.UINT16
+
+
+def _structured(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """(h, w, 10 * n_bins) band-major values -> (h, w) structured array, one field per name."""
+    out = np.zeros(values.shape[:2], dtype=[(n, values.dtype) for n in names])
+    for i, name in enumerate(names):
+        out[name] = values[..., i]
+    return out

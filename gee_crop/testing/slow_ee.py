@@ -68,8 +68,9 @@ class RepeatingPatchServer(PatchComputePixels):
         res, (x0, y1) = self.stack.resolution, self.stack.upper_left
         col0 = round((affine["translateX"] - x0) / res)
         row0 = round((y1 - affine["translateY"]) / res)
-        h, w = self.image.shape
+        image = self.image_for(expression)
+        h, w = image.shape
         rows = np.arange(row0, row0 + dims["height"]) % h
         cols = np.arange(col0, col0 + dims["width"]) % w
-        out = self.image[np.ix_(rows, cols)]
+        out = image[np.ix_(rows, cols)]
         return out[band_ids] if band_ids is not None else out

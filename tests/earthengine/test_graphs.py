@@ -63,6 +63,28 @@ def test_median_composite_bins_and_band_order(hemisphere, first_bin):
     assert lte == 6  # max gap bins
 
 
+def test_sqrt8_encoding_graph_is_the_client_transform():
+    """The server side of ``--encoding sqrt8``: every function exists in the shipped algorithm
+    signatures, with the constants of gee_crop.earthengine.composite (one transform, both sides)."""
+    season = season_span(2023, "north")
+    image = composite.median_composite(ee.Geometry.Rectangle(BOX), season, max_gap_bins=6, encoding="sqrt8")
+    used = function_names(image)
+    steps = {"Image.divide", "Image.clamp", "Image.sqrt", "Image.multiply", "Image.round", "Image.add", "Image.toUint8"}
+    assert steps <= used and "Image.toUint16" not in used
+    assert all(ee.ApiFunction.lookup(name) for name in steps)
+    assert [(c["arguments"]["low"], c["arguments"]["high"]) for c in invocations(image, "Image.clamp")] == [(0, 1)]
+    scale = composite.REFLECTANCE_SCALE * composite.SQRT8_MAX
+
+    def constants(function: str) -> list:
+        return [c["arguments"]["image2"]["arguments"].get("value") for c in invocations(image, function)
+                if isinstance(c["arguments"]["image2"], dict) and "value" in c["arguments"]["image2"]["arguments"]]
+
+    assert scale in constants("Image.divide") and composite.SQRT8_STEPS in constants("Image.multiply")
+    assert 1 in constants("Image.add")
+    plain = composite.median_composite(ee.Geometry.Rectangle(BOX), season, max_gap_bins=6)
+    assert "Image.toUint16" in function_names(plain) and "Image.sqrt" not in function_names(plain)
+
+
 def test_inward_buffer_and_grid_sampling_constants():
     labs = labels.reference_labels(country_spec("FRA"), 2023, project="demo")
     rows = sampling.sampling_graph(labs, ee.Geometry.Rectangle(BOX), dt.date(2022, 7, 1), dt.date(2023, 7, 1),

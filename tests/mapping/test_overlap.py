@@ -43,8 +43,8 @@ def test_requests_in_flight_stay_bounded_under_latency(offline_ee, tmp_path, pat
                          seconds_per_request=0.15, bytes_per_second=None)
     client = FakeEarthEngineClient(pixels=link.compute_pixels)
     started = time.perf_counter()
-    result = run_map(EarthEngineSource(client), tiny_onnx, tmp_path / "ee", scheduler="threads", in_flight=4,
-                     workers=2, **ee_options, **FAST)
+    result = run_map(EarthEngineSource(client, encoding="uint16"), tiny_onnx, tmp_path / "ee", scheduler="threads",
+                     in_flight=4, workers=2, **ee_options, **FAST)
     seconds = time.perf_counter() - started
     assert link.requests == client.requests == result.n_tiles == 16
     assert link.max_in_flight == 4  # overlapped, and never more than asked
@@ -79,7 +79,7 @@ def test_kill_and_resume_with_overlap_gives_the_same_map(offline_ee, tmp_path, p
 
     slow = FakeEarthEngineClient(pixels=SimulatedLink(server.compute_pixels, 0.02, None).compute_pixels)
     with pytest.raises(Killed):
-        run_map(EarthEngineSource(slow), tiny_onnx, tmp_path / "ee", scheduler="threads", in_flight=4,
+        run_map(EarthEngineSource(slow, encoding="uint16"), tiny_onnx, tmp_path / "ee", scheduler="threads", in_flight=4,
                 tile_hook=kill_after_five, **ee_options, **FAST)
     assert not (tmp_path / "ee" / "map.tif").exists()
     kept = {p.stem for p in (tmp_path / "ee" / "tiles").glob("tile_*.tif")}
@@ -87,8 +87,8 @@ def test_kill_and_resume_with_overlap_gives_the_same_map(offline_ee, tmp_path, p
 
     redone = []
     again = FakeEarthEngineClient(pixels=SimulatedLink(server.compute_pixels, 0.02, None).compute_pixels)
-    result = run_map(EarthEngineSource(again), tiny_onnx, tmp_path / "ee", scheduler="threads", in_flight=4,
-                     tile_hook=redone.append, **ee_options, **FAST)
+    result = run_map(EarthEngineSource(again, encoding="uint16"), tiny_onnx, tmp_path / "ee", scheduler="threads",
+                     in_flight=4, tile_hook=redone.append, **ee_options, **FAST)
     assert result.n_tiles_resumed + len(redone) == 16 and result.n_tiles_resumed >= 1
     assert again.requests == len(redone)  # finished tiles are neither fetched nor classified again
     assert class_band(result).tobytes() == class_band(reference_run).tobytes()
@@ -98,7 +98,7 @@ def test_dry_run_numbers_are_what_the_run_then_does(offline_ee, tmp_path, patch_
                                                     season_2019, ee_options):
     server = PatchComputePixels(patch_stack, contract, season_2019)
     client = FakeEarthEngineClient(pixels=server.compute_pixels)
-    source = EarthEngineSource(client)
+    source = EarthEngineSource(client, encoding="uint16")
     plan = plan_map(source, tiny_onnx, tmp_path / "ee", **ee_options)
     assert client.requests == 0 and not (tmp_path / "ee").exists()  # nothing fetched, nothing written
     result = run_map(source, tiny_onnx, tmp_path / "ee", scheduler="threads", **ee_options, **FAST)
@@ -119,7 +119,7 @@ def test_dry_run_reads_the_rates_of_a_pilot(offline_ee, tmp_path, patch_stack, t
     pilot = tmp_path / "ee.pilot" / "pilot.json"
     pilot.parent.mkdir()
     pilot.write_text('{"seconds_per_request": 1.0, "bytes_per_second": 1e6, "local_pixels_per_second": 512}')
-    source = EarthEngineSource(FakeEarthEngineClient(pixels=None))
+    source = EarthEngineSource(FakeEarthEngineClient(pixels=None), encoding="uint16")
     plan = plan_map(source, tiny_onnx, tmp_path / "ee", in_flight=16, **ee_options)
     assert plan.rates.source == str(pilot) and plan.local_seconds == 8.0
     # 16 tiles of 220,160 B over 1 MB/s with 16 in flight: bandwidth-bound at 16 x 0.22 s, plus one latency

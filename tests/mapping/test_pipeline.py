@@ -95,7 +95,7 @@ def test_resume_after_a_kill_redoes_nothing_and_gives_the_same_map(tmp_path, pat
 def test_earth_engine_path_maps_the_same(offline_ee, tmp_path, patch_stack, tiny_onnx, contract, season_2019,
                                         reference_run):
     fake = PatchComputePixels(patch_stack, contract, season_2019)
-    source = EarthEngineSource(fake)
+    source = EarthEngineSource(fake, encoding="uint16")  # bit-identical to the local path
     region = LocalStackSource(patch_stack).footprint()
     result = run_map(source, tiny_onnx, tmp_path / "ee", region=region, year=2019, crs="EPSG:32631",
                      tile_size=32, **FAST)
@@ -263,15 +263,15 @@ def test_earth_engine_errors_are_retried_by_the_client_then_reported(offline_ee,
     options = dict(region=LocalStackSource(patch_stack).footprint(), year=2019, crs="EPSG:32631", tile_size=32,
                    **FAST)
     flaky = FakeEarthEngineClient(pixels=server.compute_pixels, fail_next=[429, 500])
-    result = run_map(EarthEngineSource(flaky), tiny_onnx, tmp_path / "flaky", **options)
+    result = run_map(EarthEngineSource(flaky, encoding="uint16"), tiny_onnx, tmp_path / "flaky", **options)
     assert flaky.sleeps == [0.5, 1.0] and flaky.requests == 6  # 4 tiles + 2 retries
     assert class_band(result).tobytes() == class_band(reference_run).tobytes()
 
     down = FakeEarthEngineClient(pixels=server.compute_pixels, fail_next=[503] * 4)  # all 4 attempts of tile 1
     with pytest.raises(MapIncompleteError, match=r"1 of 4 tiles failed \(tile_r\d+_c\d+: Earth Engine "
                                                  r"kept failing .*rerun the same command"):
-        run_map(EarthEngineSource(down), tiny_onnx, tmp_path / "down", **options)
+        run_map(EarthEngineSource(down, encoding="uint16"), tiny_onnx, tmp_path / "down", **options)
     again = FakeEarthEngineClient(pixels=server.compute_pixels)
-    result = run_map(EarthEngineSource(again), tiny_onnx, tmp_path / "down", **options)
+    result = run_map(EarthEngineSource(again, encoding="uint16"), tiny_onnx, tmp_path / "down", **options)
     assert result.n_tiles_resumed == 3 and again.requests == 1
     assert class_band(result).tobytes() == class_band(reference_run).tobytes()

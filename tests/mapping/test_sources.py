@@ -43,7 +43,7 @@ def test_local_tile_equals_training_features(patch_dir, local_source, patch_grid
 def test_earth_engine_path_gives_the_model_identical_input(offline_ee, patch_stack, local_source, patch_grid,
                                                            contract, season_2019):
     fake = PatchComputePixels(patch_stack, contract, season_2019)
-    source = EarthEngineSource(fake)
+    source = EarthEngineSource(fake, encoding="uint16")
     for tile in plan_tiles(patch_grid, 40):  # 4 tiles, two of them partial
         local = local_source.read_tile(patch_grid, tile, contract, season_2019)
         remote = source.read_tile(patch_grid, tile, contract, season_2019)

@@ -26,7 +26,7 @@ def test_demo_samples_trains_evaluates_exports_and_maps(tmp_path):
     # one honest score: the shipped zoo model, trained on France 2022/2023 and Belgium 2021 and never
     # on this patch, evaluated on the same held-out samples
     cross = summary["cross_domain"]
-    assert cross["model"] == "cropnet-weu" and 0 < cross["n_test"] <= summary["n_test"]
+    assert cross["model"] == "tempcnn-weu" and 0 < cross["n_test"] <= summary["n_test"]
     assert not any("2019" in domain for domain in cross["trained_on"])
     assert 0.3 < cross["oa"] <= 1.0 and "never on this patch" in result.output
 
