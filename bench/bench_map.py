@@ -42,11 +42,11 @@ from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa
 from gee_crop.mapping.tiling import Tile, stack_grid  # noqa: E402
 from gee_crop.models.io import load_model, read_contract  # noqa: E402
 from gee_crop.testing.demo_data import demo_patch  # noqa: E402
+from timing import SETTLE_S, macs_per_pixel, timed  # noqa: E402  (bench/timing.py)
 
 YEAR = 2019
 MAX_GAP_BINS = 12  # the patch's SCL mask is strict; 60-day gaps keep almost every pixel
 TILE = 32
-SETTLE_S = 0.5
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> tuple[float, float]:
@@ -58,38 +58,8 @@ def sgemm_gflops(n: int = 2048, repeats: int = 5) -> tuple[float, float]:
     rates = []
     for product in (lambda: a @ b, lambda: ta @ tb):
         product()
-        rates.append(2 * n ** 3 / min(_timed(product) for _ in range(repeats)) / 1e9)
+        rates.append(2 * n ** 3 / min(timed(product) for _ in range(repeats)) / 1e9)
     return rates[0], rates[1]
-
-
-def _timed(fn) -> float:
-    """Seconds ``fn`` takes, after a pause: OpenBLAS and OpenMP threads of the previous measurement
-    keep spinning for a moment and would steal the cores from this one."""
-    time.sleep(SETTLE_S)
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def macs_per_pixel(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
-    """Multiply-accumulates of one forward pass (convolutions and linear layers), by hooks."""
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, torch.nn.Conv2d):
-            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-            total += output.numel() * k
-        elif isinstance(module, torch.nn.Linear):
-            total += output.numel() * module.in_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    with torch.no_grad():
-        model(torch.zeros((1, *shape)))
-    for h in handles:
-        h.remove()
-    return total
 
 
 def train_model(patch, labels: np.ndarray, train_mask: np.ndarray, out: Path, epochs: int) -> Path:
@@ -147,7 +117,7 @@ def main() -> None:
 
     def inference_rate(onnx_path: Path) -> float:
         predictor = open_predictor(onnx_path, threads=threads)
-        return len(inputs) / _timed(lambda: predictor.predict_proba(inputs, args.batch_size))
+        return len(inputs) / timed(lambda: predictor.predict_proba(inputs, args.batch_size))
 
     def torch_rate() -> float:
         x = torch.from_numpy(inputs)
@@ -156,7 +126,7 @@ def main() -> None:
             with torch.no_grad():
                 for lo in range(0, len(x), args.batch_size):
                     model(x[lo:lo + args.batch_size])
-        return len(x) / _timed(run)
+        return len(x) / timed(run)
 
     def held_out_oa(result) -> float:
         import rasterio

@@ -52,13 +52,13 @@ from gee_crop.training.alignment import align, alignment_for  # noqa: E402
 from gee_crop.training.dataset import series_features, stratified_split  # noqa: E402
 from gee_crop.training.metrics import classification_report  # noqa: E402
 from gee_crop.training.trainer import train  # noqa: E402
+from timing import SETTLE_S, macs_per_pixel, timed  # noqa: E402  (bench/timing.py)
 
 YEAR = 2019
 MAX_GAP_BINS = 12  # dekadal / monthly WorldCereal composites and the strict SCL mask of the patch
 TEACHER = dict(arch="cropnet2d", widths=(64, 128, 256, 512), learning_rate=1e-3, batch_size=32)
 STUDENT = dict(arch="tempcnn", widths=(32, 64, 64, 64), learning_rate=3e-3, batch_size=32)
 KM2_PIXELS = 1e8  # 10,000 km² at 10 m
-SETTLE_S = 0.5
 
 
 # --------------------------------------------------------------------------- the 8-bit encoding
@@ -75,32 +75,6 @@ def uint16_roundtrip(reflectance: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- helpers
-
-def timed(fn) -> float:
-    time.sleep(SETTLE_S)
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def macs_per_pixel(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d)):
-            k = int(np.prod(module.kernel_size)) * module.in_channels // module.groups
-            total += output.numel() * k
-        elif isinstance(module, torch.nn.Linear):
-            total += output.numel() * module.in_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))]
-    with torch.no_grad():
-        model.eval()(torch.zeros((1, *shape)))
-    for h in handles:
-        h.remove()
-    return total
 
 
 def quiet_train(series, out: Path, epochs: int, **options) -> Path:
@@ -251,8 +225,8 @@ def main() -> None:
 
     # 2. accuracy, paired on the same held-out samples
     if not args.quick:
-        print(f"held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %), each on "
-              f"uint16 and on sqrt8-encoded composites")
+        print("held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %), each on "
+              "uint16 and on sqrt8-encoded composites")
         print(f"{'fold':10s}{'n':>6s}{'teacher':>14s}{'teacher sqrt8':>14s}{'student':>14s}{'student sqrt8':>14s}"
               f"{'dF1 s-t':>8s}{'dF1 t8':>8s}{'dF1 s8':>8s}{'dF1 s8-t':>9s}")
         deltas = []

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
 
 from gee_crop.config import SeasonSpan
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.models.io import read_contract
+from gee_crop.pipeline.map import run_map
 from gee_crop.types import RawStack
 
 
@@ -52,3 +55,18 @@ def offline_ee():
     from gee_crop.testing.offline_ee import initialize_offline
 
     initialize_offline()
+
+
+def class_band(result) -> np.ndarray:
+    """The class band of a finished map's COG."""
+    with rasterio.open(result.cog) as src:
+        return src.read(1)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, patch_stack, tiny_onnx):
+    """An uninterrupted local map of the whole patch in 16 tiles of 16 px (synchronous, no overlap):
+    what interrupted, resumed or overlapped runs must reproduce."""
+    out = tmp_path_factory.mktemp("reference") / "map"
+    return run_map(LocalStackSource(patch_stack), tiny_onnx, out, tile_size=16, scheduler="synchronous",
+                   progress=False)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pytest
-import rasterio
 
 from gee_crop import cli
 from gee_crop.mapping.overlap import run_overlapped
@@ -16,20 +14,9 @@ from gee_crop.pipeline.map import plan_map, run_map
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 from gee_crop.testing.slow_ee import SimulatedLink
+from tests.mapping.conftest import class_band
 
 FAST = dict(progress=False)
-
-
-def class_band(result) -> np.ndarray:
-    with rasterio.open(result.cog) as src:
-        return src.read(1)
-
-
-@pytest.fixture(scope="module")
-def reference_run(tmp_path_factory, patch_stack, tiny_onnx):
-    """An uninterrupted local map of the whole patch in 16 tiles of 16 px (no overlap)."""
-    out = tmp_path_factory.mktemp("reference") / "map"
-    return run_map(LocalStackSource(patch_stack), tiny_onnx, out, tile_size=16, scheduler="synchronous", **FAST)
 
 
 @pytest.fixture

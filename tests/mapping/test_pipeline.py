@@ -15,20 +15,9 @@ from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, Raster
 from gee_crop.mapping.tiling import Tile, stack_grid
 from gee_crop.pipeline.map import run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
+from tests.mapping.conftest import class_band
 
 FAST = dict(scheduler="synchronous", progress=False)
-
-
-def class_band(result) -> np.ndarray:
-    with rasterio.open(result.cog) as src:
-        return src.read(1)
-
-
-@pytest.fixture(scope="module")
-def reference_run(tmp_path_factory, patch_stack, tiny_onnx):
-    """An uninterrupted map of the whole patch in 16 tiles of 16 px."""
-    out = tmp_path_factory.mktemp("reference") / "map"
-    return run_map(LocalStackSource(patch_stack), tiny_onnx, out, tile_size=16, **FAST)
 
 
 def test_map_of_the_patch(reference_run, patch_stack):
