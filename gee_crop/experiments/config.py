@@ -38,15 +38,19 @@ from typing import Any, Callable
 
 import yaml
 
-from gee_crop.config import Arch, FeatureKind
+from gee_crop.config import Arch, FeatureKind, InputScaling
 from gee_crop.errors import ExperimentConfigError
+from gee_crop.experiments.variants import VARIANT_KEYS
 from gee_crop.models.registry import ARCH_FEATURES as TRAINED_FEATURES
 
 READERS = ("table", "worldcereal", "patch")
+#: a baseline scored without training a model file: every target sample gets the training set's
+#: most common class (the "majority-class row" of a results table).
+MAJORITY = "majority"
 #: EMIT hyperspectral features: planned, accepted by the file format, refused when run.
 EMIT = "emit"
 FEATURES = (*FeatureKind.values(), EMIT)
-ARCHS = Arch.values()
+ARCHS = (*Arch.values(), MAJORITY)
 
 
 def _with_emit(kinds: tuple[FeatureKind, ...]) -> tuple[str, ...]:
@@ -60,13 +64,19 @@ ARCH_FEATURES = {arch.value: _with_emit(kinds) for arch, kinds in TRAINED_FEATUR
 SharedData = str | os.PathLike | Callable[[], Path] | None
 #: augmentation transforms (METHOD.md "Augmentation") and their AugmentConfig probability fields.
 TRANSFORMS = {"shift": "p_shift", "scale": "p_scale", "warp": "p_warp"}
+#: transforms beyond the paper's (issue 12): off unless named, and absent from ``ModelSpec.augment`` when
+#: off, so the fingerprints of runs made before they existed stay valid. ``augment: true`` = the paper's.
+OPTIONAL_TRANSFORMS = {"dropout": "p_dropout"}
+TRANSFORM_FIELDS = {**TRANSFORMS, **OPTIONAL_TRANSFORMS}
 #: training options a model (or ``defaults``) may set; passed on to the trainer.
 TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "widths", "dropout", "class_weights",
                  "val_fraction", "device", "year", "window_days", "length_days", "cloud_threshold",
-                 "max_gap_bins", "n_estimators", "augment_options")
+                 "max_gap_bins", "n_estimators", "augment_options", "input_scaling", "balanced_sampling",
+                 "ensemble")
 SAMPLING_OPTIONS = ("buffer_m", "cell_deg", "spacing_m", "per_cell", "seed", "erode_by")
-TOP_KEYS = ("name", "title", "table", "seeds", "data_dir", "defaults", "datasets", "transfers", "models",
-            "insight", "torch_threads", "notes")
+TOP_KEYS = ("name", "title", "table", "seeds", "data_dir", "defaults", "datasets", "transfers", "lodo",
+            "models", "insight", "torch_threads", "notes", "class_f1")
+LODO_KEYS = ("domains", "extra_targets")
 INSIGHT_KEYS = ("figures", "cam_model", "tsne_samples", "cam_samples")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -81,16 +91,27 @@ class DatasetSpec:
     region: str | None = None
     limit: int | None = None
     sampling: dict = field(default_factory=dict)
+    tiles: tuple[str, ...] = ()
+    variant: dict = field(default_factory=dict)
+    relabel: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TransferSpec:
-    """Train on ``source``, test on ``target``; ``split`` > 0 = in-region random split (test share)."""
+    """Train on ``source``, test on ``target``; ``split`` > 0 = in-region random split (test share).
+
+    ``source`` may name several datasets joined by "+" (their union is the training set, e.g. the
+    other domains of a leave-one-domain-out fold)."""
 
     source: str
     target: str
     split: float = 0.0
     label: str = ""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The datasets whose union is the training set."""
+        return tuple(self.source.split("+"))
 
     @property
     def train_key(self) -> str:
@@ -124,7 +145,8 @@ class ModelSpec:
     def train_options(self) -> dict:
         """Options for ``gee_crop.training.trainer.train`` (augmentation as the trainer's fields)."""
         options = dict(self.train)
-        probabilities = {TRANSFORMS[t]: (options.get("augment_options", {}).get(TRANSFORMS[t], 0.5) if on else 0.0)
+        probabilities = {TRANSFORM_FIELDS[t]: (options.get("augment_options", {}).get(TRANSFORM_FIELDS[t], 0.5)
+                                               if on else 0.0)
                          for t, on in self.augment.items()}
         options["augment"] = self.augmented
         options["augment_options"] = {**options.get("augment_options", {}), **probabilities}
@@ -147,12 +169,13 @@ class ExperimentConfig:
     insight: dict
     torch_threads: int | None
     source_path: Path | None = None
+    class_f1: tuple[str, ...] = ()
 
     def transfer_label(self, transfer: TransferSpec) -> str:
         """Column title: the label given, else SOURCE→TARGET (regions where known), "(80/20)" for splits."""
         if transfer.label:
             return transfer.label
-        src = self.datasets[transfer.source].region or transfer.source
+        src = "+".join(self.datasets[s].region or s for s in transfer.sources)
         if transfer.split:
             return f"{src}→{src} ({round(100 * (1 - transfer.split))}/{round(100 * transfer.split)})"
         return f"{src}→{self.datasets[transfer.target].region or transfer.target}"
@@ -205,7 +228,7 @@ def _dataset(key: str, value: Any, base: Path, shared_data: SharedData) -> Datas
     if not _NAME.match(key):
         raise _fail(where, "dataset names may hold letters, digits, '_', '-' and '.' only", "rename it, e.g. BEL_patch")
     value = _mapping(value, where)
-    _check_keys(value, ("reader", "path", "region", "limit", "sampling"), where)
+    _check_keys(value, ("reader", "path", "region", "limit", "sampling", "tiles", "variant", "relabel"), where)
     reader = value.get("reader", "table")
     if reader not in READERS:
         raise _fail(where, f"reader {reader!r} is unknown", f"use one of {', '.join(READERS)}")
@@ -220,17 +243,61 @@ def _dataset(key: str, value: Any, base: Path, shared_data: SharedData) -> Datas
     _check_keys(sampling, SAMPLING_OPTIONS, f"{where}.sampling")
     if sampling and reader != "patch":
         raise _fail(where, "'sampling' applies to raster patches only", "remove it or use 'reader: patch'")
+    tiles = value.get("tiles", [])
+    if not isinstance(tiles, list) or not all(isinstance(t, str) and t for t in tiles):
+        raise _fail(where, f"tiles {tiles!r} is not a list of Sentinel-2 tile names", "write e.g. 'tiles: [30UYU]'")
+    if tiles and reader != "worldcereal":
+        raise _fail(where, "'tiles' selects samples by the tile column of a WorldCereal extraction",
+                    "remove it or use 'reader: worldcereal'")
     return DatasetSpec(key, reader, _resolve_path(value.get("path"), base, where, shared_data),
-                       str(region).upper() if region else None, limit, dict(sampling))
+                       str(region).upper() if region else None, limit, dict(sampling), tuple(tiles),
+                       _variant(value.get("variant", {}), f"{where}.variant"),
+                       _relabel(value.get("relabel", {}), f"{where}.relabel"))
+
+
+def _relabel(value: Any, where: str) -> dict:
+    value = dict(_mapping(value, where))
+    bad = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise _fail(where, f"{bad[0]!r} must map a class name to a class name", "write e.g. 'relabel: {soybeans: other}'")
+    return value
+
+
+def _variant(value: Any, where: str) -> dict:
+    value = dict(_mapping(value, where))
+    _check_keys(value, VARIANT_KEYS, where)
+    for key in ("thin_days", "move_days"):
+        if key in value and (not isinstance(value[key], int) or isinstance(value[key], bool)
+                             or (key == "thin_days" and value[key] < 1)):
+            raise _fail(where, f"{key} {value[key]!r} is not a whole number of days", f"write e.g. '{key}: 30'")
+    months = value.get("drop_months", [])
+    if not isinstance(months, list) or not all(isinstance(m, int) and 1 <= m <= 12 for m in months):
+        raise _fail(where, f"drop_months {months!r} is not a list of calendar months 1-12",
+                    "write e.g. 'drop_months: [6, 7]'")
+    return value
 
 
 def _transfer(i: int, value: Any, datasets: dict) -> TransferSpec:
     where = f"transfers[{i}]"
-    value = _mapping(value, where)
+    value = dict(_mapping(value, where))
     _check_keys(value, ("source", "target", "split", "label"), where)
-    for side in ("source", "target"):
-        if value.get(side) not in datasets:
-            raise _fail(where, f"{side} {value.get(side)!r} is not a dataset",
+    sources = value.get("source")
+    if isinstance(sources, list):
+        if not sources or len(set(map(str, sources))) != len(sources):
+            raise _fail(where, f"source {sources!r} must list distinct datasets", "name each training dataset once")
+        if value.get("target") in sources:
+            raise _fail(where, f"target {value['target']!r} is also a source",
+                        "leave the target out of the training datasets (or use 'split')")
+        bad = [s for s in sources if s not in datasets]
+        if bad:
+            raise _fail(where, f"source {bad[0]!r} is not a dataset", f"use datasets of {', '.join(datasets)}")
+        value["source"] = "+".join(map(str, sources))
+        sources = [value["source"].split("+")[0]]
+    else:
+        sources = [sources]
+    for side, name in (("source", sources[0]), ("target", value.get("target"))):
+        if name not in datasets:
+            raise _fail(where, f"{side} {name!r} is not a dataset",
                         f"use one of {', '.join(datasets)} or add it under 'datasets'")
     split = value.get("split", 0.0) or 0.0
     if not isinstance(split, (int, float)) or not 0 <= split < 1:
@@ -248,12 +315,13 @@ def _augment(value: Any, where: str) -> dict[str, bool]:
     if isinstance(value, bool):
         return {t: value for t in TRANSFORMS}
     value = _mapping(value, where)
-    _check_keys(value, tuple(TRANSFORMS), where)
+    _check_keys(value, tuple(TRANSFORM_FIELDS), where)
     bad = [k for k, v in value.items() if not isinstance(v, bool)]
     if bad:
         raise _fail(where, f"{', '.join(bad)} must be true or false",
-                    "write e.g. 'augment: {shift: true, scale: false, warp: false}'")
-    return {t: bool(value.get(t, False)) for t in TRANSFORMS}
+                    "write e.g. 'augment: {shift: true, scale: false, warp: false, dropout: true}'")
+    return {**{t: bool(value.get(t, False)) for t in TRANSFORMS},
+            **{t: True for t in OPTIONAL_TRANSFORMS if value.get(t)}}
 
 
 def _train_options(value: Any, where: str) -> dict:
@@ -264,6 +332,12 @@ def _train_options(value: Any, where: str) -> dict:
                                or not all(isinstance(w, int) and w > 0 for w in widths)):
         raise _fail(where, f"widths {widths!r} are not four positive channel counts",
                     "write e.g. 'widths: [64, 128, 256, 512]'")
+    scaling = value.get("input_scaling", InputScaling.STANDARD.value)
+    if scaling not in InputScaling.values():
+        raise _fail(where, f"input_scaling {scaling!r} is unknown", f"use one of {', '.join(InputScaling.values())}")
+    if not isinstance(value.get("balanced_sampling", False), bool):
+        raise _fail(where, f"balanced_sampling {value['balanced_sampling']!r} must be true or false",
+                    "write 'balanced_sampling: true' to draw class-balanced batches")
     return value
 
 
@@ -274,6 +348,12 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
     arch = value.get("arch")
     if arch not in ARCHS:
         raise _fail(where, f"arch {arch!r} is unknown", f"use one of {', '.join(ARCHS)}")
+    if arch == MAJORITY:
+        if value.get("augment"):
+            raise _fail(where, "the majority-class baseline trains nothing", "remove 'augment'")
+        train = {**defaults, **_train_options(value.get("train", {}), f"{where}.train")}
+        return ModelSpec(str(value.get("name") or "majority class"), MAJORITY, "median1d",
+                         {t: False for t in TRANSFORMS}, train)
     features = value.get("features", ARCH_FEATURES[arch][0])
     if features not in ARCH_FEATURES[arch]:
         raise _fail(where, f"{arch} cannot use {features!r} features", f"use one of {', '.join(ARCH_FEATURES[arch])}")
@@ -286,6 +366,19 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
                     "set 'augment: false' for this model")
     name = value.get("name") or f"{arch} {features}{' + aug' if any(augment.values()) else ''}"
     train = {**defaults, **_train_options(value.get("train", {}), f"{where}.train")}
+    if train.get("input_scaling", InputScaling.STANDARD.value) != InputScaling.STANDARD and (
+            arch == "random_forest" or features not in ("median2d", "median1d")):
+        raise _fail(where, f"input_scaling {train['input_scaling']} rescales reflectance inside a network; "
+                    f"{arch} on {features} features cannot use it",
+                    "set it in this model's 'train' for the networks only, not in 'defaults'")
+    if train.get("balanced_sampling") and arch == "random_forest":
+        raise _fail(where, "balanced_sampling draws a network's batches; the Random Forest is fitted once",
+                    "set it in the networks' 'train' only, not in 'defaults'")
+    members = train.get("ensemble", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise _fail(where, f"ensemble {members!r} is not a member count", "write e.g. 'ensemble: 3'")
+    if members > 1 and arch == "random_forest":
+        raise _fail(where, "a forest is already an ensemble of trees", "remove 'ensemble' or raise n_estimators")
     return ModelSpec(str(name), arch, features, augment, train)
 
 
@@ -297,15 +390,19 @@ def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
     where = str(source_path or "experiment")
     raw = _mapping(raw, where)
     _check_keys(raw, TOP_KEYS, where)
-    for key in ("datasets", "transfers", "models"):
+    for key in ("datasets", "models"):
         if not raw.get(key):
             raise _fail(where, f"'{key}' is missing or empty", "see docs/experiments.md for a complete example")
+    if not raw.get("transfers") and not raw.get("lodo"):
+        raise _fail(where, "'transfers' (or 'lodo') is missing or empty", "see docs/experiments.md for a complete example")
     base = Path(data_dir) if data_dir is not None else base_dir / str(raw.get("data_dir", "."))
     datasets = {str(k): _dataset(str(k), v, base, shared_data)
                 for k, v in _mapping(raw["datasets"], "datasets").items()}
-    if not isinstance(raw["transfers"], list) or not isinstance(raw["models"], list):
+    listed = raw.get("transfers") or []
+    if not isinstance(listed, list) or not isinstance(raw["models"], list):
         raise _fail(where, "'transfers' and 'models' must be lists", "write each entry on a '- ' line")
-    transfers = tuple(_transfer(i, t, datasets) for i, t in enumerate(raw["transfers"]))
+    listed = listed + _lodo_transfers(raw.get("lodo"), datasets)
+    transfers = tuple(_transfer(i, t, datasets) for i, t in enumerate(listed))
     if len({t.key for t in transfers}) != len(transfers):
         raise _fail("transfers", "a transfer is listed twice", "list each (source, target, split) once")
     defaults = _train_options(raw.get("defaults", {}), "defaults")
@@ -322,9 +419,40 @@ def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise _fail("torch_threads", f"{threads!r} is not a positive integer", "remove it or give e.g. 1")
     name = str(raw.get("name") or (source_path.stem if source_path else "experiment"))
+    class_f1 = raw.get("class_f1", [])
+    if not isinstance(class_f1, list) or not all(isinstance(c, str) for c in class_f1):
+        raise _fail("class_f1", f"{class_f1!r} is not a list of class names", "write e.g. 'class_f1: [corn]'")
     return ExperimentConfig(name, str(raw.get("title", name)), str(raw.get("table", "")),
                             _seeds(raw.get("seeds", 3), "seeds"), datasets, transfers, models, dict(insight),
-                            threads, source_path)
+                            threads, source_path, tuple(class_f1))
+
+
+def _lodo_transfers(value: Any, datasets: dict) -> list[dict]:
+    """The transfers of a leave-one-domain-out benchmark: each domain in turn is the target and the
+    union of the others the training set; ``extra_targets`` (domain: [datasets]) are scored by the
+    same fold's model (tile subsets, controlled shifts of that domain)."""
+    if value is None:
+        return []
+    value = _mapping(value, "lodo")
+    _check_keys(value, LODO_KEYS, "lodo")
+    domains = value.get("domains")
+    if not isinstance(domains, list) or len(domains) < 3 or len(set(domains)) != len(domains):
+        raise _fail("lodo.domains", f"{domains!r} is not a list of at least three distinct datasets",
+                    "list the domains, e.g. 'domains: [FRA23, FRA22, BEL21, BEL_patch]'")
+    unknown = [d for d in domains if d not in datasets]
+    if unknown:
+        raise _fail("lodo.domains", f"{unknown[0]!r} is not a dataset", f"use datasets of {', '.join(datasets)}")
+    extra = _mapping(value.get("extra_targets", {}), "lodo.extra_targets")
+    for domain, targets in extra.items():
+        if domain not in domains or not isinstance(targets, list):
+            raise _fail("lodo.extra_targets", f"{domain!r} must be a domain with a list of datasets",
+                        "write e.g. 'FRA23: [FRA23_30UYU, FRA23_thin30]'")
+    transfers = []
+    for target in domains:
+        sources = [d for d in domains if d != target]
+        for scored in [target, *extra.get(target, [])]:
+            transfers.append({"source": sources, "target": scored, "label": f"LODO→{scored}"})
+    return transfers
 
 
 def load_experiment(path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,

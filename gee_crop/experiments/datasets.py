@@ -9,7 +9,8 @@ from gee_crop.data.table import read_table
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import DatasetSpec, TransferSpec
-from gee_crop.types import SampleSeries
+from gee_crop.experiments.variants import apply_variant
+from gee_crop.types import SampleSeries, concat
 
 #: the seed of a dataset's ``limit`` subsample (fixed: every seed of an experiment sees the same data).
 LIMIT_SEED = 20_231
@@ -27,6 +28,20 @@ def load_dataset(spec: DatasetSpec) -> SampleSeries:
         series = sample_from_files(spec.path, region=spec.region or "", **spec.sampling)
     else:
         series = read_table(spec.path)
+    if spec.tiles:
+        tiles = series.extra.get("tile")
+        if tiles is None:
+            raise InputError(f"dataset {spec.key}: {spec.path} carries no tile column; remove 'tiles'")
+        series = series.subset(np.isin(tiles.astype(str), spec.tiles))
+    if spec.relabel:
+        unknown = sorted(set(spec.relabel.values()) - set(series.classes))
+        if unknown:
+            raise InputError(f"dataset {spec.key}: relabel names class(es) {', '.join(unknown)} outside the table's "
+                             f"classes ({', '.join(series.classes)}); use one of those")
+        names = series.crop_class.astype(object)
+        series.crop_class = np.array([spec.relabel.get(str(c), c) for c in names], dtype=object)
+    if spec.variant:
+        series = apply_variant(series, spec.variant)
     if spec.region:
         series.region = np.full(len(series), spec.region, dtype=object)
     if spec.limit is not None and spec.limit < len(series):
@@ -35,6 +50,13 @@ def load_dataset(spec: DatasetSpec) -> SampleSeries:
     if len(series) == 0:
         raise InputError(f"dataset {spec.key} ({spec.path}) holds no samples; check the file or its sampling options")
     return series
+
+
+def union(tables: list[SampleSeries]) -> SampleSeries:
+    """The training set of a multi-domain source: every dataset's samples, stacked."""
+    if len(tables) == 1:
+        return tables[0]
+    return concat(tables)
 
 
 def region_code(series: SampleSeries, spec: DatasetSpec) -> str | None:

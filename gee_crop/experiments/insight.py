@@ -73,7 +73,8 @@ def ndvi_figure(config: ExperimentConfig, data, fig_dir: Path) -> list[dict]:
         med = series_features(series, spec)
         values = ndvi(med.values[med.keep], band_axis=1)  # (n, t)
         labels = series.labels[med.keep]
-        curves[f"{key} ({med.year})"] = {CLASSES[c]: (values[labels == c].mean(axis=0), values[labels == c].std(axis=0),
+        seasons = "/".join(str(y) for y in med.season_counts) or str(med.year)  # a table may mix years
+        curves[f"{key} ({seasons})"] = {CLASSES[c]: (values[labels == c].mean(axis=0), values[labels == c].std(axis=0),
                                                       int((labels == c).sum())) for c in np.unique(labels)}
     plot_ndvi_curves(curves, _bin_days(spec), fig_dir / "ndvi_curves")
     return [{"stem": "ndvi_curves", "section": "Mean NDVI curves",
@@ -94,7 +95,7 @@ def tsne_figure(config: ExperimentConfig, data, fig_dir: Path, n_samples: int) -
         labels.append(series.labels[keep])
         groups.append(np.full(len(keep), key, dtype=object))
         if augment:
-            batches = AugmentedBatches(series.subset(keep), med.values[keep], med.year, spec, augment={})
+            batches = AugmentedBatches(series.subset(keep), med.values[keep], med.years[keep], spec, augment={})
             aug = batches.inputs(np.arange(len(keep)), np.random.default_rng(0))
             feats.append(aug.reshape(len(keep), -1))
             labels.append(series.labels[keep])

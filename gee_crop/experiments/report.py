@@ -11,21 +11,22 @@ from pathlib import Path
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.errors import InputError
-from gee_crop.experiments.tables import METRICS, aggregate
+from gee_crop.experiments.tables import aggregate, metrics
 from gee_crop.viz.html import html_page, number, safe_json
 
 def _results_table(summary: dict) -> str:
     rows = aggregate(summary)
     labels = [t["label"] for t in summary["transfers"]]
-    head = "".join(f'<th colspan="2">{label}</th>' for label in labels)
-    sub = "".join(f"<th>{short}</th>" for _ in labels for _, short in METRICS)
+    columns = metrics(summary)
+    head = "".join(f'<th colspan="{len(columns)}">{label}</th>' for label in labels)
+    sub = "".join(f"<th>{short}</th>" for _ in labels for _, short in columns)
     body = []
     for model in summary["models"]:
         cells = {r["transfer"]: r for r in rows if r["model"] == model["name"]}
         params = next((r["n_parameters"] for r in cells.values() if r["n_parameters"]), None)
         tds = []
         for label in labels:
-            for _, short in METRICS:
+            for _, short in columns:
                 mean, std = cells[label][f"{short}_mean"], cells[label][f"{short}_std"]
                 cell = "–" if mean is None else f"{number(mean, '.2f')} ± {number(std, '.2f')}"
                 tds.append(f'<td class="num">{cell}</td>')

@@ -30,20 +30,26 @@ import torch
 from gee_crop.atomic import write_text_atomic
 from gee_crop.config import Arch
 from gee_crop.errors import InputError
-from gee_crop.experiments.config import (EMIT, ExperimentConfig, ModelSpec, SharedData, TransferSpec,
+from gee_crop.experiments.baselines import majority_evaluation
+from gee_crop.experiments.config import (EMIT, MAJORITY, ExperimentConfig, ModelSpec, SharedData, TransferSpec,
                                          load_experiment)
-from gee_crop.experiments.datasets import load_dataset, region_code, transfer_data
+from gee_crop.experiments.datasets import load_dataset, region_code, transfer_data, union
 from gee_crop.experiments.insight import make_figures
 from gee_crop.experiments.layout import LEDGER_FILE, fingerprint, model_dir, result_path
 from gee_crop.ledger import RunLedger
 from gee_crop.experiments.tables import write_tables
 from gee_crop.export.cards import record_transfer_scores
+from gee_crop.export.ensemble import export_ensemble
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.device import resolve_device
 from gee_crop.models.io import load_model
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 from gee_crop.types import SampleSeries
+
+
+#: member j of seed s of an ``ensemble: k`` model trains with seed ENSEMBLE_SEED_STRIDE * s + j.
+ENSEMBLE_SEED_STRIDE = 1000
 
 
 @dataclass
@@ -65,12 +71,17 @@ class _Data:
         self.config, self._cache = config, {}
 
     def __getitem__(self, key: str) -> SampleSeries:
+        """A dataset, or the union of several joined by "+" (a multi-domain training set)."""
         if key not in self._cache:
-            self._cache[key] = load_dataset(self.config.datasets[key])
+            parts = key.split("+")
+            self._cache[key] = (load_dataset(self.config.datasets[key]) if len(parts) == 1
+                                else union([self[part] for part in parts]))
         return self._cache[key]
 
     def region(self, key: str) -> str | None:
-        return region_code(self[key], self.config.datasets[key])
+        """The region of a dataset; of a union, the region all its datasets share (else None)."""
+        regions = {region_code(self[part], self.config.datasets[part]) for part in key.split("+")}
+        return regions.pop() if len(regions) == 1 else None
 
 
 @contextmanager
@@ -85,15 +96,24 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def _training_fingerprint(config: ExperimentConfig, model: ModelSpec, transfer: TransferSpec, seed: int) -> str:
-    source = config.datasets[transfer.source]
-    return fingerprint(asdict(model), asdict(source), transfer.train_key, transfer.split, seed)
+    sources = [asdict(config.datasets[key]) for key in transfer.sources]
+    return fingerprint(asdict(model), sources[0] if len(sources) == 1 else sources, transfer.train_key,
+                       transfer.split, seed)
 
 
 def _train(model: ModelSpec, train_series: SampleSeries, folder: Path, seed: int,
            echo: Callable[[str], None]) -> Path:
+    """Train the model of one (training set, seed); with ``ensemble: k``, k members (seeds
+    ``ENSEMBLE_SEED_STRIDE * seed + j``) exported as one ONNX graph that averages their probabilities."""
     options = {**model.train_options(), "seed": seed}
-    return train(train_series, folder, overwrite=True, progress=False, echo=echo, arch=model.arch,
-                 feature_kind=model.features, **options).model_path
+    members = int(options.pop("ensemble", 1))
+    if members == 1:
+        return train(train_series, folder, overwrite=True, progress=False, echo=echo, arch=model.arch,
+                     feature_kind=model.features, **options).model_path
+    paths = [train(train_series, folder / f"member{j}", overwrite=True, progress=False, echo=echo, arch=model.arch,
+                   feature_kind=model.features, **{**options, "seed": ENSEMBLE_SEED_STRIDE * seed + j}).model_path
+             for j in range(members)]
+    return export_ensemble(paths, folder / "model.onnx", overwrite=True)
 
 
 def _evaluate(model: ModelSpec, path: Path, test: SampleSeries, target_region: str | None,
@@ -103,10 +123,13 @@ def _evaluate(model: ModelSpec, path: Path, test: SampleSeries, target_region: s
     return evaluate_model(path, test, target_region=target_region, source_region=source_region, device=device)
 
 
-def n_parameters(model: ModelSpec, path: Path) -> int | None:
-    """Trainable parameters of a trained network (None for the Random Forest)."""
-    if model.arch == Arch.RANDOM_FOREST:
+def n_parameters(model: ModelSpec, path: Path | None) -> int | None:
+    """Trainable parameters of a trained network, all members of an ensemble together (None for the
+    Random Forest and the majority class)."""
+    if model.arch in (Arch.RANDOM_FOREST, MAJORITY) or path is None:
         return None
+    if path.suffix == ".onnx":
+        return sum(count_parameters(load_model(m)[0]) for m in sorted(path.parent.glob("member*/model.pt"))) or None
     return count_parameters(load_model(path)[0])
 
 
@@ -141,6 +164,8 @@ def _combination_seed(config: ExperimentConfig, data: _Data, ledger: RunLedger, 
     source = data[transfers[0].source]
     source_region = data.region(transfers[0].source)
     train_seconds = 0.0
+    if model.arch == MAJORITY:
+        return _majority_results(config, data, ledger, model, transfers[0], pending, seed, echo)
     model_path = ledger.output_path(model_unit) if ledger.is_done(model_unit, fingerprint=train_fp) else None
     if model_path is None:
         train_series, _ = transfer_data(transfers[0], source, source, seed)
@@ -154,19 +179,53 @@ def _combination_seed(config: ExperimentConfig, data: _Data, ledger: RunLedger, 
         _, test = transfer_data(transfer, source, data[transfer.target], seed)
         start = time.perf_counter()
         evaluation = _evaluate(model, model_path, test, data.region(transfer.target), source_region)
-        result = {"model": model.name, "model_key": model.key, "arch": model.arch, "features": model.features,
-                  "augment": model.augment, "transfer": config.transfer_label(transfer),
-                  "transfer_key": transfer.key, "source": transfer.source, "target": transfer.target,
-                  "split": transfer.split, "seed": seed, "fingerprint": fp, "n_parameters": params,
-                  "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - start, 3),
-                  "model_path": str(model_path.relative_to(out_dir)), **evaluation.to_dict()}
+        result = _result_record(config, model, transfer, seed, fp, params, train_seconds,
+                                time.perf_counter() - start, str(model_path.relative_to(out_dir)), evaluation)
         write_text_atomic(path, json.dumps(result, indent=1))
         ledger.finish(_unit(out_dir, path), path, fingerprint=fp)
         scores.append(result)
-        echo(f"[{model.name} | {result['transfer']} | seed {seed}] OA {100 * result['overall_accuracy']:.2f} %, "
-             f"macro-F1 {100 * result['macro_f1']:.2f} % on {result['n_samples']} samples")
+        echo(_score_line(model, result, seed))
     record_transfer_scores(model_path, scores)
     ledger.finish(model_unit, model_path, fingerprint=train_fp)  # after the card update: its final checksum
+    return len(pending)
+
+
+def _score_line(model: ModelSpec, result: dict, seed: int) -> str:
+    head = f"[{model.name} | {result['transfer']} | seed {seed}]"
+    if result.get("overall_accuracy") is None:
+        return (f"{head} no sample scored: all {result['n_table_samples']} target samples have gaps longer than "
+                "max_gap_bins or were aligned out")
+    return (f"{head} OA {100 * result['overall_accuracy']:.2f} %, macro-F1 {100 * result['macro_f1']:.2f} % "
+            f"on {result['n_samples']} samples")
+
+
+def _result_record(config: ExperimentConfig, model: ModelSpec, transfer: TransferSpec, seed: int, fp: str,
+                   params: int | None, train_seconds: float, eval_seconds: float, model_path: str | None,
+                   evaluation) -> dict:
+    return {"model": model.name, "model_key": model.key, "arch": model.arch, "features": model.features,
+            "augment": model.augment, "transfer": config.transfer_label(transfer),
+            "transfer_key": transfer.key, "source": transfer.source, "target": transfer.target,
+            "split": transfer.split, "seed": seed, "fingerprint": fp, "n_parameters": params,
+            "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
+            "model_path": model_path, **evaluation.to_dict()}
+
+
+def _majority_results(config: ExperimentConfig, data: _Data, ledger: RunLedger, model: ModelSpec,
+                      first: TransferSpec, pending: list, seed: int, echo: Callable[[str], None]) -> int:
+    """Score the majority-class baseline on every pending transfer of one training set."""
+    source = data[first.source]
+    train_series, _ = transfer_data(first, source, source, seed)
+    for transfer, fp, path in pending:
+        _, test = transfer_data(transfer, source, data[transfer.target], seed)
+        start = time.perf_counter()
+        evaluation = majority_evaluation(train_series, test, model.train_options(),
+                                         target_region=data.region(transfer.target),
+                                         source_region=data.region(first.source))
+        result = _result_record(config, model, transfer, seed, fp, None, 0.0, time.perf_counter() - start,
+                                None, evaluation)
+        write_text_atomic(path, json.dumps(result, indent=1))
+        ledger.finish(_unit(ledger.folder, path), path, fingerprint=fp)
+        echo(_score_line(model, result, seed))
     return len(pending)
 
 
@@ -211,7 +270,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, out_dir: str | 
                "config_file": str(config.source_path) if config.source_path else None,
                "models": [asdict(m) for m in config.models],
                "transfers": [{**asdict(t), "label": config.transfer_label(t)} for t in config.transfers],
-               "results": results}
+               "class_f1": list(config.class_f1), "results": results}
     write_text_atomic(out / "results.json", json.dumps(summary, indent=1))
     tables = write_tables(summary, out)
     figure_paths: list[Path] = []

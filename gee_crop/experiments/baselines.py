@@ -1,0 +1,38 @@
+"""Baselines scored without a model file: the majority-class row of a results table."""
+from __future__ import annotations
+
+import numpy as np
+
+from gee_crop.classes import CLASSES, class_indices
+from gee_crop.training.alignment import Alignment, align, alignment_for
+from gee_crop.training.dataset import series_features
+from gee_crop.training.evaluate import Evaluation
+from gee_crop.training.metrics import classification_report
+from gee_crop.training.trainer import TrainConfig
+from gee_crop.types import SampleSeries
+
+#: training options that decide which samples have usable features (the rest do not apply).
+_FEATURE_OPTIONS = ("window_days", "length_days", "cloud_threshold", "max_gap_bins", "year")
+
+
+def majority_evaluation(train: SampleSeries, test: SampleSeries, options: dict, *,
+                        target_region: str | None, source_region: str | None) -> Evaluation:
+    """Predict the training set's most common class for every test sample, scored like a model:
+    the same gap rule keeps the same samples as the models of the experiment, then the paper's
+    class alignment and metrics."""
+    config = TrainConfig(arch="random_forest", feature_kind="median1d",
+                         **{k: options[k] for k in _FEATURE_OPTIONS if k in options}).resolved()
+    spec = config.feature_spec()
+    year = options.get("year")
+    kept_train = series_features(train, spec, year).keep
+    test_feats = series_features(test, spec, year)
+    classes = tuple(train.classes)
+    counts = np.bincount(class_indices(train.crop_class[kept_train], classes), minlength=len(classes))
+    majority = int(np.argmax(counts))
+    y_true = class_indices(test.crop_class[test_feats.keep], classes)
+    alignment = alignment_for(source_region, target_region) if classes == CLASSES else Alignment(None, ())
+    y_true, y_pred, kept = align(y_true, np.full(len(y_true), majority), alignment.target_classes,
+                                 alignment.drop_true_classes)
+    return Evaluation(classification_report(y_true, y_pred, len(classes)), alignment, len(test),
+                      int((~test_feats.keep).sum()), int((~kept).sum()), test_feats.year, target_region,
+                      source_region, classes, seasons=test_feats.season_counts)
