@@ -66,6 +66,15 @@ class Encoding(StrChoiceEnum):
     UINT16 = "uint16"   # DN = round(reflectance x 10,000): 2 B per value, exact to half a DN
 
 
+class InputScaling(StrChoiceEnum):
+    """How a model rescales its reflectance input before the per-band standardisation fitted on its
+    training data (``gee-crop train --input-scaling``; stored in the model contract, applied inside the
+    model, so callers always feed reflectance)."""
+
+    STANDARD = "standard"   # (x - mean) / std: the paper's
+    LOG = "log"             # log1p(100 max(x, 0)), then (. - mean) / std: gains become offsets
+
+
 #: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
 BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}

@@ -35,10 +35,13 @@ class SampleSeries:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     classes: tuple[str, ...] = CLASSES
     season: dict | None = None
+    season_year: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
         n = len(self.sample_id)
+        if self.season_year is not None:
+            self.season_year = np.broadcast_to(np.asarray(self.season_year, dtype=np.int64), (n,)).copy()
         for name in ("lon", "lat", "region", "crop_class", "cloud_kind"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} rows, expected {n}")
@@ -68,6 +71,7 @@ class SampleSeries:
             self.sample_id[index], self.lon[index], self.lat[index], self.region[index],
             self.crop_class[index], self.cloud_kind[index], self.dates[index], self.dn[index],
             self.cloud[index], {k: v[index] for k, v in self.extra.items()}, self.classes, self.season,
+            None if self.season_year is None else self.season_year[index],
         )
         return sub.trimmed()
 
@@ -78,11 +82,21 @@ class SampleSeries:
             return self
         return SampleSeries(self.sample_id, self.lon, self.lat, self.region, self.crop_class,
                             self.cloud_kind, self.dates[:, :t], self.dn[:, :t], self.cloud[:, :t],
-                            self.extra, self.classes, self.season)
+                            self.extra, self.classes, self.season, self.season_year)
+
+    @property
+    def season_counts(self) -> dict[int, int]:
+        """{season year: number of samples}, by year (empty when ``season_year`` is None)."""
+        if self.season_year is None:
+            return {}
+        years, counts = np.unique(self.season_year, return_counts=True)
+        return {int(y): int(c) for y, c in zip(years, counts)}
 
 
 def concat(tables: list[SampleSeries]) -> SampleSeries:
-    """Stack several tables (padding to the longest series); they must share one class list and season."""
+    """Stack several tables (padding to the longest series); they must share one class list and season
+    (its shape: start, length, window), not its year: each sample keeps its ``season_year``, which is
+    kept when every table has one (else None: inferred from the dates where features are computed)."""
     if not tables:
         raise ValueError("nothing to concatenate")
     if len({(tab.classes, repr(tab.season)) for tab in tables}) > 1:
@@ -103,6 +117,8 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
         np.concatenate([pad(tab.cloud, np.nan) for tab in tables]),
         {k: np.concatenate([tab.extra[k] for tab in tables]) for k in sorted(extra_keys)},
         tables[0].classes, tables[0].season,
+        None if any(tab.season_year is None for tab in tables)
+        else np.concatenate([tab.season_year for tab in tables]),
     )
 
 

@@ -16,9 +16,8 @@ Recipe (the same for the leave-one-domain-out folds and for the shipped model):
 * classes with fewer than MIN_CLASS_SAMPLES pooled samples (soybeans: 13) are folded into "other";
   the model is a corn / wheat / other model and its other outputs are switched off (their logits
   lowered by LOGIT_OFF, so their probability is ~0 after softmax, in fp32 and in int8);
-* each domain's dates are moved by whole 365-day years onto the 2023 calendar (no 29 February lies
-  in between), so one season year fits every domain: the features are days since the season start,
-  so this changes nothing but the year label;
+* every sample keeps its own season year (2021, 2022, 2023): the features are days since the
+  season start of each sample's own season;
 * CropNet 2D with widths 16-32-64-128, augmentation, class weights, EPOCHS epochs, max gap 12 bins
   (monthly composites leave up to a month empty), as experiments/ci_small.yaml.
 The student (``gee-crop train --arch tempcnn --distill-from TEACHER``, training/distill.py) learns the
@@ -53,7 +52,6 @@ from gee_crop.classes import CLASSES, OTHER
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.export.onnx import export_and_check
 from gee_crop.export.quantize import quantize_exported
-from gee_crop.features.composite import infer_season_year
 from gee_crop.models.predict import open_predictor
 from gee_crop.testing.paths import shared_data_dir
 from gee_crop.training.dataset import series_features
@@ -71,13 +69,14 @@ DOMAINS = (
     ("FRA 2023 (south-west)", "2023_FRA_LPIS_POLY_110_dekadal.geoparquet", "dekadal"),
     ("BEL 2021 (Flanders)", "2021_BEL_LPIS-Flanders_POLY_110_monthly.parquet", "monthly"),
 )
-COMMON_YEAR = 2023
 MIN_CLASS_SAMPLES = 30
 LOGIT_OFF = 50.0
 EPOCHS = 30
 TRAIN_OPTIONS = dict(arch="cropnet2d", epochs=EPOCHS, batch_size=64, learning_rate=0.003,
                      widths=(16, 32, 64, 128), augment=True, class_weights=True, max_gap_bins=12)
 STUDENT_OPTIONS = dict(TRAIN_OPTIONS, arch="tempcnn", widths=(32, 64, 64, 64))
+#: the row of experiments/transfer_lodo.yaml that runs this recipe (its scores go on the card)
+BENCHMARK_MODEL = "CropNet 2D"
 STUDENT_DEFAULT_RULE = ("the student becomes the default of `gee-crop map` only if its leave-one-domain-out OA "
                         "and macro-F1, each averaged over the three folds (paired: same folds, same seeds), "
                         "are both at least the teacher's")
@@ -85,16 +84,9 @@ STUDENT_DEFAULT_RULE = ("the student becomes the default of `gee-crop map` only 
 DOMAIN_BBOX = (-5.5, 41.0, 10.0, 52.0)
 
 
-def season_year(series: SampleSeries) -> int:
-    """The season the domain's composites cover best."""
-    return infer_season_year(series)
-
-
 def read_domain(data: Path, file: str) -> SampleSeries:
-    """A domain's samples, dates moved onto the COMMON_YEAR calendar (whole 365-day years)."""
-    series = read_worldcereal(data / "wc-extractions" / file)
-    shift = np.timedelta64(365 * (COMMON_YEAR - season_year(series)), "D")
-    return dataclasses.replace(series, dates=series.dates + shift)
+    """A domain's samples, each with its own season year (the reader's, checked against the dates)."""
+    return read_worldcereal(data / "wc-extractions" / file)
 
 
 def fold_rare(series: SampleSeries, kept: tuple[str, ...]) -> SampleSeries:
@@ -167,7 +159,44 @@ def student_is_default(record: dict) -> bool:
                for m in ("overall_accuracy", "macro_f1"))
 
 
-def run(out: Path, seeds: int, publish_models: bool = True) -> None:
+def benchmark_rows(run_dir: Path) -> dict:
+    """The leave-one-domain-out benchmark's per-fold scores (docs/transfer.md) of the model row
+    BENCHMARK_MODEL and of RF-500, from a finished ``gee-crop experiment experiments/transfer_lodo.yaml``
+    folder: {model: {fold: {metric: (mean, std, n_seeds)}}} in %."""
+    summary = json.loads((Path(run_dir) / "results.json").read_text())
+    rows: dict = {}
+    for model in (BENCHMARK_MODEL, "RF-500"):
+        for r in summary["results"]:
+            if r["model"] != model or not r["transfer"].startswith("LODO→") or "_" in r["target"]:
+                continue
+            fold = rows.setdefault(model, {}).setdefault(r["target"], {"OA": [], "mF1": [], "corn F1": []})
+            corn = r.get("per_class", {}).get("corn", {})
+            for key, v in (("OA", r["overall_accuracy"]), ("mF1", r["macro_f1"]),
+                           ("corn F1", corn.get("f1") if corn.get("support") else None)):
+                if v is not None:
+                    fold[key].append(100 * v)
+    return {m: {f: {k: [float(np.mean(v)), float(np.std(v)), len(v)] for k, v in fold.items() if v}
+                for f, fold in folds.items()} for m, folds in rows.items()}
+
+
+def _benchmark_lines(record: dict) -> list[str]:
+    bench = record.get("benchmark")
+    if not bench or BENCHMARK_MODEL not in bench:
+        return []
+    folds = list(bench[BENCHMARK_MODEL])
+    lines = ["## The recipe on the transfer benchmark (docs/transfer.md)", "",
+             f"Leave-one-domain-out over four real domains (the three above and the Flanders 2019 patch), "
+             f"the recipe's row `{BENCHMARK_MODEL}` beside RF-500 on the same inputs; mean ± std over seeds:", "",
+             "| target domain | model | OA % | macro-F1 % | corn F1 % |", "|---|---|---|---|---|"]
+    for fold in folds:
+        for model in (BENCHMARK_MODEL, "RF-500"):
+            cells = bench.get(model, {}).get(fold, {})
+            lines.append(f"| {fold} | {model} | " + " | ".join(
+                f"{cells[k][0]:.1f} ± {cells[k][1]:.1f}" if k in cells else "–" for k in ("OA", "mF1", "corn F1")) + " |")
+    return [*lines, ""]
+
+
+def run(out: Path, seeds: int, publish_models: bool = True, benchmark: Path | None = None) -> None:
     started, cpu0 = time.time(), resource.getrusage(resource.RUSAGE_SELF)
     torch.set_num_threads(1)
     data = shared_data_dir()
@@ -195,7 +224,7 @@ def run(out: Path, seeds: int, publish_models: bool = True) -> None:
     for name, model_pt in ((NAME, teacher), (STUDENT_NAME, student)):
         onnx, diff, _ = export_and_check(model_pt, out / f"{name}.onnx", pooled, overwrite=True)
         int8, n_cal = quantize_exported(onnx, pooled)
-        exports[name] = {"int8": int8, "parity_max_abs_diff": float(diff), "n_calibration": n_cal,
+        exports[name] = {"int8": int8, "pt": model_pt, "parity_max_abs_diff": float(diff), "n_calibration": n_cal,
                          "int8_bytes": int8.stat().st_size}
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
@@ -214,8 +243,10 @@ def run(out: Path, seeds: int, publish_models: bool = True) -> None:
               "speed_int8_px_per_s": speed, "domains": [[n, f, c] for n, f, c in DOMAINS]}
     record["student_default"] = student_is_default(record)
     write_json_atomic(out / "recipe_run.json", record, indent=2)
+    record["benchmark"] = benchmark_rows(benchmark) if benchmark else None
     if publish_models:
-        publish({name: e["int8"] for name, e in exports.items()}, record)
+        publish({name: e["int8"] for name, e in exports.items()}, record,
+                {name: e["pt"] for name, e in exports.items()})
     else:  # the cards only, beside the run
         write_text_atomic(out / f"{NAME}.md", card_markdown(record))
         write_text_atomic(out / f"{STUDENT_NAME}.md", student_card_markdown(record))
@@ -335,6 +366,7 @@ def card_markdown(record: dict) -> str:
         "|---|---|---|---|",
         *_fold_rows(record, "lodo"),
         "",
+        *_benchmark_lines(record),
         *_caveats(student=False),
     ])
 
@@ -370,12 +402,14 @@ def student_card_markdown(record: dict) -> str:
     ])
 
 
-def publish(int8: dict[str, Path], record: dict) -> None:
-    """Copy the int8 models and their cards into the package and write the zoo index."""
+def publish(int8: dict[str, Path], record: dict, weights: dict[str, Path]) -> None:
+    """Copy the int8 models, their fp32 torch weights (``gee-crop train --init-from NAME``) and their
+    cards into the package and write the zoo index."""
     RESOURCES.mkdir(parents=True, exist_ok=True)
     cards = {NAME: card_markdown(record), STUDENT_NAME: student_card_markdown(record)}
     for name, path in int8.items():
         shutil.copyfile(path, RESOURCES / f"{name}.int8.onnx")
+        shutil.copyfile(weights[name], RESOURCES / f"{name}.pt")
         write_text_atomic(REPO / "models" / f"{name}.md", cards[name])
         write_text_atomic(RESOURCES / f"{name}.md", cards[name])
     speed = record["speed_int8_px_per_s"]
@@ -383,10 +417,11 @@ def publish(int8: dict[str, Path], record: dict) -> None:
               "domain": "France and Belgium (Western Europe)",
               "training_domains": [name for name, _, _ in record["domains"]]}
     models = [
-        {"name": NAME, "file": f"{NAME}.int8.onnx", "card": f"{NAME}.md",
+        {"name": NAME, "file": f"{NAME}.int8.onnx", "card": f"{NAME}.md", "weights": f"{NAME}.pt",
          "summary": f"Western-Europe corn / wheat / other, CropNet 2D int8, {speed[NAME]:,} px/s",
          **common, "lodo": lodo_means(record["lodo"])},
         {"name": STUDENT_NAME, "file": f"{STUDENT_NAME}.int8.onnx", "card": f"{STUDENT_NAME}.md",
+         "weights": f"{STUDENT_NAME}.pt",
          "summary": f"distilled TempCNN student of {NAME} for fast mapping, int8, {speed[STUDENT_NAME]:,} px/s",
          **common, "teacher": NAME, "lodo": lodo_means(record["student_lodo"])},
     ]
@@ -400,7 +435,9 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="a smaller value only to test the script")
     parser.add_argument("--no-publish", action="store_true", help="leave the package's models untouched (a check)")
+    parser.add_argument("--benchmark", type=Path, default=None,
+                        help="a finished transfer_lodo run folder: its scores of the recipe go on the card")
     args = parser.parse_args()
     TRAIN_OPTIONS["epochs"] = STUDENT_OPTIONS["epochs"] = args.epochs
-    run(args.out, args.seeds, publish_models=not args.no_publish)
+    run(args.out, args.seeds, publish_models=not args.no_publish, benchmark=args.benchmark)
     sys.exit(0)

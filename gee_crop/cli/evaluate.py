@@ -26,11 +26,15 @@ def command(model: str, table: str, out_dir: str, target_region: str | None, sou
     Classes are aligned as in the paper: for ARG, AUS and CHN targets predictions outside their
     label set count as "other"; for FRA -> USA sugarcane and cotton samples are left out.
     """
+    from gee_crop.features.shift import describe_score, shift_warnings
     from gee_crop.pipeline.evaluate import run_evaluate
 
     result = run_evaluate(model, table, out_dir, target_region=target_region, source_region=source_region,
                           year=year, device=device, record=record)
     click.echo(result.evaluation.summary())
+    click.echo(describe_score(result.evaluation.domain_shift))
+    for warning in shift_warnings(result.evaluation.domain_shift, "the table's samples"):
+        click.echo(warning, err=True)
     click.echo(f"wrote {', '.join(str(p) for p in result.paths.values())}")
     if result.recorded_as is not None:
         click.echo(f"recorded the scores on {result.recorded_as} in the card of {model}")

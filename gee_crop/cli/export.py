@@ -7,7 +7,7 @@ from gee_crop.cli import options
 
 
 @click.command("export")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @options.out_file("the .onnx model (model_card.md is written beside it).")
 @click.option("--opset", type=click.IntRange(min=13), default=17, show_default=True,
               help="ONNX opset of the exported graph (13 or later).")
@@ -24,17 +24,30 @@ from gee_crop.cli import options
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Sample table of your region to calibrate the int8 model on (--quantize); best when the "
                    "model will map a region unlike the shipped Flanders demo patch.")
-def command(model: str, out_path: str, opset: int, table: str | None, overwrite: bool, trust_pickle: bool,
-            quantize: bool, calibration: str | None) -> None:
-    """Export MODEL (a CropNet model.pt) to ONNX with its metadata and model card.
+@click.option("--ensemble", is_flag=True,
+              help="MODEL... are several model.pt of one recipe (e.g. its seeds): write ONE graph that averages "
+                   "their probabilities, checked against the mean of the members' torch probabilities.")
+def command(model: tuple[str, ...], out_path: str, opset: int, table: str | None, overwrite: bool,
+            trust_pickle: bool, quantize: bool, calibration: str | None, ensemble: bool) -> None:
+    """Export MODEL (a CropNet model.pt) to ONNX with its metadata and model card; with --ensemble,
+    several model.pt as one averaging graph (gee-crop export --ensemble a.pt b.pt c.pt --out ens.onnx).
 
     The ONNX graph is run with onnxruntime on real inputs and must match torch within 1e-4.
     """
     from gee_crop.export.onnx import PARITY_TOLERANCE
-    from gee_crop.pipeline.export import run_export
+    from gee_crop.pipeline.export import run_export, run_export_ensemble
 
-    result = run_export(model, out_path, opset=opset, table=table, overwrite=overwrite, quantize=quantize,
-                        trust_pickle=trust_pickle, calibration=calibration)
+    if ensemble:
+        if len(model) < 2 or trust_pickle:
+            raise click.UsageError("--ensemble averages two or more model.pt files (no --trust-pickle); "
+                                   f"got {len(model)} model(s)")
+        result = run_export_ensemble(list(model), out_path, opset=opset, table=table, overwrite=overwrite,
+                                     quantize=quantize, calibration=calibration)
+    elif len(model) != 1:
+        raise click.UsageError(f"give one MODEL (got {len(model)}), or pass --ensemble to average several")
+    else:
+        result = run_export(model[0], out_path, opset=opset, table=table, overwrite=overwrite, quantize=quantize,
+                            trust_pickle=trust_pickle, calibration=calibration)
     click.echo(f"wrote {result.onnx_path} and {result.card_path}")
     click.echo(f"parity: max |dprob| = {result.max_abs_diff:.2e} on {result.n_checked} real samples "
                f"(< {PARITY_TOLERANCE:.0e})")

@@ -23,7 +23,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
                    "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
                    "Default: the shipped default model (tempcnn-weu, the distilled student of cropnet-weu; "
                    "Western-Europe corn/wheat/other).")
-@options.out_dir("map.tif (COG), map.png, areas.csv, summary.json and tiles/ (a rerun resumes from them). "
+@options.out_dir("map.tif (COG), map.png, areas.csv, summary.json, report.html and tiles/ (a rerun resumes from them). "
                  "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.", required=False)
 @click.option("--source", "source_path", type=click.Path(), default=None,
               help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.")
@@ -89,6 +89,7 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     Offline, on a local stack:
       gee-crop map --source PATCH_DIR --model cropnet2d.onnx --out map
     """
+    from gee_crop.features.shift import describe_score, shift_warnings
     from gee_crop.pipeline.defaults import default_season, map_out_name
     from gee_crop.pipeline.map import map_from_options
     from gee_crop.pipeline.models import region_of_options, resolve_model
@@ -130,6 +131,11 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     for path in (result.cog, result.probabilities, result.preview, result.areas_csv):
         if path is not None:
             click.echo(f"wrote {path}")
+    whole_map = result.domain_shift.get("whole_map")
+    if whole_map:  # transfer risk (docs/mapping.md): per tile in summary.json and report.html
+        click.echo(describe_score(whole_map))
+        for warning in shift_warnings(whole_map):
+            click.echo(warning, err=True)
     click.echo("pixel-count area (ha): " + ", ".join(f"{c} {ha:,.2f}" for c, ha in result.hectares.items() if ha))
     click.echo("  (pixel counts are biased by the map's errors, not area estimates: estimate areas with 95 % "
                "confidence intervals with `gee-crop assess`, see docs/assessment.md)")

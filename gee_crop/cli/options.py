@@ -62,7 +62,9 @@ cloud_threshold: Decorator = click.option(
 year: Decorator = click.option(
     "--year", type=int, default=None,
     help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: on Earth Engine the "
-         "most recent complete season of the region's hemisphere; on local data the season they cover best.")
+         "most recent complete season of the region's hemisphere; on a sample table each sample's own season "
+         "(its season_year column, else the season its dates cover best; a table may mix years); on a "
+         "local stack the season it covers best. Given, it forces that season on every sample.")
 seed: Decorator = click.option(
     "--seed", type=int, default=0, show_default=True,
     help="Random seed of sampling, splits and training: the same seed gives the same result.")

@@ -5,7 +5,7 @@ import click
 
 from gee_crop.cli import options
 from gee_crop.config import (BATCH_SIZE, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, WINDOW_DAYS, Arch,
-                             FeatureKind)
+                             FeatureKind, InputScaling)
 
 
 def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -36,8 +36,18 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
               help="Channels of the four CropNet blocks.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random time shift, time scale and magnitude warping per batch (METHOD.md).")
+@click.option("--augment-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Probability per sample of cadence dropout: thin its observations to one per 30 days before "
+                   "compositing, so dense (5-day, dekadal) series also look monthly (needs --augment).")
 @click.option("--class-weights/--no-class-weights", default=False, show_default=True,
               help="Weight the loss by inverse class frequency.")
+@click.option("--balanced-sampling/--no-balanced-sampling", default=False, show_default=True,
+              help="Draw each epoch's batches with class-balanced probabilities (rare classes repeat, common "
+                   "ones are subsampled); deterministic from --seed.")
+@click.option("--input-scaling", type=options.choice_of(InputScaling), default=InputScaling.STANDARD.value,
+              show_default=True,
+              help="standard: per-band mean/std of the training reflectance; log: log1p(100 x reflectance), "
+                   "then mean/std. Stored in the model and applied inside it (and its ONNX graph).")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Share of each class held out for validation.")
 @options.seed
@@ -51,6 +61,10 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.option("--distill-from", "distill_from", type=click.Path(dir_okay=False), default=None,
               help="Teacher model.pt: learn its soft probabilities (on the same augmented batches) plus the "
                    "labels; e.g. --arch tempcnn --widths 32,64,64,64 for a fast mapping student.")
+@click.option("--init-from", "init_from", default=None, metavar="MODEL",
+              help="Fine-tune MODEL (a model.pt of `gee-crop train`, or a zoo name from `gee-crop models`) on "
+                   "TABLE: keeps its inputs and normalisation; options not given take its settings, 20 epochs, "
+                   "0.1 x its learning rate and no validation split under 500 rows (docs/user_guide.md).")
 @click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt.")
 @options.overwrite
 @options.quiet
@@ -58,6 +72,15 @@ def command(table: str, out_dir: str, resume: bool, overwrite: bool, quiet: bool
     """Train a model on the sample TABLE (Parquet, see `gee-crop sample`)."""
     from gee_crop.pipeline.train import run_train
 
+    p_dropout = train_options.pop("augment_dropout")
+    if p_dropout:
+        train_options["augment_options"] = {"p_dropout": p_dropout}
+    if train_options.get("init_from"):  # options left at their defaults take the source's / fine-tuning's
+        from gee_crop.training.finetune import FINETUNE_OPTIONS
+
+        source_of = click.get_current_context().get_parameter_source
+        train_options = {k: v for k, v in train_options.items()
+                         if k not in FINETUNE_OPTIONS or source_of(k) != click.core.ParameterSource.DEFAULT}
     result = run_train(table, out_dir, resume=resume, overwrite=overwrite, progress=not quiet, echo=click.echo,
                        **train_options)
     click.echo(f"trained on {result.n_train} samples, validated on {result.n_val}: {result.model_path}")

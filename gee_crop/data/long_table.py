@@ -3,7 +3,8 @@
 The shipped ``wc-gee-patches/derived_pixels_long_*.parquet`` is such a table, made from the Earth
 Engine patch: columns ``pixel_id, date, row, col, lon, lat``, the 10 bands with Sentinel-2
 two-digit names (``B02`` ... ``B12``, DN), ``SCL`` and the WorldCereal crop code ``ct_code``.
-Rows are grouped by pixel into a :class:`SampleSeries` (dates sorted); unlabeled pixels are dropped.
+Rows are grouped by pixel into a :class:`SampleSeries` (dates sorted); unlabeled pixels are dropped;
+each pixel's season year is inferred from its own dates (:mod:`gee_crop.data.seasons`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pandas as pd
 from gee_crop.classes import EXCLUDE, OTHER, Legend
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
+from gee_crop.data.seasons import with_season_years
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
 
@@ -110,4 +112,4 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
         cloud_kind=np.full(n, CLOUD_COLUMNS[cloud_col], dtype=object),
         dates=dates, dn=dn, cloud=cloud, extra=extra,
     )
-    return series.subset(np.flatnonzero(labelled))
+    return with_season_years(series.subset(np.flatnonzero(labelled)))

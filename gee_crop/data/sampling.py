@@ -17,6 +17,7 @@ from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SA
 from gee_crop.data.labels import check_same_grid, read_label_raster
 from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.data.regions import WGS84, reproject_geometry
+from gee_crop.data.seasons import with_season_years
 from gee_crop.data.vectors import LabelFeatures, is_vector_file, read_label_features
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask
@@ -160,7 +161,7 @@ def sample_class_grid(patch: RawStack, classes: np.ndarray, class_list: tuple[st
     names = np.asarray(class_list, dtype=object)[classes[rows, cols]]
     series = patch_pixels(patch, rows, cols, crop_class=names, region=region)
     series.classes = tuple(class_list)
-    return series
+    return with_season_years(series)  # each sample's season year, from its own dates
 
 
 def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
@@ -174,8 +175,8 @@ def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, ce
     :meth:`gee_crop.classes.Legend.of`); the table's class list is the legend's. ``erode_by="class"``
     (default) erodes the class regions, as the Earth Engine path does; ``"code"`` erodes the product's own
     classes (also drops edges between two crops that both map to 'other').
-    Returns one sample per drawn pixel with all its raw dates; ``extra`` holds ``row``, ``col``
-    and ``source_code``.
+    Returns one sample per drawn pixel with all its raw dates and its season year inferred from
+    them (``season_year``); ``extra`` holds ``row``, ``col`` and ``source_code``.
     """
     if patch.labels is None:
         raise InputError(f"stack {patch.name} has no label raster; pass one with --labels "

@@ -20,7 +20,12 @@ B2 … B12       list<uint16> the 10 bands of config.BANDS as DN (reflectance x 
 cloud          list<float32> the cloud indicator named by cloud_kind (NaN = unknown)
 =============  ===========  ===========================================================
 
-Optional columns are kept as they are (e.g. ``source_code``, the label product's own class code).
+Optional column ``season_year`` (int16): each sample's season year (north: May-Nov of the year;
+south: from Nov of the year before), written by ``sample --year``; a table may mix years and
+hemispheres. When it is absent (or null in a row) the reader infers it per sample from the sample's
+own clear observations (:mod:`gee_crop.data.seasons`).
+
+Other optional columns are kept as they are (e.g. ``source_code``, the label product's own class code).
 The file's key-value metadata holds ``gee_crop_table = 1``, ``gee_crop_classes`` (JSON list: the
 class list, in model output order; absent = the paper's seven) and, for a table sampled with its own
 season, ``gee_crop_season`` (JSON: start_month_day, length_days, window_days, south_shift_months).
@@ -42,6 +47,7 @@ from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.config import BANDS, CLOUD_KINDS
 from gee_crop.data.dn import checked_dn
+from gee_crop.data.seasons import inferred_season_years
 from gee_crop.types import SampleSeries
 from gee_crop.errors import SampleTableError
 
@@ -50,6 +56,7 @@ SCALAR_COLUMNS = ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind
 LIST_COLUMNS = ("dates", *BANDS, "cloud")
 REQUIRED_COLUMNS = SCALAR_COLUMNS + LIST_COLUMNS
 CLASSES_KEY, SEASON_KEY = "gee_crop_classes", "gee_crop_season"
+SEASON_YEAR_COLUMN = "season_year"
 
 
 # ---------------------------------------------------------------- Parquet I/O
@@ -76,8 +83,11 @@ def to_arrow(series: SampleSeries) -> pa.Table:
     for b, band in enumerate(BANDS):
         columns[band] = _list_array(series.dn[:, :, b], valid, pa.uint16())
     columns["cloud"] = _list_array(series.cloud.astype(np.float32), valid, pa.float32())
+    if series.season_year is not None:
+        columns[SEASON_YEAR_COLUMN] = pa.array(series.season_year.astype(np.int16))
     for name, values in series.extra.items():
-        columns[name] = pa.array(values)
+        if name != SEASON_YEAR_COLUMN:
+            columns[name] = pa.array(values)
     table = pa.table(columns)
     meta = {"gee_crop_table": TABLE_VERSION, CLASSES_KEY: json.dumps(list(series.classes))}
     if series.season is not None:
@@ -153,13 +163,32 @@ def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSerie
     classes, season = _table_meta(table, source)
     class_indices(scalars["crop_class"], classes)  # raises UnknownClassError with the fix
     extra = {c: table.column(c).to_numpy(zero_copy_only=False)
-             for c in table.column_names if c not in REQUIRED_COLUMNS}
-    return SampleSeries(
+             for c in table.column_names if c not in REQUIRED_COLUMNS and c != SEASON_YEAR_COLUMN}
+    series = SampleSeries(
         scalars["sample_id"].astype(object), scalars["lon"].astype(np.float64),
         scalars["lat"].astype(np.float64), scalars["region"].astype(object),
         scalars["crop_class"].astype(object), scalars["cloud_kind"].astype(object),
         dates, dn, cloud, extra, classes, season,
     )
+    series.season_year = _season_years(table, series, source)
+    return series
+
+
+def _season_years(table: pa.Table, series: SampleSeries, source: str) -> np.ndarray | None:
+    """The ``season_year`` column, inferred per sample where it is absent or null."""
+    if SEASON_YEAR_COLUMN not in table.column_names:
+        return inferred_season_years(series)
+    column = table.column(SEASON_YEAR_COLUMN).combine_chunks()
+    if not (pa.types.is_integer(column.type) or pa.types.is_null(column.type)):
+        raise SampleTableError(f"{source}: column {SEASON_YEAR_COLUMN} holds {column.type}, not whole years; "
+                               "write each sample's season year (e.g. 2023) or drop the column to infer it")
+    given = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if given.all():
+        return column.to_numpy(zero_copy_only=False).astype(np.int64)
+    inferred = inferred_season_years(series)
+    if inferred is None or not given.any():
+        return inferred
+    return np.where(given, column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), inferred)
 
 
 def _table_meta(table: pa.Table, source: str) -> tuple[tuple[str, ...], dict | None]:

@@ -18,6 +18,7 @@ from gee_crop.classes import OTHER, Legend, read_csv_rows
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
 from gee_crop.data.long_table import pad_groups
+from gee_crop.data.seasons import checked_season_years, with_season_years
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
 
@@ -93,6 +94,9 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
     - ``date_position``: date each composite at its period's "middle" day (default; the composite
       summarises the whole period) or at its "start" (the file's timestamp).
     - region = the country code in ``ref_id``; ``extra["source_code"]`` = ewoc_code.
+    - ``season_year`` = the file's ``year`` column (the label's year) where each sample's dates bear
+      it out (its season holds at least half the clear composites of the sample's best season), else
+      the season year inferred from the sample's dates.
     """
     path = Path(path)
     if date_position not in DATE_POSITIONS:
@@ -128,7 +132,7 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
     if date_position == "middle":
         dates = _period_middle(dates)
     codes = df["ewoc_code"].to_numpy()[first].astype(np.int64)
-    return SampleSeries(
+    series = SampleSeries(
         sample_id=ids.astype(object),
         lon=df["lon"].to_numpy()[first].astype(np.float64),
         lat=df["lat"].to_numpy()[first].astype(np.float64),
@@ -138,5 +142,17 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
         dates=pad_groups(group, dates, n, t, np.datetime64("NaT")),
         dn=pad_groups(group, raw.astype(np.uint16), n, t, np.uint16(0)),
         cloud=np.full((n, t), np.nan, dtype=np.float32),
-        extra={"source_code": codes, "b8a_filled": np.bincount(group, weights=filled, minlength=n) > 0},
+        extra={"source_code": codes, "b8a_filled": np.bincount(group, weights=filled, minlength=n) > 0,
+               **({"tile": df["tile"].to_numpy()[first].astype(str).astype(object)} if "tile" in df.columns else {})},
     )
+    return _with_file_years(series, df, first)
+
+
+def _with_file_years(series: SampleSeries, df: pd.DataFrame, first: np.ndarray) -> SampleSeries:
+    """Each sample's season year: the file's ``year`` (the year of the label, ``valid_time``) where the
+    dates bear it out (:func:`gee_crop.data.seasons.checked_season_years`), else inferred from the dates."""
+    year = pd.to_numeric(df["year"], errors="coerce").to_numpy()[first] if "year" in df.columns else None
+    if year is None or not np.isfinite(year).all():
+        return with_season_years(series)
+    series.season_year, _ = checked_season_years(series, year.astype(np.int64))
+    return with_season_years(series)  # None when nothing is clear: inferred (and refused) later

@@ -56,20 +56,25 @@ def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], inpu
         "parameters": int(n_parameters),
         "input": {"name": input_name, "shape": ["N", *input_shape],
                   "units": "surface reflectance (Sentinel-2 L2A DN / 10000), bands in 'bands' order",
-                  "feature_kind": meta["feature_kind"]},
+                  "feature_kind": meta["feature_kind"],
+                  "input_scaling": meta.get("input_scaling", "standard")},
         "output": {"name": output_name, "shape": ["N", len(meta["classes"])],
                    "meaning": "class probabilities (softmax) in 'classes' order"},
         "classes": list(meta["classes"]),
         "bands": list(meta["bands"]),
         "season": meta["season"],
         "training_data": data,
-        "training": {k: config.get(k) for k in ("epochs", "batch_size", "learning_rate", "augment",
-                                                 "class_weights", "val_fraction", "seed", "widths")},
+        "training": {**{k: config.get(k) for k in ("epochs", "batch_size", "learning_rate", "augment",
+                                                    "class_weights", "val_fraction", "seed", "widths")},
+                     # recipe options of issue 12, shown where the model's training config records them
+                     **{k: config[k] for k in ("input_scaling", "balanced_sampling", "augment_options")
+                        if k in config}},
         "metrics": {"validation_overall_accuracy": validation.get("overall_accuracy"),
                     "validation_macro_f1": validation.get("macro_f1"),
                     "n_validation": (meta.get("metrics") or {}).get("n_val"),
                     "n_train": (meta.get("metrics") or {}).get("n_train")},
         "transfer_scores": list((meta.get("metrics") or {}).get("transfers", [])),
+        "fine_tuned_from": meta.get("init_from"),
         "known_limits": _known_limits(meta, trained_classes, list(data.get("regions", []))),
         "attribution": "Contains modified Copernicus Sentinel data.",
     }
@@ -93,6 +98,14 @@ def model_card_markdown(card: dict) -> str:
     return _markdown(safe_card(card))
 
 
+def _trained_seasons(season: dict, data: dict) -> str:
+    """'2019 season', or for a mixed-year table '2019 (220), 2023 (500) seasons'."""
+    seasons = data.get("seasons") or {}
+    if len(seasons) > 1:
+        return ", ".join(f"{y} ({n})" for y, n in sorted(seasons.items())) + " seasons"
+    return f"{season['year_trained']} season"
+
+
 def _markdown(card: dict) -> str:
     data, season, metrics = card["training_data"], card["season"], card["metrics"]
     counts = ", ".join(f"{c} {n}" for c, n in data.get("class_counts", {}).items()) or "n/a"
@@ -103,16 +116,18 @@ def _markdown(card: dict) -> str:
         "",
         "## Input and output",
         f"- `{card['input']['name']}`: shape {card['input']['shape']}, {card['input']['units']}; "
-        f"bands {', '.join(card['bands'])}; features `{card['input']['feature_kind']}`.",
+        f"bands {', '.join(card['bands'])}; features `{card['input']['feature_kind']}`; input scaling "
+        f"`{card['input'].get('input_scaling', 'standard')}` (inside the model).",
         f"- `{card['output']['name']}`: shape {card['output']['shape']}, {card['output']['meaning']}; "
         f"classes {', '.join(card['classes'])}.",
         f"- Season: {season['n_bins']} bins of {season['window_days']} days over {season['length_days']} "
-        f"days from month-day {season['start_month_day']} (trained on the {season['year_trained']} season).",
+        f"days from month-day {season['start_month_day']} (trained on the {_trained_seasons(season, data)}).",
         "",
         "## Training data",
         f"- Source: {data.get('source', 'n/a')}; regions: {', '.join(data.get('regions', [])) or 'n/a'}.",
         f"- Samples used: {data.get('n_samples', 'n/a')} ({counts}); dropped for gaps: {data.get('n_dropped', 'n/a')}.",
         f"- Options: {', '.join(f'{k}={v}' for k, v in card['training'].items())}.",
+        *_fine_tuned_lines(card.get("fine_tuned_from")),
         "",
         "## Validation",
         f"- OA {format_percent(metrics['validation_overall_accuracy'])}, "
@@ -126,6 +141,16 @@ def _markdown(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _fine_tuned_lines(init_from: dict | None) -> list[str]:
+    """The card's line on the model a fine-tuned model started from (none for a model trained from scratch)."""
+    if not isinstance(init_from, dict):
+        return []
+    data = init_from.get("source_data") or {}
+    where = f"; its training data: {data.get('source', 'n/a')} ({', '.join(data.get('regions', [])) or 'n/a'})"
+    return [f"- Fine-tuned from {init_from.get('name', 'n/a')} ({init_from.get('arch', 'n/a')}, sha256 "
+            f"{init_from.get('sha256', 'n/a')}){where}."]
 
 
 TRANSFER_KEYS = ("transfer", "source", "target", "source_region", "target_region", "overall_accuracy",

@@ -3,7 +3,7 @@ the file's metadata; convert a gee-crop 0.1.0 forest pickle to ONNX.
 
 The graph takes ``reflectance`` (N, 1, 10, t) float32 (DN / 1e4, config.BANDS order, 5-day medians of
 the season in ``season``; (N, 1, F) for 1D models) and returns ``probabilities`` (N, 7) (softmax
-included). Normalization is inside the graph. ``metadata_props`` (written by ``models.io``):
+included). Normalization (and the contract's ``input_scaling``) is inside the graph. ``metadata_props`` (written by ``models.io``):
 
 ================  =====================================================================
 gee_crop_model    model file format version
@@ -12,8 +12,10 @@ season            JSON: start_month_day, length_days, window_days, n_bins, year_
 feature_kind      median2d | median1d | harmonic
 cloud_threshold   clear threshold used for training (float, as text)
 max_gap_bins      gap limit used for training (int, as text)
+input_scaling     standard | log: the rescaling inside the graph (absent in older files: standard)
 arch              the architecture
 model_card        JSON: training data, classes, season, metrics, known limits
+domain_summary    JSON: the training inputs' distribution (features/shift.py; absent in old models)
 ================  =====================================================================
 """
 from __future__ import annotations
@@ -119,8 +121,10 @@ def export_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, *, o
         raw = Path(tmpdir) / "model.onnx"
         _torch_export(wrapped, example, raw, opset)
         proto = onnx.load(str(raw))
+    # the training inputs' summary travels with the graph, so map scores transfer risk (features/shift.py)
+    summary = {"domain_summary": meta["domain_summary"]} if "domain_summary" in meta else {}
     set_onnx_metadata(proto, {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": meta["arch"],
-                              "model_card": card})
+                              "model_card": card, **summary})
     proto.producer_name = "gee-crop"
     onnx.checker.check_model(proto)
     atomic_write(out_path, lambda tmp: onnx.save(proto, str(tmp)))

@@ -9,27 +9,36 @@ Each transform is drawn independently per sample with its own probability:
 * magnitude warping: the gap-filled medians are multiplied by a cubic spline through K = 5 knots at
   evenly spaced bin positions with ordinates ~ N(1, 0.2^2), the same curve for every band.
 
-Augmented samples are never discarded: a row the gap rule would drop is filled anyway.
+Not in the paper (issue 12, off by default): **cadence dropout** thins a sample's clear observations to
+one per ``dropout_days`` window (one drawn at random per window, the windows at a random phase) before
+compositing, so that dense 5-day or dekadal series look like monthly ones after the same median and
+linear gap filling; a model trained with it sees both cadences.
+
+Augmented samples are never discarded: a row the gap rule would drop is filled anyway (a thinned
+series has gaps of up to two windows, longer than ``max_gap_bins`` at 30 days).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 
 from gee_crop.config import MAX_GAP_BINS
+from gee_crop.errors import InputError
 from gee_crop.features.composite import SeriesArrays, composite_pixels
 
 
 #: METHOD.md "Augmentation": each transform is drawn for a sample with this probability.
 P_TRANSFORM = 0.5
+#: cadence dropout keeps one clear observation per window of this many days: a monthly series.
+DROPOUT_DAYS = 30
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Probabilities and ranges of the three transforms (defaults: METHOD.md)."""
+    """Probabilities and ranges of the transforms (defaults: METHOD.md; cadence dropout off)."""
 
     p_shift: float = P_TRANSFORM
     """Probability that a sample's season is shifted in time."""
@@ -45,11 +54,73 @@ class AugmentConfig:
     """Magnitude warping: knot ordinates ~ N(1, warp_sigma^2)."""
     warp_knots: int = 5
     """Magnitude warping: number of spline knots K, evenly spaced over the bins."""
+    p_dropout: float = 0.0
+    """Probability that a sample's observations are thinned to one per ``dropout_days`` (not in the paper)."""
+    dropout_days: int = DROPOUT_DAYS
+    """Cadence dropout: keep one clear observation per window of this many days (30: monthly)."""
 
     @classmethod
     def none(cls) -> "AugmentConfig":
         """No augmentation (evaluation, or the 'none' row of Table 7)."""
-        return cls(p_shift=0.0, p_scale=0.0, p_warp=0.0)
+        return cls(p_shift=0.0, p_scale=0.0, p_warp=0.0, p_dropout=0.0)
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """The per-sample probability of each transform, by field name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name.startswith("p_")}
+
+
+def augment_config(options: dict | None = None, *, enabled: bool = True) -> AugmentConfig:
+    """The AugmentConfig of ``augment_options`` (``gee-crop train`` / experiment ``train.augment_options``)
+    over the defaults; InputError naming the key for an unknown option, a probability outside [0, 1], a
+    dropout window under one day, or a probability set while augmentation is off (``enabled``)."""
+    options = dict(options or {})
+    known = [f.name for f in fields(AugmentConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InputError(f"unknown augmentation option(s) {', '.join(unknown)}; use {', '.join(known)}")
+    config = AugmentConfig(**options)
+    bad = [f"{k}={v}" for k, v in config.probabilities.items() if not 0.0 <= float(v) <= 1.0]
+    if bad:
+        raise InputError(f"augmentation probabilities must lie in [0, 1]; got {', '.join(bad)}")
+    if int(config.dropout_days) < 1:
+        raise InputError(f"dropout_days must be at least 1 day; got {config.dropout_days} (30 thins to monthly)")
+    on = [k for k in options if k.startswith("p_") and float(options[k]) > 0]
+    if not enabled and on:
+        raise InputError(f"{', '.join(on)} set an augmentation probability but augmentation is off; "
+                         "drop --no-augment (or the probability)")
+    return config
+
+
+def drop_observations(arrays: SeriesArrays, rng: np.random.Generator, p: float,
+                      period_days: int = DROPOUT_DAYS) -> SeriesArrays:
+    """Cadence dropout: each sample, with probability ``p``, keeps one clear observation (drawn at
+    random) per window of ``period_days`` days, windows starting at a random phase; the others become
+    NaN (not observed). ``arrays`` (n, T, 10) is not modified; draws nothing when ``p`` is 0.
+    """
+    n, t = arrays.days.shape
+    if p <= 0 or n == 0 or t == 0:
+        return arrays
+    thinned = np.flatnonzero(rng.random(n) < p)
+    if len(thinned) == 0:
+        return arrays
+    observed = arrays.observed[thinned]                                   # (m, T)
+    phase = rng.integers(0, period_days, len(thinned))
+    window = (arrays.days[thinned].astype(np.int64) - phase[:, None]) // period_days
+    priority = np.where(observed, rng.random(observed.shape), np.inf)
+    # per row, sort by (window, priority): the first entry of each window is its drawn observation
+    order = np.lexsort((priority, window), axis=-1)
+    window_sorted = np.take_along_axis(window, order, axis=1)
+    first = np.ones_like(observed)
+    first[:, 1:] = window_sorted[:, 1:] != window_sorted[:, :-1]
+    keep_sorted = first & np.isfinite(np.take_along_axis(priority, order, axis=1))
+    keep = np.zeros_like(observed)
+    np.put_along_axis(keep, order, keep_sorted, axis=1)
+    reflectance = arrays.reflectance.copy()
+    rows = reflectance[thinned]
+    rows[observed & ~keep] = np.nan
+    reflectance[thinned] = rows
+    return replace(arrays, reflectance=reflectance)
 
 
 @lru_cache(maxsize=32)
@@ -91,12 +162,15 @@ def augmented_window(start_days: np.ndarray, length_days: int, window_days: int,
 def augmented_medians(arrays: SeriesArrays, start_days: np.ndarray, length_days: int, window_days: int,
                       n_bins: int, rng: np.random.Generator, config: AugmentConfig,
                       max_gap_bins: int = MAX_GAP_BINS) -> np.ndarray:
-    """(n, 10, n_bins) float32 gap-filled medians with random shift / scale / warp per sample.
+    """(n, 10, n_bins) float32 gap-filled medians with random cadence dropout / shift / scale / warp per
+    sample.
 
     ``start_days`` (n,) Ts per sample (days since 1970-01-01). With ``AugmentConfig.none()`` this equals
-    ``composite_pixels(arrays, start_days, window_days, n_bins).values``.
+    ``composite_pixels(arrays, start_days, window_days, n_bins).values``. Cadence dropout draws from
+    ``rng`` only when ``p_dropout`` > 0, so the paper's transforms draw as they did before it existed.
     """
     n = len(arrays)
+    arrays = drop_observations(arrays, rng, config.p_dropout, config.dropout_days)
     start_days = np.broadcast_to(np.asarray(start_days, dtype=np.int64), (n,))
     start, window = augmented_window(start_days, length_days, window_days, n_bins, rng, config)
     filled = composite_pixels(arrays, start, window, n_bins, max_gap_bins=max_gap_bins).values

@@ -4,7 +4,9 @@ METHOD.md "Features": over a season span [Ts, Te) (May 1 + 213 days in the north
 in the south) cut into t = ceil((Te - Ts) / d) windows of d = 5 days, each window holds the median of
 the clear observations; empty windows are filled by linear interpolation along time, and a sample with
 too long a gap is discarded (``max_gap_bins``). The 2D feature is the (10, t) matrix, the 1D feature
-its flattening. Everything is vectorized over samples; loops run over chunks of samples only.
+its flattening. Each sample has its own season year (a table may mix years and hemispheres:
+:func:`infer_season_years`, ``SampleSeries.season_year``). Everything is vectorized over samples;
+loops run over chunks of samples (or candidate years) only.
 :func:`composite_pixels` is the one chain (mask -> medians -> gap fill) every caller goes through.
 """
 from __future__ import annotations
@@ -52,13 +54,19 @@ class SeriesArrays:
 @dataclass
 class MedianFeatures:
     """Gap-filled median composites: ``values`` (n, 10, n_bins) float32 reflectance, ``keep`` (n,) bool
-    (False = too long a gap, METHOD.md), the season ``year`` and the binning used."""
+    (False = too long a gap, METHOD.md), ``years`` (n,) int64 each sample's season year and the binning
+    used."""
 
     values: np.ndarray
     keep: np.ndarray
-    year: int
+    years: np.ndarray
     window_days: int
     n_bins: int
+
+    @property
+    def year(self) -> int | None:
+        """The most common season year of the kept samples (see :func:`main_season_year`)."""
+        return main_season_year(self.years, self.keep)
 
     @property
     def flat(self) -> np.ndarray:
@@ -115,33 +123,85 @@ def stack_arrays(stack: RawStack, rows: np.ndarray | None = None, cols: np.ndarr
     return arrays_from_stack(dn, cloud, stack.dates[t], stack.cloud_kind, threshold)
 
 
-def season_start_days(lat: np.ndarray, year: int,
+def season_start_days(lat: np.ndarray, year: int | np.ndarray,
                       start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
                       south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
     """(n,) int32 days since 1970-01-01 of each sample's season start Ts.
 
-    North: ``start_month_day`` of ``year``; south (lat < 0): ``south_shift_months`` earlier (six for
-    the paper's season, none for a user's own), as config.season_span.
+    ``year``: one season year for every sample, or (n,) each sample's own. North: ``start_month_day``
+    of the year; south (lat < 0): ``south_shift_months`` earlier (six for the paper's season, none for
+    a user's own), as config.season_span.
     """
     lat = np.asarray(lat, dtype=np.float64)
-    north, south = (np.datetime64(season_span(year, h, start_month_day=start_month_day,
-                                              south_shift_months=south_shift_months).start, "D")
-                    .astype(np.int64) for h in ("north", "south"))
-    return np.where(lat < 0, south, north).astype(np.int32)
+    years = np.broadcast_to(np.asarray(year, dtype=np.int64), lat.shape)
+    distinct, which = np.unique(years, return_inverse=True)
+    # one season_span per distinct year and hemisphere (a handful), gathered per sample
+    starts = np.array([[np.datetime64(season_span(int(y), h, start_month_day=start_month_day,
+                                                  south_shift_months=south_shift_months).start, "D").astype(np.int64)
+                        for h in ("north", "south")] for y in distinct], dtype=np.int64).reshape(len(distinct), 2)
+    return starts[which.reshape(lat.shape), (lat < 0).astype(np.int64)].astype(np.int32)
 
 
-def _season_counts(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray, length_days: int,
-                   start_month_day: tuple[int, int], south_shift_months: int) -> np.ndarray:
-    """(len(years),) number of observed (sample, date) pairs inside each year's season."""
+@dataclass
+class ObservedDays:
+    """Which raw observations are clear (``observed`` (n, T) bool: clear, dated, some band with data)
+    and when (``days`` (n, T) int32 days since 1970-01-01): what season inference needs, without the
+    (n, T, 10) reflectance of :class:`SeriesArrays` (which has the same two attributes)."""
+
+    observed: np.ndarray
+    days: np.ndarray
+
+    def __len__(self) -> int:
+        return self.observed.shape[0]
+
+
+def observed_days(series: SampleSeries, threshold: float = CLEAR_THRESHOLD) -> ObservedDays:
+    """The clear observations of a sample table, as :func:`prepare_series` masks them."""
+    days, valid = _epoch_days(series.dates)
+    clear = clear_mask(series.cloud, series.cloud_kind, threshold) & valid
+    return ObservedDays(clear & (series.dn.max(axis=2, initial=0) > 0), days)
+
+
+def season_year_counts(arrays: SeriesArrays | ObservedDays, lat: np.ndarray, years: np.ndarray,
+                       length_days: int = SEASON_LENGTH_DAYS,
+                       start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                       south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
+    """(n, len(years)) int64 clear observations of each sample inside each candidate year's season."""
     observed = arrays.observed
-    counts = np.zeros(len(years), dtype=np.int64)
-    for i, year in enumerate(years):
+    counts = np.zeros((len(arrays), len(years)), dtype=np.int64)
+    for i, year in enumerate(years):  # a loop over the few candidate years, vectorized over samples
         offset = arrays.days - season_start_days(lat, int(year), start_month_day, south_shift_months)[:, None]
-        counts[i] = np.count_nonzero(observed & (offset >= 0) & (offset < length_days))
+        counts[:, i] = np.count_nonzero(observed & (offset >= 0) & (offset < length_days), axis=1)
     return counts
 
 
-def _date_range(arrays: SeriesArrays) -> tuple[np.datetime64, np.datetime64] | None:
+def main_season_year(years: np.ndarray, keep: np.ndarray | None = None) -> int | None:
+    """The most common of ``years`` (n,) among the ``keep`` samples (all when none is kept; the
+    earliest on a tie); None without samples. A mixed-year table's single year (``year_trained``)."""
+    years = np.asarray(years, dtype=np.int64)
+    if keep is not None and np.asarray(keep).any():
+        years = years[np.asarray(keep, dtype=bool)]
+    if not len(years):
+        return None
+    distinct, counts = np.unique(years, return_counts=True)
+    return int(distinct[int(np.argmax(counts))])
+
+
+def season_counts(years: np.ndarray, keep: np.ndarray | None = None) -> dict[int, int]:
+    """{season year: number of samples} of ``years`` (n,) among the ``keep`` samples, by year."""
+    years = np.asarray(years, dtype=np.int64)
+    if keep is not None:
+        years = years[np.asarray(keep, dtype=bool)]
+    distinct, counts = np.unique(years, return_counts=True)
+    return {int(y): int(c) for y, c in zip(distinct, counts)}
+
+
+def format_season_counts(counts: dict[int, int]) -> str:
+    """'2019 (220), 2023 (500)' (or 'none')."""
+    return ", ".join(f"{year} ({n})" for year, n in sorted(counts.items())) or "none"
+
+
+def _date_range(arrays: SeriesArrays | ObservedDays) -> tuple[np.datetime64, np.datetime64] | None:
     """First and last day that has an observation, or None."""
     observed = arrays.observed
     if not observed.any():
@@ -150,18 +210,17 @@ def _date_range(arrays: SeriesArrays) -> tuple[np.datetime64, np.datetime64] | N
     return np.datetime64(int(days.min()), "D"), np.datetime64(int(days.max()), "D")
 
 
-def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays, lat: np.ndarray | None = None, *,
-                      length_days: int = SEASON_LENGTH_DAYS,
-                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                      threshold: float = CLEAR_THRESHOLD, south_shift_months: int = SOUTH_SHIFT_MONTHS) -> int:
-    """The season year whose span holds the most clear observations.
-
-    A SampleSeries gives each sample its own hemisphere (from ``lat``); bare SeriesArrays are read as
-    northern unless ``lat`` is given. Raises SeasonError when no observation is clear at all.
-    """
+def candidate_season_counts(series_or_arrays: SampleSeries | SeriesArrays | ObservedDays,
+                            lat: np.ndarray | None = None, *,
+                            length_days: int = SEASON_LENGTH_DAYS,
+                            start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                            threshold: float = CLEAR_THRESHOLD,
+                            south_shift_months: int = SOUTH_SHIFT_MONTHS) -> tuple[np.ndarray, np.ndarray]:
+    """(candidate season years (k,) int64 ascending, clear observations of each sample in each year's
+    season (n, k)); SeasonError when no observation is clear at all."""
     if isinstance(series_or_arrays, SampleSeries):
         lat = series_or_arrays.lat if lat is None else lat
-        arrays = prepare_series(series_or_arrays, threshold)
+        arrays = observed_days(series_or_arrays, threshold)
     else:
         arrays = series_or_arrays
     lat = np.zeros(len(arrays)) if lat is None else np.asarray(lat, dtype=np.float64)
@@ -170,10 +229,45 @@ def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays, lat: np.nda
         raise SeasonError("the samples have no clear observation at all, so no season can be chosen; "
                           "check the cloud column and its cloud_kind, or lower the clear threshold")
     first, last = (int(str(d)[:4]) for d in covered)
-    # a southern season of year Y starts in Y - 1, so Y may be one past the last observed year
-    years = np.arange(first, last + 2)
-    counts = _season_counts(arrays, lat, years, length_days, start_month_day, south_shift_months)
-    return int(years[int(np.argmax(counts))])
+    # a southern season of year Y starts in Y - 1, so Y may be one past the last observed year; a
+    # season starting late in the year (--season-start 11-01) holds days of the next calendar year
+    years = np.arange(first - 1, last + 2)
+    return years, season_year_counts(arrays, lat, years, length_days, start_month_day, south_shift_months)
+
+
+def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays | ObservedDays,
+                      lat: np.ndarray | None = None, *,
+                      length_days: int = SEASON_LENGTH_DAYS,
+                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                      threshold: float = CLEAR_THRESHOLD, south_shift_months: int = SOUTH_SHIFT_MONTHS) -> int:
+    """The one season year whose span holds the most clear observations of all samples (a map's year).
+
+    A SampleSeries gives each sample its own hemisphere (from ``lat``); bare SeriesArrays are read as
+    northern unless ``lat`` is given. Raises SeasonError when no observation is clear at all.
+    """
+    years, counts = candidate_season_counts(series_or_arrays, lat, length_days=length_days,
+                                            start_month_day=start_month_day, threshold=threshold,
+                                            south_shift_months=south_shift_months)
+    return int(years[int(np.argmax(counts.sum(axis=0)))])
+
+
+def infer_season_years(series_or_arrays: SampleSeries | SeriesArrays | ObservedDays,
+                       lat: np.ndarray | None = None, *,
+                       length_days: int = SEASON_LENGTH_DAYS,
+                       start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
+                       threshold: float = CLEAR_THRESHOLD,
+                       south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
+    """(n,) int64 each sample's own season year: the year whose season (in the sample's hemisphere)
+    holds most of its clear observations. A tie, or a sample with no clear observation in any season,
+    goes to the year that covers the whole table best (:func:`infer_season_year`; e.g. a monthly
+    series with as many clear months in Aug-Nov 2020 as in May-Nov 2021 among 2021 samples), then to
+    the earliest. Raises SeasonError when no observation is clear at all.
+    """
+    years, counts = candidate_season_counts(series_or_arrays, lat, length_days=length_days,
+                                            start_month_day=start_month_day, threshold=threshold,
+                                            south_shift_months=south_shift_months)
+    table_best = np.arange(len(years)) == np.argmax(counts.sum(axis=0))
+    return years[np.argmax(2 * counts + table_best, axis=1)]
 
 
 def _per_sample(value: np.ndarray | int, n: int, name: str) -> np.ndarray:
@@ -288,8 +382,16 @@ def composite_pixels(pixels: SampleSeries | SeriesArrays, start_days: np.ndarray
     return PixelComposite(values, keep, np.isnan(medians).all(axis=(1, 2)))
 
 
-def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, year: int, length_days: int,
+def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray, length_days: int,
                        start_month_day: tuple[int, int], south_shift_months: int) -> str:
+    distinct = np.unique(years)
+    if len(distinct) > 1 and _date_range(arrays) is not None:
+        best = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day,
+                                 south_shift_months=south_shift_months)
+        return (f"no sample has a clear observation in its own season (season_year "
+                f"{format_season_counts(season_counts(years))}); check the table's season_year column, or "
+                f"pass year={best}, the season the dates cover best")
+    year = main_season_year(years)
     spans = []
     for hemisphere, present in (("north", (lat >= 0).any()), ("south", (lat < 0).any())):
         if present:
@@ -311,22 +413,28 @@ def median_features(series: SampleSeries, *, year: int | None = None, window_day
                     max_gap_bins: int = MAX_GAP_BINS,
                     start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
                     south_shift_months: int = SOUTH_SHIFT_MONTHS) -> MedianFeatures:
-    """Gap-filled median features of a sample table for one season (METHOD.md "Features").
+    """Gap-filled median features of a sample table, each sample over its own season (METHOD.md "Features").
 
-    ``year`` None picks the season the observations cover best. Raises SeasonError (naming the dates
-    the data cover and the year to pass) when no clear observation falls in the season.
+    ``year`` given: that season for every sample. None: each sample's ``season_year`` when the table
+    carries it, else the season that sample's own observations cover best (:func:`infer_season_years`),
+    so a table may mix years and hemispheres. Raises SeasonError (naming the dates the data cover and
+    the year to pass) when no clear observation falls in any sample's season.
     """
     if window_days <= 0 or length_days <= 0:
         raise SeasonError(f"a season needs a positive length and window, got length_days={length_days}, "
                           f"window_days={window_days}; use e.g. {SEASON_LENGTH_DAYS} and {WINDOW_DAYS} days")
     arrays = prepare_series(series, threshold)
     lat = np.asarray(series.lat, dtype=np.float64)
-    if year is None:
-        year = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day,
-                                 south_shift_months=south_shift_months)
+    if year is not None:
+        years = np.full(len(series), int(year), dtype=np.int64)
+    elif series.season_year is not None:
+        years = np.asarray(series.season_year, dtype=np.int64)
+    else:
+        years = infer_season_years(arrays, lat, length_days=length_days, start_month_day=start_month_day,
+                                   south_shift_months=south_shift_months)
     n_bins = n_bins_of(length_days, window_days)
-    start = season_start_days(lat, year, start_month_day, south_shift_months)
+    start = season_start_days(lat, years, start_month_day, south_shift_months)
     composite = composite_pixels(arrays, start, window_days, n_bins, max_gap_bins=max_gap_bins)
     if len(composite.empty) and composite.empty.all():
-        raise SeasonError(_no_season_message(arrays, lat, year, length_days, start_month_day, south_shift_months))
-    return MedianFeatures(composite.values, composite.keep, int(year), int(window_days), n_bins)
+        raise SeasonError(_no_season_message(arrays, lat, years, length_days, start_month_day, south_shift_months))
+    return MedianFeatures(composite.values, composite.keep, years, int(window_days), n_bins)

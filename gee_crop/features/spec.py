@@ -13,12 +13,25 @@ import numpy as np
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, SEASON_START_MONTH_DAY,
-                             SOUTH_SHIFT_MONTHS, WINDOW_DAYS, FeatureKind, SeasonSpan, hemisphere_of, n_bins_of,
-                             season_span)
+                             SOUTH_SHIFT_MONTHS, WINDOW_DAYS, FeatureKind, InputScaling, SeasonSpan, hemisphere_of,
+                             n_bins_of, season_span)
 from gee_crop.errors import InputError, ModelFileError
 
 #: 3rd-order harmonics (7 coefficients) of 5 series (METHOD.md "Harmonic").
 N_HARMONIC_FEATURES = 35
+#: input_scaling "log": log1p(LOG_GAIN * max(reflectance, 0)). A gain of 100 keeps dark reflectance
+#: (water, shadow: ~0.01) near-linear instead of sending it to -inf; above ~0.05 it is a plain log, so a
+#: multiplicative difference between sensors or years becomes an offset that the standardisation absorbs.
+LOG_GAIN = 100.0
+
+
+def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.ndarray:
+    """Reflectance as a model of ``scaling`` sees it before its per-band standardisation (any shape,
+    float32). The torch twin is ``gee_crop.models.scaling.scale_input``; both follow :data:`LOG_GAIN`."""
+    values = np.asarray(values, dtype=np.float32)
+    if InputScaling(scaling) == InputScaling.STANDARD:
+        return values
+    return np.log1p(np.float32(LOG_GAIN) * np.maximum(values, np.float32(0.0)))
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,9 @@ class FeatureSpec:
     south_shift_months: int = SOUTH_SHIFT_MONTHS
     """Months the season starts earlier south of the equator: 6 for the paper's season, 0 for a
     user's own (``--season-start``), which is a local calendar."""
+    input_scaling: InputScaling = InputScaling.STANDARD
+    """How the model rescales its reflectance input before its per-band standardisation (applied inside
+    the model: callers always feed reflectance). Files written before the option load as "standard"."""
 
     def __post_init__(self) -> None:
         try:
@@ -53,6 +69,11 @@ class FeatureSpec:
         except ValueError:
             raise ValueError(f"feature_kind must be one of {FeatureKind.values()}, "
                              f"got {self.feature_kind!r}") from None
+        try:
+            object.__setattr__(self, "input_scaling", InputScaling(self.input_scaling))
+        except ValueError:
+            raise ValueError(f"input_scaling must be one of {InputScaling.values()}, "
+                             f"got {self.input_scaling!r}") from None
         object.__setattr__(self, "start_month_day", tuple(int(v) for v in self.start_month_day))
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "bands", tuple(self.bands))
@@ -106,20 +127,26 @@ class FeatureSpec:
         """The contract's keys in a model file's metadata (plain JSON types)."""
         return {"feature_kind": self.feature_kind.value, "season": self.season_dict(year),
                 "cloud_threshold": float(self.cloud_threshold), "max_gap_bins": int(self.max_gap_bins),
-                "classes": list(self.classes), "bands": list(self.bands)}
+                "classes": list(self.classes), "bands": list(self.bands),
+                "input_scaling": self.input_scaling.value}
 
     @classmethod
     def from_meta(cls, meta: dict) -> "FeatureSpec":
         """The contract stored in a model file's metadata (0.1.0 files included)."""
         season = meta["season"]
         year = season.get("year_trained")
+        scaling = meta.get("input_scaling", InputScaling.STANDARD.value)
+        if scaling not in InputScaling.values():
+            raise ModelFileError(f"the model rescales its input with {scaling!r}, which this gee-crop does not know "
+                                 f"(it knows {', '.join(InputScaling.values())}); upgrade gee-crop")
         spec = cls(feature_kind=meta["feature_kind"], length_days=int(season["length_days"]),
                    window_days=int(season["window_days"]), cloud_threshold=float(meta["cloud_threshold"]),
                    max_gap_bins=int(meta["max_gap_bins"]),
                    start_month_day=tuple(season.get("start_month_day", SEASON_START_MONTH_DAY)),
                    classes=tuple(meta.get("classes", CLASSES)), bands=tuple(meta.get("bands", BANDS)),
                    year_trained=None if year is None else int(year),
-                   south_shift_months=int(season.get("south_shift_months", SOUTH_SHIFT_MONTHS)))
+                   south_shift_months=int(season.get("south_shift_months", SOUTH_SHIFT_MONTHS)),
+                   input_scaling=scaling)
         stored = season.get("n_bins")
         if stored is not None and int(stored) != spec.n_bins:
             raise ModelFileError(f"the model expects {int(stored)} time bins, but its season ({spec.length_days} "

@@ -11,7 +11,9 @@ Two formats, decided once:
       arch_kwargs      constructor arguments (dict)
       state_dict       weights and normalization buffers
       classes, bands, season, cloud_threshold, max_gap_bins, feature_kind   the contract (FeatureSpec)
+      input_scaling    "standard" | "log" (absent in older files: standard), applied inside the model
       train_config, metrics
+      domain_summary   the training inputs' distribution (features/shift.py; absent in older files)
 
 * an ONNX model (a Random Forest's ``model.onnx``, or a torch model exported by ``gee-crop export``)
   carries the same metadata in ``metadata_props`` (strings; lists and dicts as JSON).
@@ -37,6 +39,7 @@ from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.forest import forest_to_onnx
 from gee_crop.models.registry import TORCH_ARCHS, build_model
+from gee_crop.models.scaling import apply_input_scaling
 
 FORMAT_VERSION = "1"
 FORMAT_KEY = "gee_crop_model"
@@ -233,6 +236,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict]:
     except RuntimeError as exc:
         raise ModelFileError(f"{path}: weights do not match {arch} {kwargs} ({str(exc).splitlines()[0]}); "
                              "the file is damaged, retrain the model") from None
+    apply_input_scaling(model, FeatureSpec.from_meta(payload).input_scaling)
     return model.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
 
 

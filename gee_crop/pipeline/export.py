@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gee_crop.export.ensemble import export_ensemble_and_check
 from gee_crop.export.onnx import export_and_check
 from gee_crop.export.quantize import quantize_exported
 from gee_crop.testing.demo_data import demo_pixels
@@ -35,6 +36,21 @@ def run_export(model: str | os.PathLike, out_path: str | os.PathLike, *, opset: 
     data = table if table is not None else demo_pixels()
     path, diff, n_checked = export_and_check(model, out_path, data, opset=opset, overwrite=overwrite,
                                              trust_pickle=trust_pickle)
+    result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
+    if not quantize:
+        return result
+    int8, n_calibration = quantize_exported(path, calibration if calibration is not None else data)
+    return ExportResult(path, result.card_path, result.max_abs_diff, n_checked, int8, n_calibration)
+
+
+def run_export_ensemble(models: list[str | os.PathLike], out_path: str | os.PathLike, *, opset: int = 17,
+                        table: str | os.PathLike | None = None, overwrite: bool = False, quantize: bool = False,
+                        calibration: str | os.PathLike | None = None) -> ExportResult:
+    """Export the torch ``models`` (one contract, e.g. one recipe's seeds) as ONE ONNX graph averaging
+    their probabilities, parity-checked against the members' mean torch probabilities on ``table``
+    (else the demo pixels); with ``quantize`` also NAME.int8.onnx, calibrated as :func:`run_export`."""
+    data = table if table is not None else demo_pixels()
+    path, diff, n_checked = export_ensemble_and_check(models, out_path, data, opset=opset, overwrite=overwrite)
     result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
     if not quantize:
         return result

@@ -5,7 +5,8 @@ Reruns resume: a finished tile is a file in ``<out>/tiles/`` (written atomically
 checksum in ``<out>/tiles/manifest.json``, the run's :class:`~gee_crop.ledger.RunLedger`, and is never
 redone; the ledger also holds the run's settings, so a rerun with different settings is refused
 instead of mixing two maps. Tiles are computed deterministically, so a resumed map is identical to
-an uninterrupted one.
+an uninterrupted one. Each tile's transfer-risk tally (gee_crop.features.shift) is kept in its ledger
+entry, so summary.json and report.html score the whole map, resumed tiles included.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS, SeasonSpan
 from gee_crop.data.regions import WGS84, region_from_bbox, region_from_geojson, reproject_geometry, validate_region
 from gee_crop.errors import GeeCropError, InputError, MapIncompleteError, OutputExistsError
+from gee_crop.features.shift import DomainSummary, map_shift, summary_of, tally_shift
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.ledger import RunLedger, file_sha256
 from gee_crop.pipeline.pilot import PILOT_FILE, PILOT_SUFFIX
@@ -35,13 +37,15 @@ from gee_crop.mapping.estimate import DEFAULT_IN_FLIGHT, MapEstimate, Rates, fet
 from gee_crop.mapping.overlap import run_overlapped
 from gee_crop.mapping.sources import FeatureSource, check_region_in_source, open_source
 from gee_crop.mapping.tiling import LOCAL_TILE_SIZE, OutputGrid, Tile, grid_for_region, plan_tiles, region_mask
-from gee_crop.models.io import read_contract
+from gee_crop.models.io import read_contract, read_model_meta
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, check_precision, open_predictor
+from gee_crop.viz.map_report import map_report_html
 
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
+REPORT_NAME = "report.html"
 PROBABILITIES_NAME = "probabilities.tif"
 TILES_DIR, LEDGER_NAME = "tiles", "manifest.json"
-FINAL_NAMES = (MAP_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME)
+FINAL_NAMES = (MAP_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME, REPORT_NAME)
 #: ledger key of the finishing step: final file name -> sha256, written after the last final file.
 FINISHED_KEY = "finished"
 #: the schedulers that run in this process; anything else is the address of a running Dask scheduler.
@@ -67,6 +71,7 @@ class TileReport:
     error: str = ""
     read_seconds: float = 0.0       # source: composite (local) or request + decode (Earth Engine)
     inference_seconds: float = 0.0  # onnxruntime
+    shift: dict | None = None       # the tile's ShiftTally.to_dict() (features/shift.py), kept in the ledger
 
 
 @dataclass
@@ -99,6 +104,7 @@ class MapResult:
     reports: list[TileReport] = field(default_factory=list, repr=False)
     workers: int = 1
     notes: list[str] = field(default_factory=list)
+    domain_shift: dict = field(default_factory=dict)  # features/shift.map_shift: whole map and per tile
 
     def summary(self) -> dict:
         return {"cog": str(self.cog), "probabilities": str(self.probabilities) if self.probabilities else None,
@@ -110,7 +116,7 @@ class MapResult:
                 "bytes_per_pixel": round(self.bytes_per_pixel, 2), "min_bytes_per_pixel": self.min_bytes_per_pixel,
                 "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
                 "accuracy": self.accuracy.to_dict() if self.accuracy else None, "workers": self.workers,
-                "notes": self.notes}
+                "notes": self.notes, "domain_shift": self.domain_shift}
 
 
 @dataclass
@@ -131,6 +137,7 @@ class _Plan:
     precision: str
     cropland: Callable[[OutputGrid, Tile], np.ndarray] | None
     tile_hook: Callable[[Tile], None] | None
+    domain: DomainSummary | None = None  # the model's training-input summary (None: shift unavailable)
 
 
 def composite_settings(spec: FeatureSpec, season: SeasonSpan) -> dict:
@@ -209,14 +216,18 @@ def classify_tile(plan: _Plan, tile: Tile, fetched: tuple[object, float]) -> Til
         read_s += lap()
         predictor = open_predictor(plan.model_path, plan.precision, plan.providers, threads=plan.threads, cache=True)
         probabilities = np.zeros(valid.shape + (len(plan.spec.classes),), dtype=np.float32)
-        probabilities[valid] = predictor.predict_proba(composite.reflectance(), plan.batch_size)
+        inputs = composite.reflectance()
+        probabilities[valid] = predictor.predict_proba(inputs, plan.batch_size)
         inference_s = lap()
+        shift = tally_shift(plan.domain, inputs, probabilities[valid]).to_dict()
+        del inputs
         bands = writers.encode_bands(probabilities, valid, plan.probabilities)
         writers.write_tile(_tile_path(plan, tile), bands, plan.grid, tile)
     except GeeCropError as exc:
         return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - clock[0] + read_s)
     return TileReport(tile, "done", int(valid.sum()), composite.bytes_fetched,
-                      time.perf_counter() - clock[0] + fetched[1], read_seconds=read_s, inference_seconds=inference_s)
+                      time.perf_counter() - clock[0] + fetched[1], read_seconds=read_s, inference_seconds=inference_s,
+                      shift=shift)
 
 
 def _execute(plan: _Plan, tiles: list[Tile], scheduler: str, workers: int, progress: bool,
@@ -430,11 +441,11 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
     workers, note = worker_count(workers, len(todo), tile_size * tile_size * source.bytes_per_pixel(season))
     threads = max(1, cores // workers)
     plan = _Plan(source, model_path, spec, season, grid, region_grid, ledger.folder, probabilities, batch_size,
-                 threads, providers, precision, cropland, tile_hook)
+                 threads, providers, precision, cropland, tile_hook, summary_of(read_model_meta(model_path)))
 
     def record(report: TileReport) -> None:
-        if report.status == "done":
-            ledger.finish(report.tile.name, _tile_path(plan, report.tile))
+        if report.status == "done":  # the tile's shift tally is kept with it, so a resumed map scores it
+            ledger.finish(report.tile.name, _tile_path(plan, report.tile), shift=report.shift)
 
     tiles_started = time.perf_counter()
     try:
@@ -453,7 +464,8 @@ def run_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str |
             f"{len(tiles) - len(failed)} finished tiles are kept in {ledger.folder}: rerun the same command "
             "to retry only the failed ones")
     result = _finish(out_dir, plan, tiles, reports, source, job.year, started, tiles_seconds,
-                     workers=workers, notes=[note] if note else [])
+                     workers=workers, notes=[note] if note else [],
+                     shift_tallies={t.name: ledger.units.get(t.name, {}).get("shift") for t in tiles})
     # the finishing step is recorded last: a kill before this line leaves a map that a rerun finishes
     ledger.data[FINISHED_KEY] = {name: file_sha256(out_dir / name) for name in FINAL_NAMES
                                  if (out_dir / name).is_file()}
@@ -523,7 +535,7 @@ def plan_map(source: FeatureSource, model_path: str | os.PathLike, out_dir: str 
 
 def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileReport], source: FeatureSource,
             year: int, started: float, tiles_seconds: float, *, workers: int = 1,
-            notes: list[str] | None = None) -> MapResult:
+            notes: list[str] | None = None, shift_tallies: dict[str, dict | None] | None = None) -> MapResult:
     grid = plan.grid
     tile_paths = {t: _tile_path(plan, t) for t in tiles}
     tags = {"gee_crop_season": json.dumps(composite_settings(plan.spec, plan.season)), "year": str(year),
@@ -556,10 +568,13 @@ def _finish(out_dir: Path, plan: _Plan, tiles: list[Tile], reports: list[TileRep
         bytes_fetched=fetched, bytes_per_pixel=fetched / requested if requested else 0.0,
         min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins, accuracy=accuracy, reports=reports,
         workers=workers, notes=list(notes or []),
+        domain_shift=map_shift(shift_tallies or {}, available=plan.domain is not None),
         stage_seconds={"read": sum(r.read_seconds for r in done), "inference": sum(r.inference_seconds for r in done),
                        "write": work_seconds - sum(r.read_seconds + r.inference_seconds for r in done)})
     writers.write_atomic(out_dir / SUMMARY_NAME,
                           lambda tmp: tmp.write_text(json.dumps(result.summary(), indent=1), encoding="utf-8"))
+    page = map_report_html(result.summary(), PREVIEW_NAME)
+    writers.write_atomic(out_dir / REPORT_NAME, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return result
 
 

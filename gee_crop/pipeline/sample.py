@@ -30,6 +30,7 @@ from gee_crop.countries import country_geometry, country_of, country_spec, read_
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import WGS84, read_region
 from gee_crop.data.sampling import sample_from_files
+from gee_crop.data.seasons import with_season_year, with_season_years
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine import client as ee_client
@@ -417,9 +418,10 @@ def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: Run
     return started
 
 
-def assemble(ledger: RunLedger, units: list[str], out: Path, season: SeasonSettings | None = None) -> int:
-    """Concatenate the finished parts into the sample table at ``out`` (with the job's own ``season``);
-    the number of samples."""
+def assemble(ledger: RunLedger, units: list[str], out: Path, season: SeasonSettings | None = None,
+             year: int | None = None) -> int:
+    """Concatenate the finished parts into the sample table at ``out`` (with the job's own ``season``,
+    and ``year`` as every sample's ``season_year``); the number of samples."""
     parts = [read_table(path) for path in map(ledger.output_path, units) if path is not None]
     if not parts or sum(len(p) for p in parts) == 0:
         raise SeasonError(
@@ -427,6 +429,7 @@ def assemble(ledger: RunLedger, units: list[str], out: Path, season: SeasonSetti
             "region and year; check --year (labels and Sentinel-2 must both exist) and the region")
     table = concat(parts)
     table.season = None if season is None else season.to_dict()
+    with_season_year(table, year)
     check_class_sizes(table, f"the samples of {out}")
     write_table(table, out)
     return len(table)
@@ -476,7 +479,7 @@ def run_sampling(client, job: SamplingJob, out: str | os.PathLike, *, mode: str 
         result.message = (f"{len(waiting)} of {len(tiles)} tiles are not collected yet; {where} "
                           "(rerun the same command to resume)")
         return result
-    result.n_samples = assemble(ledger, list(tiles), out, job.season)
+    result.n_samples = assemble(ledger, list(tiles), out, job.season, job.year)
     result.out = out
     return result
 
@@ -491,7 +494,8 @@ def table_from_exports(folder: str | os.PathLike, out: str | os.PathLike, *, ove
                        cloud_band: str = "cs") -> str:
     """The sample table of CSVs already exported (e.g. by ``ee_scripts/sample.js`` in the Code
     Editor) into ``folder``: no Earth Engine request, no new task. The region name of the samples is
-    the ``name`` part of the files' ``gee-crop_<name>_<year>_tileNNNN`` prefix."""
+    the ``name`` part of the files' ``gee-crop_<name>_<year>_tileNNNN`` prefix, their season year the
+    ``year`` part."""
     folder, out = Path(folder), Path(out)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose another --out")
@@ -502,6 +506,12 @@ def table_from_exports(folder: str | os.PathLike, out: str | os.PathLike, *, ove
     names = sorted({EXPORT_CSV.match(p.name)["name"] for p in found})
     parts = [ee_rows.rows_to_series(ee_rows.read_export_csv([p for p in found if EXPORT_CSV.match(p.name)["name"] == n]),
                                     region=n, cloud_band=cloud_band) for n in names]
+    for name, part in zip(names, parts):  # the export's --year, in its file names (one per name), else inferred
+        years = {int(EXPORT_CSV.match(p.name)["year"]) for p in found if EXPORT_CSV.match(p.name)["name"] == name}
+        if len(years) == 1:
+            with_season_year(part, years.pop())
+        else:
+            with_season_years(part)
     table = concat(parts)
     write_table(table, out)
     return f"wrote {len(table)} samples from {len(found)} exported CSV files in {folder} to {out}"

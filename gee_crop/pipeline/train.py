@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from gee_crop.pipeline.models import zoo_models
 from gee_crop.training.trainer import TrainResult, train
 
 
@@ -12,6 +13,9 @@ def run_train(table: str | os.PathLike, out_dir: str | os.PathLike, *, resume: b
               **options: Any) -> TrainResult:
     """Train on ``table`` into ``out_dir`` (model file, config.json, history.csv, checkpoint.pt).
 
-    ``options`` are fields of ``gee_crop.training.trainer.TrainConfig`` (arch, epochs, seed, ...).
+    ``options`` are fields of ``gee_crop.training.trainer.TrainConfig`` (arch, epochs, seed, ...);
+    ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file.
     """
-    return train(table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, **options)
+    zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
+    return train(table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, zoo=zoo,
+                 **options)

@@ -12,26 +12,46 @@ import numpy as np
 
 from gee_crop.config import FeatureKind
 from gee_crop.features.augment import AugmentConfig, augmented_medians
-from gee_crop.features.composite import median_features, prepare_series, season_start_days
+from gee_crop.features.composite import (format_season_counts, infer_season_years, main_season_year, median_features,
+                                         prepare_series, season_counts, season_start_days)
 from gee_crop.features.harmonics import harmonic_features
-from gee_crop.features.spec import FeatureSpec
+from gee_crop.features.spec import FeatureSpec, scale_reflectance
 from gee_crop.types import SampleSeries
 
 
 @dataclass
 class SeriesFeatures:
     """Features of a table: ``values`` (n, 10, t) medians or (n, 35) harmonics, float32 reflectance;
-    ``keep`` (n,) False for samples with too many gaps; ``year`` the season year used."""
+    ``keep`` (n,) False for samples with too many gaps; ``years`` (n,) int64 each sample's season year."""
 
     values: np.ndarray
     keep: np.ndarray
-    year: int
+    years: np.ndarray
+
+    @property
+    def year(self) -> int | None:
+        """The most common season year of the kept samples (a model's ``year_trained``)."""
+        return main_season_year(self.years, self.keep)
+
+    @property
+    def season_counts(self) -> dict[int, int]:
+        """{season year: kept samples}, by year."""
+        return season_counts(self.years, self.keep)
+
+    @property
+    def seasons_text(self) -> str:
+        """The kept samples' seasons for a log line: 'season 2019 (220)' or 'seasons 2019 (220), 2023 (500)'."""
+        counts = self.season_counts
+        return f"season{'s' if len(counts) > 1 else ''} {format_season_counts(counts)}"
 
 
 def series_features(series: SampleSeries, spec: FeatureSpec, year: int | None = None) -> SeriesFeatures:
-    """Compute the features of ``spec`` for every sample (SeasonError when the season has no data).
+    """Compute the features of ``spec`` for every sample, each over its own season (SeasonError when
+    no sample's season has data).
 
-    Every kind uses the median pipeline's ``keep`` so that all feature kinds see the same samples.
+    ``year`` given: that season for every sample (``--year``); None: each sample's ``season_year``,
+    else the season its observations cover best. Every kind uses the median pipeline's ``keep`` so
+    that all feature kinds see the same samples.
     """
     medians = median_features(series, year=year, window_days=spec.window_days, length_days=spec.length_days,
                               threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins,
@@ -39,15 +59,17 @@ def series_features(series: SampleSeries, spec: FeatureSpec, year: int | None = 
     values = medians.values
     if spec.feature_kind == FeatureKind.HARMONIC:
         arrays = prepare_series(series, threshold=spec.cloud_threshold)
-        starts = season_start_days(series.lat, medians.year, spec.start_month_day, spec.south_shift_months)
+        starts = season_start_days(series.lat, medians.years, spec.start_month_day, spec.south_shift_months)
         values = harmonic_features(arrays, starts, spec.length_days)
     return SeriesFeatures(np.asarray(values, dtype=np.float32), np.asarray(medians.keep, dtype=bool),
-                          int(medians.year))
+                          np.asarray(medians.years, dtype=np.int64))
 
 
 def normalization_stats(features: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of training features: per band over samples and bins (median2d, (10,) each),
-    per feature over samples (1D kinds, (F,) each)."""
+    per feature over samples (1D kinds, (F,) each); of the features as rescaled by the contract's
+    ``input_scaling`` (what the model standardises)."""
+    features = scale_reflectance(features, spec.input_scaling)
     if spec.feature_kind == FeatureKind.MEDIAN2D:
         return features.mean(axis=(0, 2)), features.std(axis=(0, 2))
     flat = features.reshape(features.shape[0], -1)
@@ -58,17 +80,25 @@ class AugmentedBatches:
     """Model inputs for batches of training samples, medians recomputed with random augmentation.
 
     Holds the raw series (as reflectance arrays) of the training samples; ``inputs(index, rng)``
-    gives (b, 1, 10, t) or (b, 1, F) float32 for the samples ``index``. All randomness comes from
-    ``rng`` so a (seed, epoch)-derived generator makes an epoch repeatable.
+    gives (b, 1, 10, t) or (b, 1, F) float32 for the samples ``index``. ``year``: the season year of
+    every sample, or (n,) each sample's own (``SeriesFeatures.years``); None: the series'
+    ``season_year``, else inferred per sample. All randomness comes from ``rng`` so a (seed,
+    epoch)-derived generator makes an epoch repeatable.
     """
 
-    def __init__(self, series: SampleSeries, features: np.ndarray, year: int, spec: FeatureSpec,
-                 augment: dict | None) -> None:
+    def __init__(self, series: SampleSeries, features: np.ndarray, year: int | np.ndarray | None,
+                 spec: FeatureSpec, augment: dict | None) -> None:
         self.spec, self.features = spec, features
         self.augment = None
         if augment is not None and spec.is_median:
             self.augment = AugmentConfig(**augment)
             self.arrays = prepare_series(series, threshold=spec.cloud_threshold)
+            if year is None:
+                year = series.season_year
+            if year is None:
+                year = infer_season_years(self.arrays, series.lat, length_days=spec.length_days,
+                                          start_month_day=spec.start_month_day,
+                                          south_shift_months=spec.south_shift_months)
             self.start_days = season_start_days(series.lat, year, spec.start_month_day, spec.south_shift_months)
 
     def __len__(self) -> int:

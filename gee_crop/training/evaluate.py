@@ -2,19 +2,23 @@
 
 Works for every model file (``model.pt``, a forest's ``model.onnx``, an ONNX export), run through
 ``models.predict.open_predictor``. The features are computed as the model was trained (its contract)
-for the season the target data cover best, so a model trained on 2019 applies to a 2023 table.
+for each sample's own season (its ``season_year``, else the season its dates cover best), so a model
+trained on 2019 applies to a 2023 table, and to a table mixing years.
 Samples the model's gap rule discards are left out of the scores, with their count reported.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.data.table import read_table
+from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import series_features
@@ -39,16 +43,22 @@ class Evaluation:
     target_region: str | None
     source_region: str | None
     classes: tuple[str, ...] = CLASSES
+    domain_shift: dict = field(default_factory=unavailable_score)  # features/shift.py: the table vs training
+    seasons: dict[int, int] = field(default_factory=dict)  # season year -> scored samples (``year``: the commonest)
 
     def to_dict(self) -> dict:
         return {**self.report.to_dict(self.classes), "alignment": self.alignment.to_dict(),
                 "alignment_rule": self.alignment.describe(), "n_table_samples": self.n_samples,
                 "n_dropped_gaps": self.n_dropped_gaps, "n_dropped_alignment": self.n_dropped_alignment,
                 "season_year": self.year, "target_region": self.target_region,
-                "source_region": self.source_region, "classes": list(self.classes)}
+                "source_region": self.source_region, "classes": list(self.classes),
+                "domain_shift": dict(self.domain_shift),
+                "season_years": {str(y): n for y, n in sorted(self.seasons.items())}}
 
     def summary(self) -> str:
-        head = (f"{self.source_region or '?'} -> {self.target_region or '?'}, season {self.year}; "
+        seasons = (f"seasons {', '.join(f'{y} ({n})' for y, n in sorted(self.seasons.items()))}"
+                   if len(self.seasons) > 1 else f"season {self.year}")
+        head = (f"{self.source_region or '?'} -> {self.target_region or '?'}, {seasons}; "
                 f"class alignment: {self.alignment.describe()}; dropped {self.n_dropped_gaps} gap-heavy "
                 f"and {self.n_dropped_alignment} aligned-out samples of {self.n_samples}")
         return head + "\n" + format_report(self.report, self.classes)
@@ -65,14 +75,17 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
     """Predict ``data`` with a saved model and score it after the paper's class alignment.
 
     ``target_region`` defaults to the table's region when it has only one; ``source_region`` to the
-    model's training region when it had only one. ``year`` None: the season the data cover best.
+    model's training region when it had only one. ``year`` None: each sample's own season
+    (``season_year``, else the season its dates cover best); given: that season for every sample.
     """
     predictor = open_predictor(model_path, device=device)
     check_model_matches(predictor.contract, model_path=model_path)
     series = data if isinstance(data, SampleSeries) else read_table(data)
     feats = series_features(series, predictor.contract, year)
-    proba = predictor.predict_proba(feats.values[feats.keep], batch_size=EVALUATION_BATCH)
     classes = tuple(predictor.contract.classes)
+    # every sample gap-heavy: nothing to predict, and the scores say so (None), not a crash
+    proba = (predictor.predict_proba(feats.values[feats.keep], batch_size=EVALUATION_BATCH) if feats.keep.any()
+             else np.zeros((0, len(classes)), dtype=np.float32))
     y_true = class_indices(series.crop_class[feats.keep], classes)  # the table's names, the model's order
     target = target_region or _single_region(series.region)
     trained_on = predictor.meta.get("train_config", {}).get("data", {}).get("regions", [])
@@ -81,8 +94,12 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
     alignment = alignment_for(source, target) if classes == CLASSES else Alignment(None, ())
     y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes,
                                  alignment.drop_true_classes)
+    # transfer risk: the scored samples against the model's training inputs (unavailable in older models)
+    summary = summary_of(predictor.meta)
+    shift = tally_shift(summary, feats.values[feats.keep], proba).score(available=summary is not None)
     return Evaluation(classification_report(y_true, y_pred, len(classes)), alignment, len(series),
-                      int((~feats.keep).sum()), int((~kept).sum()), feats.year, target, source, classes)
+                      int((~feats.keep).sum()), int((~kept).sum()), feats.year, target, source, classes, shift,
+                      seasons=feats.season_counts)
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:

@@ -1,6 +1,7 @@
 """The one fit loop of every torch architecture (CropNet 2D / 1D and the CNN baselines).
 
-Adam on cross-entropy (optionally class-weighted), mini-batches drawn from :class:`AugmentedBatches`,
+Adam on cross-entropy (optionally class-weighted), mini-batches drawn from :class:`AugmentedBatches`
+(a permutation per epoch, or class-balanced draws with ``balanced_sampling``),
 validation after every epoch and a checkpoint written atomically after every epoch, from which an
 interrupted run resumes.
 
@@ -38,6 +39,7 @@ class FitOptions:
     device: torch.device
     class_weights: bool = False
     n_classes: int = len(CLASSES)
+    balanced_sampling: bool = False
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -52,6 +54,15 @@ def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Te
     weights = np.ones(n_classes)
     weights[present] = counts.sum() / (present.sum() * counts[present])
     return torch.tensor(weights, dtype=torch.float32)
+
+
+def balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n,) sample indices of one class-balanced epoch: ``n = len(labels)`` draws with replacement, each
+    sample drawn with probability 1 / (k * its class count) for the k classes present, so every class
+    fills about n / k of the epoch (rare samples repeat, common ones are subsampled)."""
+    counts = np.bincount(labels)
+    weights = 1.0 / (np.count_nonzero(counts) * counts[labels])
+    return rng.choice(len(labels), size=len(labels), replace=True, p=weights / weights.sum())
 
 
 @torch.no_grad()
@@ -129,7 +140,7 @@ def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inp
         start = time.perf_counter()
         rng = np.random.default_rng([options.seed, epoch])
         torch.manual_seed(epoch_seed(options.seed, epoch))
-        order = rng.permutation(n_train)
+        order = balanced_order(labels, rng) if options.balanced_sampling else rng.permutation(n_train)
         model.train()
         total = 0.0
         for begin in range(0, n_train, batch_size):

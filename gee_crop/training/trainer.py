@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -23,16 +23,20 @@ import torch
 from gee_crop.atomic import write_text_atomic
 from gee_crop.classes import CLASSES
 from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS,
-                             SEASON_LENGTH_DAYS, WINDOW_DAYS, Arch)
+                             SEASON_LENGTH_DAYS, WINDOW_DAYS, Arch, InputScaling)
 from gee_crop.data.table import read_table
 from gee_crop.errors import InputError, OutputExistsError, SampleTableError
-from gee_crop.features.augment import AugmentConfig
+from gee_crop.features.augment import AugmentConfig, augment_config
+from gee_crop.features.shift import fit_domain_summary
 from gee_crop.features.spec import FeatureSpec, SeasonSettings
 from gee_crop.models.device import resolve_device
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
 from gee_crop.models.registry import ARCH_FEATURES, arch_kwargs, build_model
+from gee_crop.models.scaling import apply_input_scaling
 from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
+from gee_crop.training.finetune import (SourceModel, describe, explicit_options, finetune_config, finetune_contract,
+                                        finetune_meta, load_source, table_rows)
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
 from gee_crop.training.loop import FitOptions, class_weights, fit, logits_of, read_checkpoint
 from gee_crop.training.metrics import classification_report
@@ -71,6 +75,9 @@ class TrainConfig:
     distill_from: str | None = None
     distill_temperature: float = DISTILL_TEMPERATURE
     distill_alpha: float = DISTILL_ALPHA
+    input_scaling: str = InputScaling.STANDARD.value
+    balanced_sampling: bool = False
+    init_from: str | None = None
 
     def resolved(self) -> "TrainConfig":
         """Validate the options and fill in the default feature kind (InputError naming the fix)."""
@@ -87,17 +94,40 @@ class TrainConfig:
         if self.distill_from and self.arch == Arch.RANDOM_FOREST:
             raise InputError("--distill-from trains a torch student; a random_forest cannot learn soft targets: "
                              "use --arch tempcnn (the mapping student) or another network")
+        scaling = _input_scaling(self.input_scaling, self.arch, kind)
+        augment_config(self.augment_options, enabled=self.augment)
+        if self.balanced_sampling and self.arch == Arch.RANDOM_FOREST:
+            raise InputError("--balanced-sampling draws the batches of a network's epochs; a random_forest is "
+                             "fitted once: drop --balanced-sampling (or use --class-weights with a network)")
         return replace(self, arch=Arch(self.arch).value, feature_kind=kind,
-                       widths=tuple(int(w) for w in self.widths))
+                       widths=tuple(int(w) for w in self.widths), input_scaling=scaling.value)
 
     def feature_spec(self) -> FeatureSpec:
         """The model contract these options train (the season year is set from the data)."""
         return FeatureSpec(feature_kind=self.feature_kind, length_days=self.length_days,
                            window_days=self.window_days, cloud_threshold=self.cloud_threshold,
-                           max_gap_bins=self.max_gap_bins)
+                           max_gap_bins=self.max_gap_bins, input_scaling=self.input_scaling)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
+
+
+def _input_scaling(value: str, arch: str, kind: str) -> InputScaling:
+    """The validated ``--input-scaling`` of ``arch`` on ``kind`` features (InputError naming the fix)."""
+    try:
+        scaling = InputScaling(value)
+    except ValueError:
+        raise InputError(f"--input-scaling {value!r} is unknown; use one of {', '.join(InputScaling.values())}") \
+            from None
+    if scaling == InputScaling.STANDARD:
+        return scaling
+    if arch == Arch.RANDOM_FOREST:
+        raise InputError(f"--input-scaling {scaling}: a random_forest splits each feature at thresholds, so a "
+                         "monotone rescaling changes nothing; drop the option for the forest (keep it for networks)")
+    if kind == "harmonic":
+        raise InputError(f"--input-scaling {scaling} rescales reflectance; harmonic coefficients are not "
+                         "reflectance: use median2d / median1d features or --input-scaling standard")
+    return scaling
 
 
 @dataclass
@@ -162,7 +192,8 @@ def _check_classes(labels: np.ndarray, source: str, classes: tuple[str, ...] = C
 def _data_summary(series: SampleSeries, source: str, n_dropped: int) -> dict:
     counts = np.bincount(series.labels, minlength=len(series.classes))
     return {"source": source, "regions": sorted({str(r) for r in series.region}), "n_samples": len(series),
-            "n_dropped": int(n_dropped), "class_counts": {c: int(k) for c, k in zip(series.classes, counts) if k}}
+            "n_dropped": int(n_dropped), "class_counts": {c: int(k) for c, k in zip(series.classes, counts) if k},
+            "seasons": {str(y): k for y, k in series.season_counts.items()}}
 
 
 def table_spec(config: TrainConfig, series: SampleSeries) -> FeatureSpec:
@@ -183,13 +214,20 @@ def table_spec(config: TrainConfig, series: SampleSeries) -> FeatureSpec:
 
 def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, config: TrainConfig | None = None,
           *, resume: bool = False, overwrite: bool = False, progress: bool = True,
-          echo: Callable[[str], None] = print, **options) -> TrainResult:
+          echo: Callable[[str], None] = print, zoo: Mapping[str, Path] | None = None, **options) -> TrainResult:
     """Train a model on a sample table (path or SampleSeries) and write it to ``out_dir``.
 
     ``options`` override fields of ``config`` (e.g. ``epochs=2, widths=(8, 16, 32, 64)``). Samples whose
-    median series has too many gaps (``max_gap_bins``) are dropped, with a printed count.
+    median series has too many gaps (``max_gap_bins``) are dropped, with a printed count. ``init_from``
+    fine-tunes a model.pt (or a ``zoo`` name: name -> shipped ONNX file), see training/finetune.py.
     """
-    config = replace(config or TrainConfig(), **options).resolved()
+    given = explicit_options(config, options)
+    config = replace(config or TrainConfig(), **options)
+    init = None
+    if config.init_from:  # fine-tuning: the source's architecture and contract, fine-tuning defaults
+        init = load_source(config.init_from, zoo)
+        config = finetune_config(config, init, given, table_rows(data))
+    config = config.resolved()
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, config, resume, overwrite)
     source = "in-memory SampleSeries"
@@ -199,14 +237,17 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
     if len(series) == 0:
         raise SampleTableError(f"{source} holds no samples (0 rows); sample some with `gee-crop sample`")
     spec = table_spec(config, series)
+    if init is not None:
+        spec = finetune_contract(spec, init, series)
+        echo(describe(init, config))
     feats = series_features(series, spec, config.year)
     n_dropped = int((~feats.keep).sum())
-    echo(f"season {feats.year}: dropped {n_dropped} of {len(series)} samples with a gap longer than "
+    echo(f"{feats.seasons_text}; dropped {n_dropped} of {len(series)} samples with a gap longer than "
          f"{config.max_gap_bins} bins of {spec.window_days} days (--max-gap-bins)")
     if not feats.keep.any():
         raise InputError("no sample is left after dropping gap-heavy series; raise --max-gap-bins or "
                          "--cloud-threshold, or check the season (--year)")
-    kept = series.subset(np.flatnonzero(feats.keep))
+    kept = replace(series, season_year=feats.years).subset(np.flatnonzero(feats.keep))  # each sample's own season
     values, labels = feats.values[feats.keep], kept.labels
     _check_classes(labels, source, spec.classes)
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
@@ -214,9 +255,14 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
         raise InputError(f"only {len(labels)} usable sample(s), none left for training after the validation "
                          "split; give more samples or lower --val-fraction")
     contract = replace(spec, year_trained=feats.year)
-    meta = {"train_config": {**config.to_dict(), "data": _data_summary(kept, source, n_dropped)}}
+    meta = {"train_config": {**config.to_dict(), "data": _data_summary(kept, source, n_dropped)},
+            **(finetune_meta(init) if init is not None else {})}
+    # transfer risk (features/shift.py): the training inputs' distribution, scored by evaluate and map
+    summary = fit_domain_summary(values[train_idx], median=contract.is_median)
+    if summary is not None:
+        meta["domain_summary"] = summary.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(config, contract, kept, values, labels, train_idx, val_idx, feats.year, meta, out_dir, echo)
+    run = _Run(config, contract, kept, values, labels, train_idx, val_idx, feats.year, meta, out_dir, echo, init)
     if config.arch == Arch.RANDOM_FOREST:
         path, metrics, history = _train_forest(run)
     else:
@@ -239,6 +285,7 @@ class _Run:
     meta: dict
     out_dir: Path
     echo: Callable[[str], None]
+    init_from: SourceModel | None = None
 
     def finish(self, path: Path, metrics: dict, history: list[dict]) -> tuple[Path, dict, list[dict]]:
         """Write config.json and history.csv beside the model file, print the summary line."""
@@ -289,15 +336,19 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
     train_idx, val_idx = run.train_idx, run.val_idx
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    kwargs = arch_kwargs(config.arch, contract, widths=config.widths, dropout=config.dropout)
-    model = build_model(config.arch, kwargs)
-    model.set_normalization(*normalization_stats(values[train_idx], contract))
+    if run.init_from is not None:  # fine-tuning: the source's weights, normalisation and input scaling
+        kwargs, model = run.init_from.initial_model(config.dropout)
+    else:
+        kwargs = arch_kwargs(config.arch, contract, widths=config.widths, dropout=config.dropout)
+        model = apply_input_scaling(build_model(config.arch, kwargs), contract.input_scaling)
+        model.set_normalization(*normalization_stats(values[train_idx], contract))
     augment = ({**asdict(AugmentConfig()), **config.augment_options}
                if config.augment and contract.is_median else None)
-    batches = AugmentedBatches(run.series.subset(train_idx), values[train_idx], run.year, contract, augment)
+    batches = AugmentedBatches(run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx],
+                               contract, augment)
     val_inputs, y_val = contract.model_input(values[val_idx]), labels[val_idx]
     options = FitOptions(config.epochs, config.batch_size, config.learning_rate, config.seed, device,
-                         config.class_weights, len(contract.classes))
+                         config.class_weights, len(contract.classes), config.balanced_sampling)
     loss = None
     if config.distill_from:
         weights = class_weights(labels[train_idx]) if config.class_weights else None

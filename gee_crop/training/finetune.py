@@ -1,0 +1,254 @@
+"""Fine-tuning: a trained model trained further on a small table of the user's own labels.
+
+``gee-crop train TABLE --init-from MODEL`` starts from the weights of MODEL instead of a random
+initialisation. MODEL is a ``model.pt`` written by ``gee-crop train`` (read with
+``torch.load(weights_only=True)``: no code is unpickled) or the name of a zoo model whose fp32 torch
+weights ship beside its int8 ONNX as ``<name>.pt`` (ONNX files hold no trainable weights).
+
+The fine-tuned model keeps the source's **contract** (feature kind, season, window, cloud threshold,
+gap rule, bands, classes) and its **normalisation statistics** (the ``band_mean`` / ``band_std``
+buffers are loaded with the weights, never refitted on the small table), so every input means what
+it meant to the source model. Its metadata records ``init_from`` (what was named, the file's sha256,
+the source's architecture and training data).
+
+Defaults, each overridden by giving its option:
+
+* inherited from the source: architecture, widths, feature kind, season, window, cloud threshold,
+  gap rule, input scaling (a *different* value given for one of these is refused, naming it), and
+  the training habits dropout, batch size, augmentation (with its options), class weighting and
+  balanced sampling;
+* ``epochs`` FINETUNE_EPOCHS and ``learning_rate`` FINETUNE_LR_FACTOR x the source's: a few labels
+  should nudge the source model, not overwrite it;
+* no validation split (``val_fraction`` 0) for a table of fewer than FINETUNE_MIN_VAL_ROWS rows: the
+  fit loop selects nothing on validation, so on a small table every label is worth more in training
+  (score the result on separate labels with ``gee-crop evaluate``).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from dataclasses import MISSING, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+import numpy as np
+import pyarrow.parquet as pq
+from torch import nn
+
+from gee_crop.config import LEARNING_RATE, Arch
+from gee_crop.errors import InputError
+from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.io import file_kind, load_model, read_contract
+from gee_crop.types import SampleSeries
+
+#: passes over the fine-tuning table, and the learning rate as a share of the source's.
+FINETUNE_EPOCHS = 20
+FINETUNE_LR_FACTOR = 0.1
+#: tables with fewer rows get no validation split by default.
+FINETUNE_MIN_VAL_ROWS = 500
+#: options that must equal the source's (they fix the weights' shapes or the meaning of the inputs).
+CONTRACT_OPTIONS = ("arch", "widths", "feature_kind", "window_days", "length_days", "cloud_threshold",
+                    "max_gap_bins", "input_scaling")
+#: training habits taken from the source unless given.
+HABIT_OPTIONS = ("dropout", "batch_size", "augment", "augment_options", "class_weights", "balanced_sampling")
+#: options whose default changes when fine-tuning (the CLI leaves them out unless given).
+FINETUNE_OPTIONS = (*CONTRACT_OPTIONS, *HABIT_OPTIONS, "epochs", "learning_rate", "val_fraction")
+#: contract fields a table's own season and class list must share with the source model.
+TABLE_FIELDS = ("start_month_day", "length_days", "window_days", "south_shift_months", "classes", "bands")
+
+#: the dropout layers whose rate ``--init-from`` with another dropout changes.
+DROPOUT_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+
+Config = TypeVar("Config")
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """The model a fine-tuning run starts from."""
+
+    name: str
+    """What the user named: a model.pt path or a zoo model name."""
+    path: Path
+    """The torch file read."""
+    sha256: str
+    arch: str
+    arch_kwargs: dict
+    contract: FeatureSpec
+    meta: dict
+    """The source's metadata without its weights (train_config, metrics, output_classes ...)."""
+    model: nn.Module
+
+    def record(self) -> dict:
+        """The ``init_from`` entry of the fine-tuned model's metadata."""
+        data = (self.meta.get("train_config") or {}).get("data") or {}
+        return {"name": self.name, "sha256": self.sha256, "arch": self.arch,
+                "source_data": {k: data[k] for k in ("source", "regions", "n_samples") if k in data}}
+
+    def initial_model(self, dropout: float | None = None) -> tuple[dict, nn.Module]:
+        """``(arch_kwargs, model)``: a copy of the source model (its weights, normalisation buffers and
+        input scaling) in train mode; ``dropout`` replaces the source's when the arch has one."""
+        kwargs = dict(self.arch_kwargs)
+        model = copy.deepcopy(self.model).train()
+        if dropout is not None and "dropout" in kwargs:
+            kwargs["dropout"] = float(dropout)
+            for module in model.modules():
+                if isinstance(module, DROPOUT_LAYERS):
+                    module.p = float(dropout)
+        return kwargs, model
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def zoo_weights_path(onnx_path: Path, name: str) -> Path:
+    """Where a zoo model's fp32 torch weights ship: ``<name>.pt`` beside its ONNX file."""
+    return Path(onnx_path).parent / f"{name}.pt"
+
+
+def resolve_source_path(init_from: str, zoo: Mapping[str, Path] | None = None) -> Path:
+    """The torch file of ``--init-from``: a path as given, or a zoo name (``zoo``: name -> shipped
+    ONNX file) resolved to its ``<name>.pt``; InputError naming the fix otherwise."""
+    path = Path(init_from)
+    if path.is_file():
+        return path
+    zoo = dict(zoo or {})
+    if init_from in zoo:
+        weights = zoo_weights_path(zoo[init_from], init_from)
+        if weights.is_file():
+            return weights
+        raise InputError(f"--init-from {init_from}: this install ships the zoo model {init_from} only as int8 ONNX "
+                         f"({Path(zoo[init_from]).name}), and fine-tuning needs its fp32 torch weights "
+                         f"({weights.name}); install a gee-crop release that ships {weights.name}, or fine-tune "
+                         "a model.pt of your own (`gee-crop train`)")
+    names = f"; zoo models: {', '.join(sorted(zoo))}" if zoo else ""
+    raise InputError(f"--init-from {init_from}: no such file and no zoo model of that name; give a model.pt "
+                     f"written by `gee-crop train`{names}")
+
+
+def load_source(init_from: str | os.PathLike, zoo: Mapping[str, Path] | None = None) -> SourceModel:
+    """The source model of ``--init-from`` (weights loaded with weights_only=True); InputError
+    for an ONNX file (no trainable weights), ModelFileError for a pickle or a file that is no
+    gee-crop model."""
+    name = str(init_from)
+    path = resolve_source_path(name, zoo)
+    if file_kind(path) == "onnx":
+        raise InputError(f"--init-from {name}: an ONNX file (an export, an int8 zoo file or a Random Forest) holds "
+                         "no trainable fp32 weights; give the model.pt it was exported from (`gee-crop train`)")
+    model, meta = load_model(path)
+    return SourceModel(name=name, path=path, sha256=file_sha256(path), arch=str(meta["arch"]),
+                       arch_kwargs=dict(meta.get("arch_kwargs", {})), contract=read_contract(path), meta=meta,
+                       model=model)
+
+
+def source_settings(source: SourceModel) -> dict[str, Any]:
+    """The TrainConfig values a fine-tuning run takes from the source (CONTRACT_OPTIONS and
+    HABIT_OPTIONS the source records)."""
+    spec, kwargs = source.contract, source.arch_kwargs
+    trained = source.meta.get("train_config") or {}
+    settings: dict[str, Any] = {"arch": source.arch, "feature_kind": spec.feature_kind.value,
+                                "window_days": spec.window_days, "length_days": spec.length_days,
+                                "cloud_threshold": float(spec.cloud_threshold), "max_gap_bins": spec.max_gap_bins,
+                                "input_scaling": str(getattr(spec.input_scaling, "value", spec.input_scaling))}
+    if "widths" in kwargs:
+        settings["widths"] = tuple(int(w) for w in kwargs["widths"])
+    if "dropout" in kwargs:
+        settings["dropout"] = float(kwargs["dropout"])
+    for key in HABIT_OPTIONS:
+        if key in trained and key != "dropout":  # dropout: the architecture's, above
+            settings[key] = trained[key]
+    return settings
+
+
+def explicit_options(config: Config | None, options: Mapping[str, Any]) -> set[str]:
+    """The option names a caller chose: ``options`` given as keywords, and the fields of a ``config``
+    dataclass that differ from their defaults."""
+    chosen = set(options)
+    for f in fields(config) if config is not None else ():
+        default = f.default if f.default is not MISSING else (
+            f.default_factory() if f.default_factory is not MISSING else MISSING)
+        if default is MISSING or getattr(config, f.name) != default:
+            chosen.add(f.name)
+    return chosen
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    if isinstance(a, float) or isinstance(b, float):
+        return bool(np.isclose(float(a), float(b)))
+    return str(getattr(a, "value", a)) == str(getattr(b, "value", b))
+
+
+def table_rows(data: SampleSeries | str | os.PathLike) -> int | None:
+    """Rows of a sample table (from the Parquet footer, without reading it); None when unreadable
+    (the table reader names the problem later)."""
+    if isinstance(data, SampleSeries):
+        return len(data)
+    try:
+        return int(pq.read_metadata(str(data)).num_rows)
+    except Exception:  # noqa: BLE001 - a missing or broken file is reported by read_table
+        return None
+
+
+def finetune_config(config: Config, source: SourceModel, given: set[str], n_rows: int | None) -> Config:
+    """``config`` (a TrainConfig) for fine-tuning ``source``: options not in ``given`` take the source's
+    values or the fine-tuning defaults; a given contract option that differs from the source's is
+    refused (InputError naming each difference)."""
+    if "arch" in given and str(getattr(config.arch, "value", config.arch)) == Arch.RANDOM_FOREST.value:
+        raise InputError("--init-from: a Random Forest cannot be fine-tuned (it has no weights to start from); "
+                         "drop --arch random_forest to fine-tune the source network")
+    settings = source_settings(source)
+    differ = [f"{key} {getattr(config, key)!r} (the source's: {settings[key]!r})" for key in CONTRACT_OPTIONS
+              if key in given and key in settings and not _same(getattr(config, key), settings[key])]
+    if differ:
+        raise InputError(f"--init-from {source.name}: {'; '.join(differ)} differ; fine-tuning keeps the source "
+                         "model's architecture and inputs: drop these options, or train from scratch without "
+                         "--init-from")
+    updates = {k: v for k, v in settings.items() if k not in given and hasattr(config, k)}
+    source_lr = float((source.meta.get("train_config") or {}).get("learning_rate", LEARNING_RATE))
+    defaults = {"epochs": FINETUNE_EPOCHS, "learning_rate": float(f"{FINETUNE_LR_FACTOR * source_lr:.6g}")}
+    if n_rows is not None and n_rows < FINETUNE_MIN_VAL_ROWS:
+        defaults["val_fraction"] = 0.0
+    updates.update({k: v for k, v in defaults.items() if k not in given})
+    return replace(config, **updates)
+
+
+def finetune_contract(table_spec: FeatureSpec, source: SourceModel, series: SampleSeries) -> FeatureSpec:
+    """The contract of the fine-tuned model: the source's, once the table agrees with it (its own
+    season, if it was sampled with one, and its class list); InputError naming what differs, or the
+    classes the source never predicts (its other outputs switched off) that the table holds."""
+    differ = [f"{key} {getattr(table_spec, key)!r} (the source's: {getattr(source.contract, key)!r})"
+              for key in TABLE_FIELDS if not _same(getattr(table_spec, key), getattr(source.contract, key))]
+    if differ:
+        raise InputError(f"--init-from {source.name}: the table's {'; '.join(differ)} differ; sample the table with "
+                         "the source model's season and legend, or train from scratch without --init-from")
+    switched_on = source.meta.get("output_classes")
+    if switched_on:
+        held = np.unique(np.asarray(series.crop_class).astype(str))
+        foreign = [c for c in held if c not in switched_on]
+        if foreign:
+            raise InputError(f"--init-from {source.name}: the model predicts only {', '.join(switched_on)} (its other "
+                             f"outputs are switched off) but the table holds {', '.join(foreign)}; relabel those "
+                             "samples as 'other' or train from scratch without --init-from")
+    return replace(source.contract, year_trained=None)
+
+
+def finetune_meta(source: SourceModel) -> dict:
+    """Metadata entries of the fine-tuned model: ``init_from`` and the source's ``output_classes``."""
+    meta = {"init_from": source.record()}
+    if source.meta.get("output_classes"):
+        meta["output_classes"] = list(source.meta["output_classes"])
+    return meta
+
+
+def describe(source: SourceModel, config: Any) -> str:
+    """One line printed when fine-tuning starts."""
+    return (f"fine-tuning {source.name} ({source.arch}, sha256 {source.sha256[:12]}): {config.epochs} epochs, "
+            f"learning rate {config.learning_rate:g}, validation fraction {config.val_fraction:g}")
