@@ -18,10 +18,10 @@ Recipe (the same for the leave-one-domain-out folds and for the shipped model):
   lowered by LOGIT_OFF, so their probability is ~0 after softmax, in fp32 and in int8);
 * every sample keeps its own season year (2021, 2022, 2023): the features are days since the
   season start of each sample's own season;
-* CropNet 2D with widths 16-32-64-128, augmentation, class weights, EPOCHS epochs, max gap 12 bins
+* CropNet 2D with widths 16-32-64-128, no augmentation, class weights, EPOCHS epochs, max gap 12 bins
   (monthly composites leave up to a month empty), as experiments/ci_small.yaml.
 The student (``gee-crop train --arch tempcnn --distill-from TEACHER``, training/distill.py) learns the
-teacher's soft probabilities plus the labels on the same training domains, with the same augmentation,
+teacher's soft probabilities plus the labels on the same training domains, with the same options,
 epochs and class weights: in every leave-one-domain-out fold and seed it is distilled from that fold's
 teacher (same seed), so teacher and student scores are paired on the same held-out samples. Its other
 outputs are switched off as the teacher's.
@@ -73,7 +73,7 @@ MIN_CLASS_SAMPLES = 30
 LOGIT_OFF = 50.0
 EPOCHS = 30
 TRAIN_OPTIONS = dict(arch="cropnet2d", epochs=EPOCHS, batch_size=64, learning_rate=0.003,
-                     widths=(16, 32, 64, 128), augment=True, class_weights=True, max_gap_bins=12)
+                     widths=(16, 32, 64, 128), augment=False, class_weights=True, max_gap_bins=12)
 STUDENT_OPTIONS = dict(TRAIN_OPTIONS, arch="tempcnn", widths=(32, 64, 64, 64))
 #: the row of experiments/transfer_lodo.yaml that runs this recipe (its scores go on the card)
 BENCHMARK_MODEL = "CropNet 2D"
@@ -258,6 +258,11 @@ def _options(options: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
 
+def _augment_words(opts: dict) -> str:
+    return ("the paper's augmentation (time shift, time scale, magnitude warp)" if opts.get("augment")
+            else "no augmentation (it lowered leave-one-domain-out macro-F1 on the transfer benchmark, docs/transfer.md)")
+
+
 def _mean_std(values: list[float]) -> str:
     return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
 
@@ -352,7 +357,7 @@ def card_markdown(record: dict) -> str:
         "",
         *_data_lines(record),
         f"- **Recipe**: CropNet 2D widths {opts['widths']}, {opts['epochs']} epochs, batch {opts['batch_size']}, "
-        f"learning rate {opts['learning_rate']}, augmentation, class weights, gaps up to {opts['max_gap_bins']} "
+        f"learning rate {opts['learning_rate']}, {_augment_words(opts)}, class weights, gaps up to {opts['max_gap_bins']} "
         f"5-day bins interpolated; int8 static quantisation calibrated on {record['n_calibration']} training "
         f"samples (fp32 export parity {record['parity_max_abs_diff']:.1e}). " + _cost_line(record),
         f"- **Distilled student**: `{STUDENT_NAME}` (a TempCNN, card `{STUDENT_NAME}.md`) maps faster.",
@@ -383,7 +388,7 @@ def student_card_markdown(record: dict) -> str:
         f"`gee-crop train --arch tempcnn --distill-from` the {NAME} teacher of the same training domains: its "
         "loss is half the teacher's softened probabilities (temperature 2, KL divergence) and half the labels "
         "(class-weighted cross-entropy); the teacher sees every augmented batch the student sees. Same "
-        f"{opts['epochs']} epochs, batch {opts['batch_size']}, learning rate {opts['learning_rate']}, augmentation, "
+        f"{opts['epochs']} epochs, batch {opts['batch_size']}, learning rate {opts['learning_rate']}, {_augment_words(opts)}, "
         f"gaps up to {opts['max_gap_bins']} bins, and the same model contract (input) as the teacher. In every "
         "leave-one-domain-out fold and seed it was distilled from that fold's teacher of the same seed, so the "
         f"scores below are paired. int8 static quantisation calibrated on {record['student_n_calibration']} "
@@ -402,6 +407,14 @@ def student_card_markdown(record: dict) -> str:
     ])
 
 
+def rewrite_cards(out: Path, benchmark: Path | None) -> None:
+    """The cards and the zoo index of a finished run (``recipe_run.json``), with the benchmark's scores."""
+    record = json.loads((out / "recipe_run.json").read_text())
+    record["benchmark"] = benchmark_rows(benchmark) if benchmark else record.get("benchmark")
+    write_json_atomic(out / "recipe_run.json", record, indent=2)
+    publish({}, record, {})
+
+
 def publish(int8: dict[str, Path], record: dict, weights: dict[str, Path]) -> None:
     """Copy the int8 models, their fp32 torch weights (``gee-crop train --init-from NAME``) and their
     cards into the package and write the zoo index."""
@@ -410,8 +423,9 @@ def publish(int8: dict[str, Path], record: dict, weights: dict[str, Path]) -> No
     for name, path in int8.items():
         shutil.copyfile(path, RESOURCES / f"{name}.int8.onnx")
         shutil.copyfile(weights[name], RESOURCES / f"{name}.pt")
-        write_text_atomic(REPO / "models" / f"{name}.md", cards[name])
-        write_text_atomic(RESOURCES / f"{name}.md", cards[name])
+    for name, card in cards.items():
+        write_text_atomic(REPO / "models" / f"{name}.md", card)
+        write_text_atomic(RESOURCES / f"{name}.md", card)
     speed = record["speed_int8_px_per_s"]
     common = {"classes": record["kept"], "domain_bbox": list(DOMAIN_BBOX),
               "domain": "France and Belgium (Western Europe)",
@@ -437,7 +451,13 @@ if __name__ == "__main__":
     parser.add_argument("--no-publish", action="store_true", help="leave the package's models untouched (a check)")
     parser.add_argument("--benchmark", type=Path, default=None,
                         help="a finished transfer_lodo run folder: its scores of the recipe go on the card")
+    parser.add_argument("--cards-only", action="store_true",
+                        help="rewrite the shipped cards and index from the run's recipe_run.json (and --benchmark) "
+                             "without training")
     args = parser.parse_args()
     TRAIN_OPTIONS["epochs"] = STUDENT_OPTIONS["epochs"] = args.epochs
-    run(args.out, args.seeds, publish_models=not args.no_publish, benchmark=args.benchmark)
+    if args.cards_only:
+        rewrite_cards(args.out, args.benchmark)
+    else:
+        run(args.out, args.seeds, publish_models=not args.no_publish, benchmark=args.benchmark)
     sys.exit(0)

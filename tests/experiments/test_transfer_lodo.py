@@ -166,3 +166,37 @@ def test_an_ensemble_model_trains_its_members_and_scores_one_averaging_onnx_grap
     single = open_predictor(members[0], device="cpu")
     per_member = sum(p.numel() for p in single.model.parameters())
     assert result["n_parameters"] == 2 * per_member
+
+
+def _tables_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("transfer_tables", REPO_ROOT / "experiments" / "transfer_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_spearman_and_the_held_out_domain_of_a_fold():
+    tables = _tables_module()
+    assert tables.spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 30, 40])) == pytest.approx(1.0)
+    assert tables.spearman(np.array([1.0, 2, 3, 4]), np.array([4.0, 3, 2, 1])) == pytest.approx(-1.0)
+    # ties get average ranks: (1, 2.5, 2.5, 4) against (1, 2, 3, 4)
+    assert tables.spearman(np.array([1.0, 2, 2, 3]), np.array([1.0, 2, 3, 4])) == pytest.approx(0.9486833)
+    summary = {"transfers": [{"source": "B+C+D", "target": "A"}, {"source": "B+C+D", "target": "A_monthly"},
+                             {"source": "A+C+D", "target": "B"}, {"source": "A+B+D", "target": "C"}]}
+    assert tables.held_out_domain(summary, "B+C+D") == "A"
+    assert tables.held_out_domain(summary, "A+B+D") == "C"
+
+
+def test_a_recipe_is_never_chosen_on_the_fold_it_is_scored_on():
+    tables = _tables_module()
+    # synthetic scores: recipe "x" is far best on fold A, "y" better on folds B and C
+    folds = ["LODO→A", "LODO→B", "LODO→C"]
+    mf1 = {("x", "LODO→A"): 0.9, ("y", "LODO→A"): 0.5, ("x", "LODO→B"): 0.6, ("y", "LODO→B"): 0.8,
+           ("x", "LODO→C"): 0.6, ("y", "LODO→C"): 0.8}
+    results = [{"model": m, "transfer": f, "macro_f1": mf1.get((m, f), 0.4), "overall_accuracy": 0.8,
+                "per_class": {}} for m in ("x", "y", "RF-500") for f in folds]
+    text = tables.nested_selection({"results": results}, folds, ["x", "y"])
+    assert "| A | y (80.0 on the others) | 80.0 ± 0.0 | 50.0 ± 0.0 |" in text   # not x, although x wins on A
+    assert "| B | x (75.0 on the others) | 80.0 ± 0.0 | 60.0 ± 0.0 |" in text

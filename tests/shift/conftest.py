@@ -42,3 +42,21 @@ def held_out_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit, held-out) indices: a random 20 % held out."""
     order = np.random.default_rng(seed).permutation(n)
     return order[n // 5:], order[:n // 5]
+
+
+@pytest.fixture
+def old_model(tmp_path):
+    """The shipped default model with its domain summary taken out: a model exported before models
+    stored one (gee-crop < 0.3)."""
+    import onnx
+
+    from gee_crop.pipeline.models import zoo_model
+
+    proto = onnx.load(str(zoo_model().path))
+    kept = [p for p in proto.metadata_props if p.key != "domain_summary"]
+    assert len(kept) < len(proto.metadata_props)
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    path = tmp_path / "old.int8.onnx"
+    onnx.save(proto, str(path))
+    return path

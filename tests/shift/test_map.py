@@ -93,10 +93,9 @@ def test_the_cli_warns_when_the_map_is_unlike_the_training_data(runner, tmp_path
     assert "warning: " in (out / "report.html").read_text()
 
 
-def test_a_model_without_a_summary_maps_with_the_shift_unavailable(runner, tmp_path, patch_dir):
-    zoo = zoo_model()  # the shipped default, exported before models stored a summary
+def test_a_model_without_a_summary_maps_with_the_shift_unavailable(runner, tmp_path, patch_dir, old_model):
     out = tmp_path / "map"
-    result = runner.invoke(cli.main, ["map", "--source", str(patch_dir), "--model", str(zoo.path), "--out", str(out),
+    result = runner.invoke(cli.main, ["map", "--source", str(patch_dir), "--model", str(old_model), "--out", str(out),
                                       "--tile-size", "32", "--scheduler", "synchronous", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "domain shift: unavailable" in result.output

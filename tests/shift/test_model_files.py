@@ -57,10 +57,14 @@ def test_evaluation_reports_the_shift_of_its_test_set(tiny_model):
     assert 0 <= score["low_confidence_share"] <= 1 and score["n_classified"] == score["n_scored"]
 
 
-def test_a_model_without_a_summary_evaluates_with_the_shift_unavailable():
-    zoo = zoo_model()  # the shipped default, exported before models stored a summary
-    assert "domain_summary" not in read_model_meta(zoo.path)
-    evaluation = evaluate_model(zoo.path, labelled_pixels(n=100, seed=2), device="cpu")
+def test_the_shipped_models_carry_their_training_summary():
+    for name in ("cropnet-weu", "tempcnn-weu"):
+        assert summary_of(read_model_meta(zoo_model(name).path)) is not None, name
+
+
+def test_a_model_without_a_summary_evaluates_with_the_shift_unavailable(old_model):
+    assert "domain_summary" not in read_model_meta(old_model)
+    evaluation = evaluate_model(old_model, labelled_pixels(n=100, seed=2), device="cpu")
     score = evaluation.to_dict()["domain_shift"]
     assert score["available"] is False and score["shift"] is None and score["ood_share"] is None
     assert 0 <= score["low_confidence_share"] <= 1
