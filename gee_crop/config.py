@@ -73,6 +73,7 @@ class InputScaling(StrChoiceEnum):
 
     STANDARD = "standard"   # (x - mean) / std: the paper's
     LOG = "log"             # log1p(100 max(x, 0)), then (. - mean) / std: gains become offsets
+    SMOOTH = "smooth"       # a centred SMOOTH_BINS-bin moving mean over time (2D medians), then (. - mean) / std
 
 
 #: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.

@@ -23,6 +23,10 @@ N_HARMONIC_FEATURES = 35
 #: (water, shadow: ~0.01) near-linear instead of sending it to -inf; above ~0.05 it is a plain log, so a
 #: multiplicative difference between sensors or years becomes an offset that the standardisation absorbs.
 LOG_GAIN = 100.0
+#: input_scaling "smooth": the moving-mean window over time in 5-day bins (25 days, centred; the
+#: edges repeat the first and last bin). Raw 5-day observations then vary over time about as
+#: smoothly as the dekadal and monthly composites of the training domains (docs/transfer.md).
+SMOOTH_BINS = 5
 
 
 def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.ndarray:
@@ -31,6 +35,11 @@ def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.nda
     values = np.asarray(values, dtype=np.float32)
     if InputScaling(scaling) == InputScaling.STANDARD:
         return values
+    if InputScaling(scaling) == InputScaling.SMOOTH:
+        half = SMOOTH_BINS // 2
+        padded = np.concatenate([values[..., :1]] * half + [values] + [values[..., -1:]] * half, axis=-1)
+        t = values.shape[-1]
+        return (sum(padded[..., k:k + t] for k in range(SMOOTH_BINS)) / np.float32(SMOOTH_BINS)).astype(np.float32)
     return np.log1p(np.float32(LOG_GAIN) * np.maximum(values, np.float32(0.0)))
 
 

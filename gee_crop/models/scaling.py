@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gee_crop.config import InputScaling
-from gee_crop.features.spec import LOG_GAIN
+from gee_crop.features.spec import LOG_GAIN, SMOOTH_BINS
 
 #: the attribute that holds a model's input scaling, and the marker of its registered hook.
 SCALING_ATTR = "input_scaling"
@@ -26,6 +26,10 @@ def scale_input(x: torch.Tensor, scaling: InputScaling | str) -> torch.Tensor:
     twin of ``features.spec.scale_reflectance``."""
     if InputScaling(scaling) == InputScaling.STANDARD:
         return x
+    if InputScaling(scaling) == InputScaling.SMOOTH:   # the moving mean over the last (time) axis
+        half, t = SMOOTH_BINS // 2, x.shape[-1]
+        padded = torch.cat([x[..., :1]] * half + [x] + [x[..., -1:]] * half, dim=-1)
+        return sum(padded[..., k:k + t] for k in range(SMOOTH_BINS)) / SMOOTH_BINS
     return torch.log1p(torch.clamp(x, min=0.0) * LOG_GAIN)
 
 

@@ -124,6 +124,9 @@ def _input_scaling(value: str, arch: str, kind: str) -> InputScaling:
     if arch == Arch.RANDOM_FOREST:
         raise InputError(f"--input-scaling {scaling}: a random_forest splits each feature at thresholds, so a "
                          "monotone rescaling changes nothing; drop the option for the forest (keep it for networks)")
+    if scaling == InputScaling.SMOOTH and kind != "median2d":
+        raise InputError(f"--input-scaling smooth averages neighbouring 5-day bins of the 2D median matrix; "
+                         f"{kind} features have no time axis to smooth: use median2d or another scaling")
     if kind == "harmonic":
         raise InputError(f"--input-scaling {scaling} rescales reflectance; harmonic coefficients are not "
                          "reflectance: use median2d / median1d features or --input-scaling standard")

@@ -96,3 +96,31 @@ def test_bad_options_are_refused_before_training(fra_dekadal, tmp_path, options,
         train(fra_dekadal, tmp_path / "run", progress=False, echo=lambda _: None, **options)
     assert words in str(err.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_smooth_scaling_is_a_centred_moving_mean_over_time(fra_dekadal):
+    values = series_features(fra_dekadal, FeatureSpec()).values          # (n, 10, t) real medians
+    smooth = scale_reflectance(values, "smooth")
+    np.testing.assert_allclose(smooth[..., 20], values[..., 18:23].mean(axis=-1), rtol=1e-5)
+    # the edges repeat the first / last bin: (3 x0 + x1 + x2) / 5
+    np.testing.assert_allclose(smooth[..., 0], (3 * values[..., 0] + values[..., 1] + values[..., 2]) / 5, rtol=1e-5)
+    np.testing.assert_allclose(smooth.mean(axis=-1), values.mean(axis=-1), atol=0.01)   # levels kept
+    assert np.abs(np.diff(smooth, axis=-1)).mean() < np.abs(np.diff(values, axis=-1)).mean()
+    got = scale_input(torch.from_numpy(values), InputScaling.SMOOTH).numpy()
+    np.testing.assert_allclose(got, smooth, rtol=1e-5, atol=1e-6)
+
+
+def test_smooth_model_exports_with_parity(fra_dekadal, fra_monthly, tmp_path):
+    from tests.recipes.conftest import _train
+
+    model_pt = _train(fra_dekadal, tmp_path / "run", seed=0, input_scaling="smooth")
+    assert read_contract(model_pt).input_scaling == InputScaling.SMOOTH
+    path, diff, n = export_and_check(model_pt, tmp_path / "smooth.onnx", fra_monthly)
+    assert diff < 1e-4 and n == 64
+    assert open_predictor(path, providers=["CPUExecutionProvider"]).contract.input_scaling == InputScaling.SMOOTH
+
+
+def test_smooth_scaling_needs_the_2d_median_matrix(fra_dekadal, tmp_path):
+    with pytest.raises(InputError, match="no time axis to smooth"):
+        train(fra_dekadal, tmp_path / "run", progress=False, echo=lambda _: None, arch="cropnet1d",
+              feature_kind="median1d", input_scaling="smooth")
