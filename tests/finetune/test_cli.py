@@ -10,16 +10,9 @@ import gee_crop.pipeline.train as pipeline_train
 from gee_crop.cli import main
 from gee_crop.models.io import load_model
 from gee_crop.pipeline.models import zoo_models
+from tests.cli.test_train_evaluate_export import _user_error
 
 
-def _user_error(result, *fragments: str) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def test_cli_fine_tunes_with_the_sources_settings(source, bel_table, tmp_path):

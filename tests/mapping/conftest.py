@@ -70,3 +70,20 @@ def reference_run(tmp_path_factory, patch_stack, tiny_onnx):
     out = tmp_path_factory.mktemp("reference") / "map"
     return run_map(LocalStackSource(patch_stack), tiny_onnx, out, tile_size=16, scheduler="synchronous",
                    progress=False)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not a user error, so nothing catches it."""
+
+
+def killed_after(n: int):
+    """(tile hook, started): the hook raises Killed when the (n + 1)-th tile starts; ``started`` lists
+    the names of the tiles started before."""
+    started: list[str] = []
+
+    def hook(tile) -> None:
+        if len(started) == n:
+            raise Killed
+        started.append(tile.name)
+
+    return hook, started

@@ -15,7 +15,7 @@ from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, Raster
 from gee_crop.mapping.tiling import Tile, stack_grid
 from gee_crop.pipeline.map import run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
-from tests.mapping.conftest import class_band
+from tests.mapping.conftest import Killed, class_band, killed_after
 
 FAST = dict(scheduler="synchronous", progress=False)
 
@@ -58,16 +58,7 @@ def test_cog_is_valid_with_crs_transform_colours_and_names(reference_run):
 
 def test_resume_after_a_kill_redoes_nothing_and_gives_the_same_map(tmp_path, patch_stack, tiny_onnx,
                                                                   reference_run):
-    class Killed(BaseException):
-        """Stands for SIGKILL: not a user error, so nothing catches it."""
-
-    started = []
-
-    def kill_after_five(tile):
-        if len(started) == 5:
-            raise Killed
-        started.append(tile.name)
-
+    kill_after_five, started = killed_after(5)
     with pytest.raises(Killed):
         run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=16,
                 tile_hook=kill_after_five, **FAST)

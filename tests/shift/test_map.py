@@ -14,9 +14,9 @@ from gee_crop import cli
 from gee_crop.features.shift import fit_domain_summary
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
 from gee_crop.models.io import update_model_meta
-from gee_crop.pipeline.models import zoo_model
 from gee_crop.pipeline.map import run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
+from tests.mapping.conftest import Killed, killed_after
 
 FAST = dict(scheduler="synchronous", progress=False)
 
@@ -39,16 +39,7 @@ def test_summary_json_scores_every_tile_and_the_whole_map(reference_run):
 
 
 def test_a_resumed_map_scores_exactly_as_an_uninterrupted_one(tmp_path, patch_stack, tiny_onnx, reference_run):
-    class Killed(BaseException):
-        """Stands for SIGKILL."""
-
-    started = []
-
-    def kill_after_five(tile):
-        if len(started) == 5:
-            raise Killed
-        started.append(tile.name)
-
+    kill_after_five, _ = killed_after(5)
     with pytest.raises(Killed):
         run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=16, tile_hook=kill_after_five,
                 **FAST)
@@ -110,10 +101,7 @@ def test_a_kill_while_writing_the_report_resumes_to_a_full_map(tmp_path, monkeyp
                                                                reference_run):
     from gee_crop.pipeline import map as map_pipeline
 
-    class Killed(BaseException):
-        """Stands for SIGKILL after summary.json, before report.html."""
-
-    def killed(*args, **kwargs):
+    def killed(*args, **kwargs):   # SIGKILL after summary.json, before report.html
         raise Killed
 
     out = tmp_path / "map"
