@@ -11,7 +11,8 @@ the CI experiment's rules) and each seed:
 
 * a **source** CropNet 2D is trained on the union of the *other* domains (CI-size settings of
   ``experiments/ci_small.yaml``: widths 16-32-64-128, max gap 12 bins, lr 0.003, batch 64; plus
-  class weights and no augmentation as the zoo recipe ``models/train_zoo.py``; no validation split);
+  class weights, no augmentation and smooth input scaling as the zoo recipe ``models/train_zoo.py``;
+  no validation split);
 * the target's usable samples (those the gap rule keeps) are split per seed, stratified by class,
   into a **test** half and a **pool** half; from the pool, n in N_LABELS samples are drawn
   (:func:`stratified_draw`; n is capped at the pool's size, and a capped n is run once);
@@ -72,9 +73,9 @@ KEPT = ("corn", "wheat", OTHER)
 COMMON_YEAR = 2023
 METHODS = ("fine-tuned", "scratch", "RF-500")
 #: CI-size CropNet settings (experiments/ci_small.yaml) with the zoo recipe (models/train_zoo.py): class
-#: weights, no augmentation (the transfer benchmark's choice, docs/transfer.md).
+#: weights, no augmentation, smooth input scaling (the transfer benchmark's choice, docs/transfer.md).
 CROPNET = dict(arch="cropnet2d", widths=(16, 32, 64, 128), max_gap_bins=12, learning_rate=0.003, batch_size=64,
-               augment=False, class_weights=True, val_fraction=0.0)
+               augment=False, class_weights=True, val_fraction=0.0, input_scaling="smooth")
 #: the contract every model here reads (CROPNET's gap rule, the paper's season).
 CONTRACT = FeatureSpec(max_gap_bins=CROPNET["max_gap_bins"])
 PATCH = "wc-gee-patches/0000280849BAC91C"
@@ -311,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown target(s) {unknown}; choose from {[d[0] for d in DOMAINS]}")
     torch.set_num_threads(1)
     work = ((args.work or args.out.parent)
-            / f"epochs{args.epochs}_finetune{args.finetune_epochs or 'default'}_{'aug' if CROPNET['augment'] else 'noaug'}")
+            / (f"epochs{args.epochs}_finetune{args.finetune_epochs or 'default'}_"
+               f"{'aug' if CROPNET['augment'] else 'noaug'}_{CROPNET['input_scaling']}"))
     data = shared_data_dir()
     domains = {name: read_domain(reader, data / path) for name, reader, path in DOMAINS}
     for name, series in domains.items():

@@ -194,7 +194,12 @@ def load_summary(run_dir: Path) -> dict:
 
 
 def cpu_hours(summary: dict) -> float:
-    return sum(r.get("train_seconds", 0) + r.get("eval_seconds", 0) for r in summary["results"]) / 3600
+    """Wall hours of training (each trained model once: its targets share it) and scoring."""
+    training: dict[str, float] = {}
+    for r in summary["results"]:
+        key = r.get("model_path") or f"{r['model']}|{r['source']}|{r['seed']}"
+        training[key] = max(training.get(key, 0.0), r.get("train_seconds", 0.0))
+    return (sum(training.values()) + sum(r.get("eval_seconds", 0.0) for r in summary["results"])) / 3600
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -189,7 +189,8 @@ def _benchmark_lines(record: dict) -> list[str]:
     folds = list(bench[BENCHMARK_MODEL])
     lines = ["## The recipe on the transfer benchmark (docs/transfer.md)", "",
              f"Leave-one-domain-out over four real domains (the three above and the Flanders 2019 patch), "
-             f"the recipe's row `{BENCHMARK_MODEL}` beside RF-500 on the same inputs; mean ± std over seeds:", "",
+             f"the recipe's row `{BENCHMARK_MODEL}` (the teacher {NAME}'s recipe; the student is distilled from it) "
+             "beside RF-500 on the same inputs; mean ± std over seeds:", "",
              "| target domain | model | OA % | macro-F1 % | corn F1 % |", "|---|---|---|---|---|"]
     for fold in folds:
         for model in (BENCHMARK_MODEL, "RF-500"):
@@ -409,6 +410,7 @@ def student_card_markdown(record: dict) -> str:
         "|---|---|---|---|---|---|",
         *_paired_rows(record),
         "",
+        *_benchmark_lines(record),
         *_caveats(student=True),
     ])
 
