@@ -13,7 +13,7 @@ import numpy as np
 from gee_crop.config import CLEAR_THRESHOLD
 from gee_crop.errors import SeasonError
 from gee_crop.features.composite import (candidate_season_counts, infer_season_years, observed_days,
-                                         season_year_counts)
+                                         pick_season_years, season_year_counts)
 from gee_crop.features.spec import SeasonSettings
 from gee_crop.types import SampleSeries
 
@@ -66,9 +66,7 @@ def checked_season_years(series: SampleSeries, claimed: np.ndarray,
                                 options["south_shift_months"])
     best = counts.max(axis=1)
     claim_count = counts[np.arange(len(series)), np.searchsorted(years, claimed)]
-    inferred = infer_season_years(arrays, series.lat, length_days=options["length_days"],
-                                  start_month_day=options["start_month_day"],
-                                  south_shift_months=options["south_shift_months"])
+    inferred = pick_season_years(candidates, counts[:, np.searchsorted(years, candidates)])
     borne_out = (claim_count >= CLAIM_MIN_SHARE * best) | (best == 0)
     return np.where(borne_out, claimed, inferred), int((~borne_out).sum())
 

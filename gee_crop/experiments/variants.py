@@ -18,6 +18,7 @@ import dataclasses
 
 import numpy as np
 
+from gee_crop.features.augment import one_per_window
 from gee_crop.features.composite import prepare_series
 from gee_crop.types import SampleSeries
 
@@ -35,13 +36,8 @@ def thin(series: SampleSeries, days: int) -> SampleSeries:
         raise ValueError(f"thin_days must be >= 1, got {days}")
     clear = _clear(series)
     epoch = np.where(np.isnat(series.dates), np.datetime64(0, "D"), series.dates).astype("datetime64[D]").astype(np.int64)
-    window = np.where(clear, epoch // days, -1)
-    keep = np.zeros_like(clear)
-    for i in range(len(series)):   # per sample: np.unique over its <= T windows
-        _, first = np.unique(window[i], return_index=True)
-        first = first[window[i, first] >= 0]
-        keep[i, first] = True
-    return _without(series, clear & ~keep)
+    earliest_first = np.broadcast_to(np.arange(clear.shape[1], dtype=np.float64), clear.shape)
+    return _without(series, clear & ~one_per_window(clear, epoch, days, earliest_first))
 
 
 def drop_months(series: SampleSeries, months: tuple[int, ...]) -> SampleSeries:

@@ -92,6 +92,24 @@ def augment_config(options: dict | None = None, *, enabled: bool = True) -> Augm
     return config
 
 
+def one_per_window(observed: np.ndarray, days: np.ndarray, period_days: int, priority: np.ndarray,
+                   phase: np.ndarray | int = 0) -> np.ndarray:
+    """(m, T) bool: per row, the ``observed`` entry of lowest ``priority`` in each window of
+    ``period_days`` days (windows start ``phase`` days, a scalar or (m,), after 1970-01-01); ``days``
+    (m, T) days since 1970-01-01. Cadence dropout draws ``priority`` at random; a fixed thinning
+    (``experiments.variants.thin``) keeps the first observation of each window."""
+    window = (days.astype(np.int64) - np.asarray(phase, dtype=np.int64)[..., None]) // period_days
+    priority = np.where(observed, priority, np.inf)
+    # per row, sort by (window, priority): the first entry of each window is the one kept
+    order = np.lexsort((priority, window), axis=-1)
+    window_sorted = np.take_along_axis(window, order, axis=1)
+    first = np.ones_like(observed)
+    first[:, 1:] = window_sorted[:, 1:] != window_sorted[:, :-1]
+    keep = np.zeros_like(observed)
+    np.put_along_axis(keep, order, first & np.isfinite(np.take_along_axis(priority, order, axis=1)), axis=1)
+    return keep
+
+
 def drop_observations(arrays: SeriesArrays, rng: np.random.Generator, p: float,
                       period_days: int = DROPOUT_DAYS) -> SeriesArrays:
     """Cadence dropout: each sample, with probability ``p``, keeps one clear observation (drawn at
@@ -106,16 +124,7 @@ def drop_observations(arrays: SeriesArrays, rng: np.random.Generator, p: float,
         return arrays
     observed = arrays.observed[thinned]                                   # (m, T)
     phase = rng.integers(0, period_days, len(thinned))
-    window = (arrays.days[thinned].astype(np.int64) - phase[:, None]) // period_days
-    priority = np.where(observed, rng.random(observed.shape), np.inf)
-    # per row, sort by (window, priority): the first entry of each window is its drawn observation
-    order = np.lexsort((priority, window), axis=-1)
-    window_sorted = np.take_along_axis(window, order, axis=1)
-    first = np.ones_like(observed)
-    first[:, 1:] = window_sorted[:, 1:] != window_sorted[:, :-1]
-    keep_sorted = first & np.isfinite(np.take_along_axis(priority, order, axis=1))
-    keep = np.zeros_like(observed)
-    np.put_along_axis(keep, order, keep_sorted, axis=1)
+    keep = one_per_window(observed, arrays.days[thinned], period_days, rng.random(observed.shape), phase)
     reflectance = arrays.reflectance.copy()
     rows = reflectance[thinned]
     rows[observed & ~keep] = np.nan

@@ -266,6 +266,12 @@ def infer_season_years(series_or_arrays: SampleSeries | SeriesArrays | ObservedD
     years, counts = candidate_season_counts(series_or_arrays, lat, length_days=length_days,
                                             start_month_day=start_month_day, threshold=threshold,
                                             south_shift_months=south_shift_months)
+    return pick_season_years(years, counts)
+
+
+def pick_season_years(years: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(n,) each sample's year of ``years`` (k,) with most of its ``counts`` (n, k) clear observations;
+    ties (and samples with none) go to the year that covers the whole table best, then the earliest."""
     table_best = np.arange(len(years)) == np.argmax(counts.sum(axis=0))
     return years[np.argmax(2 * counts + table_best, axis=1)]
 

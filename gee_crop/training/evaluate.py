@@ -18,6 +18,7 @@ import numpy as np
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.data.table import read_table
+from gee_crop.features.composite import format_season_counts
 from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for
@@ -56,8 +57,8 @@ class Evaluation:
                 "season_years": {str(y): n for y, n in sorted(self.seasons.items())}}
 
     def summary(self) -> str:
-        seasons = (f"seasons {', '.join(f'{y} ({n})' for y, n in sorted(self.seasons.items()))}"
-                   if len(self.seasons) > 1 else f"season {self.year}")
+        seasons = (f"seasons {format_season_counts(self.seasons)}" if len(self.seasons) > 1
+                   else f"season {self.year}")
         head = (f"{self.source_region or '?'} -> {self.target_region or '?'}, {seasons}; "
                 f"class alignment: {self.alignment.describe()}; dropped {self.n_dropped_gaps} gap-heavy "
                 f"and {self.n_dropped_alignment} aligned-out samples of {self.n_samples}")

@@ -26,7 +26,6 @@ Defaults, each overridden by giving its option:
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from torch import nn
 from gee_crop.config import LEARNING_RATE, Arch
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.ledger import file_sha256
 from gee_crop.models.io import file_kind, load_model, read_contract
 from gee_crop.types import SampleSeries
 
@@ -96,15 +96,6 @@ class SourceModel:
                 if isinstance(module, DROPOUT_LAYERS):
                     module.p = float(dropout)
         return kwargs, model
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def zoo_weights_path(onnx_path: Path, name: str) -> Path:
