@@ -4,7 +4,9 @@
 :class:`gee_crop.testing.fake_ee_patch.PatchComputePixels`): every request first waits
 ``seconds_per_request`` (the server's queueing and computation), then its answer's bytes cross one
 link of ``bytes_per_second`` shared by all requests in flight (first come, first served). It counts
-requests and the most that were in flight at once. Give its ``compute_pixels`` to
+requests and the most that were in flight at once, and records each request's start and end as ticks of
+one event counter (``intervals``): whether requests overlapped is then a fact of their order, whatever the
+load of the machine (:func:`most_overlapping`). Give its ``compute_pixels`` to
 :class:`gee_crop.testing.fake_ee.FakeEarthEngineClient` (``pixels=``) to drive the real client.
 
 :class:`RepeatingPatchServer` serves the demo patch's composite repeated in both directions, so a
@@ -12,9 +14,10 @@ region of any size is all real pixels (for benchmarks of large maps on the 64 x 
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -34,12 +37,16 @@ class SimulatedLink:
         self.in_flight = 0
         self.max_in_flight = 0
         self.bytes_sent = 0
+        #: (start tick, end tick) of each finished request, on one counter of start and end events
+        self.intervals: list[tuple[int, int]] = []
+        self._ticks = itertools.count()
         self._link_free = 0.0
         self._lock = threading.Lock()
 
     def compute_pixels(self, expression, grid: dict, band_ids: list[str] | None = None) -> np.ndarray:
         started = time.monotonic()
         with self._lock:
+            start_tick = next(self._ticks)
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -57,6 +64,13 @@ class SimulatedLink:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                self.intervals.append((start_tick, next(self._ticks)))
+
+
+def most_overlapping(intervals: Sequence[tuple[int, int]]) -> int:
+    """The most intervals open at once; (start, end) ticks of one counter, so no two ticks are equal."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    return max(itertools.accumulate(step for _, step in events), default=0)
 
 
 class RepeatingPatchServer(PatchComputePixels):

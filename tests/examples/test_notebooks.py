@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from gee_crop.testing.paths import REPO_ROOT
+from tests.timing import hang_guarded
 
 EXAMPLES = REPO_ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("[0-9][0-9]_*.ipynb"))
 CELL_TIMEOUT_S = 240
+#: the slowest notebook's seconds on a quiet machine (2 cores); the hang guard allows 10 x
+QUIET_NOTEBOOK_S = 30.0
 FALLBACK_NOTE = "uses the shipped real data"
 
 nbformat = pytest.importorskip("nbformat")
@@ -71,11 +73,9 @@ def test_notebook_runs_offline(path: Path, kernel_env, out_dir, tmp_path, monkey
     book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    started = time.perf_counter()
-    client.execute()  # raises CellExecutionError on the first failing cell
-    seconds = time.perf_counter() - started
+    with hang_guarded(QUIET_NOTEBOOK_S, path.name):
+        client.execute()  # raises CellExecutionError on the first failing cell
     text = "\n".join(out.get("text", "") or str(out.get("data", {}).get("text/markdown", ""))
                      for cell in book.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
     assert FALLBACK_NOTE in text, "the offline path must say that it uses the shipped real data"
     assert "Traceback" not in text
-    assert seconds < 120, f"{path.name} took {seconds:.0f} s"

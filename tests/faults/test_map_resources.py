@@ -4,7 +4,6 @@ tile and a key, never the stack), --workers capped against cores and memory (and
 from __future__ import annotations
 
 import os
-import time
 
 import cloudpickle
 import pytest
@@ -16,6 +15,11 @@ from gee_crop.mapping.tiling import Tile
 from gee_crop.pipeline import map as map_pipeline
 from gee_crop.pipeline.map import run_map, submit_tiles, worker_count
 from tests.faults.conftest import FAST
+from tests.timing import hang_guarded
+
+#: seconds on a quiet machine (2 cores): the 16-tile map on a capped local cluster, and refusing a bad scheduler
+QUIET_LOCAL_CLUSTER_S = 6.0
+QUIET_SCHEDULER_ERROR_S = 10.0  # a TCP connect that times out
 
 
 class RecordingClient:
@@ -64,12 +68,11 @@ def test_workers_are_capped_at_the_cores_and_memory():
 
 
 def test_sixty_four_workers_on_the_local_cluster_finish(tmp_path, patch_stack, tiny_onnx):
-    started = time.perf_counter()
-    result = run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=16, workers=64,
-                     scheduler="local", progress=False)
+    with hang_guarded(QUIET_LOCAL_CLUSTER_S, "a map on a 64-worker local cluster"):
+        result = run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=16, workers=64,
+                         scheduler="local", progress=False)
     assert result.n_tiles == 16 and result.workers <= len(os.sched_getaffinity(0))
     assert result.notes and "capped" in result.notes[0]
-    assert time.perf_counter() - started < 120
 
 
 @pytest.mark.parametrize("address, message", [
@@ -77,11 +80,10 @@ def test_sixty_four_workers_on_the_local_cluster_finish(tmp_path, patch_stack, t
     ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
 ])
 def test_a_bad_scheduler_is_a_one_line_error(tmp_path, patch_stack, tiny_onnx, address, message):
-    started = time.perf_counter()
-    with pytest.raises(InputError, match=message):
+    with hang_guarded(QUIET_SCHEDULER_ERROR_S, f"refusing --scheduler {address}"), \
+            pytest.raises(InputError, match=message):
         run_map(LocalStackSource(patch_stack), tiny_onnx, tmp_path / "map", tile_size=32, scheduler=address,
                 progress=False)
-    assert time.perf_counter() - started < 60
 
 
 def test_a_year_outside_the_stack_names_the_years_it_covers(tmp_path, patch_stack, tiny_onnx):

@@ -13,7 +13,7 @@ from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
 from gee_crop.pipeline.map import plan_map, run_map
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
-from gee_crop.testing.slow_ee import SimulatedLink
+from gee_crop.testing.slow_ee import SimulatedLink, most_overlapping
 from tests.mapping.conftest import class_band
 
 FAST = dict(progress=False)
@@ -29,13 +29,14 @@ def test_requests_in_flight_stay_bounded_under_latency(offline_ee, tmp_path, pat
     link = SimulatedLink(PatchComputePixels(patch_stack, contract, season_2019).compute_pixels,
                          seconds_per_request=0.15, bytes_per_second=None)
     client = FakeEarthEngineClient(pixels=link.compute_pixels)
-    started = time.perf_counter()
     result = run_map(EarthEngineSource(client, encoding="uint16"), tiny_onnx, tmp_path / "ee", scheduler="threads",
                      in_flight=4, workers=2, **ee_options, **FAST)
-    seconds = time.perf_counter() - started
-    assert link.requests == client.requests == result.n_tiles == 16
-    assert link.max_in_flight == 4  # overlapped, and never more than asked
-    assert seconds < 16 * 0.15  # one request at a time would take 2.4 s of latency alone
+    assert link.requests == client.requests == result.n_tiles == len(link.intervals) == 16
+    # overlap from the recorded order of starts and ends, not from seconds: some request started before
+    # another ended, and never more than 4 were open at once
+    overlapping = [(a, b) for a in link.intervals for b in link.intervals if a < b and b[0] < a[1]]
+    assert overlapping, f"no two requests overlapped: {sorted(link.intervals)}"
+    assert most_overlapping(link.intervals) == link.max_in_flight == 4
     assert class_band(result).tobytes() == class_band(reference_run).tobytes()
 
 
@@ -47,7 +48,7 @@ def test_in_flight_is_capped_at_the_clients_concurrency(offline_ee, tmp_path, pa
     client.max_concurrent = 2  # a project with a lower quota
     run_map(EarthEngineSource(client), tiny_onnx, tmp_path / "ee", scheduler="threads", in_flight=40, **ee_options,
             **FAST)
-    assert link.max_in_flight <= 2
+    assert len(link.intervals) == 16 and most_overlapping(link.intervals) == link.max_in_flight == 2
 
 
 def test_kill_and_resume_with_overlap_gives_the_same_map(offline_ee, tmp_path, patch_stack, tiny_onnx, contract,
@@ -128,6 +129,13 @@ def test_cli_dry_run_needs_no_credentials_and_writes_nothing(tmp_path, patch_dir
     assert local.exit_code == 0, local.output
     assert "dry run: 4 tiles of up to 32 x 32 px (0 already done, 4 to do), 4,096 px" in local.output
     assert "local source: nothing is fetched" in local.output and not out.exists()
+
+
+def test_most_overlapping_counts_open_intervals():
+    """Pure logic on synthetic tick intervals."""
+    assert most_overlapping([]) == 0
+    assert most_overlapping([(0, 1), (2, 3), (4, 5)]) == 1  # one after another
+    assert most_overlapping([(0, 5), (1, 2), (3, 7), (4, 6)]) == 3  # (0,5), (3,7) and (4,6) open at tick 4
 
 
 def test_overlap_holds_at_most_in_flight_plus_workers_tiles():
