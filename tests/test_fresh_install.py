@@ -34,7 +34,7 @@ SOURCES = ("gee_crop", "setup.cfg", "pyproject.toml", "README.md")
 MAX_WHEEL_BYTES = 15_000_000
 MAX_MODEL_BYTES = 5_000_000
 #: seconds that refusing without credentials takes on a quiet machine (the CLI's start included); 10 x is a hang
-QUIET_CREDENTIALS_FAIL_S = 2.0
+QUIET_CREDENTIALS_FAIL_S = 3.0
 #: Environment variables that could point gee-crop at credentials, projects or the shared data.
 UNSET = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG",
          "GEE_CROP_DATA", "EARTHENGINE_TOKEN")

@@ -19,7 +19,7 @@ EXAMPLES = REPO_ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("[0-9][0-9]_*.ipynb"))
 CELL_TIMEOUT_S = 240
 #: the slowest notebook's seconds on a quiet machine (2 cores); the hang guard allows 10 x
-QUIET_NOTEBOOK_S = 30.0
+QUIET_NOTEBOOK_S = 15.0
 FALLBACK_NOTE = "uses the shipped real data"
 
 nbformat = pytest.importorskip("nbformat")
