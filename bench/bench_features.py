@@ -23,16 +23,19 @@ import numpy as np
 import torch
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BATCH_SIZE, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, n_bins_of
+from gee_crop.config import BATCH_SIZE, MAX_GAP_BINS
 from gee_crop.data.patch import patch_pixels
 from gee_crop.features.augment import AugmentConfig, augmented_medians
 from gee_crop.features.cloud import clear_mask
-from gee_crop.features.composite import composite_pixels, prepare_series, season_start_days
+from gee_crop.features.composite import composite_pixels, prepare_series
+from gee_crop.features.seasons import season_start_days
+from gee_crop.season import Season
 from gee_crop.testing.demo_data import demo_patch
 from gee_crop.types import SampleSeries, concat
 
 YEAR = 2019
-N_BINS = n_bins_of(SEASON_LENGTH_DAYS, WINDOW_DAYS)
+SEASON = Season()  # the paper's
+WINDOW_DAYS, N_BINS = SEASON.window_days, SEASON.n_bins
 
 
 def patch_series(repeat: int) -> SampleSeries:
@@ -124,8 +127,7 @@ def main() -> None:
 
     def augment_all() -> None:
         for index in batches:
-            augmented_medians(arrays.subset(index), start[index], SEASON_LENGTH_DAYS, WINDOW_DAYS, N_BINS,
-                              rng, AugmentConfig())
+            augmented_medians(arrays.subset(index), start[index], SEASON, rng, AugmentConfig())
 
     naive_series = series.subset(np.arange(n_naive))
     # the naive loop must compute what the vectorized pipeline computes (before timing it)

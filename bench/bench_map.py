@@ -95,7 +95,7 @@ def main() -> None:
     train_s = time.perf_counter() - start
     fp32 = export_onnx(model_pt, work / "cropnet2d.onnx")
     info = read_contract(fp32)
-    season = info.season(YEAR, 50.75)
+    season = info.season.span_at(YEAR, 50.75)
 
     source = LocalStackSource(patch)
     grid = stack_grid(patch)

@@ -143,7 +143,7 @@ def overlap_rates(patch, model: Path, seconds_per_request: float, bytes_per_seco
 
     initialize_offline()
     contract = read_contract(model)
-    season = contract.season(YEAR, 50.75)
+    season = contract.season.span_at(YEAR, 50.75)
     side = max_ee_tile_size(len(contract.bands) * season.n_bins)
     x0, y1 = patch.upper_left
     extent = tiles_side * side * patch.resolution
@@ -206,7 +206,7 @@ def main() -> None:
     student_pt, student32, student8 = students["patch"]
     contract = read_contract(teacher32)
     composite = LocalStackSource(patch).read_tile(stack_grid(patch), Tile(0, 0, *patch.shape), contract,
-                                                  contract.season(YEAR, 50.75))
+                                                  contract.season.span_at(YEAR, 50.75))
     inputs = composite.reflectance()
     macs = {n: macs_per_pixel(load_model(p)[0], inputs.shape[1:]) for n, p in (("teacher", teacher_pt),
                                                                               ("student", student_pt))}

@@ -50,13 +50,13 @@ import torch
 
 from gee_crop.atomic import write_json_atomic, write_text_atomic
 from gee_crop.classes import CLASSES, OTHER
-from gee_crop.config import SEASON_START_MONTH_DAY
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.worldcereal import read_worldcereal
-from gee_crop.features.composite import infer_season_year
+from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabilities
 from gee_crop.models.io import load_model
+from gee_crop.season import Season
 from gee_crop.testing.paths import shared_data_dir
 from gee_crop.training.dataset import series_features
 from gee_crop.training.loop import logits_of
@@ -153,7 +153,7 @@ def slug(text: str) -> str:
 def on_common_year(series: SampleSeries) -> SampleSeries:
     """``series`` moved onto the COMMON_YEAR calendar (season start to season start, whole days)."""
     year = infer_season_year(series)
-    month, day = SEASON_START_MONTH_DAY
+    month, day = Season().start_month_day
     shift = np.datetime64(f"{COMMON_YEAR}-{month:02d}-{day:02d}") - np.datetime64(f"{year}-{month:02d}-{day:02d}")
     moved = {"dates": series.dates + shift}
     if getattr(series, "season_year", None) is not None:

@@ -1,14 +1,12 @@
 """Single source of truth for the method's constants (the paper's method, summarised in the project's METHOD.md).
 
 Every other module imports bands (and their names: Sentinel-2 two-digit names, composite band
-names), season and window defaults from here; never repeat a band list elsewhere. The classes live
-in :mod:`gee_crop.classes`.
+names) from here; never repeat a band list elsewhere. The classes live in :mod:`gee_crop.classes`, the
+season (its start, length, window and hemisphere rule) in :mod:`gee_crop.season`.
 """
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
@@ -116,16 +114,11 @@ SAMPLE_SPACING_M = 60.0
 SAMPLES_PER_CELL_DEFAULT = 5
 SAMPLES_PER_CELL_USA = 1
 
-#: Season (METHOD.md "Features"): May 1 (DOY 121) .. Nov 30 (DOY 334) in the north.
-SEASON_START_MONTH_DAY = (5, 1)
-SEASON_LENGTH_DAYS = 334 - 121  # Te - Ts = 213 days
-WINDOW_DAYS = 5
 #: A sample whose longest run of empty 5-day bins (after cloud masking) exceeds this is discarded
 #: (METHOD.md: "too many gaps to interpolate reliably"; the threshold is an option). 10 bins = 50 days:
 #: on the shipped Flanders 2019 patch 8 bins drops 42 % of pixels (a 45-day cloudy spell in
 #: September), 10 keeps 4092 of 4096.
 MAX_GAP_BINS = 10
-SOUTH_SHIFT_MONTHS = 6
 
 #: Training defaults (METHOD.md "CropNet").
 LEARNING_RATE = 1e-4
@@ -134,11 +127,6 @@ EPOCHS = 50
 CROPNET_WIDTHS: tuple[int, ...] = (64, 128, 256, 512)
 
 Hemisphere = Literal["north", "south"]
-
-
-def n_bins_of(length_days: int, window_days: int) -> int:
-    """t = ceil((Te - Ts) / d): the number of composite windows of a season (METHOD.md "Features")."""
-    return math.ceil(length_days / window_days)
 
 
 def band_name(name: str) -> str:
@@ -159,82 +147,6 @@ def composite_band(band: str, bin_index: int) -> str:
 def hemisphere_of(latitude: float) -> Hemisphere:
     """'south' for latitudes below the equator, else 'north'."""
     return "south" if latitude < 0 else "north"
-
-
-def _shift_months(day: dt.date, months: int) -> dt.date:
-    month0 = day.month - 1 + months
-    year = day.year + month0 // 12
-    return dt.date(year, month0 % 12 + 1, day.day)
-
-
-@dataclass(frozen=True)
-class SeasonSpan:
-    """A season [start, start + length_days) cut into ``n_bins`` windows of ``window_days``.
-
-    ``n_bins = ceil(length_days / window_days)``: 43 bins for the default 213-day May–Nov span
-    and 5-day windows. The last window may reach past ``end``; observations are binned by
-    ``(day - start) // window_days`` for ``0 <= day - start < n_bins * window_days``.
-    """
-
-    start: dt.date
-    length_days: int = SEASON_LENGTH_DAYS
-    window_days: int = WINDOW_DAYS
-
-    def __post_init__(self) -> None:
-        if self.length_days <= 0:
-            raise ValueError(f"season length must be positive, got {self.length_days} days")
-        if self.window_days <= 0:
-            raise ValueError(f"window must be positive, got {self.window_days} days")
-
-    @property
-    def end(self) -> dt.date:
-        """Te = Ts + length_days."""
-        return self.start + dt.timedelta(days=self.length_days)
-
-    @property
-    def n_bins(self) -> int:
-        return n_bins_of(self.length_days, self.window_days)
-
-    @property
-    def start_day(self) -> int:
-        """Ts in days since 1970-01-01 (the day numbers the client-side compositing bins by)."""
-        return (self.start - dt.date(1970, 1, 1)).days
-
-    @property
-    def covered_end(self) -> dt.date:
-        """First day after the last window (>= end)."""
-        return self.start + dt.timedelta(days=self.n_bins * self.window_days)
-
-    def bin_starts(self) -> list[dt.date]:
-        return [self.start + dt.timedelta(days=k * self.window_days) for k in range(self.n_bins)]
-
-    def to_dict(self) -> dict:
-        return {"start": self.start.isoformat(), "length_days": self.length_days,
-                "window_days": self.window_days, "n_bins": self.n_bins}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SeasonSpan":
-        return cls(dt.date.fromisoformat(d["start"]), int(d["length_days"]), int(d["window_days"]))
-
-
-def season_span(year: int, hemisphere: Hemisphere = "north", *,
-                start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                length_days: int = SEASON_LENGTH_DAYS,
-                window_days: int = WINDOW_DAYS,
-                south_shift_months: int = SOUTH_SHIFT_MONTHS) -> SeasonSpan:
-    """The season of ``year``: May 1 + 213 days in the north; six months earlier in the south.
-
-    In the south the season of ``year`` starts in November of ``year - 1`` (METHOD.md:
-    the southern acquisition window is shifted six months earlier), so a season keeps
-    the same number of bins in both hemispheres. A user's own season (``--season-start``) is a
-    local calendar: ``south_shift_months=0`` starts it on ``start_month_day`` of ``year`` everywhere.
-    """
-    start = dt.date(year, *start_month_day)
-    if hemisphere == "south":
-        start = _shift_months(start, -south_shift_months)
-    elif hemisphere != "north":
-        raise ValueError(f"hemisphere must be 'north' or 'south', got {hemisphere!r}")
-    return SeasonSpan(start, length_days, window_days)
 
 
 def acquisition_window(year: int, hemisphere: Hemisphere = "north") -> tuple[dt.date, dt.date]:

@@ -10,6 +10,7 @@ from pyproj import Transformer
 
 from gee_crop.classes import CLASSES, Legend, class_indices
 from gee_crop.config import BANDS
+from gee_crop.season import Season
 
 
 @dataclass
@@ -19,8 +20,8 @@ class SampleSeries:
     Shapes: ``dates`` (n, T) datetime64[D], NaT where padded; ``dn`` (n, T, 10) uint16 DN in
     config.BANDS order, 0 where padded or no data; ``cloud`` (n, T) float32, NaN where padded.
     Per-sample arrays are (n,). ``classes`` is the class list ``crop_class`` names index into (the
-    paper's seven unless the table was sampled with a user's legend); ``season`` the table's own
-    season (config.SeasonSpan fields without the year, e.g. from ``sample --season-start``) or None.
+    paper's seven unless the table was sampled with a user's legend); ``season`` the season the table
+    was sampled with (e.g. ``sample --season-start``), or None for the paper's (``Season()``).
     """
 
     sample_id: np.ndarray
@@ -34,7 +35,7 @@ class SampleSeries:
     cloud: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     classes: tuple[str, ...] = CLASSES
-    season: dict | None = None
+    season: Season | None = None
     season_year: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -99,7 +100,7 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
     kept when every table has one (else None: inferred from the dates where features are computed)."""
     if not tables:
         raise ValueError("nothing to concatenate")
-    if len({(tab.classes, repr(tab.season)) for tab in tables}) > 1:
+    if len({(tab.classes, tab.season or Season()) for tab in tables}) > 1:
         raise ValueError("the tables have different class lists or seasons; sample them with the same "
                          "--legend/--classes and season options")
     t = max(tab.dates.shape[1] for tab in tables)

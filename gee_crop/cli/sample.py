@@ -7,6 +7,7 @@ from click.core import ParameterSource
 
 from gee_crop.cli import options
 from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M
+from gee_crop.season import MAX_SEASON_DAYS, SEASON_LENGTH_DAYS, WINDOW_DAYS
 
 #: Options that only steer Earth Engine jobs: --source refuses them instead of ignoring them.
 EARTH_ENGINE_ONLY = ("year", "cloud_band", "cloud_threshold", "mode", "export_to", "bucket", "exports_dir",
@@ -47,8 +48,10 @@ def _check_source_options(ctx: click.Context) -> None:
 @click.option("--season-start", metavar="MM-DD",
               help="Your season's first day, the same date in both hemispheres (default: the paper's May 1, "
                    "Nov 1 south of the equator). Stored in the table; train and map use it.")
-@click.option("--season-days", type=int, metavar="N", help="Your season's length in days, at most 365 [default: 213].")
-@click.option("--window-days", type=int, metavar="D", help="Composite window in days; bins = ceil(N / D) [default: 5].")
+@click.option("--season-days", type=int, metavar="N",
+              help=f"Your season's length in days, at most {MAX_SEASON_DAYS} [default: {SEASON_LENGTH_DAYS}].")
+@click.option("--window-days", type=int, metavar="D",
+              help=f"Composite window in days; bins = ceil(N / D) [default: {WINDOW_DAYS}].")
 @options.year
 @click.option("--per-cell", type=click.IntRange(min=1),
               help="Samples per 0.1 deg cell, at least 1 [default: 1 in USA, 5 elsewhere and with --source].")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import click
 
 from gee_crop.cli import options
-from gee_crop.config import (BATCH_SIZE, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, WINDOW_DAYS, Arch,
-                             FeatureKind, InputScaling)
+from gee_crop.config import (BATCH_SIZE, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, Arch, FeatureKind,
+                             InputScaling)
+from gee_crop.season import WINDOW_DAYS
 
 
 def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -53,8 +54,8 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @options.seed
 @options.device
 @options.year
-@click.option("--window-days", type=click.IntRange(min=1), default=WINDOW_DAYS, show_default=True,
-              help="Length of a median composite window (days).")
+@click.option("--window-days", type=click.IntRange(min=1), default=None,
+              help=f"Length of a median composite window (days) [default: the table's season's, else {WINDOW_DAYS}].")
 @click.option("--max-gap-bins", type=click.IntRange(min=0), default=MAX_GAP_BINS, show_default=True,
               help="Drop samples whose longest run of empty bins is longer.")
 @options.cloud_threshold

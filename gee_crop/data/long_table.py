@@ -4,7 +4,7 @@ The shipped ``wc-gee-patches/derived_pixels_long_*.parquet`` is such a table, ma
 Engine patch: columns ``pixel_id, date, row, col, lon, lat``, the 10 bands with Sentinel-2
 two-digit names (``B02`` ... ``B12``, DN), ``SCL`` and the WorldCereal crop code ``ct_code``.
 Rows are grouped by pixel into a :class:`SampleSeries` (dates sorted); unlabeled pixels are dropped;
-each pixel's season year is inferred from its own dates (:mod:`gee_crop.data.seasons`).
+each pixel's season year is inferred from its own dates (:mod:`gee_crop.features.seasons`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pandas as pd
 from gee_crop.classes import EXCLUDE, OTHER, Legend
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
-from gee_crop.data.seasons import with_season_years
+from gee_crop.features.seasons import with_season_years
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
 

@@ -17,7 +17,7 @@ from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SA
 from gee_crop.data.labels import check_same_grid, read_label_raster
 from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.data.regions import WGS84, reproject_geometry
-from gee_crop.data.seasons import with_season_years
+from gee_crop.features.seasons import with_season_years
 from gee_crop.data.vectors import LabelFeatures, is_vector_file, read_label_features
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask

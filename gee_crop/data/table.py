@@ -23,12 +23,13 @@ cloud          list<float32> the cloud indicator named by cloud_kind (NaN = unkn
 Optional column ``season_year`` (int16): each sample's season year (north: May-Nov of the year;
 south: from Nov of the year before), written by ``sample --year``; a table may mix years and
 hemispheres. When it is absent (or null in a row) the reader infers it per sample from the sample's
-own clear observations (:mod:`gee_crop.data.seasons`).
+own clear observations in the table's season (:mod:`gee_crop.features.seasons`).
 
 Other optional columns are kept as they are (e.g. ``source_code``, the label product's own class code).
 The file's key-value metadata holds ``gee_crop_table = 1``, ``gee_crop_classes`` (JSON list: the
 class list, in model output order; absent = the paper's seven) and, for a table sampled with its own
-season, ``gee_crop_season`` (JSON: start_month_day, length_days, window_days, south_shift_months).
+season, ``gee_crop_season`` (JSON: ``gee_crop.season.Season.to_dict``: start_month_day, length_days,
+window_days, south_shift_months).
 
 In memory a table is a :class:`SampleSeries`: the same data padded to a common length T.
 """
@@ -47,7 +48,8 @@ from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.config import BANDS, CLOUD_KINDS
 from gee_crop.data.dn import checked_dn
-from gee_crop.data.seasons import inferred_season_years
+from gee_crop.features.seasons import inferred_season_years
+from gee_crop.season import Season
 from gee_crop.types import SampleSeries
 from gee_crop.errors import SampleTableError
 
@@ -91,7 +93,7 @@ def to_arrow(series: SampleSeries) -> pa.Table:
     table = pa.table(columns)
     meta = {"gee_crop_table": TABLE_VERSION, CLASSES_KEY: json.dumps(list(series.classes))}
     if series.season is not None:
-        meta[SEASON_KEY] = json.dumps(series.season)
+        meta[SEASON_KEY] = json.dumps(series.season.to_dict())
     return table.replace_schema_metadata(meta)
 
 
@@ -191,13 +193,13 @@ def _season_years(table: pa.Table, series: SampleSeries, source: str) -> np.ndar
     return np.where(given, column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), inferred)
 
 
-def _table_meta(table: pa.Table, source: str) -> tuple[tuple[str, ...], dict | None]:
+def _table_meta(table: pa.Table, source: str) -> tuple[tuple[str, ...], Season | None]:
     """The class list and season of a table's metadata (the paper's seven and None when absent)."""
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     try:
         classes = tuple(json.loads(meta[CLASSES_KEY])) if CLASSES_KEY in meta else CLASSES
-        season = json.loads(meta[SEASON_KEY]) if SEASON_KEY in meta else None
-    except ValueError:
+        season = Season.from_dict(json.loads(meta[SEASON_KEY])) if SEASON_KEY in meta else None
+    except (ValueError, KeyError, TypeError):
         raise SampleTableError(f"{source} has unreadable gee_crop_classes/gee_crop_season metadata; "
                                "re-create it with `gee-crop sample`") from None
     return classes, season

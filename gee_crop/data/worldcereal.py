@@ -18,7 +18,7 @@ from gee_crop.classes import OTHER, Legend, read_csv_rows
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
 from gee_crop.data.long_table import pad_groups
-from gee_crop.data.seasons import checked_season_years, with_season_years
+from gee_crop.features.seasons import checked_season_years, with_season_years
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
 
@@ -150,7 +150,7 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
 
 def _with_file_years(series: SampleSeries, df: pd.DataFrame, first: np.ndarray) -> SampleSeries:
     """Each sample's season year: the file's ``year`` (the year of the label, ``valid_time``) where the
-    dates bear it out (:func:`gee_crop.data.seasons.checked_season_years`), else inferred from the dates."""
+    dates bear it out (:func:`gee_crop.features.seasons.checked_season_years`), else inferred from the dates."""
     year = pd.to_numeric(df["year"], errors="coerce").to_numpy()[first] if "year" in df.columns else None
     if year is None or not np.isfinite(year).all():
         return with_season_years(series)

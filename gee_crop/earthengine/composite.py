@@ -12,9 +12,9 @@ import datetime as dt
 import ee
 import numpy as np
 
-from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Encoding, SeasonSpan,
-                             composite_band)
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Encoding, composite_band
 from gee_crop.earthengine.collections import clear_observations, s2_with_cloud_score
+from gee_crop.season import SeasonSpan
 
 #: Per-band time bands: window index k where that band has a clear median, masked where not. One per
 #: band (not one carrying B2's mask for all) so that a band missing from a window is interpolated
@@ -165,7 +165,7 @@ def median_composite(region: ee.Geometry, season: SeasonSpan, *, cloud_band: str
     """Gap-filled 5-day medians of ``season`` over ``region``: ``10 * n_bins`` bands in ``encoding``
     (uint16 DN by default).
 
-    The season (and its hemisphere shift) comes from ``config.season_span``; same-day granules are
+    The season (and its hemisphere shift) comes from ``Season.span``; same-day granules are
     merged first (:func:`same_day_mosaics`); clouds are masked with Cloud Score+
     ``cloud_band >= threshold`` (METHOD.md "Satellite data").
     """

@@ -23,11 +23,12 @@ from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, NO_CLASS, Legend
 from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
-                             SeasonSpan, acquisition_window, hemisphere_of)
+                             acquisition_window, hemisphere_of)
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
 from gee_crop.earthengine.labels import (LABEL_BAND, LABEL_SCALE_M, asset_labels, inline_labels, paint_classes,
                                          reference_labels, split_points)
+from gee_crop.season import Season, SeasonSpan
 
 CELL_BAND = "cell"
 COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
@@ -107,7 +108,7 @@ class SamplingJob:
     from_country: bool = True
     accuracy: dict[int, set[int]] | None = None
     own_labels: OwnLabels | None = None
-    season: Any = None  # features.spec.SeasonSettings (a higher floor): its span(year, latitude)
+    season: Season | None = None  # the user's own season (sample --season-start ...); None: the paper's
 
     @property
     def hemisphere(self) -> str:
@@ -121,7 +122,7 @@ class SamplingJob:
     @property
     def season_span(self) -> SeasonSpan | None:
         """The user's own season of ``year`` at the region (None: the paper's season)."""
-        return None if self.season is None else self.season.span(self.year, self.geometry.centroid.y)
+        return None if self.season is None else self.season.span_at(self.year, self.geometry.centroid.y)
 
     @property
     def window(self) -> tuple[dt.date, dt.date]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from gee_crop.classes import CLASSES, class_indices
+from gee_crop.features.seasons import table_season
 from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import series_features
 from gee_crop.training.evaluate import Evaluation
@@ -22,7 +23,7 @@ def majority_evaluation(train: SampleSeries, test: SampleSeries, options: dict, 
     class alignment and metrics."""
     config = TrainConfig(arch="random_forest", feature_kind="median1d",
                          **{k: options[k] for k in _FEATURE_OPTIONS if k in options}).resolved()
-    spec = config.feature_spec()
+    spec = config.feature_spec(table_season(train))  # the training table's season, as the trainer's contract
     year = options.get("year")
     kept_train = series_features(train, spec, year).keep
     test_feats = series_features(test, spec, year)

@@ -37,7 +37,7 @@ def _median_contract(model: ModelSpec | None) -> FeatureSpec:
 
 
 def _bin_days(spec: FeatureSpec) -> np.ndarray:
-    return (np.arange(spec.n_bins) + 0.5) * spec.window_days
+    return (np.arange(spec.n_bins) + 0.5) * spec.season.window_days
 
 
 def _subsample(n: int, limit: int, seed: int = 0) -> np.ndarray:

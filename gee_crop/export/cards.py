@@ -13,6 +13,7 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, load_model, read_model_meta, update_model_meta
 from gee_crop.models.registry import TORCH_ARCHS
+from gee_crop.season import Season
 from gee_crop.viz.html import is_number, number, safe_json
 
 PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); "
@@ -22,7 +23,7 @@ PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (C
 def _known_limits(meta: dict, trained_classes: list[str], regions: list[str]) -> list[str]:
     season = meta["season"]
     missing = [c for c in meta.get("classes", CLASSES) if c not in trained_classes]
-    shift = int(season.get("south_shift_months", 6))
+    shift = Season.from_dict(season).south_shift_months
     where = (f"shifted {shift} months in the southern hemisphere" if shift
              else "the same calendar date in both hemispheres")
     limits = [

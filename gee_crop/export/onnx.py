@@ -8,7 +8,8 @@ included). Normalization (and the contract's ``input_scaling``) is inside the gr
 ================  =====================================================================
 gee_crop_model    model file format version
 classes, bands    JSON lists, output / input order
-season            JSON: start_month_day, length_days, window_days, n_bins, year_trained
+season            JSON: start_month_day, length_days, window_days, n_bins, year_trained (and
+                  south_shift_months for a season other than the paper's: FeatureSpec.season_dict)
 feature_kind      median2d | median1d | harmonic
 cloud_threshold   clear threshold used for training (float, as text)
 max_gap_bins      gap limit used for training (int, as text)

@@ -28,6 +28,7 @@ from scipy.interpolate import CubicSpline
 from gee_crop.config import MAX_GAP_BINS
 from gee_crop.errors import InputError
 from gee_crop.features.composite import SeriesArrays, composite_pixels
+from gee_crop.season import Season
 
 
 #: METHOD.md "Augmentation": each transform is drawn for a sample with this probability.
@@ -150,12 +151,13 @@ def warp_curves(knots: np.ndarray, n_bins: int) -> np.ndarray:
     return knots @ spline_basis(n_bins, knots.shape[1]).T
 
 
-def augmented_window(start_days: np.ndarray, length_days: int, window_days: int, n_bins: int,
-                     rng: np.random.Generator, config: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample (start (n,), window (n,)) after random time shift and time scale, int64 days."""
+def augmented_window(start_days: np.ndarray, season: Season, rng: np.random.Generator,
+                     config: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample (start (n,), window (n,)) after random time shift and time scale of ``season``'s
+    windows starting at ``start_days`` (n,), int64 days; the number of bins stays ``season.n_bins``."""
     n = len(start_days)
     start = np.asarray(start_days, dtype=np.int64).copy()
-    end = start + length_days
+    end = start + season.length_days
     shift = np.where(rng.random(n) < config.p_shift,
                      rng.integers(-config.max_shift_days, config.max_shift_days + 1, n), 0)
     start, end = start + shift, end + shift
@@ -164,27 +166,26 @@ def augmented_window(start_days: np.ndarray, length_days: int, window_days: int,
     start = start + np.where(scaled, rng.integers(low, high + 1, n), 0)
     end = end + np.where(scaled, rng.integers(low, high + 1, n), 0)
     # ceil division; unscaled samples keep the configured window
-    window = np.where(scaled, -(-(end - start) // n_bins), window_days)
+    window = np.where(scaled, -(-(end - start) // season.n_bins), season.window_days)
     return start, np.maximum(window, 1)
 
 
-def augmented_medians(arrays: SeriesArrays, start_days: np.ndarray, length_days: int, window_days: int,
-                      n_bins: int, rng: np.random.Generator, config: AugmentConfig,
-                      max_gap_bins: int = MAX_GAP_BINS) -> np.ndarray:
-    """(n, 10, n_bins) float32 gap-filled medians with random cadence dropout / shift / scale / warp per
-    sample.
+def augmented_medians(arrays: SeriesArrays, start_days: np.ndarray, season: Season, rng: np.random.Generator,
+                      config: AugmentConfig, max_gap_bins: int = MAX_GAP_BINS) -> np.ndarray:
+    """(n, 10, season.n_bins) float32 gap-filled medians of ``season``'s windows with random cadence
+    dropout / shift / scale / warp per sample.
 
     ``start_days`` (n,) Ts per sample (days since 1970-01-01). With ``AugmentConfig.none()`` this equals
-    ``composite_pixels(arrays, start_days, window_days, n_bins).values``. Cadence dropout draws from
+    ``composite_pixels(arrays, start_days, season.window_days, season.n_bins).values``. Cadence dropout draws from
     ``rng`` only when ``p_dropout`` > 0, so the paper's transforms draw as they did before it existed.
     """
     n = len(arrays)
     arrays = drop_observations(arrays, rng, config.p_dropout, config.dropout_days)
     start_days = np.broadcast_to(np.asarray(start_days, dtype=np.int64), (n,))
-    start, window = augmented_window(start_days, length_days, window_days, n_bins, rng, config)
-    filled = composite_pixels(arrays, start, window, n_bins, max_gap_bins=max_gap_bins).values
+    start, window = augmented_window(start_days, season, rng, config)
+    filled = composite_pixels(arrays, start, window, season.n_bins, max_gap_bins=max_gap_bins).values
     warped = rng.random(n) < config.p_warp
     if warped.any():
         knots = rng.normal(1.0, config.warp_sigma, (int(warped.sum()), config.warp_knots))
-        filled[warped] *= warp_curves(knots, n_bins)[:, None, :].astype(np.float32)
+        filled[warped] *= warp_curves(knots, season.n_bins)[:, None, :].astype(np.float32)
     return filled

@@ -5,8 +5,8 @@ in the south) cut into t = ceil((Te - Ts) / d) windows of d = 5 days, each windo
 the clear observations; empty windows are filled by linear interpolation along time, and a sample with
 too long a gap is discarded (``max_gap_bins``). The 2D feature is the (10, t) matrix, the 1D feature
 its flattening. Each sample has its own season year (a table may mix years and hemispheres:
-:func:`infer_season_years`, ``SampleSeries.season_year``). Everything is vectorized over samples;
-loops run over chunks of samples (or candidate years) only.
+:mod:`gee_crop.features.seasons`, ``SampleSeries.season_year``). Everything is vectorized over
+samples; loops run over chunks of samples only.
 :func:`composite_pixels` is the one chain (mask -> medians -> gap fill) every caller goes through.
 """
 from __future__ import annotations
@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gee_crop.config import (BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SEASON_LENGTH_DAYS,
-                             SEASON_START_MONTH_DAY, SOUTH_SHIFT_MONTHS, WINDOW_DAYS, n_bins_of, season_span)
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
+from gee_crop.features.seasons import (date_range, epoch_days, format_season_counts, infer_season_year,
+                                       infer_season_years, main_season_year, season_counts, season_start_days,
+                                       table_season)
+from gee_crop.season import Season
 from gee_crop.types import RawStack, SampleSeries
 
 #: composite_medians works on blocks of this many samples, bounding its scratch memory
@@ -82,17 +85,9 @@ def _masked_reflectance(dn: np.ndarray, clear: np.ndarray) -> np.ndarray:
     return reflectance
 
 
-def _epoch_days(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(days int32 since 1970-01-01 with 0 at NaT, valid bool) of a datetime64 array."""
-    dates = np.asarray(dates).astype("datetime64[D]")
-    valid = ~np.isnat(dates)
-    days = np.where(valid, dates.astype(np.int64), 0).astype(np.int32)
-    return days, valid
-
-
 def prepare_series(series: SampleSeries, threshold: float = CLEAR_THRESHOLD) -> SeriesArrays:
     """Mask a sample table's raw series (clouds per its cloud_kind, DN 0, padding) into SeriesArrays."""
-    days, valid = _epoch_days(series.dates)
+    days, valid = epoch_days(series.dates)
     clear = clear_mask(series.cloud, series.cloud_kind, threshold) & valid
     return SeriesArrays(_masked_reflectance(series.dn, clear), days)
 
@@ -105,7 +100,7 @@ def arrays_from_stack(dn: np.ndarray, cloud: np.ndarray, dates: np.ndarray, clou
     """
     if dn.shape[:2] != cloud.shape or dn.shape[1] != len(dates):
         raise ValueError(f"inconsistent shapes: dn {dn.shape}, cloud {cloud.shape}, dates {np.shape(dates)}")
-    day_row, valid = _epoch_days(dates)
+    day_row, valid = epoch_days(dates)
     clear = clear_mask(cloud, cloud_kind, threshold) & valid[None, :]
     days = np.broadcast_to(day_row, cloud.shape)
     return SeriesArrays(_masked_reflectance(dn, clear), days)
@@ -121,159 +116,6 @@ def stack_arrays(stack: RawStack, rows: np.ndarray | None = None, cols: np.ndarr
     dn = stack.dn[t[:, None], rows, cols].transpose(1, 0, 2)   # (n, T, 10)
     cloud = stack.cloud[t[:, None], rows, cols].T               # (n, T)
     return arrays_from_stack(dn, cloud, stack.dates[t], stack.cloud_kind, threshold)
-
-
-def season_start_days(lat: np.ndarray, year: int | np.ndarray,
-                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                      south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
-    """(n,) int32 days since 1970-01-01 of each sample's season start Ts.
-
-    ``year``: one season year for every sample, or (n,) each sample's own. North: ``start_month_day``
-    of the year; south (lat < 0): ``south_shift_months`` earlier (six for the paper's season, none for
-    a user's own), as config.season_span.
-    """
-    lat = np.asarray(lat, dtype=np.float64)
-    years = np.broadcast_to(np.asarray(year, dtype=np.int64), lat.shape)
-    distinct, which = np.unique(years, return_inverse=True)
-    # one season_span per distinct year and hemisphere (a handful), gathered per sample
-    starts = np.array([[np.datetime64(season_span(int(y), h, start_month_day=start_month_day,
-                                                  south_shift_months=south_shift_months).start, "D").astype(np.int64)
-                        for h in ("north", "south")] for y in distinct], dtype=np.int64).reshape(len(distinct), 2)
-    return starts[which.reshape(lat.shape), (lat < 0).astype(np.int64)].astype(np.int32)
-
-
-@dataclass
-class ObservedDays:
-    """Which raw observations are clear (``observed`` (n, T) bool: clear, dated, some band with data)
-    and when (``days`` (n, T) int32 days since 1970-01-01): what season inference needs, without the
-    (n, T, 10) reflectance of :class:`SeriesArrays` (which has the same two attributes)."""
-
-    observed: np.ndarray
-    days: np.ndarray
-
-    def __len__(self) -> int:
-        return self.observed.shape[0]
-
-
-def observed_days(series: SampleSeries, threshold: float = CLEAR_THRESHOLD) -> ObservedDays:
-    """The clear observations of a sample table, as :func:`prepare_series` masks them."""
-    days, valid = _epoch_days(series.dates)
-    clear = clear_mask(series.cloud, series.cloud_kind, threshold) & valid
-    return ObservedDays(clear & (series.dn.max(axis=2, initial=0) > 0), days)
-
-
-def season_year_counts(arrays: SeriesArrays | ObservedDays, lat: np.ndarray, years: np.ndarray,
-                       length_days: int = SEASON_LENGTH_DAYS,
-                       start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                       south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
-    """(n, len(years)) int64 clear observations of each sample inside each candidate year's season."""
-    observed = arrays.observed
-    counts = np.zeros((len(arrays), len(years)), dtype=np.int64)
-    for i, year in enumerate(years):  # a loop over the few candidate years, vectorized over samples
-        offset = arrays.days - season_start_days(lat, int(year), start_month_day, south_shift_months)[:, None]
-        counts[:, i] = np.count_nonzero(observed & (offset >= 0) & (offset < length_days), axis=1)
-    return counts
-
-
-def main_season_year(years: np.ndarray, keep: np.ndarray | None = None) -> int | None:
-    """The most common of ``years`` (n,) among the ``keep`` samples (all when none is kept; the
-    earliest on a tie); None without samples. A mixed-year table's single year (``year_trained``)."""
-    years = np.asarray(years, dtype=np.int64)
-    if keep is not None and np.asarray(keep).any():
-        years = years[np.asarray(keep, dtype=bool)]
-    if not len(years):
-        return None
-    distinct, counts = np.unique(years, return_counts=True)
-    return int(distinct[int(np.argmax(counts))])
-
-
-def season_counts(years: np.ndarray, keep: np.ndarray | None = None) -> dict[int, int]:
-    """{season year: number of samples} of ``years`` (n,) among the ``keep`` samples, by year."""
-    years = np.asarray(years, dtype=np.int64)
-    if keep is not None:
-        years = years[np.asarray(keep, dtype=bool)]
-    distinct, counts = np.unique(years, return_counts=True)
-    return {int(y): int(c) for y, c in zip(distinct, counts)}
-
-
-def format_season_counts(counts: dict[int, int]) -> str:
-    """'2019 (220), 2023 (500)' (or 'none')."""
-    return ", ".join(f"{year} ({n})" for year, n in sorted(counts.items())) or "none"
-
-
-def _date_range(arrays: SeriesArrays | ObservedDays) -> tuple[np.datetime64, np.datetime64] | None:
-    """First and last day that has an observation, or None."""
-    observed = arrays.observed
-    if not observed.any():
-        return None
-    days = arrays.days[observed]
-    return np.datetime64(int(days.min()), "D"), np.datetime64(int(days.max()), "D")
-
-
-def candidate_season_counts(series_or_arrays: SampleSeries | SeriesArrays | ObservedDays,
-                            lat: np.ndarray | None = None, *,
-                            length_days: int = SEASON_LENGTH_DAYS,
-                            start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                            threshold: float = CLEAR_THRESHOLD,
-                            south_shift_months: int = SOUTH_SHIFT_MONTHS) -> tuple[np.ndarray, np.ndarray]:
-    """(candidate season years (k,) int64 ascending, clear observations of each sample in each year's
-    season (n, k)); SeasonError when no observation is clear at all."""
-    if isinstance(series_or_arrays, SampleSeries):
-        lat = series_or_arrays.lat if lat is None else lat
-        arrays = observed_days(series_or_arrays, threshold)
-    else:
-        arrays = series_or_arrays
-    lat = np.zeros(len(arrays)) if lat is None else np.asarray(lat, dtype=np.float64)
-    covered = _date_range(arrays)
-    if covered is None:
-        raise SeasonError("the samples have no clear observation at all, so no season can be chosen; "
-                          "check the cloud column and its cloud_kind, or lower the clear threshold")
-    first, last = (int(str(d)[:4]) for d in covered)
-    # a southern season of year Y starts in Y - 1, so Y may be one past the last observed year; a
-    # season starting late in the year (--season-start 11-01) holds days of the next calendar year
-    years = np.arange(first - 1, last + 2)
-    return years, season_year_counts(arrays, lat, years, length_days, start_month_day, south_shift_months)
-
-
-def infer_season_year(series_or_arrays: SampleSeries | SeriesArrays | ObservedDays,
-                      lat: np.ndarray | None = None, *,
-                      length_days: int = SEASON_LENGTH_DAYS,
-                      start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                      threshold: float = CLEAR_THRESHOLD, south_shift_months: int = SOUTH_SHIFT_MONTHS) -> int:
-    """The one season year whose span holds the most clear observations of all samples (a map's year).
-
-    A SampleSeries gives each sample its own hemisphere (from ``lat``); bare SeriesArrays are read as
-    northern unless ``lat`` is given. Raises SeasonError when no observation is clear at all.
-    """
-    years, counts = candidate_season_counts(series_or_arrays, lat, length_days=length_days,
-                                            start_month_day=start_month_day, threshold=threshold,
-                                            south_shift_months=south_shift_months)
-    return int(years[int(np.argmax(counts.sum(axis=0)))])
-
-
-def infer_season_years(series_or_arrays: SampleSeries | SeriesArrays | ObservedDays,
-                       lat: np.ndarray | None = None, *,
-                       length_days: int = SEASON_LENGTH_DAYS,
-                       start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                       threshold: float = CLEAR_THRESHOLD,
-                       south_shift_months: int = SOUTH_SHIFT_MONTHS) -> np.ndarray:
-    """(n,) int64 each sample's own season year: the year whose season (in the sample's hemisphere)
-    holds most of its clear observations. A tie, or a sample with no clear observation in any season,
-    goes to the year that covers the whole table best (:func:`infer_season_year`; e.g. a monthly
-    series with as many clear months in Aug-Nov 2020 as in May-Nov 2021 among 2021 samples), then to
-    the earliest. Raises SeasonError when no observation is clear at all.
-    """
-    years, counts = candidate_season_counts(series_or_arrays, lat, length_days=length_days,
-                                            start_month_day=start_month_day, threshold=threshold,
-                                            south_shift_months=south_shift_months)
-    return pick_season_years(years, counts)
-
-
-def pick_season_years(years: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(n,) each sample's year of ``years`` (k,) with most of its ``counts`` (n, k) clear observations;
-    ties (and samples with none) go to the year that covers the whole table best, then the earliest."""
-    table_best = np.arange(len(years)) == np.argmax(counts.sum(axis=0))
-    return years[np.argmax(2 * counts + table_best, axis=1)]
 
 
 def _per_sample(value: np.ndarray | int, n: int, name: str) -> np.ndarray:
@@ -388,12 +230,10 @@ def composite_pixels(pixels: SampleSeries | SeriesArrays, start_days: np.ndarray
     return PixelComposite(values, keep, np.isnan(medians).all(axis=(1, 2)))
 
 
-def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray, length_days: int,
-                       start_month_day: tuple[int, int], south_shift_months: int) -> str:
+def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray, season: Season) -> str:
     distinct = np.unique(years)
-    if len(distinct) > 1 and _date_range(arrays) is not None:
-        best = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day,
-                                 south_shift_months=south_shift_months)
+    if len(distinct) > 1 and date_range(arrays) is not None:
+        best = infer_season_year(arrays, lat, season=season)
         return (f"no sample has a clear observation in its own season (season_year "
                 f"{format_season_counts(season_counts(years))}); check the table's season_year column, or "
                 f"pass year={best}, the season the dates cover best")
@@ -401,34 +241,28 @@ def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray,
     spans = []
     for hemisphere, present in (("north", (lat >= 0).any()), ("south", (lat < 0).any())):
         if present:
-            span = season_span(year, hemisphere, start_month_day=start_month_day, length_days=length_days,
-                               south_shift_months=south_shift_months)
+            span = season.span(year, hemisphere)
             spans.append(f"{hemisphere}: {span.start} to {span.end}")
-    covered = _date_range(arrays)
+    covered = date_range(arrays)
     if covered is None:
         return (f"no clear observation in the {year} season ({'; '.join(spans)}): the samples have no "
                 "clear observation at all; check the cloud column and its cloud_kind, or lower the threshold")
-    best = infer_season_year(arrays, lat, length_days=length_days, start_month_day=start_month_day,
-                             south_shift_months=south_shift_months)
+    best = infer_season_year(arrays, lat, season=season)
     return (f"no clear observation in the {year} season ({'; '.join(spans)}); the clear observations span "
             f"{covered[0]} to {covered[1]}: pass year={best}, the season those dates cover best")
 
 
-def median_features(series: SampleSeries, *, year: int | None = None, window_days: int = WINDOW_DAYS,
-                    length_days: int = SEASON_LENGTH_DAYS, threshold: float = CLEAR_THRESHOLD,
-                    max_gap_bins: int = MAX_GAP_BINS,
-                    start_month_day: tuple[int, int] = SEASON_START_MONTH_DAY,
-                    south_shift_months: int = SOUTH_SHIFT_MONTHS) -> MedianFeatures:
-    """Gap-filled median features of a sample table, each sample over its own season (METHOD.md "Features").
+def median_features(series: SampleSeries, *, year: int | None = None, season: Season | None = None,
+                    threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS) -> MedianFeatures:
+    """Gap-filled median features of a sample table, each sample over its own ``season`` (None: the
+    table's own, :func:`~gee_crop.features.seasons.table_season`) of its own year (METHOD.md "Features").
 
     ``year`` given: that season for every sample. None: each sample's ``season_year`` when the table
     carries it, else the season that sample's own observations cover best (:func:`infer_season_years`),
     so a table may mix years and hemispheres. Raises SeasonError (naming the dates the data cover and
     the year to pass) when no clear observation falls in any sample's season.
     """
-    if window_days <= 0 or length_days <= 0:
-        raise SeasonError(f"a season needs a positive length and window, got length_days={length_days}, "
-                          f"window_days={window_days}; use e.g. {SEASON_LENGTH_DAYS} and {WINDOW_DAYS} days")
+    season = table_season(series) if season is None else season
     arrays = prepare_series(series, threshold)
     lat = np.asarray(series.lat, dtype=np.float64)
     if year is not None:
@@ -436,11 +270,9 @@ def median_features(series: SampleSeries, *, year: int | None = None, window_day
     elif series.season_year is not None:
         years = np.asarray(series.season_year, dtype=np.int64)
     else:
-        years = infer_season_years(arrays, lat, length_days=length_days, start_month_day=start_month_day,
-                                   south_shift_months=south_shift_months)
-    n_bins = n_bins_of(length_days, window_days)
-    start = season_start_days(lat, years, start_month_day, south_shift_months)
-    composite = composite_pixels(arrays, start, window_days, n_bins, max_gap_bins=max_gap_bins)
+        years = infer_season_years(arrays, lat, season=season)
+    start = season_start_days(lat, years, season)
+    composite = composite_pixels(arrays, start, season.window_days, season.n_bins, max_gap_bins=max_gap_bins)
     if len(composite.empty) and composite.empty.all():
-        raise SeasonError(_no_season_message(arrays, lat, years, length_days, start_month_day, south_shift_months))
-    return MedianFeatures(composite.values, composite.keep, years, int(window_days), n_bins)
+        raise SeasonError(_no_season_message(arrays, lat, years, season))
+    return MedianFeatures(composite.values, composite.keep, years, season.window_days, season.n_bins)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.config import BAND_INDEX, SEASON_LENGTH_DAYS
+from gee_crop.config import BAND_INDEX
 from gee_crop.features.composite import SeriesArrays
 from gee_crop.features.indices import gcvi
+from gee_crop.season import Season
 
 HARMONIC_ORDER = 3
 HARMONIC_BANDS: tuple[str, ...] = ("B8", "B8A", "B11", "B12")
@@ -52,15 +53,14 @@ def fit_harmonics(t: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.linalg.solve(gram, rhs[..., None])[..., 0]
 
 
-def harmonic_features(arrays: SeriesArrays, start_days: np.ndarray | int,
-                      length_days: int = SEASON_LENGTH_DAYS) -> np.ndarray:
-    """(n, 35) float32 harmonic coefficients (series-major, see :func:`feature_names`).
+def harmonic_features(arrays: SeriesArrays, start_days: np.ndarray | int, season: Season = Season()) -> np.ndarray:
+    """(n, 35) float32 harmonic coefficients (series-major, see :func:`feature_names`) over ``season``.
 
-    ``start_days``: Ts per sample (n,) or scalar, days since 1970-01-01; t = (day - Ts) / length_days.
+    ``start_days``: Ts per sample (n,) or scalar, days since 1970-01-01; t = (day - Ts) / season.length_days.
     """
     n = len(arrays)
     start = np.broadcast_to(np.asarray(start_days, dtype=np.int64), (n,))
-    t = (arrays.days.astype(np.int64) - start[:, None]) / float(length_days)
+    t = (arrays.days.astype(np.int64) - start[:, None]) / float(season.length_days)
     t = np.where((t >= 0) & (t < 1), t, np.nan)
     series = [arrays.reflectance[..., BAND_INDEX[b]] for b in HARMONIC_BANDS]
     series.append(gcvi(arrays.reflectance))

@@ -18,11 +18,12 @@ import ee
 import numpy as np
 import shapely
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, SeasonSpan
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE
 from gee_crop.earthengine.composite import composite_band_names, median_composite
 from gee_crop.errors import XeeMissingError
 from gee_crop.features.indices import ndvi
 from gee_crop.mapping.tiling import grid_for_region
+from gee_crop.season import SeasonSpan
 
 if TYPE_CHECKING:
     import xarray

@@ -29,16 +29,18 @@ from rasterio.windows import Window
 from shapely.geometry import box
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS, REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, Encoding, SeasonSpan
+from gee_crop.config import BANDS, REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, Encoding
 from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.composite import cast_image, composite_band_names, decode_sqrt8, median_composite
 from gee_crop.earthengine.labels import WORLDCOVER_CROPLAND
 from gee_crop.errors import InputError, RegionError, SeasonError
-from gee_crop.features.composite import composite_pixels, infer_season_year, stack_arrays
+from gee_crop.features.composite import composite_pixels, stack_arrays
+from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
+from gee_crop.season import SeasonSpan
 from gee_crop.types import RawStack
 
 __all__ = ["TileComposite", "LocalStackSource", "EarthEngineSource", "RasterClassMask",
@@ -146,8 +148,7 @@ class LocalStackSource:
         cols = np.linspace(0, len(s.x) - 1, min(len(s.x), 16)).astype(np.int64)
         r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
         arrays = stack_arrays(s, r, c, threshold=spec.cloud_threshold)
-        return infer_season_year(arrays, np.full(len(r), latitude), length_days=spec.length_days,
-                                 start_month_day=spec.start_month_day, south_shift_months=spec.south_shift_months)
+        return infer_season_year(arrays, np.full(len(r), latitude), season=spec.season)
 
     def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
         """SeasonError when no acquisition of the stack falls in ``season``, naming the season years
@@ -156,7 +157,7 @@ class LocalStackSource:
             return
         first, last = (d.astype("datetime64[D]").item() for d in (self.stack.dates.min(), self.stack.dates.max()))
         covered = [y for y in range(first.year - 1, last.year + 2)
-                   if _n_dates_in(self.stack.dates, spec.season(y, latitude))]
+                   if _n_dates_in(self.stack.dates, spec.season.span_at(y, latitude))]
         years = ", ".join(map(str, covered)) or "none"
         raise SeasonError(f"the {self.description} has no acquisition in the season of that --year "
                           f"({season.start} to {season.end}); "

@@ -23,11 +23,12 @@ import onnxruntime as ort
 import torch
 
 from gee_crop.classes import CLASSES, resolve_class_list
-from gee_crop.config import BANDS, Arch, FeatureKind, Precision, SeasonSpan
+from gee_crop.config import BANDS, Arch, FeatureKind, Precision
 from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, file_kind, load_model, read_model_meta
+from gee_crop.season import SeasonSpan
 
 DEFAULT_BATCH_SIZE = 512
 #: Providers tried in this order when the user names none (the first available wins; CPU always last).

@@ -24,13 +24,14 @@ import shapely
 from shapely import geometry as sg
 
 from gee_crop.atomic import write_json_atomic
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, hemisphere_of, season_span
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import read_region
 from gee_crop.earthengine.composite import composite_band_names, median_composite
 from gee_crop.earthengine.sampling import SERIES_SCALE_M, series_rows
 from gee_crop.errors import InputError
 from gee_crop.features.composite import composite_pixels, prepare_series
+from gee_crop.season import Season
 
 DEFAULT_POINTS = 100
 #: Largest difference (DN) counted as equal: both sides round to whole DN.
@@ -127,7 +128,7 @@ def check_parity(client, region: str | os.PathLike, *, year: int, n_points: int 
     if n_points < 1:
         raise InputError(f"--points {n_points} must be at least 1 (about 100 is enough)")
     geometry = read_region(region)
-    season = season_span(int(year), hemisphere_of(geometry.centroid.y))
+    season = Season().span_at(int(year), geometry.centroid.y)
     points = random_points(geometry, n_points, seed)
     ids = [f"p{i:04d}" for i in range(len(points))]
     where = {pid: (round(lon, ee_rows.ID_DECIMALS), round(lat, ee_rows.ID_DECIMALS))

@@ -6,9 +6,10 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from gee_crop.config import Hemisphere, hemisphere_of, season_span
+from gee_crop.config import Hemisphere, hemisphere_of
 from gee_crop.countries import country_spec
 from gee_crop.data.regions import read_region
+from gee_crop.season import Season
 
 #: A season counts as complete this long after its last 5-day window closes: Sentinel-2 L2A scenes
 #: reach Earth Engine within days, the margin leaves room for late scenes and reprocessing.
@@ -20,7 +21,7 @@ def latest_complete_season(hemisphere: Hemisphere, today: dt.date | None = None)
     (north: May-Nov of the year; south: from Nov of the year before)."""
     today = today or dt.date.today()
     year = today.year + 1
-    while season_span(year, hemisphere).covered_end + dt.timedelta(days=COMPLETE_AFTER_DAYS) > today:
+    while Season().span(year, hemisphere).covered_end + dt.timedelta(days=COMPLETE_AFTER_DAYS) > today:
         year -= 1
     return year
 
@@ -28,7 +29,7 @@ def latest_complete_season(hemisphere: Hemisphere, today: dt.date | None = None)
 def season_note(year: int, latitude: float, given: bool) -> str:
     """How the season was chosen, for a command's first output line."""
     hemisphere = hemisphere_of(latitude)
-    span = season_span(year, hemisphere)
+    span = Season().span(year, hemisphere)
     why = "--year" if given else f"the most recent complete {hemisphere}ern-hemisphere season; --year to change"
     return f"season {year}: {span.start} .. {span.end - dt.timedelta(days=1)} ({why})"
 

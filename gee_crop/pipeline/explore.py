@@ -22,13 +22,14 @@ import numpy as np
 import shapely
 from shapely.geometry import box
 
-from gee_crop.config import (CLEAR_THRESHOLD, MAX_GAP_BINS, SEASON_LENGTH_DAYS, WINDOW_DAYS, SeasonSpan,
-                             hemisphere_of, n_bins_of, season_span)
+from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data.regions import WGS84, reproject_geometry
 from gee_crop.earthengine.client import (EarthEngineClient, credentials_file, find_credentials,
                                          project_from_env, redact)
 from gee_crop.errors import GeeCropError
-from gee_crop.features.composite import composite_pixels, infer_season_year, season_start_days, stack_arrays
+from gee_crop.features.composite import composite_pixels, stack_arrays
+from gee_crop.features.seasons import infer_season_year, season_start_days
+from gee_crop.season import Season, SeasonSpan
 from gee_crop.testing.demo_data import demo_patch, demo_samples
 from gee_crop.testing.offline_ee import initialize_offline
 from gee_crop.types import RawStack
@@ -140,18 +141,16 @@ class PatchComposite:
         return self.season.bin_starts()
 
 
-def patch_composite(patch: RawStack, *, year: int | None = None, window_days: int = WINDOW_DAYS,
-                    length_days: int = SEASON_LENGTH_DAYS, threshold: float = CLEAR_THRESHOLD,
-                    max_gap_bins: int = MAX_GAP_BINS) -> PatchComposite:
-    """5-day medians of every patch pixel with the training code (cloud mask, windows, gap filling)."""
+def patch_composite(patch: RawStack, *, year: int | None = None, season: Season = Season(),
+                    threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS) -> PatchComposite:
+    """Medians of ``season``'s windows of every patch pixel with the training code (cloud mask,
+    windows, gap filling); ``year`` None: the season the patch covers best."""
     arrays = stack_arrays(patch, threshold=threshold)
     lat = patch.lonlat()[1].ravel()
     if year is None:
-        year = infer_season_year(arrays, lat, length_days=length_days, threshold=threshold)
-    n_bins = n_bins_of(length_days, window_days)
-    composite = composite_pixels(arrays, season_start_days(lat, int(year)), window_days, n_bins,
-                                 max_gap_bins=max_gap_bins)
+        year = infer_season_year(arrays, lat, season=season)
+    composite = composite_pixels(arrays, season_start_days(lat, int(year), season), season.window_days,
+                                 season.n_bins, max_gap_bins=max_gap_bins)
     h, w = patch.shape
-    season = season_span(int(year), hemisphere_of(float(np.median(lat))), length_days=length_days,
-                         window_days=window_days)
-    return PatchComposite(composite.values.reshape(h, w, -1, n_bins), composite.keep.reshape(h, w), season)
+    span = season.span_at(int(year), float(np.median(lat)))
+    return PatchComposite(composite.values.reshape(h, w, -1, season.n_bins), composite.keep.reshape(h, w), span)

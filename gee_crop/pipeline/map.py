@@ -24,7 +24,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS, SeasonSpan
+from gee_crop.config import BANDS
 from gee_crop.data.regions import WGS84, region_from_bbox, region_from_geojson, reproject_geometry, validate_region
 from gee_crop.errors import GeeCropError, InputError, MapIncompleteError, OutputExistsError
 from gee_crop.features.shift import DomainSummary, map_shift, summary_of, tally_shift
@@ -39,6 +39,7 @@ from gee_crop.mapping.sources import FeatureSource, check_region_in_source, open
 from gee_crop.mapping.tiling import LOCAL_TILE_SIZE, OutputGrid, Tile, grid_for_region, plan_tiles, region_mask
 from gee_crop.models.io import read_contract, read_model_meta
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, check_precision, open_predictor
+from gee_crop.season import SeasonSpan
 from gee_crop.viz.map_report import map_report_html
 
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
@@ -367,7 +368,7 @@ def _plan_job(source: FeatureSource, model_path: Path, region: shapely.Geometry 
     latitude = region.centroid.y
     if year is None:
         year = source.infer_year(contract, latitude)
-    season = contract.season(int(year), latitude)
+    season = contract.season.span_at(int(year), latitude)
     source.check_season(contract, season, latitude)
     check_model_matches(contract, season, model_path)
     spec = contract if max_gap_bins is None else dataclasses.replace(contract, max_gap_bins=int(max_gap_bins))

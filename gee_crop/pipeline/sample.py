@@ -30,7 +30,7 @@ from gee_crop.countries import country_geometry, country_of, country_spec, read_
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import WGS84, read_region
 from gee_crop.data.sampling import sample_from_files
-from gee_crop.data.seasons import with_season_year, with_season_years
+from gee_crop.features.seasons import with_season_year, with_season_years
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine import client as ee_client
@@ -38,10 +38,10 @@ from gee_crop.earthengine.collections import check_cloud_band, check_threshold
 from gee_crop.earthengine.labels import check_inline_size, check_label_asset, check_table_asset
 from gee_crop.earthengine.sampling import (DEFAULT_EXPORT_TO, DEFAULT_TILE_DEG, Bounds, OwnLabels, SamplingJob,
                                            export_config, export_names, samples_folder, tile_graph)
-from gee_crop.features.spec import SeasonSettings, season_settings
 from gee_crop.errors import EarthEngineError, InputError, OutputExistsError, RegionError, SeasonError
 from gee_crop.ledger import DONE, RunLedger
 from gee_crop.mapping.tiling import OutputGrid, Tile
+from gee_crop.season import Season
 from gee_crop.types import SampleSeries, concat
 
 #: Interactive (streamed) jobs above this many tiles are refused: use batch exports instead.
@@ -135,7 +135,7 @@ def check_class_sizes(series: SampleSeries, source: str) -> None:
 
 def plan_job(*, country: str | None = None, region: str | os.PathLike | None = None, year: int = 2023,
              per_cell: int | None = None, labels: str | None = None, label_field: str | None = None,
-             legend: Legend | None = None, season: SeasonSettings | None = None, **options: Any) -> SamplingJob:
+             legend: Legend | None = None, season: Season | None = None, **options: Any) -> SamplingJob:
     """Validate the inputs of `gee-crop sample` and describe the job (no server call)."""
     if labels is not None:
         return _plan_own_labels(region, year, per_cell, labels, label_field, legend, season, country, options)
@@ -418,7 +418,7 @@ def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: Run
     return started
 
 
-def assemble(ledger: RunLedger, units: list[str], out: Path, season: SeasonSettings | None = None,
+def assemble(ledger: RunLedger, units: list[str], out: Path, season: Season | None = None,
              year: int | None = None) -> int:
     """Concatenate the finished parts into the sample table at ``out`` (with the job's own ``season``,
     and ``year`` as every sample's ``season_year``); the number of samples."""
@@ -428,7 +428,7 @@ def assemble(ledger: RunLedger, units: list[str], out: Path, season: SeasonSetti
             "Earth Engine returned no samples: no labelled pixel with a cloud-free acquisition in the "
             "region and year; check --year (labels and Sentinel-2 must both exist) and the region")
     table = concat(parts)
-    table.season = None if season is None else season.to_dict()
+    table.season = season
     with_season_year(table, year)
     check_class_sizes(table, f"the samples of {out}")
     write_table(table, out)
@@ -531,7 +531,7 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
     own season. Every check runs before anything is written.
     """
     own_legend = user_legend(legend, classes)
-    own_season = (season_settings(season_start, season_days, window_days)
+    own_season = (Season().with_overrides(season_start, season_days, window_days)
                   if (season_start, season_days, window_days) != (None, None, None) else None)
     if source is not None:
         if country or region:
@@ -543,7 +543,9 @@ def sample(*, country: str | None, region: str | None, source: str | None, label
                                    spacing_m=options["spacing_m"], per_cell=per_cell or SAMPLES_PER_CELL_DEFAULT,
                                    region=Path(source).name, seed=options["seed"], legend=own_legend,
                                    label_field=label_field)
-        series.season = None if own_season is None else own_season.to_dict()
+        if own_season is not None:  # each sample's season year, inferred again in the table's own season
+            series.season, series.season_year = own_season, None
+            with_season_years(series)
         check_class_sizes(series, f"the samples of {source}")
         write_table(series, out)
         return f"wrote {len(series)} samples ({_count_text(series)}) from {source} to {out}"
@@ -570,7 +572,7 @@ def _count_text(series: SampleSeries) -> str:
 def job_from_options(*, country: str | None, region: str | None, year: int, per_cell: int | None,
                      project: str | None, cdl_accuracy: str | None = None, accuracy_filter: bool = True,
                      labels: str | None = None, label_field: str | None = None, legend: Legend | None = None,
-                     season: SeasonSettings | None = None, **options) -> SamplingJob:
+                     season: Season | None = None, **options) -> SamplingJob:
     """The SamplingJob the options of `gee-crop sample` describe (no server call)."""
     job = plan_job(country=country, region=region, year=year, per_cell=per_cell, project=project,
                    labels=labels, label_field=label_field, legend=legend, season=season,

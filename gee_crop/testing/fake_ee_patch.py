@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.config import Encoding, SeasonSpan
+from gee_crop.config import Encoding
 from gee_crop.earthengine.composite import composite_band_names, encode_sqrt8
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import quantize_dn
+from gee_crop.season import SeasonSpan
 from gee_crop.types import RawStack
 
 

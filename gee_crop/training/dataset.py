@@ -12,8 +12,9 @@ import numpy as np
 
 from gee_crop.config import FeatureKind
 from gee_crop.features.augment import AugmentConfig, augmented_medians
-from gee_crop.features.composite import (format_season_counts, infer_season_years, main_season_year, median_features,
-                                         prepare_series, season_counts, season_start_days)
+from gee_crop.features.composite import median_features, prepare_series
+from gee_crop.features.seasons import (format_season_counts, infer_season_years, main_season_year, season_counts,
+                                       season_start_days)
 from gee_crop.features.harmonics import harmonic_features
 from gee_crop.features.spec import FeatureSpec, scale_reflectance
 from gee_crop.types import SampleSeries
@@ -53,14 +54,13 @@ def series_features(series: SampleSeries, spec: FeatureSpec, year: int | None = 
     else the season its observations cover best. Every kind uses the median pipeline's ``keep`` so
     that all feature kinds see the same samples.
     """
-    medians = median_features(series, year=year, window_days=spec.window_days, length_days=spec.length_days,
-                              threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins,
-                              start_month_day=spec.start_month_day, south_shift_months=spec.south_shift_months)
+    medians = median_features(series, year=year, season=spec.season, threshold=spec.cloud_threshold,
+                              max_gap_bins=spec.max_gap_bins)
     values = medians.values
     if spec.feature_kind == FeatureKind.HARMONIC:
         arrays = prepare_series(series, threshold=spec.cloud_threshold)
-        starts = season_start_days(series.lat, medians.years, spec.start_month_day, spec.south_shift_months)
-        values = harmonic_features(arrays, starts, spec.length_days)
+        starts = season_start_days(series.lat, medians.years, spec.season)
+        values = harmonic_features(arrays, starts, spec.season)
     return SeriesFeatures(np.asarray(values, dtype=np.float32), np.asarray(medians.keep, dtype=bool),
                           np.asarray(medians.years, dtype=np.int64))
 
@@ -96,10 +96,8 @@ class AugmentedBatches:
             if year is None:
                 year = series.season_year
             if year is None:
-                year = infer_season_years(self.arrays, series.lat, length_days=spec.length_days,
-                                          start_month_day=spec.start_month_day,
-                                          south_shift_months=spec.south_shift_months)
-            self.start_days = season_start_days(series.lat, year, spec.start_month_day, spec.south_shift_months)
+                year = infer_season_years(self.arrays, series.lat, season=spec.season)
+            self.start_days = season_start_days(series.lat, year, spec.season)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -108,9 +106,8 @@ class AugmentedBatches:
         if self.augment is None:
             values = self.features[index]
         else:
-            values = augmented_medians(self.arrays.subset(index), self.start_days[index], self.spec.length_days,
-                                       self.spec.window_days, self.spec.n_bins, rng, self.augment,
-                                       max_gap_bins=self.spec.max_gap_bins)
+            values = augmented_medians(self.arrays.subset(index), self.start_days[index], self.spec.season, rng,
+                                       self.augment, max_gap_bins=self.spec.max_gap_bins)
         return self.spec.model_input(np.asarray(values, dtype=np.float32))
 
 

@@ -12,7 +12,7 @@ season, window, bands and classes (InputError otherwise, naming what differs).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -21,12 +21,13 @@ from torch import nn
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.io import load_model, read_contract
+from gee_crop.season import Season
 
 #: softmax temperature of the soft targets, and the weight of the distillation term.
 DISTILL_TEMPERATURE = 2.0
 DISTILL_ALPHA = 0.5
 #: contract fields a teacher must share with its student (the model input and the classes).
-SHARED_FIELDS = ("feature_kind", "length_days", "window_days", "start_month_day", "bands", "classes")
+SHARED_FIELDS = ("feature_kind", "season", "bands", "classes")
 
 
 @dataclass
@@ -58,13 +59,21 @@ class DistillationLoss:
         return self.alpha * self.temperature ** 2 * kl + (1 - self.alpha) * self._hard(logits, labels)
 
 
+def _differing(field: str, teacher: FeatureSpec, student: FeatureSpec) -> list[str]:
+    """``[field]`` when the two contracts differ in it (for the season: the season's fields that differ)."""
+    if field == "season":
+        return [f"season.{f.name}" for f in fields(Season)
+                if getattr(teacher.season, f.name) != getattr(student.season, f.name)]
+    return [field] if getattr(teacher, field) != getattr(student, field) else []
+
+
 def load_teacher(path: str | os.PathLike, student: FeatureSpec) -> nn.Module:
     """The teacher model.pt at ``path`` (eval mode, CPU), checked against the student's contract."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--distill-from {path}: no such file; give the teacher's model.pt (a `gee-crop train` run)")
     teacher_spec = read_contract(path)
-    differ = [f for f in SHARED_FIELDS if getattr(teacher_spec, f) != getattr(student, f)]
+    differ = [name for f in SHARED_FIELDS for name in _differing(f, teacher_spec, student)]
     if differ:
         raise InputError(f"--distill-from {path}: the teacher reads other inputs ({', '.join(differ)} differ); "
                          "train the student with the teacher's season, window and features")

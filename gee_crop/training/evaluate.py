@@ -18,7 +18,7 @@ import numpy as np
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.data.table import read_table
-from gee_crop.features.composite import format_season_counts
+from gee_crop.features.seasons import format_season_counts
 from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for

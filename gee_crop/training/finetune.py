@@ -55,7 +55,7 @@ HABIT_OPTIONS = ("dropout", "batch_size", "augment", "augment_options", "class_w
 #: options whose default changes when fine-tuning (the CLI leaves them out unless given).
 FINETUNE_OPTIONS = (*CONTRACT_OPTIONS, *HABIT_OPTIONS, "epochs", "learning_rate", "val_fraction")
 #: contract fields a table's own season and class list must share with the source model.
-TABLE_FIELDS = ("start_month_day", "length_days", "window_days", "south_shift_months", "classes", "bands")
+TABLE_FIELDS = ("season", "classes", "bands")
 
 #: the dropout layers whose rate ``--init-from`` with another dropout changes.
 DROPOUT_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
@@ -144,7 +144,7 @@ def source_settings(source: SourceModel) -> dict[str, Any]:
     spec, kwargs = source.contract, source.arch_kwargs
     trained = source.meta.get("train_config") or {}
     settings: dict[str, Any] = {"arch": source.arch, "feature_kind": spec.feature_kind.value,
-                                "window_days": spec.window_days, "length_days": spec.length_days,
+                                "window_days": spec.season.window_days, "length_days": spec.season.length_days,
                                 "cloud_threshold": float(spec.cloud_threshold), "max_gap_bins": spec.max_gap_bins,
                                 "input_scaling": str(getattr(spec.input_scaling, "value", spec.input_scaling))}
     if "widths" in kwargs:
@@ -158,9 +158,9 @@ def source_settings(source: SourceModel) -> dict[str, Any]:
 
 
 def explicit_options(config: Config | None, options: Mapping[str, Any]) -> set[str]:
-    """The option names a caller chose: ``options`` given as keywords, and the fields of a ``config``
-    dataclass that differ from their defaults."""
-    chosen = set(options)
+    """The option names a caller chose: ``options`` given as keywords (None: not given), and the fields
+    of a ``config`` dataclass that differ from their defaults."""
+    chosen = {name for name, value in options.items() if value is not None}
     for f in fields(config) if config is not None else ():
         default = f.default if f.default is not MISSING else (
             f.default_factory() if f.default_factory is not MISSING else MISSING)

@@ -22,18 +22,20 @@ import torch
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.classes import CLASSES
-from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS,
-                             SEASON_LENGTH_DAYS, WINDOW_DAYS, Arch, InputScaling)
+from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, Arch,
+                             InputScaling)
 from gee_crop.data.table import read_table
 from gee_crop.errors import InputError, OutputExistsError, SampleTableError
 from gee_crop.features.augment import AugmentConfig, augment_config
 from gee_crop.features.shift import fit_domain_summary
-from gee_crop.features.spec import FeatureSpec, SeasonSettings
+from gee_crop.features.seasons import table_season
+from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
 from gee_crop.models.registry import ARCH_FEATURES, arch_kwargs, build_model
 from gee_crop.models.scaling import apply_input_scaling
+from gee_crop.season import Season
 from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
 from gee_crop.training.finetune import (SourceModel, describe, explicit_options, finetune_config, finetune_contract,
                                         finetune_meta, load_source, table_rows)
@@ -66,8 +68,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     year: int | None = None
-    window_days: int = WINDOW_DAYS
-    length_days: int = SEASON_LENGTH_DAYS
+    window_days: int | None = None  # None: the table's season's (the paper's unless sampled with its own)
+    length_days: int | None = None  # None: likewise
     cloud_threshold: float = CLEAR_THRESHOLD
     max_gap_bins: int = MAX_GAP_BINS
     n_estimators: int = 500
@@ -102,11 +104,13 @@ class TrainConfig:
         return replace(self, arch=Arch(self.arch).value, feature_kind=kind,
                        widths=tuple(int(w) for w in self.widths), input_scaling=scaling.value)
 
-    def feature_spec(self) -> FeatureSpec:
-        """The model contract these options train (the season year is set from the data)."""
-        return FeatureSpec(feature_kind=self.feature_kind, length_days=self.length_days,
-                           window_days=self.window_days, cloud_threshold=self.cloud_threshold,
-                           max_gap_bins=self.max_gap_bins, input_scaling=self.input_scaling)
+    def feature_spec(self, season: Season = Season()) -> FeatureSpec:
+        """The model contract these options train on a table of ``season`` (the paper's by default): its
+        window and length where these options give them (the season year is set from the data)."""
+        return FeatureSpec(feature_kind=self.feature_kind,
+                           season=season.with_overrides(days=self.length_days, window_days=self.window_days),
+                           cloud_threshold=self.cloud_threshold, max_gap_bins=self.max_gap_bins,
+                           input_scaling=self.input_scaling)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -200,19 +204,10 @@ def _data_summary(series: SampleSeries, source: str, n_dropped: int) -> dict:
 
 
 def table_spec(config: TrainConfig, series: SampleSeries) -> FeatureSpec:
-    """The contract of ``config`` for ``series``: the table's class list and, when the table was
-    sampled with its own season (``sample --season-start``), that season (an explicit window or
-    length in ``config`` still wins)."""
-    spec = replace(config.feature_spec(), classes=series.classes)
-    if series.season is None:
-        return spec
-    season = SeasonSettings.from_dict(series.season)
-    spec = season.apply_to(spec)
-    if config.window_days != WINDOW_DAYS:
-        spec = replace(spec, window_days=config.window_days)
-    if config.length_days != SEASON_LENGTH_DAYS:
-        spec = replace(spec, length_days=config.length_days)
-    return spec
+    """The contract of ``config`` for ``series``: the table's class list and season (its own from
+    ``sample --season-start/--window-days``, else the paper's), with the window and length ``config``
+    gives (None: not given, the table's kept)."""
+    return replace(config.feature_spec(table_season(series)), classes=series.classes)
 
 
 def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, config: TrainConfig | None = None,
@@ -246,7 +241,7 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
     feats = series_features(series, spec, config.year)
     n_dropped = int((~feats.keep).sum())
     echo(f"{feats.seasons_text}; dropped {n_dropped} of {len(series)} samples with a gap longer than "
-         f"{config.max_gap_bins} bins of {spec.window_days} days (--max-gap-bins)")
+         f"{config.max_gap_bins} bins of {spec.season.window_days} days (--max-gap-bins)")
     if not feats.keep.any():
         raise InputError("no sample is left after dropping gap-heavy series; raise --max-gap-bins or "
                          "--cloud-threshold, or check the season (--year)")

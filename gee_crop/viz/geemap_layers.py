@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from gee_crop.classes import CLASSES, class_rgba
-from gee_crop.config import BAND_INDEX, CLEAR_THRESHOLD, SeasonSpan, composite_band
+from gee_crop.config import BAND_INDEX, CLEAR_THRESHOLD, composite_band
 from gee_crop.errors import InputError, NotebookExtraMissingError, SeasonError
 from gee_crop.features.indices import ndvi
+from gee_crop.season import SeasonSpan
 from gee_crop.viz import styles
 
 NOTEBOOK_EXTRA = "pip install 'gee-crop[notebooks]'"

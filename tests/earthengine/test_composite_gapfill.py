@@ -4,10 +4,11 @@ from __future__ import annotations
 import ee
 import numpy as np
 
-from gee_crop.config import BANDS, season_span
+from gee_crop.config import BANDS
 from gee_crop.data.patch import read_patch
 from gee_crop.earthengine.composite import TIME_BANDS, composite_band_names, gap_filled
 from gee_crop.features.composite import arrays_from_stack, composite_medians, fill_gaps
+from gee_crop.season import Season
 from gee_crop.testing.ee_pixel_eval import evaluate_pixel
 
 
@@ -29,7 +30,7 @@ def _bins_of(medians_dn: np.ndarray) -> list[ee.Image]:
 
 def test_server_gap_filling_matches_client_on_real_pixels(patch_dir):
     patch = read_patch(patch_dir)
-    season = season_span(2019)
+    season = Season().span(2019)
     rows, cols = np.array([3, 20, 40, 60, 33, 12]), np.array([5, 50, 17, 60, 33, 44])
     dn = patch.dn[:, rows, cols, :].transpose(1, 0, 2)
     cloud = patch.cloud[:, rows, cols].T
@@ -57,7 +58,7 @@ def test_a_band_missing_from_a_window_is_interpolated_on_its_own_windows(patch_d
     not (real DN of the patch, one band knocked out) took B12 from the previous window on the server
     while the client interpolates B12 between its own valid windows. Per-band time bands agree."""
     patch = read_patch(patch_dir)
-    season = season_span(2019)
+    season = Season().span(2019)
     dn = patch.dn[:, [20], [50], :].transpose(1, 0, 2)
     arrays = arrays_from_stack(dn, patch.cloud[:, [20], [50]].T, patch.dates, "scl")
     start = int(np.datetime64(season.start, "D").astype(np.int64))

@@ -12,7 +12,7 @@ import pytest
 from numpy.lib.recfunctions import repack_fields
 from shapely.geometry import box
 
-from gee_crop.config import BANDS, S2_COLLECTION, SeasonSpan, season_span
+from gee_crop.config import BANDS, S2_COLLECTION
 from gee_crop.data.regions import reproject_geometry
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.errors import XeeMissingError
@@ -20,6 +20,7 @@ from gee_crop.features.composite import arrays_from_stack, composite_medians, fi
 from gee_crop.features.indices import ndvi
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.cubes import composite_cube, ndvi_cube
+from gee_crop.season import Season, SeasonSpan
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 # xee 0.1.2's own use of affine's deprecated `*`
@@ -126,7 +127,7 @@ def _client_composite(stack, spec: FeatureSpec, season: SeasonSpan) -> tuple[np.
 
 @pytest.mark.parametrize("max_gap_bins", [8, 4])
 def test_cube_equals_client_composite_of_the_real_patch(monkeypatch, patch_stack, max_gap_bins):
-    season = season_span(2019, "north")
+    season = Season().span(2019, "north")
     spec = FeatureSpec(cloud_threshold=0.75, max_gap_bins=max_gap_bins)
     server = _serve(monkeypatch, patch_stack, spec, season)
 
@@ -160,7 +161,7 @@ def test_cube_equals_client_composite_of_the_real_patch(monkeypatch, patch_stack
 
 
 def test_ndvi_cube_is_ndvi_of_the_composite(monkeypatch, patch_stack):
-    season = season_span(2019, "north")
+    season = Season().span(2019, "north")
     spec = FeatureSpec()
     server = _serve(monkeypatch, patch_stack, spec, season)
 
@@ -181,4 +182,4 @@ def test_ndvi_cube_is_ndvi_of_the_composite(monkeypatch, patch_stack):
 def test_missing_xee_names_the_extra_to_install(monkeypatch, patch_stack):
     monkeypatch.setitem(sys.modules, "xee", None)  # makes `import xee` raise ImportError
     with pytest.raises(XeeMissingError, match=r"pip install 'gee-crop\[notebooks\]'"):
-        composite_cube(_window_region(patch_stack), season_span(2019), crs=patch_stack.crs)
+        composite_cube(_window_region(patch_stack), Season().span(2019), crs=patch_stack.crs)

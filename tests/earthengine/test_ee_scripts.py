@@ -1,4 +1,4 @@
-"""The Code Editor scripts keep the constants of the Python graphs (gee_crop/config.py)."""
+"""The Code Editor scripts keep the constants of the Python graphs (gee_crop/config.py, gee_crop/season.py)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gee_crop import config
+from gee_crop import config, season
 from gee_crop.classes import CLASS_INDEX, NO_CLASS, Legend
 from gee_crop.testing.paths import REPO_ROOT
 
@@ -30,10 +30,10 @@ def test_shared_constants(script):
 
 
 def test_composite_constants():
-    assert js_constant("composite.js", "SEASON_LENGTH_DAYS") == config.SEASON_LENGTH_DAYS
-    assert js_constant("composite.js", "WINDOW_DAYS") == config.WINDOW_DAYS
+    assert js_constant("composite.js", "SEASON_LENGTH_DAYS") == season.SEASON_LENGTH_DAYS
+    assert js_constant("composite.js", "WINDOW_DAYS") == season.WINDOW_DAYS
     assert js_constant("composite.js", "MAX_GAP_BINS") == config.MAX_GAP_BINS
-    assert js_constant("composite.js", "SOUTH_SHIFT_MONTHS") == config.SOUTH_SHIFT_MONTHS
+    assert js_constant("composite.js", "SOUTH_SHIFT_MONTHS") == season.SOUTH_SHIFT_MONTHS
 
 
 def test_sampling_constants_and_cdl_codes():

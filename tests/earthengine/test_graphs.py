@@ -6,12 +6,13 @@ import datetime as dt
 import ee
 import pytest
 
-from gee_crop.config import BANDS, CDL_COLLECTION, CLOUD_SCORE_PLUS_COLLECTION, S2_COLLECTION, season_span
+from gee_crop.config import BANDS, CDL_COLLECTION, CLOUD_SCORE_PLUS_COLLECTION, S2_COLLECTION
 from gee_crop.classes import CLASS_INDEX, NO_CLASS
 from gee_crop.countries import country_spec
 from gee_crop.earthengine import collections, composite, labels, sampling
 from gee_crop.earthengine.graph import function_names, invocations
 from gee_crop.errors import InputError
+from gee_crop.season import Season
 
 BOX = [4.0, 50.7, 4.1, 50.8]
 
@@ -45,7 +46,7 @@ def test_bad_cloud_band_and_threshold_name_the_fix():
 
 @pytest.mark.parametrize("hemisphere,first_bin", [("north", "2023-05-01"), ("south", "2022-11-01")])
 def test_median_composite_bins_and_band_order(hemisphere, first_bin):
-    season = season_span(2023, hemisphere)
+    season = Season().span(2023, hemisphere)
     image = composite.median_composite(ee.Geometry.Rectangle(BOX), season, threshold=0.8, max_gap_bins=6)
     assert season.n_bins == 43
     names = composite.composite_band_names(season.n_bins)
@@ -66,7 +67,7 @@ def test_median_composite_bins_and_band_order(hemisphere, first_bin):
 def test_sqrt8_encoding_graph_is_the_client_transform():
     """The server side of ``--encoding sqrt8``: every function exists in the shipped algorithm
     signatures, with the constants of gee_crop.earthengine.composite (one transform, both sides)."""
-    season = season_span(2023, "north")
+    season = Season().span(2023, "north")
     image = composite.median_composite(ee.Geometry.Rectangle(BOX), season, max_gap_bins=6, encoding="sqrt8")
     used = function_names(image)
     steps = {"Image.divide", "Image.clamp", "Image.sqrt", "Image.multiply", "Image.round", "Image.add", "Image.toUint8"}

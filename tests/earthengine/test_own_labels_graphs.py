@@ -14,8 +14,8 @@ from gee_crop.classes import Legend, parse_class_list
 from gee_crop.earthengine.labels import INLINE_LABELS_LIMIT, check_inline_size
 from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, tile_graph
 from gee_crop.errors import InputError
-from gee_crop.features.spec import season_settings
 from gee_crop.pipeline.sample import job_from_options, job_tiles
+from gee_crop.season import Season
 
 OPTIONS = dict(cloud_band="cs", threshold=0.75, buffer_m=60.0, seed=0, tile_deg=1.0, tile_scale=1.0,
                cell_deg=0.1, spacing_m=60.0)
@@ -55,7 +55,7 @@ def _job(labels, field, classes, *, year=2023, season=None, region=None, **extra
 
 def test_malawi_polygons_with_a_southern_season(malawi):
     """Malawi's November–April season: the window is the user's season, not the paper's shifted one."""
-    season = season_settings("11-01", 180, 10)
+    season = Season().with_overrides("11-01", 180, 10)
     job = _job(malawi, "croptype", MALAWI_CLASSES, year=2022, season=season)
     assert job.spec is None and job.hemisphere == "south"
     assert job.classes == ("maize", "soy_soybeans", "groundnuts", "tobacco", "other")

@@ -265,9 +265,9 @@ def test_sample_js_table_is_the_shipped_csv():
 # 9 ------------------------------------------------------------------------------ same-day granules
 
 def test_server_composite_merges_same_day_granules_by_best_score(signatures):
-    from gee_crop.config import season_span
+    from gee_crop.season import Season
 
-    image = composite.median_composite(ee.Geometry.Rectangle(BOX), season_span(2023), cloud_band="cs_cdf")
+    image = composite.median_composite(ee.Geometry.Rectangle(BOX), Season().span(2023), cloud_band="cs_cdf")
     mosaics = invocations(image, "ImageCollection.qualityMosaic")
     assert mosaics and mosaics[0]["arguments"]["qualityBand"] == "cs_cdf"
     assert {"Date.advance", "List.sequence", "ImageCollection.fromImages"} <= {c["function"] for c in invocations(image)}

@@ -8,7 +8,8 @@ import pytest
 from gee_crop.classes import EXCLUDE, OTHER
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.patch import patch_pixels, read_patch
-from gee_crop.features.composite import prepare_series, season_start_days
+from gee_crop.features.composite import prepare_series
+from gee_crop.features.seasons import season_start_days
 from gee_crop.types import SampleSeries
 
 

@@ -6,11 +6,11 @@ import re
 import numpy as np
 import pytest
 
-from gee_crop.config import season_span
 from gee_crop.errors import SeasonError
 from gee_crop.features.composite import (SeriesArrays, arrays_from_stack, composite_medians, composite_pixels,
-                                         fill_gaps, infer_season_year, median_features, prepare_series,
-                                         season_start_days, stack_arrays)
+                                         fill_gaps, median_features, prepare_series, stack_arrays)
+from gee_crop.features.seasons import infer_season_year, season_start_days
+from gee_crop.season import Season
 
 
 def reference_medians(reflectance, days, start, window, n_bins):
@@ -70,12 +70,12 @@ def test_long_table_and_patch_agree(long_series, patch_series):
 
 def test_bin_counts_and_season_starts(patch_series):
     assert median_features(patch_series.subset(np.arange(10)), year=2019).n_bins == 43
-    feats = median_features(patch_series.subset(np.arange(10)), year=2019, window_days=15)
+    feats = median_features(patch_series.subset(np.arange(10)), year=2019, season=Season(window_days=15))
     assert feats.n_bins == 15 and feats.values.shape == (10, 10, 15) and feats.flat.shape == (10, 150)
     starts = season_start_days(np.array([50.7, -30.0, 0.0]), 2023)
     assert starts.tolist() == [_days("2023-05-01"), _days("2022-11-01"), _days("2023-05-01")]
-    assert starts[1] == np.datetime64(season_span(2023, "south").start, "D").astype(int)
-    assert season_start_days(np.array([10.0]), 2023, (4, 15))[0] == _days("2023-04-15")
+    assert starts[1] == np.datetime64(Season().span(2023, "south").start, "D").astype(int)
+    assert season_start_days(np.array([10.0]), 2023, Season((4, 15)))[0] == _days("2023-04-15")
 
 
 def test_arrays_from_stack_equals_prepare_series(patch, patch_series):
@@ -140,7 +140,7 @@ def test_all_cloudy_samples_name_the_cloud_column(patch_series):
 
 def test_bad_window_names_the_fix(patch_series):
     with pytest.raises(SeasonError, match="window_days=0; use e.g. 213 and 5 days"):
-        median_features(patch_series.subset(np.arange(3)), year=2019, window_days=0)
+        median_features(patch_series.subset(np.arange(3)), year=2019, season=Season(window_days=0))
 
 
 def test_gap_rule_on_the_real_patch(patch_arrays, season_2019):

@@ -7,6 +7,7 @@ from gee_crop.config import BAND_INDEX
 from gee_crop.features.composite import SeriesArrays
 from gee_crop.features.harmonics import (COEFFICIENTS, feature_names, fit_harmonics, harmonic_design,
                                          harmonic_features)
+from gee_crop.season import Season
 
 
 def test_fit_recovers_known_coefficients_with_missing_values():
@@ -35,7 +36,7 @@ def test_features_from_series_arrays_recover_synthetic_curves():
     # outside the season: ignored by the fit
     reflectance = np.concatenate([np.full((1, 3, 10), 0.9, np.float32), reflectance], axis=1)
     days = np.r_[start - 30, start - 1, start + 400, days].astype(np.int32)[None]
-    features = harmonic_features(SeriesArrays(reflectance, days), start, length)
+    features = harmonic_features(SeriesArrays(reflectance, days), start, Season(length_days=length))
     assert features.shape == (1, 35) and features.dtype == np.float32
     per_series = features.reshape(5, 7)
     for s, band in enumerate(("B8", "B8A", "B11", "B12")):

@@ -14,6 +14,7 @@ from gee_crop.classes import NO_CLASS, class_rgba_table
 from gee_crop.cli import main
 from gee_crop.data.table import read_table
 from gee_crop.models.io import read_contract
+from gee_crop.season import Season
 from tests.labels.conftest import FLANDERS_CLASSES
 from tests.training.realdata import one_torch_thread
 
@@ -52,8 +53,7 @@ def test_the_table_carries_the_legend_and_the_season(flow):
     assert table.classes == FLANDERS_CLASSES
     counts = {c: int((table.crop_class == c).sum()) for c in table.classes}
     assert min(counts.values()) >= 10 and counts["winter_wheat"] > counts["sugar_beet"]
-    assert table.season == {"start_month_day": [3, 15], "length_days": 200, "window_days": 10,
-                            "south_shift_months": 0}
+    assert table.season == Season((3, 15), 200, 10, 0)
     assert "winter_wheat" in outputs["sample"] and "grassland" in outputs["sample"]
 
 
@@ -62,9 +62,7 @@ def test_the_model_contract_follows_the_table(flow):
     for model in (out / "run" / "model.pt", out / "model.onnx"):
         contract = read_contract(model)
         assert contract.classes == FLANDERS_CLASSES
-        assert (contract.start_month_day, contract.length_days, contract.window_days, contract.n_bins) == \
-            ((3, 15), 200, 10, 20)
-        assert contract.south_shift_months == 0
+        assert contract.season == Season((3, 15), 200, 10, 0) and contract.n_bins == 20
     assert "season 2019" in outputs["train"]
     card = (out / "model_card.md").read_text()
     assert "the same calendar date in both hemispheres" in card and "No training samples" not in card

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import shapefile
 from shapely import geometry as sg
@@ -15,8 +16,9 @@ from gee_crop.data.sampling import rasterize_features
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import class_counts, read_label_features
 from gee_crop.errors import InputError, UnknownClassError
-from gee_crop.features.spec import FeatureSpec, SeasonSettings, season_settings
+from gee_crop.features.spec import FeatureSpec
 from gee_crop.data.sampling import sample_local_stack
+from gee_crop.season import Season
 from tests.labels.conftest import FLANDERS_CLASSES
 
 
@@ -116,20 +118,20 @@ def test_colours_of_a_class_list_are_deterministic():
     assert len({class_hex(c, many) for c in many}) == 30
 
 
-def test_season_settings_and_the_southern_calendar():
-    season = season_settings("11-01", 180, 10)
-    assert season == SeasonSettings((11, 1), 180, 10, 0)
-    spec = season.apply_to(FeatureSpec())
-    south, north = spec.season(2022, latitude=-13.0), spec.season(2022, latitude=0.5)
+def test_season_overrides_and_the_southern_calendar():
+    season = Season().with_overrides("11-01", 180, 10)
+    assert season == Season((11, 1), 180, 10, 0)
+    spec = FeatureSpec(season=season)
+    south, north = spec.season.span_at(2022, latitude=-13.0), spec.season.span_at(2022, latitude=0.5)
     assert south.start.isoformat() == north.start.isoformat() == "2022-11-01" and south.n_bins == 18
     assert FeatureSpec.from_meta(spec.to_meta()) == spec
-    assert FeatureSpec().season(2023, -30).start.isoformat() == "2022-11-01"  # the paper's shift stays
+    assert FeatureSpec().season.span_at(2023, -30).start.isoformat() == "2022-11-01"  # the paper's shift stays
     with pytest.raises(InputError, match="--season-days 400 is longer than a year; give 1 to 365 days"):
-        season_settings("11-01", 400)
+        Season().with_overrides("11-01", 400)
     with pytest.raises(InputError, match="not a month-day; give MM-DD"):
-        season_settings("02-29")
+        Season().with_overrides("02-29")
     with pytest.raises(InputError, match="--window-days 50 must be between 1 and the season's 30 days"):
-        season_settings(None, 30, 50)
+        Season().with_overrides(None, 30, 50)
 
 
 def test_vector_labels_rasterize_back_onto_the_patch(flanders_patch, flanders_fields):
@@ -147,9 +149,10 @@ def test_table_keeps_class_list_and_season(flanders_patch, tmp_path):
     legend = Legend({1110: "winter_wheat", 9120: "grassland", "*": "other"}, classes=("winter_wheat", "grassland",
                                                                                       "other"))
     series = sample_local_stack(flanders_patch, legend=legend, per_cell=50, spacing_m=20)
-    series.season = season_settings("03-01", 150).to_dict()
+    series.season = Season().with_overrides("03-01", 150)
     back = read_table(write_table(series, tmp_path / "t.parquet"))
     assert back.classes == ("winter_wheat", "grassland", "other")
-    assert back.season == {"start_month_day": [3, 1], "length_days": 150, "window_days": 5,
-                           "south_shift_months": 0}
+    assert back.season == Season((3, 1), 150, 5, 0)
+    assert json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"gee_crop_season"]) == {
+        "start_month_day": [3, 1], "length_days": 150, "window_days": 5, "south_shift_months": 0}
     assert np.array_equal(back.labels, series.labels) and set(back.labels) == {0, 1, 2}

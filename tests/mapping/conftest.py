@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import rasterio
 
-from gee_crop.config import SeasonSpan
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.models.io import read_contract
 from gee_crop.pipeline.map import run_map
+from gee_crop.season import SeasonSpan
 from gee_crop.types import RawStack
 
 
@@ -47,7 +47,7 @@ def contract(tiny_onnx) -> FeatureSpec:
 @pytest.fixture(scope="session")
 def season_2019(contract) -> SeasonSpan:
     """The tiny model's season in 2019 at the patch (north)."""
-    return contract.season(2019, 50.75)
+    return contract.season.span_at(2019, 50.75)
 
 
 @pytest.fixture

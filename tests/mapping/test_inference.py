@@ -10,13 +10,13 @@ import onnx
 import pytest
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import season_span
 from gee_crop.errors import InputError, ModelFileError
 from gee_crop.export.quantize import quantize_exported, quantize_static_onnx
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.mapping.tiling import Tile, stack_grid
 from gee_crop.models.io import read_contract
 from gee_crop.models.predict import check_model_matches, open_predictor, select_providers
+from gee_crop.season import Season
 from tests.training.realdata import labelled_pixels
 
 
@@ -25,24 +25,24 @@ def real_inputs(patch_stack, tiny_onnx):
     """(n, 1, 10, 43) model inputs of every valid pixel of the real patch (2019 season)."""
     contract = read_contract(tiny_onnx)
     composite = LocalStackSource(patch_stack).read_tile(stack_grid(patch_stack), Tile(0, 0, 64, 64), contract,
-                                                        contract.season(2019, 50.75))
+                                                        contract.season.span_at(2019, 50.75))
     return composite.reflectance(), patch_stack.classes[composite.valid]
 
 
 def test_model_contract_reads_the_season_from_metadata(tiny_onnx):
     info = read_contract(tiny_onnx)
-    assert (info.n_bins, info.window_days, info.length_days, info.start_month_day) == (43, 5, 213, (5, 1))
+    assert info.n_bins == 43 and info.season == Season((5, 1), 213, 5, 6)
     assert info.max_gap_bins == 12 and info.cloud_threshold == 0.75 and info.year_trained == 2019
-    assert info.season(2023, -30.0).start.isoformat() == "2022-11-01"  # south: six months earlier
+    assert info.season.span_at(2023, -30.0).start.isoformat() == "2022-11-01"  # south: six months earlier
     assert not open_predictor(tiny_onnx).quantized
 
 
 def test_model_that_does_not_match_the_source_is_refused(tiny_onnx):
     info = read_contract(tiny_onnx)
-    season = season_span(2019)
+    season = Season().span(2019)
     check_model_matches(info, season)  # matches
     with pytest.raises(ModelFileError, match="expects 43 time bins.*gives 22"):
-        check_model_matches(info, season_span(2019, window_days=10))
+        check_model_matches(info, Season(window_days=10).span(2019))
     with pytest.raises(ModelFileError, match="trained on bands .*retrain"):
         check_model_matches(dataclasses.replace(info, bands=info.bands[:9]), season)
     with pytest.raises(ModelFileError, match="predicts classes"):
@@ -63,7 +63,7 @@ def test_files_that_are_not_gee_crop_models_are_refused(tmp_path, tiny_onnx):
             entry.value = "harmonic"
     onnx.save(proto, str(tmp_path / "harmonic.onnx"))
     with pytest.raises(ModelFileError, match="harmonic features; maps need a CropNet 2D"):
-        check_model_matches(read_contract(tmp_path / "harmonic.onnx"), season_span(2019))
+        check_model_matches(read_contract(tmp_path / "harmonic.onnx"), Season().span(2019))
 
 
 def test_batches_do_not_change_probabilities(tiny_onnx, real_inputs):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from gee_crop.config import season_span
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.export.cards import card_text, read_card, record_transfer_scores
 from gee_crop.export.onnx import check_parity, export_onnx
@@ -17,6 +16,7 @@ from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import load_model, read_contract, save_model
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.models.registry import arch_kwargs, build_model
+from gee_crop.season import Season
 from gee_crop.testing.paths import shared_data_dir
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
@@ -85,7 +85,7 @@ def test_baselines_are_saved_loaded_exported_and_mapped_like_cropnet(arch, tmp_p
     onnx_path = export_onnx(path, tmp_path / "model.onnx")
     assert check_parity(path, onnx_path, x.numpy()) < 1e-4
     predictor = open_predictor(path)
-    check_model_matches(predictor.contract, season_span(2019))  # maps a 2019 season of medians
+    check_model_matches(predictor.contract, Season().span(2019))  # maps a 2019 season of medians
     assert predictor.predict_proba(x.numpy()[:, 0]).shape == (3, 7)
 
 

@@ -20,6 +20,7 @@ from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import (convert_command, file_kind, load_model, load_pickled_forest, read_contract,
                                 read_model_meta, save_forest, save_model, update_model_meta)
 from gee_crop.models.predict import open_predictor
+from gee_crop.season import Season
 
 META = {"classes": ["corn", "soybeans", "rice", "wheat", "sugarcane", "cotton", "other"],
         "bands": ["B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12"],
@@ -51,7 +52,7 @@ def forest_onnx(tmp_path):
     """A 10-tree forest on 4 synthetic features, saved as model.onnx (contract: harmonic-like flat input)."""
     x, y = _two_clusters()
     forest = fit_random_forest(x, y, n_estimators=10)
-    contract = FeatureSpec("median1d", length_days=10, window_days=25, bands=("B2", "B3", "B4", "B8"))
+    contract = FeatureSpec("median1d", season=Season(length_days=10, window_days=25), bands=("B2", "B3", "B4", "B8"))
     assert contract.n_features == 4
     return forest, save_forest(tmp_path / "model.onnx", forest, {"n_estimators": 10}, contract, **EXTRA,
                                feature_importances=forest.feature_importances_.tolist())

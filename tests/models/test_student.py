@@ -83,7 +83,7 @@ def test_distilled_student_learns_the_patch(student_run):
 
 def test_teacher_reading_other_inputs_is_refused(tmp_path, tmp_path_factory):
     teacher = tiny_run(tmp_path_factory) / "model.pt"
-    with pytest.raises(InputError, match=r"teacher reads other inputs \(window_days differ\)"):
+    with pytest.raises(InputError, match=r"teacher reads other inputs \(season\.window_days differ\)"):
         train(labelled_pixels(), tmp_path, progress=False, echo=lambda _: None, distill_from=str(teacher),
               **dict(STUDENT, window_days=10, epochs=1))
     with pytest.raises(InputError, match="random_forest cannot learn soft targets"):

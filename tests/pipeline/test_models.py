@@ -82,7 +82,7 @@ def test_the_zoo_ships_the_distilled_student_beside_its_teacher():
     teacher, student = zoo_model("cropnet-weu"), zoo_model("tempcnn-weu")
     assert student.path.name == "tempcnn-weu.int8.onnx" and student.path.stat().st_size < teacher.path.stat().st_size
     t_contract, s_contract = read_contract(teacher.path), read_contract(student.path)
-    for field in ("feature_kind", "length_days", "window_days", "start_month_day", "bands", "classes"):
+    for field in ("feature_kind", "season", "bands", "classes"):
         assert getattr(s_contract, field) == getattr(t_contract, field), field
     assert student.classes == teacher.classes and student.training_domains == teacher.training_domains
     assert set(student.lodo) == set(teacher.lodo)

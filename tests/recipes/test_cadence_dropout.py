@@ -7,7 +7,9 @@ import pytest
 
 from gee_crop.errors import InputError
 from gee_crop.features.augment import (AugmentConfig, augment_config, augmented_medians, drop_observations)
-from gee_crop.features.composite import composite_medians, composite_pixels, prepare_series, season_start_days
+from gee_crop.features.composite import composite_medians, composite_pixels, prepare_series
+from gee_crop.features.seasons import season_start_days
+from gee_crop.season import Season
 
 ONLY_DROPOUT = AugmentConfig(p_shift=0.0, p_scale=0.0, p_warp=0.0, p_dropout=1.0)
 
@@ -69,14 +71,14 @@ def test_off_draws_nothing_so_paper_augmentation_is_unchanged(dekadal):
     assert drop_observations(arrays, rng, p=0.0) is arrays
     assert rng.random() == np.random.default_rng(3).random()
     paper = AugmentConfig()
-    np.testing.assert_array_equal(augmented_medians(arrays, start, 213, 5, 43, np.random.default_rng(4), paper),
-                                  augmented_medians(arrays, start, 213, 5, 43, np.random.default_rng(4),
+    np.testing.assert_array_equal(augmented_medians(arrays, start, Season(), np.random.default_rng(4), paper),
+                                  augmented_medians(arrays, start, Season(), np.random.default_rng(4),
                                                     AugmentConfig(p_dropout=0.0)))
 
 
 def test_thinned_samples_are_gap_filled_not_dropped(dekadal):
     arrays, start = dekadal
-    got = augmented_medians(arrays, start, 213, 5, 43, np.random.default_rng(5), ONLY_DROPOUT, max_gap_bins=10)
+    got = augmented_medians(arrays, start, Season(), np.random.default_rng(5), ONLY_DROPOUT, max_gap_bins=10)
     assert got.shape == (len(arrays), 10, 43) and np.isfinite(got).all()
     # the same thinning through the gap rule would drop many of them: augmentation fills them anyway
     thinned = drop_observations(arrays, np.random.default_rng(5), p=1.0)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from gee_crop.data.long_table import read_long_table
-from gee_crop.data.seasons import checked_season_years
 from gee_crop.errors import SeasonError
-from gee_crop.features.composite import (candidate_season_counts, infer_season_year, infer_season_years,
-                                         median_features, season_start_days)
+from gee_crop.features.composite import median_features
+from gee_crop.features.seasons import (candidate_season_counts, checked_season_years, infer_season_year,
+                                       infer_season_years, season_start_days)
 from gee_crop.types import SampleSeries, concat
 
 

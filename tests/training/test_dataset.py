@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.season import Season
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels
 
@@ -13,11 +14,11 @@ def test_spec_defaults_and_meta_round_trip():
     spec = FeatureSpec()
     assert spec.n_bins == 43 and spec.n_features == 430
     assert FeatureSpec("harmonic").n_features == 35
-    meta = {"feature_kind": "median1d", "season": FeatureSpec(window_days=15).season_dict(2023),
+    meta = {"feature_kind": "median1d", "season": FeatureSpec(season=Season(window_days=15)).season_dict(2023),
             "cloud_threshold": 0.6, "max_gap_bins": 3}
     assert meta["season"] == {"start_month_day": [5, 1], "length_days": 213, "window_days": 15,
                               "n_bins": 15, "year_trained": 2023}
-    assert FeatureSpec.from_meta(meta) == FeatureSpec("median1d", 213, 15, 0.6, 3, (5, 1))
+    assert FeatureSpec.from_meta(meta) == FeatureSpec("median1d", Season((5, 1), 213, 15, 6), 0.6, 3)
     with pytest.raises(ValueError, match="feature_kind"):
         FeatureSpec("ndvi")
 
@@ -50,10 +51,10 @@ def test_normalization_stats_per_band_and_per_feature():
     """Synthetic medians: band b holds the constant b / 10 plus a per-bin ramp."""
     values = np.broadcast_to(np.arange(10, dtype=np.float32)[None, :, None] / 10, (4, 10, 6)).copy()
     values += np.linspace(0, 0.05, 6, dtype=np.float32)
-    mean, std = normalization_stats(values, FeatureSpec(length_days=30, window_days=5))
+    mean, std = normalization_stats(values, FeatureSpec(season=Season(length_days=30, window_days=5)))
     np.testing.assert_allclose(mean, np.arange(10) / 10 + 0.025, atol=1e-6)
     np.testing.assert_allclose(std, np.full(10, np.std(np.linspace(0, 0.05, 6))), atol=1e-6)
-    mean1, std1 = normalization_stats(values, FeatureSpec("median1d", length_days=30, window_days=5))
+    mean1, std1 = normalization_stats(values, FeatureSpec("median1d", season=Season(length_days=30, window_days=5)))
     assert mean1.shape == (60,) and np.allclose(std1, 0)
 
 

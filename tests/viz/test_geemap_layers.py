@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from gee_crop.classes import CLASS_COLORS, CLASSES, class_rgba
-from gee_crop.config import BANDS, season_span
+from gee_crop.config import BANDS
 from gee_crop.errors import SeasonError, UnknownClassError
+from gee_crop.season import Season
 from gee_crop.viz import geemap_layers as gl
 from gee_crop.viz import styles
 
@@ -184,13 +185,13 @@ def ee_composite(offline_ee, patch):
     from gee_crop.pipeline.explore import patch_footprint
 
     region = ee.Geometry.Rectangle(list(patch_footprint(patch).bounds))
-    return median_composite(region, season_span(2019))
+    return median_composite(region, Season().span(2019))
 
 
 def test_composite_layers_select_the_window_bands(ee_composite):
     from gee_crop.earthengine.graph import function_names, invocations
 
-    season = season_span(2019)
+    season = Season().span(2019)
     rgb = gl.composite_rgb_layer(ee_composite, 10, season)
     assert rgb.name == "RGB window 10 (2019-06-20)"
     visualize = invocations(rgb.visualized(), "Image.visualize")
@@ -204,7 +205,7 @@ def test_composite_layers_select_the_window_bands(ee_composite):
 
 def test_window_outside_the_season_is_refused(ee_composite):
     with pytest.raises(SeasonError, match="use 0..42"):
-        gl.composite_rgb_layer(ee_composite, 43, season_span(2019))
+        gl.composite_rgb_layer(ee_composite, 43, Season().span(2019))
 
 
 def test_class_cloud_and_sample_layers_build_valid_graphs(offline_ee):
