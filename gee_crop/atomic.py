@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def temporary_path(path: Path) -> Path:
@@ -17,7 +18,7 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it to ``path``; the
     temporary file is removed if ``write`` fails. Creates the parent folder."""
     path = Path(path)
@@ -31,11 +32,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     return path
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any, **dumps_options) -> Path:
+def write_json_atomic(path: str | os.PathLike[str], payload: Any, **dumps_options: Any) -> Path:
     """Write ``payload`` as JSON to ``path`` atomically (``dumps_options`` go to ``json.dumps``)."""
     return write_text_atomic(path, json.dumps(payload, **{"indent": 1, **dumps_options}))

@@ -15,15 +15,19 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gee_crop.errors import InputError, UnknownClassError
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable  # importlib.resources.abc from Python 3.11 on
 
 #: The 7 CropGlobe classes, in the order of the model's outputs.
 CLASSES: tuple[str, ...] = ("corn", "soybeans", "rice", "wheat", "sugarcane", "cotton", "other")
@@ -53,8 +57,16 @@ CLASS_HEX: dict[str, str] = {
     "cotton": "ff2626",
     "other": "bebebe",
 }
+
+
+def _rgb_bytes(hex_colour: str) -> tuple[int, int, int]:
+    """"rrggbb" -> (r, g, b) bytes."""
+    r, g, b = bytes.fromhex(hex_colour)
+    return r, g, b
+
+
 #: The same colours as (r, g, b) bytes.
-CLASS_COLORS: dict[str, tuple[int, int, int]] = {c: tuple(bytes.fromhex(h)) for c, h in CLASS_HEX.items()}
+CLASS_COLORS: dict[str, tuple[int, int, int]] = {c: _rgb_bytes(h) for c, h in CLASS_HEX.items()}
 #: Colours of classes that CLASS_HEX does not name, taken in class-list order (matplotlib's
 #: "tab20" qualitative palette, its greys left out: grey is "other").
 PALETTE_HEX: tuple[str, ...] = (
@@ -138,7 +150,8 @@ def class_hex(name: str, classes: tuple[str, ...] = CLASSES) -> str:
 
 def class_color(name: str, classes: tuple[str, ...] = CLASSES) -> tuple[float, float, float]:
     """The class's colour as (r, g, b) floats 0..1 (matplotlib)."""
-    return tuple(v / _OPAQUE for v in bytes.fromhex(class_hex(name, classes)))
+    r, g, b = _rgb_bytes(class_hex(name, classes))
+    return r / _OPAQUE, g / _OPAQUE, b / _OPAQUE
 
 
 def class_rgba_table(classes: tuple[str, ...] = CLASSES) -> np.ndarray:
@@ -163,14 +176,15 @@ def _code_key(code: object) -> str:
     return str(int(text)) if text.lstrip("-").isdigit() else text
 
 
-def read_csv_rows(path, columns: tuple[str, ...], *, delimiter: str = ",",
+def read_csv_rows(path: str | os.PathLike[str] | Traversable, columns: tuple[str, ...], *, delimiter: str = ",",
                   what: str = "legend") -> list[dict[str, str]]:
     """The rows of a legend-like CSV (a path, or a resource of the package); lines starting with '#'
     are comments. InputError naming the missing file or columns."""
     path = Path(path) if isinstance(path, (str, os.PathLike)) else path
     if not path.is_file():
         raise InputError(f"{what} {path} does not exist; give a CSV with columns {','.join(columns)}")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    # Traversable's stub omits `newline`; pathlib.Path and zipfile.Path (package resources) both take it.
+    with path.open(encoding="utf-8-sig", newline="") as fh:  # type: ignore[call-overload]
         rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter=delimiter))
     if not rows or not set(columns) <= set(rows[0]):
         raise InputError(f"{path} needs the columns {','.join(columns)} (one row per label code), "
@@ -179,7 +193,7 @@ def read_csv_rows(path, columns: tuple[str, ...], *, delimiter: str = ",",
 
 
 @dataclass(frozen=True, eq=False)
-class Legend(Mapping):
+class Legend(Mapping[str, str]):
     """A product's codes -> class names (one of ``classes``, or EXCLUDE for no class).
 
     ``table`` is keyed by the codes as text (integers without leading zeros); a ``"*"`` row gives the
@@ -220,14 +234,14 @@ class Legend(Mapping):
         return len(self.table)
 
     @classmethod
-    def read(cls, path) -> "Legend":
+    def read(cls, path: str | os.PathLike[str] | Traversable) -> Legend:
         """A legend CSV (a path or a package resource) with columns ``code,gee_crop_class``
         ('#' lines are comments)."""
         rows = read_csv_rows(path, (CODE_COLUMN, CLASS_COLUMN))
         return cls({r[CODE_COLUMN]: r[CLASS_COLUMN] for r in rows}, source=f"legend {path}")
 
     @classmethod
-    def read_user(cls, path, classes: tuple[str, ...] | None = None) -> "Legend":
+    def read_user(cls, path: str | os.PathLike[str], classes: tuple[str, ...] | None = None) -> Legend:
         """A user's legend CSV: columns ``code`` (the label value) and ``class`` (or ``gee_crop_class``),
         a class name or ``exclude`` per row (names normalized, :func:`normalize_class_name`).
 
@@ -249,7 +263,7 @@ class Legend(Mapping):
         return cls(table, source=f"legend {path}", classes=check_class_list(tuple(classes), f"legend {path}"))
 
     @classmethod
-    def for_classes(cls, classes: tuple[str, ...]) -> "Legend":
+    def for_classes(cls, classes: tuple[str, ...]) -> Legend:
         """``--classes a,b,c,other`` alone: label values are class names (any case and spacing); a value
         that names no class is ``other`` when the list has it, else excluded."""
         classes = check_class_list(tuple(classes))
@@ -258,17 +272,17 @@ class Legend(Mapping):
                    by_name=True)
 
     @classmethod
-    def shipped(cls, name: str) -> "Legend":
+    def shipped(cls, name: str) -> Legend:
         """A legend shipped in gee_crop/resources/labels (e.g. a country's mapping table)."""
         return _shipped_legend(name)
 
     @classmethod
-    def worldcereal(cls) -> "Legend":
+    def worldcereal(cls) -> Legend:
         """The WorldCereal legacy crop-type legend (the codes of the Earth Engine patch labels)."""
         return cls.shipped(WORLDCEREAL_LEGACY)
 
     @classmethod
-    def of(cls, legend: "Legend | Mapping | str | os.PathLike | None") -> "Legend":
+    def of(cls, legend: Legend | Mapping[Any, str] | str | os.PathLike[str] | None) -> Legend:
         """A Legend from a Legend, a {code: class} dict, a CSV path, or None (the WorldCereal legacy one)."""
         if legend is None:
             return cls.worldcereal()
@@ -278,9 +292,9 @@ class Legend(Mapping):
             return cls(legend)
         return cls.read(legend)
 
-    def excluding(self, *codes: object) -> "Legend":
+    def excluding(self, *codes: object) -> Legend:
         """This legend with ``codes`` (e.g. a raster's no-data code) mapped to EXCLUDE."""
-        return Legend({**self.table, **{c: EXCLUDE for c in codes}}, self.source, self.classes, self.by_name)
+        return Legend({**self.table, **{str(c): EXCLUDE for c in codes}}, self.source, self.classes, self.by_name)
 
     def names(self, codes: np.ndarray) -> np.ndarray:
         """Class name (or EXCLUDE) of each code, an object array of the same shape; codes the legend
@@ -311,7 +325,7 @@ class Legend(Mapping):
         default = self._index_of(np.array([self.table.get(DEFAULT_CODE, EXCLUDE)], dtype=object))
         return codes, [int(i) for i in indices], int(default[0])
 
-    def maps_any(self, codes) -> bool:
+    def maps_any(self, codes: Iterable[object]) -> bool:
         """True when some of ``codes`` (or every code, through a ``*`` row) has a class."""
         if self.table.get(DEFAULT_CODE, EXCLUDE) != EXCLUDE:
             return True
@@ -325,7 +339,7 @@ class Legend(Mapping):
         return indices
 
 
-def user_legend(legend: str | os.PathLike | None = None, classes: str | None = None) -> Legend | None:
+def user_legend(legend: str | os.PathLike[str] | None = None, classes: str | None = None) -> Legend | None:
     """The Legend of ``--legend FILE`` and/or ``--classes a,b,other`` (the list fixes the order and the
     names the legend may use); None when neither is given (the product's own legend applies)."""
     class_list = parse_class_list(classes) if classes else None
@@ -334,6 +348,6 @@ def user_legend(legend: str | os.PathLike | None = None, classes: str | None = N
     return Legend.for_classes(class_list) if class_list else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_legend(name: str) -> Legend:
     return Legend.read(resources.files("gee_crop.resources").joinpath(f"labels/{name}"))

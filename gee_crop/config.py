@@ -10,12 +10,13 @@ import datetime as dt
 from enum import Enum
 from typing import Literal
 
+
 class StrChoiceEnum(str, Enum):
     """A str Enum whose values are the choices of a command-line option (``click.Choice(list(E))``
     shows and accepts the values); members compare equal to their string value."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
     @classmethod
     def values(cls) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import shapely
 import yaml
@@ -28,6 +29,9 @@ from shapely import geometry as sg
 
 from gee_crop.classes import DEFAULT_CODE, EXCLUDE, OTHER, Legend
 from gee_crop.errors import InputError, RegionError
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable  # importlib.resources.abc from Python 3.11 on
 
 TARGET_MIN_ACCURACY = 85.0  # METHOD.md: per target class, producer and user accuracy > 85 %
 OTHER_MIN_ACCURACY = 80.0  # ... and > 80 % for the codes mapped to "other"
@@ -65,11 +69,11 @@ class CountrySpec:
         return Legend.shipped(self.mapping)
 
 
-def _resource(name: str):
+def _resource(name: str) -> Traversable:
     return resources.files("gee_crop.resources").joinpath(name)
 
 
-def _label_resource(name: str):
+def _label_resource(name: str) -> Traversable:
     return _resource(f"labels/{name}")
 
 
@@ -137,11 +141,8 @@ def read_accuracy_table(year: int, path: str | Path | None = None) -> dict[int, 
     has no rows.
     """
     legend = Legend.shipped(CDL_LEGEND)
-    if path is None:
-        fh = _label_resource("cdl_state_accuracy.csv").open(encoding="utf-8")
-    else:
-        fh = open(path, encoding="utf-8")
-    with fh:
+    source = _label_resource("cdl_state_accuracy.csv") if path is None else Path(path)
+    with source.open(encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))
                 if int(r["year"]) == year]
     if not rows:
@@ -152,7 +153,7 @@ def read_accuracy_table(year: int, path: str | Path | None = None) -> dict[int, 
     allowed: dict[int, set[int]] = {}
     for r in rows:
         code = int(r["code"])
-        target = legend.get(code, legend.get(DEFAULT_CODE)) not in (OTHER, EXCLUDE)
+        target = legend.get(str(code), legend.get(DEFAULT_CODE)) not in (OTHER, EXCLUDE)
         limit = TARGET_MIN_ACCURACY if target else OTHER_MIN_ACCURACY
         if float(r["producer_accuracy"]) > limit and float(r["user_accuracy"]) > limit:
             allowed.setdefault(code, set()).add(int(r["state_fips"]))

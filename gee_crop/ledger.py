@@ -26,8 +26,9 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, cast
 
 from gee_crop.atomic import write_json_atomic
 from gee_crop.errors import OutputExistsError, OutputWriteError
@@ -38,7 +39,7 @@ DONE, PENDING = "done", "pending"
 _OUTPUT_FIELDS = ("path", "sha256")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -59,7 +60,7 @@ class RunLedger:
     the key the unit entries are stored under (``"tiles"`` for sampling and map tiles).
     """
 
-    def __init__(self, path: str | os.PathLike, settings: dict, *, units: str = "units",
+    def __init__(self, path: str | os.PathLike[str], settings: dict[str, Any], *, units: str = "units",
                  save_every_s: float = 0.0) -> None:
         self.path = Path(path)
         self.folder = self.path.parent
@@ -71,8 +72,8 @@ class RunLedger:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | os.PathLike, settings: dict, *, units: str = "units", overwrite: bool = False,
-             save_every_s: float = 0.0) -> "RunLedger":
+    def open(cls, path: str | os.PathLike[str], settings: dict[str, Any], *, units: str = "units",
+             overwrite: bool = False, save_every_s: float = 0.0) -> RunLedger:
         """The ledger at ``path`` for a run with ``settings``: a fresh one (its folder created and the
         file written, so an unwritable output fails here), or the saved one when the settings match.
 
@@ -119,11 +120,11 @@ class RunLedger:
     # -------------------------------------------------------------------- units
 
     @property
-    def units(self) -> dict[str, dict]:
+    def units(self) -> dict[str, dict[str, Any]]:
         """Unit name -> its entry (``state`` and the unit's own fields)."""
-        return self.data[self.units_key]
+        return cast(dict[str, dict[str, Any]], self.data[self.units_key])
 
-    def entry(self, unit: str) -> dict:
+    def entry(self, unit: str) -> dict[str, Any]:
         """The entry of ``unit`` (a new pending one if the ledger has none)."""
         return self.units.setdefault(str(unit), {"state": PENDING})
 
@@ -158,7 +159,7 @@ class RunLedger:
         """Those of ``units`` that are finished (see :meth:`is_done`), in their order."""
         return [u for u in units if self.is_done(u)]
 
-    def update(self, unit: str, **fields: Any) -> dict:
+    def update(self, unit: str, **fields: Any) -> dict[str, Any]:
         """Set fields of ``unit``'s entry and save (e.g. an export task's id before polling it; see
         ``save_every_s``)."""
         entry = self.entry(unit)
@@ -166,7 +167,7 @@ class RunLedger:
         self._changed()
         return entry
 
-    def finish(self, unit: str, output: str | os.PathLike | None = None, **fields: Any) -> dict:
+    def finish(self, unit: str, output: str | os.PathLike[str] | None = None, **fields: Any) -> dict[str, Any]:
         """Record ``unit`` as done with its ``output`` file (inside the ledger's folder; its checksum is
         kept), or with no file, and save (see ``save_every_s``)."""
         entry = self.entry(unit)

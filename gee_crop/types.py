@@ -58,14 +58,14 @@ class SampleSeries:
     @property
     def n_obs(self) -> np.ndarray:
         """(n,) number of acquisitions per sample (not padded)."""
-        return (~np.isnat(self.dates)).sum(axis=1)
+        return np.asarray((~np.isnat(self.dates)).sum(axis=1))
 
     @property
     def labels(self) -> np.ndarray:
         """(n,) int64 class indices into ``classes``."""
         return class_indices(self.crop_class, self.classes)
 
-    def subset(self, index: np.ndarray) -> "SampleSeries":
+    def subset(self, index: np.ndarray) -> SampleSeries:
         """Rows selected by a boolean mask or an integer index (padding trimmed)."""
         index = np.asarray(index)
         sub = SampleSeries(
@@ -76,7 +76,7 @@ class SampleSeries:
         )
         return sub.trimmed()
 
-    def trimmed(self) -> "SampleSeries":
+    def trimmed(self) -> SampleSeries:
         """Drop trailing padding columns that no sample uses."""
         t = int(self.n_obs.max()) if len(self) else 0
         if t == self.dates.shape[1]:
@@ -105,14 +105,17 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
                          "--legend/--classes and season options")
     t = max(tab.dates.shape[1] for tab in tables)
 
-    def pad(a: np.ndarray, fill) -> np.ndarray:
+    def pad(a: np.ndarray, fill: float | np.datetime64) -> np.ndarray:
         widths = [(0, 0), (0, t - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
         return np.pad(a, widths, constant_values=fill)
 
+    def stacked(name: str) -> np.ndarray:
+        return np.concatenate([getattr(tab, name) for tab in tables])
+
     extra_keys = set.intersection(*(set(tab.extra) for tab in tables))
     return SampleSeries(
-        *(np.concatenate([getattr(tab, k) for tab in tables])
-          for k in ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind")),
+        stacked("sample_id"), stacked("lon"), stacked("lat"), stacked("region"), stacked("crop_class"),
+        stacked("cloud_kind"),
         np.concatenate([pad(tab.dates, np.datetime64("NaT")) for tab in tables]),
         np.concatenate([pad(tab.dn, 0) for tab in tables]),
         np.concatenate([pad(tab.cloud, np.nan) for tab in tables]),

@@ -8,9 +8,11 @@ import math
 import shutil
 
 import pytest
+import rasterio
 from click.testing import CliRunner
 
 from gee_crop import cli
+from gee_crop.classes import NO_CLASS
 from gee_crop.features.shift import fit_domain_summary
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
 from gee_crop.models.io import update_model_meta
@@ -19,6 +21,24 @@ from gee_crop.testing.fake_ee_patch import PatchComputePixels
 from tests.mapping.conftest import Killed, killed_after
 
 FAST = dict(scheduler="synchronous", progress=False)
+
+
+def low_confidence_counts(cog) -> tuple[int, int, int]:
+    """(classified pixels, those surely below 50 % confidence, those possibly below) read from a map's COG.
+    Band 2 is the highest class probability in whole percent (rounded): 49 or less is below 0.5 for sure,
+    51 or more above; 50 may be either side."""
+    with rasterio.open(cog) as src:
+        classes, confidence = src.read(1), src.read(2)
+    confidence = confidence[classes != NO_CLASS]
+    return confidence.size, int((confidence < 50).sum()), int((confidence <= 50).sum())
+
+
+def assert_low_confidence_share_is_the_maps(score: dict, cog) -> None:
+    """The low-confidence share of a map's summary is the count of its COG's low-confidence pixels over its
+    classified pixels."""
+    n_classified, surely, possibly = low_confidence_counts(cog)
+    assert score["n_classified"] == n_classified > 0
+    assert surely <= round(score["low_confidence_share"] * n_classified) <= possibly
 
 
 def test_summary_json_scores_every_tile_and_the_whole_map(reference_run):
@@ -33,7 +53,7 @@ def test_summary_json_scores_every_tile_and_the_whole_map(reference_run):
     assert whole["ood_share"] == pytest.approx(sum(t["n_scored"] * t["ood_share"] for t in tiles) / whole["n_scored"])
     # the tiny model was trained on 360 pixels of this very patch: its map is near its training data
     assert whole["shift"] < 1.5 and whole["ood_share"] < 0.1
-    assert 0 <= whole["low_confidence_share"] <= 1
+    assert_low_confidence_share_is_the_maps(whole, reference_run.cog)
     page = (reference_run.out_dir / "report.html").read_text()
     assert "Transfer risk" in page and "domain shift" in page and 'src="map.png"' in page
 
@@ -93,7 +113,7 @@ def test_a_model_without_a_summary_maps_with_the_shift_unavailable(runner, tmp_p
     shift = json.loads((out / "summary.json").read_text())["domain_shift"]
     assert shift["whole_map"]["available"] is False and shift["whole_map"]["shift"] is None
     assert len(shift["tiles"]) == 4 and all(t["ood_share"] is None for t in shift["tiles"])
-    assert 0 <= shift["whole_map"]["low_confidence_share"] <= 1
+    assert_low_confidence_share_is_the_maps(shift["whole_map"], out / "map.tif")
     assert "unavailable" in (out / "report.html").read_text()
 
 

@@ -6,14 +6,31 @@ import pytest
 
 from gee_crop.export.onnx import export_onnx
 from gee_crop.export.quantize import quantize_exported
-from gee_crop.features.shift import summary_of
+from gee_crop.features.shift import LOW_CONFIDENCE, summary_of
 from gee_crop.models.io import read_model_meta
+from gee_crop.models.predict import open_predictor
 from gee_crop.pipeline.models import zoo_model
-from gee_crop.training.evaluate import evaluate_model
+from gee_crop.training.dataset import series_features
+from gee_crop.training.evaluate import EVALUATION_BATCH, evaluate_model
 from gee_crop.training.trainer import train
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels, one_torch_thread
 
 QUIET = dict(progress=False, echo=lambda _: None)
+
+
+def low_confidence_count(model_path, table) -> tuple[int, int]:
+    """(samples the model classifies, those whose highest class probability is below LOW_CONFIDENCE), counted
+    from the model's own probabilities on the table."""
+    predictor = open_predictor(model_path, device="cpu")
+    features = series_features(table, predictor.contract)
+    proba = predictor.predict_proba(features.values[features.keep], batch_size=EVALUATION_BATCH)
+    return len(proba), int((proba.max(axis=1) < LOW_CONFIDENCE).sum())
+
+
+def assert_low_confidence_share_is_the_models(score: dict, model_path, table) -> None:
+    n_classified, n_low = low_confidence_count(model_path, table)
+    assert score["n_classified"] == n_classified > 0
+    assert score["low_confidence_share"] == pytest.approx(n_low / n_classified)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +71,8 @@ def test_evaluation_reports_the_shift_of_its_test_set(tiny_model):
     # other pixels of the training patch: in distribution
     assert score["available"] and score["n_scored"] == evaluation.n_samples - evaluation.n_dropped_gaps
     assert score["ood_share"] <= 0.05 and 0.8 < score["shift"] < 1.2
-    assert 0 <= score["low_confidence_share"] <= 1 and score["n_classified"] == score["n_scored"]
+    assert score["n_classified"] == score["n_scored"]
+    assert_low_confidence_share_is_the_models(score, tiny_model.model_path, labelled_pixels(n=200, seed=1))
 
 
 def test_the_shipped_models_carry_their_training_summary():
@@ -67,4 +85,4 @@ def test_a_model_without_a_summary_evaluates_with_the_shift_unavailable(old_mode
     evaluation = evaluate_model(old_model, labelled_pixels(n=100, seed=2), device="cpu")
     score = evaluation.to_dict()["domain_shift"]
     assert score["available"] is False and score["shift"] is None and score["ood_share"] is None
-    assert 0 <= score["low_confidence_share"] <= 1
+    assert_low_confidence_share_is_the_models(score, old_model, labelled_pixels(n=100, seed=2))
