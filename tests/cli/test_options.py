@@ -171,7 +171,7 @@ def test_year_defaults_to_the_latest_complete_season_on_earth_engine_only(planne
 
 
 @pytest.mark.parametrize("extra", [("--year", "2019"), ("--project", "p"), ("--threshold", "0.5"),
-                                   ("--mode", "export"), ("--cloud-band", "cs_cdf"), ("--no-wait",)])
+                                   ("--mode", "export"), ("--cloud-band", "cs_cdf"), ("--no-wait",), ("--dry-run",)])
 def test_source_refuses_earth_engine_options(sample_calls, extra):
     result = CliRunner().invoke(main, ["sample", "--source", "PATCH", *extra, "--out", "x.parquet"])
     assert result.exit_code == 2 and not sample_calls

@@ -40,6 +40,40 @@ def test_tiles_align_with_cells_and_cover_the_region():
     assert {(round((e - w) / 0.1, 6), round((n - s) / 0.1, 6)) for w, s, e, n in tiles} == {(10.0, 10.0)}
 
 
+def test_tiles_keep_the_bounds_of_the_earlier_raster_grid():
+    """Tiles are now computed without mapping's raster grid (a higher floor); on real country outlines
+    they are the bounds the grid gave, to the last bit, so ledgers of runs started before still resume."""
+    import math
+
+    from shapely.geometry import box
+
+    from gee_crop.countries import country_geometry, country_spec
+    from gee_crop.mapping.tiling import OutputGrid, Tile
+
+    def earlier(geometry, tile_deg, cell_deg=0.1):  # the tiling of the earlier pipeline/sample.py
+        side = round(tile_deg / cell_deg)
+        n_cols = math.ceil(round(360 / cell_deg) / side) * side
+        n_rows = math.ceil(round(180 / cell_deg) / side) * side
+        grid = OutputGrid("EPSG:4326", (cell_deg, 0.0, -180.0, 0.0, -cell_deg, -90.0 + n_rows * cell_deg),
+                          n_cols, n_rows)
+        west, south, east, north = geometry.bounds
+        found = []
+        for j in range(math.floor((south + 90) / tile_deg), math.ceil((north + 90) / tile_deg)):
+            for i in range(math.floor((west + 180) / tile_deg), math.ceil((east + 180) / tile_deg)):
+                bounds = tuple(round(v, 9) for v in Tile((grid.height // side - 1 - j) * side, i * side, side,
+                                                         side).bounds(grid))
+                part = geometry.intersection(box(*bounds))
+                if not part.is_empty and part.area > 0:
+                    found.append(bounds)
+        return found
+
+    for code, tile_deg in (("FRA", 1.0), ("FRA", 0.5), ("ARG", 2.0), ("NLD", 0.3), ("AUS", 1.5)):
+        spec = country_spec(code)
+        outline = country_geometry(code).intersection(box(*spec.extent))
+        tiles = sampling.sampling_tiles(outline, tile_deg)
+        assert tiles and tiles == earlier(outline, tile_deg), (code, tile_deg)
+
+
 def test_mode_and_year_checks():
     assert choose_mode("auto", 3) == "interactive" and choose_mode("auto", 90) == "export"
     with pytest.raises(RegionError, match="--mode export"):
