@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import shapely
@@ -60,11 +61,9 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
                          "or --source STACK for local data")
     if year is None:
         raise InputError("--labels without --region needs --year YEAR (or give --region AOI.geojson)")
-    options = dict(year=int(year), cloud_band=request.cloud_band.value, cloud_threshold=request.cloud_threshold,
-                   buffer_m=request.buffer_m, cell_deg=GRID_CELL_DEG, spacing_m=request.spacing_m, seed=request.seed,
-                   tile_deg=request.tile_deg, tile_scale=request.tile_scale, project=request.project, season=season)
+    spec, own = None, None
     if request.labels is not None:
-        job = _own_labels_job(request, region, legend, options)
+        name, geometry, own = _own_labels_place(request, region, legend)
     elif request.country is not None:
         spec = country_spec(request.country)
         outline = country_geometry(spec.code).intersection(sg.box(*spec.extent))
@@ -72,31 +71,34 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
         if geometry.is_empty:
             raise RegionError(f"the region does not overlap {spec.code}'s labelled area {spec.extent}; "
                               "give a region inside the country")
-        job = SamplingJob(name=spec.code, spec=spec, geometry=geometry, per_cell=int(request.per_cell or spec.per_cell),
-                          from_country=region is None, **options)
+        name = spec.code
     else:
-        spec = country_of(region)
-        job = SamplingJob(name=Path(request.region).stem, spec=spec, geometry=region,
-                          per_cell=int(request.per_cell or spec.per_cell), from_country=False, **options)
+        spec, geometry, name = country_of(region), region, Path(str(request.region)).stem
+    per_cell = request.per_cell or (spec.per_cell if spec is not None else SAMPLES_PER_CELL_DEFAULT)
+    job = SamplingJob(name=name, spec=spec, geometry=geometry, year=int(year), per_cell=int(per_cell),
+                      cloud_band=request.cloud_band.value, cloud_threshold=request.cloud_threshold,
+                      buffer_m=request.buffer_m, cell_deg=GRID_CELL_DEG, spacing_m=request.spacing_m,
+                      seed=request.seed, tile_deg=request.tile_deg, tile_scale=request.tile_scale,
+                      project=request.project, from_country=request.country is not None and region is None,
+                      own_labels=own, season=season)
     _check_job(job, request.per_cell)
     if job.spec is not None and job.spec.accuracy_filter and not request.no_accuracy_filter:
         job.accuracy = read_accuracy_table(job.year, request.cdl_accuracy)
     return job
 
 
-def _own_labels_job(request: SamplingRequest, region, legend: Legend | None, options: dict) -> SamplingJob:
-    """The job of ``--labels`` on Earth Engine: the user's region (or the labels' extent) anywhere."""
+def _own_labels_place(request: SamplingRequest, region, legend: Legend | None) -> tuple[str, Any, OwnLabels]:
+    """(name, area, labels) of a ``--labels`` job on Earth Engine: the user's region (or the labels'
+    extent) anywhere."""
     if request.country is not None:
         raise InputError("--labels brings your own labels: give --region AOI.geojson instead of --country")
-    own = own_labels(request.labels, request.label_field, legend, region)
-    geometry = region
-    if geometry is None:
-        if own.asset is not None:
-            raise InputError(f"--labels {request.labels} is a table asset: give --region AOI.geojson (where to sample)")
-        geometry = sg.box(*shapely.total_bounds(own.geometries)).buffer(0.001, join_style=2)
-    name = Path(request.region).stem if request.region is not None else Path(request.labels).stem
-    return SamplingJob(name=name, spec=None, geometry=geometry, per_cell=int(request.per_cell or SAMPLES_PER_CELL_DEFAULT),
-                       from_country=False, own_labels=own, **options)
+    labels = str(request.labels)
+    own = own_labels(labels, request.label_field, legend, region)
+    if region is not None:
+        return Path(str(request.region)).stem, region, own
+    if own.asset is not None:
+        raise InputError(f"--labels {labels} is a table asset: give --region AOI.geojson (where to sample)")
+    return Path(labels).stem, sg.box(*shapely.total_bounds(own.geometries)).buffer(0.001, join_style=2), own
 
 
 def _check_job(job: SamplingJob, per_cell: int | None) -> None:
@@ -228,17 +230,17 @@ def exports_table(folder: str | os.PathLike, cloud_band: str = "cs") -> tuple[Sa
     Editor) into ``folder``, and how many files it read. The region name of the samples is the
     ``name`` part of the files' ``gee-crop_<name>_<year>_tileNNNN`` prefix, their season year the
     ``year`` part."""
-    found = sorted(p for p in Path(folder).glob("*.csv") if EXPORT_CSV.match(p.name))
+    found = {p: m for p in sorted(Path(folder).glob("*.csv")) if (m := EXPORT_CSV.match(p.name)) is not None}
     if not found:
         raise InputError(f"{folder} holds no exported sample CSV (gee-crop_<name>_<year>_tileNNNN*.csv); "
                          "download the files the Code Editor script exported to Drive into it")
     by_name: dict[str, list[Path]] = {}
-    for path in found:
-        by_name.setdefault(EXPORT_CSV.match(path.name)["name"], []).append(path)
+    for path, match in found.items():
+        by_name.setdefault(match["name"], []).append(path)
     parts = []
     for name, paths in sorted(by_name.items()):
         part = ee_rows.rows_to_series(read_export_csv(paths), region=name, cloud_band=cloud_band)
-        years = {int(EXPORT_CSV.match(p.name)["year"]) for p in paths}
+        years = {int(found[p]["year"]) for p in paths}
         if len(years) == 1:  # the export's --year, in its file names (one per name), else inferred
             with_season_year(part, years.pop())
         else:

@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import ee
 import numpy as np
@@ -163,9 +163,10 @@ def tile_bounds(column: int, row: int, tile_deg: float = DEFAULT_TILE_DEG, cell_
     top = -90.0 + n_rows * cell_deg
     first_row = (n_rows // side - 1 - row) * side  # the tile's top row of cells, counted from the top
     first_col = column * side
-    bounds = (first_col * cell_deg - 180.0, top - (first_row + side) * cell_deg,
-              (first_col + side) * cell_deg - 180.0, top - first_row * cell_deg)
-    return tuple(round(v, BOUNDS_DECIMALS) for v in bounds)
+    west, east = first_col * cell_deg - 180.0, (first_col + side) * cell_deg - 180.0
+    south, north = top - (first_row + side) * cell_deg, top - first_row * cell_deg
+    return (round(west, BOUNDS_DECIMALS), round(south, BOUNDS_DECIMALS), round(east, BOUNDS_DECIMALS),
+            round(north, BOUNDS_DECIMALS))
 
 
 def sampling_tiles(geometry, tile_deg: float = DEFAULT_TILE_DEG, cell_deg: float = GRID_CELL_DEG) -> list[Bounds]:
@@ -199,7 +200,7 @@ def features_to_frame(features: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records([f.get("properties", {}) for f in features])
 
 
-def read_export_csv(paths: list[str | Path]) -> pd.DataFrame:
+def read_export_csv(paths: Sequence[str | Path]) -> pd.DataFrame:
     """Rows of exported CSV files (Export.table.toDrive / toCloudStorage with the row selectors)."""
     frames = [pd.read_csv(p) for p in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

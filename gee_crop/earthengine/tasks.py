@@ -93,7 +93,8 @@ def check_export_target(client, job: SamplingJob, destination: str, bucket: str 
     if destination == ExportDestination.ASSET and not job.project:
         raise InputError("--export-to asset needs --project MY-PROJECT (the assets are written there)")
     credentials = getattr(client, "credentials", None)
-    refusal = credentials.drive_refusal() if destination == ExportDestination.DRIVE and credentials else None
+    refusal = (credentials.drive_refusal() if destination == ExportDestination.DRIVE and credentials is not None
+               else None)
     if refusal:
         raise InputError(f"--export-to drive cannot work here: {refusal}; use --export-to asset (the "
                          "default: gee-crop reads the tables back itself) or --export-to gcs --bucket NAME")

@@ -17,7 +17,7 @@ from gee_crop.data.table import write_table
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.sampling import SamplingJob
 from gee_crop.earthengine.tasks import run_tiles
-from gee_crop.errors import OutputExistsError
+from gee_crop.errors import InputError, OutputExistsError
 from gee_crop.pipeline.defaults import default_season, sample_out_name, sampling_place, season_note
 
 
@@ -50,8 +50,11 @@ def connect(request: SamplingRequest, job: SamplingJob):
     return client
 
 
-def refuse_existing(out: str | Path, overwrite: bool) -> Path:
-    """``out`` as a Path; OutputExistsError when it exists and ``overwrite`` is not set."""
+def refuse_existing(out: str | Path | None, overwrite: bool) -> Path:
+    """``out`` as a Path; InputError when there is none, OutputExistsError when it exists and
+    ``overwrite`` is not set."""
+    if out is None:
+        raise InputError("give --out FILE.parquet: the sample table to write")
     if Path(out).exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     return Path(out)
@@ -64,8 +67,9 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
         out = refuse_existing(request.out, request.overwrite)
         series = local_table(request)
         write_table(series, out)
-        counts = ", ".join(f"{c} {n}" for c in series.classes if (n := int((series.crop_class == c).sum())))
-        return f"wrote {len(series)} samples ({counts}) from {request.source} to {out}"
+        counts = {c: int((series.crop_class == c).sum()) for c in series.classes}
+        listed = ", ".join(f"{c} {n}" for c, n in counts.items() if n)
+        return f"wrote {len(series)} samples ({listed}) from {request.source} to {out}"
     planned = plan(request)
     job = planned.job
     echo(f"sampling {job.name}, {planned.note}; writing {planned.out}")
