@@ -75,6 +75,22 @@ class InputScaling(StrChoiceEnum):
     SMOOTH = "smooth"       # a centred SMOOTH_BINS-bin moving mean over time (2D medians), then (. - mean) / std
 
 
+class SamplingMode(StrChoiceEnum):
+    """How an Earth Engine sampling job runs its tiles (``gee-crop sample --mode``)."""
+
+    AUTO = "auto"                # interactive for small jobs, export for large ones
+    INTERACTIVE = "interactive"  # each tile streamed with paged computeFeatures requests
+    EXPORT = "export"            # each tile a batch table-export task
+
+
+class ExportDestination(StrChoiceEnum):
+    """Where a sampling job's export tasks write their parts (``gee-crop sample --export-to``)."""
+
+    ASSET = "asset"  # the default: table assets gee-crop reads back itself, whatever the credentials
+    DRIVE = "drive"  # CSVs on Google Drive (synced by the user)
+    GCS = "gcs"      # CSVs on Cloud Storage (synced by the user)
+
+
 #: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
 BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}

@@ -1,18 +1,24 @@
 """`gee-crop sample`: build a sample table on Earth Engine (--country / --region) or from local data
-(--source). Parses options, calls one pipeline function, prints."""
+(--source). Parses the options into ONE :class:`~gee_crop.data.sample_request.SamplingRequest`, calls the
+pipeline function of its path with it, prints."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from gee_crop.cli import options
-from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M
+from gee_crop.config import INWARD_BUFFER_M, SAMPLE_SPACING_M, ExportDestination, SamplingMode
 from gee_crop.season import MAX_SEASON_DAYS, SEASON_LENGTH_DAYS, WINDOW_DAYS
+
+if TYPE_CHECKING:
+    from gee_crop.data.sample_request import SamplingRequest
 
 #: Options that only steer Earth Engine jobs: --source refuses them instead of ignoring them.
 EARTH_ENGINE_ONLY = ("year", "cloud_band", "cloud_threshold", "mode", "export_to", "bucket", "exports_dir",
                      "project", "service_account_key", "tile_deg", "tile_scale", "cdl_accuracy",
-                     "no_accuracy_filter", "no_wait", "pilot", "from_exports")
+                     "no_accuracy_filter", "no_wait", "pilot", "dry_run", "from_exports")
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -28,6 +34,20 @@ def _check_source_options(ctx: click.Context) -> None:
     hint = (" (a --source table keeps every date of the stack; pick the season with "
             "`gee-crop train --year`)" if any(p.name == "year" for p in given) else "")
     raise click.UsageError(f"{names} only apply to Earth Engine jobs; drop them with --source{hint}", ctx)
+
+
+def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
+    """Usage errors of the whole request, whichever path it takes."""
+    if request.source is not None:
+        _check_source_options(ctx)
+        if request.out is None:
+            raise click.UsageError("--source needs --out FILE.parquet", ctx)
+    elif request.from_exports is not None:
+        if request.out is None:
+            raise click.UsageError("--from-exports needs --out FILE.parquet", ctx)
+    elif request.labels is not None and not (request.country or request.region):
+        if request.out is None or request.year is None:
+            raise click.UsageError("--labels without --region needs --year YEAR and --out FILE.parquet", ctx)
 
 
 @click.command("sample")
@@ -60,9 +80,10 @@ def _check_source_options(ctx: click.Context) -> None:
 @click.option("--buffer-m", type=float, default=INWARD_BUFFER_M, show_default=True, help="Inward buffer of the labels (m).")
 @options.cloud_band
 @options.cloud_threshold
-@click.option("--mode", type=click.Choice(["auto", "interactive", "export"]), default="auto", show_default=True,
+@click.option("--mode", type=options.choice_of(SamplingMode), default=SamplingMode.AUTO.value, show_default=True,
               help="interactive streams small regions; export runs batch tasks (one per tile).")
-@click.option("--export-to", type=click.Choice(["asset", "drive", "gcs"]), default="asset", show_default=True,
+@click.option("--export-to", type=options.choice_of(ExportDestination), default=ExportDestination.ASSET.value,
+              show_default=True,
               help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
                    "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).")
 @click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
@@ -87,10 +108,7 @@ def _check_source_options(ctx: click.Context) -> None:
                   "COUNTRY_YEAR.parquet (FRA_2025.parquet) or REGION_YEAR.parquet.", dest="out", required=False)
 @options.overwrite
 @click.pass_context
-def command(ctx: click.Context, country, region, source, labels, label_field, legend, classes, season_start,
-            season_days, window_days, year, per_cell, spacing_m, buffer_m, cloud_band,
-            cloud_threshold, mode, export_to, bucket, exports_dir, project, service_account_key, tile_deg,
-            tile_scale, cdl_accuracy, no_accuracy_filter, seed, no_wait, pilot, dry_run, from_exports, out, overwrite) -> None:
+def command(ctx: click.Context, **given: Any) -> None:
     """Sample labelled pixels with their raw Sentinel-2 series into a sample table.
 
     \b
@@ -106,55 +124,23 @@ def command(ctx: click.Context, country, region, source, labels, label_field, le
     hemisphere, and --project to $EE_PROJECT, $GOOGLE_CLOUD_PROJECT, then your saved credentials'
     project; --source keeps every date of the stack.
     """
-    from gee_crop.pipeline.defaults import default_season, sample_out_name, sampling_place
+    from gee_crop.data.sample_request import SamplingRequest
+
+    sample_command(ctx, SamplingRequest(**given))
+
+
+def sample_command(ctx: click.Context, request: SamplingRequest) -> None:
+    """`gee-crop sample` with its one request: the path it asks for (--from-exports, --dry-run, --pilot,
+    else the run) gets the whole request."""
+    from gee_crop.pipeline.pilot import dry_run, pilot
     from gee_crop.pipeline.sample import sample, table_from_exports
 
-    if source is not None:
-        _check_source_options(ctx)
-    if from_exports is not None:
-        click.echo(table_from_exports(from_exports, out, overwrite=overwrite, cloud_band=cloud_band))
-        return
-    if dry_run and source is None:
-        from gee_crop.pipeline.pilot import sampling_dry_run
-
-        name, latitude = sampling_place(country, region)
-        year, _ = default_season(year, latitude)
-        click.echo(sampling_dry_run(out=out or sample_out_name(name, year), mode=mode, project=project,
-                                    country=country, region=region, year=year, per_cell=per_cell,
-                                    cdl_accuracy=cdl_accuracy, accuracy_filter=not no_accuracy_filter,
-                                    cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m, seed=seed,
-                                    tile_deg=tile_deg, tile_scale=tile_scale, cell_deg=GRID_CELL_DEG,
-                                    spacing_m=spacing_m))
-        return
-    if pilot is not None:
-        from gee_crop.pipeline.pilot import pilot as run_pilot
-
-        click.echo(run_pilot(n=pilot, out=out, overwrite=overwrite, project=project,
-                             service_account_key=service_account_key, export_to=export_to, bucket=bucket,
-                             exports_dir=exports_dir, country=country, region=region,
-                             year=default_season(year, sampling_place(country, region)[1])[0], per_cell=per_cell,
-                             cdl_accuracy=cdl_accuracy, accuracy_filter=not no_accuracy_filter,
-                             cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m, seed=seed,
-                             tile_deg=tile_deg, tile_scale=tile_scale, cell_deg=GRID_CELL_DEG, spacing_m=spacing_m))
-        return
-    if source is not None:
-        if out is None:
-            raise click.UsageError("--source needs --out FILE.parquet", ctx)
-    elif labels is not None and not (country or region):
-        if out is None or year is None:
-            raise click.UsageError("--labels without --region needs --year YEAR and --out FILE.parquet", ctx)
-    elif country or region:
-        name, latitude = sampling_place(country, region)
-        year, note = default_season(year, latitude)
-        out = out or sample_out_name(name, year)
-        click.echo(f"sampling {name}, {note}; writing {out}")
-    summary = sample(country=country, region=region, source=source, labels=labels, year=year,
-                     per_cell=per_cell, cloud_band=cloud_band, threshold=cloud_threshold, buffer_m=buffer_m,
-                     mode=mode, export_to=export_to, bucket=bucket, exports_dir=exports_dir,
-                     project=project, service_account_key=service_account_key, tile_deg=tile_deg,
-                     tile_scale=tile_scale, cdl_accuracy=cdl_accuracy,
-                     accuracy_filter=not no_accuracy_filter, seed=seed, wait=not no_wait, out=out,
-                     overwrite=overwrite, cell_deg=GRID_CELL_DEG, spacing_m=spacing_m, label_field=label_field,
-                     legend=legend, classes=classes, season_start=season_start, season_days=season_days,
-                     window_days=window_days)
-    click.echo(summary)
+    _check_usage(ctx, request)
+    if request.from_exports is not None:
+        click.echo(table_from_exports(request))
+    elif request.dry_run:
+        click.echo(dry_run(request))
+    elif request.pilot is not None:
+        click.echo(pilot(request))
+    else:
+        click.echo(sample(request, echo=click.echo))

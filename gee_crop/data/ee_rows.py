@@ -2,12 +2,11 @@
 
 The extraction graph (:func:`gee_crop.earthengine.sampling.series_rows`) returns one row per
 (sample, acquisition) with properties ``lon, lat, class, date, B2 … B12, <cloud band>``, streamed
-as GeoJSON features or exported as CSV. Rows of one sample share (lon, lat); they are grouped,
+as GeoJSON features or exported as CSV (read into a frame by ``earthengine.sampling.features_to_frame`` /
+``read_export_csv``). Rows of one sample share (lon, lat); they are grouped,
 sorted by date and padded into a :class:`SampleSeries` with one vectorized pass (pandas).
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,17 +17,6 @@ from gee_crop.types import SampleSeries
 from gee_crop.errors import SampleTableError
 
 ID_DECIMALS = 5  # 1e-5 degree ~ 1 m: unique for samples at least 60 m apart
-
-
-def features_to_frame(features: list[dict]) -> pd.DataFrame:
-    """GeoJSON features (computeFeatures pages) -> one row per feature, properties as columns."""
-    return pd.DataFrame.from_records([f.get("properties", {}) for f in features])
-
-
-def read_export_csv(paths: list[str | Path]) -> pd.DataFrame:
-    """Rows of exported CSV files (Export.table.toDrive / toCloudStorage with the row selectors)."""
-    frames = [pd.read_csv(p) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def empty_series() -> SampleSeries:

@@ -5,5 +5,6 @@ Score+, EMIT), ``composite`` (5-day medians, server-side gap filling), ``labels`
 reference label images), ``sampling`` (inward buffer, grid sampling, series extraction, the graph of
 one tile of a sampling job, export configs), ``assessment`` (area and accuracy assessment of a map
 held on Earth Engine). ``client`` is the one place that talks to the server; ``graph`` reads graphs
-back. Running jobs (tiling, polling, resuming) is ``gee_crop.pipeline.sample``'s work.
+back. ``tasks`` runs a sampling job's tiles through the client (streamed, or a bounded queue of export
+tasks that resumes) and ``pilot`` measures and prices a job.
 """

@@ -1,10 +1,11 @@
 """Server-side sampling graphs (METHOD.md "Sampling"): inward buffer, 0.1° grid sampling at 60 m,
-raw per-date series extraction at the sample points, the graph of one tile of a job, table export configs.
+raw per-date series extraction at the sample points, the graph of one tile of a job, table export configs;
+and the job itself: :class:`SamplingJob` and its tiles of whole sampling cells (:func:`job_tiles`).
 
-Every function builds and returns ``ee`` objects; :mod:`gee_crop.pipeline.sample` plans the tiles,
-sends the graphs through the client and resumes. One extracted row is one acquisition of one sample,
-with the properties of :func:`row_properties` (the layout :mod:`gee_crop.data.ee_rows` turns into the
-sample table).
+Every graph function builds and returns ``ee`` objects; :mod:`gee_crop.earthengine.tasks` sends the
+graphs through the client and resumes. One extracted row is one acquisition of one sample, with the
+properties of :func:`row_properties`, read back as a frame by :func:`features_to_frame` (streamed) or
+:func:`read_export_csv` (exported); :mod:`gee_crop.data.ee_rows` turns the rows into the sample table.
 """
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import ee
 import numpy as np
+import pandas as pd
 import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, NO_CLASS, Legend
 from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
-                             acquisition_window, hemisphere_of)
+                             ExportDestination, acquisition_window, hemisphere_of)
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
 from gee_crop.earthengine.labels import (LABEL_BAND, LABEL_SCALE_M, asset_labels, inline_labels, paint_classes,
@@ -34,10 +37,9 @@ CELL_BAND = "cell"
 COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
 COUNTRY_CODE_PROPERTY = "shapeGroup"  # ISO 3166-1 alpha-3 in geoBoundaries
 SERIES_SCALE_M = 10  # S2 10 m grid: the series is read at the sample's 10 m pixel
-#: Export targets; "asset" first: the default, the one gee-crop reads back itself whatever the credentials.
-EXPORT_DESTINATIONS = ("asset", "gcs", "drive")
-DEFAULT_EXPORT_TO = "asset"
 DEFAULT_TILE_DEG = 1.0
+#: Decimals of tile bounds (degrees): edges computed on the cell grid land exactly on the multiples.
+BOUNDS_DECIMALS = 9
 #: Folder of the sample-table assets under a project's assets.
 SAMPLES_FOLDER = "gee-crop/samples"
 #: Task descriptions: "only the following characters: a..z, A..Z, 0..9, ".", ",", ":", ";", "_" or
@@ -48,6 +50,10 @@ DESCRIPTION_MAX = 100
 _NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 Bounds = tuple[float, float, float, float]
+
+
+EXPORT_DESTINATIONS = ExportDestination.values()
+DEFAULT_EXPORT_TO = ExportDestination.ASSET
 
 
 @dataclass
@@ -97,7 +103,7 @@ class SamplingJob:
     year: int
     per_cell: int
     cloud_band: str = "cs"
-    threshold: float = CLEAR_THRESHOLD
+    cloud_threshold: float = CLEAR_THRESHOLD
     buffer_m: float = INWARD_BUFFER_M
     cell_deg: float = GRID_CELL_DEG
     spacing_m: float = SAMPLE_SPACING_M
@@ -134,7 +140,8 @@ class SamplingJob:
 
     def fingerprint(self) -> dict:
         return {"name": self.name, "country": self.spec.code if self.spec else None, "year": self.year,
-                "per_cell": self.per_cell, "cloud_band": self.cloud_band, "threshold": self.threshold,
+                "per_cell": self.per_cell, "cloud_band": self.cloud_band,
+                "threshold": self.cloud_threshold,  # the key of ledgers written before the rename
                 "buffer_m": self.buffer_m, "cell_deg": self.cell_deg, "spacing_m": self.spacing_m,
                 "seed": self.seed, "tile_deg": self.tile_deg,
                 "bounds": [round(b, 6) for b in self.geometry.bounds],
@@ -142,9 +149,62 @@ class SamplingJob:
                 **({"season": self.season.to_dict()} if self.season is not None else {})}
 
 
+# ------------------------------------------------------------------ the job's tiles
+
+def tile_bounds(column: int, row: int, tile_deg: float = DEFAULT_TILE_DEG, cell_deg: float = GRID_CELL_DEG) -> Bounds:
+    """(west, south, east, north) degrees of tile ``column``, ``row`` of the sampling grid: the global
+    WGS84 grid of ``cell_deg`` cells in windows of ``tile_deg`` whole cells, counted from -180° / -90°.
+
+    The grid's northern edge is the first multiple of the tile above 90° (so the windows start where
+    the cells start); edges are computed from that edge down, as the north-up raster grid of the
+    earlier releases did, so the bounds (and the ledgers of runs they started) stay the same.
+    """
+    side = round(tile_deg / cell_deg)
+    n_rows = math.ceil(round(180 / cell_deg) / side) * side
+    top = -90.0 + n_rows * cell_deg
+    first_row = (n_rows // side - 1 - row) * side  # the tile's top row of cells, counted from the top
+    first_col = column * side
+    west, east = first_col * cell_deg - 180.0, (first_col + side) * cell_deg - 180.0
+    south, north = top - (first_row + side) * cell_deg, top - first_row * cell_deg
+    return (round(west, BOUNDS_DECIMALS), round(south, BOUNDS_DECIMALS), round(east, BOUNDS_DECIMALS),
+            round(north, BOUNDS_DECIMALS))
+
+
+def sampling_tiles(geometry, tile_deg: float = DEFAULT_TILE_DEG, cell_deg: float = GRID_CELL_DEG) -> list[Bounds]:
+    """The tiles of the sampling grid (:func:`tile_bounds`) that overlap ``geometry`` with some area,
+    south to north, then west to east: that order gives each tile its index (the seed offset and the
+    name of its part)."""
+    west, south, east, north = geometry.bounds
+    columns = range(math.floor((west + 180) / tile_deg), math.ceil((east + 180) / tile_deg))
+    tiles = []
+    for row in range(math.floor((south + 90) / tile_deg), math.ceil((north + 90) / tile_deg)):
+        for column in columns:
+            bounds = tile_bounds(column, row, tile_deg, cell_deg)
+            part = geometry.intersection(sg.box(*bounds))
+            if not part.is_empty and part.area > 0:
+                tiles.append(bounds)
+    return tiles
+
+
+def job_tiles(job: SamplingJob) -> dict[str, Bounds]:
+    """Ledger unit (the tile's index, as text) -> bounds of every tile of the job."""
+    return {str(k): b for k, b in enumerate(sampling_tiles(job.geometry, job.tile_deg, job.cell_deg))}
+
+
 def row_properties(cloud_band: str = "cs") -> list[str]:
     """Properties of one extracted row: lon, lat, class, date (YYYY-MM-dd), the 10 bands, the score."""
     return ["lon", "lat", LABEL_BAND, "date", *BANDS, cloud_band]
+
+
+def features_to_frame(features: list[dict]) -> pd.DataFrame:
+    """GeoJSON features (computeFeatures pages) -> one row per feature, properties as columns."""
+    return pd.DataFrame.from_records([f.get("properties", {}) for f in features])
+
+
+def read_export_csv(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Rows of exported CSV files (Export.table.toDrive / toCloudStorage with the row selectors)."""
+    frames = [pd.read_csv(p) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def country_boundary(iso3: str) -> ee.Geometry:
@@ -296,7 +356,7 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
         labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
     west, south, east, north = bounds
     return sampling_graph(labels, region, start, end, cloud_band=job.cloud_band,
-                          threshold=job.threshold, buffer_m=job.buffer_m, cell_deg=job.cell_deg,
+                          threshold=job.cloud_threshold, buffer_m=job.buffer_m, cell_deg=job.cell_deg,
                           spacing_m=job.spacing_m, per_cell=job.per_cell, seed=job.seed + index,
                           tile_scale=job.tile_scale, label_crs=utm_crs((west + east) / 2, (south + north) / 2),
                           extra_points=extra)

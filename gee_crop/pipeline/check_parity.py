@@ -28,7 +28,7 @@ from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import read_region
 from gee_crop.earthengine.composite import composite_band_names, median_composite
-from gee_crop.earthengine.sampling import SERIES_SCALE_M, series_rows
+from gee_crop.earthengine.sampling import SERIES_SCALE_M, features_to_frame, series_rows
 from gee_crop.errors import InputError
 from gee_crop.features.composite import composite_pixels, prepare_series
 from gee_crop.season import Season
@@ -114,7 +114,7 @@ def _server_composites(client, region: ee.Geometry, points: ee.FeatureCollection
     image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
     rows = image.sampleRegions(collection=points, properties=[POINT_ID], scale=SERIES_SCALE_M, geometries=False)
     names = composite_band_names(season.n_bins)
-    frame = ee_rows.features_to_frame(client.compute_features(rows))
+    frame = features_to_frame(client.compute_features(rows))
     if frame.empty:
         return {}
     values = frame[names].to_numpy(np.float64).reshape(len(frame), len(BANDS), season.n_bins)
@@ -137,7 +137,7 @@ def check_parity(client, region: str | os.PathLike, *, year: int, n_points: int 
     collection = _point_collection(points)
     server = _server_composites(client, region_ee, collection, season, cloud_band=cloud_band,
                                 threshold=threshold, max_gap_bins=max_gap_bins)
-    raw = ee_rows.features_to_frame(client.compute_features(
+    raw = features_to_frame(client.compute_features(
         series_rows(collection, region_ee, season.start, season.covered_end, cloud_band)))
     report = ParityReport(region=Path(region).stem, year=int(year), n_points=len(points), n_server=len(server))
     if not raw.empty:

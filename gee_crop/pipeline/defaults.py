@@ -8,7 +8,6 @@ from pathlib import Path
 
 from gee_crop.config import Hemisphere, hemisphere_of
 from gee_crop.countries import country_spec
-from gee_crop.data.regions import read_region
 from gee_crop.season import Season
 
 #: A season counts as complete this long after its last 5-day window closes: Sentinel-2 L2A scenes
@@ -55,10 +54,11 @@ def map_out_name(region: str | os.PathLike | None, source: str | os.PathLike | N
     return "bbox_map"
 
 
-def sampling_place(country: str | None, region: str | os.PathLike | None) -> tuple[str, float]:
+def sampling_place(country: str | None, region: str | os.PathLike | None, geometry=None) -> tuple[str, float]:
     """``(name, latitude)`` of what ``gee-crop sample`` samples: the country code and the middle of its
-    labelled extent, or the region file's stem and its centroid's latitude."""
+    labelled extent, or the ``region`` file's stem and the latitude of the centroid of its
+    ``geometry`` (read by the caller: a region file is read once per command)."""
     if country is not None:
         spec = country_spec(country)
         return spec.code, (spec.extent[1] + spec.extent[3]) / 2
-    return Path(region).stem, read_region(region).centroid.y
+    return Path(region).stem, geometry.centroid.y

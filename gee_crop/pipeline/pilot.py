@@ -1,171 +1,28 @@
-"""`gee-crop sample --pilot N`: run N tiles of a job for real, measure them, extrapolate, stop.
-
-A country is hundreds to thousands of batch tasks. Before starting them, the pilot runs N tiles
-spread over the job's area as batch exports (the same graphs and tasks as the full run), reads what
-each cost from the task list (EECU-seconds, start and end times) and the size of what it wrote, and
-extrapolates to every tile of the job, against the batch quotas
-(https://developers.google.com/earth-engine/guides/usage): about 2 tasks run at once, 3,000 may
-wait in a user's queue, a project holds 10,000 assets and 250 GB. EECU-hours are what noncommercial
-tiers and paid plans count (https://developers.google.com/earth-engine/guides/noncommercial_tiers).
-The numbers are written to ``<out>.pilot/pilot.json`` for ``--dry-run`` estimates.
-"""
+"""`gee-crop sample --pilot N` and `--dry-run`: the job of the same request as the full run
+(:func:`gee_crop.pipeline.sample.plan`), measured on N tiles or described; the arithmetic is
+:mod:`gee_crop.earthengine.pilot`'s."""
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Callable
+from gee_crop.data.sample_jobs import store_part
+from gee_crop.data.sample_request import SamplingRequest
+from gee_crop.earthengine.pilot import PILOT_FILE, PILOT_SUFFIX, dry_run_lines, pilot_file, run_pilot
+from gee_crop.pipeline.sample import connect, plan
 
-import numpy as np
-
-from gee_crop.atomic import write_json_atomic
-from gee_crop.earthengine.sampling import SamplingJob, export_names
-from gee_crop.errors import InputError
-from gee_crop.ledger import DONE, RunLedger
-from gee_crop.earthengine import client as ee_client
-from gee_crop.earthengine.labels import check_label_asset
-from gee_crop.pipeline.sample import (CONCURRENT_TASKS, LEDGER_NAME, MAX_ASSETS, MAX_QUEUED_TASKS, USER_QUEUE_LIMIT,
-                                      choose_mode, job_from_options, job_tiles, run_exports)
-
-PILOT_SUFFIX = ".pilot"
-PILOT_FILE = "pilot.json"
-ASSET_STORAGE_BYTES = 250e9
+__all__ = ["PILOT_FILE", "PILOT_SUFFIX", "dry_run", "pilot"]
 
 
-def pilot_tiles(n_tiles: int, n: int) -> list[int]:
-    """``n`` tile indices spread evenly over ``n_tiles`` (tiles are ordered south to north, west to
-    east, so even spacing samples the whole area)."""
-    if n < 1:
-        raise InputError(f"--pilot {n} must be at least 1 (3 to 5 tiles give a usable estimate)")
-    return sorted({int(round(i)) for i in np.linspace(0, n_tiles - 1, min(n, n_tiles))})
-
-
-@dataclass
-class PilotEstimate:
-    """Measured per-tile costs of the pilot tiles and their extrapolation to the whole job."""
-
-    job: str
-    tiles_measured: int
-    tiles_in_job: int
-    eecu_hours_per_tile: float
-    task_minutes_per_tile: float
-    bytes_per_tile: float | None
-    samples_per_tile: float
-    job_eecu_hours: float
-    job_task_hours: float
-    job_wall_hours_at_2_tasks: float
-    job_bytes: float | None
-    job_tasks: int
-
-    def lines(self) -> list[str]:
-        size = (f"{self.bytes_per_tile / 1e6:.2f} MB" if self.bytes_per_tile is not None else "n/a (CSV exports)")
-        total = (f"{self.job_bytes / 1e9:.2f} GB of the {ASSET_STORAGE_BYTES / 1e9:.0f} GB asset storage"
-                 if self.job_bytes is not None else "n/a")
-        return [
-            f"pilot of {self.job}: {self.tiles_measured} of {self.tiles_in_job} tiles measured",
-            f"per tile: {self.eecu_hours_per_tile:.4f} EECU-hours, {self.task_minutes_per_tile:.1f} min of task "
-            f"time, {size}, {self.samples_per_tile:.0f} samples",
-            f"whole job: {self.job_eecu_hours:.2f} EECU-hours, {self.job_task_hours:.1f} task-hours "
-            f"(~{self.job_wall_hours_at_2_tasks:.1f} h at {CONCURRENT_TASKS} concurrent tasks), {total}",
-            f"{self.job_tasks} tasks: {'within' if self.job_tasks <= USER_QUEUE_LIMIT else 'above'} the "
-            f"{USER_QUEUE_LIMIT:,}-task queue (gee-crop queues them in bounded batches), "
-            f"{'within' if self.job_tasks <= MAX_ASSETS else 'ABOVE'} the {MAX_ASSETS:,} assets of a project",
-        ]
-
-
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else 0.0
-
-
-def estimate(job: SamplingJob, ledger: RunLedger, units: list[str], n_tiles: int, sizes: dict[str, float]) -> PilotEstimate:
-    """Per-tile means of the pilot's ledger entries, scaled to ``n_tiles``."""
-    entries = [ledger.entry(u) for u in units]
-    eecu_h = [e.get("batch_eecu_usage_seconds", 0.0) / 3600 for e in entries]
-    minutes = [(e["update_timestamp_ms"] - e["start_timestamp_ms"]) / 60_000 for e in entries
-               if e.get("update_timestamp_ms") and e.get("start_timestamp_ms")]
-    size = _mean(list(sizes.values())) if sizes else None
-    per_tile_min = _mean(minutes)
-    return PilotEstimate(
-        job=f"{job.name} {job.year}", tiles_measured=len(units), tiles_in_job=n_tiles,
-        eecu_hours_per_tile=_mean(eecu_h), task_minutes_per_tile=per_tile_min, bytes_per_tile=size,
-        samples_per_tile=_mean([e.get("samples", 0) for e in entries]),
-        job_eecu_hours=_mean(eecu_h) * n_tiles, job_task_hours=per_tile_min * n_tiles / 60,
-        job_wall_hours_at_2_tasks=per_tile_min * n_tiles / 60 / CONCURRENT_TASKS,
-        job_bytes=size * n_tiles if size is not None else None, job_tasks=n_tiles)
-
-
-def run_pilot(client, job: SamplingJob, out: str | os.PathLike, n: int, *, export_to: str = "asset",
-              bucket: str | None = None, folder: str | None = None, exports_dir: str | os.PathLike | None = None,
-              overwrite: bool = False, poll_s: float = 30.0, sleep: Callable[[float], None] | None = None,
-              progress: bool = True) -> PilotEstimate:
-    """Export ``n`` tiles of ``job`` (state in ``<out>.pilot/``), wait for them, return the estimate."""
-    sleep = sleep or getattr(client, "sleep", time.sleep)
-    tiles = job_tiles(job)
-    chosen = {str(k): tiles[str(k)] for k in pilot_tiles(len(tiles), n)}
-    check_label_asset(client, job.spec, job.year, job.project)
-    folder_path = Path(out).with_name(Path(out).name + PILOT_SUFFIX)
-    settings = {**job.fingerprint(), "mode": "pilot", "export_to": export_to, "pilot_tiles": sorted(chosen)}
-    ledger = RunLedger.open(folder_path / LEDGER_NAME, settings, units="tiles", overwrite=overwrite)
-    ledger.register(chosen)
-    ledger.done(chosen)
-    run_exports(client, job, chosen, ledger, destination=export_to, bucket=bucket, folder=folder,
-                exports_dir=Path(exports_dir) if exports_dir else None, poll_s=poll_s, sleep=sleep,
-                wait=True, progress=progress, overwrite=overwrite)
-    sizes = {}
-    if export_to == "asset":
-        for unit in chosen:
-            info = client.get_asset(export_names(job, int(unit))[1]) or {}
-            if info.get("sizeBytes") is not None:
-                sizes[unit] = float(info["sizeBytes"])
-    result = estimate(job, ledger, list(chosen), len(tiles), sizes)
-    write_json_atomic(folder_path / PILOT_FILE, asdict(result), indent=2)
-    return result
-
-
-def pilot(*, n: int, out: str, overwrite: bool = False, project: str | None = None,
-          service_account_key: str | None = None, export_to: str = "asset", bucket: str | None = None,
-          exports_dir: str | None = None, **job_options) -> str:
+def pilot(request: SamplingRequest) -> str:
     """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
-    job = job_from_options(project=project, **job_options)
-    client = ee_client.get_client(project=project, service_account_key=service_account_key)
-    job.project = job.project or getattr(client, "project", None)
-    result = run_pilot(client, job, out, n, export_to=export_to, bucket=bucket, exports_dir=exports_dir,
-                       overwrite=overwrite)
-    where = Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
-    return "\n".join([*result.lines(), f"numbers saved to {where}; run the same command without --pilot "
-                      "to sample the whole job"])
+    planned = plan(request)
+    result = run_pilot(connect(request, planned.job), planned.job, planned.out, request.pilot, store_part,
+                       export_to=request.export_to, bucket=request.bucket, exports_dir=request.exports_dir,
+                       overwrite=request.overwrite)
+    return "\n".join([*result.lines(), f"numbers saved to {pilot_file(planned.out)}; run the same command "
+                      "without --pilot to sample the whole job"])
 
 
-def sampling_dry_run(*, out: str, mode: str = "auto", project: str | None = None, **job_options) -> str:
-    """`gee-crop sample --dry-run`: the job's tiles, how it would run them (interactive requests or
-    batch tasks, as :func:`~gee_crop.pipeline.sample.run_sampling` chooses) and, from
-    ``<out>.pilot/pilot.json`` when a pilot measured them, its EECU-hours, hours and bytes. No server
-    call, no credentials, nothing written."""
-    job = job_from_options(project=project, **job_options)
-    tiles = job_tiles(job)
-    chosen = choose_mode(mode, len(tiles))
-    manifest = Path(out).with_name(Path(out).name + ".parts") / LEDGER_NAME
-    done = 0
-    if manifest.is_file():
-        entries = json.loads(manifest.read_text(encoding="utf-8")).get("tiles", {})
-        done = sum(entries.get(unit, {}).get("state") == DONE for unit in tiles)
-    todo = len(tiles) - done
-    how = (f"{todo} batch export tasks (at most {MAX_QUEUED_TASKS} queued at once, ~{CONCURRENT_TASKS} run at once)"
-           if chosen == "export" else f"{todo} interactive computeFeatures requests (one per tile, more for long pages)")
-    lines = [f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
-             f"{chosen} mode: {how}"]
-    pilot_file = Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
-    if pilot_file.is_file():
-        measured = json.loads(pilot_file.read_text(encoding="utf-8"))
-        per_tile_h = measured["task_minutes_per_tile"] / 60
-        size = measured.get("bytes_per_tile")
-        lines.append(f"at the pilot's rates ({pilot_file}): {measured['eecu_hours_per_tile'] * todo:.2f} EECU-hours, "
-                     f"{per_tile_h * todo:.1f} task-hours (~{per_tile_h * todo / CONCURRENT_TASKS:.1f} h at "
-                     f"{CONCURRENT_TASKS} concurrent tasks)"
-                     + (f", {size * todo / 1e9:.2f} GB of assets" if size is not None else ""))
-    else:
-        lines.append(f"no pilot measured this job yet: `--pilot 4` with the same options runs 4 tiles for real "
-                     f"and saves their rates to {pilot_file} for this estimate")
-    return "\n".join(lines)
+def dry_run(request: SamplingRequest) -> str:
+    """`gee-crop sample --dry-run`: the job's tiles and tasks, priced at a pilot's rates when one ran;
+    no server call, no credentials, nothing written."""
+    planned = plan(request)
+    return "\n".join(dry_run_lines(planned.job, planned.out, request.mode))

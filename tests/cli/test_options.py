@@ -116,35 +116,62 @@ def test_per_cell_zero_is_a_usage_error(tmp_path, patch_dir):
 
 @pytest.fixture
 def sample_calls(monkeypatch):
-    """The keyword arguments `gee-crop sample` hands its pipeline function (which does nothing here)."""
+    """The one request `gee-crop sample` hands its pipeline function (which does nothing here)."""
     import gee_crop.pipeline.sample as pipeline_sample
 
-    calls: list[dict] = []
-    monkeypatch.setattr(pipeline_sample, "sample", lambda **kwargs: calls.append(kwargs) or "sampled")
+    calls: list = []
+    monkeypatch.setattr(pipeline_sample, "sample", lambda request, echo=print: calls.append(request) or "sampled")
     return calls
+
+
+@pytest.fixture
+def planned_years(monkeypatch):
+    """The season year of every Earth Engine job `gee-crop sample` plans; the job is not run (its tiles
+    stay pending) and no server is reached."""
+    import types
+
+    import gee_crop.pipeline.sample as pipeline_sample
+    from gee_crop.earthengine import client as ee_client
+    from gee_crop.earthengine.tasks import SamplingResult
+
+    years: list[int] = []
+    planned = pipeline_sample.plan
+
+    def plan(request):
+        result = planned(request)
+        years.append(result.job.year)
+        return result
+
+    monkeypatch.setattr(pipeline_sample, "plan", plan)
+    monkeypatch.setattr(pipeline_sample, "run_tiles", lambda *args, **kwargs: (
+        SamplingResult(None, "export", 1, 0, pending_tasks=["tile0"], message="not run here"), None))
+    monkeypatch.setattr(ee_client, "get_client", lambda **kwargs: types.SimpleNamespace(project="p"))
+    return years
 
 
 @pytest.mark.parametrize("where", [("--country", "FRA", "--project", "p"), ("--source", "PATCH")])
 def test_spacing_m_reaches_both_paths(sample_calls, where):
     result = CliRunner().invoke(main, ["sample", *where, "--spacing-m", "30", "--out", "x.parquet"])
     assert result.exit_code == 0, result.output
-    assert sample_calls[0]["spacing_m"] == 30.0
+    assert sample_calls[0].spacing_m == 30.0
 
 
-def test_year_defaults_to_the_latest_complete_season_on_earth_engine_only(sample_calls):
+def test_year_defaults_to_the_latest_complete_season_on_earth_engine_only(planned_years, tmp_path):
     # issue 11: the default was the paper's 2023; it is now the latest complete season of the
     # country's hemisphere (FRA: north), named on the first output line
     from gee_crop.pipeline.defaults import latest_complete_season
 
-    first = CliRunner().invoke(main, ["sample", "--country", "FRA", "--out", "x.parquet"])
-    CliRunner().invoke(main, ["sample", "--country", "FRA", "--year", "2019", "--out", "x.parquet"])
-    CliRunner().invoke(main, ["sample", "--source", "PATCH", "--out", "x.parquet"])
-    assert [c["year"] for c in sample_calls] == [latest_complete_season("north"), 2019, None]
+    out = str(tmp_path / "x.parquet")
+    first = CliRunner().invoke(main, ["sample", "--country", "FRA", "--out", out])
+    CliRunner().invoke(main, ["sample", "--country", "FRA", "--year", "2019", "--out", out])
+    CliRunner().invoke(main, ["sample", "--source", "PATCH", "--out", out])  # a local stack plans no season year
+    assert planned_years == [latest_complete_season("north"), 2019]
     assert "most recent complete northern-hemisphere season" in first.output.splitlines()[0]
+    assert first.exit_code == 0 and "not run here" in first.output
 
 
 @pytest.mark.parametrize("extra", [("--year", "2019"), ("--project", "p"), ("--threshold", "0.5"),
-                                   ("--mode", "export"), ("--cloud-band", "cs_cdf"), ("--no-wait",)])
+                                   ("--mode", "export"), ("--cloud-band", "cs_cdf"), ("--no-wait",), ("--dry-run",)])
 def test_source_refuses_earth_engine_options(sample_calls, extra):
     result = CliRunner().invoke(main, ["sample", "--source", "PATCH", *extra, "--out", "x.parquet"])
     assert result.exit_code == 2 and not sample_calls

@@ -50,6 +50,26 @@ def run(*args):
     return CliRunner().invoke(main, ["sample", *map(str, args)])
 
 
+def test_the_request_is_the_commands_options_with_their_defaults():
+    """SamplingRequest's fields are the options of `gee-crop sample`, named alike, with the same defaults
+    (so a request built in Python is the command line's), and the choices are its Enums' values."""
+    import dataclasses
+
+    import click
+
+    from gee_crop.config import ExportDestination, SamplingMode
+    from gee_crop.data.sample_request import SamplingRequest
+
+    command = main.get_command(click.Context(main), "sample")
+    given = command.make_context("sample", []).params
+    assert set(given) == {f.name for f in dataclasses.fields(SamplingRequest)}
+    assert SamplingRequest(**given) == SamplingRequest()
+    choices = {p.name: list(p.type.choices) for p in command.params if isinstance(p.type, click.Choice)}
+    assert choices["mode"] == list(SamplingMode.values()) and choices["export_to"] == ["asset", "drive", "gcs"]
+    request = SamplingRequest(**{**given, "mode": "export", "export_to": "gcs"})
+    assert request.mode is SamplingMode.EXPORT and request.export_to is ExportDestination.GCS
+
+
 def test_country_export_to_asset_then_train(use_fake, tmp_path):
     fake = use_fake(fail_next=[429, 500])
     out = tmp_path / "fra.parquet"
@@ -141,6 +161,11 @@ def test_bad_input_is_one_line(use_fake, tmp_path, shared_data, args, message, e
         args = ("--region", shared_data / "boundaries" / "svn_border.geojson")
     result = run(*args, "--out", tmp_path / "x.parquet")
     assert result.exit_code == exit_code and message in result.output
+
+
+def test_from_exports_without_out_is_a_usage_error(tmp_path):
+    result = run("--from-exports", tmp_path)  # crashed on a missing --out (TypeError) before
+    assert result.exit_code == 2 and "--from-exports needs --out FILE.parquet" in result.output
 
 
 def test_missing_label_asset_names_the_asset_to_upload(use_fake, tmp_path):

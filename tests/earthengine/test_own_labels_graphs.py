@@ -11,14 +11,15 @@ import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import Legend, parse_class_list
+from gee_crop.data.regions import read_region
+from gee_crop.data.sample_jobs import plan_job
+from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.earthengine.labels import INLINE_LABELS_LIMIT, check_inline_size
-from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, tile_graph
+from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, job_tiles, tile_graph
 from gee_crop.errors import InputError
-from gee_crop.pipeline.sample import job_from_options, job_tiles
-from gee_crop.season import Season
 
-OPTIONS = dict(cloud_band="cs", threshold=0.75, buffer_m=60.0, seed=0, tile_deg=1.0, tile_scale=1.0,
-               cell_deg=0.1, spacing_m=60.0)
+OPTIONS = dict(cloud_band="cs", cloud_threshold=0.75, buffer_m=60.0, seed=0, tile_deg=1.0, tile_scale=1.0,
+               spacing_m=60.0)
 MALAWI_CLASSES = "maize,soy_soybeans,groundnuts,tobacco,other"
 
 
@@ -47,16 +48,16 @@ def _calls(obj):
             yield from _calls(value)
 
 
-def _job(labels, field, classes, *, year=2023, season=None, region=None, **extra):
-    return job_from_options(country=None, region=region, year=year, per_cell=None, project="demo",
-                            labels=str(labels), label_field=field, legend=Legend.for_classes(parse_class_list(classes)),
-                            season=season, **{**OPTIONS, **extra})
+def _job(labels, field, classes, *, year=2023, season=(None, None, None), region=None):
+    start, days, window = season
+    request = SamplingRequest(region=region, project="demo", labels=str(labels), label_field=field, classes=classes,
+                              season_start=start, season_days=days, window_days=window, **OPTIONS)
+    return plan_job(request, year, read_region(region) if region is not None else None)
 
 
 def test_malawi_polygons_with_a_southern_season(malawi):
     """Malawi's November–April season: the window is the user's season, not the paper's shifted one."""
-    season = Season().with_overrides("11-01", 180, 10)
-    job = _job(malawi, "croptype", MALAWI_CLASSES, year=2022, season=season)
+    job = _job(malawi, "croptype", MALAWI_CLASSES, year=2022, season=("11-01", 180, 10))
     assert job.spec is None and job.hemisphere == "south"
     assert job.classes == ("maize", "soy_soybeans", "groundnuts", "tobacco", "other")
     assert job.window == (dt.date(2022, 11, 1), dt.date(2023, 4, 30))  # 18 bins of 10 days

@@ -27,7 +27,9 @@ from gee_crop.earthengine import collections, composite, labels, sampling
 from gee_crop.earthengine.client import StoredCredentials
 from gee_crop.earthengine.graph import invocations, resolved, walk_calls
 from gee_crop.ledger import RunLedger
-from gee_crop.pipeline import sample as sample_pipeline
+from gee_crop.data.sample_jobs import plan_job, store_part
+from gee_crop.data.sample_request import SamplingRequest
+from gee_crop.earthengine import tasks
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.offline_ee import algorithms_json_path
 from gee_crop.testing.paths import REPO_ROOT
@@ -230,7 +232,7 @@ def _tile_rows() -> ee.FeatureCollection:
 # 7 ------------------------------------------------------------------------------ labels on their 10 m grid
 
 def test_labels_are_pinned_to_a_10_m_metric_grid_before_the_buffer(signatures):
-    job = sample_pipeline.plan_job(country="FRA", year=2023, project="p", per_cell=5)
+    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2023)
     rows = sampling.tile_graph(job, 0, (2.0, 48.0, 3.0, 49.0))
     _arguments_valid(rows, signatures)
     focal = invocations(rows, "Image.focalMin")[0]["arguments"]
@@ -276,7 +278,7 @@ def test_server_composite_merges_same_day_granules_by_best_score(signatures):
 # 10 ----------------------------------------------------------------------------- table labels: bounds, paint
 
 def test_table_labels_are_filtered_to_the_tile_and_painted(signatures):
-    job = sample_pipeline.plan_job(country="FRA", year=2023, project="p", per_cell=5)
+    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2023)
     rows = sampling.tile_graph(job, 0, (2.0, 48.0, 3.0, 49.0))
     names = {c["function"] for c in invocations(rows)}
     assert "Image.paint" in names and "FeatureCollection.reduceToImage" not in names
@@ -295,13 +297,13 @@ def test_table_labels_are_filtered_to_the_tile_and_painted(signatures):
 
 def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
     fake = FakeEarthEngineClient(anchor=PARIS, running_polls=1)
-    job = sample_pipeline.plan_job(country="FRA", year=2019, project="p", per_cell=20, buffer_m=0, tile_deg=2.0)
-    tiles = sample_pipeline.job_tiles(job)
+    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0), 2019)
+    tiles = sampling.job_tiles(job)
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
     calls = []
     fake.task_status = lambda task_id: calls.append(task_id)  # per-task polling must not happen
-    waiting = sample_pipeline.run_exports(fake, job, tiles, ledger, destination="asset", max_queued=4,
+    waiting = tasks.run_exports(fake, job, tiles, ledger, store_part, destination="asset", max_queued=4,
                                           progress=False, sleep=fake.sleep)
     assert waiting == [] and calls == []
     assert fake.max_unfinished <= 4 and len(fake.tasks) == len(tiles) == 30
@@ -317,26 +319,26 @@ def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
 def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
     """"Too many tasks already in the queue (3000)." at start: the run waits for a slot."""
     fake = FakeEarthEngineClient(anchor=PARIS, queue_limit=3, running_polls=1)
-    job = sample_pipeline.plan_job(country="FRA", year=2019, project="p", per_cell=20, buffer_m=0, tile_deg=2.0)
-    tiles = dict(list(sample_pipeline.job_tiles(job).items())[:8])
+    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0), 2019)
+    tiles = dict(list(sampling.job_tiles(job).items())[:8])
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
-    assert sample_pipeline.run_exports(fake, job, tiles, ledger, destination="asset", progress=False,
-                                       sleep=fake.sleep) == []
+    assert tasks.run_exports(fake, job, tiles, ledger, store_part, destination="asset", progress=False,
+                             sleep=fake.sleep) == []
     assert fake.max_unfinished == 3 and all(ledger.entry(u)["state"] == "done" for u in tiles)
 
 
 def test_more_tiles_than_assets_is_refused():
-    job = sample_pipeline.plan_job(country="FRA", year=2019, project="p", per_cell=5)
+    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2019)
     with pytest.raises(Exception, match="10,000 assets"):
-        sample_pipeline.check_export_target(FakeEarthEngineClient(anchor=PARIS), job, "asset", None, 10_001)
+        tasks.check_export_target(FakeEarthEngineClient(anchor=PARIS), job, "asset", None, 10_001)
 
 
 # 14 ----------------------------------------------------------------------------- names from region files
 
 @pytest.mark.parametrize("stem", ["my aoi (v2) été", "x" * 150, "a/b:c"])
 def test_region_stems_are_safe_in_descriptions_and_asset_ids(stem):
-    job = sample_pipeline.plan_job(country="FRA", year=2023, project="p", per_cell=5)
+    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2023)
     job.name = stem
     description, asset = sampling.export_names(job, 12)
     assert re.fullmatch(r"[A-Za-z0-9.,:;_-]{1,100}", description)

@@ -1,0 +1,268 @@
+"""Running a sampling job on Earth Engine: each tile streamed (interactive) or exported by a batch task,
+through a bounded task queue that resumes.
+
+State lives in a :class:`~gee_crop.ledger.RunLedger` next to the output (``<out>.parts/manifest.json``:
+the job's settings and each tile's state, task id, attempts, cost and row count). A rerun with the same
+settings skips finished tiles, restarts failed ones and polls the export tasks it already started;
+nothing is fetched twice. What a finished tile's rows become is the caller's (:data:`StoreRows`): this
+module only reaches the server, through the client.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import ee
+import pandas as pd
+from tqdm import tqdm
+
+from gee_crop.config import ExportDestination, SamplingMode
+from gee_crop.earthengine.labels import check_label_asset, check_table_asset
+from gee_crop.earthengine.sampling import (DEFAULT_EXPORT_TO, Bounds, SamplingJob, export_config,
+                                           export_names, features_to_frame, job_tiles, read_export_csv,
+                                           samples_folder, tile_graph)
+from gee_crop.errors import EarthEngineError, InputError, RegionError
+from gee_crop.ledger import DONE, RunLedger
+
+#: Interactive (streamed) jobs above this many tiles are refused: use batch exports instead.
+MAX_INTERACTIVE_TILES = 16
+MAX_TASK_ATTEMPTS = 3
+TERMINAL_OK = "COMPLETED"
+TERMINAL_BAD = ("FAILED", "CANCELLED", "CANCEL_REQUESTED", "UNKNOWN")
+#: Batch quotas (https://developers.google.com/earth-engine/guides/usage): about 2 tasks run at once
+#: per project by default, at most 3,000 tasks wait in a user's queue ("Too many tasks already in the
+#: queue (3000)."), a project holds at most 10,000 assets. gee-crop keeps at most MAX_QUEUED_TASKS of
+#: its own tasks queued (the rest of the queue stays free) and starts the next as others finish.
+MAX_QUEUED_TASKS = 100
+USER_QUEUE_LIMIT = 3000
+MAX_ASSETS = 10_000
+CONCURRENT_TASKS = 2
+QUEUE_FULL_MESSAGE = "too many tasks already in the queue"
+LEDGER_NAME = "manifest.json"
+PARTS_SUFFIX = ".parts"
+
+#: Turns the rows of a finished tile (columns of ``sampling.row_properties``) into the tile's part and
+#: finishes its unit in the ledger: ``store(job, ledger, unit, rows)``.
+StoreRows = Callable[[SamplingJob, RunLedger, str, pd.DataFrame], None]
+
+
+@dataclass
+class SamplingResult:
+    """What a run did: the table path (None until every tile is finished) and counts."""
+
+    out: Path | None
+    mode: str
+    n_tiles: int
+    tiles_done: int
+    n_samples: int = 0
+    requests: int = 0
+    pending_tasks: list[str] = field(default_factory=list)
+    message: str = ""
+    units: list[str] = field(default_factory=list)  # the tiles' ledger units, in tile order
+
+
+def choose_mode(mode: str, n_tiles: int) -> SamplingMode:
+    """INTERACTIVE or EXPORT (auto: interactive up to MAX_INTERACTIVE_TILES tiles)."""
+    if mode not in SamplingMode.values():
+        raise InputError(f"--mode {mode!r}: use auto, interactive or export")
+    if mode == SamplingMode.AUTO:
+        return SamplingMode.INTERACTIVE if n_tiles <= MAX_INTERACTIVE_TILES else SamplingMode.EXPORT
+    if mode == SamplingMode.INTERACTIVE and n_tiles > MAX_INTERACTIVE_TILES:
+        raise RegionError(f"the region spans {n_tiles} tiles, too large for interactive mode (at most "
+                          f"{MAX_INTERACTIVE_TILES}); use --mode export (batch tasks) or a smaller --region")
+    return SamplingMode(mode)
+
+
+def check_job_labels(client, job: SamplingJob) -> None:
+    """InputError before any task when the job's labels cannot be read: a user's table asset that
+    does not exist, or a country's label asset not uploaded (a user's inline labels need nothing)."""
+    if job.own_labels is not None:
+        if job.own_labels.asset is not None:
+            check_table_asset(client, job.own_labels.asset)
+    elif job.spec is not None:
+        check_label_asset(client, job.spec, job.year, job.project)
+
+
+def check_export_target(client, job: SamplingJob, destination: str, bucket: str | None, n_tiles: int) -> None:
+    """InputError when the export target cannot work: a missing bucket or project, Drive with
+    credentials that have none (see ``StoredCredentials.drive_refusal``), more tiles than assets."""
+    if destination == ExportDestination.GCS and not bucket:
+        raise InputError("--export-to gcs needs --bucket NAME (a Cloud Storage bucket you can write)")
+    if destination == ExportDestination.ASSET and not job.project:
+        raise InputError("--export-to asset needs --project MY-PROJECT (the assets are written there)")
+    credentials = getattr(client, "credentials", None)
+    refusal = (credentials.drive_refusal() if destination == ExportDestination.DRIVE and credentials is not None
+               else None)
+    if refusal:
+        raise InputError(f"--export-to drive cannot work here: {refusal}; use --export-to asset (the "
+                         "default: gee-crop reads the tables back itself) or --export-to gcs --bucket NAME")
+    if destination == ExportDestination.ASSET and n_tiles > MAX_ASSETS:
+        raise InputError(f"{n_tiles} tiles would make {n_tiles} table assets, more than a project's "
+                         f"{MAX_ASSETS:,} assets; use a larger --tile-deg or --export-to gcs --bucket NAME")
+
+
+def run_tiles(client, job: SamplingJob, out: str | Path, store: StoreRows, *, mode: str = SamplingMode.AUTO,
+              export_to: str = DEFAULT_EXPORT_TO, bucket: str | None = None, folder: str | None = None,
+              exports_dir: str | Path | None = None, overwrite: bool = False, poll_s: float = 30.0,
+              sleep: Callable[[float], None] | None = None, wait: bool = True, progress: bool = True,
+              max_queued: int = MAX_QUEUED_TASKS) -> tuple[SamplingResult, RunLedger]:
+    """Run every tile of ``job`` (resumable; state in ``<out>.parts/``) and store each finished one
+    with ``store``; the result (its ``out`` still None) and the ledger, whose parts make the table
+    when ``result.pending_tasks`` is empty. Waits between task polls use ``sleep``, by default the
+    client's own (injectable) sleep."""
+    sleep = sleep or getattr(client, "sleep", time.sleep)
+    tiles = job_tiles(job)
+    chosen = choose_mode(mode, len(tiles))
+    check_job_labels(client, job)
+    # Tasks recorded for one destination cannot be collected from another: part of the fingerprint.
+    settings = {**job.fingerprint(), "mode": chosen.value,
+                "export_to": str(export_to) if chosen == SamplingMode.EXPORT else None}
+    ledger = RunLedger.open(Path(out).with_name(Path(out).name + PARTS_SUFFIX) / LEDGER_NAME, settings,
+                            units="tiles", overwrite=overwrite)
+    ledger.data["mode"] = chosen.value
+    ledger.register(tiles)  # every tile is listed (pending) before any request
+    ledger.done(tiles)  # a finished tile whose part is missing or changed goes back to pending
+    requests_before = getattr(client, "requests", 0)
+    waiting: list[str] = []
+    if chosen == SamplingMode.INTERACTIVE:
+        run_interactive(client, job, tiles, ledger, store, progress=progress)
+    else:
+        waiting = run_exports(client, job, tiles, ledger, store, destination=export_to, bucket=bucket,
+                              folder=folder, exports_dir=Path(exports_dir) if exports_dir else None,
+                              poll_s=poll_s, sleep=sleep, wait=wait, progress=progress, overwrite=overwrite,
+                              max_queued=max_queued)
+    done = sum(ledger.entry(u)["state"] == DONE for u in tiles)
+    result = SamplingResult(None, chosen.value, len(tiles), done, pending_tasks=waiting, units=list(tiles),
+                            requests=getattr(client, "requests", 0) - requests_before)
+    if waiting:
+        where = (f"sync the exported CSVs into {exports_dir}" if exports_dir else
+                 "download the exported CSVs into a folder and rerun with --exports-dir FOLDER")
+        result.message = (f"{len(waiting)} of {len(tiles)} tiles are not collected yet; {where} "
+                          "(rerun the same command to resume)")
+    return result, ledger
+
+
+def _progress(total: int, done: int, desc: str, enabled: bool) -> tqdm:
+    bar = tqdm(total=total, desc=desc, unit="tile", disable=not enabled, leave=False)
+    bar.update(done)
+    return bar
+
+
+def run_interactive(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, store: StoreRows, *,
+                    progress: bool = True) -> None:
+    """Stream each unfinished tile with paged computeFeatures and store its rows."""
+    todo = [u for u in tiles if ledger.entry(u)["state"] != DONE]
+    with _progress(len(tiles), len(tiles) - len(todo), f"sampling {job.name}", progress) as bar:
+        for unit in todo:
+            store(job, ledger, unit, features_to_frame(client.compute_features(tile_graph(job, int(unit), tiles[unit]))))
+            bar.update(1)
+
+
+def export_rows(client, job: SamplingJob, index: int, destination: str, exports_dir: Path | None) -> pd.DataFrame | None:
+    """Rows of tile ``index``'s finished export: read back from the asset, or from the synced CSV
+    folder (None while its files are not there)."""
+    description, asset = export_names(job, index)
+    if destination == ExportDestination.ASSET:
+        return features_to_frame(client.compute_features(ee.FeatureCollection(asset)))
+    found = sorted(Path(exports_dir).glob(f"{description}*.csv")) if exports_dir is not None else []
+    return read_export_csv(found) if found else None
+
+
+def run_exports(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, store: StoreRows, *,
+                destination: str = DEFAULT_EXPORT_TO, bucket: str | None = None, folder: str | None = None,
+                exports_dir: Path | None = None, poll_s: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                wait: bool = True, progress: bool = True, overwrite: bool = False,
+                max_queued: int = MAX_QUEUED_TASKS) -> list[str]:
+    """Run ``tiles`` as batch table exports through a bounded queue (resumable).
+
+    Each pass starts tasks while fewer than ``max_queued`` of the job's tasks are unfinished (a
+    full user queue, "Too many tasks already in the queue", waits for the next pass), then reads
+    every task's state with ONE ``listOperations`` (``client.list_tasks``), records its EECU usage and
+    times in the ledger and stores the finished ones. Failed tasks are restarted (at most
+    MAX_TASK_ATTEMPTS per tile across reruns). Returns the descriptions of tiles still waiting.
+    """
+    check_export_target(client, job, destination, bucket, len(tiles))
+    if destination == ExportDestination.ASSET:
+        client.ensure_folder(samples_folder(job.project))
+    waiting: list[str] = []
+    active = [u for u in tiles if ledger.entry(u)["state"] != DONE]
+    with _progress(len(tiles), len(tiles) - len(active), f"export tasks {job.name}", progress) as bar:
+        while active:
+            _start_tasks(client, job, tiles, ledger, active, destination=destination, bucket=bucket,
+                         folder=folder, overwrite=overwrite, max_queued=max_queued)
+            statuses = client.list_tasks()  # one listOperations for every task of the pass
+            still, finished = [], 0
+            for unit in active:
+                entry = ledger.entry(unit)
+                if entry.get("task_id") is None:
+                    still.append(unit)  # not started yet (queue bound)
+                    continue
+                status = statuses.get(entry["task_id"]) or client.task_status(entry["task_id"])
+                if _record_status(ledger, unit, status) != TERMINAL_OK:
+                    still.append(unit)  # running, or failed: restarted on the next pass
+                    continue
+                rows = export_rows(client, job, int(unit), destination, exports_dir)
+                if rows is None:
+                    waiting.append(export_names(job, int(unit))[0])
+                    continue
+                store(job, ledger, unit, rows)
+                finished += 1
+                bar.update(1)
+            active = still
+            if active and not wait:
+                waiting.extend(export_names(job, int(u))[0] for u in active)
+                break
+            unstarted = any(ledger.entry(u).get("task_id") is None for u in active)
+            if active and not (finished and unstarted):
+                sleep(poll_s)  # no queue slot was freed for a waiting tile: let the tasks run
+    return waiting
+
+
+def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, active: list[str], *,
+                 destination: str, bucket: str | None, folder: str | None, overwrite: bool,
+                 max_queued: int) -> int:
+    """Start the tasks of ``active`` tiles that have none (or a failed one) while the queue has room;
+    the number started."""
+    queued = sum(1 for u in active if ledger.entry(u).get("task_id") is not None
+                 and ledger.entry(u)["state"] not in (*TERMINAL_BAD, TERMINAL_OK))
+    started = 0
+    for unit in active:
+        entry, index = ledger.entry(unit), int(unit)
+        if entry.get("task_id") is not None and entry["state"] not in TERMINAL_BAD:
+            continue
+        if queued >= max_queued:
+            break
+        attempts = entry.get("attempts", 0)
+        description, asset = export_names(job, index)
+        if attempts >= MAX_TASK_ATTEMPTS:
+            raise EarthEngineError(
+                f"export {description} failed {attempts} times ({entry.get('error', 'no message')}); "
+                "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite")
+        config = export_config(tile_graph(job, index, tiles[unit]), destination, description,
+                               cloud_band=job.cloud_band, folder=folder, bucket=bucket, asset_id=asset,
+                               overwrite=overwrite or attempts > 0)
+        try:
+            task_id = client.start_export(config)
+        except EarthEngineError as exc:
+            if QUEUE_FULL_MESSAGE in str(exc).lower():
+                break  # the user's queue is full (other jobs too): start more on a later pass
+            raise
+        # the task id must survive a crash before the status poll
+        ledger.update(unit, task_id=task_id, state="READY", attempts=attempts + 1)
+        queued += 1
+        started += 1
+    return started
+
+
+def _record_status(ledger: RunLedger, unit: str, status: dict) -> str:
+    """Store a task's state, error and cost (EECU-seconds, start/update times) in the ledger."""
+    fields = {"state": status.get("state", "UNKNOWN")}
+    if "error_message" in status:
+        fields["error"] = status["error_message"]
+    for key in ("batch_eecu_usage_seconds", "start_timestamp_ms", "update_timestamp_ms"):
+        if status.get(key) is not None:
+            fields[key] = status[key]
+    ledger.update(unit, **fields)
+    return fields["state"]
