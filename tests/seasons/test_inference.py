@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gee_crop.data.long_table import read_long_table
+from gee_crop.testing.long_table import read_long_table
 from gee_crop.data.seasons import checked_season_years
 from gee_crop.errors import SeasonError
 from gee_crop.features.composite import (candidate_season_counts, infer_season_year, infer_season_years,
