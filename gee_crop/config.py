@@ -129,7 +129,6 @@ INWARD_BUFFER_M = 60.0
 GRID_CELL_DEG = 0.1
 SAMPLE_SPACING_M = 60.0
 SAMPLES_PER_CELL_DEFAULT = 5
-SAMPLES_PER_CELL_USA = 1
 
 #: A sample whose longest run of empty 5-day bins (after cloud masking) exceeds this is discarded
 #: (METHOD.md: "too many gaps to interpolate reliably"; the threshold is an option). 10 bins = 50 days:

@@ -10,6 +10,15 @@ class InputError(GeeCropError):
     """A file, option or value given by the user cannot be used as it is."""
 
 
+class TrainOptionError(InputError):
+    """A training option cannot be used; ``option`` names it (a ``TrainConfig`` field), so an experiment
+    file can point at the key that holds it."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
 class SampleTableError(InputError):
     """A sample table is missing columns, has the wrong band set, or holds invalid values."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-from html import escape
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -14,6 +13,7 @@ from gee_crop.assessment.estimators import StratifiedEstimates
 from gee_crop.atomic import atomic_write, write_json_atomic, write_text_atomic
 from gee_crop.viz.html import html_page
 from gee_crop.viz.plots import save_figure
+from gee_crop.viz.text import for_html
 
 CSV_COLUMNS = ("class", "mapped_ha", "area_ha", "area_ha_ci95", "users_accuracy", "users_accuracy_ci95",
                "producers_accuracy", "producers_accuracy_ci95", "sample_points_mapped", "sample_points_reference")
@@ -59,19 +59,19 @@ def section_html(summary: dict, figure: str) -> str:
         if not (row["mapped_ha"] or row["sample_points_reference"]):
             continue  # a legend class neither mapped nor seen in the reference
         area = "–" if row["area_ha"] is None else f"{row['area_ha']:,.2f} ± {row['area_ha_ci95'] or 0:,.2f}"
-        rows.append(f"<tr><td>{escape(name)}</td><td class=\"num\">{row['mapped_ha']:,.2f}</td>"
+        rows.append(f"<tr><td>{for_html(name)}</td><td class=\"num\">{row['mapped_ha']:,.2f}</td>"
                     f"<td class=\"num\">{area}</td>"
                     f"<td class=\"num\">{_pct(row['users_accuracy'], row['users_accuracy_ci95'])}</td>"
                     f"<td class=\"num\">{_pct(row['producers_accuracy'], row['producers_accuracy_ci95'])}</td>"
                     f"<td class=\"num\">{row['sample_points_mapped']}</td></tr>")
-    warnings = "".join(f"<li>{escape(w)}</li>" for w in summary.get("warnings", []))
+    warnings = "".join(f"<li>{for_html(w)}</li>" for w in summary.get("warnings", []))
     return f"""<h2>Accuracy and area: stratified estimates</h2>
-<p class="meta">{escape(NOTE)} Map: <code>{escape(str(summary['map']))}</code>; {summary['n_points']} reference
+<p class="meta">{for_html(NOTE)} Map: <code>{for_html(str(summary['map']))}</code>; {summary['n_points']} reference
 points. Overall accuracy {_pct(summary['overall_accuracy'], summary['overall_accuracy_ci95'])} %.</p>
 {f'<ul class="meta">{warnings}</ul>' if warnings else ''}
 <table><tr><th>class</th><th>map pixel count (ha)</th><th>estimated area (ha, ± 95 % CI)</th>
 <th>user's accuracy (%)</th><th>producer's accuracy (%)</th><th>points</th></tr>{''.join(rows)}</table>
-<figure><img src="{escape(figure)}" alt="estimated areas with confidence intervals beside pixel counts">
+<figure><img src="{for_html(figure)}" alt="estimated areas with confidence intervals beside pixel counts">
 <figcaption>Estimated area per class with its 95 % confidence interval, beside the map's pixel count.</figcaption></figure>
 """
 

@@ -48,8 +48,10 @@ class GeeCropGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except GeeCropError as exc:
-            click.echo(f"Error: {exc}", err=True)
+        except GeeCropError as exc:  # messages quote file contents (class names, paths): shown inert
+            from gee_crop.viz.text import for_terminal
+
+            click.echo(f"Error: {for_terminal(exc, newlines=True)}", err=True)
             sys.exit(USER_ERROR)
 
 

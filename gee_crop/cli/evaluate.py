@@ -28,10 +28,11 @@ def command(model: str, table: str, out_dir: str, target_region: str | None, sou
     """
     from gee_crop.features.shift import describe_score, shift_warnings
     from gee_crop.pipeline.evaluate import run_evaluate
+    from gee_crop.viz.text import for_terminal
 
     result = run_evaluate(model, table, out_dir, target_region=target_region, source_region=source_region,
                           year=year, device=device, record=record)
-    click.echo(result.evaluation.summary())
+    click.echo(for_terminal(result.evaluation.summary(), newlines=True))  # class names come from the files
     click.echo(describe_score(result.evaluation.domain_shift))
     for warning in shift_warnings(result.evaluation.domain_shift, "the table's samples"):
         click.echo(warning, err=True)

@@ -70,35 +70,3 @@ def spatial_block_split(lon: np.ndarray, lat: np.ndarray, *, block_m: float, tes
     test = is_test[inverse]
     return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)
 
-
-def stratified_block_split(lon: np.ndarray, lat: np.ndarray, labels: np.ndarray, *, block_m: float,
-                           test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Like :func:`spatial_block_split`, but aims at ``test_fraction`` of every class.
-
-    Blocks are visited in a seeded random order; a block goes to test when that brings the
-    per-class test counts closer to ``test_fraction`` x the class counts (sum of squared relative
-    gaps, so rare classes weigh as common ones).
-    ``labels`` (n,) any class labels. No block has samples on both sides.
-    """
-    _check_fraction(test_fraction)
-    blocks = block_ids(lon, lat, block_m)
-    classes, y = np.unique(np.asarray(labels), return_inverse=True)
-    n_blocks = int(blocks.max()) + 1 if len(blocks) else 0
-    if n_blocks < 2:
-        raise InputError(f"all {len(blocks)} samples fall into one {block_m:g} m block; use a smaller block size")
-    # (blocks, classes) sample counts: one pass, then a loop over blocks only
-    table = np.zeros((n_blocks, len(classes)), dtype=np.int64)
-    np.add.at(table, (blocks, y.reshape(-1)), 1)
-    target = test_fraction * table.sum(axis=0)
-    taken = np.zeros(len(classes))
-    is_test = np.zeros(n_blocks, dtype=bool)
-    weight = 1.0 / np.maximum(target, 1.0) ** 2  # relative gaps: small classes count as big ones
-    for b in np.random.default_rng(seed).permutation(n_blocks):
-        if (weight * (taken + table[b] - target) ** 2).sum() < (weight * (taken - target) ** 2).sum():
-            taken += table[b]
-            is_test[b] = True
-    if is_test.all() or not is_test.any():
-        raise InputError(f"could not split {len(blocks)} samples into {block_m:g} m blocks on both sides; "
-                         "use a smaller block size")
-    test = is_test[blocks]
-    return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)

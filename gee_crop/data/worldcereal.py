@@ -17,7 +17,6 @@ import pandas as pd
 from gee_crop.classes import OTHER, Legend, read_csv_rows
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
-from gee_crop.data.long_table import pad_groups
 from gee_crop.features.seasons import checked_season_years, with_season_years
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
@@ -30,6 +29,15 @@ SAMPLING_LABEL_CLASSES = {"maize": "corn", "soy_soybeans": "soybeans", "rice": "
                           "wheat": "wheat", "spring_wheat": "wheat"}
 LABEL_FULL_CLASSES = {"sugar_cane": "sugarcane", "cotton": "cotton"}
 DATE_POSITIONS = ("start", "middle")
+
+
+def pad_groups(group: np.ndarray, values: np.ndarray, n: int, t: int, fill) -> np.ndarray:
+    """Scatter rows sorted by group into an (n, t, ...) array padded with ``fill``."""
+    counts = np.bincount(group, minlength=n)
+    position = np.arange(len(group)) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.full((n, t) + values.shape[1:], fill, dtype=values.dtype)
+    out[group, position] = values
+    return out
 
 
 def _column(band: str) -> str:

@@ -32,16 +32,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-from gee_crop.config import Arch, FeatureKind, InputScaling
-from gee_crop.errors import ExperimentConfigError
+from gee_crop.config import Arch, FeatureKind
+from gee_crop.errors import ExperimentConfigError, TrainOptionError
 from gee_crop.experiments.variants import VARIANT_KEYS
 from gee_crop.models.registry import ARCH_FEATURES as TRAINED_FEATURES
+from gee_crop.training.trainer import TrainConfig
 
 READERS = ("table", "worldcereal", "patch")
 #: a baseline scored without training a model file: every target sample gets the training set's
@@ -68,10 +69,15 @@ TRANSFORMS = {"shift": "p_shift", "scale": "p_scale", "warp": "p_warp"}
 #: off, so the fingerprints of runs made before they existed stay valid. ``augment: true`` = the paper's.
 OPTIONAL_TRANSFORMS = {"dropout": "p_dropout"}
 TRANSFORM_FIELDS = {**TRANSFORMS, **OPTIONAL_TRANSFORMS}
-#: training options a model (or ``defaults``) may set; passed on to the trainer.
-TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "widths", "dropout", "class_weights",
-                 "val_fraction", "device", "year", "window_days", "length_days", "cloud_threshold",
-                 "max_gap_bins", "n_estimators", "augment_options", "input_scaling", "balanced_sampling",
+#: TrainConfig fields a model sets through keys of its own (``models[]``: arch, features, augment) and the
+#: file's ``seeds``, by the key that sets them.
+SET_BY_KEYS = {"arch": "arch", "feature_kind": "features", "augment": "augment", "seed": "seeds"}
+#: TrainConfig fields that start from another model file: not experiment options, since a run's
+#: fingerprint would hold the file's path, not its contents (a retrained teacher would reuse stale runs).
+FROM_MODEL_FILES = ("distill_from", "distill_temperature", "distill_alpha", "init_from")
+#: training options a model (or ``defaults``) may set: every other TrainConfig field, and ``ensemble``
+#: (seed ensembles, made by the experiment runner). TrainConfig.resolved validates them.
+TRAIN_OPTIONS = (*(f.name for f in fields(TrainConfig) if f.name not in SET_BY_KEYS and f.name not in FROM_MODEL_FILES),
                  "ensemble")
 SAMPLING_OPTIONS = ("buffer_m", "cell_deg", "spacing_m", "per_cell", "seed", "erode_by")
 TOP_KEYS = ("name", "title", "table", "seeds", "data_dir", "defaults", "datasets", "transfers", "lodo",
@@ -192,6 +198,11 @@ def _mapping(value: Any, where: str) -> dict:
     return value
 
 
+def _keys(spec: type, *set_elsewhere: str) -> tuple[str, ...]:
+    """The YAML keys of a spec: its dataclass fields but those set elsewhere."""
+    return tuple(f.name for f in fields(spec) if f.name not in set_elsewhere)
+
+
 def _check_keys(value: dict, allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(map(str, value)) - set(allowed))
     if unknown:
@@ -228,7 +239,7 @@ def _dataset(key: str, value: Any, base: Path, shared_data: SharedData) -> Datas
     if not _NAME.match(key):
         raise _fail(where, "dataset names may hold letters, digits, '_', '-' and '.' only", "rename it, e.g. BEL_patch")
     value = _mapping(value, where)
-    _check_keys(value, ("reader", "path", "region", "limit", "sampling", "tiles", "variant", "relabel"), where)
+    _check_keys(value, _keys(DatasetSpec, "key"), where)
     reader = value.get("reader", "table")
     if reader not in READERS:
         raise _fail(where, f"reader {reader!r} is unknown", f"use one of {', '.join(READERS)}")
@@ -280,7 +291,7 @@ def _variant(value: Any, where: str) -> dict:
 def _transfer(i: int, value: Any, datasets: dict) -> TransferSpec:
     where = f"transfers[{i}]"
     value = dict(_mapping(value, where))
-    _check_keys(value, ("source", "target", "split", "label"), where)
+    _check_keys(value, _keys(TransferSpec), where)
     sources = value.get("source")
     if isinstance(sources, list):
         if not sources or len(set(map(str, sources))) != len(sources):
@@ -325,35 +336,53 @@ def _augment(value: Any, where: str) -> dict[str, bool]:
 
 
 def _train_options(value: Any, where: str) -> dict:
+    """The ``train`` mapping of a model or ``defaults``: known keys only; values are checked per model by
+    :func:`_check_train` (TrainConfig's validator), where the architecture and features are known."""
     value = dict(_mapping(value, where))
     _check_keys(value, TRAIN_OPTIONS, where)
-    widths = value.get("widths")
-    if widths is not None and (not isinstance(widths, list) or len(widths) != 4
-                               or not all(isinstance(w, int) and w > 0 for w in widths)):
-        raise _fail(where, f"widths {widths!r} are not four positive channel counts",
-                    "write e.g. 'widths: [64, 128, 256, 512]'")
-    scaling = value.get("input_scaling", InputScaling.STANDARD.value)
-    if scaling not in InputScaling.values():
-        raise _fail(where, f"input_scaling {scaling!r} is unknown", f"use one of {', '.join(InputScaling.values())}")
-    if not isinstance(value.get("balanced_sampling", False), bool):
-        raise _fail(where, f"balanced_sampling {value['balanced_sampling']!r} must be true or false",
-                    "write 'balanced_sampling: true' to draw class-balanced batches")
     return value
+
+
+def _option_where(option: str, where: str, own: dict, defaults: dict) -> str:
+    """The YAML key path of the TrainConfig field ``option`` in model ``where``."""
+    if option in own:
+        return f"{where}.train.{option}"
+    if option in defaults:
+        return f"defaults.{option} (for {where})"
+    if option in SET_BY_KEYS and SET_BY_KEYS[option] != "seeds":
+        return f"{where}.{SET_BY_KEYS[option]}"
+    return f"{where}.augment" if option == "augment_options" else where
+
+
+def _check_train(spec: ModelSpec, where: str, own: dict, defaults: dict) -> None:
+    """Validate a model's training options with ``TrainConfig.resolved`` (the trainer's own check, so the
+    file and ``gee-crop train`` cannot disagree); its error is raised again at the key that holds the
+    option. The majority class trains nothing and reads only the feature options: they are checked as
+    for a network on 2D medians, which accepts every value some network does."""
+    options = {k: v for k, v in spec.train_options().items() if k != "ensemble"}
+    arch, features = (spec.arch, spec.features) if spec.arch != MAJORITY else (Arch.CROPNET2D.value, "median2d")
+    try:
+        TrainConfig(arch=arch, feature_kind=None if features == EMIT else features, **options).resolved()
+    except TrainOptionError as exc:
+        raise ExperimentConfigError(f"{_option_where(exc.option, where, own, defaults)}: {exc}") from None
 
 
 def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
     where = f"models[{i}]"
     value = _mapping(value, where)
-    _check_keys(value, ("name", "arch", "features", "augment", "train"), where)
+    _check_keys(value, _keys(ModelSpec), where)
     arch = value.get("arch")
     if arch not in ARCHS:
         raise _fail(where, f"arch {arch!r} is unknown", f"use one of {', '.join(ARCHS)}")
+    own = _train_options(value.get("train", {}), f"{where}.train")
+    train = {**defaults, **own}
     if arch == MAJORITY:
         if value.get("augment"):
             raise _fail(where, "the majority-class baseline trains nothing", "remove 'augment'")
-        train = {**defaults, **_train_options(value.get("train", {}), f"{where}.train")}
-        return ModelSpec(str(value.get("name") or "majority class"), MAJORITY, "median1d",
+        spec = ModelSpec(str(value.get("name") or "majority class"), MAJORITY, "median1d",
                          {t: False for t in TRANSFORMS}, train)
+        _check_train(spec, where, own, defaults)
+        return spec
     features = value.get("features", ARCH_FEATURES[arch][0])
     if features not in ARCH_FEATURES[arch]:
         raise _fail(where, f"{arch} cannot use {features!r} features", f"use one of {', '.join(ARCH_FEATURES[arch])}")
@@ -365,28 +394,32 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
         raise _fail(where, "the Random Forest is fitted once on fixed features; augmentation is for CNN training",
                     "set 'augment: false' for this model")
     name = value.get("name") or f"{arch} {features}{' + aug' if any(augment.values()) else ''}"
-    train = {**defaults, **_train_options(value.get("train", {}), f"{where}.train")}
-    if train.get("input_scaling", InputScaling.STANDARD.value) != InputScaling.STANDARD and (
-            arch == "random_forest" or features not in ("median2d", "median1d")):
-        raise _fail(where, f"input_scaling {train['input_scaling']} rescales reflectance inside a network; "
-                    f"{arch} on {features} features cannot use it",
-                    "set it in this model's 'train' for the networks only, not in 'defaults'")
-    if train.get("balanced_sampling") and arch == "random_forest":
-        raise _fail(where, "balanced_sampling draws a network's batches; the Random Forest is fitted once",
-                    "set it in the networks' 'train' only, not in 'defaults'")
+    spec = ModelSpec(str(name), arch, features, augment, train)
+    _check_train(spec, where, own, defaults)
     members = train.get("ensemble", 1)
     if not isinstance(members, int) or isinstance(members, bool) or members < 1:
         raise _fail(where, f"ensemble {members!r} is not a member count", "write e.g. 'ensemble: 3'")
     if members > 1 and arch == "random_forest":
         raise _fail(where, "a forest is already an ensemble of trees", "remove 'ensemble' or raise n_estimators")
-    return ModelSpec(str(name), arch, features, augment, train)
+    return spec
 
 
 def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
                      data_dir: str | os.PathLike | None = None, shared_data: SharedData = None) -> ExperimentConfig:
     """Validate a decoded experiment mapping; relative dataset paths resolve against ``data_dir``
     (default: the file's ``data_dir`` key, relative to ``base_dir``, else ``base_dir``); ``{shared_data}``
-    expands to ``shared_data``."""
+    expands to ``shared_data``. Errors name the file (``source_path``) and the key: ``x.yaml:
+    models[2].train.learning_rate: ...``."""
+    try:
+        return _parse(raw, base_dir, source_path, data_dir, shared_data)
+    except ExperimentConfigError as exc:
+        if source_path is None or str(exc).startswith(f"{source_path}: "):
+            raise
+        raise ExperimentConfigError(f"{source_path}: {exc}") from None
+
+
+def _parse(raw: Any, base_dir: Path, source_path: Path | None, data_dir: str | os.PathLike | None,
+           shared_data: SharedData) -> ExperimentConfig:
     where = str(source_path or "experiment")
     raw = _mapping(raw, where)
     _check_keys(raw, TOP_KEYS, where)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-from html import escape, unescape
+from html import unescape
 from pathlib import Path
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.errors import InputError
 from gee_crop.experiments.tables import aggregate, metrics
-from gee_crop.viz.html import html_page, number, safe_json
+from gee_crop.viz.html import html_page, number
+from gee_crop.viz.text import escape_strings, for_html
 
 def _results_table(summary: dict) -> str:
     rows = aggregate(summary)
@@ -61,22 +62,22 @@ def _figures(exp_dir: Path, base: str) -> str:
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         svg = f"{base}figures/{entry['stem']}.svg"
         sections.setdefault(entry["section"], []).append(
-            f'<figure><img src="data:image/png;base64,{data}" alt="{escape(entry["caption"])}">'
-            f'<figcaption>{escape(entry["caption"])} (<a href="{escape(svg)}">SVG</a>)</figcaption></figure>')
-    return "".join(f"<h2>{escape(section)}</h2>" + "".join(items) for section, items in sections.items())
+            f'<figure><img src="data:image/png;base64,{data}" alt="{for_html(entry["caption"])}">'
+            f'<figcaption>{for_html(entry["caption"])} (<a href="{for_html(svg)}">SVG</a>)</figcaption></figure>')
+    return "".join(f"<h2>{for_html(section)}</h2>" + "".join(items) for section, items in sections.items())
 
 
 def report_html(exp_dir: str | os.PathLike, link_base: str = "") -> str:
     """The report page of the experiment folder ``exp_dir`` (written by ``gee-crop experiment``);
     ``link_base`` prefixes links to its files (the folder relative to where the page is saved)."""
     exp_dir = Path(exp_dir)
-    base = escape(link_base)
+    base = for_html(link_base)
     results = exp_dir / "results.json"
     if not results.is_file():
         raise InputError(f"{exp_dir} holds no results.json; give the --out folder of `gee-crop experiment` "
                          "(or run the experiment first)")
-    # every string of results.json is escaped once, here (safe_json), whatever field it sits in
-    summary = safe_json(json.loads(results.read_text(encoding="utf-8")))
+    # every string of results.json is escaped once, here, whatever field it sits in
+    summary = escape_strings(json.loads(results.read_text(encoding="utf-8")), for_html)
     try:
         return _page(summary, exp_dir, base, link_base)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gee_crop.atomic import write_text_atomic
+from gee_crop.viz.text import escape_strings, for_markdown
 
 METRICS = (("overall_accuracy", "OA"), ("macro_f1", "mF1"))
 
@@ -60,7 +61,9 @@ WIDE_COLUMNS = 12
 
 def markdown_table(summary: dict) -> str:
     """The results as a Markdown table (title line, header, one row per model; one row per transfer and
-    model when a row per model would exceed WIDE_COLUMNS value columns)."""
+    model when a row per model would exceed WIDE_COLUMNS value columns). Every name and label goes through
+    ``for_markdown``: it comes from an experiment's files and must not open a cell, link or tag."""
+    summary = escape_strings(summary, for_markdown)
     rows = aggregate(summary)
     labels = [t["label"] for t in summary["transfers"]]
     if len(labels) * len(metrics(summary)) > WIDE_COLUMNS:

@@ -6,6 +6,7 @@ add transfer scores to a model file's ``metrics.transfers``.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from gee_crop.classes import CLASSES
 from gee_crop.errors import ModelFileError
@@ -14,7 +15,8 @@ from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, load_model, read_model_meta, update_model_meta
 from gee_crop.models.registry import TORCH_ARCHS
 from gee_crop.season import Season
-from gee_crop.viz.html import is_number, number, safe_json
+from gee_crop.viz.html import is_number, number
+from gee_crop.viz.text import escape_strings, for_markdown, for_terminal
 
 PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); "
          "implemented by gee-crop")
@@ -88,15 +90,16 @@ def format_percent(value) -> str:
     return f"{number(value, '.2f', 100)} %" if is_number(value) else str(value)
 
 
-def safe_card(card: object) -> object:
-    """A copy of a card whose every string, keys included, is inert in a terminal, Markdown and HTML
-    (viz.html.safe_json): class names, sources and regions come from model files, which anyone may write."""
-    return safe_json(card)
+def safe_card(card: object, escaper: Callable[[object], str] = for_markdown) -> object:
+    """A copy of a card whose every string, keys included, went through ``escaper`` (``viz.text``: for_markdown
+    for model_card.md, for_terminal for ``gee-crop info``): class names, sources and regions come from model
+    files, which anyone may write."""
+    return escape_strings(card, escaper)
 
 
 def model_card_markdown(card: dict) -> str:
-    """The card as a short Markdown document (every text field made inert by :func:`safe_card`)."""
-    return _markdown(safe_card(card))
+    """The card as a short Markdown document (model_card.md; every text field made inert Markdown)."""
+    return _markdown(safe_card(card, for_markdown))
 
 
 def _trained_seasons(season: dict, data: dict) -> str:
@@ -205,9 +208,10 @@ def read_card(path: str | os.PathLike) -> dict:
 
 
 def card_text(card: dict) -> str:
-    """The card as Markdown: the exporter's card text, then the transfer scores (every text field made
-    inert by :func:`safe_card`, so ``gee-crop info`` prints no escape sequence or markup from the file)."""
-    card = safe_card(card)
+    """The card for a terminal (``gee-crop info``): the exporter's Markdown layout, then the transfer scores;
+    every text field goes through ``for_terminal``, so no escape sequence from the file reaches the terminal
+    (and no HTML entity: the terminal shows text as it is)."""
+    card = safe_card(card, for_terminal)
     text = _markdown(card).rstrip("\n")
     scores = card.get("transfer_scores") or []
     lines = ["", "## Transfer scores"]

@@ -48,8 +48,6 @@ INPUT_NAME = "reflectance"
 OUTPUT_NAME = "probabilities"
 #: the contract's keys (FeatureSpec.to_meta) that every model file carries.
 CONTRACT_KEYS = ("classes", "bands", "season", "cloud_threshold", "max_gap_bins", "feature_kind")
-#: keys a trained model file carries besides the contract and the weights.
-TRAINED_KEYS = ("arch", "arch_kwargs", "train_config", "metrics")
 
 FileKind = Literal["torch", "onnx", "pickle"]
 

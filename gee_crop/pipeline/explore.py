@@ -35,7 +35,7 @@ from gee_crop.testing.offline_ee import initialize_offline
 from gee_crop.types import RawStack
 
 __all__ = ["OFFLINE_ENV", "FALLBACK_DATA", "NotebookSession", "credentials_file", "start_session",
-           "earthengine_available", "demo_patch", "demo_samples", "patch_footprint", "reference_classes",
+           "earthengine_available", "demo_patch", "demo_samples", "patch_footprint",
            "PatchComposite", "patch_composite"]
 
 OFFLINE_ENV = "GEE_CROP_OFFLINE"
@@ -120,11 +120,6 @@ def patch_footprint(patch: RawStack) -> shapely.Geometry:
     """The patch's outline as a WGS84 shapely polygon (also the live notebooks' area of interest)."""
     (x0, y1), (h, w), res = patch.upper_left, patch.shape, patch.resolution
     return reproject_geometry(box(x0, y1 - h * res, x0 + w * res, y1), patch.crs, WGS84)
-
-
-def reference_classes(patch: RawStack) -> np.ndarray:
-    """(H, W) uint8 reference class indices of the patch labels (classes.NO_CLASS = unlabelled)."""
-    return patch.classes
 
 
 @dataclass

@@ -13,9 +13,10 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Mapping
+from types import UnionType
+from typing import Any, Callable, Mapping, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from gee_crop.classes import CLASSES
 from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, Arch,
                              InputScaling)
 from gee_crop.data.table import read_table
-from gee_crop.errors import InputError, OutputExistsError, SampleTableError
+from gee_crop.errors import InputError, OutputExistsError, SampleTableError, TrainOptionError
 from gee_crop.features.augment import AugmentConfig, augment_config
 from gee_crop.features.shift import fit_domain_summary
 from gee_crop.features.seasons import table_season
@@ -82,25 +83,49 @@ class TrainConfig:
     init_from: str | None = None
 
     def resolved(self) -> "TrainConfig":
-        """Validate the options and fill in the default feature kind (InputError naming the fix)."""
+        """Validate the options and fill in the default feature kind: the one check of training options, for
+        ``gee-crop train`` and experiment files alike (TrainOptionError naming the option and the fix)."""
+        _check_types(self)
         if self.arch not in Arch.values():
-            raise InputError(f"unknown architecture {self.arch!r}; use one of {', '.join(Arch.values())}")
+            raise TrainOptionError("arch", f"unknown architecture {self.arch!r}; use one of {', '.join(Arch.values())}")
         kinds = [k.value for k in ARCH_FEATURES[Arch(self.arch)]]
         kind = str(self.feature_kind or kinds[0])
         if kind not in kinds:
-            raise InputError(f"{self.arch} cannot use {kind!r} features; use one of {', '.join(kinds)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InputError("epochs and batch size must be at least 1")
-        if not 0 <= self.val_fraction < 1:
-            raise InputError(f"the validation fraction must be in [0, 1), got {self.val_fraction}")
+            raise TrainOptionError("feature_kind", f"{self.arch} cannot use {kind!r} features; use one of "
+                                                   f"{', '.join(kinds)}")
+        for name in ("epochs", "batch_size", "n_estimators"):
+            if getattr(self, name) < 1:
+                raise TrainOptionError(name, f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise TrainOptionError("learning_rate", f"the learning rate must be positive, got {self.learning_rate}; "
+                                                    f"the paper's is {LEARNING_RATE:g}")
+        for name in ("dropout", "val_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise TrainOptionError(name, f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if len(self.widths) != len(CROPNET_WIDTHS) or min(self.widths) < 1:
+            raise TrainOptionError("widths", f"widths {list(self.widths)} are not four positive "
+                                             f"channel counts; give e.g. {','.join(map(str, CROPNET_WIDTHS))}")
+        if self.max_gap_bins < 0:
+            raise TrainOptionError("max_gap_bins", f"max_gap_bins must be at least 0, got {self.max_gap_bins}")
+        if not 0 < self.cloud_threshold <= 1:
+            raise TrainOptionError("cloud_threshold", f"cloud_threshold {self.cloud_threshold} is outside (0, 1]; "
+                                                      f"the paper keeps pixels with score >= {CLEAR_THRESHOLD}")
         if self.distill_from and self.arch == Arch.RANDOM_FOREST:
-            raise InputError("--distill-from trains a torch student; a random_forest cannot learn soft targets: "
-                             "use --arch tempcnn (the mapping student) or another network")
+            raise TrainOptionError("distill_from", "--distill-from trains a torch student; a random_forest cannot "
+                                                   "learn soft targets: use --arch tempcnn (the mapping student) or "
+                                                   "another network")
         scaling = _input_scaling(self.input_scaling, self.arch, kind)
-        augment_config(self.augment_options, enabled=self.augment)
+        try:
+            augment_config(self.augment_options, enabled=self.augment)
+        except InputError as exc:
+            raise TrainOptionError("augment_options", str(exc)) from None
+        except (TypeError, ValueError) as exc:  # a probability that is no number
+            raise TrainOptionError("augment_options", f"augment_options {self.augment_options!r} cannot be used "
+                                                      f"({exc}); give numbers, e.g. {{p_dropout: 0.5}}") from None
         if self.balanced_sampling and self.arch == Arch.RANDOM_FOREST:
-            raise InputError("--balanced-sampling draws the batches of a network's epochs; a random_forest is "
-                             "fitted once: drop --balanced-sampling (or use --class-weights with a network)")
+            raise TrainOptionError("balanced_sampling", "balanced_sampling draws the batches of a network's epochs; "
+                                                        "a random_forest is fitted once: drop balanced_sampling (or "
+                                                        "use class weights with a network)")
         return replace(self, arch=Arch(self.arch).value, feature_kind=kind,
                        widths=tuple(int(w) for w in self.widths), input_scaling=scaling.value)
 
@@ -116,24 +141,65 @@ class TrainConfig:
         return json.loads(json.dumps(asdict(self)))
 
 
+def _accepts(hint: Any, value: object) -> bool:
+    """Whether ``value`` fits the field type ``hint`` (bool is no number; a list fits a tuple)."""
+    if get_origin(hint) in (Union, UnionType):
+        return any(_accepts(arg, value) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint in (int, float):
+        numbers = (int, np.integer) if hint is int else (int, float, np.integer, np.floating)
+        return isinstance(value, numbers) and not isinstance(value, (bool, np.bool_))
+    if get_origin(hint) is tuple:
+        return isinstance(value, (tuple, list)) and all(_accepts(get_args(hint)[0], v) for v in value)
+    return isinstance(value, get_origin(hint) or hint)
+
+
+_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
+               type(None): "null"}
+
+
+def _type_name(hint: Any) -> str:
+    """'a whole number', 'a list of a whole number', 'a string or null' ... for an error message."""
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join(_type_name(arg) for arg in get_args(hint))
+    if get_origin(hint) is tuple:
+        return f"a list of {_type_name(get_args(hint)[0]).removeprefix('a ')}s"
+    return _TYPE_NAMES.get(get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
+
+
+def _check_types(config: TrainConfig) -> None:
+    """TrainOptionError for the first field whose value does not fit its type (e.g. a string in YAML)."""
+    hints = get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if not _accepts(hints[f.name], value):
+            example = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            fix = f"give e.g. {f.name}: {json.dumps(example)}" if example is not None else "give a value or none"
+            raise TrainOptionError(f.name, f"{f.name} {value!r} is not {_type_name(hints[f.name])}; {fix}")
+
+
 def _input_scaling(value: str, arch: str, kind: str) -> InputScaling:
-    """The validated ``--input-scaling`` of ``arch`` on ``kind`` features (InputError naming the fix)."""
+    """The validated ``--input-scaling`` of ``arch`` on ``kind`` features (TrainOptionError naming the fix)."""
     try:
         scaling = InputScaling(value)
     except ValueError:
-        raise InputError(f"--input-scaling {value!r} is unknown; use one of {', '.join(InputScaling.values())}") \
-            from None
+        raise TrainOptionError("input_scaling", f"--input-scaling {value!r} is unknown; use one of "
+                                                f"{', '.join(InputScaling.values())}") from None
     if scaling == InputScaling.STANDARD:
         return scaling
     if arch == Arch.RANDOM_FOREST:
-        raise InputError(f"--input-scaling {scaling}: a random_forest splits each feature at thresholds, so a "
-                         "monotone rescaling changes nothing; drop the option for the forest (keep it for networks)")
+        raise TrainOptionError("input_scaling", f"--input-scaling {scaling}: a random_forest splits each feature at "
+                                                "thresholds, so a monotone rescaling changes nothing; drop the option "
+                                                "for the forest (keep it for networks)")
     if scaling == InputScaling.SMOOTH and kind != "median2d":
-        raise InputError(f"--input-scaling smooth averages neighbouring 5-day bins of the 2D median matrix; "
-                         f"{kind} features have no time axis to smooth: use median2d or another scaling")
+        raise TrainOptionError("input_scaling", "--input-scaling smooth averages neighbouring 5-day bins of the 2D "
+                                                f"median matrix; {kind} features have no time axis to smooth: use "
+                                                "median2d or another scaling")
     if kind == "harmonic":
-        raise InputError(f"--input-scaling {scaling} rescales reflectance; harmonic coefficients are not "
-                         "reflectance: use median2d / median1d features or --input-scaling standard")
+        raise TrainOptionError("input_scaling", f"--input-scaling {scaling} rescales reflectance; harmonic "
+                                                "coefficients are not reflectance: use median2d / median1d features "
+                                                "or --input-scaling standard")
     return scaling
 
 

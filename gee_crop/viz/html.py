@@ -1,31 +1,9 @@
 """Self-contained HTML pages (reports of experiments and assessments): one inline style sheet, no
 scripts, fonts or other external resources, so a page opens offline. Callers escape their text, all
-of it that comes from files with :func:`safe_json` (results, model metadata: anyone may write them)."""
+of it that comes from files with ``viz.text.for_html`` (results, model metadata: anyone may write them)."""
 from __future__ import annotations
 
-import unicodedata
-from html import escape
-
-#: Unicode categories never shown from a file: control characters (terminal escape sequences start
-#: with ESC or CSI, newlines break Markdown lines) and format characters (bidirectional overrides).
-UNPRINTABLE_CATEGORIES = ("Cc", "Cf")
-
-
-def safe_text(value: object) -> str:
-    """``value`` as text that is inert in a terminal, Markdown and HTML: control and format characters
-    become U+FFFD and ``& < > " '`` are HTML-escaped."""
-    text = "".join("\ufffd" if unicodedata.category(ch) in UNPRINTABLE_CATEGORIES else ch for ch in str(value))
-    return escape(text)
-
-
-def safe_json(value: object) -> object:
-    """A copy of a JSON value whose every string, keys included, is :func:`safe_text` (numbers, None
-    and booleans unchanged)."""
-    if isinstance(value, dict):
-        return {safe_text(k): safe_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [safe_json(v) for v in value]
-    return safe_text(value) if isinstance(value, str) else value
+from gee_crop.viz.text import for_html
 
 
 def is_number(value: object) -> bool:
@@ -34,7 +12,7 @@ def is_number(value: object) -> bool:
 
 def number(value: object, spec: str = "", scale: float = 1.0) -> str:
     """A number formatted with ``spec`` (after ``* scale``); anything else as ``str`` (for values that
-    went through :func:`safe_json`: a string where a number belongs is shown, inert, not formatted)."""
+    went through ``escape_strings``: a string where a number belongs is shown, inert, not formatted)."""
     if is_number(value):
         return format(value * scale if scale != 1.0 else value, spec)
     return str(value)
@@ -54,4 +32,4 @@ def html_page(title: str, body: str) -> str:
     """A complete page: ``title`` (plain text, escaped here) around ``body`` (HTML, already escaped)."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+            f"<title>{for_html(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")

@@ -1,10 +1,11 @@
 """The offline page of a finished map (``report.html`` beside ``map.tif``): the preview, the numbers of
 ``summary.json`` and its transfer risk (domain shift and low-confidence share, whole map and per tile;
-gee_crop.features.shift). Every value comes from the summary, escaped through :func:`safe_json`."""
+gee_crop.features.shift). Every value comes from the summary, escaped through :func:`gee_crop.viz.text.for_html`."""
 from __future__ import annotations
 
 from gee_crop.features.shift import describe_score, shift_warnings
-from gee_crop.viz.html import html_page, is_number, number, safe_json, safe_text
+from gee_crop.viz.html import html_page, is_number, number
+from gee_crop.viz.text import escape_strings, for_html
 
 #: per-tile rows shown (the tiles of highest shift first); summary.json lists every tile.
 MAX_TILE_ROWS = 50
@@ -18,8 +19,8 @@ def _shift_section(shift: dict) -> str:
     whole = shift.get("whole_map") or {}
     if not whole:
         return "<h2>Transfer risk</h2>\n<p>not computed for this map.</p>"
-    parts = ["<h2>Transfer risk</h2>", f"<p>{safe_text(describe_score(whole))}</p>"]
-    parts += [f"<p><strong>{safe_text(w)}</strong></p>" for w in shift_warnings(whole)]
+    parts = ["<h2>Transfer risk</h2>", f"<p>{for_html(describe_score(whole))}</p>"]
+    parts += [f"<p><strong>{for_html(w)}</strong></p>" for w in shift_warnings(whole)]
     parts.append('<p class="meta">shift: geometric mean distance of the pixels from the model\'s training '
                  "inputs, relative to the training samples' own (nominal 1.0); unlike: share beyond the "
                  "training 99th percentile (nominal 1 %); low-confidence: highest class probability below "
@@ -44,7 +45,7 @@ def _shift_section(shift: dict) -> str:
 def map_report_html(summary: dict, preview_name: str) -> str:
     """The page of a map's ``summary`` (the dict written to summary.json); ``preview_name`` is the
     PNG beside the page."""
-    s = safe_json(summary)
+    s = escape_strings(summary, for_html)
     grid = s.get("grid") or {}
     hectares = s.get("hectares") or {}
     rows = "".join(f'<tr><td>{name}</td><td class="num">{number(ha, ",.2f")}</td></tr>'
@@ -58,7 +59,7 @@ def map_report_html(summary: dict, preview_name: str) -> str:
         f'<p class="meta">{grid.get("width")} x {grid.get("height")} px ({grid.get("crs")}); '
         f'{s.get("n_tiles")} tile(s); '
         f'{number(s.get("n_pixels_classified"), ",")} pixels classified</p>',
-        f'<figure><img src="{safe_text(preview_name)}" alt="map preview"></figure>',
+        f'<figure><img src="{for_html(preview_name)}" alt="map preview"></figure>',
         _shift_section(s.get("domain_shift") or {}),
         "<h2>Pixel-count areas</h2>",
         "<p class=\"meta\">pixel counts are biased by the map's errors; estimate areas with `gee-crop assess`.</p>",

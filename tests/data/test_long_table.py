@@ -1,4 +1,4 @@
-"""The long pixel table equals the patch it was derived from."""
+"""The long pixel table (a test reader, gee_crop.testing.long_table) equals the patch it was derived from."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gee_crop.config import BANDS
-from gee_crop.data.long_table import read_long_table
+from gee_crop.testing.long_table import read_long_table
 from gee_crop.data.patch import patch_pixels
 from gee_crop.errors import InputError
 

@@ -119,7 +119,7 @@ def test_bad_inputs_are_named(wc, tmp_path):
 
 
 def test_readers_feed_the_median_features(wc, shared_data):
-    from gee_crop.data.long_table import read_long_table
+    from gee_crop.testing.long_table import read_long_table
     from gee_crop.features.composite import median_features
 
     bel = median_features(read_worldcereal(wc / BEL_2021))

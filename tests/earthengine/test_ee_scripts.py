@@ -40,7 +40,7 @@ def test_sampling_constants_and_cdl_codes():
     assert js_constant("sample.js", "INWARD_BUFFER_M") == config.INWARD_BUFFER_M
     assert js_constant("sample.js", "GRID_CELL_DEG") == config.GRID_CELL_DEG
     assert js_constant("sample.js", "SAMPLE_SPACING_M") == config.SAMPLE_SPACING_M
-    assert js_constant("sample.js", "PER_CELL") == config.SAMPLES_PER_CELL_USA
+    assert js_constant("sample.js", "PER_CELL") == 1  # METHOD.md "Sampling": 1 per cell in the USA (sample.js's CDL)
     codes, classes, default = Legend.shipped("cdl_remap.csv").lookup()
     python = dict(zip(map(int, codes), classes))
     js = dict(zip(js_constant("sample.js", "CDL_FROM"), js_constant("sample.js", "CDL_TO")))

@@ -79,8 +79,8 @@ def test_commands_are_registered_and_user_errors_print_one_line(tmp_path):
     result = CliRunner().invoke(main, ["experiment", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: transfers[0]: training and testing on the same samples measures nothing; add 'split: 0.2' "
-        "for the paper's 80/20 in-region split"]
+        f"Error: {bad}: transfers[0]: training and testing on the same samples measures nothing; add "
+        "'split: 0.2' for the paper's 80/20 in-region split"]  # the file and the key
     for name in ("experiment", "report", "info"):
         assert CliRunner().invoke(main, [name, "--help"]).exit_code == 0
     result = CliRunner().invoke(main, ["report", str(tmp_path)])

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import copy
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+import yaml
 
-from gee_crop.errors import ExperimentConfigError
-from gee_crop.experiments.config import load_experiment, parse_experiment
+from gee_crop.errors import ExperimentConfigError, TrainOptionError
+from gee_crop.experiments.config import (FROM_MODEL_FILES, SET_BY_KEYS, TRAIN_OPTIONS, load_experiment,
+                                         parse_experiment)
+from gee_crop.training.trainer import TrainConfig
 from gee_crop.testing.paths import REPO_ROOT, shared_data_dir
 from tests.experiments.conftest import TINY
 
@@ -128,3 +133,62 @@ def test_paper_table7_is_the_augmentation_ablation():
     steps = [tuple(t for t, on in m.augment.items() if on) for m in config.models]
     assert steps == [(), ("shift",), ("shift", "scale"), ("shift", "scale", "warp")]
     assert [config.transfer_label(t) for t in config.transfers] == ["FRA→USA", "FRA→ARG"]
+
+
+def train_option_error(**options) -> str:
+    """What TrainConfig itself says of ``options`` (the one validator of training options)."""
+    with pytest.raises(TrainOptionError) as err:
+        TrainConfig(**options).resolved()
+    return str(err.value)
+
+
+@pytest.mark.parametrize("train, key, options", [
+    ({"learning_rate": -1}, "learning_rate", {"learning_rate": -1}),
+    ({"epochs": "ten"}, "epochs", {"epochs": "ten"}),
+    ({"widths": [8, 16]}, "widths", {"widths": [8, 16]}),
+    ({"input_scaling": "smooth"}, "input_scaling", {"input_scaling": "smooth", "feature_kind": "median1d"}),
+])
+def test_a_bad_train_option_is_one_error_at_its_yaml_key_with_trainconfigs_reason(tmp_path, train, key, options):
+    raw = copy.deepcopy(TINY)
+    raw["models"].append({"name": "flat", "arch": "cropnet1d", "features": "median1d", "train": train})
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ExperimentConfigError) as err:
+        load_experiment(path, shared_data=shared_data_dir)
+    reason = train_option_error(arch="cropnet1d", **options)
+    assert str(err.value) == f"{path}: models[2].train.{key}: {reason}"
+    assert "\n" not in str(err.value)
+
+
+def test_an_option_from_defaults_is_named_there_for_the_model_it_breaks():
+    raw = with_change(("defaults", "input_scaling"), "log")  # fine for the CropNet, not for the forest
+    with pytest.raises(ExperimentConfigError) as err:
+        parse(raw)
+    reason = train_option_error(arch="random_forest", feature_kind="median1d", input_scaling="log")
+    assert str(err.value) == f"defaults.input_scaling (for models[1]): {reason}"
+
+
+def test_an_unknown_train_key_names_the_file_and_the_key(tmp_path):
+    raw = with_change(("models",), [{"arch": "cropnet2d", "train": {"lr": 0.01}}])
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ExperimentConfigError, match=rf"^{re.escape(str(path))}: models\[0\]\.train: unknown key\(s\) "
+                                                    r"lr; use only epochs, .*learning_rate"):
+        load_experiment(path, shared_data=shared_data_dir)
+
+
+def test_every_trainconfig_field_is_an_experiment_option_or_set_by_a_key():
+    """The experiment file cannot drift from TrainConfig: every field is a ``train`` key, set by a model key
+    (arch, features, augment) or ``seeds``, or one of the few that start from another model file."""
+    names = {f.name for f in fields(TrainConfig)}
+    assert names == (set(TRAIN_OPTIONS) - {"ensemble"}) | set(SET_BY_KEYS) | set(FROM_MODEL_FILES)
+    assert set(FROM_MODEL_FILES) == {"distill_from", "distill_temperature", "distill_alpha", "init_from"}
+    # every accepted field, given at TrainConfig's own default, parses and reaches the trainer as given
+    defaults = TrainConfig()
+    given = {name: getattr(defaults, name) for name in TRAIN_OPTIONS if name != "ensemble"}
+    given["widths"] = list(given["widths"])
+    given["augment_options"] = {"p_shift": 0.3}  # merged with the augment switches' probabilities
+    model = parse(with_change(("models",), [{"arch": "cropnet2d", "augment": True, "train": given}])).models[0]
+    options = model.train_options()
+    assert {k: options[k] for k in given} == {**given, "widths": tuple(given["widths"]),
+                                              "augment_options": {"p_shift": 0.3, "p_scale": 0.5, "p_warp": 0.5}}

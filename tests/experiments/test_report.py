@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gee_crop.errors import InputError
-from gee_crop.experiments.tables import aggregate
+from gee_crop.experiments.tables import aggregate, markdown_table
 from gee_crop.experiments.report import write_report
 from tests.conftest import CHROMIUM_NO_NETWORK_FLAGS
 
@@ -106,3 +106,18 @@ def test_the_browser_check_catches_broken_pages(tmp_path):
     assert any("missing.png" in e for e in errors) and any("undefinedFunction" in e for e in errors)
     assert any("undefinedFunction" in line for line in console)
     assert attrs["data-images-ok"] == "0"
+
+
+def test_markdown_table_keeps_its_cells_and_shows_hostile_names_inert():
+    """table.md (also printed by `gee-crop experiment`) with a model name and a label holding a table pipe,
+    markup and terminal sequences (synthetic results: the names are the point)."""
+    hostile = "wheat | <b>x</b>\x1b[31m\x1b]0;pwned\x07"
+    summary = {"title": hostile, "seeds": [0], "models": [{"name": hostile}, {"name": "RF"}],
+               "transfers": [{"label": hostile}],
+               "results": [{"model": name, "transfer": hostile, "seed": 0, "overall_accuracy": oa, "macro_f1": 0.5}
+                           for name, oa in ((hostile, 0.9), ("RF", 0.8))]}
+    text = markdown_table(summary)
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert [len(re.findall(r"(?<!\\)\|", row)) for row in rows] == [5, 5, 5]  # header + 2 models, 4 cells each
+    assert "\x1b" not in text and "\x07" not in text and "pwned" not in text
+    assert r"wheat \| \<b\>x\</b\>" in rows[1] and "90.00 ± 0.00" in rows[1] and "80.00 ± 0.00" in rows[2]

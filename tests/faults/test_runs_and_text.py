@@ -1,9 +1,11 @@
 """Items 8, 10 (truncated checkpoint) and 11: training folders are never clobbered, and hostile text in a
-model's metadata or an experiment's results is shown inert by info, model_card.md and the HTML report."""
+model's metadata or an experiment's results is shown inert by info (a terminal), model_card.md (Markdown) and
+the HTML report, each escaped for its medium."""
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import pytest
@@ -15,7 +17,9 @@ from gee_crop.models.io import read_model_meta, update_model_meta
 from gee_crop.pipeline.info import model_card_text
 from gee_crop.training.trainer import train
 
-HOSTILE = "<script>alert(1)</script>\x1b[2J\x1b]0;pwned\x07\u202e"
+HOSTILE = "<script>alert(1)</script>\x1b[31m|red|\x1b[2J\x1b]0;pwned\x07\u202e"
+#: what must never reach the medium: escape sequences (ESC, C1 CSI), the OSC's bell and payload, a bidi override
+CONTROLS = ("\x1b", "\x9b", "\x07", "\u202e", "pwned")
 
 
 def digest(folder):
@@ -71,21 +75,27 @@ def hostile_model(cropnet_run):
     return model
 
 
-def assert_inert(text: str):
-    assert "<script" not in text and "\x1b" not in text and "\x07" not in text and "\u202e" not in text
-    assert "&lt;script&gt;" in text  # shown, escaped
+def assert_inert(text: str, medium: str):
+    """No control sequence in any medium; the markup shown as text in the medium's own escaping."""
+    assert not [c for c in CONTROLS if c in text]
+    if medium == "terminal":  # a terminal shows text as it is: no HTML entities
+        assert "<script>alert(1)</script>" in text and "&lt;" not in text and "&amp;" not in text
+    elif medium == "markdown":  # no tag, cell or link opens
+        assert not re.search(r"(?<!\\)<", text) and r"\<script\>alert(1)\</script\>" in text and r"\|red\|" in text
+    else:
+        assert "<script" not in text and "&lt;script&gt;" in text
 
 
 def test_info_prints_hostile_metadata_inert(cropnet_run):
     text = model_card_text(hostile_model(cropnet_run))
-    assert_inert(text)
+    assert_inert(text, "terminal")
     assert json.loads(model_card_text(cropnet_run / "model.pt", as_json=True))["training_data"]["source"] == HOSTILE
 
 
 def test_model_card_md_is_inert(cropnet_run):
     onnx_path = export_onnx(hostile_model(cropnet_run), cropnet_run / "model.onnx")
-    assert_inert((onnx_path.parent / "model_card.md").read_text(encoding="utf-8"))
-    assert_inert(model_card_text(onnx_path))
+    assert_inert((onnx_path.parent / "model_card.md").read_text(encoding="utf-8"), "markdown")
+    assert_inert(model_card_text(onnx_path), "terminal")
 
 
 def results_with(text, number):
@@ -108,5 +118,5 @@ def test_every_field_of_results_json_is_escaped_in_the_report(tmp_path, number):
     except InputError as exc:  # strings where numbers belong may be refused, in one line
         assert number == HOSTILE and "results.json is damaged" in str(exc)
         return
-    assert_inert(html)
+    assert_inert(html, "html")
     assert html.count("&lt;script&gt;") >= 8

@@ -9,7 +9,7 @@ from rasterio.features import shapes
 from shapely import geometry as sg
 
 from gee_crop.data.patch import read_patch
-from gee_crop.data.vectors import write_geopackage
+from gee_crop.testing.vectors import write_geopackage
 
 #: The patch's WorldCereal legacy codes -> the finer classes of the product (barley and potatoes have
 #: too few pixels for a class of their own on a 64 x 64 px patch: "other"; code 0 is no information).

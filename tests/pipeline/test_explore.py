@@ -20,7 +20,7 @@ def patch():
 
 @pytest.fixture(scope="module")
 def reference(patch):
-    return session.reference_classes(patch)
+    return patch.classes  # (H, W) uint8 class indices of the labels
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The recipe options as a user sets them: `gee-crop train` options and experiment-file keys, recorded in
+"""The recipe options as a user sets them: `gee-crop train --input-scaling` and experiment-file keys, recorded in
 the model and refused with a message that names the fix when wrong."""
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from click.testing import CliRunner
 
 from gee_crop.cli import main
 from gee_crop.data.table import write_table
-from gee_crop.errors import ExperimentConfigError
+from gee_crop.errors import ExperimentConfigError, InputError
 from gee_crop.experiments.config import parse_experiment
 from gee_crop.export.cards import read_card
 from gee_crop.models.io import read_contract, read_model_meta
 from gee_crop.testing.paths import shared_data_dir
+from gee_crop.training.trainer import train
 from tests.experiments.conftest import TINY as TINY_EXPERIMENT
 
 
@@ -47,13 +48,19 @@ def test_experiment_keys_reach_the_trainer():
 
 
 @pytest.mark.parametrize("models, defaults, words", [
-    ([{"arch": "cropnet2d", "train": {"input_scaling": "sqrt"}}], None, "input_scaling 'sqrt' is unknown"),
-    ([{"arch": "cropnet2d", "train": {"balanced_sampling": "yes"}}], None, "must be true or false"),
+    # TrainConfig's own reasons, at the key that holds the option
+    ([{"arch": "cropnet2d", "train": {"input_scaling": "sqrt"}}], None,
+     "models[0].train.input_scaling: --input-scaling 'sqrt' is unknown"),
+    ([{"arch": "cropnet2d", "train": {"balanced_sampling": "yes"}}], None,
+     "models[0].train.balanced_sampling: balanced_sampling 'yes' is not true or false"),
     ([{"arch": "cropnet2d", "augment": {"dropout": 1}}], None, "dropout must be true or false"),
-    ([{"arch": "random_forest", "features": "median1d"}], {"input_scaling": "log"}, "not in 'defaults'"),
-    ([{"arch": "cropnet1d", "features": "harmonic", "train": {"input_scaling": "log"}}], None, "cannot use it"),
+    ([{"arch": "random_forest", "features": "median1d"}], {"input_scaling": "log"},
+     "defaults.input_scaling (for models[0]): --input-scaling log: a random_forest splits each feature"),
+    ([{"arch": "cropnet1d", "features": "harmonic", "train": {"input_scaling": "log"}}], None,
+     "models[0].train.input_scaling: --input-scaling log rescales reflectance; harmonic coefficients are not"),
     ([{"arch": "random_forest", "features": "median1d", "train": {"balanced_sampling": True}}], None,
-     "fitted once"),
+     "models[0].train.balanced_sampling: balanced_sampling draws the batches of a network's epochs; a random_forest "
+     "is fitted once"),
     ([{"arch": "random_forest", "features": "median1d", "augment": {"dropout": True}}], None, "augment: false"),
 ])
 def test_bad_experiment_values_are_refused(models, defaults, words):
@@ -67,30 +74,44 @@ def table(fra_dekadal, tmp_path_factory) -> Path:
     return write_table(fra_dekadal.subset(range(200)), tmp_path_factory.mktemp("table") / "fra.parquet")
 
 
-def test_train_cli_records_the_recipe(table, tmp_path):
+def test_train_cli_records_smooth_scaling(table, tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", str(table), "--out", str(out), "--epochs", "1",
                                        "--widths", "8,8,8,8", "--max-gap-bins", "12", "--quiet",
-                                       "--input-scaling", "log", "--balanced-sampling", "--augment-dropout", "0.5"])
+                                       "--input-scaling", "smooth"])
     assert result.exit_code == 0, result.output
     model = out / "model.pt"
+    assert read_contract(model).input_scaling == "smooth"
+    assert read_card(model)["training"]["input_scaling"] == "smooth"
+
+
+def test_the_other_recipe_options_reach_model_and_card_through_train_config(recipe_models):
+    """Log scaling, balanced sampling and cadence dropout, trained through TrainConfig (the experiment's
+    route; conftest.RECIPE), are recorded in the model and its card."""
+    model = recipe_models[0]
     config = read_model_meta(model)["train_config"]
     assert read_contract(model).input_scaling == "log"
     assert config["balanced_sampling"] is True and config["augment_options"] == {"p_dropout": 0.5}
     training = read_card(model)["training"]
-    assert training["input_scaling"] == "log" and training["augment_options"] == {"p_dropout": 0.5}
+    assert training["input_scaling"] == "log" and training["balanced_sampling"] is True
+    assert training["augment_options"] == {"p_dropout": 0.5}
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--input-scaling", "sqrt"], "'sqrt' is not one of"),
-    (["--augment-dropout", "1.5"], "1.5 is not in the range"),
+    (["--input-scaling", "sqrt"], "'sqrt' is not one of 'standard', 'smooth'"),
+    # docs/transfer.md: log scaling, cadence dropout and balanced sampling are experiment options only
+    (["--input-scaling", "log"], "'log' is not one of 'standard', 'smooth'"),
+    (["--augment-dropout", "0.5"], "No such option '--augment-dropout'"),
+    (["--balanced-sampling"], "No such option '--balanced-sampling'"),
 ])
-def test_train_cli_refuses_bad_values(table, tmp_path, args, words):
+def test_train_cli_refuses_bad_values_and_offers_only_the_recommended_recipe(table, tmp_path, args, words):
     result = CliRunner().invoke(main, ["train", str(table), "--out", str(tmp_path / "run"), *args])
     assert result.exit_code == 2 and words in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_dropout_without_augmentation_is_a_user_error(table, tmp_path):
-    result = CliRunner().invoke(main, ["train", str(table), "--out", str(tmp_path / "run"), "--no-augment",
-                                       "--augment-dropout", "0.5"])
-    assert result.exit_code == 1 and "augmentation is off" in result.output
+    with pytest.raises(InputError, match="augmentation is off"):
+        train(table, tmp_path / "run", augment=False, augment_options={"p_dropout": 0.5}, progress=False,
+              echo=lambda _: None)
+    assert not (tmp_path / "run").exists()

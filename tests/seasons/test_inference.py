@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gee_crop.data.long_table import read_long_table
+from gee_crop.testing.long_table import read_long_table
 from gee_crop.errors import SeasonError
 from gee_crop.features.composite import median_features
 from gee_crop.features.seasons import (candidate_season_counts, checked_season_years, infer_season_year,

@@ -1,4 +1,7 @@
-"""Reader for "long" pixel tables: one row per pixel per acquisition date (Parquet).
+"""Reader for "long" pixel tables: one row per pixel per acquisition date (Parquet), for tests.
+
+No command reads such a table (sample tables, WorldCereal extractions and stacks are the product's
+inputs); tests use it to read the shipped real pixels of the Earth Engine patch in this form.
 
 The shipped ``wc-gee-patches/derived_pixels_long_*.parquet`` is such a table, made from the Earth
 Engine patch: columns ``pixel_id, date, row, col, lon, lat``, the 10 bands with Sentinel-2
@@ -18,6 +21,7 @@ from gee_crop.classes import EXCLUDE, OTHER, Legend
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
 from gee_crop.features.seasons import with_season_years
+from gee_crop.data.worldcereal import pad_groups
 from gee_crop.errors import InputError
 from gee_crop.types import SampleSeries
 
@@ -47,15 +51,6 @@ def _band_columns(columns: list[str], path: Path) -> list[str]:
                              f"pixel table needs all of {', '.join(BANDS)} as DN")
         found.append(name)
     return found
-
-
-def pad_groups(group: np.ndarray, values: np.ndarray, n: int, t: int, fill) -> np.ndarray:
-    """Scatter rows sorted by group into an (n, t, ...) array padded with ``fill``."""
-    counts = np.bincount(group, minlength=n)
-    position = np.arange(len(group)) - np.repeat(np.cumsum(counts) - counts, counts)
-    out = np.full((n, t) + values.shape[1:], fill, dtype=values.dtype)
-    out[group, position] = values
-    return out
 
 
 def read_long_table(path: str | os.PathLike, *, region: str = "",
