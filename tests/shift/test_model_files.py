@@ -8,7 +8,7 @@ from gee_crop.export.onnx import export_onnx
 from gee_crop.export.quantize import quantize_exported
 from gee_crop.features.shift import summary_of
 from gee_crop.models.io import read_model_meta
-from gee_crop.pipeline.models import zoo_model
+from gee_crop.models.zoo import zoo_model
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels, one_torch_thread
