@@ -24,13 +24,13 @@ import torch
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import BATCH_SIZE, MAX_GAP_BINS
+from gee_crop.data.demo import demo_patch
 from gee_crop.data.patch import patch_pixels
 from gee_crop.features.augment import AugmentConfig, augmented_medians
 from gee_crop.features.cloud import clear_mask
 from gee_crop.features.composite import composite_pixels, prepare_series
 from gee_crop.features.seasons import season_start_days
 from gee_crop.season import Season
-from gee_crop.testing.demo_data import demo_patch
 from gee_crop.types import SampleSeries, concat
 
 YEAR = 2019

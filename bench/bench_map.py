@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # gee_crop.testing.fake_ee_patch
 
 from gee_crop.classes import EXCLUDE  # noqa: E402
+from gee_crop.data.demo import demo_patch  # noqa: E402
 from gee_crop.data.patch import patch_pixels  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
 from gee_crop.models.predict import open_predictor  # noqa: E402
@@ -41,7 +42,6 @@ from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa: E402
 from gee_crop.mapping.tiling import Tile, stack_grid  # noqa: E402
 from gee_crop.models.io import load_model, read_contract  # noqa: E402
-from gee_crop.testing.demo_data import demo_patch  # noqa: E402
 from timing import SETTLE_S, macs_per_pixel, timed  # noqa: E402  (bench/timing.py)
 
 YEAR = 2019

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gee_crop.classes import CLASSES, EXCLUDE, class_indices  # noqa: E402
 from gee_crop.data.patch import patch_pixels  # noqa: E402
+from gee_crop.data.demo import demo_patch  # noqa: E402
 from gee_crop.data.worldcereal import read_worldcereal  # noqa: E402
 from gee_crop.earthengine.composite import decode_sqrt8, encode_sqrt8  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
@@ -46,7 +47,6 @@ from gee_crop.mapping.tiling import Tile, max_ee_tile_size, stack_grid  # noqa: 
 from gee_crop.models.io import load_model, read_contract  # noqa: E402
 from gee_crop.models.predict import open_predictor  # noqa: E402
 from gee_crop.pipeline.map import run_map  # noqa: E402
-from gee_crop.testing.demo_data import demo_patch  # noqa: E402
 from gee_crop.testing.paths import shared_data_dir  # noqa: E402
 from gee_crop.training.alignment import align, alignment_for  # noqa: E402
 from gee_crop.training.dataset import series_features, stratified_split  # noqa: E402

@@ -11,8 +11,8 @@ def command(model: str | None, as_json: bool) -> None:
     """Print the model card of MODEL: a shipped model's name (`gee-crop models`; default: the default
     one), model.onnx from `gee-crop export`, or a trained model.pt / forest model.onnx:
     training data, classes, season, validation and transfer scores, known limits."""
+    from gee_crop.models.zoo import resolve_model, zoo_card
     from gee_crop.pipeline.info import model_card_text
-    from gee_crop.pipeline.models import resolve_model, zoo_card
 
     path, zoo = resolve_model(model)
     if zoo is not None and not as_json:

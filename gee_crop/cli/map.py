@@ -89,10 +89,11 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     Offline, on a local stack:
       gee-crop map --source PATCH_DIR --model cropnet2d.onnx --out map
     """
+    from gee_crop.data.regions import region_of_options
     from gee_crop.features.shift import describe_score, shift_warnings
+    from gee_crop.models.zoo import resolve_model
     from gee_crop.pipeline.defaults import default_season, map_out_name
     from gee_crop.pipeline.map import map_from_options
-    from gee_crop.pipeline.models import region_of_options, resolve_model
 
     if region_path and bbox:
         raise click.UsageError("give --region or --bbox, not both")

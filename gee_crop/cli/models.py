@@ -10,7 +10,7 @@ def command() -> None:
 
     `gee-crop map` uses the default one when no --model is given; `gee-crop info NAME` prints its card.
     """
-    from gee_crop.pipeline.models import zoo_listing
+    from gee_crop.models.zoo import zoo_listing
 
     lines = zoo_listing()
     if not lines:

@@ -4,6 +4,7 @@ zone of a region and reprojection. Country outlines live in :mod:`gee_crop.count
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,11 @@ def utm_crs_for(geometry: sg.base.BaseGeometry) -> str:
     centroid = geometry.centroid
     zone = int((centroid.x + 180) // 6) % 60 + 1
     return f"EPSG:{(32700 if centroid.y < 0 else 32600) + zone}"
+
+
+def region_of_options(region_path: str | os.PathLike | None,
+                      bbox: tuple[float, float, float, float] | None) -> shapely.Geometry | None:
+    """The WGS84 region of ``--region`` / ``--bbox`` (None when neither is given)."""
+    if region_path:
+        return region_from_geojson(region_path)
+    return region_from_bbox(*bbox) if bbox else None

@@ -41,7 +41,7 @@ import yaml
 from gee_crop.config import Arch, FeatureKind
 from gee_crop.errors import ExperimentConfigError, TrainOptionError
 from gee_crop.experiments.variants import VARIANT_KEYS
-from gee_crop.models.registry import ARCH_FEATURES as TRAINED_FEATURES
+from gee_crop.models.registry import ARCHITECTURES
 from gee_crop.training.trainer import TrainConfig
 
 READERS = ("table", "worldcereal", "patch")
@@ -61,7 +61,7 @@ def _with_emit(kinds: tuple[FeatureKind, ...]) -> tuple[str, ...]:
 
 
 #: feature kinds each architecture accepts; the first is the default.
-ARCH_FEATURES = {arch.value: _with_emit(kinds) for arch, kinds in TRAINED_FEATURES.items()}
+ARCH_FEATURES = {arch.value: _with_emit(record.features) for arch, record in ARCHITECTURES.items()}
 SharedData = str | os.PathLike | Callable[[], Path] | None
 #: augmentation transforms (METHOD.md "Augmentation") and their AugmentConfig probability fields.
 TRANSFORMS = {"shift": "p_shift", "scale": "p_scale", "warp": "p_warp"}

@@ -13,7 +13,7 @@ from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, load_model, read_model_meta, update_model_meta
-from gee_crop.models.registry import TORCH_ARCHS
+from gee_crop.models.registry import torch_archs
 from gee_crop.season import Season
 from gee_crop.viz.html import is_number, number
 from gee_crop.viz.text import escape_strings, for_markdown, for_terminal
@@ -190,7 +190,7 @@ def record_transfer_scores(model_path: str | os.PathLike, results: list[dict]) -
 def model_card_of(path: str | os.PathLike, meta: dict) -> dict:
     """The card of a trained model file (``model.pt`` or a forest's ``model.onnx``) from its metadata."""
     contract = FeatureSpec.from_meta(meta)
-    if meta.get("arch") in TORCH_ARCHS:
+    if meta.get("arch") in torch_archs():
         n_params, shape = count_parameters(load_model(path)[0]), contract.input_shape
     else:
         n_params, shape = 0, (contract.n_features,)

@@ -29,7 +29,7 @@ SMOOTH_BINS = 5
 
 def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.ndarray:
     """Reflectance as a model of ``scaling`` sees it before its per-band standardisation (any shape,
-    float32). The torch twin is ``gee_crop.models.scaling.scale_input``; both follow :data:`LOG_GAIN`."""
+    float32). The torch twin is ``gee_crop.models.normalization.scale_input``; both follow :data:`LOG_GAIN`."""
     values = np.asarray(values, dtype=np.float32)
     if InputScaling(scaling) == InputScaling.STANDARD:
         return values

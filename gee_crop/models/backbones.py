@@ -7,12 +7,13 @@ ImageNet versions divide by 32. One input channel, 7 outputs. Parameter counts (
 ResNet50 23.52 M (23.57 M), EfficientNetV2-S 20.19 M (20.24 M), ConvNeXt-Tiny 27.82 M (27.85 M);
 the small gaps come from the stems (the paper does not give its exact stems).
 
-Like CropNet, each model normalizes per band inside ``forward`` (buffers ``band_mean``/``band_std``),
-so callers feed raw reflectance (DN / 1e4) of shape (N, 1, 10, t) and get logits (N, 7).
+Like CropNet, each model normalizes per band inside ``forward`` (``models.normalization``), so callers
+feed raw reflectance (DN / 1e4) of shape (N, 1, 10, t) and get logits (N, 7). ``models.registry``
+registers each of them.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,11 +21,7 @@ from torch import nn
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS
-from gee_crop.models.cropnet import CropNet2D, count_parameters
-
-BACKBONES = ("resnet50", "efficientnet_v2_s", "convnext_tiny")
-PAPER_PARAMETERS = {"cropnet2d": 4.69e6, "resnet50": 23.57e6, "efficientnet_v2_s": 20.24e6,
-                    "convnext_tiny": 27.85e6}
+from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
 
 
 class _BandNormalized(nn.Module):
@@ -33,24 +30,19 @@ class _BandNormalized(nn.Module):
     def __init__(self, body: nn.Module, n_features: int, n_bands: int, n_classes: int,
                  head_norm: nn.Module | None = None, dropout: float = 0.0) -> None:
         super().__init__()
+        self.normalization = InputNormalization(n_bands, axis=-2)
+        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
         self.body = body
         self.head_norm = head_norm if head_norm is not None else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(n_features, n_classes)
-        self.register_buffer("band_mean", torch.zeros(n_bands))
-        self.register_buffer("band_std", torch.ones(n_bands))
 
     def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
         """Store the training reflectance mean/std per band ((bands,) each; std ~0 left unscaled)."""
-        mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
-        std = torch.as_tensor(np.asarray(std, dtype=np.float32))
-        std = torch.where(std > 1e-6, std, torch.ones_like(std))
-        self.band_mean.copy_(mean)
-        self.band_std.copy_(std)
+        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.band_mean.view(1, 1, -1, 1)) / self.band_std.view(1, 1, -1, 1)
-        pooled = nn.functional.adaptive_avg_pool2d(self.body(x), 1).flatten(1)
+        pooled = nn.functional.adaptive_avg_pool2d(self.body(self.normalization(x)), 1).flatten(1)
         return self.classifier(self.dropout(self.head_norm(pooled)))
 
 
@@ -202,34 +194,3 @@ class _Pad2(nn.Module):
         if pad_w or pad_h:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return self.body(x)
-
-
-BUILDERS: dict[str, Callable[..., _BandNormalized]] = {
-    "resnet50": resnet50, "efficientnet_v2_s": efficientnet_v2_s, "convnext_tiny": convnext_tiny}
-
-
-def build_backbone(arch: str, n_bands: int = len(BANDS), n_classes: int = len(CLASSES)) -> _BandNormalized:
-    """A baseline by name (one of BACKBONES)."""
-    if arch not in BUILDERS:
-        raise ValueError(f"unknown backbone {arch!r}; expected one of {BACKBONES}")
-    return BUILDERS[arch](n_bands=n_bands, n_classes=n_classes)
-
-
-def parameter_counts() -> dict[str, int]:
-    """Trainable parameters of CropNet 2D (default widths) and each baseline."""
-    counts = {"cropnet2d": count_parameters(CropNet2D())}
-    counts.update({arch: count_parameters(build_backbone(arch)) for arch in BACKBONES})
-    return counts
-
-
-def parameter_table(counts: dict[str, int] | None = None) -> str:
-    """A plain-text table of the models' parameter counts next to the paper's."""
-    counts = counts or parameter_counts()
-    lines = [f"{'model':<18} {'parameters':>12} {'paper':>8}"]
-    for arch, n in counts.items():
-        lines.append(f"{arch:<18} {n / 1e6:>10.2f} M {PAPER_PARAMETERS[arch] / 1e6:>6.2f} M")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":  # python -m gee_crop.models.backbones
-    print(parameter_table())

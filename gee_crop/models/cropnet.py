@@ -1,8 +1,8 @@
 """CropNet: the small CNN of the paper (METHOD.md "CropNet"), in 2D (bands x time) and 1D variants.
 
-Both variants carry per-band (2D) or per-feature (1D) normalization buffers and apply them inside
-``forward``, so every caller (training, evaluation, ONNX, mapping) feeds raw reflectance (DN / 1e4)
-and the normalization travels with the weights.
+Both variants standardise their input per band (2D) or per feature (1D) inside ``forward``
+(``models.normalization``), so every caller (training, evaluation, ONNX, mapping) feeds raw
+reflectance (DN / 1e4) and the normalization travels with the weights.
 """
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from torch import nn
 
 from gee_crop.config import BANDS, CROPNET_WIDTHS
 from gee_crop.classes import CLASSES
-
-ARCHITECTURES = ("cropnet2d", "cropnet1d")
+from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
 
 
 def _block(conv: type[nn.Module], norm: type[nn.Module], drop: type[nn.Module],
@@ -34,9 +33,12 @@ class _CropNet(nn.Module):
     _conv: type[nn.Module]
     _norm: type[nn.Module]
     _drop: type[nn.Module]
+    _axis: int
 
     def __init__(self, n_channels_norm: int, n_classes: int, widths: Sequence[int], dropout: float) -> None:
         super().__init__()
+        self.normalization = InputNormalization(n_channels_norm, self._axis)
+        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4:
             raise ValueError(f"CropNet has four blocks; got widths {widths}")
@@ -47,18 +49,13 @@ class _CropNet(nn.Module):
             c_in = width
         self.blocks = nn.Sequential(*blocks)
         self.classifier = nn.Linear(widths[-1], n_classes)
-        self.register_buffer("band_mean", torch.zeros(n_channels_norm))
-        self.register_buffer("band_std", torch.ones(n_channels_norm))
 
     def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
         """Store the training reflectance mean/std (per band for 2D, per feature for 1D)."""
-        store_normalization(self, mean, std)
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.blocks(self._normalize(x))
+        features = self.blocks(self.normalization(x))
         # global average pooling as an adaptive pool: exports as GlobalAveragePool, stable across opsets
         return self.classifier(self._pool(features, 1).flatten(1))
 
@@ -70,16 +67,13 @@ class CropNet2D(_CropNet):
     output logits ``(N, n_classes)``. 4,689,735 parameters with the default widths.
     """
 
-    _conv, _norm, _drop = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d
+    _conv, _norm, _drop, _axis = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d, -2
     _pool = staticmethod(nn.functional.adaptive_avg_pool2d)
 
     def __init__(self, n_bands: int = len(BANDS), n_bins: int = 43, n_classes: int = len(CLASSES),
                  widths: Sequence[int] = CROPNET_WIDTHS, dropout: float = 0.1) -> None:
         super().__init__(n_bands, n_classes, widths, dropout)
         self.n_bands, self.n_bins = n_bands, n_bins
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.band_mean.view(1, 1, -1, 1)) / self.band_std.view(1, 1, -1, 1)
 
 
 class CropNet1D(_CropNet):
@@ -88,37 +82,13 @@ class CropNet1D(_CropNet):
     Input ``(N, 1, n_features)`` float32 (reflectance features); output logits ``(N, n_classes)``.
     """
 
-    _conv, _norm, _drop = nn.Conv1d, nn.BatchNorm1d, nn.Dropout1d
+    _conv, _norm, _drop, _axis = nn.Conv1d, nn.BatchNorm1d, nn.Dropout1d, -1
     _pool = staticmethod(nn.functional.adaptive_avg_pool1d)
 
     def __init__(self, n_features: int, n_classes: int = len(CLASSES),
                  widths: Sequence[int] = CROPNET_WIDTHS, dropout: float = 0.1) -> None:
         super().__init__(n_features, n_classes, widths, dropout)
         self.n_features = n_features
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.band_mean.view(1, 1, -1)) / self.band_std.view(1, 1, -1)
-
-
-def store_normalization(model: nn.Module, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-    """Copy a training mean/std into ``model``'s ``band_mean`` / ``band_std`` buffers (ValueError for
-    another shape); a constant band/feature (std ~ 0) is left unscaled instead of divided by zero."""
-    mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
-    std = torch.as_tensor(np.asarray(std, dtype=np.float32))
-    if mean.shape != model.band_mean.shape or std.shape != model.band_std.shape:
-        raise ValueError(f"normalization must have shape {tuple(model.band_mean.shape)}, "
-                         f"got {tuple(mean.shape)} and {tuple(std.shape)}")
-    model.band_mean.copy_(mean)
-    model.band_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
-
-
-def build_model(arch: str, arch_kwargs: dict) -> _CropNet:
-    """Instantiate a CropNet variant by its saved name ("cropnet2d" or "cropnet1d")."""
-    if arch == "cropnet2d":
-        return CropNet2D(**arch_kwargs)
-    if arch == "cropnet1d":
-        return CropNet1D(**arch_kwargs)
-    raise ValueError(f"unknown CropNet architecture {arch!r}; expected one of {ARCHITECTURES}")
 
 
 def count_parameters(model: nn.Module) -> int:

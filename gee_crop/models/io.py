@@ -38,8 +38,8 @@ from gee_crop.config import Arch
 from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.forest import forest_to_onnx
-from gee_crop.models.registry import TORCH_ARCHS, build_model
-from gee_crop.models.scaling import apply_input_scaling
+from gee_crop.models.normalization import apply_input_scaling
+from gee_crop.models.registry import build_model, torch_archs
 
 FORMAT_VERSION = "1"
 FORMAT_KEY = "gee_crop_model"
@@ -200,8 +200,8 @@ def save_model(path: str | os.PathLike, model: torch.nn.Module, arch: Arch | str
                contract: FeatureSpec, **extra) -> Path:
     """Write a torch model file atomically (weights on CPU); ``extra`` holds ``train_config`` and
     ``metrics`` (plain data). Returns the path."""
-    if Arch(arch) not in TORCH_ARCHS:
-        raise ValueError(f"arch must be one of {[a.value for a in TORCH_ARCHS]}, got {arch!r}")
+    if Arch(arch) not in torch_archs():
+        raise ValueError(f"arch must be one of {[a.value for a in torch_archs()]}, got {arch!r}")
     payload = {**_trained_meta(contract, arch, arch_kwargs, extra),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))

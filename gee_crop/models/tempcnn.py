@@ -19,7 +19,7 @@ from torch import nn
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS
-from gee_crop.models.cropnet import store_normalization
+from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
 
 #: conv widths of the three temporal convolutions and the hidden dense units.
 TEMPCNN_WIDTHS: tuple[int, ...] = (32, 64, 64, 64)
@@ -49,6 +49,8 @@ class TempCNN(nn.Module):
     def __init__(self, n_bands: int = len(BANDS), n_bins: int = 43, n_classes: int = len(CLASSES),
                  widths: Sequence[int] = TEMPCNN_WIDTHS, dropout: float = 0.1) -> None:
         super().__init__()
+        self.normalization = InputNormalization(n_bands, axis=-2)
+        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
         widths = tuple(int(w) for w in (widths or TEMPCNN_WIDTHS))
         if len(widths) != 4:
             raise ValueError(f"TempCNN takes three convolution widths and the hidden units; got widths {widths}")
@@ -61,13 +63,11 @@ class TempCNN(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(c_in * _time_steps(n_bins), widths[3]), nn.ReLU(inplace=True),
                                   nn.Dropout(dropout), nn.Linear(widths[3], n_classes))
-        self.register_buffer("band_mean", torch.zeros(n_bands))
-        self.register_buffer("band_std", torch.ones(n_bands))
 
     def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
         """Store the per-band training reflectance mean/std ((n_bands,) each)."""
-        store_normalization(self, mean, std)
+        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x.flatten(1, 2) if x.dim() == 4 else x) - self.band_mean.view(1, -1, 1)
-        return self.head(self.convs(x / self.band_std.view(1, -1, 1)))
+        # the bands become the channels: axis -2 of (N, bands, t), where the normalization reads them
+        return self.head(self.convs(self.normalization(x.flatten(1, 2) if x.dim() == 4 else x)))

@@ -24,22 +24,22 @@ import rasterio
 from gee_crop.assessment.points import read_class_map, write_class_raster
 from gee_crop.atomic import write_json_atomic
 from gee_crop.classes import CLASSES, NO_CLASS
+from gee_crop.data.demo import DEMO_BUFFER_M, DEMO_REGION, DEMO_SPACING_M, demo_patch, demo_samples
 from gee_crop.data.splits import spatial_block_split
 from gee_crop.data.table import write_table
 from gee_crop.errors import OutputExistsError
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.export.onnx import export_and_check
 from gee_crop.mapping.sources import LocalStackSource
+from gee_crop.models.zoo import zoo_model
 from gee_crop.pipeline.assess import assess, design
+from gee_crop.pipeline.evaluate import write_evaluation_files
 from gee_crop.pipeline.map import run_map
-from gee_crop.pipeline.models import zoo_model
-from gee_crop.testing.demo_data import (DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION,  # noqa: F401
-                                        DEMO_SPACING_M, demo_patch, demo_samples)
-from gee_crop.training.evaluate import evaluate_model, write_evaluation
+from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 
 #: Sampling rules scaled to the 640 m demo patch: DEMO_BUFFER_M, DEMO_SPACING_M, DEMO_PER_CELL in
-#: gee_crop.testing.demo_data (see the module docstring).
+#: gee_crop.data.demo (see the module docstring).
 #: Held-out blocks of 160 m (16 px): a quarter of the patch's area is kept for testing.
 DEMO_BLOCK_M = 160.0
 DEMO_TEST_FRACTION = 0.25
@@ -126,7 +126,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None =
                        **options)
         evaluation = evaluate_model(result.model_path, test_set, source_region=DEMO_REGION,
                                     target_region=DEMO_REGION)
-        write_evaluation(evaluation, run_dir / "evaluation")
+        write_evaluation_files(evaluation, run_dir / "evaluation")
         record_transfer_scores(result.model_path, [evaluation_entry(evaluation, "held-out blocks")])
         report = evaluation.report
         scores[name] = {"oa": float(report.overall_accuracy), "macro_f1": float(report.macro_f1),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
+from gee_crop.viz.plots import plot_confusion
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,19 @@ def run_evaluate(model: str | os.PathLike, table: str | os.PathLike, out_dir: st
     with ``record`` also store the scores in the model file's card (one entry per table name)."""
     evaluation = evaluate_model(model, table, target_region=target_region, source_region=source_region,
                                 year=year, device=device)
-    paths = write_evaluation(evaluation, out_dir)
+    paths = write_evaluation_files(evaluation, out_dir)
     target = Path(table).stem if record else None
     if target is not None:
         record_transfer_scores(model, [evaluation_entry(evaluation, target)])
     return EvaluateResult(evaluation, paths, target)
+
+
+def write_evaluation_files(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """metrics.json and confusion_matrix.csv (``training.evaluate.write_evaluation``) and the confusion
+    matrix figure (confusion_matrix.png and .svg, drawn by gee_crop.viz.plots)."""
+    paths = write_evaluation(evaluation, out_dir)
+    report = evaluation.report
+    title = (f"{evaluation.source_region or '?'} -> {evaluation.target_region or '?'}: "
+             f"OA {100 * report.overall_accuracy:.1f} %, mF1 {100 * report.macro_f1:.1f} %")
+    png, svg = plot_confusion(report.confusion, Path(out_dir) / "confusion_matrix", title, evaluation.classes)
+    return {**paths, "png": png, "svg": svg}

@@ -7,7 +7,7 @@ says, visibly, that the notebook falls back to the shipped Flanders 2019 Earth E
 Setting ``GEE_CROP_OFFLINE=1`` forces the fallback (CI runs the notebooks that way).
 
 The loaders below give the notebooks the offline stand-ins of what Earth Engine would return: the
-raw patch, samples drawn from it with the demo's sampling rules (both from :mod:`gee_crop.testing`),
+raw patch, samples drawn from it with the demo's sampling rules (both from :mod:`gee_crop.data.demo`),
 and its 5-day median composite (the training code's :func:`~gee_crop.features.composite.composite_pixels`).
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import shapely
 from shapely.geometry import box
 
 from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
+from gee_crop.data.demo import demo_patch, demo_samples
 from gee_crop.data.regions import WGS84, reproject_geometry
 from gee_crop.earthengine.client import (EarthEngineClient, credentials_file, find_credentials,
                                          project_from_env, redact)
@@ -30,8 +31,7 @@ from gee_crop.errors import GeeCropError
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.features.seasons import infer_season_year, season_start_days
 from gee_crop.season import Season, SeasonSpan
-from gee_crop.testing.demo_data import demo_patch, demo_samples
-from gee_crop.testing.offline_ee import initialize_offline
+from gee_crop.testing.offline_ee import initialize_offline  # the offline fallback only (tests/architecture)
 from gee_crop.types import RawStack
 
 __all__ = ["OFFLINE_ENV", "FALLBACK_DATA", "NotebookSession", "credentials_file", "start_session",

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gee_crop.data.demo import demo_pixels
 from gee_crop.export.ensemble import export_ensemble_and_check
 from gee_crop.export.onnx import export_and_check
 from gee_crop.export.quantize import quantize_exported
-from gee_crop.testing.demo_data import demo_pixels
 
 
 @dataclass(frozen=True)

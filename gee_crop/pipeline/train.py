@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from gee_crop.pipeline.models import zoo_models
+from gee_crop.models.zoo import zoo_models
 from gee_crop.training.trainer import TrainResult, train
 
 

@@ -8,7 +8,10 @@
 * :mod:`gee_crop.testing.offline_ee`: ``initialize_offline()``, so ``ee`` graphs can be built without
   credentials.
 * :mod:`gee_crop.testing.demo_data` and :mod:`gee_crop.testing.paths`: the shipped real data (the
-  Flanders 2019 Earth Engine patch, samples drawn from it like ``gee-crop demo``) and where it lives.
+  Flanders 2019 Earth Engine patch, samples drawn from it like ``gee-crop demo``; they live in
+  :mod:`gee_crop.data.demo`) and where the tests' shared data lives.
 
-Nothing in the package below this floor imports it (tests/architecture states the floor order).
+No product module imports it on a path a real run takes: only the named offline modes do, in one place
+each (the notebooks' offline fallback in ``pipeline/explore.py``, later ``doctor``);
+tests/architecture states the rule.
 """

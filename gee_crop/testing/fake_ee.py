@@ -48,13 +48,13 @@ from shapely import geometry as sg
 
 from gee_crop.classes import NO_CLASS
 from gee_crop.config import BANDS, SCL_CLEAR_CLASSES
+from gee_crop.data.demo import demo_patch_dir
 from gee_crop.data.patch import read_patch
 from gee_crop.earthengine.client import EarthEngineClient, RetryPolicy
 from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.earthengine.graph import invocations, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
-from gee_crop.testing.paths import demo_patch_dir
 
 
 class FakeInterrupt(RuntimeError):

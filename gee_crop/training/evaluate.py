@@ -25,7 +25,6 @@ from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import series_features
 from gee_crop.training.metrics import ClassificationReport, classification_report, format_report
 from gee_crop.types import SampleSeries
-from gee_crop.viz.plots import plot_confusion
 
 #: evaluation batch size (as the 0.1.0 evaluation ran, so that scores stay the same).
 EVALUATION_BATCH = 1024
@@ -104,8 +103,8 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write metrics.json, confusion_matrix.csv (rows truth, columns prediction) and the confusion
-    matrix figure (confusion_matrix.png and .svg, drawn by gee_crop.viz.plots)."""
+    """Write metrics.json and confusion_matrix.csv (rows truth, columns prediction); the commands add
+    the figure (``pipeline.evaluate.write_evaluation_files``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out_dir / "metrics.json", "csv": out_dir / "confusion_matrix.csv"}
@@ -115,9 +114,4 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict
     lines = ["reference\\predicted," + ",".join(evaluation.classes)]
     lines += [f"{name}," + ",".join(str(int(v)) for v in cm[i]) for i, name in enumerate(evaluation.classes)]
     atomic_write(paths["csv"], lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
-    oa = evaluation.report.overall_accuracy
-    title = (f"{evaluation.source_region or '?'} -> {evaluation.target_region or '?'}: "
-             f"OA {100 * oa:.1f} %, mF1 {100 * evaluation.report.macro_f1:.1f} %")
-    png, svg = plot_confusion(cm, out_dir / "confusion_matrix", title, evaluation.classes)
-    paths.update(png=png, svg=svg)
     return paths

@@ -6,7 +6,7 @@ initialisation. MODEL is a ``model.pt`` written by ``gee-crop train`` (read with
 weights ship beside its int8 ONNX as ``<name>.pt`` (ONNX files hold no trainable weights).
 
 The fine-tuned model keeps the source's **contract** (feature kind, season, window, cloud threshold,
-gap rule, bands, classes) and its **normalisation statistics** (the ``band_mean`` / ``band_std``
+gap rule, bands, classes) and its **normalisation statistics** (the ``normalization``
 buffers are loaded with the weights, never refitted on the small table), so every input means what
 it meant to the source model. Its metadata records ``init_from`` (what was named, the file's sha256,
 the source's architecture and training data).

@@ -34,8 +34,8 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
-from gee_crop.models.registry import ARCH_FEATURES, arch_kwargs, build_model
-from gee_crop.models.scaling import apply_input_scaling
+from gee_crop.models.normalization import apply_input_scaling
+from gee_crop.models.registry import arch_kwargs, architecture, build_model
 from gee_crop.season import Season
 from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
 from gee_crop.training.finetune import (SourceModel, describe, explicit_options, finetune_config, finetune_contract,
@@ -88,7 +88,7 @@ class TrainConfig:
         _check_types(self)
         if self.arch not in Arch.values():
             raise TrainOptionError("arch", f"unknown architecture {self.arch!r}; use one of {', '.join(Arch.values())}")
-        kinds = [k.value for k in ARCH_FEATURES[Arch(self.arch)]]
+        kinds = [k.value for k in architecture(self.arch).features]
         kind = str(self.feature_kind or kinds[0])
         if kind not in kinds:
             raise TrainOptionError("feature_kind", f"{self.arch} cannot use {kind!r} features; use one of "

@@ -3,6 +3,9 @@
 A module may import gee_crop modules of its own room or of rooms on a lower floor only, so no two
 rooms can form a cycle; within a room, files form no cycle either. Only ``cli/`` imports gee_crop
 inside functions (to keep ``--help`` fast); everywhere else imports stand at the top of the file.
+``gee_crop.testing`` (the strict service double, the offline evaluator) is imported by tests and by the
+named offline modes only, in one place each, never on a path a real run takes; training draws no
+figures (the commands in ``pipeline/`` do).
 """
 from __future__ import annotations
 
@@ -33,6 +36,11 @@ FLOORS: tuple[str, ...] = (
     "cli",                                   # parses, calls one pipeline function, prints
 )
 UNRESTRICTED = {"__init__", "__main__", "resources"}
+#: the product modules that may import gee_crop.testing, each for one explicit offline mode: the notebooks'
+#: offline fallback (explore.start_session) and, reserved, ``gee-crop doctor`` against the service double.
+OFFLINE_MODES = {"gee_crop.pipeline.explore", "gee_crop.pipeline.doctor"}
+#: rooms a room must not import although it sits on a higher floor, with the reason.
+FORBIDDEN = {("training", "viz"): "training computes; the commands in pipeline/ draw the figures"}
 
 
 def _room(module: str) -> str:
@@ -138,6 +146,39 @@ def test_lazy_imports_only_in_cli():
     lazy = [f"{module} -> {target}" for module, imports in _graph().items() if _room(module) != "cli"
             for target, in_function in imports if in_function]
     assert not lazy, "gee_crop imports inside functions outside cli/:\n" + "\n".join(sorted(set(lazy)))
+
+
+def _testing_imports() -> dict[str, list[str]]:
+    """Every module outside ``gee_crop.testing`` that imports a module of it: {importer: [testing modules]}."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for module, imports in _graph().items():
+        if _room(module) != "testing":
+            found[module] += [t for t, _ in imports if _room(t) == "testing"]
+    return {module: targets for module, targets in found.items() if targets}
+
+
+def test_testing_is_imported_only_by_the_named_offline_modes():
+    importers = _testing_imports()
+    existing = {m for m in OFFLINE_MODES if m in _graph()}
+    assert set(importers) == existing, ("gee_crop.testing imported outside the offline modes "
+                                        f"{sorted(OFFLINE_MODES)}: {sorted(set(importers) - OFFLINE_MODES)}")
+    # in one place each: a single import statement of one testing module
+    assert all(len(targets) == 1 for targets in importers.values()), importers
+
+
+def test_the_demo_and_the_export_default_read_the_demo_data_from_data():
+    """The demo's data and export's default calibration are product data (data/demo.py), not test helpers."""
+    graph = _graph()
+    for module in ("gee_crop.pipeline.demo", "gee_crop.pipeline.export"):
+        targets = {t for t, _ in graph[module]}
+        assert "gee_crop.data.demo" in targets and not any(_room(t) == "testing" for t in targets), module
+
+
+def test_forbidden_room_pairs():
+    found = [f"{module} -> {target} ({FORBIDDEN[_room(module), _room(target)]})"
+             for module, imports in _graph().items() for target, _ in imports
+             if (_room(module), _room(target)) in FORBIDDEN]
+    assert not found, "\n".join(sorted(set(found)))
 
 
 @pytest.mark.parametrize("source, expected", [

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import gee_crop.pipeline.train as pipeline_train
 from gee_crop.cli import main
 from gee_crop.models.io import load_model
-from gee_crop.pipeline.models import zoo_models
+from gee_crop.models.zoo import zoo_models
 from tests.cli.test_train_evaluate_export import _user_error
 
 

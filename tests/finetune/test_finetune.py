@@ -13,7 +13,7 @@ import torch
 from gee_crop.errors import InputError, ModelFileError
 from gee_crop.export.cards import card_text, read_card
 from gee_crop.models.io import load_model, read_contract, update_model_meta
-from gee_crop.pipeline.models import zoo_models
+from gee_crop.models.zoo import zoo_models
 from gee_crop.training.finetune import (FINETUNE_EPOCHS, FINETUNE_LR_FACTOR, finetune_config, load_source,
                                         resolve_source_path)
 from gee_crop.training.trainer import TrainConfig, train
@@ -38,7 +38,8 @@ def test_fine_tuning_moves_the_weights_and_keeps_contract_and_normalisation(sour
     moved = [k for k in old if old[k].is_floating_point() and not torch.equal(old[k], new[k])]
     assert "classifier.weight" in moved and any(k.startswith("blocks.0.") for k in moved)
     # the normalisation is the source's, not refitted on the Belgian samples
-    assert torch.equal(old["band_mean"], new["band_mean"]) and torch.equal(old["band_std"], new["band_std"])
+    assert torch.equal(old["normalization.mean"], new["normalization.mean"])
+    assert torch.equal(old["normalization.std"], new["normalization.std"])
     assert read_contract(result.model_path) == read_contract(source)
     assert meta["arch_kwargs"] == load_model(source)[1]["arch_kwargs"]
     assert any(line.startswith(f"fine-tuning {source}") for line in lines)

@@ -10,16 +10,22 @@ from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.export.cards import card_text, read_card, record_transfer_scores
 from gee_crop.export.onnx import check_parity, export_onnx
 from gee_crop.features.spec import FeatureSpec
-from gee_crop.models.backbones import (BACKBONES, PAPER_PARAMETERS, build_backbone, parameter_counts,
-                                       parameter_table)
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import load_model, read_contract, save_model
 from gee_crop.models.predict import check_model_matches, open_predictor
-from gee_crop.models.registry import arch_kwargs, build_model
+from gee_crop.models.registry import architecture, arch_kwargs, build_model, parameter_counts, parameter_table
 from gee_crop.season import Season
 from gee_crop.testing.paths import shared_data_dir
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
+
+#: the paper's CNN baselines (models/backbones.py)
+BACKBONES = ("resnet50", "efficientnet_v2_s", "convnext_tiny")
+
+
+def build_backbone(arch: str):
+    """A baseline with its default constructor arguments (10 bands, 7 classes), built by the registry."""
+    return build_model(arch, {})
 
 
 @pytest.mark.parametrize("arch", BACKBONES)
@@ -40,8 +46,8 @@ def test_every_baseline_runs_a_forward_and_backward_pass(arch, n_bins):
 
 @pytest.mark.parametrize("arch", BACKBONES)
 def test_parameter_counts_are_close_to_the_papers(arch):
-    n = count_parameters(build_backbone(arch))
-    assert abs(n - PAPER_PARAMETERS[arch]) / PAPER_PARAMETERS[arch] < 0.005  # within 0.5 %
+    n, paper = count_parameters(build_backbone(arch)), architecture(arch).paper_parameters
+    assert abs(n - paper) / paper < 0.005  # within 0.5 %
 
 
 def test_parameter_table_lists_cropnet_next_to_the_baselines():
@@ -49,7 +55,7 @@ def test_parameter_table_lists_cropnet_next_to_the_baselines():
     assert counts["cropnet2d"] == 4_689_735
     table = parameter_table(counts)
     assert "cropnet2d" in table.splitlines()[1] and "4.69 M" in table
-    assert all(arch in table for arch in BACKBONES)
+    assert all(arch in table for arch in BACKBONES) and list(counts) == ["cropnet2d", *BACKBONES]
 
 
 def test_normalization_lives_inside_the_model():
@@ -101,7 +107,7 @@ def test_baselines_train_and_score_on_real_series(arch, tmp_path):
     assert path.name == "model.pt" and (tmp_path / "checkpoint.pt").is_file()
     model, meta = load_model(path)
     assert meta["season"]["n_bins"] == 43 and meta["train_config"]["data"]["regions"] == ["FRA"]
-    assert float(model.band_std.min()) > 0 and not torch.equal(model.band_mean, torch.zeros(10))
+    assert float(model.normalization.std.min()) > 0 and not torch.equal(model.normalization.mean, torch.zeros(10))
     evaluation = evaluate_model(path, series, target_region="ARG", source_region="FRA")
     assert evaluation.report.confusion.sum() == 24 - evaluation.n_dropped_gaps
     assert "counted as other" in evaluation.alignment.describe()

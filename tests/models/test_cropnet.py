@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from gee_crop.models.cropnet import CropNet1D, CropNet2D, build_model, count_parameters, input_shape
+from gee_crop.models.cropnet import CropNet1D, CropNet2D, count_parameters, input_shape
+from gee_crop.models.registry import build_model
 
 
 def test_default_cropnet2d_has_the_papers_4_69_million_parameters():
@@ -48,13 +49,13 @@ def test_normalization_is_applied_inside_forward():
     x = torch.rand(4, 1, 10, 43)
     standardized = (x - torch.from_numpy(mean).view(1, 1, 10, 1)) / torch.from_numpy(std).view(1, 1, 10, 1)
     torch.testing.assert_close(model(x), plain(standardized))
-    assert torch.equal(model.state_dict()["band_mean"], torch.from_numpy(mean))
+    assert torch.equal(model.state_dict()["normalization.mean"], torch.from_numpy(mean))
 
 
 def test_constant_band_is_not_divided_by_zero():
     model = CropNet1D(5, widths=(4, 4, 4, 4))
     model.set_normalization(np.zeros(5), np.array([0.1, 0.0, 0.2, 0.0, 0.3]))
-    assert model.band_std.tolist() == pytest.approx([0.1, 1.0, 0.2, 1.0, 0.3])
+    assert model.normalization.std.tolist() == pytest.approx([0.1, 1.0, 0.2, 1.0, 0.3])
     with pytest.raises(ValueError, match="shape"):
         model.set_normalization(np.zeros(4), np.ones(4))
 
@@ -62,7 +63,9 @@ def test_constant_band_is_not_divided_by_zero():
 def test_build_model_by_name():
     assert isinstance(build_model("cropnet2d", {"widths": [4, 4, 4, 4]}), CropNet2D)
     assert isinstance(build_model("cropnet1d", {"n_features": 35, "widths": [4, 4, 4, 4]}), CropNet1D)
-    with pytest.raises(ValueError, match="unknown CropNet architecture"):
-        build_model("resnet50", {})
+    with pytest.raises(ValueError, match="not a torch architecture"):
+        build_model("random_forest", {})
+    with pytest.raises(ValueError, match="not a torch architecture"):
+        build_model("cropnet3d", {})
     with pytest.raises(ValueError, match="four blocks"):
         CropNet2D(widths=(8, 16, 32))

@@ -14,7 +14,7 @@ from gee_crop.export.onnx import export_and_check, real_inputs
 from gee_crop.features.spec import FeatureSpec, scale_reflectance
 from gee_crop.models.io import load_model, read_contract, read_model_meta
 from gee_crop.models.predict import open_predictor
-from gee_crop.models.scaling import apply_input_scaling, input_scaling_of, scale_input
+from gee_crop.models.normalization import apply_input_scaling, input_scaling_of, scale_input
 from gee_crop.training.dataset import series_features
 from gee_crop.training.trainer import train
 
@@ -48,7 +48,7 @@ def test_log_model_stores_scaling_and_standardises_log_reflectance(recipe_models
     assert input_scaling_of(model) == InputScaling.LOG and meta["train_config"]["input_scaling"] == "log"
     # the stored mean is that of log-scaled training reflectance (about log(1 + 100 * 0.1) ~ 2.4), not of
     # raw reflectance (~0.1)
-    mean = model.band_mean.numpy()
+    mean = model.normalization.mean.numpy()
     assert (mean > 1.0).all() and (mean < 4.5).all(), mean
 
 
@@ -82,7 +82,7 @@ def test_log_model_exports_with_parity(recipe_models, fra_monthly, tmp_path):
 def test_standard_model_is_unchanged(standard_model):
     model, meta = load_model(standard_model)
     assert input_scaling_of(model) == InputScaling.STANDARD and meta["input_scaling"] == "standard"
-    assert (model.band_mean.numpy() < 0.5).all()  # raw reflectance means
+    assert (model.normalization.mean.numpy() < 0.5).all()  # raw reflectance means
 
 
 @pytest.mark.parametrize("options, words", [

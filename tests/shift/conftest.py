@@ -50,7 +50,7 @@ def old_model(tmp_path):
     stored one (gee-crop < 0.3)."""
     import onnx
 
-    from gee_crop.pipeline.models import zoo_model
+    from gee_crop.models.zoo import zoo_model
 
     proto = onnx.load(str(zoo_model().path))
     kept = [p for p in proto.metadata_props if p.key != "domain_summary"]

@@ -9,7 +9,7 @@ from gee_crop.export.quantize import quantize_exported
 from gee_crop.features.shift import LOW_CONFIDENCE, summary_of
 from gee_crop.models.io import read_model_meta
 from gee_crop.models.predict import open_predictor
-from gee_crop.pipeline.models import zoo_model
+from gee_crop.models.zoo import zoo_model
 from gee_crop.training.dataset import series_features
 from gee_crop.training.evaluate import EVALUATION_BATCH, evaluate_model
 from gee_crop.training.trainer import train

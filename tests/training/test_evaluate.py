@@ -9,6 +9,7 @@ import pytest
 from gee_crop.classes import CLASS_INDEX
 from gee_crop.models.io import read_contract
 from gee_crop.models.predict import open_predictor
+from gee_crop.pipeline.evaluate import write_evaluation_files
 from gee_crop.training.dataset import series_features
 from gee_crop.training.evaluate import evaluate_model, write_evaluation
 from gee_crop.training.trainer import train
@@ -44,7 +45,8 @@ def test_binary_target_alignment_counts_other_predictions_as_other(tmp_path_fact
 
 def test_written_outputs(tmp_path_factory, tmp_path):
     evaluation = evaluate_model(tiny_run(tmp_path_factory) / "model.pt", labelled_pixels())
-    paths = write_evaluation(evaluation, tmp_path / "eval")
+    assert set(write_evaluation(evaluation, tmp_path / "plain")) == {"metrics", "csv"}  # training draws nothing
+    paths = write_evaluation_files(evaluation, tmp_path / "eval")  # the command's files: the figure added
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["overall_accuracy"] == pytest.approx(evaluation.report.overall_accuracy)
     assert metrics["classes_present"] == ["corn", "wheat", "other"]

@@ -33,7 +33,7 @@ def test_tiny_run_learns_the_patch_and_writes_its_outputs(tmp_path_factory):
     assert meta["train_config"]["data"]["regions"] == ["BEL"]
     assert set(meta["train_config"]["data"]["class_counts"]) == {"corn", "wheat", "other"}
     # normalization buffers hold the training reflectance statistics, not the identity
-    assert 0.01 < float(model.band_mean.min()) < float(model.band_mean.max()) < 0.6
+    assert 0.01 < float(model.normalization.mean.min()) < float(model.normalization.mean.max()) < 0.6
     validation = meta["metrics"]["validation"]
     # 12 epochs on 270 real pixels: well above the majority-class rate (other is about 55 %)
     assert validation["overall_accuracy"] > 0.8 and validation["macro_f1"] > 0.7

@@ -3,7 +3,8 @@
 ``index.json`` there lists each model (file, card, classes, the lon/lat box of its training domain,
 its leave-one-domain-out scores) and names the default one, which ``gee-crop map`` uses when no
 ``--model`` is given. Each model is rebuilt by a recipe under the repository's ``models/`` folder
-(``models/train_zoo.py``), which also writes its card.
+(``models/train_zoo.py``), which also writes its card. ``gee-crop models`` lists the zoo, ``info``
+prints a card, and ``map`` / ``info`` / ``train --init-from`` resolve a model name through it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import shapely
 
-from gee_crop.data.regions import region_from_bbox, region_from_geojson
 from gee_crop.errors import InputError
 
 ZOO_FOLDER = "models"
@@ -111,11 +111,3 @@ def zoo_listing() -> list[str]:
 def zoo_card(name: str | None = None) -> str:
     """The Markdown card of a zoo model (its recipe's card)."""
     return zoo_model(name).card_path.read_text(encoding="utf-8")
-
-
-def region_of_options(region_path: str | os.PathLike | None,
-                      bbox: tuple[float, float, float, float] | None) -> shapely.Geometry | None:
-    """The WGS84 region of ``--region`` / ``--bbox`` (None when neither is given)."""
-    if region_path:
-        return region_from_geojson(region_path)
-    return region_from_bbox(*bbox) if bbox else None
