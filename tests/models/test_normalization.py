@@ -17,13 +17,14 @@ from gee_crop.models.normalization import (InputNormalization, apply_input_scali
                                            normalization_of, scale_input)
 from gee_crop.models.registry import arch_kwargs, architecture, build_model, torch_archs
 from gee_crop.models.zoo import zoo_model
+from gee_crop.season import Season
 from gee_crop.training.dataset import series_features
 
 SMALL_WIDTHS = {"cropnet2d": (4, 4, 4, 4), "cropnet1d": (4, 4, 4, 4), "tempcnn": (4, 4, 4, 8)}
 
 
 def _small(arch: str) -> tuple[torch.nn.Module, FeatureSpec]:
-    contract = FeatureSpec(architecture(arch).features[0].value, length_days=100, window_days=10)
+    contract = FeatureSpec(architecture(arch).features[0].value, season=Season(length_days=100, window_days=10))
     torch.manual_seed(0)
     return build_model(arch, arch_kwargs(arch, contract, widths=SMALL_WIDTHS.get(arch, ()))).eval(), contract
 

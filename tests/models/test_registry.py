@@ -11,6 +11,7 @@ from gee_crop.experiments.config import ARCH_FEATURES
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.registry import (ARCHITECTURES, Architecture, arch_kwargs, architecture, build_model, register,
                                       torch_archs)
+from gee_crop.season import Season
 from gee_crop.training.trainer import TrainConfig
 
 
@@ -41,7 +42,7 @@ SMALL_WIDTHS = {Arch.CROPNET2D: (4, 4, 4, 4), Arch.CROPNET1D: (4, 4, 4, 4), Arch
 def test_a_record_builds_a_model_for_each_contract_it_accepts(arch, feature_kind):
     """Synthetic zeros: the constructor arguments follow from the contract (bins of a 15-day window,
     three classes), and the model reads the contract's input shape."""
-    contract = FeatureSpec(feature_kind, window_days=15, classes=("corn", "wheat", "other"))
+    contract = FeatureSpec(feature_kind, season=Season(window_days=15), classes=("corn", "wheat", "other"))
     model = build_model(arch, arch_kwargs(arch, contract, widths=SMALL_WIDTHS[arch])).eval()
     with torch.no_grad():
         assert model(torch.zeros(2, *contract.input_shape)).shape == (2, 3)
