@@ -14,6 +14,7 @@ from torch import nn
 
 from gee_crop.config import BANDS, CROPNET_WIDTHS
 from gee_crop.classes import CLASSES
+from gee_crop.season import Season
 
 ARCHITECTURES = ("cropnet2d", "cropnet1d")
 
@@ -73,7 +74,7 @@ class CropNet2D(_CropNet):
     _conv, _norm, _drop = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d
     _pool = staticmethod(nn.functional.adaptive_avg_pool2d)
 
-    def __init__(self, n_bands: int = len(BANDS), n_bins: int = 43, n_classes: int = len(CLASSES),
+    def __init__(self, n_bands: int = len(BANDS), n_bins: int = Season().n_bins, n_classes: int = len(CLASSES),
                  widths: Sequence[int] = CROPNET_WIDTHS, dropout: float = 0.1) -> None:
         super().__init__(n_bands, n_classes, widths, dropout)
         self.n_bands, self.n_bins = n_bands, n_bins
