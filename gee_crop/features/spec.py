@@ -48,8 +48,8 @@ class FeatureSpec:
     feature_kind: FeatureKind = FeatureKind.MEDIAN2D
     """median2d: (10, t) matrix; median1d: its flattening; harmonic: 35 harmonic coefficients."""
     season: Season = Season()
-    """The season the medians span and how it is binned: t = season.n_bins windows (the paper's
-    May 1 + 213 days in 5-day windows, or a user's own from ``sample --season-start``)."""
+    """The season the medians span and how it is binned: t = season.n_bins windows (``Season()``, the
+    paper's, or the one a table was sampled with, e.g. ``sample --season-start``)."""
     cloud_threshold: float = CLEAR_THRESHOLD
     """An observation is clear when its Cloud Score+ (or stand-in) is at least this."""
     max_gap_bins: int = MAX_GAP_BINS

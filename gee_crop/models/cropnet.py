@@ -15,6 +15,7 @@ from torch import nn
 from gee_crop.config import BANDS, CROPNET_WIDTHS
 from gee_crop.classes import CLASSES
 from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
+from gee_crop.season import Season
 
 
 def _block(conv: type[nn.Module], norm: type[nn.Module], drop: type[nn.Module],
@@ -70,7 +71,7 @@ class CropNet2D(_CropNet):
     _conv, _norm, _drop, _axis = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d, -2
     _pool = staticmethod(nn.functional.adaptive_avg_pool2d)
 
-    def __init__(self, n_bands: int = len(BANDS), n_bins: int = 43, n_classes: int = len(CLASSES),
+    def __init__(self, n_bands: int = len(BANDS), n_bins: int = Season().n_bins, n_classes: int = len(CLASSES),
                  widths: Sequence[int] = CROPNET_WIDTHS, dropout: float = 0.1) -> None:
         super().__init__(n_bands, n_classes, widths, dropout)
         self.n_bands, self.n_bins = n_bands, n_bins

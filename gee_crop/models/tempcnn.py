@@ -20,6 +20,7 @@ from torch import nn
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS
 from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
+from gee_crop.season import Season
 
 #: conv widths of the three temporal convolutions and the hidden dense units.
 TEMPCNN_WIDTHS: tuple[int, ...] = (32, 64, 64, 64)
@@ -46,7 +47,7 @@ class TempCNN(nn.Module):
     ``--widths`` option of ``gee-crop train`` gives them).
     """
 
-    def __init__(self, n_bands: int = len(BANDS), n_bins: int = 43, n_classes: int = len(CLASSES),
+    def __init__(self, n_bands: int = len(BANDS), n_bins: int = Season().n_bins, n_classes: int = len(CLASSES),
                  widths: Sequence[int] = TEMPCNN_WIDTHS, dropout: float = 0.1) -> None:
         super().__init__()
         self.normalization = InputNormalization(n_bands, axis=-2)
