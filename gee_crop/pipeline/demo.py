@@ -29,9 +29,9 @@ from gee_crop.data.table import write_table
 from gee_crop.errors import OutputExistsError
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.export.onnx import export_and_check
+from gee_crop.mapping.engine import run_map
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.pipeline.assess import assess, design
-from gee_crop.pipeline.map import run_map
 from gee_crop.pipeline.models import zoo_model
 from gee_crop.testing.demo_data import (DEMO_BUFFER_M, DEMO_PER_CELL, DEMO_REGION,  # noqa: F401
                                         DEMO_SPACING_M, demo_patch, demo_samples)
