@@ -37,7 +37,7 @@ from gee_crop.data.demo import demo_patch  # noqa: E402
 from gee_crop.data.patch import patch_pixels  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
 from gee_crop.models.predict import open_predictor  # noqa: E402
-from gee_crop.pipeline.map import run_map  # noqa: E402
+from gee_crop.mapping.engine import run_map  # noqa: E402
 from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa: E402
 from gee_crop.mapping.tiling import Tile, stack_grid  # noqa: E402

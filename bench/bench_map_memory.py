@@ -26,7 +26,7 @@ CHILD = """
 import sys, time
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.mapping.sources import LocalStackSource
-from gee_crop.pipeline.map import run_map
+from gee_crop.mapping.engine import run_map
 from gee_crop.data.demo import demo_patch_dir
 started = time.perf_counter()
 result = run_map(LocalStackSource(open_local_stack(demo_patch_dir())), sys.argv[1], sys.argv[2],

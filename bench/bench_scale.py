@@ -46,7 +46,7 @@ from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa
 from gee_crop.mapping.tiling import Tile, max_ee_tile_size, stack_grid  # noqa: E402
 from gee_crop.models.io import load_model, read_contract  # noqa: E402
 from gee_crop.models.predict import open_predictor  # noqa: E402
-from gee_crop.pipeline.map import run_map  # noqa: E402
+from gee_crop.mapping.engine import run_map  # noqa: E402
 from gee_crop.testing.paths import shared_data_dir  # noqa: E402
 from gee_crop.training.alignment import align, alignment_for  # noqa: E402
 from gee_crop.training.dataset import series_features, stratified_split  # noqa: E402

@@ -65,6 +65,22 @@ class Encoding(StrChoiceEnum):
     UINT16 = "uint16"   # DN = round(reflectance x 10,000): 2 B per value, exact to half a DN
 
 
+class SourceKind(StrChoiceEnum):
+    """Where ``gee-crop map`` composites: a local raw S2 stack, or Earth Engine."""
+
+    LOCAL = "local"
+    EARTHENGINE = "earthengine"
+
+
+class Scheduler(StrChoiceEnum):
+    """The Dask schedulers that run in this process (``gee-crop map --scheduler``); anything else given
+    there is the address of a running Dask scheduler."""
+
+    LOCAL = "local"
+    THREADS = "threads"
+    SYNCHRONOUS = "synchronous"
+
+
 class InputScaling(StrChoiceEnum):
     """How a model rescales its reflectance input before the per-band standardisation fitted on its
     training data (``gee-crop train --input-scaling``; stored in the model contract, applied inside the

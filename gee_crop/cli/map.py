@@ -1,10 +1,12 @@
 """``gee-crop map``: a wall-to-wall crop-type map (COG + PNG + area table) from a local stack or Earth Engine."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from gee_crop.cli import options
-from gee_crop.config import Encoding, Precision
+from gee_crop.config import Encoding, Precision, Scheduler
 
 
 def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -42,7 +44,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
               help="Pixels per onnxruntime call.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).")
-@click.option("--scheduler", default="local", show_default=True,
+@click.option("--scheduler", default=Scheduler.LOCAL.value, show_default=True,
               help="'local' (a Dask LocalCluster), 'threads', 'synchronous', or the address of a running "
                    "Dask scheduler (tcp://host:8786) whose workers see --model and --source.")
 @click.option("--probabilities", is_flag=True, help="Also write probabilities.tif (one band per class, percent).")
@@ -89,18 +91,20 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     Offline, on a local stack:
       gee-crop map --source PATCH_DIR --model cropnet2d.onnx --out map
     """
+    from gee_crop.config import SourceKind
     from gee_crop.data.regions import region_of_options
     from gee_crop.features.shift import describe_score, shift_warnings
+    from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
     from gee_crop.models.zoo import resolve_model
     from gee_crop.pipeline.defaults import default_season, map_out_name
-    from gee_crop.pipeline.map import map_from_options
+    from gee_crop.pipeline.map import map_command
 
     if region_path and bbox:
         raise click.UsageError("give --region or --bbox, not both")
     if source_path is None and not earthengine and not (region_path or bbox):
         raise click.UsageError("say what to map: --region aoi.geojson (Earth Engine) or --source STACK (local)")
     earthengine = earthengine or source_path is None
-    region = region_of_options(region_path, bbox)
+    region = region_of_options(region_path, bbox)  # read once: the request carries the geometry
     if earthengine and region is not None:
         year, note = default_season(year, region.centroid.y)
         click.echo(note)
@@ -111,14 +115,20 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
         warning = zoo.domain_warning(region) if region is not None else None
         if warning:
             click.echo(warning, err=True)
-    out_dir = out_dir or map_out_name(region_path, source_path)
-    result = map_from_options(model_path, out_dir, source_path=source_path, earthengine=earthengine,
-                              region_path=region_path, bbox=bbox, cropland_mask=cropland_mask, worldcover=worldcover,
-                              cloud_band=cloud_band, project=project, service_account_key=service_account_key,
-                              encoding=encoding, year=year, crs=crs, scale=scale, tile_size=tile_size, batch_size=batch_size,
-                              workers=workers, scheduler=scheduler, overwrite=overwrite, probabilities=probabilities,
-                              max_gap_bins=max_gap_bins, providers=list(providers) or None, precision=precision,
-                              in_flight=in_flight, progress=not quiet, dry_run=dry_run)
+    # the one request of this command: the run and --dry-run both take it whole
+    request = MapRequest(
+        model=Path(model_path), out_dir=Path(out_dir or map_out_name(region_path, source_path)),
+        source=SourceRequest(SourceKind.EARTHENGINE if earthengine else SourceKind.LOCAL,
+                             path=Path(source_path) if source_path else None, cropland_mask=cropland_mask,
+                             worldcover=Path(worldcover) if worldcover else None, cloud_band=cloud_band,
+                             project=project, encoding=encoding,
+                             service_account_key=Path(service_account_key) if service_account_key else None),
+        settings=MapSettings(region=region, year=year, crs=crs, scale=scale, tile_size=tile_size,
+                             batch_size=batch_size, workers=workers, scheduler=scheduler, in_flight=in_flight,
+                             probabilities=probabilities, max_gap_bins=max_gap_bins, providers=tuple(providers),
+                             precision=precision, overwrite=overwrite, progress=not quiet),
+        dry_run=dry_run)
+    result = map_command(request)
     if dry_run:
         for line in result.lines():
             click.echo(line)

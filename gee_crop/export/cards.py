@@ -5,14 +5,13 @@ add transfer scores to a model file's ``metrics.transfers``.
 """
 from __future__ import annotations
 
-import os
 from typing import Callable
+
 
 from gee_crop.classes import CLASSES
 from gee_crop.errors import ModelFileError
-from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
-from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, load_model, read_model_meta, update_model_meta
+from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, ModelLike, load_model, read_model_file, update_model_meta
 from gee_crop.models.registry import torch_archs
 from gee_crop.season import Season
 from gee_crop.viz.html import is_number, number
@@ -173,38 +172,43 @@ def evaluation_entry(evaluation, target: str) -> dict:
     return transfer_entry({**scores, "target": target, "transfer": f"{source}->{region} ({target})"})
 
 
-def record_transfer_scores(model_path: str | os.PathLike, results: list[dict]) -> None:
+def record_transfer_scores(model_path: ModelLike, results: list[dict]) -> None:
     """Add (or replace, per target) transfer scores in ``metrics.transfers`` of a trained model file
     (``model.pt`` or a forest's ``model.onnx``), rewritten atomically. An ONNX export keeps the card
     it was exported with."""
-    meta = read_model_meta(model_path) if results else {}
+    if not results:
+        return
+    model = read_model_file(model_path)
+    meta = model.meta
     if "metrics" not in meta:
         return
     metrics = dict(meta["metrics"] or {})
     entries = {e["target"]: e for e in metrics.get("transfers", [])}
     entries.update({r["target"]: transfer_entry(r) for r in results})
     metrics["transfers"] = list(entries.values())
-    update_model_meta(model_path, metrics=metrics)
+    update_model_meta(model, metrics=metrics)
 
 
-def model_card_of(path: str | os.PathLike, meta: dict) -> dict:
+def model_card_of(model_path: ModelLike) -> dict:
     """The card of a trained model file (``model.pt`` or a forest's ``model.onnx``) from its metadata."""
-    contract = FeatureSpec.from_meta(meta)
+    model = read_model_file(model_path)
+    meta, contract = model.meta, model.contract
     if meta.get("arch") in torch_archs():
-        n_params, shape = count_parameters(load_model(path)[0]), contract.input_shape
+        n_params, shape = count_parameters(load_model(model)[0]), contract.input_shape
     else:
         n_params, shape = 0, (contract.n_features,)
     return model_card(meta, n_params, shape, INPUT_NAME, OUTPUT_NAME)
 
 
-def read_card(path: str | os.PathLike) -> dict:
+def read_card(model_path: ModelLike) -> dict:
     """The model card of any model file: the one stored in an ONNX export, else built from the metadata."""
-    meta = read_model_meta(path)
+    model = read_model_file(model_path)
+    meta = model.meta
     if "model_card" in meta:
         return dict(meta["model_card"])
     if "train_config" not in meta:
-        raise ModelFileError(f"{path} carries no model card; export it again with `gee-crop export`")
-    return model_card_of(path, meta)
+        raise ModelFileError(f"{model.path} carries no model card; export it again with `gee-crop export`")
+    return model_card_of(model)
 
 
 def card_text(card: dict) -> str:

@@ -25,10 +25,9 @@ from gee_crop.errors import InputError
 from gee_crop.export.cards import model_card, model_card_markdown, safe_card
 from gee_crop.export.onnx import PARITY_TOLERANCE, _check_out, _checked, _max_difference, _torch_export, real_inputs
 from gee_crop.features.spec import FeatureSpec
-from gee_crop.ledger import file_sha256
 from gee_crop.models.cropnet import count_parameters
-from gee_crop.models.io import (FORMAT_KEY, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, file_kind, load_model,
-                                read_contract, set_onnx_metadata)
+from gee_crop.models.io import (FORMAT_KEY, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model,
+                                read_model_file, set_onnx_metadata)
 from gee_crop.models.predict import open_predictor
 from gee_crop.types import SampleSeries
 
@@ -78,20 +77,19 @@ def _differences(a: FeatureSpec, b: FeatureSpec) -> list[str]:
     return [f.name for f in fields(FeatureSpec) if f.compare and getattr(a, f.name) != getattr(b, f.name)]
 
 
-def load_members(model_paths: list[str | os.PathLike]) -> list[Member]:
+def load_members(model_paths: list[ModelLike]) -> list[Member]:
     """The trained torch models of an ensemble, checked: at least two, each a ``model.pt`` (ONNX files
     hold no weights to combine), no file twice, one contract (InputError naming what differs)."""
-    paths = [Path(p) for p in model_paths]
-    if len(paths) < MIN_MEMBERS:
-        raise InputError(f"an ensemble needs at least {MIN_MEMBERS} models, got {len(paths)}; give several model.pt "
-                         "files trained with the same options and different --seed")
+    if len(model_paths) < MIN_MEMBERS:
+        raise InputError(f"an ensemble needs at least {MIN_MEMBERS} models, got {len(model_paths)}; give several "
+                         "model.pt files trained with the same options and different --seed")
     members = []
-    for path in paths:
-        if file_kind(path) != "torch":
-            raise InputError(f"{path} is not a torch model.pt; an ensemble is built from the model.pt files of "
+    for file in map(read_model_file, model_paths):
+        if file.kind != "torch":
+            raise InputError(f"{file.path} is not a torch model.pt; an ensemble is built from the model.pt files of "
                              "`gee-crop train` (an ONNX export or a Random Forest holds no weights to combine)")
-        model, meta = load_model(path)
-        members.append(Member(path, model, meta, FeatureSpec.from_meta(meta), file_sha256(path)))
+        model, meta = load_model(file)
+        members.append(Member(file.path, model, meta, FeatureSpec.from_meta(meta), file.sha256))
     digests = [m.sha256 for m in members]
     repeated = sorted({str(m.path) for m in members if digests.count(m.sha256) > 1})
     if repeated:
@@ -155,7 +153,7 @@ def ensemble_card_markdown(card: dict) -> str:
     return model_card_markdown(card) + "\n" + "\n".join(lines) + "\n"
 
 
-def export_ensemble(model_paths: list[str | os.PathLike], out_path: str | os.PathLike, *, opset: int = 17,
+def export_ensemble(model_paths: list[ModelLike], out_path: str | os.PathLike, *, opset: int = 17,
                     overwrite: bool = False) -> Path:
     """Export the torch models ``model_paths`` (one contract) as ONE ONNX graph averaging their
     probabilities (+ ``model_card.md`` beside it); returns the ONNX path. OutputExistsError when
@@ -180,7 +178,7 @@ def export_ensemble(model_paths: list[str | os.PathLike], out_path: str | os.Pat
     return out_path
 
 
-def check_ensemble_parity(model_paths: list[str | os.PathLike], onnx_path: str | os.PathLike, inputs: np.ndarray,
+def check_ensemble_parity(model_paths: list[ModelLike], onnx_path: ModelLike, inputs: np.ndarray,
                           tolerance: float = PARITY_TOLERANCE) -> float:
     """Max |probability difference| between the mean of the members' torch probabilities (fp32, CPU)
     and the ensemble graph in onnxruntime (CPU); ParityError above ``tolerance``."""
@@ -189,11 +187,12 @@ def check_ensemble_parity(model_paths: list[str | os.PathLike], onnx_path: str |
     return _max_difference(expected, got, tolerance)
 
 
-def export_ensemble_and_check(model_paths: list[str | os.PathLike], out_path: str | os.PathLike,
+def export_ensemble_and_check(model_paths: list[ModelLike], out_path: str | os.PathLike,
                               data: SampleSeries | str | os.PathLike, *, opset: int = 17,
                               overwrite: bool = False) -> tuple[Path, float, int]:
     """Export the ensemble, then compare onnxruntime with the members' mean torch probabilities on real
     inputs from ``data``: ``(path, max |dprob|, n_samples)``; the file is removed when parity fails."""
-    path = export_ensemble(model_paths, out_path, opset=opset, overwrite=overwrite)
-    inputs = real_inputs(read_contract(model_paths[0]), data)
-    return path, _checked(path, lambda: check_ensemble_parity(model_paths, path, inputs)), len(inputs)
+    files: list[ModelFile] = [read_model_file(p) for p in model_paths]  # each member read once
+    path = export_ensemble(files, out_path, opset=opset, overwrite=overwrite)
+    inputs = real_inputs(files[0].contract, data)
+    return path, _checked(path, lambda: check_ensemble_parity(files, path, inputs)), len(inputs)

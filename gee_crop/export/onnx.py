@@ -38,8 +38,8 @@ from gee_crop.export.cards import model_card, model_card_markdown, model_card_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.forest import forest_probabilities
-from gee_crop.models.io import (FORMAT_KEY, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, file_kind, load_model,
-                                load_pickled_forest, read_model_meta, save_forest, set_onnx_metadata)
+from gee_crop.models.io import (FORMAT_KEY, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model,
+                                load_pickled_forest, read_model_file, save_forest, set_onnx_metadata)
 from gee_crop.models.predict import open_predictor
 from gee_crop.training.dataset import series_features
 from gee_crop.types import SampleSeries
@@ -99,7 +99,7 @@ def _check_out(out_path: Path, overwrite: bool) -> None:
         raise OutputExistsError(f"{out_path} exists; pass --overwrite to replace it or choose another --out")
 
 
-def export_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, *, opset: int = 17,
+def export_onnx(model_path: ModelLike, out_path: str | os.PathLike, *, opset: int = 17,
                 overwrite: bool = False) -> Path:
     """Export a torch model file (``model.pt``) to ONNX (+ ``model_card.md`` beside it); returns the ONNX path.
 
@@ -108,12 +108,13 @@ def export_onnx(model_path: str | os.PathLike, out_path: str | os.PathLike, *, o
     """
     out_path = Path(out_path)
     _check_out(out_path, overwrite)
-    if file_kind(model_path) == "onnx":
-        meta = read_model_meta(model_path)
+    source = read_model_file(model_path)
+    if source.kind == "onnx":
+        meta = source.meta
         what = "a Random Forest, already stored as ONNX" if meta.get("arch") == "random_forest" else "an ONNX model"
-        raise ModelFileError(f"{model_path} is {what}; only CropNet and the CNN baselines (model.pt) export "
+        raise ModelFileError(f"{source.path} is {what}; only CropNet and the CNN baselines (model.pt) export "
                              "to ONNX: map or evaluate the file as it is")
-    model, meta = load_model(model_path)
+    model, meta = load_model(source)
     contract = FeatureSpec.from_meta(meta)
     wrapped = _WithSoftmax(model).eval()
     example = torch.zeros((2, *contract.input_shape), dtype=torch.float32)
@@ -148,7 +149,7 @@ def _max_difference(expected: np.ndarray, got: np.ndarray, tolerance: float) -> 
     return diff
 
 
-def check_parity(model_pt_path: str | os.PathLike, onnx_path: str | os.PathLike, inputs: np.ndarray,
+def check_parity(model_pt_path: ModelLike, onnx_path: ModelLike, inputs: np.ndarray,
                  tolerance: float = PARITY_TOLERANCE) -> float:
     """Max |probability difference| between torch (fp32, CPU) and onnxruntime (CPU) on model inputs;
     ParityError above ``tolerance``."""
@@ -168,7 +169,7 @@ def real_inputs(contract: FeatureSpec | dict, data: SampleSeries | str | os.Path
     return contract.model_input(values[:max_samples])
 
 
-def convert_forest_pickle(pickle_path: str | os.PathLike, out_path: str | os.PathLike,
+def convert_forest_pickle(pickle_path: ModelLike, out_path: str | os.PathLike,
                           data: SampleSeries | str | os.PathLike, *, trust_pickle: bool = False,
                           overwrite: bool = False) -> tuple[Path, float, int]:
     """Convert a gee-crop 0.1.0 Random Forest pickle into a ``model.onnx`` (unpickled only with
@@ -180,10 +181,11 @@ def convert_forest_pickle(pickle_path: str | os.PathLike, out_path: str | os.Pat
     extra = {k: meta[k] for k in ("train_config", "metrics") if k in meta}
     path = save_forest(out_path, forest, meta.get("arch_kwargs", {}), contract, **extra,
                        feature_importances=[float(v) for v in forest.feature_importances_])
-    _write_card_markdown(path, model_card_of(path, read_model_meta(path)))
+    written = ModelFile.read(path)  # the new file, read once for its card and the parity check
+    _write_card_markdown(path, model_card_of(written))
     inputs = real_inputs(contract, data)
     expected = forest_probabilities(forest, contract.model_input(inputs, flat=True))
-    got = open_predictor(path).predict_proba(inputs)
+    got = open_predictor(written).predict_proba(inputs)
     return path, _checked(path, lambda: _max_difference(expected, got, PARITY_TOLERANCE)), len(inputs)
 
 
@@ -196,14 +198,15 @@ def _checked(path: Path, parity) -> float:
         raise
 
 
-def export_and_check(model_path: str | os.PathLike, out_path: str | os.PathLike,
+def export_and_check(model_path: ModelLike, out_path: str | os.PathLike,
                      data: SampleSeries | str | os.PathLike, *, opset: int = 17, overwrite: bool = False,
                      trust_pickle: bool = False) -> tuple[Path, float, int]:
     """Export (or, for a 0.1.0 forest pickle, convert), then compare onnxruntime with the original model
     on real inputs from ``data``: ``(path, max |dprob|, n_samples)``. The ONNX file is removed again
     when the parity check fails."""
-    if file_kind(model_path) == "pickle":
-        return convert_forest_pickle(model_path, out_path, data, trust_pickle=trust_pickle, overwrite=overwrite)
-    path = export_onnx(model_path, out_path, opset=opset, overwrite=overwrite)
-    inputs = real_inputs(read_model_meta(model_path), data)
-    return path, _checked(path, lambda: check_parity(model_path, path, inputs)), len(inputs)
+    source = read_model_file(model_path)
+    if source.kind == "pickle":
+        return convert_forest_pickle(source, out_path, data, trust_pickle=trust_pickle, overwrite=overwrite)
+    path = export_onnx(source, out_path, opset=opset, overwrite=overwrite)
+    inputs = real_inputs(source.contract, data)
+    return path, _checked(path, lambda: check_parity(source, path, inputs)), len(inputs)

@@ -1,6 +1,6 @@
 """What a map will cost before anything is fetched: tiles, requests, bytes, hours, output size, memory.
 
-Pure arithmetic on the tiles of the job (``pipeline.map.plan_map`` plans them exactly as the real
+Pure arithmetic on the tiles of the job (``mapping.engine.plan_map`` plans them exactly as the real
 run does) and on rates: measured ones from a pilot (``<out>.pilot/pilot.json``), else the defaults
 below. Earth Engine time follows a simple pipe model: each request waits ``seconds_per_request``
 (queueing and computation on the server) and then shares one link of ``bytes_per_second`` with the

@@ -18,15 +18,19 @@ Two formats, decided once:
 * an ONNX model (a Random Forest's ``model.onnx``, or a torch model exported by ``gee-crop export``)
   carries the same metadata in ``metadata_props`` (strings; lists and dicts as JSON).
 
-:func:`read_contract` reads the contract of either; a gee-crop 0.1.0 forest pickle (``model.pkl``) is
-refused with the command that converts it (:func:`load_pickled_forest` is that conversion's only
-reader, behind ``trust_pickle=True``).
+A command reads its model file once, as a :class:`ModelFile` (bytes, kind, metadata, contract, sha256),
+and hands that on; every reader here takes a ModelFile or, for scripts and tests, a path (read once
+then). A gee-crop 0.1.0 forest pickle (``model.pkl``) is refused with the command that converts it
+(:func:`load_pickled_forest` is that conversion's only reader, behind ``trust_pickle=True``).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,29 +67,91 @@ def _not_a_model(path: Path, why: str) -> ModelFileError:
                           "`gee-crop train` or `gee-crop export`")
 
 
-def _onnx_proto(path: Path) -> onnx.ModelProto | None:
+def _onnx_proto(data: bytes) -> onnx.ModelProto | None:
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        proto = onnx.load_model_from_string(data)
     except Exception:  # noqa: BLE001 - any parse failure means "not an ONNX model"
         return None
     return proto if proto.graph.node else None
 
 
-def file_kind(path: str | os.PathLike) -> FileKind:
-    """What a model file holds, from its bytes: a torch zip, an ONNX protobuf or a pickle
-    (ModelFileError for a missing file or anything else)."""
-    path = Path(path)
+def read_file_bytes(path: Path) -> bytes:
+    """The bytes of a model file: the one place gee-crop opens a model file for reading (ModelFileError
+    for a missing file)."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist; train one with `gee-crop train`")
-    with path.open("rb") as fh:
-        head = fh.read(4)
+    return path.read_bytes()
+
+
+def _kind_of(path: Path, data: bytes) -> tuple[FileKind, onnx.ModelProto | None]:
+    """What the bytes of a model file hold (and the ONNX graph they parse to), from the bytes themselves."""
+    head = data[:4]
     if head == b"PK\x03\x04":  # torch.save writes a zip archive
-        return "torch"
+        return "torch", None
     if head[:1] == b"\x80":  # pickle protocol 2+ (joblib writes plain pickles)
-        return "pickle"
-    if _onnx_proto(path) is not None:
-        return "onnx"
+        return "pickle", None
+    proto = _onnx_proto(data)
+    if proto is not None:
+        return "onnx", proto
     raise _not_a_model(path, "not an ONNX model, a torch file or a pickle")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelFile:
+    """A model file read once (:meth:`read`): its bytes, what they hold, its metadata and contract.
+
+    A command reads its model file once and hands this on: the predictor, the card, the map's ledger
+    (``sha256``) and Dask's workers (the bytes travel, not the path) all take it, so nothing opens the
+    file again. A gee-crop 0.1.0 forest pickle is read as bytes, never unpickled: its ``meta`` and
+    ``contract`` raise the refusal naming the conversion command.
+    """
+
+    path: Path
+    kind: FileKind
+    data: bytes = field(repr=False)
+    sha256: str
+    _meta: dict | None = field(default=None, repr=False)  # every metadata entry, without the weights
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ModelFile:
+        """Read and check the model file at ``path``: ModelFileError for anything but a gee-crop model
+        (or a 0.1.0 pickle, refused when its metadata is asked for)."""
+        path = Path(path)
+        data = read_file_bytes(path)
+        kind, proto = _kind_of(path, data)
+        meta = None
+        if kind == "onnx":
+            meta = _onnx_metadata(path, proto)
+        elif kind == "torch":
+            meta = {k: v for k, v in _torch_payload(path, data).items() if k != "state_dict"}
+        return cls(path, kind, data, hashlib.sha256(data).hexdigest(), meta)
+
+    @property
+    def meta(self) -> dict:
+        """Every metadata entry (torch or ONNX), without the weights; the refusal for a pickle."""
+        if self._meta is None:
+            raise _pickle_refused(self.path)
+        return self._meta
+
+    @property
+    def contract(self) -> FeatureSpec:
+        """How to composite the model's input and what comes out (its FeatureSpec)."""
+        return FeatureSpec.from_meta(self.meta)
+
+
+#: a model file already read, or its path (read once by :func:`read_model_file`).
+ModelLike = ModelFile | str | os.PathLike
+
+
+def read_model_file(model: ModelLike) -> ModelFile:
+    """``model`` itself when it is a ModelFile, else the file at that path, read once."""
+    return model if isinstance(model, ModelFile) else ModelFile.read(model)
+
+
+def file_kind(model: ModelLike) -> FileKind:
+    """What a model file holds, from its bytes: a torch zip, an ONNX protobuf or a pickle
+    (ModelFileError for a missing file or anything else)."""
+    return read_model_file(model).kind
 
 
 def _pickle_refused(path: Path) -> ModelFileError:
@@ -115,19 +181,8 @@ def _decode(value: str) -> Any:
         return value
 
 
-def read_onnx_metadata(path: str | os.PathLike) -> dict:
-    """The gee-crop metadata of an ONNX file, decoded: classes/bands lists, season/model_card dicts,
-    cloud_threshold float, max_gap_bins int, feature_kind and gee_crop_model str.
-
-    Raises ModelFileError when the file is not an ONNX model written by gee-crop.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"ONNX file {path} does not exist; create it with `gee-crop export`")
-    proto = _onnx_proto(path)
-    if proto is None:
-        raise ModelFileError(f"{path} is not an ONNX model; give a file written by `gee-crop export` "
-                             "or `gee-crop train --arch random_forest`")
+def _onnx_metadata(path: Path, proto: onnx.ModelProto) -> dict:
+    """The gee-crop metadata of a parsed ONNX file, decoded and checked."""
     props = {p.key: p.value for p in proto.metadata_props}
     if FORMAT_KEY not in props:
         raise ModelFileError(f"{path} is an ONNX model without gee-crop metadata; export it with "
@@ -141,6 +196,19 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict:
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path} has damaged gee-crop metadata ({exc}); export the model again") from None
     return meta
+
+
+def read_onnx_metadata(model: ModelLike) -> dict:
+    """The gee-crop metadata of an ONNX file, decoded: classes/bands lists, season/model_card dicts,
+    cloud_threshold float, max_gap_bins int, feature_kind and gee_crop_model str.
+
+    Raises ModelFileError when the file is not an ONNX model written by gee-crop.
+    """
+    model = read_model_file(model)
+    if model.kind != "onnx":
+        raise ModelFileError(f"{model.path} is not an ONNX model; give a file written by `gee-crop export` "
+                             "or `gee-crop train --arch random_forest`")
+    return model.meta
 
 
 def onnx_metadata_props(meta: dict) -> dict[str, str]:
@@ -160,9 +228,10 @@ def _plain(meta: Any) -> Any:
     return json.loads(json.dumps(meta, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _read_torch(path: Path) -> dict:
+def _torch_payload(path: Path, data: bytes) -> dict:
+    """The checked payload of a torch model file's bytes, loaded with ``weights_only=True`` (no code runs)."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable content is the user's file problem
         raise _not_a_model(path, f"torch cannot read it safely: {type(exc).__name__}") from None
     payload = _check_payload(path, payload, "metadata")
@@ -171,21 +240,15 @@ def _read_torch(path: Path) -> dict:
     return payload
 
 
-def read_model_meta(path: str | os.PathLike) -> dict:
+def read_model_meta(model: ModelLike) -> dict:
     """Every metadata entry of a model file (torch or ONNX), without the weights; ModelFileError for
     anything else, naming the conversion command for a 0.1.0 pickle."""
-    path = Path(path)
-    kind = file_kind(path)
-    if kind == "pickle":
-        raise _pickle_refused(path)
-    if kind == "onnx":
-        return read_onnx_metadata(path)
-    return {k: v for k, v in _read_torch(path).items() if k != "state_dict"}
+    return read_model_file(model).meta
 
 
-def read_contract(path: str | os.PathLike) -> FeatureSpec:
+def read_contract(model: ModelLike) -> FeatureSpec:
     """The contract (how to composite the input, what comes out) of any gee-crop model file."""
-    return FeatureSpec.from_meta(read_model_meta(path))
+    return read_model_file(model).contract
 
 
 def _trained_meta(contract: FeatureSpec, arch: Arch | str, arch_kwargs: dict, extra: dict) -> dict:
@@ -214,47 +277,46 @@ def save_forest(path: str | os.PathLike, forest: Any, arch_kwargs: dict, contrac
     return atomic_write(Path(path), lambda tmp: onnx.save(proto, str(tmp)))
 
 
-def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict]:
+def load_model(model: ModelLike) -> tuple[torch.nn.Module, dict]:
     """A torch model file: ``(model in eval mode on CPU, metadata without the weights)``."""
-    path = Path(path)
-    kind = file_kind(path)
-    if kind == "pickle":
+    model = read_model_file(model)
+    path = model.path
+    if model.kind == "pickle":
         raise _pickle_refused(path)
-    if kind == "onnx":
+    if model.kind == "onnx":
         raise ModelFileError(f"{path} is an ONNX model, not a torch model.pt; run it with `gee-crop map` or "
                              "`gee-crop evaluate`, or give the model.pt it was exported from")
-    payload = _read_torch(path)
+    payload = _torch_payload(path, model.data)
     arch, kwargs = payload.get("arch"), payload.get("arch_kwargs", {})
     try:
-        model = build_model(arch, kwargs)
+        net = build_model(arch, kwargs)
     except (ValueError, TypeError):
         raise _not_a_model(path, f"unknown architecture {arch!r}") from None
     try:
-        model.load_state_dict(payload["state_dict"])
+        net.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise ModelFileError(f"{path}: weights do not match {arch} {kwargs} ({str(exc).splitlines()[0]}); "
                              "the file is damaged, retrain the model") from None
-    apply_input_scaling(model, FeatureSpec.from_meta(payload).input_scaling)
-    return model.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
+    apply_input_scaling(net, FeatureSpec.from_meta(payload).input_scaling)
+    return net.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
 
 
-def update_model_meta(path: str | os.PathLike, **entries) -> Path:
+def update_model_meta(model: ModelLike, **entries) -> Path:
     """Set metadata ``entries`` (plain data, e.g. ``metrics``) of a torch or ONNX model file, rewritten
-    atomically; the weights are untouched."""
-    path = Path(path)
-    kind = file_kind(path)
-    if kind == "pickle":
+    atomically; the weights are untouched. Returns the path (a ModelFile of it is then out of date)."""
+    model = read_model_file(model)
+    path = model.path
+    if model.kind == "pickle":
         raise _pickle_refused(path)
-    if kind == "torch":
-        payload = {**_read_torch(path), **_plain(entries)}
+    if model.kind == "torch":
+        payload = {**_torch_payload(path, model.data), **_plain(entries)}
         return atomic_write(path, lambda tmp: torch.save(payload, tmp))
-    meta = {**read_onnx_metadata(path), **entries}
-    proto = onnx.load(str(path))
-    set_onnx_metadata(proto, meta)
+    proto = onnx.load_model_from_string(model.data)
+    set_onnx_metadata(proto, {**model.meta, **entries})
     return atomic_write(path, lambda tmp: onnx.save(proto, str(tmp)))
 
 
-def load_pickled_forest(path: str | os.PathLike, *, trust_pickle: bool = False) -> tuple[Any, dict]:
+def load_pickled_forest(model: ModelLike, *, trust_pickle: bool = False) -> tuple[Any, dict]:
     """``(estimator, metadata)`` of a gee-crop 0.1.0 Random Forest pickle: the conversion path only.
 
     Unpickling runs whatever code the file names, so it happens only with ``trust_pickle=True``
@@ -262,15 +324,16 @@ def load_pickled_forest(path: str | os.PathLike, *, trust_pickle: bool = False) 
     """
     import joblib
 
-    path = Path(path)
-    if file_kind(path) != "pickle":
+    model = read_model_file(model)
+    path = model.path
+    if model.kind != "pickle":
         raise ModelFileError(f"{path} is not a pickle; only gee-crop 0.1.0 model.pkl files need converting")
     if not trust_pickle:
         raise _pickle_refused(path)
     warnings.warn(f"unpickling {path} (trust_pickle=True): only do this for files you made yourself",
                   stacklevel=2)
     try:
-        payload = joblib.load(path)
+        payload = joblib.load(io.BytesIO(model.data))
     except Exception as exc:  # noqa: BLE001
         raise _not_a_model(path, f"unreadable pickle: {type(exc).__name__}") from None
     payload = _check_payload(path, payload, "metadata")

@@ -1,6 +1,6 @@
 """One way to run a model file: :func:`open_predictor` for evaluate, map, the parity check and quantisation.
 
-Three back ends, chosen by what the file holds (``models.io.file_kind``), each with the same
+Three back ends, chosen by what the file holds (``ModelFile.kind``), each with the same
 ``predict_proba(x)`` -> (n, 7) float32 probabilities and ``.contract`` (the model's FeatureSpec):
 
 * :class:`TorchPredictor` -- a ``model.pt`` (CropNet or a CNN baseline) in fp32, or bf16 where the
@@ -10,13 +10,13 @@ Three back ends, chosen by what the file holds (``models.io.file_kind``), each w
 * :class:`ForestPredictor` -- a Random Forest's ``model.onnx`` (flat features), with onnxruntime.
 
 ``x`` is the model's features in any of the shapes ``FeatureSpec.model_input`` accepts: (n, 10, t)
-medians or (n, 1, 10, t) reflectance, (n, F) or (n, 1, F) vectors.
+medians or (n, 1, 10, t) reflectance, (n, F) or (n, 1, F) vectors. Each back end is built from a
+:class:`~gee_crop.models.io.ModelFile` (its bytes; the file is not opened again), or a path read once.
 """
 from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -27,7 +27,7 @@ from gee_crop.config import BANDS, Arch, FeatureKind, Precision
 from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
-from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, file_kind, load_model, read_model_meta
+from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model, read_model_file
 from gee_crop.season import SeasonSpan
 
 DEFAULT_BATCH_SIZE = 512
@@ -47,9 +47,9 @@ class TorchPredictor:
     """Softmax probabilities of a torch ``model.pt`` (eval mode; bf16 through autocast; 2D inputs
     channels-last in bf16, where it is faster)."""
 
-    def __init__(self, path: str | os.PathLike, precision: Precision | str = Precision.FP32,
+    def __init__(self, model_file: ModelLike, precision: Precision | str = Precision.FP32,
                  device: str | torch.device = "auto", threads: int | None = None) -> None:
-        model, self.meta = load_model(path)
+        model, self.meta = load_model(model_file)
         self.contract = FeatureSpec.from_meta(self.meta)
         if threads:
             torch.set_num_threads(int(threads))
@@ -79,18 +79,19 @@ class OnnxPredictor:
 
     flat = False
 
-    def __init__(self, path: str | os.PathLike, providers: list[str] | None = None,
+    def __init__(self, model_file: ModelLike, providers: list[str] | None = None,
                  threads: int | None = None) -> None:
-        self.meta = read_model_meta(path)
+        model_file = read_model_file(model_file)
+        self.meta = model_file.meta
         self.contract = FeatureSpec.from_meta(self.meta)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = int(threads)
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=select_providers(providers))
+            self.session = ort.InferenceSession(model_file.data, options, providers=select_providers(providers))
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ModelFileError(f"onnxruntime cannot load {path} ({str(exc).splitlines()[0]}); "
+            raise ModelFileError(f"onnxruntime cannot load {model_file.path} ({str(exc).splitlines()[0]}); "
                                  "re-export it with `gee-crop export`") from None
 
     @property
@@ -127,18 +128,18 @@ def select_providers(requested: list[str] | None = None) -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in available]
 
 
-def check_precision(path: str | os.PathLike, precision: Precision | str) -> bool:
-    """Whether ``path`` runs on the torch back end (a torch model file); ModelFileError for a precision
-    the model file cannot run at (bf16 needs the torch back end)."""
+def check_precision(model_file: ModelLike, precision: Precision | str) -> bool:
+    """Whether the model file runs on the torch back end (a torch model file); ModelFileError for a
+    precision the model file cannot run at (bf16 needs the torch back end)."""
     try:
         precision = Precision(precision)
     except ValueError:
         raise ModelFileError(f"precision {precision!r} is not one of {', '.join(Precision.values())}") from None
-    path = Path(path)
-    is_torch = file_kind(path) == "torch"
+    model_file = read_model_file(model_file)
+    is_torch = model_file.kind == "torch"
     if precision != Precision.FP32 and not is_torch:
         raise ModelFileError(f"--precision {precision} runs through torch: pass the trained model.pt as --model "
-                             f"instead of {path.name} (onnxruntime on CPU has no {precision} convolutions)")
+                             f"instead of {model_file.path.name} (onnxruntime on CPU has no {precision} convolutions)")
     return is_torch
 
 
@@ -146,33 +147,32 @@ _cache: dict[tuple, Predictor] = {}
 _cache_lock = threading.Lock()
 
 
-def _open(path: Path, precision: Precision | str, providers: list[str] | None, device: str | torch.device,
-          threads: int | None) -> Predictor:
-    if check_precision(path, precision):
-        return TorchPredictor(path, precision, device, threads)
-    if read_model_meta(path).get("arch") == Arch.RANDOM_FOREST:
-        return ForestPredictor(path, providers, threads)
-    return OnnxPredictor(path, providers, threads)
+def _open(model_file: ModelFile, precision: Precision | str, providers: list[str] | None,
+          device: str | torch.device, threads: int | None) -> Predictor:
+    if check_precision(model_file, precision):
+        return TorchPredictor(model_file, precision, device, threads)
+    if model_file.meta.get("arch") == Arch.RANDOM_FOREST:
+        return ForestPredictor(model_file, providers, threads)
+    return OnnxPredictor(model_file, providers, threads)
 
 
-def open_predictor(path: str | os.PathLike, precision: Precision | str = Precision.FP32,
+def open_predictor(model_file: ModelLike, precision: Precision | str = Precision.FP32,
                    providers: list[str] | None = None, *, device: str | torch.device = "auto",
                    threads: int | None = None, cache: bool = False) -> Predictor:
-    """The predictor of a model file, its back end chosen by the file's content.
+    """The predictor of a model file (a ModelFile, or a path read once), its back end chosen by the
+    file's content.
 
     ``precision`` "bf16" needs a torch file; ``providers`` are onnxruntime's (default: CUDA if
-    available, then CPU); ``device`` is torch's. ``cache=True`` shares one predictor per file and
-    settings between calls and threads (the map's tiles).
+    available, then CPU); ``device`` is torch's. ``cache=True`` shares one predictor per file content
+    (its sha256) and settings between calls and threads (the map's tiles).
     """
-    path = Path(path)
+    model_file = read_model_file(model_file)
     if not cache:
-        return _open(path, precision, providers, device, threads)
-    file_kind(path)  # ModelFileError for a missing file, before it is looked up
-    key = (str(path.resolve()), path.stat().st_mtime_ns, str(precision), tuple(providers or ()), str(device),
-           threads)
+        return _open(model_file, precision, providers, device, threads)
+    key = (model_file.sha256, str(precision), tuple(providers or ()), str(device), threads)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = _open(path, precision, providers, device, threads)
+            _cache[key] = _open(model_file, precision, providers, device, threads)
         return _cache[key]
 
 

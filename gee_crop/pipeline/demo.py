@@ -30,11 +30,11 @@ from gee_crop.data.table import write_table
 from gee_crop.errors import OutputExistsError
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.export.onnx import export_and_check
+from gee_crop.mapping.engine import run_map
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.models.zoo import zoo_model
 from gee_crop.pipeline.assess import assess, design
 from gee_crop.pipeline.evaluate import write_evaluation_files
-from gee_crop.pipeline.map import run_map
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
+from gee_crop.models.io import ModelLike, read_model_file
 from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
 from gee_crop.viz.plots import plot_confusion
 
@@ -20,11 +21,13 @@ class EvaluateResult:
     recorded_as: str | None  # the card's target name when --record stored the scores, else None
 
 
-def run_evaluate(model: str | os.PathLike, table: str | os.PathLike, out_dir: str | os.PathLike, *,
+def run_evaluate(model: ModelLike, table: str | os.PathLike, out_dir: str | os.PathLike, *,
                  target_region: str | None = None, source_region: str | None = None, year: int | None = None,
                  device: str = "auto", record: bool = False) -> EvaluateResult:
     """Evaluate ``model`` on ``table``, write metrics.json and the confusion matrix into ``out_dir``;
-    with ``record`` also store the scores in the model file's card (one entry per table name)."""
+    with ``record`` also store the scores in the model file's card (one entry per table name). The model
+    file is read once."""
+    model = read_model_file(model)
     evaluation = evaluate_model(model, table, target_region=target_region, source_region=source_region,
                                 year=year, device=device)
     paths = write_evaluation_files(evaluation, out_dir)

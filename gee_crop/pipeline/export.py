@@ -10,6 +10,7 @@ from gee_crop.data.demo import demo_pixels
 from gee_crop.export.ensemble import export_ensemble_and_check
 from gee_crop.export.onnx import export_and_check
 from gee_crop.export.quantize import quantize_exported
+from gee_crop.models.io import ModelLike, read_model_file
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ExportResult:
     n_calibration: int = 0
 
 
-def run_export(model: str | os.PathLike, out_path: str | os.PathLike, *, opset: int = 17,
+def run_export(model: ModelLike, out_path: str | os.PathLike, *, opset: int = 17,
                table: str | os.PathLike | None = None, overwrite: bool = False,
                quantize: bool = False, trust_pickle: bool = False,
                calibration: str | os.PathLike | None = None) -> ExportResult:
@@ -34,8 +35,8 @@ def run_export(model: str | os.PathLike, out_path: str | os.PathLike, *, opset: 
     else the shipped demo pixels. ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl)
     into ONNX."""
     data = table if table is not None else demo_pixels()
-    path, diff, n_checked = export_and_check(model, out_path, data, opset=opset, overwrite=overwrite,
-                                             trust_pickle=trust_pickle)
+    path, diff, n_checked = export_and_check(read_model_file(model), out_path, data, opset=opset,
+                                             overwrite=overwrite, trust_pickle=trust_pickle)
     result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
     if not quantize:
         return result

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from gee_crop.data.sample_jobs import store_part
 from gee_crop.data.sample_request import SamplingRequest
-from gee_crop.earthengine.pilot import PILOT_FILE, PILOT_SUFFIX, dry_run_lines, pilot_file, run_pilot
+from gee_crop.earthengine.pilot import dry_run_lines, pilot_file, run_pilot
 from gee_crop.pipeline.sample import connect, plan
 
-__all__ = ["PILOT_FILE", "PILOT_SUFFIX", "dry_run", "pilot"]
+__all__ = ["dry_run", "pilot"]
 
 
 def pilot(request: SamplingRequest) -> str:

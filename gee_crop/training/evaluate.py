@@ -20,6 +20,7 @@ from gee_crop.classes import CLASSES, class_indices
 from gee_crop.data.table import read_table
 from gee_crop.features.seasons import format_season_counts
 from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
+from gee_crop.models.io import ModelLike, read_model_file
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import series_features
@@ -69,7 +70,7 @@ def _single_region(values) -> str | None:
     return regions[0] if len(regions) == 1 else None
 
 
-def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.PathLike, *,
+def evaluate_model(model_path: ModelLike, data: SampleSeries | str | os.PathLike, *,
                    target_region: str | None = None, source_region: str | None = None,
                    year: int | None = None, device: str = "auto") -> Evaluation:
     """Predict ``data`` with a saved model and score it after the paper's class alignment.
@@ -78,8 +79,9 @@ def evaluate_model(model_path: str | os.PathLike, data: SampleSeries | str | os.
     model's training region when it had only one. ``year`` None: each sample's own season
     (``season_year``, else the season its dates cover best); given: that season for every sample.
     """
-    predictor = open_predictor(model_path, device=device)
-    check_model_matches(predictor.contract, model_path=model_path)
+    model = read_model_file(model_path)
+    predictor = open_predictor(model, device=device)
+    check_model_matches(predictor.contract, model_path=model.path)
     series = data if isinstance(data, SampleSeries) else read_table(data)
     feats = series_features(series, predictor.contract, year)
     classes = tuple(predictor.contract.classes)

@@ -38,8 +38,7 @@ from torch import nn
 from gee_crop.config import LEARNING_RATE, Arch
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
-from gee_crop.ledger import file_sha256
-from gee_crop.models.io import file_kind, load_model, read_contract
+from gee_crop.models.io import ModelFile, load_model
 from gee_crop.types import SampleSeries
 
 #: passes over the fine-tuning table, and the learning rate as a share of the source's.
@@ -129,12 +128,13 @@ def load_source(init_from: str | os.PathLike, zoo: Mapping[str, Path] | None = N
     gee-crop model."""
     name = str(init_from)
     path = resolve_source_path(name, zoo)
-    if file_kind(path) == "onnx":
+    source = ModelFile.read(path)
+    if source.kind == "onnx":
         raise InputError(f"--init-from {name}: an ONNX file (an export, an int8 zoo file or a Random Forest) holds "
                          "no trainable fp32 weights; give the model.pt it was exported from (`gee-crop train`)")
-    model, meta = load_model(path)
-    return SourceModel(name=name, path=path, sha256=file_sha256(path), arch=str(meta["arch"]),
-                       arch_kwargs=dict(meta.get("arch_kwargs", {})), contract=read_contract(path), meta=meta,
+    model, meta = load_model(source)
+    return SourceModel(name=name, path=path, sha256=source.sha256, arch=str(meta["arch"]),
+                       arch_kwargs=dict(meta.get("arch_kwargs", {})), contract=source.contract, meta=meta,
                        model=model)
 
 

@@ -20,7 +20,7 @@ from gee_crop.errors import MapIncompleteError, OutputExistsError, OutputWriteEr
 from gee_crop.mapping import writers
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.mapping.tiling import Tile, stack_grid
-from gee_crop.pipeline.map import FINISHED_KEY, run_map
+from gee_crop.mapping.engine import FINISHED_KEY, run_map
 from tests.faults.conftest import FAST
 
 

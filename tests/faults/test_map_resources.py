@@ -12,8 +12,10 @@ from shapely.geometry import box
 from gee_crop.errors import InputError, SeasonError
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
 from gee_crop.mapping.tiling import Tile
-from gee_crop.pipeline import map as map_pipeline
-from gee_crop.pipeline.map import run_map, submit_tiles, worker_count
+from gee_crop.mapping.cluster import submit_tiles, worker_count
+from gee_crop.mapping.engine import run_map
+from gee_crop.mapping.tasks import TilePlan
+from gee_crop.models.io import ModelFile
 from tests.faults.conftest import FAST
 from tests.timing import hang_guarded
 
@@ -46,8 +48,8 @@ def task_payloads(plan, tiles) -> list[int]:
 
 
 def test_a_tile_task_carries_a_tile_not_the_stack(patch_stack, tiny_onnx, contract, season_2019):
-    plan = map_pipeline._Plan(LocalStackSource(patch_stack), tiny_onnx, contract, season_2019, None, None, None,
-                              False, 512, 1, None, "fp32", None, None)
+    plan = TilePlan(LocalStackSource(patch_stack), ModelFile.read(tiny_onnx), contract, season_2019, None, None,
+                    None, False, 512, 1, None, "fp32", None, None)
     few = [Tile(r, c, 16, 16) for r in range(0, 64, 16) for c in range(0, 64, 16)]            # 16 tiles
     many = [Tile(r, c, 1, 1) for r in range(64) for c in range(64)]                            # 4,096 tiles
     (payload_few, scattered_few), (payload_many, scattered_many) = task_payloads(plan, few), task_payloads(plan, many)

@@ -12,7 +12,7 @@ from gee_crop.data.stacks import open_local_stack
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.models.io import read_contract
-from gee_crop.pipeline.map import run_map
+from gee_crop.mapping.engine import run_map
 from gee_crop.season import SeasonSpan
 from gee_crop.types import RawStack
 

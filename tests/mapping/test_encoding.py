@@ -10,7 +10,7 @@ from gee_crop.earthengine.composite import (SQRT8_MAX, SQRT8_STEPS, composite_ba
                                             sqrt8_error_bound)
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, decode_pixels
-from gee_crop.pipeline.map import plan_map, run_map
+from gee_crop.mapping.engine import plan_map, run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
 FAST = dict(scheduler="synchronous", progress=False)

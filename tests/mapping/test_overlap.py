@@ -8,9 +8,12 @@ import time
 import pytest
 
 from gee_crop import cli
+from gee_crop.config import SourceKind
+from gee_crop.mapping.engine import plan_map, run_map
 from gee_crop.mapping.overlap import run_overlapped
+from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
-from gee_crop.pipeline.map import plan_map, run_map
+from gee_crop.pipeline.map import map_command
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 from gee_crop.testing.slow_ee import SimulatedLink, most_overlapping
@@ -107,8 +110,10 @@ def test_dry_run_reads_the_rates_of_a_pilot(offline_ee, tmp_path, patch_stack, t
     pilot = tmp_path / "ee.pilot" / "pilot.json"
     pilot.parent.mkdir()
     pilot.write_text('{"seconds_per_request": 1.0, "bytes_per_second": 1e6, "local_pixels_per_second": 512}')
-    source = EarthEngineSource(FakeEarthEngineClient(pixels=None), encoding="uint16")
-    plan = plan_map(source, tiny_onnx, tmp_path / "ee", in_flight=16, **ee_options)
+    # the command's path: the pilot beside --out is found by the dry run of the request
+    request = MapRequest(tiny_onnx, tmp_path / "ee", SourceRequest(SourceKind.EARTHENGINE, encoding="uint16"),
+                         MapSettings(in_flight=16, **ee_options), dry_run=True)
+    plan = map_command(request)
     assert plan.rates.source == str(pilot) and plan.local_seconds == 8.0
     # 16 tiles of 220,160 B over 1 MB/s with 16 in flight: bandwidth-bound at 16 x 0.22 s, plus one latency
     assert plan.fetch_seconds == pytest.approx(16 * 16 * 16 * 860 / 1e6 + 1)

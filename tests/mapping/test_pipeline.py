@@ -13,7 +13,7 @@ from gee_crop.errors import (EarthEngineError, MapIncompleteError, ModelFileErro
                              RegionError)
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, RasterClassMask
 from gee_crop.mapping.tiling import Tile, stack_grid
-from gee_crop.pipeline.map import run_map
+from gee_crop.mapping.engine import run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 from tests.mapping.conftest import Killed, class_band, killed_after
 

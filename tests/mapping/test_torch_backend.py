@@ -6,7 +6,7 @@ import pytest
 import rasterio
 
 from gee_crop.errors import ModelFileError
-from gee_crop.pipeline.map import run_map
+from gee_crop.mapping.engine import run_map
 from gee_crop.mapping.sources import LocalStackSource
 from tests.training.realdata import tiny_run
 

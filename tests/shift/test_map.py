@@ -16,7 +16,7 @@ from gee_crop.classes import NO_CLASS
 from gee_crop.features.shift import fit_domain_summary
 from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
 from gee_crop.models.io import update_model_meta
-from gee_crop.pipeline.map import run_map
+from gee_crop.mapping.engine import run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 from tests.mapping.conftest import Killed, killed_after
 
@@ -119,13 +119,13 @@ def test_a_model_without_a_summary_maps_with_the_shift_unavailable(runner, tmp_p
 
 def test_a_kill_while_writing_the_report_resumes_to_a_full_map(tmp_path, monkeypatch, patch_stack, tiny_onnx,
                                                                reference_run):
-    from gee_crop.pipeline import map as map_pipeline
+    from gee_crop.mapping import engine
 
     def killed(*args, **kwargs):   # SIGKILL after summary.json, before report.html
         raise Killed
 
     out = tmp_path / "map"
-    monkeypatch.setattr(map_pipeline, "map_report_html", killed)
+    monkeypatch.setattr(engine, "map_report_html", killed)
     with pytest.raises(Killed):
         run_map(LocalStackSource(patch_stack), tiny_onnx, out, tile_size=16, **FAST)
     assert (out / "summary.json").exists() and not (out / "report.html").exists()
