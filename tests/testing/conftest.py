@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gee_crop.config import SeasonSpan
+from gee_crop.season import SeasonSpan
 from gee_crop.data.patch import read_patch
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
@@ -29,7 +29,7 @@ def spec() -> FeatureSpec:
 def season(spec, patch) -> SeasonSpan:
     """The 2019 season at the patch (north: 2019-05-01, 43 windows)."""
     _, lat = patch.lonlat()
-    return spec.season(2019, float(np.mean(lat)))
+    return spec.season.span_at(2019, float(np.mean(lat)))
 
 
 @pytest.fixture(scope="module")
