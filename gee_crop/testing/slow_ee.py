@@ -28,7 +28,11 @@ class SimulatedLink:
     """``compute_pixels`` of ``serve`` behind a link with latency and a shared bandwidth."""
 
     def __init__(self, serve: Callable[..., np.ndarray], seconds_per_request: float = 3.0,
-                 bytes_per_second: float | None = 25e6, max_concurrent: int = 40) -> None:
+                 bytes_per_second: float | None = 25e6, max_concurrent: int = 40, *, rendezvous: int = 0,
+                 rendezvous_timeout_s: float = 120.0) -> None:
+        """``rendezvous`` k > 1: the first k requests each wait until all k are in flight at once, so a
+        caller that sends requests one at a time never gets past them (``rendezvous_missed`` is then True
+        after ``rendezvous_timeout_s``, a hang guard): overlap proven by order, not by elapsed seconds."""
         self.serve = serve
         self.seconds_per_request = float(seconds_per_request)
         self.bytes_per_second = bytes_per_second
@@ -42,6 +46,9 @@ class SimulatedLink:
         self._ticks = itertools.count()
         self._link_free = 0.0
         self._lock = threading.Lock()
+        self._rendezvous = threading.Barrier(rendezvous) if rendezvous > 1 else None
+        self._rendezvous_timeout_s = float(rendezvous_timeout_s)
+        self.rendezvous_missed = False
 
     def compute_pixels(self, expression, grid: dict, band_ids: list[str] | None = None) -> np.ndarray:
         started = time.monotonic()
@@ -50,7 +57,10 @@ class SimulatedLink:
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            meets = self._rendezvous is not None and self.requests <= self._rendezvous.parties
         try:
+            if meets:
+                self._meet()
             pixels = self.serve(expression, grid, band_ids)
             ready = max(started + self.seconds_per_request, time.monotonic())
             with self._lock:
@@ -65,6 +75,12 @@ class SimulatedLink:
             with self._lock:
                 self.in_flight -= 1
                 self.intervals.append((start_tick, next(self._ticks)))
+
+    def _meet(self) -> None:
+        try:
+            self._rendezvous.wait(self._rendezvous_timeout_s)  # type: ignore[union-attr]
+        except threading.BrokenBarrierError:
+            self.rendezvous_missed = True
 
 
 def most_overlapping(intervals: Sequence[tuple[int, int]]) -> int:

@@ -30,13 +30,15 @@ def ee_options(patch_stack):
 def test_requests_in_flight_stay_bounded_under_latency(offline_ee, tmp_path, patch_stack, tiny_onnx, contract,
                                                        season_2019, ee_options, reference_run):
     link = SimulatedLink(PatchComputePixels(patch_stack, contract, season_2019).compute_pixels,
-                         seconds_per_request=0.15, bytes_per_second=None)
+                         seconds_per_request=0.15, bytes_per_second=None, rendezvous=4)
     client = FakeEarthEngineClient(pixels=link.compute_pixels)
     result = run_map(EarthEngineSource(client, encoding="uint16"), tiny_onnx, tmp_path / "ee", scheduler="threads",
                      in_flight=4, workers=2, **ee_options, **FAST)
     assert link.requests == client.requests == result.n_tiles == len(link.intervals) == 16
-    # overlap from the recorded order of starts and ends, not from seconds: some request started before
-    # another ended, and never more than 4 were open at once
+    # overlap from the order of starts and ends, not from seconds: the first 4 requests waited for each
+    # other (a map that fetched one tile at a time would never have released them), and never more than
+    # 4 were open at once, however loaded the machine
+    assert not link.rendezvous_missed, "the first 4 requests were never in flight together"
     overlapping = [(a, b) for a in link.intervals for b in link.intervals if a < b and b[0] < a[1]]
     assert overlapping, f"no two requests overlapped: {sorted(link.intervals)}"
     assert most_overlapping(link.intervals) == link.max_in_flight == 4
@@ -46,12 +48,13 @@ def test_requests_in_flight_stay_bounded_under_latency(offline_ee, tmp_path, pat
 def test_in_flight_is_capped_at_the_clients_concurrency(offline_ee, tmp_path, patch_stack, tiny_onnx, contract,
                                                         season_2019, ee_options):
     link = SimulatedLink(PatchComputePixels(patch_stack, contract, season_2019).compute_pixels,
-                         seconds_per_request=0.05, bytes_per_second=None)
+                         seconds_per_request=0.05, bytes_per_second=None, rendezvous=2)
     client = FakeEarthEngineClient(pixels=link.compute_pixels)
     client.max_concurrent = 2  # a project with a lower quota
     run_map(EarthEngineSource(client), tiny_onnx, tmp_path / "ee", scheduler="threads", in_flight=40, **ee_options,
             **FAST)
-    assert len(link.intervals) == 16 and most_overlapping(link.intervals) == link.max_in_flight == 2
+    assert not link.rendezvous_missed  # 2 were in flight together ...
+    assert len(link.intervals) == 16 and most_overlapping(link.intervals) == link.max_in_flight == 2  # ... never 3
 
 
 def test_kill_and_resume_with_overlap_gives_the_same_map(offline_ee, tmp_path, patch_stack, tiny_onnx, contract,

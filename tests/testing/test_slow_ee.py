@@ -84,6 +84,21 @@ def test_concurrent_requests_are_counted_in_flight_and_overlap_in_the_intervals(
     assert sorted(start for start, _ in link.intervals) == list(range(n))  # every start before any end
 
 
+def test_the_rendezvous_releases_concurrent_requests_and_catches_one_at_a_time(tile):
+    together = SimulatedLink(lambda *request: tile, seconds_per_request=0.0, bytes_per_second=None, rendezvous=3)
+    threads = [threading.Thread(target=together.compute_pixels, args=(None, {})) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not together.rendezvous_missed and most_overlapping(together.intervals) == 3
+    # a caller that waits for each answer before the next request never fills the rendezvous
+    alone = SimulatedLink(lambda *request: tile, seconds_per_request=0.0, bytes_per_second=None, rendezvous=3,
+                          rendezvous_timeout_s=0.05)
+    alone.compute_pixels(None, {})
+    assert alone.rendezvous_missed and most_overlapping(alone.intervals) == 1
+
+
 def test_a_failing_server_still_closes_its_interval():
     def fail(*request):
         raise RuntimeError("server down")
