@@ -3,6 +3,7 @@
 Every output of gee-crop (tables, models, ONNX files, maps, reports, manifests) goes through
 :func:`atomic_write`: write to a temporary name beside the target, then ``os.replace`` it.
 """
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ list (``--classes``) gives another one (:func:`parse_class_list`, :meth:`Legend.
 travels in the sample table and the model contract, and :func:`class_hex` gives every class a
 colour (the paper's colours, then a fixed palette in class-list order).
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,7 +61,7 @@ CLASS_HEX: dict[str, str] = {
 
 
 def _rgb_bytes(hex_colour: str) -> tuple[int, int, int]:
-    """"rrggbb" -> (r, g, b) bytes."""
+    """ "rrggbb" -> (r, g, b) bytes."""
     r, g, b = bytes.fromhex(hex_colour)
     return r, g, b
 
@@ -70,8 +71,25 @@ CLASS_COLORS: dict[str, tuple[int, int, int]] = {c: _rgb_bytes(h) for c, h in CL
 #: Colours of classes that CLASS_HEX does not name, taken in class-list order (matplotlib's
 #: "tab20" qualitative palette, its greys left out: grey is "other").
 PALETTE_HEX: tuple[str, ...] = (
-    "1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2", "bcbd22", "17becf", "aec7e8",
-    "ffbb78", "98df8a", "ff9896", "c5b0d5", "c49c94", "f7b6d2", "dbdb8d", "9edae5")
+    "1f77b4",
+    "ff7f0e",
+    "2ca02c",
+    "d62728",
+    "9467bd",
+    "8c564b",
+    "e377c2",
+    "bcbd22",
+    "17becf",
+    "aec7e8",
+    "ffbb78",
+    "98df8a",
+    "ff9896",
+    "c5b0d5",
+    "c49c94",
+    "f7b6d2",
+    "dbdb8d",
+    "9edae5",
+)
 _OPAQUE = np.iinfo(np.uint8).max
 #: At most this many classes: class rasters are uint8 and NO_CLASS (255) means "no class".
 MAX_CLASSES = NO_CLASS
@@ -106,8 +124,10 @@ def check_class_list(classes: tuple[str, ...], source: str = "--classes") -> tup
     classes = tuple(classes)
     bad = [c for c in classes if not _CLASS_NAME.match(c) or c == EXCLUDE]
     if bad:
-        raise InputError(f"{source}: class name(s) {', '.join(map(repr, bad))} are not usable; use lower-case "
-                         f"letters, digits and '_' (e.g. winter_wheat), and {EXCLUDE!r} only to drop a code")
+        raise InputError(
+            f"{source}: class name(s) {', '.join(map(repr, bad))} are not usable; use lower-case "
+            f"letters, digits and '_' (e.g. winter_wheat), and {EXCLUDE!r} only to drop a code"
+        )
     twice = sorted({c for c in classes if classes.count(c) > 1})
     if twice:
         raise InputError(f"{source} names {', '.join(twice)} more than once; list each class once")
@@ -130,6 +150,7 @@ def parse_class_list(text: str) -> tuple[str, ...]:
 
 
 # ----------------------------------------------------------------------------- colours
+
 
 def class_hex(name: str, classes: tuple[str, ...] = CLASSES) -> str:
     """Hex colour "rrggbb" of class ``name`` of the class list ``classes``: the paper's colour for the
@@ -170,14 +191,16 @@ def class_rgba(classes: np.ndarray, class_list: tuple[str, ...] = CLASSES) -> np
 
 # ----------------------------------------------------------------------------- legends
 
+
 def _code_key(code: object) -> str:
     """A code as the text a legend keys it by: integer codes in canonical form (no leading zeros)."""
     text = str(code).strip()
     return str(int(text)) if text.lstrip("-").isdigit() else text
 
 
-def read_csv_rows(path: str | os.PathLike[str] | Traversable, columns: tuple[str, ...], *, delimiter: str = ",",
-                  what: str = "legend") -> list[dict[str, str]]:
+def read_csv_rows(
+    path: str | os.PathLike[str] | Traversable, columns: tuple[str, ...], *, delimiter: str = ",", what: str = "legend"
+) -> list[dict[str, str]]:
     """The rows of a legend-like CSV (a path, or a resource of the package); lines starting with '#'
     are comments. InputError naming the missing file or columns."""
     path = Path(path) if isinstance(path, (str, os.PathLike)) else path
@@ -187,8 +210,9 @@ def read_csv_rows(path: str | os.PathLike[str] | Traversable, columns: tuple[str
     with path.open(encoding="utf-8-sig", newline="") as fh:  # type: ignore[call-overload]
         rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter=delimiter))
     if not rows or not set(columns) <= set(rows[0]):
-        raise InputError(f"{path} needs the columns {','.join(columns)} (one row per label code), "
-                         f"separated by {delimiter!r}")
+        raise InputError(
+            f"{path} needs the columns {','.join(columns)} (one row per label code), separated by {delimiter!r}"
+        )
     return rows
 
 
@@ -210,14 +234,18 @@ class Legend(Mapping[str, str]):
     by_name: bool = False
 
     def __post_init__(self) -> None:
-        table = {self._key(k): (EXCLUDE if str(v).strip() == _LEGACY_EXCLUDE else str(v).strip())
-                 for k, v in self.table.items()}
+        table = {
+            self._key(k): (EXCLUDE if str(v).strip() == _LEGACY_EXCLUDE else str(v).strip())
+            for k, v in self.table.items()
+        }
         object.__setattr__(self, "table", table)
         object.__setattr__(self, "classes", tuple(self.classes))
         unknown = sorted(set(table.values()) - set(self.classes) - {EXCLUDE})
         if unknown:
-            raise UnknownClassError(f"{self.source} maps codes to unknown class(es) {', '.join(map(repr, unknown))}; "
-                                    f"use one of {', '.join(self.classes)} or {EXCLUDE!r}")
+            raise UnknownClassError(
+                f"{self.source} maps codes to unknown class(es) {', '.join(map(repr, unknown))}; "
+                f"use one of {', '.join(self.classes)} or {EXCLUDE!r}"
+            )
 
     def _key(self, code: object) -> str:
         if self.by_name and str(code).strip() != DEFAULT_CODE:
@@ -253,12 +281,18 @@ class Legend(Mapping[str, str]):
         if CLASS_COLUMN not in header:
             column = "class"
         rows = read_csv_rows(path, (CODE_COLUMN, column), what="legend")
-        table = {r[CODE_COLUMN]: (EXCLUDE if r[column].strip() in (EXCLUDE, _LEGACY_EXCLUDE)
-                                  else normalize_class_name(r[column])) for r in rows}
+        table = {
+            r[CODE_COLUMN]: (
+                EXCLUDE if r[column].strip() in (EXCLUDE, _LEGACY_EXCLUDE) else normalize_class_name(r[column])
+            )
+            for r in rows
+        }
         named = list(dict.fromkeys(v for v in table.values() if v != EXCLUDE))
         if not named:
-            raise InputError(f"legend {path} maps no label value to a class (every row says {EXCLUDE!r}); "
-                             "give at least two rows 'value,class name'")
+            raise InputError(
+                f"legend {path} maps no label value to a class (every row says {EXCLUDE!r}); "
+                "give at least two rows 'value,class name'"
+            )
         classes = resolve_class_list(tuple(named) if classes is None else tuple(classes))
         return cls(table, source=f"legend {path}", classes=check_class_list(tuple(classes), f"legend {path}"))
 
@@ -268,8 +302,9 @@ class Legend(Mapping[str, str]):
         that names no class is ``other`` when the list has it, else excluded."""
         classes = check_class_list(tuple(classes))
         default = OTHER if OTHER in classes else EXCLUDE
-        return cls({**{c: c for c in classes}, DEFAULT_CODE: default}, source="--classes", classes=classes,
-                   by_name=True)
+        return cls(
+            {**{c: c for c in classes}, DEFAULT_CODE: default}, source="--classes", classes=classes, by_name=True
+        )
 
     @classmethod
     def shipped(cls, name: str) -> Legend:
@@ -305,9 +340,11 @@ class Legend(Mapping[str, str]):
         default = self.table.get(DEFAULT_CODE)
         missing = [k for k in keys if k not in self.table] if default is None else []
         if missing:
-            raise InputError(f"label codes {missing[:10]} are not in the class-mapping table ({self.source}); "
-                             f"add them to the table (code -> one of {', '.join(self.classes)} or {EXCLUDE}; "
-                             f"a row '{DEFAULT_CODE},{EXCLUDE}' drops every code not listed)")
+            raise InputError(
+                f"label codes {missing[:10]} are not in the class-mapping table ({self.source}); "
+                f"add them to the table (code -> one of {', '.join(self.classes)} or {EXCLUDE}; "
+                f"a row '{DEFAULT_CODE},{EXCLUDE}' drops every code not listed)"
+            )
         names = np.array([self.table.get(k, default) for k in keys], dtype=object)
         return names[inverse.reshape(-1)].reshape(codes.shape)
 

@@ -4,6 +4,7 @@ Every other module imports bands (and their names: Sentinel-2 two-digit names, c
 names) from here; never repeat a band list elsewhere. The classes live in :mod:`gee_crop.classes`, the
 season (its start, length, window and hemisphere rule) in :mod:`gee_crop.season`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,8 +62,8 @@ class Encoding(StrChoiceEnum):
     """How the composite's values travel from Earth Engine (``gee-crop map --encoding``; the transform
     is ``gee_crop.earthengine.composite.encode_image``)."""
 
-    SQRT8 = "sqrt8"     # code = 1 + round(254 sqrt(reflectance / SQRT8_MAX)): 1 B per value
-    UINT16 = "uint16"   # DN = round(reflectance x 10,000): 2 B per value, exact to half a DN
+    SQRT8 = "sqrt8"  # code = 1 + round(254 sqrt(reflectance / SQRT8_MAX)): 1 B per value
+    UINT16 = "uint16"  # DN = round(reflectance x 10,000): 2 B per value, exact to half a DN
 
 
 class SourceKind(StrChoiceEnum):
@@ -86,17 +87,17 @@ class InputScaling(StrChoiceEnum):
     training data (``gee-crop train --input-scaling``; stored in the model contract, applied inside the
     model, so callers always feed reflectance)."""
 
-    STANDARD = "standard"   # (x - mean) / std: the paper's
-    LOG = "log"             # log1p(100 max(x, 0)), then (. - mean) / std: gains become offsets
-    SMOOTH = "smooth"       # a centred SMOOTH_BINS-bin moving mean over time (2D medians), then (. - mean) / std
+    STANDARD = "standard"  # (x - mean) / std: the paper's
+    LOG = "log"  # log1p(100 max(x, 0)), then (. - mean) / std: gains become offsets
+    SMOOTH = "smooth"  # a centred SMOOTH_BINS-bin moving mean over time (2D medians), then (. - mean) / std
 
 
 class SamplingMode(StrChoiceEnum):
     """How an Earth Engine sampling job runs its tiles (``gee-crop sample --mode``)."""
 
-    AUTO = "auto"                # interactive for small jobs, export for large ones
+    AUTO = "auto"  # interactive for small jobs, export for large ones
     INTERACTIVE = "interactive"  # each tile streamed with paged computeFeatures requests
-    EXPORT = "export"            # each tile a batch table-export task
+    EXPORT = "export"  # each tile a batch table-export task
 
 
 class ExportDestination(StrChoiceEnum):
@@ -104,15 +105,25 @@ class ExportDestination(StrChoiceEnum):
 
     ASSET = "asset"  # the default: table assets gee-crop reads back itself, whatever the credentials
     DRIVE = "drive"  # CSVs on Google Drive (synced by the user)
-    GCS = "gcs"      # CSVs on Cloud Storage (synced by the user)
+    GCS = "gcs"  # CSVs on Cloud Storage (synced by the user)
 
 
 #: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
 BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}
 #: Sentinel-2 two-digit band names (ESA products, NetCDF patches, WorldCereal: B02 ...) -> BANDS names.
-S2_BAND_NAMES: dict[str, str] = {"B02": "B2", "B03": "B3", "B04": "B4", "B08": "B8", "B05": "B5", "B06": "B6",
-                                 "B07": "B7", "B8A": "B8A", "B11": "B11", "B12": "B12"}
+S2_BAND_NAMES: dict[str, str] = {
+    "B02": "B2",
+    "B03": "B3",
+    "B04": "B4",
+    "B08": "B8",
+    "B05": "B5",
+    "B06": "B6",
+    "B07": "B7",
+    "B8A": "B8A",
+    "B11": "B11",
+    "B12": "B12",
+}
 
 #: Reflectance is stored as digital numbers: reflectance = DN / REFLECTANCE_SCALE; DN 0 = no data.
 REFLECTANCE_SCALE = 10_000.0

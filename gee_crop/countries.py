@@ -13,6 +13,7 @@ Everything here is plain data read from ``gee_crop/resources`` (no Earth Engine,
 The Earth Engine graphs of the labels (remaps, CDL, the accuracy mask) are built in
 ``gee_crop.earthengine.labels`` from what this module reads.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,8 +61,10 @@ class CountrySpec:
     def asset_id(self, year: int, project: str | None) -> str:
         """The label asset of ``year``; user assets live under ``project``."""
         if "{project}" in self.asset and not project:
-            raise InputError(f"the {self.code} labels are a user asset under a Cloud project; pass "
-                             f"--project MY-PROJECT (the project that holds {self.asset})")
+            raise InputError(
+                f"the {self.code} labels are a user asset under a Cloud project; pass "
+                f"--project MY-PROJECT (the project that holds {self.asset})"
+            )
         return self.asset.format(project=project, year=year)
 
     def legend(self) -> Legend:
@@ -81,8 +84,7 @@ def registry() -> dict[str, CountrySpec]:
     """Country code -> :class:`CountrySpec`, from the shipped countries.yaml."""
     with _label_resource("countries.yaml").open(encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
-    return {code: CountrySpec(code=code, **{**entry, "extent": tuple(entry["extent"])})
-            for code, entry in raw.items()}
+    return {code: CountrySpec(code=code, **{**entry, "extent": tuple(entry["extent"])}) for code, entry in raw.items()}
 
 
 def country_spec(code: str) -> CountrySpec:
@@ -93,11 +95,13 @@ def country_spec(code: str) -> CountrySpec:
         raise RegionError(
             f"no reference labels are registered for country {code!r}; use one of "
             f"{', '.join(sorted(known))}, or bring your own labels: --region AOI.geojson --labels FILE "
-            "--label-field NAME --legend CSV")
+            "--label-field NAME --legend CSV"
+        )
     return spec
 
 
 # ------------------------------------------------------------------ outlines
+
 
 @lru_cache(maxsize=1)
 def country_outlines() -> dict[str, sg.base.BaseGeometry]:
@@ -113,8 +117,10 @@ def country_geometry(iso3: str) -> sg.base.BaseGeometry:
     code = iso3.strip().upper()
     outlines = country_outlines()
     if code not in outlines:
-        raise RegionError(f"{iso3!r} is not the ISO 3166-1 alpha-3 code of a country with registered labels "
-                          f"({', '.join(sorted(outlines))}); give one of them, or a GeoJSON file with --region")
+        raise RegionError(
+            f"{iso3!r} is not the ISO 3166-1 alpha-3 code of a country with registered labels "
+            f"({', '.join(sorted(outlines))}); give one of them, or a GeoJSON file with --region"
+        )
     return outlines[code]
 
 
@@ -126,13 +132,16 @@ def country_of(geometry: sg.base.BaseGeometry) -> CountrySpec:
         if area > overlap:
             best, overlap = spec, area
     if best is None:
-        raise RegionError("the region is not inside a country with registered reference labels "
-                          f"({', '.join(registry())}); give a region there, or use "
-                          "--labels FILE --label-field NAME --legend CSV for your own labels")
+        raise RegionError(
+            "the region is not inside a country with registered reference labels "
+            f"({', '.join(registry())}); give a region there, or use "
+            "--labels FILE --label-field NAME --legend CSV for your own labels"
+        )
     return best
 
 
 # ------------------------------------------------------------ CDL accuracy
+
 
 def read_accuracy_table(year: int, path: str | Path | None = None) -> dict[int, set[int]]:
     """CDL code -> state FIPS codes passing METHOD.md's accuracy filter for ``year``.
@@ -143,13 +152,13 @@ def read_accuracy_table(year: int, path: str | Path | None = None) -> dict[int, 
     legend = Legend.shipped(CDL_LEGEND)
     source = _label_resource("cdl_state_accuracy.csv") if path is None else Path(path)
     with source.open(encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))
-                if int(r["year"]) == year]
+        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#")) if int(r["year"]) == year]
     if not rows:
         raise InputError(
             f"no per-state CDL accuracies for {year}; fill cdl_state_accuracy.csv from the NASS CDL "
             f"metadata pages and pass it with --cdl-accuracy FILE, or skip the filter with "
-            f"--no-accuracy-filter (see {DOCS})")
+            f"--no-accuracy-filter (see {DOCS})"
+        )
     allowed: dict[int, set[int]] = {}
     for r in rows:
         code = int(r["code"])

@@ -1,4 +1,5 @@
 """User-facing errors. Each message names the problem and the fix; the CLI prints it on one line."""
+
 from __future__ import annotations
 
 

@@ -18,6 +18,7 @@ tile (``<out>/tiles/``), an experiment run. The ledger is a JSON file beside the
   units finished after the last save are then redone, which costs less than rewriting the ledger
   per unit.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,9 @@ class RunLedger:
     the key the unit entries are stored under (``"tiles"`` for sampling and map tiles).
     """
 
-    def __init__(self, path: str | os.PathLike[str], settings: dict[str, Any], *, units: str = "units",
-                 save_every_s: float = 0.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], settings: dict[str, Any], *, units: str = "units", save_every_s: float = 0.0
+    ) -> None:
         self.path = Path(path)
         self.folder = self.path.parent
         self.units_key = units
@@ -72,8 +74,15 @@ class RunLedger:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], settings: dict[str, Any], *, units: str = "units",
-             overwrite: bool = False, save_every_s: float = 0.0) -> RunLedger:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        settings: dict[str, Any],
+        *,
+        units: str = "units",
+        overwrite: bool = False,
+        save_every_s: float = 0.0,
+    ) -> RunLedger:
         """The ledger at ``path`` for a run with ``settings``: a fresh one (its folder created and the
         file written, so an unwritable output fails here), or the saved one when the settings match.
 
@@ -87,8 +96,9 @@ class RunLedger:
             try:
                 saved = json.loads(ledger.path.read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
-                raise OutputExistsError(f"{ledger.path} is not a readable run ledger ({exc}); pass --overwrite "
-                                        "to start over") from None
+                raise OutputExistsError(
+                    f"{ledger.path} is not a readable run ledger ({exc}); pass --overwrite to start over"
+                ) from None
             ledger._check_settings(saved.get("settings") if isinstance(saved, dict) else None)
             ledger.data = {**saved, units: saved.get(units, {})}
         ledger.save()
@@ -102,15 +112,18 @@ class RunLedger:
         changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
         raise OutputExistsError(
             f"{self.folder} holds a run with other settings ({', '.join(changed)} differ); rerun with the "
-            "same options to resume it, or pass --overwrite to start over")
+            "same options to resume it, or pass --overwrite to start over"
+        )
 
     def save(self) -> None:
         """Write the ledger atomically; OutputWriteError (the fix named) when the folder is not writable."""
         try:
             write_json_atomic(self.path, self.data, sort_keys=True)
         except OSError as exc:
-            raise OutputWriteError(f"cannot write to {self.folder} ({exc.strerror or exc}); choose a writable "
-                                   "--out folder (or free disk space), then rerun the same command") from None
+            raise OutputWriteError(
+                f"cannot write to {self.folder} ({exc.strerror or exc}); choose a writable "
+                "--out folder (or free disk space), then rerun the same command"
+            ) from None
         self._saved_at = time.monotonic()
 
     def _changed(self) -> None:

@@ -7,6 +7,7 @@ south, 5-day windows) is stated once, here: ``Season()``. A season travels whole
 compositing, training and mapping. Each sample's season *year* is inferred in
 :mod:`gee_crop.features.seasons`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,10 @@ def parse_month_day(text: str) -> tuple[int, int]:
         month, day = (int(v) for v in str(text).strip().split("-"))
         dt.date(2001, month, day)
     except ValueError:
-        raise InputError(f"--season-start {text!r} is not a month-day; give MM-DD, e.g. 11-01 for 1 November "
-                         "(29 February is refused: not every year has it)") from None
+        raise InputError(
+            f"--season-start {text!r} is not a month-day; give MM-DD, e.g. 11-01 for 1 November "
+            "(29 February is refused: not every year has it)"
+        ) from None
     return month, day
 
 
@@ -96,8 +99,12 @@ class SeasonSpan:
         return [self.start + dt.timedelta(days=k * self.window_days) for k in range(self.n_bins)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), "length_days": self.length_days,
-                "window_days": self.window_days, "n_bins": self.n_bins}
+        return {
+            "start": self.start.isoformat(),
+            "length_days": self.length_days,
+            "window_days": self.window_days,
+            "n_bins": self.n_bins,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SeasonSpan:
@@ -124,8 +131,10 @@ class Season:
         if len(self.start_month_day) != 2:
             raise ValueError(f"start_month_day must be (month, day), got {self.start_month_day!r}")
         if self.length_days <= 0 or self.window_days <= 0:
-            raise SeasonError(f"a season needs a positive length and window, got length_days={self.length_days}, "
-                              f"window_days={self.window_days}; use e.g. {SEASON_LENGTH_DAYS} and {WINDOW_DAYS} days")
+            raise SeasonError(
+                f"a season needs a positive length and window, got length_days={self.length_days}, "
+                f"window_days={self.window_days}; use e.g. {SEASON_LENGTH_DAYS} and {WINDOW_DAYS} days"
+            )
 
     @property
     def n_bins(self) -> int:
@@ -150,8 +159,9 @@ class Season:
         """The dated season of ``year`` at ``latitude`` (south of the equator: the southern rule)."""
         return self.span(year, hemisphere_of(latitude))
 
-    def with_overrides(self, start: str | None = None, days: int | None = None,
-                       window_days: int | None = None) -> Season:
+    def with_overrides(
+        self, start: str | None = None, days: int | None = None, window_days: int | None = None
+    ) -> Season:
         """This season with the options a user GAVE (None: not given, this season's value kept):
         ``--season-start MM-DD`` (a local calendar: no southern shift), ``--season-days N`` and
         ``--window-days D``. InputError naming the fix for a season longer than a year or a window
@@ -159,20 +169,27 @@ class Season:
         length = self.length_days if days is None else int(days)
         window = self.window_days if window_days is None else int(window_days)
         if not 1 <= length <= MAX_SEASON_DAYS:
-            raise InputError(f"--season-days {length} is {'longer than a year' if length > 0 else 'not positive'}; "
-                             f"give 1 to {MAX_SEASON_DAYS} days (one season per model; map two seasons with two "
-                             "models)")
+            raise InputError(
+                f"--season-days {length} is {'longer than a year' if length > 0 else 'not positive'}; "
+                f"give 1 to {MAX_SEASON_DAYS} days (one season per model; map two seasons with two "
+                "models)"
+            )
         if not 1 <= window <= length:
-            raise InputError(f"--window-days {window} must be between 1 and the season's {length} days "
-                             f"(paper: {WINDOW_DAYS})")
+            raise InputError(
+                f"--window-days {window} must be between 1 and the season's {length} days (paper: {WINDOW_DAYS})"
+            )
         if start is None:
             return replace(self, length_days=length, window_days=window)
         return Season(parse_month_day(start), length, window, 0)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored layout (sample table ``gee_crop_season``, sampling job fingerprints)."""
-        return {"start_month_day": list(self.start_month_day), "length_days": int(self.length_days),
-                "window_days": int(self.window_days), "south_shift_months": int(self.south_shift_months)}
+        return {
+            "start_month_day": list(self.start_month_day),
+            "length_days": int(self.length_days),
+            "window_days": int(self.window_days),
+            "south_shift_months": int(self.south_shift_months),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Season:
@@ -180,5 +197,9 @@ class Season:
         ``year_trained`` are ignored; a missing start or southern shift is the paper's, as in files
         written before they were stored)."""
         month, day = (int(v) for v in d.get("start_month_day", SEASON_START_MONTH_DAY))
-        return cls((month, day), int(d["length_days"]), int(d["window_days"]),
-                   int(d.get("south_shift_months", SOUTH_SHIFT_MONTHS)))
+        return cls(
+            (month, day),
+            int(d["length_days"]),
+            int(d["window_days"]),
+            int(d.get("south_shift_months", SOUTH_SHIFT_MONTHS)),
+        )

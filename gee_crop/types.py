@@ -1,5 +1,6 @@
 """The in-memory data types every room shares: :class:`SampleSeries` (labelled samples with raw
 series; the sample table in memory) and :class:`RawStack` (a raw dated raster stack)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,8 +48,9 @@ class SampleSeries:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} rows, expected {n}")
         if self.dates.shape[0] != n or self.dn.shape[:2] != self.dates.shape or self.cloud.shape != self.dates.shape:
-            raise ValueError(f"inconsistent shapes: dates {self.dates.shape}, dn {self.dn.shape}, "
-                             f"cloud {self.cloud.shape}")
+            raise ValueError(
+                f"inconsistent shapes: dates {self.dates.shape}, dn {self.dn.shape}, cloud {self.cloud.shape}"
+            )
         if self.dn.shape[2] != len(BANDS):
             raise ValueError(f"dn must have {len(BANDS)} bands, got {self.dn.shape[2]}")
 
@@ -69,9 +71,18 @@ class SampleSeries:
         """Rows selected by a boolean mask or an integer index (padding trimmed)."""
         index = np.asarray(index)
         sub = SampleSeries(
-            self.sample_id[index], self.lon[index], self.lat[index], self.region[index],
-            self.crop_class[index], self.cloud_kind[index], self.dates[index], self.dn[index],
-            self.cloud[index], {k: v[index] for k, v in self.extra.items()}, self.classes, self.season,
+            self.sample_id[index],
+            self.lon[index],
+            self.lat[index],
+            self.region[index],
+            self.crop_class[index],
+            self.cloud_kind[index],
+            self.dates[index],
+            self.dn[index],
+            self.cloud[index],
+            {k: v[index] for k, v in self.extra.items()},
+            self.classes,
+            self.season,
             None if self.season_year is None else self.season_year[index],
         )
         return sub.trimmed()
@@ -81,9 +92,21 @@ class SampleSeries:
         t = int(self.n_obs.max()) if len(self) else 0
         if t == self.dates.shape[1]:
             return self
-        return SampleSeries(self.sample_id, self.lon, self.lat, self.region, self.crop_class,
-                            self.cloud_kind, self.dates[:, :t], self.dn[:, :t], self.cloud[:, :t],
-                            self.extra, self.classes, self.season, self.season_year)
+        return SampleSeries(
+            self.sample_id,
+            self.lon,
+            self.lat,
+            self.region,
+            self.crop_class,
+            self.cloud_kind,
+            self.dates[:, :t],
+            self.dn[:, :t],
+            self.cloud[:, :t],
+            self.extra,
+            self.classes,
+            self.season,
+            self.season_year,
+        )
 
     @property
     def season_counts(self) -> dict[int, int]:
@@ -101,8 +124,10 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
     if not tables:
         raise ValueError("nothing to concatenate")
     if len({(tab.classes, tab.season or Season()) for tab in tables}) > 1:
-        raise ValueError("the tables have different class lists or seasons; sample them with the same "
-                         "--legend/--classes and season options")
+        raise ValueError(
+            "the tables have different class lists or seasons; sample them with the same "
+            "--legend/--classes and season options"
+        )
     t = max(tab.dates.shape[1] for tab in tables)
 
     def pad(a: np.ndarray, fill: float | np.datetime64) -> np.ndarray:
@@ -114,15 +139,19 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
 
     extra_keys = set.intersection(*(set(tab.extra) for tab in tables))
     return SampleSeries(
-        stacked("sample_id"), stacked("lon"), stacked("lat"), stacked("region"), stacked("crop_class"),
+        stacked("sample_id"),
+        stacked("lon"),
+        stacked("lat"),
+        stacked("region"),
+        stacked("crop_class"),
         stacked("cloud_kind"),
         np.concatenate([pad(tab.dates, np.datetime64("NaT")) for tab in tables]),
         np.concatenate([pad(tab.dn, 0) for tab in tables]),
         np.concatenate([pad(tab.cloud, np.nan) for tab in tables]),
         {k: np.concatenate([tab.extra[k] for tab in tables]) for k in sorted(extra_keys)},
-        tables[0].classes, tables[0].season,
-        None if any(tab.season_year is None for tab in tables)
-        else np.concatenate([tab.season_year for tab in tables]),
+        tables[0].classes,
+        tables[0].season,
+        None if any(tab.season_year is None for tab in tables) else np.concatenate([tab.season_year for tab in tables]),
     )
 
 

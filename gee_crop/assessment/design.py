@@ -5,6 +5,7 @@ overall accuracy (Cochran 1977 eq. 5.25, Olofsson et al. 2014 eq. 13) and antici
 accuracies; it is then allocated to the strata proportionally, equally or optimally (Neyman), with
 a minimum per stratum so that rare classes get enough points for their user's accuracy.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,10 @@ def sample_size(weights: np.ndarray, expected_ua: np.ndarray, target_se: float) 
     U_i, ``target_se`` the standard error S(O) wanted for overall accuracy.
     """
     if not 0 < target_se < 1:
-        raise InputError(f"the target standard error of overall accuracy must be in (0, 1), got {target_se}; "
-                         "0.01 is the usual choice")
+        raise InputError(
+            f"the target standard error of overall accuracy must be in (0, 1), got {target_se}; "
+            "0.01 is the usual choice"
+        )
     ua = np.asarray(expected_ua, dtype=np.float64)
     if ((ua <= 0) | (ua >= 1)).any():
         raise InputError(f"expected user's accuracies must be in (0, 1), got {ua.tolist()}; e.g. 0.8")
@@ -48,8 +51,14 @@ def _round_to_total(shares: np.ndarray, total: int) -> np.ndarray:
     return counts
 
 
-def allocate(n: int, stratum_pixels: np.ndarray, allocation: Allocation | str = Allocation.PROPORTIONAL, *,
-             expected_ua: np.ndarray | None = None, min_per_class: int = 50) -> np.ndarray:
+def allocate(
+    n: int,
+    stratum_pixels: np.ndarray,
+    allocation: Allocation | str = Allocation.PROPORTIONAL,
+    *,
+    expected_ua: np.ndarray | None = None,
+    min_per_class: int = 50,
+) -> np.ndarray:
     """Points per stratum: ``n`` spread by ``allocation``, each stratum raised to ``min_per_class``
     and capped at its pixel count (so the total may exceed ``n`` when minimums apply).
 
@@ -81,7 +90,6 @@ def draw_points(classes: np.ndarray, counts: np.ndarray, seed: int = 0) -> tuple
     stratum in class order."""
     rng = np.random.default_rng(seed)
     flat = np.asarray(classes).ravel()
-    picked = [rng.choice(np.flatnonzero(flat == k), size=int(c), replace=False)
-              for k, c in enumerate(counts) if c > 0]
+    picked = [rng.choice(np.flatnonzero(flat == k), size=int(c), replace=False) for k, c in enumerate(counts) if c > 0]
     index = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
     return np.unravel_index(index, np.shape(classes))

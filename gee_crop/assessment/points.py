@@ -1,5 +1,6 @@
 """Files of an assessment: the class map read as strata, sample points written for labelling, and
 labelled reference points read back (CSV or GeoJSON)."""
+
 from __future__ import annotations
 
 import csv
@@ -47,10 +48,12 @@ class ClassMap:
 
 def _pixel_area_ha(crs: CRS, transform: rasterio.Affine, height: int) -> float:
     if crs.is_geographic:
-        raise InputError("the map is in geographic coordinates, where pixels differ in area; reproject it to "
-                         "an equal-area or UTM CRS (e.g. gdalwarp -t_srs EPSG:326xx) before assessing it")
+        raise InputError(
+            "the map is in geographic coordinates, where pixels differ in area; reproject it to "
+            "an equal-area or UTM CRS (e.g. gdalwarp -t_srs EPSG:326xx) before assessing it"
+        )
     metres = crs.axis_info[0].unit_conversion_factor
-    return abs(transform.a * transform.e) * metres ** 2 / 1e4
+    return abs(transform.a * transform.e) * metres**2 / 1e4
 
 
 def read_class_map(path: str | os.PathLike) -> ClassMap:
@@ -64,29 +67,46 @@ def read_class_map(path: str | os.PathLike) -> ClassMap:
             tags = src.tags(1)
             crs, transform = src.crs, src.transform
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"{path} is not a readable GeoTIFF ({exc}); give the map.tif written by `gee-crop map`") from None
+        raise InputError(
+            f"{path} is not a readable GeoTIFF ({exc}); give the map.tif written by `gee-crop map`"
+        ) from None
     if "class_names" not in tags:
         raise InputError(f"{path} has no class_names tag on band 1; give a map written by `gee-crop map`")
     if crs is None:
         raise InputError(f"{path} has no CRS; give a georeferenced map")
     names = tuple(json.loads(tags["class_names"]))
     crs = CRS.from_user_input(crs.to_wkt())
-    return ClassMap(classes.astype(np.uint8), names, crs.to_string(), tuple(transform)[:6],
-                    _pixel_area_ha(crs, transform, classes.shape[0]))
+    return ClassMap(
+        classes.astype(np.uint8),
+        names,
+        crs.to_string(),
+        tuple(transform)[:6],
+        _pixel_area_ha(crs, transform, classes.shape[0]),
+    )
 
 
-def write_class_raster(path: str | os.PathLike, classes: np.ndarray, names: tuple[str, ...], crs: str,
-                       transform: tuple[float, ...]) -> Path:
+def write_class_raster(
+    path: str | os.PathLike, classes: np.ndarray, names: tuple[str, ...], crs: str, transform: tuple[float, ...]
+) -> Path:
     """A one-band GeoTIFF of class indices (NO_CLASS = none) with its class names, as ``read_class_map``
     reads it (a map restricted to some pixels, or a reference label raster)."""
-    profile = {"driver": "GTiff", "width": classes.shape[1], "height": classes.shape[0], "count": 1,
-               "dtype": "uint8", "crs": crs, "transform": rasterio.Affine(*transform[:6]), "nodata": NO_CLASS,
-               "compress": "deflate"}
+    profile = {
+        "driver": "GTiff",
+        "width": classes.shape[1],
+        "height": classes.shape[0],
+        "count": 1,
+        "dtype": "uint8",
+        "crs": crs,
+        "transform": rasterio.Affine(*transform[:6]),
+        "nodata": NO_CLASS,
+        "compress": "deflate",
+    }
 
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(np.asarray(classes, dtype=np.uint8), 1)
             dst.update_tags(1, class_names=json.dumps(list(names)))
+
     return atomic_write(Path(path), write)
 
 
@@ -96,9 +116,19 @@ def design_rows(class_map: ClassMap, rows: np.ndarray, cols: np.ndarray) -> list
     x, y = affine @ (cols + 0.5, rows + 0.5)
     lon, lat = Transformer.from_crs(class_map.crs, "EPSG:4326", always_xy=True).transform(x, y)
     strata = class_map.classes[rows, cols]
-    return [{"point_id": i + 1, "x": float(x[i]), "y": float(y[i]), "lon": round(float(lon[i]), 7),
-             "lat": round(float(lat[i]), 7), "stratum": class_map.names[strata[i]],
-             "map_class": class_map.names[strata[i]], "reference": ""} for i in range(len(strata))]
+    return [
+        {
+            "point_id": i + 1,
+            "x": float(x[i]),
+            "y": float(y[i]),
+            "lon": round(float(lon[i]), 7),
+            "lat": round(float(lat[i]), 7),
+            "stratum": class_map.names[strata[i]],
+            "map_class": class_map.names[strata[i]],
+            "reference": "",
+        }
+        for i in range(len(strata))
+    ]
 
 
 def write_points(points: list[dict], path: str | os.PathLike, crs: str) -> Path:
@@ -106,15 +136,23 @@ def write_points(points: list[dict], path: str | os.PathLike, crs: str) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
+
         def write(tmp: Path) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
                 writer = csv.DictWriter(fh, fieldnames=POINT_COLUMNS)
                 writer.writeheader()
                 writer.writerows(points)
+
         return atomic_write(path, write)
     if suffix in (".geojson", ".json"):
-        features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
-                     "properties": {k: p[k] for k in POINT_COLUMNS if k not in ("lon", "lat")}} for p in points]
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+                "properties": {k: p[k] for k in POINT_COLUMNS if k not in ("lon", "lat")},
+            }
+            for p in points
+        ]
         return write_json_atomic(path, {"type": "FeatureCollection", "map_crs": crs, "features": features})
     raise InputError(f"{path}: write the points as .csv or .geojson")
 
@@ -130,15 +168,21 @@ def read_points(path: str | os.PathLike) -> list[dict]:
     else:
         try:
             collection = json.loads(path.read_text(encoding="utf-8"))
-            points = [{**f["properties"], "lon": f["geometry"]["coordinates"][0],
-                       "lat": f["geometry"]["coordinates"][1]} for f in collection["features"]]
+            points = [
+                {**f["properties"], "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1]}
+                for f in collection["features"]
+            ]
         except (json.JSONDecodeError, KeyError, TypeError, IndexError):
-            raise InputError(f"{path} is not a GeoJSON FeatureCollection of points; give the file written by "
-                             "`gee-crop assess design`") from None
+            raise InputError(
+                f"{path} is not a GeoJSON FeatureCollection of points; give the file written by "
+                "`gee-crop assess design`"
+            ) from None
     missing = [c for c in ("x", "y", "reference") if points and c not in points[0]]
     if not points or missing:
-        raise InputError(f"{path} has {'no points' if not points else 'no column ' + ', '.join(missing)}; "
-                         "give the points file written by `gee-crop assess design` with `reference` filled in")
+        raise InputError(
+            f"{path} has {'no points' if not points else 'no column ' + ', '.join(missing)}; "
+            "give the points file written by `gee-crop assess design` with `reference` filled in"
+        )
     return points
 
 
@@ -156,13 +200,20 @@ def classes_at_points(class_map: ClassMap, points: list[dict], source: str = "th
         raise InputError(f"{source}: x and y must be numbers in the map's CRS ({class_map.crs})") from None
     rows, cols, inside = class_map.cells_of(x, y)
     if not inside.all():
-        raise InputError(f"{source}: {int((~inside).sum())} point(s) lie outside the map "
-                         f"(point_id {_ids(points, ~inside)}); check their x/y are in {class_map.crs}")
+        raise InputError(
+            f"{source}: {int((~inside).sum())} point(s) lie outside the map "
+            f"(point_id {_ids(points, ~inside)}); check their x/y are in {class_map.crs}"
+        )
     return class_map.classes[rows, cols].astype(np.int64)
 
 
-def error_counts(names: tuple[str, ...], mapped: np.ndarray, points: list[dict], stratum_sizes: np.ndarray,
-                 source: str = "the reference points") -> tuple[np.ndarray, list[str]]:
+def error_counts(
+    names: tuple[str, ...],
+    mapped: np.ndarray,
+    points: list[dict],
+    stratum_sizes: np.ndarray,
+    source: str = "the reference points",
+) -> tuple[np.ndarray, list[str]]:
     """(k, k) sample counts (rows: the map class at each point, ``mapped``; columns: its reference
     class) and warnings.
 
@@ -172,17 +223,23 @@ def error_counts(names: tuple[str, ...], mapped: np.ndarray, points: list[dict],
     labels = np.array([str(p.get("reference") or "").strip() for p in points], dtype=object)
     unlabelled = labels == ""
     if unlabelled.any():
-        raise InputError(f"{source}: {int(unlabelled.sum())} point(s) have no reference label "
-                         f"(point_id {_ids(points, unlabelled)}); fill in the reference column or remove them")
+        raise InputError(
+            f"{source}: {int(unlabelled.sum())} point(s) have no reference label "
+            f"(point_id {_ids(points, unlabelled)}); fill in the reference column or remove them"
+        )
     unknown = sorted(set(labels) - set(names))
     if unknown:
-        raise InputError(f"{source}: reference class(es) {', '.join(map(repr, unknown))} are not in the map's "
-                         f"legend ({', '.join(names)}); use those names")
+        raise InputError(
+            f"{source}: reference class(es) {', '.join(map(repr, unknown))} are not in the map's "
+            f"legend ({', '.join(names)}); use those names"
+        )
     mapped = np.asarray(mapped, dtype=np.int64)
     unmapped = (mapped < 0) | (mapped >= len(names))
     if unmapped.any():
-        raise InputError(f"{source}: {int(unmapped.sum())} point(s) fall on unmapped pixels "
-                         f"(point_id {_ids(points, unmapped)}); they belong to no stratum: remove them")
+        raise InputError(
+            f"{source}: {int(unmapped.sum())} point(s) fall on unmapped pixels "
+            f"(point_id {_ids(points, unmapped)}); they belong to no stratum: remove them"
+        )
     reference = np.array([names.index(v) for v in labels], dtype=np.int64)
     k = len(names)
     counts = np.zeros((k, k), dtype=np.int64)
@@ -192,8 +249,13 @@ def error_counts(names: tuple[str, ...], mapped: np.ndarray, points: list[dict],
     empty = (sizes > 0) & (per_stratum == 0)
     if empty.any():
         absent = ", ".join(names[i] for i in np.flatnonzero(empty))
-        raise InputError(f"{source}: mapped class(es) {absent} have no sample point, so their area cannot be "
-                         "attributed; label points of those strata (rerun `gee-crop assess design`)")
-    warnings = [f"stratum {names[i]} has 1 point: its variance cannot be estimated, so the confidence "
-                "intervals are too narrow; label more points of it" for i in np.flatnonzero(per_stratum == 1)]
+        raise InputError(
+            f"{source}: mapped class(es) {absent} have no sample point, so their area cannot be "
+            "attributed; label points of those strata (rerun `gee-crop assess design`)"
+        )
+    warnings = [
+        f"stratum {names[i]} has 1 point: its variance cannot be estimated, so the confidence "
+        "intervals are too narrow; label more points of it"
+        for i in np.flatnonzero(per_stratum == 1)
+    ]
     return counts, warnings

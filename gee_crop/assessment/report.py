@@ -1,5 +1,6 @@
 """What an assessment writes: JSON and CSV of the estimates, a figure of the estimated areas with
 their 95 % confidence intervals beside the pixel-count areas, and an HTML section/page."""
+
 from __future__ import annotations
 
 import csv
@@ -15,20 +16,34 @@ from gee_crop.viz.html import html_page
 from gee_crop.viz.plots import save_figure
 from gee_crop.viz.text import for_html
 
-CSV_COLUMNS = ("class", "mapped_ha", "area_ha", "area_ha_ci95", "users_accuracy", "users_accuracy_ci95",
-               "producers_accuracy", "producers_accuracy_ci95", "sample_points_mapped", "sample_points_reference")
-NOTE = ("Areas are error-adjusted stratified estimates (Olofsson et al. 2014, Remote Sensing of Environment 148, "
-        "42-57) from the labelled sample; the pixel counts of the map are biased by its classification errors.")
+CSV_COLUMNS = (
+    "class",
+    "mapped_ha",
+    "area_ha",
+    "area_ha_ci95",
+    "users_accuracy",
+    "users_accuracy_ci95",
+    "producers_accuracy",
+    "producers_accuracy_ci95",
+    "sample_points_mapped",
+    "sample_points_reference",
+)
+NOTE = (
+    "Areas are error-adjusted stratified estimates (Olofsson et al. 2014, Remote Sensing of Environment 148, "
+    "42-57) from the labelled sample; the pixel counts of the map are biased by its classification errors."
+)
 
 
 def write_estimates_csv(summary: dict, path: str | os.PathLike) -> Path:
     """One row per class: mapped and estimated areas, accuracies, each with its 95 % CI half-width."""
+
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             for name, row in summary["classes"].items():
                 writer.writerow({"class": name, **{k: row[k] for k in CSV_COLUMNS[1:]}})
+
     return atomic_write(Path(path), write)
 
 
@@ -39,8 +54,15 @@ def plot_areas(estimates: StratifiedEstimates, stem: str | os.PathLike) -> list[
     x = np.arange(len(present))
     fig, ax = plt.subplots(figsize=(1.4 * len(present) + 2.5, 3.6))
     ax.bar(x - 0.2, estimates.mapped_ha[present], width=0.4, color="#bbbbbb", label="map pixel count")
-    ax.bar(x + 0.2, estimates.area_ha[present], width=0.4, color="#3b7dd8",
-           yerr=estimates.ci95(estimates.area_ha_se[present]), capsize=4, label="estimate ± 95 % CI")
+    ax.bar(
+        x + 0.2,
+        estimates.area_ha[present],
+        width=0.4,
+        color="#3b7dd8",
+        yerr=estimates.ci95(estimates.area_ha_se[present]),
+        capsize=4,
+        label="estimate ± 95 % CI",
+    )
     ax.set_xticks(x, names)
     ax.set_ylabel("area (ha)")
     ax.set_title("Area per class: stratified estimate vs. pixel count")
@@ -59,18 +81,20 @@ def section_html(summary: dict, figure: str) -> str:
         if not (row["mapped_ha"] or row["sample_points_reference"]):
             continue  # a legend class neither mapped nor seen in the reference
         area = "–" if row["area_ha"] is None else f"{row['area_ha']:,.2f} ± {row['area_ha_ci95'] or 0:,.2f}"
-        rows.append(f"<tr><td>{for_html(name)}</td><td class=\"num\">{row['mapped_ha']:,.2f}</td>"
-                    f"<td class=\"num\">{area}</td>"
-                    f"<td class=\"num\">{_pct(row['users_accuracy'], row['users_accuracy_ci95'])}</td>"
-                    f"<td class=\"num\">{_pct(row['producers_accuracy'], row['producers_accuracy_ci95'])}</td>"
-                    f"<td class=\"num\">{row['sample_points_mapped']}</td></tr>")
+        rows.append(
+            f'<tr><td>{for_html(name)}</td><td class="num">{row["mapped_ha"]:,.2f}</td>'
+            f'<td class="num">{area}</td>'
+            f'<td class="num">{_pct(row["users_accuracy"], row["users_accuracy_ci95"])}</td>'
+            f'<td class="num">{_pct(row["producers_accuracy"], row["producers_accuracy_ci95"])}</td>'
+            f'<td class="num">{row["sample_points_mapped"]}</td></tr>'
+        )
     warnings = "".join(f"<li>{for_html(w)}</li>" for w in summary.get("warnings", []))
     return f"""<h2>Accuracy and area: stratified estimates</h2>
-<p class="meta">{for_html(NOTE)} Map: <code>{for_html(str(summary['map']))}</code>; {summary['n_points']} reference
-points. Overall accuracy {_pct(summary['overall_accuracy'], summary['overall_accuracy_ci95'])} %.</p>
-{f'<ul class="meta">{warnings}</ul>' if warnings else ''}
+<p class="meta">{for_html(NOTE)} Map: <code>{for_html(str(summary["map"]))}</code>; {summary["n_points"]} reference
+points. Overall accuracy {_pct(summary["overall_accuracy"], summary["overall_accuracy_ci95"])} %.</p>
+{f'<ul class="meta">{warnings}</ul>' if warnings else ""}
 <table><tr><th>class</th><th>map pixel count (ha)</th><th>estimated area (ha, ± 95 % CI)</th>
-<th>user's accuracy (%)</th><th>producer's accuracy (%)</th><th>points</th></tr>{''.join(rows)}</table>
+<th>user's accuracy (%)</th><th>producer's accuracy (%)</th><th>points</th></tr>{"".join(rows)}</table>
 <figure><img src="{for_html(figure)}" alt="estimated areas with confidence intervals beside pixel counts">
 <figcaption>Estimated area per class with its 95 % confidence interval, beside the map's pixel count.</figcaption></figure>
 """
@@ -81,6 +105,9 @@ def write_assessment(estimates: StratifiedEstimates, summary: dict, out_dir: str
     out_dir = Path(out_dir)
     figures = plot_areas(estimates, out_dir / "areas")
     page = html_page("gee-crop map assessment", "<h1>Map assessment</h1>\n" + section_html(summary, figures[0].name))
-    return {"json": write_json_atomic(out_dir / "assessment.json", summary),
-            "csv": write_estimates_csv(summary, out_dir / "assessment.csv"),
-            "figure": figures[0], "html": write_text_atomic(out_dir / "assessment.html", page)}
+    return {
+        "json": write_json_atomic(out_dir / "assessment.json", summary),
+        "csv": write_estimates_csv(summary, out_dir / "assessment.csv"),
+        "figure": figures[0],
+        "html": write_text_atomic(out_dir / "assessment.html", page),
+    }

@@ -3,6 +3,7 @@
 
 Exit codes: 0 done; 1 a user error in the data or files (GeeCropError, printed on one line);
 2 a usage error (click's: unknown option, bad value, missing argument)."""
+
 from __future__ import annotations
 
 import importlib

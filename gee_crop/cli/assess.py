@@ -1,13 +1,16 @@
 """``gee-crop assess``: accuracy and area estimates with 95 % confidence intervals from a labelled
 stratified sample (Olofsson et al. 2014); ``gee-crop assess design`` draws that sample."""
+
 from __future__ import annotations
 
 import click
 
 from gee_crop.cli import options
 
-MAP_HELP = ("The map: a map.tif written by `gee-crop map`, or an Earth Engine image asset "
-            "(projects/P/assets/..., users/...) whose first band holds class indices.")
+MAP_HELP = (
+    "The map: a map.tif written by `gee-crop map`, or an Earth Engine image asset "
+    "(projects/P/assets/..., users/...) whose first band holds class indices."
+)
 
 
 def _client(map_ref: str, project: str | None, service_account_key: str | None):
@@ -18,30 +21,61 @@ def _client(map_ref: str, project: str | None, service_account_key: str | None):
 
 
 def _earthengine_options(command):
-    for decorator in reversed((
-            click.option("--region", type=click.Path(dir_okay=False), default=None,
-                         help="Earth Engine map only: GeoJSON polygon to assess (default: the image footprint)."),
-            click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-                         help="Earth Engine map only: pixel size in metres of the areas and the sample."),
-            options.project, options.service_account_key)):
+    for decorator in reversed(
+        (
+            click.option(
+                "--region",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help="Earth Engine map only: GeoJSON polygon to assess (default: the image footprint).",
+            ),
+            click.option(
+                "--scale",
+                type=click.FloatRange(min=0, min_open=True),
+                default=10.0,
+                show_default=True,
+                help="Earth Engine map only: pixel size in metres of the areas and the sample.",
+            ),
+            options.project,
+            options.service_account_key,
+        )
+    ):
         command = decorator(command)
     return command
 
 
 @click.group("assess", invoke_without_command=True)
 @click.option("--map", "map_ref", default=None, help=MAP_HELP)
-@click.option("--reference", type=click.Path(dir_okay=False), default=None,
-              help="The points file of `gee-crop assess design` with its reference column filled in (CSV or GeoJSON).")
-@click.option("--reference-raster", type=click.Path(dir_okay=False), default=None,
-              help="Local map only: read each point's reference class from this GeoTIFF of class indices "
-                   "(the map's legend and no-class value; points on unlabelled cells are left out) instead of the "
-                   "reference column.")
+@click.option(
+    "--reference",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The points file of `gee-crop assess design` with its reference column filled in (CSV or GeoJSON).",
+)
+@click.option(
+    "--reference-raster",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Local map only: read each point's reference class from this GeoTIFF of class indices "
+    "(the map's legend and no-class value; points on unlabelled cells are left out) instead of the "
+    "reference column.",
+)
 @options.out_dir("assessment.json, assessment.csv, areas.png/.svg and assessment.html", required=False)
 @options.overwrite
 @_earthengine_options
 @click.pass_context
-def command(ctx: click.Context, map_ref, reference, reference_raster, out_dir, overwrite, region, scale, project,
-            service_account_key) -> None:
+def command(
+    ctx: click.Context,
+    map_ref,
+    reference,
+    reference_raster,
+    out_dir,
+    overwrite,
+    region,
+    scale,
+    project,
+    service_account_key,
+) -> None:
     """Estimate a map's accuracy and class areas, with 95 % confidence intervals, from reference points.
 
     Good practice for crop statistics (Olofsson et al. 2014): draw a stratified random sample of the
@@ -55,9 +89,16 @@ def command(ctx: click.Context, map_ref, reference, reference_raster, out_dir, o
         raise click.UsageError("give --map, --reference and --out (or run `gee-crop assess design` first)")
     from gee_crop.pipeline.assess import assess
 
-    estimates, summary = assess(map_ref, out_dir, reference=reference, reference_raster=reference_raster,
-                                overwrite=overwrite, client=_client(map_ref, project, service_account_key),
-                                region=region, scale=scale)
+    estimates, summary = assess(
+        map_ref,
+        out_dir,
+        reference=reference,
+        reference_raster=reference_raster,
+        overwrite=overwrite,
+        client=_client(map_ref, project, service_account_key),
+        region=region,
+        scale=scale,
+    )
     oa, ci = summary["overall_accuracy"], summary["overall_accuracy_ci95"]
     click.echo(f"overall accuracy {100 * oa:.1f} ± {100 * ci:.1f} % on {summary['n_points']} points")
     for name, row in summary["classes"].items():
@@ -72,30 +113,81 @@ def command(ctx: click.Context, map_ref, reference, reference_raster, out_dir, o
 @command.command("design")
 @click.option("--map", "map_ref", required=True, help=MAP_HELP)
 @options.out_file("the sample points for labelling, .csv or .geojson (with an empty `reference` column).")
-@click.option("--n", type=click.IntRange(min=1), default=None,
-              help="Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).")
-@click.option("--target-se", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.01,
-              show_default=True, help="Standard error of overall accuracy the sample should reach.")
-@click.option("--expected-ua", default="0.8", show_default=True,
-              help="Anticipated user's accuracy: one number for all classes, or class=value pairs (corn=0.9,other=0.7).")
-@click.option("--allocation", type=click.Choice(["proportional", "equal", "optimal"]), default="proportional",
-              show_default=True, help="How points are spread over the map classes (optimal = Neyman).")
-@click.option("--min-per-class", type=click.IntRange(min=0), default=50, show_default=True,
-              help="At least this many points in every mapped class (capped at its pixel count).")
+@click.option(
+    "--n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).",
+)
+@click.option(
+    "--target-se",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="Standard error of overall accuracy the sample should reach.",
+)
+@click.option(
+    "--expected-ua",
+    default="0.8",
+    show_default=True,
+    help="Anticipated user's accuracy: one number for all classes, or class=value pairs (corn=0.9,other=0.7).",
+)
+@click.option(
+    "--allocation",
+    type=click.Choice(["proportional", "equal", "optimal"]),
+    default="proportional",
+    show_default=True,
+    help="How points are spread over the map classes (optimal = Neyman).",
+)
+@click.option(
+    "--min-per-class",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="At least this many points in every mapped class (capped at its pixel count).",
+)
 @options.seed
 @options.overwrite
 @_earthengine_options
-def design_command(map_ref, out_path, n, target_se, expected_ua, allocation, min_per_class, seed, overwrite,
-                   region, scale, project, service_account_key) -> None:
+def design_command(
+    map_ref,
+    out_path,
+    n,
+    target_se,
+    expected_ua,
+    allocation,
+    min_per_class,
+    seed,
+    overwrite,
+    region,
+    scale,
+    project,
+    service_account_key,
+) -> None:
     """Draw a stratified random sample of MAP's pixels (strata = map classes) for labelling."""
     from gee_crop.pipeline.assess import design
 
-    result = design(map_ref, out_path, n=n, target_se=target_se, expected_ua=expected_ua, allocation=allocation,
-                    min_per_class=min_per_class, seed=seed, overwrite=overwrite,
-                    client=_client(map_ref, project, service_account_key), region=region, scale=scale)
+    result = design(
+        map_ref,
+        out_path,
+        n=n,
+        target_se=target_se,
+        expected_ua=expected_ua,
+        allocation=allocation,
+        min_per_class=min_per_class,
+        seed=seed,
+        overwrite=overwrite,
+        client=_client(map_ref, project, service_account_key),
+        region=region,
+        scale=scale,
+    )
     total = int(result.points_per_stratum.sum())
-    click.echo(f"{total} points ({result.n_target} from the target standard error, then at least "
-               f"{min_per_class} per class): " + ", ".join(
-                   f"{c} {k}" for c, k in zip(result.classes, result.points_per_stratum) if k))
-    click.echo(f"wrote {result.path}: fill in its `reference` column, then run "
-               f"`gee-crop assess --map {map_ref} --reference {result.path} --out DIR`")
+    click.echo(
+        f"{total} points ({result.n_target} from the target standard error, then at least "
+        f"{min_per_class} per class): "
+        + ", ".join(f"{c} {k}" for c, k in zip(result.classes, result.points_per_stratum) if k)
+    )
+    click.echo(
+        f"wrote {result.path}: fill in its `reference` column, then run "
+        f"`gee-crop assess --map {map_ref} --reference {result.path} --out DIR`"
+    )

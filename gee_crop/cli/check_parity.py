@@ -1,5 +1,6 @@
 """`gee-crop check-parity`: compare the server's composites with the client's at ~100 points of a
 region (the first thing to run on the real service). Parses options, calls one pipeline function, prints."""
+
 from __future__ import annotations
 
 import click
@@ -13,8 +14,13 @@ DEFAULT_YEAR = 2023
 @click.command("check-parity")
 @click.option("--region", required=True, type=click.Path(dir_okay=False), help="GeoJSON polygon (WGS84) to check.")
 @options.year
-@click.option("--points", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Random points of the region where the two composites are compared.")
+@click.option(
+    "--points",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Random points of the region where the two composites are compared.",
+)
 @options.cloud_band
 @options.cloud_threshold
 @options.project
@@ -36,6 +42,14 @@ def command(region, year, points, cloud_band, cloud_threshold, project, service_
     from gee_crop.pipeline.check_parity import check_parity
 
     client = ee_client.get_client(project, service_account_key=service_account_key)
-    report = check_parity(client, region, year=DEFAULT_YEAR if year is None else year, n_points=points,
-                          seed=seed, cloud_band=cloud_band, threshold=cloud_threshold, out=out)
+    report = check_parity(
+        client,
+        region,
+        year=DEFAULT_YEAR if year is None else year,
+        n_points=points,
+        seed=seed,
+        cloud_band=cloud_band,
+        threshold=cloud_threshold,
+        out=out,
+    )
     click.echo(report.summary())

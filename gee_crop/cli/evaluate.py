@@ -1,4 +1,5 @@
 """``gee-crop evaluate``: score a trained model on a labelled sample table."""
+
 from __future__ import annotations
 
 import click
@@ -10,17 +11,30 @@ from gee_crop.cli import options
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("table", type=click.Path(dir_okay=False))
 @options.out_dir("metrics.json, confusion_matrix.csv and confusion_matrix.png/.svg.")
-@click.option("--target-region", default=None,
-              help="ISO3 code of the test data (default: the table's region, if it has one).")
-@click.option("--source-region", default=None,
-              help="ISO3 code of the training data (default: the model's, if it had one).")
+@click.option(
+    "--target-region", default=None, help="ISO3 code of the test data (default: the table's region, if it has one)."
+)
+@click.option(
+    "--source-region", default=None, help="ISO3 code of the training data (default: the model's, if it had one)."
+)
 @options.year
 @options.device
-@click.option("--record", is_flag=True,
-              help="Also store these scores in MODEL's card (one entry per TABLE), so that `gee-crop export` "
-                   "and `gee-crop info` report them.")
-def command(model: str, table: str, out_dir: str, target_region: str | None, source_region: str | None,
-            year: int | None, device: str, record: bool) -> None:
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Also store these scores in MODEL's card (one entry per TABLE), so that `gee-crop export` "
+    "and `gee-crop info` report them.",
+)
+def command(
+    model: str,
+    table: str,
+    out_dir: str,
+    target_region: str | None,
+    source_region: str | None,
+    year: int | None,
+    device: str,
+    record: bool,
+) -> None:
     """Evaluate MODEL (model.pt, a forest's model.onnx or an ONNX export) on TABLE: OA, macro-F1, per-class scores.
 
     Classes are aligned as in the paper: for ARG, AUS and CHN targets predictions outside their
@@ -30,8 +44,16 @@ def command(model: str, table: str, out_dir: str, target_region: str | None, sou
     from gee_crop.pipeline.evaluate import run_evaluate
     from gee_crop.viz.text import for_terminal
 
-    result = run_evaluate(model, table, out_dir, target_region=target_region, source_region=source_region,
-                          year=year, device=device, record=record)
+    result = run_evaluate(
+        model,
+        table,
+        out_dir,
+        target_region=target_region,
+        source_region=source_region,
+        year=year,
+        device=device,
+        record=record,
+    )
     click.echo(for_terminal(result.evaluation.summary(), newlines=True))  # class names come from the files
     click.echo(describe_score(result.evaluation.domain_shift))
     for warning in shift_warnings(result.evaluation.domain_shift, "the table's samples"):

@@ -1,4 +1,5 @@
 """``gee-crop experiment``: run a declarative experiment (models x transfers x seeds) and print its table."""
+
 from __future__ import annotations
 
 import click
@@ -20,25 +21,44 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 
 @click.command("experiment")
 @click.argument("config", type=click.Path(dir_okay=False))
-@options.out_dir("models/, runs/, results.json, table.md/.csv, figures/ and report.html. Rerunning into "
-                 "the same folder skips finished (combination, seed) results.")
-@click.option("--seeds", callback=_seeds, default=None,
-              help="Comma-separated seeds overriding the file's 'seeds', e.g. 0,1,2.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Base folder of relative dataset paths (default: the file's data_dir, relative to the file).")
-@click.option("--figures/--no-figures", default=None,
-              help="Draw the insight figures (default: the file's insight.figures, else on).")
-@click.option("--report/--no-report", default=True, show_default=True,
-              help="Also write DIR/report.html (see `gee-crop report`).")
+@options.out_dir(
+    "models/, runs/, results.json, table.md/.csv, figures/ and report.html. Rerunning into "
+    "the same folder skips finished (combination, seed) results."
+)
+@click.option(
+    "--seeds", callback=_seeds, default=None, help="Comma-separated seeds overriding the file's 'seeds', e.g. 0,1,2."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Base folder of relative dataset paths (default: the file's data_dir, relative to the file).",
+)
+@click.option(
+    "--figures/--no-figures",
+    default=None,
+    help="Draw the insight figures (default: the file's insight.figures, else on).",
+)
+@click.option(
+    "--report/--no-report", default=True, show_default=True, help="Also write DIR/report.html (see `gee-crop report`)."
+)
 @options.quiet
-def command(config: str, out_dir: str, seeds, data_dir: str | None, figures: bool | None, report: bool,
-            quiet: bool) -> None:
+def command(
+    config: str, out_dir: str, seeds, data_dir: str | None, figures: bool | None, report: bool, quiet: bool
+) -> None:
     """Train and evaluate every model x transfer x seed of the experiment file CONFIG (YAML, see
     docs/experiments.md) and print OA / macro-F1 as mean ± std over seeds."""
     from gee_crop.pipeline.experiment import run_experiment_file
 
-    result = run_experiment_file(config, out_dir, seeds=seeds, data_dir=data_dir, figures=figures, report=report,
-                                 echo=(lambda _: None) if quiet else click.echo)
+    result = run_experiment_file(
+        config,
+        out_dir,
+        seeds=seeds,
+        data_dir=data_dir,
+        figures=figures,
+        report=report,
+        echo=(lambda _: None) if quiet else click.echo,
+    )
     click.echo(result.table_markdown)
     if result.report_path is not None:
         click.echo(f"report: {result.report_path}")

@@ -1,4 +1,5 @@
 """``gee-crop info``: print the model card of a shipped model, an exported model or a model file."""
+
 from __future__ import annotations
 
 import click

@@ -1,4 +1,5 @@
 """``gee-crop map``: a wall-to-wall crop-type map (COG + PNG + area table) from a local stack or Earth Engine."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,64 +21,160 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 
 
 @click.command("map")
-@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
-              help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), a CropNet model.pt to "
-                   "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
-                   "Default: the shipped default model (tempcnn-weu, the distilled student of cropnet-weu; "
-                   "Western-Europe corn/wheat/other).")
-@options.out_dir("map.tif (COG), map.png, areas.csv, summary.json, report.html and tiles/ (a rerun resumes from them). "
-                 "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.", required=False)
-@click.option("--source", "source_path", type=click.Path(), default=None,
-              help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.")
-@click.option("--earthengine", is_flag=True,
-              help="Composite on Earth Engine (the default when --region or --bbox comes without --source).")
-@click.option("--region", "region_path", type=click.Path(dir_okay=False), default=None,
-              help="GeoJSON polygon to map (default: the whole --source).")
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), a CropNet model.pt to "
+    "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
+    "Default: the shipped default model (tempcnn-weu, the distilled student of cropnet-weu; "
+    "Western-Europe corn/wheat/other).",
+)
+@options.out_dir(
+    "map.tif (COG), map.png, areas.csv, summary.json, report.html and tiles/ (a rerun resumes from them). "
+    "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.",
+    required=False,
+)
+@click.option(
+    "--source",
+    "source_path",
+    type=click.Path(),
+    default=None,
+    help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.",
+)
+@click.option(
+    "--earthengine",
+    is_flag=True,
+    help="Composite on Earth Engine (the default when --region or --bbox comes without --source).",
+)
+@click.option(
+    "--region",
+    "region_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="GeoJSON polygon to map (default: the whole --source).",
+)
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
 @options.year
 @click.option("--crs", default=None, help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).")
-@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Output pixel size in CRS units (default: the stack's, or 10 m).")
-@click.option("--tile-size", type=click.IntRange(min=1), default=None,
-              help="Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Pixels per onnxruntime call.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).")
-@click.option("--scheduler", default=Scheduler.LOCAL.value, show_default=True,
-              help="'local' (a Dask LocalCluster), 'threads', 'synchronous', or the address of a running "
-                   "Dask scheduler (tcp://host:8786) whose workers see --model and --source.")
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Output pixel size in CRS units (default: the stack's, or 10 m).",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=512, show_default=True, help="Pixels per onnxruntime call."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).",
+)
+@click.option(
+    "--scheduler",
+    default=Scheduler.LOCAL.value,
+    show_default=True,
+    help="'local' (a Dask LocalCluster), 'threads', 'synchronous', or the address of a running "
+    "Dask scheduler (tcp://host:8786) whose workers see --model and --source.",
+)
 @click.option("--probabilities", is_flag=True, help="Also write probabilities.tif (one band per class, percent).")
-@click.option("--cropland-mask", is_flag=True,
-              help="Classify only ESA WorldCover cropland (class 40): on Earth Engine directly, locally "
-                   "from --worldcover.")
-@click.option("--worldcover", type=click.Path(dir_okay=False), default=None,
-              help="Local WorldCover GeoTIFF for --cropland-mask with --source.")
-@click.option("--max-gap-bins", type=click.IntRange(min=0), default=None,
-              help="Longest run of empty bins to interpolate (default: the model's training value); "
-                   "pixels with longer gaps stay unmapped.")
-@click.option("--provider", "providers", multiple=True,
-              help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).")
-@click.option("--precision", type=options.choice_of(Precision), default=Precision.FP32.value, show_default=True,
-              help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).")
-@click.option("--in-flight", "in_flight", type=click.IntRange(min=1, max=40), default=None,
-              help="Earth Engine requests kept in flight while earlier tiles are classified (default 8; "
-                   "each holds one fetched tile in memory; at most the project's 40).")
-@click.option("--encoding", type=options.choice_of(Encoding), default=Encoding.SQRT8.value, show_default=True,
-              help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
-                   "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
-                   "(2 bytes, DN exact to half a DN).")
-@click.option("--dry-run", is_flag=True,
-              help="Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
-                   "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing.")
+@click.option(
+    "--cropland-mask",
+    is_flag=True,
+    help="Classify only ESA WorldCover cropland (class 40): on Earth Engine directly, locally from --worldcover.",
+)
+@click.option(
+    "--worldcover",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Local WorldCover GeoTIFF for --cropland-mask with --source.",
+)
+@click.option(
+    "--max-gap-bins",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Longest run of empty bins to interpolate (default: the model's training value); "
+    "pixels with longer gaps stay unmapped.",
+)
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).",
+)
+@click.option(
+    "--precision",
+    type=options.choice_of(Precision),
+    default=Precision.FP32.value,
+    show_default=True,
+    help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).",
+)
+@click.option(
+    "--in-flight",
+    "in_flight",
+    type=click.IntRange(min=1, max=40),
+    default=None,
+    help="Earth Engine requests kept in flight while earlier tiles are classified (default 8; "
+    "each holds one fetched tile in memory; at most the project's 40).",
+)
+@click.option(
+    "--encoding",
+    type=options.choice_of(Encoding),
+    default=Encoding.SQRT8.value,
+    show_default=True,
+    help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
+    "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
+    "(2 bytes, DN exact to half a DN).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
+    "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing.",
+)
 @options.cloud_band
 @options.project
 @options.service_account_key
 @options.overwrite
 @options.quiet
-def command(model_path, out_dir, source_path, earthengine, region_path, bbox, year, crs, scale, tile_size,
-            batch_size, workers, scheduler, probabilities, cropland_mask, worldcover, max_gap_bins, providers,
-            precision, in_flight, encoding, dry_run, cloud_band, project, service_account_key, overwrite, quiet) -> None:
+def command(
+    model_path,
+    out_dir,
+    source_path,
+    earthengine,
+    region_path,
+    bbox,
+    year,
+    crs,
+    scale,
+    tile_size,
+    batch_size,
+    workers,
+    scheduler,
+    probabilities,
+    cropland_mask,
+    worldcover,
+    max_gap_bins,
+    providers,
+    precision,
+    in_flight,
+    encoding,
+    dry_run,
+    cloud_band,
+    project,
+    service_account_key,
+    overwrite,
+    quiet,
+) -> None:
     """Map crop types wall to wall with an exported CropNet.
 
     Composites 5-day medians exactly as in training (season, window, cloud threshold and gap rule are
@@ -110,24 +207,48 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
         click.echo(note)
     model_path, zoo = resolve_model(model_path)
     if zoo is not None:
-        click.echo(f"model: {zoo.name} (the shipped default: {zoo.summary}; `gee-crop info {zoo.name}` shows "
-                   "its card, --model to use another)" if zoo.default else f"model: {zoo.name} ({zoo.summary})")
+        click.echo(
+            f"model: {zoo.name} (the shipped default: {zoo.summary}; `gee-crop info {zoo.name}` shows "
+            "its card, --model to use another)"
+            if zoo.default
+            else f"model: {zoo.name} ({zoo.summary})"
+        )
         warning = zoo.domain_warning(region) if region is not None else None
         if warning:
             click.echo(warning, err=True)
     # the one request of this command: the run and --dry-run both take it whole
     request = MapRequest(
-        model=Path(model_path), out_dir=Path(out_dir or map_out_name(region_path, source_path)),
-        source=SourceRequest(SourceKind.EARTHENGINE if earthengine else SourceKind.LOCAL,
-                             path=Path(source_path) if source_path else None, cropland_mask=cropland_mask,
-                             worldcover=Path(worldcover) if worldcover else None, cloud_band=cloud_band,
-                             project=project, encoding=encoding,
-                             service_account_key=Path(service_account_key) if service_account_key else None),
-        settings=MapSettings(region=region, year=year, crs=crs, scale=scale, tile_size=tile_size,
-                             batch_size=batch_size, workers=workers, scheduler=scheduler, in_flight=in_flight,
-                             probabilities=probabilities, max_gap_bins=max_gap_bins, providers=tuple(providers),
-                             precision=precision, overwrite=overwrite, progress=not quiet),
-        dry_run=dry_run)
+        model=Path(model_path),
+        out_dir=Path(out_dir or map_out_name(region_path, source_path)),
+        source=SourceRequest(
+            SourceKind.EARTHENGINE if earthengine else SourceKind.LOCAL,
+            path=Path(source_path) if source_path else None,
+            cropland_mask=cropland_mask,
+            worldcover=Path(worldcover) if worldcover else None,
+            cloud_band=cloud_band,
+            project=project,
+            encoding=encoding,
+            service_account_key=Path(service_account_key) if service_account_key else None,
+        ),
+        settings=MapSettings(
+            region=region,
+            year=year,
+            crs=crs,
+            scale=scale,
+            tile_size=tile_size,
+            batch_size=batch_size,
+            workers=workers,
+            scheduler=scheduler,
+            in_flight=in_flight,
+            probabilities=probabilities,
+            max_gap_bins=max_gap_bins,
+            providers=tuple(providers),
+            precision=precision,
+            overwrite=overwrite,
+            progress=not quiet,
+        ),
+        dry_run=dry_run,
+    )
     result = map_command(request)
     if dry_run:
         for line in result.lines():
@@ -136,9 +257,11 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
     grid = result.grid
     for note in result.notes:
         click.echo(f"note: {note}")
-    click.echo(f"mapped season {result.year}: {grid.width} x {grid.height} px of {grid.scale:g} {grid.units} "
-               f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
-               f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s")
+    click.echo(
+        f"mapped season {result.year}: {grid.width} x {grid.height} px of {grid.scale:g} {grid.units} "
+        f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
+        f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s"
+    )
     for path in (result.cog, result.probabilities, result.preview, result.areas_csv):
         if path is not None:
             click.echo(f"wrote {path}")
@@ -148,12 +271,16 @@ def command(model_path, out_dir, source_path, earthengine, region_path, bbox, ye
         for warning in shift_warnings(whole_map):
             click.echo(warning, err=True)
     click.echo("pixel-count area (ha): " + ", ".join(f"{c} {ha:,.2f}" for c, ha in result.hectares.items() if ha))
-    click.echo("  (pixel counts are biased by the map's errors, not area estimates: estimate areas with 95 % "
-               "confidence intervals with `gee-crop assess`, see docs/assessment.md)")
+    click.echo(
+        "  (pixel counts are biased by the map's errors, not area estimates: estimate areas with 95 % "
+        "confidence intervals with `gee-crop assess`, see docs/assessment.md)"
+    )
     if result.bytes_fetched:
         click.echo(f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (uint16: {result.min_bytes_per_pixel})")
     if result.accuracy is not None:
         a = result.accuracy
-        click.echo(f"map accuracy vs the source's label raster: OA {100 * a.overall_accuracy:.2f} %, "
-                   f"macro-F1 {100 * a.macro_f1:.2f} % on {a.n_pixels:,} labelled pixels"
-                   + (f" ({a.n_unmapped:,} labelled pixels unmapped)" if a.n_unmapped else ""))
+        click.echo(
+            f"map accuracy vs the source's label raster: OA {100 * a.overall_accuracy:.2f} %, "
+            f"macro-F1 {100 * a.macro_f1:.2f} % on {a.n_pixels:,} labelled pixels"
+            + (f" ({a.n_unmapped:,} labelled pixels unmapped)" if a.n_unmapped else "")
+        )

@@ -1,4 +1,5 @@
 """``gee-crop models``: the pretrained models shipped with gee-crop, one line each."""
+
 from __future__ import annotations
 
 import click

@@ -6,10 +6,12 @@ that was renamed keeps its old spelling as a hidden alias, so old command lines 
 The ``--out`` rule: a command that writes one file takes ``--out FILE`` (:func:`out_file`), one that
 writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says which.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -39,58 +41,109 @@ def choice_of(enum: type[Enum]) -> click.Choice:
 
 def _clear_threshold(ctx: click.Context, param: click.Parameter, value: float) -> float:
     if not 0.0 < value <= 1.0:
-        raise click.BadParameter(f"{value:g} is outside (0, 1]; Cloud Score+ is a clear-sky score, "
-                                 f"the paper keeps pixels with score >= {CLEAR_THRESHOLD}")
+        raise click.BadParameter(
+            f"{value:g} is outside (0, 1]; Cloud Score+ is a clear-sky score, "
+            f"the paper keeps pixels with score >= {CLEAR_THRESHOLD}"
+        )
     return value
 
 
 Decorator = Callable[[Callable], Callable]
 
 project: Decorator = click.option(
-    "--project", default=None, metavar="PROJECT",
-    help="Google Cloud project registered for Earth Engine (falls back to $EE_PROJECT).")
+    "--project",
+    default=None,
+    metavar="PROJECT",
+    help="Google Cloud project registered for Earth Engine (falls back to $EE_PROJECT).",
+)
 service_account_key: Decorator = click.option(
-    "--service-account-key", type=click.Path(dir_okay=False), default=None,
-    help="Service-account key JSON for Earth Engine (default: your `earthengine authenticate` credentials).")
+    "--service-account-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Service-account key JSON for Earth Engine (default: your `earthengine authenticate` credentials).",
+)
 cloud_band: Decorator = click.option(
-    "--cloud-band", type=choice_of(CloudBand), default=CloudBand.CS.value, show_default=True,
-    help="Cloud Score+ band of the clear-sky mask on Earth Engine (METHOD.md: cs).")
+    "--cloud-band",
+    type=choice_of(CloudBand),
+    default=CloudBand.CS.value,
+    show_default=True,
+    help="Cloud Score+ band of the clear-sky mask on Earth Engine (METHOD.md: cs).",
+)
 cloud_threshold: Decorator = click.option(
-    "--cloud-threshold", "--threshold", "cloud_threshold", cls=AliasedOption, hidden_aliases=("--threshold",),
-    type=float, default=CLEAR_THRESHOLD, show_default=True, callback=_clear_threshold,
-    help="Clear-sky threshold: a pixel is clear when its Cloud Score+ is >= this, in (0, 1].")
+    "--cloud-threshold",
+    "--threshold",
+    "cloud_threshold",
+    cls=AliasedOption,
+    hidden_aliases=("--threshold",),
+    type=float,
+    default=CLEAR_THRESHOLD,
+    show_default=True,
+    callback=_clear_threshold,
+    help="Clear-sky threshold: a pixel is clear when its Cloud Score+ is >= this, in (0, 1].",
+)
 year: Decorator = click.option(
-    "--year", type=int, default=None,
+    "--year",
+    type=int,
+    default=None,
     help="Season year (north: May-Nov of YEAR; south: from Nov of YEAR-1). Default: on Earth Engine the "
-         "most recent complete season of the region's hemisphere; on a sample table each sample's own season "
-         "(its season_year column, else the season its dates cover best; a table may mix years); on a "
-         "local stack the season it covers best. Given, it forces that season on every sample.")
+    "most recent complete season of the region's hemisphere; on a sample table each sample's own season "
+    "(its season_year column, else the season its dates cover best; a table may mix years); on a "
+    "local stack the season it covers best. Given, it forces that season on every sample.",
+)
 seed: Decorator = click.option(
-    "--seed", type=int, default=0, show_default=True,
-    help="Random seed of sampling, splits and training: the same seed gives the same result.")
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed of sampling, splits and training: the same seed gives the same result.",
+)
 device: Decorator = click.option(
-    "--device", default="auto", show_default=True, help="Torch device: auto (CUDA if available), cpu or cuda[:N].")
+    "--device", default="auto", show_default=True, help="Torch device: auto (CUDA if available), cpu or cuda[:N]."
+)
 quiet: Decorator = click.option(
-    "--quiet", is_flag=True, help="No progress bars or progress lines; results are still printed.")
+    "--quiet", is_flag=True, help="No progress bars or progress lines; results are still printed."
+)
 overwrite: Decorator = click.option(
-    "--overwrite", is_flag=True,
-    help="Replace what --out holds (otherwise an existing --out is refused, or a rerun resumes).")
+    "--overwrite",
+    is_flag=True,
+    help="Replace what --out holds (otherwise an existing --out is refused, or a rerun resumes).",
+)
 
 #: The shared options by name (tests check that every command uses exactly these definitions).
 SHARED: dict[str, Decorator] = {
-    "project": project, "service_account_key": service_account_key, "cloud_band": cloud_band,
-    "cloud_threshold": cloud_threshold, "year": year, "seed": seed, "device": device, "quiet": quiet,
+    "project": project,
+    "service_account_key": service_account_key,
+    "cloud_band": cloud_band,
+    "cloud_threshold": cloud_threshold,
+    "year": year,
+    "seed": seed,
+    "device": device,
+    "quiet": quiet,
     "overwrite": overwrite,
 }
 
 
 def out_file(what: str, *, required: bool = True, dest: str = "out_path", **kwargs: Any) -> Decorator:
     """``--out FILE`` for a command that writes one file; ``what`` says which file."""
-    return click.option("--out", dest, required=required, metavar="FILE", type=click.Path(dir_okay=False),
-                        help=f"FILE to write: {what}", **kwargs)
+    return click.option(
+        "--out",
+        dest,
+        required=required,
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        help=f"FILE to write: {what}",
+        **kwargs,
+    )
 
 
 def out_dir(what: str, *, required: bool = True, dest: str = "out_dir", **kwargs: Any) -> Decorator:
     """``--out DIR`` for a command that writes several files; ``what`` lists them."""
-    return click.option("--out", dest, required=required, metavar="DIR", type=click.Path(file_okay=False),
-                        help=f"DIR (a folder) to write {what}", **kwargs)
+    return click.option(
+        "--out",
+        dest,
+        required=required,
+        metavar="DIR",
+        type=click.Path(file_okay=False),
+        help=f"DIR (a folder) to write {what}",
+        **kwargs,
+    )

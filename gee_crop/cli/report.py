@@ -1,4 +1,5 @@
 """``gee-crop report``: gather an experiment's tables and figures into one offline HTML page."""
+
 from __future__ import annotations
 
 import click

@@ -1,6 +1,7 @@
 """`gee-crop sample`: build a sample table on Earth Engine (--country / --region) or from local data
 (--source). Parses the options into ONE :class:`~gee_crop.data.sample_request.SamplingRequest`, calls the
 pipeline function of its path with it, prints."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,9 +17,25 @@ if TYPE_CHECKING:
     from gee_crop.data.sample_request import SamplingRequest
 
 #: Options that only steer Earth Engine jobs: --source refuses them instead of ignoring them.
-EARTH_ENGINE_ONLY = ("year", "cloud_band", "cloud_threshold", "mode", "export_to", "bucket", "exports_dir",
-                     "project", "service_account_key", "tile_deg", "tile_scale", "cdl_accuracy",
-                     "no_accuracy_filter", "no_wait", "pilot", "dry_run", "from_exports")
+EARTH_ENGINE_ONLY = (
+    "year",
+    "cloud_band",
+    "cloud_threshold",
+    "mode",
+    "export_to",
+    "bucket",
+    "exports_dir",
+    "project",
+    "service_account_key",
+    "tile_deg",
+    "tile_scale",
+    "cdl_accuracy",
+    "no_accuracy_filter",
+    "no_wait",
+    "pilot",
+    "dry_run",
+    "from_exports",
+)
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -31,8 +48,11 @@ def _check_source_options(ctx: click.Context) -> None:
     if not given:
         return
     names = ", ".join(p.opts[0] for p in given)
-    hint = (" (a --source table keeps every date of the stack; pick the season with "
-            "`gee-crop train --year`)" if any(p.name == "year" for p in given) else "")
+    hint = (
+        " (a --source table keeps every date of the stack; pick the season with `gee-crop train --year`)"
+        if any(p.name == "year" for p in given)
+        else ""
+    )
     raise click.UsageError(f"{names} only apply to Earth Engine jobs; drop them with --source{hint}", ctx)
 
 
@@ -53,59 +73,122 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @click.command("sample")
 @click.option("--country", metavar="ISO3", help="Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
 @click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon (WGS84) to sample.")
-@click.option("--source", type=click.Path(), help="Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine.")
-@click.option("--labels", metavar="FILE_OR_ASSET",
-              help="Your own labels: points or polygons (.geojson, .gpkg, .shp; a declared CRS is reprojected to "
-                   "WGS84) or an Earth Engine table asset id; with --source also a label raster on the stack's grid "
-                   "(default there: the patch's own labels). Polygons get the inward buffer, points are used as they are.")
+@click.option(
+    "--source", type=click.Path(), help="Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine."
+)
+@click.option(
+    "--labels",
+    metavar="FILE_OR_ASSET",
+    help="Your own labels: points or polygons (.geojson, .gpkg, .shp; a declared CRS is reprojected to "
+    "WGS84) or an Earth Engine table asset id; with --source also a label raster on the stack's grid "
+    "(default there: the patch's own labels). Polygons get the inward buffer, points are used as they are.",
+)
 @click.option("--label-field", metavar="NAME", help="Field of --labels holding each feature's label value.")
-@click.option("--legend", type=click.Path(dir_okay=False), metavar="CSV",
-              help="Your legend: columns code,class (label value -> class name, or 'exclude' to drop it). "
-                   "The class list travels in the table and the model.")
-@click.option("--classes", metavar="A,B,...,other",
-              help="Your class list (model output order); alone, label values are class names and others go to "
-                   "'other' when listed. Default: the paper's seven classes.")
-@click.option("--season-start", metavar="MM-DD",
-              help="Your season's first day, the same date in both hemispheres (default: the paper's May 1, "
-                   "Nov 1 south of the equator). Stored in the table; train and map use it.")
-@click.option("--season-days", type=int, metavar="N",
-              help=f"Your season's length in days, at most {MAX_SEASON_DAYS} [default: {SEASON_LENGTH_DAYS}].")
-@click.option("--window-days", type=int, metavar="D",
-              help=f"Composite window in days; bins = ceil(N / D) [default: {WINDOW_DAYS}].")
+@click.option(
+    "--legend",
+    type=click.Path(dir_okay=False),
+    metavar="CSV",
+    help="Your legend: columns code,class (label value -> class name, or 'exclude' to drop it). "
+    "The class list travels in the table and the model.",
+)
+@click.option(
+    "--classes",
+    metavar="A,B,...,other",
+    help="Your class list (model output order); alone, label values are class names and others go to "
+    "'other' when listed. Default: the paper's seven classes.",
+)
+@click.option(
+    "--season-start",
+    metavar="MM-DD",
+    help="Your season's first day, the same date in both hemispheres (default: the paper's May 1, "
+    "Nov 1 south of the equator). Stored in the table; train and map use it.",
+)
+@click.option(
+    "--season-days",
+    type=int,
+    metavar="N",
+    help=f"Your season's length in days, at most {MAX_SEASON_DAYS} [default: {SEASON_LENGTH_DAYS}].",
+)
+@click.option(
+    "--window-days",
+    type=int,
+    metavar="D",
+    help=f"Composite window in days; bins = ceil(N / D) [default: {WINDOW_DAYS}].",
+)
 @options.year
-@click.option("--per-cell", type=click.IntRange(min=1),
-              help="Samples per 0.1 deg cell, at least 1 [default: 1 in USA, 5 elsewhere and with --source].")
-@click.option("--spacing-m", type=click.FloatRange(min=0), default=SAMPLE_SPACING_M, show_default=True,
-              help="Least distance between two samples (m), on Earth Engine and with --source.")
-@click.option("--buffer-m", type=float, default=INWARD_BUFFER_M, show_default=True, help="Inward buffer of the labels (m).")
+@click.option(
+    "--per-cell",
+    type=click.IntRange(min=1),
+    help="Samples per 0.1 deg cell, at least 1 [default: 1 in USA, 5 elsewhere and with --source].",
+)
+@click.option(
+    "--spacing-m",
+    type=click.FloatRange(min=0),
+    default=SAMPLE_SPACING_M,
+    show_default=True,
+    help="Least distance between two samples (m), on Earth Engine and with --source.",
+)
+@click.option(
+    "--buffer-m", type=float, default=INWARD_BUFFER_M, show_default=True, help="Inward buffer of the labels (m)."
+)
 @options.cloud_band
 @options.cloud_threshold
-@click.option("--mode", type=options.choice_of(SamplingMode), default=SamplingMode.AUTO.value, show_default=True,
-              help="interactive streams small regions; export runs batch tasks (one per tile).")
-@click.option("--export-to", type=options.choice_of(ExportDestination), default=ExportDestination.ASSET.value,
-              show_default=True,
-              help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
-                   "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).")
+@click.option(
+    "--mode",
+    type=options.choice_of(SamplingMode),
+    default=SamplingMode.AUTO.value,
+    show_default=True,
+    help="interactive streams small regions; export runs batch tasks (one per tile).",
+)
+@click.option(
+    "--export-to",
+    type=options.choice_of(ExportDestination),
+    default=ExportDestination.ASSET.value,
+    show_default=True,
+    help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
+    "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).",
+)
 @click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
-@click.option("--exports-dir", type=click.Path(file_okay=False), help="Local folder holding the exported CSVs (Drive/GCS sync).")
+@click.option(
+    "--exports-dir", type=click.Path(file_okay=False), help="Local folder holding the exported CSVs (Drive/GCS sync)."
+)
 @options.project
 @options.service_account_key
-@click.option("--tile-deg", type=float, default=1.0, show_default=True, help="Tile size of the job (deg, multiple of 0.1).")
-@click.option("--tile-scale", type=float, default=1.0, show_default=True, help="Earth Engine tileScale (raise on memory errors).")
+@click.option(
+    "--tile-deg", type=float, default=1.0, show_default=True, help="Tile size of the job (deg, multiple of 0.1)."
+)
+@click.option(
+    "--tile-scale", type=float, default=1.0, show_default=True, help="Earth Engine tileScale (raise on memory errors)."
+)
 @click.option("--cdl-accuracy", type=click.Path(dir_okay=False), help="Per-state CDL accuracy CSV (USA).")
 @click.option("--no-accuracy-filter", is_flag=True, help="USA: skip the per-state CDL accuracy filter.")
 @options.seed
 @click.option("--no-wait", is_flag=True, help="Export mode: start/poll tasks once and return (rerun to resume).")
-@click.option("--pilot", type=click.IntRange(min=1), metavar="N",
-              help="Run N tiles spread over the job as batch exports, print their measured EECU-hours, task "
-                   "time and bytes extrapolated to the whole job against the quotas, and stop. Run it first.")
-@click.option("--dry-run", is_flag=True,
-              help="Print the job's tiles and the tasks (or requests) it would run, with EECU-hours and hours "
-                   "at the rates of a --pilot when one ran; no Earth Engine call, nothing written.")
-@click.option("--from-exports", type=click.Path(file_okay=False, exists=True), metavar="FOLDER",
-              help="Build the table from CSVs already exported (e.g. by ee_scripts/sample.js); no Earth Engine.")
-@options.out_file("the sample table (.parquet); its resume state goes to FILE.parts/. Default: "
-                  "COUNTRY_YEAR.parquet (FRA_2025.parquet) or REGION_YEAR.parquet.", dest="out", required=False)
+@click.option(
+    "--pilot",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run N tiles spread over the job as batch exports, print their measured EECU-hours, task "
+    "time and bytes extrapolated to the whole job against the quotas, and stop. Run it first.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the job's tiles and the tasks (or requests) it would run, with EECU-hours and hours "
+    "at the rates of a --pilot when one ran; no Earth Engine call, nothing written.",
+)
+@click.option(
+    "--from-exports",
+    type=click.Path(file_okay=False, exists=True),
+    metavar="FOLDER",
+    help="Build the table from CSVs already exported (e.g. by ee_scripts/sample.js); no Earth Engine.",
+)
+@options.out_file(
+    "the sample table (.parquet); its resume state goes to FILE.parts/. Default: "
+    "COUNTRY_YEAR.parquet (FRA_2025.parquet) or REGION_YEAR.parquet.",
+    dest="out",
+    required=False,
+)
 @options.overwrite
 @click.pass_context
 def command(ctx: click.Context, **given: Any) -> None:

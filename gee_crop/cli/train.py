@@ -1,11 +1,20 @@
 """``gee-crop train``: train CropNet (or a baseline) on a sample table."""
+
 from __future__ import annotations
 
 import click
 
 from gee_crop.cli import options
-from gee_crop.config import (BATCH_SIZE, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, Arch, FeatureKind,
-                             InputScaling)
+from gee_crop.config import (
+    BATCH_SIZE,
+    CROPNET_WIDTHS,
+    EPOCHS,
+    LEARNING_RATE,
+    MAX_GAP_BINS,
+    Arch,
+    FeatureKind,
+    InputScaling,
+)
 from gee_crop.season import WINDOW_DAYS
 
 #: input scalings offered on the command line: docs/transfer.md finds log scaling breaks the raw-observation
@@ -26,47 +35,107 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.command("train")
 @click.argument("table", type=click.Path(dir_okay=False))
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
-@click.option("--arch", type=options.choice_of(Arch), default=Arch.CROPNET2D.value, show_default=True,
-              help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
-                   "random_forest: RF-500; or a registered backbone.")
-@click.option("--features", "feature_kind", type=options.choice_of(FeatureKind), default=None,
-              help="Feature kind (default: median2d for cropnet2d, median1d otherwise).")
-@click.option("--epochs", type=click.IntRange(min=1), default=EPOCHS, show_default=True,
-              help="Passes over the training samples (METHOD.md: 50).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
-              help="Samples per optimisation step.")
-@click.option("--lr", "learning_rate", type=float, default=LEARNING_RATE, show_default=True,
-              help="Adam learning rate.")
-@click.option("--widths", callback=_widths, default=",".join(map(str, CROPNET_WIDTHS)), show_default=True,
-              help="Channels of the four CropNet blocks.")
-@click.option("--augment/--no-augment", default=True, show_default=True,
-              help="Random time shift, time scale and magnitude warping per batch (METHOD.md).")
-@click.option("--class-weights/--no-class-weights", default=False, show_default=True,
-              help="Weight the loss by inverse class frequency.")
-@click.option("--input-scaling", type=click.Choice(CLI_SCALINGS), default=InputScaling.STANDARD.value,
-              show_default=True,
-              help="standard: per-band mean/std of the training reflectance (the paper's); smooth: first a centred "
-                   "moving mean over neighbouring bins of the 2D medians (median2d features), the transfer "
-                   "benchmark's recipe (docs/transfer.md). Stored in the model and applied inside it (and its ONNX "
-                   "graph). Log scaling, cadence dropout and balanced sampling, which the benchmark does not "
-                   "recommend, are experiment-file options (docs/experiments.md).")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
-              help="Share of each class held out for validation.")
+@click.option(
+    "--arch",
+    type=options.choice_of(Arch),
+    default=Arch.CROPNET2D.value,
+    show_default=True,
+    help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
+    "random_forest: RF-500; or a registered backbone.",
+)
+@click.option(
+    "--features",
+    "feature_kind",
+    type=options.choice_of(FeatureKind),
+    default=None,
+    help="Feature kind (default: median2d for cropnet2d, median1d otherwise).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=EPOCHS,
+    show_default=True,
+    help="Passes over the training samples (METHOD.md: 50).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=BATCH_SIZE,
+    show_default=True,
+    help="Samples per optimisation step.",
+)
+@click.option("--lr", "learning_rate", type=float, default=LEARNING_RATE, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--widths",
+    callback=_widths,
+    default=",".join(map(str, CROPNET_WIDTHS)),
+    show_default=True,
+    help="Channels of the four CropNet blocks.",
+)
+@click.option(
+    "--augment/--no-augment",
+    default=True,
+    show_default=True,
+    help="Random time shift, time scale and magnitude warping per batch (METHOD.md).",
+)
+@click.option(
+    "--class-weights/--no-class-weights",
+    default=False,
+    show_default=True,
+    help="Weight the loss by inverse class frequency.",
+)
+@click.option(
+    "--input-scaling",
+    type=click.Choice(CLI_SCALINGS),
+    default=InputScaling.STANDARD.value,
+    show_default=True,
+    help="standard: per-band mean/std of the training reflectance (the paper's); smooth: first a centred "
+    "moving mean over neighbouring bins of the 2D medians (median2d features), the transfer "
+    "benchmark's recipe (docs/transfer.md). Stored in the model and applied inside it (and its ONNX "
+    "graph). Log scaling, cadence dropout and balanced sampling, which the benchmark does not "
+    "recommend, are experiment-file options (docs/experiments.md).",
+)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of each class held out for validation.",
+)
 @options.seed
 @options.device
 @options.year
-@click.option("--window-days", type=click.IntRange(min=1), default=None,
-              help=f"Length of a median composite window (days) [default: the table's season's, else {WINDOW_DAYS}].")
-@click.option("--max-gap-bins", type=click.IntRange(min=0), default=MAX_GAP_BINS, show_default=True,
-              help="Drop samples whose longest run of empty bins is longer.")
+@click.option(
+    "--window-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Length of a median composite window (days) [default: the table's season's, else {WINDOW_DAYS}].",
+)
+@click.option(
+    "--max-gap-bins",
+    type=click.IntRange(min=0),
+    default=MAX_GAP_BINS,
+    show_default=True,
+    help="Drop samples whose longest run of empty bins is longer.",
+)
 @options.cloud_threshold
-@click.option("--distill-from", "distill_from", type=click.Path(dir_okay=False), default=None,
-              help="Teacher model.pt: learn its soft probabilities (on the same augmented batches) plus the "
-                   "labels; e.g. --arch tempcnn --widths 32,64,64,64 for a fast mapping student.")
-@click.option("--init-from", "init_from", default=None, metavar="MODEL",
-              help="Fine-tune MODEL (a model.pt of `gee-crop train`, or a zoo name from `gee-crop models`) on "
-                   "TABLE: keeps its inputs and normalisation; options not given take its settings, 20 epochs, "
-                   "0.1 x its learning rate and no validation split under 500 rows (docs/user_guide.md).")
+@click.option(
+    "--distill-from",
+    "distill_from",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Teacher model.pt: learn its soft probabilities (on the same augmented batches) plus the "
+    "labels; e.g. --arch tempcnn --widths 32,64,64,64 for a fast mapping student.",
+)
+@click.option(
+    "--init-from",
+    "init_from",
+    default=None,
+    metavar="MODEL",
+    help="Fine-tune MODEL (a model.pt of `gee-crop train`, or a zoo name from `gee-crop models`) on "
+    "TABLE: keeps its inputs and normalisation; options not given take its settings, 20 epochs, "
+    "0.1 x its learning rate and no validation split under 500 rows (docs/user_guide.md).",
+)
 @click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt.")
 @options.overwrite
 @options.quiet
@@ -78,8 +147,12 @@ def command(table: str, out_dir: str, resume: bool, overwrite: bool, quiet: bool
         from gee_crop.training.finetune import FINETUNE_OPTIONS
 
         source_of = click.get_current_context().get_parameter_source
-        train_options = {k: v for k, v in train_options.items()
-                         if k not in FINETUNE_OPTIONS or source_of(k) != click.core.ParameterSource.DEFAULT}
-    result = run_train(table, out_dir, resume=resume, overwrite=overwrite, progress=not quiet, echo=click.echo,
-                       **train_options)
+        train_options = {
+            k: v
+            for k, v in train_options.items()
+            if k not in FINETUNE_OPTIONS or source_of(k) != click.core.ParameterSource.DEFAULT
+        }
+    result = run_train(
+        table, out_dir, resume=resume, overwrite=overwrite, progress=not quiet, echo=click.echo, **train_options
+    )
     click.echo(f"trained on {result.n_train} samples, validated on {result.n_val}: {result.model_path}")

@@ -2,6 +2,7 @@
 ``gee-crop demo`` draws from it. ``demo`` trains on them, ``export`` calibrates and parity-checks on the
 patch's pixels when the user gives no table, and the notebooks fall back to them offline
 (``pipeline/explore.py``); ``gee_crop.testing`` re-exports them for tests."""
+
 from __future__ import annotations
 
 from importlib import resources
@@ -37,8 +38,9 @@ def demo_samples(patch: RawStack | None = None, *, seed: int = 0) -> SampleSerie
     """Samples of the demo patch drawn like ``gee-crop demo`` (one per labelled pixel left by the
     buffer and the spacing), with all their raw dates."""
     patch = demo_patch() if patch is None else patch
-    return sample_local_stack(patch, buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M, per_cell=DEMO_PER_CELL,
-                              region=DEMO_REGION, seed=seed)
+    return sample_local_stack(
+        patch, buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M, per_cell=DEMO_PER_CELL, region=DEMO_REGION, seed=seed
+    )
 
 
 def demo_pixels(step: int = 8) -> SampleSeries:

@@ -3,6 +3,7 @@
 above config.MAX_VALID_DN) with their count and the fix, instead of letting a cast wrap them
 (-1 -> 65535), keep them (65535) or turn them into "no data" (NaN -> 0) unnoticed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,11 @@ def bad_dn_counts(values: np.ndarray) -> dict[str, int]:
     elif values.dtype.kind in "if":
         finite = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
         with np.errstate(invalid="ignore"):
-            counts = {"negative": int((values < 0).sum()), "NaN or infinite": int((~finite).sum()),
-                      "above": int((values > MAX_VALID_DN).sum())}
+            counts = {
+                "negative": int((values < 0).sum()),
+                "NaN or infinite": int((~finite).sum()),
+                "above": int((values > MAX_VALID_DN).sum()),
+            }
     elif values.dtype.kind == "b":
         counts = {}
     else:
@@ -40,5 +44,6 @@ def checked_dn(values: np.ndarray, source: str, what: str = "band values") -> np
         raise BandValueError(
             f"{source}: {total:,} of {values.size:,} {what} are not Sentinel-2 L2A DN ({detail}); DN must be "
             f"0..{MAX_VALID_DN:,} (reflectance x 10,000, {NODATA_DN} = no data): re-export the data as "
-            f"uint16 DN, or set those values to {NODATA_DN} (no data) before giving it to gee-crop")
+            f"uint16 DN, or set those values to {NODATA_DN} (no data) before giving it to gee-crop"
+        )
     return values.astype(np.uint16)

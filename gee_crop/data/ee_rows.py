@@ -6,15 +6,16 @@ as GeoJSON features or exported as CSV (read into a frame by ``earthengine.sampl
 ``read_export_csv``). Rows of one sample share (lon, lat); they are grouped,
 sorted by date and padded into a :class:`SampleSeries` with one vectorized pass (pandas).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from gee_crop.config import BANDS
 from gee_crop.classes import CLASSES
-from gee_crop.types import SampleSeries
+from gee_crop.config import BANDS
 from gee_crop.errors import SampleTableError
+from gee_crop.types import SampleSeries
 
 ID_DECIMALS = 5  # 1e-5 degree ~ 1 m: unique for samples at least 60 m apart
 
@@ -22,13 +23,22 @@ ID_DECIMALS = 5  # 1e-5 degree ~ 1 m: unique for samples at least 60 m apart
 def empty_series() -> SampleSeries:
     """A table with no samples."""
     obj = np.array([], dtype=object)
-    return SampleSeries(obj, np.zeros(0), np.zeros(0), obj, obj, obj,
-                        np.zeros((0, 0), "datetime64[D]"), np.zeros((0, 0, len(BANDS)), np.uint16),
-                        np.zeros((0, 0), np.float32))
+    return SampleSeries(
+        obj,
+        np.zeros(0),
+        np.zeros(0),
+        obj,
+        obj,
+        obj,
+        np.zeros((0, 0), "datetime64[D]"),
+        np.zeros((0, 0, len(BANDS)), np.uint16),
+        np.zeros((0, 0), np.float32),
+    )
 
 
-def rows_to_series(rows: pd.DataFrame, *, region: str, cloud_band: str = "cs",
-                   classes: tuple[str, ...] = CLASSES) -> SampleSeries:
+def rows_to_series(
+    rows: pd.DataFrame, *, region: str, cloud_band: str = "cs", classes: tuple[str, ...] = CLASSES
+) -> SampleSeries:
     """Group sampling rows into a SampleSeries (cloud_kind = ``cloud_band``; ``class`` holds indices
     into ``classes``, the job's class list).""
 
@@ -42,14 +52,22 @@ def rows_to_series(rows: pd.DataFrame, *, region: str, cloud_band: str = "cs",
     needed = ["lon", "lat", "class", "date", *BANDS, cloud_band]
     missing = [c for c in needed if c not in rows.columns]
     if missing:
-        raise SampleTableError(f"Earth Engine rows lack {missing}; they must come from the gee-crop "
-                               "sampling graph (re-run `gee-crop sample`)")
+        raise SampleTableError(
+            f"Earth Engine rows lack {missing}; they must come from the gee-crop "
+            "sampling graph (re-run `gee-crop sample`)"
+        )
     frame = rows[needed].copy()
-    frame["sid"] = (region + "_" + frame["lon"].round(ID_DECIMALS).map(f"{{:.{ID_DECIMALS}f}}".format)
-                    + "_" + frame["lat"].round(ID_DECIMALS).map(f"{{:.{ID_DECIMALS}f}}".format))
+    frame["sid"] = (
+        region
+        + "_"
+        + frame["lon"].round(ID_DECIMALS).map(f"{{:.{ID_DECIMALS}f}}".format)
+        + "_"
+        + frame["lat"].round(ID_DECIMALS).map(f"{{:.{ID_DECIMALS}f}}".format)
+    )
     frame["day"] = pd.to_datetime(frame["date"]).values.astype("datetime64[D]")
-    frame = (frame.sort_values(["sid", "day", cloud_band], ascending=[True, True, False])
-             .drop_duplicates(["sid", "day"], keep="first"))
+    frame = frame.sort_values(["sid", "day", cloud_band], ascending=[True, True, False]).drop_duplicates(
+        ["sid", "day"], keep="first"
+    )
     ids, start, counts = np.unique(frame["sid"].to_numpy(), return_index=True, return_counts=True)
     n, t = len(ids), int(counts.max())
     position = np.arange(len(frame)) - np.repeat(start, counts)
@@ -63,7 +81,14 @@ def rows_to_series(rows: pd.DataFrame, *, region: str, cloud_band: str = "cs",
     first = frame.iloc[start]
     names = np.asarray(classes, dtype=object)[first["class"].to_numpy(np.int64)]
     return SampleSeries(
-        sample_id=ids.astype(object), lon=first["lon"].to_numpy(np.float64),
-        lat=first["lat"].to_numpy(np.float64), region=np.full(n, region, dtype=object),
-        crop_class=names, cloud_kind=np.full(n, cloud_band, dtype=object),
-        dates=dates, dn=dn, cloud=cloud, classes=tuple(classes))
+        sample_id=ids.astype(object),
+        lon=first["lon"].to_numpy(np.float64),
+        lat=first["lat"].to_numpy(np.float64),
+        region=np.full(n, region, dtype=object),
+        crop_class=names,
+        cloud_kind=np.full(n, cloud_band, dtype=object),
+        dates=dates,
+        dn=dn,
+        cloud=cloud,
+        classes=tuple(classes),
+    )

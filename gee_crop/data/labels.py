@@ -5,6 +5,7 @@ codes, 0 = no information); the codes are turned into gee-crop classes with a
 :class:`gee_crop.classes.Legend` (the WorldCereal legacy one by default) only after the inward
 buffer, which erodes the product's own parcels (METHOD.md "Sampling", step 1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,9 @@ def _read_geotiff(path: Path) -> LabelRaster:
                 raise InputError(f"{path} holds non-integer values; a label raster must hold integer class codes")
             codes = np.where(finite, codes, nodata)
         t = src.transform
-        return LabelRaster(codes.astype(np.int64), src.crs.to_string(),
-                           (t.a, t.b, t.c, t.d, t.e, t.f), nodata, path.name)
+        return LabelRaster(
+            codes.astype(np.int64), src.crs.to_string(), (t.a, t.b, t.c, t.d, t.e, t.f), nodata, path.name
+        )
 
 
 def _read_netcdf(path: Path, variable: str) -> LabelRaster:
@@ -67,11 +69,14 @@ def _read_netcdf(path: Path, variable: str) -> LabelRaster:
 
     with xr.open_dataset(path, mask_and_scale=False) as ds:
         if variable not in ds:
-            raise InputError(f"{path} has no variable {variable!r} (it has {', '.join(ds.data_vars)}); "
-                             "give the patch's OUTPUT_*_10m_*.nc label file or a label GeoTIFF")
+            raise InputError(
+                f"{path} has no variable {variable!r} (it has {', '.join(ds.data_vars)}); "
+                "give the patch's OUTPUT_*_10m_*.nc label file or a label GeoTIFF"
+            )
         if "epsg" not in ds.attrs or "x" not in ds.coords or "y" not in ds.coords:
-            raise InputError(f"{path} lacks the 'epsg' attribute or x/y coordinates; "
-                             "give a label file exported with the patch")
+            raise InputError(
+                f"{path} lacks the 'epsg' attribute or x/y coordinates; give a label file exported with the patch"
+            )
         x, y = ds["x"].values.astype(np.float64), ds["y"].values.astype(np.float64)
         codes = ds[variable].values.astype(np.int64)
         nodata = int(ds.attrs.get("NoData", 0))
@@ -86,15 +91,18 @@ def read_label_raster(path: str | Path, *, variable: str = NETCDF_LABEL_VARIABLE
     """Read a label raster of integer class codes: a GeoTIFF (band 1) or a patch label NetCDF."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"label raster {path} does not exist; give a GeoTIFF or the patch's "
-                         "OUTPUT_*_10m_*.nc label file")
+        raise InputError(
+            f"label raster {path} does not exist; give a GeoTIFF or the patch's OUTPUT_*_10m_*.nc label file"
+        )
     suffix = path.suffix.lower()
     if suffix in GEOTIFF_SUFFIXES:
         return _read_geotiff(path)
     if suffix in NETCDF_SUFFIXES:
         return _read_netcdf(path, variable)
-    raise InputError(f"{path}: unknown label raster format {suffix!r}; give a GeoTIFF "
-                     f"({', '.join(GEOTIFF_SUFFIXES)}) or a NetCDF ({', '.join(NETCDF_SUFFIXES)})")
+    raise InputError(
+        f"{path}: unknown label raster format {suffix!r}; give a GeoTIFF "
+        f"({', '.join(GEOTIFF_SUFFIXES)}) or a NetCDF ({', '.join(NETCDF_SUFFIXES)})"
+    )
 
 
 def _same_crs(a: str, b: str) -> bool:
@@ -106,14 +114,20 @@ def _same_crs(a: str, b: str) -> bool:
 def check_same_grid(labels: LabelRaster, patch: RawStack, label_path: str | Path = "the label raster") -> None:
     """Raise InputError unless ``labels`` lies on exactly the stack's grid (shape, CRS, pixel corners)."""
     if labels.shape != patch.shape:
-        raise InputError(f"{label_path} is {labels.shape[0]}x{labels.shape[1]} px but the stack is "
-                         f"{patch.shape[0]}x{patch.shape[1]} px; resample the labels onto the stack's "
-                         "grid (same CRS, transform and size)")
+        raise InputError(
+            f"{label_path} is {labels.shape[0]}x{labels.shape[1]} px but the stack is "
+            f"{patch.shape[0]}x{patch.shape[1]} px; resample the labels onto the stack's "
+            "grid (same CRS, transform and size)"
+        )
     if not _same_crs(labels.crs, patch.crs):
-        raise InputError(f"{label_path} is in {labels.crs} but the stack is in {patch.crs}; "
-                         "reproject the labels onto the stack's grid")
+        raise InputError(
+            f"{label_path} is in {labels.crs} but the stack is in {patch.crs}; "
+            "reproject the labels onto the stack's grid"
+        )
     tolerance = GRID_TOLERANCE_PX * patch.resolution
     if not np.allclose(labels.transform, patch.transform, rtol=0, atol=tolerance):
-        raise InputError(f"{label_path} has transform {tuple(round(v, 3) for v in labels.transform)} "
-                         f"but the stack has {tuple(round(v, 3) for v in patch.transform)} (same CRS "
-                         f"{patch.crs}); resample the labels onto the stack's pixel grid")
+        raise InputError(
+            f"{label_path} has transform {tuple(round(v, 3) for v in labels.transform)} "
+            f"but the stack has {tuple(round(v, 3) for v in patch.transform)} (same CRS "
+            f"{patch.crs}); resample the labels onto the stack's pixel grid"
+        )

@@ -6,6 +6,7 @@ B8A, B11, B12, SCL on a grid downsampled x2 with the same bounds) and optionally
 by nearest neighbour (each 20 m pixel covers 2 x 2 10 m pixels), as Earth Engine does when a 10 m
 projection is requested without resampling.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,10 @@ def _one(folder: Path, pattern: str, required: bool = True) -> Path | None:
     found = sorted(folder.glob(pattern))
     if not found:
         if required:
-            raise InputError(f"{folder} has no file matching {pattern}; give a folder exported like "
-                             "the Earth Engine patches (S2_L2A_10m_*.nc and S2_L2A_20m_*.nc)")
+            raise InputError(
+                f"{folder} has no file matching {pattern}; give a folder exported like "
+                "the Earth Engine patches (S2_L2A_10m_*.nc and S2_L2A_20m_*.nc)"
+            )
         return None
     return found[0]
 
@@ -41,8 +44,10 @@ def read_patch(folder: str | Path, *, with_labels: bool = True) -> RawStack:
 def _read_patch(folder: Path, with_labels: bool) -> RawStack:
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; give the patch folder that holds the S2_L2A_*.nc files")
-    with xr.open_dataset(_one(folder, "S2_L2A_10m_*.nc"), mask_and_scale=False) as ds10, \
-            xr.open_dataset(_one(folder, "S2_L2A_20m_*.nc"), mask_and_scale=False) as ds20:
+    with (
+        xr.open_dataset(_one(folder, "S2_L2A_10m_*.nc"), mask_and_scale=False) as ds10,
+        xr.open_dataset(_one(folder, "S2_L2A_20m_*.nc"), mask_and_scale=False) as ds20,
+    ):
         if not np.array_equal(ds10["timestamp"].values, ds20["timestamp"].values):
             raise InputError(f"{folder}: the 10 m and 20 m files have different dates; re-export the patch")
         h, w = ds10.sizes["y"], ds10.sizes["x"]
@@ -66,12 +71,24 @@ def _read_patch(folder: Path, with_labels: bool) -> RawStack:
         with xr.open_dataset(label_file, mask_and_scale=False) as lab:
             labels = lab["CT"].values.astype(np.int64)
             label_source = str(lab.attrs.get("source", ""))
-    return RawStack(dates, dn, scl, "scl", x, y, crs, labels=labels, name=name, label_source=label_source,
-                    legend=Legend.worldcereal())
+    return RawStack(
+        dates,
+        dn,
+        scl,
+        "scl",
+        x,
+        y,
+        crs,
+        labels=labels,
+        name=name,
+        label_source=label_source,
+        legend=Legend.worldcereal(),
+    )
 
 
-def patch_pixels(patch: RawStack, rows: np.ndarray, cols: np.ndarray, *,
-                 crop_class: np.ndarray | None = None, region: str = "") -> SampleSeries:
+def patch_pixels(
+    patch: RawStack, rows: np.ndarray, cols: np.ndarray, *, crop_class: np.ndarray | None = None, region: str = ""
+) -> SampleSeries:
     """The raw series of the chosen pixels as a SampleSeries (one sample per pixel, all dates)."""
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     n, t = len(rows), len(patch.dates)
@@ -83,8 +100,10 @@ def patch_pixels(patch: RawStack, rows: np.ndarray, cols: np.ndarray, *,
         extra["source_code"] = patch.labels[rows, cols].astype(np.int64)
     return SampleSeries(
         sample_id=np.array([f"{patch.name}_r{r:03d}c{c:03d}" for r, c in zip(rows, cols)], dtype=object),
-        lon=lon[rows, cols], lat=lat[rows, cols],
-        region=np.full(n, region, dtype=object), crop_class=np.asarray(crop_class, dtype=object),
+        lon=lon[rows, cols],
+        lat=lat[rows, cols],
+        region=np.full(n, region, dtype=object),
+        crop_class=np.asarray(crop_class, dtype=object),
         cloud_kind=np.full(n, patch.cloud_kind, dtype=object),
         dates=np.broadcast_to(patch.dates, (n, t)).copy(),
         dn=patch.dn[:, rows, cols, :].transpose(1, 0, 2).copy(),

@@ -1,6 +1,7 @@
 """Areas of interest: GeoJSON polygons and lon/lat boxes, validated, in WGS84 (shapely); the UTM
 zone of a region and reprojection. Country outlines live in :mod:`gee_crop.countries`.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,14 @@ from shapely.validation import explain_validity
 
 from gee_crop.errors import RegionError
 
-WGS84_NAMES = {"EPSG:4326", "urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326",
-               "urn:ogc:def:crs:OGC::CRS84", "CRS84", "WGS84"}
+WGS84_NAMES = {
+    "EPSG:4326",
+    "urn:ogc:def:crs:OGC:1.3:CRS84",
+    "urn:ogc:def:crs:EPSG::4326",
+    "urn:ogc:def:crs:OGC::CRS84",
+    "CRS84",
+    "WGS84",
+}
 
 
 # ------------------------------------------------------------------- GeoJSON
@@ -29,11 +36,14 @@ def validate_region(geometry: sg.base.BaseGeometry, name: str = "the region") ->
     if geometry.is_empty:
         raise RegionError(f"{name} is empty; give a polygon that covers the area of interest")
     if geometry.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
-        raise RegionError(f"{name} is a {geometry.geom_type}, not an area (not a polygon); give a GeoJSON "
-                          "Polygon or MultiPolygon")
+        raise RegionError(
+            f"{name} is a {geometry.geom_type}, not an area (not a polygon); give a GeoJSON Polygon or MultiPolygon"
+        )
     if not geometry.is_valid:
-        raise RegionError(f"{name} is not a valid polygon ({explain_validity(geometry)}); fix it, e.g. "
-                          "with shapely.make_valid or QGIS 'Fix geometries'")
+        raise RegionError(
+            f"{name} is not a valid polygon ({explain_validity(geometry)}); fix it, e.g. "
+            "with shapely.make_valid or QGIS 'Fix geometries'"
+        )
     if geometry.area == 0:
         raise RegionError(f"{name} has zero area; give a polygon that covers the area of interest")
 
@@ -56,12 +66,17 @@ def crs_member_name(obj: dict, source: str) -> str | None:
         return None
     if isinstance(crs, str):
         return crs
-    name = crs.get("properties", {}).get("name") if isinstance(crs, dict) and isinstance(
-        crs.get("properties", {}), dict) else None
+    name = (
+        crs.get("properties", {}).get("name")
+        if isinstance(crs, dict) and isinstance(crs.get("properties", {}), dict)
+        else None
+    )
     if not isinstance(name, str) or not name:
-        raise RegionError(f"{source} has a malformed \"crs\" member ({json.dumps(crs)[:80]}); remove it and save "
-                          "the GeoJSON in WGS84 (EPSG:4326), or give {\"type\": \"name\", \"properties\": "
-                          "{\"name\": \"EPSG:...\"}}")
+        raise RegionError(
+            f'{source} has a malformed "crs" member ({json.dumps(crs)[:80]}); remove it and save '
+            'the GeoJSON in WGS84 (EPSG:4326), or give {"type": "name", "properties": '
+            '{"name": "EPSG:..."}}'
+        )
     return name
 
 
@@ -71,8 +86,9 @@ def _geojson_crs(name: str, source: str) -> str:
     try:
         return CRS.from_user_input(name).to_string()
     except Exception as exc:  # pyproj raises its own CRSError
-        raise RegionError(f"{source}'s CRS {name!r} is not understood ({exc}); save the GeoJSON in WGS84 "
-                          "(EPSG:4326)") from None
+        raise RegionError(
+            f"{source}'s CRS {name!r} is not understood ({exc}); save the GeoJSON in WGS84 (EPSG:4326)"
+        ) from None
 
 
 def _member_geometries(obj: dict, source: str) -> list:
@@ -82,18 +98,19 @@ def _member_geometries(obj: dict, source: str) -> list:
     if kind == "FeatureCollection":
         features = obj.get("features")
         if not isinstance(features, list):
-            raise RegionError(f"{source}: \"features\" is {json.dumps(features)[:40]}, not a list of features; "
-                              "give a FeatureCollection whose \"features\" is a list of polygon features")
+            raise RegionError(
+                f'{source}: "features" is {json.dumps(features)[:40]}, not a list of features; '
+                'give a FeatureCollection whose "features" is a list of polygon features'
+            )
         if not all(isinstance(f, dict) for f in features):
-            raise RegionError(f"{source}: every member of \"features\" must be a GeoJSON Feature object")
+            raise RegionError(f'{source}: every member of "features" must be a GeoJSON Feature object')
         return [f.get("geometry") for f in features]
     if kind == "Feature":
         return [obj.get("geometry")]
     return [obj]
 
 
-def geometry_from_geojson(obj: dict, source: str = "the region", *,
-                          reproject: bool = False) -> sg.base.BaseGeometry:
+def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: bool = False) -> sg.base.BaseGeometry:
     """A valid WGS84 (Multi)Polygon from a GeoJSON geometry, Feature or FeatureCollection.
 
     A GeoJSON in another CRS (an old-style ``crs`` member, e.g. a QGIS export) is reprojected when
@@ -104,8 +121,10 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *,
     crs = crs_member_name(obj, source)
     other_crs = crs is not None and crs not in WGS84_NAMES and not crs.endswith("CRS84")
     if other_crs and not reproject:
-        raise RegionError(f"{source} is in CRS {crs}; reproject it to WGS84 longitude/latitude "
-                          "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`")
+        raise RegionError(
+            f"{source} is in CRS {crs}; reproject it to WGS84 longitude/latitude "
+            "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`"
+        )
     geoms = _member_geometries(obj, source)
     if not geoms:
         raise RegionError(f"{source} has no features; give a GeoJSON with at least one polygon")
@@ -114,17 +133,22 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *,
         if not isinstance(g, dict) or g.get("type") not in ("Polygon", "MultiPolygon"):
             got = g.get("type", "nothing") if isinstance(g, dict) else "nothing"
             got = got if isinstance(got, str) else "malformed geometry"
-            raise RegionError(f"{source} holds a {got}, not an area (not a polygon); give a GeoJSON Polygon "
-                              "or MultiPolygon outlining the area of interest")
+            raise RegionError(
+                f"{source} holds a {got}, not an area (not a polygon); give a GeoJSON Polygon "
+                "or MultiPolygon outlining the area of interest"
+            )
         try:
             shape = sg.shape(g)
             finite = np.isfinite(shapely.get_coordinates(shape)).all()
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
-            raise RegionError(f"{source} has malformed coordinates ({str(exc)[:120] or type(exc).__name__}); give "
-                              "closed rings of [longitude, latitude] pairs") from None
+            raise RegionError(
+                f"{source} has malformed coordinates ({str(exc)[:120] or type(exc).__name__}); give "
+                "closed rings of [longitude, latitude] pairs"
+            ) from None
         if not finite:
-            raise RegionError(f"{source} has NaN or infinite coordinates; give closed rings of finite "
-                              "[longitude, latitude] pairs")
+            raise RegionError(
+                f"{source} has NaN or infinite coordinates; give closed rings of finite [longitude, latitude] pairs"
+            )
         shapes.append(shape)
     # validate each part before merging or reprojecting: a self-intersection must be reported, not
     # silently reshaped
@@ -134,14 +158,18 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *,
     if other_crs:
         shape = reproject_geometry(shape, _geojson_crs(crs, source), WGS84)
         if not np.isfinite(shapely.get_coordinates(shape)).all():
-            raise RegionError(f"{source} does not reproject from {crs} to WGS84 (coordinates outside that CRS's "
-                              "area); check the \"crs\" member or save the GeoJSON in EPSG:4326")
+            raise RegionError(
+                f"{source} does not reproject from {crs} to WGS84 (coordinates outside that CRS's "
+                'area); check the "crs" member or save the GeoJSON in EPSG:4326'
+            )
         return shape
     minx, miny, maxx, maxy = shape.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise RegionError(f"{source} has coordinates outside longitude/latitude range "
-                          f"({minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f}); it is probably in a "
-                          "projected CRS: reproject it to WGS84 (EPSG:4326)")
+        raise RegionError(
+            f"{source} has coordinates outside longitude/latitude range "
+            f"({minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f}); it is probably in a "
+            "projected CRS: reproject it to WGS84 (EPSG:4326)"
+        )
     return shape
 
 
@@ -168,8 +196,10 @@ def region_from_geojson(path: str | Path) -> sg.base.BaseGeometry:
 def region_from_bbox(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> sg.base.BaseGeometry:
     """A WGS84 rectangle; raises RegionError for an empty or out-of-range box."""
     if not (-180 <= lon_min < lon_max <= 180 and -90 <= lat_min < lat_max <= 90):
-        raise RegionError(f"--bbox {lon_min},{lat_min},{lon_max},{lat_max} is empty or out of range; "
-                          "give lon_min,lat_min,lon_max,lat_max in degrees with min < max")
+        raise RegionError(
+            f"--bbox {lon_min},{lat_min},{lon_max},{lat_max} is empty or out of range; "
+            "give lon_min,lat_min,lon_max,lat_max in degrees with min < max"
+        )
     return sg.box(lon_min, lat_min, lon_max, lat_max)
 
 
@@ -180,8 +210,9 @@ def utm_crs_for(geometry: sg.base.BaseGeometry) -> str:
     return f"EPSG:{(32700 if centroid.y < 0 else 32600) + zone}"
 
 
-def region_of_options(region_path: str | os.PathLike | None,
-                      bbox: tuple[float, float, float, float] | None) -> shapely.Geometry | None:
+def region_of_options(
+    region_path: str | os.PathLike | None, bbox: tuple[float, float, float, float] | None
+) -> shapely.Geometry | None:
     """The WGS84 region of ``--region`` / ``--bbox`` (None when neither is given)."""
     if region_path:
         return region_from_geojson(region_path)

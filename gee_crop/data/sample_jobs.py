@@ -3,6 +3,7 @@ before any request (:func:`plan_job`), the rows of each finished tile stored as 
 (:func:`store_part`), the parts assembled into the sample table (:func:`assemble`); and the two tables
 that need no Earth Engine: a local stack's (:func:`local_table`) and exported CSVs' (:func:`exports_table`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,13 +22,13 @@ from gee_crop.countries import country_geometry, country_of, country_spec, read_
 from gee_crop.data import ee_rows
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.sampling import sample_from_files
-from gee_crop.features.seasons import with_season_year, with_season_years
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
 from gee_crop.earthengine.labels import check_inline_size
 from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, read_export_csv
 from gee_crop.errors import InputError, RegionError, SeasonError
+from gee_crop.features.seasons import with_season_year, with_season_years
 from gee_crop.ledger import RunLedger
 from gee_crop.season import Season
 from gee_crop.types import SampleSeries, concat
@@ -43,6 +44,7 @@ EXPORT_CSV = re.compile(r"^gee-crop_(?P<name>.+)_(?P<year>\d{4})_tile(?P<tile>\d
 
 # ------------------------------------------------------------------ the plan
 
+
 def request_season(request: SamplingRequest) -> Season | None:
     """The user's own season of ``--season-start/--season-days/--window-days`` (None: none given, the
     paper's season)."""
@@ -57,8 +59,9 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
     legend = user_legend(request.legend, request.classes)
     season = request_season(request)
     if request.labels is None and request.country is None and region is None:
-        raise InputError("say where to sample: --country ISO3 (e.g. FRA), --region AOI.geojson, "
-                         "or --source STACK for local data")
+        raise InputError(
+            "say where to sample: --country ISO3 (e.g. FRA), --region AOI.geojson, or --source STACK for local data"
+        )
     if year is None:
         raise InputError("--labels without --region needs --year YEAR (or give --region AOI.geojson)")
     spec, own = None, None
@@ -69,18 +72,33 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
         outline = country_geometry(spec.code).intersection(sg.box(*spec.extent))
         geometry = outline if region is None else outline.intersection(region)
         if geometry.is_empty:
-            raise RegionError(f"the region does not overlap {spec.code}'s labelled area {spec.extent}; "
-                              "give a region inside the country")
+            raise RegionError(
+                f"the region does not overlap {spec.code}'s labelled area {spec.extent}; "
+                "give a region inside the country"
+            )
         name = spec.code
     else:
         spec, geometry, name = country_of(region), region, Path(str(request.region)).stem
     per_cell = request.per_cell or (spec.per_cell if spec is not None else SAMPLES_PER_CELL_DEFAULT)
-    job = SamplingJob(name=name, spec=spec, geometry=geometry, year=int(year), per_cell=int(per_cell),
-                      cloud_band=request.cloud_band.value, cloud_threshold=request.cloud_threshold,
-                      buffer_m=request.buffer_m, cell_deg=GRID_CELL_DEG, spacing_m=request.spacing_m,
-                      seed=request.seed, tile_deg=request.tile_deg, tile_scale=request.tile_scale,
-                      project=request.project, from_country=request.country is not None and region is None,
-                      own_labels=own, season=season)
+    job = SamplingJob(
+        name=name,
+        spec=spec,
+        geometry=geometry,
+        year=int(year),
+        per_cell=int(per_cell),
+        cloud_band=request.cloud_band.value,
+        cloud_threshold=request.cloud_threshold,
+        buffer_m=request.buffer_m,
+        cell_deg=GRID_CELL_DEG,
+        spacing_m=request.spacing_m,
+        seed=request.seed,
+        tile_deg=request.tile_deg,
+        tile_scale=request.tile_scale,
+        project=request.project,
+        from_country=request.country is not None and region is None,
+        own_labels=own,
+        season=season,
+    )
     _check_job(job, request.per_cell)
     if job.spec is not None and job.spec.accuracy_filter and not request.no_accuracy_filter:
         job.accuracy = read_accuracy_table(job.year, request.cdl_accuracy)
@@ -110,40 +128,47 @@ def _check_job(job: SamplingJob, per_cell: int | None) -> None:
         raise InputError(f"--buffer-m {job.buffer_m} is negative; use 0 (no buffer) or more (paper: 60)")
     ratio = job.tile_deg / job.cell_deg
     if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
-        raise InputError(f"tile size {job.tile_deg} deg must be a multiple of the {job.cell_deg} deg "
-                         "cell so that no cell is split between tiles")
+        raise InputError(
+            f"tile size {job.tile_deg} deg must be a multiple of the {job.cell_deg} deg "
+            "cell so that no cell is split between tiles"
+        )
     check_year(job.year, job.hemisphere, window=job.window if job.season is not None else None)
 
 
-def check_year(year: int, hemisphere: str, today: dt.date | None = None,
-               window: tuple[dt.date, dt.date] | None = None) -> None:
+def check_year(
+    year: int, hemisphere: str, today: dt.date | None = None, window: tuple[dt.date, dt.date] | None = None
+) -> None:
     """SeasonError when Sentinel-2 SR has no data for the year's acquisition window (``window``: a
     user's own season)."""
     start, end = window or acquisition_window(year, hemisphere)
     today = today or dt.date.today()
     if end <= S2_SR_FIRST_DATE:
-        raise SeasonError(f"--year {year} has no Sentinel-2 L2A data on Earth Engine ({hemisphere} window "
-                          f"{start}..{end}, data start {S2_SR_FIRST_DATE}); use --year "
-                          f"{2018 if hemisphere == 'south' else 2017} or later (the paper uses 2023)")
+        raise SeasonError(
+            f"--year {year} has no Sentinel-2 L2A data on Earth Engine ({hemisphere} window "
+            f"{start}..{end}, data start {S2_SR_FIRST_DATE}); use --year "
+            f"{2018 if hemisphere == 'south' else 2017} or later (the paper uses 2023)"
+        )
     if start >= today:
-        raise SeasonError(f"--year {year} is in the future (window starts {start}); use a past year, "
-                          "e.g. --year 2023")
+        raise SeasonError(f"--year {year} is in the future (window starts {start}); use a past year, e.g. --year 2023")
 
 
-def own_labels(labels: str, label_field: str | None, legend: Legend | None,
-               region_geometry=None) -> OwnLabels:
+def own_labels(labels: str, label_field: str | None, legend: Legend | None, region_geometry=None) -> OwnLabels:
     """A user's labels for an Earth Engine job: a vector file (read, mapped, checked against the region
     and the request size) or a table asset id. InputError naming the fix for each bad input."""
     if not label_field:
         raise InputError(f"--labels {labels} needs --label-field NAME: the field that holds each feature's label")
     if legend is None:
-        raise InputError("own labels need a legend: --legend legend.csv (label value -> class name or 'exclude') "
-                         "or --classes a,b,c,other (label values that are class names)")
+        raise InputError(
+            "own labels need a legend: --legend legend.csv (label value -> class name or 'exclude') "
+            "or --classes a,b,c,other (label values that are class names)"
+        )
     if ASSET_ID.match(str(labels)) and not Path(labels).exists():
         return OwnLabels(str(labels), legend, label_field, asset=str(labels))
     if not is_vector_file(labels):
-        raise InputError(f"--labels {labels} is neither a vector file (.geojson, .gpkg, .shp) nor an Earth Engine "
-                         "table asset id (projects/PROJECT/assets/NAME)")
+        raise InputError(
+            f"--labels {labels} is neither a vector file (.geojson, .gpkg, .shp) nor an Earth Engine "
+            "table asset id (projects/PROJECT/assets/NAME)"
+        )
     features = read_label_features(labels, label_field, legend, region=region_geometry)
     own = OwnLabels(str(labels), legend, label_field, features.geometries, features.classes)
     check_inline_size(own.geojson(), str(labels))
@@ -156,12 +181,17 @@ def check_point_classes(features) -> None:
     point is one sample, so the class could never reach the minimum (caught before any request)."""
     points = features.subset(features.is_point)
     polygon_classes = set(features.classes[~features.is_point].tolist())
-    few = {c: n for c, n in class_counts(points).items()
-           if n < MIN_CLASS_SAMPLES and features.legend.classes.index(c) not in polygon_classes}
+    few = {
+        c: n
+        for c, n in class_counts(points).items()
+        if n < MIN_CLASS_SAMPLES and features.legend.classes.index(c) not in polygon_classes
+    }
     if few:
         listed = ", ".join(f"{c} ({n})" for c, n in few.items())
-        raise InputError(f"{features.source}: class(es) {listed} have fewer than {MIN_CLASS_SAMPLES} labelled points; "
-                         "label more, or map them to another class (or 'exclude') in the legend")
+        raise InputError(
+            f"{features.source}: class(es) {listed} have fewer than {MIN_CLASS_SAMPLES} labelled points; "
+            "label more, or map them to another class (or 'exclude') in the legend"
+        )
 
 
 def check_class_sizes(series: SampleSeries, source: str) -> None:
@@ -173,12 +203,15 @@ def check_class_sizes(series: SampleSeries, source: str) -> None:
     few = {c: n for c, n in counts.items() if n < MIN_CLASS_SAMPLES}
     if few:
         listed = ", ".join(f"{c} ({n})" for c, n in few.items())
-        raise InputError(f"{source}: class(es) {listed} got fewer than {MIN_CLASS_SAMPLES} samples; merge them into "
-                         "another class (or 'exclude') in the legend, label more fields, or raise --per-cell / "
-                         "lower --spacing-m and --buffer-m")
+        raise InputError(
+            f"{source}: class(es) {listed} got fewer than {MIN_CLASS_SAMPLES} samples; merge them into "
+            "another class (or 'exclude') in the legend, label more fields, or raise --per-cell / "
+            "lower --spacing-m and --buffer-m"
+        )
 
 
 # ------------------------------------------------------------------ the table
+
 
 def store_part(job: SamplingJob, ledger: RunLedger, unit: str, rows: pd.DataFrame) -> None:
     """The rows of tile ``unit`` as its part ``tile_XXXX.parquet`` in the ledger's folder (none for no
@@ -188,18 +221,20 @@ def store_part(job: SamplingJob, ledger: RunLedger, unit: str, rows: pd.DataFram
         ledger.finish(unit, samples=0)
         return
     path = write_table(series, ledger.folder / f"tile_{int(unit):04d}.parquet")
-    ledger.finish(unit, path, samples=int(len(series)))
+    ledger.finish(unit, path, samples=len(series))
 
 
-def assemble(ledger: RunLedger, units: list[str], out: Path, season: Season | None = None,
-             year: int | None = None) -> int:
+def assemble(
+    ledger: RunLedger, units: list[str], out: Path, season: Season | None = None, year: int | None = None
+) -> int:
     """Concatenate the finished parts into the sample table at ``out`` (with the job's own ``season``,
     and ``year`` as every sample's ``season_year``); the number of samples."""
     parts = [read_table(path) for path in map(ledger.output_path, units) if path is not None]
     if not parts or sum(len(p) for p in parts) == 0:
         raise SeasonError(
             "Earth Engine returned no samples: no labelled pixel with a cloud-free acquisition in the "
-            "region and year; check --year (labels and Sentinel-2 must both exist) and the region")
+            "region and year; check --year (labels and Sentinel-2 must both exist) and the region"
+        )
     table = concat(parts)
     table.season = season
     with_season_year(table, year)
@@ -214,12 +249,21 @@ def local_table(request: SamplingRequest) -> SampleSeries:
     legend = user_legend(request.legend, request.classes)
     season = request_season(request)
     if request.country or request.region:
-        raise InputError("--source samples local data; drop --country/--region, or drop --source "
-                         "to sample on Earth Engine")
-    series = sample_from_files(request.source, request.labels, buffer_m=request.buffer_m, cell_deg=GRID_CELL_DEG,
-                               spacing_m=request.spacing_m, per_cell=request.per_cell or SAMPLES_PER_CELL_DEFAULT,
-                               region=Path(request.source).name, seed=request.seed, legend=legend,
-                               label_field=request.label_field)
+        raise InputError(
+            "--source samples local data; drop --country/--region, or drop --source to sample on Earth Engine"
+        )
+    series = sample_from_files(
+        request.source,
+        request.labels,
+        buffer_m=request.buffer_m,
+        cell_deg=GRID_CELL_DEG,
+        spacing_m=request.spacing_m,
+        per_cell=request.per_cell or SAMPLES_PER_CELL_DEFAULT,
+        region=Path(request.source).name,
+        seed=request.seed,
+        legend=legend,
+        label_field=request.label_field,
+    )
     if season is not None:  # each sample's season year, inferred again in the table's own season
         series.season, series.season_year = season, None
         with_season_years(series)
@@ -234,8 +278,10 @@ def exports_table(folder: str | os.PathLike, cloud_band: str = "cs") -> tuple[Sa
     ``year`` part."""
     found = {p: m for p in sorted(Path(folder).glob("*.csv")) if (m := EXPORT_CSV.match(p.name)) is not None}
     if not found:
-        raise InputError(f"{folder} holds no exported sample CSV (gee-crop_<name>_<year>_tileNNNN*.csv); "
-                         "download the files the Code Editor script exported to Drive into it")
+        raise InputError(
+            f"{folder} holds no exported sample CSV (gee-crop_<name>_<year>_tileNNNN*.csv); "
+            "download the files the Code Editor script exported to Drive into it"
+        )
     by_name: dict[str, list[Path]] = {}
     for path, match in found.items():
         by_name.setdefault(match["name"], []).append(path)

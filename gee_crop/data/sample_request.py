@@ -2,12 +2,19 @@
 every path (the run, ``--pilot``, ``--dry-run``, ``--source``, ``--from-exports``), so no path can drop
 an option. Fields are named as the options; ``None`` means the option was not given (the plan then
 chooses, e.g. the latest complete season for ``year``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gee_crop.config import (CLEAR_THRESHOLD, INWARD_BUFFER_M, SAMPLE_SPACING_M, CloudBand, ExportDestination,
-                             SamplingMode)
+from gee_crop.config import (
+    CLEAR_THRESHOLD,
+    INWARD_BUFFER_M,
+    SAMPLE_SPACING_M,
+    CloudBand,
+    ExportDestination,
+    SamplingMode,
+)
 from gee_crop.earthengine.sampling import DEFAULT_TILE_DEG
 
 

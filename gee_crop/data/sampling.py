@@ -4,6 +4,7 @@ METHOD.md "Sampling": (1) a 60 m inward buffer erodes every class region of the 
 (2) only pixels with a valid label and at least one clear observation are candidates; (3) per
 0.1 deg x 0.1 deg WGS84 cell, up to 5 random samples (1 in the USA) at least 60 m apart.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,10 +18,10 @@ from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SA
 from gee_crop.data.labels import check_same_grid, read_label_raster
 from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.data.regions import WGS84, reproject_geometry
-from gee_crop.features.seasons import with_season_years
 from gee_crop.data.vectors import LabelFeatures, is_vector_file, read_label_features
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask
+from gee_crop.features.seasons import with_season_years
 from gee_crop.types import RawStack, SampleSeries
 
 #: Mean Earth radius (m), for the local equirectangular distances of grid sampling.
@@ -31,7 +32,7 @@ METRES_PER_DEGREE = EARTH_RADIUS_M * np.pi / 180.0
 def disk_footprint(radius_px: float) -> np.ndarray:
     """(2r+1, 2r+1) bool disk: pixels whose centre lies within ``radius_px`` pixels of the centre."""
     r = int(np.floor(radius_px + 1e-9))
-    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
     return dy * dy + dx * dx <= radius_px * radius_px + 1e-9
 
 
@@ -48,8 +49,10 @@ def inward_buffer(labels: np.ndarray, radius_m: float, resolution_m: float, *, n
     """
     labels = np.asarray(labels)
     if radius_m < 0 or resolution_m <= 0:
-        raise InputError(f"the inward buffer needs radius >= 0 and resolution > 0 metres, got "
-                         f"{radius_m} and {resolution_m}; pass e.g. --buffer-m 60")
+        raise InputError(
+            f"the inward buffer needs radius >= 0 and resolution > 0 metres, got "
+            f"{radius_m} and {resolution_m}; pass e.g. --buffer-m 60"
+        )
     footprint = disk_footprint(radius_m / resolution_m)
     # min == max over the disk <=> all labels in the disk are equal: two filters, whatever the class count
     low = ndimage.minimum_filter(labels, footprint=footprint, mode="nearest")
@@ -90,9 +93,16 @@ def _greedy_spaced(xy: np.ndarray, fixed: np.ndarray, spacing_m: float, limit: i
     return kept
 
 
-def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cell_deg: float = GRID_CELL_DEG,
-                spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-                seed: int = 0) -> np.ndarray:
+def grid_sample(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    candidates: np.ndarray,
+    *,
+    cell_deg: float = GRID_CELL_DEG,
+    spacing_m: float = SAMPLE_SPACING_M,
+    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+    seed: int = 0,
+) -> np.ndarray:
     """Random, spaced samples per WGS84 grid cell (METHOD.md "Sampling", step 3).
 
     ``lon``, ``lat`` degrees and ``candidates`` bool, all of one shape (e.g. (H, W)). Per
@@ -102,8 +112,10 @@ def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cel
     Same inputs and seed -> same samples; each cell draws from its own seeded stream.
     """
     if per_cell < 1 or spacing_m < 0 or cell_deg <= 0:
-        raise InputError(f"grid sampling needs per_cell >= 1, spacing >= 0 m and cell > 0 deg, got "
-                         f"{per_cell}, {spacing_m}, {cell_deg}; use e.g. --per-cell 5 --spacing-m 60")
+        raise InputError(
+            f"grid sampling needs per_cell >= 1, spacing >= 0 m and cell > 0 deg, got "
+            f"{per_cell}, {spacing_m}, {cell_deg}; use e.g. --per-cell 5 --spacing-m 60"
+        )
     lon, lat = np.ravel(lon).astype(np.float64), np.ravel(lat).astype(np.float64)
     index = np.flatnonzero(np.ravel(candidates))
     if index.size == 0:
@@ -124,12 +136,20 @@ def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cel
         rng = np.random.default_rng([seed, cx + 2**31, cy + 2**31])
         members = members[rng.permutation(members.size)]
         lon0, lat0 = (cx + 0.5) * cell_deg, (cy + 0.5) * cell_deg
-        neighbours = [kept_by_cell[(cx + dx, cy + dy)] for dx in (-1, 0, 1) for dy in (-1, 0, 1)
-                      if (cx + dx, cy + dy) in kept_by_cell]
+        neighbours = [
+            kept_by_cell[(cx + dx, cy + dy)]
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            if (cx + dx, cy + dy) in kept_by_cell
+        ]
         fixed = np.concatenate(neighbours) if neighbours else np.empty(0, dtype=np.int64)
         if spacing_m > 0:
-            picked = _greedy_spaced(_local_xy(lon[members], lat[members], lon0, lat0),
-                                    _local_xy(lon[fixed], lat[fixed], lon0, lat0), spacing_m, per_cell)
+            picked = _greedy_spaced(
+                _local_xy(lon[members], lat[members], lon0, lat0),
+                _local_xy(lon[fixed], lat[fixed], lon0, lat0),
+                spacing_m,
+                per_cell,
+            )
             members = members[picked]
         else:
             members = members[:per_cell]
@@ -141,22 +161,32 @@ def grid_sample(lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, *, cel
 ERODE_BY = ("class", "code")
 
 
-def sample_class_grid(patch: RawStack, classes: np.ndarray, class_list: tuple[str, ...], *,
-                      buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
-                      spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-                      region: str = "", seed: int = 0, n_labelled: int | None = None) -> SampleSeries:
+def sample_class_grid(
+    patch: RawStack,
+    classes: np.ndarray,
+    class_list: tuple[str, ...],
+    *,
+    buffer_m: float = INWARD_BUFFER_M,
+    cell_deg: float = GRID_CELL_DEG,
+    spacing_m: float = SAMPLE_SPACING_M,
+    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+    region: str = "",
+    seed: int = 0,
+    n_labelled: int | None = None,
+) -> SampleSeries:
     """Steps 2-3 of METHOD.md "Sampling" on an (H, W) grid of class indices into ``class_list``
     (NO_CLASS = no label, already buffered): clear-data filter, then grid sampling."""
     clear = clear_mask(patch.cloud, patch.cloud_kind) & (patch.dn != 0).all(axis=-1)
     candidates = (classes != NO_CLASS) & clear.any(axis=0)  # METHOD.md step 2: label and clear data
     if not candidates.any():
         n_labelled = int((classes != NO_CLASS).sum()) if n_labelled is None else n_labelled
-        raise InputError(f"no labelled pixel with clear data is left in {patch.name} after the "
-                         f"{buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
-                         "pass a smaller --buffer-m (e.g. 20) or a larger label raster")
+        raise InputError(
+            f"no labelled pixel with clear data is left in {patch.name} after the "
+            f"{buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
+            "pass a smaller --buffer-m (e.g. 20) or a larger label raster"
+        )
     lon, lat = patch.lonlat()
-    index = grid_sample(lon, lat, candidates, cell_deg=cell_deg, spacing_m=spacing_m,
-                        per_cell=per_cell, seed=seed)
+    index = grid_sample(lon, lat, candidates, cell_deg=cell_deg, spacing_m=spacing_m, per_cell=per_cell, seed=seed)
     rows, cols = np.unravel_index(index, patch.shape)
     names = np.asarray(class_list, dtype=object)[classes[rows, cols]]
     series = patch_pixels(patch, rows, cols, crop_class=names, region=region)
@@ -164,10 +194,19 @@ def sample_class_grid(patch: RawStack, classes: np.ndarray, class_list: tuple[st
     return with_season_years(series)  # each sample's season year, from its own dates
 
 
-def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
-                       spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-                       region: str = "", seed: int = 0, legend: Legend | dict | str | Path | None = None,
-                       nodata: int = 0, erode_by: str = "class") -> SampleSeries:
+def sample_local_stack(
+    patch: RawStack,
+    *,
+    buffer_m: float = INWARD_BUFFER_M,
+    cell_deg: float = GRID_CELL_DEG,
+    spacing_m: float = SAMPLE_SPACING_M,
+    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+    region: str = "",
+    seed: int = 0,
+    legend: Legend | dict | str | Path | None = None,
+    nodata: int = 0,
+    erode_by: str = "class",
+) -> SampleSeries:
     """Sample a labelled stack like the Earth Engine path: buffer, clear-data filter, grid sampling.
 
     ``patch.labels`` (H, W) holds the reference product's codes (``nodata`` = no label), mapped to
@@ -179,8 +218,10 @@ def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, ce
     them (``season_year``); ``extra`` holds ``row``, ``col`` and ``source_code``.
     """
     if patch.labels is None:
-        raise InputError(f"stack {patch.name} has no label raster; pass one with --labels "
-                         "(a GeoTIFF or the patch's OUTPUT_*_10m_*.nc on the stack's grid)")
+        raise InputError(
+            f"stack {patch.name} has no label raster; pass one with --labels "
+            "(a GeoTIFF or the patch's OUTPUT_*_10m_*.nc on the stack's grid)"
+        )
     if erode_by not in ERODE_BY:
         raise InputError(f"erode_by {erode_by!r} is not one of {', '.join(ERODE_BY)}")
     legend = Legend.of(legend).excluding(nodata)
@@ -188,9 +229,18 @@ def sample_local_stack(patch: RawStack, *, buffer_m: float = INWARD_BUFFER_M, ce
         classes = inward_buffer(legend.indices(patch.labels), buffer_m, patch.resolution, nodata=NO_CLASS)
     else:
         classes = legend.indices(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata))
-    return sample_class_grid(patch, classes, legend.classes, buffer_m=buffer_m, cell_deg=cell_deg,
-                             spacing_m=spacing_m, per_cell=per_cell, region=region, seed=seed,
-                             n_labelled=int((patch.labels != nodata).sum()))
+    return sample_class_grid(
+        patch,
+        classes,
+        legend.classes,
+        buffer_m=buffer_m,
+        cell_deg=cell_deg,
+        spacing_m=spacing_m,
+        per_cell=per_cell,
+        region=region,
+        seed=seed,
+        n_labelled=int((patch.labels != nodata).sum()),
+    )
 
 
 def rasterize_features(features: LabelFeatures, patch: RawStack, buffer_m: float) -> np.ndarray:
@@ -213,16 +263,20 @@ def rasterize_features(features: LabelFeatures, patch: RawStack, buffer_m: float
     polygons, at_points = burn(~points), burn(points)
     if (polygons == NO_CLASS).all() and (at_points == NO_CLASS).all():
         w, s, e, n = features.bounds
-        raise InputError(f"none of the labels of {features.source} (lon {w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}) "
-                         f"falls on the stack {patch.name}; give labels of the stack's area")
+        raise InputError(
+            f"none of the labels of {features.source} (lon {w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}) "
+            f"falls on the stack {patch.name}; give labels of the stack's area"
+        )
     buffered = inward_buffer(polygons, buffer_m, patch.resolution, nodata=NO_CLASS)
     return np.where(buffered != NO_CLASS, buffered, at_points)
 
 
 def _stack_folder(source: Path) -> Path:
     if not source.exists():
-        raise InputError(f"stack {source} does not exist; give the patch folder (S2_L2A_10m_*.nc and "
-                         "S2_L2A_20m_*.nc) or one of its NetCDF files")
+        raise InputError(
+            f"stack {source} does not exist; give the patch folder (S2_L2A_10m_*.nc and "
+            "S2_L2A_20m_*.nc) or one of its NetCDF files"
+        )
     if source.is_file():
         if source.suffix.lower() != ".nc":
             raise InputError(f"{source} is not a NetCDF patch file; give the patch folder or one of its .nc files")
@@ -230,11 +284,20 @@ def _stack_folder(source: Path) -> Path:
     return source
 
 
-def sample_from_files(source: str | Path, labels: str | Path | None = None, *,
-                      buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
-                      spacing_m: float = SAMPLE_SPACING_M, per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-                      region: str = "", seed: int = 0, legend: Legend | dict | str | Path | None = None,
-                      erode_by: str = "class", label_field: str | None = None) -> SampleSeries:
+def sample_from_files(
+    source: str | Path,
+    labels: str | Path | None = None,
+    *,
+    buffer_m: float = INWARD_BUFFER_M,
+    cell_deg: float = GRID_CELL_DEG,
+    spacing_m: float = SAMPLE_SPACING_M,
+    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
+    region: str = "",
+    seed: int = 0,
+    legend: Legend | dict | str | Path | None = None,
+    erode_by: str = "class",
+    label_field: str | None = None,
+) -> SampleSeries:
     """Read a local stack (patch folder, or a NetCDF file inside one) and sample it.
 
     ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid, or vector labels (GeoJSON,
@@ -250,8 +313,17 @@ def sample_from_files(source: str | Path, labels: str | Path | None = None, *,
         patch = read_patch(_stack_folder(source), with_labels=False)
         features = read_label_features(labels, label_field, Legend.of(legend))
         classes = rasterize_features(features, patch, buffer_m)
-        return sample_class_grid(patch, classes, features.legend.classes, buffer_m=buffer_m, cell_deg=cell_deg,
-                                 spacing_m=spacing_m, per_cell=per_cell, region=region, seed=seed)
+        return sample_class_grid(
+            patch,
+            classes,
+            features.legend.classes,
+            buffer_m=buffer_m,
+            cell_deg=cell_deg,
+            spacing_m=spacing_m,
+            per_cell=per_cell,
+            region=region,
+            seed=seed,
+        )
     patch = read_patch(_stack_folder(source), with_labels=labels is None)
     nodata = 0
     if labels is not None:
@@ -259,6 +331,15 @@ def sample_from_files(source: str | Path, labels: str | Path | None = None, *,
         check_same_grid(raster, patch, labels)
         patch = dataclasses.replace(patch, labels=raster.codes, label_source=raster.source)
         nodata = raster.nodata
-    return sample_local_stack(patch, buffer_m=buffer_m, cell_deg=cell_deg, spacing_m=spacing_m,
-                              per_cell=per_cell, region=region, seed=seed, legend=legend, nodata=nodata,
-                              erode_by=erode_by)
+    return sample_local_stack(
+        patch,
+        buffer_m=buffer_m,
+        cell_deg=cell_deg,
+        spacing_m=spacing_m,
+        per_cell=per_cell,
+        region=region,
+        seed=seed,
+        legend=legend,
+        nodata=nodata,
+        erode_by=erode_by,
+    )

@@ -4,6 +4,7 @@ METHOD.md "Evaluation": in-region results use an 80/20 random split. Nearby samp
 are near-duplicates, so :func:`spatial_block_split` offers a stricter split in which no square
 block of ground holds both training and test samples.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ from gee_crop.errors import InputError
 
 def _check_fraction(test_fraction: float) -> None:
     if not 0.0 < test_fraction < 1.0:
-        raise InputError(f"test fraction must be between 0 and 1 (exclusive), got {test_fraction}; "
-                         "use e.g. 0.2 for an 80/20 split")
+        raise InputError(
+            f"test fraction must be between 0 and 1 (exclusive), got {test_fraction}; use e.g. 0.2 for an 80/20 split"
+        )
 
 
 def random_split(n: int, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -23,8 +25,10 @@ def random_split(n: int, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.
     _check_fraction(test_fraction)
     n_test = int(round(n * test_fraction))
     if n_test == 0 or n_test == n:
-        raise InputError(f"cannot split {n} samples with test fraction {test_fraction}: one side "
-                         "would be empty; use more samples or another fraction")
+        raise InputError(
+            f"cannot split {n} samples with test fraction {test_fraction}: one side "
+            "would be empty; use more samples or another fraction"
+        )
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_test:]).astype(np.int64), np.sort(order[:n_test]).astype(np.int64)
 
@@ -46,8 +50,9 @@ def block_ids(lon: np.ndarray, lat: np.ndarray, block_m: float) -> np.ndarray:
     return ids.reshape(-1).astype(np.int64)
 
 
-def spatial_block_split(lon: np.ndarray, lat: np.ndarray, *, block_m: float, test_fraction: float = 0.2,
-                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def spatial_block_split(
+    lon: np.ndarray, lat: np.ndarray, *, block_m: float, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Split by whole spatial blocks: (train_idx, test_idx), sorted int64.
 
     Samples are grouped into ``block_m`` squares (:func:`block_ids`); blocks are shuffled (seeded)
@@ -58,8 +63,7 @@ def spatial_block_split(lon: np.ndarray, lat: np.ndarray, *, block_m: float, tes
     blocks, inverse, counts = np.unique(block_ids(lon, lat, block_m), return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
     if len(blocks) < 2:
-        raise InputError(f"all {len(inverse)} samples fall into one {block_m:g} m block; "
-                         "use a smaller block size")
+        raise InputError(f"all {len(inverse)} samples fall into one {block_m:g} m block; use a smaller block size")
     order = np.random.default_rng(seed).permutation(len(blocks))
     cumulative = np.cumsum(counts[order])
     target = test_fraction * len(inverse)
@@ -69,4 +73,3 @@ def spatial_block_split(lon: np.ndarray, lat: np.ndarray, *, block_m: float, tes
     is_test[order[:n_blocks]] = True
     test = is_test[inverse]
     return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)
-

@@ -4,6 +4,7 @@ Every reader returns a :class:`gee_crop.types.RawStack` (raw DN, the cloud indic
 dates, pixel centres, CRS; labels for a patch folder), the input of local sampling and of
 :class:`gee_crop.mapping.sources.LocalStackSource`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,14 +23,21 @@ from gee_crop.data.patch import read_patch
 from gee_crop.errors import InputError
 from gee_crop.types import RawStack
 
-
 #: Variable / band names of the cloud indicators and the cloud_kind each one is read as.
-_CLOUD_VARS = {"SCL": "scl", "scl": "scl", "cs": "cs", "cs_cdf": "cs_cdf",
-               "cloud_probability": "cloud_probability", "probability": "cloud_probability"}
+_CLOUD_VARS = {
+    "SCL": "scl",
+    "scl": "scl",
+    "cs": "cs",
+    "cs_cdf": "cs_cdf",
+    "cloud_probability": "cloud_probability",
+    "probability": "cloud_probability",
+}
 #: GeoTIFF band descriptions: a YYYYMMDD date, then the band name at the end after a '_' (Earth
 #: Engine's ``toBands()`` names, e.g. ``20190501T105031_20190501T105351_T31UES_B8A``, or ``20190501_SCL``).
-_DESCRIPTION = re.compile(r"(?P<date>(?:19|20)\d{2}-?\d{2}-?\d{2}).*?_"
-                          r"(?P<band>B\d{1,2}A?|" + "|".join(sorted(_CLOUD_VARS, key=len, reverse=True)) + r")$")
+_DESCRIPTION = re.compile(
+    r"(?P<date>(?:19|20)\d{2}-?\d{2}-?\d{2}).*?_"
+    r"(?P<band>B\d{1,2}A?|" + "|".join(sorted(_CLOUD_VARS, key=len, reverse=True)) + r")$"
+)
 
 
 def open_local_stack(path: str | Path) -> RawStack:
@@ -64,16 +72,25 @@ def _read_xarray_stack(path: Path) -> RawStack:
         missing = [b for b in BANDS if b not in ds.variables]
         cloud_var = next((v for v in _CLOUD_VARS if v in ds.variables), None)
         if time_dim is None or missing or cloud_var is None or not {"x", "y"} <= set(ds.dims):
-            raise InputError(f"{path} is not a raw S2 stack: it needs dims (time, y, x), the bands "
-                             f"{', '.join(BANDS)} and a cloud variable ({', '.join(_CLOUD_VARS)}); "
-                             f"missing: {', '.join(missing) or ('cloud variable' if cloud_var is None else 'dims')}")
+            raise InputError(
+                f"{path} is not a raw S2 stack: it needs dims (time, y, x), the bands "
+                f"{', '.join(BANDS)} and a cloud variable ({', '.join(_CLOUD_VARS)}); "
+                f"missing: {', '.join(missing) or ('cloud variable' if cloud_var is None else 'dims')}"
+            )
         dims = (time_dim, "y", "x")
         dn = checked_dn(np.stack([ds[b].transpose(*dims).values for b in BANDS], axis=-1), str(path))
         crs = _xarray_crs(ds, path)
-        return RawStack(ds[time_dim].values.astype("datetime64[D]"), dn,
-                        ds[cloud_var].transpose(*dims).values.astype(np.float32), _CLOUD_VARS[cloud_var],
-                        ds["x"].values.astype(np.float64), ds["y"].values.astype(np.float64), crs,
-                        None, path.stem)
+        return RawStack(
+            ds[time_dim].values.astype("datetime64[D]"),
+            dn,
+            ds[cloud_var].transpose(*dims).values.astype(np.float32),
+            _CLOUD_VARS[cloud_var],
+            ds["x"].values.astype(np.float64),
+            ds["y"].values.astype(np.float64),
+            crs,
+            None,
+            path.stem,
+        )
 
 
 def _xarray_crs(ds, path: Path) -> str:
@@ -93,16 +110,20 @@ def _stack_from_geotiff(path: Path) -> RawStack:
     with unreadable_as_input_error(path), rasterio.open(path) as src:
         parsed = [_DESCRIPTION.search(d or "") for d in src.descriptions]
         if not all(parsed):
-            raise InputError(f"{path}: band descriptions must name date and band (e.g. 20190501_B8A, as "
-                             "Earth Engine's toBands() exports); found " + repr(src.descriptions[:3]))
+            raise InputError(
+                f"{path}: band descriptions must name date and band (e.g. 20190501_B8A, as "
+                "Earth Engine's toBands() exports); found " + repr(src.descriptions[:3])
+            )
         dates = sorted({m["date"].replace("-", "") for m in parsed})
         names = {band_name(m["band"]) for m in parsed}
         cloud_name = next((n for n in _CLOUD_VARS if n in names), None)
         missing = [b for b in BANDS if b not in names]
         if missing or cloud_name is None:
-            raise InputError(f"{path}: the stack lacks band(s) {missing or ''} "
-                             f"{'and a cloud band (SCL, cs, ...)' if cloud_name is None else ''}; "
-                             "export all 10 bands and the cloud indicator per date")
+            raise InputError(
+                f"{path}: the stack lacks band(s) {missing or ''} "
+                f"{'and a cloud band (SCL, cs, ...)' if cloud_name is None else ''}; "
+                "export all 10 bands and the cloud indicator per date"
+            )
         data = src.read()
         band_rows = [i for i, m in enumerate(parsed) if band_name(m["band"]) in BANDS]
         checked_dn(data[band_rows], str(path))

@@ -33,11 +33,11 @@ window_days, south_shift_months).
 
 In memory a table is a :class:`SampleSeries`: the same data padded to a common length T.
 """
+
 from __future__ import annotations
 
 import json
 import os
-
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +48,10 @@ from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.config import BANDS, CLOUD_KINDS
 from gee_crop.data.dn import checked_dn
+from gee_crop.errors import SampleTableError
 from gee_crop.features.seasons import inferred_season_years
 from gee_crop.season import Season
 from gee_crop.types import SampleSeries
-from gee_crop.errors import SampleTableError
 
 TABLE_VERSION = "1"
 SCALAR_COLUMNS = ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind")
@@ -62,6 +62,7 @@ SEASON_YEAR_COLUMN = "season_year"
 
 
 # ---------------------------------------------------------------- Parquet I/O
+
 
 def _list_array(values: np.ndarray, valid: np.ndarray, pa_type: pa.DataType) -> pa.ListArray:
     counts = valid.sum(axis=1)
@@ -164,13 +165,24 @@ def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSerie
         )
     classes, season = _table_meta(table, source)
     class_indices(scalars["crop_class"], classes)  # raises UnknownClassError with the fix
-    extra = {c: table.column(c).to_numpy(zero_copy_only=False)
-             for c in table.column_names if c not in REQUIRED_COLUMNS and c != SEASON_YEAR_COLUMN}
+    extra = {
+        c: table.column(c).to_numpy(zero_copy_only=False)
+        for c in table.column_names
+        if c not in REQUIRED_COLUMNS and c != SEASON_YEAR_COLUMN
+    }
     series = SampleSeries(
-        scalars["sample_id"].astype(object), scalars["lon"].astype(np.float64),
-        scalars["lat"].astype(np.float64), scalars["region"].astype(object),
-        scalars["crop_class"].astype(object), scalars["cloud_kind"].astype(object),
-        dates, dn, cloud, extra, classes, season,
+        scalars["sample_id"].astype(object),
+        scalars["lon"].astype(np.float64),
+        scalars["lat"].astype(np.float64),
+        scalars["region"].astype(object),
+        scalars["crop_class"].astype(object),
+        scalars["cloud_kind"].astype(object),
+        dates,
+        dn,
+        cloud,
+        extra,
+        classes,
+        season,
     )
     series.season_year = _season_years(table, series, source)
     return series
@@ -182,8 +194,10 @@ def _season_years(table: pa.Table, series: SampleSeries, source: str) -> np.ndar
         return inferred_season_years(series)
     column = table.column(SEASON_YEAR_COLUMN).combine_chunks()
     if not (pa.types.is_integer(column.type) or pa.types.is_null(column.type)):
-        raise SampleTableError(f"{source}: column {SEASON_YEAR_COLUMN} holds {column.type}, not whole years; "
-                               "write each sample's season year (e.g. 2023) or drop the column to infer it")
+        raise SampleTableError(
+            f"{source}: column {SEASON_YEAR_COLUMN} holds {column.type}, not whole years; "
+            "write each sample's season year (e.g. 2023) or drop the column to infer it"
+        )
     given = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if given.all():
         return column.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -200,8 +214,9 @@ def _table_meta(table: pa.Table, source: str) -> tuple[tuple[str, ...], Season |
         classes = tuple(json.loads(meta[CLASSES_KEY])) if CLASSES_KEY in meta else CLASSES
         season = Season.from_dict(json.loads(meta[SEASON_KEY])) if SEASON_KEY in meta else None
     except (ValueError, KeyError, TypeError):
-        raise SampleTableError(f"{source} has unreadable gee_crop_classes/gee_crop_season metadata; "
-                               "re-create it with `gee-crop sample`") from None
+        raise SampleTableError(
+            f"{source} has unreadable gee_crop_classes/gee_crop_season metadata; re-create it with `gee-crop sample`"
+        ) from None
     return classes, season
 
 
@@ -213,6 +228,7 @@ def read_table(path: str | os.PathLike) -> SampleSeries:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise SampleTableError(f"{path} is not a readable Parquet file ({exc}); give a sample table "
-                               "written by `gee-crop sample`") from None
+        raise SampleTableError(
+            f"{path} is not a readable Parquet file ({exc}); give a sample table written by `gee-crop sample`"
+        ) from None
     return from_arrow(table, source=str(path))

@@ -7,6 +7,7 @@ declared CRS must hold longitude/latitude, or it is refused), maps the label fie
 the inward buffer when sampled; points are used as they are (METHOD.md "Sampling" applies the
 buffer to parcels, a point is already a chosen pixel).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,18 +62,24 @@ class LabelFeatures:
     def bounds(self) -> tuple[float, float, float, float]:
         return tuple(float(v) for v in shapely.total_bounds(self.geometries))
 
-    def subset(self, keep: np.ndarray) -> "LabelFeatures":
-        return LabelFeatures(self.geometries[keep], self.values[keep], self.classes[keep], self.legend,
-                             self.source, self.field)
+    def subset(self, keep: np.ndarray) -> LabelFeatures:
+        return LabelFeatures(
+            self.geometries[keep], self.values[keep], self.classes[keep], self.legend, self.source, self.field
+        )
 
     def to_geojson(self, class_property: str = "class") -> dict:
         """A FeatureCollection of the features with their class index in ``class_property``."""
-        return {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": sg.mapping(g), "properties": {class_property: int(c)}}
-            for g, c in zip(self.geometries, self.classes)]}
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": sg.mapping(g), "properties": {class_property: int(c)}}
+                for g, c in zip(self.geometries, self.classes)
+            ],
+        }
 
 
 # ----------------------------------------------------------------------------- readers
+
 
 def _geojson(path: Path) -> tuple[list, list[dict], str | None]:
     try:
@@ -102,14 +109,18 @@ def _gpkg(path: Path) -> tuple[list, list[dict], str | None]:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            tables = db.execute("SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c JOIN "
-                                "gpkg_geometry_columns g ON g.table_name = c.table_name "
-                                "WHERE c.data_type = 'features' ORDER BY c.table_name").fetchall()
+            tables = db.execute(
+                "SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c JOIN "
+                "gpkg_geometry_columns g ON g.table_name = c.table_name "
+                "WHERE c.data_type = 'features' ORDER BY c.table_name"
+            ).fetchall()
             if not tables:
                 raise InputError(f"{path} holds no feature table; give a GeoPackage with one layer of labels")
             table, column, srs_id = tables[0]
-            srs = db.execute("SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys "
-                             "WHERE srs_id = ?", (srs_id,)).fetchone()
+            srs = db.execute(
+                "SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?",
+                (srs_id,),
+            ).fetchone()
             cursor = db.execute(f'SELECT * FROM "{table}"')
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
@@ -149,19 +160,27 @@ def read_vector_file(path: str | Path) -> tuple[list, list[dict], str | None]:
     """(geometries, property dicts, declared CRS or None) of a GeoJSON, GeoPackage (first feature
     layer) or Shapefile; InputError naming the formats for another file."""
     path = Path(path)
-    readers = {**dict.fromkeys(GEOJSON_SUFFIXES, _geojson), **dict.fromkeys(GEOPACKAGE_SUFFIXES, _gpkg),
-               **dict.fromkeys(SHAPEFILE_SUFFIXES, _shapefile)}
+    readers = {
+        **dict.fromkeys(GEOJSON_SUFFIXES, _geojson),
+        **dict.fromkeys(GEOPACKAGE_SUFFIXES, _gpkg),
+        **dict.fromkeys(SHAPEFILE_SUFFIXES, _shapefile),
+    }
     reader = readers.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"{path}: labels must be vectors ({', '.join(VECTOR_SUFFIXES)}) or, with --source, a "
-                         "label raster (.tif, .nc)")
+        raise InputError(
+            f"{path}: labels must be vectors ({', '.join(VECTOR_SUFFIXES)}) or, with --source, a "
+            "label raster (.tif, .nc)"
+        )
     if not path.is_file():
-        raise InputError(f"label file {path} does not exist; give a GeoJSON, GeoPackage or Shapefile of labels "
-                         "(or an Earth Engine table asset id, projects/.../assets/...)")
+        raise InputError(
+            f"label file {path} does not exist; give a GeoJSON, GeoPackage or Shapefile of labels "
+            "(or an Earth Engine table asset id, projects/.../assets/...)"
+        )
     return reader(path)
 
 
 # ----------------------------------------------------------------------------- labels
+
 
 def _to_wgs84(geoms: np.ndarray, crs: str | None, source: str) -> np.ndarray:
     """Declared CRS: reprojected to WGS84. No CRS: the coordinates must be longitude/latitude."""
@@ -172,16 +191,20 @@ def _to_wgs84(geoms: np.ndarray, crs: str | None, source: str) -> np.ndarray:
         try:
             declared = CRS.from_user_input(crs)
         except CRSError:
-            raise InputError(f"{source}'s CRS ({crs[:60]!r}) is not understood; reproject the file to WGS84 "
-                             "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg`") from None
+            raise InputError(
+                f"{source}'s CRS ({crs[:60]!r}) is not understood; reproject the file to WGS84 "
+                "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg`"
+            ) from None
         if declared != CRS.from_user_input(WGS84):
             geoms = np.array([reproject_geometry(g, declared, WGS84) for g in geoms], dtype=object)
     west, south, east, north = shapely.total_bounds(geoms)
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
         why = "declares WGS84 but its" if crs is not None else "declares no CRS and its"
-        raise InputError(f"{source} {why} coordinates ({west:.0f}, {south:.0f}, {east:.0f}, {north:.0f}) are not "
-                         "longitude/latitude; declare the file's CRS (a .prj beside a Shapefile, the GeoPackage "
-                         "srs) or reproject it to EPSG:4326")
+        raise InputError(
+            f"{source} {why} coordinates ({west:.0f}, {south:.0f}, {east:.0f}, {north:.0f}) are not "
+            "longitude/latitude; declare the file's CRS (a .prj beside a Shapefile, the GeoPackage "
+            "srs) or reproject it to EPSG:4326"
+        )
     return geoms
 
 
@@ -211,19 +234,28 @@ def read_label_features(path: str | Path, field: str, legend: Legend, *, region=
     labelled = classes != NO_CLASS
     if not labelled.any():
         seen = sorted({str(v) for v in values})
-        raise InputError(f"{legend.source} maps none of the values of {field!r} in {source} to a class "
-                         f"(values: {', '.join(seen[:12])}{' ...' if len(seen) > 12 else ''}); give a legend "
-                         f"whose 'code' column holds these values, or --classes naming them")
-    polys = np.array([shapely.make_valid(geoms[i]) if geoms[i].geom_type in POLYGON_TYPES
-                      and not geoms[i].is_valid else geoms[i] for i in have], dtype=object)
+        raise InputError(
+            f"{legend.source} maps none of the values of {field!r} in {source} to a class "
+            f"(values: {', '.join(seen[:12])}{' ...' if len(seen) > 12 else ''}); give a legend "
+            f"whose 'code' column holds these values, or --classes naming them"
+        )
+    polys = np.array(
+        [
+            shapely.make_valid(geoms[i]) if geoms[i].geom_type in POLYGON_TYPES and not geoms[i].is_valid else geoms[i]
+            for i in have
+        ],
+        dtype=object,
+    )
     polys = _to_wgs84(polys, crs, source)
     features = LabelFeatures(polys, values, classes, legend, source, field).subset(labelled)
     if region is not None:
         inside = shapely.intersects(features.geometries, region)
         if not inside.any():
             w, s, e, n = features.bounds
-            raise InputError(f"none of the {len(features)} labelled features of {source} (lon {w:.3f}..{e:.3f}, "
-                             f"lat {s:.3f}..{n:.3f}) lies in the region; give the --region that holds the labels")
+            raise InputError(
+                f"none of the {len(features)} labelled features of {source} (lon {w:.3f}..{e:.3f}, "
+                f"lat {s:.3f}..{n:.3f}) lies in the region; give the --region that holds the labels"
+            )
         features = features.subset(inside)
     return features
 
@@ -232,4 +264,3 @@ def class_counts(features: LabelFeatures) -> dict[str, int]:
     """Features per class name (classes without features left out)."""
     counts = np.bincount(features.classes, minlength=len(features.legend.classes))
     return {c: int(k) for c, k in zip(features.legend.classes, counts) if k}
-

@@ -6,6 +6,7 @@ composite made by WorldCereal, already cloud-masked, so samples get ``cloud_kind
 NaN cloud value. ``ewoc_code`` is mapped to the 7 gee-crop classes with the WorldCereal legend
 (``ewoc_crop_type_class_mappings.csv``), as described in wc-extractions/PROVENANCE.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,16 +18,21 @@ import pandas as pd
 from gee_crop.classes import OTHER, Legend, read_csv_rows
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
-from gee_crop.features.seasons import checked_season_years, with_season_years
 from gee_crop.errors import InputError
+from gee_crop.features.seasons import checked_season_years, with_season_years
 from gee_crop.types import SampleSeries
 
 WORLDCEREAL_NODATA = 65535
 MAPPING_FILE = "ewoc_crop_type_class_mappings.csv"
 #: gee-crop class of a WorldCereal legend row: by ``sampling_label``, else by ``label_full``
 #: (sugar cane and cotton have no sampling label of their own in the legend).
-SAMPLING_LABEL_CLASSES = {"maize": "corn", "soy_soybeans": "soybeans", "rice": "rice",
-                          "wheat": "wheat", "spring_wheat": "wheat"}
+SAMPLING_LABEL_CLASSES = {
+    "maize": "corn",
+    "soy_soybeans": "soybeans",
+    "rice": "rice",
+    "wheat": "wheat",
+    "spring_wheat": "wheat",
+}
 LABEL_FULL_CLASSES = {"sugar_cane": "sugarcane", "cotton": "cotton"}
 DATE_POSITIONS = ("start", "middle")
 
@@ -47,19 +53,31 @@ def _column(band: str) -> str:
 
 def ewoc_class_map(mapping_csv: str | os.PathLike) -> Legend:
     """``ewoc_code`` (dashes removed) -> gee-crop class, from the WorldCereal legend CSV (``;``)."""
-    rows = read_csv_rows(mapping_csv, ("ewoc_code", "sampling_label", "label_full"), delimiter=";",
-                         what=f"WorldCereal class mapping (wc-extractions/{MAPPING_FILE})")
-    return Legend({r["ewoc_code"].replace("-", ""):
-                   SAMPLING_LABEL_CLASSES.get(r["sampling_label"], LABEL_FULL_CLASSES.get(r["label_full"], OTHER))
-                   for r in rows}, source=f"WorldCereal legend {mapping_csv}")
+    rows = read_csv_rows(
+        mapping_csv,
+        ("ewoc_code", "sampling_label", "label_full"),
+        delimiter=";",
+        what=f"WorldCereal class mapping (wc-extractions/{MAPPING_FILE})",
+    )
+    return Legend(
+        {
+            r["ewoc_code"].replace("-", ""): SAMPLING_LABEL_CLASSES.get(
+                r["sampling_label"], LABEL_FULL_CLASSES.get(r["label_full"], OTHER)
+            )
+            for r in rows
+        },
+        source=f"WorldCereal legend {mapping_csv}",
+    )
 
 
 def _default_mapping(path: Path) -> Path:
     """The WorldCereal legend next to the extraction file (InputError naming ``class_map`` if absent)."""
     beside = path.parent / MAPPING_FILE
     if not beside.is_file():
-        raise InputError(f"no WorldCereal legend {MAPPING_FILE} beside {path}; pass class_map= the "
-                         "WorldCereal crop-type legend CSV (or a {ewoc_code: class} dict)")
+        raise InputError(
+            f"no WorldCereal legend {MAPPING_FILE} beside {path}; pass class_map= the "
+            "WorldCereal crop-type legend CSV (or a {ewoc_code: class} dict)"
+        )
     return beside
 
 
@@ -80,13 +98,20 @@ def _period_middle(dates: np.ndarray) -> np.ndarray:
     elif (day_of_month == 1).all():
         end = next_month
     else:
-        raise InputError("composite dates are neither monthly (day 1) nor dekadal (days 1, 11, 21); "
-                         "read the file with date_position='start'")
+        raise InputError(
+            "composite dates are neither monthly (day 1) nor dekadal (days 1, 11, 21); "
+            "read the file with date_position='start'"
+        )
     return days + (end - days).astype(np.int64) // 2
 
 
-def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | os.PathLike | None = None, *,
-                     fill_b8a: bool = True, date_position: str = "middle") -> SampleSeries:
+def read_worldcereal(
+    path: str | os.PathLike,
+    class_map: Legend | dict | str | os.PathLike | None = None,
+    *,
+    fill_b8a: bool = True,
+    date_position: str = "middle",
+) -> SampleSeries:
     """Read a WorldCereal extraction (monthly/dekadal composites) into a SampleSeries.
 
     - DN 65535 (no data) becomes 0, gee-crop's no-data DN; rows with no band left are kept as
@@ -122,15 +147,24 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
     needed += [_column(b) for b in BANDS if b != "B8A"]
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise InputError(f"{path} lacks column(s) {', '.join(missing)}; give a WorldCereal point "
-                         "extraction (S2-L2A-Bxx bands, ewoc_code, ref_id, lon, lat)")
+        raise InputError(
+            f"{path} lacks column(s) {', '.join(missing)}; give a WorldCereal point "
+            "extraction (S2-L2A-Bxx bands, ewoc_code, ref_id, lon, lat)"
+        )
 
     df = df.sort_values(["sample_id", "timestamp"], kind="stable")
     ids, first, group = np.unique(df["sample_id"].to_numpy().astype(str), return_index=True, return_inverse=True)
     group = group.reshape(-1)
     n, t = len(ids), int(np.bincount(group).max())
-    raw = np.stack([df[_column(b)].to_numpy().astype(np.float64) if _column(b) in df.columns
-                    else np.full(len(df), WORLDCEREAL_NODATA, dtype=np.float64) for b in BANDS], axis=1)
+    raw = np.stack(
+        [
+            df[_column(b)].to_numpy().astype(np.float64)
+            if _column(b) in df.columns
+            else np.full(len(df), WORLDCEREAL_NODATA, dtype=np.float64)
+            for b in BANDS
+        ],
+        axis=1,
+    )
     raw[raw == WORLDCEREAL_NODATA] = 0
     b8a, b8 = BANDS.index("B8A"), BANDS.index("B8")
     filled = fill_b8a & (raw[:, b8a] == 0) & (raw[:, b8] != 0)
@@ -150,8 +184,11 @@ def read_worldcereal(path: str | os.PathLike, class_map: Legend | dict | str | o
         dates=pad_groups(group, dates, n, t, np.datetime64("NaT")),
         dn=pad_groups(group, raw.astype(np.uint16), n, t, np.uint16(0)),
         cloud=np.full((n, t), np.nan, dtype=np.float32),
-        extra={"source_code": codes, "b8a_filled": np.bincount(group, weights=filled, minlength=n) > 0,
-               **({"tile": df["tile"].to_numpy()[first].astype(str).astype(object)} if "tile" in df.columns else {})},
+        extra={
+            "source_code": codes,
+            "b8a_filled": np.bincount(group, weights=filled, minlength=n) > 0,
+            **({"tile": df["tile"].to_numpy()[first].astype(str).astype(object)} if "tile" in df.columns else {}),
+        },
     )
     return _with_file_years(series, df, first)
 

@@ -9,6 +9,7 @@ continental map never leaves Earth Engine (Olofsson et al. 2014 design, stratifi
   for that class will be included").
 - :func:`map_classes_at`: the map class under each labelled reference point (``sampleRegions``).
 """
+
 from __future__ import annotations
 
 import ee
@@ -25,25 +26,49 @@ def stratum_areas(classes: ee.Image, region: ee.Geometry, scale: float, *, tile_
     """``{"groups": [{"class": k, "sum": m²}, ...]}``: ground area of each map class in ``region``."""
     area = ee.Image.pixelArea().addBands(classes.select([0], [AREA_GROUP]).toInt())
     reducer = ee.Reducer.sum().group(groupField=1, groupName=AREA_GROUP)
-    return area.reduceRegion(reducer=reducer, geometry=region, scale=scale, maxPixels=MAX_PIXELS,
-                             tileScale=tile_scale)
+    return area.reduceRegion(reducer=reducer, geometry=region, scale=scale, maxPixels=MAX_PIXELS, tileScale=tile_scale)
 
 
-def stratified_design(classes: ee.Image, region: ee.Geometry, class_values: list[int], class_points: list[int],
-                      scale: float, *, seed: int = 0, tile_scale: float = 1) -> ee.FeatureCollection:
+def stratified_design(
+    classes: ee.Image,
+    region: ee.Geometry,
+    class_values: list[int],
+    class_points: list[int],
+    scale: float,
+    *,
+    seed: int = 0,
+    tile_scale: float = 1,
+) -> ee.FeatureCollection:
     """A stratified random sample: ``class_points[i]`` points among the pixels of ``class_values[i]``,
     each a Point feature with the map class in property ``class``."""
     if len(class_values) != len(class_points):
         raise ValueError("class_values and class_points must have the same length")
-    return classes.select([0], [CLASS_BAND]).toInt().stratifiedSample(
-        numPoints=0, classBand=CLASS_BAND, region=region, scale=scale, seed=int(seed),
-        classValues=[int(v) for v in class_values], classPoints=[int(n) for n in class_points],
-        dropNulls=True, tileScale=tile_scale, geometries=True)
+    return (
+        classes.select([0], [CLASS_BAND])
+        .toInt()
+        .stratifiedSample(
+            numPoints=0,
+            classBand=CLASS_BAND,
+            region=region,
+            scale=scale,
+            seed=int(seed),
+            classValues=[int(v) for v in class_values],
+            classPoints=[int(n) for n in class_points],
+            dropNulls=True,
+            tileScale=tile_scale,
+            geometries=True,
+        )
+    )
 
 
 def map_classes_at(classes: ee.Image, points: list[dict], scale: float) -> ee.FeatureCollection:
     """The map class under each point (``{"point_id", "lon", "lat"}`` dicts, WGS84), as property ``class``."""
-    features = [ee.Feature(ee.Geometry.Point([float(p["lon"]), float(p["lat"])]), {POINT_ID: str(p["point_id"])})
-                for p in points]
-    return classes.select([0], [CLASS_BAND]).toInt().sampleRegions(
-        collection=ee.FeatureCollection(features), properties=[POINT_ID], scale=scale, geometries=False)
+    features = [
+        ee.Feature(ee.Geometry.Point([float(p["lon"]), float(p["lat"])]), {POINT_ID: str(p["point_id"])})
+        for p in points
+    ]
+    return (
+        classes.select([0], [CLASS_BAND])
+        .toInt()
+        .sampleRegions(collection=ee.FeatureCollection(features), properties=[POINT_ID], scale=scale, geometries=False)
+    )

@@ -15,6 +15,7 @@ each has a deadline. Credentials and tokens are never printed or logged: error t
 
 Tests replace :func:`get_client` with :class:`gee_crop.testing.fake_ee.FakeEarthEngineClient`.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -26,9 +27,10 @@ import socket
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ee
 import httplib2
@@ -45,18 +47,30 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 #: (https://developers.google.com/earth-engine/guides/processing_environments) and the same request
 #: times out again (it is answered with HTTP 400 "Computation timed out.",
 #: https://github.com/Open-EO/openeo-earthengine-driver/issues/18), so retrying it only multiplies the cost.
-RETRYABLE_MESSAGES = ("too many concurrent aggregations", "too many requests", "rate limit",
-                      "service unavailable", "internal error", "backend error", "deadline exceeded")
+RETRYABLE_MESSAGES = (
+    "too many concurrent aggregations",
+    "too many requests",
+    "rate limit",
+    "service unavailable",
+    "internal error",
+    "backend error",
+    "deadline exceeded",
+)
 TIMEOUT_MESSAGE = "computation timed out"
 MEMORY_MESSAGE = "user memory limit exceeded"
 #: 403 of an export to Drive with a token lacking the Drive scope
 #: (https://github.com/gee-community/geemap/issues/1104: "Request had insufficient authentication scopes.").
 SCOPE_MESSAGES = ("insufficient authentication scopes", "access_token_scope_insufficient")
-CREDENTIAL_MESSAGES = ("please authorize access", "earthengine authenticate", "credentials",
-                       "not signed up", "unauthenticated", "invalid_grant")
+CREDENTIAL_MESSAGES = (
+    "please authorize access",
+    "earthengine authenticate",
+    "credentials",
+    "not signed up",
+    "unauthenticated",
+    "invalid_grant",
+)
 #: Errors below ee's HTTP layer (connection resets, DNS, read timeouts): transient, retried.
-NETWORK_ERRORS = (ConnectionError, TimeoutError, socket.gaierror, http.client.HTTPException,
-                  httplib2.HttpLib2Error)
+NETWORK_ERRORS = (ConnectionError, TimeoutError, socket.gaierror, http.client.HTTPException, httplib2.HttpLib2Error)
 DEFAULT_PAGE_SIZE = 1000
 PROJECT_ENV_VARS = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT")
 #: Default per-project quota of concurrent interactive requests
@@ -67,12 +81,15 @@ MAX_CONCURRENT_REQUESTS = 40
 REQUEST_DEADLINE_S = 330
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 
-AUTH_HELP = ("authenticate once with `earthengine authenticate` (or `gcloud auth application-default "
-             "login`), or pass --service-account-key KEY.json for a service account of a project "
-             "registered for Earth Engine; then retry")
+AUTH_HELP = (
+    "authenticate once with `earthengine authenticate` (or `gcloud auth application-default "
+    "login`), or pass --service-account-key KEY.json for a service account of a project "
+    "registered for Earth Engine; then retry"
+)
 
 
 # ------------------------------------------------------------------ credentials on disk
+
 
 @dataclass(frozen=True)
 class StoredCredentials:
@@ -118,8 +135,10 @@ def _read_json(path: Path) -> dict:
 
 def _gcloud_adc_path() -> Path:
     config = os.environ.get("CLOUDSDK_CONFIG") or (
-        Path(os.environ["APPDATA"]) / "gcloud" if os.name == "nt" and os.environ.get("APPDATA")
-        else Path.home() / ".config" / "gcloud")
+        Path(os.environ["APPDATA"]) / "gcloud"
+        if os.name == "nt" and os.environ.get("APPDATA")
+        else Path.home() / ".config" / "gcloud"
+    )
     return Path(config) / "application_default_credentials.json"
 
 
@@ -128,7 +147,8 @@ def _service_account(path: Path) -> StoredCredentials:
     if not content.get("client_email") or not content.get("private_key"):
         raise EarthEngineError(
             f"{path} is not a readable service-account key (JSON with client_email and private_key); "
-            "download a key for the service account from the Cloud console (IAM > Service accounts > Keys)")
+            "download a key for the service account from the Cloud console (IAM > Service accounts > Keys)"
+        )
     return StoredCredentials("service_account", path, content.get("project_id"), None, content["client_email"])
 
 
@@ -156,19 +176,23 @@ def find_credentials(service_account_key: str | os.PathLike | None = None) -> St
     content = _read_json(ee_file) if ee_file.is_file() else {}
     if content.get("refresh_token"):
         scopes = content.get("scopes")
-        return StoredCredentials("earthengine", ee_file, content.get("project"),
-                                 tuple(scopes) if isinstance(scopes, list) else None)
+        return StoredCredentials(
+            "earthengine", ee_file, content.get("project"), tuple(scopes) if isinstance(scopes, list) else None
+        )
     adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if adc:
         if not Path(adc).is_file():
-            raise EarthEngineError(f"$GOOGLE_APPLICATION_CREDENTIALS points to {adc}, which does not exist; "
-                                   f"fix the variable or unset it and {AUTH_HELP}")
+            raise EarthEngineError(
+                f"$GOOGLE_APPLICATION_CREDENTIALS points to {adc}, which does not exist; "
+                f"fix the variable or unset it and {AUTH_HELP}"
+            )
         return _stored(Path(adc))
     if _gcloud_adc_path().is_file():
         return _stored(_gcloud_adc_path())
     raise EarthEngineError(
         f"no Earth Engine credentials found on this machine; {AUTH_HELP} (name the Cloud project with "
-        "--project MY-PROJECT or $EE_PROJECT)")
+        "--project MY-PROJECT or $EE_PROJECT)"
+    )
 
 
 def credentials_file() -> Path | None:
@@ -188,11 +212,14 @@ def resolve_project(project: str | None, credentials: StoredCredentials | None) 
     """--project, else $EE_PROJECT, else $GOOGLE_CLOUD_PROJECT, else the project saved with the credentials."""
     return project_from_env(project) or (credentials.project if credentials is not None else None)
 
+
 _SECRET_PATTERNS = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"),
-    re.compile(r"(?i)((?:access_token|refresh_token|id_token|api_key|key|token|client_secret)"
-               r"[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|id_token|api_key|key|token|client_secret)"
+        r"[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"
+    ),
     re.compile(r"ya29\.[A-Za-z0-9._\-]+"),
 )
 
@@ -215,7 +242,7 @@ class RetryPolicy:
 
     def delays(self) -> list[float]:
         """The waits (seconds) between the ``max_attempts`` tries."""
-        return [min(self.initial_s * self.multiplier ** k, self.max_s) for k in range(self.max_attempts - 1)]
+        return [min(self.initial_s * self.multiplier**k, self.max_s) for k in range(self.max_attempts - 1)]
 
 
 def http_status(exc: BaseException) -> int | None:
@@ -247,31 +274,37 @@ def translate_error(exc: BaseException, what: str) -> EarthEngineError:
         return EarthEngineError(
             f"Earth Engine ran out of memory for {what} ({message}); use smaller tiles "
             "(gee-crop sample: --tile-deg 0.5 or less, or --tile-scale 4, 8 or 16; gee-crop map: a "
-            "smaller --tile-size) and retry")
+            "smaller --tile-size) and retry"
+        )
     if TIMEOUT_MESSAGE in lower:
         return EarthEngineError(
             f"Earth Engine timed out on {what} ({message}): interactive requests have five minutes and "
             "the same request times out again, so it was not retried; run large jobs as batch tasks "
-            "(gee-crop sample --mode export) or use smaller tiles (--tile-deg 0.5, map: --tile-size)")
+            "(gee-crop sample --mode export) or use smaller tiles (--tile-deg 0.5, map: --tile-size)"
+        )
     if any(m in lower for m in SCOPE_MESSAGES):
         return EarthEngineError(
             f"Earth Engine refused {what}: {message}. Your credentials lack the scope this needs "
             "(exports to Google Drive need the Drive scope): export to --export-to asset (the default) "
-            "or gcs, or run `earthengine authenticate --force` with earthengine-api >= 1.5.12")
+            "or gcs, or run `earthengine authenticate --force` with earthengine-api >= 1.5.12"
+        )
     status = http_status(exc)
     if status in (401, 403) or any(m in lower for m in CREDENTIAL_MESSAGES):
         return EarthEngineError(
             f"Earth Engine refused {what}: {message}. Check that the Cloud project is registered for "
             "Earth Engine and that your account or service account has the Earth Engine Resource "
-            f"Writer and Service Usage Consumer roles on it; {AUTH_HELP}")
+            f"Writer and Service Usage Consumer roles on it; {AUTH_HELP}"
+        )
     if isinstance(exc, NETWORK_ERRORS):
         return EarthEngineError(
             f"could not reach Earth Engine for {what} after retries ({message}); check the network "
-            "connection and rerun the same command (finished tiles are kept)")
+            "connection and rerun the same command (finished tiles are kept)"
+        )
     if is_retryable(exc):
         return EarthEngineError(
             f"Earth Engine kept failing {what} after retries ({message}); wait a few minutes and rerun "
-            "the same command (finished tiles are kept), or, for gee-crop sample, use --mode export for large regions")
+            "the same command (finished tiles are kept), or, for gee-crop sample, use --mode export for large regions"
+        )
     return EarthEngineError(f"Earth Engine could not run {what}: {message}")
 
 
@@ -293,9 +326,15 @@ class EarthEngineClient:
     initialises Earth Engine there on first use (:meth:`__setstate__`).
     """
 
-    def __init__(self, *, retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 max_concurrent: int = MAX_CONCURRENT_REQUESTS,
-                 credentials: StoredCredentials | None = None, project: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_concurrent: int = MAX_CONCURRENT_REQUESTS,
+        credentials: StoredCredentials | None = None,
+        project: str | None = None,
+    ) -> None:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.requests = 0  # server requests made (including retries), for cost reports
@@ -308,8 +347,9 @@ class EarthEngineClient:
     # ------------------------------------------------------------------ setup
 
     @classmethod
-    def initialize(cls, project: str | None = None, *, service_account_key: str | os.PathLike | None = None,
-                   **kwargs: Any) -> "EarthEngineClient":
+    def initialize(
+        cls, project: str | None = None, *, service_account_key: str | os.PathLike | None = None, **kwargs: Any
+    ) -> EarthEngineClient:
         """Initialise ``ee`` for ``project`` with a service-account key file, else stored credentials.
 
         Credentials are looked up on disk first (:func:`find_credentials`); the project falls back to
@@ -321,7 +361,8 @@ class EarthEngineClient:
         if not project:
             raise EarthEngineError(
                 "no Cloud project given for Earth Engine; pass --project MY-PROJECT (a project "
-                "registered for Earth Engine), set EE_PROJECT, or save one with `earthengine set_project`")
+                "registered for Earth Engine), set EE_PROJECT, or save one with `earthengine set_project`"
+            )
         import google.auth.exceptions
 
         # "persistent": the credentials of `earthengine authenticate`, else Application Default ones.
@@ -369,9 +410,14 @@ class EarthEngineClient:
             except (ee.EEException, *NETWORK_ERRORS) as exc:
                 if not is_retryable(exc) or attempt == len(delays):
                     raise translate_error(exc, what) from None
-                log.warning("Earth Engine %s failed (%s); retry %d/%d in %.1f s", what,
-                            redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__,
-                            attempt + 1, len(delays), delays[attempt])
+                log.warning(
+                    "Earth Engine %s failed (%s); retry %d/%d in %.1f s",
+                    what,
+                    redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__,
+                    attempt + 1,
+                    len(delays),
+                    delays[attempt],
+                )
                 self.sleep(delays[attempt])
         raise AssertionError("unreachable")
 
@@ -386,8 +432,7 @@ class EarthEngineClient:
             params["bandIds"] = list(band_ids)
         return self._call("a computePixels request", ee.data.computePixels, params)
 
-    def compute_features(self, collection: ee.FeatureCollection,
-                         page_size: int = DEFAULT_PAGE_SIZE) -> list[dict]:
+    def compute_features(self, collection: ee.FeatureCollection, page_size: int = DEFAULT_PAGE_SIZE) -> list[dict]:
         """All GeoJSON features of ``collection``, fetched page by page (each page retried alone)."""
         features: list[dict] = []
         token: str | None = None
@@ -409,8 +454,9 @@ class EarthEngineClient:
         """
         task = _export_task(task_config)
         request_id = ee.data.newTaskId()[0]
-        result = self._call(f"starting export {task_config.get('description', '')!r}",
-                            ee.data.exportTable, request_id, task.config)
+        result = self._call(
+            f"starting export {task_config.get('description', '')!r}", ee.data.exportTable, request_id, task.config
+        )
         from ee import _cloud_api_utils
 
         return _cloud_api_utils.convert_operation_name_to_task_id(result["name"])
@@ -471,19 +517,26 @@ def _export_task(config: dict) -> ee.batch.Task:
         kwargs["selectors"] = list(config["selectors"])
     destination = config["destination"]
     if destination == "drive":
-        return ee.batch.Export.table.toDrive(folder=config.get("folder"),
-                                             fileNamePrefix=config["file_prefix"],
-                                             fileFormat=config.get("file_format", "CSV"), **kwargs)
+        return ee.batch.Export.table.toDrive(
+            folder=config.get("folder"),
+            fileNamePrefix=config["file_prefix"],
+            fileFormat=config.get("file_format", "CSV"),
+            **kwargs,
+        )
     if destination == "gcs":
-        return ee.batch.Export.table.toCloudStorage(bucket=config["bucket"],
-                                                    fileNamePrefix=config["file_prefix"],
-                                                    fileFormat=config.get("file_format", "CSV"), **kwargs)
+        return ee.batch.Export.table.toCloudStorage(
+            bucket=config["bucket"],
+            fileNamePrefix=config["file_prefix"],
+            fileFormat=config.get("file_format", "CSV"),
+            **kwargs,
+        )
     if destination == "asset":
         kwargs.pop("selectors", None)
         # overwrite=True replaces an asset left by an earlier run instead of failing the task with
         # "Cannot overwrite asset" (https://developers.google.com/earth-engine/apidocs/export-table-toasset)
-        return ee.batch.Export.table.toAsset(assetId=config["asset_id"], overwrite=bool(config.get("overwrite")),
-                                             **kwargs)
+        return ee.batch.Export.table.toAsset(
+            assetId=config["asset_id"], overwrite=bool(config.get("overwrite")), **kwargs
+        )
     raise ValueError(f"unknown export destination {destination!r}")
 
 

@@ -5,6 +5,7 @@ pixel values reshape to (10, n_bins) in config.BANDS order: the 2D input of Crop
 "Features"). Values travel in one of two ``config.Encoding`` s: uint16 DN (reflectance x 10,000, like the
 sample table) or ``sqrt8``, one byte per value (:func:`encode_sqrt8`), half the bytes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,7 +39,7 @@ def sqrt8_error_bound(reflectance: np.ndarray) -> np.ndarray:
     """Largest |decode(encode(r)) - r| for r in [0, SQRT8_MAX]: a half-step error in s = sqrt(r / max)
     is r' = max (s +- 1 / (2 steps))^2, off by max (s / steps + 1 / (4 steps^2))."""
     s = np.sqrt(np.clip(reflectance, 0, SQRT8_MAX) / SQRT8_MAX)
-    return SQRT8_MAX * (s / SQRT8_STEPS + 1 / (4 * SQRT8_STEPS ** 2))
+    return SQRT8_MAX * (s / SQRT8_STEPS + 1 / (4 * SQRT8_STEPS**2))
 
 
 def encode_sqrt8(reflectance: np.ndarray) -> np.ndarray:
@@ -80,8 +81,9 @@ def composite_band_names(n_bins: int) -> list[str]:
     return [composite_band(band, k) for band in BANDS for k in range(n_bins)]
 
 
-def same_day_mosaics(raw: ee.ImageCollection, start: dt.date, n_days: int,
-                     cloud_band: str = "cs") -> ee.ImageCollection:
+def same_day_mosaics(
+    raw: ee.ImageCollection, start: dt.date, n_days: int, cloud_band: str = "cs"
+) -> ee.ImageCollection:
     """One image per day that has acquisitions: same-day granules (overlapping MGRS tiles of one
     datatake) merged pixel by pixel keeping the highest Cloud Score+ (``qualityMosaic``,
     https://developers.google.com/earth-engine/apidocs/ee-imagecollection-qualitymosaic).
@@ -95,8 +97,7 @@ def same_day_mosaics(raw: ee.ImageCollection, start: dt.date, n_days: int,
     def day(k: ee.Number) -> ee.Image:
         begin = first.advance(k, "day")
         granules = raw.filterDate(begin, begin.advance(1, "day"))
-        return granules.qualityMosaic(cloud_band).set("system:time_start", begin.millis(),
-                                                       "granules", granules.size())
+        return granules.qualityMosaic(cloud_band).set("system:time_start", begin.millis(), "granules", granules.size())
 
     days = ee.List.sequence(0, int(n_days) - 1).map(day)
     return ee.ImageCollection.fromImages(days).filter(ee.Filter.gt("granules", 0))
@@ -108,7 +109,8 @@ def window_medians(clear: ee.ImageCollection, season: SeasonSpan) -> list[ee.Ima
     [start + k*w, start + (k+1)*w)."""
     # A fully masked image merged into each window keeps empty windows well-formed (10 bands).
     empty = ee.ImageCollection.fromImages(
-        [ee.Image.constant([0] * len(BANDS)).rename(list(BANDS)).toFloat().updateMask(0)])
+        [ee.Image.constant([0] * len(BANDS)).rename(list(BANDS)).toFloat().updateMask(0)]
+    )
     images = []
     for k, first_day in enumerate(season.bin_starts()):
         last_day = first_day + dt.timedelta(days=season.window_days)
@@ -127,8 +129,9 @@ def _worst(gaps: ee.Image) -> ee.Image:
     return worst
 
 
-def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS,
-               encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
+def gap_filled(
+    bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS, encoding: Encoding | str = Encoding.UINT16
+) -> ee.Image:
     """Linear interpolation in time of empty windows, band by band, band-major names, in ``encoding``
     (:func:`encode_image`; uint16 DN by default).
 
@@ -159,9 +162,15 @@ def gap_filled(bins: list[ee.Image], max_gap_bins: int = MAX_GAP_BINS,
     return encode_image(stacked, encoding).updateMask(_worst(longest).lte(max_gap_bins))
 
 
-def median_composite(region: ee.Geometry, season: SeasonSpan, *, cloud_band: str = "cs",
-                     threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS,
-                     encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
+def median_composite(
+    region: ee.Geometry,
+    season: SeasonSpan,
+    *,
+    cloud_band: str = "cs",
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+    encoding: Encoding | str = Encoding.UINT16,
+) -> ee.Image:
     """Gap-filled 5-day medians of ``season`` over ``region``: ``10 * n_bins`` bands in ``encoding``
     (uint16 DN by default).
 

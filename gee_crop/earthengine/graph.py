@@ -3,9 +3,11 @@
 Used to check graphs offline and by the test fake to learn what a request asks for; also handy to
 answer "what will this send to the server?" when debugging.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import ee
 
@@ -28,11 +30,15 @@ def _resolve(node: dict, values: dict, memo: dict | None = None) -> Any:
     if "functionInvocationValue" in node:
         inv = node["functionInvocationValue"]
         name = inv.get("functionName") or "<custom>"
-        return {"function": name,
-                "arguments": {k: _resolve(v, values, memo) for k, v in inv.get("arguments", {}).items()}}
+        return {
+            "function": name,
+            "arguments": {k: _resolve(v, values, memo) for k, v in inv.get("arguments", {}).items()},
+        }
     if "functionDefinitionValue" in node:
-        return {"function": "<definition>",
-                "body": _resolve(values[node["functionDefinitionValue"]["body"]], values, memo)}
+        return {
+            "function": "<definition>",
+            "body": _resolve(values[node["functionDefinitionValue"]["body"]], values, memo),
+        }
     if "argumentReference" in node:
         return {"argument": node["argumentReference"]}
     return node

@@ -10,6 +10,7 @@ files travel inside the request (:func:`inline_labels`), larger ones as a table 
 (:func:`asset_labels`); :func:`split_points` separates the points (sampled as they are) from the
 polygons (painted, buffered and grid-sampled like a country's labels).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,9 @@ def code_key(code: ee.ComputedObject, numeric: bool, by_name: bool = False) -> e
     return ee.Number.parse(text).format("%d") if numeric else text
 
 
-def remap_code_table(table: ee.FeatureCollection, prop: str, legend: Legend,
-                     region: ee.Geometry | None = None) -> ee.Image:
+def remap_code_table(
+    table: ee.FeatureCollection, prop: str, legend: Legend, region: ee.Geometry | None = None
+) -> ee.Image:
     """Parcels with a code property -> band ``class`` rasterized at 10 m WGS84 (METHOD.md).
 
     With ``region``, only the parcels there are labelled and painted (``filterBounds`` first: a
@@ -91,15 +93,17 @@ def paint_classes(parcels: ee.FeatureCollection) -> ee.Image:
 
 def cdl_image(year: int) -> ee.Image:
     """The CDL ``cropland`` band of ``year``."""
-    return (ee.ImageCollection(CDL_COLLECTION)
-            .filter(ee.Filter.calendarRange(year, year, "year"))
-            .first().select("cropland"))
+    return (
+        ee.ImageCollection(CDL_COLLECTION)
+        .filter(ee.Filter.calendarRange(year, year, "year"))
+        .first()
+        .select("cropland")
+    )
 
 
 def accuracy_mask(cdl: ee.Image, allowed: dict[int, set[int]]) -> ee.Image:
     """1 where a pixel's CDL code is accurate enough in its state (codes absent: never)."""
-    states = ee.FeatureCollection(US_STATES).map(
-        lambda f: f.set("fips", ee.Number.parse(f.get("STATEFP"))))
+    states = ee.FeatureCollection(US_STATES).map(lambda f: f.set("fips", ee.Number.parse(f.get("STATEFP"))))
     state = states.reduceToImage(["fips"], ee.Reducer.first())
     ok = ee.Image.constant(0)
     for code, fips in sorted(allowed.items()):
@@ -111,14 +115,18 @@ def accuracy_mask(cdl: ee.Image, allowed: dict[int, set[int]]) -> ee.Image:
 def worldcover_other(classes: ee.Image, covered: ee.Image) -> ee.Image:
     """``classes`` plus "other" on WorldCover cropland (class 40) not covered by the product."""
     worldcover = ee.ImageCollection(WORLDCOVER_IMAGE).first().select("Map")
-    other = ee.Image.constant(CLASS_INDEX[OTHER]).updateMask(
-        worldcover.eq(WORLDCOVER_CROPLAND).And(covered.Not()))
+    other = ee.Image.constant(CLASS_INDEX[OTHER]).updateMask(worldcover.eq(WORLDCOVER_CROPLAND).And(covered.Not()))
     return classes.unmask(other).rename(LABEL_BAND)
 
 
-def reference_labels(spec: CountrySpec, year: int, *, project: str | None = None,
-                     accuracy: dict[int, set[int]] | None = None,
-                     region: ee.Geometry | None = None) -> ee.Image:
+def reference_labels(
+    spec: CountrySpec,
+    year: int,
+    *,
+    project: str | None = None,
+    accuracy: dict[int, set[int]] | None = None,
+    region: ee.Geometry | None = None,
+) -> ee.Image:
     """The country's label image: band ``class`` (int index of config.CLASSES), masked elsewhere.
 
     ``accuracy`` (from :func:`gee_crop.countries.read_accuracy_table`) applies the USA per-state
@@ -158,10 +166,14 @@ def upload_commands(spec: CountrySpec, asset_id: str) -> str:
     (https://developers.google.com/earth-engine/guides/image_upload#pyramiding-policy).
     """
     if spec.source == "image":
-        return (f"`gcloud storage cp LABELS.tif gs://BUCKET/` then `earthengine upload image "
-                f"--asset_id={asset_id} --pyramiding_policy=MODE gs://BUCKET/LABELS.tif`")
-    return (f"`gcloud storage cp PARCELS.zip gs://BUCKET/` (a zipped shapefile) then `earthengine upload "
-            f"table --asset_id={asset_id} gs://BUCKET/PARCELS.zip`")
+        return (
+            f"`gcloud storage cp LABELS.tif gs://BUCKET/` then `earthengine upload image "
+            f"--asset_id={asset_id} --pyramiding_policy=MODE gs://BUCKET/LABELS.tif`"
+        )
+    return (
+        f"`gcloud storage cp PARCELS.zip gs://BUCKET/` (a zipped shapefile) then `earthengine upload "
+        f"table --asset_id={asset_id} gs://BUCKET/PARCELS.zip`"
+    )
 
 
 def check_label_asset(client, spec: CountrySpec, year: int, project: str | None) -> str | None:
@@ -178,7 +190,8 @@ def check_label_asset(client, spec: CountrySpec, year: int, project: str | None)
         what = spec.upload.format(year=year, yy=f"{year % 100:02d}") or spec.product
         raise InputError(
             f"the {spec.code} label asset {asset_id} does not exist; upload {what} to that id "
-            f"(Code Editor > Assets > New, or {upload_commands(spec, asset_id)}), see {DOCS}")
+            f"(Code Editor > Assets > New, or {upload_commands(spec, asset_id)}), see {DOCS}"
+        )
     return asset_id
 
 
@@ -194,9 +207,11 @@ POLYGON_TYPES = ("Polygon", "MultiPolygon")
 GEOMETRY_TYPE = "gee_crop_geometry_type"
 #: How to upload labels as a table asset (https://developers.google.com/earth-engine/guides/table_upload;
 #: the command-line tool reads Cloud Storage only, https://developers.google.com/earth-engine/guides/command_line#upload).
-UPLOAD_ROUTE = ("upload it as a table asset (Code Editor > Assets > New > Shape files or CSV, or `gcloud storage cp "
-                "labels.zip gs://BUCKET/` then `earthengine upload table --asset_id=projects/PROJECT/assets/labels "
-                "gs://BUCKET/labels.zip`) and pass --labels projects/PROJECT/assets/labels")
+UPLOAD_ROUTE = (
+    "upload it as a table asset (Code Editor > Assets > New > Shape files or CSV, or `gcloud storage cp "
+    "labels.zip gs://BUCKET/` then `earthengine upload table --asset_id=projects/PROJECT/assets/labels "
+    "gs://BUCKET/labels.zip`) and pass --labels projects/PROJECT/assets/labels"
+)
 
 
 def inline_payload_bytes(geojson: dict) -> int:
@@ -209,9 +224,11 @@ def check_inline_size(geojson: dict, source: str, limit: int = INLINE_LABELS_LIM
     inside a request."""
     size = inline_payload_bytes(geojson)
     if size > limit:
-        raise InputError(f"{source} is {size / 2**20:.1f} MiB as GeoJSON, more than the {limit / 2**20:.0f} MiB of "
-                         f"labels that fit in an Earth Engine request (the service refuses requests over "
-                         f"{REQUEST_PAYLOAD_LIMIT:,} bytes); {UPLOAD_ROUTE}")
+        raise InputError(
+            f"{source} is {size / 2**20:.1f} MiB as GeoJSON, more than the {limit / 2**20:.0f} MiB of "
+            f"labels that fit in an Earth Engine request (the service refuses requests over "
+            f"{REQUEST_PAYLOAD_LIMIT:,} bytes); {UPLOAD_ROUTE}"
+        )
     return size
 
 
@@ -232,8 +249,10 @@ def asset_labels(asset_id: str, field: str, legend: Legend, region: ee.Geometry 
 def split_points(labels: ee.FeatureCollection) -> tuple[ee.FeatureCollection, ee.FeatureCollection]:
     """(points, polygons) of a label collection, by each feature's geometry type on the server."""
     typed = labels.map(lambda f: f.set(GEOMETRY_TYPE, f.geometry().type()))
-    return (typed.filter(ee.Filter.inList(GEOMETRY_TYPE, list(POINT_TYPES))),
-            typed.filter(ee.Filter.inList(GEOMETRY_TYPE, list(POLYGON_TYPES))))
+    return (
+        typed.filter(ee.Filter.inList(GEOMETRY_TYPE, list(POINT_TYPES))),
+        typed.filter(ee.Filter.inList(GEOMETRY_TYPE, list(POLYGON_TYPES))),
+    )
 
 
 def check_table_asset(client, asset_id: str) -> None:

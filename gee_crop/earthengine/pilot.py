@@ -10,23 +10,33 @@ wait in a user's queue, a project holds 10,000 assets and 250 GB. EECU-hours are
 tiers and paid plans count (https://developers.google.com/earth-engine/guides/noncommercial_tiers).
 The numbers are written to ``<out>.pilot/pilot.json`` for ``--dry-run`` estimates.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from gee_crop.atomic import write_json_atomic
 from gee_crop.config import ExportDestination, SamplingMode
 from gee_crop.earthengine.sampling import DEFAULT_EXPORT_TO, SamplingJob, export_names, job_tiles
-from gee_crop.earthengine.tasks import (CONCURRENT_TASKS, LEDGER_NAME, MAX_ASSETS, MAX_QUEUED_TASKS, PARTS_SUFFIX,
-                                        USER_QUEUE_LIMIT, StoreRows, check_job_labels, choose_mode,
-                                        run_exports)
+from gee_crop.earthengine.tasks import (
+    CONCURRENT_TASKS,
+    LEDGER_NAME,
+    MAX_ASSETS,
+    MAX_QUEUED_TASKS,
+    PARTS_SUFFIX,
+    USER_QUEUE_LIMIT,
+    StoreRows,
+    check_job_labels,
+    choose_mode,
+    run_exports,
+)
 from gee_crop.errors import InputError
 from gee_crop.ledger import DONE, RunLedger
 
@@ -66,9 +76,12 @@ class PilotEstimate:
     job_tasks: int
 
     def lines(self) -> list[str]:
-        size = (f"{self.bytes_per_tile / 1e6:.2f} MB" if self.bytes_per_tile is not None else "n/a (CSV exports)")
-        total = (f"{self.job_bytes / 1e9:.2f} GB of the {ASSET_STORAGE_BYTES / 1e9:.0f} GB asset storage"
-                 if self.job_bytes is not None else "n/a")
+        size = f"{self.bytes_per_tile / 1e6:.2f} MB" if self.bytes_per_tile is not None else "n/a (CSV exports)"
+        total = (
+            f"{self.job_bytes / 1e9:.2f} GB of the {ASSET_STORAGE_BYTES / 1e9:.0f} GB asset storage"
+            if self.job_bytes is not None
+            else "n/a"
+        )
         return [
             f"pilot of {self.job}: {self.tiles_measured} of {self.tiles_in_job} tiles measured",
             f"per tile: {self.eecu_hours_per_tile:.4f} EECU-hours, {self.task_minutes_per_tile:.1f} min of task "
@@ -85,27 +98,51 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def estimate(job: SamplingJob, ledger: RunLedger, units: list[str], n_tiles: int, sizes: dict[str, float]) -> PilotEstimate:
+def estimate(
+    job: SamplingJob, ledger: RunLedger, units: list[str], n_tiles: int, sizes: dict[str, float]
+) -> PilotEstimate:
     """Per-tile means of the pilot's ledger entries, scaled to ``n_tiles``."""
     entries = [ledger.entry(u) for u in units]
     eecu_h = [e.get("batch_eecu_usage_seconds", 0.0) / 3600 for e in entries]
-    minutes = [(e["update_timestamp_ms"] - e["start_timestamp_ms"]) / 60_000 for e in entries
-               if e.get("update_timestamp_ms") and e.get("start_timestamp_ms")]
+    minutes = [
+        (e["update_timestamp_ms"] - e["start_timestamp_ms"]) / 60_000
+        for e in entries
+        if e.get("update_timestamp_ms") and e.get("start_timestamp_ms")
+    ]
     size = _mean(list(sizes.values())) if sizes else None
     per_tile_min = _mean(minutes)
     return PilotEstimate(
-        job=f"{job.name} {job.year}", tiles_measured=len(units), tiles_in_job=n_tiles,
-        eecu_hours_per_tile=_mean(eecu_h), task_minutes_per_tile=per_tile_min, bytes_per_tile=size,
+        job=f"{job.name} {job.year}",
+        tiles_measured=len(units),
+        tiles_in_job=n_tiles,
+        eecu_hours_per_tile=_mean(eecu_h),
+        task_minutes_per_tile=per_tile_min,
+        bytes_per_tile=size,
         samples_per_tile=_mean([e.get("samples", 0) for e in entries]),
-        job_eecu_hours=_mean(eecu_h) * n_tiles, job_task_hours=per_tile_min * n_tiles / 60,
+        job_eecu_hours=_mean(eecu_h) * n_tiles,
+        job_task_hours=per_tile_min * n_tiles / 60,
         job_wall_hours_at_2_tasks=per_tile_min * n_tiles / 60 / CONCURRENT_TASKS,
-        job_bytes=size * n_tiles if size is not None else None, job_tasks=n_tiles)
+        job_bytes=size * n_tiles if size is not None else None,
+        job_tasks=n_tiles,
+    )
 
 
-def run_pilot(client, job: SamplingJob, out: str | os.PathLike, n: int, store: StoreRows, *,
-              export_to: str = DEFAULT_EXPORT_TO, bucket: str | None = None, folder: str | None = None,
-              exports_dir: str | os.PathLike | None = None, overwrite: bool = False, poll_s: float = 30.0,
-              sleep: Callable[[float], None] | None = None, progress: bool = True) -> PilotEstimate:
+def run_pilot(
+    client,
+    job: SamplingJob,
+    out: str | os.PathLike,
+    n: int,
+    store: StoreRows,
+    *,
+    export_to: str = DEFAULT_EXPORT_TO,
+    bucket: str | None = None,
+    folder: str | None = None,
+    exports_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    poll_s: float = 30.0,
+    sleep: Callable[[float], None] | None = None,
+    progress: bool = True,
+) -> PilotEstimate:
     """Export ``n`` tiles of ``job`` (state in ``<out>.pilot/``), wait for them, return the estimate
     (also written to :func:`pilot_file`)."""
     sleep = sleep or getattr(client, "sleep", time.sleep)
@@ -117,9 +154,22 @@ def run_pilot(client, job: SamplingJob, out: str | os.PathLike, n: int, store: S
     ledger = RunLedger.open(saved.parent / LEDGER_NAME, settings, units="tiles", overwrite=overwrite)
     ledger.register(chosen)
     ledger.done(chosen)
-    run_exports(client, job, chosen, ledger, store, destination=export_to, bucket=bucket, folder=folder,
-                exports_dir=Path(exports_dir) if exports_dir else None, poll_s=poll_s, sleep=sleep,
-                wait=True, progress=progress, overwrite=overwrite)
+    run_exports(
+        client,
+        job,
+        chosen,
+        ledger,
+        store,
+        destination=export_to,
+        bucket=bucket,
+        folder=folder,
+        exports_dir=Path(exports_dir) if exports_dir else None,
+        poll_s=poll_s,
+        sleep=sleep,
+        wait=True,
+        progress=progress,
+        overwrite=overwrite,
+    )
     sizes = {}
     if export_to == ExportDestination.ASSET:
         for unit in chosen:
@@ -144,21 +194,29 @@ def dry_run_lines(job: SamplingJob, out: str | os.PathLike, mode: str = Sampling
         entries = json.loads(manifest.read_text(encoding="utf-8")).get("tiles", {})
         done = sum(entries.get(unit, {}).get("state") == DONE for unit in tiles)
     todo = len(tiles) - done
-    how = (f"{todo} batch export tasks (at most {MAX_QUEUED_TASKS} queued at once, ~{CONCURRENT_TASKS} run at once)"
-           if chosen == SamplingMode.EXPORT
-           else f"{todo} interactive computeFeatures requests (one per tile, more for long pages)")
-    lines = [f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
-             f"{chosen.value} mode: {how}"]
+    how = (
+        f"{todo} batch export tasks (at most {MAX_QUEUED_TASKS} queued at once, ~{CONCURRENT_TASKS} run at once)"
+        if chosen == SamplingMode.EXPORT
+        else f"{todo} interactive computeFeatures requests (one per tile, more for long pages)"
+    )
+    lines = [
+        f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
+        f"{chosen.value} mode: {how}"
+    ]
     measured_at = pilot_file(out)
     if measured_at.is_file():
         measured = json.loads(measured_at.read_text(encoding="utf-8"))
         per_tile_h = measured["task_minutes_per_tile"] / 60
         size = measured.get("bytes_per_tile")
-        lines.append(f"at the pilot's rates ({measured_at}): {measured['eecu_hours_per_tile'] * todo:.2f} EECU-hours, "
-                     f"{per_tile_h * todo:.1f} task-hours (~{per_tile_h * todo / CONCURRENT_TASKS:.1f} h at "
-                     f"{CONCURRENT_TASKS} concurrent tasks)"
-                     + (f", {size * todo / 1e9:.2f} GB of assets" if size is not None else ""))
+        lines.append(
+            f"at the pilot's rates ({measured_at}): {measured['eecu_hours_per_tile'] * todo:.2f} EECU-hours, "
+            f"{per_tile_h * todo:.1f} task-hours (~{per_tile_h * todo / CONCURRENT_TASKS:.1f} h at "
+            f"{CONCURRENT_TASKS} concurrent tasks)"
+            + (f", {size * todo / 1e9:.2f} GB of assets" if size is not None else "")
+        )
     else:
-        lines.append(f"no pilot measured this job yet: `--pilot 4` with the same options runs 4 tiles for real "
-                     f"and saves their rates to {measured_at} for this estimate")
+        lines.append(
+            f"no pilot measured this job yet: `--pilot 4` with the same options runs 4 tiles for real "
+            f"and saves their rates to {measured_at} for this estimate"
+        )
     return lines

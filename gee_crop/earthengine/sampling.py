@@ -7,6 +7,7 @@ graphs through the client and resumes. One extracted row is one acquisition of o
 properties of :func:`row_properties`, read back as a frame by :func:`features_to_frame` (streamed) or
 :func:`read_export_csv` (exported); :mod:`gee_crop.data.ee_rows` turns the rows into the sample table.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,9 +15,10 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import ee
 import numpy as np
@@ -25,12 +27,27 @@ import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, NO_CLASS, Legend
-from gee_crop.config import (BANDS, CLEAR_THRESHOLD, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M,
-                             ExportDestination, acquisition_window, hemisphere_of)
+from gee_crop.config import (
+    BANDS,
+    CLEAR_THRESHOLD,
+    GRID_CELL_DEG,
+    INWARD_BUFFER_M,
+    SAMPLE_SPACING_M,
+    ExportDestination,
+    acquisition_window,
+    hemisphere_of,
+)
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
-from gee_crop.earthengine.labels import (LABEL_BAND, LABEL_SCALE_M, asset_labels, inline_labels, paint_classes,
-                                         reference_labels, split_points)
+from gee_crop.earthengine.labels import (
+    LABEL_BAND,
+    LABEL_SCALE_M,
+    asset_labels,
+    inline_labels,
+    paint_classes,
+    reference_labels,
+    split_points,
+)
 from gee_crop.season import Season, SeasonSpan
 
 CELL_BAND = "cell"
@@ -73,22 +90,37 @@ class OwnLabels:
         inline, only the features touching the tile travel; an asset is filtered on the server."""
         if self.asset is not None:
             return asset_labels(self.asset, self.field, self.legend, region)
-        keep = (np.ones(len(self.geometries), bool) if bounds is None
-                else shapely.intersects(self.geometries, sg.box(*bounds)))
+        keep = (
+            np.ones(len(self.geometries), bool)
+            if bounds is None
+            else shapely.intersects(self.geometries, sg.box(*bounds))
+        )
         return inline_labels(self.geojson(keep))
 
     def geojson(self, keep: np.ndarray | None = None) -> dict:
         """The inline features (all, or those where ``keep``) as GeoJSON with their class index."""
         keep = np.ones(len(self.geometries), bool) if keep is None else keep
-        return {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": sg.mapping(g), "properties": {LABEL_BAND: int(c)}}
-            for g, c in zip(self.geometries[keep], self.classes[keep])]}
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": sg.mapping(g), "properties": {LABEL_BAND: int(c)}}
+                for g, c in zip(self.geometries[keep], self.classes[keep])
+            ],
+        }
 
     def fingerprint(self) -> dict:
-        digest = hashlib.sha1(json.dumps(self.geojson(), sort_keys=True).encode()).hexdigest()[:16] \
-            if self.asset is None else None
-        return {"source": self.asset or self.source, "field": self.field, "features": digest,
-                "legend": sorted(self.legend.table.items()), "classes": list(self.legend.classes)}
+        digest = (
+            hashlib.sha1(json.dumps(self.geojson(), sort_keys=True).encode()).hexdigest()[:16]
+            if self.asset is None
+            else None
+        )
+        return {
+            "source": self.asset or self.source,
+            "field": self.field,
+            "features": digest,
+            "legend": sorted(self.legend.table.items()),
+            "classes": list(self.legend.classes),
+        }
 
 
 @dataclass
@@ -139,17 +171,26 @@ class SamplingJob:
         return acquisition_window(self.year, self.hemisphere)
 
     def fingerprint(self) -> dict:
-        return {"name": self.name, "country": self.spec.code if self.spec else None, "year": self.year,
-                "per_cell": self.per_cell, "cloud_band": self.cloud_band,
-                "threshold": self.cloud_threshold,  # the key of ledgers written before the rename
-                "buffer_m": self.buffer_m, "cell_deg": self.cell_deg, "spacing_m": self.spacing_m,
-                "seed": self.seed, "tile_deg": self.tile_deg,
-                "bounds": [round(b, 6) for b in self.geometry.bounds],
-                **({"labels": self.own_labels.fingerprint()} if self.own_labels else {}),
-                **({"season": self.season.to_dict()} if self.season is not None else {})}
+        return {
+            "name": self.name,
+            "country": self.spec.code if self.spec else None,
+            "year": self.year,
+            "per_cell": self.per_cell,
+            "cloud_band": self.cloud_band,
+            "threshold": self.cloud_threshold,  # the key of ledgers written before the rename
+            "buffer_m": self.buffer_m,
+            "cell_deg": self.cell_deg,
+            "spacing_m": self.spacing_m,
+            "seed": self.seed,
+            "tile_deg": self.tile_deg,
+            "bounds": [round(b, 6) for b in self.geometry.bounds],
+            **({"labels": self.own_labels.fingerprint()} if self.own_labels else {}),
+            **({"season": self.season.to_dict()} if self.season is not None else {}),
+        }
 
 
 # ------------------------------------------------------------------ the job's tiles
+
 
 def tile_bounds(column: int, row: int, tile_deg: float = DEFAULT_TILE_DEG, cell_deg: float = GRID_CELL_DEG) -> Bounds:
     """(west, south, east, north) degrees of tile ``column``, ``row`` of the sampling grid: the global
@@ -166,8 +207,12 @@ def tile_bounds(column: int, row: int, tile_deg: float = DEFAULT_TILE_DEG, cell_
     first_col = column * side
     west, east = first_col * cell_deg - 180.0, (first_col + side) * cell_deg - 180.0
     south, north = top - (first_row + side) * cell_deg, top - first_row * cell_deg
-    return (round(west, BOUNDS_DECIMALS), round(south, BOUNDS_DECIMALS), round(east, BOUNDS_DECIMALS),
-            round(north, BOUNDS_DECIMALS))
+    return (
+        round(west, BOUNDS_DECIMALS),
+        round(south, BOUNDS_DECIMALS),
+        round(east, BOUNDS_DECIMALS),
+        round(north, BOUNDS_DECIMALS),
+    )
 
 
 def sampling_tiles(geometry, tile_deg: float = DEFAULT_TILE_DEG, cell_deg: float = GRID_CELL_DEG) -> list[Bounds]:
@@ -257,16 +302,25 @@ def cell_index_image(cell_deg: float = GRID_CELL_DEG) -> ee.Image:
     return row.multiply(n_cols).add(col).toInt32().rename(CELL_BAND)
 
 
-def clear_observation_count(region: ee.Geometry, start: dt.date, end: dt.date, cloud_band: str = "cs",
-                            threshold: float = CLEAR_THRESHOLD) -> ee.Image:
+def clear_observation_count(
+    region: ee.Geometry, start: dt.date, end: dt.date, cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD
+) -> ee.Image:
     """Number of cloud-free acquisitions per pixel in [start, end) (METHOD.md step 2)."""
     clear = clear_observations(s2_with_cloud_score(region, start, end, cloud_band), cloud_band, threshold)
     return clear.select(BANDS[0]).count()
 
 
-def sample_points(labels: ee.Image, region: ee.Geometry, clear_count: ee.Image, *,
-                  cell_deg: float = GRID_CELL_DEG, spacing_m: float = SAMPLE_SPACING_M,
-                  per_cell: int = 5, seed: int = 0, tile_scale: float = 1) -> ee.FeatureCollection:
+def sample_points(
+    labels: ee.Image,
+    region: ee.Geometry,
+    clear_count: ee.Image,
+    *,
+    cell_deg: float = GRID_CELL_DEG,
+    spacing_m: float = SAMPLE_SPACING_M,
+    per_cell: int = 5,
+    seed: int = 0,
+    tile_scale: float = 1,
+) -> ee.FeatureCollection:
     """``per_cell`` random points per ``cell_deg`` cell at ``spacing_m`` resolution (METHOD.md step 3).
 
     Sampling on a ``spacing_m`` grid keeps any two points at least that far apart. Only pixels with a
@@ -275,13 +329,26 @@ def sample_points(labels: ee.Image, region: ee.Geometry, clear_count: ee.Image, 
     candidates = labels.updateMask(clear_count.gt(0))
     lonlat = ee.Image.pixelLonLat().rename(["lon", "lat"])
     stack = cell_index_image(cell_deg).addBands(candidates).addBands(lonlat).updateMask(candidates.mask())
-    return stack.stratifiedSample(numPoints=int(per_cell), classBand=CELL_BAND, region=region,
-                                  scale=float(spacing_m), seed=int(seed), dropNulls=True,
-                                  tileScale=float(tile_scale), geometries=True)
+    return stack.stratifiedSample(
+        numPoints=int(per_cell),
+        classBand=CELL_BAND,
+        region=region,
+        scale=float(spacing_m),
+        seed=int(seed),
+        dropNulls=True,
+        tileScale=float(tile_scale),
+        geometries=True,
+    )
 
 
-def series_rows(points: ee.FeatureCollection, region: ee.Geometry, start: dt.date, end: dt.date,
-                cloud_band: str = "cs", tile_scale: float = 1) -> ee.FeatureCollection:
+def series_rows(
+    points: ee.FeatureCollection,
+    region: ee.Geometry,
+    start: dt.date,
+    end: dt.date,
+    cloud_band: str = "cs",
+    tile_scale: float = 1,
+) -> ee.FeatureCollection:
     """One row per (point, acquisition) in [start, end): raw DN of the 10 bands and the cloud score.
 
     Clouds are not masked here: the sample table keeps the raw series and the score, so masking can
@@ -292,8 +359,9 @@ def series_rows(points: ee.FeatureCollection, region: ee.Geometry, start: dt.dat
 
     def rows_of(image: ee.Image) -> ee.FeatureCollection:
         date = image.date().format("YYYY-MM-dd")
-        rows = image.sampleRegions(collection=points, properties=keep, scale=SERIES_SCALE_M,
-                                   tileScale=float(tile_scale), geometries=False)
+        rows = image.sampleRegions(
+            collection=points, properties=keep, scale=SERIES_SCALE_M, tileScale=float(tile_scale), geometries=False
+        )
         return rows.map(lambda row: row.set("date", date))
 
     return collection.map(rows_of).flatten()
@@ -302,6 +370,7 @@ def series_rows(points: ee.FeatureCollection, region: ee.Geometry, start: dt.dat
 def point_samples(points: ee.FeatureCollection, region: ee.Geometry) -> ee.FeatureCollection:
     """A user's labelled points in ``region`` as sample points, as they are (no buffer, no grid):
     each carries ``lon``, ``lat`` and ``class`` (a MultiPoint is sampled at its centroid)."""
+
     def as_sample(feature: ee.Feature) -> ee.Feature:
         point = feature.geometry().centroid(1)
         xy = point.coordinates()
@@ -310,12 +379,23 @@ def point_samples(points: ee.FeatureCollection, region: ee.Geometry) -> ee.Featu
     return points.filterBounds(region).map(as_sample)
 
 
-def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: dt.date, *,
-                   cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD,
-                   buffer_m: float = INWARD_BUFFER_M, cell_deg: float = GRID_CELL_DEG,
-                   spacing_m: float = SAMPLE_SPACING_M, per_cell: int = 5, seed: int = 0,
-                   tile_scale: float = 1, label_crs: str | None = None,
-                   extra_points: ee.FeatureCollection | None = None) -> ee.FeatureCollection:
+def sampling_graph(
+    labels: ee.Image,
+    region: ee.Geometry,
+    start: dt.date,
+    end: dt.date,
+    *,
+    cloud_band: str = "cs",
+    threshold: float = CLEAR_THRESHOLD,
+    buffer_m: float = INWARD_BUFFER_M,
+    cell_deg: float = GRID_CELL_DEG,
+    spacing_m: float = SAMPLE_SPACING_M,
+    per_cell: int = 5,
+    seed: int = 0,
+    tile_scale: float = 1,
+    label_crs: str | None = None,
+    extra_points: ee.FeatureCollection | None = None,
+) -> ee.FeatureCollection:
     """The whole sampling of one region: buffered labels -> grid points -> raw series rows.
 
     ``label_crs``: the metric CRS whose 10 m grid the labels are pinned to (see :func:`label_grid`).
@@ -326,8 +406,16 @@ def sampling_graph(labels: ee.Image, region: ee.Geometry, start: dt.date, end: d
         labels = label_grid(labels, label_crs)
     buffered = inward_buffer(labels, buffer_m) if buffer_m > 0 else labels
     clear = clear_observation_count(region, start, end, cloud_band, threshold)
-    points = sample_points(buffered, region, clear, cell_deg=cell_deg, spacing_m=spacing_m,
-                           per_cell=per_cell, seed=seed, tile_scale=tile_scale)
+    points = sample_points(
+        buffered,
+        region,
+        clear,
+        cell_deg=cell_deg,
+        spacing_m=spacing_m,
+        per_cell=per_cell,
+        seed=seed,
+        tile_scale=tile_scale,
+    )
     if extra_points is not None:
         points = points.merge(extra_points)
     return series_rows(points, region, start, end, cloud_band, tile_scale)
@@ -355,11 +443,22 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
     else:
         labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
     west, south, east, north = bounds
-    return sampling_graph(labels, region, start, end, cloud_band=job.cloud_band,
-                          threshold=job.cloud_threshold, buffer_m=job.buffer_m, cell_deg=job.cell_deg,
-                          spacing_m=job.spacing_m, per_cell=job.per_cell, seed=job.seed + index,
-                          tile_scale=job.tile_scale, label_crs=utm_crs((west + east) / 2, (south + north) / 2),
-                          extra_points=extra)
+    return sampling_graph(
+        labels,
+        region,
+        start,
+        end,
+        cloud_band=job.cloud_band,
+        threshold=job.cloud_threshold,
+        buffer_m=job.buffer_m,
+        cell_deg=job.cell_deg,
+        spacing_m=job.spacing_m,
+        per_cell=job.per_cell,
+        seed=job.seed + index,
+        tile_scale=job.tile_scale,
+        label_crs=utm_crs((west + east) / 2, (south + north) / 2),
+        extra_points=extra,
+    )
 
 
 def safe_stem(name: str, max_chars: int) -> str:
@@ -370,7 +469,7 @@ def safe_stem(name: str, max_chars: int) -> str:
     if clean == name and len(clean) <= max_chars:
         return clean
     digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
-    return f"{clean[:max_chars - 7].rstrip('_')}_{digest}"
+    return f"{clean[: max_chars - 7].rstrip('_')}_{digest}"
 
 
 def export_names(job: SamplingJob, index: int) -> tuple[str, str | None]:
@@ -387,17 +486,30 @@ def samples_folder(project: str) -> str:
     return f"projects/{project}/assets/{SAMPLES_FOLDER}"
 
 
-def export_config(rows: ee.FeatureCollection, destination: str, description: str, *,
-                  cloud_band: str = "cs", folder: str | None = None, bucket: str | None = None,
-                  asset_id: str | None = None, overwrite: bool = False) -> dict:
+def export_config(
+    rows: ee.FeatureCollection,
+    destination: str,
+    description: str,
+    *,
+    cloud_band: str = "cs",
+    folder: str | None = None,
+    bucket: str | None = None,
+    asset_id: str | None = None,
+    overwrite: bool = False,
+) -> dict:
     """A table-export config for :meth:`EarthEngineClient.start_export` (CSV for Drive and Cloud
     Storage, a table asset otherwise); ``description`` doubles as the file name prefix.
     ``overwrite``: an asset export replaces an existing asset of the same id."""
     if destination not in EXPORT_DESTINATIONS:
         raise ValueError(f"destination must be one of {EXPORT_DESTINATIONS}, got {destination!r}")
-    config = {"collection": rows, "description": description, "destination": destination,
-              "selectors": row_properties(cloud_band), "file_prefix": description,
-              "file_format": "CSV"}
+    config = {
+        "collection": rows,
+        "description": description,
+        "destination": destination,
+        "selectors": row_properties(cloud_band),
+        "file_prefix": description,
+        "file_format": "CSV",
+    }
     if destination == "drive":
         config["folder"] = folder or "gee-crop"
     elif destination == "gcs":

@@ -7,12 +7,13 @@ settings skips finished tiles, restarts failed ones and polls the export tasks i
 nothing is fetched twice. What a finished tile's rows become is the caller's (:data:`StoreRows`): this
 module only reaches the server, through the client.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import ee
 import pandas as pd
@@ -20,9 +21,18 @@ from tqdm import tqdm
 
 from gee_crop.config import ExportDestination, SamplingMode
 from gee_crop.earthengine.labels import check_label_asset, check_table_asset
-from gee_crop.earthengine.sampling import (DEFAULT_EXPORT_TO, Bounds, SamplingJob, export_config,
-                                           export_names, features_to_frame, job_tiles, read_export_csv,
-                                           samples_folder, tile_graph)
+from gee_crop.earthengine.sampling import (
+    DEFAULT_EXPORT_TO,
+    Bounds,
+    SamplingJob,
+    export_config,
+    export_names,
+    features_to_frame,
+    job_tiles,
+    read_export_csv,
+    samples_folder,
+    tile_graph,
+)
 from gee_crop.errors import EarthEngineError, InputError, RegionError
 from gee_crop.ledger import DONE, RunLedger
 
@@ -70,8 +80,10 @@ def choose_mode(mode: str, n_tiles: int) -> SamplingMode:
     if mode == SamplingMode.AUTO:
         return SamplingMode.INTERACTIVE if n_tiles <= MAX_INTERACTIVE_TILES else SamplingMode.EXPORT
     if mode == SamplingMode.INTERACTIVE and n_tiles > MAX_INTERACTIVE_TILES:
-        raise RegionError(f"the region spans {n_tiles} tiles, too large for interactive mode (at most "
-                          f"{MAX_INTERACTIVE_TILES}); use --mode export (batch tasks) or a smaller --region")
+        raise RegionError(
+            f"the region spans {n_tiles} tiles, too large for interactive mode (at most "
+            f"{MAX_INTERACTIVE_TILES}); use --mode export (batch tasks) or a smaller --region"
+        )
     return SamplingMode(mode)
 
 
@@ -93,21 +105,39 @@ def check_export_target(client, job: SamplingJob, destination: str, bucket: str 
     if destination == ExportDestination.ASSET and not job.project:
         raise InputError("--export-to asset needs --project MY-PROJECT (the assets are written there)")
     credentials = getattr(client, "credentials", None)
-    refusal = (credentials.drive_refusal() if destination == ExportDestination.DRIVE and credentials is not None
-               else None)
+    refusal = (
+        credentials.drive_refusal() if destination == ExportDestination.DRIVE and credentials is not None else None
+    )
     if refusal:
-        raise InputError(f"--export-to drive cannot work here: {refusal}; use --export-to asset (the "
-                         "default: gee-crop reads the tables back itself) or --export-to gcs --bucket NAME")
+        raise InputError(
+            f"--export-to drive cannot work here: {refusal}; use --export-to asset (the "
+            "default: gee-crop reads the tables back itself) or --export-to gcs --bucket NAME"
+        )
     if destination == ExportDestination.ASSET and n_tiles > MAX_ASSETS:
-        raise InputError(f"{n_tiles} tiles would make {n_tiles} table assets, more than a project's "
-                         f"{MAX_ASSETS:,} assets; use a larger --tile-deg or --export-to gcs --bucket NAME")
+        raise InputError(
+            f"{n_tiles} tiles would make {n_tiles} table assets, more than a project's "
+            f"{MAX_ASSETS:,} assets; use a larger --tile-deg or --export-to gcs --bucket NAME"
+        )
 
 
-def run_tiles(client, job: SamplingJob, out: str | Path, store: StoreRows, *, mode: str = SamplingMode.AUTO,
-              export_to: str = DEFAULT_EXPORT_TO, bucket: str | None = None, folder: str | None = None,
-              exports_dir: str | Path | None = None, overwrite: bool = False, poll_s: float = 30.0,
-              sleep: Callable[[float], None] | None = None, wait: bool = True, progress: bool = True,
-              max_queued: int = MAX_QUEUED_TASKS) -> tuple[SamplingResult, RunLedger]:
+def run_tiles(
+    client,
+    job: SamplingJob,
+    out: str | Path,
+    store: StoreRows,
+    *,
+    mode: str = SamplingMode.AUTO,
+    export_to: str = DEFAULT_EXPORT_TO,
+    bucket: str | None = None,
+    folder: str | None = None,
+    exports_dir: str | Path | None = None,
+    overwrite: bool = False,
+    poll_s: float = 30.0,
+    sleep: Callable[[float], None] | None = None,
+    wait: bool = True,
+    progress: bool = True,
+    max_queued: int = MAX_QUEUED_TASKS,
+) -> tuple[SamplingResult, RunLedger]:
     """Run every tile of ``job`` (resumable; state in ``<out>.parts/``) and store each finished one
     with ``store``; the result (its ``out`` still None) and the ledger, whose parts make the table
     when ``result.pending_tasks`` is empty. Waits between task polls use ``sleep``, by default the
@@ -117,10 +147,14 @@ def run_tiles(client, job: SamplingJob, out: str | Path, store: StoreRows, *, mo
     chosen = choose_mode(mode, len(tiles))
     check_job_labels(client, job)
     # Tasks recorded for one destination cannot be collected from another: part of the fingerprint.
-    settings = {**job.fingerprint(), "mode": chosen.value,
-                "export_to": str(export_to) if chosen == SamplingMode.EXPORT else None}
-    ledger = RunLedger.open(Path(out).with_name(Path(out).name + PARTS_SUFFIX) / LEDGER_NAME, settings,
-                            units="tiles", overwrite=overwrite)
+    settings = {
+        **job.fingerprint(),
+        "mode": chosen.value,
+        "export_to": str(export_to) if chosen == SamplingMode.EXPORT else None,
+    }
+    ledger = RunLedger.open(
+        Path(out).with_name(Path(out).name + PARTS_SUFFIX) / LEDGER_NAME, settings, units="tiles", overwrite=overwrite
+    )
     ledger.data["mode"] = chosen.value
     ledger.register(tiles)  # every tile is listed (pending) before any request
     ledger.done(tiles)  # a finished tile whose part is missing or changed goes back to pending
@@ -129,18 +163,42 @@ def run_tiles(client, job: SamplingJob, out: str | Path, store: StoreRows, *, mo
     if chosen == SamplingMode.INTERACTIVE:
         run_interactive(client, job, tiles, ledger, store, progress=progress)
     else:
-        waiting = run_exports(client, job, tiles, ledger, store, destination=export_to, bucket=bucket,
-                              folder=folder, exports_dir=Path(exports_dir) if exports_dir else None,
-                              poll_s=poll_s, sleep=sleep, wait=wait, progress=progress, overwrite=overwrite,
-                              max_queued=max_queued)
+        waiting = run_exports(
+            client,
+            job,
+            tiles,
+            ledger,
+            store,
+            destination=export_to,
+            bucket=bucket,
+            folder=folder,
+            exports_dir=Path(exports_dir) if exports_dir else None,
+            poll_s=poll_s,
+            sleep=sleep,
+            wait=wait,
+            progress=progress,
+            overwrite=overwrite,
+            max_queued=max_queued,
+        )
     done = sum(ledger.entry(u)["state"] == DONE for u in tiles)
-    result = SamplingResult(None, chosen.value, len(tiles), done, pending_tasks=waiting, units=list(tiles),
-                            requests=getattr(client, "requests", 0) - requests_before)
+    result = SamplingResult(
+        None,
+        chosen.value,
+        len(tiles),
+        done,
+        pending_tasks=waiting,
+        units=list(tiles),
+        requests=getattr(client, "requests", 0) - requests_before,
+    )
     if waiting:
-        where = (f"sync the exported CSVs into {exports_dir}" if exports_dir else
-                 "download the exported CSVs into a folder and rerun with --exports-dir FOLDER")
-        result.message = (f"{len(waiting)} of {len(tiles)} tiles are not collected yet; {where} "
-                          "(rerun the same command to resume)")
+        where = (
+            f"sync the exported CSVs into {exports_dir}"
+            if exports_dir
+            else "download the exported CSVs into a folder and rerun with --exports-dir FOLDER"
+        )
+        result.message = (
+            f"{len(waiting)} of {len(tiles)} tiles are not collected yet; {where} (rerun the same command to resume)"
+        )
     return result, ledger
 
 
@@ -150,17 +208,22 @@ def _progress(total: int, done: int, desc: str, enabled: bool) -> tqdm:
     return bar
 
 
-def run_interactive(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, store: StoreRows, *,
-                    progress: bool = True) -> None:
+def run_interactive(
+    client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, store: StoreRows, *, progress: bool = True
+) -> None:
     """Stream each unfinished tile with paged computeFeatures and store its rows."""
     todo = [u for u in tiles if ledger.entry(u)["state"] != DONE]
     with _progress(len(tiles), len(tiles) - len(todo), f"sampling {job.name}", progress) as bar:
         for unit in todo:
-            store(job, ledger, unit, features_to_frame(client.compute_features(tile_graph(job, int(unit), tiles[unit]))))
+            store(
+                job, ledger, unit, features_to_frame(client.compute_features(tile_graph(job, int(unit), tiles[unit])))
+            )
             bar.update(1)
 
 
-def export_rows(client, job: SamplingJob, index: int, destination: str, exports_dir: Path | None) -> pd.DataFrame | None:
+def export_rows(
+    client, job: SamplingJob, index: int, destination: str, exports_dir: Path | None
+) -> pd.DataFrame | None:
     """Rows of tile ``index``'s finished export: read back from the asset, or from the synced CSV
     folder (None while its files are not there)."""
     description, asset = export_names(job, index)
@@ -170,11 +233,24 @@ def export_rows(client, job: SamplingJob, index: int, destination: str, exports_
     return read_export_csv(found) if found else None
 
 
-def run_exports(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, store: StoreRows, *,
-                destination: str = DEFAULT_EXPORT_TO, bucket: str | None = None, folder: str | None = None,
-                exports_dir: Path | None = None, poll_s: float = 30.0, sleep: Callable[[float], None] = time.sleep,
-                wait: bool = True, progress: bool = True, overwrite: bool = False,
-                max_queued: int = MAX_QUEUED_TASKS) -> list[str]:
+def run_exports(
+    client,
+    job: SamplingJob,
+    tiles: dict[str, Bounds],
+    ledger: RunLedger,
+    store: StoreRows,
+    *,
+    destination: str = DEFAULT_EXPORT_TO,
+    bucket: str | None = None,
+    folder: str | None = None,
+    exports_dir: Path | None = None,
+    poll_s: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    wait: bool = True,
+    progress: bool = True,
+    overwrite: bool = False,
+    max_queued: int = MAX_QUEUED_TASKS,
+) -> list[str]:
     """Run ``tiles`` as batch table exports through a bounded queue (resumable).
 
     Each pass starts tasks while fewer than ``max_queued`` of the job's tasks are unfinished (a
@@ -190,8 +266,18 @@ def run_exports(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunL
     active = [u for u in tiles if ledger.entry(u)["state"] != DONE]
     with _progress(len(tiles), len(tiles) - len(active), f"export tasks {job.name}", progress) as bar:
         while active:
-            _start_tasks(client, job, tiles, ledger, active, destination=destination, bucket=bucket,
-                         folder=folder, overwrite=overwrite, max_queued=max_queued)
+            _start_tasks(
+                client,
+                job,
+                tiles,
+                ledger,
+                active,
+                destination=destination,
+                bucket=bucket,
+                folder=folder,
+                overwrite=overwrite,
+                max_queued=max_queued,
+            )
             statuses = client.list_tasks()  # one listOperations for every task of the pass
             still, finished = [], 0
             for unit in active:
@@ -220,13 +306,26 @@ def run_exports(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunL
     return waiting
 
 
-def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, active: list[str], *,
-                 destination: str, bucket: str | None, folder: str | None, overwrite: bool,
-                 max_queued: int) -> int:
+def _start_tasks(
+    client,
+    job: SamplingJob,
+    tiles: dict[str, Bounds],
+    ledger: RunLedger,
+    active: list[str],
+    *,
+    destination: str,
+    bucket: str | None,
+    folder: str | None,
+    overwrite: bool,
+    max_queued: int,
+) -> int:
     """Start the tasks of ``active`` tiles that have none (or a failed one) while the queue has room;
     the number started."""
-    queued = sum(1 for u in active if ledger.entry(u).get("task_id") is not None
-                 and ledger.entry(u)["state"] not in (*TERMINAL_BAD, TERMINAL_OK))
+    queued = sum(
+        1
+        for u in active
+        if ledger.entry(u).get("task_id") is not None and ledger.entry(u)["state"] not in (*TERMINAL_BAD, TERMINAL_OK)
+    )
     started = 0
     for unit in active:
         entry, index = ledger.entry(unit), int(unit)
@@ -239,10 +338,18 @@ def _start_tasks(client, job: SamplingJob, tiles: dict[str, Bounds], ledger: Run
         if attempts >= MAX_TASK_ATTEMPTS:
             raise EarthEngineError(
                 f"export {description} failed {attempts} times ({entry.get('error', 'no message')}); "
-                "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite")
-        config = export_config(tile_graph(job, index, tiles[unit]), destination, description,
-                               cloud_band=job.cloud_band, folder=folder, bucket=bucket, asset_id=asset,
-                               overwrite=overwrite or attempts > 0)
+                "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite"
+            )
+        config = export_config(
+            tile_graph(job, index, tiles[unit]),
+            destination,
+            description,
+            cloud_band=job.cloud_band,
+            folder=folder,
+            bucket=bucket,
+            asset_id=asset,
+            overwrite=overwrite or attempts > 0,
+        )
         try:
             task_id = client.start_export(config)
         except EarthEngineError as exc:

@@ -1,4 +1,5 @@
 """Baselines scored without a model file: the majority-class row of a results table."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,13 +17,15 @@ from gee_crop.types import SampleSeries
 _FEATURE_OPTIONS = ("window_days", "length_days", "cloud_threshold", "max_gap_bins", "year")
 
 
-def majority_evaluation(train: SampleSeries, test: SampleSeries, options: dict, *,
-                        target_region: str | None, source_region: str | None) -> Evaluation:
+def majority_evaluation(
+    train: SampleSeries, test: SampleSeries, options: dict, *, target_region: str | None, source_region: str | None
+) -> Evaluation:
     """Predict the training set's most common class for every test sample, scored like a model:
     the same gap rule keeps the same samples as the models of the experiment, then the paper's
     class alignment and metrics."""
-    config = TrainConfig(arch="random_forest", feature_kind="median1d",
-                         **{k: options[k] for k in _FEATURE_OPTIONS if k in options}).resolved()
+    config = TrainConfig(
+        arch="random_forest", feature_kind="median1d", **{k: options[k] for k in _FEATURE_OPTIONS if k in options}
+    ).resolved()
     spec = config.feature_spec(table_season(train))  # the training table's season, as the trainer's contract
     year = options.get("year")
     kept_train = series_features(train, spec, year).keep
@@ -32,8 +35,18 @@ def majority_evaluation(train: SampleSeries, test: SampleSeries, options: dict, 
     majority = int(np.argmax(counts))
     y_true = class_indices(test.crop_class[test_feats.keep], classes)
     alignment = alignment_for(source_region, target_region) if classes == CLASSES else Alignment(None, ())
-    y_true, y_pred, kept = align(y_true, np.full(len(y_true), majority), alignment.target_classes,
-                                 alignment.drop_true_classes)
-    return Evaluation(classification_report(y_true, y_pred, len(classes)), alignment, len(test),
-                      int((~test_feats.keep).sum()), int((~kept).sum()), test_feats.year, target_region,
-                      source_region, classes, seasons=test_feats.season_counts)
+    y_true, y_pred, kept = align(
+        y_true, np.full(len(y_true), majority), alignment.target_classes, alignment.drop_true_classes
+    )
+    return Evaluation(
+        classification_report(y_true, y_pred, len(classes)),
+        alignment,
+        len(test),
+        int((~test_feats.keep).sum()),
+        int((~kept).sum()),
+        test_feats.year,
+        target_region,
+        source_region,
+        classes,
+        seasons=test_feats.season_counts,
+    )

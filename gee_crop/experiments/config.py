@@ -28,13 +28,15 @@ function giving it, called only when a path uses the placeholder; ``gee-crop exp
 shipped data folder). Validation is pure (no file is opened): :func:`load_experiment` raises
 :class:`ExperimentConfigError` naming the key and the fix.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -77,11 +79,27 @@ SET_BY_KEYS = {"arch": "arch", "feature_kind": "features", "augment": "augment",
 FROM_MODEL_FILES = ("distill_from", "distill_temperature", "distill_alpha", "init_from")
 #: training options a model (or ``defaults``) may set: every other TrainConfig field, and ``ensemble``
 #: (seed ensembles, made by the experiment runner). TrainConfig.resolved validates them.
-TRAIN_OPTIONS = (*(f.name for f in fields(TrainConfig) if f.name not in SET_BY_KEYS and f.name not in FROM_MODEL_FILES),
-                 "ensemble")
+TRAIN_OPTIONS = (
+    *(f.name for f in fields(TrainConfig) if f.name not in SET_BY_KEYS and f.name not in FROM_MODEL_FILES),
+    "ensemble",
+)
 SAMPLING_OPTIONS = ("buffer_m", "cell_deg", "spacing_m", "per_cell", "seed", "erode_by")
-TOP_KEYS = ("name", "title", "table", "seeds", "data_dir", "defaults", "datasets", "transfers", "lodo",
-            "models", "insight", "torch_threads", "notes", "class_f1")
+TOP_KEYS = (
+    "name",
+    "title",
+    "table",
+    "seeds",
+    "data_dir",
+    "defaults",
+    "datasets",
+    "transfers",
+    "lodo",
+    "models",
+    "insight",
+    "torch_threads",
+    "notes",
+    "class_f1",
+)
 LODO_KEYS = ("domains", "extra_targets")
 INSIGHT_KEYS = ("figures", "cam_model", "tsne_samples", "cam_samples")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -151,9 +169,10 @@ class ModelSpec:
     def train_options(self) -> dict:
         """Options for ``gee_crop.training.trainer.train`` (augmentation as the trainer's fields)."""
         options = dict(self.train)
-        probabilities = {TRANSFORM_FIELDS[t]: (options.get("augment_options", {}).get(TRANSFORM_FIELDS[t], 0.5)
-                                               if on else 0.0)
-                         for t, on in self.augment.items()}
+        probabilities = {
+            TRANSFORM_FIELDS[t]: (options.get("augment_options", {}).get(TRANSFORM_FIELDS[t], 0.5) if on else 0.0)
+            for t, on in self.augment.items()
+        }
         options["augment"] = self.augmented
         options["augment_options"] = {**options.get("augment_options", {}), **probabilities}
         if "widths" in options:
@@ -193,8 +212,9 @@ def _fail(where: str, problem: str, fix: str) -> ExperimentConfigError:
 
 def _mapping(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
-        raise _fail(where, f"expected a mapping (key: value), got {type(value).__name__}",
-                    "write it as YAML 'key: value' lines")
+        raise _fail(
+            where, f"expected a mapping (key: value), got {type(value).__name__}", "write it as YAML 'key: value' lines"
+        )
     return value
 
 
@@ -218,8 +238,11 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
         if len(set(value)) != len(value):
             raise _fail(where, f"repeated seed in {value}", "list each seed once")
         return tuple(value)
-    raise _fail(where, f"{value!r} is not a seed count or a list of integer seeds",
-                "write e.g. 'seeds: 3' or 'seeds: [0, 1, 2]'")
+    raise _fail(
+        where,
+        f"{value!r} is not a seed count or a list of integer seeds",
+        "write e.g. 'seeds: 3' or 'seeds: [0, 1, 2]'",
+    )
 
 
 def _resolve_path(raw: Any, base: Path, where: str, shared_data: SharedData) -> Path:
@@ -227,8 +250,11 @@ def _resolve_path(raw: Any, base: Path, where: str, shared_data: SharedData) -> 
         raise _fail(where, "path is missing", "give the file or folder of the dataset as 'path: ...'")
     if "{shared_data}" in raw:
         if shared_data is None:
-            raise _fail(where, "the path uses {shared_data} but no shared-data folder was given",
-                        "run it with `gee-crop experiment` (or pass shared_data=...) or write the full path")
+            raise _fail(
+                where,
+                "the path uses {shared_data} but no shared-data folder was given",
+                "run it with `gee-crop experiment` (or pass shared_data=...) or write the full path",
+            )
         raw = raw.replace("{shared_data}", str(shared_data() if callable(shared_data) else shared_data))
     path = Path(os.path.expanduser(raw))
     return path if path.is_absolute() else base / path
@@ -248,8 +274,9 @@ def _dataset(key: str, value: Any, base: Path, shared_data: SharedData) -> Datas
         raise _fail(where, "a raster patch carries no country code", "add 'region: ISO3' (e.g. BEL)")
     limit = value.get("limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise _fail(where, f"limit {limit!r} is not a positive integer",
-                    "give the number of samples to keep or drop the key")
+        raise _fail(
+            where, f"limit {limit!r} is not a positive integer", "give the number of samples to keep or drop the key"
+        )
     sampling = _mapping(value.get("sampling", {}), f"{where}.sampling")
     _check_keys(sampling, SAMPLING_OPTIONS, f"{where}.sampling")
     if sampling and reader != "patch":
@@ -258,19 +285,31 @@ def _dataset(key: str, value: Any, base: Path, shared_data: SharedData) -> Datas
     if not isinstance(tiles, list) or not all(isinstance(t, str) and t for t in tiles):
         raise _fail(where, f"tiles {tiles!r} is not a list of Sentinel-2 tile names", "write e.g. 'tiles: [30UYU]'")
     if tiles and reader != "worldcereal":
-        raise _fail(where, "'tiles' selects samples by the tile column of a WorldCereal extraction",
-                    "remove it or use 'reader: worldcereal'")
-    return DatasetSpec(key, reader, _resolve_path(value.get("path"), base, where, shared_data),
-                       str(region).upper() if region else None, limit, dict(sampling), tuple(tiles),
-                       _variant(value.get("variant", {}), f"{where}.variant"),
-                       _relabel(value.get("relabel", {}), f"{where}.relabel"))
+        raise _fail(
+            where,
+            "'tiles' selects samples by the tile column of a WorldCereal extraction",
+            "remove it or use 'reader: worldcereal'",
+        )
+    return DatasetSpec(
+        key,
+        reader,
+        _resolve_path(value.get("path"), base, where, shared_data),
+        str(region).upper() if region else None,
+        limit,
+        dict(sampling),
+        tuple(tiles),
+        _variant(value.get("variant", {}), f"{where}.variant"),
+        _relabel(value.get("relabel", {}), f"{where}.relabel"),
+    )
 
 
 def _relabel(value: Any, where: str) -> dict:
     value = dict(_mapping(value, where))
     bad = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
     if bad:
-        raise _fail(where, f"{bad[0]!r} must map a class name to a class name", "write e.g. 'relabel: {soybeans: other}'")
+        raise _fail(
+            where, f"{bad[0]!r} must map a class name to a class name", "write e.g. 'relabel: {soybeans: other}'"
+        )
     return value
 
 
@@ -278,13 +317,15 @@ def _variant(value: Any, where: str) -> dict:
     value = dict(_mapping(value, where))
     _check_keys(value, VARIANT_KEYS, where)
     for key in ("thin_days", "move_days"):
-        if key in value and (not isinstance(value[key], int) or isinstance(value[key], bool)
-                             or (key == "thin_days" and value[key] < 1)):
+        if key in value and (
+            not isinstance(value[key], int) or isinstance(value[key], bool) or (key == "thin_days" and value[key] < 1)
+        ):
             raise _fail(where, f"{key} {value[key]!r} is not a whole number of days", f"write e.g. '{key}: 30'")
     months = value.get("drop_months", [])
     if not isinstance(months, list) or not all(isinstance(m, int) and 1 <= m <= 12 for m in months):
-        raise _fail(where, f"drop_months {months!r} is not a list of calendar months 1-12",
-                    "write e.g. 'drop_months: [6, 7]'")
+        raise _fail(
+            where, f"drop_months {months!r} is not a list of calendar months 1-12", "write e.g. 'drop_months: [6, 7]'"
+        )
     return value
 
 
@@ -297,8 +338,11 @@ def _transfer(i: int, value: Any, datasets: dict) -> TransferSpec:
         if not sources or len(set(map(str, sources))) != len(sources):
             raise _fail(where, f"source {sources!r} must list distinct datasets", "name each training dataset once")
         if value.get("target") in sources:
-            raise _fail(where, f"target {value['target']!r} is also a source",
-                        "leave the target out of the training datasets (or use 'split')")
+            raise _fail(
+                where,
+                f"target {value['target']!r} is also a source",
+                "leave the target out of the training datasets (or use 'split')",
+            )
         bad = [s for s in sources if s not in datasets]
         if bad:
             raise _fail(where, f"source {bad[0]!r} is not a dataset", f"use datasets of {', '.join(datasets)}")
@@ -308,17 +352,26 @@ def _transfer(i: int, value: Any, datasets: dict) -> TransferSpec:
         sources = [sources]
     for side, name in (("source", sources[0]), ("target", value.get("target"))):
         if name not in datasets:
-            raise _fail(where, f"{side} {name!r} is not a dataset",
-                        f"use one of {', '.join(datasets)} or add it under 'datasets'")
+            raise _fail(
+                where,
+                f"{side} {name!r} is not a dataset",
+                f"use one of {', '.join(datasets)} or add it under 'datasets'",
+            )
     split = value.get("split", 0.0) or 0.0
     if not isinstance(split, (int, float)) or not 0 <= split < 1:
         raise _fail(where, f"split {split!r} is not a test share in (0, 1)", "write e.g. 'split: 0.2' for 80/20")
     if split and value["source"] != value["target"]:
-        raise _fail(where, "a split tests on held-out samples of the source itself",
-                    "set target to the source for an in-region split, or remove 'split'")
+        raise _fail(
+            where,
+            "a split tests on held-out samples of the source itself",
+            "set target to the source for an in-region split, or remove 'split'",
+        )
     if not split and value["source"] == value["target"]:
-        raise _fail(where, "training and testing on the same samples measures nothing",
-                    "add 'split: 0.2' for the paper's 80/20 in-region split")
+        raise _fail(
+            where,
+            "training and testing on the same samples measures nothing",
+            "add 'split: 0.2' for the paper's 80/20 in-region split",
+        )
     return TransferSpec(value["source"], value["target"], float(split), str(value.get("label", "")))
 
 
@@ -329,10 +382,15 @@ def _augment(value: Any, where: str) -> dict[str, bool]:
     _check_keys(value, tuple(TRANSFORM_FIELDS), where)
     bad = [k for k, v in value.items() if not isinstance(v, bool)]
     if bad:
-        raise _fail(where, f"{', '.join(bad)} must be true or false",
-                    "write e.g. 'augment: {shift: true, scale: false, warp: false, dropout: true}'")
-    return {**{t: bool(value.get(t, False)) for t in TRANSFORMS},
-            **{t: True for t in OPTIONAL_TRANSFORMS if value.get(t)}}
+        raise _fail(
+            where,
+            f"{', '.join(bad)} must be true or false",
+            "write e.g. 'augment: {shift: true, scale: false, warp: false, dropout: true}'",
+        )
+    return {
+        **{t: bool(value.get(t, False)) for t in TRANSFORMS},
+        **{t: True for t in OPTIONAL_TRANSFORMS if value.get(t)},
+    }
 
 
 def _train_options(value: Any, where: str) -> dict:
@@ -379,8 +437,9 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
     if arch == MAJORITY:
         if value.get("augment"):
             raise _fail(where, "the majority-class baseline trains nothing", "remove 'augment'")
-        spec = ModelSpec(str(value.get("name") or "majority class"), MAJORITY, "median1d",
-                         {t: False for t in TRANSFORMS}, train)
+        spec = ModelSpec(
+            str(value.get("name") or "majority class"), MAJORITY, "median1d", {t: False for t in TRANSFORMS}, train
+        )
         _check_train(spec, where, own, defaults)
         return spec
     features = value.get("features", ARCH_FEATURES[arch][0])
@@ -388,11 +447,17 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
         raise _fail(where, f"{arch} cannot use {features!r} features", f"use one of {', '.join(ARCH_FEATURES[arch])}")
     augment = _augment(value.get("augment", False), f"{where}.augment")
     if any(augment.values()) and features not in ("median2d", "median1d"):
-        raise _fail(where, f"augmentation recomputes medians and does not apply to {features!r} features",
-                    "set 'augment: false' for this model")
+        raise _fail(
+            where,
+            f"augmentation recomputes medians and does not apply to {features!r} features",
+            "set 'augment: false' for this model",
+        )
     if any(augment.values()) and arch == "random_forest":
-        raise _fail(where, "the Random Forest is fitted once on fixed features; augmentation is for CNN training",
-                    "set 'augment: false' for this model")
+        raise _fail(
+            where,
+            "the Random Forest is fitted once on fixed features; augmentation is for CNN training",
+            "set 'augment: false' for this model",
+        )
     name = value.get("name") or f"{arch} {features}{' + aug' if any(augment.values()) else ''}"
     spec = ModelSpec(str(name), arch, features, augment, train)
     _check_train(spec, where, own, defaults)
@@ -404,8 +469,13 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
     return spec
 
 
-def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
-                     data_dir: str | os.PathLike | None = None, shared_data: SharedData = None) -> ExperimentConfig:
+def parse_experiment(
+    raw: Any,
+    base_dir: Path,
+    source_path: Path | None = None,
+    data_dir: str | os.PathLike | None = None,
+    shared_data: SharedData = None,
+) -> ExperimentConfig:
     """Validate a decoded experiment mapping; relative dataset paths resolve against ``data_dir``
     (default: the file's ``data_dir`` key, relative to ``base_dir``, else ``base_dir``); ``{shared_data}``
     expands to ``shared_data``. Errors name the file (``source_path``) and the key: ``x.yaml:
@@ -418,8 +488,9 @@ def parse_experiment(raw: Any, base_dir: Path, source_path: Path | None = None,
         raise ExperimentConfigError(f"{source_path}: {exc}") from None
 
 
-def _parse(raw: Any, base_dir: Path, source_path: Path | None, data_dir: str | os.PathLike | None,
-           shared_data: SharedData) -> ExperimentConfig:
+def _parse(
+    raw: Any, base_dir: Path, source_path: Path | None, data_dir: str | os.PathLike | None, shared_data: SharedData
+) -> ExperimentConfig:
     where = str(source_path or "experiment")
     raw = _mapping(raw, where)
     _check_keys(raw, TOP_KEYS, where)
@@ -427,10 +498,13 @@ def _parse(raw: Any, base_dir: Path, source_path: Path | None, data_dir: str | o
         if not raw.get(key):
             raise _fail(where, f"'{key}' is missing or empty", "see docs/experiments.md for a complete example")
     if not raw.get("transfers") and not raw.get("lodo"):
-        raise _fail(where, "'transfers' (or 'lodo') is missing or empty", "see docs/experiments.md for a complete example")
+        raise _fail(
+            where, "'transfers' (or 'lodo') is missing or empty", "see docs/experiments.md for a complete example"
+        )
     base = Path(data_dir) if data_dir is not None else base_dir / str(raw.get("data_dir", "."))
-    datasets = {str(k): _dataset(str(k), v, base, shared_data)
-                for k, v in _mapping(raw["datasets"], "datasets").items()}
+    datasets = {
+        str(k): _dataset(str(k), v, base, shared_data) for k, v in _mapping(raw["datasets"], "datasets").items()
+    }
     listed = raw.get("transfers") or []
     if not isinstance(listed, list) or not isinstance(raw["models"], list):
         raise _fail(where, "'transfers' and 'models' must be lists", "write each entry on a '- ' line")
@@ -446,8 +520,9 @@ def _parse(raw: Any, base_dir: Path, source_path: Path | None, data_dir: str | o
     insight = _mapping(raw.get("insight", {}), "insight")
     _check_keys(insight, INSIGHT_KEYS, "insight")
     if insight.get("cam_model") and insight["cam_model"] not in [m.name for m in models]:
-        raise _fail("insight.cam_model", f"{insight['cam_model']!r} is not a model name",
-                    "use the 'name' of a cropnet2d model")
+        raise _fail(
+            "insight.cam_model", f"{insight['cam_model']!r} is not a model name", "use the 'name' of a cropnet2d model"
+        )
     threads = raw.get("torch_threads")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise _fail("torch_threads", f"{threads!r} is not a positive integer", "remove it or give e.g. 1")
@@ -455,9 +530,19 @@ def _parse(raw: Any, base_dir: Path, source_path: Path | None, data_dir: str | o
     class_f1 = raw.get("class_f1", [])
     if not isinstance(class_f1, list) or not all(isinstance(c, str) for c in class_f1):
         raise _fail("class_f1", f"{class_f1!r} is not a list of class names", "write e.g. 'class_f1: [corn]'")
-    return ExperimentConfig(name, str(raw.get("title", name)), str(raw.get("table", "")),
-                            _seeds(raw.get("seeds", 3), "seeds"), datasets, transfers, models, dict(insight),
-                            threads, source_path, tuple(class_f1))
+    return ExperimentConfig(
+        name,
+        str(raw.get("title", name)),
+        str(raw.get("table", "")),
+        _seeds(raw.get("seeds", 3), "seeds"),
+        datasets,
+        transfers,
+        models,
+        dict(insight),
+        threads,
+        source_path,
+        tuple(class_f1),
+    )
 
 
 def _lodo_transfers(value: Any, datasets: dict) -> list[dict]:
@@ -470,16 +555,22 @@ def _lodo_transfers(value: Any, datasets: dict) -> list[dict]:
     _check_keys(value, LODO_KEYS, "lodo")
     domains = value.get("domains")
     if not isinstance(domains, list) or len(domains) < 3 or len(set(domains)) != len(domains):
-        raise _fail("lodo.domains", f"{domains!r} is not a list of at least three distinct datasets",
-                    "list the domains, e.g. 'domains: [FRA23, FRA22, BEL21, BEL_patch]'")
+        raise _fail(
+            "lodo.domains",
+            f"{domains!r} is not a list of at least three distinct datasets",
+            "list the domains, e.g. 'domains: [FRA23, FRA22, BEL21, BEL_patch]'",
+        )
     unknown = [d for d in domains if d not in datasets]
     if unknown:
         raise _fail("lodo.domains", f"{unknown[0]!r} is not a dataset", f"use datasets of {', '.join(datasets)}")
     extra = _mapping(value.get("extra_targets", {}), "lodo.extra_targets")
     for domain, targets in extra.items():
         if domain not in domains or not isinstance(targets, list):
-            raise _fail("lodo.extra_targets", f"{domain!r} must be a domain with a list of datasets",
-                        "write e.g. 'FRA23: [FRA23_30UYU, FRA23_thin30]'")
+            raise _fail(
+                "lodo.extra_targets",
+                f"{domain!r} must be a domain with a list of datasets",
+                "write e.g. 'FRA23: [FRA23_30UYU, FRA23_thin30]'",
+            )
     transfers = []
     for target in domains:
         sources = [d for d in domains if d != target]
@@ -488,18 +579,21 @@ def _lodo_transfers(value: Any, datasets: dict) -> list[dict]:
     return transfers
 
 
-def load_experiment(path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-                    shared_data: SharedData = None) -> ExperimentConfig:
+def load_experiment(
+    path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None, shared_data: SharedData = None
+) -> ExperimentConfig:
     """Read and validate an experiment YAML file (ExperimentConfigError naming the problem and fix)."""
     path = Path(path)
     if not path.is_file():
-        raise ExperimentConfigError(f"experiment file {path} does not exist; give a YAML file such as "
-                                    "experiments/ci_small.yaml")
+        raise ExperimentConfigError(
+            f"experiment file {path} does not exist; give a YAML file such as experiments/ci_small.yaml"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ExperimentConfigError(f"{path} is not valid YAML{at}; fix the syntax "
-                                    f"({str(exc).splitlines()[0]})") from None
+        raise ExperimentConfigError(
+            f"{path} is not valid YAML{at}; fix the syntax ({str(exc).splitlines()[0]})"
+        ) from None
     return parse_experiment(raw, path.resolve().parent, path, data_dir, shared_data)

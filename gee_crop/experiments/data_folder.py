@@ -1,6 +1,7 @@
 """The real-data folder that experiment files name as ``{shared_data}`` (and the tests read): the
 project's ``shared/data`` beside a source checkout, or ``$GEE_CROP_DATA``. Nothing a user runs
 outside an experiment reads it; the demo, ``sample`` and ``map`` use ``gee_crop/resources``."""
+
 from __future__ import annotations
 
 import os

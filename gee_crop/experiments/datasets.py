@@ -1,4 +1,5 @@
 """Loading the datasets of an experiment as SampleSeries, whatever their reader."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,10 @@ def load_dataset(spec: DatasetSpec) -> SampleSeries:
     """Read one dataset; ``region`` overrides the table's region codes; ``limit`` keeps a seeded,
     fixed random subset of that many samples."""
     if not spec.path.exists():
-        raise InputError(f"dataset {spec.key}: {spec.path} does not exist; fix 'path' in the experiment file "
-                         "(relative paths start at its data_dir; see docs/experiments.md)")
+        raise InputError(
+            f"dataset {spec.key}: {spec.path} does not exist; fix 'path' in the experiment file "
+            "(relative paths start at its data_dir; see docs/experiments.md)"
+        )
     if spec.reader == "worldcereal":
         series = read_worldcereal(spec.path)
     elif spec.reader == "patch":
@@ -36,8 +39,10 @@ def load_dataset(spec: DatasetSpec) -> SampleSeries:
     if spec.relabel:
         unknown = sorted(set(spec.relabel.values()) - set(series.classes))
         if unknown:
-            raise InputError(f"dataset {spec.key}: relabel names class(es) {', '.join(unknown)} outside the table's "
-                             f"classes ({', '.join(series.classes)}); use one of those")
+            raise InputError(
+                f"dataset {spec.key}: relabel names class(es) {', '.join(unknown)} outside the table's "
+                f"classes ({', '.join(series.classes)}); use one of those"
+            )
         names = series.crop_class.astype(object)
         series.crop_class = np.array([spec.relabel.get(str(c), c) for c in names], dtype=object)
     if spec.variant:
@@ -67,8 +72,9 @@ def region_code(series: SampleSeries, spec: DatasetSpec) -> str | None:
     return regions[0] if len(regions) == 1 else None
 
 
-def transfer_data(transfer: TransferSpec, source: SampleSeries, target: SampleSeries,
-                  seed: int) -> tuple[SampleSeries, SampleSeries]:
+def transfer_data(
+    transfer: TransferSpec, source: SampleSeries, target: SampleSeries, seed: int
+) -> tuple[SampleSeries, SampleSeries]:
     """(training series, test series) of a transfer for one seed: the whole source and target, or a
     seeded 80/20-style random split of the source (METHOD.md "Evaluation": in-region)."""
     if not transfer.split:

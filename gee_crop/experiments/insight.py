@@ -2,11 +2,12 @@
 per class and target region, mean NDVI curves per region and class, t-SNE of median features before
 and after augmentation, Random Forest importances. Written to ``<out>/figures/`` (PNG + SVG) with
 ``figures/index.json`` (stem, section, caption) for the report."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -23,8 +24,14 @@ from gee_crop.models.io import load_model, read_model_meta
 from gee_crop.training.dataset import AugmentedBatches, series_features
 from gee_crop.training.trainer import TrainConfig
 from gee_crop.viz.cam import mean_cams
-from gee_crop.viz.plots import (plot_band_time, plot_confusion, plot_importance_bars, plot_ndvi_curves, plot_tsne,
-                                tsne_embedding)
+from gee_crop.viz.plots import (
+    plot_band_time,
+    plot_confusion,
+    plot_importance_bars,
+    plot_ndvi_curves,
+    plot_tsne,
+    tsne_embedding,
+)
 
 TSNE_SAMPLES = 300
 CAM_SAMPLES = 400
@@ -55,10 +62,18 @@ def confusion_figures(summary: dict, fig_dir: Path) -> list[dict]:
             cm = np.sum([np.asarray(r["confusion_matrix"]) for r in runs], axis=0)
             oa = np.mean([r["overall_accuracy"] for r in runs])
             stem = f"confusion__{runs[0]['model_key']}__{runs[0]['transfer_key']}"
-            plot_confusion(cm, fig_dir / stem, f"{model['name']}, {transfer['label']}: OA {100 * oa:.1f} % "
-                                               f"(mean of {len(runs)} seeds; counts summed)")
-            entries.append({"stem": stem, "section": "Confusion matrices",
-                            "caption": f"{model['name']}, {transfer['label']} ({len(runs)} seeds)"})
+            plot_confusion(
+                cm,
+                fig_dir / stem,
+                f"{model['name']}, {transfer['label']}: OA {100 * oa:.1f} % (mean of {len(runs)} seeds; counts summed)",
+            )
+            entries.append(
+                {
+                    "stem": stem,
+                    "section": "Confusion matrices",
+                    "caption": f"{model['name']}, {transfer['label']} ({len(runs)} seeds)",
+                }
+            )
     return entries
 
 
@@ -74,11 +89,18 @@ def ndvi_figure(config: ExperimentConfig, data, fig_dir: Path) -> list[dict]:
         values = ndvi(med.values[med.keep], band_axis=1)  # (n, t)
         labels = series.labels[med.keep]
         seasons = "/".join(str(y) for y in med.season_counts) or str(med.year)  # a table may mix years
-        curves[f"{key} ({seasons})"] = {CLASSES[c]: (values[labels == c].mean(axis=0), values[labels == c].std(axis=0),
-                                                      int((labels == c).sum())) for c in np.unique(labels)}
+        curves[f"{key} ({seasons})"] = {
+            CLASSES[c]: (values[labels == c].mean(axis=0), values[labels == c].std(axis=0), int((labels == c).sum()))
+            for c in np.unique(labels)
+        }
     plot_ndvi_curves(curves, _bin_days(spec), fig_dir / "ndvi_curves")
-    return [{"stem": "ndvi_curves", "section": "Mean NDVI curves",
-             "caption": "Mean NDVI (±1 std) of the gap-filled 5-day medians per class and dataset (paper Fig. 4)"}]
+    return [
+        {
+            "stem": "ndvi_curves",
+            "section": "Mean NDVI curves",
+            "caption": "Mean NDVI (±1 std) of the gap-filled 5-day medians per class and dataset (paper Fig. 4)",
+        }
+    ]
 
 
 def tsne_figure(config: ExperimentConfig, data, fig_dir: Path, n_samples: int) -> list[dict]:
@@ -107,13 +129,20 @@ def tsne_figure(config: ExperimentConfig, data, fig_dir: Path, n_samples: int) -
     embedding = tsne_embedding(np.concatenate(feats))
     groups_all = np.concatenate(groups)
     src = transfer.source
-    panels = [(f"before augmentation: {src} and targets", [src, *targets]),
-              (f"after augmentation: {src} augmented and targets", [f"{src} augmented", *targets])]
+    panels = [
+        (f"before augmentation: {src} and targets", [src, *targets]),
+        (f"after augmentation: {src} augmented and targets", [f"{src} augmented", *targets]),
+    ]
     plot_tsne(embedding, np.concatenate(labels), groups_all, panels, fig_dir / "tsne_augmentation")
-    return [{"stem": "tsne_augmentation", "section": "t-SNE of median features",
-             "caption": f"t-SNE of 5-day median features (paper Fig. 14): {src} before and after augmentation "
-                        f"(shift, scale, warp), with {', '.join(targets) or 'no targets'}; up to {n_samples} "
-                        "samples per group, colour = class"}]
+    return [
+        {
+            "stem": "tsne_augmentation",
+            "section": "t-SNE of median features",
+            "caption": f"t-SNE of 5-day median features (paper Fig. 14): {src} before and after augmentation "
+            f"(shift, scale, warp), with {', '.join(targets) or 'no targets'}; up to {n_samples} "
+            "samples per group, colour = class",
+        }
+    ]
 
 
 def _cam_model(config: ExperimentConfig) -> ModelSpec | None:
@@ -150,12 +179,23 @@ def cam_figures(config: ExperimentConfig, data, out_dir: Path, fig_dir: Path, se
         if not maps:
             continue
         stem = f"cam__{model.key}__{train_key}"
-        plot_band_time(maps, fig_dir / stem, f"Grad-CAM of {model.name} (seed {seed}): mean per true class and target",
-                       columns=columns, colorbar_label="mean normalized Grad-CAM", bin_days=_bin_days(spec))
-        entries.append({"stem": stem, "section": "Class activation maps",
-                        "caption": f"Grad-CAM on the last conv block of {model.name} trained on {train_key} "
-                                   f"(seed {seed}) over bands x 5-day bins, averaged per true class and target "
-                                   "region (paper Figs. 8-9)"})
+        plot_band_time(
+            maps,
+            fig_dir / stem,
+            f"Grad-CAM of {model.name} (seed {seed}): mean per true class and target",
+            columns=columns,
+            colorbar_label="mean normalized Grad-CAM",
+            bin_days=_bin_days(spec),
+        )
+        entries.append(
+            {
+                "stem": stem,
+                "section": "Class activation maps",
+                "caption": f"Grad-CAM on the last conv block of {model.name} trained on {train_key} "
+                f"(seed {seed}) over bands x 5-day bins, averaged per true class and target "
+                "region (paper Figs. 8-9)",
+            }
+        )
     return entries
 
 
@@ -171,28 +211,44 @@ def importance_figures(config: ExperimentConfig, out_dir: Path, fig_dir: Path, s
         stem = f"rf_importance__{model.key}"
         if meta["feature_kind"] == FeatureKind.MEDIAN1D:
             spec = FeatureSpec.from_meta(meta)
-            plot_band_time({f"importance|{model.name}": importances.reshape(len(BANDS), -1)}, fig_dir / stem,
-                           f"Random Forest importance per band and 5-day bin ({model.name})",
-                           colorbar_label="mean decrease in impurity", cmap="viridis", bin_days=_bin_days(spec))
+            plot_band_time(
+                {f"importance|{model.name}": importances.reshape(len(BANDS), -1)},
+                fig_dir / stem,
+                f"Random Forest importance per band and 5-day bin ({model.name})",
+                colorbar_label="mean decrease in impurity",
+                cmap="viridis",
+                bin_days=_bin_days(spec),
+            )
         else:
-            plot_importance_bars(importances, feature_names(), fig_dir / stem,
-                                 f"Random Forest importance of harmonic coefficients ({model.name})")
-        entries.append({"stem": stem, "section": "Random Forest importance",
-                        "caption": f"{model.name} trained on {config.transfers[0].train_key} (seed {seed}): "
-                                   "mean decrease in impurity per feature"})
+            plot_importance_bars(
+                importances,
+                feature_names(),
+                fig_dir / stem,
+                f"Random Forest importance of harmonic coefficients ({model.name})",
+            )
+        entries.append(
+            {
+                "stem": stem,
+                "section": "Random Forest importance",
+                "caption": f"{model.name} trained on {config.transfers[0].train_key} (seed {seed}): "
+                "mean decrease in impurity per feature",
+            }
+        )
     return entries
 
 
-def make_figures(config: ExperimentConfig, summary: dict, out_dir: Path, data, *,
-                 echo: Callable[[str], None] = print) -> list[Path]:
+def make_figures(
+    config: ExperimentConfig, summary: dict, out_dir: Path, data, *, echo: Callable[[str], None] = print
+) -> list[Path]:
     """Draw every insight figure of a finished experiment; returns the PNG and SVG paths."""
     fig_dir = Path(out_dir) / "figures"
     seed = summary["seeds"][0]
     entries = confusion_figures(summary, fig_dir)
     entries += ndvi_figure(config, data, fig_dir)
     entries += tsne_figure(config, data, fig_dir, int(config.insight.get("tsne_samples", TSNE_SAMPLES)))
-    entries += cam_figures(config, data, Path(out_dir), fig_dir, seed,
-                           int(config.insight.get("cam_samples", CAM_SAMPLES)))
+    entries += cam_figures(
+        config, data, Path(out_dir), fig_dir, seed, int(config.insight.get("cam_samples", CAM_SAMPLES))
+    )
     entries += importance_figures(config, Path(out_dir), fig_dir, seed)
     write_text_atomic(fig_dir / "index.json", json.dumps(entries, indent=1))
     echo(f"wrote {len(entries)} figures to {fig_dir}")

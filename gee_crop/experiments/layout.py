@@ -1,5 +1,6 @@
 """Where an experiment keeps its files (see ``runner``'s docstring for the whole layout), and the
 fingerprints that say whether a saved model or result still matches the settings."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,6 +1,7 @@
 """One self-contained HTML page for a finished experiment: its results table, every raw result and
 its figures. Figures are embedded as PNG data: URIs (the SVGs are linked beside them); styles are
 inline; there are no scripts, fonts or other external resources, so the page opens offline."""
+
 from __future__ import annotations
 
 import base64
@@ -14,6 +15,7 @@ from gee_crop.errors import InputError
 from gee_crop.experiments.tables import aggregate, metrics
 from gee_crop.viz.html import html_page, number
 from gee_crop.viz.text import escape_strings, for_html
+
 
 def _results_table(summary: dict) -> str:
     rows = aggregate(summary)
@@ -31,23 +33,38 @@ def _results_table(summary: dict) -> str:
                 mean, std = cells[label][f"{short}_mean"], cells[label][f"{short}_std"]
                 cell = "–" if mean is None else f"{number(mean, '.2f')} ± {number(std, '.2f')}"
                 tds.append(f'<td class="num">{cell}</td>')
-        body.append(f"<tr><td>{model['name']}</td><td class=\"num\">"
-                    f"{'–' if not params else number(params, '.2f', 1e-6) + ' M'}</td>{''.join(tds)}</tr>")
-    return (f'<table><tr><th rowspan="2">model</th><th rowspan="2">params</th>{head}</tr><tr>{sub}</tr>'
-            + "".join(body) + "</table>")
+        body.append(
+            f'<tr><td>{model["name"]}</td><td class="num">'
+            f"{'–' if not params else number(params, '.2f', 1e-6) + ' M'}</td>{''.join(tds)}</tr>"
+        )
+    return (
+        f'<table><tr><th rowspan="2">model</th><th rowspan="2">params</th>{head}</tr><tr>{sub}</tr>'
+        + "".join(body)
+        + "</table>"
+    )
 
 
 def _raw_table(summary: dict) -> str:
     header = ("model", "transfer", "seed", "OA %", "mF1 %", "samples", "class alignment", "train s")
     rows = []
     for r in summary["results"]:
-        rows.append("<tr>" + "".join([
-            f"<td>{r['model']}</td>", f"<td>{r['transfer']}</td>",
-            f"<td class=\"num\">{r['seed']}</td>", f"<td class=\"num\">{number(r['overall_accuracy'], '.2f', 100)}</td>",
-            f"<td class=\"num\">{number(r['macro_f1'], '.2f', 100)}</td>",
-            f"<td class=\"num\">{r['n_samples']}</td>", f"<td>{r.get('alignment_rule', '')}</td>",
-            f"<td class=\"num\">{number(r.get('train_seconds', 0), '.1f')}</td>"]) + "</tr>")
-    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>" + "".join(rows) + "</table>")
+        rows.append(
+            "<tr>"
+            + "".join(
+                [
+                    f"<td>{r['model']}</td>",
+                    f"<td>{r['transfer']}</td>",
+                    f'<td class="num">{r["seed"]}</td>',
+                    f'<td class="num">{number(r["overall_accuracy"], ".2f", 100)}</td>',
+                    f'<td class="num">{number(r["macro_f1"], ".2f", 100)}</td>',
+                    f'<td class="num">{r["n_samples"]}</td>',
+                    f"<td>{r.get('alignment_rule', '')}</td>",
+                    f'<td class="num">{number(r.get("train_seconds", 0), ".1f")}</td>',
+                ]
+            )
+            + "</tr>"
+        )
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>" + "".join(rows) + "</table>"
 
 
 def _figures(exp_dir: Path, base: str) -> str:
@@ -63,7 +80,8 @@ def _figures(exp_dir: Path, base: str) -> str:
         svg = f"{base}figures/{entry['stem']}.svg"
         sections.setdefault(entry["section"], []).append(
             f'<figure><img src="data:image/png;base64,{data}" alt="{for_html(entry["caption"])}">'
-            f'<figcaption>{for_html(entry["caption"])} (<a href="{for_html(svg)}">SVG</a>)</figcaption></figure>')
+            f'<figcaption>{for_html(entry["caption"])} (<a href="{for_html(svg)}">SVG</a>)</figcaption></figure>'
+        )
     return "".join(f"<h2>{for_html(section)}</h2>" + "".join(items) for section, items in sections.items())
 
 
@@ -74,22 +92,26 @@ def report_html(exp_dir: str | os.PathLike, link_base: str = "") -> str:
     base = for_html(link_base)
     results = exp_dir / "results.json"
     if not results.is_file():
-        raise InputError(f"{exp_dir} holds no results.json; give the --out folder of `gee-crop experiment` "
-                         "(or run the experiment first)")
+        raise InputError(
+            f"{exp_dir} holds no results.json; give the --out folder of `gee-crop experiment` "
+            "(or run the experiment first)"
+        )
     # every string of results.json is escaped once, here, whatever field it sits in
     summary = escape_strings(json.loads(results.read_text(encoding="utf-8")), for_html)
     try:
         return _page(summary, exp_dir, base, link_base)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{results} is damaged ({type(exc).__name__}: {str(exc)[:80]!r}); rerun the experiment "
-                         "(`gee-crop experiment`) to write it again") from None
+        raise InputError(
+            f"{results} is damaged ({type(exc).__name__}: {str(exc)[:80]!r}); rerun the experiment "
+            "(`gee-crop experiment`) to write it again"
+        ) from None
 
 
 def _page(summary: dict, exp_dir: Path, base: str, link_base: str) -> str:
     seeds = ", ".join(map(str, summary["seeds"]))
     table_note = f" Layout: {summary['table']}." if summary.get("table") else ""
-    body = f"""<h1>{summary['title']}</h1>
-<p class="meta">Experiment <code>{summary['name']}</code>; {len(summary['results'])} results over seeds {seeds};
+    body = f"""<h1>{summary["title"]}</h1>
+<p class="meta">Experiment <code>{summary["name"]}</code>; {len(summary["results"])} results over seeds {seeds};
 train on the source, test on the target, class alignment as in the paper (METHOD.md "Evaluation").{table_note}
 Raw numbers: <a href="{base}results.json">results.json</a>, table: <a href="{base}table.csv">table.csv</a>,
 <a href="{base}table.md">table.md</a>.</p>

@@ -15,15 +15,16 @@ training set. A rerun skips each (combination, seed) the ledger holds with the s
 (a hash of the settings that produced it) and an intact file, reuses a trained model whose settings
 match, and redoes anything whose settings or file changed.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 
@@ -31,22 +32,28 @@ from gee_crop.atomic import write_text_atomic
 from gee_crop.config import Arch
 from gee_crop.errors import InputError
 from gee_crop.experiments.baselines import majority_evaluation
-from gee_crop.experiments.config import (EMIT, MAJORITY, ExperimentConfig, ModelSpec, SharedData, TransferSpec,
-                                         load_experiment)
+from gee_crop.experiments.config import (
+    EMIT,
+    MAJORITY,
+    ExperimentConfig,
+    ModelSpec,
+    SharedData,
+    TransferSpec,
+    load_experiment,
+)
 from gee_crop.experiments.datasets import load_dataset, region_code, transfer_data, union
 from gee_crop.experiments.insight import make_figures
 from gee_crop.experiments.layout import LEDGER_FILE, fingerprint, model_dir, result_path
-from gee_crop.ledger import RunLedger
 from gee_crop.experiments.tables import write_tables
 from gee_crop.export.cards import record_transfer_scores
 from gee_crop.export.ensemble import export_ensemble
+from gee_crop.ledger import RunLedger
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.device import resolve_device
 from gee_crop.models.io import load_model
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 from gee_crop.types import SampleSeries
-
 
 #: member j of seed s of an ``ensemble: k`` model trains with seed ENSEMBLE_SEED_STRIDE * s + j.
 ENSEMBLE_SEED_STRIDE = 1000
@@ -74,8 +81,9 @@ class _Data:
         """A dataset, or the union of several joined by "+" (a multi-domain training set)."""
         if key not in self._cache:
             parts = key.split("+")
-            self._cache[key] = (load_dataset(self.config.datasets[key]) if len(parts) == 1
-                                else union([self[part] for part in parts]))
+            self._cache[key] = (
+                load_dataset(self.config.datasets[key]) if len(parts) == 1 else union([self[part] for part in parts])
+            )
         return self._cache[key]
 
     def region(self, key: str) -> str | None:
@@ -97,27 +105,44 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 def _training_fingerprint(config: ExperimentConfig, model: ModelSpec, transfer: TransferSpec, seed: int) -> str:
     sources = [asdict(config.datasets[key]) for key in transfer.sources]
-    return fingerprint(asdict(model), sources[0] if len(sources) == 1 else sources, transfer.train_key,
-                       transfer.split, seed)
+    return fingerprint(
+        asdict(model), sources[0] if len(sources) == 1 else sources, transfer.train_key, transfer.split, seed
+    )
 
 
-def _train(model: ModelSpec, train_series: SampleSeries, folder: Path, seed: int,
-           echo: Callable[[str], None]) -> Path:
+def _train(model: ModelSpec, train_series: SampleSeries, folder: Path, seed: int, echo: Callable[[str], None]) -> Path:
     """Train the model of one (training set, seed); with ``ensemble: k``, k members (seeds
     ``ENSEMBLE_SEED_STRIDE * seed + j``) exported as one ONNX graph that averages their probabilities."""
     options = {**model.train_options(), "seed": seed}
     members = int(options.pop("ensemble", 1))
     if members == 1:
-        return train(train_series, folder, overwrite=True, progress=False, echo=echo, arch=model.arch,
-                     feature_kind=model.features, **options).model_path
-    paths = [train(train_series, folder / f"member{j}", overwrite=True, progress=False, echo=echo, arch=model.arch,
-                   feature_kind=model.features, **{**options, "seed": ENSEMBLE_SEED_STRIDE * seed + j}).model_path
-             for j in range(members)]
+        return train(
+            train_series,
+            folder,
+            overwrite=True,
+            progress=False,
+            echo=echo,
+            arch=model.arch,
+            feature_kind=model.features,
+            **options,
+        ).model_path
+    paths = [
+        train(
+            train_series,
+            folder / f"member{j}",
+            overwrite=True,
+            progress=False,
+            echo=echo,
+            arch=model.arch,
+            feature_kind=model.features,
+            **{**options, "seed": ENSEMBLE_SEED_STRIDE * seed + j},
+        ).model_path
+        for j in range(members)
+    ]
     return export_ensemble(paths, folder / "model.onnx", overwrite=True)
 
 
-def _evaluate(model: ModelSpec, path: Path, test: SampleSeries, target_region: str | None,
-              source_region: str | None):
+def _evaluate(model: ModelSpec, path: Path, test: SampleSeries, target_region: str | None, source_region: str | None):
     # score on the device the model trained on (a GPU for the paper-size baselines)
     device = str(resolve_device(str(model.train.get("device", "auto"))))
     return evaluate_model(path, test, target_region=target_region, source_region=source_region, device=device)
@@ -136,16 +161,25 @@ def n_parameters(model: ModelSpec, path: Path | None) -> int | None:
 def _check_supported(config: ExperimentConfig) -> None:
     emit = [m.name for m in config.models if m.features == EMIT]
     if emit:
-        raise InputError(f"model(s) {', '.join(emit)} use EMIT hyperspectral features, which gee-crop's sample "
-                         "tables and trainer do not carry yet; remove these models from the experiment")
+        raise InputError(
+            f"model(s) {', '.join(emit)} use EMIT hyperspectral features, which gee-crop's sample "
+            "tables and trainer do not carry yet; remove these models from the experiment"
+        )
 
 
 def _unit(out_dir: Path, path: Path) -> str:
     return path.relative_to(out_dir).as_posix()
 
 
-def _combination_seed(config: ExperimentConfig, data: _Data, ledger: RunLedger, model: ModelSpec,
-                      transfers: list[TransferSpec], seed: int, echo: Callable[[str], None]) -> int:
+def _combination_seed(
+    config: ExperimentConfig,
+    data: _Data,
+    ledger: RunLedger,
+    model: ModelSpec,
+    transfers: list[TransferSpec],
+    seed: int,
+    echo: Callable[[str], None],
+) -> int:
     """Train (or reuse) one model and score every pending transfer of its training set; returns the
     number of results computed. The ledger keeps each trained model and result with the fingerprint
     of its settings: a changed setting redoes just the runs it touches."""
@@ -179,8 +213,18 @@ def _combination_seed(config: ExperimentConfig, data: _Data, ledger: RunLedger, 
         _, test = transfer_data(transfer, source, data[transfer.target], seed)
         start = time.perf_counter()
         evaluation = _evaluate(model, model_path, test, data.region(transfer.target), source_region)
-        result = _result_record(config, model, transfer, seed, fp, params, train_seconds,
-                                time.perf_counter() - start, str(model_path.relative_to(out_dir)), evaluation)
+        result = _result_record(
+            config,
+            model,
+            transfer,
+            seed,
+            fp,
+            params,
+            train_seconds,
+            time.perf_counter() - start,
+            str(model_path.relative_to(out_dir)),
+            evaluation,
+        )
         write_text_atomic(path, json.dumps(result, indent=1))
         ledger.finish(_unit(out_dir, path), path, fingerprint=fp)
         scores.append(result)
@@ -193,36 +237,75 @@ def _combination_seed(config: ExperimentConfig, data: _Data, ledger: RunLedger, 
 def _score_line(model: ModelSpec, result: dict, seed: int) -> str:
     head = f"[{model.name} | {result['transfer']} | seed {seed}]"
     if result.get("overall_accuracy") is None:
-        return (f"{head} no sample scored: all {result['n_table_samples']} target samples have gaps longer than "
-                "max_gap_bins or were aligned out")
-    return (f"{head} OA {100 * result['overall_accuracy']:.2f} %, macro-F1 {100 * result['macro_f1']:.2f} % "
-            f"on {result['n_samples']} samples")
+        return (
+            f"{head} no sample scored: all {result['n_table_samples']} target samples have gaps longer than "
+            "max_gap_bins or were aligned out"
+        )
+    return (
+        f"{head} OA {100 * result['overall_accuracy']:.2f} %, macro-F1 {100 * result['macro_f1']:.2f} % "
+        f"on {result['n_samples']} samples"
+    )
 
 
-def _result_record(config: ExperimentConfig, model: ModelSpec, transfer: TransferSpec, seed: int, fp: str,
-                   params: int | None, train_seconds: float, eval_seconds: float, model_path: str | None,
-                   evaluation) -> dict:
-    return {"model": model.name, "model_key": model.key, "arch": model.arch, "features": model.features,
-            "augment": model.augment, "transfer": config.transfer_label(transfer),
-            "transfer_key": transfer.key, "source": transfer.source, "target": transfer.target,
-            "split": transfer.split, "seed": seed, "fingerprint": fp, "n_parameters": params,
-            "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
-            "model_path": model_path, **evaluation.to_dict()}
+def _result_record(
+    config: ExperimentConfig,
+    model: ModelSpec,
+    transfer: TransferSpec,
+    seed: int,
+    fp: str,
+    params: int | None,
+    train_seconds: float,
+    eval_seconds: float,
+    model_path: str | None,
+    evaluation,
+) -> dict:
+    return {
+        "model": model.name,
+        "model_key": model.key,
+        "arch": model.arch,
+        "features": model.features,
+        "augment": model.augment,
+        "transfer": config.transfer_label(transfer),
+        "transfer_key": transfer.key,
+        "source": transfer.source,
+        "target": transfer.target,
+        "split": transfer.split,
+        "seed": seed,
+        "fingerprint": fp,
+        "n_parameters": params,
+        "train_seconds": round(train_seconds, 3),
+        "eval_seconds": round(eval_seconds, 3),
+        "model_path": model_path,
+        **evaluation.to_dict(),
+    }
 
 
-def _majority_results(config: ExperimentConfig, data: _Data, ledger: RunLedger, model: ModelSpec,
-                      first: TransferSpec, pending: list, seed: int, echo: Callable[[str], None]) -> int:
+def _majority_results(
+    config: ExperimentConfig,
+    data: _Data,
+    ledger: RunLedger,
+    model: ModelSpec,
+    first: TransferSpec,
+    pending: list,
+    seed: int,
+    echo: Callable[[str], None],
+) -> int:
     """Score the majority-class baseline on every pending transfer of one training set."""
     source = data[first.source]
     train_series, _ = transfer_data(first, source, source, seed)
     for transfer, fp, path in pending:
         _, test = transfer_data(transfer, source, data[transfer.target], seed)
         start = time.perf_counter()
-        evaluation = majority_evaluation(train_series, test, model.train_options(),
-                                         target_region=data.region(transfer.target),
-                                         source_region=data.region(first.source))
-        result = _result_record(config, model, transfer, seed, fp, None, 0.0, time.perf_counter() - start,
-                                None, evaluation)
+        evaluation = majority_evaluation(
+            train_series,
+            test,
+            model.train_options(),
+            target_region=data.region(transfer.target),
+            source_region=data.region(first.source),
+        )
+        result = _result_record(
+            config, model, transfer, seed, fp, None, 0.0, time.perf_counter() - start, None, evaluation
+        )
         write_text_atomic(path, json.dumps(result, indent=1))
         ledger.finish(_unit(ledger.folder, path), path, fingerprint=fp)
         echo(_score_line(model, result, seed))
@@ -241,9 +324,15 @@ def collect_results(config: ExperimentConfig, out_dir: Path, seeds: tuple[int, .
     return results
 
 
-def run_experiment(config: ExperimentConfig | str | os.PathLike, out_dir: str | os.PathLike, *,
-                   seeds: tuple[int, ...] | None = None, figures: bool | None = None,
-                   shared_data: SharedData = None, echo: Callable[[str], None] = print) -> ExperimentRun:
+def run_experiment(
+    config: ExperimentConfig | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    figures: bool | None = None,
+    shared_data: SharedData = None,
+    echo: Callable[[str], None] = print,
+) -> ExperimentRun:
     """Run (or resume) an experiment into ``out_dir``; ``seeds`` overrides the file's seeds,
     ``figures`` its ``insight.figures`` (default true); ``shared_data`` expands ``{shared_data}`` in
     the dataset paths of a config file."""
@@ -266,17 +355,25 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, out_dir: str | 
                 for seed in seeds:
                     computed += _combination_seed(config, data, ledger, model, transfers, seed, echo)
     results = collect_results(config, out, seeds)
-    summary = {"name": config.name, "title": config.title, "table": config.table, "seeds": list(seeds),
-               "config_file": str(config.source_path) if config.source_path else None,
-               "models": [asdict(m) for m in config.models],
-               "transfers": [{**asdict(t), "label": config.transfer_label(t)} for t in config.transfers],
-               "class_f1": list(config.class_f1), "results": results}
+    summary = {
+        "name": config.name,
+        "title": config.title,
+        "table": config.table,
+        "seeds": list(seeds),
+        "config_file": str(config.source_path) if config.source_path else None,
+        "models": [asdict(m) for m in config.models],
+        "transfers": [{**asdict(t), "label": config.transfer_label(t)} for t in config.transfers],
+        "class_f1": list(config.class_f1),
+        "results": results,
+    }
     write_text_atomic(out / "results.json", json.dumps(summary, indent=1))
     tables = write_tables(summary, out)
     figure_paths: list[Path] = []
     if config.insight.get("figures", True) if figures is None else figures:
         with _torch_threads(config.torch_threads):
             figure_paths = make_figures(config, summary, out, data, echo=echo)
-    echo(f"{computed} of {n_total} (combination, seed) results computed, {n_total - computed} reused; "
-         f"tables in {tables['markdown']}")
+    echo(
+        f"{computed} of {n_total} (combination, seed) results computed, {n_total - computed} reused; "
+        f"tables in {tables['markdown']}"
+    )
     return ExperimentRun(out, results, computed, n_total - computed, tables, figure_paths)

@@ -1,6 +1,7 @@
 """Results tables laid out like the paper's Tables 3-7: one row per model (architecture, features,
 augmentation), one OA / macro-F1 column pair per transfer, cells "mean ± std" in % over the seeds
 (METHOD.md "Evaluation": mean ± std over seeds). Markdown for reading, CSV for plotting."""
+
 from __future__ import annotations
 
 import csv
@@ -34,13 +35,17 @@ def aggregate(summary: dict) -> list[dict]:
     rows = []
     for model in summary["models"]:
         for transfer in summary["transfers"]:
-            runs = [r for r in summary["results"]
-                    if r["model"] == model["name"] and r["transfer"] == transfer["label"]]
-            row = {"model": model["name"], "transfer": transfer["label"], "n_seeds": len(runs),
-                   "n_parameters": next((r["n_parameters"] for r in runs if r.get("n_parameters")), None)}
+            runs = [r for r in summary["results"] if r["model"] == model["name"] and r["transfer"] == transfer["label"]]
+            row = {
+                "model": model["name"],
+                "transfer": transfer["label"],
+                "n_seeds": len(runs),
+                "n_parameters": next((r["n_parameters"] for r in runs if r.get("n_parameters")), None),
+            }
             for key, short in metrics(summary):
-                values = np.array([100 * metric_value(r, key) for r in runs if metric_value(r, key) is not None],
-                                  dtype=np.float64)
+                values = np.array(
+                    [100 * metric_value(r, key) for r in runs if metric_value(r, key) is not None], dtype=np.float64
+                )
                 row[f"{short}_mean"] = float(values.mean()) if len(values) else None
                 row[f"{short}_std"] = float(values.std()) if len(values) else None
             rows.append(row)
@@ -70,14 +75,21 @@ def markdown_table(summary: dict) -> str:
         return _long_markdown(summary, rows)
     header = ["model", "params"] + [f"{label} {short}" for label in labels for _, short in metrics(summary)]
     names = " and ".join(["OA", "macro-F1", *(f"{c} F1" for c in summary.get("class_f1", []))])
-    lines = [f"**{summary['title']}** — {names} (%), mean ± std over {len(summary['seeds'])} seeds "
-             f"({', '.join(map(str, summary['seeds']))})", "",
-             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines = [
+        f"**{summary['title']}** — {names} (%), mean ± std over {len(summary['seeds'])} seeds "
+        f"({', '.join(map(str, summary['seeds']))})",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
     for model in summary["models"]:
         cells = {r["transfer"]: r for r in rows if r["model"] == model["name"]}
         params = next((r["n_parameters"] for r in cells.values() if r["n_parameters"]), None)
-        values = [_cell(cells[label][f"{short}_mean"], cells[label][f"{short}_std"])
-                  for label in labels for _, short in metrics(summary)]
+        values = [
+            _cell(cells[label][f"{short}_mean"], cells[label][f"{short}_std"])
+            for label in labels
+            for _, short in metrics(summary)
+        ]
         lines.append("| " + " | ".join([model["name"], _params(params), *values]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -86,14 +98,23 @@ def _long_markdown(summary: dict, rows: list[dict]) -> str:
     columns = metrics(summary)
     header = ["transfer", "model", "params", *(short for _, short in columns), "seeds"]
     names = " and ".join(short for _, short in columns)
-    lines = [f"**{summary['title']}** — {names} (%), mean ± std over {len(summary['seeds'])} seeds "
-             f"({', '.join(map(str, summary['seeds']))})", "",
-             "| " + " | ".join(header) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
+    lines = [
+        f"**{summary['title']}** — {names} (%), mean ± std over {len(summary['seeds'])} seeds "
+        f"({', '.join(map(str, summary['seeds']))})",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|",
+    ]
     for transfer in summary["transfers"]:
         for row in (r for r in rows if r["transfer"] == transfer["label"]):
             values = [_cell(row[f"{short}_mean"], row[f"{short}_std"]) for _, short in columns]
-            lines.append("| " + " | ".join([transfer["label"], row["model"], _params(row["n_parameters"]), *values,
-                                            str(row["n_seeds"])]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [transfer["label"], row["model"], _params(row["n_parameters"]), *values, str(row["n_seeds"])]
+                )
+                + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -103,19 +124,27 @@ def csv_table(summary: dict) -> str:
     labels = [t["label"] for t in summary["transfers"]]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["model", "n_parameters"] + [f"{label} {short} {stat}" for label in labels
-                                                 for _, short in metrics(summary) for stat in ("mean", "std")]
-                    + [f"{label} seeds" for label in labels])
+    writer.writerow(
+        ["model", "n_parameters"]
+        + [f"{label} {short} {stat}" for label in labels for _, short in metrics(summary) for stat in ("mean", "std")]
+        + [f"{label} seeds" for label in labels]
+    )
     for model in summary["models"]:
         cells = {r["transfer"]: r for r in rows if r["model"] == model["name"]}
         params = next((r["n_parameters"] for r in cells.values() if r["n_parameters"]), None)
-        values = [("" if cells[label][f"{short}_{stat}"] is None else f"{cells[label][f'{short}_{stat}']:.4f}")
-                  for label in labels for _, short in metrics(summary) for stat in ("mean", "std")]
+        values = [
+            ("" if cells[label][f"{short}_{stat}"] is None else f"{cells[label][f'{short}_{stat}']:.4f}")
+            for label in labels
+            for _, short in metrics(summary)
+            for stat in ("mean", "std")
+        ]
         writer.writerow([model["name"], params or ""] + values + [cells[label]["n_seeds"] for label in labels])
     return buf.getvalue()
 
 
 def write_tables(summary: dict, out_dir: Path) -> dict[str, Path]:
     """Write ``table.md`` and ``table.csv`` atomically into ``out_dir``."""
-    return {"markdown": write_text_atomic(Path(out_dir) / "table.md", markdown_table(summary)),
-            "csv": write_text_atomic(Path(out_dir) / "table.csv", csv_table(summary))}
+    return {
+        "markdown": write_text_atomic(Path(out_dir) / "table.md", markdown_table(summary)),
+        "csv": write_text_atomic(Path(out_dir) / "table.csv", csv_table(summary)),
+    }

@@ -12,6 +12,7 @@ monthly-like); ``drop_months``: remove the observations of these calendar months
 or a missing acquisition period); ``move_days``: move every date by this many days (a phenology or
 calendar shift). Removed observations become no-data (DN 0), the way missing dekads are stored.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,7 +36,9 @@ def thin(series: SampleSeries, days: int) -> SampleSeries:
     if days < 1:
         raise ValueError(f"thin_days must be >= 1, got {days}")
     clear = _clear(series)
-    epoch = np.where(np.isnat(series.dates), np.datetime64(0, "D"), series.dates).astype("datetime64[D]").astype(np.int64)
+    epoch = (
+        np.where(np.isnat(series.dates), np.datetime64(0, "D"), series.dates).astype("datetime64[D]").astype(np.int64)
+    )
     earliest_first = np.broadcast_to(np.arange(clear.shape[1], dtype=np.float64), clear.shape)
     return _without(series, clear & ~one_per_window(clear, epoch, days, earliest_first))
 

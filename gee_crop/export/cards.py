@@ -3,10 +3,10 @@ its known limits. ``gee-crop export`` writes the card into the ONNX metadata (JS
 (Markdown); ``gee-crop info`` prints the card of any model file; experiments and ``evaluate --record``
 add transfer scores to a model file's ``metrics.transfers``.
 """
+
 from __future__ import annotations
 
-from typing import Callable
-
+from collections.abc import Callable
 
 from gee_crop.classes import CLASSES
 from gee_crop.errors import ModelFileError
@@ -17,16 +17,18 @@ from gee_crop.season import Season
 from gee_crop.viz.html import is_number, number
 from gee_crop.viz.text import escape_strings, for_markdown, for_terminal
 
-PAPER = ("Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); "
-         "implemented by gee-crop")
+PAPER = (
+    "Tong & Wang, Invariant Features for Global Crop Type Classification (CropGlobe / CropNet); implemented by gee-crop"
+)
 
 
 def _known_limits(meta: dict, trained_classes: list[str], regions: list[str]) -> list[str]:
     season = meta["season"]
     missing = [c for c in meta.get("classes", CLASSES) if c not in trained_classes]
     shift = Season.from_dict(season).south_shift_months
-    where = (f"shifted {shift} months in the southern hemisphere" if shift
-             else "the same calendar date in both hemispheres")
+    where = (
+        f"shifted {shift} months in the southern hemisphere" if shift else "the same calendar date in both hemispheres"
+    )
     limits = [
         f"Trained on samples from {', '.join(regions) or 'unknown regions'} only; accuracy elsewhere is "
         "unknown until evaluated on reference data there (the paper's transfers reach 75-98 % OA).",
@@ -40,13 +42,13 @@ def _known_limits(meta: dict, trained_classes: list[str], regions: list[str]) ->
         "regions, and are optimistic.",
     ]
     if missing:
-        limits.insert(1, f"No training samples of {', '.join(missing)}: the model cannot be trusted to "
-                         "predict these classes.")
+        limits.insert(
+            1, f"No training samples of {', '.join(missing)}: the model cannot be trusted to predict these classes."
+        )
     return limits
 
 
-def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], input_name: str,
-               output_name: str) -> dict:
+def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], input_name: str, output_name: str) -> dict:
     """A JSON-ready model card from a model file's metadata."""
     config = meta.get("train_config", {})
     data = config.get("data", {})
@@ -56,25 +58,45 @@ def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], inpu
         "model": meta["arch"],
         "method": PAPER,
         "parameters": int(n_parameters),
-        "input": {"name": input_name, "shape": ["N", *input_shape],
-                  "units": "surface reflectance (Sentinel-2 L2A DN / 10000), bands in 'bands' order",
-                  "feature_kind": meta["feature_kind"],
-                  "input_scaling": meta.get("input_scaling", "standard")},
-        "output": {"name": output_name, "shape": ["N", len(meta["classes"])],
-                   "meaning": "class probabilities (softmax) in 'classes' order"},
+        "input": {
+            "name": input_name,
+            "shape": ["N", *input_shape],
+            "units": "surface reflectance (Sentinel-2 L2A DN / 10000), bands in 'bands' order",
+            "feature_kind": meta["feature_kind"],
+            "input_scaling": meta.get("input_scaling", "standard"),
+        },
+        "output": {
+            "name": output_name,
+            "shape": ["N", len(meta["classes"])],
+            "meaning": "class probabilities (softmax) in 'classes' order",
+        },
         "classes": list(meta["classes"]),
         "bands": list(meta["bands"]),
         "season": meta["season"],
         "training_data": data,
-        "training": {**{k: config.get(k) for k in ("epochs", "batch_size", "learning_rate", "augment",
-                                                    "class_weights", "val_fraction", "seed", "widths")},
-                     # recipe options of issue 12, shown where the model's training config records them
-                     **{k: config[k] for k in ("input_scaling", "balanced_sampling", "augment_options")
-                        if k in config}},
-        "metrics": {"validation_overall_accuracy": validation.get("overall_accuracy"),
-                    "validation_macro_f1": validation.get("macro_f1"),
-                    "n_validation": (meta.get("metrics") or {}).get("n_val"),
-                    "n_train": (meta.get("metrics") or {}).get("n_train")},
+        "training": {
+            **{
+                k: config.get(k)
+                for k in (
+                    "epochs",
+                    "batch_size",
+                    "learning_rate",
+                    "augment",
+                    "class_weights",
+                    "val_fraction",
+                    "seed",
+                    "widths",
+                )
+            },
+            # recipe options of issue 12, shown where the model's training config records them
+            **{k: config[k] for k in ("input_scaling", "balanced_sampling", "augment_options") if k in config},
+        },
+        "metrics": {
+            "validation_overall_accuracy": validation.get("overall_accuracy"),
+            "validation_macro_f1": validation.get("macro_f1"),
+            "n_validation": (meta.get("metrics") or {}).get("n_val"),
+            "n_train": (meta.get("metrics") or {}).get("n_train"),
+        },
         "transfer_scores": list((meta.get("metrics") or {}).get("transfers", [])),
         "fine_tuned_from": meta.get("init_from"),
         "known_limits": _known_limits(meta, trained_classes, list(data.get("regions", []))),
@@ -152,12 +174,25 @@ def _fine_tuned_lines(init_from: dict | None) -> list[str]:
         return []
     data = init_from.get("source_data") or {}
     where = f"; its training data: {data.get('source', 'n/a')} ({', '.join(data.get('regions', [])) or 'n/a'})"
-    return [f"- Fine-tuned from {init_from.get('name', 'n/a')} ({init_from.get('arch', 'n/a')}, sha256 "
-            f"{init_from.get('sha256', 'n/a')}){where}."]
+    return [
+        f"- Fine-tuned from {init_from.get('name', 'n/a')} ({init_from.get('arch', 'n/a')}, sha256 "
+        f"{init_from.get('sha256', 'n/a')}){where}."
+    ]
 
 
-TRANSFER_KEYS = ("transfer", "source", "target", "source_region", "target_region", "overall_accuracy",
-                 "macro_f1", "n_samples", "alignment_rule", "season_year", "seed")
+TRANSFER_KEYS = (
+    "transfer",
+    "source",
+    "target",
+    "source_region",
+    "target_region",
+    "overall_accuracy",
+    "macro_f1",
+    "n_samples",
+    "alignment_rule",
+    "season_year",
+    "seed",
+)
 
 
 def transfer_entry(result: dict) -> dict:
@@ -222,7 +257,9 @@ def card_text(card: dict) -> str:
     if not scores:
         lines.append("- none recorded (run the model through `gee-crop experiment` or `gee-crop evaluate --record`)")
     for s in scores:
-        lines.append(f"- {s.get('transfer') or s.get('target')}: OA {format_percent(s.get('overall_accuracy'))}, "
-                     f"macro-F1 {format_percent(s.get('macro_f1'))} on {s.get('n_samples')} samples "
-                     f"(season {s.get('season_year')}, class alignment: {s.get('alignment_rule') or 'none'})")
+        lines.append(
+            f"- {s.get('transfer') or s.get('target')}: OA {format_percent(s.get('overall_accuracy'))}, "
+            f"macro-F1 {format_percent(s.get('macro_f1'))} on {s.get('n_samples')} samples "
+            f"(season {s.get('season_year')}, class alignment: {s.get('alignment_rule') or 'none'})"
+        )
     return text + "\n" + "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ they take one exported model. Each member keeps its own input scaling and normal
 graph. ``metadata_props`` carry the shared contract plus ``ensemble``: how the members are combined
 and, per member, its file name, sha256, architecture, seed and validation scores.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,17 @@ from gee_crop.export.cards import model_card, model_card_markdown, safe_card
 from gee_crop.export.onnx import PARITY_TOLERANCE, _check_out, _checked, _max_difference, _torch_export, real_inputs
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
-from gee_crop.models.io import (FORMAT_KEY, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model,
-                                read_model_file, set_onnx_metadata)
+from gee_crop.models.io import (
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ModelFile,
+    ModelLike,
+    load_model,
+    read_model_file,
+    set_onnx_metadata,
+)
 from gee_crop.models.predict import open_predictor
 from gee_crop.types import SampleSeries
 
@@ -67,10 +77,14 @@ class Member:
         """The member's entry in the ensemble's metadata."""
         validation = (self.meta.get("metrics") or {}).get("validation") or {}
         # the run folder and file name only: a user's directories stay out of a shipped model
-        return {"file": f"{self.path.parent.name}/{self.path.name}", "sha256": self.sha256,
-                "arch": self.meta.get("arch"), "seed": (self.meta.get("train_config") or {}).get("seed"),
-                "validation_overall_accuracy": validation.get("overall_accuracy"),
-                "validation_macro_f1": validation.get("macro_f1")}
+        return {
+            "file": f"{self.path.parent.name}/{self.path.name}",
+            "sha256": self.sha256,
+            "arch": self.meta.get("arch"),
+            "seed": (self.meta.get("train_config") or {}).get("seed"),
+            "validation_overall_accuracy": validation.get("overall_accuracy"),
+            "validation_macro_f1": validation.get("macro_f1"),
+        }
 
 
 def _differences(a: FeatureSpec, b: FeatureSpec) -> list[str]:
@@ -81,13 +95,17 @@ def load_members(model_paths: list[ModelLike]) -> list[Member]:
     """The trained torch models of an ensemble, checked: at least two, each a ``model.pt`` (ONNX files
     hold no weights to combine), no file twice, one contract (InputError naming what differs)."""
     if len(model_paths) < MIN_MEMBERS:
-        raise InputError(f"an ensemble needs at least {MIN_MEMBERS} models, got {len(model_paths)}; give several "
-                         "model.pt files trained with the same options and different --seed")
+        raise InputError(
+            f"an ensemble needs at least {MIN_MEMBERS} models, got {len(model_paths)}; give several "
+            "model.pt files trained with the same options and different --seed"
+        )
     members = []
     for file in map(read_model_file, model_paths):
         if file.kind != "torch":
-            raise InputError(f"{file.path} is not a torch model.pt; an ensemble is built from the model.pt files of "
-                             "`gee-crop train` (an ONNX export or a Random Forest holds no weights to combine)")
+            raise InputError(
+                f"{file.path} is not a torch model.pt; an ensemble is built from the model.pt files of "
+                "`gee-crop train` (an ONNX export or a Random Forest holds no weights to combine)"
+            )
         model, meta = load_model(file)
         members.append(Member(file.path, model, meta, FeatureSpec.from_meta(meta), file.sha256))
     digests = [m.sha256 for m in members]
@@ -98,9 +116,11 @@ def load_members(model_paths: list[ModelLike]) -> list[Member]:
     for member in members[1:]:
         differ = _differences(first.contract, member.contract)
         if differ:
-            raise InputError(f"{member.path} reads other inputs or predicts other classes than {first.path} "
-                             f"({', '.join(differ)} differ); ensemble models trained with the same options "
-                             "(only --seed should change)")
+            raise InputError(
+                f"{member.path} reads other inputs or predicts other classes than {first.path} "
+                f"({', '.join(differ)} differ); ensemble models trained with the same options "
+                "(only --seed should change)"
+            )
     return members
 
 
@@ -115,9 +135,13 @@ def ensemble_meta(members: list[Member]) -> dict:
     arch = _common([m.meta.get("arch") for m in members]) or ENSEMBLE_KEY
     # the members share the training data: the first one's input summary is the ensemble's (shift score)
     summary = members[0].meta.get("domain_summary")
-    return {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": arch,
-            ENSEMBLE_KEY: {"combine": COMBINE, "members": [m.record() for m in members]},
-            **({"domain_summary": summary} if summary else {})}
+    return {
+        FORMAT_KEY: FORMAT_VERSION,
+        **contract.to_meta(),
+        "arch": arch,
+        ENSEMBLE_KEY: {"combine": COMBINE, "members": [m.record() for m in members]},
+        **({"domain_summary": summary} if summary else {}),
+    }
 
 
 def ensemble_card(members: list[Member], meta: dict) -> dict:
@@ -125,19 +149,32 @@ def ensemble_card(members: list[Member], meta: dict) -> dict:
     the ensemble's own validation is left to ``gee-crop evaluate`` (the members' splits differ)."""
     base = members[0].meta
     n_params = sum(count_parameters(m.model) for m in members)
-    card = model_card({**base, **{k: meta[k] for k in ("arch", "season")}}, n_params,
-                      members[0].contract.input_shape, INPUT_NAME, OUTPUT_NAME)
+    card = model_card(
+        {**base, **{k: meta[k] for k in ("arch", "season")}},
+        n_params,
+        members[0].contract.input_shape,
+        INPUT_NAME,
+        OUTPUT_NAME,
+    )
     records = meta[ENSEMBLE_KEY]["members"]
     card["model"] = f"{meta['arch']} ensemble of {len(members)} ({COMBINE})"
     card["training"]["seed"] = [r["seed"] for r in records]
     sources = [(m.meta.get("train_config") or {}).get("data") or {} for m in members]
     if _common(sources) is None:
-        card["training_data"] = {"source": "; ".join(dict.fromkeys(str(s.get("source")) for s in sources)),
-                                 "regions": sorted({r for s in sources for r in s.get("regions", [])})}
-    card["metrics"] = {"validation_overall_accuracy": None, "validation_macro_f1": None,
-                       "n_validation": 0, "n_train": (base.get("metrics") or {}).get("n_train")}
-    card["known_limits"].append("The ensemble itself was not validated (each member holds out its own split); "
-                                "score it on reference data with `gee-crop evaluate`.")
+        card["training_data"] = {
+            "source": "; ".join(dict.fromkeys(str(s.get("source")) for s in sources)),
+            "regions": sorted({r for s in sources for r in s.get("regions", [])}),
+        }
+    card["metrics"] = {
+        "validation_overall_accuracy": None,
+        "validation_macro_f1": None,
+        "n_validation": 0,
+        "n_train": (base.get("metrics") or {}).get("n_train"),
+    }
+    card["known_limits"].append(
+        "The ensemble itself was not validated (each member holds out its own split); "
+        "score it on reference data with `gee-crop evaluate`."
+    )
     card[ENSEMBLE_KEY] = meta[ENSEMBLE_KEY]
     return card
 
@@ -153,8 +190,9 @@ def ensemble_card_markdown(card: dict) -> str:
     return model_card_markdown(card) + "\n" + "\n".join(lines) + "\n"
 
 
-def export_ensemble(model_paths: list[ModelLike], out_path: str | os.PathLike, *, opset: int = 17,
-                    overwrite: bool = False) -> Path:
+def export_ensemble(
+    model_paths: list[ModelLike], out_path: str | os.PathLike, *, opset: int = 17, overwrite: bool = False
+) -> Path:
     """Export the torch models ``model_paths`` (one contract) as ONE ONNX graph averaging their
     probabilities (+ ``model_card.md`` beside it); returns the ONNX path. OutputExistsError when
     ``out_path`` exists and ``overwrite`` is False; InputError for members that do not fit together."""
@@ -178,8 +216,9 @@ def export_ensemble(model_paths: list[ModelLike], out_path: str | os.PathLike, *
     return out_path
 
 
-def check_ensemble_parity(model_paths: list[ModelLike], onnx_path: ModelLike, inputs: np.ndarray,
-                          tolerance: float = PARITY_TOLERANCE) -> float:
+def check_ensemble_parity(
+    model_paths: list[ModelLike], onnx_path: ModelLike, inputs: np.ndarray, tolerance: float = PARITY_TOLERANCE
+) -> float:
     """Max |probability difference| between the mean of the members' torch probabilities (fp32, CPU)
     and the ensemble graph in onnxruntime (CPU); ParityError above ``tolerance``."""
     expected = np.mean([open_predictor(p, device="cpu").predict_proba(inputs) for p in model_paths], axis=0)
@@ -187,9 +226,14 @@ def check_ensemble_parity(model_paths: list[ModelLike], onnx_path: ModelLike, in
     return _max_difference(expected, got, tolerance)
 
 
-def export_ensemble_and_check(model_paths: list[ModelLike], out_path: str | os.PathLike,
-                              data: SampleSeries | str | os.PathLike, *, opset: int = 17,
-                              overwrite: bool = False) -> tuple[Path, float, int]:
+def export_ensemble_and_check(
+    model_paths: list[ModelLike],
+    out_path: str | os.PathLike,
+    data: SampleSeries | str | os.PathLike,
+    *,
+    opset: int = 17,
+    overwrite: bool = False,
+) -> tuple[Path, float, int]:
     """Export the ensemble, then compare onnxruntime with the members' mean torch probabilities on real
     inputs from ``data``: ``(path, max |dprob|, n_samples)``; the file is removed when parity fails."""
     files: list[ModelFile] = [read_model_file(p) for p in model_paths]  # each member read once

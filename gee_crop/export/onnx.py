@@ -19,6 +19,7 @@ model_card        JSON: training data, classes, season, metrics, known limits
 domain_summary    JSON: the training inputs' distribution (features/shift.py; absent in old models)
 ================  =====================================================================
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,19 @@ from gee_crop.export.cards import model_card, model_card_markdown, model_card_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.forest import forest_probabilities
-from gee_crop.models.io import (FORMAT_KEY, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model,
-                                load_pickled_forest, read_model_file, save_forest, set_onnx_metadata)
+from gee_crop.models.io import (
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ModelFile,
+    ModelLike,
+    load_model,
+    load_pickled_forest,
+    read_model_file,
+    save_forest,
+    set_onnx_metadata,
+)
 from gee_crop.models.predict import open_predictor
 from gee_crop.training.dataset import series_features
 from gee_crop.types import SampleSeries
@@ -76,22 +88,38 @@ def _torch_export(module: nn.Module, example: torch.Tensor, path: Path, opset: i
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(module, (example,), str(path), input_names=[INPUT_NAME],
-                                  output_names=[OUTPUT_NAME], opset_version=opset, dynamo=True,
-                                  dynamic_shapes={"reflectance": {0: torch.export.Dim("batch", min=1)}},
-                                  external_data=False, verbose=False)
+                torch.onnx.export(
+                    module,
+                    (example,),
+                    str(path),
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    opset_version=opset,
+                    dynamo=True,
+                    dynamic_shapes={"reflectance": {0: torch.export.Dim("batch", min=1)}},
+                    external_data=False,
+                    verbose=False,
+                )
             if _opset_of(path) == opset:
                 return
         except Exception:  # noqa: BLE001 - fall back to the exporter that handles this model exactly
             pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(path), input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME], opset_version=opset, dynamo=False,
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
     if _opset_of(path) != opset:
-        raise GeeCropError(f"the ONNX exporter wrote opset {_opset_of(path)} instead of {opset}; "
-                           "choose another --opset")
+        raise GeeCropError(
+            f"the ONNX exporter wrote opset {_opset_of(path)} instead of {opset}; choose another --opset"
+        )
 
 
 def _check_out(out_path: Path, overwrite: bool) -> None:
@@ -99,8 +127,9 @@ def _check_out(out_path: Path, overwrite: bool) -> None:
         raise OutputExistsError(f"{out_path} exists; pass --overwrite to replace it or choose another --out")
 
 
-def export_onnx(model_path: ModelLike, out_path: str | os.PathLike, *, opset: int = 17,
-                overwrite: bool = False) -> Path:
+def export_onnx(
+    model_path: ModelLike, out_path: str | os.PathLike, *, opset: int = 17, overwrite: bool = False
+) -> Path:
     """Export a torch model file (``model.pt``) to ONNX (+ ``model_card.md`` beside it); returns the ONNX path.
 
     Raises OutputExistsError when ``out_path`` exists and ``overwrite`` is False, ModelFileError for
@@ -112,8 +141,10 @@ def export_onnx(model_path: ModelLike, out_path: str | os.PathLike, *, opset: in
     if source.kind == "onnx":
         meta = source.meta
         what = "a Random Forest, already stored as ONNX" if meta.get("arch") == "random_forest" else "an ONNX model"
-        raise ModelFileError(f"{source.path} is {what}; only CropNet and the CNN baselines (model.pt) export "
-                             "to ONNX: map or evaluate the file as it is")
+        raise ModelFileError(
+            f"{source.path} is {what}; only CropNet and the CNN baselines (model.pt) export "
+            "to ONNX: map or evaluate the file as it is"
+        )
     model, meta = load_model(source)
     contract = FeatureSpec.from_meta(meta)
     wrapped = _WithSoftmax(model).eval()
@@ -125,8 +156,9 @@ def export_onnx(model_path: ModelLike, out_path: str | os.PathLike, *, opset: in
         proto = onnx.load(str(raw))
     # the training inputs' summary travels with the graph, so map scores transfer risk (features/shift.py)
     summary = {"domain_summary": meta["domain_summary"]} if "domain_summary" in meta else {}
-    set_onnx_metadata(proto, {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": meta["arch"],
-                              "model_card": card, **summary})
+    set_onnx_metadata(
+        proto, {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": meta["arch"], "model_card": card, **summary}
+    )
     proto.producer_name = "gee-crop"
     onnx.checker.check_model(proto)
     atomic_write(out_path, lambda tmp: onnx.save(proto, str(tmp)))
@@ -144,13 +176,16 @@ def _max_difference(expected: np.ndarray, got: np.ndarray, tolerance: float) -> 
     """Max |probability difference|; ParityError above ``tolerance``."""
     diff = float(np.abs(expected - got).max()) if len(expected) else 0.0
     if not diff < tolerance:
-        raise ParityError(f"the ONNX model differs from the original model by {diff:.2e} in probability "
-                          f"(> {tolerance:.0e}); retry with another --opset and report the issue")
+        raise ParityError(
+            f"the ONNX model differs from the original model by {diff:.2e} in probability "
+            f"(> {tolerance:.0e}); retry with another --opset and report the issue"
+        )
     return diff
 
 
-def check_parity(model_pt_path: ModelLike, onnx_path: ModelLike, inputs: np.ndarray,
-                 tolerance: float = PARITY_TOLERANCE) -> float:
+def check_parity(
+    model_pt_path: ModelLike, onnx_path: ModelLike, inputs: np.ndarray, tolerance: float = PARITY_TOLERANCE
+) -> float:
     """Max |probability difference| between torch (fp32, CPU) and onnxruntime (CPU) on model inputs;
     ParityError above ``tolerance``."""
     expected = open_predictor(model_pt_path, device="cpu").predict_proba(inputs)
@@ -158,8 +193,9 @@ def check_parity(model_pt_path: ModelLike, onnx_path: ModelLike, inputs: np.ndar
     return _max_difference(expected, got, tolerance)
 
 
-def real_inputs(contract: FeatureSpec | dict, data: SampleSeries | str | os.PathLike,
-                max_samples: int = 64) -> np.ndarray:
+def real_inputs(
+    contract: FeatureSpec | dict, data: SampleSeries | str | os.PathLike, max_samples: int = 64
+) -> np.ndarray:
     """Model inputs from real data (a SampleSeries or a sample table) for the parity check and int8
     calibration: at most ``max_samples`` samples, computed as the model's features."""
     contract = contract if isinstance(contract, FeatureSpec) else FeatureSpec.from_meta(contract)
@@ -169,9 +205,14 @@ def real_inputs(contract: FeatureSpec | dict, data: SampleSeries | str | os.Path
     return contract.model_input(values[:max_samples])
 
 
-def convert_forest_pickle(pickle_path: ModelLike, out_path: str | os.PathLike,
-                          data: SampleSeries | str | os.PathLike, *, trust_pickle: bool = False,
-                          overwrite: bool = False) -> tuple[Path, float, int]:
+def convert_forest_pickle(
+    pickle_path: ModelLike,
+    out_path: str | os.PathLike,
+    data: SampleSeries | str | os.PathLike,
+    *,
+    trust_pickle: bool = False,
+    overwrite: bool = False,
+) -> tuple[Path, float, int]:
     """Convert a gee-crop 0.1.0 Random Forest pickle into a ``model.onnx`` (unpickled only with
     ``trust_pickle``), checked against scikit-learn on real inputs: ``(path, max |dprob|, n_samples)``."""
     out_path = Path(out_path)
@@ -179,8 +220,14 @@ def convert_forest_pickle(pickle_path: ModelLike, out_path: str | os.PathLike,
     forest, meta = load_pickled_forest(pickle_path, trust_pickle=trust_pickle)
     contract = FeatureSpec.from_meta(meta)
     extra = {k: meta[k] for k in ("train_config", "metrics") if k in meta}
-    path = save_forest(out_path, forest, meta.get("arch_kwargs", {}), contract, **extra,
-                       feature_importances=[float(v) for v in forest.feature_importances_])
+    path = save_forest(
+        out_path,
+        forest,
+        meta.get("arch_kwargs", {}),
+        contract,
+        **extra,
+        feature_importances=[float(v) for v in forest.feature_importances_],
+    )
     written = ModelFile.read(path)  # the new file, read once for its card and the parity check
     _write_card_markdown(path, model_card_of(written))
     inputs = real_inputs(contract, data)
@@ -198,9 +245,15 @@ def _checked(path: Path, parity) -> float:
         raise
 
 
-def export_and_check(model_path: ModelLike, out_path: str | os.PathLike,
-                     data: SampleSeries | str | os.PathLike, *, opset: int = 17, overwrite: bool = False,
-                     trust_pickle: bool = False) -> tuple[Path, float, int]:
+def export_and_check(
+    model_path: ModelLike,
+    out_path: str | os.PathLike,
+    data: SampleSeries | str | os.PathLike,
+    *,
+    opset: int = 17,
+    overwrite: bool = False,
+    trust_pickle: bool = False,
+) -> tuple[Path, float, int]:
     """Export (or, for a 0.1.0 forest pickle, convert), then compare onnxruntime with the original model
     on real inputs from ``data``: ``(path, max |dprob|, n_samples)``. The ONNX file is removed again
     when the parity check fails."""

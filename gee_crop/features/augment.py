@@ -17,6 +17,7 @@ linear gap filling; a model trained with it sees both cadences.
 Augmented samples are never discarded: a row the gap rule would drop is filled anyway (a thinned
 series has gaps of up to two windows, longer than ``max_gap_bins`` at 30 days).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -29,7 +30,6 @@ from gee_crop.config import MAX_GAP_BINS
 from gee_crop.errors import InputError
 from gee_crop.features.composite import SeriesArrays, composite_pixels
 from gee_crop.season import Season
-
 
 #: METHOD.md "Augmentation": each transform is drawn for a sample with this probability.
 P_TRANSFORM = 0.5
@@ -61,7 +61,7 @@ class AugmentConfig:
     """Cadence dropout: keep one clear observation per window of this many days (30: monthly)."""
 
     @classmethod
-    def none(cls) -> "AugmentConfig":
+    def none(cls) -> AugmentConfig:
         """No augmentation (evaluation, or the 'none' row of Table 7)."""
         return cls(p_shift=0.0, p_scale=0.0, p_warp=0.0, p_dropout=0.0)
 
@@ -88,13 +88,16 @@ def augment_config(options: dict | None = None, *, enabled: bool = True) -> Augm
         raise InputError(f"dropout_days must be at least 1 day; got {config.dropout_days} (30 thins to monthly)")
     on = [k for k in options if k.startswith("p_") and float(options[k]) > 0]
     if not enabled and on:
-        raise InputError(f"{', '.join(on)} set an augmentation probability but augmentation is off; "
-                         "drop --no-augment (or the probability)")
+        raise InputError(
+            f"{', '.join(on)} set an augmentation probability but augmentation is off; "
+            "drop --no-augment (or the probability)"
+        )
     return config
 
 
-def one_per_window(observed: np.ndarray, days: np.ndarray, period_days: int, priority: np.ndarray,
-                   phase: np.ndarray | int = 0) -> np.ndarray:
+def one_per_window(
+    observed: np.ndarray, days: np.ndarray, period_days: int, priority: np.ndarray, phase: np.ndarray | int = 0
+) -> np.ndarray:
     """(m, T) bool: per row, the ``observed`` entry of lowest ``priority`` in each window of
     ``period_days`` days (windows start ``phase`` days, a scalar or (m,), after 1970-01-01); ``days``
     (m, T) days since 1970-01-01. Cadence dropout draws ``priority`` at random; a fixed thinning
@@ -111,8 +114,9 @@ def one_per_window(observed: np.ndarray, days: np.ndarray, period_days: int, pri
     return keep
 
 
-def drop_observations(arrays: SeriesArrays, rng: np.random.Generator, p: float,
-                      period_days: int = DROPOUT_DAYS) -> SeriesArrays:
+def drop_observations(
+    arrays: SeriesArrays, rng: np.random.Generator, p: float, period_days: int = DROPOUT_DAYS
+) -> SeriesArrays:
     """Cadence dropout: each sample, with probability ``p``, keeps one clear observation (drawn at
     random) per window of ``period_days`` days, windows starting at a random phase; the others become
     NaN (not observed). ``arrays`` (n, T, 10) is not modified; draws nothing when ``p`` is 0.
@@ -123,7 +127,7 @@ def drop_observations(arrays: SeriesArrays, rng: np.random.Generator, p: float,
     thinned = np.flatnonzero(rng.random(n) < p)
     if len(thinned) == 0:
         return arrays
-    observed = arrays.observed[thinned]                                   # (m, T)
+    observed = arrays.observed[thinned]  # (m, T)
     phase = rng.integers(0, period_days, len(thinned))
     keep = one_per_window(observed, arrays.days[thinned], period_days, rng.random(observed.shape), phase)
     reflectance = arrays.reflectance.copy()
@@ -151,15 +155,17 @@ def warp_curves(knots: np.ndarray, n_bins: int) -> np.ndarray:
     return knots @ spline_basis(n_bins, knots.shape[1]).T
 
 
-def augmented_window(start_days: np.ndarray, season: Season, rng: np.random.Generator,
-                     config: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+def augmented_window(
+    start_days: np.ndarray, season: Season, rng: np.random.Generator, config: AugmentConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample (start (n,), window (n,)) after random time shift and time scale of ``season``'s
     windows starting at ``start_days`` (n,), int64 days; the number of bins stays ``season.n_bins``."""
     n = len(start_days)
     start = np.asarray(start_days, dtype=np.int64).copy()
     end = start + season.length_days
-    shift = np.where(rng.random(n) < config.p_shift,
-                     rng.integers(-config.max_shift_days, config.max_shift_days + 1, n), 0)
+    shift = np.where(
+        rng.random(n) < config.p_shift, rng.integers(-config.max_shift_days, config.max_shift_days + 1, n), 0
+    )
     start, end = start + shift, end + shift
     scaled = rng.random(n) < config.p_scale
     low, high = config.scale_range
@@ -170,8 +176,14 @@ def augmented_window(start_days: np.ndarray, season: Season, rng: np.random.Gene
     return start, np.maximum(window, 1)
 
 
-def augmented_medians(arrays: SeriesArrays, start_days: np.ndarray, season: Season, rng: np.random.Generator,
-                      config: AugmentConfig, max_gap_bins: int = MAX_GAP_BINS) -> np.ndarray:
+def augmented_medians(
+    arrays: SeriesArrays,
+    start_days: np.ndarray,
+    season: Season,
+    rng: np.random.Generator,
+    config: AugmentConfig,
+    max_gap_bins: int = MAX_GAP_BINS,
+) -> np.ndarray:
     """(n, 10, season.n_bins) float32 gap-filled medians of ``season``'s windows with random cadence
     dropout / shift / scale / warp per sample.
 

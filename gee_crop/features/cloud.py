@@ -4,6 +4,7 @@ METHOD.md "Satellite data": keep pixels whose Cloud Score+ score is >= 0.75. Off
 or an s2cloudless probability instead, so every indicator of ``config.CLOUD_KINDS`` is read here
 into one boolean "clear" mask (the meaning of each kind is documented in ``gee_crop/config.py``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,12 +25,13 @@ def _clear_for_kind(cloud: np.ndarray, kind: str, threshold: float) -> np.ndarra
             return 1.0 - cloud.astype(np.float64) / 100.0 >= threshold
     if kind == "none":
         return np.ones(cloud.shape, dtype=bool)
-    raise InputError(f"unknown cloud_kind {kind!r}; use one of {', '.join(CLOUD_KINDS)} "
-                     "(set the sample table's cloud_kind column accordingly)")
+    raise InputError(
+        f"unknown cloud_kind {kind!r}; use one of {', '.join(CLOUD_KINDS)} "
+        "(set the sample table's cloud_kind column accordingly)"
+    )
 
 
-def clear_mask(cloud: np.ndarray, cloud_kind: str | np.ndarray,
-               threshold: float = CLEAR_THRESHOLD) -> np.ndarray:
+def clear_mask(cloud: np.ndarray, cloud_kind: str | np.ndarray, threshold: float = CLEAR_THRESHOLD) -> np.ndarray:
     """Boolean mask, True where an observation is clear.
 
     ``cloud``: (n, T, ...) indicator values (float; NaN = unknown). ``cloud_kind``: one kind for all,

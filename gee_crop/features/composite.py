@@ -9,6 +9,7 @@ its flattening. Each sample has its own season year (a table may mix years and h
 samples; loops run over chunks of samples only.
 :func:`composite_pixels` is the one chain (mask -> medians -> gap fill) every caller goes through.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,9 +19,17 @@ import numpy as np
 from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
-from gee_crop.features.seasons import (date_range, epoch_days, format_season_counts, infer_season_year,
-                                       infer_season_years, main_season_year, season_counts, season_start_days,
-                                       table_season)
+from gee_crop.features.seasons import (
+    date_range,
+    epoch_days,
+    format_season_counts,
+    infer_season_year,
+    infer_season_years,
+    main_season_year,
+    season_counts,
+    season_start_days,
+    table_season,
+)
 from gee_crop.season import Season
 from gee_crop.types import RawStack, SampleSeries
 
@@ -43,7 +52,7 @@ class SeriesArrays:
     def __len__(self) -> int:
         return self.reflectance.shape[0]
 
-    def subset(self, index: np.ndarray) -> "SeriesArrays":
+    def subset(self, index: np.ndarray) -> SeriesArrays:
         """Rows selected by a boolean mask or an integer index."""
         index = np.asarray(index)
         return SeriesArrays(self.reflectance[index], self.days[index])
@@ -92,8 +101,9 @@ def prepare_series(series: SampleSeries, threshold: float = CLEAR_THRESHOLD) -> 
     return SeriesArrays(_masked_reflectance(series.dn, clear), days)
 
 
-def arrays_from_stack(dn: np.ndarray, cloud: np.ndarray, dates: np.ndarray, cloud_kind: str,
-                      threshold: float = CLEAR_THRESHOLD) -> SeriesArrays:
+def arrays_from_stack(
+    dn: np.ndarray, cloud: np.ndarray, dates: np.ndarray, cloud_kind: str, threshold: float = CLEAR_THRESHOLD
+) -> SeriesArrays:
     """SeriesArrays of ``n`` raster pixels sharing acquisition dates (mapping).
 
     ``dn`` (n, T, 10) uint16, ``cloud`` (n, T) indicator of ``cloud_kind``, ``dates`` (T,) datetime64[D].
@@ -106,15 +116,21 @@ def arrays_from_stack(dn: np.ndarray, cloud: np.ndarray, dates: np.ndarray, clou
     return SeriesArrays(_masked_reflectance(dn, clear), days)
 
 
-def stack_arrays(stack: RawStack, rows: np.ndarray | None = None, cols: np.ndarray | None = None, *,
-                 dates: np.ndarray | None = None, threshold: float = CLEAR_THRESHOLD) -> SeriesArrays:
+def stack_arrays(
+    stack: RawStack,
+    rows: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
+    *,
+    dates: np.ndarray | None = None,
+    threshold: float = CLEAR_THRESHOLD,
+) -> SeriesArrays:
     """SeriesArrays of the stack pixels (``rows``, ``cols``) (n,) (None: every pixel, row-major), with
     the acquisitions ``dates`` (integer index into ``stack.dates``; None: all of them)."""
     t = np.arange(len(stack.dates)) if dates is None else np.asarray(dates)
     if rows is None or cols is None:
         rows, cols = (a.ravel() for a in np.indices(stack.shape))
-    dn = stack.dn[t[:, None], rows, cols].transpose(1, 0, 2)   # (n, T, 10)
-    cloud = stack.cloud[t[:, None], rows, cols].T               # (n, T)
+    dn = stack.dn[t[:, None], rows, cols].transpose(1, 0, 2)  # (n, T, 10)
+    cloud = stack.cloud[t[:, None], rows, cols].T  # (n, T)
     return arrays_from_stack(dn, cloud, stack.dates[t], stack.cloud_kind, threshold)
 
 
@@ -136,8 +152,7 @@ def _nanmedian_axis2(buf: np.ndarray) -> np.ndarray:
     return median[:, :, 0]
 
 
-def _composite_block(reflectance: np.ndarray, bins: np.ndarray, inside: np.ndarray,
-                     n_bins: int) -> np.ndarray:
+def _composite_block(reflectance: np.ndarray, bins: np.ndarray, inside: np.ndarray, n_bins: int) -> np.ndarray:
     """(n, 10, n_bins) medians of one block: observations grouped by (sample, bin) with a rank each."""
     n, _, n_bands = reflectance.shape
     out = np.full((n, n_bins, n_bands), np.nan, dtype=np.float32)
@@ -155,8 +170,9 @@ def _composite_block(reflectance: np.ndarray, bins: np.ndarray, inside: np.ndarr
     return out.transpose(0, 2, 1)
 
 
-def composite_medians(arrays: SeriesArrays, start_days: np.ndarray | int,
-                      window_days: np.ndarray | int, n_bins: int) -> np.ndarray:
+def composite_medians(
+    arrays: SeriesArrays, start_days: np.ndarray | int, window_days: np.ndarray | int, n_bins: int
+) -> np.ndarray:
     """(n, 10, n_bins) float32 per-window medians of the clear reflectance, NaN where a window is empty.
 
     Bin k of sample i covers days [start_i + k * w_i, start_i + (k + 1) * w_i); ``start_days`` and
@@ -214,9 +230,15 @@ class PixelComposite:
     empty: np.ndarray
 
 
-def composite_pixels(pixels: SampleSeries | SeriesArrays, start_days: np.ndarray | int,
-                     window_days: np.ndarray | int, n_bins: int, *, threshold: float = CLEAR_THRESHOLD,
-                     max_gap_bins: int = MAX_GAP_BINS) -> PixelComposite:
+def composite_pixels(
+    pixels: SampleSeries | SeriesArrays,
+    start_days: np.ndarray | int,
+    window_days: np.ndarray | int,
+    n_bins: int,
+    *,
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+) -> PixelComposite:
     """The one compositing chain (METHOD.md "Features"): cloud mask -> per-window medians -> gap fill.
 
     ``pixels``: a SampleSeries (masked here with ``threshold``) or SeriesArrays already masked
@@ -234,9 +256,11 @@ def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray,
     distinct = np.unique(years)
     if len(distinct) > 1 and date_range(arrays) is not None:
         best = infer_season_year(arrays, lat, season=season)
-        return (f"no sample has a clear observation in its own season (season_year "
-                f"{format_season_counts(season_counts(years))}); check the table's season_year column, or "
-                f"pass year={best}, the season the dates cover best")
+        return (
+            f"no sample has a clear observation in its own season (season_year "
+            f"{format_season_counts(season_counts(years))}); check the table's season_year column, or "
+            f"pass year={best}, the season the dates cover best"
+        )
     year = main_season_year(years)
     spans = []
     for hemisphere, present in (("north", (lat >= 0).any()), ("south", (lat < 0).any())):
@@ -245,15 +269,25 @@ def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray,
             spans.append(f"{hemisphere}: {span.start} to {span.end}")
     covered = date_range(arrays)
     if covered is None:
-        return (f"no clear observation in the {year} season ({'; '.join(spans)}): the samples have no "
-                "clear observation at all; check the cloud column and its cloud_kind, or lower the threshold")
+        return (
+            f"no clear observation in the {year} season ({'; '.join(spans)}): the samples have no "
+            "clear observation at all; check the cloud column and its cloud_kind, or lower the threshold"
+        )
     best = infer_season_year(arrays, lat, season=season)
-    return (f"no clear observation in the {year} season ({'; '.join(spans)}); the clear observations span "
-            f"{covered[0]} to {covered[1]}: pass year={best}, the season those dates cover best")
+    return (
+        f"no clear observation in the {year} season ({'; '.join(spans)}); the clear observations span "
+        f"{covered[0]} to {covered[1]}: pass year={best}, the season those dates cover best"
+    )
 
 
-def median_features(series: SampleSeries, *, year: int | None = None, season: Season | None = None,
-                    threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS) -> MedianFeatures:
+def median_features(
+    series: SampleSeries,
+    *,
+    year: int | None = None,
+    season: Season | None = None,
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+) -> MedianFeatures:
     """Gap-filled median features of a sample table, each sample over its own ``season`` (None: the
     table's own, :func:`~gee_crop.features.seasons.table_season`) of its own year (METHOD.md "Features").
 

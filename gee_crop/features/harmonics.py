@@ -5,6 +5,7 @@ with f(t) = c + sum_{k=1..3} a_k cos(2 pi k t) + b_k sin(2 pi k t), t = fraction
 (0 at Ts, 1 at Te): 7 coefficients x 5 series = 35 features (the count METHOD.md gives; a linear
 trend term would make 8 per series). Only clear observations inside [Ts, Te) enter the fit.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,14 +41,14 @@ def fit_harmonics(t: np.ndarray, values: np.ndarray) -> np.ndarray:
     Per sample and series the normal equations (X^T W X) beta = X^T W y are solved as one batched
     (n, S, 7, 7) system; a tiny ridge keeps samples with few observations finite (all-missing -> 0).
     """
-    x = harmonic_design(t)                                        # (n, T, 7)
-    weight = ~np.isnan(values) & ~np.isnan(t)[..., None]          # (n, T, S)
+    x = harmonic_design(t)  # (n, T, 7)
+    weight = ~np.isnan(values) & ~np.isnan(t)[..., None]  # (n, T, S)
     y = np.where(weight, values, 0.0).astype(np.float64)
     x = np.where(np.isnan(x), 0.0, x)
-    xt = x.transpose(0, 2, 1)                                     # (n, 7, T)
+    xt = x.transpose(0, 2, 1)  # (n, 7, T)
     # batched matmuls, one per series (a 3-operand einsum is ~5x slower here)
     gram = np.stack([(xt * weight[:, None, :, s]) @ x for s in range(values.shape[2])], axis=1)
-    rhs = np.matmul(y.transpose(0, 2, 1), x)                      # (n, S, 7)
+    rhs = np.matmul(y.transpose(0, 2, 1), x)  # (n, S, 7)
     scale = np.maximum(np.trace(gram, axis1=2, axis2=3), 1.0)[..., None, None]
     gram = gram + RIDGE * scale * np.eye(x.shape[-1])
     return np.linalg.solve(gram, rhs[..., None])[..., 0]

@@ -3,6 +3,7 @@
 NDVI = (NIR - Red) / (NIR + Red) (paper Fig. 4 curves); GCVI = NIR / Green - 1 (METHOD.md
 "Harmonic" features). NaN where an input is NaN or the denominator is 0.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ the paper's, or the table's own ``sample --season-start``); a year a file claims
 season its data cover best (:func:`infer_season_year`). Everything is vectorized over samples; loops
 run over the few candidate years only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,13 +85,13 @@ def season_start_days(lat: np.ndarray, year: int | np.ndarray, season: Season = 
     years = np.broadcast_to(np.asarray(year, dtype=np.int64), lat.shape)
     distinct, which = np.unique(years, return_inverse=True)
     # one span per distinct year and hemisphere (a handful), gathered per sample
-    starts = np.array([[season.span(int(y), h).start_day for h in ("north", "south")] for y in distinct],
-                      dtype=np.int64).reshape(len(distinct), 2)
+    starts = np.array(
+        [[season.span(int(y), h).start_day for h in ("north", "south")] for y in distinct], dtype=np.int64
+    ).reshape(len(distinct), 2)
     return starts[which.reshape(lat.shape), (lat < 0).astype(np.int64)].astype(np.int32)
 
 
-def season_year_counts(arrays: ClearDays, lat: np.ndarray, years: np.ndarray,
-                       season: Season = Season()) -> np.ndarray:
+def season_year_counts(arrays: ClearDays, lat: np.ndarray, years: np.ndarray, season: Season = Season()) -> np.ndarray:
     """(n, len(years)) int64 clear observations of each sample inside each candidate year's season."""
     observed = arrays.observed
     counts = np.zeros((len(arrays), len(years)), dtype=np.int64)
@@ -135,8 +136,9 @@ def date_range(arrays: ClearDays) -> tuple[np.datetime64, np.datetime64] | None:
     return np.datetime64(int(days.min()), "D"), np.datetime64(int(days.max()), "D")
 
 
-def _clear_days(series_or_arrays: SampleSeries | ClearDays, lat: np.ndarray | None, season: Season | None,
-                threshold: float) -> tuple[ClearDays, np.ndarray, Season]:
+def _clear_days(
+    series_or_arrays: SampleSeries | ClearDays, lat: np.ndarray | None, season: Season | None, threshold: float
+) -> tuple[ClearDays, np.ndarray, Season]:
     """(clear observations, latitudes, season) of a table or of masked arrays: a SampleSeries gives
     its own latitudes and season; bare arrays are northern and the paper's unless told otherwise."""
     if isinstance(series_or_arrays, SampleSeries):
@@ -149,17 +151,23 @@ def _clear_days(series_or_arrays: SampleSeries | ClearDays, lat: np.ndarray | No
     return arrays, lat, Season() if season is None else season
 
 
-def candidate_season_counts(series_or_arrays: SampleSeries | ClearDays, lat: np.ndarray | None = None, *,
-                            season: Season | None = None,
-                            threshold: float = CLEAR_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+def candidate_season_counts(
+    series_or_arrays: SampleSeries | ClearDays,
+    lat: np.ndarray | None = None,
+    *,
+    season: Season | None = None,
+    threshold: float = CLEAR_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray]:
     """(candidate season years (k,) int64 ascending, clear observations of each sample in each year's
     ``season`` (n, k)); SeasonError when no observation is clear at all. ``season`` None: a table's
     own (:func:`table_season`), the paper's for bare arrays."""
     arrays, lat, season = _clear_days(series_or_arrays, lat, season, threshold)
     covered = date_range(arrays)
     if covered is None:
-        raise SeasonError("the samples have no clear observation at all, so no season can be chosen; "
-                          "check the cloud column and its cloud_kind, or lower the clear threshold")
+        raise SeasonError(
+            "the samples have no clear observation at all, so no season can be chosen; "
+            "check the cloud column and its cloud_kind, or lower the clear threshold"
+        )
     first, last = (int(str(d)[:4]) for d in covered)
     # a southern season of year Y starts in Y - 1, so Y may be one past the last observed year; a
     # season starting late in the year (--season-start 11-01) holds days of the next calendar year
@@ -167,8 +175,13 @@ def candidate_season_counts(series_or_arrays: SampleSeries | ClearDays, lat: np.
     return years, season_year_counts(arrays, lat, years, season)
 
 
-def infer_season_year(series_or_arrays: SampleSeries | ClearDays, lat: np.ndarray | None = None, *,
-                      season: Season | None = None, threshold: float = CLEAR_THRESHOLD) -> int:
+def infer_season_year(
+    series_or_arrays: SampleSeries | ClearDays,
+    lat: np.ndarray | None = None,
+    *,
+    season: Season | None = None,
+    threshold: float = CLEAR_THRESHOLD,
+) -> int:
     """The one season year whose span holds the most clear observations of all samples (a map's year).
 
     A SampleSeries gives each sample its own hemisphere (from ``lat``) and its own season; bare arrays
@@ -178,8 +191,13 @@ def infer_season_year(series_or_arrays: SampleSeries | ClearDays, lat: np.ndarra
     return int(years[int(np.argmax(counts.sum(axis=0)))])
 
 
-def infer_season_years(series_or_arrays: SampleSeries | ClearDays, lat: np.ndarray | None = None, *,
-                       season: Season | None = None, threshold: float = CLEAR_THRESHOLD) -> np.ndarray:
+def infer_season_years(
+    series_or_arrays: SampleSeries | ClearDays,
+    lat: np.ndarray | None = None,
+    *,
+    season: Season | None = None,
+    threshold: float = CLEAR_THRESHOLD,
+) -> np.ndarray:
     """(n,) int64 each sample's own season year: the year whose season (in the sample's hemisphere)
     holds most of its clear observations. A tie, or a sample with no clear observation in any season,
     goes to the year that covers the whole table best (:func:`infer_season_year`; e.g. a monthly
@@ -209,8 +227,9 @@ def inferred_season_years(series: SampleSeries, threshold: float = CLEAR_THRESHO
         return None
 
 
-def checked_season_years(series: SampleSeries, claimed: np.ndarray,
-                         threshold: float = CLEAR_THRESHOLD) -> tuple[np.ndarray | None, int]:
+def checked_season_years(
+    series: SampleSeries, claimed: np.ndarray, threshold: float = CLEAR_THRESHOLD
+) -> tuple[np.ndarray | None, int]:
     """(season years (n,), number of claims replaced): the year a file ``claimed`` (n,) for each sample
     where the dates bear it out (its season holds at least CLAIM_MIN_SHARE of the clear observations
     of the sample's best season, or the sample has none), else the inferred year. (None, 0) when the

@@ -25,6 +25,7 @@ percentile; nominal 0.01), ``shift`` (geometric mean of distance / the training 
 mean distance; nominal 1) and ``low_confidence_share`` (share whose highest class probability is
 below :data:`LOW_CONFIDENCE`). A model without a summary scores as unavailable.
 """
+
 from __future__ import annotations
 
 import math
@@ -92,19 +93,19 @@ def descriptors(inputs: np.ndarray, input_shape: tuple[int, ...], transform: str
 
 @dataclass(frozen=True)
 class _Pca:
-    mean: np.ndarray        # (D,)
+    mean: np.ndarray  # (D,)
     components: np.ndarray  # (k, D) orthonormal rows
-    variances: np.ndarray   # (k,)
+    variances: np.ndarray  # (k,)
     residual_variance: float  # expected squared residual of a training sample (0: none outside)
 
     @classmethod
-    def fit(cls, x: np.ndarray, k: int) -> "_Pca":
+    def fit(cls, x: np.ndarray, k: int) -> _Pca:
         mean = x.mean(axis=0)
         centred = x - mean
         # SVD of the centred data: singular vectors in a deterministic order and sign (largest first,
         # each component's largest loading positive)
         _, s, vt = np.linalg.svd(centred, full_matrices=False)
-        variances = s ** 2 / max(len(x) - 1, 1)
+        variances = s**2 / max(len(x) - 1, 1)
         sign = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
         vt = vt * sign[:, None]
         k = min(k, len(vt))
@@ -115,9 +116,9 @@ class _Pca:
     def distances(self, x: np.ndarray) -> np.ndarray:
         centred = x - self.mean
         scores = centred @ self.components.T
-        d2 = (scores ** 2 / self.variances).sum(axis=1) / len(self.variances)
+        d2 = (scores**2 / self.variances).sum(axis=1) / len(self.variances)
         if self.residual_variance > 0:
-            residual = np.maximum((centred ** 2).sum(axis=1) - (scores ** 2).sum(axis=1), 0.0)
+            residual = np.maximum((centred**2).sum(axis=1) - (scores**2).sum(axis=1), 0.0)
             d2 = (d2 + residual / self.residual_variance) / 2
         return np.sqrt(d2)
 
@@ -126,12 +127,12 @@ class _Pca:
 class DomainSummary:
     """The training distribution of a model's inputs, as stored in its file (see the module docstring)."""
 
-    transform: str                 # "log_reflectance" ((bands, t) medians) or "identity" (other vectors)
-    input_shape: tuple[int, ...]   # per-sample input shape the summary was fitted on: (bands, t) or (F,)
+    transform: str  # "log_reflectance" ((bands, t) medians) or "identity" (other vectors)
+    input_shape: tuple[int, ...]  # per-sample input shape the summary was fitted on: (bands, t) or (F,)
     pca: _Pca
-    ood_distance: float            # cross-fitted 99th percentile distance of the training samples
-    reference_distance: float      # their geometric mean distance (shift 1)
-    quantiles: dict                # cross-fitted distance quantiles {"0.5": .., "0.9": .., "0.99": ..}
+    ood_distance: float  # cross-fitted 99th percentile distance of the training samples
+    reference_distance: float  # their geometric mean distance (shift 1)
+    quantiles: dict  # cross-fitted distance quantiles {"0.5": .., "0.9": .., "0.99": ..}
     n_samples: int
 
     def distances(self, inputs: np.ndarray) -> np.ndarray:
@@ -145,23 +146,42 @@ class DomainSummary:
 
     def to_dict(self) -> dict:
         """Plain JSON (the ``domain_summary`` entry of a model file)."""
-        return {"version": SUMMARY_VERSION, "transform": self.transform, "input_shape": list(self.input_shape),
-                "segments": SEGMENTS, "mean": self.pca.mean.tolist(), "components": self.pca.components.tolist(),
-                "variances": self.pca.variances.tolist(), "residual_variance": self.pca.residual_variance,
-                "ood_distance": self.ood_distance, "reference_distance": self.reference_distance,
-                "quantiles": dict(self.quantiles), "n_samples": self.n_samples}
+        return {
+            "version": SUMMARY_VERSION,
+            "transform": self.transform,
+            "input_shape": list(self.input_shape),
+            "segments": SEGMENTS,
+            "mean": self.pca.mean.tolist(),
+            "components": self.pca.components.tolist(),
+            "variances": self.pca.variances.tolist(),
+            "residual_variance": self.pca.residual_variance,
+            "ood_distance": self.ood_distance,
+            "reference_distance": self.reference_distance,
+            "quantiles": dict(self.quantiles),
+            "n_samples": self.n_samples,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DomainSummary":
+    def from_dict(cls, d: dict) -> DomainSummary:
         """The summary of :meth:`to_dict` (ValueError / KeyError / TypeError for anything else)."""
         if int(d["version"]) != SUMMARY_VERSION or int(d.get("segments", SEGMENTS)) != SEGMENTS:
             raise ValueError(f"domain summary version {d.get('version')} is not {SUMMARY_VERSION}")
         components = np.asarray(d["components"], dtype=np.float64)
-        pca = _Pca(np.asarray(d["mean"], dtype=np.float64), components.reshape(len(components), -1),
-                   np.asarray(d["variances"], dtype=np.float64), float(d["residual_variance"]))
-        return cls(str(d["transform"]), tuple(int(v) for v in d["input_shape"]), pca, float(d["ood_distance"]),
-                   float(d["reference_distance"]), {str(k): float(v) for k, v in d["quantiles"].items()},
-                   int(d["n_samples"]))
+        pca = _Pca(
+            np.asarray(d["mean"], dtype=np.float64),
+            components.reshape(len(components), -1),
+            np.asarray(d["variances"], dtype=np.float64),
+            float(d["residual_variance"]),
+        )
+        return cls(
+            str(d["transform"]),
+            tuple(int(v) for v in d["input_shape"]),
+            pca,
+            float(d["ood_distance"]),
+            float(d["reference_distance"]),
+            {str(k): float(v) for k, v in d["quantiles"].items()},
+            int(d["n_samples"]),
+        )
 
 
 def summary_of(meta: dict) -> DomainSummary | None:
@@ -176,8 +196,9 @@ def summary_of(meta: dict) -> DomainSummary | None:
         return None
 
 
-def fit_domain_summary(inputs: np.ndarray, *, median: bool = True, components: int = COMPONENTS,
-                       folds: int = FOLDS) -> DomainSummary | None:
+def fit_domain_summary(
+    inputs: np.ndarray, *, median: bool = True, components: int = COMPONENTS, folds: int = FOLDS
+) -> DomainSummary | None:
     """Fit the summary of training inputs: (n, bands, t) reflectance medians (``median``) or (n, F)
     vectors. None with fewer than :data:`MIN_SAMPLES` samples. Deterministic: no randomness at all."""
     inputs = np.asarray(inputs)
@@ -185,8 +206,9 @@ def fit_domain_summary(inputs: np.ndarray, *, median: bool = True, components: i
     if n < max(MIN_SAMPLES, 2 * folds):
         return None
     transform = "log_reflectance" if median and inputs.ndim == 3 else "identity"
-    input_shape = tuple(int(v) for v in inputs.shape[1:]) if transform == "log_reflectance" else (
-        int(np.prod(inputs.shape[1:])),)
+    input_shape = (
+        tuple(int(v) for v in inputs.shape[1:]) if transform == "log_reflectance" else (int(np.prod(inputs.shape[1:])),)
+    )
     x = descriptors(inputs, input_shape, transform)
     k = max(1, min(components, x.shape[1], n - n // folds - 2))
     fold = np.arange(n) % folds
@@ -194,8 +216,12 @@ def fit_domain_summary(inputs: np.ndarray, *, median: bool = True, components: i
     for f in range(folds):  # a loop over the folds, not the samples
         crossed[fold == f] = _Pca.fit(x[fold != f], k).distances(x[fold == f])
     full = _Pca.fit(x, k)
-    stored = _Pca(_round(full.mean), _round(full.components), _round(full.variances),
-                  float(_round(np.array(full.residual_variance))))
+    stored = _Pca(
+        _round(full.mean),
+        _round(full.components),
+        _round(full.variances),
+        float(_round(np.array(full.residual_variance))),
+    )
     quantiles = {str(q): float(_round(np.quantile(crossed, q))) for q in (0.5, 0.9, OOD_QUANTILE)}
     reference = float(_round(np.exp(np.log(np.maximum(crossed, 1e-12)).mean())))
     return DomainSummary(transform, input_shape, stored, quantiles[str(OOD_QUANTILE)], reference, quantiles, n)
@@ -216,33 +242,51 @@ class ShiftTally:
     n_classified: int = 0
     n_low_confidence: int = 0
 
-    def __add__(self, other: "ShiftTally") -> "ShiftTally":
-        return ShiftTally(self.n_scored + other.n_scored, self.n_ood + other.n_ood,
-                          self.sum_log_ratio + other.sum_log_ratio, self.n_classified + other.n_classified,
-                          self.n_low_confidence + other.n_low_confidence)
+    def __add__(self, other: ShiftTally) -> ShiftTally:
+        return ShiftTally(
+            self.n_scored + other.n_scored,
+            self.n_ood + other.n_ood,
+            self.sum_log_ratio + other.sum_log_ratio,
+            self.n_classified + other.n_classified,
+            self.n_low_confidence + other.n_low_confidence,
+        )
 
     def to_dict(self) -> dict:
-        return {"n_scored": self.n_scored, "n_ood": self.n_ood, "sum_log_ratio": self.sum_log_ratio,
-                "n_classified": self.n_classified, "n_low_confidence": self.n_low_confidence}
+        return {
+            "n_scored": self.n_scored,
+            "n_ood": self.n_ood,
+            "sum_log_ratio": self.sum_log_ratio,
+            "n_classified": self.n_classified,
+            "n_low_confidence": self.n_low_confidence,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ShiftTally":
-        return cls(int(d["n_scored"]), int(d["n_ood"]), float(d["sum_log_ratio"]), int(d["n_classified"]),
-                   int(d["n_low_confidence"]))
+    def from_dict(cls, d: dict) -> ShiftTally:
+        return cls(
+            int(d["n_scored"]),
+            int(d["n_ood"]),
+            float(d["sum_log_ratio"]),
+            int(d["n_classified"]),
+            int(d["n_low_confidence"]),
+        )
 
     def score(self, available: bool = True) -> dict:
         """``{"available", "ood_share", "shift", "low_confidence_share", "n_scored", "n_classified"}``:
         the shares and shift are None where nothing was scored (no summary: ``available`` False)."""
         scored = available and self.n_scored > 0
-        return {"available": bool(scored),
-                "ood_share": self.n_ood / self.n_scored if scored else None,
-                "shift": math.exp(self.sum_log_ratio / self.n_scored) if scored else None,
-                "low_confidence_share": (self.n_low_confidence / self.n_classified if self.n_classified else None),
-                "n_scored": self.n_scored, "n_classified": self.n_classified}
+        return {
+            "available": bool(scored),
+            "ood_share": self.n_ood / self.n_scored if scored else None,
+            "shift": math.exp(self.sum_log_ratio / self.n_scored) if scored else None,
+            "low_confidence_share": (self.n_low_confidence / self.n_classified if self.n_classified else None),
+            "n_scored": self.n_scored,
+            "n_classified": self.n_classified,
+        }
 
 
-def tally_shift(summary: DomainSummary | None, inputs: np.ndarray | None,
-                probabilities: np.ndarray | None = None) -> ShiftTally:
+def tally_shift(
+    summary: DomainSummary | None, inputs: np.ndarray | None, probabilities: np.ndarray | None = None
+) -> ShiftTally:
     """The tally of model ``inputs`` (scored when ``summary`` is not None) and their (n, classes)
     ``probabilities`` (low-confidence count; None: not counted)."""
     n_ood, n_scored, log_ratio = 0, 0, 0.0
@@ -270,10 +314,18 @@ def map_shift(tile_tallies: dict[str, dict | None], available: bool) -> dict:
         tally = ShiftTally.from_dict(stored)
         total = total + tally
         tiles.append({"tile": name, **tally.score(available)})
-    return {"whole_map": total.score(available), "tiles": tiles, "n_tiles_unscored": unscored,
-            "thresholds": {"ood_quantile": OOD_QUANTILE, "ood_share_warning": OOD_SHARE_WARNING,
-                           "shift_warning": SHIFT_WARNING, "low_confidence": LOW_CONFIDENCE,
-                           "low_confidence_warning": LOW_CONFIDENCE_WARNING}}
+    return {
+        "whole_map": total.score(available),
+        "tiles": tiles,
+        "n_tiles_unscored": unscored,
+        "thresholds": {
+            "ood_quantile": OOD_QUANTILE,
+            "ood_share_warning": OOD_SHARE_WARNING,
+            "shift_warning": SHIFT_WARNING,
+            "low_confidence": LOW_CONFIDENCE,
+            "low_confidence_warning": LOW_CONFIDENCE_WARNING,
+        },
+    }
 
 
 def unavailable_score() -> dict:
@@ -286,11 +338,15 @@ def shift_warnings(score: dict, what: str = "the map's pixels") -> list[str]:
     lines = []
     ood, shift, low = score.get("ood_share"), score.get("shift"), score.get("low_confidence_share")
     if ood is not None and shift is not None and (ood > OOD_SHARE_WARNING or shift >= SHIFT_WARNING):
-        lines.append(f"warning: {100 * ood:.0f} % of {what} are unlike the model's training data (shift "
-                     f"{shift:.1f}; nominal 1 % and 1.0); expect lower accuracy - see {DOCS}")
+        lines.append(
+            f"warning: {100 * ood:.0f} % of {what} are unlike the model's training data (shift "
+            f"{shift:.1f}; nominal 1 % and 1.0); expect lower accuracy - see {DOCS}"
+        )
     if low is not None and low > LOW_CONFIDENCE_WARNING:
-        lines.append(f"warning: the model is unsure of {100 * low:.0f} % of {what} (highest class probability "
-                     f"below {LOW_CONFIDENCE:.0%}); expect lower accuracy - see {DOCS}")
+        lines.append(
+            f"warning: the model is unsure of {100 * low:.0f} % of {what} (highest class probability "
+            f"below {LOW_CONFIDENCE:.0%}); expect lower accuracy - see {DOCS}"
+        )
     return lines
 
 
@@ -299,7 +355,11 @@ def describe_score(score: dict) -> str:
     low = score.get("low_confidence_share")
     low_text = "n/a" if low is None else f"{100 * low:.1f} %"
     if not score.get("available"):
-        return (f"domain shift: unavailable (the model stores no training summary; retrain it with this "
-                f"gee-crop to get one); low-confidence {low_text}")
-    return (f"domain shift {score['shift']:.2f} (nominal 1.0), {100 * score['ood_share']:.1f} % unlike the "
-            f"training data (nominal 1 %), low-confidence {low_text}")
+        return (
+            f"domain shift: unavailable (the model stores no training summary; retrain it with this "
+            f"gee-crop to get one); low-confidence {low_text}"
+        )
+    return (
+        f"domain shift {score['shift']:.2f} (nominal 1.0), {100 * score['ood_share']:.1f} % unlike the "
+        f"training data (nominal 1 %), low-confidence {low_text}"
+    )

@@ -4,6 +4,7 @@ One frozen :class:`FeatureSpec` is written into every model file (torch ``model.
 metadata) and read back by ``models.io.read_contract``; training, evaluation, export and mapping all
 composite from it, so a map is made exactly as the model was trained.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.nda
         half = SMOOTH_BINS // 2
         padded = np.concatenate([values[..., :1]] * half + [values] + [values[..., -1:]] * half, axis=-1)
         t = values.shape[-1]
-        return (sum(padded[..., k:k + t] for k in range(SMOOTH_BINS)) / np.float32(SMOOTH_BINS)).astype(np.float32)
+        return (sum(padded[..., k : k + t] for k in range(SMOOTH_BINS)) / np.float32(SMOOTH_BINS)).astype(np.float32)
     return np.log1p(np.float32(LOG_GAIN) * np.maximum(values, np.float32(0.0)))
 
 
@@ -68,13 +69,13 @@ class FeatureSpec:
         try:
             object.__setattr__(self, "feature_kind", FeatureKind(self.feature_kind))
         except ValueError:
-            raise ValueError(f"feature_kind must be one of {FeatureKind.values()}, "
-                             f"got {self.feature_kind!r}") from None
+            raise ValueError(f"feature_kind must be one of {FeatureKind.values()}, got {self.feature_kind!r}") from None
         try:
             object.__setattr__(self, "input_scaling", InputScaling(self.input_scaling))
         except ValueError:
-            raise ValueError(f"input_scaling must be one of {InputScaling.values()}, "
-                             f"got {self.input_scaling!r}") from None
+            raise ValueError(
+                f"input_scaling must be one of {InputScaling.values()}, got {self.input_scaling!r}"
+            ) from None
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "bands", tuple(self.bands))
 
@@ -120,28 +121,43 @@ class FeatureSpec:
 
     def to_meta(self, year: int | None = None) -> dict:
         """The contract's keys in a model file's metadata (plain JSON types)."""
-        return {"feature_kind": self.feature_kind.value, "season": self.season_dict(year),
-                "cloud_threshold": float(self.cloud_threshold), "max_gap_bins": int(self.max_gap_bins),
-                "classes": list(self.classes), "bands": list(self.bands),
-                "input_scaling": self.input_scaling.value}
+        return {
+            "feature_kind": self.feature_kind.value,
+            "season": self.season_dict(year),
+            "cloud_threshold": float(self.cloud_threshold),
+            "max_gap_bins": int(self.max_gap_bins),
+            "classes": list(self.classes),
+            "bands": list(self.bands),
+            "input_scaling": self.input_scaling.value,
+        }
 
     @classmethod
-    def from_meta(cls, meta: dict) -> "FeatureSpec":
+    def from_meta(cls, meta: dict) -> FeatureSpec:
         """The contract stored in a model file's metadata (0.1.0 files included)."""
         season = meta["season"]
         year = season.get("year_trained")
         scaling = meta.get("input_scaling", InputScaling.STANDARD.value)
         if scaling not in InputScaling.values():
-            raise ModelFileError(f"the model rescales its input with {scaling!r}, which this gee-crop does not know "
-                                 f"(it knows {', '.join(InputScaling.values())}); upgrade gee-crop")
-        spec = cls(feature_kind=meta["feature_kind"], season=Season.from_dict(season),
-                   cloud_threshold=float(meta["cloud_threshold"]), max_gap_bins=int(meta["max_gap_bins"]),
-                   classes=tuple(meta.get("classes", CLASSES)), bands=tuple(meta.get("bands", BANDS)),
-                   year_trained=None if year is None else int(year), input_scaling=scaling)
+            raise ModelFileError(
+                f"the model rescales its input with {scaling!r}, which this gee-crop does not know "
+                f"(it knows {', '.join(InputScaling.values())}); upgrade gee-crop"
+            )
+        spec = cls(
+            feature_kind=meta["feature_kind"],
+            season=Season.from_dict(season),
+            cloud_threshold=float(meta["cloud_threshold"]),
+            max_gap_bins=int(meta["max_gap_bins"]),
+            classes=tuple(meta.get("classes", CLASSES)),
+            bands=tuple(meta.get("bands", BANDS)),
+            year_trained=None if year is None else int(year),
+            input_scaling=scaling,
+        )
         stored = season.get("n_bins")
         if stored is not None and int(stored) != spec.n_bins:
-            raise ModelFileError(f"the model expects {int(stored)} time bins, but its season "
-                                 f"({spec.season.length_days} days / {spec.season.window_days}-day windows) gives "
-                                 f"{spec.n_bins}; the file's metadata is inconsistent: re-export the model with "
-                                 "`gee-crop export`")
+            raise ModelFileError(
+                f"the model expects {int(stored)} time bins, but its season "
+                f"({spec.season.length_days} days / {spec.season.window_days}-day windows) gives "
+                f"{spec.n_bins}; the file's metadata is inconsistent: re-export the model with "
+                "`gee-crop export`"
+            )
         return spec

@@ -1,5 +1,6 @@
 """Accuracy of a map against a reference label raster on the same grid (METHOD.md "Evaluation":
 overall accuracy and macro-F1 over the classes present in the reference)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,14 @@ class MapAccuracy:
     per_class_f1: dict[str, float]
 
     def to_dict(self) -> dict:
-        return {"overall_accuracy": self.overall_accuracy, "macro_f1": self.macro_f1,
-                "n_pixels": self.n_pixels, "n_unmapped": self.n_unmapped,
-                "per_class_f1": self.per_class_f1, "confusion": self.confusion.tolist()}
+        return {
+            "overall_accuracy": self.overall_accuracy,
+            "macro_f1": self.macro_f1,
+            "n_pixels": self.n_pixels,
+            "n_unmapped": self.n_unmapped,
+            "per_class_f1": self.per_class_f1,
+            "confusion": self.confusion.tolist(),
+        }
 
 
 def map_accuracy(mapped: np.ndarray, reference: np.ndarray) -> MapAccuracy:
@@ -34,6 +40,10 @@ def map_accuracy(mapped: np.ndarray, reference: np.ndarray) -> MapAccuracy:
     both = labelled & (mapped != NO_CLASS)
     report = classification_report(reference[both].astype(np.int64), mapped[both].astype(np.int64))
     return MapAccuracy(
-        overall_accuracy=report.overall_accuracy, macro_f1=report.macro_f1,
-        n_pixels=int(both.sum()), n_unmapped=int((labelled & ~both).sum()), confusion=report.confusion,
-        per_class_f1={CLASSES[i]: round(float(report.f1[i]), 4) for i in report.classes_present})
+        overall_accuracy=report.overall_accuracy,
+        macro_f1=report.macro_f1,
+        n_pixels=int(both.sum()),
+        n_unmapped=int((labelled & ~both).sum()),
+        confusion=report.confusion,
+        per_class_f1={CLASSES[i]: round(float(report.f1[i]), 4) for i in report.classes_present},
+    )

@@ -1,10 +1,11 @@
 """Where a map's tiles run: the scheduler (Dask in this process, or a running Dask cluster), how many
 tiles at once, how many Earth Engine requests in flight, and the loop that runs them
 (:func:`execute`), reporting each finished tile as it comes."""
+
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from tqdm.auto import tqdm
 
@@ -38,8 +39,10 @@ def check_scheduler(scheduler: str) -> None:
     if scheduler in IN_PROCESS_SCHEDULERS:
         return
     if "://" not in scheduler and ":" not in scheduler:
-        raise InputError(f"--scheduler {scheduler!r} is neither {', '.join(IN_PROCESS_SCHEDULERS)} nor the address "
-                         "of a Dask scheduler; give one of those or tcp://host:8786")
+        raise InputError(
+            f"--scheduler {scheduler!r} is neither {', '.join(IN_PROCESS_SCHEDULERS)} nor the address "
+            "of a Dask scheduler; give one of those or tcp://host:8786"
+        )
 
 
 def _client(address):
@@ -51,8 +54,10 @@ def _client(address):
         return Client(address, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         why = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"cannot reach the Dask scheduler at {address} ({why}); start it first "
-                         "(`dask scheduler`), or use --scheduler local") from None
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} ({why}); start it first "
+            "(`dask scheduler`), or use --scheduler local"
+        ) from None
 
 
 def worker_count(requested: int | None, n_tasks: int, bytes_per_task: int) -> tuple[int, str]:
@@ -85,8 +90,15 @@ def in_flight_requests(source: FeatureSource, requested: int | None, scheduler: 
     return max(1, min(int(requested or DEFAULT_IN_FLIGHT), cap))
 
 
-def execute(plan: TilePlan, tiles: list[Tile], scheduler: str, workers: int, progress: bool,
-            finished: Callable[[TileReport], None], in_flight: int | None = None) -> list[TileReport]:
+def execute(
+    plan: TilePlan,
+    tiles: list[Tile],
+    scheduler: str,
+    workers: int,
+    progress: bool,
+    finished: Callable[[TileReport], None],
+    in_flight: int | None = None,
+) -> list[TileReport]:
     """Run :func:`~gee_crop.mapping.tasks.process_tile` on every tile with Dask; ``finished`` sees each
     report as it comes (in this thread), and a progress bar counts them. With ``in_flight`` (a remote
     source and an in-process scheduler), up to that many tiles are fetched while ``workers`` threads
@@ -99,9 +111,17 @@ def execute(plan: TilePlan, tiles: list[Tile], scheduler: str, workers: int, pro
 
     try:
         if in_flight:
-            ran = {r.tile: r for r in run_overlapped(tiles, lambda t: read_tile(plan, t),
-                                                     lambda t, fetched: classify_tile(plan, t, fetched),
-                                                     in_flight=in_flight, workers=workers, finished=report_in)}
+            ran = {
+                r.tile: r
+                for r in run_overlapped(
+                    tiles,
+                    lambda t: read_tile(plan, t),
+                    lambda t, fetched: classify_tile(plan, t, fetched),
+                    in_flight=in_flight,
+                    workers=workers,
+                    finished=report_in,
+                )
+            }
             return [ran[t] for t in tiles]
         if scheduler in (Scheduler.SYNCHRONOUS, Scheduler.THREADS):
             import dask
@@ -116,8 +136,15 @@ def execute(plan: TilePlan, tiles: list[Tile], scheduler: str, workers: int, pro
             # in-process workers (numpy and onnxruntime release the GIL), reachable from this host only;
             # no per-worker memory limit: in-process workers share one process, whose memory each of them
             # would count as its own (64 workers then pause at once and the run hangs)
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, memory_limit=0,
-                                   protocol="tcp://", host="127.0.0.1", dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=False,
+                memory_limit=0,
+                protocol="tcp://",
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
             client = _client(cluster)
         else:
             cluster, client = None, _client(str(scheduler))
@@ -146,5 +173,4 @@ def submit_tiles(client, plan: TilePlan, tiles: list[Tile]) -> list:
     would carry the stack with every task).
     """
     plan_ref = client.scatter(plan, broadcast=True, hash=False)
-    return client.map(process_tile, [plan_ref] * len(tiles), tiles, pure=False,
-                      key=[f"tile-{t.name}" for t in tiles])
+    return client.map(process_tile, [plan_ref] * len(tiles), tiles, pure=False, key=[f"tile-{t.name}" for t in tiles])

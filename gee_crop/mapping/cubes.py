@@ -7,6 +7,7 @@ dimension, so the composite is handed over as one image per 5-day window with th
 config.BANDS: a tile costs 10 requests (one per band, all windows at once) instead of the 430 that
 the single ``10 x n_bins``-band image would cost.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,9 @@ def _import_xee():
     try:
         import xee  # noqa: F401 - registers xarray's "ee" engine
     except ImportError as exc:
-        raise XeeMissingError("composite cubes need xee, which is not installed; "
-                              "run pip install 'gee-crop[notebooks]'") from exc
+        raise XeeMissingError(
+            "composite cubes need xee, which is not installed; run pip install 'gee-crop[notebooks]'"
+        ) from exc
 
 
 def _epoch_ms(day: dt.date) -> int:
@@ -50,15 +52,23 @@ def composite_collection(image: ee.Image, season: SeasonSpan) -> ee.ImageCollect
     ``season.n_bins`` images, image k holding the 10 bands of config.BANDS of window k, with
     ``system:time_start`` = the window's first day and property ``bin`` = k (nothing is sent)."""
     names = np.array(composite_band_names(season.n_bins)).reshape(len(BANDS), season.n_bins)
-    images = [image.select(names[:, k].tolist(), list(BANDS))
-              .set({"system:time_start": _epoch_ms(first_day), "bin": k})
-              for k, first_day in enumerate(season.bin_starts())]
+    images = [
+        image.select(names[:, k].tolist(), list(BANDS)).set({"system:time_start": _epoch_ms(first_day), "bin": k})
+        for k, first_day in enumerate(season.bin_starts())
+    ]
     return ee.ImageCollection.fromImages(images)
 
 
-def composite_cube(region_wgs84: shapely.Geometry, season: SeasonSpan, *, crs: str, scale: float = 10,
-                   cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD,
-                   max_gap_bins: int = MAX_GAP_BINS) -> "xarray.DataArray":
+def composite_cube(
+    region_wgs84: shapely.Geometry,
+    season: SeasonSpan,
+    *,
+    crs: str,
+    scale: float = 10,
+    cloud_band: str = "cs",
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+) -> xarray.DataArray:
     """Lazy cube of the gap-filled 5-day medians over the region (``median_composite``).
 
     Returns an ``xarray.DataArray`` named ``reflectance``, dims (band, bin, y, x): band = config.BANDS,
@@ -72,32 +82,45 @@ def composite_cube(region_wgs84: shapely.Geometry, season: SeasonSpan, *, crs: s
 
     grid = grid_for_region(region_wgs84, crs=crs, scale=scale)
     region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
-    image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold,
-                             max_gap_bins=max_gap_bins)
+    image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
     with warnings.catch_warnings():
         # xee warns when the server lists no image ids/times for a computed collection; the bin
         # coordinates are set below from the season, so that warning is noise here
         warnings.filterwarnings("ignore", message="Unable to retrieve", category=UserWarning)
-        ds = xr.open_dataset(composite_collection(image, season), engine="ee",
-                             crs=grid.crs, crs_transform=grid.transform, shape_2d=(grid.width, grid.height),
-                             primary_dim_name="bin", ee_mask_value=MASKED_DN, chunks={})
+        ds = xr.open_dataset(
+            composite_collection(image, season),
+            engine="ee",
+            crs=grid.crs,
+            crs_transform=grid.transform,
+            shape_2d=(grid.width, grid.height),
+            primary_dim_name="bin",
+            ee_mask_value=MASKED_DN,
+            chunks={},
+        )
     dn = ds[list(BANDS)].to_dataarray(dim="band").transpose("band", "bin", "y", "x")
     bin_starts = np.array(season.bin_starts(), dtype="datetime64[D]")
     cube = (dn / np.float32(REFLECTANCE_SCALE)).astype(np.float32)
     cube = cube.assign_coords(band=list(BANDS), bin=np.arange(season.n_bins), bin_start=("bin", bin_starts))
     cube.name = "reflectance"
-    cube.attrs = {"units": "reflectance (DN / 1e4)", "crs": grid.crs, "transform": list(grid.transform),
-                  "season": json.dumps(season.to_dict()), "cloud_band": cloud_band, "threshold": threshold,
-                  "max_gap_bins": max_gap_bins}
+    cube.attrs = {
+        "units": "reflectance (DN / 1e4)",
+        "crs": grid.crs,
+        "transform": list(grid.transform),
+        "season": json.dumps(season.to_dict()),
+        "cloud_band": cloud_band,
+        "threshold": threshold,
+        "max_gap_bins": max_gap_bins,
+    }
     return cube
 
 
-def ndvi_cube(cube: "xarray.DataArray") -> "xarray.DataArray":
+def ndvi_cube(cube: xarray.DataArray) -> xarray.DataArray:
     """NDVI (bin, y, x) float32 of a :func:`composite_cube` (lazy when the cube is)."""
     import xarray as xr
 
-    out = xr.apply_ufunc(ndvi, cube, input_core_dims=[["band"]], kwargs={"band_axis": -1},
-                         dask="allowed")  # ndvi selects B4, B8 lazily: only they are fetched
+    out = xr.apply_ufunc(
+        ndvi, cube, input_core_dims=[["band"]], kwargs={"band_axis": -1}, dask="allowed"
+    )  # ndvi selects B4, B8 lazily: only they are fetched
     out.name = "ndvi"
     out.attrs = {k: v for k, v in cube.attrs.items() if k != "units"}
     return out

@@ -12,15 +12,16 @@ entry, so summary.json and report.html score the whole map, resumed tiles includ
 and plan the job with the same :func:`plan_job`; one tile's work is :mod:`gee_crop.mapping.tasks`, where
 the tiles run :mod:`gee_crop.mapping.cluster`. The model file is read once (a ModelFile) and handed on.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import rasterio
@@ -91,16 +92,28 @@ class MapResult:
     domain_shift: dict = field(default_factory=dict)  # features/shift.map_shift: whole map and per tile
 
     def summary(self) -> dict:
-        return {"cog": str(self.cog), "probabilities": str(self.probabilities) if self.probabilities else None,
-                "preview": str(self.preview), "areas_csv": str(self.areas_csv),
-                "hectares": self.hectares, "grid": self.grid.to_dict(), "year": self.year,
-                "n_tiles": self.n_tiles, "n_tiles_resumed": self.n_tiles_resumed,
-                "n_pixels_classified": self.n_pixels_classified, "seconds": round(self.seconds, 3),
-                "pixels_per_second": round(self.pixels_per_second, 1), "bytes_fetched": self.bytes_fetched,
-                "bytes_per_pixel": round(self.bytes_per_pixel, 2), "min_bytes_per_pixel": self.min_bytes_per_pixel,
-                "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-                "accuracy": self.accuracy.to_dict() if self.accuracy else None, "workers": self.workers,
-                "notes": self.notes, "domain_shift": self.domain_shift}
+        return {
+            "cog": str(self.cog),
+            "probabilities": str(self.probabilities) if self.probabilities else None,
+            "preview": str(self.preview),
+            "areas_csv": str(self.areas_csv),
+            "hectares": self.hectares,
+            "grid": self.grid.to_dict(),
+            "year": self.year,
+            "n_tiles": self.n_tiles,
+            "n_tiles_resumed": self.n_tiles_resumed,
+            "n_pixels_classified": self.n_pixels_classified,
+            "seconds": round(self.seconds, 3),
+            "pixels_per_second": round(self.pixels_per_second, 1),
+            "bytes_fetched": self.bytes_fetched,
+            "bytes_per_pixel": round(self.bytes_per_pixel, 2),
+            "min_bytes_per_pixel": self.min_bytes_per_pixel,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "accuracy": self.accuracy.to_dict() if self.accuracy else None,
+            "workers": self.workers,
+            "notes": self.notes,
+            "domain_shift": self.domain_shift,
+        }
 
 
 def composite_settings(spec: FeatureSpec, season: SeasonSpan) -> dict:
@@ -112,8 +125,9 @@ def composite_settings(spec: FeatureSpec, season: SeasonSpan) -> dict:
 def _finished_outputs(out_dir: Path, ledger: RunLedger) -> bool:
     """Whether the ledger records the finishing step and every final output is still as it was written."""
     outputs = ledger.data.get(FINISHED_KEY) or {}
-    return bool(outputs) and all((out_dir / name).is_file() and file_sha256(out_dir / name) == digest
-                                 for name, digest in outputs.items())
+    return bool(outputs) and all(
+        (out_dir / name).is_file() and file_sha256(out_dir / name) == digest for name, digest in outputs.items()
+    )
 
 
 def _open_ledger(out_dir: Path, settings: dict, overwrite: bool) -> RunLedger:
@@ -129,8 +143,9 @@ def _open_ledger(out_dir: Path, settings: dict, overwrite: bool) -> RunLedger:
             (out_dir / name).unlink(missing_ok=True)
     elif (out_dir / MAP_NAME).exists() and not (out_dir / TILES_DIR / LEDGER_NAME).exists():
         raise OutputExistsError(f"{out_dir / MAP_NAME} exists; pass --overwrite to replace it, or another --out")
-    ledger = RunLedger.open(out_dir / TILES_DIR / LEDGER_NAME, settings, units="tiles", overwrite=overwrite,
-                            save_every_s=LEDGER_SAVE_S)
+    ledger = RunLedger.open(
+        out_dir / TILES_DIR / LEDGER_NAME, settings, units="tiles", overwrite=overwrite, save_every_s=LEDGER_SAVE_S
+    )
     if not overwrite and (out_dir / MAP_NAME).exists() and _finished_outputs(out_dir, ledger):
         raise OutputExistsError(f"{out_dir / MAP_NAME} exists; pass --overwrite to replace it, or another --out")
     ledger.data.pop(FINISHED_KEY, None)
@@ -161,8 +176,9 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> 
     if region is None:
         region = source.footprint()
         if region is None:
-            raise InputError(f"mapping from the {source.description} needs a region; "
-                             "pass --region aoi.geojson or --bbox")
+            raise InputError(
+                f"mapping from the {source.description} needs a region; pass --region aoi.geojson or --bbox"
+            )
     validate_region(region)
     check_region_in_source(region, source)
     latitude = region.centroid.y
@@ -176,18 +192,30 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> 
     spec = contract if max_gap_bins is None else dataclasses.replace(contract, max_gap_bins=int(max_gap_bins))
 
     crs = settings.crs or source.default_crs(region)
-    grid = grid_for_region(region, crs=crs, scale=settings.scale or source.default_scale(),
-                           origin=source.default_grid_origin(crs))
+    grid = grid_for_region(
+        region, crs=crs, scale=settings.scale or source.default_scale(), origin=source.default_grid_origin(crs)
+    )
     values_per_pixel = len(contract.bands) * season.n_bins
     limit = source.tile_size_limit(values_per_pixel)
     tile_size = settings.tile_size
     if tile_size is not None and limit is not None and tile_size > limit:
-        raise InputError(f"--tile-size {tile_size} exceeds the {source.description}'s request limit for "
-                         f"{values_per_pixel} uint16 bands; use --tile-size {limit} or less")
+        raise InputError(
+            f"--tile-size {tile_size} exceeds the {source.description}'s request limit for "
+            f"{values_per_pixel} uint16 bands; use --tile-size {limit} or less"
+        )
     tile_size = tile_size or limit or LOCAL_TILE_SIZE
     region_grid = reproject_geometry(region, WGS84, grid.crs)
-    return MapJob(contract, spec, season, int(year), grid, region, region_grid, tile_size,
-                  plan_tiles(grid, tile_size, region_grid))
+    return MapJob(
+        contract,
+        spec,
+        season,
+        int(year),
+        grid,
+        region,
+        region_grid,
+        tile_size,
+        plan_tiles(grid, tile_size, region_grid),
+    )
 
 
 def _settings(settings: MapSettings | None, options: dict) -> MapSettings:
@@ -195,9 +223,16 @@ def _settings(settings: MapSettings | None, options: dict) -> MapSettings:
     return dataclasses.replace(settings or MapSettings(), **options)
 
 
-def run_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike,
-            settings: MapSettings | None = None, *, cropland: Callable[[OutputGrid, Tile], np.ndarray] | None = None,
-            tile_hook: Callable[[Tile], None] | None = None, **options) -> MapResult:
+def run_map(
+    source: FeatureSource,
+    model: ModelLike,
+    out_dir: str | os.PathLike,
+    settings: MapSettings | None = None,
+    *,
+    cropland: Callable[[OutputGrid, Tile], np.ndarray] | None = None,
+    tile_hook: Callable[[Tile], None] | None = None,
+    **options,
+) -> MapResult:
     """Map ``settings.region`` (WGS84; default: the source's footprint) with a gee-crop model: an ONNX
     CropNet (or its ``model.pt`` on the torch backend, ``precision`` "fp32" or "bf16"), read once.
 
@@ -221,10 +256,16 @@ def run_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike,
     job = plan_job(source, model, settings)
     spec, season, grid, tile_size, tiles = job.spec, job.season, job.grid, job.tile_size, job.tiles
     ledger_settings = {
-        "model_sha256": model.sha256, "source": source.description, "grid": grid.to_dict(), "tile_size": tile_size,
-        "spec": composite_settings(spec, season), "region_wkt": job.region.wkt, "probabilities": settings.probabilities,
+        "model_sha256": model.sha256,
+        "source": source.description,
+        "grid": grid.to_dict(),
+        "tile_size": tile_size,
+        "spec": composite_settings(spec, season),
+        "region_wkt": job.region.wkt,
+        "probabilities": settings.probabilities,
         "precision": str(settings.precision),
-        "cropland_mask": cropland is not None or bool(getattr(source, "cropland_only", False))}
+        "cropland_mask": cropland is not None or bool(getattr(source, "cropland_only", False)),
+    }
     ledger = _open_ledger(out_dir, ledger_settings, settings.overwrite)
     ledger.register(t.name for t in tiles)
     done = set(ledger.done(t.name for t in tiles))
@@ -233,9 +274,23 @@ def run_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike,
     # inference then overlap instead of alternating; with fewer tiles, the cores go to the sessions
     cores = os.cpu_count() or 1
     workers, note = worker_count(settings.workers, len(todo), tile_size * tile_size * source.bytes_per_pixel(season))
-    plan = TilePlan(source, model, spec, season, grid, job.region_grid, ledger.folder, settings.probabilities,
-                    settings.batch_size, max(1, cores // workers), list(settings.providers) or None,
-                    str(settings.precision), cropland, tile_hook, summary_of(model.meta))
+    plan = TilePlan(
+        source,
+        model,
+        spec,
+        season,
+        grid,
+        job.region_grid,
+        ledger.folder,
+        settings.probabilities,
+        settings.batch_size,
+        max(1, cores // workers),
+        list(settings.providers) or None,
+        str(settings.precision),
+        cropland,
+        tile_hook,
+        summary_of(model.meta),
+    )
 
     def record(report: TileReport) -> None:
         if report.status == "done":  # the tile's shift tally is kept with it, so a resumed map scores it
@@ -243,9 +298,11 @@ def run_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike,
 
     tiles_started = time.perf_counter()
     try:
-        ran = ({r.tile: r for r in execute(plan, todo, settings.scheduler, workers, settings.progress, record,
-                                           in_flight)}
-               if todo else {})
+        ran = (
+            {r.tile: r for r in execute(plan, todo, settings.scheduler, workers, settings.progress, record, in_flight)}
+            if todo
+            else {}
+        )
     finally:
         ledger.save()
     tiles_seconds = time.perf_counter() - tiles_started
@@ -257,20 +314,37 @@ def run_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike,
         raise MapIncompleteError(
             f"{len(failed)} of {len(tiles)} tiles failed ({first.tile.name}: {first.error}); the "
             f"{len(tiles) - len(failed)} finished tiles are kept in {ledger.folder}: rerun the same command "
-            "to retry only the failed ones")
-    result = _finish(out_dir, plan, tiles, reports, source, job.year, started, tiles_seconds,
-                     workers=workers, notes=[note] if note else [],
-                     shift_tallies={t.name: ledger.units.get(t.name, {}).get("shift") for t in tiles})
+            "to retry only the failed ones"
+        )
+    result = _finish(
+        out_dir,
+        plan,
+        tiles,
+        reports,
+        source,
+        job.year,
+        started,
+        tiles_seconds,
+        workers=workers,
+        notes=[note] if note else [],
+        shift_tallies={t.name: ledger.units.get(t.name, {}).get("shift") for t in tiles},
+    )
     # the finishing step is recorded last: a kill before this line leaves a map that a rerun finishes
-    ledger.data[FINISHED_KEY] = {name: file_sha256(out_dir / name) for name in FINAL_NAMES
-                                 if (out_dir / name).is_file()}
+    ledger.data[FINISHED_KEY] = {
+        name: file_sha256(out_dir / name) for name in FINAL_NAMES if (out_dir / name).is_file()
+    }
     ledger.save()
     return result
 
 
-def measure_inference_rate(model: ModelLike, spec: FeatureSpec, precision: str = "fp32",
-                           providers: list[str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                           n_pixels: int = 2048) -> float:
+def measure_inference_rate(
+    model: ModelLike,
+    spec: FeatureSpec,
+    precision: str = "fp32",
+    providers: list[str] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    n_pixels: int = 2048,
+) -> float:
     """Pixels per second of the model on this machine (all cores, one session), timed on ``n_pixels``
     constant reflectance inputs after a warm-up batch: the local compute rate of a dry run."""
     predictor = open_predictor(model, precision, providers, threads=os.cpu_count() or 1, cache=True)
@@ -281,8 +355,15 @@ def measure_inference_rate(model: ModelLike, spec: FeatureSpec, precision: str =
     return n_pixels / max(time.perf_counter() - started, 1e-9)
 
 
-def plan_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike,
-             settings: MapSettings | None = None, *, rates: Rates | None = None, **options) -> MapEstimate:
+def plan_map(
+    source: FeatureSource,
+    model: ModelLike,
+    out_dir: str | os.PathLike,
+    settings: MapSettings | None = None,
+    *,
+    rates: Rates | None = None,
+    **options,
+) -> MapEstimate:
     """``gee-crop map --dry-run``: the tiles, requests and bytes of the run :func:`run_map` would do
     with the same settings, its Earth Engine and local time and its output size, with nothing fetched
     and nothing written. ``rates``: default the documented defaults of :mod:`gee_crop.mapping.estimate`;
@@ -293,8 +374,12 @@ def plan_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike
     season, grid, tiles = job.season, job.grid, job.tiles
     rates = rates or Rates()
     if rates.local_pixels_per_second is None:
-        rates = dataclasses.replace(rates, local_pixels_per_second=measure_inference_rate(
-            model, job.spec, settings.precision, list(settings.providers) or None, settings.batch_size))
+        rates = dataclasses.replace(
+            rates,
+            local_pixels_per_second=measure_inference_rate(
+                model, job.spec, settings.precision, list(settings.providers) or None, settings.batch_size
+            ),
+        )
     done = [t for t in tiles if (out_dir / TILES_DIR / f"{t.name}.tif").is_file()]
     todo = [t for t in tiles if t not in done]
     region_pixels = sum(int(region_mask(grid, t, job.region_grid).sum()) for t in todo)
@@ -306,61 +391,112 @@ def plan_map(source: FeatureSource, model: ModelLike, out_dir: str | os.PathLike
     if requests:
         per_tile = fetched / requests
         fetch_s = requests / fetch_tiles_per_second(per_tile, flight or 1, rates) + rates.seconds_per_request
-    n_workers, _ = worker_count(settings.workers, len(todo), job.tile_size ** 2 * source.bytes_per_pixel(season))
+    n_workers, _ = worker_count(settings.workers, len(todo), job.tile_size**2 * source.bytes_per_pixel(season))
     largest = max((t.n_pixels for t in tiles), default=0)
-    memory = largest * ((flight or 0) * len(job.contract.bands) * season.n_bins * 2
-                        + n_workers * source.bytes_per_pixel(season))
+    memory = largest * (
+        (flight or 0) * len(job.contract.bands) * season.n_bins * 2 + n_workers * source.bytes_per_pixel(season)
+    )
     requested_pixels = sum(t.n_pixels for t in todo)
     return MapEstimate(
-        n_tiles=len(tiles), n_tiles_done=len(done), grid_pixels=grid.width * grid.height, region_pixels=region_pixels,
-        tile_size=job.tile_size, requests=requests, bytes_fetched=fetched,
+        n_tiles=len(tiles),
+        n_tiles_done=len(done),
+        grid_pixels=grid.width * grid.height,
+        region_pixels=region_pixels,
+        tile_size=job.tile_size,
+        requests=requests,
+        bytes_fetched=fetched,
         bytes_per_pixel=fetched / requested_pixels if requested_pixels else 0.0,
-        min_bytes_per_pixel=2 * len(job.contract.bands) * season.n_bins, fetch_seconds=fetch_s,
-        local_seconds=region_pixels / rates.local_pixels_per_second, output_bytes=output_bytes(
-            grid.width * grid.height, len(job.contract.classes), settings.probabilities),
-        memory_bytes=int(memory), in_flight=flight or 0, workers=n_workers, rates=rates)
+        min_bytes_per_pixel=2 * len(job.contract.bands) * season.n_bins,
+        fetch_seconds=fetch_s,
+        local_seconds=region_pixels / rates.local_pixels_per_second,
+        output_bytes=output_bytes(grid.width * grid.height, len(job.contract.classes), settings.probabilities),
+        memory_bytes=int(memory),
+        in_flight=flight or 0,
+        workers=n_workers,
+        rates=rates,
+    )
 
 
-def _finish(out_dir: Path, plan: TilePlan, tiles: list[Tile], reports: list[TileReport], source: FeatureSource,
-            year: int, started: float, tiles_seconds: float, *, workers: int = 1,
-            notes: list[str] | None = None, shift_tallies: dict[str, dict | None] | None = None) -> MapResult:
+def _finish(
+    out_dir: Path,
+    plan: TilePlan,
+    tiles: list[Tile],
+    reports: list[TileReport],
+    source: FeatureSource,
+    year: int,
+    started: float,
+    tiles_seconds: float,
+    *,
+    workers: int = 1,
+    notes: list[str] | None = None,
+    shift_tallies: dict[str, dict | None] | None = None,
+) -> MapResult:
     grid = plan.grid
     tile_paths = {t: tile_path(plan, t) for t in tiles}
-    tags = {"gee_crop_season": json.dumps(composite_settings(plan.spec, plan.season)), "year": str(year),
-            "source": source.description}
+    tags = {
+        "gee_crop_season": json.dumps(composite_settings(plan.spec, plan.season)),
+        "year": str(year),
+        "source": source.description,
+    }
     if plan.probabilities:
-        writers.assemble_cog(tile_paths, grid, out_dir / PROBABILITIES_NAME,
-                             bands=list(range(3, 3 + len(plan.spec.classes))), tags=tags, classes=plan.spec.classes)
-    counts = writers.assemble_cog(tile_paths, grid, out_dir / MAP_NAME, bands=[1, 2], tags=tags,
-                                  classes=plan.spec.classes)
+        writers.assemble_cog(
+            tile_paths,
+            grid,
+            out_dir / PROBABILITIES_NAME,
+            bands=list(range(3, 3 + len(plan.spec.classes))),
+            tags=tags,
+            classes=plan.spec.classes,
+        )
+    counts = writers.assemble_cog(
+        tile_paths, grid, out_dir / MAP_NAME, bands=[1, 2], tags=tags, classes=plan.spec.classes
+    )
     rows = writers.area_table(counts, grid, plan.spec.classes)
     writers.write_area_csv(rows, out_dir / AREAS_NAME)
     # the stack's own labels are read with the paper's legend: compare only a model of the paper's classes
-    accuracy, reference = (_accuracy(out_dir / MAP_NAME, source, grid) if plan.spec.classes == CLASSES
-                           else (None, None))
-    writers.write_preview(out_dir / MAP_NAME, out_dir / PREVIEW_NAME, reference=reference, classes=plan.spec.classes,
-                          title=f"gee-crop map, season {year}" + (
-                              f" (OA {accuracy.overall_accuracy:.1%} vs labels)" if accuracy else ""))
+    accuracy, reference = _accuracy(out_dir / MAP_NAME, source, grid) if plan.spec.classes == CLASSES else (None, None)
+    writers.write_preview(
+        out_dir / MAP_NAME,
+        out_dir / PREVIEW_NAME,
+        reference=reference,
+        classes=plan.spec.classes,
+        title=f"gee-crop map, season {year}" + (f" (OA {accuracy.overall_accuracy:.1%} vs labels)" if accuracy else ""),
+    )
     done = [r for r in reports if r.status == "done"]
     work_seconds = sum(r.seconds for r in done)
     n_classified = sum(r.n_classified for r in done)
     requested = sum(r.tile.n_pixels for r in done)
     fetched = sum(r.bytes_fetched for r in done)
     result = MapResult(
-        out_dir=out_dir, cog=out_dir / MAP_NAME, preview=out_dir / PREVIEW_NAME, areas_csv=out_dir / AREAS_NAME,
+        out_dir=out_dir,
+        cog=out_dir / MAP_NAME,
+        preview=out_dir / PREVIEW_NAME,
+        areas_csv=out_dir / AREAS_NAME,
         probabilities=out_dir / PROBABILITIES_NAME if plan.probabilities else None,
-        hectares={r["class"]: r["hectares"] for r in rows}, grid=grid, year=int(year), n_tiles=len(tiles),
-        n_tiles_resumed=sum(r.status == "skipped" for r in reports), n_pixels_classified=n_classified,
+        hectares={r["class"]: r["hectares"] for r in rows},
+        grid=grid,
+        year=int(year),
+        n_tiles=len(tiles),
+        n_tiles_resumed=sum(r.status == "skipped" for r in reports),
+        n_pixels_classified=n_classified,
         seconds=time.perf_counter() - started,
         pixels_per_second=n_classified / tiles_seconds if n_classified else 0.0,
-        bytes_fetched=fetched, bytes_per_pixel=fetched / requested if requested else 0.0,
-        min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins, accuracy=accuracy, reports=reports,
-        workers=workers, notes=list(notes or []),
+        bytes_fetched=fetched,
+        bytes_per_pixel=fetched / requested if requested else 0.0,
+        min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins,
+        accuracy=accuracy,
+        reports=reports,
+        workers=workers,
+        notes=list(notes or []),
         domain_shift=map_shift(shift_tallies or {}, available=plan.domain is not None),
-        stage_seconds={"read": sum(r.read_seconds for r in done), "inference": sum(r.inference_seconds for r in done),
-                       "write": work_seconds - sum(r.read_seconds + r.inference_seconds for r in done)})
-    writers.write_atomic(out_dir / SUMMARY_NAME,
-                          lambda tmp: tmp.write_text(json.dumps(result.summary(), indent=1), encoding="utf-8"))
+        stage_seconds={
+            "read": sum(r.read_seconds for r in done),
+            "inference": sum(r.inference_seconds for r in done),
+            "write": work_seconds - sum(r.read_seconds + r.inference_seconds for r in done),
+        },
+    )
+    writers.write_atomic(
+        out_dir / SUMMARY_NAME, lambda tmp: tmp.write_text(json.dumps(result.summary(), indent=1), encoding="utf-8")
+    )
     page = map_report_html(result.summary(), PREVIEW_NAME)
     writers.write_atomic(out_dir / REPORT_NAME, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return result

@@ -8,6 +8,7 @@ others; with ``in_flight`` requests overlapped, tiles arrive at
 
     min(in_flight / (latency + tile bytes / bandwidth), bandwidth / tile bytes)   tiles per second.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,14 @@ class Rates:
     source: str = "defaults"
 
     @classmethod
-    def from_pilot(cls, path: str | Path, local_pixels_per_second: float | None = None) -> "Rates":
+    def from_pilot(cls, path: str | Path, local_pixels_per_second: float | None = None) -> Rates:
         """The rates a pilot measured (keys of this class), the defaults for those it lacks."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        fields = {k: data[k] for k in ("seconds_per_request", "bytes_per_second", "local_pixels_per_second")
-                  if data.get(k) is not None}
+        fields = {
+            k: data[k]
+            for k in ("seconds_per_request", "bytes_per_second", "local_pixels_per_second")
+            if data.get(k) is not None
+        }
         fields.setdefault("local_pixels_per_second", local_pixels_per_second)
         return cls(**fields, source=str(path))
 
@@ -83,25 +87,37 @@ class MapEstimate:
 
     def lines(self) -> list[str]:
         todo = self.n_tiles - self.n_tiles_done
-        local = (f"{_hours(self.local_seconds)} of local compute at {self.rates.local_pixels_per_second:,.0f} px/s"
-                 if self.local_seconds is not None else "local compute: rate unknown")
-        lines = [f"dry run: {self.n_tiles} tiles of up to {self.tile_size} x {self.tile_size} px "
-                 f"({self.n_tiles_done} already done, {todo} to do), {self.region_pixels:,} px in the region "
-                 f"({self.grid_pixels:,} in the grid)"]
+        local = (
+            f"{_hours(self.local_seconds)} of local compute at {self.rates.local_pixels_per_second:,.0f} px/s"
+            if self.local_seconds is not None
+            else "local compute: rate unknown"
+        )
+        lines = [
+            f"dry run: {self.n_tiles} tiles of up to {self.tile_size} x {self.tile_size} px "
+            f"({self.n_tiles_done} already done, {todo} to do), {self.region_pixels:,} px in the region "
+            f"({self.grid_pixels:,} in the grid)"
+        ]
         if self.requests:
-            lines.append(f"Earth Engine: {self.requests} computePixels requests, {self.bytes_fetched / 1e9:,.2f} GB "
-                         f"({self.bytes_per_pixel:.0f} B/px; uint16 {self.min_bytes_per_pixel}), about "
-                         f"{_hours(self.fetch_seconds)} with {self.in_flight} requests in flight at "
-                         f"{self.rates.seconds_per_request:g} s/request and "
-                         + (f"{self.rates.bytes_per_second / 1e6:g} MB/s" if self.rates.bytes_per_second
-                            else "unlimited bandwidth")
-                         + f" ({self.rates.source})")
+            lines.append(
+                f"Earth Engine: {self.requests} computePixels requests, {self.bytes_fetched / 1e9:,.2f} GB "
+                f"({self.bytes_per_pixel:.0f} B/px; uint16 {self.min_bytes_per_pixel}), about "
+                f"{_hours(self.fetch_seconds)} with {self.in_flight} requests in flight at "
+                f"{self.rates.seconds_per_request:g} s/request and "
+                + (
+                    f"{self.rates.bytes_per_second / 1e6:g} MB/s"
+                    if self.rates.bytes_per_second
+                    else "unlimited bandwidth"
+                )
+                + f" ({self.rates.source})"
+            )
         else:
             lines.append("local source: nothing is fetched")
         lines.append(f"{local}; about {_hours(self.wall_seconds)} in all (fetch and compute overlap)")
-        lines.append(f"output: at most {self.output_bytes / 1e9:,.2f} GB (map.tif with overviews and the tiles/ kept "
-                     f"for resuming, uncompressed); tiles in memory at once: at most {self.memory_bytes / 2**20:,.0f} MiB "
-                     f"({self.in_flight} in flight + {self.workers} computing)")
+        lines.append(
+            f"output: at most {self.output_bytes / 1e9:,.2f} GB (map.tif with overviews and the tiles/ kept "
+            f"for resuming, uncompressed); tiles in memory at once: at most {self.memory_bytes / 2**20:,.0f} MiB "
+            f"({self.in_flight} in flight + {self.workers} computing)"
+        )
         return lines
 
 

@@ -18,19 +18,28 @@ Reports reach ``finished`` in the calling thread, as compute tasks end (the run'
 shared between threads). An exception in a fetch or a compute (a kill, a bug) stops the run: no new
 fetch starts, queued ones are cancelled, and it propagates once the running ones have returned.
 """
+
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 Item = TypeVar("Item")
 Value = TypeVar("Value")
 Report = TypeVar("Report")
 
 
-def run_overlapped(items: Iterable[Item], fetch: Callable[[Item], Value], compute: Callable[[Item, Value], Report],
-                   *, in_flight: int, workers: int, finished: Callable[[Report], None]) -> list[Report]:
+def run_overlapped(
+    items: Iterable[Item],
+    fetch: Callable[[Item], Value],
+    compute: Callable[[Item, Value], Report],
+    *,
+    in_flight: int,
+    workers: int,
+    finished: Callable[[Report], None],
+) -> list[Report]:
     """``compute(item, fetch(item))`` for every item, fetches overlapped with computes (see module
     docstring); the reports in the order computes ended."""
     if in_flight < 1 or workers < 1:

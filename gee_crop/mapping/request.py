@@ -4,6 +4,7 @@ The run and its ``--dry-run`` take the same request and hand its :class:`MapSett
 engine (:func:`gee_crop.mapping.engine.run_map`, :func:`~gee_crop.mapping.engine.plan_map`), so an
 option cannot be dropped on one path. Mode-like options are str Enums (``gee_crop.config``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -99,9 +100,17 @@ class SourceRequest:
     def open(self, client: object | None = None) -> tuple[FeatureSource, RasterClassMask | None]:
         """The source (and the local cropland mask); ``client``: the Earth Engine client to use
         (None: connect with the project and key)."""
-        return open_source(self.path, self.kind == SourceKind.EARTHENGINE, cropland_mask=self.cropland_mask,
-                           worldcover=self.worldcover, cloud_band=self.cloud_band, project=self.project,
-                           service_account_key=self.service_account_key, client=client, encoding=self.encoding)
+        return open_source(
+            self.path,
+            self.kind == SourceKind.EARTHENGINE,
+            cropland_mask=self.cropland_mask,
+            worldcover=self.worldcover,
+            cloud_band=self.cloud_band,
+            project=self.project,
+            service_account_key=self.service_account_key,
+            client=client,
+            encoding=self.encoding,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ path, or ``sqrt8`` (the default), one byte per value, decoded to reflectance and
 * :class:`EarthEngineSource` asks Earth Engine for the server-side composite of the sampling issue
   (``gee_crop.earthengine.composite.median_composite``), one multi-band computePixels per tile.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,8 +44,16 @@ from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_ti
 from gee_crop.season import SeasonSpan
 from gee_crop.types import RawStack
 
-__all__ = ["TileComposite", "LocalStackSource", "EarthEngineSource", "RasterClassMask",
-           "open_source", "quantize_dn", "decode_pixels", "check_region_in_source"]
+__all__ = [
+    "EarthEngineSource",
+    "LocalStackSource",
+    "RasterClassMask",
+    "TileComposite",
+    "check_region_in_source",
+    "decode_pixels",
+    "open_source",
+    "quantize_dn",
+]
 
 #: DN written for a valid pixel whose composite rounds to 0 (0 is Earth Engine's "masked").
 _MIN_VALID_DN = 1
@@ -105,8 +114,14 @@ class FeatureSource(Protocol):
     def max_in_flight(self) -> int | None:
         """Requests the source may have in flight at once (None: a local source, nothing to overlap)."""
 
-    def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
-                  region: shapely.Geometry | None = None) -> TileComposite:
+    def read_tile(
+        self,
+        grid: OutputGrid,
+        tile: Tile,
+        spec: FeatureSpec,
+        season: SeasonSpan,
+        region: shapely.Geometry | None = None,
+    ) -> TileComposite:
         """The composite of one tile in ``season``, made as the model ``spec`` says (clear threshold,
         gap limit); ``region`` in the grid CRS may let the source skip pixels."""
 
@@ -120,6 +135,7 @@ def quantize_dn(reflectance: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- local stacks
+
 
 @dataclass
 class LocalStackSource:
@@ -156,13 +172,18 @@ class LocalStackSource:
         if _n_dates_in(self.stack.dates, season):
             return
         first, last = (d.astype("datetime64[D]").item() for d in (self.stack.dates.min(), self.stack.dates.max()))
-        covered = [y for y in range(first.year - 1, last.year + 2)
-                   if _n_dates_in(self.stack.dates, spec.season.span_at(y, latitude))]
+        covered = [
+            y
+            for y in range(first.year - 1, last.year + 2)
+            if _n_dates_in(self.stack.dates, spec.season.span_at(y, latitude))
+        ]
         years = ", ".join(map(str, covered)) or "none"
-        raise SeasonError(f"the {self.description} has no acquisition in the season of that --year "
-                          f"({season.start} to {season.end}); "
-                          f"its acquisitions ({first} to {last}) cover the season(s) of {years}: pass "
-                          f"--year {covered[-1] if covered else first.year}")
+        raise SeasonError(
+            f"the {self.description} has no acquisition in the season of that --year "
+            f"({season.start} to {season.end}); "
+            f"its acquisitions ({first} to {last}) cover the season(s) of {years}: pass "
+            f"--year {covered[-1] if covered else first.year}"
+        )
 
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         n_dates = max(1, _n_dates_in(self.stack.dates, season))
@@ -197,8 +218,14 @@ class LocalStackSource:
         inside = (row >= 0) & (row < len(s.y)) & (col >= 0) & (col < len(s.x))
         return np.clip(row, 0, len(s.y) - 1), np.clip(col, 0, len(s.x) - 1), inside
 
-    def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
-                  region: shapely.Geometry | None = None) -> TileComposite:
+    def read_tile(
+        self,
+        grid: OutputGrid,
+        tile: Tile,
+        spec: FeatureSpec,
+        season: SeasonSpan,
+        region: shapely.Geometry | None = None,
+    ) -> TileComposite:
         """Gap-filled 5-day medians of the tile's pixels (nearest stack pixel), as uint16 DN."""
         row, col, inside = self.source_index(grid, tile)
         r, c = row[inside], col[inside]
@@ -209,11 +236,13 @@ class LocalStackSource:
             # only acquisitions inside the season's windows can enter a median: composite those alone
             # (the medians are the same; a year-long stack shrinks to the ~7 months of the season)
             dates = self.stack.dates
-            in_season = np.flatnonzero((dates >= np.datetime64(season.start, "D"))
-                                       & (dates < np.datetime64(season.covered_end, "D")))
+            in_season = np.flatnonzero(
+                (dates >= np.datetime64(season.start, "D")) & (dates < np.datetime64(season.covered_end, "D"))
+            )
             arrays = stack_arrays(self.stack, r, c, dates=in_season, threshold=spec.cloud_threshold)
-            composite = composite_pixels(arrays, season.start_day, season.window_days, n_bins,
-                                         max_gap_bins=spec.max_gap_bins)
+            composite = composite_pixels(
+                arrays, season.start_day, season.window_days, n_bins, max_gap_bins=spec.max_gap_bins
+            )
             composite.values[~composite.keep] = np.nan
             dn[inside] = quantize_dn(composite.values)
             valid[inside] = composite.keep
@@ -229,15 +258,18 @@ class LocalStackSource:
 
 # ------------------------------------------------------------------------------- Earth Engine
 
+
 def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> np.ndarray:
     """computePixels' structured (h, w) array in ``encoding`` -> (h, w, 10, n_bins) uint16 DN in
     config.BANDS order (0 where the pixel is masked: any of its values is 0)."""
     names = composite_band_names(n_bins)
     missing = [n for n in names if n not in (pixels.dtype.names or ())]
     if missing:
-        raise InputError(f"the Earth Engine composite lacks bands {missing[:3]}…; the model expects "
-                         f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings")
-    values = structured_to_unstructured(pixels[names])   # (h, w, 10 * n_bins), band-major
+        raise InputError(
+            f"the Earth Engine composite lacks bands {missing[:3]}…; the model expects "
+            f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings"
+        )
+    values = structured_to_unstructured(pixels[names])  # (h, w, 10 * n_bins), band-major
     values = values.reshape(pixels.shape + (len(BANDS), n_bins))
     valid = (values != 0).all(axis=(2, 3))
     dn = quantize_dn(decode_sqrt8(values)) if Encoding(encoding) is Encoding.SQRT8 else values.astype(np.uint16)
@@ -296,9 +328,11 @@ class EarthEngineSource:
         """SeasonError for a season that ends before Sentinel-2 L2A starts or starts in the future."""
         today = dt.date.today()
         if season.end <= EE_S2_FIRST_DAY or season.start > today:
-            raise SeasonError(f"the season {season.start} to {season.end} is outside the Sentinel-2 L2A data on "
-                              f"Earth Engine ({S2_COLLECTION}: {EE_S2_FIRST_DAY} to today); pass a --year from "
-                              f"{EE_S2_FIRST_DAY.year} to {today.year}")
+            raise SeasonError(
+                f"the season {season.start} to {season.end} is outside the Sentinel-2 L2A data on "
+                f"Earth Engine ({S2_COLLECTION}: {EE_S2_FIRST_DAY} to today); pass a --year from "
+                f"{EE_S2_FIRST_DAY.year} to {today.year}"
+            )
 
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         # the request's values and masks, the decoded copy (float32 on the way for sqrt8) and the model input
@@ -317,9 +351,14 @@ class EarthEngineSource:
     def image(self, region_wgs84: shapely.Geometry, spec: FeatureSpec, season: SeasonSpan) -> ee.Image:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""
         region = ee.Geometry(shapely.geometry.mapping(region_wgs84))
-        image = median_composite(region, season, cloud_band=self.cloud_band,
-                                 threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins,
-                                 encoding=self.encoding)
+        image = median_composite(
+            region,
+            season,
+            cloud_band=self.cloud_band,
+            threshold=spec.cloud_threshold,
+            max_gap_bins=spec.max_gap_bins,
+            encoding=self.encoding,
+        )
         if self.cropland_only:
             # WorldCover class 40 = cropland (METHOD.md also takes "other" from it)
             worldcover = ee.ImageCollection(WORLDCOVER_IMAGE).first().select("Map")
@@ -328,8 +367,14 @@ class EarthEngineSource:
         # valid composite never holds, so no extra mask band is needed; cast last, as unmask may widen
         return cast_image(image.unmask(0), self.encoding)
 
-    def read_tile(self, grid: OutputGrid, tile: Tile, spec: FeatureSpec, season: SeasonSpan,
-                  region: shapely.Geometry | None = None) -> TileComposite:
+    def read_tile(
+        self,
+        grid: OutputGrid,
+        tile: Tile,
+        spec: FeatureSpec,
+        season: SeasonSpan,
+        region: shapely.Geometry | None = None,
+    ) -> TileComposite:
         """The tile's server composite: one request of 10 x n_bins bands (band-major names) in the
         source's encoding, decoded to uint16 DN.
 
@@ -340,8 +385,9 @@ class EarthEngineSource:
         if region is not None:
             footprint = footprint.intersection(region.buffer(grid.scale))
         footprint = reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
-        pixels = self.client.compute_pixels(self.image(footprint, spec, season), tile.ee_grid(grid),
-                                            composite_band_names(season.n_bins))
+        pixels = self.client.compute_pixels(
+            self.image(footprint, spec, season), tile.ee_grid(grid), composite_band_names(season.n_bins)
+        )
         dn = decode_pixels(pixels, season.n_bins, self.encoding)
         valid = (dn != 0).all(axis=(2, 3))
         return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
@@ -360,7 +406,8 @@ def check_region_in_source(region_wgs84: shapely.Geometry, source: FeatureSource
         rx0, ry0, rx1, ry1 = region_wgs84.bounds
         raise RegionError(
             f"the region ({rx0:.4f},{ry0:.4f} to {rx1:.4f},{ry1:.4f}) is outside the source's data "
-            f"({fx0:.4f},{fy0:.4f} to {fx1:.4f},{fy1:.4f}, lon/lat); give a region inside it or another --source")
+            f"({fx0:.4f},{fy0:.4f} to {fx1:.4f},{fy1:.4f}, lon/lat); give a region inside it or another --source"
+        )
 
 
 @dataclass
@@ -377,8 +424,10 @@ class RasterClassMask:
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         if not self.path.is_file():
-            raise InputError(f"cropland raster {self.path} does not exist; give an ESA WorldCover GeoTIFF "
-                             "covering the region (class 40 = cropland)")
+            raise InputError(
+                f"cropland raster {self.path} does not exist; give an ESA WorldCover GeoTIFF "
+                "covering the region (class 40 = cropland)"
+            )
 
     def __call__(self, grid: OutputGrid, tile: Tile) -> np.ndarray:
         x, y = tile.pixel_centres(grid)
@@ -397,22 +446,34 @@ class RasterClassMask:
         return inside & np.isin(values[rr, cc], self.classes)
 
 
-def open_source(source_path: str | Path | None, earthengine: bool, *, cropland_mask: bool = False,
-                worldcover: str | Path | None = None, cloud_band: str = "cs", project: str | None = None,
-                service_account_key: str | Path | None = None, client: object | None = None,
-                encoding: Encoding | str = Encoding.SQRT8) -> tuple[FeatureSource, RasterClassMask | None]:
+def open_source(
+    source_path: str | Path | None,
+    earthengine: bool,
+    *,
+    cropland_mask: bool = False,
+    worldcover: str | Path | None = None,
+    cloud_band: str = "cs",
+    project: str | None = None,
+    service_account_key: str | Path | None = None,
+    client: object | None = None,
+    encoding: Encoding | str = Encoding.SQRT8,
+) -> tuple[FeatureSource, RasterClassMask | None]:
     """The source (and local cropland mask) named by the ``gee-crop map`` options."""
     if bool(source_path) == bool(earthengine):
         raise InputError("give exactly one of --source STACK (a local raw S2 stack) or --earthengine")
     if earthengine:
         if worldcover:
-            raise InputError("--worldcover is for local stacks; with --earthengine, --cropland-mask "
-                             "reads ESA WorldCover on the server")
+            raise InputError(
+                "--worldcover is for local stacks; with --earthengine, --cropland-mask "
+                "reads ESA WorldCover on the server"
+            )
         if client is None:
             client = ee_client.get_client(project, service_account_key=service_account_key)
         return EarthEngineSource(client, cloud_band=cloud_band, cropland_only=cropland_mask, encoding=encoding), None
     if cropland_mask and not worldcover:
-        raise InputError("--cropland-mask with a local --source needs --worldcover WORLDCOVER.tif "
-                         "(an ESA WorldCover GeoTIFF covering the stack)")
+        raise InputError(
+            "--cropland-mask with a local --source needs --worldcover WORLDCOVER.tif "
+            "(an ESA WorldCover GeoTIFF covering the stack)"
+        )
     cropland = RasterClassMask(Path(worldcover)) if worldcover else None
     return LocalStackSource(open_local_stack(source_path)), cropland

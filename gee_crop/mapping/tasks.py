@@ -1,12 +1,13 @@
 """One tile's work in a map: read its composite (the fetch stage), then mask, classify and write it
 (the compute stage). :class:`TilePlan` is everything a tile needs, shared read-only by all tiles and
 sent once to each Dask worker (it carries the model file's bytes, not its path)."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import shapely
@@ -32,9 +33,9 @@ class TileReport:
     bytes_fetched: int = 0
     seconds: float = 0.0
     error: str = ""
-    read_seconds: float = 0.0       # source: composite (local) or request + decode (Earth Engine)
+    read_seconds: float = 0.0  # source: composite (local) or request + decode (Earth Engine)
     inference_seconds: float = 0.0  # onnxruntime
-    shift: dict | None = None       # the tile's ShiftTally.to_dict() (features/shift.py), kept in the ledger
+    shift: dict | None = None  # the tile's ShiftTally.to_dict() (features/shift.py), kept in the ledger
 
 
 @dataclass
@@ -109,6 +110,13 @@ def classify_tile(plan: TilePlan, tile: Tile, fetched: tuple[object, float]) -> 
         writers.write_tile(tile_path(plan, tile), bands, plan.grid, tile)
     except GeeCropError as exc:
         return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - clock[0] + read_s)
-    return TileReport(tile, "done", int(valid.sum()), composite.bytes_fetched,
-                      time.perf_counter() - clock[0] + fetched[1], read_seconds=read_s, inference_seconds=inference_s,
-                      shift=shift)
+    return TileReport(
+        tile,
+        "done",
+        int(valid.sum()),
+        composite.bytes_fetched,
+        time.perf_counter() - clock[0] + fetched[1],
+        read_seconds=read_s,
+        inference_seconds=inference_s,
+        shift=shift,
+    )

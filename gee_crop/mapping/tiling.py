@@ -3,6 +3,7 @@
 Grid transforms use GDAL/affine order ``(a, b, c, d, e, f)``: ``x = a*col + b*row + c``,
 ``y = d*col + e*row + f`` with ``(c, f)`` the upper-left corner of the upper-left pixel.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,8 @@ import shapely
 from rasterio.transform import Affine
 from shapely.geometry import box
 
-from gee_crop.errors import RegionError
 from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
+from gee_crop.errors import RegionError
 from gee_crop.types import RawStack
 
 #: Earth Engine's computePixels payload limit (bytes), as xee enforces it.
@@ -59,7 +60,7 @@ class OutputGrid:
         return {"crs": self.crs, "transform": list(self.transform), "width": self.width, "height": self.height}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "OutputGrid":
+    def from_dict(cls, d: dict) -> OutputGrid:
         return cls(d["crs"], tuple(float(v) for v in d["transform"]), int(d["width"]), int(d["height"]))
 
 
@@ -88,10 +89,11 @@ class Tile:
     def ee_grid(self, grid: OutputGrid) -> dict:
         """The ``grid`` argument of Earth Engine's computePixels for this tile."""
         a, b, c, d, e, f = self.transform(grid)
-        return {"dimensions": {"width": self.width, "height": self.height},
-                "affineTransform": {"scaleX": a, "shearX": b, "translateX": c,
-                                    "shearY": d, "scaleY": e, "translateY": f},
-                "crsCode": grid.crs}
+        return {
+            "dimensions": {"width": self.width, "height": self.height},
+            "affineTransform": {"scaleX": a, "shearX": b, "translateX": c, "shearY": d, "scaleY": e, "translateY": f},
+            "crsCode": grid.crs,
+        }
 
     def bounds(self, grid: OutputGrid) -> tuple[float, float, float, float]:
         """(min x, min y, max x, max y) of the tile in the grid CRS."""
@@ -110,8 +112,13 @@ class Tile:
         return a * cols + b * rows + c, d * cols + e * rows + f
 
 
-def grid_for_region(region_wgs84: shapely.Geometry, *, crs: str | None = None,
-                    scale: float = DEFAULT_SCALE_M, origin: tuple[float, float] = (0.0, 0.0)) -> OutputGrid:
+def grid_for_region(
+    region_wgs84: shapely.Geometry,
+    *,
+    crs: str | None = None,
+    scale: float = DEFAULT_SCALE_M,
+    origin: tuple[float, float] = (0.0, 0.0),
+) -> OutputGrid:
     """The smallest grid of ``scale``-sized pixels, aligned to ``origin``, that covers the region.
 
     ``crs`` defaults to the UTM zone of the region's centroid. Pixel edges fall on
@@ -134,8 +141,9 @@ def grid_for_region(region_wgs84: shapely.Geometry, *, crs: str | None = None,
     return OutputGrid(crs, (scale, 0.0, x0, 0.0, -scale, y1), width, height)
 
 
-def max_ee_tile_size(n_values_per_pixel: int, bytes_per_value: int = 2,
-                     limit_bytes: int = EE_REQUEST_LIMIT_BYTES) -> int:
+def max_ee_tile_size(
+    n_values_per_pixel: int, bytes_per_value: int = 2, limit_bytes: int = EE_REQUEST_LIMIT_BYTES
+) -> int:
     """Largest square tile side (multiple of 16) whose request stays under Earth Engine's limit.
 
     For the default stack (10 bands x 43 bins as uint16) this is 192 px: 192^2 x 430 x 3 B = 45.4 MiB.
@@ -143,8 +151,10 @@ def max_ee_tile_size(n_values_per_pixel: int, bytes_per_value: int = 2,
     per_pixel = n_values_per_pixel * (bytes_per_value + EE_MASK_BYTES_PER_VALUE)
     side = math.isqrt(limit_bytes // per_pixel)
     if side < TILE_ALIGN:
-        raise RegionError(f"{n_values_per_pixel} values per pixel do not fit one Earth Engine request; "
-                          "use fewer bins (a longer --window) or fewer bands")
+        raise RegionError(
+            f"{n_values_per_pixel} values per pixel do not fit one Earth Engine request; "
+            "use fewer bins (a longer --window) or fewer bands"
+        )
     return side - side % TILE_ALIGN
 
 
@@ -155,8 +165,11 @@ def plan_tiles(grid: OutputGrid, tile_size: int, region: shapely.Geometry | None
     """
     if tile_size < 1:
         raise RegionError(f"--tile-size {tile_size} must be a positive number of pixels")
-    tiles = [Tile(r, c, min(tile_size, grid.height - r), min(tile_size, grid.width - c))
-             for r in range(0, grid.height, tile_size) for c in range(0, grid.width, tile_size)]
+    tiles = [
+        Tile(r, c, min(tile_size, grid.height - r), min(tile_size, grid.width - c))
+        for r in range(0, grid.height, tile_size)
+        for c in range(0, grid.width, tile_size)
+    ]
     if region is None:
         return tiles
     shapely.prepare(region)  # many intersects tests against one polygon

@@ -7,6 +7,7 @@ list, the contract's ``classes``: the paper's seven by default),
 class (probability, percent). ``map.tif`` gets bands 1-2 (class with an embedded colour table and
 class names in its tags), ``probabilities.tif`` the per-class bands.
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,10 @@ def write_atomic(path: Path, write) -> Path:
         return atomic_write(path, write)
     except GDAL_WRITE_ERRORS as exc:
         why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise OutputWriteError(f"could not write {path} ({why}); free disk space or choose a writable --out, "
-                               "then rerun the same command (finished tiles are kept)") from None
+        raise OutputWriteError(
+            f"could not write {path} ({why}); free disk space or choose a writable --out, "
+            "then rerun the same command (finished tiles are kept)"
+        ) from None
 
 
 def verify_raster(path: Path, expected: np.ndarray) -> None:
@@ -82,9 +85,17 @@ def encode_bands(probabilities: np.ndarray, valid: np.ndarray, with_probabilitie
 def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, tile: Tile) -> Path:
     """Write one tile's (bands, h, w) uint8 map atomically as a GeoTIFF, verified by reading it back
     (:func:`verify_raster`); OutputWriteError when it cannot be written whole."""
-    profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": bands.shape[0],
-               "dtype": "uint8", "crs": grid.crs, "transform": rasterio.Affine(*tile.transform(grid)),
-               "nodata": NO_CLASS, "compress": "deflate"}
+    profile = {
+        "driver": "GTiff",
+        "width": tile.width,
+        "height": tile.height,
+        "count": bands.shape[0],
+        "dtype": "uint8",
+        "crs": grid.crs,
+        "transform": rasterio.Affine(*tile.transform(grid)),
+        "nodata": NO_CLASS,
+        "compress": "deflate",
+    }
 
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
@@ -100,8 +111,15 @@ def colormap(classes: tuple[str, ...] = CLASSES) -> dict[int, tuple[int, int, in
     return {int(i): tuple(int(v) for v in table[i]) for i in (*range(len(classes)), NO_CLASS)}
 
 
-def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str | os.PathLike, *,
-                 bands: list[int], tags: dict | None = None, classes: tuple[str, ...] = CLASSES) -> np.ndarray:
+def assemble_cog(
+    tile_paths: dict[Tile, Path],
+    grid: OutputGrid,
+    out_path: str | os.PathLike,
+    *,
+    bands: list[int],
+    tags: dict | None = None,
+    classes: tuple[str, ...] = CLASSES,
+) -> np.ndarray:
     """Mosaic bands ``bands`` (1-based, of the tile files) into one COG (tiled, deflate, nearest
     overviews); returns (n_classes,) class pixel counts when band 1 (class) is among them, else zeros.
 
@@ -113,10 +131,21 @@ def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str |
     out_path = Path(out_path)
     names = [band_names(True, classes)[b - 1] for b in bands]
     counts = np.zeros(len(classes), dtype=np.int64)
-    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": len(bands),
-               "dtype": "uint8", "crs": grid.crs, "transform": grid.affine, "nodata": NO_CLASS,
-               "tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "deflate",
-               "BIGTIFF": "IF_SAFER"}
+    profile = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": len(bands),
+        "dtype": "uint8",
+        "crs": grid.crs,
+        "transform": grid.affine,
+        "nodata": NO_CLASS,
+        "tiled": True,
+        "blockxsize": COG_BLOCK,
+        "blockysize": COG_BLOCK,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+    }
     mosaic = temporary_path(out_path.with_name(out_path.stem + "_mosaic.tif"))
 
     def write(tmp: Path) -> None:
@@ -127,20 +156,30 @@ def assemble_cog(tile_paths: dict[Tile, Path], grid: OutputGrid, out_path: str |
                         values = src.read(bands)
                     dst.write(values, window=Window(tile.col_off, tile.row_off, tile.width, tile.height))
                     if bands[0] == 1:
-                        counts[:] += np.bincount(values[0].ravel(), minlength=256)[:len(classes)]
+                        counts[:] += np.bincount(values[0].ravel(), minlength=256)[: len(classes)]
                 for i, name in enumerate(names, start=1):
                     dst.set_band_description(i, name)
                     if name == "class":
                         dst.write_colormap(i, colormap(classes))
-                        dst.update_tags(i, class_names=json.dumps(list(classes)),
-                                        **{f"class_{k}": c for k, c in enumerate(classes)})
+                        dst.update_tags(
+                            i, class_names=json.dumps(list(classes)), **{f"class_{k}": c for k, c in enumerate(classes)}
+                        )
                     else:
-                        dst.update_tags(i, units="percent",
-                                        meaning="max class probability" if name == "confidence" else
-                                        f"probability of {name[2:]}")
+                        dst.update_tags(
+                            i,
+                            units="percent",
+                            meaning="max class probability" if name == "confidence" else f"probability of {name[2:]}",
+                        )
                 dst.update_tags(**(tags or {}))
-            rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="deflate", blocksize=COG_BLOCK,
-                                 overview_resampling="nearest", BIGTIFF="IF_SAFER")
+            rasterio.shutil.copy(
+                mosaic,
+                tmp,
+                driver="COG",
+                compress="deflate",
+                blocksize=COG_BLOCK,
+                overview_resampling="nearest",
+                BIGTIFF="IF_SAFER",
+            )
             _verify_cog(tmp, grid, len(bands), counts if bands[0] == 1 else None)
         finally:
             mosaic.unlink(missing_ok=True)
@@ -157,12 +196,14 @@ def _verify_cog(path: Path, grid: OutputGrid, count: int, class_counts: np.ndarr
     try:
         with rasterio.open(path) as src:
             if (src.width, src.height, src.count) != (grid.width, grid.height, count):
-                raise OSError(f"the written COG is {src.width} x {src.height} x {src.count}, not "
-                              f"{grid.width} x {grid.height} x {count}")
+                raise OSError(
+                    f"the written COG is {src.width} x {src.height} x {src.count}, not "
+                    f"{grid.width} x {grid.height} x {count}"
+                )
             if class_counts is not None:
                 found = np.zeros(len(class_counts), dtype=np.int64)
                 for _, window in src.block_windows(1):
-                    found += np.bincount(src.read(1, window=window).ravel(), minlength=256)[:len(class_counts)]
+                    found += np.bincount(src.read(1, window=window).ravel(), minlength=256)[: len(class_counts)]
                 if not np.array_equal(found, class_counts):
                     raise OSError("the written COG does not read back the mapped pixels (disk full?)")
     except (rasterio.errors.RasterioError, rasterio._err.CPLE_BaseError) as exc:
@@ -179,7 +220,7 @@ def pixel_area_m2(grid: OutputGrid) -> float:
         # a degree of longitude shrinks with cos(latitude); spherical earth, good to ~0.5 %
         lat = np.radians(grid.transform[5] - e * grid.height / 2)
         metres_per_degree = np.pi * 6_371_008.8 / 180
-        return float(a * e * metres_per_degree ** 2 * np.cos(lat))
+        return float(a * e * metres_per_degree**2 * np.cos(lat))
     return float(a * e * crs.axis_info[0].unit_conversion_factor ** 2)
 
 
@@ -187,8 +228,10 @@ def area_table(counts: np.ndarray, grid: OutputGrid, classes: tuple[str, ...] = 
     """Per-class rows {class, pixels, hectares, percent} of the mapped pixels."""
     hectares = counts * pixel_area_m2(grid) / 1e4
     total = max(int(counts.sum()), 1)
-    return [{"class": c, "pixels": int(n), "hectares": round(float(ha), 4),
-             "percent": round(100.0 * int(n) / total, 3)} for c, n, ha in zip(classes, counts, hectares)]
+    return [
+        {"class": c, "pixels": int(n), "hectares": round(float(ha), 4), "percent": round(100.0 * int(n) / total, 3)}
+        for c, n, ha in zip(classes, counts, hectares)
+    ]
 
 
 def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
@@ -201,8 +244,14 @@ def write_area_csv(rows: list[dict], path: str | os.PathLike) -> Path:
     return write_atomic(Path(path), write)
 
 
-def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, title: str = "",
-                  reference: np.ndarray | None = None, classes: tuple[str, ...] = CLASSES) -> Path:
+def write_preview(
+    cog_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    *,
+    title: str = "",
+    reference: np.ndarray | None = None,
+    classes: tuple[str, ...] = CLASSES,
+) -> Path:
     """PNG of the class band (decimated to <= 1024 px a side) with a legend; the reference labels
     ((H, W) class indices, NO_CLASS unlabelled) are drawn beside it when given."""
     import matplotlib
@@ -213,8 +262,11 @@ def write_preview(cog_path: str | os.PathLike, png_path: str | os.PathLike, *, t
 
     with rasterio.open(cog_path) as src:
         factor = max(1, int(np.ceil(max(src.width, src.height) / PREVIEW_MAX_PX)))
-        mapped = src.read(1, out_shape=(max(1, src.height // factor), max(1, src.width // factor)),
-                          resampling=rasterio.enums.Resampling.nearest)
+        mapped = src.read(
+            1,
+            out_shape=(max(1, src.height // factor), max(1, src.width // factor)),
+            resampling=rasterio.enums.Resampling.nearest,
+        )
     panels = [("map", mapped)] + ([("reference labels", reference)] if reference is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 2, 5), squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):

@@ -11,9 +11,10 @@ Like CropNet, each model normalizes per band inside ``forward`` (``models.normal
 feed raw reflectance (DN / 1e4) of shape (N, 1, 10, t) and get logits (N, 7). ``models.registry``
 registers each of them.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -27,8 +28,15 @@ from gee_crop.models.normalization import InputNormalization, rename_legacy_buff
 class _BandNormalized(nn.Module):
     """Per-band normalization of (N, 1, bands, t) reflectance, then ``body``, then a linear head."""
 
-    def __init__(self, body: nn.Module, n_features: int, n_bands: int, n_classes: int,
-                 head_norm: nn.Module | None = None, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        body: nn.Module,
+        n_features: int,
+        n_bands: int,
+        n_classes: int,
+        head_norm: nn.Module | None = None,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.normalization = InputNormalization(n_bands, axis=-2)
         self.register_load_state_dict_pre_hook(rename_legacy_buffers)
@@ -54,20 +62,29 @@ class _Bottleneck(nn.Module):
         super().__init__()
         c_out = width * self.expansion
         self.main = nn.Sequential(
-            nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(width),
+            nn.Conv2d(c_in, width, 1, bias=False),
+            nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.Conv2d(width, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
-        self.shortcut = (nn.Identity() if stride == 1 and c_in == c_out else
-                         nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)))
+            nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+        )
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.main(x) + self.shortcut(x))
 
 
-def resnet50(n_bands: int = len(BANDS), n_classes: int = len(CLASSES),
-             strides: Sequence[int] = (1, 2, 2, 1)) -> _BandNormalized:
+def resnet50(
+    n_bands: int = len(BANDS), n_classes: int = len(CLASSES), strides: Sequence[int] = (1, 2, 2, 1)
+) -> _BandNormalized:
     """ResNet50: 7x7 stem at stride 1 without max-pooling (ImageNet: stride 4), stages 3-4-6-3."""
     layers: list[nn.Module] = [nn.Conv2d(1, 64, 7, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True)]
     c_in = 64
@@ -79,10 +96,14 @@ def resnet50(n_bands: int = len(BANDS), n_classes: int = len(CLASSES),
 
 
 # ---------------------------------------------------------------- EfficientNetV2-S
-def _conv_bn_act(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1,
-                 act: bool = True) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
-            nn.BatchNorm2d(c_out, eps=1e-3), *([nn.SiLU(inplace=True)] if act else [])]
+def _conv_bn_act(
+    c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True
+) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out, eps=1e-3),
+        *([nn.SiLU(inplace=True)] if act else []),
+    ]
 
 
 class _SqueezeExcite(nn.Module):
@@ -103,8 +124,11 @@ class _MBConv(nn.Module):
         super().__init__()
         hidden = c_in * expand
         if fused:
-            layers = (_conv_bn_act(c_in, c_out, 3, stride) if expand == 1 else
-                      [*_conv_bn_act(c_in, hidden, 3, stride), *_conv_bn_act(hidden, c_out, 1, act=False)])
+            layers = (
+                _conv_bn_act(c_in, c_out, 3, stride)
+                if expand == 1
+                else [*_conv_bn_act(c_in, hidden, 3, stride), *_conv_bn_act(hidden, c_out, 1, act=False)]
+            )
         else:
             layers = [*_conv_bn_act(c_in, hidden, 1), *_conv_bn_act(hidden, hidden, 3, stride, groups=hidden)]
             if se:
@@ -119,12 +143,19 @@ class _MBConv(nn.Module):
 
 
 #: (fused, expand, stride, out channels, layers) per stage; strides reduced from 2-2-2-1-2 to 2-1-2-1-1.
-EFFICIENTNET_V2_S_STAGES = ((True, 1, 1, 24, 2), (True, 4, 2, 48, 4), (True, 4, 1, 64, 4),
-                            (False, 4, 2, 128, 6), (False, 6, 1, 160, 9), (False, 6, 1, 256, 15))
+EFFICIENTNET_V2_S_STAGES = (
+    (True, 1, 1, 24, 2),
+    (True, 4, 2, 48, 4),
+    (True, 4, 1, 64, 4),
+    (False, 4, 2, 128, 6),
+    (False, 6, 1, 160, 9),
+    (False, 6, 1, 256, 15),
+)
 
 
-def efficientnet_v2_s(n_bands: int = len(BANDS), n_classes: int = len(CLASSES),
-                      dropout: float = 0.2) -> _BandNormalized:
+def efficientnet_v2_s(
+    n_bands: int = len(BANDS), n_classes: int = len(CLASSES), dropout: float = 0.2
+) -> _BandNormalized:
     """EfficientNetV2-S: stem 3x3 at stride 1 (ImageNet: 2), six (Fused-)MBConv stages, 1x1 head to 1280."""
     layers: list[nn.Module] = list(_conv_bn_act(1, 24, 3))
     c_in = 24
@@ -163,8 +194,9 @@ class _ConvNeXtBlock(nn.Module):
         return x + y.permute(0, 3, 1, 2)
 
 
-def convnext_tiny(n_bands: int = len(BANDS), n_classes: int = len(CLASSES),
-                  strides: Sequence[int] = (2, 2, 1)) -> _BandNormalized:
+def convnext_tiny(
+    n_bands: int = len(BANDS), n_classes: int = len(CLASSES), strides: Sequence[int] = (2, 2, 1)
+) -> _BandNormalized:
     """ConvNeXt-Tiny (depths 3-3-9-3, widths 96-192-384-768): stem 3x3 at stride 1 (ImageNet: 4x4
     patchify at stride 4); 2x2 downsampling convs between stages, the last one at stride 1."""
     dims, depths = (96, 192, 384, 768), (3, 3, 9, 3)
@@ -174,11 +206,15 @@ def convnext_tiny(n_bands: int = len(BANDS), n_classes: int = len(CLASSES),
             stride = strides[stage - 1]
             # a 2x2 kernel at stride 1 keeps the size with one replicated row/column on one side
             pad = [] if stride == 2 else [nn.ReplicationPad2d((0, 1, 0, 1))]
-            layers += [_ChannelsFirstLayerNorm(dims[stage - 1]), *pad,
-                       nn.Conv2d(dims[stage - 1], dim, 2, stride=stride)]
+            layers += [
+                _ChannelsFirstLayerNorm(dims[stage - 1]),
+                *pad,
+                nn.Conv2d(dims[stage - 1], dim, 2, stride=stride),
+            ]
         layers += [_ConvNeXtBlock(dim) for _ in range(depth)]
-    return _BandNormalized(_Pad2(nn.Sequential(*layers)), dims[-1], n_bands, n_classes,
-                           head_norm=nn.LayerNorm(dims[-1], eps=1e-6))
+    return _BandNormalized(
+        _Pad2(nn.Sequential(*layers)), dims[-1], n_bands, n_classes, head_norm=nn.LayerNorm(dims[-1], eps=1e-6)
+    )
 
 
 class _Pad2(nn.Module):

@@ -4,26 +4,38 @@ Both variants standardise their input per band (2D) or per feature (1D) inside `
 (``models.normalization``), so every caller (training, evaluation, ONNX, mapping) feeds raw
 reflectance (DN / 1e4) and the normalization travels with the weights.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from gee_crop.config import BANDS, CROPNET_WIDTHS
 from gee_crop.classes import CLASSES
+from gee_crop.config import BANDS, CROPNET_WIDTHS
 from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
 from gee_crop.season import Season
 
 
-def _block(conv: type[nn.Module], norm: type[nn.Module], drop: type[nn.Module],
-           c_in: int, c_out: int, stride: int, dropout: float) -> nn.Sequential:
+def _block(
+    conv: type[nn.Module],
+    norm: type[nn.Module],
+    drop: type[nn.Module],
+    c_in: int,
+    c_out: int,
+    stride: int,
+    dropout: float,
+) -> nn.Sequential:
     """Two 3-wide convs (no bias: BatchNorm follows) + BN + ReLU, then channel dropout."""
     return nn.Sequential(
-        conv(c_in, c_out, 3, stride=stride, padding=1, bias=False), norm(c_out), nn.ReLU(inplace=True),
-        conv(c_out, c_out, 3, stride=1, padding=1, bias=False), norm(c_out), nn.ReLU(inplace=True),
+        conv(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        norm(c_out),
+        nn.ReLU(inplace=True),
+        conv(c_out, c_out, 3, stride=1, padding=1, bias=False),
+        norm(c_out),
+        nn.ReLU(inplace=True),
         drop(dropout),
     )
 
@@ -71,8 +83,14 @@ class CropNet2D(_CropNet):
     _conv, _norm, _drop, _axis = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d, -2
     _pool = staticmethod(nn.functional.adaptive_avg_pool2d)
 
-    def __init__(self, n_bands: int = len(BANDS), n_bins: int = Season().n_bins, n_classes: int = len(CLASSES),
-                 widths: Sequence[int] = CROPNET_WIDTHS, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        n_bands: int = len(BANDS),
+        n_bins: int = Season().n_bins,
+        n_classes: int = len(CLASSES),
+        widths: Sequence[int] = CROPNET_WIDTHS,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__(n_bands, n_classes, widths, dropout)
         self.n_bands, self.n_bins = n_bands, n_bins
 
@@ -86,8 +104,13 @@ class CropNet1D(_CropNet):
     _conv, _norm, _drop, _axis = nn.Conv1d, nn.BatchNorm1d, nn.Dropout1d, -1
     _pool = staticmethod(nn.functional.adaptive_avg_pool1d)
 
-    def __init__(self, n_features: int, n_classes: int = len(CLASSES),
-                 widths: Sequence[int] = CROPNET_WIDTHS, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int = len(CLASSES),
+        widths: Sequence[int] = CROPNET_WIDTHS,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__(n_features, n_classes, widths, dropout)
         self.n_features = n_features
 

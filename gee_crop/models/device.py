@@ -1,4 +1,5 @@
 """Which torch device to run on: one rule for training, evaluation and the CLI options."""
+
 from __future__ import annotations
 
 import torch
@@ -7,7 +8,7 @@ from gee_crop.errors import InputError
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU; an unavailable CUDA request is a user error."""
+    """ "auto" -> CUDA when available, else CPU; an unavailable CUDA request is a user error."""
     if isinstance(name, torch.device):
         return name
     if name == "auto":

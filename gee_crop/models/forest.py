@@ -6,6 +6,7 @@ on 1D medians is a strong, cheap baseline (95.77 % OA FRA->FRA, 92.26 % FRA->BEL
 A fitted forest is stored as ONNX (:func:`forest_to_onnx`), never as a pickle, so ``map`` and
 ``evaluate`` run it with onnxruntime and no code is unpickled when a model file is read.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ RF_TREES = 500
 FOREST_OPSETS = {"": 17, "ai.onnx.ml": 3}
 
 
-def fit_random_forest(features: np.ndarray, labels: np.ndarray, *, n_estimators: int = RF_TREES,
-                      seed: int = 0, n_jobs: int = -1):
+def fit_random_forest(
+    features: np.ndarray, labels: np.ndarray, *, n_estimators: int = RF_TREES, seed: int = 0, n_jobs: int = -1
+):
     """Fit ``RandomForestClassifier(n_estimators=500, n_jobs=-1)`` on (n, F) features, (n,) class indices."""
     from sklearn.ensemble import RandomForestClassifier
 
@@ -40,8 +42,9 @@ def forest_probabilities(forest, features: np.ndarray, n_classes: int = len(CLAS
     return out
 
 
-def forest_to_onnx(forest, n_features: int, input_name: str, output_name: str,
-                   n_classes: int = len(CLASSES)) -> onnx.ModelProto:
+def forest_to_onnx(
+    forest, n_features: int, input_name: str, output_name: str, n_classes: int = len(CLASSES)
+) -> onnx.ModelProto:
     """The fitted forest as an ONNX graph: ``input_name`` (N, n_features) float32 ->
     ``output_name`` (N, n_classes) probabilities in config.CLASSES order.
 
@@ -52,8 +55,12 @@ def forest_to_onnx(forest, n_features: int, input_name: str, output_name: str,
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
-    proto = to_onnx(forest, initial_types=[(input_name, FloatTensorType([None, int(n_features)]))],
-                    options={id(forest): {"zipmap": False}}, target_opset=dict(FOREST_OPSETS))
+    proto = to_onnx(
+        forest,
+        initial_types=[(input_name, FloatTensorType([None, int(n_features)]))],
+        options={id(forest): {"zipmap": False}},
+        target_opset=dict(FOREST_OPSETS),
+    )
     graph = proto.graph
     seen = np.asarray(forest.classes_, dtype=np.int64)
     placement = np.zeros((len(seen), n_classes), dtype=np.float32)

@@ -23,6 +23,7 @@ and hands that on; every reader here takes a ModelFile or, for scripts and tests
 then). A gee-crop 0.1.0 forest pickle (``model.pkl``) is refused with the command that converts it
 (:func:`load_pickled_forest` is that conversion's only reader, behind ``trust_pickle=True``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,10 @@ def convert_command(path: str | os.PathLike) -> str:
 
 
 def _not_a_model(path: Path, why: str) -> ModelFileError:
-    return ModelFileError(f"{path} is not a gee-crop model ({why}); give a model.pt or model.onnx written by "
-                          "`gee-crop train` or `gee-crop export`")
+    return ModelFileError(
+        f"{path} is not a gee-crop model ({why}); give a model.pt or model.onnx written by "
+        "`gee-crop train` or `gee-crop export`"
+    )
 
 
 def _onnx_proto(data: bytes) -> onnx.ModelProto | None:
@@ -155,9 +158,11 @@ def file_kind(model: ModelLike) -> FileKind:
 
 
 def _pickle_refused(path: Path) -> ModelFileError:
-    return ModelFileError(f"{path} is a pickle (gee-crop 0.1.0 wrote Random Forests as model.pkl), which gee-crop "
-                          "no longer loads because unpickling can run any code; if you made the file yourself, "
-                          f"convert it once with `{convert_command(path)}`")
+    return ModelFileError(
+        f"{path} is a pickle (gee-crop 0.1.0 wrote Random Forests as model.pkl), which gee-crop "
+        "no longer loads because unpickling can run any code; if you made the file yourself, "
+        f"convert it once with `{convert_command(path)}`"
+    )
 
 
 def _check_payload(path: Path, payload: Any, what: str) -> dict:
@@ -166,8 +171,10 @@ def _check_payload(path: Path, payload: Any, what: str) -> dict:
         held = "a plain torch state_dict or checkpoint" if isinstance(payload, dict) else type(payload).__name__
         raise _not_a_model(path, f"it holds {held} without the '{FORMAT_KEY}' key")
     if str(payload[FORMAT_KEY]) != FORMAT_VERSION:
-        raise ModelFileError(f"{path} has model format {payload[FORMAT_KEY]!r} but this gee-crop reads "
-                             f"format {FORMAT_VERSION!r}; upgrade gee-crop or retrain the model")
+        raise ModelFileError(
+            f"{path} has model format {payload[FORMAT_KEY]!r} but this gee-crop reads "
+            f"format {FORMAT_VERSION!r}; upgrade gee-crop or retrain the model"
+        )
     missing = [k for k in CONTRACT_KEYS if k not in payload]
     if missing:
         raise _not_a_model(path, f"its {what} lacks {', '.join(missing)}")
@@ -185,8 +192,10 @@ def _onnx_metadata(path: Path, proto: onnx.ModelProto) -> dict:
     """The gee-crop metadata of a parsed ONNX file, decoded and checked."""
     props = {p.key: p.value for p in proto.metadata_props}
     if FORMAT_KEY not in props:
-        raise ModelFileError(f"{path} is an ONNX model without gee-crop metadata; export it with "
-                             "`gee-crop export MODEL.pt --out FILE.onnx`")
+        raise ModelFileError(
+            f"{path} is an ONNX model without gee-crop metadata; export it with "
+            "`gee-crop export MODEL.pt --out FILE.onnx`"
+        )
     meta = {key: _decode(value) for key, value in props.items()}
     meta = _check_payload(path, meta, "ONNX metadata")
     try:
@@ -206,8 +215,10 @@ def read_onnx_metadata(model: ModelLike) -> dict:
     """
     model = read_model_file(model)
     if model.kind != "onnx":
-        raise ModelFileError(f"{model.path} is not an ONNX model; give a file written by `gee-crop export` "
-                             "or `gee-crop train --arch random_forest`")
+        raise ModelFileError(
+            f"{model.path} is not an ONNX model; give a file written by `gee-crop export` "
+            "or `gee-crop train --arch random_forest`"
+        )
     return model.meta
 
 
@@ -255,18 +266,28 @@ def _trained_meta(contract: FeatureSpec, arch: Arch | str, arch_kwargs: dict, ex
     missing = [k for k in ("train_config", "metrics") if k not in extra]
     if missing:
         raise ValueError(f"model metadata lacks {missing}")
-    return _plain({FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": Arch(arch).value,
-                   "arch_kwargs": arch_kwargs, **extra})
+    return _plain(
+        {
+            FORMAT_KEY: FORMAT_VERSION,
+            **contract.to_meta(),
+            "arch": Arch(arch).value,
+            "arch_kwargs": arch_kwargs,
+            **extra,
+        }
+    )
 
 
-def save_model(path: str | os.PathLike, model: torch.nn.Module, arch: Arch | str, arch_kwargs: dict,
-               contract: FeatureSpec, **extra) -> Path:
+def save_model(
+    path: str | os.PathLike, model: torch.nn.Module, arch: Arch | str, arch_kwargs: dict, contract: FeatureSpec, **extra
+) -> Path:
     """Write a torch model file atomically (weights on CPU); ``extra`` holds ``train_config`` and
     ``metrics`` (plain data). Returns the path."""
     if Arch(arch) not in torch_archs():
         raise ValueError(f"arch must be one of {[a.value for a in torch_archs()]}, got {arch!r}")
-    payload = {**_trained_meta(contract, arch, arch_kwargs, extra),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    payload = {
+        **_trained_meta(contract, arch, arch_kwargs, extra),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
     return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
 
 
@@ -284,8 +305,10 @@ def load_model(model: ModelLike) -> tuple[torch.nn.Module, dict]:
     if model.kind == "pickle":
         raise _pickle_refused(path)
     if model.kind == "onnx":
-        raise ModelFileError(f"{path} is an ONNX model, not a torch model.pt; run it with `gee-crop map` or "
-                             "`gee-crop evaluate`, or give the model.pt it was exported from")
+        raise ModelFileError(
+            f"{path} is an ONNX model, not a torch model.pt; run it with `gee-crop map` or "
+            "`gee-crop evaluate`, or give the model.pt it was exported from"
+        )
     payload = _torch_payload(path, model.data)
     arch, kwargs = payload.get("arch"), payload.get("arch_kwargs", {})
     try:
@@ -295,8 +318,10 @@ def load_model(model: ModelLike) -> tuple[torch.nn.Module, dict]:
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise ModelFileError(f"{path}: weights do not match {arch} {kwargs} ({str(exc).splitlines()[0]}); "
-                             "the file is damaged, retrain the model") from None
+        raise ModelFileError(
+            f"{path}: weights do not match {arch} {kwargs} ({str(exc).splitlines()[0]}); "
+            "the file is damaged, retrain the model"
+        ) from None
     apply_input_scaling(net, FeatureSpec.from_meta(payload).input_scaling)
     return net.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
 
@@ -330,8 +355,7 @@ def load_pickled_forest(model: ModelLike, *, trust_pickle: bool = False) -> tupl
         raise ModelFileError(f"{path} is not a pickle; only gee-crop 0.1.0 model.pkl files need converting")
     if not trust_pickle:
         raise _pickle_refused(path)
-    warnings.warn(f"unpickling {path} (trust_pickle=True): only do this for files you made yourself",
-                  stacklevel=2)
+    warnings.warn(f"unpickling {path} (trust_pickle=True): only do this for files you made yourself", stacklevel=2)
     try:
         payload = joblib.load(io.BytesIO(model.data))
     except Exception as exc:  # noqa: BLE001

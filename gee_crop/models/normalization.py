@@ -13,6 +13,7 @@ buffers; :func:`rename_legacy_buffers`, registered by every architecture as a lo
 pre-hook, maps those names, so older model files, checkpoints and the shipped zoo weights load as
 they were.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,10 +38,10 @@ def scale_input(x: torch.Tensor, scaling: InputScaling | str) -> torch.Tensor:
     standardisation; the torch twin of ``features.spec.scale_reflectance``."""
     if InputScaling(scaling) == InputScaling.STANDARD:
         return x
-    if InputScaling(scaling) == InputScaling.SMOOTH:   # the moving mean over the last (time) axis
+    if InputScaling(scaling) == InputScaling.SMOOTH:  # the moving mean over the last (time) axis
         half, t = SMOOTH_BINS // 2, x.shape[-1]
         padded = torch.cat([x[..., :1]] * half + [x] + [x[..., -1:]] * half, dim=-1)
-        return sum(padded[..., k:k + t] for k in range(SMOOTH_BINS)) / SMOOTH_BINS
+        return sum(padded[..., k : k + t] for k in range(SMOOTH_BINS)) / SMOOTH_BINS
     return torch.log1p(torch.clamp(x, min=0.0) * LOG_GAIN)
 
 
@@ -65,8 +66,10 @@ class InputNormalization(nn.Module):
         mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
         std = torch.as_tensor(np.asarray(std, dtype=np.float32))
         if mean.shape != self.mean.shape or std.shape != self.std.shape:
-            raise ValueError(f"normalization must have shape {tuple(self.mean.shape)}, "
-                             f"got {tuple(mean.shape)} and {tuple(std.shape)}")
+            raise ValueError(
+                f"normalization must have shape {tuple(self.mean.shape)}, "
+                f"got {tuple(mean.shape)} and {tuple(std.shape)}"
+            )
         self.mean.copy_(mean)
         self.std.copy_(torch.where(std > MIN_STD, std, torch.ones_like(std)))
 

@@ -13,6 +13,7 @@ Three back ends, chosen by what the file holds (``ModelFile.kind``), each with t
 medians or (n, 1, 10, t) reflectance, (n, F) or (n, 1, F) vectors. Each back end is built from a
 :class:`~gee_crop.models.io.ModelFile` (its bytes; the file is not opened again), or a path read once.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def _batched(run, x: np.ndarray, n_classes: int, batch_size: int) -> np.ndarray:
     """(n, n_classes) float32 outputs of ``run`` over ``x`` in batches of ``batch_size``."""
     out = np.empty((len(x), n_classes), dtype=np.float32)
     for lo in range(0, len(x), batch_size):
-        out[lo:lo + batch_size] = run(np.ascontiguousarray(x[lo:lo + batch_size], dtype=np.float32))
+        out[lo : lo + batch_size] = run(np.ascontiguousarray(x[lo : lo + batch_size], dtype=np.float32))
     return out
 
 
@@ -47,8 +48,13 @@ class TorchPredictor:
     """Softmax probabilities of a torch ``model.pt`` (eval mode; bf16 through autocast; 2D inputs
     channels-last in bf16, where it is faster)."""
 
-    def __init__(self, model_file: ModelLike, precision: Precision | str = Precision.FP32,
-                 device: str | torch.device = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_file: ModelLike,
+        precision: Precision | str = Precision.FP32,
+        device: str | torch.device = "auto",
+        threads: int | None = None,
+    ) -> None:
         model, self.meta = load_model(model_file)
         self.contract = FeatureSpec.from_meta(self.meta)
         if threads:
@@ -64,8 +70,10 @@ class TorchPredictor:
         x = torch.from_numpy(batch).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                                     enabled=self.precision == Precision.BF16):
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == Precision.BF16),
+        ):
             logits = self.model(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
@@ -79,8 +87,7 @@ class OnnxPredictor:
 
     flat = False
 
-    def __init__(self, model_file: ModelLike, providers: list[str] | None = None,
-                 threads: int | None = None) -> None:
+    def __init__(self, model_file: ModelLike, providers: list[str] | None = None, threads: int | None = None) -> None:
         model_file = read_model_file(model_file)
         self.meta = model_file.meta
         self.contract = FeatureSpec.from_meta(self.meta)
@@ -91,8 +98,10 @@ class OnnxPredictor:
         try:
             self.session = ort.InferenceSession(model_file.data, options, providers=select_providers(providers))
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ModelFileError(f"onnxruntime cannot load {model_file.path} ({str(exc).splitlines()[0]}); "
-                                 "re-export it with `gee-crop export`") from None
+            raise ModelFileError(
+                f"onnxruntime cannot load {model_file.path} ({str(exc).splitlines()[0]}); "
+                "re-export it with `gee-crop export`"
+            ) from None
 
     @property
     def quantized(self) -> bool:
@@ -103,8 +112,7 @@ class OnnxPredictor:
 
     def predict_proba(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """(n, 7) float32 class probabilities of the model's features ``x``."""
-        return _batched(self._run, self.contract.model_input(x, flat=self.flat), len(self.contract.classes),
-                        batch_size)
+        return _batched(self._run, self.contract.model_input(x, flat=self.flat), len(self.contract.classes), batch_size)
 
 
 class ForestPredictor(OnnxPredictor):
@@ -122,8 +130,10 @@ def select_providers(requested: list[str] | None = None) -> list[str]:
     if requested:
         unknown = [p for p in requested if p not in available]
         if unknown:
-            raise ModelFileError(f"onnxruntime provider(s) {unknown} are not available here "
-                                 f"(available: {available}); install e.g. onnxruntime-gpu for CUDA, or drop --provider")
+            raise ModelFileError(
+                f"onnxruntime provider(s) {unknown} are not available here "
+                f"(available: {available}); install e.g. onnxruntime-gpu for CUDA, or drop --provider"
+            )
         return list(requested)
     return [p for p in PREFERRED_PROVIDERS if p in available]
 
@@ -138,8 +148,10 @@ def check_precision(model_file: ModelLike, precision: Precision | str) -> bool:
     model_file = read_model_file(model_file)
     is_torch = model_file.kind == "torch"
     if precision != Precision.FP32 and not is_torch:
-        raise ModelFileError(f"--precision {precision} runs through torch: pass the trained model.pt as --model "
-                             f"instead of {model_file.path.name} (onnxruntime on CPU has no {precision} convolutions)")
+        raise ModelFileError(
+            f"--precision {precision} runs through torch: pass the trained model.pt as --model "
+            f"instead of {model_file.path.name} (onnxruntime on CPU has no {precision} convolutions)"
+        )
     return is_torch
 
 
@@ -147,8 +159,13 @@ _cache: dict[tuple, Predictor] = {}
 _cache_lock = threading.Lock()
 
 
-def _open(model_file: ModelFile, precision: Precision | str, providers: list[str] | None,
-          device: str | torch.device, threads: int | None) -> Predictor:
+def _open(
+    model_file: ModelFile,
+    precision: Precision | str,
+    providers: list[str] | None,
+    device: str | torch.device,
+    threads: int | None,
+) -> Predictor:
     if check_precision(model_file, precision):
         return TorchPredictor(model_file, precision, device, threads)
     if model_file.meta.get("arch") == Arch.RANDOM_FOREST:
@@ -156,9 +173,15 @@ def _open(model_file: ModelFile, precision: Precision | str, providers: list[str
     return OnnxPredictor(model_file, providers, threads)
 
 
-def open_predictor(model_file: ModelLike, precision: Precision | str = Precision.FP32,
-                   providers: list[str] | None = None, *, device: str | torch.device = "auto",
-                   threads: int | None = None, cache: bool = False) -> Predictor:
+def open_predictor(
+    model_file: ModelLike,
+    precision: Precision | str = Precision.FP32,
+    providers: list[str] | None = None,
+    *,
+    device: str | torch.device = "auto",
+    threads: int | None = None,
+    cache: bool = False,
+) -> Predictor:
     """The predictor of a model file (a ModelFile, or a path read once), its back end chosen by the
     file's content.
 
@@ -176,24 +199,32 @@ def open_predictor(model_file: ModelLike, precision: Precision | str = Precision
         return _cache[key]
 
 
-def check_model_matches(contract: FeatureSpec, season: SeasonSpan | None = None,
-                        model_path: str | os.PathLike = "the model") -> None:
+def check_model_matches(
+    contract: FeatureSpec, season: SeasonSpan | None = None, model_path: str | os.PathLike = "the model"
+) -> None:
     """ModelFileError when the model's bands or classes differ from gee-crop's, or (given the map's
     ``season``) when it cannot map median composites of that season."""
     if tuple(contract.bands) != BANDS:
-        raise ModelFileError(f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "
-                             f"{list(BANDS)}; retrain the model on gee-crop sample tables")
+        raise ModelFileError(
+            f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "
+            f"{list(BANDS)}; retrain the model on gee-crop sample tables"
+        )
     if resolve_class_list(contract.classes) != tuple(contract.classes):
-        raise ModelFileError(f"{model_path} predicts classes {list(contract.classes)}, not a gee-crop class list "
-                             f"(the paper's {list(CLASSES)}, or two or more names of a user's legend); retrain it "
-                             "with gee-crop")
+        raise ModelFileError(
+            f"{model_path} predicts classes {list(contract.classes)}, not a gee-crop class list "
+            f"(the paper's {list(CLASSES)}, or two or more names of a user's legend); retrain it "
+            "with gee-crop"
+        )
     if season is None:
         return
     if not contract.is_median:
-        raise ModelFileError(f"model {model_path} uses {contract.feature_kind} features; maps need a CropNet 2D "
-                             "or another model of median features (train with --features median2d or median1d)")
+        raise ModelFileError(
+            f"model {model_path} uses {contract.feature_kind} features; maps need a CropNet 2D "
+            "or another model of median features (train with --features median2d or median1d)"
+        )
     if contract.n_bins != season.n_bins:
-        raise ModelFileError(f"{model_path} expects {contract.n_bins} time bins, the map's season gives "
-                             f"{season.n_bins} ({season.length_days} days / {season.window_days}-day windows); "
-                             "map with the model's own season (do not override --window or the span)")
-
+        raise ModelFileError(
+            f"{model_path} expects {contract.n_bins} time bins, the map's season gives "
+            f"{season.n_bins} ({season.length_days} days / {season.window_days}-day windows); "
+            "map with the model's own season (do not override --window or the span)"
+        )

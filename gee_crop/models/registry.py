@@ -7,10 +7,11 @@ model contract, how to build it, and its parameter count in the paper. Every tor
 and saved as ONNX (``models.forest``). Training, model files, cards and experiments read the records.
 A new architecture is its module under ``models/`` and one :func:`register` call here.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -58,14 +59,23 @@ def register(record: Architecture) -> Architecture:
 
 def _median_matrix(contract: FeatureSpec, widths: tuple[int, ...], dropout: float) -> dict:
     """A network over the (bands, bins) median matrix with choosable widths."""
-    return {"n_bands": len(contract.bands), "n_bins": contract.n_bins, "n_classes": len(contract.classes),
-            "widths": list(widths), "dropout": dropout}
+    return {
+        "n_bands": len(contract.bands),
+        "n_bins": contract.n_bins,
+        "n_classes": len(contract.classes),
+        "widths": list(widths),
+        "dropout": dropout,
+    }
 
 
 def _flat_features(contract: FeatureSpec, widths: tuple[int, ...], dropout: float) -> dict:
     """A network over a flat feature vector with choosable widths."""
-    return {"n_features": contract.n_features, "n_classes": len(contract.classes), "widths": list(widths),
-            "dropout": dropout}
+    return {
+        "n_features": contract.n_features,
+        "n_classes": len(contract.classes),
+        "widths": list(widths),
+        "dropout": dropout,
+    }
 
 
 def _paper_layout(contract: FeatureSpec, widths: tuple[int, ...], dropout: float) -> dict:
@@ -88,8 +98,9 @@ def architecture(arch: Arch | str) -> Architecture:
     try:
         return ARCHITECTURES[Arch(arch)]
     except (ValueError, KeyError):
-        raise ValueError(f"unknown architecture {arch!r}; expected one of "
-                         f"{', '.join(a.value for a in ARCHITECTURES)}") from None
+        raise ValueError(
+            f"unknown architecture {arch!r}; expected one of {', '.join(a.value for a in ARCHITECTURES)}"
+        ) from None
 
 
 def torch_archs() -> tuple[Arch, ...]:
@@ -97,8 +108,7 @@ def torch_archs() -> tuple[Arch, ...]:
     return tuple(a for a, record in ARCHITECTURES.items() if record.is_torch)
 
 
-def arch_kwargs(arch: Arch | str, contract: FeatureSpec, *, widths: tuple[int, ...] = (),
-                dropout: float = 0.1) -> dict:
+def arch_kwargs(arch: Arch | str, contract: FeatureSpec, *, widths: tuple[int, ...] = (), dropout: float = 0.1) -> dict:
     """The constructor arguments of ``arch`` for inputs of ``contract`` (saved in the model file)."""
     record = architecture(arch)
     if record.kwargs_of is None:
@@ -110,15 +120,19 @@ def build_model(arch: Arch | str, kwargs: dict) -> nn.Module:
     """A freshly initialised torch model of a registered architecture (ValueError for others)."""
     record = ARCHITECTURES.get(Arch(arch)) if arch in Arch.values() else None
     if record is None or record.builder is None:
-        raise ValueError(f"{arch!r} is not a torch architecture; expected one of "
-                         f"{', '.join(a.value for a in torch_archs())}")
+        raise ValueError(
+            f"{arch!r} is not a torch architecture; expected one of {', '.join(a.value for a in torch_archs())}"
+        )
     return record.builder(**kwargs)
 
 
 def parameter_counts() -> dict[str, int]:
     """Trainable parameters of each architecture the paper counts (default constructor arguments)."""
-    return {a.value: count_parameters(record.builder()) for a, record in ARCHITECTURES.items()
-            if record.builder is not None and record.paper_parameters}
+    return {
+        a.value: count_parameters(record.builder())
+        for a, record in ARCHITECTURES.items()
+        if record.builder is not None and record.paper_parameters
+    }
 
 
 def parameter_table(counts: dict[str, int] | None = None) -> str:

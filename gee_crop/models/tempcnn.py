@@ -9,9 +9,10 @@ per-band normalization inside ``forward``, so a student maps from the same contr
 With the default widths it costs about 0.9 M multiply-adds per pixel for 43 bins, against CropNet's
 174 M (``bench/bench_scale.py`` measures both).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -28,8 +29,11 @@ _KERNELS, _STRIDES = (5, 5, 3), (1, 2, 2)
 
 
 def _conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-                         nn.BatchNorm1d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm1d(c_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 def _time_steps(n_bins: int) -> int:
@@ -47,8 +51,14 @@ class TempCNN(nn.Module):
     ``--widths`` option of ``gee-crop train`` gives them).
     """
 
-    def __init__(self, n_bands: int = len(BANDS), n_bins: int = Season().n_bins, n_classes: int = len(CLASSES),
-                 widths: Sequence[int] = TEMPCNN_WIDTHS, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        n_bands: int = len(BANDS),
+        n_bins: int = Season().n_bins,
+        n_classes: int = len(CLASSES),
+        widths: Sequence[int] = TEMPCNN_WIDTHS,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.normalization = InputNormalization(n_bands, axis=-2)
         self.register_load_state_dict_pre_hook(rename_legacy_buffers)
@@ -61,9 +71,14 @@ class TempCNN(nn.Module):
             layers.append(_conv(c_in, width, kernel, stride))
             c_in = width
         self.convs = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(c_in * _time_steps(n_bins), widths[3]), nn.ReLU(inplace=True),
-                                  nn.Dropout(dropout), nn.Linear(widths[3], n_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(c_in * _time_steps(n_bins), widths[3]),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(widths[3], n_classes),
+        )
 
     def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
         """Store the per-band training reflectance mean/std ((n_bands,) each)."""

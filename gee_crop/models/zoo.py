@@ -6,6 +6,7 @@ its leave-one-domain-out scores) and names the default one, which ``gee-crop map
 (``models/train_zoo.py``), which also writes its card. ``gee-crop models`` lists the zoo, ``info``
 prints a card, and ``map`` / ``info`` / ``train --init-from`` resolve a model name through it.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,11 @@ class ZooModel:
         f1 = [s["macro_f1"] for s in self.lodo.values()]
         score = f", held-out-domain macro-F1 {100 * min(f1):.0f}-{100 * max(f1):.0f} %" if f1 else ""
         size = self.path.stat().st_size / 1e6
-        return (f"{self.name}{' (default)' if self.default else ''}: {self.summary}; classes "
-                f"{'/'.join(self.classes)}; trained on {', '.join(self.training_domains)}{score}; "
-                f"{size:.1f} MB")
+        return (
+            f"{self.name}{' (default)' if self.default else ''}: {self.summary}; classes "
+            f"{'/'.join(self.classes)}; trained on {', '.join(self.training_domains)}{score}; "
+            f"{size:.1f} MB"
+        )
 
     def covers(self, region: shapely.Geometry) -> bool:
         """Whether ``region`` (WGS84) lies inside the model's training domain box."""
@@ -55,9 +58,11 @@ class ZooModel:
         if self.covers(region):
             return None
         lon, lat = region.centroid.x, region.centroid.y
-        return (f"warning: the region ({lon:.2f}, {lat:.2f}) lies outside {self.name}'s training domain "
-                f"({self.domain}, lon/lat {list(self.domain_bbox)}); its classes and accuracy there are "
-                "unknown: check the map against reference data (`gee-crop assess`) or train your own model")
+        return (
+            f"warning: the region ({lon:.2f}, {lat:.2f}) lies outside {self.name}'s training domain "
+            f"({self.domain}, lon/lat {list(self.domain_bbox)}); its classes and accuracy there are "
+            "unknown: check the map against reference data (`gee-crop assess`) or train your own model"
+        )
 
 
 def _zoo_dir() -> Path:
@@ -71,11 +76,21 @@ def zoo_models() -> list[ZooModel]:
     if not index_path.is_file():
         return []
     index = json.loads(index_path.read_text(encoding="utf-8"))
-    models = [ZooModel(name=m["name"], path=folder / m["file"], card_path=folder / m["card"], summary=m["summary"],
-                       classes=tuple(m["classes"]), domain=m["domain"], domain_bbox=tuple(m["domain_bbox"]),
-                       training_domains=tuple(m["training_domains"]), lodo=dict(m.get("lodo", {})),
-                       default=m["name"] == index.get("default"))
-              for m in index.get("models", [])]
+    models = [
+        ZooModel(
+            name=m["name"],
+            path=folder / m["file"],
+            card_path=folder / m["card"],
+            summary=m["summary"],
+            classes=tuple(m["classes"]),
+            domain=m["domain"],
+            domain_bbox=tuple(m["domain_bbox"]),
+            training_domains=tuple(m["training_domains"]),
+            lodo=dict(m.get("lodo", {})),
+            default=m["name"] == index.get("default"),
+        )
+        for m in index.get("models", [])
+    ]
     return sorted(models, key=lambda m: not m.default)
 
 
@@ -83,15 +98,19 @@ def zoo_model(name: str | None = None) -> ZooModel:
     """The zoo model called ``name`` (None: the default one); InputError naming the choices."""
     models = zoo_models()
     if not models:
-        raise InputError("this gee-crop install ships no model (gee_crop/resources/models is empty); "
-                         "reinstall gee-crop, or pass --model MODEL.onnx from `gee-crop export`")
+        raise InputError(
+            "this gee-crop install ships no model (gee_crop/resources/models is empty); "
+            "reinstall gee-crop, or pass --model MODEL.onnx from `gee-crop export`"
+        )
     for model in models:
         if (name is None and model.default) or model.name == name:
             return model
     if name is None:
         return models[0]
-    raise InputError(f"no model called {name!r} in the zoo; use one of {', '.join(m.name for m in models)} "
-                     "(`gee-crop models`) or a model file path")
+    raise InputError(
+        f"no model called {name!r} in the zoo; use one of {', '.join(m.name for m in models)} "
+        "(`gee-crop models`) or a model file path"
+    )
 
 
 def resolve_model(model: str | os.PathLike | None) -> tuple[Path, ZooModel | None]:

@@ -5,6 +5,7 @@ MAP is a local gee-crop COG, or an Earth Engine image asset (``projects/…/asse
 there, stratum areas come from ``ee.Image.pixelArea()`` summed per class on the server and the
 design from ``stratifiedSample``, so the map never leaves Earth Engine.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,14 @@ import rasterio
 
 from gee_crop.assessment.design import Allocation, allocate, draw_points, sample_size
 from gee_crop.assessment.estimators import StratifiedEstimates, stratified_estimates
-from gee_crop.assessment.points import (classes_at_points, design_rows, error_counts, read_class_map,
-                                        read_points, write_points)
+from gee_crop.assessment.points import (
+    classes_at_points,
+    design_rows,
+    error_counts,
+    read_class_map,
+    read_points,
+    write_points,
+)
 from gee_crop.assessment.report import write_assessment
 from gee_crop.classes import CLASSES, NO_CLASS
 from gee_crop.data.regions import read_region
@@ -60,11 +67,15 @@ def expected_accuracies(value: str | float | None, classes: tuple[str, ...]) -> 
         try:
             return np.full(len(classes), float(text))
         except ValueError:
-            raise InputError(f"--expected-ua {text!r}: give a number (0.8) or class=value pairs (corn=0.9,other=0.7)") from None
+            raise InputError(
+                f"--expected-ua {text!r}: give a number (0.8) or class=value pairs (corn=0.9,other=0.7)"
+            ) from None
     for item in text.split(","):
         name, _, number = item.partition("=")
         if name.strip() not in classes:
-            raise InputError(f"--expected-ua names class {name.strip()!r}, not in the map's legend ({', '.join(classes)})")
+            raise InputError(
+                f"--expected-ua names class {name.strip()!r}, not in the map's legend ({', '.join(classes)})"
+            )
         try:
             ua[classes.index(name.strip())] = float(number)
         except ValueError:
@@ -72,9 +83,17 @@ def expected_accuracies(value: str | float | None, classes: tuple[str, ...]) -> 
     return ua
 
 
-def _points_per_stratum(stratum_sizes: np.ndarray, classes: tuple[str, ...], *, n: int | None, target_se: float,
-                        expected_ua: str | float | None, allocation: str, min_per_class: int,
-                        available: np.ndarray) -> tuple[np.ndarray, int]:
+def _points_per_stratum(
+    stratum_sizes: np.ndarray,
+    classes: tuple[str, ...],
+    *,
+    n: int | None,
+    target_se: float,
+    expected_ua: str | float | None,
+    allocation: str,
+    min_per_class: int,
+    available: np.ndarray,
+) -> tuple[np.ndarray, int]:
     weights = stratum_sizes / stratum_sizes.sum()
     ua = expected_accuracies(expected_ua, classes)
     total = int(n) if n is not None else sample_size(weights, ua, target_se)
@@ -87,23 +106,52 @@ def _check_out(path: Path, overwrite: bool) -> None:
         raise OutputExistsError(f"{path} exists; give another --out or --overwrite to replace it")
 
 
-def design(map_ref: str, out: str | os.PathLike, *, n: int | None = None, target_se: float = DEFAULT_TARGET_SE,
-           expected_ua: str | float | None = None, allocation: str = Allocation.PROPORTIONAL,
-           min_per_class: int = DEFAULT_MIN_PER_CLASS, seed: int = 0, overwrite: bool = False,
-           client=None, region: str | os.PathLike | None = None, scale: float = 10.0,
-           classes: tuple[str, ...] = CLASSES) -> DesignResult:
+def design(
+    map_ref: str,
+    out: str | os.PathLike,
+    *,
+    n: int | None = None,
+    target_se: float = DEFAULT_TARGET_SE,
+    expected_ua: str | float | None = None,
+    allocation: str = Allocation.PROPORTIONAL,
+    min_per_class: int = DEFAULT_MIN_PER_CLASS,
+    seed: int = 0,
+    overwrite: bool = False,
+    client=None,
+    region: str | os.PathLike | None = None,
+    scale: float = 10.0,
+    classes: tuple[str, ...] = CLASSES,
+) -> DesignResult:
     """Draw a stratified random sample of the map's pixels and write it for labelling."""
     out = Path(out)
     _check_out(out, overwrite)
     if is_asset_id(map_ref):
-        return _design_earthengine(map_ref, out, client=client, region=region, scale=scale, classes=classes, n=n,
-                                   target_se=target_se, expected_ua=expected_ua, allocation=allocation,
-                                   min_per_class=min_per_class, seed=seed)
+        return _design_earthengine(
+            map_ref,
+            out,
+            client=client,
+            region=region,
+            scale=scale,
+            classes=classes,
+            n=n,
+            target_se=target_se,
+            expected_ua=expected_ua,
+            allocation=allocation,
+            min_per_class=min_per_class,
+            seed=seed,
+        )
     class_map = read_class_map(map_ref)
     pixels = class_map.stratum_pixels
-    counts, total = _points_per_stratum(pixels.astype(float), class_map.names, n=n, target_se=target_se,
-                                        expected_ua=expected_ua, allocation=allocation,
-                                        min_per_class=min_per_class, available=pixels)
+    counts, total = _points_per_stratum(
+        pixels.astype(float),
+        class_map.names,
+        n=n,
+        target_se=target_se,
+        expected_ua=expected_ua,
+        allocation=allocation,
+        min_per_class=min_per_class,
+        available=pixels,
+    )
     rows, cols = draw_points(class_map.classes, counts, seed)
     path = write_points(design_rows(class_map, rows, cols), out, class_map.crs)
     return DesignResult(path, class_map.names, pixels / pixels.sum(), counts, total)
@@ -131,28 +179,61 @@ def _areas_m2(client, image, geometry, scale: float, k: int) -> np.ndarray:
         if 0 <= index < k:
             areas[index] = float(group["sum"])
     if areas.sum() <= 0:
-        raise InputError("the map has no classified pixel in the region; check the asset id, its class band "
-                         "and the region")
+        raise InputError(
+            "the map has no classified pixel in the region; check the asset id, its class band and the region"
+        )
     return areas
 
 
-def _design_earthengine(map_ref: str, out: Path, *, client, region, scale: float, classes: tuple[str, ...],
-                        n, target_se, expected_ua, allocation, min_per_class, seed) -> DesignResult:
+def _design_earthengine(
+    map_ref: str,
+    out: Path,
+    *,
+    client,
+    region,
+    scale: float,
+    classes: tuple[str, ...],
+    n,
+    target_se,
+    expected_ua,
+    allocation,
+    min_per_class,
+    seed,
+) -> DesignResult:
     image = _image(map_ref)
     geometry = _region_geometry(region, image)
     areas = _areas_m2(client, image, geometry, scale, len(classes))
-    available = np.ceil(areas / scale ** 2).astype(np.int64)
-    counts, total = _points_per_stratum(areas, classes, n=n, target_se=target_se, expected_ua=expected_ua,
-                                        allocation=allocation, min_per_class=min_per_class, available=available)
+    available = np.ceil(areas / scale**2).astype(np.int64)
+    counts, total = _points_per_stratum(
+        areas,
+        classes,
+        n=n,
+        target_se=target_se,
+        expected_ua=expected_ua,
+        allocation=allocation,
+        min_per_class=min_per_class,
+        available=available,
+    )
     values = [int(k) for k in np.flatnonzero(counts)]
-    features = client.compute_features(ee_assessment.stratified_design(
-        image, geometry, values, [int(counts[k]) for k in values], scale, seed=seed))
+    features = client.compute_features(
+        ee_assessment.stratified_design(image, geometry, values, [int(counts[k]) for k in values], scale, seed=seed)
+    )
     points = []
     for i, feature in enumerate(features, start=1):
         lon, lat = feature["geometry"]["coordinates"]
         name = classes[int(feature["properties"][ee_assessment.CLASS_BAND])]
-        points.append({"point_id": i, "x": lon, "y": lat, "lon": lon, "lat": lat, "stratum": name,
-                       "map_class": name, "reference": ""})
+        points.append(
+            {
+                "point_id": i,
+                "x": lon,
+                "y": lat,
+                "lon": lon,
+                "lat": lat,
+                "stratum": name,
+                "map_class": name,
+                "reference": "",
+            }
+        )
     path = write_points(points, out, "EPSG:4326")
     return DesignResult(path, classes, areas / areas.sum(), counts, total)
 
@@ -175,10 +256,18 @@ def _labels_from_raster(points: list[dict], raster: str | os.PathLike, names: tu
     return kept
 
 
-def assess(map_ref: str, out_dir: str | os.PathLike, *, reference: str | os.PathLike,
-           reference_raster: str | os.PathLike | None = None, overwrite: bool = False, client=None,
-           region: str | os.PathLike | None = None, scale: float = 10.0,
-           classes: tuple[str, ...] = CLASSES) -> tuple[StratifiedEstimates, dict]:
+def assess(
+    map_ref: str,
+    out_dir: str | os.PathLike,
+    *,
+    reference: str | os.PathLike,
+    reference_raster: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    client=None,
+    region: str | os.PathLike | None = None,
+    scale: float = 10.0,
+    classes: tuple[str, ...] = CLASSES,
+) -> tuple[StratifiedEstimates, dict]:
     """Estimate accuracy and areas of the map from labelled reference points; write the results."""
     out_dir = Path(out_dir)
     _check_out(out_dir / "assessment.json", overwrite)
@@ -193,20 +282,32 @@ def assess(map_ref: str, out_dir: str | os.PathLike, *, reference: str | os.Path
         mapped = _classes_at_points_earthengine(client, image, points, scale)
     else:
         class_map = read_class_map(map_ref)
-        names, crs, pixel_area_ha, sizes = class_map.names, class_map.crs, class_map.pixel_area_ha, class_map.stratum_pixels
+        names, crs, pixel_area_ha, sizes = (
+            class_map.names,
+            class_map.crs,
+            class_map.pixel_area_ha,
+            class_map.stratum_pixels,
+        )
         if reference_raster is not None:
             labelled = _labels_from_raster(points, reference_raster, names, crs)
             if len(labelled) < len(points):
-                warnings.append(f"{len(points) - len(labelled)} of {len(points)} points fall on unlabelled cells of "
-                                f"{Path(reference_raster).name} and were left out")
+                warnings.append(
+                    f"{len(points) - len(labelled)} of {len(points)} points fall on unlabelled cells of "
+                    f"{Path(reference_raster).name} and were left out"
+                )
             points = labelled
         mapped = classes_at_points(class_map, points, source=str(reference))
     counts, count_warnings = error_counts(names, mapped, points, sizes, source=str(reference))
     estimates = stratified_estimates(counts, sizes, pixel_area_ha, names)
-    summary = {"map": str(map_ref), "reference": str(reference), "n_points": len(points),
-               "pixel_area_ha": pixel_area_ha, "warnings": warnings + count_warnings,
-               "method": "stratified estimators of Olofsson et al. (2014), strata = map classes, 95 % CI = ±1.96 SE",
-               **estimates.to_dict()}
+    summary = {
+        "map": str(map_ref),
+        "reference": str(reference),
+        "n_points": len(points),
+        "pixel_area_ha": pixel_area_ha,
+        "warnings": warnings + count_warnings,
+        "method": "stratified estimators of Olofsson et al. (2014), strata = map classes, 95 % CI = ±1.96 SE",
+        **estimates.to_dict(),
+    }
     write_assessment(estimates, summary, out_dir)
     return estimates, summary
 
@@ -214,6 +315,7 @@ def assess(map_ref: str, out_dir: str | os.PathLike, *, reference: str | os.Path
 def _classes_at_points_earthengine(client, image, points: list[dict], scale: float) -> np.ndarray:
     """The map class under each point, read on the server; NO_CLASS where the map is masked."""
     features = client.compute_features(ee_assessment.map_classes_at(image, points, scale))
-    by_id = {str(f["properties"][ee_assessment.POINT_ID]): int(f["properties"][ee_assessment.CLASS_BAND])
-             for f in features}
+    by_id = {
+        str(f["properties"][ee_assessment.POINT_ID]): int(f["properties"][ee_assessment.CLASS_BAND]) for f in features
+    }
     return np.array([by_id.get(str(p["point_id"]), NO_CLASS) for p in points], dtype=np.int64)

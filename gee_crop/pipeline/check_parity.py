@@ -12,6 +12,7 @@ one side only (gap rule).
 It is how a user checks on the real service what no offline test can: that the server behaves as
 the graphs assume.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,29 +64,40 @@ class ParityReport:
 
     @property
     def agree(self) -> bool:
-        return self.n_compared > 0 and self.n_differing == 0 and not (
-            self.masked_on_server_only or self.masked_on_client_only)
+        return (
+            self.n_compared > 0
+            and self.n_differing == 0
+            and not (self.masked_on_server_only or self.masked_on_client_only)
+        )
 
     def summary(self) -> str:
         """A few lines for the terminal."""
-        head = (f"check-parity {self.region} {self.year}: {self.n_points} points, composites from the server "
-                f"at {self.n_server}, from the raw series at {self.n_client}, compared at {self.n_compared}")
+        head = (
+            f"check-parity {self.region} {self.year}: {self.n_points} points, composites from the server "
+            f"at {self.n_server}, from the raw series at {self.n_client}, compared at {self.n_compared}"
+        )
         if self.n_compared == 0:
             return head + "; nothing to compare (no point has a composite on both sides): use a larger region"
         lines = [head]
         if self.agree:
             lines.append(f"server and client composites agree (max |difference| {self.max_abs_dn:.0f} DN)")
         else:
-            lines.append(f"composites DIFFER at {self.n_differing} of {self.n_compared} points: max |difference| "
-                         f"{self.max_abs_dn:.0f} DN, mean {self.mean_abs_dn:.1f} DN; masked on the server only "
-                         f"at {self.masked_on_server_only}, on the client only at {self.masked_on_client_only}")
+            lines.append(
+                f"composites DIFFER at {self.n_differing} of {self.n_compared} points: max |difference| "
+                f"{self.max_abs_dn:.0f} DN, mean {self.mean_abs_dn:.1f} DN; masked on the server only "
+                f"at {self.masked_on_server_only}, on the client only at {self.masked_on_client_only}"
+            )
         if self.same_day_duplicates:
-            lines.append(f"same-day duplicate acquisitions (overlapping S2 tiles): {self.same_day_duplicates} at "
-                         f"{self.points_with_same_day_duplicates} points; the sample table keeps the one with the "
-                         "highest cloud score, the server composite must merge them the same way")
+            lines.append(
+                f"same-day duplicate acquisitions (overlapping S2 tiles): {self.same_day_duplicates} at "
+                f"{self.points_with_same_day_duplicates} points; the sample table keeps the one with the "
+                "highest cloud score, the server composite must merge them the same way"
+            )
         if self.even_count_windows:
-            lines.append(f"windows with an even number of clear observations: {self.even_count_windows} "
-                         "(the median of an even count is where server and client may round differently)")
+            lines.append(
+                f"windows with an even number of clear observations: {self.even_count_windows} "
+                "(the median of an even count is where server and client may round differently)"
+            )
         return "\n".join(lines)
 
 
@@ -103,13 +115,24 @@ def random_points(geometry: sg.base.BaseGeometry, n: int, seed: int = 0) -> list
 
 
 def _point_collection(points: list[tuple[float, float]]) -> ee.FeatureCollection:
-    return ee.FeatureCollection([
-        ee.Feature(ee.Geometry.Point([lon, lat]), {POINT_ID: f"p{i:04d}", "lon": lon, "lat": lat, "class": 0})
-        for i, (lon, lat) in enumerate(points)])
+    return ee.FeatureCollection(
+        [
+            ee.Feature(ee.Geometry.Point([lon, lat]), {POINT_ID: f"p{i:04d}", "lon": lon, "lat": lat, "class": 0})
+            for i, (lon, lat) in enumerate(points)
+        ]
+    )
 
 
-def _server_composites(client, region: ee.Geometry, points: ee.FeatureCollection, season, *,
-                       cloud_band: str, threshold: float, max_gap_bins: int) -> dict[str, np.ndarray]:
+def _server_composites(
+    client,
+    region: ee.Geometry,
+    points: ee.FeatureCollection,
+    season,
+    *,
+    cloud_band: str,
+    threshold: float,
+    max_gap_bins: int,
+) -> dict[str, np.ndarray]:
     """point id -> (10, n_bins) DN of the server composite (points it masks are absent)."""
     image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
     rows = image.sampleRegions(collection=points, properties=[POINT_ID], scale=SERIES_SCALE_M, geometries=False)
@@ -121,9 +144,18 @@ def _server_composites(client, region: ee.Geometry, points: ee.FeatureCollection
     return dict(zip(frame[POINT_ID].astype(str), values))
 
 
-def check_parity(client, region: str | os.PathLike, *, year: int, n_points: int = DEFAULT_POINTS, seed: int = 0,
-                 cloud_band: str = "cs", threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS,
-                 out: str | os.PathLike | None = None) -> ParityReport:
+def check_parity(
+    client,
+    region: str | os.PathLike,
+    *,
+    year: int,
+    n_points: int = DEFAULT_POINTS,
+    seed: int = 0,
+    cloud_band: str = "cs",
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+    out: str | os.PathLike | None = None,
+) -> ParityReport:
     """Compare server and client composites at ``n_points`` random points of ``region`` (see module)."""
     if n_points < 1:
         raise InputError(f"--points {n_points} must be at least 1 (about 100 is enough)")
@@ -131,24 +163,32 @@ def check_parity(client, region: str | os.PathLike, *, year: int, n_points: int 
     season = Season().span_at(int(year), geometry.centroid.y)
     points = random_points(geometry, n_points, seed)
     ids = [f"p{i:04d}" for i in range(len(points))]
-    where = {pid: (round(lon, ee_rows.ID_DECIMALS), round(lat, ee_rows.ID_DECIMALS))
-             for pid, (lon, lat) in zip(ids, points)}
+    where = {
+        pid: (round(lon, ee_rows.ID_DECIMALS), round(lat, ee_rows.ID_DECIMALS)) for pid, (lon, lat) in zip(ids, points)
+    }
     region_ee = ee.Geometry(sg.mapping(geometry), "EPSG:4326", False)
     collection = _point_collection(points)
-    server = _server_composites(client, region_ee, collection, season, cloud_band=cloud_band,
-                                threshold=threshold, max_gap_bins=max_gap_bins)
-    raw = features_to_frame(client.compute_features(
-        series_rows(collection, region_ee, season.start, season.covered_end, cloud_band)))
+    server = _server_composites(
+        client, region_ee, collection, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins
+    )
+    raw = features_to_frame(
+        client.compute_features(series_rows(collection, region_ee, season.start, season.covered_end, cloud_band))
+    )
     report = ParityReport(region=Path(region).stem, year=int(year), n_points=len(points), n_server=len(server))
     if not raw.empty:
         _count_duplicates(raw, report)
         series = ee_rows.rows_to_series(raw, region=PARITY_REGION, cloud_band=cloud_band)
         start = int(np.datetime64(season.start, "D").astype(np.int64))
-        composite = composite_pixels(series, start, season.window_days, season.n_bins, threshold=threshold,
-                                     max_gap_bins=max_gap_bins)
-        client_dn = {(round(float(lo), ee_rows.ID_DECIMALS), round(float(la), ee_rows.ID_DECIMALS)):
-                     np.round(composite.values[i] * 1e4)
-                     for i, (lo, la) in enumerate(zip(series.lon, series.lat)) if composite.keep[i]}
+        composite = composite_pixels(
+            series, start, season.window_days, season.n_bins, threshold=threshold, max_gap_bins=max_gap_bins
+        )
+        client_dn = {
+            (round(float(lo), ee_rows.ID_DECIMALS), round(float(la), ee_rows.ID_DECIMALS)): np.round(
+                composite.values[i] * 1e4
+            )
+            for i, (lo, la) in enumerate(zip(series.lon, series.lat))
+            if composite.keep[i]
+        }
         report.n_client = len(client_dn)
         report.even_count_windows = _even_windows(series, season, threshold)
         _compare(report, server, client_dn, where)
@@ -161,7 +201,9 @@ def _count_duplicates(raw, report: ParityReport) -> None:
     keys = raw.groupby(["lon", "lat", "date"]).size()
     extra = keys[keys > 1] - 1
     report.same_day_duplicates = int(extra.sum())
-    report.points_with_same_day_duplicates = int(extra.reset_index().groupby(["lon", "lat"]).ngroups) if len(extra) else 0
+    report.points_with_same_day_duplicates = (
+        int(extra.reset_index().groupby(["lon", "lat"]).ngroups) if len(extra) else 0
+    )
 
 
 def _even_windows(series, season, threshold: float) -> int:

@@ -1,5 +1,6 @@
 """Defaults that let the card's commands run as written: ``gee-crop sample --country FRA`` and
 ``gee-crop map --region aoi.geojson`` (the season year and the output name)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -10,13 +10,14 @@ metres wide, so the demo uses a 10 m inward buffer, 10 m spacing and no per-cell
 the paper's 60 m / 60 m / 5 per cell (which would leave a handful of samples). Everything else
 (cloud mask, season, 5-day medians, gap rule, augmentation, models) is the paper's method.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import rasterio
@@ -68,11 +69,19 @@ class DemoResult:
     cross_domain: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"out_dir": str(self.out_dir), "n_train": self.n_train, "n_test": self.n_test,
-                "class_counts": self.class_counts, "scores": self.scores, "cross_domain": self.cross_domain,
-                "onnx": str(self.onnx_path),
-                "onnx_max_abs_diff": self.onnx_max_abs_diff, "map_outputs": self.map_outputs,
-                "map_scores": self.map_scores, "assessment": self.assessment}
+        return {
+            "out_dir": str(self.out_dir),
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "class_counts": self.class_counts,
+            "scores": self.scores,
+            "cross_domain": self.cross_domain,
+            "onnx": str(self.onnx_path),
+            "onnx_max_abs_diff": self.onnx_max_abs_diff,
+            "map_outputs": self.map_outputs,
+            "map_scores": self.map_scores,
+            "assessment": self.assessment,
+        }
 
 
 def _counts(series) -> dict[str, int]:
@@ -83,15 +92,23 @@ def _counts(series) -> dict[str, int]:
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and any(out_dir.iterdir()):
         if not overwrite:
-            raise OutputExistsError(f"{out_dir} already exists and is not empty; pass --overwrite "
-                                    "or choose another --out")
+            raise OutputExistsError(
+                f"{out_dir} already exists and is not empty; pass --overwrite or choose another --out"
+            )
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None = None, seed: int = 0,
-             overwrite: bool = False, with_map: bool = True, progress: bool = True,
-             echo: Callable[[str], None] = print) -> DemoResult:
+def run_demo(
+    out_dir: str | os.PathLike = "demo_output",
+    *,
+    epochs: int | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    with_map: bool = True,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> DemoResult:
     """Run the whole offline workflow on the shipped patch and return its scores.
 
     ``epochs`` None: DEMO_EPOCHS, a short CropNet schedule for a CPU.
@@ -100,21 +117,27 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None =
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir, overwrite)
     patch = demo_patch()
-    echo(f"1/6 sample: {patch.name}, {len(patch.dates)} dates, {patch.shape[0]}×{patch.shape[1]} px "
-         f"at {patch.resolution:g} m; buffer {DEMO_BUFFER_M:g} m, spacing {DEMO_SPACING_M:g} m")
+    echo(
+        f"1/6 sample: {patch.name}, {len(patch.dates)} dates, {patch.shape[0]}×{patch.shape[1]} px "
+        f"at {patch.resolution:g} m; buffer {DEMO_BUFFER_M:g} m, spacing {DEMO_SPACING_M:g} m"
+    )
     samples = demo_samples(patch, seed=seed)
-    train_idx, test_idx = spatial_block_split(samples.lon, samples.lat, block_m=DEMO_BLOCK_M,
-                                              test_fraction=DEMO_TEST_FRACTION, seed=seed)
+    train_idx, test_idx = spatial_block_split(
+        samples.lon, samples.lat, block_m=DEMO_BLOCK_M, test_fraction=DEMO_TEST_FRACTION, seed=seed
+    )
     train_set, test_set = samples.subset(train_idx), samples.subset(test_idx)
     write_table(train_set, out_dir / "train.parquet")
     write_table(test_set, out_dir / "test.parquet")
     counts = {"train": _counts(train_set), "test": _counts(test_set)}
-    echo(f"   {len(samples)} samples → train {len(train_set)} {counts['train']}, "
-         f"test {len(test_set)} {counts['test']} (held-out {DEMO_BLOCK_M:g} m blocks)")
+    echo(
+        f"   {len(samples)} samples → train {len(train_set)} {counts['train']}, "
+        f"test {len(test_set)} {counts['test']} (held-out {DEMO_BLOCK_M:g} m blocks)"
+    )
 
     runs = {
-        "CropNet 2D": dict(arch="cropnet2d", epochs=epochs, learning_rate=DEMO_LEARNING_RATE,
-                           batch_size=DEMO_BATCH_SIZE),
+        "CropNet 2D": dict(
+            arch="cropnet2d", epochs=epochs, learning_rate=DEMO_LEARNING_RATE, batch_size=DEMO_BATCH_SIZE
+        ),
         "RF-500 1D": dict(arch="random_forest", feature_kind="median1d"),
     }
     scores: dict[str, dict[str, float]] = {}
@@ -122,25 +145,30 @@ def run_demo(out_dir: str | os.PathLike = "demo_output", *, epochs: int | None =
     for step, (name, options) in enumerate(runs.items()):
         echo(f"{2 + step}/6 train {name}")
         run_dir = out_dir / name.split()[0].lower().replace("-", "")
-        result = train(out_dir / "train.parquet", run_dir, seed=seed, progress=progress, echo=lambda m: echo("   " + m),
-                       **options)
-        evaluation = evaluate_model(result.model_path, test_set, source_region=DEMO_REGION,
-                                    target_region=DEMO_REGION)
+        result = train(
+            out_dir / "train.parquet", run_dir, seed=seed, progress=progress, echo=lambda m: echo("   " + m), **options
+        )
+        evaluation = evaluate_model(result.model_path, test_set, source_region=DEMO_REGION, target_region=DEMO_REGION)
         write_evaluation_files(evaluation, run_dir / "evaluation")
         record_transfer_scores(result.model_path, [evaluation_entry(evaluation, "held-out blocks")])
         report = evaluation.report
-        scores[name] = {"oa": float(report.overall_accuracy), "macro_f1": float(report.macro_f1),
-                        "n_test": int(report.confusion.sum())}
+        scores[name] = {
+            "oa": float(report.overall_accuracy),
+            "macro_f1": float(report.macro_f1),
+            "n_test": int(report.confusion.sum()),
+        }
         model_paths[name] = result.model_path
         echo(f"   held-out OA {100 * report.overall_accuracy:.2f} %, macro-F1 {100 * report.macro_f1:.2f} %")
 
     cross_domain = _cross_domain_score(test_set, echo)
     echo("4/6 export CropNet 2D to ONNX and check onnxruntime against torch")
-    onnx_path, diff, n_checked = export_and_check(model_paths["CropNet 2D"], out_dir / "cropnet2d.onnx",
-                                                  out_dir / "test.parquet")
+    onnx_path, diff, n_checked = export_and_check(
+        model_paths["CropNet 2D"], out_dir / "cropnet2d.onnx", out_dir / "test.parquet"
+    )
     echo(f"   {onnx_path}: max |Δprob| = {diff:.2e} on {n_checked} real samples")
-    result = DemoResult(out_dir, len(train_set), len(test_set), counts, scores, onnx_path, float(diff),
-                        cross_domain=cross_domain)
+    result = DemoResult(
+        out_dir, len(train_set), len(test_set), counts, scores, onnx_path, float(diff), cross_domain=cross_domain
+    )
 
     if with_map:
         echo("5/6 map the whole patch with onnxruntime")
@@ -156,15 +184,23 @@ def _cross_domain_score(test_set, echo: Callable[[str], None]) -> dict:
     scored on the same held-out samples: what a model trained elsewhere achieves here."""
     zoo = zoo_model()
     report = evaluate_model(zoo.path, test_set, target_region=DEMO_REGION, device="cpu").report
-    scores = {"model": zoo.name, "trained_on": list(zoo.training_domains), "oa": float(report.overall_accuracy),
-              "macro_f1": float(report.macro_f1), "n_test": int(report.confusion.sum())}
-    echo(f"   cross-domain: the shipped {zoo.name} (trained on {', '.join(zoo.training_domains)}, never on "
-         f"this patch): OA {100 * scores['oa']:.2f} %, macro-F1 {100 * scores['macro_f1']:.2f} %")
+    scores = {
+        "model": zoo.name,
+        "trained_on": list(zoo.training_domains),
+        "oa": float(report.overall_accuracy),
+        "macro_f1": float(report.macro_f1),
+        "n_test": int(report.confusion.sum()),
+    }
+    echo(
+        f"   cross-domain: the shipped {zoo.name} (trained on {', '.join(zoo.training_domains)}, never on "
+        f"this patch): OA {100 * scores['oa']:.2f} %, macro-F1 {100 * scores['macro_f1']:.2f} %"
+    )
     return scores
 
 
-def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResult, progress: bool,
-               echo: Callable[[str], None]) -> None:
+def _map_patch(
+    patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResult, progress: bool, echo: Callable[[str], None]
+) -> None:
     """Map the patch, then score the class band on the held-out pixels and on all labelled pixels."""
     mapped = run_map(LocalStackSource(patch), onnx_path, map_dir, progress=progress)
     with rasterio.open(mapped.cog) as src:
@@ -173,43 +209,62 @@ def _map_patch(patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResu
     labelled = truth != NO_CLASS
     held_out = np.zeros(truth.shape, dtype=bool)
     held_out[test_set.extra["row"], test_set.extra["col"]] = True
-    scores = {"map_oa_held_out_samples": float((classes[held_out] == truth[held_out]).mean()),
-              "map_oa_all_labelled": float((classes[labelled] == truth[labelled]).mean()),
-              "map_pixels_per_second": float(mapped.pixels_per_second)}
-    result.map_outputs = {"cog": str(mapped.cog), "preview": str(mapped.preview),
-                          "areas_csv": str(mapped.areas_csv)}
+    scores = {
+        "map_oa_held_out_samples": float((classes[held_out] == truth[held_out]).mean()),
+        "map_oa_all_labelled": float((classes[labelled] == truth[labelled]).mean()),
+        "map_pixels_per_second": float(mapped.pixels_per_second),
+    }
+    result.map_outputs = {"cog": str(mapped.cog), "preview": str(mapped.preview), "areas_csv": str(mapped.areas_csv)}
     result.map_scores = scores
     areas = ", ".join(f"{c} {ha:.2f} ha" for c, ha in mapped.hectares.items() if ha)
     echo(f"   {mapped.cog} ({mapped.pixels_per_second:,.0f} px/s), {mapped.preview}, {mapped.areas_csv}")
     echo(f"   pixel-count areas (not area estimates, see step 6): {areas}")
-    echo(f"   map accuracy vs the label raster: {100 * scores['map_oa_held_out_samples']:.2f} % on the "
-         f"held-out sample pixels, {100 * scores['map_oa_all_labelled']:.2f} % on all "
-         f"{int(labelled.sum())} labelled pixels (these include training pixels)")
+    echo(
+        f"   map accuracy vs the label raster: {100 * scores['map_oa_held_out_samples']:.2f} % on the "
+        f"held-out sample pixels, {100 * scores['map_oa_all_labelled']:.2f} % on all "
+        f"{int(labelled.sum())} labelled pixels (these include training pixels)"
+    )
 
 
-def _assess_map(patch, cog: Path, assess_dir: Path, result: DemoResult, seed: int,
-                echo: Callable[[str], None]) -> None:
+def _assess_map(patch, cog: Path, assess_dir: Path, result: DemoResult, seed: int, echo: Callable[[str], None]) -> None:
     """Area and accuracy estimates of the map over the labelled parcels: a stratified random sample
     (proportional, at least DEMO_ASSESS_POINTS per map class, as many points in all as an interpreter
     would label for 50 per class), its reference classes read from the parcel label raster."""
     class_map = read_class_map(cog)
     labelled = patch.classes != NO_CLASS
     within = np.where(labelled, class_map.classes, NO_CLASS)
-    map_path = write_class_raster(assess_dir / "map_on_parcels.tif", within, class_map.names, class_map.crs,
-                                  class_map.transform)
-    labels = write_class_raster(assess_dir / "parcel_labels.tif", patch.classes, class_map.names, class_map.crs,
-                                class_map.transform)
-    points = design(str(map_path), assess_dir / "points.csv", n=DEMO_ASSESS_POINTS * len(np.unique(within[labelled])),
-                    min_per_class=DEMO_ASSESS_POINTS, seed=seed).path
+    map_path = write_class_raster(
+        assess_dir / "map_on_parcels.tif", within, class_map.names, class_map.crs, class_map.transform
+    )
+    labels = write_class_raster(
+        assess_dir / "parcel_labels.tif", patch.classes, class_map.names, class_map.crs, class_map.transform
+    )
+    points = design(
+        str(map_path),
+        assess_dir / "points.csv",
+        n=DEMO_ASSESS_POINTS * len(np.unique(within[labelled])),
+        min_per_class=DEMO_ASSESS_POINTS,
+        seed=seed,
+    ).path
     estimates, summary = assess(str(map_path), assess_dir, reference=points, reference_raster=labels)
-    result.assessment = {"overall_accuracy": summary["overall_accuracy"],
-                         "overall_accuracy_ci95": summary["overall_accuracy_ci95"],
-                         "n_points": summary["n_points"], "html": str(assess_dir / "assessment.html"),
-                         "area_ha": {c: r["area_ha"] for c, r in summary["classes"].items() if r["mapped_ha"]},
-                         "area_ha_ci95": {c: r["area_ha_ci95"] for c, r in summary["classes"].items() if r["mapped_ha"]}}
-    echo(f"   {summary['n_points']} points on {int(labelled.sum())} labelled pixels: overall accuracy "
-         f"{100 * summary['overall_accuracy']:.1f} ± {100 * summary['overall_accuracy_ci95']:.1f} %")
-    echo("   estimated area (ha, ± 95 % CI) vs pixel count: " + ", ".join(
-        f"{c} {r['area_ha']:.2f} ± {r['area_ha_ci95']:.2f} ({r['mapped_ha']:.2f})"
-        for c, r in summary["classes"].items() if r["mapped_ha"]))
+    result.assessment = {
+        "overall_accuracy": summary["overall_accuracy"],
+        "overall_accuracy_ci95": summary["overall_accuracy_ci95"],
+        "n_points": summary["n_points"],
+        "html": str(assess_dir / "assessment.html"),
+        "area_ha": {c: r["area_ha"] for c, r in summary["classes"].items() if r["mapped_ha"]},
+        "area_ha_ci95": {c: r["area_ha_ci95"] for c, r in summary["classes"].items() if r["mapped_ha"]},
+    }
+    echo(
+        f"   {summary['n_points']} points on {int(labelled.sum())} labelled pixels: overall accuracy "
+        f"{100 * summary['overall_accuracy']:.1f} ± {100 * summary['overall_accuracy_ci95']:.1f} %"
+    )
+    echo(
+        "   estimated area (ha, ± 95 % CI) vs pixel count: "
+        + ", ".join(
+            f"{c} {r['area_ha']:.2f} ± {r['area_ha_ci95']:.2f} ({r['mapped_ha']:.2f})"
+            for c, r in summary["classes"].items()
+            if r["mapped_ha"]
+        )
+    )
     echo(f"   {assess_dir / 'assessment.html'}")

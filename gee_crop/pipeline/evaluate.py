@@ -1,5 +1,6 @@
 """The one function behind ``gee-crop evaluate``: score a model on a table, write the scores, and
 optionally record them in the model's card."""
+
 from __future__ import annotations
 
 import os
@@ -21,15 +22,24 @@ class EvaluateResult:
     recorded_as: str | None  # the card's target name when --record stored the scores, else None
 
 
-def run_evaluate(model: ModelLike, table: str | os.PathLike, out_dir: str | os.PathLike, *,
-                 target_region: str | None = None, source_region: str | None = None, year: int | None = None,
-                 device: str = "auto", record: bool = False) -> EvaluateResult:
+def run_evaluate(
+    model: ModelLike,
+    table: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    target_region: str | None = None,
+    source_region: str | None = None,
+    year: int | None = None,
+    device: str = "auto",
+    record: bool = False,
+) -> EvaluateResult:
     """Evaluate ``model`` on ``table``, write metrics.json and the confusion matrix into ``out_dir``;
     with ``record`` also store the scores in the model file's card (one entry per table name). The model
     file is read once."""
     model = read_model_file(model)
-    evaluation = evaluate_model(model, table, target_region=target_region, source_region=source_region,
-                                year=year, device=device)
+    evaluation = evaluate_model(
+        model, table, target_region=target_region, source_region=source_region, year=year, device=device
+    )
     paths = write_evaluation_files(evaluation, out_dir)
     target = Path(table).stem if record else None
     if target is not None:
@@ -42,7 +52,9 @@ def write_evaluation_files(evaluation: Evaluation, out_dir: str | os.PathLike) -
     matrix figure (confusion_matrix.png and .svg, drawn by gee_crop.viz.plots)."""
     paths = write_evaluation(evaluation, out_dir)
     report = evaluation.report
-    title = (f"{evaluation.source_region or '?'} -> {evaluation.target_region or '?'}: "
-             f"OA {100 * report.overall_accuracy:.1f} %, mF1 {100 * report.macro_f1:.1f} %")
+    title = (
+        f"{evaluation.source_region or '?'} -> {evaluation.target_region or '?'}: "
+        f"OA {100 * report.overall_accuracy:.1f} %, mF1 {100 * report.macro_f1:.1f} %"
+    )
     png, svg = plot_confusion(report.confusion, Path(out_dir) / "confusion_matrix", title, evaluation.classes)
     return {**paths, "png": png, "svg": svg}

@@ -1,11 +1,12 @@
 """The one function behind ``gee-crop experiment``: run a declarative experiment, print its table,
 optionally write the report page."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from gee_crop.experiments.config import load_experiment
 from gee_crop.experiments.data_folder import experiment_data_dir
@@ -22,10 +23,16 @@ class ExperimentResult:
     report_path: Path | None
 
 
-def run_experiment_file(config: str | os.PathLike, out_dir: str | os.PathLike, *,
-                        seeds: tuple[int, ...] | None = None, data_dir: str | os.PathLike | None = None,
-                        figures: bool | None = None, report: bool = True,
-                        echo: Callable[[str], None] = print) -> ExperimentResult:
+def run_experiment_file(
+    config: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    data_dir: str | os.PathLike | None = None,
+    figures: bool | None = None,
+    report: bool = True,
+    echo: Callable[[str], None] = print,
+) -> ExperimentResult:
     """Train and evaluate every model x transfer x seed of the YAML ``config`` into ``out_dir``
     (finished results are reused) and gather the table; with ``report`` also write report.html."""
     # {shared_data} in dataset paths: the experiment data folder (experiments/data_folder.py)

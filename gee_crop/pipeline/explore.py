@@ -10,14 +10,14 @@ The loaders below give the notebooks the offline stand-ins of what Earth Engine 
 raw patch, samples drawn from it with the demo's sampling rules (both from :mod:`gee_crop.data.demo`),
 and its 5-day median composite (the training code's :func:`~gee_crop.features.composite.composite_pixels`).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-import ee
 import numpy as np
 import shapely
 from shapely.geometry import box
@@ -25,8 +25,7 @@ from shapely.geometry import box
 from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data.demo import demo_patch, demo_samples
 from gee_crop.data.regions import WGS84, reproject_geometry
-from gee_crop.earthengine.client import (EarthEngineClient, credentials_file, find_credentials,
-                                         project_from_env, redact)
+from gee_crop.earthengine.client import EarthEngineClient, credentials_file, find_credentials, project_from_env, redact
 from gee_crop.errors import GeeCropError
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.features.seasons import infer_season_year, season_start_days
@@ -34,9 +33,19 @@ from gee_crop.season import Season, SeasonSpan
 from gee_crop.testing.offline_ee import initialize_offline  # the offline fallback only (tests/architecture)
 from gee_crop.types import RawStack
 
-__all__ = ["OFFLINE_ENV", "FALLBACK_DATA", "NotebookSession", "credentials_file", "start_session",
-           "earthengine_available", "demo_patch", "demo_samples", "patch_footprint",
-           "PatchComposite", "patch_composite"]
+__all__ = [
+    "FALLBACK_DATA",
+    "OFFLINE_ENV",
+    "NotebookSession",
+    "PatchComposite",
+    "credentials_file",
+    "demo_patch",
+    "demo_samples",
+    "earthengine_available",
+    "patch_composite",
+    "patch_footprint",
+    "start_session",
+]
 
 OFFLINE_ENV = "GEE_CROP_OFFLINE"
 FALLBACK_DATA = "the shipped real data (Flanders 2019 Earth Engine patch, 64 x 64 px at 10 m)"
@@ -55,8 +64,10 @@ class NotebookSession:
         """One line for the notebook's output saying which data the notebook uses."""
         if self.live:
             return f"Earth Engine is available (project {self.project}): this notebook runs live."
-        return (f"NOTE: Earth Engine is not available ({self.reason}), so this notebook uses {FALLBACK_DATA} "
-                "instead of live requests.")
+        return (
+            f"NOTE: Earth Engine is not available ({self.reason}), so this notebook uses {FALLBACK_DATA} "
+            "instead of live requests."
+        )
 
     def markdown(self) -> str:
         """The note as a Markdown block quote (for ``IPython.display.Markdown``)."""
@@ -98,8 +109,9 @@ def _decide(project: str | None) -> NotebookSession:
         return NotebookSession(False, None, "no credentials found; run `earthengine authenticate` to go live")
     project = project_from_env(project) or _project_from(credentials)
     if not project:
-        return NotebookSession(False, None, "no Cloud project; set EE_PROJECT to a project registered "
-                                            "for Earth Engine to go live")
+        return NotebookSession(
+            False, None, "no Cloud project; set EE_PROJECT to a project registered for Earth Engine to go live"
+        )
     try:
         EarthEngineClient.initialize(project)
     except Exception as exc:  # noqa: BLE001 - expired token, no network ...: a notebook falls back, never stops
@@ -115,6 +127,7 @@ def earthengine_available(project: str | None = None) -> bool:
 
 
 # ----------------------------------------------------------------------------- offline loaders
+
 
 def patch_footprint(patch: RawStack) -> shapely.Geometry:
     """The patch's outline as a WGS84 shapely polygon (also the live notebooks' area of interest)."""
@@ -136,16 +149,23 @@ class PatchComposite:
         return self.season.bin_starts()
 
 
-def patch_composite(patch: RawStack, *, year: int | None = None, season: Season = Season(),
-                    threshold: float = CLEAR_THRESHOLD, max_gap_bins: int = MAX_GAP_BINS) -> PatchComposite:
+def patch_composite(
+    patch: RawStack,
+    *,
+    year: int | None = None,
+    season: Season = Season(),
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+) -> PatchComposite:
     """Medians of ``season``'s windows of every patch pixel with the training code (cloud mask,
     windows, gap filling); ``year`` None: the season the patch covers best."""
     arrays = stack_arrays(patch, threshold=threshold)
     lat = patch.lonlat()[1].ravel()
     if year is None:
         year = infer_season_year(arrays, lat, season=season)
-    composite = composite_pixels(arrays, season_start_days(lat, int(year), season), season.window_days,
-                                 season.n_bins, max_gap_bins=max_gap_bins)
+    composite = composite_pixels(
+        arrays, season_start_days(lat, int(year), season), season.window_days, season.n_bins, max_gap_bins=max_gap_bins
+    )
     h, w = patch.shape
     span = season.span_at(int(year), float(np.median(lat)))
     return PatchComposite(composite.values.reshape(h, w, -1, season.n_bins), composite.keep.reshape(h, w), span)

@@ -1,5 +1,6 @@
 """The one function behind ``gee-crop export``: ONNX with metadata and card, parity-checked against
 torch on real inputs, optionally quantised to int8."""
+
 from __future__ import annotations
 
 import os
@@ -25,18 +26,26 @@ class ExportResult:
     n_calibration: int = 0
 
 
-def run_export(model: ModelLike, out_path: str | os.PathLike, *, opset: int = 17,
-               table: str | os.PathLike | None = None, overwrite: bool = False,
-               quantize: bool = False, trust_pickle: bool = False,
-               calibration: str | os.PathLike | None = None) -> ExportResult:
+def run_export(
+    model: ModelLike,
+    out_path: str | os.PathLike,
+    *,
+    opset: int = 17,
+    table: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    quantize: bool = False,
+    trust_pickle: bool = False,
+    calibration: str | os.PathLike | None = None,
+) -> ExportResult:
     """Export ``model`` to ``out_path`` (model_card.md beside it), parity-checked on ``table`` (else
     pixels of the demo patch shipped in the package); with ``quantize`` also write NAME.int8.onnx
     calibrated on real samples: ``calibration`` (a sample table of the user's region), else ``table``,
     else the shipped demo pixels. ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl)
     into ONNX."""
     data = table if table is not None else demo_pixels()
-    path, diff, n_checked = export_and_check(read_model_file(model), out_path, data, opset=opset,
-                                             overwrite=overwrite, trust_pickle=trust_pickle)
+    path, diff, n_checked = export_and_check(
+        read_model_file(model), out_path, data, opset=opset, overwrite=overwrite, trust_pickle=trust_pickle
+    )
     result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
     if not quantize:
         return result
@@ -44,9 +53,16 @@ def run_export(model: ModelLike, out_path: str | os.PathLike, *, opset: int = 17
     return ExportResult(path, result.card_path, result.max_abs_diff, n_checked, int8, n_calibration)
 
 
-def run_export_ensemble(models: list[str | os.PathLike], out_path: str | os.PathLike, *, opset: int = 17,
-                        table: str | os.PathLike | None = None, overwrite: bool = False, quantize: bool = False,
-                        calibration: str | os.PathLike | None = None) -> ExportResult:
+def run_export_ensemble(
+    models: list[str | os.PathLike],
+    out_path: str | os.PathLike,
+    *,
+    opset: int = 17,
+    table: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    quantize: bool = False,
+    calibration: str | os.PathLike | None = None,
+) -> ExportResult:
     """Export the torch ``models`` (one contract, e.g. one recipe's seeds) as ONE ONNX graph averaging
     their probabilities, parity-checked against the members' mean torch probabilities on ``table``
     (else the demo pixels); with ``quantize`` also NAME.int8.onnx, calibrated as :func:`run_export`."""

@@ -1,4 +1,5 @@
 """The one function behind ``gee-crop info``: the model card of a model file, as Markdown or JSON."""
+
 from __future__ import annotations
 
 import json
@@ -18,5 +19,7 @@ def model_card_text(model: ModelLike, *, as_json: bool = False) -> str:
     try:
         return card_text(card)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelFileError(f"{model.path} carries a damaged model card ({type(exc).__name__}: {str(exc)[:80]!r}); "
-                             "export the model again with `gee-crop export`") from None
+        raise ModelFileError(
+            f"{model.path} carries a damaged model card ({type(exc).__name__}: {str(exc)[:80]!r}); "
+            "export the model again with `gee-crop export`"
+        ) from None

@@ -1,15 +1,16 @@
 """The functions behind ``gee-crop map``: one :class:`~gee_crop.mapping.request.MapRequest` in, the model
 file read once, the source opened, and the engine (:mod:`gee_crop.mapping.engine`) run or planned with the
 request's settings, whole."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
+from gee_crop.earthengine.pilot import PILOT_FILE, PILOT_SUFFIX
 from gee_crop.mapping.engine import MapResult, plan_map, run_map
 from gee_crop.mapping.estimate import MapEstimate, Rates
 from gee_crop.mapping.request import MapRequest
 from gee_crop.models.io import ModelFile
-from gee_crop.earthengine.pilot import PILOT_FILE, PILOT_SUFFIX
 
 #: the Earth Engine client of a dry run: planning sends no request, so it needs no credentials.
 _NOT_CONNECTED = object()
@@ -31,8 +32,9 @@ def plan(request: MapRequest) -> MapEstimate:
     """``gee-crop map --dry-run``: the run :func:`run` would do with the same request, at the rates of the
     output's pilot (else the defaults); no credentials needed, nothing fetched or written."""
     source, _ = request.source.open(client=_NOT_CONNECTED)
-    return plan_map(source, ModelFile.read(request.model), request.out_dir, request.settings,
-                    rates=pilot_rates(request.out_dir))
+    return plan_map(
+        source, ModelFile.read(request.model), request.out_dir, request.settings, rates=pilot_rates(request.out_dir)
+    )
 
 
 def map_command(request: MapRequest) -> MapResult | MapEstimate:

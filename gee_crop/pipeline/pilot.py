@@ -1,6 +1,7 @@
 """`gee-crop sample --pilot N` and `--dry-run`: the job of the same request as the full run
 (:func:`gee_crop.pipeline.sample.plan`), measured on N tiles or described; the arithmetic is
 :mod:`gee_crop.earthengine.pilot`'s."""
+
 from __future__ import annotations
 
 from gee_crop.data.sample_jobs import store_part
@@ -14,11 +15,23 @@ __all__ = ["dry_run", "pilot"]
 def pilot(request: SamplingRequest) -> str:
     """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
     planned = plan(request)
-    result = run_pilot(connect(request, planned.job), planned.job, planned.out, request.pilot, store_part,
-                       export_to=request.export_to, bucket=request.bucket, exports_dir=request.exports_dir,
-                       overwrite=request.overwrite)
-    return "\n".join([*result.lines(), f"numbers saved to {pilot_file(planned.out)}; run the same command "
-                      "without --pilot to sample the whole job"])
+    result = run_pilot(
+        connect(request, planned.job),
+        planned.job,
+        planned.out,
+        request.pilot,
+        store_part,
+        export_to=request.export_to,
+        bucket=request.bucket,
+        exports_dir=request.exports_dir,
+        overwrite=request.overwrite,
+    )
+    return "\n".join(
+        [
+            *result.lines(),
+            f"numbers saved to {pilot_file(planned.out)}; run the same command without --pilot to sample the whole job",
+        ]
+    )
 
 
 def dry_run(request: SamplingRequest) -> str:

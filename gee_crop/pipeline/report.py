@@ -1,4 +1,5 @@
 """The one function behind ``gee-crop report``: an experiment's tables and figures in one HTML page."""
+
 from __future__ import annotations
 
 import os

@@ -4,11 +4,12 @@ run here, ``--pilot`` and ``--dry-run`` in :mod:`gee_crop.pipeline.pilot`) plan 
 :func:`plan`, so they run the same job. The task queue is :mod:`gee_crop.earthengine.tasks`'s, the
 checks and the table :mod:`gee_crop.data.sample_jobs`'s.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from gee_crop.data.regions import read_region
 from gee_crop.data.sample_jobs import assemble, exports_table, local_table, plan_job, store_part
@@ -74,12 +75,23 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
     job = planned.job
     echo(f"sampling {job.name}, {planned.note}; writing {planned.out}")
     out = refuse_existing(planned.out, request.overwrite)
-    result, ledger = run_tiles(connect(request, job), job, out, store_part, mode=request.mode,
-                               export_to=request.export_to, bucket=request.bucket, exports_dir=request.exports_dir,
-                               overwrite=request.overwrite, wait=not request.no_wait)
-    head = (f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "
-            f"{result.tiles_done}/{result.n_tiles} tiles done in {result.mode} mode, "
-            f"{result.requests} Earth Engine requests")
+    result, ledger = run_tiles(
+        connect(request, job),
+        job,
+        out,
+        store_part,
+        mode=request.mode,
+        export_to=request.export_to,
+        bucket=request.bucket,
+        exports_dir=request.exports_dir,
+        overwrite=request.overwrite,
+        wait=not request.no_wait,
+    )
+    head = (
+        f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "
+        f"{result.tiles_done}/{result.n_tiles} tiles done in {result.mode} mode, "
+        f"{result.requests} Earth Engine requests"
+    )
     if result.pending_tasks:
         return f"{head}; {result.message}"
     n_samples = assemble(ledger, result.units, out, job.season, job.year)

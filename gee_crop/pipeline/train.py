@@ -1,21 +1,29 @@
 """The one function behind ``gee-crop train``: a model trained on a sample table, written to a run folder."""
+
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gee_crop.models.zoo import zoo_models
 from gee_crop.training.trainer import TrainResult, train
 
 
-def run_train(table: str | os.PathLike, out_dir: str | os.PathLike, *, resume: bool = False,
-              overwrite: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
-              **options: Any) -> TrainResult:
+def run_train(
+    table: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    **options: Any,
+) -> TrainResult:
     """Train on ``table`` into ``out_dir`` (model file, config.json, history.csv, checkpoint.pt).
 
     ``options`` are fields of ``gee_crop.training.trainer.TrainConfig`` (arch, epochs, seed, ...);
     ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file.
     """
     zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
-    return train(table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, zoo=zoo,
-                 **options)
+    return train(table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, zoo=zoo, **options)

@@ -5,6 +5,7 @@ updateMask, unmask, add/subtract/multiply/divide/max/lte, addBands, round, toUin
 Engine's rules: binary ops pair bands (one-band operands broadcast) and keep the left names, masks
 combine with AND, division by zero is masked. An image is a list of (name, value, valid).
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,10 @@ def _pairs(a: list[Band], b: list[Band]) -> list[tuple[Band, Band]]:
 
 
 _BINARY = {
-    "Image.add": lambda x, y: x + y, "Image.subtract": lambda x, y: x - y,
-    "Image.multiply": lambda x, y: x * y, "Image.max": max,
+    "Image.add": lambda x, y: x + y,
+    "Image.subtract": lambda x, y: x - y,
+    "Image.multiply": lambda x, y: x * y,
+    "Image.max": max,
     "Image.lte": lambda x, y: float(x <= y),
 }
 
@@ -55,18 +58,26 @@ def _evaluate(node: dict, memo: dict) -> list[Band]:
         bands = {b[0]: b for b in _image(args["input"], memo)}
         return [bands[n] for n in args["bandSelectors"]]
     if fn == "Image.updateMask":
-        return [(n, v, m and mm and mv != 0) for (n, v, m), (_, mv, mm)
-                in _pairs(_image(args["image"], memo), _image(args["mask"], memo))]
+        return [
+            (n, v, m and mm and mv != 0)
+            for (n, v, m), (_, mv, mm) in _pairs(_image(args["image"], memo), _image(args["mask"], memo))
+        ]
     if fn == "Image.unmask":
-        return [(n, v, m) if m else (n, fv, fm) for (n, v, m), (_, fv, fm)
-                in _pairs(_image(args["input"], memo), _image(args.get("value", 0), memo))]
+        return [
+            (n, v, m) if m else (n, fv, fm)
+            for (n, v, m), (_, fv, fm) in _pairs(_image(args["input"], memo), _image(args.get("value", 0), memo))
+        ]
     if fn in _BINARY:
         op = _BINARY[fn]
-        return [(n1, op(v1, v2) if m1 and m2 else math.nan, m1 and m2) for (n1, v1, m1), (_, v2, m2)
-                in _pairs(_image(args["image1"], memo), _image(args["image2"], memo))]
+        return [
+            (n1, op(v1, v2) if m1 and m2 else math.nan, m1 and m2)
+            for (n1, v1, m1), (_, v2, m2) in _pairs(_image(args["image1"], memo), _image(args["image2"], memo))
+        ]
     if fn == "Image.divide":
-        return [(n1, v1 / v2 if (m1 and m2 and v2 != 0) else math.nan, m1 and m2 and v2 != 0)
-                for (n1, v1, m1), (_, v2, m2) in _pairs(_image(args["image1"], memo), _image(args["image2"], memo))]
+        return [
+            (n1, v1 / v2 if (m1 and m2 and v2 != 0) else math.nan, m1 and m2 and v2 != 0)
+            for (n1, v1, m1), (_, v2, m2) in _pairs(_image(args["image1"], memo), _image(args["image2"], memo))
+        ]
     if fn == "Image.addBands":
         return _image(args["dstImg"], memo) + _image(args["srcImg"], memo)
     if fn == "Image.round":

@@ -34,12 +34,14 @@ second granule of the same day (another MGRS tile: DN x 1.3, score 0.9), as over
 the server composite merges same-day granules when the graph asks for it (``qualityMosaic``) unless
 ``server_keeps_duplicates`` (the behaviour of a graph without that step).
 """
+
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ee
 import numpy as np
@@ -74,8 +76,12 @@ class _HttpError(Exception):
 
 def injected_error(status: int, message: str | None = None) -> ee.EEException:
     """An EEException chained to an HTTP error of ``status`` (as ee's _execute_cloud_call raises)."""
-    messages = {429: "Too Many Requests", 500: "Internal error", 503: "Service Unavailable",
-                400: "User memory limit exceeded."}
+    messages = {
+        429: "Too Many Requests",
+        500: "Internal error",
+        503: "Service Unavailable",
+        400: "User memory limit exceeded.",
+    }
     try:
         raise _HttpError(status)
     except _HttpError:
@@ -112,16 +118,32 @@ def invocations_in(node: Any) -> list[dict]:
 class FakeEarthEngineClient(EarthEngineClient):
     """See the module docstring."""
 
-    def __init__(self, patch_dir: str | Path | None = None, *, anchor: tuple[float, float] | None = None,
-                 pixels: np.ndarray | Callable | None = None, fail_next: list[int] | None = None,
-                 interrupt_after: int | None = None, exports_dir: str | Path | None = None,
-                 running_polls: int = 0, fail_tasks: int = 0, existing_assets: set[str] | bool = True,
-                 values: dict | None = None, credentials: Any = None, queue_limit: int = 3000,
-                 same_day_duplicates: bool = False, server_keeps_duplicates: bool = False,
-                 project: str | None = None) -> None:
+    def __init__(
+        self,
+        patch_dir: str | Path | None = None,
+        *,
+        anchor: tuple[float, float] | None = None,
+        pixels: np.ndarray | Callable | None = None,
+        fail_next: list[int] | None = None,
+        interrupt_after: int | None = None,
+        exports_dir: str | Path | None = None,
+        running_polls: int = 0,
+        fail_tasks: int = 0,
+        existing_assets: set[str] | bool = True,
+        values: dict | None = None,
+        credentials: Any = None,
+        queue_limit: int = 3000,
+        same_day_duplicates: bool = False,
+        server_keeps_duplicates: bool = False,
+        project: str | None = None,
+    ) -> None:
         self.sleeps: list[float] = []
-        super().__init__(retry=RetryPolicy(max_attempts=4, initial_s=0.5), sleep=self.sleeps.append,
-                         credentials=credentials, project=project)
+        super().__init__(
+            retry=RetryPolicy(max_attempts=4, initial_s=0.5),
+            sleep=self.sleeps.append,
+            credentials=credentials,
+            project=project,
+        )
         self.patch = read_patch(patch_dir or demo_patch_dir())
         lon, lat = self.patch.lonlat()
         if anchor is not None:
@@ -194,8 +216,13 @@ class FakeEarthEngineClient(EarthEngineClient):
         failing = self.fail_tasks > 0
         self.fail_tasks -= int(failing)
         error = "Computation timed out." if failing else self._asset_error(task_config)
-        self.tasks[task_id] = {"polls": 0, "error": error, "config": task_config, "done": False,
-                               "index": len(self.tasks)}
+        self.tasks[task_id] = {
+            "polls": 0,
+            "error": error,
+            "config": task_config,
+            "done": False,
+            "index": len(self.tasks),
+        }
         self.max_unfinished = max(self.max_unfinished, self._unfinished())
         return task_id
 
@@ -233,9 +260,13 @@ class FakeEarthEngineClient(EarthEngineClient):
                 self._write_csv(rows, config)
             task.update(done=True, rows=len(rows))
         start = TASK_CLOCK_MS + 60_000 * task["index"]
-        return {**status, "state": "COMPLETED",
-                "batch_eecu_usage_seconds": EECU_S_PER_TASK + EECU_S_PER_ROW * task["rows"],
-                "start_timestamp_ms": start, "update_timestamp_ms": start + 10_000 + 20 * task["rows"]}
+        return {
+            **status,
+            "state": "COMPLETED",
+            "batch_eecu_usage_seconds": EECU_S_PER_TASK + EECU_S_PER_ROW * task["rows"],
+            "start_timestamp_ms": start,
+            "update_timestamp_ms": start + 10_000 + 20 * task["rows"],
+        }
 
     def task_status(self, task_id: str) -> dict:
         if task_id not in self.tasks:
@@ -252,12 +283,17 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.graphs.append(("get_asset", asset_id))
         if asset_id in self.asset_rows:
             size = len(json.dumps(self.asset_rows[asset_id]).encode())
-            return {"id": asset_id, "type": "TABLE", "sizeBytes": str(size),
-                    "featureCount": str(len(self.asset_rows[asset_id]))}
+            return {
+                "id": asset_id,
+                "type": "TABLE",
+                "sizeBytes": str(size),
+                "featureCount": str(len(self.asset_rows[asset_id])),
+            }
         if asset_id in self.folders:
             return {"id": asset_id, "type": "FOLDER"}
         exists = self.existing_assets is True or (
-            isinstance(self.existing_assets, set) and asset_id in self.existing_assets)
+            isinstance(self.existing_assets, set) and asset_id in self.existing_assets
+        )
         return {"id": asset_id, "type": "TABLE"} if exists else None
 
     def create_folder(self, folder_id: str) -> None:
@@ -304,14 +340,18 @@ class FakeEarthEngineClient(EarthEngineClient):
         ranges = invocations(collection, "DateRange")
         focal = invocations(collection, "Image.focalMin")
         link = invocations(collection, "Image.linkCollection")[0]["arguments"]
-        gte = [c for c in invocations(collection, "Image.gte")
-               if isinstance(c["arguments"].get("image2"), dict)
-               and c["arguments"]["image2"].get("function") == "Image.constant"]
+        gte = [
+            c
+            for c in invocations(collection, "Image.gte")
+            if isinstance(c["arguments"].get("image2"), dict)
+            and c["arguments"]["image2"].get("function") == "Image.constant"
+        ]
         return {
             "region": region,
             "start": np.datetime64(ranges[0]["arguments"]["start"], "D"),
             "end": np.datetime64(ranges[0]["arguments"]["end"], "D"),
-            "per_cell": int(sample["numPoints"]), "spacing_m": float(sample["scale"]),
+            "per_cell": int(sample["numPoints"]),
+            "spacing_m": float(sample["scale"]),
             "seed": int(sample["seed"]),
             "buffer_m": float(focal[0]["arguments"]["radius"]) if focal else 0.0,
             "cloud_band": link["linkedBands"][0],
@@ -324,16 +364,17 @@ class FakeEarthEngineClient(EarthEngineClient):
         labels = patch.classes.astype(np.int64)
         if p["buffer_m"] > 0:
             r = int(p["buffer_m"] // res)
-            yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-            disk = (yy ** 2 + xx ** 2) * res ** 2 <= p["buffer_m"] ** 2
-            same = (ndimage.minimum_filter(labels, footprint=disk, mode="nearest")
-                    == ndimage.maximum_filter(labels, footprint=disk, mode="nearest"))
+            yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+            disk = (yy**2 + xx**2) * res**2 <= p["buffer_m"] ** 2
+            same = ndimage.minimum_filter(labels, footprint=disk, mode="nearest") == ndimage.maximum_filter(
+                labels, footprint=disk, mode="nearest"
+            )
             labels = np.where(same, labels, NO_CLASS)
         in_window = (patch.dates >= p["start"]) & (patch.dates < p["end"])
         clear = np.isin(patch.cloud, SCL_CLEAR_CLASSES)
         has_clear = (clear & in_window[:, None, None]).any(axis=0)
         step = max(1, int(round(p["spacing_m"] / res)))
-        rows_i, cols_i = np.mgrid[0:labels.shape[0], 0:labels.shape[1]]
+        rows_i, cols_i = np.mgrid[0 : labels.shape[0], 0 : labels.shape[1]]
         on_grid = (rows_i % step == step // 2) & (cols_i % step == step // 2)
         inside = np.zeros(labels.shape, bool)
         if p["region"] is not None:
@@ -342,8 +383,9 @@ class FakeEarthEngineClient(EarthEngineClient):
             inside = contains_xy(p["region"], self.lon, self.lat)
         candidate = (labels != NO_CLASS) & has_clear & on_grid & inside
         r_idx, c_idx = np.nonzero(candidate)
-        cells = (np.floor((self.lat[r_idx, c_idx] + 90) / 0.1) * 3600
-                 + np.floor((self.lon[r_idx, c_idx] + 180) / 0.1)).astype(np.int64)
+        cells = (
+            np.floor((self.lat[r_idx, c_idx] + 90) / 0.1) * 3600 + np.floor((self.lon[r_idx, c_idx] + 180) / 0.1)
+        ).astype(np.int64)
         rng = np.random.default_rng(p["seed"])
         order = rng.permutation(len(r_idx))
         chosen = []
@@ -355,9 +397,13 @@ class FakeEarthEngineClient(EarthEngineClient):
         for k in sorted(chosen):
             r, c = r_idx[k], c_idx[k]
             for t in np.flatnonzero(in_window & (patch.dn[:, r, c, :].max(axis=1) > 0)):
-                props = {"lon": float(self.lon[r, c]), "lat": float(self.lat[r, c]),
-                         "class": int(labels[r, c]), "date": str(patch.dates[t]),
-                         p["cloud_band"]: float(score[t, r, c])}
+                props = {
+                    "lon": float(self.lon[r, c]),
+                    "lat": float(self.lat[r, c]),
+                    "class": int(labels[r, c]),
+                    "date": str(patch.dates[t]),
+                    p["cloud_band"]: float(score[t, r, c]),
+                }
                 props.update({b: int(patch.dn[t, r, c, i]) for i, b in enumerate(BANDS)})
                 features.append({"type": "Feature", "geometry": None, "properties": props})
         return features
@@ -389,8 +435,13 @@ class FakeEarthEngineClient(EarthEngineClient):
             dn = patch.dn[t, r, c, :].astype(np.float64)
             rows.append({"date": str(patch.dates[t]), "dn": dn, cloud_band: float(clear[t])})
             if self.same_day_duplicates and clear[t] and t % 3 == 0:
-                rows.append({"date": str(patch.dates[t]), "dn": np.clip(np.round(dn * DUPLICATE_GAIN), 1, 65535),
-                             cloud_band: DUPLICATE_SCORE})
+                rows.append(
+                    {
+                        "date": str(patch.dates[t]),
+                        "dn": np.clip(np.round(dn * DUPLICATE_GAIN), 1, 65535),
+                        cloud_band: DUPLICATE_SCORE,
+                    }
+                )
         return rows
 
     def _raw_rows_at_points(self, collection: Any) -> list[dict]:
@@ -412,14 +463,23 @@ class FakeEarthEngineClient(EarthEngineClient):
         granules (same-day ones merged by highest score when the graph asks for ``qualityMosaic``)."""
         link = invocations(collection, "Image.linkCollection")[0]["arguments"]
         cloud_band = link["linkedBands"][0]
-        ranges = sorted({(c["arguments"]["start"], c["arguments"]["end"]) for c in invocations(collection, "DateRange")
-                         if isinstance(c["arguments"]["start"], str)})  # constant dates (not the per-day ones)
+        ranges = sorted(
+            {
+                (c["arguments"]["start"], c["arguments"]["end"])
+                for c in invocations(collection, "DateRange")
+                if isinstance(c["arguments"]["start"], str)
+            }
+        )  # constant dates (not the per-day ones)
         spans = [(np.datetime64(a, "D"), np.datetime64(b, "D")) for a, b in ranges]
         start, end = min(a for a, _ in spans), max(b for _, b in spans)
         window_days = int(min((b - a).astype(int) for a, b in spans))
         n_bins = int((end - start).astype(int)) // window_days
-        gte = [c["arguments"]["image2"]["arguments"]["value"] for c in invocations(collection, "Image.gte")
-               if isinstance(c["arguments"].get("image2"), dict) and c["arguments"]["image2"].get("function") == "Image.constant"]
+        gte = [
+            c["arguments"]["image2"]["arguments"]["value"]
+            for c in invocations(collection, "Image.gte")
+            if isinstance(c["arguments"].get("image2"), dict)
+            and c["arguments"]["image2"].get("function") == "Image.constant"
+        ]
         threshold = float(gte[0]) if gte else 0.75
         max_gap = int(invocations(collection, "Image.lte")[0]["arguments"]["image2"]["arguments"]["value"])
         merge = bool(invocations(collection, "ImageCollection.qualityMosaic")) and not self.server_keeps_duplicates
@@ -439,8 +499,7 @@ class FakeEarthEngineClient(EarthEngineClient):
             score = np.array([g[cloud_band] for g in granules], dtype=np.float32)[None]
             dates = np.array([g["date"] for g in granules], dtype="datetime64[D]")
             arrays = arrays_from_stack(dn, score, dates, cloud_band, threshold)
-            composite = composite_pixels(arrays, int(start.astype(np.int64)), window_days, n_bins,
-                                         max_gap_bins=max_gap)
+            composite = composite_pixels(arrays, int(start.astype(np.int64)), window_days, n_bins, max_gap_bins=max_gap)
             if not composite.keep[0]:
                 continue  # masked on the server: sampleRegions drops the point
             values = np.clip(np.round(composite.values[0] * 1e4), 0, 65535).reshape(-1)

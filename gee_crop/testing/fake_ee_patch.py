@@ -7,6 +7,7 @@ codes of ``gee_crop.earthengine.composite.encode_sqrt8``, uint8; otherwise uint1
 request returns the window of the requested grid as a structured array with one field per band
 (``B2_t00`` …), the way ``ee.data.computePixels`` does.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,17 +29,25 @@ class PatchComputePixels:
     client's retries (EarthEngineError), to test failure reports and resumption.
     """
 
-    def __init__(self, stack: RawStack, spec: FeatureSpec, season: SeasonSpan,
-                 fail_offsets: set[tuple[int, int]] = frozenset()):
+    def __init__(
+        self, stack: RawStack, spec: FeatureSpec, season: SeasonSpan, fail_offsets: set[tuple[int, int]] = frozenset()
+    ):
         self.stack, self.fail_offsets = stack, set(fail_offsets)
         h, w = stack.shape
-        composite = composite_pixels(stack_arrays(stack, threshold=spec.cloud_threshold), season.start_day,
-                                     season.window_days, season.n_bins, max_gap_bins=spec.max_gap_bins)
+        composite = composite_pixels(
+            stack_arrays(stack, threshold=spec.cloud_threshold),
+            season.start_day,
+            season.window_days,
+            season.n_bins,
+            max_gap_bins=spec.max_gap_bins,
+        )
         values = composite.values.copy()
         values[~composite.keep] = np.nan  # the server masks gap-heavy pixels; masked pixels arrive as 0
         names = composite_band_names(season.n_bins)
-        self.images = {Encoding.UINT16: _structured(quantize_dn(values).reshape(h, w, -1), names),
-                       Encoding.SQRT8: _structured(encode_sqrt8(values).reshape(h, w, -1), names)}
+        self.images = {
+            Encoding.UINT16: _structured(quantize_dn(values).reshape(h, w, -1), names),
+            Encoding.SQRT8: _structured(encode_sqrt8(values).reshape(h, w, -1), names),
+        }
         self.image = self.images[Encoding.UINT16]
         self.requests: list[dict] = []
 
@@ -56,15 +65,17 @@ class PatchComputePixels:
         col0 = round((affine["translateX"] - x0) / res)
         row0 = round((y1 - affine["translateY"]) / res)
         if (row0, col0) in self.fail_offsets:
-            raise EarthEngineError("Earth Engine kept failing a computePixels request after retries "
-                                   "(Computation timed out.); wait a few minutes and rerun the same command")
+            raise EarthEngineError(
+                "Earth Engine kept failing a computePixels request after retries "
+                "(Computation timed out.); wait a few minutes and rerun the same command"
+            )
         h, w = dims["height"], dims["width"]
         image = self.image_for(expression)
         out = np.zeros((h, w), dtype=image.dtype)
         r0, c0 = max(row0, 0), max(col0, 0)
         r1, c1 = min(row0 + h, image.shape[0]), min(col0 + w, image.shape[1])
         if r1 > r0 and c1 > c0:
-            out[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = image[r0:r1, c0:c1]
+            out[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = image[r0:r1, c0:c1]
         return out[band_ids] if band_ids is not None else out
 
 

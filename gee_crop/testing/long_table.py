@@ -9,6 +9,7 @@ two-digit names (``B02`` ... ``B12``, DN), ``SCL`` and the WorldCereal crop code
 Rows are grouped by pixel into a :class:`SampleSeries` (dates sorted); unlabeled pixels are dropped;
 each pixel's season year is inferred from its own dates (:mod:`gee_crop.features.seasons`).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,9 @@ import pandas as pd
 from gee_crop.classes import EXCLUDE, OTHER, Legend
 from gee_crop.config import BANDS, two_digit_band
 from gee_crop.data.dn import checked_dn
-from gee_crop.features.seasons import with_season_years
 from gee_crop.data.worldcereal import pad_groups
 from gee_crop.errors import InputError
+from gee_crop.features.seasons import with_season_years
 from gee_crop.types import SampleSeries
 
 #: cloud indicator columns recognised, by cloud_kind ("SCL" is the Sen2Cor layer).
@@ -36,8 +37,10 @@ def _first(columns: list[str], options: tuple[str, ...], what: str, path: Path) 
     for name in options:
         if name in columns:
             return name
-    raise InputError(f"{path} has no {what} column (looked for {', '.join(options)}); "
-                     "give a long pixel table like wc-gee-patches/derived_pixels_long_*.parquet")
+    raise InputError(
+        f"{path} has no {what} column (looked for {', '.join(options)}); "
+        "give a long pixel table like wc-gee-patches/derived_pixels_long_*.parquet"
+    )
 
 
 def _band_columns(columns: list[str], path: Path) -> list[str]:
@@ -47,14 +50,17 @@ def _band_columns(columns: list[str], path: Path) -> list[str]:
         two_digit = two_digit_band(band)
         name = band if band in columns else two_digit if two_digit in columns else None
         if name is None:
-            raise InputError(f"{path} has no column for band {band} (nor {two_digit}); a long "
-                             f"pixel table needs all of {', '.join(BANDS)} as DN")
+            raise InputError(
+                f"{path} has no column for band {band} (nor {two_digit}); a long "
+                f"pixel table needs all of {', '.join(BANDS)} as DN"
+            )
         found.append(name)
     return found
 
 
-def read_long_table(path: str | os.PathLike, *, region: str = "",
-                    legend: Legend | dict | str | os.PathLike | None = None) -> SampleSeries:
+def read_long_table(
+    path: str | os.PathLike, *, region: str = "", legend: Legend | dict | str | os.PathLike | None = None
+) -> SampleSeries:
     """Read a long pixel table into a SampleSeries (one sample per pixel, dates sorted).
 
     Classes come from the ``ct_code`` column read with ``legend`` (see
@@ -65,8 +71,9 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"long pixel table {path} does not exist; give e.g. "
-                         "wc-gee-patches/derived_pixels_long_<id>.parquet")
+        raise InputError(
+            f"long pixel table {path} does not exist; give e.g. wc-gee-patches/derived_pixels_long_<id>.parquet"
+        )
     try:
         df = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
@@ -78,8 +85,10 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
     bands = _band_columns(columns, path)
     for name in ("lon", "lat", CODE_COLUMN):
         if name not in columns:
-            raise InputError(f"{path} has no '{name}' column; a long pixel table needs lon, lat and "
-                             f"{CODE_COLUMN} (WorldCereal crop code)")
+            raise InputError(
+                f"{path} has no '{name}' column; a long pixel table needs lon, lat and "
+                f"{CODE_COLUMN} (WorldCereal crop code)"
+            )
 
     df = df.sort_values([id_col, date_col], kind="stable")
     ids, first, group = np.unique(df[id_col].to_numpy().astype(str), return_index=True, return_inverse=True)
@@ -87,8 +96,7 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
     n, t = len(ids), int(np.bincount(group).max()) if len(df) else 0
     codes = df[CODE_COLUMN].to_numpy()[first].astype(np.int64)
     if (df.groupby(id_col, sort=True)[CODE_COLUMN].nunique().to_numpy() > 1).any():
-        raise InputError(f"{path}: a pixel has more than one {CODE_COLUMN} over its dates; "
-                         "a pixel must keep one label")
+        raise InputError(f"{path}: a pixel has more than one {CODE_COLUMN} over its dates; a pixel must keep one label")
     names = Legend.of(legend).names(codes)
     dates = pad_groups(group, df[date_col].to_numpy().astype("datetime64[D]"), n, t, np.datetime64("NaT"))
     dn = pad_groups(group, checked_dn(df[bands].to_numpy(), str(path)), n, t, np.uint16(0))
@@ -105,6 +113,9 @@ def read_long_table(path: str | os.PathLike, *, region: str = "",
         region=np.full(n, region, dtype=object),
         crop_class=np.where(labelled, names, OTHER).astype(object),  # excluded rows dropped below
         cloud_kind=np.full(n, CLOUD_COLUMNS[cloud_col], dtype=object),
-        dates=dates, dn=dn, cloud=cloud, extra=extra,
+        dates=dates,
+        dn=dn,
+        cloud=cloud,
+        extra=extra,
     )
     return with_season_years(series.subset(np.flatnonzero(labelled)))

@@ -7,6 +7,7 @@ After :func:`initialize_offline`, graphs serialize exactly as they would for the
 that needs the server (getInfo, computePixels, exports) raises ``ee.EEException`` without opening
 a socket.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,9 @@ def _offline_algorithms() -> dict:
 
 def initialize_offline(project: str = OFFLINE_PROJECT) -> None:
     """Initialise ``ee`` with the shipped algorithm signatures and no server (≈0.05 s, idempotent)."""
-    ee.data._install_cloud_api_resource = lambda: None  # noqa: SLF001 - documented offline recipe
+    ee.data._install_cloud_api_resource = lambda: None
     ee.data.getAlgorithms = _offline_algorithms
-    ee.deprecation._FetchDataCatalogStac = lambda: {}  # noqa: SLF001
+    ee.deprecation._FetchDataCatalogStac = lambda: {}
     ee.Reset()
     ee.Initialize(None, "", project=project)
 

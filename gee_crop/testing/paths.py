@@ -6,6 +6,7 @@ Only tests and experiments read the shared folder (:func:`shared_data_dir`); eve
 (``gee-crop demo``, ``export``'s default calibration, ``sample``'s country outlines) reads
 ``gee_crop/resources``, so a wheel install works on its own.
 """
+
 from __future__ import annotations
 
 from gee_crop.data.demo import DEMO_PATCH_ID, demo_patch_dir

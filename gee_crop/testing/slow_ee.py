@@ -12,12 +12,13 @@ load of the machine (:func:`most_overlapping`). Give its ``compute_pixels`` to
 :class:`RepeatingPatchServer` serves the demo patch's composite repeated in both directions, so a
 region of any size is all real pixels (for benchmarks of large maps on the 64 x 64 px patch).
 """
+
 from __future__ import annotations
 
 import itertools
 import threading
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,9 +28,16 @@ from gee_crop.testing.fake_ee_patch import PatchComputePixels
 class SimulatedLink:
     """``compute_pixels`` of ``serve`` behind a link with latency and a shared bandwidth."""
 
-    def __init__(self, serve: Callable[..., np.ndarray], seconds_per_request: float = 3.0,
-                 bytes_per_second: float | None = 25e6, max_concurrent: int = 40, *, rendezvous: int = 0,
-                 rendezvous_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        serve: Callable[..., np.ndarray],
+        seconds_per_request: float = 3.0,
+        bytes_per_second: float | None = 25e6,
+        max_concurrent: int = 40,
+        *,
+        rendezvous: int = 0,
+        rendezvous_timeout_s: float = 120.0,
+    ) -> None:
         """``rendezvous`` k > 1: the first k requests each wait until all k are in flight at once, so a
         caller that sends requests one at a time never gets past them (``rendezvous_missed`` is then True
         after ``rendezvous_timeout_s``, a hang guard): overlap proven by order, not by elapsed seconds."""

@@ -10,6 +10,7 @@ Two rules of the paper:
 :func:`align` applies both kinds of rule for any label sets; :func:`alignment_for` returns the
 paper's rule for a (source, target) pair.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,12 +48,18 @@ class Alignment:
         return "; ".join(parts) if parts else "none"
 
     def to_dict(self) -> dict:
-        return {"target_classes": None if self.target_classes is None else list(self.target_classes),
-                "drop_true_classes": list(self.drop_true_classes)}
+        return {
+            "target_classes": None if self.target_classes is None else list(self.target_classes),
+            "drop_true_classes": list(self.drop_true_classes),
+        }
 
 
-def align(y_true: np.ndarray, y_pred: np.ndarray, target_classes: tuple[str, ...] | list[str] | None = None,
-          drop_true_classes: tuple[str, ...] | list[str] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def align(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    target_classes: tuple[str, ...] | list[str] | None = None,
+    drop_true_classes: tuple[str, ...] | list[str] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply a class alignment to (n,) int class indices.
 
     Returns ``(y_true, y_pred, kept)``: the aligned labels of the kept samples and the (n,) bool mask

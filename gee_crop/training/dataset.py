@@ -4,6 +4,7 @@ The model contract (:class:`gee_crop.features.spec.FeatureSpec`, saved in every 
 how to turn raw series into features, so a model is always fed what it was trained on.
 Per-batch augmentation recomputes the medians from the raw series (METHOD.md "Augmentation").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,14 @@ import numpy as np
 from gee_crop.config import FeatureKind
 from gee_crop.features.augment import AugmentConfig, augmented_medians
 from gee_crop.features.composite import median_features, prepare_series
-from gee_crop.features.seasons import (format_season_counts, infer_season_years, main_season_year, season_counts,
-                                       season_start_days)
 from gee_crop.features.harmonics import harmonic_features
+from gee_crop.features.seasons import (
+    format_season_counts,
+    infer_season_years,
+    main_season_year,
+    season_counts,
+    season_start_days,
+)
 from gee_crop.features.spec import FeatureSpec, scale_reflectance
 from gee_crop.types import SampleSeries
 
@@ -54,15 +60,19 @@ def series_features(series: SampleSeries, spec: FeatureSpec, year: int | None = 
     else the season its observations cover best. Every kind uses the median pipeline's ``keep`` so
     that all feature kinds see the same samples.
     """
-    medians = median_features(series, year=year, season=spec.season, threshold=spec.cloud_threshold,
-                              max_gap_bins=spec.max_gap_bins)
+    medians = median_features(
+        series, year=year, season=spec.season, threshold=spec.cloud_threshold, max_gap_bins=spec.max_gap_bins
+    )
     values = medians.values
     if spec.feature_kind == FeatureKind.HARMONIC:
         arrays = prepare_series(series, threshold=spec.cloud_threshold)
         starts = season_start_days(series.lat, medians.years, spec.season)
         values = harmonic_features(arrays, starts, spec.season)
-    return SeriesFeatures(np.asarray(values, dtype=np.float32), np.asarray(medians.keep, dtype=bool),
-                          np.asarray(medians.years, dtype=np.int64))
+    return SeriesFeatures(
+        np.asarray(values, dtype=np.float32),
+        np.asarray(medians.keep, dtype=bool),
+        np.asarray(medians.years, dtype=np.int64),
+    )
 
 
 def normalization_stats(features: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +96,14 @@ class AugmentedBatches:
     epoch)-derived generator makes an epoch repeatable.
     """
 
-    def __init__(self, series: SampleSeries, features: np.ndarray, year: int | np.ndarray | None,
-                 spec: FeatureSpec, augment: dict | None) -> None:
+    def __init__(
+        self,
+        series: SampleSeries,
+        features: np.ndarray,
+        year: int | np.ndarray | None,
+        spec: FeatureSpec,
+        augment: dict | None,
+    ) -> None:
         self.spec, self.features = spec, features
         self.augment = None
         if augment is not None and spec.is_median:
@@ -106,8 +122,14 @@ class AugmentedBatches:
         if self.augment is None:
             values = self.features[index]
         else:
-            values = augmented_medians(self.arrays.subset(index), self.start_days[index], self.spec.season, rng,
-                                       self.augment, max_gap_bins=self.spec.max_gap_bins)
+            values = augmented_medians(
+                self.arrays.subset(index),
+                self.start_days[index],
+                self.spec.season,
+                rng,
+                self.augment,
+                max_gap_bins=self.spec.max_gap_bins,
+            )
         return self.spec.model_input(np.asarray(values, dtype=np.float32))
 
 

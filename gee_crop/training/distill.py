@@ -9,6 +9,7 @@ it once and gives it to both), in eval mode and without gradients, so its soft t
 time shift, scale and warp. The teacher must read the student's input: the same feature kind,
 season, window, bands and classes (InputError otherwise, naming what differs).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ class DistillationLoss:
             p.requires_grad_(False)
         self._hard = nn.CrossEntropyLoss(weight=self.class_weights)
 
-    def to(self, device: torch.device | str) -> "DistillationLoss":
+    def to(self, device: torch.device | str) -> DistillationLoss:
         self.teacher.to(device)
         if self.class_weights is not None:
             self._hard = nn.CrossEntropyLoss(weight=self.class_weights.to(device))
@@ -56,14 +57,17 @@ class DistillationLoss:
             soft = torch.softmax(self.teacher(x).float() / self.temperature, dim=1)
         log_student = torch.log_softmax(logits / self.temperature, dim=1)
         kl = nn.functional.kl_div(log_student, soft, reduction="batchmean")
-        return self.alpha * self.temperature ** 2 * kl + (1 - self.alpha) * self._hard(logits, labels)
+        return self.alpha * self.temperature**2 * kl + (1 - self.alpha) * self._hard(logits, labels)
 
 
 def _differing(field: str, teacher: FeatureSpec, student: FeatureSpec) -> list[str]:
     """``[field]`` when the two contracts differ in it (for the season: the season's fields that differ)."""
     if field == "season":
-        return [f"season.{f.name}" for f in fields(Season)
-                if getattr(teacher.season, f.name) != getattr(student.season, f.name)]
+        return [
+            f"season.{f.name}"
+            for f in fields(Season)
+            if getattr(teacher.season, f.name) != getattr(student.season, f.name)
+        ]
     return [field] if getattr(teacher, field) != getattr(student, field) else []
 
 
@@ -75,7 +79,9 @@ def load_teacher(path: str | os.PathLike, student: FeatureSpec) -> nn.Module:
     teacher_spec = read_contract(path)
     differ = [name for f in SHARED_FIELDS for name in _differing(f, teacher_spec, student)]
     if differ:
-        raise InputError(f"--distill-from {path}: the teacher reads other inputs ({', '.join(differ)} differ); "
-                         "train the student with the teacher's season, window and features")
+        raise InputError(
+            f"--distill-from {path}: the teacher reads other inputs ({', '.join(differ)} differ); "
+            "train the student with the teacher's season, window and features"
+        )
     model, _ = load_model(path)
     return model

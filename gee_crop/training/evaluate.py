@@ -6,6 +6,7 @@ for each sample's own season (its ``season_year``, else the season its dates cov
 trained on 2019 applies to a 2023 table, and to a table mixing years.
 Samples the model's gap rule discards are left out of the scores, with their count reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,20 +49,28 @@ class Evaluation:
     seasons: dict[int, int] = field(default_factory=dict)  # season year -> scored samples (``year``: the commonest)
 
     def to_dict(self) -> dict:
-        return {**self.report.to_dict(self.classes), "alignment": self.alignment.to_dict(),
-                "alignment_rule": self.alignment.describe(), "n_table_samples": self.n_samples,
-                "n_dropped_gaps": self.n_dropped_gaps, "n_dropped_alignment": self.n_dropped_alignment,
-                "season_year": self.year, "target_region": self.target_region,
-                "source_region": self.source_region, "classes": list(self.classes),
-                "domain_shift": dict(self.domain_shift),
-                "season_years": {str(y): n for y, n in sorted(self.seasons.items())}}
+        return {
+            **self.report.to_dict(self.classes),
+            "alignment": self.alignment.to_dict(),
+            "alignment_rule": self.alignment.describe(),
+            "n_table_samples": self.n_samples,
+            "n_dropped_gaps": self.n_dropped_gaps,
+            "n_dropped_alignment": self.n_dropped_alignment,
+            "season_year": self.year,
+            "target_region": self.target_region,
+            "source_region": self.source_region,
+            "classes": list(self.classes),
+            "domain_shift": dict(self.domain_shift),
+            "season_years": {str(y): n for y, n in sorted(self.seasons.items())},
+        }
 
     def summary(self) -> str:
-        seasons = (f"seasons {format_season_counts(self.seasons)}" if len(self.seasons) > 1
-                   else f"season {self.year}")
-        head = (f"{self.source_region or '?'} -> {self.target_region or '?'}, {seasons}; "
-                f"class alignment: {self.alignment.describe()}; dropped {self.n_dropped_gaps} gap-heavy "
-                f"and {self.n_dropped_alignment} aligned-out samples of {self.n_samples}")
+        seasons = f"seasons {format_season_counts(self.seasons)}" if len(self.seasons) > 1 else f"season {self.year}"
+        head = (
+            f"{self.source_region or '?'} -> {self.target_region or '?'}, {seasons}; "
+            f"class alignment: {self.alignment.describe()}; dropped {self.n_dropped_gaps} gap-heavy "
+            f"and {self.n_dropped_alignment} aligned-out samples of {self.n_samples}"
+        )
         return head + "\n" + format_report(self.report, self.classes)
 
 
@@ -70,9 +79,15 @@ def _single_region(values) -> str | None:
     return regions[0] if len(regions) == 1 else None
 
 
-def evaluate_model(model_path: ModelLike, data: SampleSeries | str | os.PathLike, *,
-                   target_region: str | None = None, source_region: str | None = None,
-                   year: int | None = None, device: str = "auto") -> Evaluation:
+def evaluate_model(
+    model_path: ModelLike,
+    data: SampleSeries | str | os.PathLike,
+    *,
+    target_region: str | None = None,
+    source_region: str | None = None,
+    year: int | None = None,
+    device: str = "auto",
+) -> Evaluation:
     """Predict ``data`` with a saved model and score it after the paper's class alignment.
 
     ``target_region`` defaults to the table's region when it has only one; ``source_region`` to the
@@ -86,22 +101,34 @@ def evaluate_model(model_path: ModelLike, data: SampleSeries | str | os.PathLike
     feats = series_features(series, predictor.contract, year)
     classes = tuple(predictor.contract.classes)
     # every sample gap-heavy: nothing to predict, and the scores say so (None), not a crash
-    proba = (predictor.predict_proba(feats.values[feats.keep], batch_size=EVALUATION_BATCH) if feats.keep.any()
-             else np.zeros((0, len(classes)), dtype=np.float32))
+    proba = (
+        predictor.predict_proba(feats.values[feats.keep], batch_size=EVALUATION_BATCH)
+        if feats.keep.any()
+        else np.zeros((0, len(classes)), dtype=np.float32)
+    )
     y_true = class_indices(series.crop_class[feats.keep], classes)  # the table's names, the model's order
     target = target_region or _single_region(series.region)
     trained_on = predictor.meta.get("train_config", {}).get("data", {}).get("regions", [])
     source = source_region or _single_region(trained_on)
     # the paper's alignment rules speak of its seven classes; a user's own class list is scored as it is
     alignment = alignment_for(source, target) if classes == CLASSES else Alignment(None, ())
-    y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes,
-                                 alignment.drop_true_classes)
+    y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes, alignment.drop_true_classes)
     # transfer risk: the scored samples against the model's training inputs (unavailable in older models)
     summary = summary_of(predictor.meta)
     shift = tally_shift(summary, feats.values[feats.keep], proba).score(available=summary is not None)
-    return Evaluation(classification_report(y_true, y_pred, len(classes)), alignment, len(series),
-                      int((~feats.keep).sum()), int((~kept).sum()), feats.year, target, source, classes, shift,
-                      seasons=feats.season_counts)
+    return Evaluation(
+        classification_report(y_true, y_pred, len(classes)),
+        alignment,
+        len(series),
+        int((~feats.keep).sum()),
+        int((~kept).sum()),
+        feats.year,
+        target,
+        source,
+        classes,
+        shift,
+        seasons=feats.season_counts,
+    )
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: str | os.PathLike) -> dict[str, Path]:

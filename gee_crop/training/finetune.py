@@ -23,13 +23,15 @@ Defaults, each overridden by giving its option:
   fit loop selects nothing on validation, so on a small table every label is worth more in training
   (score the result on separate labels with ``gee-crop evaluate``).
 """
+
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -47,8 +49,16 @@ FINETUNE_LR_FACTOR = 0.1
 #: tables with fewer rows get no validation split by default.
 FINETUNE_MIN_VAL_ROWS = 500
 #: options that must equal the source's (they fix the weights' shapes or the meaning of the inputs).
-CONTRACT_OPTIONS = ("arch", "widths", "feature_kind", "window_days", "length_days", "cloud_threshold",
-                    "max_gap_bins", "input_scaling")
+CONTRACT_OPTIONS = (
+    "arch",
+    "widths",
+    "feature_kind",
+    "window_days",
+    "length_days",
+    "cloud_threshold",
+    "max_gap_bins",
+    "input_scaling",
+)
 #: training habits taken from the source unless given.
 HABIT_OPTIONS = ("dropout", "batch_size", "augment", "augment_options", "class_weights", "balanced_sampling")
 #: options whose default changes when fine-tuning (the CLI leaves them out unless given).
@@ -81,8 +91,12 @@ class SourceModel:
     def record(self) -> dict:
         """The ``init_from`` entry of the fine-tuned model's metadata."""
         data = (self.meta.get("train_config") or {}).get("data") or {}
-        return {"name": self.name, "sha256": self.sha256, "arch": self.arch,
-                "source_data": {k: data[k] for k in ("source", "regions", "n_samples") if k in data}}
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "arch": self.arch,
+            "source_data": {k: data[k] for k in ("source", "regions", "n_samples") if k in data},
+        }
 
     def initial_model(self, dropout: float | None = None) -> tuple[dict, nn.Module]:
         """``(arch_kwargs, model)``: a copy of the source model (its weights, normalisation buffers and
@@ -113,13 +127,17 @@ def resolve_source_path(init_from: str, zoo: Mapping[str, Path] | None = None) -
         weights = zoo_weights_path(zoo[init_from], init_from)
         if weights.is_file():
             return weights
-        raise InputError(f"--init-from {init_from}: this install ships the zoo model {init_from} only as int8 ONNX "
-                         f"({Path(zoo[init_from]).name}), and fine-tuning needs its fp32 torch weights "
-                         f"({weights.name}); install a gee-crop release that ships {weights.name}, or fine-tune "
-                         "a model.pt of your own (`gee-crop train`)")
+        raise InputError(
+            f"--init-from {init_from}: this install ships the zoo model {init_from} only as int8 ONNX "
+            f"({Path(zoo[init_from]).name}), and fine-tuning needs its fp32 torch weights "
+            f"({weights.name}); install a gee-crop release that ships {weights.name}, or fine-tune "
+            "a model.pt of your own (`gee-crop train`)"
+        )
     names = f"; zoo models: {', '.join(sorted(zoo))}" if zoo else ""
-    raise InputError(f"--init-from {init_from}: no such file and no zoo model of that name; give a model.pt "
-                     f"written by `gee-crop train`{names}")
+    raise InputError(
+        f"--init-from {init_from}: no such file and no zoo model of that name; give a model.pt "
+        f"written by `gee-crop train`{names}"
+    )
 
 
 def load_source(init_from: str | os.PathLike, zoo: Mapping[str, Path] | None = None) -> SourceModel:
@@ -130,12 +148,21 @@ def load_source(init_from: str | os.PathLike, zoo: Mapping[str, Path] | None = N
     path = resolve_source_path(name, zoo)
     source = ModelFile.read(path)
     if source.kind == "onnx":
-        raise InputError(f"--init-from {name}: an ONNX file (an export, an int8 zoo file or a Random Forest) holds "
-                         "no trainable fp32 weights; give the model.pt it was exported from (`gee-crop train`)")
+        raise InputError(
+            f"--init-from {name}: an ONNX file (an export, an int8 zoo file or a Random Forest) holds "
+            "no trainable fp32 weights; give the model.pt it was exported from (`gee-crop train`)"
+        )
     model, meta = load_model(source)
-    return SourceModel(name=name, path=path, sha256=source.sha256, arch=str(meta["arch"]),
-                       arch_kwargs=dict(meta.get("arch_kwargs", {})), contract=source.contract, meta=meta,
-                       model=model)
+    return SourceModel(
+        name=name,
+        path=path,
+        sha256=source.sha256,
+        arch=str(meta["arch"]),
+        arch_kwargs=dict(meta.get("arch_kwargs", {})),
+        contract=source.contract,
+        meta=meta,
+        model=model,
+    )
 
 
 def source_settings(source: SourceModel) -> dict[str, Any]:
@@ -143,10 +170,15 @@ def source_settings(source: SourceModel) -> dict[str, Any]:
     HABIT_OPTIONS the source records)."""
     spec, kwargs = source.contract, source.arch_kwargs
     trained = source.meta.get("train_config") or {}
-    settings: dict[str, Any] = {"arch": source.arch, "feature_kind": spec.feature_kind.value,
-                                "window_days": spec.season.window_days, "length_days": spec.season.length_days,
-                                "cloud_threshold": float(spec.cloud_threshold), "max_gap_bins": spec.max_gap_bins,
-                                "input_scaling": str(getattr(spec.input_scaling, "value", spec.input_scaling))}
+    settings: dict[str, Any] = {
+        "arch": source.arch,
+        "feature_kind": spec.feature_kind.value,
+        "window_days": spec.season.window_days,
+        "length_days": spec.season.length_days,
+        "cloud_threshold": float(spec.cloud_threshold),
+        "max_gap_bins": spec.max_gap_bins,
+        "input_scaling": str(getattr(spec.input_scaling, "value", spec.input_scaling)),
+    }
     if "widths" in kwargs:
         settings["widths"] = tuple(int(w) for w in kwargs["widths"])
     if "dropout" in kwargs:
@@ -162,8 +194,11 @@ def explicit_options(config: Config | None, options: Mapping[str, Any]) -> set[s
     of a ``config`` dataclass that differ from their defaults."""
     chosen = {name for name, value in options.items() if value is not None}
     for f in fields(config) if config is not None else ():
-        default = f.default if f.default is not MISSING else (
-            f.default_factory() if f.default_factory is not MISSING else MISSING)
+        default = (
+            f.default
+            if f.default is not MISSING
+            else (f.default_factory() if f.default_factory is not MISSING else MISSING)
+        )
         if default is MISSING or getattr(config, f.name) != default:
             chosen.add(f.name)
     return chosen
@@ -193,15 +228,22 @@ def finetune_config(config: Config, source: SourceModel, given: set[str], n_rows
     values or the fine-tuning defaults; a given contract option that differs from the source's is
     refused (InputError naming each difference)."""
     if "arch" in given and str(getattr(config.arch, "value", config.arch)) == Arch.RANDOM_FOREST.value:
-        raise InputError("--init-from: a Random Forest cannot be fine-tuned (it has no weights to start from); "
-                         "drop --arch random_forest to fine-tune the source network")
+        raise InputError(
+            "--init-from: a Random Forest cannot be fine-tuned (it has no weights to start from); "
+            "drop --arch random_forest to fine-tune the source network"
+        )
     settings = source_settings(source)
-    differ = [f"{key} {getattr(config, key)!r} (the source's: {settings[key]!r})" for key in CONTRACT_OPTIONS
-              if key in given and key in settings and not _same(getattr(config, key), settings[key])]
+    differ = [
+        f"{key} {getattr(config, key)!r} (the source's: {settings[key]!r})"
+        for key in CONTRACT_OPTIONS
+        if key in given and key in settings and not _same(getattr(config, key), settings[key])
+    ]
     if differ:
-        raise InputError(f"--init-from {source.name}: {'; '.join(differ)} differ; fine-tuning keeps the source "
-                         "model's architecture and inputs: drop these options, or train from scratch without "
-                         "--init-from")
+        raise InputError(
+            f"--init-from {source.name}: {'; '.join(differ)} differ; fine-tuning keeps the source "
+            "model's architecture and inputs: drop these options, or train from scratch without "
+            "--init-from"
+        )
     updates = {k: v for k, v in settings.items() if k not in given and hasattr(config, k)}
     source_lr = float((source.meta.get("train_config") or {}).get("learning_rate", LEARNING_RATE))
     defaults = {"epochs": FINETUNE_EPOCHS, "learning_rate": float(f"{FINETUNE_LR_FACTOR * source_lr:.6g}")}
@@ -215,19 +257,26 @@ def finetune_contract(table_spec: FeatureSpec, source: SourceModel, series: Samp
     """The contract of the fine-tuned model: the source's, once the table agrees with it (its own
     season, if it was sampled with one, and its class list); InputError naming what differs, or the
     classes the source never predicts (its other outputs switched off) that the table holds."""
-    differ = [f"{key} {getattr(table_spec, key)!r} (the source's: {getattr(source.contract, key)!r})"
-              for key in TABLE_FIELDS if not _same(getattr(table_spec, key), getattr(source.contract, key))]
+    differ = [
+        f"{key} {getattr(table_spec, key)!r} (the source's: {getattr(source.contract, key)!r})"
+        for key in TABLE_FIELDS
+        if not _same(getattr(table_spec, key), getattr(source.contract, key))
+    ]
     if differ:
-        raise InputError(f"--init-from {source.name}: the table's {'; '.join(differ)} differ; sample the table with "
-                         "the source model's season and legend, or train from scratch without --init-from")
+        raise InputError(
+            f"--init-from {source.name}: the table's {'; '.join(differ)} differ; sample the table with "
+            "the source model's season and legend, or train from scratch without --init-from"
+        )
     switched_on = source.meta.get("output_classes")
     if switched_on:
         held = np.unique(np.asarray(series.crop_class).astype(str))
         foreign = [c for c in held if c not in switched_on]
         if foreign:
-            raise InputError(f"--init-from {source.name}: the model predicts only {', '.join(switched_on)} (its other "
-                             f"outputs are switched off) but the table holds {', '.join(foreign)}; relabel those "
-                             "samples as 'other' or train from scratch without --init-from")
+            raise InputError(
+                f"--init-from {source.name}: the model predicts only {', '.join(switched_on)} (its other "
+                f"outputs are switched off) but the table holds {', '.join(foreign)}; relabel those "
+                "samples as 'other' or train from scratch without --init-from"
+            )
     return replace(source.contract, year_trained=None)
 
 
@@ -241,5 +290,7 @@ def finetune_meta(source: SourceModel) -> dict:
 
 def describe(source: SourceModel, config: Any) -> str:
     """One line printed when fine-tuning starts."""
-    return (f"fine-tuning {source.name} ({source.arch}, sha256 {source.sha256[:12]}): {config.epochs} epochs, "
-            f"learning rate {config.learning_rate:g}, validation fraction {config.val_fraction:g}")
+    return (
+        f"fine-tuning {source.name} ({source.arch}, sha256 {source.sha256[:12]}): {config.epochs} epochs, "
+        f"learning rate {config.learning_rate:g}, validation fraction {config.val_fraction:g}"
+    )

@@ -9,12 +9,13 @@ Repeatability: the data order and the augmentation draws of epoch ``e`` come fro
 ``numpy.random.default_rng([seed, e])`` and dropout from ``torch.manual_seed(epoch_seed(seed, e))``,
 so an interrupted and resumed run ends with the same weights as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -66,14 +67,17 @@ def balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 @torch.no_grad()
-def logits_of(model: nn.Module, inputs: np.ndarray, device: torch.device | str = "cpu",
-              batch_size: int = 1024) -> torch.Tensor:
+def logits_of(
+    model: nn.Module, inputs: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 1024
+) -> torch.Tensor:
     """(n, 7) float32 logits on CPU for model inputs (n, 1, 10, t) or (n, 1, F), in eval mode
     (the model's train/eval mode is restored afterwards)."""
     was_training = model.training
     model.eval()
-    out = [model(torch.from_numpy(np.ascontiguousarray(inputs[i:i + batch_size])).to(device)).float().cpu()
-           for i in range(0, len(inputs), batch_size)]
+    out = [
+        model(torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch_size])).to(device)).float().cpu()
+        for i in range(0, len(inputs), batch_size)
+    ]
     model.train(was_training)
     if not out:
         return torch.zeros((0, len(CLASSES)))
@@ -90,16 +94,21 @@ def read_checkpoint(checkpoint: Path, settings: dict, device: torch.device | str
     try:
         state = torch.load(checkpoint, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a truncated zip, a foreign pickle: the file is unusable
-        raise InputError(f"{checkpoint} is damaged or truncated ({type(exc).__name__}); pass --overwrite to "
-                         "start the run over") from None
+        raise InputError(
+            f"{checkpoint} is damaged or truncated ({type(exc).__name__}); pass --overwrite to start the run over"
+        ) from None
     if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
-        raise InputError(f"{checkpoint} is not a gee-crop training checkpoint; pass --overwrite to start the "
-                         "run over, or choose another --out")
+        raise InputError(
+            f"{checkpoint} is not a gee-crop training checkpoint; pass --overwrite to start the "
+            "run over, or choose another --out"
+        )
     saved = state["config"] if isinstance(state["config"], dict) else {}
     if saved != settings:
         changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
-        raise InputError(f"{checkpoint} was written with other training options ({', '.join(changed)} differ); "
-                         "resume with the same options (only --epochs and --device may change) or pass --overwrite")
+        raise InputError(
+            f"{checkpoint} was written with other training options ({', '.join(changed)} differ); "
+            "resume with the same options (only --epochs and --device may change) or pass --overwrite"
+        )
     return state
 
 
@@ -107,10 +116,21 @@ def _atomic_torch(path: Path, obj: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inputs: np.ndarray,
-        val_labels: np.ndarray, options: FitOptions, *, checkpoint: Path, settings: dict, resume: bool = False,
-        progress: bool = True, echo: Callable[[str], None] = print,
-        loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> list[dict]:
+def fit(
+    model: nn.Module,
+    batches: AugmentedBatches,
+    labels: np.ndarray,
+    val_inputs: np.ndarray,
+    val_labels: np.ndarray,
+    options: FitOptions,
+    *,
+    checkpoint: Path,
+    settings: dict,
+    resume: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> list[dict]:
     """Train ``model`` (normalization already set) in place on ``batches`` with class indices ``labels``;
     returns the history (one row per epoch). ``settings`` (the options that must not change) are
     stored in ``checkpoint`` and compared on ``resume``. ``loss(inputs, logits, labels)`` replaces the
@@ -134,8 +154,14 @@ def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inp
 
     y_train = torch.from_numpy(labels).to(device)
     n_train, batch_size = len(labels), options.batch_size
-    bar = tqdm(range(first_epoch, options.epochs), desc="training", unit="epoch", disable=not progress,
-               initial=first_epoch, total=options.epochs)
+    bar = tqdm(
+        range(first_epoch, options.epochs),
+        desc="training",
+        unit="epoch",
+        disable=not progress,
+        initial=first_epoch,
+        total=options.epochs,
+    )
     for epoch in bar:
         start = time.perf_counter()
         rng = np.random.default_rng([options.seed, epoch])
@@ -144,7 +170,7 @@ def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inp
         model.train()
         total = 0.0
         for begin in range(0, n_train, batch_size):
-            index = order[begin:begin + batch_size]
+            index = order[begin : begin + batch_size]
             x = torch.from_numpy(batches.inputs(index, rng)).to(device)
             optimizer.zero_grad(set_to_none=True)
             batch_loss = loss_fn(x, model(x), y_train[torch.from_numpy(index).to(device)])
@@ -155,13 +181,25 @@ def fit(model: nn.Module, batches: AugmentedBatches, labels: np.ndarray, val_inp
         if len(val_labels):
             logits = logits_of(model, val_inputs, device, batch_size)
             report = classification_report(val_labels, logits.argmax(dim=1).numpy())
-            row.update(val_loss=float(val_loss_fn(logits, torch.from_numpy(val_labels))),
-                       val_oa=report.overall_accuracy, val_macro_f1=report.macro_f1)
+            row.update(
+                val_loss=float(val_loss_fn(logits, torch.from_numpy(val_labels))),
+                val_oa=report.overall_accuracy,
+                val_macro_f1=report.macro_f1,
+            )
         row["seconds"] = round(time.perf_counter() - start, 3)
         history.append(row)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}",
-                        **({"val_oa": f"{row['val_oa']:.3f}"} if "val_oa" in row else {}))
-        _atomic_torch(checkpoint, {"epoch": epoch + 1, "model": model.state_dict(),
-                                   "optimizer": optimizer.state_dict(), "history": history, "config": settings})
+        bar.set_postfix(
+            loss=f"{row['train_loss']:.3f}", **({"val_oa": f"{row['val_oa']:.3f}"} if "val_oa" in row else {})
+        )
+        _atomic_torch(
+            checkpoint,
+            {
+                "epoch": epoch + 1,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "history": history,
+                "config": settings,
+            },
+        )
     model.eval()
     return history

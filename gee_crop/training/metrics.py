@@ -6,6 +6,7 @@ its wrong predictions already lower the recall, hence the F1, of the true classe
 from. This matches the paper's figures, where mF1 tracks OA closely even for transfers whose target
 has 2-3 classes (an F1 of 0 for every spuriously predicted class would pull mF1 far below OA).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class ClassificationReport:
 
     def to_dict(self, class_names: tuple[str, ...] = CLASSES) -> dict:
         """JSON-ready dict (NaN -> None)."""
+
         def clean(v: float) -> float | None:
             return None if np.isnan(v) else float(v)
 
@@ -53,8 +55,12 @@ class ClassificationReport:
             "n_samples": int(self.confusion.sum()),
             "classes_present": [class_names[i] for i in self.classes_present],
             "per_class": {
-                name: {"precision": clean(self.precision[i]), "recall": clean(self.recall[i]),
-                       "f1": clean(self.f1[i]), "support": int(self.support[i])}
+                name: {
+                    "precision": clean(self.precision[i]),
+                    "recall": clean(self.recall[i]),
+                    "f1": clean(self.f1[i]),
+                    "support": int(self.support[i]),
+                }
                 for i, name in enumerate(class_names)
             },
             "confusion_matrix": self.confusion.tolist(),
@@ -75,12 +81,21 @@ def report_from_confusion(confusion: np.ndarray) -> ClassificationReport:
     present = np.flatnonzero(support > 0)
     oa = float(tp.sum() / total) if total else float("nan")
     macro = float(f1[present].mean()) if len(present) else float("nan")
-    return ClassificationReport(np.asarray(confusion, dtype=np.int64), oa, macro, precision, recall, f1,
-                                support.astype(np.int64), tuple(int(i) for i in present))
+    return ClassificationReport(
+        np.asarray(confusion, dtype=np.int64),
+        oa,
+        macro,
+        precision,
+        recall,
+        f1,
+        support.astype(np.int64),
+        tuple(int(i) for i in present),
+    )
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray,
-                          n_classes: int = len(CLASSES)) -> ClassificationReport:
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)
+) -> ClassificationReport:
     """Metrics of predicted vs true class indices (n,) int."""
     return report_from_confusion(confusion_matrix(y_true, y_pred, n_classes))
 
@@ -88,10 +103,12 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray,
 def format_report(report: ClassificationReport, class_names: tuple[str, ...] = CLASSES) -> str:
     """A plain-text summary: OA, mF1 and a per-class table (classes with support or predictions)."""
     width = max([10, *map(len, class_names)])
-    lines = [f"OA  {100 * report.overall_accuracy:6.2f} %   macro-F1 {100 * report.macro_f1:6.2f} %   "
-             f"(n = {int(report.confusion.sum())}, classes present: "
-             f"{', '.join(class_names[i] for i in report.classes_present)})",
-             f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+    lines = [
+        f"OA  {100 * report.overall_accuracy:6.2f} %   macro-F1 {100 * report.macro_f1:6.2f} %   "
+        f"(n = {int(report.confusion.sum())}, classes present: "
+        f"{', '.join(class_names[i] for i in report.classes_present)})",
+        f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}",
+    ]
     predicted = report.confusion.sum(axis=0)
 
     def pct(v: float) -> str:
@@ -100,6 +117,8 @@ def format_report(report: ClassificationReport, class_names: tuple[str, ...] = C
     for i, name in enumerate(class_names):
         if report.support[i] == 0 and predicted[i] == 0:
             continue
-        lines.append(f"{name:<{width}} {pct(report.precision[i]):>9} {pct(report.recall[i]):>9} "
-                     f"{pct(report.f1[i]):>9} {int(report.support[i]):>8}")
+        lines.append(
+            f"{name:<{width}} {pct(report.precision[i]):>9} {pct(report.recall[i]):>9} "
+            f"{pct(report.f1[i]):>9} {int(report.support[i]):>8}"
+        )
     return "\n".join(lines)

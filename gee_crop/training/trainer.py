@@ -6,6 +6,7 @@ Outputs in ``out_dir``: ``model.pt`` (torch architectures) or ``model.onnx`` (th
 architectures are trained by the one fit loop (``training.loop.fit``; its docstring states the
 repeatability rule).
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,23 +14,32 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from types import UnionType
-from typing import Any, Callable, Mapping, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.classes import CLASSES
-from gee_crop.config import (BATCH_SIZE, CLEAR_THRESHOLD, CROPNET_WIDTHS, EPOCHS, LEARNING_RATE, MAX_GAP_BINS, Arch,
-                             InputScaling)
+from gee_crop.config import (
+    BATCH_SIZE,
+    CLEAR_THRESHOLD,
+    CROPNET_WIDTHS,
+    EPOCHS,
+    LEARNING_RATE,
+    MAX_GAP_BINS,
+    Arch,
+    InputScaling,
+)
 from gee_crop.data.table import read_table
 from gee_crop.errors import InputError, OutputExistsError, SampleTableError, TrainOptionError
 from gee_crop.features.augment import AugmentConfig, augment_config
-from gee_crop.features.shift import fit_domain_summary
 from gee_crop.features.seasons import table_season
+from gee_crop.features.shift import fit_domain_summary
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
@@ -37,10 +47,18 @@ from gee_crop.models.io import save_forest, save_model
 from gee_crop.models.normalization import apply_input_scaling
 from gee_crop.models.registry import arch_kwargs, architecture, build_model
 from gee_crop.season import Season
-from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
-from gee_crop.training.finetune import (SourceModel, describe, explicit_options, finetune_config, finetune_contract,
-                                        finetune_meta, load_source, table_rows)
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
+from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
+from gee_crop.training.finetune import (
+    SourceModel,
+    describe,
+    explicit_options,
+    finetune_config,
+    finetune_contract,
+    finetune_meta,
+    load_source,
+    table_rows,
+)
 from gee_crop.training.loop import FitOptions, class_weights, fit, logits_of, read_checkpoint
 from gee_crop.training.metrics import classification_report
 from gee_crop.types import SampleSeries
@@ -82,7 +100,7 @@ class TrainConfig:
     balanced_sampling: bool = False
     init_from: str | None = None
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """Validate the options and fill in the default feature kind: the one check of training options, for
         ``gee-crop train`` and experiment files alike (TrainOptionError naming the option and the fix)."""
         _check_types(self)
@@ -91,51 +109,77 @@ class TrainConfig:
         kinds = [k.value for k in architecture(self.arch).features]
         kind = str(self.feature_kind or kinds[0])
         if kind not in kinds:
-            raise TrainOptionError("feature_kind", f"{self.arch} cannot use {kind!r} features; use one of "
-                                                   f"{', '.join(kinds)}")
+            raise TrainOptionError(
+                "feature_kind", f"{self.arch} cannot use {kind!r} features; use one of {', '.join(kinds)}"
+            )
         for name in ("epochs", "batch_size", "n_estimators"):
             if getattr(self, name) < 1:
                 raise TrainOptionError(name, f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.learning_rate > 0:
-            raise TrainOptionError("learning_rate", f"the learning rate must be positive, got {self.learning_rate}; "
-                                                    f"the paper's is {LEARNING_RATE:g}")
+            raise TrainOptionError(
+                "learning_rate",
+                f"the learning rate must be positive, got {self.learning_rate}; the paper's is {LEARNING_RATE:g}",
+            )
         for name in ("dropout", "val_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 raise TrainOptionError(name, f"{name} must be in [0, 1), got {getattr(self, name)}")
         if len(self.widths) != len(CROPNET_WIDTHS) or min(self.widths) < 1:
-            raise TrainOptionError("widths", f"widths {list(self.widths)} are not four positive "
-                                             f"channel counts; give e.g. {','.join(map(str, CROPNET_WIDTHS))}")
+            raise TrainOptionError(
+                "widths",
+                f"widths {list(self.widths)} are not four positive "
+                f"channel counts; give e.g. {','.join(map(str, CROPNET_WIDTHS))}",
+            )
         if self.max_gap_bins < 0:
             raise TrainOptionError("max_gap_bins", f"max_gap_bins must be at least 0, got {self.max_gap_bins}")
         if not 0 < self.cloud_threshold <= 1:
-            raise TrainOptionError("cloud_threshold", f"cloud_threshold {self.cloud_threshold} is outside (0, 1]; "
-                                                      f"the paper keeps pixels with score >= {CLEAR_THRESHOLD}")
+            raise TrainOptionError(
+                "cloud_threshold",
+                f"cloud_threshold {self.cloud_threshold} is outside (0, 1]; "
+                f"the paper keeps pixels with score >= {CLEAR_THRESHOLD}",
+            )
         if self.distill_from and self.arch == Arch.RANDOM_FOREST:
-            raise TrainOptionError("distill_from", "--distill-from trains a torch student; a random_forest cannot "
-                                                   "learn soft targets: use --arch tempcnn (the mapping student) or "
-                                                   "another network")
+            raise TrainOptionError(
+                "distill_from",
+                "--distill-from trains a torch student; a random_forest cannot "
+                "learn soft targets: use --arch tempcnn (the mapping student) or "
+                "another network",
+            )
         scaling = _input_scaling(self.input_scaling, self.arch, kind)
         try:
             augment_config(self.augment_options, enabled=self.augment)
         except InputError as exc:
             raise TrainOptionError("augment_options", str(exc)) from None
         except (TypeError, ValueError) as exc:  # a probability that is no number
-            raise TrainOptionError("augment_options", f"augment_options {self.augment_options!r} cannot be used "
-                                                      f"({exc}); give numbers, e.g. {{p_dropout: 0.5}}") from None
+            raise TrainOptionError(
+                "augment_options",
+                f"augment_options {self.augment_options!r} cannot be used "
+                f"({exc}); give numbers, e.g. {{p_dropout: 0.5}}",
+            ) from None
         if self.balanced_sampling and self.arch == Arch.RANDOM_FOREST:
-            raise TrainOptionError("balanced_sampling", "balanced_sampling draws the batches of a network's epochs; "
-                                                        "a random_forest is fitted once: drop balanced_sampling (or "
-                                                        "use class weights with a network)")
-        return replace(self, arch=Arch(self.arch).value, feature_kind=kind,
-                       widths=tuple(int(w) for w in self.widths), input_scaling=scaling.value)
+            raise TrainOptionError(
+                "balanced_sampling",
+                "balanced_sampling draws the batches of a network's epochs; "
+                "a random_forest is fitted once: drop balanced_sampling (or "
+                "use class weights with a network)",
+            )
+        return replace(
+            self,
+            arch=Arch(self.arch).value,
+            feature_kind=kind,
+            widths=tuple(int(w) for w in self.widths),
+            input_scaling=scaling.value,
+        )
 
     def feature_spec(self, season: Season = Season()) -> FeatureSpec:
         """The model contract these options train on a table of ``season`` (the paper's by default): its
         window and length where these options give them (the season year is set from the data)."""
-        return FeatureSpec(feature_kind=self.feature_kind,
-                           season=season.with_overrides(days=self.length_days, window_days=self.window_days),
-                           cloud_threshold=self.cloud_threshold, max_gap_bins=self.max_gap_bins,
-                           input_scaling=self.input_scaling)
+        return FeatureSpec(
+            feature_kind=self.feature_kind,
+            season=season.with_overrides(days=self.length_days, window_days=self.window_days),
+            cloud_threshold=self.cloud_threshold,
+            max_gap_bins=self.max_gap_bins,
+            input_scaling=self.input_scaling,
+        )
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -155,8 +199,14 @@ def _accepts(hint: Any, value: object) -> bool:
     return isinstance(value, get_origin(hint) or hint)
 
 
-_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
-               type(None): "null"}
+_TYPE_NAMES = {
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    dict: "a mapping",
+    type(None): "null",
+}
 
 
 def _type_name(hint: Any) -> str:
@@ -184,22 +234,32 @@ def _input_scaling(value: str, arch: str, kind: str) -> InputScaling:
     try:
         scaling = InputScaling(value)
     except ValueError:
-        raise TrainOptionError("input_scaling", f"--input-scaling {value!r} is unknown; use one of "
-                                                f"{', '.join(InputScaling.values())}") from None
+        raise TrainOptionError(
+            "input_scaling", f"--input-scaling {value!r} is unknown; use one of {', '.join(InputScaling.values())}"
+        ) from None
     if scaling == InputScaling.STANDARD:
         return scaling
     if arch == Arch.RANDOM_FOREST:
-        raise TrainOptionError("input_scaling", f"--input-scaling {scaling}: a random_forest splits each feature at "
-                                                "thresholds, so a monotone rescaling changes nothing; drop the option "
-                                                "for the forest (keep it for networks)")
+        raise TrainOptionError(
+            "input_scaling",
+            f"--input-scaling {scaling}: a random_forest splits each feature at "
+            "thresholds, so a monotone rescaling changes nothing; drop the option "
+            "for the forest (keep it for networks)",
+        )
     if scaling == InputScaling.SMOOTH and kind != "median2d":
-        raise TrainOptionError("input_scaling", "--input-scaling smooth averages neighbouring 5-day bins of the 2D "
-                                                f"median matrix; {kind} features have no time axis to smooth: use "
-                                                "median2d or another scaling")
+        raise TrainOptionError(
+            "input_scaling",
+            "--input-scaling smooth averages neighbouring 5-day bins of the 2D "
+            f"median matrix; {kind} features have no time axis to smooth: use "
+            "median2d or another scaling",
+        )
     if kind == "harmonic":
-        raise TrainOptionError("input_scaling", f"--input-scaling {scaling} rescales reflectance; harmonic "
-                                                "coefficients are not reflectance: use median2d / median1d features "
-                                                "or --input-scaling standard")
+        raise TrainOptionError(
+            "input_scaling",
+            f"--input-scaling {scaling} rescales reflectance; harmonic "
+            "coefficients are not reflectance: use median2d / median1d features "
+            "or --input-scaling standard",
+        )
     return scaling
 
 
@@ -237,18 +297,24 @@ def _check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: 
     if overwrite:
         return
     if existing and not resume:
-        raise OutputExistsError(f"{out_dir} already holds a training run ({', '.join(existing)}); pass "
-                                "--resume to continue it, --overwrite to start over, or choose another --out")
+        raise OutputExistsError(
+            f"{out_dir} already holds a training run ({', '.join(existing)}); pass "
+            "--resume to continue it, --overwrite to start over, or choose another --out"
+        )
     if not resume:
         return
     if config.arch == Arch.RANDOM_FOREST:
-        raise InputError("--resume: a Random Forest trains in one step and has no checkpoint to resume; drop "
-                         f"--resume (and pass --overwrite to retrain into {out_dir})")
+        raise InputError(
+            "--resume: a Random Forest trains in one step and has no checkpoint to resume; drop "
+            f"--resume (and pass --overwrite to retrain into {out_dir})"
+        )
     checkpoint = out_dir / CHECKPOINT_NAME
     if not checkpoint.is_file():
         held = f" (it holds {', '.join(existing)})" if existing else ""
-        raise InputError(f"--resume: {out_dir} has no {CHECKPOINT_NAME} to resume from{held}; drop --resume to "
-                         "start a new run, or give the --out of the interrupted run")
+        raise InputError(
+            f"--resume: {out_dir} has no {CHECKPOINT_NAME} to resume from{held}; drop --resume to "
+            "start a new run, or give the --out of the interrupted run"
+        )
     read_checkpoint(checkpoint, resume_settings(config))
 
 
@@ -258,15 +324,22 @@ def _check_classes(labels: np.ndarray, source: str, classes: tuple[str, ...] = C
     present = np.flatnonzero(np.bincount(labels, minlength=len(classes)))
     if len(present) < 2:
         only = ", ".join(f"{classes[i]} ({int((labels == i).sum())} samples)" for i in present) or "none"
-        raise InputError(f"{source}: the usable samples hold one class only ({only}); a crop-type classifier needs "
-                         "samples of at least two classes: sample more classes or regions (and check --year)")
+        raise InputError(
+            f"{source}: the usable samples hold one class only ({only}); a crop-type classifier needs "
+            "samples of at least two classes: sample more classes or regions (and check --year)"
+        )
 
 
 def _data_summary(series: SampleSeries, source: str, n_dropped: int) -> dict:
     counts = np.bincount(series.labels, minlength=len(series.classes))
-    return {"source": source, "regions": sorted({str(r) for r in series.region}), "n_samples": len(series),
-            "n_dropped": int(n_dropped), "class_counts": {c: int(k) for c, k in zip(series.classes, counts) if k},
-            "seasons": {str(y): k for y, k in series.season_counts.items()}}
+    return {
+        "source": source,
+        "regions": sorted({str(r) for r in series.region}),
+        "n_samples": len(series),
+        "n_dropped": int(n_dropped),
+        "class_counts": {c: int(k) for c, k in zip(series.classes, counts) if k},
+        "seasons": {str(y): k for y, k in series.season_counts.items()},
+    }
 
 
 def table_spec(config: TrainConfig, series: SampleSeries) -> FeatureSpec:
@@ -276,9 +349,18 @@ def table_spec(config: TrainConfig, series: SampleSeries) -> FeatureSpec:
     return replace(config.feature_spec(table_season(series)), classes=series.classes)
 
 
-def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, config: TrainConfig | None = None,
-          *, resume: bool = False, overwrite: bool = False, progress: bool = True,
-          echo: Callable[[str], None] = print, zoo: Mapping[str, Path] | None = None, **options) -> TrainResult:
+def train(
+    data: SampleSeries | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    zoo: Mapping[str, Path] | None = None,
+    **options,
+) -> TrainResult:
     """Train a model on a sample table (path or SampleSeries) and write it to ``out_dir``.
 
     ``options`` override fields of ``config`` (e.g. ``epochs=2, widths=(8, 16, 32, 64)``). Samples whose
@@ -306,21 +388,29 @@ def train(data: SampleSeries | str | os.PathLike, out_dir: str | os.PathLike, co
         echo(describe(init, config))
     feats = series_features(series, spec, config.year)
     n_dropped = int((~feats.keep).sum())
-    echo(f"{feats.seasons_text}; dropped {n_dropped} of {len(series)} samples with a gap longer than "
-         f"{config.max_gap_bins} bins of {spec.season.window_days} days (--max-gap-bins)")
+    echo(
+        f"{feats.seasons_text}; dropped {n_dropped} of {len(series)} samples with a gap longer than "
+        f"{config.max_gap_bins} bins of {spec.season.window_days} days (--max-gap-bins)"
+    )
     if not feats.keep.any():
-        raise InputError("no sample is left after dropping gap-heavy series; raise --max-gap-bins or "
-                         "--cloud-threshold, or check the season (--year)")
+        raise InputError(
+            "no sample is left after dropping gap-heavy series; raise --max-gap-bins or "
+            "--cloud-threshold, or check the season (--year)"
+        )
     kept = replace(series, season_year=feats.years).subset(np.flatnonzero(feats.keep))  # each sample's own season
     values, labels = feats.values[feats.keep], kept.labels
     _check_classes(labels, source, spec.classes)
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
     if len(train_idx) == 0:
-        raise InputError(f"only {len(labels)} usable sample(s), none left for training after the validation "
-                         "split; give more samples or lower --val-fraction")
+        raise InputError(
+            f"only {len(labels)} usable sample(s), none left for training after the validation "
+            "split; give more samples or lower --val-fraction"
+        )
     contract = replace(spec, year_trained=feats.year)
-    meta = {"train_config": {**config.to_dict(), "data": _data_summary(kept, source, n_dropped)},
-            **(finetune_meta(init) if init is not None else {})}
+    meta = {
+        "train_config": {**config.to_dict(), "data": _data_summary(kept, source, n_dropped)},
+        **(finetune_meta(init) if init is not None else {}),
+    }
     # transfer risk (features/shift.py): the training inputs' distribution, scored by evaluate and map
     summary = fit_domain_summary(values[train_idx], median=contract.is_median)
     if summary is not None:
@@ -364,7 +454,7 @@ def _metrics(y_true: np.ndarray, proba: np.ndarray, n_train: int, classes: tuple
     if len(y_true) == 0:
         return {"validation": None, "n_train": n_train, "n_val": 0}
     report = classification_report(y_true, proba.argmax(axis=1), len(classes))
-    return {"validation": report.to_dict(classes), "n_train": n_train, "n_val": int(len(y_true))}
+    return {"validation": report.to_dict(classes), "n_train": n_train, "n_val": len(y_true)}
 
 
 def _train_forest(run: _Run) -> tuple[Path, dict, list[dict]]:
@@ -372,17 +462,32 @@ def _train_forest(run: _Run) -> tuple[Path, dict, list[dict]]:
     train_idx, val_idx = run.train_idx, run.val_idx
     start = time.perf_counter()
     x = contract.model_input(run.values, flat=True)
-    forest = fit_random_forest(x[train_idx], labels[train_idx], n_estimators=config.n_estimators,
-                               seed=config.seed)
-    metrics = _metrics(labels[val_idx], forest_probabilities(forest, x[val_idx], len(contract.classes)),
-                       len(train_idx), contract.classes)
-    history = [{"epoch": 1, "train_loss": "", "val_loss": "",
-                "val_oa": (metrics["validation"] or {}).get("overall_accuracy", ""),
-                "val_macro_f1": (metrics["validation"] or {}).get("macro_f1", ""),
-                "seconds": round(time.perf_counter() - start, 3)}]
-    path = save_forest(run.out_dir / "model.onnx", forest, {"n_estimators": config.n_estimators}, contract,
-                       **run.meta, metrics=metrics,
-                       feature_importances=[float(v) for v in forest.feature_importances_])
+    forest = fit_random_forest(x[train_idx], labels[train_idx], n_estimators=config.n_estimators, seed=config.seed)
+    metrics = _metrics(
+        labels[val_idx],
+        forest_probabilities(forest, x[val_idx], len(contract.classes)),
+        len(train_idx),
+        contract.classes,
+    )
+    history = [
+        {
+            "epoch": 1,
+            "train_loss": "",
+            "val_loss": "",
+            "val_oa": (metrics["validation"] or {}).get("overall_accuracy", ""),
+            "val_macro_f1": (metrics["validation"] or {}).get("macro_f1", ""),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+    ]
+    path = save_forest(
+        run.out_dir / "model.onnx",
+        forest,
+        {"n_estimators": config.n_estimators},
+        contract,
+        **run.meta,
+        metrics=metrics,
+        feature_importances=[float(v) for v in forest.feature_importances_],
+    )
     return run.finish(path, metrics, history)
 
 
@@ -390,8 +495,10 @@ def _summary(metrics: dict, path: Path) -> str:
     val = metrics["validation"]
     if val is None:
         return f"saved {path} (no validation split)"
-    return (f"validation OA {100 * val['overall_accuracy']:.2f} %, macro-F1 {100 * val['macro_f1']:.2f} % "
-            f"on {metrics['n_val']} samples; saved {path}")
+    return (
+        f"validation OA {100 * val['overall_accuracy']:.2f} %, macro-F1 {100 * val['macro_f1']:.2f} % "
+        f"on {metrics['n_val']} samples; saved {path}"
+    )
 
 
 def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict, list[dict]]:
@@ -406,23 +513,46 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
         kwargs = arch_kwargs(config.arch, contract, widths=config.widths, dropout=config.dropout)
         model = apply_input_scaling(build_model(config.arch, kwargs), contract.input_scaling)
         model.set_normalization(*normalization_stats(values[train_idx], contract))
-    augment = ({**asdict(AugmentConfig()), **config.augment_options}
-               if config.augment and contract.is_median else None)
-    batches = AugmentedBatches(run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx],
-                               contract, augment)
+    augment = {**asdict(AugmentConfig()), **config.augment_options} if config.augment and contract.is_median else None
+    batches = AugmentedBatches(
+        run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx], contract, augment
+    )
     val_inputs, y_val = contract.model_input(values[val_idx]), labels[val_idx]
-    options = FitOptions(config.epochs, config.batch_size, config.learning_rate, config.seed, device,
-                         config.class_weights, len(contract.classes), config.balanced_sampling)
+    options = FitOptions(
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+        config.seed,
+        device,
+        config.class_weights,
+        len(contract.classes),
+        config.balanced_sampling,
+    )
     loss = None
     if config.distill_from:
         weights = class_weights(labels[train_idx]) if config.class_weights else None
-        loss = DistillationLoss(load_teacher(config.distill_from, contract), config.distill_temperature,
-                                config.distill_alpha, weights).to(device)
-    history = fit(model, batches, labels[train_idx], val_inputs, y_val, options,
-                  checkpoint=run.out_dir / CHECKPOINT_NAME, settings=resume_settings(config), resume=resume,
-                  progress=progress, echo=run.echo, loss=loss)
-    proba = (torch.softmax(logits_of(model, val_inputs, device, config.batch_size), dim=1).numpy()
-             if len(val_idx) else np.zeros((0, len(contract.classes)), dtype=np.float32))
+        loss = DistillationLoss(
+            load_teacher(config.distill_from, contract), config.distill_temperature, config.distill_alpha, weights
+        ).to(device)
+    history = fit(
+        model,
+        batches,
+        labels[train_idx],
+        val_inputs,
+        y_val,
+        options,
+        checkpoint=run.out_dir / CHECKPOINT_NAME,
+        settings=resume_settings(config),
+        resume=resume,
+        progress=progress,
+        echo=run.echo,
+        loss=loss,
+    )
+    proba = (
+        torch.softmax(logits_of(model, val_inputs, device, config.batch_size), dim=1).numpy()
+        if len(val_idx)
+        else np.zeros((0, len(contract.classes)), dtype=np.float32)
+    )
     metrics = _metrics(y_val, proba, len(train_idx), contract.classes)
     path = save_model(run.out_dir / "model.pt", model, config.arch, kwargs, contract, **run.meta, metrics=metrics)
     return run.finish(path, metrics, history)

@@ -6,6 +6,7 @@ Grad-CAM (Selvaraju et al. 2017) on the last conv block of CropNet 2D: the block
 channels and rectified; the (h, w) map is upsampled bilinearly to the input's (10, t) so that each
 cell reads as "how much this band in this 5-day bin supported the class".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,14 @@ def last_conv_block(model: nn.Module) -> nn.Module:
     raise ValueError(f"{type(model).__name__} has neither CropNet blocks nor a backbone body")
 
 
-def grad_cam(model: nn.Module, inputs: np.ndarray | torch.Tensor, classes: np.ndarray | int,
-             *, batch_size: int = 256, normalize: bool = True) -> np.ndarray:
+def grad_cam(
+    model: nn.Module,
+    inputs: np.ndarray | torch.Tensor,
+    classes: np.ndarray | int,
+    *,
+    batch_size: int = 256,
+    normalize: bool = True,
+) -> np.ndarray:
     """(N, 10, t) float32 Grad-CAMs of ``inputs`` (N, 1, 10, t) reflectance for ``classes``
     ((N,) class indices or one index). ``normalize``: each map scaled to max 1 (0 stays 0).
 
@@ -45,9 +52,9 @@ def grad_cam(model: nn.Module, inputs: np.ndarray | torch.Tensor, classes: np.nd
     out = []
     try:
         for begin in range(0, n, batch_size):
-            x = x_all[begin:begin + batch_size].clone().requires_grad_(True)
+            x = x_all[begin : begin + batch_size].clone().requires_grad_(True)
             logits = model(x)
-            picked = logits.gather(1, targets[begin:begin + batch_size, None]).sum()
+            picked = logits.gather(1, targets[begin : begin + batch_size, None]).sum()
             model.zero_grad(set_to_none=True)
             picked.backward()
             maps, grads = captured["maps"], captured["maps"].grad
@@ -66,8 +73,9 @@ def grad_cam(model: nn.Module, inputs: np.ndarray | torch.Tensor, classes: np.nd
     return cams
 
 
-def mean_cams(model: nn.Module, inputs: np.ndarray, labels: np.ndarray, classes: list[int],
-              min_samples: int = 1) -> dict[int, np.ndarray]:
+def mean_cams(
+    model: nn.Module, inputs: np.ndarray, labels: np.ndarray, classes: list[int], min_samples: int = 1
+) -> dict[int, np.ndarray]:
     """Class index -> (10, t) mean normalized Grad-CAM of the samples of that class (true label),
     each taken for its own class; classes with fewer than ``min_samples`` samples are left out."""
     result = {}

@@ -7,6 +7,7 @@ overlay or legend is built, so this module imports without it. Earth Engine laye
 only call that asks Earth Engine for tiles. Local overlays are ``ipyleaflet.ImageOverlay`` with the
 image inlined as a PNG data URL, so they need neither a tile server nor an account.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ def require_geemap():
         import geemap
     except ImportError as exc:
         raise NotebookExtraMissingError(
-            f"geemap is not installed ({exc}); install the notebook extra with {NOTEBOOK_EXTRA}") from None
+            f"geemap is not installed ({exc}); install the notebook extra with {NOTEBOOK_EXTRA}"
+        ) from None
     return geemap
 
 
@@ -47,13 +49,15 @@ def new_map(center: tuple[float, float] = (0.0, 0.0), zoom: int = 2, **kwargs: A
     return geemap.Map(center=list(center), zoom=zoom, **kwargs)
 
 
-def add_class_legend(m, classes: list[str] | tuple[str, ...] | None = None, *, title: str = "Crop type",
-                     position: str = "bottomright") -> None:
+def add_class_legend(
+    m, classes: list[str] | tuple[str, ...] | None = None, *, title: str = "Crop type", position: str = "bottomright"
+) -> None:
     """Add the class legend (classes.CLASS_HEX) to geemap map ``m``; default: all 7 classes."""
     m.add_legend(title=title, legend_dict=styles.class_legend(classes), position=position)
 
 
 # ----------------------------------------------------------------------------- Earth Engine layers
+
 
 @dataclass(frozen=True)
 class EELayer:
@@ -92,15 +96,13 @@ def class_layer(image, *, band: str | None = None, name: str = "crop type", show
     return EELayer(image, styles.class_vis_params(), name, shown)
 
 
-def composite_rgb_layer(composite, bin_index: int, season: SeasonSpan | None = None, *,
-                        shown: bool = True) -> EELayer:
+def composite_rgb_layer(composite, bin_index: int, season: SeasonSpan | None = None, *, shown: bool = True) -> EELayer:
     """True colour of window ``bin_index`` of a ``median_composite`` image (bands ``B4_tNN`` …)."""
     _check_bin(bin_index, season)
     return EELayer(composite, styles.composite_rgb_vis(bin_index), f"RGB {_window_label(bin_index, season)}", shown)
 
 
-def composite_ndvi_layer(composite, bin_index: int, season: SeasonSpan | None = None, *,
-                         shown: bool = True) -> EELayer:
+def composite_ndvi_layer(composite, bin_index: int, season: SeasonSpan | None = None, *, shown: bool = True) -> EELayer:
     """NDVI (B8, B4) of window ``bin_index`` of a ``median_composite`` image."""
     _check_bin(bin_index, season)
     nir, red = composite_band("B8", bin_index), composite_band("B4", bin_index)
@@ -125,21 +127,33 @@ def clear_mask_layer(image, band: str = "cs", threshold: float | None = None, *,
     return EELayer(clear, {"palette": ["ffffff"]}, f"clear ({band} >= {threshold:g})", shown)
 
 
-def ee_samples_layer(samples, class_property: str = "crop_class", name: str = "samples", *,
-                     point_size: int = SAMPLE_RADIUS_PX, shown: bool = True) -> EELayer:
+def ee_samples_layer(
+    samples,
+    class_property: str = "crop_class",
+    name: str = "samples",
+    *,
+    point_size: int = SAMPLE_RADIUS_PX,
+    shown: bool = True,
+) -> EELayer:
     """Sample points (``ee.FeatureCollection`` with a class-name property) coloured by class."""
     import ee
 
-    styles_by_class = ee.Dictionary({c: {"color": h, "fillColor": h + "cc", "pointSize": point_size, "width": 1}
-                                     for c, h in zip(CLASSES, styles.class_palette())})
+    styles_by_class = ee.Dictionary(
+        {
+            c: {"color": h, "fillColor": h + "cc", "pointSize": point_size, "width": 1}
+            for c, h in zip(CLASSES, styles.class_palette())
+        }
+    )
     styled = samples.map(lambda f: f.set("style", styles_by_class.get(f.get(class_property))))
     return EELayer(styled.style(styleProperty="style"), {}, name, shown)
 
 
 # ----------------------------------------------------------------------------- local overlays
 
-def to_web_mercator(rgba: np.ndarray, transform, crs: str) -> tuple[np.ndarray, tuple[tuple[float, float],
-                                                                                     tuple[float, float]]]:
+
+def to_web_mercator(
+    rgba: np.ndarray, transform, crs: str
+) -> tuple[np.ndarray, tuple[tuple[float, float], tuple[float, float]]]:
     """Warp an (H, W, 4) uint8 image on ``transform`` (affine, pixel edges) in ``crs`` to Web
     Mercator (nearest neighbour); returns the warped image and its bounds ((south, west), (north, east))
     in degrees. Pixels outside the source are transparent."""
@@ -151,10 +165,18 @@ def to_web_mercator(rgba: np.ndarray, transform, crs: str) -> tuple[np.ndarray, 
     height, width = rgba.shape[:2]
     left, bottom, right, top = array_bounds(height, width, transform)
     dst_transform, dst_width, dst_height = calculate_default_transform(
-        crs, WEB_MERCATOR, width, height, left=left, bottom=bottom, right=right, top=top)
+        crs, WEB_MERCATOR, width, height, left=left, bottom=bottom, right=right, top=top
+    )
     warped = np.zeros((4, dst_height, dst_width), dtype=np.uint8)
-    reproject(np.ascontiguousarray(rgba.transpose(2, 0, 1)), warped, src_transform=transform, src_crs=crs,
-              dst_transform=dst_transform, dst_crs=WEB_MERCATOR, resampling=Resampling.nearest)
+    reproject(
+        np.ascontiguousarray(rgba.transpose(2, 0, 1)),
+        warped,
+        src_transform=transform,
+        src_crs=crs,
+        dst_transform=dst_transform,
+        dst_crs=WEB_MERCATOR,
+        resampling=Resampling.nearest,
+    )
     west, south, east, north = array_bounds(dst_height, dst_width, dst_transform)[0:4]
     to_degrees = Transformer.from_crs(WEB_MERCATOR, "EPSG:4326", always_xy=True)
     (lon_w, lon_e), (lat_s, lat_n) = to_degrees.transform([west, east], [south, north])
@@ -192,15 +214,13 @@ def cog_class_overlay(path: str | Path, name: str = "crop type map", *, opacity:
     return class_overlay(classes, transform, crs, name, opacity=opacity)
 
 
-def reflectance_rgb_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "RGB", *,
-                            opacity: float = 1.0):
+def reflectance_rgb_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "RGB", *, opacity: float = 1.0):
     """True-colour overlay of (H, W, 10) reflectance in config.BANDS order (NaN transparent)."""
     rgb = np.stack([reflectance[..., BAND_INDEX[b]] for b in styles.RGB_BANDS], axis=-1)
     return image_overlay(styles.rgb_rgba(rgb), transform, crs, name, opacity=opacity)
 
 
-def reflectance_ndvi_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "NDVI", *,
-                             opacity: float = 1.0):
+def reflectance_ndvi_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "NDVI", *, opacity: float = 1.0):
     """NDVI overlay of (H, W, 10) reflectance in config.BANDS order."""
     return image_overlay(styles.ndvi_rgba(ndvi(reflectance)), transform, crs, name, opacity=opacity)
 
@@ -210,10 +230,22 @@ def samples_geojson(series, *, radius: int = SAMPLE_RADIUS_PX) -> dict:
     per-feature ``style`` in the class palette (ipyleaflet draws ``properties.style``)."""
     legend = styles.class_legend()
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
-         "properties": {"sample_id": str(sid), "crop_class": str(c), "region": str(r),
-                        "style": {"color": legend.get(str(c), "#000000"), "fillColor": legend.get(str(c), "#000000"),
-                                  "radius": radius, "fillOpacity": 0.9, "weight": 1}}}
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+            "properties": {
+                "sample_id": str(sid),
+                "crop_class": str(c),
+                "region": str(r),
+                "style": {
+                    "color": legend.get(str(c), "#000000"),
+                    "fillColor": legend.get(str(c), "#000000"),
+                    "radius": radius,
+                    "fillOpacity": 0.9,
+                    "weight": 1,
+                },
+            },
+        }
         for sid, lon, lat, c, r in zip(series.sample_id, series.lon, series.lat, series.crop_class, series.region)
     ]
     return {"type": "FeatureCollection", "features": features}
@@ -224,8 +256,11 @@ def sample_points_layer(series, name: str = "samples", *, radius: int = SAMPLE_R
     require_geemap()
     import ipyleaflet
 
-    return ipyleaflet.GeoJSON(data=samples_geojson(series, radius=radius), name=name,
-                              point_style={"radius": radius, "weight": 1, "fillOpacity": 0.9})
+    return ipyleaflet.GeoJSON(
+        data=samples_geojson(series, radius=radius),
+        name=name,
+        point_style={"radius": radius, "weight": 1, "fillOpacity": 0.9},
+    )
 
 
 def overlay_bounds_center(overlay) -> tuple[float, float]:

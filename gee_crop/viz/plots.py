@@ -3,21 +3,22 @@
 Every ``plot_*`` function takes arrays (no file reading, no model), draws one figure with the
 Agg backend and writes ``<stem>.png`` and ``<stem>.svg`` atomically; it returns both paths.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from gee_crop.atomic import atomic_write  # noqa: E402
-from gee_crop.classes import CLASSES, class_color  # noqa: E402
-from gee_crop.config import BANDS  # noqa: E402
+from gee_crop.atomic import atomic_write
+from gee_crop.classes import CLASSES, class_color
+from gee_crop.config import BANDS
 
 FORMATS = ("png", "svg")
 
@@ -30,16 +31,26 @@ def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:
         for fmt in FORMATS:
             # SVG text stays text (searchable, smaller); no date, so reruns write identical files
             with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gee-crop"}):
-                paths.append(atomic_write(stem.with_name(f"{stem.name}.{fmt}"), lambda tmp: fig.savefig(
-                    tmp, format=fmt, dpi=dpi, bbox_inches="tight",
-                    metadata={"Date": None} if fmt == "svg" else None)))
+                paths.append(
+                    atomic_write(
+                        stem.with_name(f"{stem.name}.{fmt}"),
+                        lambda tmp: fig.savefig(
+                            tmp,
+                            format=fmt,
+                            dpi=dpi,
+                            bbox_inches="tight",
+                            metadata={"Date": None} if fmt == "svg" else None,
+                        ),
+                    )
+                )
     finally:
         plt.close(fig)
     return paths
 
 
-def plot_confusion(confusion: np.ndarray, stem: str | os.PathLike, title: str = "",
-                   class_names: Sequence[str] = CLASSES) -> list[Path]:
+def plot_confusion(
+    confusion: np.ndarray, stem: str | os.PathLike, title: str = "", class_names: Sequence[str] = CLASSES
+) -> list[Path]:
     """Confusion matrix (rows reference, columns prediction; (k, k) counts), shaded by row share
     (recall); rows and columns with no sample and no prediction are left out."""
     cm = np.asarray(confusion, dtype=np.int64)
@@ -56,15 +67,18 @@ def plot_confusion(confusion: np.ndarray, stem: str | os.PathLike, title: str = 
     ax.set_xlabel("predicted")
     ax.set_ylabel("reference")
     for (i, j), count in np.ndenumerate(cm):
-        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=8,
-                color="white" if share[i, j] > 0.5 else "black")
+        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=8, color="white" if share[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the reference class")
     ax.set_title(title, fontsize=9)
     return save_figure(fig, stem)
 
 
-def plot_ndvi_curves(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, int]]], bin_days: np.ndarray,
-                     stem: str | os.PathLike, title: str = "Mean NDVI per class") -> list[Path]:
+def plot_ndvi_curves(
+    curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, int]]],
+    bin_days: np.ndarray,
+    stem: str | os.PathLike,
+    title: str = "Mean NDVI per class",
+) -> list[Path]:
     """Mean NDVI curves (paper Fig. 4): one panel per region, one line per class with a ±1 std band.
 
     ``curves[region][class] = (mean (t,), std (t,), n_samples)``; ``bin_days`` (t,) days since the
@@ -86,9 +100,14 @@ def plot_ndvi_curves(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, i
     return save_figure(fig, stem)
 
 
-def plot_tsne(embedding: np.ndarray, labels: np.ndarray, groups: np.ndarray,
-              panels: Sequence[tuple[str, Sequence[str]]], stem: str | os.PathLike,
-              title: str = "t-SNE of median features") -> list[Path]:
+def plot_tsne(
+    embedding: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    panels: Sequence[tuple[str, Sequence[str]]],
+    stem: str | os.PathLike,
+    title: str = "t-SNE of median features",
+) -> list[Path]:
     """t-SNE scatter panels (paper Fig. 14). ``embedding`` (n, 2), ``labels`` (n,) class indices,
     ``groups`` (n,) str (e.g. "FRA", "FRA augmented", "BEL"); each panel = (title, groups shown).
     Colour = class, marker = group (first group dots, later groups crosses/triangles)."""
@@ -101,8 +120,15 @@ def plot_tsne(embedding: np.ndarray, labels: np.ndarray, groups: np.ndarray,
             marker = markers[all_groups.index(group) % len(markers)]
             for cls in np.unique(labels[groups == group]):
                 sel = (groups == group) & (labels == cls)
-                ax.scatter(embedding[sel, 0], embedding[sel, 1], s=10, marker=marker, alpha=0.7,
-                           color=class_color(CLASSES[cls]), label=f"{group}: {CLASSES[cls]}")
+                ax.scatter(
+                    embedding[sel, 0],
+                    embedding[sel, 1],
+                    s=10,
+                    marker=marker,
+                    alpha=0.7,
+                    color=class_color(CLASSES[cls]),
+                    label=f"{group}: {CLASSES[cls]}",
+                )
         ax.set_xlim(lo[0] - 1, hi[0] + 1)
         ax.set_ylim(lo[1] - 1, hi[1] + 1)
         ax.set_title(panel_title, fontsize=9)
@@ -123,17 +149,25 @@ def tsne_embedding(features: np.ndarray, seed: int = 0, perplexity: float = 30.0
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
 
-def plot_band_time(maps: dict[str, np.ndarray], stem: str | os.PathLike, title: str, *,
-                   columns: Sequence[str] | None = None, cmap: str = "magma", colorbar_label: str = "",
-                   bin_days: np.ndarray | None = None) -> list[Path]:
+def plot_band_time(
+    maps: dict[str, np.ndarray],
+    stem: str | os.PathLike,
+    title: str,
+    *,
+    columns: Sequence[str] | None = None,
+    cmap: str = "magma",
+    colorbar_label: str = "",
+    bin_days: np.ndarray | None = None,
+) -> list[Path]:
     """A grid of band x time heatmaps (rows = config.BANDS, columns = bins): Grad-CAMs per class and
     region (paper Figs. 8-9) or RF importances. ``maps`` key "row|column" -> (10, t) array; missing
     cells stay blank. Rows and columns are the keys' parts in first-seen order (``columns`` to fix them)."""
     row_names = list(dict.fromkeys(k.split("|")[0] for k in maps))
     col_names = list(columns or dict.fromkeys(k.split("|")[1] for k in maps))
     vmax = max(float(np.nanmax(m)) for m in maps.values()) if maps else 1.0
-    fig, axes = plt.subplots(len(row_names), len(col_names), squeeze=False,
-                             figsize=(3.4 * len(col_names) + 1, 1.7 * len(row_names) + 0.8))
+    fig, axes = plt.subplots(
+        len(row_names), len(col_names), squeeze=False, figsize=(3.4 * len(col_names) + 1, 1.7 * len(row_names) + 0.8)
+    )
     image = None
     for i, row in enumerate(row_names):
         for j, col in enumerate(col_names):
@@ -151,8 +185,9 @@ def plot_band_time(maps: dict[str, np.ndarray], stem: str | os.PathLike, title: 
             extent = None
             if bin_days is not None:
                 extent = (bin_days[0], bin_days[-1], len(BANDS) - 0.5, -0.5)
-            image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=0, vmax=vmax or 1.0, extent=extent,
-                              interpolation="nearest")
+            image = ax.imshow(
+                values, aspect="auto", cmap=cmap, vmin=0, vmax=vmax or 1.0, extent=extent, interpolation="nearest"
+            )
             ax.set_yticks(range(len(BANDS)), BANDS, fontsize=6)
             ax.tick_params(axis="x", labelsize=6)
             if i == len(row_names) - 1:
@@ -164,8 +199,9 @@ def plot_band_time(maps: dict[str, np.ndarray], stem: str | os.PathLike, title: 
     return save_figure(fig, stem)
 
 
-def plot_importance_bars(importances: np.ndarray, names: Sequence[str], stem: str | os.PathLike,
-                         title: str, top: int = 20) -> list[Path]:
+def plot_importance_bars(
+    importances: np.ndarray, names: Sequence[str], stem: str | os.PathLike, title: str, top: int = 20
+) -> list[Path]:
     """Horizontal bars of the ``top`` largest importances (n,) with their names."""
     order = np.argsort(importances)[::-1][:top]
     fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(order) + 1.2))

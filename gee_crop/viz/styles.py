@@ -6,6 +6,7 @@ colour table, the PNG preview, geemap layers and legends. Earth Engine vis param
 stretches for offline overlays. Composite bands are the ``median_composite`` names
 (``config.composite_band``, uint16 DN).
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,11 +52,16 @@ def class_vis_params() -> dict:
     return {"min": 0, "max": len(CLASSES) - 1, "palette": class_palette()}
 
 
-def composite_rgb_vis(bin_index: int, *, max_reflectance: float = RGB_MAX_REFLECTANCE,
-                      gamma: float = RGB_GAMMA) -> dict:
+def composite_rgb_vis(
+    bin_index: int, *, max_reflectance: float = RGB_MAX_REFLECTANCE, gamma: float = RGB_GAMMA
+) -> dict:
     """Vis params of the true-colour view of window ``bin_index`` of a composite (uint16 DN bands)."""
-    return {"bands": [composite_band(b, bin_index) for b in RGB_BANDS], "min": 0,
-            "max": max_reflectance * REFLECTANCE_SCALE, "gamma": gamma}
+    return {
+        "bands": [composite_band(b, bin_index) for b in RGB_BANDS],
+        "min": 0,
+        "max": max_reflectance * REFLECTANCE_SCALE,
+        "gamma": gamma,
+    }
 
 
 def raw_rgb_vis(*, max_reflectance: float = RGB_MAX_REFLECTANCE, gamma: float = RGB_GAMMA) -> dict:
@@ -75,13 +81,13 @@ def cloud_score_vis_params(band: str = "cs") -> dict:
 
 # ----------------------------------------------------------------------------- local rendering
 
+
 def _palette_rgb(palette: tuple[str, ...] | list[str]) -> np.ndarray:
     """(k, 3) float colours of hex strings."""
-    return np.array([[int(h[i:i + 2], 16) for i in (0, 2, 4)] for h in palette], dtype=np.float64)
+    return np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in palette], dtype=np.float64)
 
 
-def rgb_rgba(rgb: np.ndarray, *, max_reflectance: float = RGB_MAX_REFLECTANCE,
-             gamma: float = RGB_GAMMA) -> np.ndarray:
+def rgb_rgba(rgb: np.ndarray, *, max_reflectance: float = RGB_MAX_REFLECTANCE, gamma: float = RGB_GAMMA) -> np.ndarray:
     """(H, W, 3) reflectance (red, green, blue; NaN = no data) -> (H, W, 4) uint8 with the same
     stretch as :func:`composite_rgb_vis`; transparent where any channel is NaN."""
     rgb = np.asarray(rgb, dtype=np.float64)

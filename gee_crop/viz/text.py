@@ -3,21 +3,25 @@ file (:func:`for_markdown`) or an HTML page (:func:`for_html`). Class names, sou
 from model files and results.json, which anyone may write, so every output passes them through the escaper
 of its medium, and only that one (HTML entities in a terminal are noise: ``Tong &amp; Wang``).
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from html import escape
-from typing import Callable
 
 #: shown where something unprintable was taken out
 REPLACEMENT = "\ufffd"
 #: terminal escape sequences, whole: CSI (ESC [ or 0x9b ... final byte: colours, cursor moves, clearing),
 #: OSC (ESC ] or 0x9d ... BEL or ST: window titles, hyperlinks), DCS/SOS/PM/APC strings (ESC P X ^ _ ... ST),
 #: and any other ESC + one character (ECMA-48, sections 5.3-5.6).
-_ESCAPE_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
-                              r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-                              r"|\x1b.?", re.DOTALL)
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b.?",
+    re.DOTALL,
+)
 #: Unicode categories never shown from a file: control characters (C0, C1), format characters (bidirectional
 #: overrides that reorder what is shown) and line / paragraph separators.
 UNPRINTABLE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
@@ -32,8 +36,9 @@ def for_terminal(value: object, *, newlines: bool = False) -> str:
     line cannot fake the lines after it)."""
     text = _ESCAPE_SEQUENCE.sub(REPLACEMENT, str(value))
     keep = "\t\n" if newlines else "\t"
-    return "".join(REPLACEMENT if ch not in keep and unicodedata.category(ch) in UNPRINTABLE_CATEGORIES else ch
-                   for ch in text)
+    return "".join(
+        REPLACEMENT if ch not in keep and unicodedata.category(ch) in UNPRINTABLE_CATEGORIES else ch for ch in text
+    )
 
 
 def for_markdown(value: object) -> str:
