@@ -24,7 +24,7 @@ def _ok(args: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def ten_day_table(tmp_path_factory, patch_dir):
-    """The shipped Flanders 2019 patch sampled densely (as tests/seasons does) with `--window-days 10`
+    """The shipped Flanders 2019 patch sampled densely (as tests/features/seasons does) with `--window-days 10`
     (the paper's May 1 + 213 days otherwise)."""
     out = tmp_path_factory.mktemp("ten_day") / "ten_day.parquet"
     _ok(["sample", "--source", str(patch_dir), "--window-days", "10", "--buffer-m", "10", "--spacing-m", "20",

@@ -10,7 +10,7 @@ import pytest
 from gee_crop.features import shift
 from gee_crop.features.shift import (DomainSummary, ShiftTally, fit_domain_summary, map_shift, shift_warnings,
                                      summary_of, tally_shift)
-from tests.shift.conftest import held_out_split
+from tests.features.shift.conftest import held_out_split
 
 SEEDS = (0, 1, 2)
 

@@ -15,7 +15,7 @@ from gee_crop.cli import main
 from gee_crop.data.table import read_table
 from gee_crop.models.io import read_contract
 from gee_crop.season import Season
-from tests.labels.conftest import FLANDERS_CLASSES
+from tests.data.labels.conftest import FLANDERS_CLASSES
 from tests.training.realdata import one_torch_thread
 
 

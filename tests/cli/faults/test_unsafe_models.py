@@ -18,7 +18,7 @@ from gee_crop.pipeline.evaluate import run_evaluate
 from gee_crop.pipeline.info import model_card_text
 from gee_crop.mapping.engine import run_map
 from gee_crop.training.loop import read_checkpoint
-from tests.faults.conftest import FAST
+from tests.cli.faults.conftest import FAST
 
 
 class RunsACommand:

@@ -1,4 +1,4 @@
-"""Fixtures of tests/seasons: real tables of different season years, read once per module."""
+"""Fixtures of tests/features/seasons: real tables of different season years, read once per module."""
 from __future__ import annotations
 
 import pytest

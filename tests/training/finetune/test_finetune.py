@@ -17,7 +17,7 @@ from gee_crop.models.zoo import zoo_models
 from gee_crop.training.finetune import (FINETUNE_EPOCHS, FINETUNE_LR_FACTOR, finetune_config, load_source,
                                         resolve_source_path)
 from gee_crop.training.trainer import TrainConfig, train
-from tests.finetune.conftest import QUIET, SOURCE_OPTIONS
+from tests.training.finetune.conftest import QUIET, SOURCE_OPTIONS
 
 
 @pytest.fixture(scope="module")

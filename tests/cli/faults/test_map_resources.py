@@ -16,7 +16,7 @@ from gee_crop.mapping.cluster import submit_tiles, worker_count
 from gee_crop.mapping.engine import run_map
 from gee_crop.mapping.tasks import TilePlan
 from gee_crop.models.io import ModelFile
-from tests.faults.conftest import FAST
+from tests.cli.faults.conftest import FAST
 from tests.timing import hang_guarded
 
 #: seconds on a quiet machine (2 cores): the 16-tile map on a capped local cluster, and refusing a bad scheduler

@@ -21,7 +21,7 @@ from gee_crop.mapping import writers
 from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.mapping.tiling import Tile, stack_grid
 from gee_crop.mapping.engine import FINISHED_KEY, run_map
-from tests.faults.conftest import FAST
+from tests.cli.faults.conftest import FAST
 
 
 def run_with_file_size_limit(limit_bytes: int, body: str) -> subprocess.CompletedProcess:

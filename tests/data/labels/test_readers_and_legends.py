@@ -19,7 +19,7 @@ from gee_crop.errors import InputError, UnknownClassError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.data.sampling import sample_local_stack
 from gee_crop.season import Season
-from tests.labels.conftest import FLANDERS_CLASSES
+from tests.data.labels.conftest import FLANDERS_CLASSES
 
 
 @pytest.fixture

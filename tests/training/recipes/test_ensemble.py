@@ -15,7 +15,7 @@ from gee_crop.export.quantize import quantize_exported
 from gee_crop.ledger import file_sha256
 from gee_crop.models.io import read_contract, read_model_meta
 from gee_crop.models.predict import OnnxPredictor, open_predictor
-from tests.recipes.conftest import ENSEMBLE_SEEDS
+from tests.training.recipes.conftest import ENSEMBLE_SEEDS
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def test_recorded_in_the_model(recipe_models, standard_model):
 def test_the_fit_loop_draws_balanced_batches(fra_dekadal, tmp_path):
     from gee_crop.models.io import load_model
     from gee_crop.training.trainer import train
-    from tests.recipes.conftest import TINY
+    from tests.training.recipes.conftest import TINY
 
     small = fra_dekadal.subset(np.arange(200))
     weights = []

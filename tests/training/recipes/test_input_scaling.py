@@ -111,7 +111,7 @@ def test_smooth_scaling_is_a_centred_moving_mean_over_time(fra_dekadal):
 
 
 def test_smooth_model_exports_with_parity(fra_dekadal, fra_monthly, tmp_path):
-    from tests.recipes.conftest import _train
+    from tests.training.recipes.conftest import _train
 
     model_pt = _train(fra_dekadal, tmp_path / "run", seed=0, input_scaling="smooth")
     assert read_contract(model_pt).input_scaling == InputScaling.SMOOTH
