@@ -29,6 +29,7 @@ def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:
     paths = []
     try:
         for fmt in FORMATS:
+
             def write(tmp: Path, fmt: str = fmt) -> None:
                 fig.savefig(
                     tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None
