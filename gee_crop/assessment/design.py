@@ -73,7 +73,7 @@ def allocate(
         raise InputError(f"the sample size must be >= 1 and the minimum per class >= 0, got {n} and {min_per_class}")
     allocation = Allocation(allocation)
     if allocation == Allocation.PROPORTIONAL:
-        shares = pixels.astype(np.float64)
+        shares: np.ndarray = pixels.astype(np.float64)
     elif allocation == Allocation.EQUAL:
         shares = present.astype(np.float64)
     else:
@@ -92,4 +92,5 @@ def draw_points(classes: np.ndarray, counts: np.ndarray, seed: int = 0) -> tuple
     flat = np.asarray(classes).ravel()
     picked = [rng.choice(np.flatnonzero(flat == k), size=int(c), replace=False) for k, c in enumerate(counts) if c > 0]
     index = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
-    return np.unravel_index(index, np.shape(classes))
+    rows, cols = np.unravel_index(index, np.shape(classes))
+    return rows, cols

@@ -85,8 +85,8 @@ def stratified_estimates(
     """Olofsson et al. (2014) estimators for a stratified random sample with the map classes as strata.
 
     Variances omit the finite population correction, as in the paper (negligible when the sample is a
-    tiny share of the map). A stratum with fewer than 2 sample points has no variance estimate: its terms contribute 0 to
-    the variances (documented limit; ``design`` keeps every stratum at ``min_per_class`` points).
+    tiny share of the map). A stratum with fewer than 2 sample points has no variance estimate: its terms contribute 0
+    to the variances (documented limit; ``design`` keeps every stratum at ``min_per_class`` points).
     A stratum with no point at all leaves its row of proportions at 0 (its area cannot be
     attributed), so estimates for that map class are NaN.
     """

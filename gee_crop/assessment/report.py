@@ -33,6 +33,8 @@ NOTE = (
     "42-57) from the labelled sample; the pixel counts of the map are biased by its classification errors."
 )
 
+FIGURE_CAPTION = "Estimated area per class with its 95 % confidence interval, beside the map's pixel count."
+
 
 def write_estimates_csv(summary: dict, path: str | os.PathLike) -> Path:
     """One row per class: mapped and estimated areas, accuracies, each with its 95 % CI half-width."""
@@ -96,7 +98,7 @@ points. Overall accuracy {_pct(summary["overall_accuracy"], summary["overall_acc
 <table><tr><th>class</th><th>map pixel count (ha)</th><th>estimated area (ha, ± 95 % CI)</th>
 <th>user's accuracy (%)</th><th>producer's accuracy (%)</th><th>points</th></tr>{"".join(rows)}</table>
 <figure><img src="{for_html(figure)}" alt="estimated areas with confidence intervals beside pixel counts">
-<figcaption>Estimated area per class with its 95 % confidence interval, beside the map's pixel count.</figcaption></figure>
+<figcaption>{FIGURE_CAPTION}</figcaption></figure>
 """
 
 

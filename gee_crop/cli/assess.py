@@ -89,7 +89,7 @@ def command(
         raise click.UsageError("give --map, --reference and --out (or run `gee-crop assess design` first)")
     from gee_crop.pipeline.assess import assess
 
-    estimates, summary = assess(
+    _estimates, summary = assess(
         map_ref,
         out_dir,
         reference=reference,

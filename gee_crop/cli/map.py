@@ -191,6 +191,8 @@ def command(
     from gee_crop.config import SourceKind
     from gee_crop.data.regions import region_of_options
     from gee_crop.features.shift import describe_score, shift_warnings
+    from gee_crop.mapping.engine import MapResult
+    from gee_crop.mapping.estimate import MapEstimate
     from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
     from gee_crop.models.zoo import resolve_model
     from gee_crop.pipeline.defaults import default_season, map_out_name
@@ -251,9 +253,11 @@ def command(
     )
     result = map_command(request)
     if dry_run:
+        assert isinstance(result, MapEstimate)  # map_command plans a dry run
         for line in result.lines():
             click.echo(line)
         return
+    assert isinstance(result, MapResult)  # ... and runs anything else
     grid = result.grid
     for note in result.notes:
         click.echo(f"note: {note}")

@@ -65,9 +65,12 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     elif request.from_exports is not None:
         if request.out is None:
             raise click.UsageError("--from-exports needs --out FILE.parquet", ctx)
-    elif request.labels is not None and not (request.country or request.region):
-        if request.out is None or request.year is None:
-            raise click.UsageError("--labels without --region needs --year YEAR and --out FILE.parquet", ctx)
+    elif (
+        request.labels is not None
+        and not (request.country or request.region)
+        and (request.out is None or request.year is None)
+    ):
+        raise click.UsageError("--labels without --region needs --year YEAR and --out FILE.parquet", ctx)
 
 
 @click.command("sample")

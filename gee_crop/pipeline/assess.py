@@ -168,7 +168,7 @@ def _region_geometry(region: str | os.PathLike | None, image):
 
     if region is None:
         return image.geometry()
-    return ee.Geometry(read_region(region).__geo_interface__)
+    return ee.Geometry(read_region(Path(region)).__geo_interface__)
 
 
 def _areas_m2(client, image, geometry, scale: float, k: int) -> np.ndarray:

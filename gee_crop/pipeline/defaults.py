@@ -62,4 +62,5 @@ def sampling_place(country: str | None, region: str | os.PathLike | None, geomet
     if country is not None:
         spec = country_spec(country)
         return spec.code, (spec.extent[1] + spec.extent[3]) / 2
+    assert region is not None  # callers give a country or a region
     return Path(region).stem, geometry.centroid.y

@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import rasterio
@@ -32,7 +33,7 @@ from gee_crop.errors import OutputExistsError
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.export.onnx import export_and_check
 from gee_crop.mapping.engine import run_map
-from gee_crop.mapping.sources import LocalStackSource
+from gee_crop.mapping.sources import FeatureSource, LocalStackSource
 from gee_crop.models.zoo import zoo_model
 from gee_crop.pipeline.assess import assess, design
 from gee_crop.pipeline.evaluate import write_evaluation_files
@@ -134,7 +135,7 @@ def run_demo(
         f"test {len(test_set)} {counts['test']} (held-out {DEMO_BLOCK_M:g} m blocks)"
     )
 
-    runs = {
+    runs: dict[str, dict[str, Any]] = {
         "CropNet 2D": dict(
             arch="cropnet2d", epochs=epochs, learning_rate=DEMO_LEARNING_RATE, batch_size=DEMO_BATCH_SIZE
         ),
@@ -145,19 +146,19 @@ def run_demo(
     for step, (name, options) in enumerate(runs.items()):
         echo(f"{2 + step}/6 train {name}")
         run_dir = out_dir / name.split()[0].lower().replace("-", "")
-        result = train(
+        trained = train(
             out_dir / "train.parquet", run_dir, seed=seed, progress=progress, echo=lambda m: echo("   " + m), **options
         )
-        evaluation = evaluate_model(result.model_path, test_set, source_region=DEMO_REGION, target_region=DEMO_REGION)
+        evaluation = evaluate_model(trained.model_path, test_set, source_region=DEMO_REGION, target_region=DEMO_REGION)
         write_evaluation_files(evaluation, run_dir / "evaluation")
-        record_transfer_scores(result.model_path, [evaluation_entry(evaluation, "held-out blocks")])
+        record_transfer_scores(trained.model_path, [evaluation_entry(evaluation, "held-out blocks")])
         report = evaluation.report
         scores[name] = {
             "oa": float(report.overall_accuracy),
             "macro_f1": float(report.macro_f1),
             "n_test": int(report.confusion.sum()),
         }
-        model_paths[name] = result.model_path
+        model_paths[name] = trained.model_path
         echo(f"   held-out OA {100 * report.overall_accuracy:.2f} %, macro-F1 {100 * report.macro_f1:.2f} %")
 
     cross_domain = _cross_domain_score(test_set, echo)
@@ -184,7 +185,7 @@ def _cross_domain_score(test_set, echo: Callable[[str], None]) -> dict:
     scored on the same held-out samples: what a model trained elsewhere achieves here."""
     zoo = zoo_model()
     report = evaluate_model(zoo.path, test_set, target_region=DEMO_REGION, device="cpu").report
-    scores = {
+    scores: dict[str, Any] = {
         "model": zoo.name,
         "trained_on": list(zoo.training_domains),
         "oa": float(report.overall_accuracy),
@@ -202,7 +203,8 @@ def _map_patch(
     patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResult, progress: bool, echo: Callable[[str], None]
 ) -> None:
     """Map the patch, then score the class band on the held-out pixels and on all labelled pixels."""
-    mapped = run_map(LocalStackSource(patch), onnx_path, map_dir, progress=progress)
+    # cast: FeatureSource declares ``description`` a settable attribute, LocalStackSource has a read-only property
+    mapped = run_map(cast("FeatureSource", LocalStackSource(patch)), onnx_path, map_dir, progress=progress)
     with rasterio.open(mapped.cog) as src:
         classes = src.read(1)
     truth = patch.classes  # class indices; unmapped map pixels count as wrong below
@@ -246,7 +248,7 @@ def _assess_map(patch, cog: Path, assess_dir: Path, result: DemoResult, seed: in
         min_per_class=DEMO_ASSESS_POINTS,
         seed=seed,
     ).path
-    estimates, summary = assess(str(map_path), assess_dir, reference=points, reference_raster=labels)
+    _estimates, summary = assess(str(map_path), assess_dir, reference=points, reference_raster=labels)
     result.assessment = {
         "overall_accuracy": summary["overall_accuracy"],
         "overall_accuracy_ci95": summary["overall_accuracy_ci95"],

@@ -67,7 +67,7 @@ def run_export_ensemble(
     their probabilities, parity-checked against the members' mean torch probabilities on ``table``
     (else the demo pixels); with ``quantize`` also NAME.int8.onnx, calibrated as :func:`run_export`."""
     data = table if table is not None else demo_pixels()
-    path, diff, n_checked = export_ensemble_and_check(models, out_path, data, opset=opset, overwrite=overwrite)
+    path, diff, n_checked = export_ensemble_and_check(list(models), out_path, data, opset=opset, overwrite=overwrite)
     result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
     if not quantize:
         return result

@@ -14,6 +14,7 @@ __all__ = ["dry_run", "pilot"]
 
 def pilot(request: SamplingRequest) -> str:
     """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
+    assert request.pilot is not None  # only called for --pilot N
     planned = plan(request)
     result = run_pilot(
         connect(request, planned.job),

@@ -101,6 +101,7 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
 def table_from_exports(request: SamplingRequest) -> str:
     """`gee-crop sample --from-exports FOLDER`: the table of CSVs already exported (e.g. by
     ``ee_scripts/sample.js``); no Earth Engine request, no new task."""
+    assert request.from_exports is not None  # only called for --from-exports
     out = refuse_existing(request.out, request.overwrite)
     table, n_files = exports_table(request.from_exports, request.cloud_band.value)
     write_table(table, out)

@@ -17,9 +17,13 @@ from torch import nn
 def last_conv_block(model: nn.Module) -> nn.Module:
     """The module whose output Grad-CAM uses: CropNet's last block, else the model's ``body``."""
     if hasattr(model, "blocks"):
-        return model.blocks[-1]
+        blocks = model.blocks
+        assert isinstance(blocks, (nn.Sequential, nn.ModuleList))  # CropNet's blocks: an nn.Sequential
+        return blocks[-1]
     if hasattr(model, "body"):
-        return model.body
+        body = model.body
+        assert isinstance(body, nn.Module)  # a registered submodule
+        return body
     raise ValueError(f"{type(model).__name__} has neither CropNet blocks nor a backbone body")
 
 
@@ -58,6 +62,7 @@ def grad_cam(
             model.zero_grad(set_to_none=True)
             picked.backward()
             maps, grads = captured["maps"], captured["maps"].grad
+            assert grads is not None  # retain_grad() in the hook keeps the block output's gradient
             weights = grads.mean(dim=(2, 3), keepdim=True)
             cam = torch.relu((weights * maps).sum(dim=1, keepdim=True))
             cam = nn.functional.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
@@ -66,7 +71,7 @@ def grad_cam(
         handle.remove()
         model.zero_grad(set_to_none=True)
         model.train(was_training)
-    cams = torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, height, width), np.float32)
+    cams: np.ndarray = torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, height, width), np.float32)
     if normalize and len(cams):
         peak = cams.reshape(len(cams), -1).max(axis=1)
         cams = cams / np.where(peak > 0, peak, 1.0)[:, None, None]

@@ -4,10 +4,12 @@ of it that comes from files with ``viz.text.for_html`` (results, model metadata:
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from gee_crop.viz.text import for_html
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -55,6 +55,7 @@ def map_report_html(summary: dict, preview_name: str) -> str:
     """The page of a map's ``summary`` (the dict written to summary.json); ``preview_name`` is the
     PNG beside the page."""
     s = escape_strings(summary, for_html)
+    assert isinstance(s, dict)  # escape_strings maps a dict to a dict
     grid = s.get("grid") or {}
     hectares = s.get("hectares") or {}
     rows = "".join(

@@ -29,20 +29,15 @@ def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:
     paths = []
     try:
         for fmt in FORMATS:
+
+            def write(tmp: Path, fmt: str = fmt) -> None:
+                fig.savefig(
+                    tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None
+                )
+
             # SVG text stays text (searchable, smaller); no date, so reruns write identical files
             with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gee-crop"}):
-                paths.append(
-                    atomic_write(
-                        stem.with_name(f"{stem.name}.{fmt}"),
-                        lambda tmp: fig.savefig(
-                            tmp,
-                            format=fmt,
-                            dpi=dpi,
-                            bbox_inches="tight",
-                            metadata={"Date": None} if fmt == "svg" else None,
-                        ),
-                    )
-                )
+                paths.append(atomic_write(stem.with_name(f"{stem.name}.{fmt}"), write))
     finally:
         plt.close(fig)
     return paths
@@ -56,7 +51,7 @@ def plot_confusion(
     cm = np.asarray(confusion, dtype=np.int64)
     used = np.flatnonzero((cm.sum(axis=0) + cm.sum(axis=1)) > 0)
     cm = cm[np.ix_(used, used)]
-    names = [class_names[i] for i in used]
+    names = [class_names[int(i)] for i in used]
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     size = 1.6 + 0.75 * len(names)

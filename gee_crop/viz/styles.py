@@ -93,7 +93,7 @@ def rgb_rgba(rgb: np.ndarray, *, max_reflectance: float = RGB_MAX_REFLECTANCE, g
     rgb = np.asarray(rgb, dtype=np.float64)
     valid = np.isfinite(rgb).all(axis=-1)
     scaled = np.clip(np.nan_to_num(rgb) / max_reflectance, 0.0, 1.0) ** (1.0 / gamma)
-    out = np.zeros(rgb.shape[:-1] + (4,), dtype=np.uint8)
+    out = np.zeros((*rgb.shape[:-1], 4), dtype=np.uint8)
     out[..., :3] = np.round(scaled * _UINT8_MAX).astype(np.uint8)
     out[..., 3] = np.where(valid, _UINT8_MAX, 0)
     return out
@@ -108,7 +108,7 @@ def ramp_rgba(values: np.ndarray, vmin: float, vmax: float, palette: tuple[str, 
     low = np.minimum(np.floor(position).astype(np.int64), len(colors) - 2)
     frac = (position - low)[..., None]
     rgb = colors[low] * (1 - frac) + colors[low + 1] * frac
-    out = np.zeros(values.shape + (4,), dtype=np.uint8)
+    out = np.zeros((*values.shape, 4), dtype=np.uint8)
     out[..., :3] = np.round(rgb).astype(np.uint8)
     out[..., 3] = np.where(np.isfinite(values), _UINT8_MAX, 0)
     return out
