@@ -94,3 +94,53 @@ def draw_points(classes: np.ndarray, counts: np.ndarray, seed: int = 0) -> tuple
     index = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
     rows, cols = np.unravel_index(index, np.shape(classes))
     return rows, cols
+
+
+#: Anticipated user's accuracy of every class when ``--expected-ua`` is not given.
+DEFAULT_EXPECTED_UA = 0.8
+
+
+def expected_accuracies(value: str | float | None, classes: tuple[str, ...]) -> np.ndarray:
+    """Anticipated user's accuracies: one number for every class, or ``corn=0.9,other=0.7`` overrides
+    over the default 0.8."""
+    ua = np.full(len(classes), DEFAULT_EXPECTED_UA)
+    if value is None or value == "":
+        return ua
+    text = str(value)
+    if "=" not in text:
+        try:
+            return np.full(len(classes), float(text))
+        except ValueError:
+            raise InputError(
+                f"--expected-ua {text!r}: give a number (0.8) or class=value pairs (corn=0.9,other=0.7)"
+            ) from None
+    for item in text.split(","):
+        name, _, number = item.partition("=")
+        if name.strip() not in classes:
+            raise InputError(
+                f"--expected-ua names class {name.strip()!r}, not in the map's legend ({', '.join(classes)})"
+            )
+        try:
+            ua[classes.index(name.strip())] = float(number)
+        except ValueError:
+            raise InputError(f"--expected-ua {item!r}: the value must be a number, e.g. corn=0.9") from None
+    return ua
+
+
+def points_per_stratum(
+    stratum_sizes: np.ndarray,
+    classes: tuple[str, ...],
+    *,
+    n: int | None,
+    target_se: float,
+    expected_ua: str | float | None,
+    allocation: str,
+    min_per_class: int,
+    available: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """Points per stratum and the total n (given, or sized for ``target_se`` from the expected accuracies)."""
+    weights = stratum_sizes / stratum_sizes.sum()
+    ua = expected_accuracies(expected_ua, classes)
+    total = int(n) if n is not None else sample_size(weights, ua, target_se)
+    counts = allocate(total, available, allocation, expected_ua=ua, min_per_class=min_per_class)
+    return counts, total

@@ -259,3 +259,21 @@ def error_counts(
         for i in np.flatnonzero(per_stratum == 1)
     ]
     return counts, warnings
+
+
+def labels_from_raster(points: list[dict], raster: str | os.PathLike, names: tuple[str, ...], crs: str) -> list[dict]:
+    """Points whose ``reference`` is read from a label raster of class indices into ``names``
+    (NO_CLASS = unlabelled); points on unlabelled cells are dropped."""
+    path = Path(raster)
+    if not path.is_file():
+        raise InputError(f"reference raster {path} does not exist")
+    with rasterio.open(path) as src:
+        if src.crs is None or rasterio.crs.CRS.from_user_input(crs) != src.crs:
+            raise InputError(f"reference raster {path} must be in the map's CRS ({crs}); reproject it first")
+        xy = [(float(p["x"]), float(p["y"])) for p in points]
+        values = np.array([v[0] for v in src.sample(xy)], dtype=np.int64)
+    kept = []
+    for point, value in zip(points, values):
+        if value != NO_CLASS and 0 <= value < len(names):
+            kept.append({**point, "reference": names[value]})
+    return kept

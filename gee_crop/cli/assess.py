@@ -14,8 +14,7 @@ MAP_HELP = (
 
 
 def _client(map_ref: str, project: str | None, service_account_key: str | None):
-    from gee_crop.earthengine.client import get_client
-    from gee_crop.pipeline.assess import is_asset_id
+    from gee_crop.earthengine.client import get_client, is_asset_id
 
     return get_client(project, service_account_key=service_account_key) if is_asset_id(map_ref) else None
 

@@ -5,13 +5,21 @@ patch's pixels when the user gives no table, and the notebooks fall back to them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import shapely
+from shapely.geometry import box
 
+from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data.patch import patch_pixels, read_patch
+from gee_crop.data.regions import WGS84, reproject_geometry
 from gee_crop.data.sampling import sample_local_stack
+from gee_crop.features.composite import composite_pixels, stack_arrays
+from gee_crop.features.seasons import infer_season_year, season_start_days
+from gee_crop.season import Season, SeasonSpan
 from gee_crop.types import RawStack, SampleSeries
 
 DEMO_PATCH_ID = "0000280849BAC91C"
@@ -50,3 +58,48 @@ def demo_pixels(step: int = 8) -> SampleSeries:
     h, w = patch.shape
     rows, cols = np.meshgrid(np.arange(0, h, step), np.arange(0, w, step), indexing="ij")
     return patch_pixels(patch, rows.ravel(), cols.ravel())
+
+
+# ----------------------------------------------------------------------------- offline stand-ins
+
+
+def patch_footprint(patch: RawStack) -> shapely.Geometry:
+    """The patch's outline as a WGS84 shapely polygon (also the live notebooks' area of interest)."""
+    (x0, y1), (h, w), res = patch.upper_left, patch.shape, patch.resolution
+    return reproject_geometry(box(x0, y1 - h * res, x0 + w * res, y1), patch.crs, WGS84)
+
+
+@dataclass
+class PatchComposite:
+    """The offline stand-in of ``median_composite``: ``reflectance`` (H, W, 10, n_bins) float32
+    gap-filled 5-day medians (config.BANDS order), ``keep`` (H, W) bool (gap rule passed), ``season``."""
+
+    reflectance: np.ndarray
+    keep: np.ndarray
+    season: SeasonSpan
+
+    def bin_dates(self) -> list:
+        """First day of each window (``datetime.date``)."""
+        return self.season.bin_starts()
+
+
+def patch_composite(
+    patch: RawStack,
+    *,
+    year: int | None = None,
+    season: Season = Season(),
+    threshold: float = CLEAR_THRESHOLD,
+    max_gap_bins: int = MAX_GAP_BINS,
+) -> PatchComposite:
+    """Medians of ``season``'s windows of every patch pixel with the training code (cloud mask,
+    windows, gap filling); ``year`` None: the season the patch covers best."""
+    arrays = stack_arrays(patch, threshold=threshold)
+    lat = patch.lonlat()[1].ravel()
+    if year is None:
+        year = infer_season_year(arrays, lat, season=season)
+    composite = composite_pixels(
+        arrays, season_start_days(lat, int(year), season), season.window_days, season.n_bins, max_gap_bins=max_gap_bins
+    )
+    h, w = patch.shape
+    span = season.span_at(int(year), float(np.median(lat)))
+    return PatchComposite(composite.values.reshape(h, w, -1, season.n_bins), composite.keep.reshape(h, w), span)

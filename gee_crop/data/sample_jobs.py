@@ -24,6 +24,7 @@ from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
+from gee_crop.earthengine.client import is_asset_id
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
 from gee_crop.earthengine.labels import check_inline_size
 from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, read_export_csv
@@ -36,8 +37,6 @@ from gee_crop.types import SampleSeries, concat
 S2_SR_FIRST_DATE = dt.date(2017, 3, 28)  # first image of COPERNICUS/S2_SR_HARMONIZED
 #: A class of a user's own legend needs at least this many samples: fewer cannot train nor score it.
 MIN_CLASS_SAMPLES = 10
-#: Earth Engine table asset ids (what --labels names when it is not a file).
-ASSET_ID = re.compile(r"^(projects/[^/]+/assets/|users/)\S+$")
 #: File names of the CSVs of a sampling export: gee-crop's tasks and ee_scripts/sample.js alike.
 EXPORT_CSV = re.compile(r"^gee-crop_(?P<name>.+)_(?P<year>\d{4})_tile(?P<tile>\d{4})")
 
@@ -162,7 +161,7 @@ def own_labels(labels: str, label_field: str | None, legend: Legend | None, regi
             "own labels need a legend: --legend legend.csv (label value -> class name or 'exclude') "
             "or --classes a,b,c,other (label values that are class names)"
         )
-    if ASSET_ID.match(str(labels)) and not Path(labels).exists():
+    if is_asset_id(labels):
         return OwnLabels(str(labels), legend, label_field, asset=str(labels))
     if not is_vector_file(labels):
         raise InputError(

@@ -13,6 +13,10 @@ continental map never leaves Earth Engine (Olofsson et al. 2014 design, stratifi
 from __future__ import annotations
 
 import ee
+import numpy as np
+
+from gee_crop.classes import NO_CLASS
+from gee_crop.errors import InputError
 
 #: Band of a gee-crop map image holding the class index.
 CLASS_BAND = "class"
@@ -72,3 +76,46 @@ def map_classes_at(classes: ee.Image, points: list[dict], scale: float) -> ee.Fe
         .toInt()
         .sampleRegions(collection=ee.FeatureCollection(features), properties=[POINT_ID], scale=scale, geometries=False)
     )
+
+
+def stratum_areas_m2(client, image, geometry, scale: float, k: int) -> np.ndarray:
+    """(k,) m² of each map class in ``geometry``, summed on the server; InputError when none is classified."""
+    groups = client.get_info(stratum_areas(image, geometry, scale)).get("groups", [])
+    areas = np.zeros(k)
+    for group in groups:
+        index = int(group[AREA_GROUP])
+        if 0 <= index < k:
+            areas[index] = float(group["sum"])
+    if areas.sum() <= 0:
+        raise InputError(
+            "the map has no classified pixel in the region; check the asset id, its class band and the region"
+        )
+    return areas
+
+
+def design_points(features: list[dict], classes: tuple[str, ...]) -> list[dict]:
+    """The rows of ``points.csv`` from the features of :func:`stratified_design` (WGS84; reference empty)."""
+    points = []
+    for i, feature in enumerate(features, start=1):
+        lon, lat = feature["geometry"]["coordinates"]
+        name = classes[int(feature["properties"][CLASS_BAND])]
+        points.append(
+            {
+                "point_id": i,
+                "x": lon,
+                "y": lat,
+                "lon": lon,
+                "lat": lat,
+                "stratum": name,
+                "map_class": name,
+                "reference": "",
+            }
+        )
+    return points
+
+
+def map_classes_at_points(client, image, points: list[dict], scale: float) -> np.ndarray:
+    """The map class under each point, read on the server; NO_CLASS where the map is masked."""
+    features = client.compute_features(map_classes_at(image, points, scale))
+    by_id = {str(f["properties"][POINT_ID]): int(f["properties"][CLASS_BAND]) for f in features}
+    return np.array([by_id.get(str(p["point_id"]), NO_CLASS) for p in points], dtype=np.int64)

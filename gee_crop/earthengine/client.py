@@ -543,3 +543,13 @@ def _export_task(config: dict) -> ee.batch.Task:
 def get_client(project: str | None = None, *, service_account_key: str | None = None) -> EarthEngineClient:
     """The client the CLI uses (tests monkeypatch this to return a fake)."""
     return EarthEngineClient.initialize(project, service_account_key=service_account_key)
+
+
+#: Earth Engine asset ids (https://developers.google.com/earth-engine/guides/manage_assets): cloud
+#: project assets and legacy user assets.
+ASSET_ID = re.compile(r"^(projects/[^/]+/assets/|users/)[\w\-./]+$")
+
+
+def is_asset_id(ref: str | os.PathLike[str]) -> bool:
+    """True when ``ref`` names an Earth Engine asset rather than a local file."""
+    return not Path(ref).exists() and bool(ASSET_ID.match(str(ref)))

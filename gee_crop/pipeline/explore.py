@@ -18,20 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import shapely
-from shapely.geometry import box
-
-from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
-from gee_crop.data.demo import demo_patch, demo_samples
-from gee_crop.data.regions import WGS84, reproject_geometry
+from gee_crop.data.demo import PatchComposite, demo_patch, demo_samples, patch_composite, patch_footprint
 from gee_crop.earthengine.client import EarthEngineClient, credentials_file, find_credentials, project_from_env, redact
 from gee_crop.errors import GeeCropError
-from gee_crop.features.composite import composite_pixels, stack_arrays
-from gee_crop.features.seasons import infer_season_year, season_start_days
-from gee_crop.season import Season, SeasonSpan
 from gee_crop.testing.offline_ee import initialize_offline  # the offline fallback only (tests/architecture)
-from gee_crop.types import RawStack
 
 __all__ = [
     "FALLBACK_DATA",
@@ -124,48 +114,3 @@ def earthengine_available(project: str | None = None) -> bool:
     """True when Earth Engine can be used live (initialises it); never opens a socket without
     stored credentials."""
     return start_session(project, echo=None).live
-
-
-# ----------------------------------------------------------------------------- offline loaders
-
-
-def patch_footprint(patch: RawStack) -> shapely.Geometry:
-    """The patch's outline as a WGS84 shapely polygon (also the live notebooks' area of interest)."""
-    (x0, y1), (h, w), res = patch.upper_left, patch.shape, patch.resolution
-    return reproject_geometry(box(x0, y1 - h * res, x0 + w * res, y1), patch.crs, WGS84)
-
-
-@dataclass
-class PatchComposite:
-    """The offline stand-in of ``median_composite``: ``reflectance`` (H, W, 10, n_bins) float32
-    gap-filled 5-day medians (config.BANDS order), ``keep`` (H, W) bool (gap rule passed), ``season``."""
-
-    reflectance: np.ndarray
-    keep: np.ndarray
-    season: SeasonSpan
-
-    def bin_dates(self) -> list:
-        """First day of each window (``datetime.date``)."""
-        return self.season.bin_starts()
-
-
-def patch_composite(
-    patch: RawStack,
-    *,
-    year: int | None = None,
-    season: Season = Season(),
-    threshold: float = CLEAR_THRESHOLD,
-    max_gap_bins: int = MAX_GAP_BINS,
-) -> PatchComposite:
-    """Medians of ``season``'s windows of every patch pixel with the training code (cloud mask,
-    windows, gap filling); ``year`` None: the season the patch covers best."""
-    arrays = stack_arrays(patch, threshold=threshold)
-    lat = patch.lonlat()[1].ravel()
-    if year is None:
-        year = infer_season_year(arrays, lat, season=season)
-    composite = composite_pixels(
-        arrays, season_start_days(lat, int(year), season), season.window_days, season.n_bins, max_gap_bins=max_gap_bins
-    )
-    h, w = patch.shape
-    span = season.span_at(int(year), float(np.median(lat)))
-    return PatchComposite(composite.values.reshape(h, w, -1, season.n_bins), composite.keep.reshape(h, w), span)

@@ -22,8 +22,9 @@ from gee_crop.assessment.design import draw_points
 from gee_crop.assessment.points import read_class_map
 from gee_crop.classes import CLASSES, NO_CLASS
 from gee_crop.earthengine import assessment as ee_assessment
+from gee_crop.earthengine.client import is_asset_id
 from gee_crop.earthengine.graph import invocations, resolved, walk_calls
-from gee_crop.pipeline.assess import assess, design, is_asset_id
+from gee_crop.pipeline.assess import assess, design
 from gee_crop.testing.offline_ee import initialize_offline
 
 ASSET = "projects/my-project/assets/maps/flanders_2019"
