@@ -52,9 +52,7 @@ def validate_region(geometry: sg.base.BaseGeometry, name: str = "the region") ->
         raise RegionError(f"{name} has zero area; give a polygon that covers the area of interest")
 
 
-def reproject_geometry(
-    geometry: sg.base.BaseGeometry, src_crs: str | CRS, dst_crs: str | CRS
-) -> sg.base.BaseGeometry:
+def reproject_geometry(geometry: sg.base.BaseGeometry, src_crs: str | CRS, dst_crs: str | CRS) -> sg.base.BaseGeometry:
     """The geometry with its coordinates transformed from ``src_crs`` to ``dst_crs`` (always x, y order)."""
     from pyproj import CRS, Transformer
 

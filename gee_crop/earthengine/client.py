@@ -543,6 +543,8 @@ def _export_task(config: dict) -> ee.batch.Task:
     raise ValueError(f"unknown export destination {destination!r}")
 
 
-def get_client(project: str | None = None, *, service_account_key: str | os.PathLike | None = None) -> EarthEngineClient:
+def get_client(
+    project: str | None = None, *, service_account_key: str | os.PathLike | None = None
+) -> EarthEngineClient:
     """The client the CLI uses (tests monkeypatch this to return a fake)."""
     return EarthEngineClient.initialize(project, service_account_key=service_account_key)

@@ -82,7 +82,8 @@ def with_class_property(table: ee.FeatureCollection, prop: str, legend: Legend) 
     def with_class(feature: ee.Feature) -> ee.Feature:
         # Element.set returns the element's own class (a Feature); the ee stubs say Element
         return cast(
-            ee.Feature, feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric, legend.by_name), default))
+            ee.Feature,
+            feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric, legend.by_name), default)),
         )
 
     return table.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
