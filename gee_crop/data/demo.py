@@ -34,7 +34,7 @@ DEMO_REGION = "BEL"
 def demo_patch_dir() -> Path:
     """Folder of the Earth Engine demo patch shipped in the package (Flanders 2019, 64x64 px at 10 m;
     gee_crop/resources/demo/PROVENANCE.md)."""
-    return Path(str(resources.files("gee_crop.resources").joinpath("demo", DEMO_PATCH_ID)))
+    return Path(str(resources.files("gee_crop.resources").joinpath("demo").joinpath(DEMO_PATCH_ID)))
 
 
 def demo_patch() -> RawStack:

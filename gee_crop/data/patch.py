@@ -10,6 +10,7 @@ projection is requested without resampling.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import xarray as xr
@@ -22,6 +23,10 @@ from gee_crop.errors import InputError
 from gee_crop.types import RawStack, SampleSeries
 
 
+@overload
+def _one(folder: Path, pattern: str, required: Literal[True] = True) -> Path: ...
+@overload
+def _one(folder: Path, pattern: str, required: bool) -> Path | None: ...
 def _one(folder: Path, pattern: str, required: bool = True) -> Path | None:
     found = sorted(folder.glob(pattern))
     if not found:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -15,6 +16,9 @@ from shapely import geometry as sg
 from shapely.validation import explain_validity
 
 from gee_crop.errors import RegionError
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 WGS84_NAMES = {
     "EPSG:4326",
@@ -48,7 +52,7 @@ def validate_region(geometry: sg.base.BaseGeometry, name: str = "the region") ->
         raise RegionError(f"{name} has zero area; give a polygon that covers the area of interest")
 
 
-def reproject_geometry(geometry: sg.base.BaseGeometry, src_crs: str, dst_crs: str) -> sg.base.BaseGeometry:
+def reproject_geometry(geometry: sg.base.BaseGeometry, src_crs: str | CRS, dst_crs: str | CRS) -> sg.base.BaseGeometry:
     """The geometry with its coordinates transformed from ``src_crs`` to ``dst_crs`` (always x, y order)."""
     from pyproj import CRS, Transformer
 
@@ -82,10 +86,11 @@ def crs_member_name(obj: dict, source: str) -> str | None:
 
 def _geojson_crs(name: str, source: str) -> str:
     from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
     try:
         return CRS.from_user_input(name).to_string()
-    except Exception as exc:  # pyproj raises its own CRSError
+    except CRSError as exc:
         raise RegionError(
             f"{source}'s CRS {name!r} is not understood ({exc}); save the GeoJSON in WGS84 (EPSG:4326)"
         ) from None
@@ -156,6 +161,7 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: b
         validate_region(part, source)
     shape = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
     if other_crs:
+        assert crs is not None  # other_crs implies a named CRS
         shape = reproject_geometry(shape, _geojson_crs(crs, source), WGS84)
         if not np.isfinite(shapely.get_coordinates(shape)).all():
             raise RegionError(
@@ -173,7 +179,7 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: b
     return shape
 
 
-def read_region(path: str | Path, *, reproject: bool = False) -> sg.base.BaseGeometry:
+def read_region(path: str | os.PathLike[str], *, reproject: bool = False) -> sg.base.BaseGeometry:
     """Read and validate a GeoJSON area of interest (WGS84 polygons; see :func:`geometry_from_geojson`)."""
     path = Path(path)
     try:
@@ -187,7 +193,7 @@ def read_region(path: str | Path, *, reproject: bool = False) -> sg.base.BaseGeo
     return geometry_from_geojson(obj, source=str(path), reproject=reproject)
 
 
-def region_from_geojson(path: str | Path) -> sg.base.BaseGeometry:
+def region_from_geojson(path: str | os.PathLike[str]) -> sg.base.BaseGeometry:
     """Read a GeoJSON file (geometry, Feature or FeatureCollection) as one valid WGS84 geometry;
     a file in another CRS is reprojected (mapping)."""
     return read_region(path, reproject=True)

@@ -17,7 +17,7 @@ import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, Legend, user_legend
-from gee_crop.config import GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, acquisition_window
+from gee_crop.config import GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
 from gee_crop.countries import country_geometry, country_of, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
 from gee_crop.data.sample_request import SamplingRequest
@@ -135,7 +135,7 @@ def _check_job(job: SamplingJob, per_cell: int | None) -> None:
 
 
 def check_year(
-    year: int, hemisphere: str, today: dt.date | None = None, window: tuple[dt.date, dt.date] | None = None
+    year: int, hemisphere: Hemisphere, today: dt.date | None = None, window: tuple[dt.date, dt.date] | None = None
 ) -> None:
     """SeasonError when Sentinel-2 SR has no data for the year's acquisition window (``window``: a
     user's own season)."""
@@ -245,6 +245,7 @@ def assemble(
 def local_table(request: SamplingRequest) -> SampleSeries:
     """The sample table of ``request.source``, a local stack (its own labels, or ``request.labels``),
     with the request's legend and season; checked, not written."""
+    assert request.source is not None, "local_table samples a local stack: request.source is set"
     legend = user_legend(request.legend, request.classes)
     season = request_season(request)
     if request.country or request.region:

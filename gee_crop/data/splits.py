@@ -23,7 +23,7 @@ def _check_fraction(test_fraction: float) -> None:
 def random_split(n: int, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random split of ``n`` samples: (train_idx, test_idx), sorted int64, round(n*f) in test."""
     _check_fraction(test_fraction)
-    n_test = int(round(n * test_fraction))
+    n_test = round(n * test_fraction)
     if n_test == 0 or n_test == n:
         raise InputError(
             f"cannot split {n} samples with test fraction {test_fraction}: one side "

@@ -108,8 +108,9 @@ def _xarray_crs(ds, path: Path) -> str:
 
 def _stack_from_geotiff(path: Path) -> RawStack:
     with unreadable_as_input_error(path), rasterio.open(path) as src:
-        parsed = [_DESCRIPTION.search(d or "") for d in src.descriptions]
-        if not all(parsed):
+        searched = [_DESCRIPTION.search(d or "") for d in src.descriptions]
+        parsed = [m for m in searched if m is not None]
+        if len(parsed) != len(searched):
             raise InputError(
                 f"{path}: band descriptions must name date and band (e.g. 20190501_B8A, as "
                 "Earth Engine's toBands() exports); found " + repr(src.descriptions[:3])

@@ -60,7 +60,8 @@ class LabelFeatures:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        return tuple(float(v) for v in shapely.total_bounds(self.geometries))
+        west, south, east, north = (float(v) for v in shapely.total_bounds(self.geometries))
+        return west, south, east, north
 
     def subset(self, keep: np.ndarray) -> LabelFeatures:
         return LabelFeatures(

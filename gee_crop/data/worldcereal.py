@@ -41,7 +41,7 @@ def pad_groups(group: np.ndarray, values: np.ndarray, n: int, t: int, fill) -> n
     """Scatter rows sorted by group into an (n, t, ...) array padded with ``fill``."""
     counts = np.bincount(group, minlength=n)
     position = np.arange(len(group)) - np.repeat(np.cumsum(counts) - counts, counts)
-    out = np.full((n, t) + values.shape[1:], fill, dtype=values.dtype)
+    out = np.full((n, t, *values.shape[1:]), fill, dtype=values.dtype)
     out[group, position] = values
     return out
 

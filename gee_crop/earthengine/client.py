@@ -155,7 +155,7 @@ def _service_account(path: Path) -> StoredCredentials:
 def _stored(path: Path) -> StoredCredentials:
     """The kind, project and scopes of an application-default credentials file."""
     content = _read_json(path)
-    kind = {"service_account": "service_account", "external_account": "external"}.get(content.get("type"), "gcloud")
+    kind = {"service_account": "service_account", "external_account": "external"}.get(content.get("type", ""), "gcloud")
     if kind == "service_account":
         return _service_account(path)
     return StoredCredentials(kind, path, content.get("quota_project_id") or content.get("project_id"))
@@ -325,6 +325,9 @@ class EarthEngineClient:
     threads of a process (map workers share one client). A client pickled to a remote Dask worker
     initialises Earth Engine there on first use (:meth:`__setstate__`).
     """
+
+    #: (project, service-account key) of :meth:`initialize`, set on the clients it makes only
+    _init_args: tuple[str, str | None]
 
     def __init__(
         self,
@@ -540,7 +543,9 @@ def _export_task(config: dict) -> ee.batch.Task:
     raise ValueError(f"unknown export destination {destination!r}")
 
 
-def get_client(project: str | None = None, *, service_account_key: str | None = None) -> EarthEngineClient:
+def get_client(
+    project: str | None = None, *, service_account_key: str | os.PathLike | None = None
+) -> EarthEngineClient:
     """The client the CLI uses (tests monkeypatch this to return a fake)."""
     return EarthEngineClient.initialize(project, service_account_key=service_account_key)
 

@@ -142,12 +142,15 @@ def gap_filled(
     side discards such samples (METHOD.md "Features").
     """
     n = len(bins)
-    before, after = [], [None] * n
+    before: list[ee.Image] = []
     for k in range(n):
         before.append(bins[k] if k == 0 else bins[k].unmask(before[k - 1]))
+    after_reversed: list[ee.Image] = []  # windows n-1 .. 0: each unmasked by the one after it
     for k in reversed(range(n)):
-        after[k] = bins[k] if k == n - 1 else bins[k].unmask(after[k + 1])
-    out, longest = [], None
+        after_reversed.append(bins[k] if k == n - 1 else bins[k].unmask(after_reversed[-1]))
+    after = after_reversed[::-1]
+    out: list[ee.Image] = []
+    longest: ee.Image | None = None
     for k in range(n):
         t_prev = before[k].select(TIME_BANDS).unmask(-1)
         t_next = after[k].select(TIME_BANDS).unmask(n)
@@ -159,6 +162,7 @@ def gap_filled(
         gap = t_next.subtract(t_prev).subtract(1)  # empty windows between the two valid ones, per band
         longest = gap if longest is None else longest.max(gap)
     stacked = ee.Image.cat(out).select(composite_band_names(n))
+    assert longest is not None, "gap_filled needs at least one window"
     return encode_image(stacked, encoding).updateMask(_worst(longest).lte(max_gap_bins))
 
 

@@ -14,6 +14,7 @@ polygons (painted, buffered and grid-sampled like a country's labels).
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import ee
 
@@ -79,7 +80,11 @@ def with_class_property(table: ee.FeatureCollection, prop: str, legend: Legend) 
     numeric = _numeric(keys) and not legend.by_name
 
     def with_class(feature: ee.Feature) -> ee.Feature:
-        return feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric, legend.by_name), default))
+        # Element.set returns the element's own class (a Feature); the ee stubs say Element
+        return cast(
+            ee.Feature,
+            feature.set(LABEL_BAND, lookup.get(code_key(feature.get(prop), numeric, legend.by_name), default)),
+        )
 
     return table.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
 
@@ -106,8 +111,8 @@ def accuracy_mask(cdl: ee.Image, allowed: dict[int, set[int]]) -> ee.Image:
     states = ee.FeatureCollection(US_STATES).map(lambda f: f.set("fips", ee.Number.parse(f.get("STATEFP"))))
     state = states.reduceToImage(["fips"], ee.Reducer.first())
     ok = ee.Image.constant(0)
-    for code, fips in sorted(allowed.items()):
-        fips = sorted(fips)
+    for code, states_of_code in sorted(allowed.items()):
+        fips = sorted(states_of_code)
         ok = ok.where(cdl.eq(code).And(state.remap(fips, [1] * len(fips), 0)), 1)
     return ok
 
@@ -147,6 +152,7 @@ def reference_labels(
         table = ee.FeatureCollection(spec.asset_id(year, project))
         if region is not None:
             table = table.filterBounds(region)
+        assert spec.code_property is not None, "a table source names its code property (countries.yaml)"
         classes = remap_code_table(table, spec.code_property, legend)
         covered = ee.Image.constant(0).paint(table, 1)
     else:

@@ -50,7 +50,7 @@ def pilot_tiles(n_tiles: int, n: int) -> list[int]:
     east, so even spacing samples the whole area)."""
     if n < 1:
         raise InputError(f"--pilot {n} must be at least 1 (3 to 5 tiles give a usable estimate)")
-    return sorted({int(round(i)) for i in np.linspace(0, n_tiles - 1, min(n, n_tiles))})
+    return sorted({round(i) for i in np.linspace(0, n_tiles - 1, min(n, n_tiles))})
 
 
 def pilot_file(out: str | os.PathLike) -> Path:
@@ -145,7 +145,7 @@ def run_pilot(
 ) -> PilotEstimate:
     """Export ``n`` tiles of ``job`` (state in ``<out>.pilot/``), wait for them, return the estimate
     (also written to :func:`pilot_file`)."""
-    sleep = sleep or getattr(client, "sleep", time.sleep)
+    poll_sleep: Callable[[float], None] = sleep if sleep is not None else getattr(client, "sleep", time.sleep)
     tiles = job_tiles(job)
     chosen = {str(k): tiles[str(k)] for k in pilot_tiles(len(tiles), n)}
     check_job_labels(client, job)
@@ -165,7 +165,7 @@ def run_pilot(
         folder=folder,
         exports_dir=Path(exports_dir) if exports_dir else None,
         poll_s=poll_s,
-        sleep=sleep,
+        sleep=poll_sleep,
         wait=True,
         progress=progress,
         overwrite=overwrite,

@@ -34,6 +34,7 @@ from gee_crop.config import (
     INWARD_BUFFER_M,
     SAMPLE_SPACING_M,
     ExportDestination,
+    Hemisphere,
     acquisition_window,
     hemisphere_of,
 )
@@ -90,8 +91,9 @@ class OwnLabels:
         inline, only the features touching the tile travel; an asset is filtered on the server."""
         if self.asset is not None:
             return asset_labels(self.asset, self.field, self.legend, region)
+        assert self.geometries is not None, "inline labels (no asset) hold their geometries"
         keep = (
-            np.ones(len(self.geometries), bool)
+            np.ones(len(self.geometries), np.bool_)
             if bounds is None
             else shapely.intersects(self.geometries, sg.box(*bounds))
         )
@@ -99,7 +101,8 @@ class OwnLabels:
 
     def geojson(self, keep: np.ndarray | None = None) -> dict:
         """The inline features (all, or those where ``keep``) as GeoJSON with their class index."""
-        keep = np.ones(len(self.geometries), bool) if keep is None else keep
+        assert self.geometries is not None and self.classes is not None, "geojson() is of inline labels"
+        keep = np.ones(len(self.geometries), np.bool_) if keep is None else keep
         return {
             "type": "FeatureCollection",
             "features": [
@@ -149,7 +152,7 @@ class SamplingJob:
     season: Season | None = None  # the user's own season (sample --season-start ...); None: the paper's
 
     @property
-    def hemisphere(self) -> str:
+    def hemisphere(self) -> Hemisphere:
         return hemisphere_of(self.geometry.centroid.y)
 
     @property
@@ -260,7 +263,7 @@ def country_boundary(iso3: str) -> ee.Geometry:
 
 def utm_crs(lon: float, lat: float) -> str:
     """The EPSG code of the UTM zone at (lon, lat) (WGS84): a local grid with square metre pixels."""
-    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    zone = min(60, max(1, math.floor((lon + 180.0) / 6.0) + 1))
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
@@ -425,6 +428,7 @@ def tile_region(job: SamplingJob, bounds: Bounds) -> ee.Geometry:
     """A tile's area on the server: its box (west, south, east, north degrees) ∩ the catalog country
     outline, or ∩ the user's polygon."""
     if job.from_country:
+        assert job.spec is not None, "a job sampled from a country has its CountrySpec"
         box = ee.Geometry.Rectangle(list(bounds), "EPSG:4326", False)
         return box.intersection(country_boundary(job.spec.code), 1)
     part = job.geometry.intersection(sg.box(*bounds))
@@ -441,6 +445,7 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
         points, polygons = split_points(job.own_labels.collection(bounds, region))
         labels, extra = paint_classes(polygons), point_samples(points, region)
     else:
+        assert job.spec is not None, "a job without its own labels samples a country's reference labels"
         labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
     west, south, east, north = bounds
     return sampling_graph(

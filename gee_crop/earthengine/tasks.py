@@ -142,7 +142,7 @@ def run_tiles(
     with ``store``; the result (its ``out`` still None) and the ledger, whose parts make the table
     when ``result.pending_tasks`` is empty. Waits between task polls use ``sleep``, by default the
     client's own (injectable) sleep."""
-    sleep = sleep or getattr(client, "sleep", time.sleep)
+    poll_sleep: Callable[[float], None] = sleep if sleep is not None else getattr(client, "sleep", time.sleep)
     tiles = job_tiles(job)
     chosen = choose_mode(mode, len(tiles))
     check_job_labels(client, job)
@@ -174,7 +174,7 @@ def run_tiles(
             folder=folder,
             exports_dir=Path(exports_dir) if exports_dir else None,
             poll_s=poll_s,
-            sleep=sleep,
+            sleep=poll_sleep,
             wait=wait,
             progress=progress,
             overwrite=overwrite,
@@ -261,6 +261,7 @@ def run_exports(
     """
     check_export_target(client, job, destination, bucket, len(tiles))
     if destination == ExportDestination.ASSET:
+        assert job.project is not None  # check_export_target refuses an asset export without a project
         client.ensure_folder(samples_folder(job.project))
     waiting: list[str] = []
     active = [u for u in tiles if ledger.entry(u)["state"] != DONE]

@@ -88,7 +88,8 @@ def composite_cube(
         # coordinates are set below from the season, so that warning is noise here
         warnings.filterwarnings("ignore", message="Unable to retrieve", category=UserWarning)
         ds = xr.open_dataset(
-            composite_collection(image, season),
+            # xarray annotates paths and buffers only; a backend engine (xee's "ee") takes its own objects
+            composite_collection(image, season),  # type: ignore[arg-type]
             engine="ee",
             crs=grid.crs,
             crs_transform=grid.transform,

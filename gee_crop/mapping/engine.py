@@ -373,13 +373,12 @@ def plan_map(
     job = plan_job(source, model, settings)
     season, grid, tiles = job.season, job.grid, job.tiles
     rates = rates or Rates()
-    if rates.local_pixels_per_second is None:
-        rates = dataclasses.replace(
-            rates,
-            local_pixels_per_second=measure_inference_rate(
-                model, job.spec, settings.precision, list(settings.providers) or None, settings.batch_size
-            ),
+    local_rate = rates.local_pixels_per_second
+    if local_rate is None:
+        local_rate = measure_inference_rate(
+            model, job.spec, settings.precision, list(settings.providers) or None, settings.batch_size
         )
+        rates = dataclasses.replace(rates, local_pixels_per_second=local_rate)
     done = [t for t in tiles if (out_dir / TILES_DIR / f"{t.name}.tif").is_file()]
     todo = [t for t in tiles if t not in done]
     region_pixels = sum(int(region_mask(grid, t, job.region_grid).sum()) for t in todo)
@@ -408,7 +407,7 @@ def plan_map(
         bytes_per_pixel=fetched / requested_pixels if requested_pixels else 0.0,
         min_bytes_per_pixel=2 * len(job.contract.bands) * season.n_bins,
         fetch_seconds=fetch_s,
-        local_seconds=region_pixels / rates.local_pixels_per_second,
+        local_seconds=region_pixels / local_rate,
         output_bytes=output_bytes(grid.width * grid.height, len(job.contract.classes), settings.probabilities),
         memory_bytes=int(memory),
         in_flight=flight or 0,

@@ -3,8 +3,8 @@
 Both sources deliver the same thing, a :class:`TileComposite`: the gap-filled 5-day median stack
 of every pixel of a tile as uint16 DN, (h, w, 10, n_bins) in config.BANDS order. The local path
 rounds its composite to DN (METHOD.md reflectance x 10,000). Earth Engine is asked for one of two
-encodings (``config.Encoding``, transform in ``gee_crop.earthengine.composite``): ``uint16`` DN, bit-identical to the local
-path, or ``sqrt8`` (the default), one byte per value, decoded to reflectance and then DN on arrival
+encodings (``config.Encoding``, transform in ``gee_crop.earthengine.composite``): ``uint16`` DN, bit-identical to
+the local path, or ``sqrt8`` (the default), one byte per value, decoded to reflectance and then DN on arrival
 (within ``sqrt8_error_bound`` of the uint16 values; the same predictions on the bench's folds).
 
 * :class:`LocalStackSource` composites raw dated observations with the training code
@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import ee
 import numpy as np
@@ -79,10 +79,19 @@ class TileComposite:
         return x[:, None]
 
 
+class PixelClient(Protocol):
+    """What :class:`EarthEngineSource` asks of its client (EarthEngineClient, or a test's fake)."""
+
+    def compute_pixels(self, expression: Any, grid: dict, band_ids: list[str] | None = None) -> np.ndarray:
+        """Pixels of ``expression`` on ``grid`` as a structured array (h, w), one field per band."""
+
+
 class FeatureSource(Protocol):
     """What the pipeline needs from a source (both classes below implement it)."""
 
-    description: str
+    @property
+    def description(self) -> str:
+        """What the source is, for the run's report."""
 
     def footprint(self) -> shapely.Geometry | None:
         """WGS84 area with data (None = anywhere, e.g. Earth Engine)."""
@@ -270,7 +279,7 @@ def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = En
             f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings"
         )
     values = structured_to_unstructured(pixels[names])  # (h, w, 10 * n_bins), band-major
-    values = values.reshape(pixels.shape + (len(BANDS), n_bins))
+    values = values.reshape((*pixels.shape, len(BANDS), n_bins))
     valid = (values != 0).all(axis=(2, 3))
     dn = quantize_dn(decode_sqrt8(values)) if Encoding(encoding) is Encoding.SQRT8 else values.astype(np.uint16)
     dn[~valid] = 0
@@ -385,7 +394,8 @@ class EarthEngineSource:
         if region is not None:
             footprint = footprint.intersection(region.buffer(grid.scale))
         footprint = reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
-        pixels = self.client.compute_pixels(
+        client = cast(PixelClient, self.client)  # ``client: object`` also holds a dry run's unconnected one
+        pixels = client.compute_pixels(
             self.image(footprint, spec, season), tile.ee_grid(grid), composite_band_names(season.n_bins)
         )
         dn = decode_pixels(pixels, season.n_bins, self.encoding)
@@ -469,11 +479,15 @@ def open_source(
             )
         if client is None:
             client = ee_client.get_client(project, service_account_key=service_account_key)
-        return EarthEngineSource(client, cloud_band=cloud_band, cropland_only=cropland_mask, encoding=encoding), None
+        ee_source = EarthEngineSource(
+            client, cloud_band=cloud_band, cropland_only=cropland_mask, encoding=Encoding(encoding)
+        )
+        return ee_source, None
     if cropland_mask and not worldcover:
         raise InputError(
             "--cropland-mask with a local --source needs --worldcover WORLDCOVER.tif "
             "(an ESA WorldCover GeoTIFF covering the stack)"
         )
     cropland = RasterClassMask(Path(worldcover)) if worldcover else None
+    assert source_path, "exactly one of source_path and earthengine is given (checked above)"
     return LocalStackSource(open_local_stack(source_path)), cropland

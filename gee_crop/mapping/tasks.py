@@ -16,7 +16,7 @@ from gee_crop.errors import GeeCropError
 from gee_crop.features.shift import DomainSummary, tally_shift
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping import writers
-from gee_crop.mapping.sources import FeatureSource
+from gee_crop.mapping.sources import FeatureSource, TileComposite
 from gee_crop.mapping.tiling import OutputGrid, Tile, region_mask
 from gee_crop.models.io import ModelFile
 from gee_crop.models.predict import open_predictor
@@ -69,7 +69,7 @@ def process_tile(plan: TilePlan, tile: Tile) -> TileReport:
     return classify_tile(plan, tile, read_tile(plan, tile))
 
 
-def read_tile(plan: TilePlan, tile: Tile) -> tuple[object, float]:
+def read_tile(plan: TilePlan, tile: Tile) -> tuple[TileComposite | TileReport, float]:
     """The tile's composite (or the failure as a 'failed' report) and the seconds it took: the
     fetch stage of a tile (for Earth Engine mostly waiting on the request)."""
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def read_tile(plan: TilePlan, tile: Tile) -> tuple[object, float]:
     return composite, time.perf_counter() - started
 
 
-def classify_tile(plan: TilePlan, tile: Tile, fetched: tuple[object, float]) -> TileReport:
+def classify_tile(plan: TilePlan, tile: Tile, fetched: tuple[TileComposite | TileReport, float]) -> TileReport:
     """Mask, classify and write one tile already read (the compute stage)."""
     composite, read_s = fetched
     if isinstance(composite, TileReport):
@@ -100,7 +100,7 @@ def classify_tile(plan: TilePlan, tile: Tile, fetched: tuple[object, float]) -> 
         composite.valid = valid
         read_s += lap()
         predictor = open_predictor(plan.model, plan.precision, plan.providers, threads=plan.threads, cache=True)
-        probabilities = np.zeros(valid.shape + (len(plan.spec.classes),), dtype=np.float32)
+        probabilities = np.zeros((*valid.shape, len(plan.spec.classes)), dtype=np.float32)
         inputs = composite.reflectance()
         probabilities[valid] = predictor.predict_proba(inputs, plan.batch_size)
         inference_s = lap()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
@@ -61,7 +62,9 @@ class OutputGrid:
 
     @classmethod
     def from_dict(cls, d: dict) -> OutputGrid:
-        return cls(d["crs"], tuple(float(v) for v in d["transform"]), int(d["width"]), int(d["height"]))
+        # the six numbers to_dict wrote
+        transform = cast("tuple[float, float, float, float, float, float]", tuple(float(v) for v in d["transform"]))
+        return cls(d["crs"], transform, int(d["width"]), int(d["height"]))
 
 
 @dataclass(frozen=True)

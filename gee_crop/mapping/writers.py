@@ -108,7 +108,11 @@ def write_tile(path: str | os.PathLike, bands: np.ndarray, grid: OutputGrid, til
 def colormap(classes: tuple[str, ...] = CLASSES) -> dict[int, tuple[int, int, int, int]]:
     """Colour table of the class band (classes.class_rgba_table): the classes, NO_CLASS transparent."""
     table = class_rgba_table(classes)
-    return {int(i): tuple(int(v) for v in table[i]) for i in (*range(len(classes)), NO_CLASS)}
+    colours = {}
+    for i in (*range(len(classes)), NO_CLASS):
+        red, green, blue, alpha = (int(v) for v in table[i])  # an (n, 4) RGBA table
+        colours[int(i)] = (red, green, blue, alpha)
+    return colours
 
 
 def assemble_cog(

@@ -9,6 +9,7 @@ combine with AND, division by zero is masked. An image is a list of (name, value
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import ee
@@ -37,7 +38,7 @@ def _pairs(a: list[Band], b: list[Band]) -> list[tuple[Band, Band]]:
     return list(zip(a, b))
 
 
-_BINARY = {
+_BINARY: dict[str, Callable[[float, float], float]] = {
     "Image.add": lambda x, y: x + y,
     "Image.subtract": lambda x, y: x - y,
     "Image.multiply": lambda x, y: x * y,

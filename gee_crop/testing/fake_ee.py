@@ -311,9 +311,11 @@ class FakeEarthEngineClient(EarthEngineClient):
     # --------------------------------------------------- answering graphs
 
     def _write_csv(self, rows: list[dict], config: dict) -> None:
-        self.exports_dir.mkdir(parents=True, exist_ok=True)
+        exports_dir = self.exports_dir
+        assert exports_dir is not None, "CSV exports are written only when the fake has an exports_dir"
+        exports_dir.mkdir(parents=True, exist_ok=True)
         name = Path(config["file_prefix"]).name + ".csv"
-        with open(self.exports_dir / name, "w", newline="", encoding="utf-8") as fh:
+        with open(exports_dir / name, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=config["selectors"])
             writer.writeheader()
             for row in rows:
@@ -361,6 +363,7 @@ class FakeEarthEngineClient(EarthEngineClient):
     def _sampling_rows(self, collection: Any) -> list[dict]:
         p = self.request_parameters(collection)
         patch, res = self.patch, self.patch.resolution
+        assert patch.classes is not None, "the fake's patch is read with its labels"
         labels = patch.classes.astype(np.int64)
         if p["buffer_m"] > 0:
             r = int(p["buffer_m"] // res)
@@ -373,7 +376,7 @@ class FakeEarthEngineClient(EarthEngineClient):
         in_window = (patch.dates >= p["start"]) & (patch.dates < p["end"])
         clear = np.isin(patch.cloud, SCL_CLEAR_CLASSES)
         has_clear = (clear & in_window[:, None, None]).any(axis=0)
-        step = max(1, int(round(p["spacing_m"] / res)))
+        step = max(1, round(p["spacing_m"] / res))
         rows_i, cols_i = np.mgrid[0 : labels.shape[0], 0 : labels.shape[1]]
         on_grid = (rows_i % step == step // 2) & (cols_i % step == step // 2)
         inside = np.zeros(labels.shape, bool)

@@ -10,6 +10,8 @@ request returns the window of the requested grid as a structured array with one 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from gee_crop.config import Encoding
@@ -30,7 +32,11 @@ class PatchComputePixels:
     """
 
     def __init__(
-        self, stack: RawStack, spec: FeatureSpec, season: SeasonSpan, fail_offsets: set[tuple[int, int]] = frozenset()
+        self,
+        stack: RawStack,
+        spec: FeatureSpec,
+        season: SeasonSpan,
+        fail_offsets: Iterable[tuple[int, int]] = frozenset(),
     ):
         self.stack, self.fail_offsets = stack, set(fail_offsets)
         h, w = stack.shape
@@ -83,7 +89,7 @@ def encoding_of(expression) -> Encoding:
     """``sqrt8`` when the graph's last operation is ``Image.toUint8`` (``EarthEngineSource.image``
     casts last), else ``uint16``."""
     func = getattr(expression, "func", None)
-    name = func.getSignature().get("name", "") if hasattr(func, "getSignature") else ""
+    name = func.getSignature().get("name", "") if func is not None and hasattr(func, "getSignature") else ""
     return Encoding.SQRT8 if name.endswith("Image.toUint8") else Encoding.UINT16
 
 
