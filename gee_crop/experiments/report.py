@@ -9,6 +9,7 @@ import json
 import os
 from html import unescape
 from pathlib import Path
+from typing import cast
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.errors import InputError
@@ -97,7 +98,7 @@ def report_html(exp_dir: str | os.PathLike, link_base: str = "") -> str:
             "(or run the experiment first)"
         )
     # every string of results.json is escaped once, here, whatever field it sits in
-    summary = escape_strings(json.loads(results.read_text(encoding="utf-8")), for_html)
+    summary = cast(dict, escape_strings(json.loads(results.read_text(encoding="utf-8")), for_html))
     try:
         return _page(summary, exp_dir, base, link_base)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

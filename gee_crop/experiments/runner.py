@@ -75,7 +75,8 @@ class _Data:
     """Datasets loaded on first use, once per experiment."""
 
     def __init__(self, config: ExperimentConfig) -> None:
-        self.config, self._cache = config, {}
+        self.config = config
+        self._cache: dict[str, SampleSeries] = {}
 
     def __getitem__(self, key: str) -> SampleSeries:
         """A dataset, or the union of several joined by "+" (a multi-domain training set)."""

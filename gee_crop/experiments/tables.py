@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def aggregate(summary: dict) -> list[dict]:
             }
             for key, short in metrics(summary):
                 values = np.array(
-                    [100 * metric_value(r, key) for r in runs if metric_value(r, key) is not None], dtype=np.float64
+                    [100 * value for r in runs if (value := metric_value(r, key)) is not None], dtype=np.float64
                 )
                 row[f"{short}_mean"] = float(values.mean()) if len(values) else None
                 row[f"{short}_std"] = float(values.std()) if len(values) else None
@@ -68,7 +69,7 @@ def markdown_table(summary: dict) -> str:
     """The results as a Markdown table (title line, header, one row per model; one row per transfer and
     model when a row per model would exceed WIDE_COLUMNS value columns). Every name and label goes through
     ``for_markdown``: it comes from an experiment's files and must not open a cell, link or tag."""
-    summary = escape_strings(summary, for_markdown)
+    summary = cast(dict, escape_strings(summary, for_markdown))  # a dict copied stays a dict
     rows = aggregate(summary)
     labels = [t["label"] for t in summary["transfers"]]
     if len(labels) * len(metrics(summary)) > WIDE_COLUMNS:

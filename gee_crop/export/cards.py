@@ -7,6 +7,7 @@ add transfer scores to a model file's ``metrics.transfers``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from gee_crop.classes import CLASSES
 from gee_crop.errors import ModelFileError
@@ -111,11 +112,11 @@ def format_percent(value) -> str:
     return f"{number(value, '.2f', 100)} %" if is_number(value) else str(value)
 
 
-def safe_card(card: object, escaper: Callable[[object], str] = for_markdown) -> object:
+def safe_card(card: dict, escaper: Callable[[object], str] = for_markdown) -> dict:
     """A copy of a card whose every string, keys included, went through ``escaper`` (``viz.text``: for_markdown
     for model_card.md, for_terminal for ``gee-crop info``): class names, sources and regions come from model
     files, which anyone may write."""
-    return escape_strings(card, escaper)
+    return cast(dict, escape_strings(card, escaper))  # a dict copied stays a dict
 
 
 def model_card_markdown(card: dict) -> str:

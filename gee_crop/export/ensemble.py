@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -91,7 +93,7 @@ def _differences(a: FeatureSpec, b: FeatureSpec) -> list[str]:
     return [f.name for f in fields(FeatureSpec) if f.compare and getattr(a, f.name) != getattr(b, f.name)]
 
 
-def load_members(model_paths: list[ModelLike]) -> list[Member]:
+def load_members(model_paths: Sequence[ModelLike]) -> list[Member]:
     """The trained torch models of an ensemble, checked: at least two, each a ``model.pt`` (ONNX files
     hold no weights to combine), no file twice, one contract (InputError naming what differs)."""
     if len(model_paths) < MIN_MEMBERS:
@@ -124,7 +126,10 @@ def load_members(model_paths: list[ModelLike]) -> list[Member]:
     return members
 
 
-def _common(values: list) -> object | None:
+_T = TypeVar("_T")
+
+
+def _common(values: list[_T]) -> _T | None:
     return values[0] if all(v == values[0] for v in values) else None
 
 
@@ -191,7 +196,7 @@ def ensemble_card_markdown(card: dict) -> str:
 
 
 def export_ensemble(
-    model_paths: list[ModelLike], out_path: str | os.PathLike, *, opset: int = 17, overwrite: bool = False
+    model_paths: Sequence[ModelLike], out_path: str | os.PathLike, *, opset: int = 17, overwrite: bool = False
 ) -> Path:
     """Export the torch models ``model_paths`` (one contract) as ONE ONNX graph averaging their
     probabilities (+ ``model_card.md`` beside it); returns the ONNX path. OutputExistsError when
@@ -217,7 +222,7 @@ def export_ensemble(
 
 
 def check_ensemble_parity(
-    model_paths: list[ModelLike], onnx_path: ModelLike, inputs: np.ndarray, tolerance: float = PARITY_TOLERANCE
+    model_paths: Sequence[ModelLike], onnx_path: ModelLike, inputs: np.ndarray, tolerance: float = PARITY_TOLERANCE
 ) -> float:
     """Max |probability difference| between the mean of the members' torch probabilities (fp32, CPU)
     and the ensemble graph in onnxruntime (CPU); ParityError above ``tolerance``."""
@@ -227,7 +232,7 @@ def check_ensemble_parity(
 
 
 def export_ensemble_and_check(
-    model_paths: list[ModelLike],
+    model_paths: Sequence[ModelLike],
     out_path: str | os.PathLike,
     data: SampleSeries | str | os.PathLike,
     *,

@@ -3,7 +3,8 @@ the file's metadata; convert a gee-crop 0.1.0 forest pickle to ONNX.
 
 The graph takes ``reflectance`` (N, 1, 10, t) float32 (DN / 1e4, config.BANDS order, 5-day medians of
 the season in ``season``; (N, 1, F) for 1D models) and returns ``probabilities`` (N, 7) (softmax
-included). Normalization (and the contract's ``input_scaling``) is inside the graph. ``metadata_props`` (written by ``models.io``):
+included). Normalization (and the contract's ``input_scaling``) is inside the graph. ``metadata_props``
+(written by ``models.io``):
 
 ================  =====================================================================
 gee_crop_model    model file format version

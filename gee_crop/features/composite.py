@@ -13,10 +13,11 @@ samples; loops run over chunks of samples only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE
+from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Hemisphere
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.features.seasons import (
@@ -200,7 +201,7 @@ def fill_gaps(medians: np.ndarray, max_gap_bins: int = MAX_GAP_BINS) -> tuple[np
     (edges included) is longer than ``max_gap_bins`` in any band, or a band has no valid bin at all
     (that band is filled with 0).
     """
-    n, n_bands, t = medians.shape
+    _n, _n_bands, t = medians.shape
     valid = ~np.isnan(medians)
     index = np.arange(t)
     prev = np.maximum.accumulate(np.where(valid, index, -1), axis=2)
@@ -265,7 +266,8 @@ def _no_season_message(arrays: SeriesArrays, lat: np.ndarray, years: np.ndarray,
     spans = []
     for hemisphere, present in (("north", (lat >= 0).any()), ("south", (lat < 0).any())):
         if present:
-            span = season.span(year, hemisphere)
+            assert year is not None  # a sample in this hemisphere: ``years`` is not empty
+            span = season.span(year, cast(Hemisphere, hemisphere))
             spans.append(f"{hemisphere}: {span.start} to {span.end}")
     covered = date_range(arrays)
     if covered is None:

@@ -67,7 +67,7 @@ DIGITS = 4
 DOCS = "docs/mapping.md (Transfer risk)"
 
 
-def _round(values: np.ndarray) -> np.ndarray:
+def _round(values: np.ndarray | np.floating | float) -> np.ndarray:
     return np.asarray([float(f"{v:.{DIGITS}g}") for v in np.ravel(values)], dtype=np.float64).reshape(np.shape(values))
 
 

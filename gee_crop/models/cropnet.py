@@ -7,7 +7,8 @@ reflectance (DN / 1e4) and the normalization travels with the weights.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ class _CropNet(nn.Module):
     _norm: type[nn.Module]
     _drop: type[nn.Module]
     _axis: int
+    _pool: Callable[..., torch.Tensor]
 
     def __init__(self, n_channels_norm: int, n_classes: int, widths: Sequence[int], dropout: float) -> None:
         super().__init__()
@@ -124,4 +126,4 @@ def input_shape(model: _CropNet) -> tuple[int, ...]:
     """The per-sample input shape the model expects: (1, 10, t) or (1, F)."""
     if isinstance(model, CropNet2D):
         return (1, model.n_bands, model.n_bins)
-    return (1, model.n_features)
+    return (1, cast(CropNet1D, model).n_features)

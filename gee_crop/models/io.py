@@ -124,6 +124,7 @@ class ModelFile:
         kind, proto = _kind_of(path, data)
         meta = None
         if kind == "onnx":
+            assert proto is not None  # _kind_of parses every ONNX file it names
             meta = _onnx_metadata(path, proto)
         elif kind == "torch":
             meta = {k: v for k, v in _torch_payload(path, data).items() if k != "state_dict"}
@@ -310,7 +311,8 @@ def load_model(model: ModelLike) -> tuple[torch.nn.Module, dict]:
             "`gee-crop evaluate`, or give the model.pt it was exported from"
         )
     payload = _torch_payload(path, model.data)
-    arch, kwargs = payload.get("arch"), payload.get("arch_kwargs", {})
+    arch: Any = payload.get("arch")  # whatever the file holds: build_model refuses what it does not know
+    kwargs = payload.get("arch_kwargs", {})
     try:
         net = build_model(arch, kwargs)
     except (ValueError, TypeError):

@@ -41,7 +41,9 @@ def scale_input(x: torch.Tensor, scaling: InputScaling | str) -> torch.Tensor:
     if InputScaling(scaling) == InputScaling.SMOOTH:  # the moving mean over the last (time) axis
         half, t = SMOOTH_BINS // 2, x.shape[-1]
         padded = torch.cat([x[..., :1]] * half + [x] + [x[..., -1:]] * half, dim=-1)
-        return sum(padded[..., k : k + t] for k in range(SMOOTH_BINS)) / SMOOTH_BINS
+        total = sum(padded[..., k : k + t] for k in range(SMOOTH_BINS))
+        assert isinstance(total, torch.Tensor)  # SMOOTH_BINS >= 1 slices: never the empty sum 0
+        return total / SMOOTH_BINS
     return torch.log1p(torch.clamp(x, min=0.0) * LOG_GAIN)
 
 
@@ -52,6 +54,9 @@ class InputNormalization(nn.Module):
     (``axis=-1`` of ``(N, 1, F)``). The buffers start as the identity (mean 0, std 1); the trainer sets
     them with :meth:`set_statistics`.
     """
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, n_channels: int, axis: int = -2) -> None:
         super().__init__()

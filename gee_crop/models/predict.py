@@ -64,7 +64,8 @@ class TorchPredictor:
         self.channels_last = self.precision == Precision.BF16 and self.contract.feature_kind == FeatureKind.MEDIAN2D
         self.model = model.to(self.device)
         if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format at runtime; torch's overload stubs leave it out
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(batch).to(self.device)
@@ -97,7 +98,7 @@ class OnnxPredictor:
             options.intra_op_num_threads = int(threads)
         try:
             self.session = ort.InferenceSession(model_file.data, options, providers=select_providers(providers))
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types, no common base
             raise ModelFileError(
                 f"onnxruntime cannot load {model_file.path} ({str(exc).splitlines()[0]}); "
                 "re-export it with `gee-crop export`"

@@ -140,7 +140,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     val = []
     for cls in np.unique(labels):  # a loop over the <= 7 classes, not samples
         members = rng.permutation(np.flatnonzero(labels == cls))
-        k = int(round(fraction * len(members)))
+        k = round(float(fraction) * len(members))
         if fraction > 0 and k == 0 and len(members) >= 2:
             k = 1
         val.append(members[:k])

@@ -41,7 +41,7 @@ class Evaluation:
     n_samples: int
     n_dropped_gaps: int
     n_dropped_alignment: int
-    year: int
+    year: int | None
     target_region: str | None
     source_region: str | None
     classes: tuple[str, ...] = CLASSES

@@ -31,7 +31,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -69,7 +69,17 @@ TABLE_FIELDS = ("season", "classes", "bands")
 #: the dropout layers whose rate ``--init-from`` with another dropout changes.
 DROPOUT_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 
-Config = TypeVar("Config")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    class _TrainConfigLike(DataclassInstance, Protocol):
+        """A TrainConfig as this module sees it: a dataclass with an ``arch`` field."""
+
+        @property
+        def arch(self) -> Any: ...
+
+
+Config = TypeVar("Config", bound="_TrainConfigLike")
 
 
 @dataclass(frozen=True)
@@ -189,7 +199,7 @@ def source_settings(source: SourceModel) -> dict[str, Any]:
     return settings
 
 
-def explicit_options(config: Config | None, options: Mapping[str, Any]) -> set[str]:
+def explicit_options(config: DataclassInstance | None, options: Mapping[str, Any]) -> set[str]:
     """The option names a caller chose: ``options`` given as keywords (None: not given), and the fields
     of a ``config`` dataclass that differ from their defaults."""
     chosen = {name for name, value in options.items() if value is not None}
@@ -282,7 +292,7 @@ def finetune_contract(table_spec: FeatureSpec, source: SourceModel, series: Samp
 
 def finetune_meta(source: SourceModel) -> dict:
     """Metadata entries of the fine-tuned model: ``init_from`` and the source's ``output_classes``."""
-    meta = {"init_from": source.record()}
+    meta: dict[str, Any] = {"init_from": source.record()}
     if source.meta.get("output_classes"):
         meta["output_classes"] = list(source.meta["output_classes"])
     return meta

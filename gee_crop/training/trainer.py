@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, cast, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from gee_crop.config import (
     LEARNING_RATE,
     MAX_GAP_BINS,
     Arch,
+    FeatureKind,
     InputScaling,
 )
 from gee_crop.data.table import read_table
@@ -44,7 +45,7 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
-from gee_crop.models.normalization import apply_input_scaling
+from gee_crop.models.normalization import apply_input_scaling, normalization_of
 from gee_crop.models.registry import arch_kwargs, architecture, build_model
 from gee_crop.season import Season
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
@@ -174,11 +175,12 @@ class TrainConfig:
         """The model contract these options train on a table of ``season`` (the paper's by default): its
         window and length where these options give them (the season year is set from the data)."""
         return FeatureSpec(
-            feature_kind=self.feature_kind,
+            # FeatureSpec.__post_init__ turns (and checks) the option strings into its enums
+            feature_kind=cast(FeatureKind, self.feature_kind),
             season=season.with_overrides(days=self.length_days, window_days=self.window_days),
             cloud_threshold=self.cloud_threshold,
             max_gap_bins=self.max_gap_bins,
-            input_scaling=self.input_scaling,
+            input_scaling=cast(InputScaling, self.input_scaling),
         )
 
     def to_dict(self) -> dict:
@@ -224,7 +226,11 @@ def _check_types(config: TrainConfig) -> None:
     for f in fields(TrainConfig):
         value = getattr(config, f.name)
         if not _accepts(hints[f.name], value):
-            example = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            example = (
+                f.default
+                if f.default is not MISSING
+                else (f.default_factory() if f.default_factory is not MISSING else None)
+            )
             fix = f"give e.g. {f.name}: {json.dumps(example)}" if example is not None else "give a value or none"
             raise TrainOptionError(f.name, f"{f.name} {value!r} is not {_type_name(hints[f.name])}; {fix}")
 
@@ -435,7 +441,7 @@ class _Run:
     labels: np.ndarray
     train_idx: np.ndarray
     val_idx: np.ndarray
-    year: int
+    year: int | None
     meta: dict
     out_dir: Path
     echo: Callable[[str], None]
@@ -512,8 +518,9 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
     else:
         kwargs = arch_kwargs(config.arch, contract, widths=config.widths, dropout=config.dropout)
         model = apply_input_scaling(build_model(config.arch, kwargs), contract.input_scaling)
-        model.set_normalization(*normalization_stats(values[train_idx], contract))
+        normalization_of(model).set_statistics(*normalization_stats(values[train_idx], contract))
     augment = {**asdict(AugmentConfig()), **config.augment_options} if config.augment and contract.is_median else None
+    assert run.series.season_year is not None  # the kept series carries each sample's season (feats.years)
     batches = AugmentedBatches(
         run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx], contract, augment
     )
