@@ -44,6 +44,11 @@ class RegionError(InputError):
     """A region (GeoJSON, country code) is invalid or outside the data."""
 
 
+class VectorFileError(InputError):
+    """A vector file (labels) cannot be read: not a format GDAL reads, broken geometries, several layers,
+    too large."""
+
+
 class EarthEngineError(GeeCropError):
     """Earth Engine refused or failed a request after retries."""
 

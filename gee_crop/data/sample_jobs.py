@@ -23,7 +23,7 @@ from gee_crop.data import ee_rows
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.table import read_table, write_table
-from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
+from gee_crop.data.vectors import VECTOR_SUFFIXES, class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine.client import is_asset_id
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
 from gee_crop.earthengine.labels import check_inline_size
@@ -165,7 +165,7 @@ def own_labels(labels: str, label_field: str | None, legend: Legend | None, regi
         return OwnLabels(str(labels), legend, label_field, asset=str(labels))
     if not is_vector_file(labels):
         raise InputError(
-            f"--labels {labels} is neither a vector file (.geojson, .gpkg, .shp) nor an Earth Engine "
+            f"--labels {labels} is neither a vector file ({', '.join(VECTOR_SUFFIXES)}) nor an Earth Engine "
             "table asset id (projects/PROJECT/assets/NAME)"
         )
     features = read_label_features(labels, label_field, legend, region=region_geometry)

@@ -1,40 +1,51 @@
-"""A user's own labels as vectors: points or polygons with a label field, from GeoJSON, GeoPackage or
-Shapefile, read without GDAL (json; sqlite3 + the GeoPackage geometry header; pyshp), in WGS84.
+"""A user's own labels as vectors: points or polygons with a label field, from any file GDAL/OGR reads
+(GeoJSON, GeoPackage, Shapefile, FlatGeobuf, KML, GML; through pyogrio) or GeoParquet (pyarrow), in WGS84.
 
-:func:`read_label_features` reads the file, reprojects a declared CRS to WGS84 (a file without a
-declared CRS must hold longitude/latitude, or it is refused), maps the label field to classes with a
-:class:`gee_crop.classes.Legend` and keeps the features that have a class. Polygons are eroded by
-the inward buffer when sampled; points are used as they are (METHOD.md "Sampling" applies the
-buffer to parcels, a point is already a chosen pixel).
+:func:`read_label_features` reads the file's one layer (bounded in bytes and features), reprojects a
+declared CRS to WGS84 (a file without a declared CRS must hold longitude/latitude, or it is refused),
+maps the label field to classes with a :class:`gee_crop.classes.Legend` and keeps the features that
+have a class. Polygons are eroded by the inward buffer when sampled; points are used as they are
+(METHOD.md "Sampling" applies the buffer to parcels, a point is already a chosen pixel).
 """
 
 from __future__ import annotations
 
+import glob
 import json
-import sqlite3
+import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyogrio
+import pyogrio.errors
+import pyogrio.raw
 import shapely
+import shapely.errors
 from shapely import geometry as sg
 
 from gee_crop.classes import NO_CLASS, Legend
-from gee_crop.data.regions import WGS84, WGS84_NAMES, crs_member_name, reproject_geometry
-from gee_crop.errors import InputError
+from gee_crop.data.regions import WGS84, WGS84_NAMES, reproject_geometry
+from gee_crop.errors import InputError, VectorFileError
 
 GEOJSON_SUFFIXES = (".geojson", ".json")
 GEOPACKAGE_SUFFIXES = (".gpkg",)
 SHAPEFILE_SUFFIXES = (".shp",)
-VECTOR_SUFFIXES = GEOJSON_SUFFIXES + GEOPACKAGE_SUFFIXES + SHAPEFILE_SUFFIXES
+GEOPARQUET_SUFFIXES = (".parquet", ".geoparquet")
+OTHER_OGR_SUFFIXES = (".fgb", ".kml", ".gml")
+VECTOR_SUFFIXES = GEOJSON_SUFFIXES + GEOPACKAGE_SUFFIXES + SHAPEFILE_SUFFIXES + OTHER_OGR_SUFFIXES + GEOPARQUET_SUFFIXES
 POINT_TYPES = ("Point", "MultiPoint")
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
-#: GeoPackage geometry header: envelope bytes by the flags' envelope indicator (GeoPackage 1.3, 2.1.3).
-_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+#: The most features a label file may hold (read with ``max_features`` one above it, so a layer that is
+#: an endless SQL view stops there), and the most bytes (with a Shapefile's side files).
+MAX_LABEL_FEATURES = 250_000
+MAX_LABEL_BYTES = 256 * 2**20
+_FORMATS_FIX = "give labels as GeoJSON, GeoPackage, Shapefile, FlatGeobuf, KML or GeoParquet"
 
 
 def is_vector_file(path: str | Path) -> bool:
-    """True for a GeoJSON, GeoPackage or Shapefile path (by suffix)."""
+    """True for a path with a vector file's suffix (:data:`VECTOR_SUFFIXES`)."""
     return Path(str(path)).suffix.lower() in VECTOR_SUFFIXES
 
 
@@ -82,92 +93,183 @@ class LabelFeatures:
 # ----------------------------------------------------------------------------- readers
 
 
-def _geojson(path: Path) -> tuple[list, list[dict], str | None]:
+def _refuse(path: Path, problem: str) -> VectorFileError:
+    return VectorFileError(f"{path} {problem}")
+
+
+def _gdal_name(path: Path) -> str:
+    """The absolute path: GDAL reads it as a file name, never as a driver prefix (``CSV:...``) or a /vsi
+    path; pyogrio hands it to GDAL as it is (no URI: ``#``, ``?`` and ``%20`` stay part of the name)."""
+    return str(path.absolute())
+
+
+def _file_bytes(path: Path) -> int:
+    """Bytes of the file, with a Shapefile's side files (.shx, .dbf, ...) of the same stem."""
+    if path.suffix.lower() != ".shp":
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.parent.glob(f"{glob.escape(path.stem)}.*") if p.is_file())
+
+
+def _check_shapefile_length(path: Path) -> None:
+    """A .shp shorter than the length its header declares (bytes 24-27, big-endian 16-bit words) is cut
+    short: GDAL would read its last shapes as missing geometries without a word."""
+    with path.open("rb") as f:
+        head = f.read(28)
+    if len(head) < 28:
+        raise _refuse(path, "is cut short (no Shapefile header); copy the .shp again, with its .shx and .dbf")
+    declared = int.from_bytes(head[24:28], "big") * 2
+    if path.stat().st_size < declared:
+        raise _refuse(
+            path,
+            f"is cut short ({path.stat().st_size:,} of the {declared:,} bytes its header declares); "
+            "copy the .shp again, with its .shx and .dbf",
+        )
+
+
+def _one_layer(path: Path) -> str:
+    """The name of the file's only layer with geometries (names come from the file and only go to OGR's
+    layer lookup, never into SQL); several layers are refused, naming them, as a guess could be wrong."""
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid GeoJSON ({exc}); give a GeoJSON FeatureCollection of labels") from None
-    features = obj.get("features") if isinstance(obj, dict) else None
-    if not isinstance(features, list):
-        raise InputError(f"{path} is not a GeoJSON FeatureCollection; give one feature per labelled point or field")
-    geoms = [sg.shape(f["geometry"]) if isinstance(f, dict) and f.get("geometry") else None for f in features]
-    props = [(f.get("properties") or {}) if isinstance(f, dict) else {} for f in features]
-    return geoms, props, crs_member_name(obj, str(path))
+        layers = pyogrio.list_layers(_gdal_name(path))
+    except pyogrio.errors.DataSourceError as exc:
+        raise _unreadable(path, exc) from None
+    spatial = [str(name) for name, kind in layers if kind is not None]
+    if not spatial:
+        raise _refuse(path, "holds no layer with geometries; give a file with one layer of labelled points or polygons")
+    if len(spatial) > 1:
+        names = ", ".join(repr(n) for n in spatial[:8]) + (" ..." if len(spatial) > 8 else "")
+        raise _refuse(
+            path,
+            f"holds {len(spatial)} layers with geometries ({names}); keep the labels' layer alone, e.g. "
+            f"`ogr2ogr labels.gpkg {shlex.quote(str(path))} {shlex.quote(spatial[0])}`",
+        )
+    return spatial[0]
 
 
-def _gpkg_geometry(blob: bytes | None):
-    """A GeoPackage geometry blob ("GP" header + WKB) -> shapely geometry (None when empty)."""
-    if blob is None or len(blob) < 8 or blob[:2] != b"GP":
-        return None
-    flags = blob[3]
-    if flags & 0b10000:  # empty geometry
-        return None
-    start = 8 + _ENVELOPE_BYTES.get((flags >> 1) & 0b111, 0)
-    return shapely.from_wkb(bytes(blob[start:]))
+def _unreadable(path: Path, exc: BaseException) -> VectorFileError:
+    """GDAL could not open the file: an unknown format, or a Shapefile without its side files."""
+    if "not recognized as being in a supported file format" in str(exc):
+        return _refuse(path, f"is not in a vector format GDAL recognises; {_FORMATS_FIX}")
+    if path.suffix.lower() == ".shp":
+        return _refuse(path, f"cannot be opened ({_first_line(exc)}); give the .shp with its .shx and .dbf beside it")
+    return _refuse(path, f"is not a vector file GDAL can read ({_first_line(exc)}); {_FORMATS_FIX}")
 
 
-def _gpkg(path: Path) -> tuple[list, list[dict], str | None]:
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] + (" ..." if len(text) > 200 else "")
+
+
+def _field_values(values: np.ndarray, ogr_type: str) -> list:
+    """A field's values as Python objects: integers stay integers (pyogrio gives an integer field with
+    nulls as floats), nulls are None."""
+    out = values.tolist()
+    if values.dtype.kind == "f":
+        integer = ogr_type in ("OFTInteger", "OFTInteger64")
+        out = [None if v != v else (int(v) if integer else v) for v in out]
+    return out
+
+
+def _ogr(path: Path) -> tuple[list, list[dict], str | None]:
+    """(WKB or None per feature, property dicts, CRS) of the file's layer, read by GDAL/OGR (pyogrio)."""
+    if path.suffix.lower() == ".shp":
+        _check_shapefile_length(path)
+    layer = _one_layer(path)
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GDAL's warnings: the checks below name each problem
+            meta, _, wkb, fields = pyogrio.raw.read(
+                _gdal_name(path), layer=layer, max_features=MAX_LABEL_FEATURES + 1, datetime_as_string=True
+            )
+    except pyogrio.errors.DataSourceError as exc:
+        raise _unreadable(path, exc) from None
+    except (pyogrio.errors.DataLayerError, pyogrio.errors.FieldError, pyogrio.errors.FeatureError) as exc:
+        raise _refuse(
+            path, f"has a feature GDAL cannot read ({_first_line(exc)}); repair or remove it (QGIS, ogr2ogr)"
+        ) from None
+    _check_count(path, len(wkb))
+    names = [str(n) for n in meta["fields"]]
+    columns = [_field_values(values, t) for values, t in zip(fields, meta["ogr_types"])]
+    props = [dict(zip(names, row)) for row in zip(*columns)] if names else [{} for _ in range(len(wkb))]
+    return list(wkb), props, meta["crs"]
+
+
+def _geoparquet(path: Path) -> tuple[list, list[dict], str | None]:
+    """(WKB per feature, property dicts, CRS) of a GeoParquet file (WKB encoding), read with pyarrow: the
+    GDAL that pyogrio ships has no Parquet driver."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        geo = json.loads((parquet.schema_arrow.metadata or {}).get(b"geo", b"null"))
+    except (OSError, ValueError) as exc:
+        raise _refuse(path, f"is not a readable Parquet file ({_first_line(exc)}); {_FORMATS_FIX}") from None
+    column = geo.get("primary_column") if isinstance(geo, dict) else None
+    info = (geo.get("columns") or {}).get(column) if isinstance(geo, dict) else None
+    if not isinstance(info, dict) or column not in parquet.schema_arrow.names:
+        raise _refuse(path, f"is Parquet without GeoParquet metadata (no 'geo' geometry column); {_FORMATS_FIX}")
+    if info.get("encoding", "WKB") != "WKB":
+        raise _refuse(
+            path, f"stores geometries as {info.get('encoding')!r}, not WKB; write it with WKB encoding (GeoParquet 1.0)"
+        )
+    _check_count(path, parquet.metadata.num_rows)
+    try:
+        table = parquet.read()
+    except (OSError, ValueError) as exc:
+        raise _refuse(path, f"is a damaged Parquet file ({_first_line(exc)}); write it again") from None
+    wkb = table.column(column).to_pylist()
+    props = table.drop_columns([column]).to_pylist()
+    crs = info.get("crs", "OGC:CRS84")  # GeoParquet: no member is CRS84, null is undefined
+    return wkb, props, (json.dumps(crs) if isinstance(crs, dict) else crs)
+
+
+def _check_count(path: Path, count: int) -> None:
+    if count > MAX_LABEL_FEATURES:
+        raise _refuse(
+            path,
+            f"holds more than {MAX_LABEL_FEATURES:,} features, the most gee-crop reads as labels; clip it to "
+            "the region, e.g. `ogr2ogr -spat W S E N labels.gpkg FILE`",
+        )
+
+
+def _geometries(path: Path, wkb: list) -> list:
+    """Shapely geometries of the WKB (None stays None). Refused, with a count and the first one: WKB that
+    does not make a geometry (e.g. a ring of fewer than 4 points) and NaN or infinite coordinates."""
+    blobs = np.array([None if b is None else bytes(b) for b in wkb], dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        geoms = shapely.from_wkb(blobs, on_invalid="ignore")
+    bad = np.flatnonzero(np.equal(geoms, None) & ~np.equal(blobs, None))
+    if bad.size:
         try:
-            tables = db.execute(
-                "SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c JOIN "
-                "gpkg_geometry_columns g ON g.table_name = c.table_name "
-                "WHERE c.data_type = 'features' ORDER BY c.table_name"
-            ).fetchall()
-            if not tables:
-                raise InputError(f"{path} holds no feature table; give a GeoPackage with one layer of labels")
-            table, column, srs_id = tables[0]
-            srs = db.execute(
-                "SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?",
-                (srs_id,),
-            ).fetchone()
-            cursor = db.execute(f'SELECT * FROM "{table}"')
-            names = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise InputError(f"{path} is not a readable GeoPackage ({exc}); give a .gpkg written by QGIS/GDAL") from None
-    geom_at = names.index(column)
-    geoms = [_gpkg_geometry(r[geom_at]) for r in rows]
-    props = [{n: v for n, v in zip(names, r) if n != column} for r in rows]
-    crs = None
-    if srs is not None and srs_id not in (0, -1):
-        org, code, definition = srs
-        crs = f"{org.upper()}:{code}" if str(org).upper() == "EPSG" else definition
-    return geoms, props, crs
-
-
-def _shapefile(path: Path) -> tuple[list, list[dict], str | None]:
-    import shapefile  # pyshp: pure Python, the only Shapefile reader gee-crop needs
-
-    try:
-        with shapefile.Reader(str(path)) as reader:
-            fields = [f[0] for f in reader.fields[1:]]
-            geoms, props = [], []
-            for record in reader.iterShapeRecords():
-                shape = record.shape
-                geoms.append(sg.shape(shape.__geo_interface__) if shape.shapeType != shapefile.NULL else None)
-                props.append(dict(zip(fields, record.record)))
-    except shapefile.ShapefileException as exc:
-        raise InputError(f"{path} is not a readable Shapefile ({exc}); give the .shp with its .shx and .dbf") from None
-    prj = path.with_suffix(".prj")
-    crs = prj.read_text(encoding="utf-8", errors="replace") if prj.is_file() else None
-    return geoms, props, crs
+            shapely.from_wkb(blobs[bad[0]])
+            why = "invalid"
+        except (shapely.errors.GEOSException, ValueError) as exc:
+            why = _first_line(exc)
+        raise _refuse(
+            path,
+            f"has {bad.size} feature(s) whose geometry cannot be built (feature {bad[0] + 1}: {why}); repair "
+            "them, e.g. `ogr2ogr -makevalid fixed.gpkg FILE`, or remove them",
+        )
+    present = ~np.equal(geoms, None)
+    if present.any():
+        coords, index = shapely.get_coordinates(geoms[present], return_index=True)
+        broken = np.unique(index[~np.isfinite(coords).all(axis=1)])
+        if broken.size:
+            first = np.flatnonzero(present)[broken[0]] + 1
+            raise _refuse(
+                path,
+                f"has {broken.size} feature(s) with NaN or infinite coordinates (feature {first}); fix or remove them",
+            )
+    return list(geoms)
 
 
 def read_vector_file(path: str | Path) -> tuple[list, list[dict], str | None]:
-    """(geometries, property dicts, declared CRS or None) of a GeoJSON, GeoPackage (first feature
-    layer) or Shapefile; InputError naming the formats for another file."""
+    """(geometries, property dicts, declared CRS or None) of a vector file with one layer, read through
+    GDAL/OGR (pyogrio; GeoParquet with pyarrow). Bounded: at most :data:`MAX_LABEL_BYTES` and
+    :data:`MAX_LABEL_FEATURES`. A VectorFileError naming the fix for each kind of broken file."""
     path = Path(path)
-    readers = {
-        **dict.fromkeys(GEOJSON_SUFFIXES, _geojson),
-        **dict.fromkeys(GEOPACKAGE_SUFFIXES, _gpkg),
-        **dict.fromkeys(SHAPEFILE_SUFFIXES, _shapefile),
-    }
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
+    if path.suffix.lower() not in VECTOR_SUFFIXES:
         raise InputError(
             f"{path}: labels must be vectors ({', '.join(VECTOR_SUFFIXES)}) or, with --source, a "
             "label raster (.tif, .nc)"
@@ -177,7 +279,15 @@ def read_vector_file(path: str | Path) -> tuple[list, list[dict], str | None]:
             f"label file {path} does not exist; give a GeoJSON, GeoPackage or Shapefile of labels "
             "(or an Earth Engine table asset id, projects/.../assets/...)"
         )
-    return reader(path)
+    size = _file_bytes(path)
+    if size > MAX_LABEL_BYTES:
+        raise _refuse(
+            path,
+            f"is {size / 2**20:,.0f} MiB, more than the {MAX_LABEL_BYTES // 2**20} MiB gee-crop reads as labels; "
+            "clip it to the region, e.g. `ogr2ogr -spat W S E N labels.gpkg FILE`",
+        )
+    wkb, props, crs = _geoparquet(path) if path.suffix.lower() in GEOPARQUET_SUFFIXES else _ogr(path)
+    return _geometries(path, wkb), props, crs
 
 
 # ----------------------------------------------------------------------------- labels

@@ -215,7 +215,9 @@ def test_pilot_without_credentials_refuses_in_one_line(tmp_path, monkeypatch):
 def own_inputs(tmp_path, shared_data):
     """Real label files and the inputs of the bad-input cases: a Kenya AOI, a legend of Malawi's crops,
     one that maps nothing, the Kenya parcels as a Shapefile in UTM without its .prj."""
-    import shapefile
+    import pyogrio.raw
+    import shapely
+    from shapely import geometry as sg
 
     kenya = shared_data / "label-vectors" / "kenya_ref_african_crops_kenya_01_labels_00.geojson"
     aoi = tmp_path / "kenya_aoi.geojson"
@@ -225,11 +227,11 @@ def own_inputs(tmp_path, shared_data):
     legend.write_text("code,class\nmaize,maize\nsoy_soybeans,soybeans\ntobacco,tobacco\n*,other\n")
     nothing = tmp_path / "nothing.csv"
     nothing.write_text("code,class\n1200,maize\n1110,wheat\n")
-    with shapefile.Writer(str(tmp_path / "kenya_utm"), shapeType=shapefile.POLYGON) as writer:
-        writer.field("crop", "C", size=40)
-        for feature in json.loads(kenya.read_text())["features"]:
-            writer.shape(feature["geometry"])
-            writer.record(feature["properties"]["Crop1"])
+    features = json.loads(kenya.read_text())["features"]
+    with pytest.warns(UserWarning, match="'crs' was not provided"):  # no .prj: UTM metres, no CRS
+        pyogrio.raw.write(tmp_path / "kenya_utm.shp", shapely.to_wkb([sg.shape(f["geometry"]) for f in features]),
+                          [np.array([f["properties"]["Crop1"] for f in features], dtype=object)], ["crop"],
+                          driver="ESRI Shapefile", geometry_type="Polygon")
     return {"kenya": kenya, "malawi": shared_data / "malawi-parcels" / "malawi_extraction_polygons.gpkg",
             "aoi": aoi, "legend": legend, "nothing": nothing, "utm_shp": tmp_path / "kenya_utm.shp"}
 

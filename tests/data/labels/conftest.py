@@ -3,13 +3,14 @@ product's finer classes (real WorldCereal legacy codes, Flanders LPIS), written 
 from __future__ import annotations
 
 import numpy as np
+import pyogrio.raw
 import pytest
+import shapely
 from rasterio import Affine
 from rasterio.features import shapes
 from shapely import geometry as sg
 
 from gee_crop.data.patch import read_patch
-from gee_crop.testing.vectors import write_geopackage
 
 #: The patch's WorldCereal legacy codes -> the finer classes of the product (barley and potatoes have
 #: too few pixels for a class of their own on a 64 x 64 px patch: "other"; code 0 is no information).
@@ -32,8 +33,10 @@ def flanders_fields(tmp_path_factory, flanders_patch):
     patch = flanders_patch
     polygons = [(sg.shape(g), int(v)) for g, v in shapes(patch.labels.astype(np.int32),
                                                           transform=Affine(*patch.transform)) if v != 0]
-    gpkg = write_geopackage(folder / "fields.gpkg", [g for g, _ in polygons], [{"ct": v} for _, v in polygons],
-                            epsg=32631)
+    gpkg = folder / "fields.gpkg"
+    pyogrio.raw.write(gpkg, shapely.to_wkb(np.array([g for g, _ in polygons], dtype=object)),
+                      [np.array([v for _, v in polygons], dtype=np.int32)], ["ct"], layer="labels", driver="GPKG",
+                      geometry_type="Polygon", crs="EPSG:32631")
     legend = folder / "legend.csv"
     legend.write_text(FLANDERS_LEGEND)
     return gpkg, legend

@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+import pyogrio.raw
 import pytest
-import shapefile
+import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import (CLASS_HEX, CLASSES, NO_CLASS, Legend, class_hex, class_rgba_table, parse_class_list,
@@ -49,14 +50,10 @@ def test_geojson_in_utm_is_reprojected_and_equals_the_shapefile(kenya, tmp_path)
     assert 34.2 < lon < 34.26 and 0.5 < lat < 0.56  # Busia, western Kenya
 
     obj = json.loads(kenya.read_text())
-    with shapefile.Writer(str(tmp_path / "kenya"), shapeType=shapefile.POLYGON) as writer:
-        writer.field("crop", "C", size=40)
-        for feature in obj["features"]:
-            writer.shape(feature["geometry"])
-            writer.record(feature["properties"]["Crop1"])
-    from pyproj import CRS
-
-    (tmp_path / "kenya.prj").write_text(CRS.from_epsg(32636).to_wkt("WKT1_ESRI"))
+    pyogrio.raw.write(tmp_path / "kenya.shp", shapely.to_wkb([sg.shape(f["geometry"]) for f in obj["features"]]),
+                      [np.array([f["properties"]["Crop1"] for f in obj["features"]], dtype=object)], ["crop"],
+                      driver="ESRI Shapefile", geometry_type="Polygon", crs="EPSG:32636")
+    assert (tmp_path / "kenya.prj").is_file()
     from_shp = read_label_features(tmp_path / "kenya.shp", "crop", legend)
     assert np.array_equal(from_shp.classes, from_geojson.classes)
     assert np.allclose(from_shp.bounds, from_geojson.bounds, atol=1e-7)
