@@ -82,9 +82,10 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @click.option(
     "--labels",
     metavar="FILE_OR_ASSET",
-    help="Your own labels: points or polygons (.geojson, .gpkg, .shp; a declared CRS is reprojected to "
-    "WGS84) or an Earth Engine table asset id; with --source also a label raster on the stack's grid "
-    "(default there: the patch's own labels). Polygons get the inward buffer, points are used as they are.",
+    help="Your own labels: points or polygons in a one-layer file GDAL reads (.geojson, .gpkg, .shp, .fgb, "
+    ".kml, .parquet; a declared CRS is reprojected to WGS84) or an Earth Engine table asset id; with --source "
+    "also a label raster on the stack's grid (default there: the patch's own labels). Polygons get the inward "
+    "buffer, points are used as they are.",
 )
 @click.option("--label-field", metavar="NAME", help="Field of --labels holding each feature's label value.")
 @click.option(

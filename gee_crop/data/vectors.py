@@ -239,7 +239,8 @@ def _geometries(path: Path, wkb: list) -> list:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         geoms = shapely.from_wkb(blobs, on_invalid="ignore")
-    bad = np.flatnonzero(np.equal(geoms, None) & ~np.equal(blobs, None))
+    given = np.array([b is not None for b in blobs], dtype=bool)
+    bad = np.flatnonzero(shapely.is_missing(geoms) & given)
     if bad.size:
         try:
             shapely.from_wkb(blobs[bad[0]])
@@ -251,7 +252,7 @@ def _geometries(path: Path, wkb: list) -> list:
             f"has {bad.size} feature(s) whose geometry cannot be built (feature {bad[0] + 1}: {why}); repair "
             "them, e.g. `ogr2ogr -makevalid fixed.gpkg FILE`, or remove them",
         )
-    present = ~np.equal(geoms, None)
+    present = ~shapely.is_missing(geoms)
     if present.any():
         coords, index = shapely.get_coordinates(geoms[present], return_index=True)
         broken = np.unique(index[~np.isfinite(coords).all(axis=1)])

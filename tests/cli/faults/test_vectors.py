@@ -191,6 +191,7 @@ def malawi_geojson(malawi, path: Path, spoil) -> Path:
 @pytest.mark.parametrize("spoil, message", [
     ("[NaN, -12.9]", "has 1 feature(s) with NaN or infinite coordinates (feature 3); fix or remove them"),
     ('["33.8", "-12.9"]', "has a feature GDAL cannot read (OGRGeoJSONGetCoordinate(): invalid"),
+    ('["east", "north"]', "has a feature GDAL cannot read (OGRGeoJSONGetCoordinate(): invalid"),
 ])
 def test_nan_or_string_coordinates_are_one_line(malawi, tmp_path, patch_dir, spoil, message):
     refused_by_sample(malawi_geojson(malawi, tmp_path / "spoilt.geojson", spoil), message, tmp_path, patch_dir)
