@@ -141,7 +141,7 @@ def _one_layer(path: Path) -> str:
         raise _refuse(
             path,
             f"holds {len(spatial)} layers with geometries ({names}); keep the labels' layer alone, e.g. "
-            f"`ogr2ogr labels.gpkg {shlex.quote(str(path))} {shlex.quote(spatial[0])}`",
+            f"`ogr2ogr labels.gpkg {shlex.quote(str(path))} {shlex.quote(_printable(spatial[0]))}`",
         )
     return spatial[0]
 
@@ -155,8 +155,13 @@ def _unreadable(path: Path, exc: BaseException) -> VectorFileError:
     return _refuse(path, f"is not a vector file GDAL can read ({_first_line(exc)}); {_FORMATS_FIX}")
 
 
+def _printable(text: str) -> str:
+    """``text`` without control characters (names and GDAL messages come from the file)."""
+    return "".join(c for c in text if c.isprintable())
+
+
 def _first_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = _printable(" ".join(str(exc).split()))
     return text[:200] + (" ..." if len(text) > 200 else "")
 
 
