@@ -30,7 +30,7 @@ def _earthengine_options(command):
             ),
             click.option(
                 "--scale",
-                type=click.FloatRange(min=0, min_open=True),
+                type=options.positive_float(),
                 default=10.0,
                 show_default=True,
                 help="Earth Engine map only: pixel size in metres of the areas and the sample.",
@@ -120,7 +120,7 @@ def command(
 )
 @click.option(
     "--target-se",
-    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    type=options.FiniteFloat(min=0, max=1, min_open=True, max_open=True),
     default=0.01,
     show_default=True,
     help="Standard error of overall accuracy the sample should reach.",
