@@ -105,9 +105,8 @@ def command(
     for name, row in summary["classes"].items():
         if row["mapped_ha"] or row["sample_points_reference"]:
             area = "–" if row["area_ha"] is None else f"{row['area_ha']:,.2f} ± {row['area_ha_ci95'] or 0:,.2f}"
-            click.echo(
-                f"  {click.style(for_terminal(name), bold=True)}: area {area} ha (pixel count {row['mapped_ha']:,.2f} ha)"
-            )
+            shown = click.style(for_terminal(name), bold=True)
+            click.echo(f"  {shown}: area {area} ha (pixel count {row['mapped_ha']:,.2f} ha)")
     for warning in summary["warnings"]:
         click.echo(f"warning: {for_terminal(warning)}", err=True)
     click.echo(f"wrote {out_dir}/assessment.json, assessment.csv, areas.png, assessment.html")
