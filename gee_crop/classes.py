@@ -207,7 +207,7 @@ def read_text(path: str | os.PathLike[str] | Traversable, what: str = "file") ->
     byte that is not UTF-8 and the fix. No guessing: charset detection on a legend of a few lines picks a
     wrong code page (a Latin-1 "maïs" reads as cp1250 "maďs" or big5), and a silently misread class name
     is worse than a one-line error."""
-    data = path.read_bytes()
+    data = (Path(path) if isinstance(path, (str, os.PathLike)) else path).read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")

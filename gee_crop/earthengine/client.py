@@ -343,9 +343,17 @@ def token_request() -> Callable[..., Any]:
     from google.auth.transport.requests import Request
 
     class BoundedRequest(Request):
-        def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None, **kwargs: Any) -> Any:
-            kwargs["timeout"] = min(float(kwargs.get("timeout") or TOKEN_TIMEOUT_S), TOKEN_TIMEOUT_S)
-            return super().__call__(url, method=method, body=body, headers=headers, **kwargs)
+        def __call__(
+            self,
+            url: Any,
+            method: Any = "GET",
+            body: Any = None,
+            headers: Any = None,
+            timeout: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            bounded = min(float(timeout or TOKEN_TIMEOUT_S), TOKEN_TIMEOUT_S)
+            return super().__call__(url, method=method, body=body, headers=headers, timeout=bounded, **kwargs)
 
     return BoundedRequest()
 
