@@ -14,6 +14,7 @@ colour (the paper's colours, then a fixed palette in class-list order).
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -198,17 +199,40 @@ def _code_key(code: object) -> str:
     return str(int(text)) if text.lstrip("-").isdigit() else text
 
 
+def read_text(path: str | os.PathLike[str] | Traversable, what: str = "file") -> str:
+    """The text of a file a user hands gee-crop (legends, reference points, accuracy tables, JSON): UTF-8,
+    with or without a byte-order mark, or UTF-16 with its mark (Excel's "Unicode text").
+
+    The one rule for every text file read: anything else is an InputError naming the line of the first
+    byte that is not UTF-8 and the fix. No guessing: charset detection on a legend of a few lines picks a
+    wrong code page (a Latin-1 "maïs" reads as cp1250 "maďs" or big5), and a silently misread class name
+    is worse than a one-line error."""
+    data = (Path(path) if isinstance(path, (str, os.PathLike)) else path).read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{what} {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}, e.g. a Latin-1 or "
+            "Windows-1252 file); save it as UTF-8 (Excel: 'CSV UTF-8'; or `iconv -f latin1 -t utf-8 IN > OUT`)"
+        ) from None
+
+
 def read_csv_rows(
     path: str | os.PathLike[str] | Traversable, columns: tuple[str, ...], *, delimiter: str = ",", what: str = "legend"
 ) -> list[dict[str, str]]:
-    """The rows of a legend-like CSV (a path, or a resource of the package); lines starting with '#'
-    are comments. InputError naming the missing file or columns."""
+    """The rows of a legend-like CSV (a path, or a resource of the package), read by :func:`read_text`;
+    lines starting with '#' are comments. InputError naming the missing file or columns."""
     path = Path(path) if isinstance(path, (str, os.PathLike)) else path
     if not path.is_file():
         raise InputError(f"{what} {path} does not exist; give a CSV with columns {','.join(columns)}")
-    # Traversable's stub omits `newline`; pathlib.Path and zipfile.Path (package resources) both take it.
-    with path.open(encoding="utf-8-sig", newline="") as fh:  # type: ignore[call-overload]
-        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter=delimiter))
+    lines = io.StringIO(read_text(path, what), newline="")  # as a file opened with newline="", which csv needs
+    rows = list(csv.DictReader((line for line in lines if not line.startswith("#")), delimiter=delimiter))
     if not rows or not set(columns) <= set(rows[0]):
         raise InputError(
             f"{path} needs the columns {','.join(columns)} (one row per label code), separated by {delimiter!r}"

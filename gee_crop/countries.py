@@ -17,6 +17,7 @@ The Earth Engine graphs of the labels (remaps, CDL, the accuracy mask) are built
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +29,7 @@ import shapely
 import yaml
 from shapely import geometry as sg
 
-from gee_crop.classes import DEFAULT_CODE, EXCLUDE, OTHER, Legend
+from gee_crop.classes import DEFAULT_CODE, EXCLUDE, OTHER, Legend, read_text
 from gee_crop.errors import InputError, RegionError
 
 if TYPE_CHECKING:
@@ -151,8 +152,8 @@ def read_accuracy_table(year: int, path: str | Path | None = None) -> dict[int, 
     """
     legend = Legend.shipped(CDL_LEGEND)
     source = _label_resource("cdl_state_accuracy.csv") if path is None else Path(path)
-    with source.open(encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#")) if int(r["year"]) == year]
+    lines = io.StringIO(read_text(source, "CDL accuracy table"), newline="")  # the one text reader (UTF-8)
+    rows = [r for r in csv.DictReader(line for line in lines if not line.startswith("#")) if int(r["year"]) == year]
     if not rows:
         raise InputError(
             f"no per-state CDL accuracies for {year}; fill cdl_state_accuracy.csv from the NASS CDL "

@@ -24,6 +24,13 @@ class Allocation(StrChoiceEnum):
     OPTIMAL = "optimal"
 
 
+#: the one-line error of a map without a classified pixel to draw points from
+NO_CLASSIFIED_PIXEL = (
+    "the map has no classified pixel to sample (every pixel is nodata); check that --map is the map.tif of a "
+    "finished `gee-crop map` run over the region you mean"
+)
+
+
 def sample_size(weights: np.ndarray, expected_ua: np.ndarray, target_se: float) -> int:
     """n = (sum_i W_i S_i / S(O))^2 with S_i = sqrt(U_i (1 - U_i)) (Olofsson et al. 2014 eq. 13).
 
@@ -68,7 +75,7 @@ def allocate(
     pixels = np.asarray(stratum_pixels, dtype=np.int64)
     present = pixels > 0
     if not present.any():
-        raise InputError("the map has no classified pixel to sample; check the map and its nodata value")
+        raise InputError(NO_CLASSIFIED_PIXEL)
     if n < 1 or min_per_class < 0:
         raise InputError(f"the sample size must be >= 1 and the minimum per class >= 0, got {n} and {min_per_class}")
     allocation = Allocation(allocation)
@@ -138,8 +145,12 @@ def points_per_stratum(
     min_per_class: int,
     available: np.ndarray,
 ) -> tuple[np.ndarray, int]:
-    """Points per stratum and the total n (given, or sized for ``target_se`` from the expected accuracies)."""
-    weights = stratum_sizes / stratum_sizes.sum()
+    """Points per stratum and the total n (given, or sized for ``target_se`` from the expected accuracies).
+    InputError when no stratum has a pixel (an all-nodata map, or a region beside it)."""
+    sizes = np.asarray(stratum_sizes, dtype=np.float64)
+    if not (np.isfinite(sizes).all() and sizes.sum() > 0):
+        raise InputError(NO_CLASSIFIED_PIXEL)
+    weights = sizes / sizes.sum()
     ua = expected_accuracies(expected_ua, classes)
     total = int(n) if n is not None else sample_size(weights, ua, target_se)
     counts = allocate(total, available, allocation, expected_ua=ua, min_per_class=min_per_class)

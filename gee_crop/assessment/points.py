@@ -4,6 +4,8 @@ labelled reference points read back (CSV or GeoJSON)."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -14,11 +16,14 @@ import rasterio
 from pyproj import CRS, Transformer
 
 from gee_crop.atomic import atomic_write, write_json_atomic
-from gee_crop.classes import NO_CLASS
+from gee_crop.classes import NO_CLASS, read_text
 from gee_crop.errors import InputError
 
-#: Columns of a points file; ``reference`` is left empty by the design, for the labeller.
-POINT_COLUMNS = ("point_id", "x", "y", "lon", "lat", "stratum", "map_class", "reference")
+#: Columns of a points file; ``reference`` is left empty by the design, for the labeller; ``map_sha256`` is
+#: the :attr:`ClassMap.sha256` of the map the points were drawn on (empty for an Earth Engine map, and absent
+#: from files of gee-crop before 0.4, which are still read).
+MAP_HASH = "map_sha256"
+POINT_COLUMNS = ("point_id", "x", "y", "lon", "lat", "stratum", "map_class", "reference", MAP_HASH)
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,14 @@ class ClassMap:
     crs: str
     transform: tuple[float, ...]
     pixel_area_ha: float
+
+    @property
+    def sha256(self) -> str:
+        """The map's identity: sha256 of its class band, grid and class names (not of the file, so a
+        re-compressed or re-tagged copy of the same map is the same map)."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.classes, dtype=np.uint8).tobytes())
+        digest.update(json.dumps([self.classes.shape, list(self.transform), self.crs, list(self.names)]).encode())
+        return digest.hexdigest()
 
     @property
     def stratum_pixels(self) -> np.ndarray:
@@ -126,6 +139,7 @@ def design_rows(class_map: ClassMap, rows: np.ndarray, cols: np.ndarray) -> list
             "stratum": class_map.names[strata[i]],
             "map_class": class_map.names[strata[i]],
             "reference": "",
+            MAP_HASH: class_map.sha256,
         }
         for i in range(len(strata))
     ]
@@ -139,7 +153,7 @@ def write_points(points: list[dict], path: str | os.PathLike, crs: str) -> Path:
 
         def write(tmp: Path) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=POINT_COLUMNS)
+                writer = csv.DictWriter(fh, fieldnames=POINT_COLUMNS, restval="")
                 writer.writeheader()
                 writer.writerows(points)
 
@@ -149,7 +163,7 @@ def write_points(points: list[dict], path: str | os.PathLike, crs: str) -> Path:
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
-                "properties": {k: p[k] for k in POINT_COLUMNS if k not in ("lon", "lat")},
+                "properties": {k: p.get(k, "") for k in POINT_COLUMNS if k not in ("lon", "lat")},
             }
             for p in points
         ]
@@ -162,12 +176,12 @@ def read_points(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"reference points {path} do not exist; label the file written by `gee-crop assess design`")
+    text = read_text(path, "reference points")
     if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            points = list(csv.DictReader(fh))
+        points = list(csv.DictReader(io.StringIO(text, newline="")))
     else:
         try:
-            collection = json.loads(path.read_text(encoding="utf-8"))
+            collection = json.loads(text)
             points = [
                 {**f["properties"], "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1]}
                 for f in collection["features"]
@@ -261,19 +275,71 @@ def error_counts(
     return counts, warnings
 
 
+def check_drawn_on(class_map: ClassMap, points: list[dict], source: str) -> list[str]:
+    """Warnings about where ``points`` come from; InputError when they carry another map's
+    :attr:`ClassMap.sha256` (points drawn on one map say nothing of another's accuracy)."""
+    hashes = {str(p.get(MAP_HASH) or "").strip().lower() for p in points} - {""}
+    if not hashes:
+        return [
+            f"{source} does not record the map its points were drawn on (no {MAP_HASH} column: a file of an "
+            "older gee-crop, or retyped); make sure they were drawn on this map"
+        ]
+    others = sorted(hashes - {class_map.sha256})
+    if others:
+        raise InputError(
+            f"{source}: the points were drawn on another map ({MAP_HASH} {others[0][:12]}…, this map's is "
+            f"{class_map.sha256[:12]}…); give the --map they were drawn on, or draw points of this map with "
+            "`gee-crop assess design`"
+        )
+    return []
+
+
+def check_no_labels(points: list[dict], source: str) -> None:
+    """InputError when ``points`` already carry reference labels: with a reference raster as well, one of
+    the two sources would be silently ignored."""
+    labelled = np.array([bool(str(p.get("reference") or "").strip()) for p in points])
+    if labelled.any():
+        raise InputError(
+            f"{source}: {int(labelled.sum())} point(s) already have a reference label, and --reference-raster "
+            "gives another; use one source of reference labels: clear the reference column, or leave out "
+            "--reference-raster"
+        )
+
+
 def labels_from_raster(points: list[dict], raster: str | os.PathLike, names: tuple[str, ...], crs: str) -> list[dict]:
     """Points whose ``reference`` is read from a label raster of class indices into ``names``
-    (NO_CLASS = unlabelled); points on unlabelled cells are dropped."""
+    (NO_CLASS or the raster's nodata = unlabelled); points on unlabelled cells are dropped.
+
+    InputError for a raster that is not one of class indices of this legend: a float raster (a
+    probability or a reflectance), class names that differ from the map's, or values at the points that
+    are no class of the map."""
     path = Path(raster)
     if not path.is_file():
         raise InputError(f"reference raster {path} does not exist")
-    with rasterio.open(path) as src:
-        if src.crs is None or rasterio.crs.CRS.from_user_input(crs) != src.crs:
-            raise InputError(f"reference raster {path} must be in the map's CRS ({crs}); reproject it first")
-        xy = [(float(p["x"]), float(p["y"])) for p in points]
-        values = np.array([v[0] for v in src.sample(xy)], dtype=np.int64)
-    kept = []
-    for point, value in zip(points, values):
-        if value != NO_CLASS and 0 <= value < len(names):
-            kept.append({**point, "reference": names[value]})
-    return kept
+    fix = f"give a GeoTIFF of class indices 0..{len(names) - 1} into the map's legend ({', '.join(names)})"
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None or rasterio.crs.CRS.from_user_input(crs) != src.crs:
+                raise InputError(f"reference raster {path} must be in the map's CRS ({crs}); reproject it first")
+            if np.dtype(src.dtypes[0]).kind not in "iu":
+                raise InputError(f"reference raster {path} holds {src.dtypes[0]} values, not class indices; {fix}")
+            tagged = src.tags(1).get("class_names")
+            if tagged is not None and tuple(json.loads(tagged)) != tuple(names):
+                raise InputError(
+                    f"reference raster {path} has the classes {', '.join(json.loads(tagged))}, the map "
+                    f"{', '.join(names)}; {fix}"
+                )
+            nodata = src.nodata
+            xy = [(float(p["x"]), float(p["y"])) for p in points]
+            values = np.array([v[0] for v in src.sample(xy)], dtype=np.int64)
+    except (rasterio.errors.RasterioIOError, json.JSONDecodeError) as exc:
+        raise InputError(f"reference raster {path} is not a readable GeoTIFF ({exc}); {fix}") from None
+    unlabelled = (values == NO_CLASS) | (nodata is not None and values == nodata)
+    foreign = ~unlabelled & ((values < 0) | (values >= len(names)))
+    if foreign.any():
+        shown = ", ".join(map(str, sorted(set(values[foreign].tolist()))[:5]))
+        raise InputError(
+            f"reference raster {path}: {int(foreign.sum())} point(s) fall on values ({shown}) that are no class "
+            f"of the map and not its no-class value {NO_CLASS}; {fix}"
+        )
+    return [{**point, "reference": names[value]} for point, value, skip in zip(points, values, unlabelled) if not skip]

@@ -30,7 +30,7 @@ def _earthengine_options(command):
             ),
             click.option(
                 "--scale",
-                type=click.FloatRange(min=0, min_open=True),
+                type=options.positive_float(),
                 default=10.0,
                 show_default=True,
                 help="Earth Engine map only: pixel size in metres of the areas and the sample.",
@@ -98,14 +98,17 @@ def command(
         region=region,
         scale=scale,
     )
+    from gee_crop.viz.text import for_terminal  # class names and warnings come from the map's and the points' files
+
     oa, ci = summary["overall_accuracy"], summary["overall_accuracy_ci95"]
     click.echo(f"overall accuracy {100 * oa:.1f} ± {100 * ci:.1f} % on {summary['n_points']} points")
     for name, row in summary["classes"].items():
         if row["mapped_ha"] or row["sample_points_reference"]:
             area = "–" if row["area_ha"] is None else f"{row['area_ha']:,.2f} ± {row['area_ha_ci95'] or 0:,.2f}"
-            click.echo(f"  {click.style(name, bold=True)}: area {area} ha (pixel count {row['mapped_ha']:,.2f} ha)")
+            shown = click.style(for_terminal(name), bold=True)
+            click.echo(f"  {shown}: area {area} ha (pixel count {row['mapped_ha']:,.2f} ha)")
     for warning in summary["warnings"]:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {for_terminal(warning)}", err=True)
     click.echo(f"wrote {out_dir}/assessment.json, assessment.csv, areas.png, assessment.html")
 
 
@@ -120,7 +123,7 @@ def command(
 )
 @click.option(
     "--target-se",
-    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    type=options.FiniteFloat(min=0, max=1, min_open=True, max_open=True),
     default=0.01,
     show_default=True,
     help="Standard error of overall accuracy the sample should reach.",

@@ -12,10 +12,10 @@ from gee_crop.cli import options
 @options.out_file("the .onnx model (model_card.md is written beside it).")
 @click.option(
     "--opset",
-    type=click.IntRange(min=13),
+    type=options.OpsetRange(),
     default=17,
     show_default=True,
-    help="ONNX opset of the exported graph (13 or later).",
+    help="ONNX opset of the exported graph, from 13 to the highest the installed torch and onnx write.",
 )
 @click.option(
     "--table",

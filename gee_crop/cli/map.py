@@ -57,10 +57,15 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 )
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
 @options.year
-@click.option("--crs", default=None, help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).")
+@click.option(
+    "--crs",
+    type=options.CrsType(),
+    default=None,
+    help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).",
+)
 @click.option(
     "--scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=options.positive_float(),
     default=None,
     help="Output pixel size in CRS units (default: the stack's, or 10 m).",
 )

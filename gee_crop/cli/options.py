@@ -9,6 +9,7 @@ writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says whic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -147,3 +148,81 @@ def out_dir(what: str, *, required: bool = True, dest: str = "out_dir", **kwargs
         help=f"DIR (a folder) to write {what}",
         **kwargs,
     )
+
+
+# ---------------------------------------------------------------- value types (issue 26, class 7)
+# Numbers and CRSs checked where they are parsed, so a bad value is a one-line usage error naming the
+# range, never a traceback deep in training or mapping.
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that is also finite: ``click.FloatRange`` lets ``nan`` through (every comparison
+    with NaN is false) and ``inf`` through an open-ended range."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; give a number such as {self._example()}", param, ctx)
+        return number
+
+    def _example(self) -> str:
+        low = 0.0 if self.min is None else float(self.min)
+        high = low + 1.0 if self.max is None else float(self.max)
+        return f"{(low + high) / 2:g}"
+
+
+def positive_float() -> FiniteFloat:
+    """A finite float > 0 (learning rates, sizes in metres, scales)."""
+    return FiniteFloat(min=0, min_open=True)
+
+
+def fraction(*, max_open: bool = False) -> FiniteFloat:
+    """A finite float in [0, 1] (or [0, 1) with ``max_open``): shares, probabilities, dropout."""
+    return FiniteFloat(0, 1, max_open=max_open)
+
+
+class OpsetRange(click.IntRange):
+    """An ONNX opset from 13 up to the highest that both the installed torch exporter and onnx write;
+    the upper bound is read when a value is converted (torch is not imported for ``--help``)."""
+
+    MIN = 13
+
+    def __init__(self) -> None:
+        super().__init__(min=self.MIN)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if self.max is None:
+            self.max = highest_opset()
+        return super().convert(value, param, ctx)
+
+
+def highest_opset() -> int:
+    """The highest opset the installed torch exporter and onnx both support."""
+    import onnx
+    from torch.onnx import _constants
+
+    return int(min(_constants.ONNX_MAX_OPSET, onnx.defs.onnx_opset_version()))
+
+
+class CrsType(click.ParamType):
+    """A CRS that pyproj knows (``EPSG:32631``, a WKT or PROJ string), checked before any work; the value
+    is returned as given."""
+
+    name = "crs"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(value)
+        except CRSError:
+            self.fail(
+                f"{value!r} is not a CRS pyproj knows; give an EPSG code such as EPSG:32631 (UTM 31N) or "
+                "EPSG:3035 (see https://epsg.io)",
+                param,
+                ctx,
+            )
+        return value

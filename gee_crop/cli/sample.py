@@ -109,13 +109,13 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 )
 @click.option(
     "--season-days",
-    type=int,
+    type=click.IntRange(min=1),
     metavar="N",
     help=f"Your season's length in days, at most {MAX_SEASON_DAYS} [default: {SEASON_LENGTH_DAYS}].",
 )
 @click.option(
     "--window-days",
-    type=int,
+    type=click.IntRange(min=1),
     metavar="D",
     help=f"Composite window in days; bins = ceil(N / D) [default: {WINDOW_DAYS}].",
 )
@@ -127,13 +127,17 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 )
 @click.option(
     "--spacing-m",
-    type=click.FloatRange(min=0),
+    type=options.FiniteFloat(min=0),
     default=SAMPLE_SPACING_M,
     show_default=True,
     help="Least distance between two samples (m), on Earth Engine and with --source.",
 )
 @click.option(
-    "--buffer-m", type=float, default=INWARD_BUFFER_M, show_default=True, help="Inward buffer of the labels (m)."
+    "--buffer-m",
+    type=options.FiniteFloat(min=0),
+    default=INWARD_BUFFER_M,
+    show_default=True,
+    help="Inward buffer of the labels (m).",
 )
 @options.cloud_band
 @options.cloud_threshold
@@ -159,10 +163,18 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @options.project
 @options.service_account_key
 @click.option(
-    "--tile-deg", type=float, default=1.0, show_default=True, help="Tile size of the job (deg, multiple of 0.1)."
+    "--tile-deg",
+    type=options.positive_float(),
+    default=1.0,
+    show_default=True,
+    help="Tile size of the job (deg, multiple of 0.1).",
 )
 @click.option(
-    "--tile-scale", type=float, default=1.0, show_default=True, help="Earth Engine tileScale (raise on memory errors)."
+    "--tile-scale",
+    type=options.positive_float(),
+    default=1.0,
+    show_default=True,
+    help="Earth Engine tileScale (raise on memory errors).",
 )
 @click.option("--cdl-accuracy", type=click.Path(dir_okay=False), help="Per-state CDL accuracy CSV (USA).")
 @click.option("--no-accuracy-filter", is_flag=True, help="USA: skip the per-state CDL accuracy filter.")

@@ -64,7 +64,14 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     show_default=True,
     help="Samples per optimisation step.",
 )
-@click.option("--lr", "learning_rate", type=float, default=LEARNING_RATE, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--lr",
+    "learning_rate",
+    type=options.positive_float(),
+    default=LEARNING_RATE,
+    show_default=True,
+    help="Adam learning rate.",
+)
 @click.option(
     "--widths",
     callback=_widths,
@@ -97,7 +104,7 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 )
 @click.option(
     "--val-fraction",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=options.fraction(max_open=True),
     default=0.1,
     show_default=True,
     help="Share of each class held out for validation.",

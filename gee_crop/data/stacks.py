@@ -48,11 +48,36 @@ def open_local_stack(path: str | Path) -> RawStack:
         raise InputError(f"--source {path} does not exist; give a patch folder, a NetCDF, Zarr or GeoTIFF stack")
     if path.is_dir() and any(path.glob("S2_L2A_10m_*.nc")):
         return read_patch(path)
+    if path.is_dir() and not _is_zarr_store(path):
+        raise InputError(_not_a_stack_folder(path))
     if path.suffix.lower() in (".nc", ".nc4", ".zarr") or path.is_dir():
         return _stack_from_xarray(path)
     if path.suffix.lower() in (".tif", ".tiff"):
         return _stack_from_geotiff(path)
     raise InputError(f"--source {path}: unknown stack format; give a patch folder, .nc, .zarr or .tif")
+
+
+#: files that mark a folder as a Zarr store (Zarr v2 group / array metadata, Zarr v3 metadata)
+_ZARR_MARKERS = (".zgroup", ".zarray", ".zattrs", "zarr.json")
+
+
+def _is_zarr_store(path: Path) -> bool:
+    return any((path / marker).is_file() for marker in _ZARR_MARKERS)
+
+
+def _not_a_stack_folder(path: Path) -> str:
+    """Why folder ``path`` is neither an Earth Engine patch folder nor a Zarr store, naming what it holds."""
+    files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    expected = (
+        "give an Earth Engine patch folder (its 10 m and 20 m band files S2_L2A_10m_*.nc and S2_L2A_20m_*.nc), "
+        "or a NetCDF (.nc) or Zarr (.zarr) stack"
+    )
+    if not files:
+        return f"--source {path} is an empty folder; {expected}"
+    if any(name.startswith("S2_L2A_20m_") for name in files):
+        return f"--source {path} holds 20 m band files but no 10 m ones (S2_L2A_10m_*.nc); {expected}"
+    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    return f"--source {path} is a folder of {shown}, not a stack; {expected}"
 
 
 def _stack_from_xarray(path: Path) -> RawStack:

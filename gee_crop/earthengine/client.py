@@ -69,6 +69,9 @@ CREDENTIAL_MESSAGES = (
     "unauthenticated",
     "invalid_grant",
 )
+#: Seconds the first token request of a service-account key may take: Google answers it in well under a
+#: second; a key that is well formed but not registered is refused with "invalid_grant" at once.
+TOKEN_TIMEOUT_S = 15
 #: Errors below ee's HTTP layer (connection resets, DNS, read timeouts): transient, retried.
 NETWORK_ERRORS = (ConnectionError, TimeoutError, socket.gaierror, http.client.HTTPException, httplib2.HttpLib2Error)
 DEFAULT_PAGE_SIZE = 1000
@@ -142,14 +145,40 @@ def _gcloud_adc_path() -> Path:
     return Path(config) / "application_default_credentials.json"
 
 
+#: where a new service-account key comes from, said by every refusal of one
+NEW_KEY_HELP = "download a new key for the service account from the Cloud console (IAM > Service accounts > Keys)"
+
+
 def _service_account(path: Path) -> StoredCredentials:
+    """A service-account key file, checked offline: its JSON fields and its private key (an RSA key in PEM,
+    loaded with ``cryptography``), so a damaged key is one line here, not a traceback at the first request."""
     content = _read_json(path)
-    if not content.get("client_email") or not content.get("private_key"):
+    fields = ("client_email", "private_key")
+    if not all(isinstance(content.get(k), str) and content[k] for k in fields):
         raise EarthEngineError(
-            f"{path} is not a readable service-account key (JSON with client_email and private_key); "
-            "download a key for the service account from the Cloud console (IAM > Service accounts > Keys)"
+            f"{path} is not a readable service-account key (JSON with client_email and private_key); {NEW_KEY_HELP}"
         )
+    if content.get("type", "service_account") != "service_account":
+        raise EarthEngineError(f"{path} is a {content['type']!r} credential, not a service-account key; {NEW_KEY_HELP}")
+    _check_private_key(path, content["private_key"])
     return StoredCredentials("service_account", path, content.get("project_id"), None, content["client_email"])
+
+
+def _check_private_key(path: Path, pem: str) -> None:
+    """EarthEngineError unless ``pem`` is an unencrypted RSA private key (what Google signs token requests
+    of a service account with)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode("utf-8"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise EarthEngineError(
+            f"the private_key of {path} is not a valid PEM private key (damaged or edited); {NEW_KEY_HELP}"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise EarthEngineError(f"the private_key of {path} is not an RSA key; {NEW_KEY_HELP}")
 
 
 def _stored(path: Path) -> StoredCredentials:
@@ -308,6 +337,52 @@ def translate_error(exc: BaseException, what: str) -> EarthEngineError:
     return EarthEngineError(f"Earth Engine could not run {what}: {message}")
 
 
+def token_request() -> Callable[..., Any]:
+    """google-auth's HTTP request for the token service, each call bounded to TOKEN_TIMEOUT_S (its default
+    is 120 s) so a token request can never stall a run."""
+    from google.auth.transport.requests import Request
+
+    class BoundedRequest(Request):
+        def __call__(
+            self,
+            url: Any,
+            method: Any = "GET",
+            body: Any = None,
+            headers: Any = None,
+            timeout: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            bounded = min(float(timeout or TOKEN_TIMEOUT_S), TOKEN_TIMEOUT_S)
+            return super().__call__(url, method=method, body=body, headers=headers, timeout=bounded, **kwargs)
+
+    return BoundedRequest()
+
+
+def fetch_token(credentials: Any, stored: StoredCredentials, request: Callable[..., Any] | None = None) -> None:
+    """Fetch the first access token of service-account ``credentials`` once, before ``ee.Initialize``.
+
+    A key that is well formed but revoked, deleted or never registered passes every offline check; Google
+    refuses its first token request at once ("invalid_grant"). Asked here, with a bounded request, that
+    refusal is one line naming the key within seconds, instead of surfacing through Earth Engine's
+    initialisation and its retries. ``request`` is google-auth's transport (:func:`token_request`)."""
+    import google.auth.exceptions
+
+    try:
+        credentials.refresh(request or token_request())
+    except google.auth.exceptions.RefreshError as exc:
+        why = str(exc.args[0] if exc.args else exc).splitlines()[0]
+        raise EarthEngineError(
+            f"Google refused the service-account key {stored.path} of {stored.email} ({redact(why)}): the key "
+            f"was deleted, disabled or never registered; {NEW_KEY_HELP}"
+        ) from None
+    except (google.auth.exceptions.TransportError, *NETWORK_ERRORS) as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise EarthEngineError(
+            f"could not reach Google's token service within {TOKEN_TIMEOUT_S} s to use the key {stored.path} "
+            f"({redact(why)}); check the network (proxy, firewall) and retry"
+        ) from None
+
+
 def task_from_operation(operation: dict) -> dict:
     """A legacy task dict (id, state, description, error_message, batch_eecu_usage_seconds,
     start/update_timestamp_ms) from a long-running Operation of ``listOperations``."""
@@ -372,6 +447,7 @@ class EarthEngineClient:
         credentials: Any = "persistent"
         if stored.kind == "service_account" and service_account_key is not None:
             credentials = ee.ServiceAccountCredentials(stored.email, str(stored.path))
+            fetch_token(credentials, stored)
         try:
             ee.Initialize(credentials, project=project)
         except (ee.EEException, google.auth.exceptions.GoogleAuthError, OSError) as exc:

@@ -54,6 +54,7 @@ from gee_crop.models.io import load_model
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 from gee_crop.types import SampleSeries
+from gee_crop.viz.text import for_terminal
 
 #: member j of seed s of an ``ensemble: k`` model trains with seed ENSEMBLE_SEED_STRIDE * s + j.
 ENSEMBLE_SEED_STRIDE = 1000
@@ -336,7 +337,10 @@ def run_experiment(
 ) -> ExperimentRun:
     """Run (or resume) an experiment into ``out_dir``; ``seeds`` overrides the file's seeds,
     ``figures`` its ``insight.figures`` (default true); ``shared_data`` expands ``{shared_data}`` in
-    the dataset paths of a config file."""
+    the dataset paths of a config file. Every line goes to ``echo`` through ``for_terminal``: names and
+    titles come from the experiment file, and an escape sequence in one would drive the user's terminal."""
+    shown = echo
+    echo = lambda line: shown(for_terminal(line, newlines=True))  # noqa: E731
     if not isinstance(config, ExperimentConfig):
         config = load_experiment(config, shared_data=shared_data)
     _check_supported(config)

@@ -4,8 +4,10 @@ tiles at once, how many Earth Engine requests in flight, and the loop that runs 
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 
@@ -157,11 +159,44 @@ def execute(
                 future.release()
             return [reports[t] for t in tiles]
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            close_quietly(client, cluster)
     finally:
         bar.close()
+
+
+#: loggers of distributed (and tornado, which runs its comms) that report the comms closed by a shutdown
+SHUTDOWN_LOGGERS = ("distributed", "tornado", "asyncio")
+#: seconds each of client and cluster may take to close
+CLOSE_TIMEOUT_S = 10
+
+
+@contextmanager
+def _silenced(names: tuple[str, ...] = SHUTDOWN_LOGGERS) -> Iterator[None]:
+    """Loggers ``names`` (and their children) silent but for CRITICAL within the block."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def close_quietly(client, cluster) -> None:
+    """Close the Dask ``client``, then its in-process ``cluster`` (None for a remote one), in that order.
+
+    A run that succeeded must end silently: closing the cluster while the client's comms still run, or
+    the workers' comms racing the scheduler's shutdown, makes distributed log "Connection closed"
+    tracebacks (CommClosedError, StreamClosedError) about connections it is closing on purpose. They
+    say nothing about the map, so distributed's loggers are silenced for the shutdown only."""
+    with _silenced():
+        try:
+            client.close(timeout=CLOSE_TIMEOUT_S)
+        finally:
+            if cluster is not None:
+                cluster.close(timeout=CLOSE_TIMEOUT_S)
 
 
 def submit_tiles(client, plan: TilePlan, tiles: list[Tile]) -> list:

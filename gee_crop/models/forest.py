@@ -34,9 +34,13 @@ def fit_random_forest(
 def forest_probabilities(forest, features: np.ndarray, n_classes: int = len(CLASSES)) -> np.ndarray:
     """(n, n_classes) float32 class probabilities in config.CLASSES order.
 
-    A forest only knows the classes it saw in training; the others get probability 0.
+    A forest only knows the classes it saw in training; the others get probability 0. No rows (an empty
+    validation split, ``--val-fraction 0``) give no rows: scikit-learn refuses to predict on none.
     """
-    proba = forest.predict_proba(np.asarray(features, dtype=np.float32))
+    features = np.asarray(features, dtype=np.float32)
+    if len(features) == 0:
+        return np.zeros((0, n_classes), dtype=np.float32)
+    proba = forest.predict_proba(features)
     out = np.zeros((proba.shape[0], n_classes), dtype=np.float32)
     out[:, np.asarray(forest.classes_, dtype=np.int64)] = proba
     return out

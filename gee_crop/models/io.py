@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -202,10 +203,49 @@ def _onnx_metadata(path: Path, proto: onnx.ModelProto) -> dict:
     try:
         meta["cloud_threshold"] = float(meta["cloud_threshold"])
         meta["max_gap_bins"] = int(meta["max_gap_bins"])
-        FeatureSpec.from_meta(meta)
+        spec = FeatureSpec.from_meta(meta)
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path} has damaged gee-crop metadata ({exc}); export the model again") from None
+    _check_graph(path, proto, spec)
     return meta
+
+
+def _dims(value: onnx.ValueInfoProto) -> list[int | None]:
+    """The dimensions of a graph input or output; None where a dimension is symbolic or unknown."""
+    return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+
+
+def _check_graph(path: Path, proto: onnx.ModelProto, spec: FeatureSpec) -> None:
+    """ModelFileError unless the graph reads and writes what its metadata promises: one float input
+    ``reflectance`` of (batch, *spec.input_shape) (or (batch, features) for a forest) and an output
+    ``probabilities`` of (batch, classes). Metadata copied into another network would pass every other
+    check and fail (or silently misread the bands) at the first tile."""
+    initializers = {i.name for i in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    outputs = {o.name: o for o in proto.graph.output}
+    problem = None
+    if [i.name for i in inputs] != [INPUT_NAME] or OUTPUT_NAME not in outputs:
+        problem = (
+            f"its graph reads {', '.join(i.name for i in inputs) or 'nothing'} and writes "
+            f"{', '.join(outputs) or 'nothing'}, not {INPUT_NAME} -> {OUTPUT_NAME}"
+        )
+    else:
+        sample = _dims(inputs[0])[1:]
+        flat = math.prod(spec.input_shape)
+        if sample not in (list(spec.input_shape), [flat]):
+            shown = "x".join("?" if d is None else str(d) for d in sample)
+            problem = (
+                f"its input holds {shown} values per pixel, its metadata {'x'.join(map(str, spec.input_shape))} "
+                f"({len(spec.bands)} bands x {spec.n_bins} bins)"
+            )
+        elif _dims(outputs[OUTPUT_NAME])[1:] != [len(spec.classes)]:
+            shown = "x".join("?" if d is None else str(d) for d in _dims(outputs[OUTPUT_NAME])[1:])
+            problem = f"it outputs {shown} values per pixel for the {len(spec.classes)} classes of its metadata"
+    if problem is not None:
+        raise ModelFileError(
+            f"{path} does not match the gee-crop metadata it carries ({problem}); give a model.onnx written by "
+            "`gee-crop export` or `gee-crop train`, unmodified"
+        )
 
 
 def read_onnx_metadata(model: ModelLike) -> dict:

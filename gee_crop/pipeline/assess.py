@@ -17,6 +17,8 @@ import numpy as np
 from gee_crop.assessment.design import Allocation, draw_points, points_per_stratum
 from gee_crop.assessment.estimators import StratifiedEstimates, stratified_estimates
 from gee_crop.assessment.points import (
+    check_drawn_on,
+    check_no_labels,
     classes_at_points,
     design_rows,
     error_counts,
@@ -172,12 +174,15 @@ def assess(
     _check_out(out_dir / "assessment.json", overwrite)
     points = read_points(reference)
     warnings: list[str] = []
+    source = Path(reference).name
+    if reference_raster is not None:
+        check_no_labels(points, source)
     if is_asset_id(map_ref):
+        if reference_raster is not None:
+            raise InputError("--reference-raster works with a local map; on Earth Engine give labelled points")
         names, crs, pixel_area_ha = classes, "EPSG:4326", 1e-4  # stratum sizes in m²
         image = _image(map_ref)
         sizes = ee_assessment.stratum_areas_m2(client, image, _region_geometry(region, image), scale, len(classes))
-        if reference_raster is not None:
-            raise InputError("--reference-raster works with a local map; on Earth Engine give labelled points")
         mapped = ee_assessment.map_classes_at_points(client, image, points, scale)
     else:
         class_map = read_class_map(map_ref)
@@ -187,6 +192,7 @@ def assess(
             class_map.pixel_area_ha,
             class_map.stratum_pixels,
         )
+        warnings += check_drawn_on(class_map, points, source)
         if reference_raster is not None:
             labelled = labels_from_raster(points, reference_raster, names, crs)
             if len(labelled) < len(points):

@@ -224,12 +224,22 @@ def test_project_falls_back_to_env_then_credentials(empty_home, monkeypatch):
     assert client.project == "given" and client.credentials.kind == "earthengine"
 
 
+def rsa_pem() -> str:
+    """A fresh, valid RSA private key in PEM (registered nowhere)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 def test_credential_kinds_and_drive(empty_home, monkeypatch):
     """Issue 16 item 2: which credentials can export to Drive (service accounts have no Drive,
     https://github.com/google/earthengine-api/issues/188; gcloud ADC has no Drive scope)."""
     key = empty_home / "key.json"
     key.write_text(json.dumps({"type": "service_account", "client_email": "sa@p.iam.gserviceaccount.com",
-                               "private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+                               "private_key": rsa_pem(),  # a real key: the key file is checked offline
                                "project_id": "key-project"}))
     service = ee_client.find_credentials(key)
     assert (service.kind, service.project) == ("service_account", "key-project")
