@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, Legend, user_legend
 from gee_crop.config import GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
 from gee_crop.countries import country_geometry, country_of, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
+from gee_crop.data.regions import lonlat_extent
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.table import read_table, write_table
@@ -115,7 +115,7 @@ def _own_labels_place(request: SamplingRequest, region, legend: Legend | None) -
         return Path(str(request.region)).stem, region, own
     if own.asset is not None:
         raise InputError(f"--labels {labels} is a table asset: give --region AOI.geojson (where to sample)")
-    return Path(labels).stem, sg.box(*shapely.total_bounds(own.geometries)).buffer(0.001, join_style=2), own
+    return Path(labels).stem, lonlat_extent(own.geometries).buffer(0.001, join_style=2), own
 
 
 def _check_job(job: SamplingJob, per_cell: int | None) -> None:
