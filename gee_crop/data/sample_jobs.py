@@ -21,7 +21,7 @@ from gee_crop.countries import country_geometry, country_of, country_spec, read_
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import lonlat_extent
 from gee_crop.data.sample_request import SamplingRequest
-from gee_crop.data.sampling import sample_from_files
+from gee_crop.data.sampling import check_inward_buffer, sample_from_files
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine.client import is_asset_id
@@ -123,8 +123,7 @@ def _check_job(job: SamplingJob, per_cell: int | None) -> None:
         raise InputError(f"--per-cell {per_cell} must be at least 1 (METHOD.md: 1 in USA, 5 elsewhere)")
     check_cloud_band(job.cloud_band)
     check_threshold(job.cloud_threshold)
-    if job.buffer_m < 0:
-        raise InputError(f"--buffer-m {job.buffer_m} is negative; use 0 (no buffer) or more (paper: 60)")
+    check_inward_buffer(job.buffer_m)
     ratio = job.tile_deg / job.cell_deg
     if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
         raise InputError(
