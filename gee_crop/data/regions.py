@@ -214,14 +214,15 @@ def _cut_at_180(unwrapped: sg.base.BaseGeometry) -> list[sg.Polygon]:
     return [p for p in shapely.get_parts([east, west]) if p.geom_type == "Polygon" and p.area > 0]
 
 
-def lonlat_extent(geometries: np.ndarray) -> sg.base.BaseGeometry:
-    """The WGS84 box around ``geometries``; two boxes, one each side of 180°, when they lie on both sides of
-    the antimeridian and nowhere near 0° (one box would be the whole band of latitudes between)."""
+def lonlat_extent(geometries: np.ndarray, margin_deg: float = 0.0) -> sg.base.BaseGeometry:
+    """The WGS84 box around ``geometries``, grown by ``margin_deg``; two boxes, one each side of 180°, when
+    they lie on both sides of the antimeridian (one box would be the whole band of latitudes between)."""
     west, south, east, north = shapely.total_bounds(geometries)
     if east - west <= ANTIMERIDIAN_JUMP_DEG:
-        return sg.box(west, south, east, north)
-    unwrapped = _unwrapped(shapely.GeometryCollection(list(geometries)))
-    return sg.MultiPolygon(_cut_at_180(sg.box(*unwrapped.bounds)))
+        return sg.box(west, south, east, north).buffer(margin_deg, join_style="mitre")
+    x0, y0, x1, y1 = _unwrapped(shapely.GeometryCollection(list(geometries))).bounds
+    grown = sg.box(x0 - margin_deg, max(-90, y0 - margin_deg), x1 + margin_deg, min(90, y1 + margin_deg))
+    return sg.MultiPolygon(_cut_at_180(grown))
 
 
 def read_region(path: str | os.PathLike[str], *, reproject: bool = False) -> sg.base.BaseGeometry:

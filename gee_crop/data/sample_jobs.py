@@ -115,7 +115,7 @@ def _own_labels_place(request: SamplingRequest, region, legend: Legend | None) -
         return Path(str(request.region)).stem, region, own
     if own.asset is not None:
         raise InputError(f"--labels {labels} is a table asset: give --region AOI.geojson (where to sample)")
-    return Path(labels).stem, lonlat_extent(own.geometries).buffer(0.001, join_style=2), own
+    return Path(labels).stem, lonlat_extent(own.geometries, margin_deg=0.001), own
 
 
 def _check_job(job: SamplingJob, per_cell: int | None) -> None:

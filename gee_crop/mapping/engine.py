@@ -45,6 +45,7 @@ from gee_crop.mapping.tiling import (
     LOCAL_TILE_SIZE,
     OutputGrid,
     Tile,
+    check_region_pixels,
     check_scale,
     grid_for_region,
     metres_per_unit,
@@ -203,9 +204,9 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> 
     check_model_matches(contract, season, model.path)
 
     crs = settings.crs or source.default_crs(region)
-    grid = grid_for_region(
-        region, crs=crs, scale=output_scale(source, region, crs, settings.scale), origin=source.default_grid_origin(crs)
-    )
+    scale = output_scale(source, region, crs, settings.scale)
+    check_region_pixels(region, scale, crs)
+    grid = grid_for_region(region, crs=crs, scale=scale, origin=source.default_grid_origin(crs))
     values_per_pixel = len(contract.bands) * season.n_bins
     limit = source.tile_size_limit(values_per_pixel)
     tile_size = settings.tile_size

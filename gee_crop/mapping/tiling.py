@@ -161,6 +161,23 @@ def check_scale(scale: float, crs: str, source_scale_m: float) -> None:
         )
 
 
+def check_region_pixels(region_wgs84: shapely.Geometry, scale: float, crs: str) -> None:
+    """RegionError when the region's extent holds more than MAX_GRID_PIXELS pixels of ``scale`` (units of
+    ``crs``): measured on the sphere, box by box of its parts, before any grid is projected (a world box has
+    no UTM grid)."""
+    area_m2 = 0.0
+    for west, south, east, north in shapely.bounds(shapely.get_parts(region_wgs84)):
+        band = math.sin(math.radians(north)) - math.sin(math.radians(south))
+        area_m2 += math.radians(east - west) * band * (METRES_PER_DEGREE * 180 / math.pi) ** 2
+    scale_m = scale * metres_per_unit(crs)[1]
+    pixels = area_m2 / scale_m**2
+    if pixels > MAX_GRID_PIXELS:
+        raise RegionError(
+            f"the region spans {area_m2 / 1e6:,.0f} km², {pixels:,.0f} pixels of {scale_m:g} m, above the "
+            f"{MAX_GRID_PIXELS:,} a map may hold; map a smaller region (or split it) or give a coarser --scale"
+        )
+
+
 def grid_for_region(
     region_wgs84: shapely.Geometry,
     *,
