@@ -535,7 +535,7 @@ def _why_empty(plan: TilePlan, year: int) -> str:
     return (
         f"the map has no classified pixel: every pixel of the region is gap-heavy (a run of more than "
         f"{plan.spec.max_gap_bins} windows without a clear observation in the season of {year}){masked}; "
-        "nothing was written: check --year and the region, or raise --max-gap-bins"
+        "no map was written: check --year and the region, or raise --max-gap-bins"
     )
 
 
