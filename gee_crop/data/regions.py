@@ -159,7 +159,7 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: b
             raise RegionError(
                 f"{source} has NaN or infinite coordinates; give closed rings of finite [longitude, latitude] pairs"
             )
-        shapes.append(split_antimeridian(shape))
+        shapes.append(shape if other_crs else split_antimeridian(shape))  # lon/lat edges only cross 180°
     # validate each part before merging or reprojecting: a self-intersection must be reported, not
     # silently reshaped
     for part in shapes:
@@ -187,7 +187,10 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: b
 def _crosses_antimeridian(polygon: sg.Polygon) -> bool:
     """Whether an edge of the polygon's rings jumps across the antimeridian (more than 180° of longitude)."""
     rings = [polygon.exterior, *polygon.interiors]
-    return any((np.abs(np.diff(np.asarray(r.coords)[:, 0])) > ANTIMERIDIAN_JUMP_DEG).any() for r in rings)
+    if not any((np.abs(np.diff(np.asarray(r.coords)[:, 0])) > ANTIMERIDIAN_JUMP_DEG).any() for r in rings):
+        return False
+    west, _, east, _ = _unwrapped(polygon).bounds
+    return east - west <= ANTIMERIDIAN_JUMP_DEG  # narrow across 180°: a wider one is meant as written
 
 
 def split_antimeridian(shape: sg.base.BaseGeometry) -> sg.base.BaseGeometry:
@@ -260,12 +263,14 @@ def region_from_bbox(lon_min: float, lat_min: float, lon_max: float, lat_max: fl
     """A WGS84 rectangle; raises RegionError for an empty or out-of-range box. A box whose ``lon_min`` is
     east of its ``lon_max`` crosses the antimeridian (RFC 7946 §5.2) and is two rectangles, one each side."""
     in_range = all(-180 <= v <= 180 for v in (lon_min, lon_max)) and -90 <= lat_min < lat_max <= 90
-    if not in_range or lon_min == lon_max:
+    # lon_min east of lon_max: across 180° when that box is narrow; a wide one is a swapped box
+    across = lon_min > lon_max and lon_max + 360 - lon_min <= ANTIMERIDIAN_JUMP_DEG
+    if not in_range or not (lon_min < lon_max or across):
         raise RegionError(
             f"--bbox {lon_min},{lat_min},{lon_max},{lat_max} is empty or out of range; "
             "give lon_min,lat_min,lon_max,lat_max in degrees with min < max (lon_min > lon_max: across 180°)"
         )
-    if lon_min > lon_max:
+    if across:
         return sg.MultiPolygon(_cut_at_180(sg.box(lon_min, lat_min, lon_max + 360, lat_max)))
     return sg.box(lon_min, lat_min, lon_max, lat_max)
 
