@@ -115,6 +115,7 @@ def _own_labels_place(request: SamplingRequest, region, legend: Legend | None) -
         return Path(str(request.region)).stem, region, own
     if own.asset is not None:
         raise InputError(f"--labels {labels} is a table asset: give --region AOI.geojson (where to sample)")
+    assert own.geometries is not None, "labels read from a file have geometries (an asset has none)"
     return Path(labels).stem, lonlat_extent(own.geometries, margin_deg=0.001), own
 
 
