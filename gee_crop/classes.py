@@ -240,6 +240,21 @@ def read_csv_rows(
     return rows
 
 
+def _code_table(rows: list[dict[str, str]], column: str, path: object) -> dict[str, str]:
+    """{code: the row's ``column``} of a legend's rows; InputError naming a code listed twice (``01`` and ``1``
+    are one code): a dict would keep the last row and a class could silently disappear."""
+    table: dict[str, str] = {}
+    for row in rows:
+        code, key = row[CODE_COLUMN], _code_key(row[CODE_COLUMN])
+        if key in table:
+            raise InputError(
+                f"legend {path} lists code {code.strip()!r} twice (as {table[key]!r} and {row[column]!r}); "
+                "keep one row per code"
+            )
+        table[key] = row[column]
+    return table
+
+
 @dataclass(frozen=True, eq=False)
 class Legend(Mapping[str, str]):
     """A product's codes -> class names (one of ``classes``, or EXCLUDE for no class).
@@ -290,7 +305,7 @@ class Legend(Mapping[str, str]):
         """A legend CSV (a path or a package resource) with columns ``code,gee_crop_class``
         ('#' lines are comments)."""
         rows = read_csv_rows(path, (CODE_COLUMN, CLASS_COLUMN))
-        return cls({r[CODE_COLUMN]: r[CLASS_COLUMN] for r in rows}, source=f"legend {path}")
+        return cls(_code_table(rows, CLASS_COLUMN, path), source=f"legend {path}")
 
     @classmethod
     def read_user(cls, path: str | os.PathLike[str], classes: tuple[str, ...] | None = None) -> Legend:
@@ -306,10 +321,8 @@ class Legend(Mapping[str, str]):
             column = "class"
         rows = read_csv_rows(path, (CODE_COLUMN, column), what="legend")
         table = {
-            r[CODE_COLUMN]: (
-                EXCLUDE if r[column].strip() in (EXCLUDE, _LEGACY_EXCLUDE) else normalize_class_name(r[column])
-            )
-            for r in rows
+            code: EXCLUDE if name.strip() in (EXCLUDE, _LEGACY_EXCLUDE) else normalize_class_name(name)
+            for code, name in _code_table(rows, column, path).items()
         }
         named = list(dict.fromkeys(v for v in table.values() if v != EXCLUDE))
         if not named:

@@ -153,6 +153,11 @@ CDL_COLLECTION = "USDA/NASS/CDL"
 
 #: Sampling (METHOD.md "Sampling").
 INWARD_BUFFER_M = 60.0
+#: Widest inward buffer (m, ~8x the paper's): wider erodes all but the largest fields, and its disk's cost
+#: grows with its area (a 100 km buffer needs a 20,001-pixel-wide disk per pixel).
+MAX_INWARD_BUFFER_M = 500.0
+#: Widest inward buffer in pixels of the label raster (the disk the erosion slides is (2r+1)^2 pixels).
+MAX_BUFFER_PIXELS = 50
 GRID_CELL_DEG = 0.1
 SAMPLE_SPACING_M = 60.0
 SAMPLES_PER_CELL_DEFAULT = 5

@@ -49,6 +49,11 @@ class VectorFileError(InputError):
     too large."""
 
 
+class EmptyResultError(InputError):
+    """An output would hold no valid pixel or sample (a map of nodata, scores of nothing); the message
+    says why and what to change. Raised instead of writing it."""
+
+
 class EarthEngineError(GeeCropError):
     """Earth Engine refused or failed a request after retries."""
 

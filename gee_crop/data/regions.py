@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+import shapely.affinity
 import shapely.errors
 from shapely import geometry as sg
 from shapely.validation import explain_validity
@@ -33,6 +34,10 @@ WGS84_NAMES = {
 # ------------------------------------------------------------------- GeoJSON
 
 WGS84 = "EPSG:4326"
+#: Largest region file read (bytes): a detailed country outline is a few MB; beyond, it is not an area of interest.
+MAX_REGION_BYTES = 64 * 1024 * 1024
+#: A ring edge that jumps more than this in longitude crosses the antimeridian (RFC 7946 §3.1.9).
+ANTIMERIDIAN_JUMP_DEG = 180.0
 
 
 def validate_region(geometry: sg.base.BaseGeometry, name: str = "the region") -> None:
@@ -154,7 +159,7 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: b
             raise RegionError(
                 f"{source} has NaN or infinite coordinates; give closed rings of finite [longitude, latitude] pairs"
             )
-        shapes.append(shape)
+        shapes.append(shape if other_crs else split_antimeridian(shape))  # lon/lat edges only cross 180°
     # validate each part before merging or reprojecting: a self-intersection must be reported, not
     # silently reshaped
     for part in shapes:
@@ -179,15 +184,70 @@ def geometry_from_geojson(obj: dict, source: str = "the region", *, reproject: b
     return shape
 
 
+def _crosses_antimeridian(polygon: sg.Polygon) -> bool:
+    """Whether an edge of the polygon's rings jumps across the antimeridian (more than 180° of longitude)."""
+    rings = [polygon.exterior, *polygon.interiors]
+    if not any((np.abs(np.diff(np.asarray(r.coords)[:, 0])) > ANTIMERIDIAN_JUMP_DEG).any() for r in rings):
+        return False
+    west, _, east, _ = _unwrapped(polygon).bounds
+    return east - west <= ANTIMERIDIAN_JUMP_DEG  # narrow across 180°: a wider one is meant as written
+
+
+def split_antimeridian(shape: sg.base.BaseGeometry) -> sg.base.BaseGeometry:
+    """``shape`` with each polygon that crosses the antimeridian (an edge from 179.9° to -179.9°) split into
+    its parts east and west of it, as RFC 7946 §3.1.9 asks; other polygons unchanged. Read as written,
+    such a polygon would span the other 359.8° of the globe."""
+    polygons = list(shape.geoms) if isinstance(shape, sg.MultiPolygon) else [shape]
+    if not any(isinstance(p, sg.Polygon) and _crosses_antimeridian(p) for p in polygons):
+        return shape
+    parts = []
+    for polygon in polygons:
+        if not _crosses_antimeridian(polygon):
+            parts.append(polygon)
+            continue
+        parts += _cut_at_180(_unwrapped(polygon))  # one piece around 180° once west longitudes move east
+    return sg.MultiPolygon(parts)
+
+
+def _cut_at_180(unwrapped: sg.base.BaseGeometry) -> list[sg.Polygon]:
+    """The polygons of a geometry given in longitudes 0..540 (around 180°), cut at 180° and each part back
+    in -180..180."""
+    east = unwrapped.intersection(sg.box(-180, -90, 180, 90))
+    west = shapely.affinity.translate(unwrapped.intersection(sg.box(180, -90, 540, 90)), xoff=-360)
+    return [p for p in shapely.get_parts([east, west]) if p.geom_type == "Polygon" and p.area > 0]
+
+
+def lonlat_extent(geometries: np.ndarray, margin_deg: float = 0.0) -> sg.base.BaseGeometry:
+    """The WGS84 box around ``geometries``, grown by ``margin_deg``; two boxes, one each side of 180°, when
+    they lie on both sides of the antimeridian (one box would be the whole band of latitudes between)."""
+    west, south, east, north = shapely.total_bounds(geometries)
+    if east - west <= ANTIMERIDIAN_JUMP_DEG:
+        return sg.box(west, south, east, north).buffer(margin_deg, join_style="mitre")
+    x0, y0, x1, y1 = _unwrapped(shapely.GeometryCollection(list(geometries))).bounds
+    grown = sg.box(x0 - margin_deg, max(-90, y0 - margin_deg), x1 + margin_deg, min(90, y1 + margin_deg))
+    return sg.MultiPolygon(_cut_at_180(grown))
+
+
 def read_region(path: str | os.PathLike[str], *, reproject: bool = False) -> sg.base.BaseGeometry:
     """Read and validate a GeoJSON area of interest (WGS84 polygons; see :func:`geometry_from_geojson`)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_REGION_BYTES:
+            raise RegionError(
+                f"region file {path} is {size / 2**20:,.0f} MiB, above the {MAX_REGION_BYTES // 2**20} MiB a region "
+                "may have; simplify it (e.g. `ogr2ogr -simplify 0.001`) or give its outline only"
+            )
         obj = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RegionError(f"region file {path} does not exist; give the path of a GeoJSON polygon") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise RegionError(f"{path} is not valid GeoJSON ({exc}); give a GeoJSON polygon file") from None
+    except RecursionError:
+        raise RegionError(
+            f"{path} nests its JSON too deeply to be GeoJSON (a polygon nests 4 arrays, a MultiPolygon 5); "
+            "give a GeoJSON polygon file"
+        ) from None
     if not isinstance(obj, dict):
         raise RegionError(f"{path} is not a GeoJSON object; give a GeoJSON polygon file")
     return geometry_from_geojson(obj, source=str(path), reproject=reproject)
@@ -200,20 +260,44 @@ def region_from_geojson(path: str | os.PathLike[str]) -> sg.base.BaseGeometry:
 
 
 def region_from_bbox(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> sg.base.BaseGeometry:
-    """A WGS84 rectangle; raises RegionError for an empty or out-of-range box."""
-    if not (-180 <= lon_min < lon_max <= 180 and -90 <= lat_min < lat_max <= 90):
+    """A WGS84 rectangle; raises RegionError for an empty or out-of-range box. A box whose ``lon_min`` is
+    east of its ``lon_max`` crosses the antimeridian (RFC 7946 §5.2) and is two rectangles, one each side."""
+    in_range = all(-180 <= v <= 180 for v in (lon_min, lon_max)) and -90 <= lat_min < lat_max <= 90
+    # lon_min east of lon_max: across 180° when that box is narrow; a wide one is a swapped box
+    across = lon_min > lon_max and lon_max + 360 - lon_min <= ANTIMERIDIAN_JUMP_DEG
+    if not in_range or not (lon_min < lon_max or across):
         raise RegionError(
             f"--bbox {lon_min},{lat_min},{lon_max},{lat_max} is empty or out of range; "
-            "give lon_min,lat_min,lon_max,lat_max in degrees with min < max"
+            "give lon_min,lat_min,lon_max,lat_max in degrees with min < max (lon_min > lon_max: across 180°)"
         )
+    if across:
+        return sg.MultiPolygon(_cut_at_180(sg.box(lon_min, lat_min, lon_max + 360, lat_max)))
     return sg.box(lon_min, lat_min, lon_max, lat_max)
 
 
 def utm_crs_for(geometry: sg.base.BaseGeometry) -> str:
-    """The UTM zone (WGS84 / UTM, EPSG:326xx north, 327xx south) of a WGS84 geometry's centroid."""
-    centroid = geometry.centroid
-    zone = int((centroid.x + 180) // 6) % 60 + 1
-    return f"EPSG:{(32700 if centroid.y < 0 else 32600) + zone}"
+    """The UTM zone (WGS84 / UTM, EPSG:326xx north, 327xx south) of a WGS84 geometry's centroid (of parts
+    split at the antimeridian: their centroid near 180°, not near 0°)."""
+    lon, lat = centroid_lonlat(geometry)
+    zone = int((lon + 180) // 6) % 60 + 1
+    return f"EPSG:{(32700 if lat < 0 else 32600) + zone}"
+
+
+def _unwrapped(geometry: sg.base.BaseGeometry) -> sg.base.BaseGeometry:
+    """``geometry`` with west longitudes moved east by 360°: parts on both sides of 180° become neighbours."""
+    return shapely.transform(
+        geometry, lambda xy: np.column_stack([np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1]])
+    )
+
+
+def centroid_lonlat(geometry: sg.base.BaseGeometry) -> tuple[float, float]:
+    """(lon, lat) of the centroid of a WGS84 geometry; one split at the antimeridian (parts more than 180°
+    apart) is measured unwrapped, so its centroid lies between its parts."""
+    west, _, east, _ = geometry.bounds
+    if east - west <= ANTIMERIDIAN_JUMP_DEG:
+        return geometry.centroid.x, geometry.centroid.y
+    centre = _unwrapped(geometry).centroid
+    return (centre.x - 360 if centre.x > 180 else centre.x), centre.y
 
 
 def region_of_options(

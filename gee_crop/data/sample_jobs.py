@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import shapely
 from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, Legend, user_legend
 from gee_crop.config import GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
 from gee_crop.countries import country_geometry, country_of, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
+from gee_crop.data.regions import lonlat_extent
 from gee_crop.data.sample_request import SamplingRequest
-from gee_crop.data.sampling import sample_from_files
+from gee_crop.data.sampling import check_inward_buffer, sample_from_files
 from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import VECTOR_SUFFIXES, class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine.client import is_asset_id
@@ -115,7 +115,8 @@ def _own_labels_place(request: SamplingRequest, region, legend: Legend | None) -
         return Path(str(request.region)).stem, region, own
     if own.asset is not None:
         raise InputError(f"--labels {labels} is a table asset: give --region AOI.geojson (where to sample)")
-    return Path(labels).stem, sg.box(*shapely.total_bounds(own.geometries)).buffer(0.001, join_style=2), own
+    assert own.geometries is not None, "labels read from a file have geometries (an asset has none)"
+    return Path(labels).stem, lonlat_extent(own.geometries, margin_deg=0.001), own
 
 
 def _check_job(job: SamplingJob, per_cell: int | None) -> None:
@@ -123,8 +124,7 @@ def _check_job(job: SamplingJob, per_cell: int | None) -> None:
         raise InputError(f"--per-cell {per_cell} must be at least 1 (METHOD.md: 1 in USA, 5 elsewhere)")
     check_cloud_band(job.cloud_band)
     check_threshold(job.cloud_threshold)
-    if job.buffer_m < 0:
-        raise InputError(f"--buffer-m {job.buffer_m} is negative; use 0 (no buffer) or more (paper: 60)")
+    check_inward_buffer(job.buffer_m)
     ratio = job.tile_deg / job.cell_deg
     if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
         raise InputError(

@@ -14,7 +14,14 @@ import numpy as np
 from scipy import ndimage
 
 from gee_crop.classes import NO_CLASS, Legend
-from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SAMPLES_PER_CELL_DEFAULT
+from gee_crop.config import (
+    GRID_CELL_DEG,
+    INWARD_BUFFER_M,
+    MAX_BUFFER_PIXELS,
+    MAX_INWARD_BUFFER_M,
+    SAMPLE_SPACING_M,
+    SAMPLES_PER_CELL_DEFAULT,
+)
 from gee_crop.data.labels import check_same_grid, read_label_raster
 from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.data.regions import WGS84, reproject_geometry
@@ -36,6 +43,26 @@ def disk_footprint(radius_px: float) -> np.ndarray:
     return dy * dy + dx * dx <= radius_px * radius_px + 1e-9
 
 
+def check_inward_buffer(radius_m: float, resolution_m: float | None = None) -> None:
+    """InputError unless the inward buffer is 0..MAX_INWARD_BUFFER_M metres and, on a label raster of
+    ``resolution_m`` metres, at most MAX_BUFFER_PIXELS pixels (the erosion's disk grows with its area)."""
+    if not 0 <= radius_m <= MAX_INWARD_BUFFER_M:
+        raise InputError(
+            f"--buffer-m {radius_m:g} is outside 0..{MAX_INWARD_BUFFER_M:g} m (the inward buffer needs radius >= 0 "
+            f"and at most {MAX_INWARD_BUFFER_M:g} m); use 0 (no buffer) up to "
+            f"{MAX_INWARD_BUFFER_M:g} (paper: {INWARD_BUFFER_M:g})"
+        )
+    if resolution_m is None:
+        return
+    if not resolution_m > 0:
+        raise InputError(f"the label raster's pixel size {resolution_m} m must be positive; check its transform")
+    if radius_m / resolution_m > MAX_BUFFER_PIXELS:
+        raise InputError(
+            f"--buffer-m {radius_m:g} is {radius_m / resolution_m:,.0f} pixels of the {resolution_m:g} m label raster, "
+            f"above {MAX_BUFFER_PIXELS}; use at most --buffer-m {MAX_BUFFER_PIXELS * resolution_m:g}"
+        )
+
+
 def inward_buffer(labels: np.ndarray, radius_m: float, resolution_m: float, *, nodata: int = 0) -> np.ndarray:
     """Erode every class region of a label grid by ``radius_m`` (METHOD.md "Sampling", step 1).
 
@@ -48,11 +75,7 @@ def inward_buffer(labels: np.ndarray, radius_m: float, resolution_m: float, *, n
     this, because the nearest in-grid pixel of an outside point is no farther from the centre.)
     """
     labels = np.asarray(labels)
-    if radius_m < 0 or resolution_m <= 0:
-        raise InputError(
-            f"the inward buffer needs radius >= 0 and resolution > 0 metres, got "
-            f"{radius_m} and {resolution_m}; pass e.g. --buffer-m 60"
-        )
+    check_inward_buffer(radius_m, resolution_m)
     footprint = disk_footprint(radius_m / resolution_m)
     # min == max over the disk <=> all labels in the disk are equal: two filters, whatever the class count
     low = ndimage.minimum_filter(labels, footprint=footprint, mode="nearest")

@@ -101,6 +101,11 @@ TOP_KEYS = (
     "class_f1",
 )
 LODO_KEYS = ("domains", "extra_targets")
+#: Most seeds an experiment may list (the paper uses 10): a count is expanded into a list of seeds.
+MAX_SEEDS = 1_000
+#: Most training runs (models x transfers x seeds) one experiment file may hold: the paper's largest
+#: table is a few hundred; thousands more would run for weeks and hold each run's record in memory.
+MAX_RUNS = 10_000
 INSIGHT_KEYS = ("figures", "cam_model", "tsne_samples", "cam_samples")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -232,6 +237,9 @@ def _check_keys(value: dict, allowed: tuple[str, ...], where: str) -> None:
 def _seeds(value: Any, where: str) -> tuple[int, ...]:
     if isinstance(value, bool):
         value = None
+    count = value if isinstance(value, int) else len(value) if isinstance(value, list) else 0
+    if count > MAX_SEEDS:
+        raise _fail(where, f"{count:,} seeds, above the {MAX_SEEDS} an experiment may run", "the paper uses 10")
     if isinstance(value, int) and value >= 1:
         return tuple(range(value))
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
@@ -526,6 +534,15 @@ def _parse(
     threads = raw.get("torch_threads")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise _fail("torch_threads", f"{threads!r} is not a positive integer", "remove it or give e.g. 1")
+    seeds = _seeds(raw.get("seeds", 3), "seeds")
+    runs = len(models) * len(transfers) * len(seeds)
+    if runs > MAX_RUNS:
+        raise _fail(
+            where,
+            f"{len(models)} models x {len(transfers)} transfers x {len(seeds)} seeds = {runs:,} training runs, above "
+            f"the {MAX_RUNS:,} an experiment may hold",
+            "split it into several experiment files, or use fewer seeds, models or transfers",
+        )
     name = str(raw.get("name") or (source_path.stem if source_path else "experiment"))
     class_f1 = raw.get("class_f1", [])
     if not isinstance(class_f1, list) or not all(isinstance(c, str) for c in class_f1):
@@ -534,7 +551,7 @@ def _parse(
         name,
         str(raw.get("title", name)),
         str(raw.get("table", "")),
-        _seeds(raw.get("seeds", 3), "seeds"),
+        seeds,
         datasets,
         transfers,
         models,

@@ -30,7 +30,7 @@ import shapely
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS
 from gee_crop.data.regions import WGS84, reproject_geometry, validate_region
-from gee_crop.errors import InputError, MapIncompleteError, OutputExistsError
+from gee_crop.errors import EmptyResultError, InputError, MapIncompleteError, OutputExistsError
 from gee_crop.features.shift import map_shift, summary_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.ledger import RunLedger, file_sha256
@@ -39,9 +39,19 @@ from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
 from gee_crop.mapping.cluster import execute, in_flight_requests, worker_count
 from gee_crop.mapping.estimate import MapEstimate, Rates, fetch_tiles_per_second, output_bytes
 from gee_crop.mapping.request import MapSettings
-from gee_crop.mapping.sources import FeatureSource, check_region_in_source
+from gee_crop.mapping.sources import FeatureSource, region_on_source
 from gee_crop.mapping.tasks import TilePlan, TileReport, tile_path
-from gee_crop.mapping.tiling import LOCAL_TILE_SIZE, OutputGrid, Tile, grid_for_region, plan_tiles, region_mask
+from gee_crop.mapping.tiling import (
+    LOCAL_TILE_SIZE,
+    OutputGrid,
+    Tile,
+    check_region_pixels,
+    check_scale,
+    grid_for_region,
+    metres_per_unit,
+    plan_tiles,
+    region_mask,
+)
 from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, check_precision, open_predictor
 from gee_crop.season import SeasonSpan
@@ -165,6 +175,8 @@ class MapJob:
     region_grid: shapely.Geometry
     tile_size: int
     tiles: list[Tile]
+    notes: list[str] = field(default_factory=list)
+    """What planning changed and the user should know (a region clipped to the data)."""
 
 
 def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> MapJob:
@@ -180,21 +192,21 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> 
                 f"mapping from the {source.description} needs a region; pass --region aoi.geojson or --bbox"
             )
     validate_region(region)
-    check_region_in_source(region, source)
+    region, note = region_on_source(region, source)
     latitude = region.centroid.y
     year = settings.year
     if year is None:
         year = source.infer_year(contract, latitude)
     season = contract.season.span_at(int(year), latitude)
-    source.check_season(contract, season, latitude)
-    check_model_matches(contract, season, model.path)
     max_gap_bins = settings.max_gap_bins
     spec = contract if max_gap_bins is None else dataclasses.replace(contract, max_gap_bins=int(max_gap_bins))
+    source.check_season(spec, season, latitude)
+    check_model_matches(contract, season, model.path)
 
     crs = settings.crs or source.default_crs(region)
-    grid = grid_for_region(
-        region, crs=crs, scale=settings.scale or source.default_scale(), origin=source.default_grid_origin(crs)
-    )
+    scale = output_scale(source, region, crs, settings.scale)
+    check_region_pixels(region, scale, crs)
+    grid = grid_for_region(region, crs=crs, scale=scale, origin=source.default_grid_origin(crs))
     values_per_pixel = len(contract.bands) * season.n_bins
     limit = source.tile_size_limit(values_per_pixel)
     tile_size = settings.tile_size
@@ -205,17 +217,27 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> 
         )
     tile_size = tile_size or limit or LOCAL_TILE_SIZE
     region_grid = reproject_geometry(region, WGS84, grid.crs)
+    tiles = plan_tiles(grid, tile_size, region_grid)
+    if not tiles:
+        raise EmptyResultError(
+            f"the region holds no pixel centre of the {grid.scale:g} {grid.units} grid (it is smaller than a "
+            "pixel, or a sliver between pixel centres), so the map would be empty; give a larger region"
+        )
     return MapJob(
-        contract,
-        spec,
-        season,
-        int(year),
-        grid,
-        region,
-        region_grid,
-        tile_size,
-        plan_tiles(grid, tile_size, region_grid),
+        contract, spec, season, int(year), grid, region, region_grid, tile_size, tiles, [note] if note else []
     )
+
+
+def output_scale(source: FeatureSource, region: shapely.Geometry, crs: str, scale: float | None) -> float:
+    """The output pixel size in the units of ``crs``: ``scale`` when given, checked against the CRS's unit
+    and the source's pixels (:func:`~gee_crop.mapping.tiling.check_scale`); else the source's own pixel,
+    converted to ``crs``'s unit (10 m is about 9e-05 degree in EPSG:4326)."""
+    native_crs = source.default_crs(region)
+    native_m = source.default_scale() * metres_per_unit(native_crs)[1]
+    if scale is None:
+        return source.default_scale() if crs == native_crs else native_m / metres_per_unit(crs)[1]
+    check_scale(scale, crs, native_m)
+    return float(scale)
 
 
 def _settings(settings: MapSettings | None, options: dict) -> MapSettings:
@@ -326,7 +348,7 @@ def run_map(
         started,
         tiles_seconds,
         workers=workers,
-        notes=[note] if note else [],
+        notes=job.notes + ([note] if note else []),
         shift_tallies={t.name: ledger.units.get(t.name, {}).get("shift") for t in tiles},
     )
     # the finishing step is recorded last: a kill before this line leaves a map that a rerun finishes
@@ -449,6 +471,10 @@ def _finish(
     counts = writers.assemble_cog(
         tile_paths, grid, out_dir / MAP_NAME, bands=[1, 2], tags=tags, classes=plan.spec.classes
     )
+    if not counts.sum():
+        for name in (MAP_NAME, PROBABILITIES_NAME):
+            (out_dir / name).unlink(missing_ok=True)
+        raise EmptyResultError(_why_empty(plan, year))
     rows = writers.area_table(counts, grid, plan.spec.classes)
     writers.write_area_csv(rows, out_dir / AREAS_NAME)
     # the stack's own labels are read with the paper's legend: compare only a model of the paper's classes
@@ -499,6 +525,18 @@ def _finish(
     page = map_report_html(result.summary(), PREVIEW_NAME)
     writers.write_atomic(out_dir / REPORT_NAME, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return result
+
+
+def _why_empty(plan: TilePlan, year: int) -> str:
+    """Why a map classified no pixel, and what to change."""
+    masked = (
+        " or outside the cropland mask (--worldcover: no class-40 pixel under the region?)" if plan.cropland else ""
+    )
+    return (
+        f"the map has no classified pixel: every pixel of the region is gap-heavy (a run of more than "
+        f"{plan.spec.max_gap_bins} windows without a clear observation in the season of {year}){masked}; "
+        "no map was written: check --year and the region, or raise --max-gap-bins"
+    )
 
 
 def _accuracy(cog: Path, source: FeatureSource, grid: OutputGrid) -> tuple[MapAccuracy | None, np.ndarray | None]:

@@ -49,10 +49,10 @@ __all__ = [
     "LocalStackSource",
     "RasterClassMask",
     "TileComposite",
-    "check_region_in_source",
     "decode_pixels",
     "open_source",
     "quantize_dn",
+    "region_on_source",
 ]
 
 #: DN written for a valid pixel whose composite rounds to 0 (0 is Earth Engine's "masked").
@@ -176,23 +176,22 @@ class LocalStackSource:
         return infer_season_year(arrays, np.full(len(r), latitude), season=spec.season)
 
     def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
-        """SeasonError when no acquisition of the stack falls in ``season``, naming the season years
-        it does cover (a map of such a year would be empty)."""
-        if _n_dates_in(self.stack.dates, season):
-            return
+        """SeasonError when no acquisition of the stack falls in ``season``, or when the stack covers the
+        season only in part (an edge of more than ``spec.max_gap_bins`` windows without acquisition),
+        naming the season years it does cover (a map of such a year would be empty)."""
         first, last = (d.astype("datetime64[D]").item() for d in (self.stack.dates.min(), self.stack.dates.max()))
-        covered = [
-            y
-            for y in range(first.year - 1, last.year + 2)
-            if _n_dates_in(self.stack.dates, spec.season.span_at(y, latitude))
-        ]
-        years = ", ".join(map(str, covered)) or "none"
-        raise SeasonError(
-            f"the {self.description} has no acquisition in the season of that --year "
-            f"({season.start} to {season.end}); "
-            f"its acquisitions ({first} to {last}) cover the season(s) of {years}: pass "
-            f"--year {covered[-1] if covered else first.year}"
-        )
+        years = range(first.year - 1, last.year + 2)
+        if not _n_dates_in(self.stack.dates, season):
+            covered = [y for y in years if _n_dates_in(self.stack.dates, spec.season.span_at(y, latitude))]
+            listed = ", ".join(map(str, covered)) or "none"
+            raise SeasonError(
+                f"the {self.description} has no acquisition in the season of that --year "
+                f"({season.start} to {season.end}); "
+                f"its acquisitions ({first} to {last}) cover the season(s) of {listed}: "
+                f"pass --year {covered[-1] if covered else first.year}"
+            )
+        whole = [y for y in years if max(uncovered_windows(spec.season.span_at(y, latitude), first, last)) == 0]
+        check_season_covered(spec, season, first, last, f"the {self.description}", whole)
 
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         n_dates = max(1, _n_dates_in(self.stack.dates, season))
@@ -334,7 +333,9 @@ class EarthEngineSource:
         raise InputError("mapping from Earth Engine needs the season year; pass --year, e.g. --year 2023")
 
     def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
-        """SeasonError for a season that ends before Sentinel-2 L2A starts or starts in the future."""
+        """SeasonError for a season that ends before Sentinel-2 L2A starts or starts in the future, or
+        that the data covers only in part (more than ``spec.max_gap_bins`` windows before the first
+        image or after today)."""
         today = dt.date.today()
         if season.end <= EE_S2_FIRST_DAY or season.start > today:
             raise SeasonError(
@@ -342,6 +343,7 @@ class EarthEngineSource:
                 f"Earth Engine ({S2_COLLECTION}: {EE_S2_FIRST_DAY} to today); pass a --year from "
                 f"{EE_S2_FIRST_DAY.year} to {today.year}"
             )
+        check_season_covered(spec, season, EE_S2_FIRST_DAY, today, f"{S2_COLLECTION} on Earth Engine", [])
 
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         # the request's values and masks, the decoded copy (float32 on the way for sqrt8) and the model input
@@ -403,21 +405,66 @@ class EarthEngineSource:
         return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
 
 
+def uncovered_windows(season: SeasonSpan, first: dt.date, last: dt.date) -> tuple[int, int]:
+    """(windows of ``season`` before ``first``, windows after ``last``): its edges without data."""
+    before = min(season.n_bins, max(0, (first - season.start).days // season.window_days))
+    after = min(season.n_bins, max(0, season.n_bins - 1 - (last - season.start).days // season.window_days))
+    return before, after
+
+
+def check_season_covered(
+    spec: FeatureSpec, season: SeasonSpan, first: dt.date, last: dt.date, data: str, whole_years: list[int]
+) -> None:
+    """SeasonError when data from ``first`` to ``last`` covers ``season`` only in part: a leading or
+    trailing run of empty windows longer than the gap limit (``spec.max_gap_bins``) makes every pixel
+    gap-heavy (METHOD.md), so the map would be empty. The fix names the fully covered ``whole_years``
+    and the explicit option that accepts the part (``--max-gap-bins``)."""
+    before, after = uncovered_windows(season, first, last)
+    gap = max(before, after)
+    if gap <= spec.max_gap_bins:
+        return
+    edge = f"its first {before}" if before >= after else f"its last {after}"
+    other = f"pass --year {whole_years[-1]} (a season covered whole), or " if whole_years else ""
+    raise SeasonError(
+        f"{data} covers only {max(first, season.start)} to {min(last, season.end)} of the season of that --year "
+        f"({season.start} to {season.end}): {edge} windows of {season.window_days} days have no data, more than the "
+        f"model's gap limit of {spec.max_gap_bins}, so every pixel would be gap-heavy and the map empty; "
+        f"{other}pass --max-gap-bins {gap} to map the covered part"
+    )
+
+
 def _n_dates_in(dates: np.ndarray, season: SeasonSpan) -> int:
     """Acquisitions in the season's windows."""
     return int(((dates >= np.datetime64(season.start, "D")) & (dates < np.datetime64(season.covered_end, "D"))).sum())
 
 
-def check_region_in_source(region_wgs84: shapely.Geometry, source: FeatureSource) -> None:
-    """Raise RegionError when the region does not overlap the source's data at all."""
+#: The least share of a region's area that must lie on a local source's data: below it, the map would be
+#: nodata almost everywhere (a world --bbox on a 600 m patch), so the region is refused rather than clipped.
+MIN_REGION_OVERLAP = 0.01
+
+
+def region_on_source(region_wgs84: shapely.Geometry, source: FeatureSource) -> tuple[shapely.Geometry, str]:
+    """The part of the region that has the source's data, and a note when the rest was dropped ("" when the
+    region lies inside the data). RegionError when the region misses the data, or when less than
+    MIN_REGION_OVERLAP of its area lies on it (it was meant for other data)."""
     footprint = source.footprint()
-    if footprint is not None and not footprint.intersects(region_wgs84):
-        fx0, fy0, fx1, fy1 = footprint.bounds
-        rx0, ry0, rx1, ry1 = region_wgs84.bounds
+    if footprint is None or footprint.contains(region_wgs84):
+        return region_wgs84, ""
+    inside = footprint.intersection(region_wgs84)
+    inside = shapely.union_all([p for p in shapely.get_parts(inside) if p.geom_type in ("Polygon", "MultiPolygon")])
+    share = inside.area / region_wgs84.area
+    fx0, fy0, fx1, fy1 = footprint.bounds
+    rx0, ry0, rx1, ry1 = region_wgs84.bounds
+    where = f"the region ({rx0:.4f},{ry0:.4f} to {rx1:.4f},{ry1:.4f})"
+    data = f"the source's data ({fx0:.4f},{fy0:.4f} to {fx1:.4f},{fy1:.4f}, lon/lat)"
+    if inside.is_empty or share == 0:
+        raise RegionError(f"{where} is outside {data}; give a region inside it or another --source")
+    if share < MIN_REGION_OVERLAP:
         raise RegionError(
-            f"the region ({rx0:.4f},{ry0:.4f} to {rx1:.4f},{ry1:.4f}) is outside the source's data "
-            f"({fx0:.4f},{fy0:.4f} to {fx1:.4f},{fy1:.4f}, lon/lat); give a region inside it or another --source"
+            f"{where} lies almost entirely outside {data}: {share:.3%} of it has data, less than "
+            f"{MIN_REGION_OVERLAP:.0%}; give a region inside the data (or no --region/--bbox: the whole --source)"
         )
+    return inside, f"the region was clipped to the source's data ({1 - share:.0%} of it lies outside)"
 
 
 @dataclass
@@ -437,6 +484,19 @@ class RasterClassMask:
             raise InputError(
                 f"cropland raster {self.path} does not exist; give an ESA WorldCover GeoTIFF "
                 "covering the region (class 40 = cropland)"
+            )
+        try:
+            with rasterio.open(self.path) as src:
+                dtype = np.dtype(src.dtypes[0])
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputError(
+                f"cropland raster {self.path} cannot be read as a raster ({str(exc)[:120]}); give an ESA "
+                "WorldCover GeoTIFF (class 40 = cropland)"
+            ) from None
+        if dtype.kind not in "iu":
+            raise InputError(
+                f"cropland raster {self.path} holds {dtype} values, not land-cover class codes; give an ESA "
+                f"WorldCover GeoTIFF (integer classes, {', '.join(map(str, self.classes))} = cropland)"
             )
 
     def __call__(self, grid: OutputGrid, tile: Tile) -> np.ndarray:

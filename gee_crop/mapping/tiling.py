@@ -30,6 +30,17 @@ LOCAL_TILE_SIZE = 256
 DEFAULT_SCALE_M = 10.0
 #: Fraction of a pixel by which a region may overshoot a pixel edge without adding a row/column.
 SNAP_TOLERANCE = 0.01
+#: Metres of one degree along a meridian (spherical earth, mean radius): the scale check of a geographic CRS.
+METRES_PER_DEGREE = math.pi * 6_371_008.8 / 180
+#: Coarsest output pixel (m): a crop map needs field-scale pixels; a larger --scale is most often metres
+#: given in a degree CRS (``--crs EPSG:4326 --scale 10``: 1,100 km pixels).
+MAX_SCALE_M = 1_000.0
+#: An output pixel is at most this many times finer (per side) than its source's pixels: finer only
+#: repeats each source pixel (16 output pixels per source pixel at most).
+MAX_OVERSAMPLING = 4
+#: Most pixels an output grid may hold (about the United States at 10 m); beyond, the grid is a
+#: mistake (a world box, a scale in the wrong unit) and planning it alone would not finish.
+MAX_GRID_PIXELS = 10**11
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,58 @@ class Tile:
         return a * cols + b * rows + c, d * cols + e * rows + f
 
 
+def metres_per_unit(crs: str) -> tuple[str, float]:
+    """(unit name, metres per unit) of the x axis of ``crs``; for a geographic CRS a degree of latitude."""
+    from pyproj import CRS
+
+    parsed = CRS.from_user_input(crs)
+    axis = parsed.axis_info[0]
+    return axis.unit_name, METRES_PER_DEGREE if parsed.is_geographic else float(axis.unit_conversion_factor)
+
+
+def check_scale(scale: float, crs: str, source_scale_m: float) -> None:
+    """RegionError unless ``scale`` (in the units of ``crs``) is a pixel of at most MAX_SCALE_M metres and
+    at most MAX_OVERSAMPLING times finer than the source's ``source_scale_m`` metres; the message names
+    the unit and a scale that fits."""
+    unit, metres = metres_per_unit(crs)
+    scale_m = float(scale) * metres
+    ten_m = f"--scale {10 / metres:.2g} for about 10 m"
+    if scale_m > MAX_SCALE_M:
+        fix = (
+            f"give it in {unit}s ({ten_m}) or a metric CRS (the region's UTM zone, e.g. EPSG:32631)"
+            if unit != "metre"
+            else f"give at most --scale {MAX_SCALE_M / metres:g} (the source's pixels are {source_scale_m:g} m)"
+        )
+        raise RegionError(
+            f"--scale {scale:g} is in {unit}s for {crs}: pixels of about {scale_m:,.0f} m, coarser than the "
+            f"{MAX_SCALE_M:,.0f} m a crop map may have; {fix}"
+        )
+    finest_m = source_scale_m / MAX_OVERSAMPLING
+    if scale_m < finest_m:
+        raise RegionError(
+            f"--scale {scale:g} {unit}s ({scale_m:.3g} m pixels) is more than {MAX_OVERSAMPLING} times finer than "
+            f"the source's {source_scale_m:g} m pixels (each would be repeated {(source_scale_m / scale_m) ** 2:,.0f} "
+            f"times); give --scale {finest_m / metres:.3g} or coarser (default: the source's pixel)"
+        )
+
+
+def check_region_pixels(region_wgs84: shapely.Geometry, scale: float, crs: str) -> None:
+    """RegionError when the region's extent holds more than MAX_GRID_PIXELS pixels of ``scale`` (units of
+    ``crs``): measured on the sphere, box by box of its parts, before any grid is projected (a world box has
+    no UTM grid)."""
+    area_m2 = 0.0
+    for west, south, east, north in shapely.bounds(shapely.get_parts(region_wgs84)):
+        band = math.sin(math.radians(north)) - math.sin(math.radians(south))
+        area_m2 += math.radians(east - west) * band * (METRES_PER_DEGREE * 180 / math.pi) ** 2
+    scale_m = scale * metres_per_unit(crs)[1]
+    pixels = area_m2 / scale_m**2
+    if pixels > MAX_GRID_PIXELS:
+        raise RegionError(
+            f"the region spans {area_m2 / 1e6:,.0f} km², {pixels:,.0f} pixels of {scale_m:g} m, above the "
+            f"{MAX_GRID_PIXELS:,} a map may hold; map a smaller region (or split it) or give a coarser --scale"
+        )
+
+
 def grid_for_region(
     region_wgs84: shapely.Geometry,
     *,
@@ -133,6 +196,11 @@ def grid_for_region(
     crs = crs or utm_crs_for(region_wgs84)
     scale = float(scale)
     minx, miny, maxx, maxy = reproject_geometry(region_wgs84, WGS84, crs).bounds
+    if not all(map(math.isfinite, (minx, miny, maxx, maxy))):
+        raise RegionError(
+            f"the region does not project to {crs} (it reaches beyond that CRS's area of use); give a "
+            "smaller region, or a --crs that covers it"
+        )
     ox, oy = origin
     # a region that reaches a pixel edge by less than 1 % of a pixel (reprojection round-off) does
     # not add a row or column
@@ -141,6 +209,11 @@ def grid_for_region(
     y0 = oy + math.floor((miny - oy) / scale + SNAP_TOLERANCE) * scale
     y1 = oy + math.ceil((maxy - oy) / scale - SNAP_TOLERANCE) * scale
     width, height = max(1, round((x1 - x0) / scale)), max(1, round((y1 - y0) / scale))
+    if width * height > MAX_GRID_PIXELS:
+        raise RegionError(
+            f"the output grid would be {width:,} x {height:,} pixels of {scale:g} in {crs}, above the "
+            f"{MAX_GRID_PIXELS:,} a map may hold; map a smaller region (or split it) or give a coarser --scale"
+        )
     return OutputGrid(crs, (scale, 0.0, x0, 0.0, -scale, y1), width, height)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
 from gee_crop.data.table import read_table
+from gee_crop.errors import EmptyResultError
 from gee_crop.features.seasons import format_season_counts
 from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
 from gee_crop.models.io import ModelLike, read_model_file
@@ -79,6 +80,26 @@ def _single_region(values) -> str | None:
     return regions[0] if len(regions) == 1 else None
 
 
+def _data_name(data: SampleSeries | str | os.PathLike) -> str:
+    """How error messages name the evaluated data."""
+    return "the table" if isinstance(data, SampleSeries) else str(data)
+
+
+def _why_nothing_scored(series: SampleSeries, keep: np.ndarray, name: str) -> str:
+    """Why an evaluation scored no sample, and what to change (its scores would be NaN)."""
+    if not len(series):
+        return f"{name} holds no samples (0 rows), so there is nothing to score; evaluate a table with samples"
+    if not keep.any():
+        return (
+            f"all {len(series)} samples of {name} are gap-heavy (no clear observation in too many windows of their "
+            "season), so there is nothing to score; check --year (the season the table covers) or the table"
+        )
+    return (
+        f"the {int(keep.sum())} scorable samples of {name} are all of classes the model's class alignment drops, "
+        "so there is nothing to score; give --target-region/--source-region, or a table with the model's classes"
+    )
+
+
 def evaluate_model(
     model_path: ModelLike,
     data: SampleSeries | str | os.PathLike,
@@ -113,6 +134,8 @@ def evaluate_model(
     # the paper's alignment rules speak of its seven classes; a user's own class list is scored as it is
     alignment = alignment_for(source, target) if classes == CLASSES else Alignment(None, ())
     y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes, alignment.drop_true_classes)
+    if not len(y_true):
+        raise EmptyResultError(_why_nothing_scored(series, feats.keep, _data_name(data)))
     # transfer risk: the scored samples against the model's training inputs (unavailable in older models)
     summary = summary_of(predictor.meta)
     shift = tally_shift(summary, feats.values[feats.keep], proba).score(available=summary is not None)
