@@ -238,8 +238,8 @@ class OutputLock:
         except FileNotFoundError:
             return False
         holder = LockHolder.parse(_read(self.path))
-        if holder is not None and holder.pid != os.getpid():
-            if holder.host != socket.gethostname() or (not flocked and holder.alive()):
+        if holder is not None:
+            if holder.host != socket.gethostname() or (not flocked and holder.pid != os.getpid() and holder.alive()):
                 raise self._refuse(holder)
             self.took_over = holder  # flock free on this host: its run is gone (killed), the lock is stale
         record = LockHolder.here().to_json().encode()
