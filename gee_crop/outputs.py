@@ -77,6 +77,8 @@ def free_space(path: str | os.PathLike[str]) -> str:
 
 
 def _why(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError) and "inline_container" in str(exc):
+        return "torch could not write the file: disk full or file too large"
     why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
     return str(why).strip()[:200]
 
