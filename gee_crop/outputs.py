@@ -47,15 +47,10 @@ FOLDER_LOCK = ".gee-crop.lock"
 DISK_ERRNOS = frozenset(
     {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.ENOTDIR}
 )
-#: what a full disk looks like in messages that carry no errno (torch's zip writer, GDAL).
-_DISK_WORDS = (
-    "no space left",
-    "file too large",
-    "read-only file system",
-    "disk quota",
-    "disk full",
-    "permission denied",
-)
+#: errno values that only a write meets: read-only, full, over quota, too large.
+_ALWAYS_DISK = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+#: what a full or read-only disk looks like in messages that carry no errno (pyarrow, GDAL).
+_FULL_WORDS = ("no space left", "file too large", "read-only file system", "disk quota", "disk full")
 #: errno values of a file system whose flock is not supported: the pid decides instead.
 _NO_FLOCK = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
 
@@ -93,16 +88,37 @@ def write_error(
     )
 
 
-def is_disk_error(exc: BaseException) -> bool:
+def is_disk_error(exc: BaseException, out: str | os.PathLike[str] | None = None) -> bool:
     """Whether ``exc`` says the disk cannot take the output (full, read-only, no permission), rather
-    than a bug or a bad input."""
+    than a bug or a bad input. A permission error (EACCES, EPERM, ENOTDIR) counts only when it names a
+    path of the output ``out`` (its folder, its file or a temporary beside it): an input the run cannot
+    read is not an output problem."""
     text = str(exc).lower()
     if isinstance(exc, OSError):  # pyarrow's and GDAL's OSErrors often carry the reason in the text only
-        return exc.errno in DISK_ERRNOS or (exc.errno is None and any(word in text for word in _DISK_WORDS))
+        if exc.errno in _ALWAYS_DISK:
+            return True
+        if exc.errno in DISK_ERRNOS:
+            return out is None or _names_output(exc.filename, Path(out))
+        return exc.errno is None and any(word in text for word in _FULL_WORDS)
     if isinstance(exc, RuntimeError) and ("inline_container" in text or "file write failed" in text):
         return True  # torch.save on a full disk: "[enforce fail at inline_container.cc:...] ... file write failed"
     gdal = type(exc).__module__.startswith("rasterio") or type(exc).__name__.startswith("CPLE_")
-    return gdal and any(word in text for word in _DISK_WORDS)
+    return gdal and any(word in text for word in _FULL_WORDS)
+
+
+def _names_output(filename: object, out: Path) -> bool:
+    """Whether ``filename`` (an OSError's) is ``out``, inside it, or beside it under its name (a temporary
+    ``.NAME.*``, ``NAME.parts/``)."""
+    if not isinstance(filename, (str, os.PathLike)):
+        return False
+    path, out = Path(os.path.abspath(filename)), Path(os.path.abspath(out))
+    if path == out or out in path.parents:
+        return True
+    try:
+        first = path.relative_to(out.parent).parts[0]
+    except (ValueError, IndexError):
+        return False
+    return first.startswith((f".{out.name}.", f"{out.name}."))
 
 
 # ----------------------------------------------------------------------------------------------- locks
@@ -341,7 +357,7 @@ def claim_output(
             except OutputWriteError:
                 raise
             except Exception as exc:
-                if is_disk_error(exc):
+                if is_disk_error(exc, out):
                     raise write_error(out, exc, verb="could not write") from None
                 raise
     finally:

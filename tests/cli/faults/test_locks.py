@@ -383,6 +383,11 @@ def test_disk_errors_are_told_from_other_errors(tmp_path):
     assert not is_disk_error(RuntimeError("size mismatch"))
     assert not is_disk_error(OSError(2, "No such file or directory"))
     assert not is_disk_error(ValueError("No space left"))
+    denied = PermissionError(13, "Permission denied")
+    denied.filename = "/data/in/table.parquet"  # an input the run cannot read: not the output's problem
+    assert not is_disk_error(denied, "/data/out/run")
+    denied.filename = "/data/out/.t.parquet.123.tmp.parquet"  # the output's temporary: it is
+    assert is_disk_error(denied, "/data/out/t.parquet") and is_disk_error(denied, "/data/out")
     with pytest.raises(OutputWriteError, match=r"could not write .*\(No space left on device; .* free\)"), \
             claim_output(tmp_path / "out", folder=True):
         raise OSError(28, "No space left on device")
