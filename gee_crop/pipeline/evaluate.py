@@ -4,6 +4,7 @@ optionally record them in the model's card."""
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +41,18 @@ def run_evaluate(
 ) -> EvaluateResult:
     """Evaluate ``model`` on ``table``, write metrics.json and the confusion matrix into ``out_dir``;
     with ``record`` also store the scores in the model file's card (one entry per table name). The model
-    file is read once. An earlier evaluation in ``out_dir`` is refused without ``overwrite``."""
-    with claim_output(out_dir, folder=True, overwrite=overwrite, outputs=EVALUATION_FILES):
-        model = read_model_file(model)
+    file is read once. An earlier evaluation in ``out_dir`` is refused without ``overwrite``; ``out_dir``
+    (and with ``record`` the model file) are locked while the run writes them (``gee_crop.outputs``)."""
+    model = read_model_file(model)
+    target = Path(table).stem if record else None
+    card = claim_output(model.path, folder=False, resumes=True) if record else nullcontext()
+    with claim_output(out_dir, folder=True, overwrite=overwrite, outputs=EVALUATION_FILES), card:
         evaluation = evaluate_model(
             model, table, target_region=target_region, source_region=source_region, year=year, device=device
         )
         paths = write_evaluation_files(evaluation, out_dir)
-    target = Path(table).stem if record else None
-    if target is not None:
-        record_transfer_scores(model, [evaluation_entry(evaluation, target)])
+        if target is not None:  # the card is read again from the disk under the model file's lock
+            record_transfer_scores(model.path, [evaluation_entry(evaluation, target)])
     return EvaluateResult(evaluation, paths, target)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -211,6 +212,16 @@ def test_evaluate_twice_into_one_folder_is_refused_without_overwrite(tmp_path, b
     code, output = cli("evaluate", ZOO_PT, bel_table, "--out", out, "--overwrite")
     assert code == 0, output
     assert (out / "metrics.json").read_bytes() == metrics
+
+
+def test_evaluate_record_refuses_while_another_run_rewrites_the_models_card(tmp_path, bel_table):
+    model = tmp_path / "model.pt"
+    shutil.copyfile(ZOO_PT, model)
+    with held_by_another_process(model, folder=False) as holder:
+        code, output = cli("evaluate", model, bel_table, "--out", tmp_path / "eval", "--record")
+    assert code == 1
+    assert_names_holder(one_error_line(output), holder.pid)
+    assert model.read_bytes() == ZOO_PT.read_bytes() and not (tmp_path / "eval").exists()
 
 
 def test_export_and_assess_design_refuse_while_held(tmp_path, maps):
