@@ -62,6 +62,10 @@ class OutputExistsError(InputError):
     """An output path exists and --overwrite was not given."""
 
 
+class OutputLockedError(GeeCropError):
+    """Another gee-crop run holds the lock on this output (see gee_crop.outputs); the message names it."""
+
+
 class ParityError(GeeCropError):
     """An exported model does not reproduce the original model's probabilities."""
 

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from gee_crop.atomic import write_json_atomic
-from gee_crop.errors import OutputExistsError, OutputWriteError
+from gee_crop.errors import OutputExistsError
+from gee_crop.outputs import write_error
 
 LEDGER_VERSION = 1
 DONE, PENDING = "done", "pending"
@@ -120,10 +121,7 @@ class RunLedger:
         try:
             write_json_atomic(self.path, self.data, sort_keys=True)
         except OSError as exc:
-            raise OutputWriteError(
-                f"cannot write to {self.folder} ({exc.strerror or exc}); choose a writable "
-                "--out folder (or free disk space), then rerun the same command"
-            ) from None
+            raise write_error(self.folder, exc) from None
         self._saved_at = time.monotonic()
 
     def _changed(self) -> None:

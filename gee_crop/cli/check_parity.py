@@ -27,7 +27,10 @@ DEFAULT_YEAR = 2023
 @options.service_account_key
 @options.seed
 @options.out_file("the report as JSON (optional; the summary is printed either way).", required=False, dest="out")
-def command(region, year, points, cloud_band, cloud_threshold, project, service_account_key, seed, out) -> None:
+@options.overwrite
+def command(
+    region, year, points, cloud_band, cloud_threshold, project, service_account_key, seed, out, overwrite
+) -> None:
     """Do Earth Engine's composites equal those training makes from the raw series?
 
     Samples --points random points of the region, asks Earth Engine for its 5-day median composite
@@ -51,5 +54,6 @@ def command(region, year, points, cloud_band, cloud_threshold, project, service_
         cloud_band=cloud_band,
         threshold=cloud_threshold,
         out=out,
+        overwrite=overwrite,
     )
     click.echo(report.summary())

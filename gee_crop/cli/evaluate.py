@@ -25,6 +25,7 @@ from gee_crop.cli import options
     help="Also store these scores in MODEL's card (one entry per TABLE), so that `gee-crop export` "
     "and `gee-crop info` report them.",
 )
+@options.overwrite
 def command(
     model: str,
     table: str,
@@ -34,6 +35,7 @@ def command(
     year: int | None,
     device: str,
     record: bool,
+    overwrite: bool,
 ) -> None:
     """Evaluate MODEL (model.pt, a forest's model.onnx or an ONNX export) on TABLE: OA, macro-F1, per-class scores.
 
@@ -53,6 +55,7 @@ def command(
         year=year,
         device=device,
         record=record,
+        overwrite=overwrite,
     )
     click.echo(for_terminal(result.evaluation.summary(), newlines=True))  # class names come from the files
     click.echo(describe_score(result.evaluation.domain_shift))

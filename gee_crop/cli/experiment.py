@@ -42,9 +42,17 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option(
     "--report/--no-report", default=True, show_default=True, help="Also write DIR/report.html (see `gee-crop report`)."
 )
+@options.overwrite
 @options.quiet
 def command(
-    config: str, out_dir: str, seeds, data_dir: str | None, figures: bool | None, report: bool, quiet: bool
+    config: str,
+    out_dir: str,
+    seeds,
+    data_dir: str | None,
+    figures: bool | None,
+    report: bool,
+    overwrite: bool,
+    quiet: bool,
 ) -> None:
     """Train and evaluate every model x transfer x seed of the experiment file CONFIG (YAML, see
     docs/experiments.md) and print OA / macro-F1 as mean ± std over seeds."""
@@ -58,6 +66,7 @@ def command(
         figures=figures,
         report=report,
         echo=(lambda _: None) if quiet else click.echo,
+        overwrite=overwrite,
     )
     click.echo(result.table_markdown)
     if result.report_path is not None:

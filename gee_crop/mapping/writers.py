@@ -24,8 +24,8 @@ from rasterio.windows import Window
 
 from gee_crop.atomic import atomic_write, temporary_path
 from gee_crop.classes import CLASSES, NO_CLASS, class_color, class_rgba, class_rgba_table
-from gee_crop.errors import OutputWriteError
 from gee_crop.mapping.tiling import OutputGrid, Tile
+from gee_crop.outputs import write_error
 
 PERCENT = 100
 COG_BLOCK = 512
@@ -46,11 +46,7 @@ def write_atomic(path: Path, write) -> Path:
     try:
         return atomic_write(path, write)
     except GDAL_WRITE_ERRORS as exc:
-        why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise OutputWriteError(
-            f"could not write {path} ({why}); free disk space or choose a writable --out, "
-            "then rerun the same command (finished tiles are kept)"
-        ) from None
+        raise write_error(path, exc, verb="could not write", hint=" (finished tiles are kept)") from None
 
 
 def verify_raster(path: Path, expected: np.ndarray) -> None:

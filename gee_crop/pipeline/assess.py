@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,8 @@ from gee_crop.classes import CLASSES
 from gee_crop.data.regions import read_region
 from gee_crop.earthengine import assessment as ee_assessment
 from gee_crop.earthengine.client import is_asset_id
-from gee_crop.errors import InputError, OutputExistsError
+from gee_crop.errors import InputError
+from gee_crop.outputs import claim_output
 
 DEFAULT_TARGET_SE = 0.01
 DEFAULT_MIN_PER_CLASS = 50
@@ -49,14 +51,20 @@ class DesignResult:
     n_target: int
 
 
-def _check_out(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; give another --out or --overwrite to replace it")
+#: the files of an assessment folder: one of them there means an earlier assessment (--overwrite replaces it).
+ASSESSMENT_FILES = ("assessment.json", "assessment.csv", "areas.png", "areas.svg", "assessment.html")
 
 
-def design(
+def design(map_ref: str, out: str | os.PathLike, *, overwrite: bool = False, **options: Any) -> DesignResult:
+    """Draw a stratified random sample of the map's pixels and write it for labelling (``options``: those
+    of :func:`_design`); ``out`` is locked (``gee_crop.outputs``) and refused if it exists without ``overwrite``."""
+    with claim_output(out, folder=False, overwrite=overwrite):
+        return _design(map_ref, Path(out), **options)
+
+
+def _design(
     map_ref: str,
-    out: str | os.PathLike,
+    out: Path,
     *,
     n: int | None = None,
     target_se: float = DEFAULT_TARGET_SE,
@@ -64,15 +72,11 @@ def design(
     allocation: str = Allocation.PROPORTIONAL,
     min_per_class: int = DEFAULT_MIN_PER_CLASS,
     seed: int = 0,
-    overwrite: bool = False,
     client=None,
     region: str | os.PathLike | None = None,
     scale: float = 10.0,
     classes: tuple[str, ...] = CLASSES,
 ) -> DesignResult:
-    """Draw a stratified random sample of the map's pixels and write it for labelling."""
-    out = Path(out)
-    _check_out(out, overwrite)
     if is_asset_id(map_ref):
         return _design_earthengine(
             map_ref,
@@ -158,20 +162,26 @@ def _design_earthengine(
 
 
 def assess(
+    map_ref: str, out_dir: str | os.PathLike, *, overwrite: bool = False, **options: Any
+) -> tuple[StratifiedEstimates, dict]:
+    """Estimate accuracy and areas of the map from labelled reference points (``options``: those of
+    :func:`_assess`) into ``out_dir``, locked; an earlier assessment there is refused without ``overwrite``."""
+    with claim_output(out_dir, folder=True, overwrite=overwrite, outputs=ASSESSMENT_FILES):
+        return _assess(map_ref, Path(out_dir), **options)
+
+
+def _assess(
     map_ref: str,
-    out_dir: str | os.PathLike,
+    out_dir: Path,
     *,
     reference: str | os.PathLike,
     reference_raster: str | os.PathLike | None = None,
-    overwrite: bool = False,
     client=None,
     region: str | os.PathLike | None = None,
     scale: float = 10.0,
     classes: tuple[str, ...] = CLASSES,
 ) -> tuple[StratifiedEstimates, dict]:
     """Estimate accuracy and areas of the map from labelled reference points; write the results."""
-    out_dir = Path(out_dir)
-    _check_out(out_dir / "assessment.json", overwrite)
     points = read_points(reference)
     warnings: list[str] = []
     source = Path(reference).name

@@ -16,6 +16,7 @@ the graphs assume.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from gee_crop.earthengine.sampling import features_to_frame, series_rows
 from gee_crop.errors import InputError
 from gee_crop.features.composite import composite_pixels
 from gee_crop.features.parity import ParityReport, compare, count_duplicates, even_windows, random_points
+from gee_crop.outputs import claim_output
 from gee_crop.season import Season
 
 DEFAULT_POINTS = 100
@@ -49,8 +51,27 @@ def check_parity(
     threshold: float = CLEAR_THRESHOLD,
     max_gap_bins: int = MAX_GAP_BINS,
     out: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> ParityReport:
-    """Compare server and client composites at ``n_points`` random points of ``region`` (see module)."""
+    """Compare server and client composites at ``n_points`` random points of ``region`` (see module); write
+    the report to ``out`` when given (locked; an existing one is refused without ``overwrite``)."""
+    with claim_output(out, folder=False, overwrite=overwrite) if out is not None else nullcontext():
+        report = _compare(client, region, year, n_points, seed, cloud_band, threshold, max_gap_bins)
+        if out is not None:
+            write_json_atomic(out, {**asdict(report), "agree": report.agree}, indent=2)
+        return report
+
+
+def _compare(
+    client,
+    region: str | os.PathLike,
+    year: int,
+    n_points: int,
+    seed: int,
+    cloud_band: str,
+    threshold: float,
+    max_gap_bins: int,
+) -> ParityReport:
     if n_points < 1:
         raise InputError(f"--points {n_points} must be at least 1 (about 100 is enough)")
     geometry = read_region(Path(region))
@@ -86,6 +107,4 @@ def check_parity(
         report.n_client = len(client_dn)
         report.even_count_windows = even_windows(series, season, threshold)
         compare(report, server, client_dn, where)
-    if out is not None:
-        write_json_atomic(out, {**asdict(report), "agree": report.agree}, indent=2)
     return report

@@ -14,7 +14,6 @@ the paper's 60 m / 60 m / 5 per cell (which would leave a handful of samples). E
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +28,12 @@ from gee_crop.classes import CLASSES, NO_CLASS
 from gee_crop.data.demo import DEMO_BUFFER_M, DEMO_REGION, DEMO_SPACING_M, demo_patch, demo_samples
 from gee_crop.data.splits import spatial_block_split
 from gee_crop.data.table import write_table
-from gee_crop.errors import OutputExistsError
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.export.onnx import export_and_check
 from gee_crop.mapping.engine import run_map
 from gee_crop.mapping.sources import FeatureSource, LocalStackSource
 from gee_crop.models.zoo import zoo_model
+from gee_crop.outputs import claim_output, clear_folder
 from gee_crop.pipeline.assess import assess, design
 from gee_crop.pipeline.evaluate import write_evaluation_files
 from gee_crop.training.evaluate import evaluate_model
@@ -90,16 +89,6 @@ def _counts(series) -> dict[str, int]:
     return {c: int(k) for c, k in zip(CLASSES, counts) if k}
 
 
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise OutputExistsError(
-                f"{out_dir} already exists and is not empty; pass --overwrite or choose another --out"
-            )
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-
 def run_demo(
     out_dir: str | os.PathLike = "demo_output",
     *,
@@ -112,11 +101,19 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole offline workflow on the shipped patch and return its scores.
 
-    ``epochs`` None: DEMO_EPOCHS, a short CropNet schedule for a CPU.
+    ``epochs`` None: DEMO_EPOCHS, a short CropNet schedule for a CPU. ``out_dir`` is locked
+    (``gee_crop.outputs``); a folder that is not empty is refused, or emptied with ``overwrite``.
     """
-    epochs = DEMO_EPOCHS if epochs is None else epochs
     out_dir = Path(out_dir)
-    _prepare_out_dir(out_dir, overwrite)
+    with claim_output(out_dir, folder=True, overwrite=overwrite):
+        if overwrite:
+            clear_folder(out_dir)
+        return _run_demo(out_dir, DEMO_EPOCHS if epochs is None else epochs, seed, with_map, progress, echo)
+
+
+def _run_demo(
+    out_dir: Path, epochs: int, seed: int, with_map: bool, progress: bool, echo: Callable[[str], None]
+) -> DemoResult:
     patch = demo_patch()
     echo(
         f"1/6 sample: {patch.name}, {len(patch.dates)} dates, {patch.shape[0]}×{patch.shape[1]} px "

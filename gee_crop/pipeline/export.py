@@ -12,6 +12,7 @@ from gee_crop.export.ensemble import export_ensemble_and_check
 from gee_crop.export.onnx import export_and_check
 from gee_crop.export.quantize import quantize_exported
 from gee_crop.models.io import ModelLike, read_model_file
+from gee_crop.outputs import claim_output
 
 
 @dataclass(frozen=True)
@@ -41,16 +42,15 @@ def run_export(
     pixels of the demo patch shipped in the package); with ``quantize`` also write NAME.int8.onnx
     calibrated on real samples: ``calibration`` (a sample table of the user's region), else ``table``,
     else the shipped demo pixels. ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl)
-    into ONNX."""
-    data = table if table is not None else demo_pixels()
-    path, diff, n_checked = export_and_check(
-        read_model_file(model), out_path, data, opset=opset, overwrite=overwrite, trust_pickle=trust_pickle
-    )
-    result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
-    if not quantize:
-        return result
-    int8, n_calibration = quantize_exported(path, calibration if calibration is not None else data)
-    return ExportResult(path, result.card_path, result.max_abs_diff, n_checked, int8, n_calibration)
+    into ONNX. The ONNX file is locked (``gee_crop.outputs``) while it is written."""
+    with claim_output(out_path, folder=False, overwrite=overwrite):
+        data = table if table is not None else demo_pixels()
+        path, diff, n_checked = export_and_check(
+            read_model_file(model), out_path, data, opset=opset, overwrite=overwrite, trust_pickle=trust_pickle
+        )
+        return _quantized(
+            ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked), quantize, data, calibration
+        )
 
 
 def run_export_ensemble(
@@ -66,10 +66,19 @@ def run_export_ensemble(
     """Export the torch ``models`` (one contract, e.g. one recipe's seeds) as ONE ONNX graph averaging
     their probabilities, parity-checked against the members' mean torch probabilities on ``table``
     (else the demo pixels); with ``quantize`` also NAME.int8.onnx, calibrated as :func:`run_export`."""
-    data = table if table is not None else demo_pixels()
-    path, diff, n_checked = export_ensemble_and_check(list(models), out_path, data, opset=opset, overwrite=overwrite)
-    result = ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked)
+    with claim_output(out_path, folder=False, overwrite=overwrite):
+        data = table if table is not None else demo_pixels()
+        path, diff, n_checked = export_ensemble_and_check(
+            list(models), out_path, data, opset=opset, overwrite=overwrite
+        )
+        return _quantized(
+            ExportResult(path, path.with_name("model_card.md"), float(diff), n_checked), quantize, data, calibration
+        )
+
+
+def _quantized(result: ExportResult, quantize: bool, data, calibration: str | os.PathLike | None) -> ExportResult:
+    """``result`` with NAME.int8.onnx when ``quantize`` (calibrated on ``calibration``, else ``data``)."""
     if not quantize:
         return result
-    int8, n_calibration = quantize_exported(path, calibration if calibration is not None else data)
-    return ExportResult(path, result.card_path, result.max_abs_diff, n_checked, int8, n_calibration)
+    int8, n_calibration = quantize_exported(result.onnx_path, calibration if calibration is not None else data)
+    return ExportResult(result.onnx_path, result.card_path, result.max_abs_diff, result.n_checked, int8, n_calibration)

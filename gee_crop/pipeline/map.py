@@ -11,6 +11,7 @@ from gee_crop.mapping.engine import MapResult, plan_map, run_map
 from gee_crop.mapping.estimate import MapEstimate, Rates
 from gee_crop.mapping.request import MapRequest
 from gee_crop.models.io import ModelFile
+from gee_crop.outputs import claim_output
 
 #: the Earth Engine client of a dry run: planning sends no request, so it needs no credentials.
 _NOT_CONNECTED = object()
@@ -23,9 +24,11 @@ def pilot_rates(out_dir: Path) -> Rates | None:
 
 
 def run(request: MapRequest) -> MapResult:
-    """``gee-crop map``: open the source the request names and map with its settings."""
-    source, cropland = request.source.open()
-    return run_map(source, ModelFile.read(request.model), request.out_dir, request.settings, cropland=cropland)
+    """``gee-crop map``: open the source the request names and map with its settings, holding the output
+    folder's lock (``gee_crop.outputs``); the engine resumes finished tiles or refuses a finished map."""
+    with claim_output(request.out_dir, folder=True, overwrite=request.settings.overwrite, resumes=True):
+        source, cropland = request.source.open()
+        return run_map(source, ModelFile.read(request.model), request.out_dir, request.settings, cropland=cropland)
 
 
 def plan(request: MapRequest) -> MapEstimate:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from gee_crop.data.sample_jobs import store_part
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.earthengine.pilot import dry_run_lines, pilot_file, run_pilot
-from gee_crop.pipeline.sample import connect, plan
+from gee_crop.outputs import claim_output
+from gee_crop.pipeline.sample import connect, out_table, plan
 
 __all__ = ["dry_run", "pilot"]
 
@@ -16,17 +17,19 @@ def pilot(request: SamplingRequest) -> str:
     """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
     assert request.pilot is not None  # only called for --pilot N
     planned = plan(request)
-    result = run_pilot(
-        connect(request, planned.job),
-        planned.job,
-        planned.out,
-        request.pilot,
-        store_part,
-        export_to=request.export_to,
-        bucket=request.bucket,
-        exports_dir=request.exports_dir,
-        overwrite=request.overwrite,
-    )
+    # OUT.pilot/ is OUT's: the table's lock keeps a full run and a pilot of it apart
+    with claim_output(out_table(planned.out), folder=False, resumes=True):
+        result = run_pilot(
+            connect(request, planned.job),
+            planned.job,
+            planned.out,
+            request.pilot,
+            store_part,
+            export_to=request.export_to,
+            bucket=request.bucket,
+            exports_dir=request.exports_dir,
+            overwrite=request.overwrite,
+        )
     return "\n".join(
         [
             *result.lines(),

@@ -18,7 +18,8 @@ from gee_crop.data.table import write_table
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.sampling import SamplingJob
 from gee_crop.earthengine.tasks import run_tiles
-from gee_crop.errors import InputError, OutputExistsError
+from gee_crop.errors import InputError
+from gee_crop.outputs import claim_output
 from gee_crop.pipeline.defaults import default_season, sample_out_name, sampling_place, season_note
 
 
@@ -51,13 +52,10 @@ def connect(request: SamplingRequest, job: SamplingJob):
     return client
 
 
-def refuse_existing(out: str | Path | None, overwrite: bool) -> Path:
-    """``out`` as a Path; InputError when there is none, OutputExistsError when it exists and
-    ``overwrite`` is not set."""
+def out_table(out: str | Path | None) -> Path:
+    """``out`` as a Path; InputError when there is none."""
     if out is None:
         raise InputError("give --out FILE.parquet: the sample table to write")
-    if Path(out).exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     return Path(out)
 
 
@@ -65,16 +63,24 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
     """Run the sampling ``request`` describes; a one-paragraph summary for the terminal (an Earth
     Engine job first ``echo``-es what it samples, its season and its output)."""
     if request.source is not None:
-        out = refuse_existing(request.out, request.overwrite)
-        series = local_table(request)
-        write_table(series, out)
+        out = out_table(request.out)
+        with claim_output(out, folder=False, overwrite=request.overwrite):  # locked; refused if it exists
+            series = local_table(request)
+            write_table(series, out)
         counts = {c: int((series.crop_class == c).sum()) for c in series.classes}
         listed = ", ".join(f"{c} {n}" for c, n in counts.items() if n)
         return f"wrote {len(series)} samples ({listed}) from {request.source} to {out}"
     planned = plan(request)
     job = planned.job
     echo(f"sampling {job.name}, {planned.note}; writing {planned.out}")
-    out = refuse_existing(planned.out, request.overwrite)
+    out = out_table(planned.out)
+    # the table is refused if it exists; its parts (OUT.parts/, the lock covers them) resume
+    with claim_output(out, folder=False, overwrite=request.overwrite):
+        return _run_job(request, planned, out)
+
+
+def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
+    job = planned.job
     result, ledger = run_tiles(
         connect(request, job),
         job,
@@ -102,7 +108,8 @@ def table_from_exports(request: SamplingRequest) -> str:
     """`gee-crop sample --from-exports FOLDER`: the table of CSVs already exported (e.g. by
     ``ee_scripts/sample.js``); no Earth Engine request, no new task."""
     assert request.from_exports is not None  # only called for --from-exports
-    out = refuse_existing(request.out, request.overwrite)
-    table, n_files = exports_table(request.from_exports, request.cloud_band.value)
-    write_table(table, out)
+    out = out_table(request.out)
+    with claim_output(out, folder=False, overwrite=request.overwrite):
+        table, n_files = exports_table(request.from_exports, request.cloud_band.value)
+        write_table(table, out)
     return f"wrote {len(table)} samples from {n_files} exported CSV files in {request.from_exports} to {out}"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gee_crop.models.zoo import zoo_models
+from gee_crop.outputs import claim_output
 from gee_crop.training.trainer import TrainResult, train
 
 
@@ -23,7 +24,11 @@ def run_train(
     """Train on ``table`` into ``out_dir`` (model file, config.json, history.csv, checkpoint.pt).
 
     ``options`` are fields of ``gee_crop.training.trainer.TrainConfig`` (arch, epochs, seed, ...);
-    ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file.
+    ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file. The run
+    holds ``out_dir``'s lock (``gee_crop.outputs``): a second run into it refuses.
     """
     zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
-    return train(table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, zoo=zoo, **options)
+    with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):  # the trainer resumes or refuses
+        return train(
+            table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, zoo=zoo, **options
+        )

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "gee_crop"
 
 #: Lowest floor first. A room is a top-level module or sub-package of gee_crop.
 FLOORS: tuple[str, ...] = (
-    "config", "errors", "atomic", "season",  # ground floor: constants and enums, errors, atomic writes, the season
+    "config", "errors", "atomic", "outputs", "season",  # ground floor: constants, errors, outputs, the season
     "classes", "types", "countries", "ledger",
     "earthengine",                           # server side: ee graph builders + the one client
     "features",                              # client numerics: cloud, composite, augment, harmonics, spec
