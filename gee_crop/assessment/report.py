@@ -14,7 +14,7 @@ from gee_crop.assessment.estimators import StratifiedEstimates
 from gee_crop.atomic import atomic_write, write_json_atomic, write_text_atomic
 from gee_crop.viz.html import html_page
 from gee_crop.viz.plots import save_figure
-from gee_crop.viz.text import for_html
+from gee_crop.viz.text import for_figure, for_html
 
 CSV_COLUMNS = (
     "class",
@@ -52,7 +52,7 @@ def write_estimates_csv(summary: dict, path: str | os.PathLike) -> Path:
 def plot_areas(estimates: StratifiedEstimates, stem: str | os.PathLike) -> list[Path]:
     """Bars of the pixel-count area and the estimated area (with its 95 % CI) of every class present."""
     present = np.flatnonzero((estimates.mapped_ha > 0) | (estimates.sample_counts.sum(axis=0) > 0))
-    names = [estimates.classes[i] for i in present]
+    names = [for_figure(estimates.classes[i]) for i in present]
     x = np.arange(len(present))
     fig, ax = plt.subplots(figsize=(1.4 * len(present) + 2.5, 3.6))
     ax.bar(x - 0.2, estimates.mapped_ha[present], width=0.4, color="#bbbbbb", label="map pixel count")

@@ -15,10 +15,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.text import Text
 
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_color
 from gee_crop.config import BANDS
+from gee_crop.viz.text import for_figure
 
 FORMATS = ("png", "svg")
 
@@ -27,6 +29,11 @@ def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:
     """Write ``fig`` as ``stem.png`` and ``stem.svg`` (temp file + rename), close it, return the paths."""
     stem = Path(stem)
     paths = []
+    # text from files is drawn as written: no control characters, no mathtext (bad TeX in a class name
+    # would fail the draw); tick labels made at draw time take the rc setting
+    for text in fig.findobj(Text):
+        text.set_text(for_figure(text.get_text()))
+        text.set_parse_math(False)
     try:
         for fmt in FORMATS:
 
@@ -36,7 +43,7 @@ def save_figure(fig, stem: str | os.PathLike, dpi: int = 110) -> list[Path]:
                 )
 
             # SVG text stays text (searchable, smaller); no date, so reruns write identical files
-            with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gee-crop"}):
+            with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gee-crop", "text.parse_math": False}):
                 paths.append(atomic_write(stem.with_name(f"{stem.name}.{fmt}"), write))
     finally:
         plt.close(fig)
@@ -51,7 +58,7 @@ def plot_confusion(
     cm = np.asarray(confusion, dtype=np.int64)
     used = np.flatnonzero((cm.sum(axis=0) + cm.sum(axis=1)) > 0)
     cm = cm[np.ix_(used, used)]
-    names = [class_names[int(i)] for i in used]
+    names = [for_figure(class_names[int(i)]) for i in used]
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     size = 1.6 + 0.75 * len(names)
@@ -201,7 +208,7 @@ def plot_importance_bars(
     order = np.argsort(importances)[::-1][:top]
     fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(order) + 1.2))
     ax.barh(range(len(order))[::-1], importances[order], color="#4a7ab5")
-    ax.set_yticks(range(len(order))[::-1], [names[i] for i in order], fontsize=7)
+    ax.set_yticks(range(len(order))[::-1], [for_figure(names[i]) for i in order], fontsize=7)
     ax.set_xlabel("mean decrease in impurity")
     ax.set_title(title, fontsize=9)
     return save_figure(fig, stem)

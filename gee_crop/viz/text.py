@@ -1,7 +1,8 @@
 """Text from files, made inert for the medium it is shown in: a terminal (:func:`for_terminal`), a Markdown
-file (:func:`for_markdown`) or an HTML page (:func:`for_html`). Class names, sources, regions and titles come
-from model files and results.json, which anyone may write, so every output passes them through the escaper
-of its medium, and only that one (HTML entities in a terminal are noise: ``Tong &amp; Wang``).
+file (:func:`for_markdown`), an HTML page (:func:`for_html`) or a figure (:func:`for_figure`). Class names,
+sources, regions and titles come from model files and results.json, which anyone may write, so every output
+passes them through the escaper of its medium, and only that one (HTML entities in a terminal are noise:
+``Tong &amp; Wang``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def for_markdown(value: object) -> str:
 def for_html(value: object) -> str:
     """``value`` as inert HTML text or attribute value: the terminal's rules, then ``& < > " '`` escaped."""
     return escape(for_terminal(value))
+
+
+def for_figure(value: object) -> str:
+    """``value`` as text a figure draws as it is: the terminal's rules, newlines kept (every glyph exists, and
+    an SVG holds no control character XML forbids). Figures also draw with mathtext off, so ``$`` is a
+    dollar sign (see :func:`gee_crop.viz.plots.save_figure`)."""
+    return for_terminal(value, newlines=True)
 
 
 def escape_strings(value: object, escaper: Callable[[object], str]) -> object:

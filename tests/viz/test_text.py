@@ -4,10 +4,13 @@ hold every kind of sequence a terminal or renderer acts on."""
 from __future__ import annotations
 
 import re
+import warnings
 
+import numpy as np
 import pytest
 
-from gee_crop.viz.text import REPLACEMENT, escape_strings, for_html, for_markdown, for_terminal
+from gee_crop.viz.plots import plot_confusion
+from gee_crop.viz.text import REPLACEMENT, escape_strings, for_figure, for_html, for_markdown, for_terminal
 
 SCRIPT = "<script>alert(1)</script>"
 OSC_TITLE = "\x1b]0;pwned\x07"            # sets the terminal's window title
@@ -56,3 +59,17 @@ def test_escape_strings_reaches_keys_and_nested_values_but_not_numbers():
     value = {SCRIPT: [SCRIPT, 0.5, None, True, {"k": CSI_COLOUR}]}
     assert escape_strings(value, for_html) == {"&lt;script&gt;alert(1)&lt;/script&gt;": [
         "&lt;script&gt;alert(1)&lt;/script&gt;", 0.5, None, True, {"k": REPLACEMENT}]}
+
+
+def test_figure_text_is_inert_and_draws(tmp_path):
+    assert for_figure("$\\frac{$ \x07corn") == f"$\\frac{{$ {REPLACEMENT}corn"  # BEL marked, TeX kept as text
+    assert for_figure("two\nlines") == "two\nlines"
+    names = ["wheat", "$\\frac{$ bad TeX", f"bell\x07{CSI_COLOUR}corn"]  # synthetic hostile class names
+    confusion = np.array([[5, 1, 0], [0, 4, 2], [1, 0, 6]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph or a mathtext failure would raise here
+        png, svg = plot_confusion(confusion, tmp_path / "confusion", title=names[2], class_names=names)
+    text = svg.read_text(encoding="utf-8")
+    assert "\x07" not in text and "\x1b" not in text
+    assert "bad TeX" in text and text.count(REPLACEMENT) >= 2  # names kept, the control characters marked
+    assert png.stat().st_size > 0
