@@ -81,9 +81,7 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
         out,
         store_part,
         mode=request.mode,
-        export_to=request.export_to,
-        bucket=request.bucket,
-        exports_dir=request.exports_dir,
+        target=request.export_target,
         overwrite=request.overwrite,
         wait=not request.no_wait,
     )

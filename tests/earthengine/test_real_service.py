@@ -303,8 +303,8 @@ def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
     ledger.register(tiles)
     calls = []
     fake.task_status = lambda task_id: calls.append(task_id)  # per-task polling must not happen
-    waiting = tasks.run_exports(fake, job, tiles, ledger, store_part, destination="asset", max_queued=4,
-                                          progress=False, sleep=fake.sleep)
+    waiting = tasks.run_exports(fake, job, tiles, ledger, store_part,
+                                tasks.ExportTarget("asset", max_queued=4), progress=False, sleep=fake.sleep)
     assert waiting == [] and calls == []
     assert fake.max_unfinished <= 4 and len(fake.tasks) == len(tiles) == 30
     # one listOperations per pass (each task RUNNING once, then COMPLETED: 2 passes per batch of 4),
@@ -323,8 +323,8 @@ def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
     tiles = dict(list(sampling.job_tiles(job).items())[:8])
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
-    assert tasks.run_exports(fake, job, tiles, ledger, store_part, destination="asset", progress=False,
-                             sleep=fake.sleep) == []
+    assert tasks.run_exports(fake, job, tiles, ledger, store_part, tasks.ExportTarget("asset"),
+                             progress=False, sleep=fake.sleep) == []
     assert fake.max_unfinished == 3 and all(ledger.entry(u)["state"] == "done" for u in tiles)
 
 
