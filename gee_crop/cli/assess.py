@@ -22,19 +22,10 @@ def _client(map_ref: str, project: str | None, service_account_key: str | None):
 def _earthengine_options(command):
     for decorator in reversed(
         (
-            click.option(
-                "--region",
-                type=click.Path(dir_okay=False),
-                default=None,
-                help="Earth Engine map only: GeoJSON polygon to assess (default: the image footprint).",
+            options.region(
+                "Earth Engine map only: GeoJSON polygon to assess (default: the image footprint).", default=None
             ),
-            click.option(
-                "--scale",
-                type=click.FloatRange(min=0, min_open=True),
-                default=10.0,
-                show_default=True,
-                help="Earth Engine map only: pixel size in metres of the areas and the sample.",
-            ),
+            options.scale("Earth Engine map only: pixel size in metres of the areas and the sample.", default=10.0),
             options.project,
             options.service_account_key,
         )
@@ -112,38 +103,31 @@ def command(
 @command.command("design")
 @click.option("--map", "map_ref", required=True, help=MAP_HELP)
 @options.out_file("the sample points for labelling, .csv or .geojson (with an empty `reference` column).")
-@click.option(
-    "--n",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).",
+@options.count(
+    "--n", "Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).", default=None
 )
 @click.option(
     "--target-se",
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
     default=0.01,
-    show_default=True,
     help="Standard error of overall accuracy the sample should reach.",
 )
 @click.option(
     "--expected-ua",
     default="0.8",
-    show_default=True,
     help="Anticipated user's accuracy: one number for all classes, or class=value pairs (corn=0.9,other=0.7).",
 )
 @click.option(
     "--allocation",
     type=click.Choice(["proportional", "equal", "optimal"]),
     default="proportional",
-    show_default=True,
     help="How points are spread over the map classes (optimal = Neyman).",
 )
-@click.option(
+@options.count(
     "--min-per-class",
-    type=click.IntRange(min=0),
+    "At least this many points in every mapped class (capped at its pixel count).",
     default=50,
-    show_default=True,
-    help="At least this many points in every mapped class (capped at its pixel count).",
+    least=0,
 )
 @options.seed
 @options.overwrite

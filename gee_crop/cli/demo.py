@@ -12,14 +12,12 @@ from gee_crop.cli import options
     "the sample tables, models, ONNX file, evaluation and map.",
     required=False,
     default="demo_output",
-    show_default=True,
 )
-@click.option(
+@options.count(
     "--epochs",
-    default=None,
-    type=click.IntRange(min=1),
-    help="CropNet training epochs (default: a short schedule that runs in minutes on a CPU; the "
+    "CropNet training epochs (default: a short schedule that runs in minutes on a CPU; the "
     "paper uses 50 on far more data).",
+    default=None,
 )
 @options.seed
 @click.option("--no-map", is_flag=True, help="Stop after training, evaluation and export.")

@@ -39,9 +39,7 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     default=None,
     help="Draw the insight figures (default: the file's insight.figures, else on).",
 )
-@click.option(
-    "--report/--no-report", default=True, show_default=True, help="Also write DIR/report.html (see `gee-crop report`)."
-)
+@click.option("--report/--no-report", default=True, help="Also write DIR/report.html (see `gee-crop report`).")
 @options.quiet
 def command(
     config: str, out_dir: str, seeds, data_dir: str | None, figures: bool | None, report: bool, quiet: bool

@@ -14,7 +14,6 @@ from gee_crop.cli import options
     "--opset",
     type=click.IntRange(min=13),
     default=17,
-    show_default=True,
     help="ONNX opset of the exported graph (13 or later).",
 )
 @click.option(

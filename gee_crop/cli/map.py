@@ -36,53 +36,33 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.",
     required=False,
 )
-@click.option(
-    "--source",
-    "source_path",
-    type=click.Path(),
-    default=None,
-    help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.",
+@options.source(
+    "Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.", dest="source_path", default=None
 )
 @click.option(
     "--earthengine",
     is_flag=True,
     help="Composite on Earth Engine (the default when --region or --bbox comes without --source).",
 )
-@click.option(
-    "--region",
-    "region_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="GeoJSON polygon to map (default: the whole --source).",
-)
+@options.region("GeoJSON polygon to map (default: the whole --source).", dest="region_path", default=None)
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
 @options.year
 @click.option("--crs", default=None, help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).")
-@click.option(
-    "--scale",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Output pixel size in CRS units (default: the stack's, or 10 m).",
-)
-@click.option(
+@options.scale("Output pixel size in CRS units (default: the stack's, or 10 m).", default=None)
+@options.count(
     "--tile-size",
-    type=click.IntRange(min=1),
+    "Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).",
     default=None,
-    help="Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).",
 )
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), default=512, show_default=True, help="Pixels per onnxruntime call."
-)
-@click.option(
+@options.count("--batch-size", "Pixels per onnxruntime call.", default=512)
+@options.count(
     "--workers",
-    type=click.IntRange(min=1),
+    "Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).",
     default=None,
-    help="Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).",
 )
 @click.option(
     "--scheduler",
     default=Scheduler.LOCAL.value,
-    show_default=True,
     help="'local' (a Dask LocalCluster), 'threads', 'synchronous', or the address of a running "
     "Dask scheduler (tcp://host:8786) whose workers see --model and --source.",
 )
@@ -98,12 +78,12 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     default=None,
     help="Local WorldCover GeoTIFF for --cropland-mask with --source.",
 )
-@click.option(
+@options.count(
     "--max-gap-bins",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Longest run of empty bins to interpolate (default: the model's training value); "
+    "Longest run of empty bins to interpolate (default: the model's training value); "
     "pixels with longer gaps stay unmapped.",
+    default=None,
+    least=0,
 )
 @click.option(
     "--provider",
@@ -115,7 +95,6 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "--precision",
     type=options.choice_of(Precision),
     default=Precision.FP32.value,
-    show_default=True,
     help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).",
 )
 @click.option(
@@ -130,16 +109,13 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "--encoding",
     type=options.choice_of(Encoding),
     default=Encoding.SQRT8.value,
-    show_default=True,
     help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
     "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
     "(2 bytes, DN exact to half a DN).",
 )
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
-    "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing.",
+@options.dry_run(
+    "Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
+    "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing."
 )
 @options.cloud_band
 @options.project

@@ -4,7 +4,10 @@ Commands stack these decorators; choices come from the str Enums of :mod:`gee_cr
 that was renamed keeps its old spelling as a hidden alias, so old command lines keep working.
 
 The ``--out`` rule: a command that writes one file takes ``--out FILE`` (:func:`out_file`), one that
-writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says which.
+writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says which. Other options that
+several commands take with their own help and default (``--region``, ``--source``, ``--scale``,
+``--batch-size``, ...) are made here too, so a flag accepts the same values in every command. Every
+default is shown in ``--help`` (``show_default`` is set once, on the ``gee-crop`` group's context).
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ cloud_band: Decorator = click.option(
     "--cloud-band",
     type=choice_of(CloudBand),
     default=CloudBand.CS.value,
-    show_default=True,
     help="Cloud Score+ band of the clear-sky mask on Earth Engine (METHOD.md: cs).",
 )
 cloud_threshold: Decorator = click.option(
@@ -77,7 +79,6 @@ cloud_threshold: Decorator = click.option(
     hidden_aliases=("--threshold",),
     type=float,
     default=CLEAR_THRESHOLD,
-    show_default=True,
     callback=_clear_threshold,
     help="Clear-sky threshold: a pixel is clear when its Cloud Score+ is >= this, in (0, 1].",
 )
@@ -94,11 +95,10 @@ seed: Decorator = click.option(
     "--seed",
     type=int,
     default=0,
-    show_default=True,
     help="Random seed of sampling, splits and training: the same seed gives the same result.",
 )
 device: Decorator = click.option(
-    "--device", default="auto", show_default=True, help="Torch device: auto (CUDA if available), cpu or cuda[:N]."
+    "--device", default="auto", help="Torch device: auto (CUDA if available), cpu or cuda[:N]."
 )
 quiet: Decorator = click.option(
     "--quiet", is_flag=True, help="No progress bars or progress lines; results are still printed."
@@ -147,3 +147,28 @@ def out_dir(what: str, *, required: bool = True, dest: str = "out_dir", **kwargs
         help=f"DIR (a folder) to write {what}",
         **kwargs,
     )
+
+
+def region(help: str, *, dest: str = "region", **kwargs: Any) -> Decorator:
+    """``--region``: a GeoJSON polygon file; ``help`` says what of it the command uses."""
+    return click.option("--region", dest, type=click.Path(dir_okay=False), help=help, **kwargs)
+
+
+def source(help: str, *, dest: str = "source", **kwargs: Any) -> Decorator:
+    """``--source``: a local raw stack (a file or a folder) instead of Earth Engine."""
+    return click.option("--source", dest, type=click.Path(), help=help, **kwargs)
+
+
+def scale(help: str, default: float | None) -> Decorator:
+    """``--scale``: a pixel size, > 0."""
+    return click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=default, help=help)
+
+
+def dry_run(help: str) -> Decorator:
+    """``--dry-run``: say what a run would do; ``help`` says what is printed."""
+    return click.option("--dry-run", is_flag=True, help=help)
+
+
+def count(flag: str, help: str, *, least: int = 1, **kwargs: Any) -> Decorator:
+    """A whole-number option of at least ``least`` (``--epochs``, ``--batch-size``, ``--max-gap-bins``, ...)."""
+    return click.option(flag, type=click.IntRange(min=least), help=help, **kwargs)

@@ -39,7 +39,6 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     "--arch",
     type=options.choice_of(Arch),
     default=Arch.CROPNET2D.value,
-    show_default=True,
     help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
     "random_forest: RF-500; or a registered backbone.",
 )
@@ -50,45 +49,29 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     default=None,
     help="Feature kind (default: median2d for cropnet2d, median1d otherwise).",
 )
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=EPOCHS,
-    show_default=True,
-    help="Passes over the training samples (METHOD.md: 50).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=BATCH_SIZE,
-    show_default=True,
-    help="Samples per optimisation step.",
-)
-@click.option("--lr", "learning_rate", type=float, default=LEARNING_RATE, show_default=True, help="Adam learning rate.")
+@options.count("--epochs", "Passes over the training samples (METHOD.md: 50).", default=EPOCHS)
+@options.count("--batch-size", "Samples per optimisation step.", default=BATCH_SIZE)
+@click.option("--lr", "learning_rate", type=float, default=LEARNING_RATE, help="Adam learning rate.")
 @click.option(
     "--widths",
     callback=_widths,
     default=",".join(map(str, CROPNET_WIDTHS)),
-    show_default=True,
     help="Channels of the four CropNet blocks.",
 )
 @click.option(
     "--augment/--no-augment",
     default=True,
-    show_default=True,
     help="Random time shift, time scale and magnitude warping per batch (METHOD.md).",
 )
 @click.option(
     "--class-weights/--no-class-weights",
     default=False,
-    show_default=True,
     help="Weight the loss by inverse class frequency.",
 )
 @click.option(
     "--input-scaling",
     type=click.Choice(CLI_SCALINGS),
     default=InputScaling.STANDARD.value,
-    show_default=True,
     help="standard: per-band mean/std of the training reflectance (the paper's); smooth: first a centred "
     "moving mean over neighbouring bins of the 2D medians (median2d features), the transfer "
     "benchmark's recipe (docs/transfer.md). Stored in the model and applied inside it (and its ONNX "
@@ -99,24 +82,18 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     "--val-fraction",
     type=click.FloatRange(0, 1, max_open=True),
     default=0.1,
-    show_default=True,
     help="Share of each class held out for validation.",
 )
 @options.seed
 @options.device
 @options.year
-@click.option(
+@options.count(
     "--window-days",
-    type=click.IntRange(min=1),
     default=None,
     help=f"Length of a median composite window (days) [default: the table's season's, else {WINDOW_DAYS}].",
 )
-@click.option(
-    "--max-gap-bins",
-    type=click.IntRange(min=0),
-    default=MAX_GAP_BINS,
-    show_default=True,
-    help="Drop samples whose longest run of empty bins is longer.",
+@options.count(
+    "--max-gap-bins", "Drop samples whose longest run of empty bins is longer.", default=MAX_GAP_BINS, least=0
 )
 @options.cloud_threshold
 @click.option(
