@@ -3,6 +3,10 @@ stratified sample (Olofsson et al. 2014); ``gee-crop assess design`` draws that 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from gee_crop.cli import options
@@ -13,13 +17,20 @@ MAP_HELP = (
 )
 
 
-def _client(map_ref: str, project: str | None, service_account_key: str | None):
-    from gee_crop.earthengine.client import get_client, is_asset_id
+def _earthengine_options(command: Callable) -> Callable:
+    """The options of a map on Earth Engine (--region, --scale, --project, --service-account-key), handed
+    to ``command`` as one ``on_earthengine``: MAP -> the pipeline's ``client``, ``region`` and ``scale``."""
 
-    return get_client(project, service_account_key=service_account_key) if is_asset_id(map_ref) else None
+    @functools.wraps(command)
+    def with_earthengine(*args: Any, region, scale, project, service_account_key, **kwargs: Any):
+        def on_earthengine(map_ref: str) -> dict[str, Any]:
+            from gee_crop.earthengine.client import get_client, is_asset_id
 
+            client = get_client(project, service_account_key=service_account_key) if is_asset_id(map_ref) else None
+            return {"client": client, "region": region, "scale": scale}
 
-def _earthengine_options(command):
+        return command(*args, on_earthengine=on_earthengine, **kwargs)
+
     for decorator in reversed(
         (
             options.region(
@@ -30,21 +41,19 @@ def _earthengine_options(command):
             options.service_account_key,
         )
     ):
-        command = decorator(command)
-    return command
+        with_earthengine = decorator(with_earthengine)
+    return with_earthengine
 
 
 @click.group("assess", invoke_without_command=True)
 @click.option("--map", "map_ref", default=None, help=MAP_HELP)
-@click.option(
+@options.in_file(
     "--reference",
-    type=click.Path(dir_okay=False),
     default=None,
     help="The points file of `gee-crop assess design` with its reference column filled in (CSV or GeoJSON).",
 )
-@click.option(
+@options.in_file(
     "--reference-raster",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Local map only: read each point's reference class from this GeoTIFF of class indices "
     "(the map's legend and no-class value; points on unlabelled cells are left out) instead of the "
@@ -61,10 +70,7 @@ def command(
     reference_raster,
     out_dir,
     overwrite,
-    region,
-    scale,
-    project,
-    service_account_key,
+    on_earthengine,
 ) -> None:
     """Estimate a map's accuracy and class areas, with 95 % confidence intervals, from reference points.
 
@@ -85,9 +91,7 @@ def command(
         reference=reference,
         reference_raster=reference_raster,
         overwrite=overwrite,
-        client=_client(map_ref, project, service_account_key),
-        region=region,
-        scale=scale,
+        **on_earthengine(map_ref),
     )
     oa, ci = summary["overall_accuracy"], summary["overall_accuracy_ci95"]
     click.echo(f"overall accuracy {100 * oa:.1f} ± {100 * ci:.1f} % on {summary['n_points']} points")
@@ -142,10 +146,7 @@ def design_command(
     min_per_class,
     seed,
     overwrite,
-    region,
-    scale,
-    project,
-    service_account_key,
+    on_earthengine,
 ) -> None:
     """Draw a stratified random sample of MAP's pixels (strata = map classes) for labelling."""
     from gee_crop.pipeline.assess import design
@@ -160,9 +161,7 @@ def design_command(
         min_per_class=min_per_class,
         seed=seed,
         overwrite=overwrite,
-        client=_client(map_ref, project, service_account_key),
-        region=region,
-        scale=scale,
+        **on_earthengine(map_ref),
     )
     total = int(result.points_per_stratum.sum())
     click.echo(

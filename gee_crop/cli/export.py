@@ -16,9 +16,8 @@ from gee_crop.cli import options
     default=17,
     help="ONNX opset of the exported graph (13 or later).",
 )
-@click.option(
+@options.in_file(
     "--table",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Sample table for the parity check (default: pixels of the shipped demo patch).",
 )
@@ -36,9 +35,8 @@ from gee_crop.cli import options
     "(--calibration, else --table, else pixels of the shipped demo patch); about 3x faster on "
     "CPUs with VNNI/AMX.",
 )
-@click.option(
+@options.in_file(
     "--calibration",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Sample table of your region to calibrate the int8 model on (--quantize); best when the "
     "model will map a region unlike the shipped Flanders demo patch.",

@@ -21,11 +21,10 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 
 
 @click.command("map")
-@click.option(
+@options.in_file(
     "--model",
     "model_path",
     default=None,
-    type=click.Path(dir_okay=False),
     help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), a CropNet model.pt to "
     "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
     "Default: the shipped default model (tempcnn-weu, the distilled student of cropnet-weu; "
@@ -72,9 +71,8 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     is_flag=True,
     help="Classify only ESA WorldCover cropland (class 40): on Earth Engine directly, locally from --worldcover.",
 )
-@click.option(
+@options.in_file(
     "--worldcover",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Local WorldCover GeoTIFF for --cropland-mask with --source.",
 )
@@ -91,10 +89,10 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     multiple=True,
     help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).",
 )
-@click.option(
+@options.choice(
     "--precision",
-    type=options.choice_of(Precision),
-    default=Precision.FP32.value,
+    enum=Precision,
+    default=Precision.FP32,
     help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).",
 )
 @click.option(
@@ -105,10 +103,10 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     help="Earth Engine requests kept in flight while earlier tiles are classified (default 8; "
     "each holds one fetched tile in memory; at most the project's 40).",
 )
-@click.option(
+@options.choice(
     "--encoding",
-    type=options.choice_of(Encoding),
-    default=Encoding.SQRT8.value,
+    enum=Encoding,
+    default=Encoding.SQRT8,
     help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
     "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
     "(2 bytes, DN exact to half a DN).",

@@ -123,30 +123,39 @@ SHARED: dict[str, Decorator] = {
 }
 
 
+#: The two kinds of --out: metavar -> (what click.Path accepts, how the help begins).
+_OUT_KINDS: dict[str, tuple[dict[str, bool], str]] = {
+    "FILE": ({"dir_okay": False}, "FILE to write: "),
+    "DIR": ({"file_okay": False}, "DIR (a folder) to write "),
+}
+
+
+def _out(kind: str, what: str, required: bool, dest: str, kwargs: dict[str, Any]) -> Decorator:
+    accepts, begins = _OUT_KINDS[kind]
+    return click.option(
+        "--out", dest, required=required, metavar=kind, type=click.Path(**accepts), help=begins + what, **kwargs
+    )
+
+
 def out_file(what: str, *, required: bool = True, dest: str = "out_path", **kwargs: Any) -> Decorator:
     """``--out FILE`` for a command that writes one file; ``what`` says which file."""
-    return click.option(
-        "--out",
-        dest,
-        required=required,
-        metavar="FILE",
-        type=click.Path(dir_okay=False),
-        help=f"FILE to write: {what}",
-        **kwargs,
-    )
+    return _out("FILE", what, required, dest, kwargs)
 
 
 def out_dir(what: str, *, required: bool = True, dest: str = "out_dir", **kwargs: Any) -> Decorator:
     """``--out DIR`` for a command that writes several files; ``what`` lists them."""
-    return click.option(
-        "--out",
-        dest,
-        required=required,
-        metavar="DIR",
-        type=click.Path(file_okay=False),
-        help=f"DIR (a folder) to write {what}",
-        **kwargs,
-    )
+    return _out("DIR", what, required, dest, kwargs)
+
+
+def in_file(*decls: str, help: str, **kwargs: Any) -> Decorator:
+    """An option naming one file to read (``--table``, ``--calibration``, ``--reference``, ...)."""
+    return click.option(*decls, type=click.Path(dir_okay=False), help=help, **kwargs)
+
+
+def choice(*decls: str, enum: type[Enum], help: str, default: Enum | None = None, **kwargs: Any) -> Decorator:
+    """An option taking one value of a str Enum of :mod:`gee_crop.config` (``default``: a member, or None)."""
+    value = None if default is None else default.value
+    return click.option(*decls, type=choice_of(enum), default=value, help=help, **kwargs)
 
 
 def region(help: str, *, dest: str = "region", **kwargs: Any) -> Decorator:

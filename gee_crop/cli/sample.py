@@ -85,9 +85,8 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     "(default there: the patch's own labels). Polygons get the inward buffer, points are used as they are.",
 )
 @click.option("--label-field", metavar="NAME", help="Field of --labels holding each feature's label value.")
-@click.option(
+@options.in_file(
     "--legend",
-    type=click.Path(dir_okay=False),
     metavar="CSV",
     help="Your legend: columns code,class (label value -> class name, or 'exclude' to drop it). "
     "The class list travels in the table and the model.",
@@ -127,16 +126,16 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @click.option("--buffer-m", type=float, default=INWARD_BUFFER_M, help="Inward buffer of the labels (m).")
 @options.cloud_band
 @options.cloud_threshold
-@click.option(
+@options.choice(
     "--mode",
-    type=options.choice_of(SamplingMode),
-    default=SamplingMode.AUTO.value,
+    enum=SamplingMode,
+    default=SamplingMode.AUTO,
     help="interactive streams small regions; export runs batch tasks (one per tile).",
 )
-@click.option(
+@options.choice(
     "--export-to",
-    type=options.choice_of(ExportDestination),
-    default=ExportDestination.ASSET.value,
+    enum=ExportDestination,
+    default=ExportDestination.ASSET,
     help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
     "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).",
 )
@@ -148,7 +147,7 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @options.service_account_key
 @click.option("--tile-deg", type=float, default=1.0, help="Tile size of the job (deg, multiple of 0.1).")
 @click.option("--tile-scale", type=float, default=1.0, help="Earth Engine tileScale (raise on memory errors).")
-@click.option("--cdl-accuracy", type=click.Path(dir_okay=False), help="Per-state CDL accuracy CSV (USA).")
+@options.in_file("--cdl-accuracy", help="Per-state CDL accuracy CSV (USA).")
 @click.option("--no-accuracy-filter", is_flag=True, help="USA: skip the per-state CDL accuracy filter.")
 @options.seed
 @click.option("--no-wait", is_flag=True, help="Export mode: start/poll tasks once and return (rerun to resume).")

@@ -35,17 +35,17 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.command("train")
 @click.argument("table", type=click.Path(dir_okay=False))
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
-@click.option(
+@options.choice(
     "--arch",
-    type=options.choice_of(Arch),
-    default=Arch.CROPNET2D.value,
+    enum=Arch,
+    default=Arch.CROPNET2D,
     help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
     "random_forest: RF-500; or a registered backbone.",
 )
-@click.option(
+@options.choice(
     "--features",
     "feature_kind",
-    type=options.choice_of(FeatureKind),
+    enum=FeatureKind,
     default=None,
     help="Feature kind (default: median2d for cropnet2d, median1d otherwise).",
 )
@@ -96,10 +96,9 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     "--max-gap-bins", "Drop samples whose longest run of empty bins is longer.", default=MAX_GAP_BINS, least=0
 )
 @options.cloud_threshold
-@click.option(
+@options.in_file(
     "--distill-from",
     "distill_from",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Teacher model.pt: learn its soft probabilities (on the same augmented batches) plus the "
     "labels; e.g. --arch tempcnn --widths 32,64,64,64 for a fast mapping student.",
