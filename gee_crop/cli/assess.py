@@ -107,9 +107,7 @@ def command(
 @command.command("design")
 @click.option("--map", "map_ref", required=True, help=MAP_HELP)
 @options.out_file("the sample points for labelling, .csv or .geojson (with an empty `reference` column).")
-@options.count(
-    "--n", "Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).", default=None
-)
+@options.count("--n", "Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).")
 @click.option(
     "--target-se",
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),

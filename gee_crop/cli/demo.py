@@ -8,16 +8,11 @@ from gee_crop.cli import options
 
 
 @click.command("demo")
-@options.out_dir(
-    "the sample tables, models, ONNX file, evaluation and map.",
-    required=False,
-    default="demo_output",
-)
+@options.out_dir("the sample tables, models, ONNX file, evaluation and map.", required=False, default="demo_output")
 @options.count(
     "--epochs",
     "CropNet training epochs (default: a short schedule that runs in minutes on a CPU; the "
     "paper uses 50 on far more data).",
-    default=None,
 )
 @options.seed
 @click.option("--no-map", is_flag=True, help="Stop after training, evaluation and export.")

@@ -17,9 +17,7 @@ from gee_crop.cli import options
     help="ONNX opset of the exported graph (13 or later).",
 )
 @options.in_file(
-    "--table",
-    default=None,
-    help="Sample table for the parity check (default: pixels of the shipped demo patch).",
+    "--table", default=None, help="Sample table for the parity check (default: pixels of the shipped demo patch)."
 )
 @options.overwrite
 @click.option(

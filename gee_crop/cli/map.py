@@ -51,13 +51,11 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @options.count(
     "--tile-size",
     "Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).",
-    default=None,
 )
 @options.count("--batch-size", "Pixels per onnxruntime call.", default=512)
 @options.count(
     "--workers",
     "Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).",
-    default=None,
 )
 @click.option(
     "--scheduler",
@@ -71,16 +69,11 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     is_flag=True,
     help="Classify only ESA WorldCover cropland (class 40): on Earth Engine directly, locally from --worldcover.",
 )
-@options.in_file(
-    "--worldcover",
-    default=None,
-    help="Local WorldCover GeoTIFF for --cropland-mask with --source.",
-)
+@options.in_file("--worldcover", default=None, help="Local WorldCover GeoTIFF for --cropland-mask with --source.")
 @options.count(
     "--max-gap-bins",
     "Longest run of empty bins to interpolate (default: the model's training value); "
     "pixels with longer gaps stay unmapped.",
-    default=None,
     least=0,
 )
 @click.option(
@@ -89,12 +82,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     multiple=True,
     help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).",
 )
-@options.choice(
-    "--precision",
-    enum=Precision,
-    default=Precision.FP32,
-    help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).",
-)
+@options.choice("--precision", Precision.FP32, "bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).")
 @click.option(
     "--in-flight",
     "in_flight",
@@ -105,9 +93,8 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 )
 @options.choice(
     "--encoding",
-    enum=Encoding,
-    default=Encoding.SQRT8,
-    help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
+    Encoding.SQRT8,
+    "How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
     "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
     "(2 bytes, DN exact to half a DN).",
 )

@@ -152,10 +152,14 @@ def in_file(*decls: str, help: str, **kwargs: Any) -> Decorator:
     return click.option(*decls, type=click.Path(dir_okay=False), help=help, **kwargs)
 
 
-def choice(*decls: str, enum: type[Enum], help: str, default: Enum | None = None, **kwargs: Any) -> Decorator:
-    """An option taking one value of a str Enum of :mod:`gee_crop.config` (``default``: a member, or None)."""
-    value = None if default is None else default.value
-    return click.option(*decls, type=choice_of(enum), default=value, help=help, **kwargs)
+def choice(flag: str, default: Enum, help: str) -> Decorator:
+    """An option taking one value of the str Enum of :mod:`gee_crop.config` whose member ``default`` is."""
+    return click.option(flag, type=choice_of(type(default)), default=default.value, help=help)
+
+
+def switch(name: str, default: bool | None, help: str) -> Decorator:
+    """An on/off pair ``--NAME/--no-NAME`` (``default`` None: the command decides)."""
+    return click.option(f"--{name}/--no-{name}", default=default, help=help)
 
 
 def region(help: str, *, dest: str = "region", **kwargs: Any) -> Decorator:
@@ -178,6 +182,7 @@ def dry_run(help: str) -> Decorator:
     return click.option("--dry-run", is_flag=True, help=help)
 
 
-def count(flag: str, help: str, *, least: int = 1, **kwargs: Any) -> Decorator:
-    """A whole-number option of at least ``least`` (``--epochs``, ``--batch-size``, ``--max-gap-bins``, ...)."""
-    return click.option(flag, type=click.IntRange(min=least), help=help, **kwargs)
+def count(flag: str, help: str, *, default: int | None = None, least: int = 1, **kwargs: Any) -> Decorator:
+    """A whole-number option of at least ``least`` (``--epochs``, ``--batch-size``, ``--max-gap-bins``, ...);
+    ``default`` None: not given (the help says who decides)."""
+    return click.option(flag, type=click.IntRange(min=least), default=default, help=help, **kwargs)

@@ -127,16 +127,12 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @options.cloud_band
 @options.cloud_threshold
 @options.choice(
-    "--mode",
-    enum=SamplingMode,
-    default=SamplingMode.AUTO,
-    help="interactive streams small regions; export runs batch tasks (one per tile).",
+    "--mode", SamplingMode.AUTO, "interactive streams small regions; export runs batch tasks (one per tile)."
 )
 @options.choice(
     "--export-to",
-    enum=ExportDestination,
-    default=ExportDestination.ASSET,
-    help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
+    ExportDestination.ASSET,
+    "Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
     "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).",
 )
 @click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")

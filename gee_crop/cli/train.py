@@ -1,25 +1,16 @@
-"""``gee-crop train``: train CropNet (or a baseline) on a sample table."""
+"""``gee-crop train``: train CropNet (or a baseline) on a sample table (defaults: :mod:`gee_crop.config`)."""
 
 from __future__ import annotations
 
 import click
 
+from gee_crop import config
 from gee_crop.cli import options
-from gee_crop.config import (
-    BATCH_SIZE,
-    CROPNET_WIDTHS,
-    EPOCHS,
-    LEARNING_RATE,
-    MAX_GAP_BINS,
-    Arch,
-    FeatureKind,
-    InputScaling,
-)
 from gee_crop.season import WINDOW_DAYS
 
 #: input scalings offered on the command line: docs/transfer.md finds log scaling breaks the raw-observation
 #: target (BEL19), so it stays an experiment option (``train: {input_scaling: log}``) beside the others.
-CLI_SCALINGS = tuple(s.value for s in InputScaling if s != InputScaling.LOG)
+CLI_SCALINGS = tuple(s.value for s in config.InputScaling if s != config.InputScaling.LOG)
 
 
 def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -37,41 +28,32 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
 @options.choice(
     "--arch",
-    enum=Arch,
-    default=Arch.CROPNET2D,
-    help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
+    config.Arch.CROPNET2D,
+    "cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
     "random_forest: RF-500; or a registered backbone.",
 )
-@options.choice(
+@click.option(
     "--features",
     "feature_kind",
-    enum=FeatureKind,
+    type=options.choice_of(config.FeatureKind),
     default=None,
     help="Feature kind (default: median2d for cropnet2d, median1d otherwise).",
 )
-@options.count("--epochs", "Passes over the training samples (METHOD.md: 50).", default=EPOCHS)
-@options.count("--batch-size", "Samples per optimisation step.", default=BATCH_SIZE)
-@click.option("--lr", "learning_rate", type=float, default=LEARNING_RATE, help="Adam learning rate.")
+@options.count("--epochs", "Passes over the training samples (METHOD.md: 50).", default=config.EPOCHS)
+@options.count("--batch-size", "Samples per optimisation step.", default=config.BATCH_SIZE)
+@click.option("--lr", "learning_rate", type=float, default=config.LEARNING_RATE, help="Adam learning rate.")
 @click.option(
     "--widths",
     callback=_widths,
-    default=",".join(map(str, CROPNET_WIDTHS)),
+    default=",".join(map(str, config.CROPNET_WIDTHS)),
     help="Channels of the four CropNet blocks.",
 )
-@click.option(
-    "--augment/--no-augment",
-    default=True,
-    help="Random time shift, time scale and magnitude warping per batch (METHOD.md).",
-)
-@click.option(
-    "--class-weights/--no-class-weights",
-    default=False,
-    help="Weight the loss by inverse class frequency.",
-)
+@options.switch("augment", True, "Random time shift, time scale and magnitude warping per batch (METHOD.md).")
+@options.switch("class-weights", False, "Weight the loss by inverse class frequency.")
 @click.option(
     "--input-scaling",
     type=click.Choice(CLI_SCALINGS),
-    default=InputScaling.STANDARD.value,
+    default=config.InputScaling.STANDARD.value,
     help="standard: per-band mean/std of the training reflectance (the paper's); smooth: first a centred "
     "moving mean over neighbouring bins of the 2D medians (median2d features), the transfer "
     "benchmark's recipe (docs/transfer.md). Stored in the model and applied inside it (and its ONNX "
@@ -89,11 +71,10 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @options.year
 @options.count(
     "--window-days",
-    default=None,
     help=f"Length of a median composite window (days) [default: the table's season's, else {WINDOW_DAYS}].",
 )
 @options.count(
-    "--max-gap-bins", "Drop samples whose longest run of empty bins is longer.", default=MAX_GAP_BINS, least=0
+    "--max-gap-bins", "Drop samples whose longest run of empty bins is longer.", default=config.MAX_GAP_BINS, least=0
 )
 @options.cloud_threshold
 @options.in_file(
