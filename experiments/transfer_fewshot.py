@@ -54,6 +54,7 @@ from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.types import SamplingRules
 from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabilities
 from gee_crop.models.io import load_model
 from gee_crop.season import Season
@@ -169,7 +170,7 @@ def fold_classes(series: SampleSeries) -> SampleSeries:
 def read_domain(reader: str, path: Path) -> SampleSeries:
     """A domain's usable samples (the gap rule of CONTRACT), on the common calendar, classes folded."""
     if reader == "patch":
-        series = sample_from_files(path, region="BEL", buffer_m=20, spacing_m=30, per_cell=400)
+        series = sample_from_files(path, region="BEL", rules=SamplingRules(buffer_m=20, spacing_m=30, per_cell=400))
     else:
         series = read_worldcereal(path)
     series = fold_classes(on_common_year(series))

@@ -33,6 +33,7 @@ from gee_crop.earthengine import tasks
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.offline_ee import algorithms_json_path
 from gee_crop.testing.paths import REPO_ROOT
+from gee_crop.types import SamplingRules
 
 PARIS = (2.35, 48.85)
 BOX = [2.3, 48.8, 2.4, 48.9]
@@ -226,7 +227,7 @@ def test_code_editor_hand_off_reads_the_scripts_csvs_without_earth_engine(tmp_pa
 def _tile_rows() -> ee.FeatureCollection:
     labs = labels.reference_labels(country_spec("FRA"), 2019, project="p")
     return sampling.sampling_graph(labs, ee.Geometry.Rectangle(BOX), dt.date(2019, 1, 1), dt.date(2020, 1, 1),
-                                   per_cell=20, buffer_m=0)
+                                   SamplingRules(per_cell=20, buffer_m=0))
 
 
 # 7 ------------------------------------------------------------------------------ labels on their 10 m grid
