@@ -54,7 +54,6 @@ from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
-from gee_crop.types import SamplingRules
 from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabilities
 from gee_crop.models.io import load_model
 from gee_crop.season import Season
@@ -63,7 +62,7 @@ from gee_crop.training.dataset import series_features
 from gee_crop.training.loop import logits_of
 from gee_crop.training.metrics import classification_report
 from gee_crop.training.trainer import train
-from gee_crop.types import SampleSeries, concat
+from gee_crop.types import SampleSeries, SamplingRules, concat
 
 #: target sample counts of the curve.
 N_LABELS = (0, 20, 50, 100, 200)
