@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import cast
 
-import numpy as np
 import torch
 from torch import nn
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS, CROPNET_WIDTHS
-from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
+from gee_crop.models.normalization import NormalizedModel
 from gee_crop.season import Season
 
 
@@ -41,7 +40,7 @@ def _block(
     )
 
 
-class _CropNet(nn.Module):
+class _CropNet(NormalizedModel):
     """Shared body: four blocks, stride 2 in the first conv of blocks 1 and 3 (METHOD.md), GAP, linear."""
 
     _conv: type[nn.Module]
@@ -51,9 +50,7 @@ class _CropNet(nn.Module):
     _pool: Callable[..., torch.Tensor]
 
     def __init__(self, n_channels_norm: int, n_classes: int, widths: Sequence[int], dropout: float) -> None:
-        super().__init__()
-        self.normalization = InputNormalization(n_channels_norm, self._axis)
-        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
+        super().__init__(n_channels_norm, self._axis)
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4:
             raise ValueError(f"CropNet has four blocks; got widths {widths}")
@@ -64,10 +61,6 @@ class _CropNet(nn.Module):
             c_in = width
         self.blocks = nn.Sequential(*blocks)
         self.classifier = nn.Linear(widths[-1], n_classes)
-
-    def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Store the training reflectance mean/std (per band for 2D, per feature for 1D)."""
-        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.blocks(self.normalization(x))

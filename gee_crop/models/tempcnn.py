@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS
-from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
+from gee_crop.models.normalization import NormalizedModel
 from gee_crop.season import Season
 
 #: conv widths of the three temporal convolutions and the hidden dense units.
@@ -44,7 +43,7 @@ def _time_steps(n_bins: int) -> int:
     return t
 
 
-class TempCNN(nn.Module):
+class TempCNN(NormalizedModel):
     """Input ``(N, 1, n_bands, n_bins)`` reflectance; output logits ``(N, n_classes)``.
 
     ``widths``: the three convolution widths and the hidden dense units (four numbers, as the
@@ -59,9 +58,7 @@ class TempCNN(nn.Module):
         widths: Sequence[int] = TEMPCNN_WIDTHS,
         dropout: float = 0.1,
     ) -> None:
-        super().__init__()
-        self.normalization = InputNormalization(n_bands, axis=-2)
-        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
+        super().__init__(n_bands, axis=-2)
         widths = tuple(int(w) for w in (widths or TEMPCNN_WIDTHS))
         if len(widths) != 4:
             raise ValueError(f"TempCNN takes three convolution widths and the hidden units; got widths {widths}")
@@ -79,10 +76,6 @@ class TempCNN(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(widths[3], n_classes),
         )
-
-    def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Store the per-band training reflectance mean/std ((n_bands,) each)."""
-        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the bands become the channels: axis -2 of (N, bands, t), where the normalization reads them
