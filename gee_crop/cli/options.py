@@ -123,18 +123,17 @@ SHARED: dict[str, Decorator] = {
 }
 
 
-#: The two kinds of --out: metavar -> (what click.Path accepts, how the help begins).
-_OUT_KINDS: dict[str, tuple[dict[str, bool], str]] = {
-    "FILE": ({"dir_okay": False}, "FILE to write: "),
-    "DIR": ({"file_okay": False}, "DIR (a folder) to write "),
+#: The two kinds of --out: metavar -> (whether it may be a file, a folder; how the help begins).
+_OUT_KINDS: dict[str, tuple[bool, bool, str]] = {
+    "FILE": (True, False, "FILE to write: "),
+    "DIR": (False, True, "DIR (a folder) to write "),
 }
 
 
 def _out(kind: str, what: str, required: bool, dest: str, kwargs: dict[str, Any]) -> Decorator:
-    accepts, begins = _OUT_KINDS[kind]
-    return click.option(
-        "--out", dest, required=required, metavar=kind, type=click.Path(**accepts), help=begins + what, **kwargs
-    )
+    file_okay, dir_okay, begins = _OUT_KINDS[kind]
+    path = click.Path(file_okay=file_okay, dir_okay=dir_okay)
+    return click.option("--out", dest, required=required, metavar=kind, type=path, help=begins + what, **kwargs)
 
 
 def out_file(what: str, *, required: bool = True, dest: str = "out_path", **kwargs: Any) -> Decorator:
