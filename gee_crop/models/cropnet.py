@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS, CROPNET_WIDTHS
+from gee_crop.config import CROPNET_WIDTHS
+from gee_crop.models.matrix import MedianMatrixNet
 from gee_crop.models.normalization import NormalizedModel
-from gee_crop.season import Season
 
 
 def _block(
@@ -49,8 +49,8 @@ class _CropNet(NormalizedModel):
     _axis: int
     _pool: Callable[..., torch.Tensor]
 
-    def __init__(self, n_channels_norm: int, n_classes: int, widths: Sequence[int], dropout: float) -> None:
-        super().__init__(n_channels_norm, self._axis)
+    def build(self, n_classes: int, widths: Sequence[int], dropout: float) -> None:
+        """The four blocks and the linear classifier, after the normalization."""
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4:
             raise ValueError(f"CropNet has four blocks; got widths {widths}")
@@ -68,7 +68,7 @@ class _CropNet(NormalizedModel):
         return self.classifier(self._pool(features, 1).flatten(1))
 
 
-class CropNet2D(_CropNet):
+class CropNet2D(_CropNet, MedianMatrixNet):
     """CropNet on the 10 x t median matrix.
 
     Input ``(N, 1, n_bands, t)`` float32 reflectance (DN / 1e4, bands in config.BANDS order);
@@ -77,17 +77,7 @@ class CropNet2D(_CropNet):
 
     _conv, _norm, _drop, _axis = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d, -2
     _pool = staticmethod(nn.functional.adaptive_avg_pool2d)
-
-    def __init__(
-        self,
-        n_bands: int = len(BANDS),
-        n_bins: int = Season().n_bins,
-        n_classes: int = len(CLASSES),
-        widths: Sequence[int] = CROPNET_WIDTHS,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(n_bands, n_classes, widths, dropout)
-        self.n_bands, self.n_bins = n_bands, n_bins
+    default_widths = CROPNET_WIDTHS
 
 
 class CropNet1D(_CropNet):
@@ -106,8 +96,9 @@ class CropNet1D(_CropNet):
         widths: Sequence[int] = CROPNET_WIDTHS,
         dropout: float = 0.1,
     ) -> None:
-        super().__init__(n_features, n_classes, widths, dropout)
+        super().__init__(n_features, self._axis)
         self.n_features = n_features
+        self.build(n_classes, widths, dropout)
 
 
 def count_parameters(model: nn.Module) -> int:

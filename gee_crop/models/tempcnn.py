@@ -17,10 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS
-from gee_crop.models.normalization import NormalizedModel
-from gee_crop.season import Season
+from gee_crop.models.matrix import MedianMatrixNet
 
 #: conv widths of the three temporal convolutions and the hidden dense units.
 TEMPCNN_WIDTHS: tuple[int, ...] = (32, 64, 64, 64)
@@ -43,27 +40,21 @@ def _time_steps(n_bins: int) -> int:
     return t
 
 
-class TempCNN(NormalizedModel):
+class TempCNN(MedianMatrixNet):
     """Input ``(N, 1, n_bands, n_bins)`` reflectance; output logits ``(N, n_classes)``.
 
     ``widths``: the three convolution widths and the hidden dense units (four numbers, as the
     ``--widths`` option of ``gee-crop train`` gives them).
     """
 
-    def __init__(
-        self,
-        n_bands: int = len(BANDS),
-        n_bins: int = Season().n_bins,
-        n_classes: int = len(CLASSES),
-        widths: Sequence[int] = TEMPCNN_WIDTHS,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(n_bands, axis=-2)
-        widths = tuple(int(w) for w in (widths or TEMPCNN_WIDTHS))
+    default_widths = TEMPCNN_WIDTHS
+
+    def build(self, n_classes: int, widths: Sequence[int], dropout: float) -> None:
+        """Three temporal convolutions, then the hidden dense layer and the logits."""
+        widths = tuple(int(w) for w in (widths or self.default_widths))
         if len(widths) != 4:
             raise ValueError(f"TempCNN takes three convolution widths and the hidden units; got widths {widths}")
-        self.n_bands, self.n_bins = n_bands, n_bins
-        c_in, layers = n_bands, []
+        c_in, layers = self.n_bands, []
         for width, kernel, stride in zip(widths[:3], _KERNELS, _STRIDES):
             layers.append(_conv(c_in, width, kernel, stride))
             c_in = width
@@ -71,7 +62,7 @@ class TempCNN(NormalizedModel):
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(dropout),
-            nn.Linear(c_in * _time_steps(n_bins), widths[3]),
+            nn.Linear(c_in * _time_steps(self.n_bins), widths[3]),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(widths[3], n_classes),
