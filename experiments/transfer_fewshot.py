@@ -62,7 +62,7 @@ from gee_crop.training.dataset import series_features
 from gee_crop.training.loop import logits_of
 from gee_crop.training.metrics import classification_report
 from gee_crop.training.trainer import train
-from gee_crop.types import SampleSeries, concat
+from gee_crop.types import SampleSeries, SamplingRules, concat
 
 #: target sample counts of the curve.
 N_LABELS = (0, 20, 50, 100, 200)
@@ -169,7 +169,7 @@ def fold_classes(series: SampleSeries) -> SampleSeries:
 def read_domain(reader: str, path: Path) -> SampleSeries:
     """A domain's usable samples (the gap rule of CONTRACT), on the common calendar, classes folded."""
     if reader == "patch":
-        series = sample_from_files(path, region="BEL", buffer_m=20, spacing_m=30, per_cell=400)
+        series = sample_from_files(path, region="BEL", rules=SamplingRules(buffer_m=20, spacing_m=30, per_cell=400))
     else:
         series = read_worldcereal(path)
     series = fold_classes(on_common_year(series))

@@ -3,6 +3,7 @@ series; the sample table in memory) and :class:`RawStack` (a raw dated raster st
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,8 +11,30 @@ import numpy as np
 from pyproj import Transformer
 
 from gee_crop.classes import CLASSES, Legend, class_indices
-from gee_crop.config import BANDS
+from gee_crop.config import BANDS, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SAMPLES_PER_CELL_DEFAULT
 from gee_crop.season import Season
+
+
+@dataclass(frozen=True)
+class SamplingRules:
+    """METHOD.md "Sampling", the same on Earth Engine and on a local stack: the labels' inward buffer
+    (step 1), then per ``cell_deg`` x ``cell_deg`` WGS84 cell at most ``per_cell`` points at least
+    ``spacing_m`` apart, drawn with ``seed`` (step 3)."""
+
+    buffer_m: float = INWARD_BUFFER_M
+    cell_deg: float = GRID_CELL_DEG
+    spacing_m: float = SAMPLE_SPACING_M
+    per_cell: int = SAMPLES_PER_CELL_DEFAULT
+    seed: int = 0
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The rules' names (as options of an experiment file's ``sampling``)."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+
+#: The paper's sampling rules.
+PAPER_RULES = SamplingRules()
 
 
 @dataclass

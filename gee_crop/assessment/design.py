@@ -9,6 +9,7 @@ a minimum per stratum so that rare classes get enough points for their user's ac
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -134,16 +135,24 @@ def expected_accuracies(value: str | float | None, classes: tuple[str, ...]) -> 
     return ua
 
 
+DEFAULT_TARGET_SE = 0.01
+DEFAULT_MIN_PER_CLASS = 50
+
+
+@dataclass(frozen=True)
+class SampleDesign:
+    """How large the reference sample is and how it is spread over the strata: built once from the
+    options of ``assess design`` and used whole by the local and the Earth Engine path."""
+
+    n: int | None = None  # None: sized for target_se from the expected accuracies
+    target_se: float = DEFAULT_TARGET_SE
+    expected_ua: str | float | None = None
+    allocation: str = Allocation.PROPORTIONAL
+    min_per_class: int = DEFAULT_MIN_PER_CLASS
+
+
 def points_per_stratum(
-    stratum_sizes: np.ndarray,
-    classes: tuple[str, ...],
-    *,
-    n: int | None,
-    target_se: float,
-    expected_ua: str | float | None,
-    allocation: str,
-    min_per_class: int,
-    available: np.ndarray,
+    stratum_sizes: np.ndarray, classes: tuple[str, ...], design: SampleDesign, available: np.ndarray
 ) -> tuple[np.ndarray, int]:
     """Points per stratum and the total n (given, or sized for ``target_se`` from the expected accuracies).
     InputError when no stratum has a pixel (an all-nodata map, or a region beside it)."""
@@ -151,7 +160,7 @@ def points_per_stratum(
     if not (np.isfinite(sizes).all() and sizes.sum() > 0):
         raise InputError(NO_CLASSIFIED_PIXEL)
     weights = sizes / sizes.sum()
-    ua = expected_accuracies(expected_ua, classes)
-    total = int(n) if n is not None else sample_size(weights, ua, target_se)
-    counts = allocate(total, available, allocation, expected_ua=ua, min_per_class=min_per_class)
+    ua = expected_accuracies(design.expected_ua, classes)
+    total = int(design.n) if design.n is not None else sample_size(weights, ua, design.target_se)
+    counts = allocate(total, available, design.allocation, expected_ua=ua, min_per_class=design.min_per_class)
     return counts, total

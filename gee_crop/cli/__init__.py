@@ -2,7 +2,8 @@
 ``gee_crop.pipeline`` function and prints; shared options are defined once in ``options.py``.
 
 Exit codes: 0 done; 1 a user error in the data or files (GeeCropError, printed on one line);
-2 a usage error (click's: unknown option, bad value, missing argument)."""
+2 a usage error (click's: unknown option, bad value, missing argument). Every command shows its
+options' defaults in ``--help`` (the group's context sets ``show_default`` for all of them)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class GeeCropGroup(click.Group):
             sys.exit(USER_ERROR)
 
 
-@click.group(cls=GeeCropGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GeeCropGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="gee-crop")
 def main() -> None:
     """Crop-type maps anywhere on Earth: sample on Earth Engine, composite 5-day medians,

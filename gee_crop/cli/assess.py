@@ -3,6 +3,10 @@ stratified sample (Olofsson et al. 2014); ``gee-crop assess design`` draws that 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from gee_crop.cli import options
@@ -13,47 +17,43 @@ MAP_HELP = (
 )
 
 
-def _client(map_ref: str, project: str | None, service_account_key: str | None):
-    from gee_crop.earthengine.client import get_client, is_asset_id
+def _earthengine_options(command: Callable) -> Callable:
+    """The options of a map on Earth Engine (--region, --scale, --project, --service-account-key), handed
+    to ``command`` as one ``on_earthengine``: MAP -> the pipeline's ``client``, ``region`` and ``scale``."""
 
-    return get_client(project, service_account_key=service_account_key) if is_asset_id(map_ref) else None
+    @functools.wraps(command)
+    def with_earthengine(*args: Any, region, scale, project, service_account_key, **kwargs: Any):
+        def on_earthengine(map_ref: str) -> dict[str, Any]:
+            from gee_crop.earthengine.client import get_client, is_asset_id
 
+            client = get_client(project, service_account_key=service_account_key) if is_asset_id(map_ref) else None
+            return {"client": client, "region": region, "scale": scale}
 
-def _earthengine_options(command):
+        return command(*args, on_earthengine=on_earthengine, **kwargs)
+
     for decorator in reversed(
         (
-            click.option(
-                "--region",
-                type=click.Path(dir_okay=False),
-                default=None,
-                help="Earth Engine map only: GeoJSON polygon to assess (default: the image footprint).",
+            options.region(
+                "Earth Engine map only: GeoJSON polygon to assess (default: the image footprint).", default=None
             ),
-            click.option(
-                "--scale",
-                type=options.positive_float(),
-                default=10.0,
-                show_default=True,
-                help="Earth Engine map only: pixel size in metres of the areas and the sample.",
-            ),
+            options.scale("Earth Engine map only: pixel size in metres of the areas and the sample.", default=10.0),
             options.project,
             options.service_account_key,
         )
     ):
-        command = decorator(command)
-    return command
+        with_earthengine = decorator(with_earthengine)
+    return with_earthengine
 
 
 @click.group("assess", invoke_without_command=True)
 @click.option("--map", "map_ref", default=None, help=MAP_HELP)
-@click.option(
+@options.in_file(
     "--reference",
-    type=click.Path(dir_okay=False),
     default=None,
     help="The points file of `gee-crop assess design` with its reference column filled in (CSV or GeoJSON).",
 )
-@click.option(
+@options.in_file(
     "--reference-raster",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Local map only: read each point's reference class from this GeoTIFF of class indices "
     "(the map's legend and no-class value; points on unlabelled cells are left out) instead of the "
@@ -70,10 +70,7 @@ def command(
     reference_raster,
     out_dir,
     overwrite,
-    region,
-    scale,
-    project,
-    service_account_key,
+    on_earthengine,
 ) -> None:
     """Estimate a map's accuracy and class areas, with 95 % confidence intervals, from reference points.
 
@@ -94,9 +91,7 @@ def command(
         reference=reference,
         reference_raster=reference_raster,
         overwrite=overwrite,
-        client=_client(map_ref, project, service_account_key),
-        region=region,
-        scale=scale,
+        **on_earthengine(map_ref),
     )
     from gee_crop.viz.text import for_terminal  # class names and warnings come from the map's and the points' files
 
@@ -115,38 +110,29 @@ def command(
 @command.command("design")
 @click.option("--map", "map_ref", required=True, help=MAP_HELP)
 @options.out_file("the sample points for labelling, .csv or .geojson (with an empty `reference` column).")
-@click.option(
-    "--n",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).",
-)
+@options.count("--n", "Total sample size (default: from --target-se and --expected-ua, Olofsson et al. 2014 eq. 13).")
 @click.option(
     "--target-se",
     type=options.FiniteFloat(min=0, max=1, min_open=True, max_open=True),
     default=0.01,
-    show_default=True,
     help="Standard error of overall accuracy the sample should reach.",
 )
 @click.option(
     "--expected-ua",
     default="0.8",
-    show_default=True,
     help="Anticipated user's accuracy: one number for all classes, or class=value pairs (corn=0.9,other=0.7).",
 )
 @click.option(
     "--allocation",
     type=click.Choice(["proportional", "equal", "optimal"]),
     default="proportional",
-    show_default=True,
     help="How points are spread over the map classes (optimal = Neyman).",
 )
-@click.option(
+@options.count(
     "--min-per-class",
-    type=click.IntRange(min=0),
+    "At least this many points in every mapped class (capped at its pixel count).",
     default=50,
-    show_default=True,
-    help="At least this many points in every mapped class (capped at its pixel count).",
+    least=0,
 )
 @options.seed
 @options.overwrite
@@ -161,10 +147,7 @@ def design_command(
     min_per_class,
     seed,
     overwrite,
-    region,
-    scale,
-    project,
-    service_account_key,
+    on_earthengine,
 ) -> None:
     """Draw a stratified random sample of MAP's pixels (strata = map classes) for labelling."""
     from gee_crop.pipeline.assess import design
@@ -179,9 +162,7 @@ def design_command(
         min_per_class=min_per_class,
         seed=seed,
         overwrite=overwrite,
-        client=_client(map_ref, project, service_account_key),
-        region=region,
-        scale=scale,
+        **on_earthengine(map_ref),
     )
     total = int(result.points_per_stratum.sum())
     click.echo(

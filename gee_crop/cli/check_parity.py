@@ -12,15 +12,9 @@ DEFAULT_YEAR = 2023
 
 
 @click.command("check-parity")
-@click.option("--region", required=True, type=click.Path(dir_okay=False), help="GeoJSON polygon (WGS84) to check.")
+@options.region("GeoJSON polygon (WGS84) to check.", required=True)
 @options.year
-@click.option(
-    "--points",
-    type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Random points of the region where the two composites are compared.",
-)
+@options.count("--points", "Random points of the region where the two composites are compared.", default=100)
 @options.cloud_band
 @options.cloud_threshold
 @options.project

@@ -8,17 +8,10 @@ from gee_crop.cli import options
 
 
 @click.command("demo")
-@options.out_dir(
-    "the sample tables, models, ONNX file, evaluation and map.",
-    required=False,
-    default="demo_output",
-    show_default=True,
-)
-@click.option(
+@options.out_dir("the sample tables, models, ONNX file, evaluation and map.", required=False, default="demo_output")
+@options.count(
     "--epochs",
-    default=None,
-    type=click.IntRange(min=1),
-    help="CropNet training epochs (default: a short schedule that runs in minutes on a CPU; the "
+    "CropNet training epochs (default: a short schedule that runs in minutes on a CPU; the "
     "paper uses 50 on far more data).",
 )
 @options.seed

@@ -34,14 +34,8 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     default=None,
     help="Base folder of relative dataset paths (default: the file's data_dir, relative to the file).",
 )
-@click.option(
-    "--figures/--no-figures",
-    default=None,
-    help="Draw the insight figures (default: the file's insight.figures, else on).",
-)
-@click.option(
-    "--report/--no-report", default=True, show_default=True, help="Also write DIR/report.html (see `gee-crop report`)."
-)
+@options.switch("figures", None, "Draw the insight figures (default: the file's insight.figures, else on).")
+@options.switch("report", True, "Also write DIR/report.html (see `gee-crop report`).")
 @options.overwrite
 @options.quiet
 def command(

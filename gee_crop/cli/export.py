@@ -14,14 +14,10 @@ from gee_crop.cli import options
     "--opset",
     type=options.OpsetRange(),
     default=17,
-    show_default=True,
     help="ONNX opset of the exported graph, from 13 to the highest the installed torch and onnx write.",
 )
-@click.option(
-    "--table",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Sample table for the parity check (default: pixels of the shipped demo patch).",
+@options.in_file(
+    "--table", default=None, help="Sample table for the parity check (default: pixels of the shipped demo patch)."
 )
 @options.overwrite
 @click.option(
@@ -37,9 +33,8 @@ from gee_crop.cli import options
     "(--calibration, else --table, else pixels of the shipped demo patch); about 3x faster on "
     "CPUs with VNNI/AMX.",
 )
-@click.option(
+@options.in_file(
     "--calibration",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Sample table of your region to calibrate the int8 model on (--quantize); best when the "
     "model will map a region unlike the shipped Flanders demo patch.",

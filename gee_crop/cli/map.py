@@ -21,11 +21,10 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 
 
 @click.command("map")
-@click.option(
+@options.in_file(
     "--model",
     "model_path",
     default=None,
-    type=click.Path(dir_okay=False),
     help="ONNX model written by `gee-crop export` (fp32 or --quantize int8), a CropNet model.pt to "
     "run on torch (see --precision), or the name of a shipped model (`gee-crop models`). "
     "Default: the shipped default model (tempcnn-weu, the distilled student of cropnet-weu; "
@@ -36,25 +35,15 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "Default: REGION_map for --region REGION.geojson, STACK_map for --source STACK.",
     required=False,
 )
-@click.option(
-    "--source",
-    "source_path",
-    type=click.Path(),
-    default=None,
-    help="Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.",
+@options.source(
+    "Local raw S2 L2A stack: an Earth Engine patch folder, NetCDF, Zarr or GeoTIFF.", dest="source_path", default=None
 )
 @click.option(
     "--earthengine",
     is_flag=True,
     help="Composite on Earth Engine (the default when --region or --bbox comes without --source).",
 )
-@click.option(
-    "--region",
-    "region_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="GeoJSON polygon to map (default: the whole --source).",
-)
+@options.region("GeoJSON polygon to map (default: the whole --source).", dest="region_path", default=None)
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
 @options.year
 @click.option(
@@ -63,31 +52,19 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     default=None,
     help="Output CRS, e.g. EPSG:32631 (default: the stack's, or the UTM zone).",
 )
-@click.option(
-    "--scale",
-    type=options.positive_float(),
-    default=None,
-    help="Output pixel size in CRS units (default: the stack's, or 10 m).",
-)
-@click.option(
+@options.scale("Output pixel size in CRS units (default: the stack's, or 10 m).", default=None)
+@options.count(
     "--tile-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).",
+    "Tile side in pixels (default 256 local; the largest under 48 MiB per request on Earth Engine).",
 )
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), default=512, show_default=True, help="Pixels per onnxruntime call."
-)
-@click.option(
+@options.count("--batch-size", "Pixels per onnxruntime call.", default=512)
+@options.count(
     "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).",
+    "Tiles processed at once (default: one per CPU core; onnxruntime gets cores / workers threads).",
 )
 @click.option(
     "--scheduler",
     default=Scheduler.LOCAL.value,
-    show_default=True,
     help="'local' (a Dask LocalCluster), 'threads', 'synchronous', or the address of a running "
     "Dask scheduler (tcp://host:8786) whose workers see --model and --source.",
 )
@@ -97,18 +74,12 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     is_flag=True,
     help="Classify only ESA WorldCover cropland (class 40): on Earth Engine directly, locally from --worldcover.",
 )
-@click.option(
-    "--worldcover",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Local WorldCover GeoTIFF for --cropland-mask with --source.",
-)
-@click.option(
+@options.in_file("--worldcover", default=None, help="Local WorldCover GeoTIFF for --cropland-mask with --source.")
+@options.count(
     "--max-gap-bins",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Longest run of empty bins to interpolate (default: the model's training value); "
+    "Longest run of empty bins to interpolate (default: the model's training value); "
     "pixels with longer gaps stay unmapped.",
+    least=0,
 )
 @click.option(
     "--provider",
@@ -116,13 +87,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     multiple=True,
     help="onnxruntime execution provider(s), e.g. CUDAExecutionProvider (default: best available).",
 )
-@click.option(
-    "--precision",
-    type=options.choice_of(Precision),
-    default=Precision.FP32.value,
-    show_default=True,
-    help="bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).",
-)
+@options.choice("--precision", Precision.FP32, "bf16 runs a model.pt on torch (CPUs with AVX-512 BF16/AMX, CUDA GPUs).")
 @click.option(
     "--in-flight",
     "in_flight",
@@ -131,20 +96,16 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     help="Earth Engine requests kept in flight while earlier tiles are classified (default 8; "
     "each holds one fetched tile in memory; at most the project's 40).",
 )
-@click.option(
+@options.choice(
     "--encoding",
-    type=options.choice_of(Encoding),
-    default=Encoding.SQRT8.value,
-    show_default=True,
-    help="How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
+    Encoding.SQRT8,
+    "How Earth Engine sends the composite: sqrt8 (1 byte per value, square-root scaled "
     "reflectance; half the bytes, the same predictions on the benchmark folds) or uint16 "
     "(2 bytes, DN exact to half a DN).",
 )
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
-    "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing.",
+@options.dry_run(
+    "Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
+    "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing."
 )
 @options.cloud_band
 @options.project

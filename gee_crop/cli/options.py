@@ -4,7 +4,10 @@ Commands stack these decorators; choices come from the str Enums of :mod:`gee_cr
 that was renamed keeps its old spelling as a hidden alias, so old command lines keep working.
 
 The ``--out`` rule: a command that writes one file takes ``--out FILE`` (:func:`out_file`), one that
-writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says which.
+writes several takes ``--out DIR`` (:func:`out_dir`); the help of each says which. Other options that
+several commands take with their own help and default (``--region``, ``--source``, ``--scale``,
+``--batch-size``, ...) are made here too, so a flag accepts the same values in every command. Every
+default is shown in ``--help`` (``show_default`` is set once, on the ``gee-crop`` group's context).
 """
 
 from __future__ import annotations
@@ -67,7 +70,6 @@ cloud_band: Decorator = click.option(
     "--cloud-band",
     type=choice_of(CloudBand),
     default=CloudBand.CS.value,
-    show_default=True,
     help="Cloud Score+ band of the clear-sky mask on Earth Engine (METHOD.md: cs).",
 )
 cloud_threshold: Decorator = click.option(
@@ -78,7 +80,6 @@ cloud_threshold: Decorator = click.option(
     hidden_aliases=("--threshold",),
     type=float,
     default=CLEAR_THRESHOLD,
-    show_default=True,
     callback=_clear_threshold,
     help="Clear-sky threshold: a pixel is clear when its Cloud Score+ is >= this, in (0, 1].",
 )
@@ -95,11 +96,10 @@ seed: Decorator = click.option(
     "--seed",
     type=int,
     default=0,
-    show_default=True,
     help="Random seed of sampling, splits and training: the same seed gives the same result.",
 )
 device: Decorator = click.option(
-    "--device", default="auto", show_default=True, help="Torch device: auto (CUDA if available), cpu or cuda[:N]."
+    "--device", default="auto", help="Torch device: auto (CUDA if available), cpu or cuda[:N]."
 )
 quiet: Decorator = click.option(
     "--quiet", is_flag=True, help="No progress bars or progress lines; results are still printed."
@@ -124,30 +124,68 @@ SHARED: dict[str, Decorator] = {
 }
 
 
+#: The two kinds of --out: metavar -> (whether it may be a file, a folder; how the help begins).
+_OUT_KINDS: dict[str, tuple[bool, bool, str]] = {
+    "FILE": (True, False, "FILE to write: "),
+    "DIR": (False, True, "DIR (a folder) to write "),
+}
+
+
+def _out(kind: str, what: str, required: bool, dest: str, kwargs: dict[str, Any]) -> Decorator:
+    file_okay, dir_okay, begins = _OUT_KINDS[kind]
+    path = click.Path(file_okay=file_okay, dir_okay=dir_okay)
+    return click.option("--out", dest, required=required, metavar=kind, type=path, help=begins + what, **kwargs)
+
+
 def out_file(what: str, *, required: bool = True, dest: str = "out_path", **kwargs: Any) -> Decorator:
     """``--out FILE`` for a command that writes one file; ``what`` says which file."""
-    return click.option(
-        "--out",
-        dest,
-        required=required,
-        metavar="FILE",
-        type=click.Path(dir_okay=False),
-        help=f"FILE to write: {what}",
-        **kwargs,
-    )
+    return _out("FILE", what, required, dest, kwargs)
 
 
 def out_dir(what: str, *, required: bool = True, dest: str = "out_dir", **kwargs: Any) -> Decorator:
     """``--out DIR`` for a command that writes several files; ``what`` lists them."""
-    return click.option(
-        "--out",
-        dest,
-        required=required,
-        metavar="DIR",
-        type=click.Path(file_okay=False),
-        help=f"DIR (a folder) to write {what}",
-        **kwargs,
-    )
+    return _out("DIR", what, required, dest, kwargs)
+
+
+def in_file(*decls: str, help: str, **kwargs: Any) -> Decorator:
+    """An option naming one file to read (``--table``, ``--calibration``, ``--reference``, ...)."""
+    return click.option(*decls, type=click.Path(dir_okay=False), help=help, **kwargs)
+
+
+def choice(flag: str, default: Enum, help: str) -> Decorator:
+    """An option taking one value of the str Enum of :mod:`gee_crop.config` whose member ``default`` is."""
+    return click.option(flag, type=choice_of(type(default)), default=default.value, help=help)
+
+
+def switch(name: str, default: bool | None, help: str) -> Decorator:
+    """An on/off pair ``--NAME/--no-NAME`` (``default`` None: the command decides)."""
+    return click.option(f"--{name}/--no-{name}", default=default, help=help)
+
+
+def region(help: str, *, dest: str = "region", **kwargs: Any) -> Decorator:
+    """``--region``: a GeoJSON polygon file; ``help`` says what of it the command uses."""
+    return click.option("--region", dest, type=click.Path(dir_okay=False), help=help, **kwargs)
+
+
+def source(help: str, *, dest: str = "source", **kwargs: Any) -> Decorator:
+    """``--source``: a local raw stack (a file or a folder) instead of Earth Engine."""
+    return click.option("--source", dest, type=click.Path(), help=help, **kwargs)
+
+
+def scale(help: str, default: float | None) -> Decorator:
+    """``--scale``: a pixel size, > 0."""
+    return click.option("--scale", type=positive_float(), default=default, help=help)
+
+
+def dry_run(help: str) -> Decorator:
+    """``--dry-run``: say what a run would do; ``help`` says what is printed."""
+    return click.option("--dry-run", is_flag=True, help=help)
+
+
+def count(flag: str, help: str, *, default: int | None = None, least: int = 1, **kwargs: Any) -> Decorator:
+    """A whole-number option of at least ``least`` (``--epochs``, ``--batch-size``, ``--max-gap-bins``, ...);
+    ``default`` None: not given (the help says who decides)."""
+    return click.option(flag, type=click.IntRange(min=least), default=default, help=help, **kwargs)
 
 
 # ---------------------------------------------------------------- value types (issue 26, class 7)

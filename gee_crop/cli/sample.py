@@ -75,10 +75,8 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 
 @click.command("sample")
 @click.option("--country", metavar="ISO3", help="Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
-@click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon (WGS84) to sample.")
-@click.option(
-    "--source", type=click.Path(), help="Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine."
-)
+@options.region("GeoJSON polygon (WGS84) to sample.")
+@options.source("Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine.")
 @click.option(
     "--labels",
     metavar="FILE_OR_ASSET",
@@ -88,9 +86,8 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     "buffer, points are used as they are.",
 )
 @click.option("--label-field", metavar="NAME", help="Field of --labels holding each feature's label value.")
-@click.option(
+@options.in_file(
     "--legend",
-    type=click.Path(dir_okay=False),
     metavar="CSV",
     help="Your legend: columns code,class (label value -> class name, or 'exclude' to drop it). "
     "The class list travels in the table and the model.",
@@ -120,40 +117,25 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     help=f"Composite window in days; bins = ceil(N / D) [default: {WINDOW_DAYS}].",
 )
 @options.year
-@click.option(
-    "--per-cell",
-    type=click.IntRange(min=1),
-    help="Samples per 0.1 deg cell, at least 1 [default: 1 in USA, 5 elsewhere and with --source].",
-)
+@options.count("--per-cell", "Samples per 0.1 deg cell, at least 1 [default: 1 in USA, 5 elsewhere and with --source].")
 @click.option(
     "--spacing-m",
     type=options.FiniteFloat(min=0),
     default=SAMPLE_SPACING_M,
-    show_default=True,
     help="Least distance between two samples (m), on Earth Engine and with --source.",
 )
 @click.option(
-    "--buffer-m",
-    type=options.FiniteFloat(min=0),
-    default=INWARD_BUFFER_M,
-    show_default=True,
-    help="Inward buffer of the labels (m).",
+    "--buffer-m", type=options.FiniteFloat(min=0), default=INWARD_BUFFER_M, help="Inward buffer of the labels (m)."
 )
 @options.cloud_band
 @options.cloud_threshold
-@click.option(
-    "--mode",
-    type=options.choice_of(SamplingMode),
-    default=SamplingMode.AUTO.value,
-    show_default=True,
-    help="interactive streams small regions; export runs batch tasks (one per tile).",
+@options.choice(
+    "--mode", SamplingMode.AUTO, "interactive streams small regions; export runs batch tasks (one per tile)."
 )
-@click.option(
+@options.choice(
     "--export-to",
-    type=options.choice_of(ExportDestination),
-    default=ExportDestination.ASSET.value,
-    show_default=True,
-    help="Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
+    ExportDestination.ASSET,
+    "Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
     "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).",
 )
 @click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
@@ -163,35 +145,24 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 @options.project
 @options.service_account_key
 @click.option(
-    "--tile-deg",
-    type=options.positive_float(),
-    default=1.0,
-    show_default=True,
-    help="Tile size of the job (deg, multiple of 0.1).",
+    "--tile-deg", type=options.positive_float(), default=1.0, help="Tile size of the job (deg, multiple of 0.1)."
 )
 @click.option(
-    "--tile-scale",
-    type=options.positive_float(),
-    default=1.0,
-    show_default=True,
-    help="Earth Engine tileScale (raise on memory errors).",
+    "--tile-scale", type=options.positive_float(), default=1.0, help="Earth Engine tileScale (raise on memory errors)."
 )
-@click.option("--cdl-accuracy", type=click.Path(dir_okay=False), help="Per-state CDL accuracy CSV (USA).")
+@options.in_file("--cdl-accuracy", help="Per-state CDL accuracy CSV (USA).")
 @click.option("--no-accuracy-filter", is_flag=True, help="USA: skip the per-state CDL accuracy filter.")
 @options.seed
 @click.option("--no-wait", is_flag=True, help="Export mode: start/poll tasks once and return (rerun to resume).")
-@click.option(
+@options.count(
     "--pilot",
-    type=click.IntRange(min=1),
     metavar="N",
     help="Run N tiles spread over the job as batch exports, print their measured EECU-hours, task "
     "time and bytes extrapolated to the whole job against the quotas, and stop. Run it first.",
 )
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print the job's tiles and the tasks (or requests) it would run, with EECU-hours and hours "
-    "at the rates of a --pilot when one ran; no Earth Engine call, nothing written.",
+@options.dry_run(
+    "Print the job's tiles and the tasks (or requests) it would run, with EECU-hours and hours "
+    "at the rates of a --pilot when one ran; no Earth Engine call, nothing written."
 )
 @click.option(
     "--from-exports",

@@ -1,25 +1,16 @@
-"""``gee-crop train``: train CropNet (or a baseline) on a sample table."""
+"""``gee-crop train``: train CropNet (or a baseline) on a sample table (defaults: :mod:`gee_crop.config`)."""
 
 from __future__ import annotations
 
 import click
 
+from gee_crop import config
 from gee_crop.cli import options
-from gee_crop.config import (
-    BATCH_SIZE,
-    CROPNET_WIDTHS,
-    EPOCHS,
-    LEARNING_RATE,
-    MAX_GAP_BINS,
-    Arch,
-    FeatureKind,
-    InputScaling,
-)
 from gee_crop.season import WINDOW_DAYS
 
 #: input scalings offered on the command line: docs/transfer.md finds log scaling breaks the raw-observation
 #: target (BEL19), so it stays an experiment option (``train: {input_scaling: log}``) beside the others.
-CLI_SCALINGS = tuple(s.value for s in InputScaling if s != InputScaling.LOG)
+CLI_SCALINGS = tuple(s.value for s in config.InputScaling if s != config.InputScaling.LOG)
 
 
 def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -35,67 +26,36 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.command("train")
 @click.argument("table", type=click.Path(dir_okay=False))
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
-@click.option(
+@options.choice(
     "--arch",
-    type=options.choice_of(Arch),
-    default=Arch.CROPNET2D.value,
-    show_default=True,
-    help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
+    config.Arch.CROPNET2D,
+    "cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
     "random_forest: RF-500; or a registered backbone.",
 )
 @click.option(
     "--features",
     "feature_kind",
-    type=options.choice_of(FeatureKind),
+    type=options.choice_of(config.FeatureKind),
     default=None,
     help="Feature kind (default: median2d for cropnet2d, median1d otherwise).",
 )
+@options.count("--epochs", "Passes over the training samples (METHOD.md: 50).", default=config.EPOCHS)
+@options.count("--batch-size", "Samples per optimisation step.", default=config.BATCH_SIZE)
 @click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=EPOCHS,
-    show_default=True,
-    help="Passes over the training samples (METHOD.md: 50).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=BATCH_SIZE,
-    show_default=True,
-    help="Samples per optimisation step.",
-)
-@click.option(
-    "--lr",
-    "learning_rate",
-    type=options.positive_float(),
-    default=LEARNING_RATE,
-    show_default=True,
-    help="Adam learning rate.",
+    "--lr", "learning_rate", type=options.positive_float(), default=config.LEARNING_RATE, help="Adam learning rate."
 )
 @click.option(
     "--widths",
     callback=_widths,
-    default=",".join(map(str, CROPNET_WIDTHS)),
-    show_default=True,
+    default=",".join(map(str, config.CROPNET_WIDTHS)),
     help="Channels of the four CropNet blocks.",
 )
-@click.option(
-    "--augment/--no-augment",
-    default=True,
-    show_default=True,
-    help="Random time shift, time scale and magnitude warping per batch (METHOD.md).",
-)
-@click.option(
-    "--class-weights/--no-class-weights",
-    default=False,
-    show_default=True,
-    help="Weight the loss by inverse class frequency.",
-)
+@options.switch("augment", True, "Random time shift, time scale and magnitude warping per batch (METHOD.md).")
+@options.switch("class-weights", False, "Weight the loss by inverse class frequency.")
 @click.option(
     "--input-scaling",
     type=click.Choice(CLI_SCALINGS),
-    default=InputScaling.STANDARD.value,
-    show_default=True,
+    default=config.InputScaling.STANDARD.value,
     help="standard: per-band mean/std of the training reflectance (the paper's); smooth: first a centred "
     "moving mean over neighbouring bins of the 2D medians (median2d features), the transfer "
     "benchmark's recipe (docs/transfer.md). Stored in the model and applied inside it (and its ONNX "
@@ -106,30 +66,22 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     "--val-fraction",
     type=options.fraction(max_open=True),
     default=0.1,
-    show_default=True,
     help="Share of each class held out for validation.",
 )
 @options.seed
 @options.device
 @options.year
-@click.option(
+@options.count(
     "--window-days",
-    type=click.IntRange(min=1),
-    default=None,
     help=f"Length of a median composite window (days) [default: the table's season's, else {WINDOW_DAYS}].",
 )
-@click.option(
-    "--max-gap-bins",
-    type=click.IntRange(min=0),
-    default=MAX_GAP_BINS,
-    show_default=True,
-    help="Drop samples whose longest run of empty bins is longer.",
+@options.count(
+    "--max-gap-bins", "Drop samples whose longest run of empty bins is longer.", default=config.MAX_GAP_BINS, least=0
 )
 @options.cloud_threshold
-@click.option(
+@options.in_file(
     "--distill-from",
     "distill_from",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Teacher model.pt: learn its soft probabilities (on the same augmented batches) plus the "
     "labels; e.g. --arch tempcnn --widths 32,64,64,64 for a fast mapping student.",

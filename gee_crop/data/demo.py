@@ -20,7 +20,7 @@ from gee_crop.data.sampling import sample_local_stack
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.features.seasons import infer_season_year, season_start_days
 from gee_crop.season import Season, SeasonSpan
-from gee_crop.types import RawStack, SampleSeries
+from gee_crop.types import RawStack, SampleSeries, SamplingRules
 
 DEMO_PATCH_ID = "0000280849BAC91C"
 #: The paper's sampling rules scaled to the 640 m demo patch: a 10 m inward buffer and spacing and no
@@ -46,9 +46,8 @@ def demo_samples(patch: RawStack | None = None, *, seed: int = 0) -> SampleSerie
     """Samples of the demo patch drawn like ``gee-crop demo`` (one per labelled pixel left by the
     buffer and the spacing), with all their raw dates."""
     patch = demo_patch() if patch is None else patch
-    return sample_local_stack(
-        patch, buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M, per_cell=DEMO_PER_CELL, region=DEMO_REGION, seed=seed
-    )
+    rules = SamplingRules(buffer_m=DEMO_BUFFER_M, spacing_m=DEMO_SPACING_M, per_cell=DEMO_PER_CELL, seed=seed)
+    return sample_local_stack(patch, rules, region=DEMO_REGION)
 
 
 def demo_pixels(step: int = 8) -> SampleSeries:

@@ -32,7 +32,7 @@ from gee_crop.errors import InputError, RegionError, SeasonError
 from gee_crop.features.seasons import with_season_year, with_season_years
 from gee_crop.ledger import RunLedger
 from gee_crop.season import Season
-from gee_crop.types import SampleSeries, concat
+from gee_crop.types import SampleSeries, SamplingRules, concat
 
 S2_SR_FIRST_DATE = dt.date(2017, 3, 28)  # first image of COPERNICUS/S2_SR_HARMONIZED
 #: A class of a user's own legend needs at least this many samples: fewer cannot train nor score it.
@@ -255,12 +255,14 @@ def local_table(request: SamplingRequest) -> SampleSeries:
     series = sample_from_files(
         request.source,
         request.labels,
-        buffer_m=request.buffer_m,
-        cell_deg=GRID_CELL_DEG,
-        spacing_m=request.spacing_m,
-        per_cell=request.per_cell or SAMPLES_PER_CELL_DEFAULT,
+        SamplingRules(
+            request.buffer_m,
+            GRID_CELL_DEG,
+            request.spacing_m,
+            request.per_cell or SAMPLES_PER_CELL_DEFAULT,
+            request.seed,
+        ),
         region=Path(request.source).name,
-        seed=request.seed,
         legend=legend,
         label_field=request.label_field,
     )

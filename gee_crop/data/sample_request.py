@@ -6,6 +6,7 @@ chooses, e.g. the latest complete season for ``year``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from gee_crop.config import (
     CLEAR_THRESHOLD,
@@ -16,6 +17,7 @@ from gee_crop.config import (
     SamplingMode,
 )
 from gee_crop.earthengine.sampling import DEFAULT_TILE_DEG
+from gee_crop.earthengine.tasks import ExportTarget
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,10 @@ class SamplingRequest:
         # the command line hands choices over as text: each becomes its Enum member (a bad one raises)
         for name, enum in (("cloud_band", CloudBand), ("mode", SamplingMode), ("export_to", ExportDestination)):
             object.__setattr__(self, name, enum(getattr(self, name)))
+
+    @property
+    def export_target(self) -> ExportTarget:
+        """Where this request's export tasks write and are collected (the run's and the pilot's)."""
+        return ExportTarget(
+            self.export_to, bucket=self.bucket, exports_dir=Path(self.exports_dir) if self.exports_dir else None
+        )

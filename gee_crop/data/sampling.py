@@ -15,12 +15,9 @@ from scipy import ndimage
 
 from gee_crop.classes import NO_CLASS, Legend
 from gee_crop.config import (
-    GRID_CELL_DEG,
     INWARD_BUFFER_M,
     MAX_BUFFER_PIXELS,
     MAX_INWARD_BUFFER_M,
-    SAMPLE_SPACING_M,
-    SAMPLES_PER_CELL_DEFAULT,
 )
 from gee_crop.data.labels import check_same_grid, read_label_raster
 from gee_crop.data.patch import patch_pixels, read_patch
@@ -29,7 +26,7 @@ from gee_crop.data.vectors import LabelFeatures, is_vector_file, read_label_feat
 from gee_crop.errors import InputError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.features.seasons import with_season_years
-from gee_crop.types import RawStack, SampleSeries
+from gee_crop.types import PAPER_RULES, RawStack, SampleSeries, SamplingRules
 
 #: Mean Earth radius (m), for the local equirectangular distances of grid sampling.
 EARTH_RADIUS_M = 6_371_008.8
@@ -117,16 +114,9 @@ def _greedy_spaced(xy: np.ndarray, fixed: np.ndarray, spacing_m: float, limit: i
 
 
 def grid_sample(
-    lon: np.ndarray,
-    lat: np.ndarray,
-    candidates: np.ndarray,
-    *,
-    cell_deg: float = GRID_CELL_DEG,
-    spacing_m: float = SAMPLE_SPACING_M,
-    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
-    seed: int = 0,
+    lon: np.ndarray, lat: np.ndarray, candidates: np.ndarray, rules: SamplingRules = PAPER_RULES
 ) -> np.ndarray:
-    """Random, spaced samples per WGS84 grid cell (METHOD.md "Sampling", step 3).
+    """Random, spaced samples per WGS84 grid cell (METHOD.md "Sampling", step 3, as ``rules`` say).
 
     ``lon``, ``lat`` degrees and ``candidates`` bool, all of one shape (e.g. (H, W)). Per
     ``cell_deg`` x ``cell_deg`` cell, candidates are visited in a seeded random order and kept when
@@ -134,6 +124,7 @@ def grid_sample(
     until ``per_cell`` are kept. Returns sorted int64 indices into the flattened arrays.
     Same inputs and seed -> same samples; each cell draws from its own seeded stream.
     """
+    cell_deg, spacing_m, per_cell, seed = rules.cell_deg, rules.spacing_m, rules.per_cell, rules.seed
     if per_cell < 1 or spacing_m < 0 or cell_deg <= 0:
         raise InputError(
             f"grid sampling needs per_cell >= 1, spacing >= 0 m and cell > 0 deg, got "
@@ -188,13 +179,9 @@ def sample_class_grid(
     patch: RawStack,
     classes: np.ndarray,
     class_list: tuple[str, ...],
+    rules: SamplingRules = PAPER_RULES,
     *,
-    buffer_m: float = INWARD_BUFFER_M,
-    cell_deg: float = GRID_CELL_DEG,
-    spacing_m: float = SAMPLE_SPACING_M,
-    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
     region: str = "",
-    seed: int = 0,
     n_labelled: int | None = None,
 ) -> SampleSeries:
     """Steps 2-3 of METHOD.md "Sampling" on an (H, W) grid of class indices into ``class_list``
@@ -205,11 +192,11 @@ def sample_class_grid(
         n_labelled = int((classes != NO_CLASS).sum()) if n_labelled is None else n_labelled
         raise InputError(
             f"no labelled pixel with clear data is left in {patch.name} after the "
-            f"{buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
+            f"{rules.buffer_m:g} m inward buffer ({n_labelled} labelled before it); "
             "pass a smaller --buffer-m (e.g. 20) or a larger label raster"
         )
     lon, lat = patch.lonlat()
-    index = grid_sample(lon, lat, candidates, cell_deg=cell_deg, spacing_m=spacing_m, per_cell=per_cell, seed=seed)
+    index = grid_sample(lon, lat, candidates, rules)
     rows, cols = np.unravel_index(index, patch.shape)
     names = np.asarray(class_list, dtype=object)[classes[rows, cols]]
     series = patch_pixels(patch, rows, cols, crop_class=names, region=region)
@@ -219,13 +206,9 @@ def sample_class_grid(
 
 def sample_local_stack(
     patch: RawStack,
+    rules: SamplingRules = PAPER_RULES,
     *,
-    buffer_m: float = INWARD_BUFFER_M,
-    cell_deg: float = GRID_CELL_DEG,
-    spacing_m: float = SAMPLE_SPACING_M,
-    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
     region: str = "",
-    seed: int = 0,
     legend: Legend | dict | str | Path | None = None,
     nodata: int = 0,
     erode_by: str = "class",
@@ -249,21 +232,11 @@ def sample_local_stack(
         raise InputError(f"erode_by {erode_by!r} is not one of {', '.join(ERODE_BY)}")
     legend = Legend.of(legend).excluding(nodata)
     if erode_by == "class":
-        classes = inward_buffer(legend.indices(patch.labels), buffer_m, patch.resolution, nodata=NO_CLASS)
+        classes = inward_buffer(legend.indices(patch.labels), rules.buffer_m, patch.resolution, nodata=NO_CLASS)
     else:
-        classes = legend.indices(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata))
-    return sample_class_grid(
-        patch,
-        classes,
-        legend.classes,
-        buffer_m=buffer_m,
-        cell_deg=cell_deg,
-        spacing_m=spacing_m,
-        per_cell=per_cell,
-        region=region,
-        seed=seed,
-        n_labelled=int((patch.labels != nodata).sum()),
-    )
+        classes = legend.indices(inward_buffer(patch.labels, rules.buffer_m, patch.resolution, nodata=nodata))
+    n_labelled = int((patch.labels != nodata).sum())
+    return sample_class_grid(patch, classes, legend.classes, rules, region=region, n_labelled=n_labelled)
 
 
 def rasterize_features(features: LabelFeatures, patch: RawStack, buffer_m: float) -> np.ndarray:
@@ -310,13 +283,9 @@ def _stack_folder(source: Path) -> Path:
 def sample_from_files(
     source: str | Path,
     labels: str | Path | None = None,
+    rules: SamplingRules = PAPER_RULES,
     *,
-    buffer_m: float = INWARD_BUFFER_M,
-    cell_deg: float = GRID_CELL_DEG,
-    spacing_m: float = SAMPLE_SPACING_M,
-    per_cell: int = SAMPLES_PER_CELL_DEFAULT,
     region: str = "",
-    seed: int = 0,
     legend: Legend | dict | str | Path | None = None,
     erode_by: str = "class",
     label_field: str | None = None,
@@ -335,18 +304,8 @@ def sample_from_files(
             raise InputError(f"vector labels {labels} need --label-field NAME (the field holding each label)")
         patch = read_patch(_stack_folder(source), with_labels=False)
         features = read_label_features(labels, label_field, Legend.of(legend))
-        classes = rasterize_features(features, patch, buffer_m)
-        return sample_class_grid(
-            patch,
-            classes,
-            features.legend.classes,
-            buffer_m=buffer_m,
-            cell_deg=cell_deg,
-            spacing_m=spacing_m,
-            per_cell=per_cell,
-            region=region,
-            seed=seed,
-        )
+        classes = rasterize_features(features, patch, rules.buffer_m)
+        return sample_class_grid(patch, classes, features.legend.classes, rules, region=region)
     patch = read_patch(_stack_folder(source), with_labels=labels is None)
     nodata = 0
     if labels is not None:
@@ -354,15 +313,4 @@ def sample_from_files(
         check_same_grid(raster, patch, labels)
         patch = dataclasses.replace(patch, labels=raster.codes, label_source=raster.source)
         nodata = raster.nodata
-    return sample_local_stack(
-        patch,
-        buffer_m=buffer_m,
-        cell_deg=cell_deg,
-        spacing_m=spacing_m,
-        per_cell=per_cell,
-        region=region,
-        seed=seed,
-        legend=legend,
-        nodata=nodata,
-        erode_by=erode_by,
-    )
+    return sample_local_stack(patch, rules, region=region, legend=legend, nodata=nodata, erode_by=erode_by)

@@ -24,14 +24,16 @@ import numpy as np
 
 from gee_crop.atomic import write_json_atomic
 from gee_crop.config import ExportDestination, SamplingMode
-from gee_crop.earthengine.sampling import DEFAULT_EXPORT_TO, SamplingJob, export_names, job_tiles
+from gee_crop.earthengine.sampling import SamplingJob, export_names, job_tiles
 from gee_crop.earthengine.tasks import (
+    ASSET_EXPORTS,
     CONCURRENT_TASKS,
     LEDGER_NAME,
     MAX_ASSETS,
     MAX_QUEUED_TASKS,
     PARTS_SUFFIX,
     USER_QUEUE_LIMIT,
+    ExportTarget,
     StoreRows,
     check_job_labels,
     choose_mode,
@@ -134,12 +136,8 @@ def run_pilot(
     n: int,
     store: StoreRows,
     *,
-    export_to: str = DEFAULT_EXPORT_TO,
-    bucket: str | None = None,
-    folder: str | None = None,
-    exports_dir: str | os.PathLike | None = None,
+    target: ExportTarget = ASSET_EXPORTS,
     overwrite: bool = False,
-    poll_s: float = 30.0,
     sleep: Callable[[float], None] | None = None,
     progress: bool = True,
 ) -> PilotEstimate:
@@ -150,28 +148,18 @@ def run_pilot(
     chosen = {str(k): tiles[str(k)] for k in pilot_tiles(len(tiles), n)}
     check_job_labels(client, job)
     saved = pilot_file(out)
-    settings = {**job.fingerprint(), "mode": "pilot", "export_to": str(export_to), "pilot_tiles": sorted(chosen)}
+    settings = {
+        **job.fingerprint(),
+        "mode": "pilot",
+        "export_to": str(target.destination),
+        "pilot_tiles": sorted(chosen),
+    }
     ledger = RunLedger.open(saved.parent / LEDGER_NAME, settings, units="tiles", overwrite=overwrite)
     ledger.register(chosen)
     ledger.done(chosen)
-    run_exports(
-        client,
-        job,
-        chosen,
-        ledger,
-        store,
-        destination=export_to,
-        bucket=bucket,
-        folder=folder,
-        exports_dir=Path(exports_dir) if exports_dir else None,
-        poll_s=poll_s,
-        sleep=poll_sleep,
-        wait=True,
-        progress=progress,
-        overwrite=overwrite,
-    )
+    run_exports(client, job, chosen, ledger, store, target, sleep=poll_sleep, progress=progress, overwrite=overwrite)
     sizes = {}
-    if export_to == ExportDestination.ASSET:
+    if target.destination == ExportDestination.ASSET:
         for unit in chosen:
             info = client.get_asset(export_names(job, int(unit))[1]) or {}
             if info.get("sizeBytes") is not None:

@@ -50,6 +50,7 @@ from gee_crop.earthengine.labels import (
     split_points,
 )
 from gee_crop.season import Season, SeasonSpan
+from gee_crop.types import PAPER_RULES, SamplingRules
 
 CELL_BAND = "cell"
 COUNTRY_BOUNDARIES = "WM/geoLab/geoBoundaries/600/ADM0"
@@ -172,6 +173,10 @@ class SamplingJob:
         if span is not None:
             return span.start, span.covered_end
         return acquisition_window(self.year, self.hemisphere)
+
+    def rules(self, index: int = 0) -> SamplingRules:
+        """The job's sampling rules on tile ``index`` (whose seed is the job's seed + ``index``)."""
+        return SamplingRules(self.buffer_m, self.cell_deg, self.spacing_m, self.per_cell, self.seed + index)
 
     def fingerprint(self) -> dict:
         return {
@@ -317,27 +322,25 @@ def sample_points(
     labels: ee.Image,
     region: ee.Geometry,
     clear_count: ee.Image,
+    rules: SamplingRules = PAPER_RULES,
     *,
-    cell_deg: float = GRID_CELL_DEG,
-    spacing_m: float = SAMPLE_SPACING_M,
-    per_cell: int = 5,
-    seed: int = 0,
     tile_scale: float = 1,
 ) -> ee.FeatureCollection:
-    """``per_cell`` random points per ``cell_deg`` cell at ``spacing_m`` resolution (METHOD.md step 3).
+    """``per_cell`` random points per ``cell_deg`` cell at ``spacing_m`` resolution (METHOD.md step 3, as
+    ``rules`` say; their buffer is the caller's).
 
     Sampling on a ``spacing_m`` grid keeps any two points at least that far apart. Only pixels with a
     label and at least one clear acquisition qualify. Each point carries ``lon``, ``lat``, ``class``.
     """
     candidates = labels.updateMask(clear_count.gt(0))
     lonlat = ee.Image.pixelLonLat().rename(["lon", "lat"])
-    stack = cell_index_image(cell_deg).addBands(candidates).addBands(lonlat).updateMask(candidates.mask())
+    stack = cell_index_image(rules.cell_deg).addBands(candidates).addBands(lonlat).updateMask(candidates.mask())
     return stack.stratifiedSample(
-        numPoints=int(per_cell),
+        numPoints=int(rules.per_cell),
         classBand=CELL_BAND,
         region=region,
-        scale=float(spacing_m),
-        seed=int(seed),
+        scale=float(rules.spacing_m),
+        seed=int(rules.seed),
         dropNulls=True,
         tileScale=float(tile_scale),
         geometries=True,
@@ -387,14 +390,10 @@ def sampling_graph(
     region: ee.Geometry,
     start: dt.date,
     end: dt.date,
+    rules: SamplingRules = PAPER_RULES,
     *,
     cloud_band: str = "cs",
     threshold: float = CLEAR_THRESHOLD,
-    buffer_m: float = INWARD_BUFFER_M,
-    cell_deg: float = GRID_CELL_DEG,
-    spacing_m: float = SAMPLE_SPACING_M,
-    per_cell: int = 5,
-    seed: int = 0,
     tile_scale: float = 1,
     label_crs: str | None = None,
     extra_points: ee.FeatureCollection | None = None,
@@ -407,18 +406,9 @@ def sampling_graph(
     check_threshold(threshold)
     if label_crs is not None:
         labels = label_grid(labels, label_crs)
-    buffered = inward_buffer(labels, buffer_m) if buffer_m > 0 else labels
+    buffered = inward_buffer(labels, rules.buffer_m) if rules.buffer_m > 0 else labels
     clear = clear_observation_count(region, start, end, cloud_band, threshold)
-    points = sample_points(
-        buffered,
-        region,
-        clear,
-        cell_deg=cell_deg,
-        spacing_m=spacing_m,
-        per_cell=per_cell,
-        seed=seed,
-        tile_scale=tile_scale,
-    )
+    points = sample_points(buffered, region, clear, rules, tile_scale=tile_scale)
     if extra_points is not None:
         points = points.merge(extra_points)
     return series_rows(points, region, start, end, cloud_band, tile_scale)
@@ -453,13 +443,9 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
         region,
         start,
         end,
+        job.rules(index),
         cloud_band=job.cloud_band,
         threshold=job.cloud_threshold,
-        buffer_m=job.buffer_m,
-        cell_deg=job.cell_deg,
-        spacing_m=job.spacing_m,
-        per_cell=job.per_cell,
-        seed=job.seed + index,
         tile_scale=job.tile_scale,
         label_crs=utm_crs((west + east) / 2, (south + north) / 2),
         extra_points=extra,

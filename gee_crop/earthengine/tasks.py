@@ -58,6 +58,23 @@ PARTS_SUFFIX = ".parts"
 StoreRows = Callable[[SamplingJob, RunLedger, str, pd.DataFrame], None]
 
 
+@dataclass(frozen=True)
+class ExportTarget:
+    """Where a job's batch export tasks write their parts and how they are collected: built once (from
+    the sampling request) and handed whole to the run, the pilot and the task queue."""
+
+    destination: str = DEFAULT_EXPORT_TO
+    bucket: str | None = None
+    folder: str | None = None
+    exports_dir: Path | None = None  # the local folder synced with Drive/GCS exports
+    poll_s: float = 30.0
+    max_queued: int = MAX_QUEUED_TASKS
+
+
+#: Exports to Earth Engine table assets, read back by gee-crop itself.
+ASSET_EXPORTS = ExportTarget()
+
+
 @dataclass
 class SamplingResult:
     """What a run did: the table path (None until every tile is finished) and counts."""
@@ -127,16 +144,11 @@ def run_tiles(
     store: StoreRows,
     *,
     mode: str = SamplingMode.AUTO,
-    export_to: str = DEFAULT_EXPORT_TO,
-    bucket: str | None = None,
-    folder: str | None = None,
-    exports_dir: str | Path | None = None,
+    target: ExportTarget = ASSET_EXPORTS,
     overwrite: bool = False,
-    poll_s: float = 30.0,
     sleep: Callable[[float], None] | None = None,
     wait: bool = True,
     progress: bool = True,
-    max_queued: int = MAX_QUEUED_TASKS,
 ) -> tuple[SamplingResult, RunLedger]:
     """Run every tile of ``job`` (resumable; state in ``<out>.parts/``) and store each finished one
     with ``store``; the result (its ``out`` still None) and the ledger, whose parts make the table
@@ -150,7 +162,7 @@ def run_tiles(
     settings = {
         **job.fingerprint(),
         "mode": chosen.value,
-        "export_to": str(export_to) if chosen == SamplingMode.EXPORT else None,
+        "export_to": str(target.destination) if chosen == SamplingMode.EXPORT else None,
     }
     ledger = RunLedger.open(
         Path(out).with_name(Path(out).name + PARTS_SUFFIX) / LEDGER_NAME, settings, units="tiles", overwrite=overwrite
@@ -169,16 +181,11 @@ def run_tiles(
             tiles,
             ledger,
             store,
-            destination=export_to,
-            bucket=bucket,
-            folder=folder,
-            exports_dir=Path(exports_dir) if exports_dir else None,
-            poll_s=poll_s,
+            target,
             sleep=poll_sleep,
             wait=wait,
             progress=progress,
             overwrite=overwrite,
-            max_queued=max_queued,
         )
     done = sum(ledger.entry(u)["state"] == DONE for u in tiles)
     result = SamplingResult(
@@ -192,8 +199,8 @@ def run_tiles(
     )
     if waiting:
         where = (
-            f"sync the exported CSVs into {exports_dir}"
-            if exports_dir
+            f"sync the exported CSVs into {target.exports_dir}"
+            if target.exports_dir
             else "download the exported CSVs into a folder and rerun with --exports-dir FOLDER"
         )
         result.message = (
@@ -239,46 +246,30 @@ def run_exports(
     tiles: dict[str, Bounds],
     ledger: RunLedger,
     store: StoreRows,
+    target: ExportTarget = ASSET_EXPORTS,
     *,
-    destination: str = DEFAULT_EXPORT_TO,
-    bucket: str | None = None,
-    folder: str | None = None,
-    exports_dir: Path | None = None,
-    poll_s: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
     wait: bool = True,
     progress: bool = True,
     overwrite: bool = False,
-    max_queued: int = MAX_QUEUED_TASKS,
 ) -> list[str]:
     """Run ``tiles`` as batch table exports through a bounded queue (resumable).
 
-    Each pass starts tasks while fewer than ``max_queued`` of the job's tasks are unfinished (a
+    Each pass starts tasks while fewer than ``target.max_queued`` of the job's tasks are unfinished (a
     full user queue, "Too many tasks already in the queue", waits for the next pass), then reads
     every task's state with ONE ``listOperations`` (``client.list_tasks``), records its EECU usage and
     times in the ledger and stores the finished ones. Failed tasks are restarted (at most
     MAX_TASK_ATTEMPTS per tile across reruns). Returns the descriptions of tiles still waiting.
     """
-    check_export_target(client, job, destination, bucket, len(tiles))
-    if destination == ExportDestination.ASSET:
+    check_export_target(client, job, target.destination, target.bucket, len(tiles))
+    if target.destination == ExportDestination.ASSET:
         assert job.project is not None  # check_export_target refuses an asset export without a project
         client.ensure_folder(samples_folder(job.project))
     waiting: list[str] = []
     active = [u for u in tiles if ledger.entry(u)["state"] != DONE]
     with _progress(len(tiles), len(tiles) - len(active), f"export tasks {job.name}", progress) as bar:
         while active:
-            _start_tasks(
-                client,
-                job,
-                tiles,
-                ledger,
-                active,
-                destination=destination,
-                bucket=bucket,
-                folder=folder,
-                overwrite=overwrite,
-                max_queued=max_queued,
-            )
+            _start_tasks(client, job, tiles, ledger, active, target, overwrite=overwrite)
             statuses = client.list_tasks()  # one listOperations for every task of the pass
             still, finished = [], 0
             for unit in active:
@@ -290,7 +281,7 @@ def run_exports(
                 if _record_status(ledger, unit, status) != TERMINAL_OK:
                     still.append(unit)  # running, or failed: restarted on the next pass
                     continue
-                rows = export_rows(client, job, int(unit), destination, exports_dir)
+                rows = export_rows(client, job, int(unit), target.destination, target.exports_dir)
                 if rows is None:
                     waiting.append(export_names(job, int(unit))[0])
                     continue
@@ -303,7 +294,7 @@ def run_exports(
                 break
             unstarted = any(ledger.entry(u).get("task_id") is None for u in active)
             if active and not (finished and unstarted):
-                sleep(poll_s)  # no queue slot was freed for a waiting tile: let the tasks run
+                sleep(target.poll_s)  # no queue slot was freed for a waiting tile: let the tasks run
     return waiting
 
 
@@ -313,12 +304,9 @@ def _start_tasks(
     tiles: dict[str, Bounds],
     ledger: RunLedger,
     active: list[str],
+    target: ExportTarget,
     *,
-    destination: str,
-    bucket: str | None,
-    folder: str | None,
     overwrite: bool,
-    max_queued: int,
 ) -> int:
     """Start the tasks of ``active`` tiles that have none (or a failed one) while the queue has room;
     the number started."""
@@ -332,7 +320,7 @@ def _start_tasks(
         entry, index = ledger.entry(unit), int(unit)
         if entry.get("task_id") is not None and entry["state"] not in TERMINAL_BAD:
             continue
-        if queued >= max_queued:
+        if queued >= target.max_queued:
             break
         attempts = entry.get("attempts", 0)
         description, asset = export_names(job, index)
@@ -343,11 +331,11 @@ def _start_tasks(
             )
         config = export_config(
             tile_graph(job, index, tiles[unit]),
-            destination,
+            target.destination,
             description,
             cloud_band=job.cloud_band,
-            folder=folder,
-            bucket=bucket,
+            folder=target.folder,
+            bucket=target.bucket,
             asset_id=asset,
             overwrite=overwrite or attempts > 0,
         )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_crop.classes import CLASSES, class_indices
+from gee_crop.classes import class_indices
 from gee_crop.features.seasons import table_season
-from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import series_features
-from gee_crop.training.evaluate import Evaluation
-from gee_crop.training.metrics import classification_report
+from gee_crop.training.evaluate import Evaluation, score_predictions
 from gee_crop.training.trainer import TrainConfig
 from gee_crop.types import SampleSeries
 
@@ -32,21 +30,5 @@ def majority_evaluation(
     test_feats = series_features(test, spec, year)
     classes = tuple(train.classes)
     counts = np.bincount(class_indices(train.crop_class[kept_train], classes), minlength=len(classes))
-    majority = int(np.argmax(counts))
-    y_true = class_indices(test.crop_class[test_feats.keep], classes)
-    alignment = alignment_for(source_region, target_region) if classes == CLASSES else Alignment(None, ())
-    y_true, y_pred, kept = align(
-        y_true, np.full(len(y_true), majority), alignment.target_classes, alignment.drop_true_classes
-    )
-    return Evaluation(
-        classification_report(y_true, y_pred, len(classes)),
-        alignment,
-        len(test),
-        int((~test_feats.keep).sum()),
-        int((~kept).sum()),
-        test_feats.year,
-        target_region,
-        source_region,
-        classes,
-        seasons=test_feats.season_counts,
-    )
+    majority = np.full(int(test_feats.keep.sum()), int(np.argmax(counts)))
+    return score_predictions(test, test_feats, classes, majority, source_region, target_region)

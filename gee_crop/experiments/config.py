@@ -45,6 +45,7 @@ from gee_crop.errors import ExperimentConfigError, TrainOptionError
 from gee_crop.experiments.variants import VARIANT_KEYS
 from gee_crop.models.registry import ARCHITECTURES
 from gee_crop.training.trainer import TrainConfig
+from gee_crop.types import SamplingRules
 
 READERS = ("table", "worldcereal", "patch")
 #: a baseline scored without training a model file: every target sample gets the training set's
@@ -83,7 +84,7 @@ TRAIN_OPTIONS = (
     *(f.name for f in fields(TrainConfig) if f.name not in SET_BY_KEYS and f.name not in FROM_MODEL_FILES),
     "ensemble",
 )
-SAMPLING_OPTIONS = ("buffer_m", "cell_deg", "spacing_m", "per_cell", "seed", "erode_by")
+SAMPLING_OPTIONS = (*SamplingRules.names(), "erode_by")
 TOP_KEYS = (
     "name",
     "title",

@@ -11,7 +11,7 @@ from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import DatasetSpec, TransferSpec
 from gee_crop.experiments.variants import apply_variant
-from gee_crop.types import SampleSeries, concat
+from gee_crop.types import SampleSeries, SamplingRules, concat
 
 #: the seed of a dataset's ``limit`` subsample (fixed: every seed of an experiment sees the same data).
 LIMIT_SEED = 20_231
@@ -28,7 +28,9 @@ def load_dataset(spec: DatasetSpec) -> SampleSeries:
     if spec.reader == "worldcereal":
         series = read_worldcereal(spec.path)
     elif spec.reader == "patch":
-        series = sample_from_files(spec.path, region=spec.region or "", **spec.sampling)
+        options = dict(spec.sampling)  # the sampling rules, and how the labels are eroded
+        rules = SamplingRules(**{k: options.pop(k) for k in SamplingRules.names() if k in options})
+        series = sample_from_files(spec.path, None, rules, region=spec.region or "", **options)
     else:
         series = read_table(spec.path)
     if spec.tiles:

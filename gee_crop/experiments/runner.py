@@ -117,30 +117,22 @@ def _train(model: ModelSpec, train_series: SampleSeries, folder: Path, seed: int
     ``ENSEMBLE_SEED_STRIDE * seed + j``) exported as one ONNX graph that averages their probabilities."""
     options = {**model.train_options(), "seed": seed}
     members = int(options.pop("ensemble", 1))
-    if members == 1:
+
+    def fit(out: Path, member_seed: int) -> Path:
         return train(
             train_series,
-            folder,
+            out,
             overwrite=True,
             progress=False,
             echo=echo,
             arch=model.arch,
             feature_kind=model.features,
-            **options,
+            **{**options, "seed": member_seed},
         ).model_path
-    paths = [
-        train(
-            train_series,
-            folder / f"member{j}",
-            overwrite=True,
-            progress=False,
-            echo=echo,
-            arch=model.arch,
-            feature_kind=model.features,
-            **{**options, "seed": ENSEMBLE_SEED_STRIDE * seed + j},
-        ).model_path
-        for j in range(members)
-    ]
+
+    if members == 1:
+        return fit(folder, seed)
+    paths = [fit(folder / f"member{j}", ENSEMBLE_SEED_STRIDE * seed + j) for j in range(members)]
     return export_ensemble(paths, folder / "model.onnx", overwrite=True)
 
 

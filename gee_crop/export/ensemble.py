@@ -12,33 +12,35 @@ and, per member, its file name, sha256, architecture, seed and validation scores
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
-from gee_crop.atomic import atomic_write
 from gee_crop.errors import InputError
 from gee_crop.export.cards import model_card, model_card_markdown, safe_card
-from gee_crop.export.onnx import PARITY_TOLERANCE, _check_out, _checked, _max_difference, _torch_export, real_inputs
+from gee_crop.export.onnx import (
+    PARITY_TOLERANCE,
+    _check_out,
+    _checked,
+    _max_difference,
+    graph_meta,
+    real_inputs,
+    write_graph,
+)
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.io import (
-    FORMAT_KEY,
-    FORMAT_VERSION,
     INPUT_NAME,
     OUTPUT_NAME,
     ModelFile,
     ModelLike,
     load_model,
     read_model_file,
-    set_onnx_metadata,
 )
 from gee_crop.models.predict import open_predictor
 from gee_crop.types import SampleSeries
@@ -140,13 +142,9 @@ def ensemble_meta(members: list[Member]) -> dict:
     arch = _common([m.meta.get("arch") for m in members]) or ENSEMBLE_KEY
     # the members share the training data: the first one's input summary is the ensemble's (shift score)
     summary = members[0].meta.get("domain_summary")
-    return {
-        FORMAT_KEY: FORMAT_VERSION,
-        **contract.to_meta(),
-        "arch": arch,
-        ENSEMBLE_KEY: {"combine": COMBINE, "members": [m.record() for m in members]},
-        **({"domain_summary": summary} if summary else {}),
-    }
+    return graph_meta(
+        contract, arch, summary, **{ENSEMBLE_KEY: {"combine": COMBINE, "members": [m.record() for m in members]}}
+    )
 
 
 def ensemble_card(members: list[Member], meta: dict) -> dict:
@@ -207,17 +205,8 @@ def export_ensemble(
     meta = ensemble_meta(members)
     card = ensemble_card(members, meta)
     graph = MeanProbabilities([m.model for m in members]).eval()
-    example = torch.zeros((2, *members[0].contract.input_shape), dtype=torch.float32)
-    with tempfile.TemporaryDirectory() as tmpdir:
-        raw = Path(tmpdir) / "ensemble.onnx"
-        _torch_export(graph, example, raw, opset)
-        proto = onnx.load(str(raw))
-    set_onnx_metadata(proto, {**meta, "model_card": card})
-    proto.producer_name = "gee-crop"
-    onnx.checker.check_model(proto)
-    atomic_write(out_path, lambda tmp: onnx.save(proto, str(tmp)))
-    text = ensemble_card_markdown(card)
-    atomic_write(out_path.with_name("model_card.md"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    full_meta = {**meta, "model_card": card}
+    write_graph(graph, members[0].contract.input_shape, out_path, opset, full_meta, ensemble_card_markdown(card))
     return out_path
 
 

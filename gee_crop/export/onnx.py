@@ -82,10 +82,23 @@ def _opset_of(path: Path) -> int:
     return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
 
 
+def _exporters(opset: int) -> list[dict]:
+    """The torch.onnx.export settings to try in turn, each with a dynamic batch axis: the dynamo exporter
+    where it writes ``opset`` natively, then the TorchScript exporter (``dynamo=False``)."""
+    dynamo = {
+        "dynamo": True,
+        "dynamic_shapes": {"reflectance": {0: torch.export.Dim("batch", min=1)}},
+        "external_data": False,
+        "verbose": False,
+    }
+    torchscript = {"dynamo": False, "dynamic_axes": {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}}
+    return [dynamo, torchscript] if opset >= DYNAMO_MIN_OPSET else [torchscript]
+
+
 def _torch_export(module: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
-    """torch.onnx.export with a dynamic batch axis: the dynamo exporter where it writes ``opset``
-    natively, else (or when it fails) the TorchScript exporter with ``dynamo=False``."""
-    if opset >= DYNAMO_MIN_OPSET:
+    """torch.onnx.export of ``module`` at ``opset`` by the first of :func:`_exporters` that writes it; a
+    failing dynamo export falls back to the TorchScript one, whose own failure is raised."""
+    for settings in _exporters(opset):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -96,31 +109,43 @@ def _torch_export(module: nn.Module, example: torch.Tensor, path: Path, opset: i
                     input_names=[INPUT_NAME],
                     output_names=[OUTPUT_NAME],
                     opset_version=opset,
-                    dynamo=True,
-                    dynamic_shapes={"reflectance": {0: torch.export.Dim("batch", min=1)}},
-                    external_data=False,
-                    verbose=False,
+                    **settings,
                 )
-            if _opset_of(path) == opset:
-                return
-        except Exception:  # noqa: BLE001 - fall back to the exporter that handles this model exactly
-            pass
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=opset,
-            dynamo=False,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        )
-    if _opset_of(path) != opset:
-        raise GeeCropError(
-            f"the ONNX exporter wrote opset {_opset_of(path)} instead of {opset}; choose another --opset"
-        )
+        except Exception:
+            if settings["dynamo"]:
+                continue
+            raise
+        if _opset_of(path) == opset:
+            return
+    raise GeeCropError(f"the ONNX exporter wrote opset {_opset_of(path)} instead of {opset}; choose another --opset")
+
+
+def graph_meta(contract: FeatureSpec, arch: str, domain_summary: dict | None, **extra: object) -> dict:
+    """The metadata_props of an exported graph: the format, the input contract, the architecture,
+    ``extra`` and the training inputs' summary, so that map scores transfer risk (features/shift.py)."""
+    summary = {"domain_summary": domain_summary} if domain_summary is not None else {}
+    return {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": arch, **extra, **summary}
+
+
+def write_graph(
+    module: nn.Module, input_shape: tuple[int, ...], out_path: Path, opset: int, meta: dict, card: str
+) -> None:
+    """Export ``module`` (eval mode) to ONNX at ``opset`` with ``meta`` as its metadata_props, check it
+    and write it to ``out_path`` with the Markdown ``card`` beside it as model_card.md."""
+    example = torch.zeros((2, *input_shape), dtype=torch.float32)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        raw = Path(tmpdir) / "model.onnx"
+        _torch_export(module, example, raw, opset)
+        proto = onnx.load(str(raw))
+    set_onnx_metadata(proto, meta)
+    proto.producer_name = "gee-crop"
+    onnx.checker.check_model(proto)
+    atomic_write(out_path, lambda tmp: onnx.save(proto, str(tmp)))
+    _write_text(out_path.with_name("model_card.md"), card)
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _check_out(out_path: Path, overwrite: bool) -> None:
@@ -148,29 +173,10 @@ def export_onnx(
         )
     model, meta = load_model(source)
     contract = FeatureSpec.from_meta(meta)
-    wrapped = _WithSoftmax(model).eval()
-    example = torch.zeros((2, *contract.input_shape), dtype=torch.float32)
     card = model_card(meta, count_parameters(model), contract.input_shape, INPUT_NAME, OUTPUT_NAME)
-    with tempfile.TemporaryDirectory() as tmpdir:
-        raw = Path(tmpdir) / "model.onnx"
-        _torch_export(wrapped, example, raw, opset)
-        proto = onnx.load(str(raw))
-    # the training inputs' summary travels with the graph, so map scores transfer risk (features/shift.py)
-    summary = {"domain_summary": meta["domain_summary"]} if "domain_summary" in meta else {}
-    set_onnx_metadata(
-        proto, {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": meta["arch"], "model_card": card, **summary}
-    )
-    proto.producer_name = "gee-crop"
-    onnx.checker.check_model(proto)
-    atomic_write(out_path, lambda tmp: onnx.save(proto, str(tmp)))
-    _write_card_markdown(out_path, card)
+    graph = graph_meta(contract, meta["arch"], meta.get("domain_summary"), model_card=card)
+    write_graph(_WithSoftmax(model).eval(), contract.input_shape, out_path, opset, graph, model_card_markdown(card))
     return out_path
-
-
-def _write_card_markdown(model_path: Path, card: dict) -> None:
-    """``model_card.md`` beside a model file."""
-    text = model_card_markdown(card)
-    atomic_write(model_path.with_name("model_card.md"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _max_difference(expected: np.ndarray, got: np.ndarray, tolerance: float) -> float:
@@ -230,7 +236,7 @@ def convert_forest_pickle(
         feature_importances=[float(v) for v in forest.feature_importances_],
     )
     written = ModelFile.read(path)  # the new file, read once for its card and the parity check
-    _write_card_markdown(path, model_card_of(written))
+    _write_text(path.with_name("model_card.md"), model_card_markdown(model_card_of(written)))
     inputs = real_inputs(contract, data)
     expected = forest_probabilities(forest, contract.model_input(inputs, flat=True))
     got = open_predictor(written).predict_proba(inputs)

@@ -29,7 +29,7 @@ below :data:`LOW_CONFIDENCE`). A model without a summary scores as unavailable.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 
 import numpy as np
 
@@ -243,22 +243,10 @@ class ShiftTally:
     n_low_confidence: int = 0
 
     def __add__(self, other: ShiftTally) -> ShiftTally:
-        return ShiftTally(
-            self.n_scored + other.n_scored,
-            self.n_ood + other.n_ood,
-            self.sum_log_ratio + other.sum_log_ratio,
-            self.n_classified + other.n_classified,
-            self.n_low_confidence + other.n_low_confidence,
-        )
+        return ShiftTally(*(a + b for a, b in zip(astuple(self), astuple(other))))  # every field adds up
 
     def to_dict(self) -> dict:
-        return {
-            "n_scored": self.n_scored,
-            "n_ood": self.n_ood,
-            "sum_log_ratio": self.sum_log_ratio,
-            "n_classified": self.n_classified,
-            "n_low_confidence": self.n_low_confidence,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ShiftTally:

@@ -3,7 +3,7 @@ overall accuracy and macro-F1 over the classes present in the reference)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -24,14 +24,9 @@ class MapAccuracy:
     per_class_f1: dict[str, float]
 
     def to_dict(self) -> dict:
-        return {
-            "overall_accuracy": self.overall_accuracy,
-            "macro_f1": self.macro_f1,
-            "n_pixels": self.n_pixels,
-            "n_unmapped": self.n_unmapped,
-            "per_class_f1": self.per_class_f1,
-            "confusion": self.confusion.tolist(),
-        }
+        fields = asdict(self)
+        fields["confusion"] = fields.pop("confusion").tolist()  # the matrix as lists, last
+        return fields
 
 
 def map_accuracy(mapped: np.ndarray, reference: np.ndarray) -> MapAccuracy:

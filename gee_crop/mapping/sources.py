@@ -64,6 +64,18 @@ EE_S2_FIRST_DAY = dt.date(2017, 3, 28)
 _WORKING_COPIES = 4
 
 
+@dataclass(frozen=True)
+class CompositeRequest:
+    """What every tile of a map is composited for: the output grid, the model's contract (clear
+    threshold, gap limit), the season and, in the grid CRS, the region (which may let a source skip
+    pixels). Built once per map and handed whole to :meth:`FeatureSource.read_tile`."""
+
+    grid: OutputGrid
+    spec: FeatureSpec
+    season: SeasonSpan
+    region: shapely.Geometry | None = None
+
+
 @dataclass
 class TileComposite:
     """Model input of one tile: ``dn`` (h, w, 10, n_bins) uint16 (0 where not valid), ``valid`` (h, w)
@@ -123,16 +135,8 @@ class FeatureSource(Protocol):
     def max_in_flight(self) -> int | None:
         """Requests the source may have in flight at once (None: a local source, nothing to overlap)."""
 
-    def read_tile(
-        self,
-        grid: OutputGrid,
-        tile: Tile,
-        spec: FeatureSpec,
-        season: SeasonSpan,
-        region: shapely.Geometry | None = None,
-    ) -> TileComposite:
-        """The composite of one tile in ``season``, made as the model ``spec`` says (clear threshold,
-        gap limit); ``region`` in the grid CRS may let the source skip pixels."""
+    def read_tile(self, tile: Tile, request: CompositeRequest) -> TileComposite:
+        """The composite of one tile as ``request`` says."""
 
 
 def quantize_dn(reflectance: np.ndarray) -> np.ndarray:
@@ -226,15 +230,9 @@ class LocalStackSource:
         inside = (row >= 0) & (row < len(s.y)) & (col >= 0) & (col < len(s.x))
         return np.clip(row, 0, len(s.y) - 1), np.clip(col, 0, len(s.x) - 1), inside
 
-    def read_tile(
-        self,
-        grid: OutputGrid,
-        tile: Tile,
-        spec: FeatureSpec,
-        season: SeasonSpan,
-        region: shapely.Geometry | None = None,
-    ) -> TileComposite:
+    def read_tile(self, tile: Tile, request: CompositeRequest) -> TileComposite:
         """Gap-filled 5-day medians of the tile's pixels (nearest stack pixel), as uint16 DN."""
+        grid, spec, season = request.grid, request.spec, request.season
         row, col, inside = self.source_index(grid, tile)
         r, c = row[inside], col[inside]
         n_bins = season.n_bins
@@ -378,20 +376,14 @@ class EarthEngineSource:
         # valid composite never holds, so no extra mask band is needed; cast last, as unmask may widen
         return cast_image(image.unmask(0), self.encoding)
 
-    def read_tile(
-        self,
-        grid: OutputGrid,
-        tile: Tile,
-        spec: FeatureSpec,
-        season: SeasonSpan,
-        region: shapely.Geometry | None = None,
-    ) -> TileComposite:
+    def read_tile(self, tile: Tile, request: CompositeRequest) -> TileComposite:
         """The tile's server composite: one request of 10 x n_bins bands (band-major names) in the
         source's encoding, decoded to uint16 DN.
 
         The composite is built over the tile (grown by a pixel, so reprojection never clips an edge
-        pixel) intersected with ``region`` (grid CRS): the server skips pixels outside the region.
+        pixel) intersected with the request's region (grid CRS): the server skips pixels outside it.
         """
+        grid, spec, season, region = request.grid, request.spec, request.season, request.region
         footprint = tile.bounds_geometry(grid).buffer(grid.scale, join_style="mitre")
         if region is not None:
             footprint = footprint.intersection(region.buffer(grid.scale))

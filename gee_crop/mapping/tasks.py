@@ -16,7 +16,7 @@ from gee_crop.errors import GeeCropError
 from gee_crop.features.shift import DomainSummary, tally_shift
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping import writers
-from gee_crop.mapping.sources import FeatureSource, TileComposite
+from gee_crop.mapping.sources import CompositeRequest, FeatureSource, TileComposite
 from gee_crop.mapping.tiling import OutputGrid, Tile, region_mask
 from gee_crop.models.io import ModelFile
 from gee_crop.models.predict import open_predictor
@@ -58,6 +58,11 @@ class TilePlan:
     tile_hook: Callable[[Tile], None] | None
     domain: DomainSummary | None = None  # the model's training-input summary (None: shift unavailable)
 
+    @property
+    def composite(self) -> CompositeRequest:
+        """What every tile of the plan is composited for."""
+        return CompositeRequest(self.grid, self.spec, self.season, self.region)
+
 
 def tile_path(plan: TilePlan, tile: Tile) -> Path:
     return plan.tiles_dir / f"{tile.name}.tif"
@@ -74,7 +79,7 @@ def read_tile(plan: TilePlan, tile: Tile) -> tuple[TileComposite | TileReport, f
     fetch stage of a tile (for Earth Engine mostly waiting on the request)."""
     started = time.perf_counter()
     try:
-        composite = plan.source.read_tile(plan.grid, tile, plan.spec, plan.season, plan.region)
+        composite = plan.source.read_tile(tile, plan.composite)
     except GeeCropError as exc:
         return TileReport(tile, "failed", error=str(exc), seconds=time.perf_counter() - started), 0.0
     return composite, time.perf_counter() - started

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import BANDS
-from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
+from gee_crop.models.normalization import NormalizedModel
 
 
-class _BandNormalized(nn.Module):
+class _BandNormalized(NormalizedModel):
     """Per-band normalization of (N, 1, bands, t) reflectance, then ``body``, then a linear head."""
 
     def __init__(
@@ -37,17 +36,11 @@ class _BandNormalized(nn.Module):
         head_norm: nn.Module | None = None,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.normalization = InputNormalization(n_bands, axis=-2)
-        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
+        super().__init__(n_bands, axis=-2)
         self.body = body
         self.head_norm = head_norm if head_norm is not None else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(n_features, n_classes)
-
-    def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Store the training reflectance mean/std per band ((bands,) each; std ~0 left unscaled)."""
-        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = nn.functional.adaptive_avg_pool2d(self.body(self.normalization(x)), 1).flatten(1)

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import cast
 
-import numpy as np
 import torch
 from torch import nn
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS, CROPNET_WIDTHS
-from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
-from gee_crop.season import Season
+from gee_crop.config import CROPNET_WIDTHS
+from gee_crop.models.matrix import MedianMatrixNet
+from gee_crop.models.normalization import NormalizedModel
 
 
 def _block(
@@ -41,7 +40,7 @@ def _block(
     )
 
 
-class _CropNet(nn.Module):
+class _CropNet(NormalizedModel):
     """Shared body: four blocks, stride 2 in the first conv of blocks 1 and 3 (METHOD.md), GAP, linear."""
 
     _conv: type[nn.Module]
@@ -50,10 +49,8 @@ class _CropNet(nn.Module):
     _axis: int
     _pool: Callable[..., torch.Tensor]
 
-    def __init__(self, n_channels_norm: int, n_classes: int, widths: Sequence[int], dropout: float) -> None:
-        super().__init__()
-        self.normalization = InputNormalization(n_channels_norm, self._axis)
-        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
+    def build(self, n_classes: int, widths: Sequence[int], dropout: float) -> None:
+        """The four blocks and the linear classifier, after the normalization."""
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4:
             raise ValueError(f"CropNet has four blocks; got widths {widths}")
@@ -65,17 +62,13 @@ class _CropNet(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.classifier = nn.Linear(widths[-1], n_classes)
 
-    def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Store the training reflectance mean/std (per band for 2D, per feature for 1D)."""
-        self.normalization.set_statistics(mean, std)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.blocks(self.normalization(x))
         # global average pooling as an adaptive pool: exports as GlobalAveragePool, stable across opsets
         return self.classifier(self._pool(features, 1).flatten(1))
 
 
-class CropNet2D(_CropNet):
+class CropNet2D(_CropNet, MedianMatrixNet):
     """CropNet on the 10 x t median matrix.
 
     Input ``(N, 1, n_bands, t)`` float32 reflectance (DN / 1e4, bands in config.BANDS order);
@@ -84,17 +77,7 @@ class CropNet2D(_CropNet):
 
     _conv, _norm, _drop, _axis = nn.Conv2d, nn.BatchNorm2d, nn.Dropout2d, -2
     _pool = staticmethod(nn.functional.adaptive_avg_pool2d)
-
-    def __init__(
-        self,
-        n_bands: int = len(BANDS),
-        n_bins: int = Season().n_bins,
-        n_classes: int = len(CLASSES),
-        widths: Sequence[int] = CROPNET_WIDTHS,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(n_bands, n_classes, widths, dropout)
-        self.n_bands, self.n_bins = n_bands, n_bins
+    default_widths = CROPNET_WIDTHS
 
 
 class CropNet1D(_CropNet):
@@ -113,8 +96,9 @@ class CropNet1D(_CropNet):
         widths: Sequence[int] = CROPNET_WIDTHS,
         dropout: float = 0.1,
     ) -> None:
-        super().__init__(n_features, n_classes, widths, dropout)
+        super().__init__(n_features, self._axis)
         self.n_features = n_features
+        self.build(n_classes, widths, dropout)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -95,6 +95,20 @@ def rename_legacy_buffers(module: nn.Module, state_dict: dict[str, Any], prefix:
             state_dict[prefix + new] = state_dict.pop(prefix + old)
 
 
+class NormalizedModel(nn.Module):
+    """Base of the torch architectures: standardises its reflectance input inside ``forward`` with
+    ``self.normalization`` (its statistics travel with the weights; older files' buffer names load too)."""
+
+    def __init__(self, n_channels: int, axis: int) -> None:
+        super().__init__()
+        self.normalization = InputNormalization(n_channels, axis)
+        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
+
+    def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
+        """Store the training reflectance mean/std (per band, or per feature of a 1D model; std ~0 left unscaled)."""
+        self.normalization.set_statistics(mean, std)
+
+
 def normalization_of(model: nn.Module) -> InputNormalization:
     """The normalisation module of an architecture (ValueError for a model without one)."""
     found = getattr(model, NORMALIZATION_ATTR, None)

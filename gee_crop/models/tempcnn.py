@@ -14,14 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS
-from gee_crop.models.normalization import InputNormalization, rename_legacy_buffers
-from gee_crop.season import Season
+from gee_crop.models.matrix import MedianMatrixNet
 
 #: conv widths of the three temporal convolutions and the hidden dense units.
 TEMPCNN_WIDTHS: tuple[int, ...] = (32, 64, 64, 64)
@@ -44,29 +40,21 @@ def _time_steps(n_bins: int) -> int:
     return t
 
 
-class TempCNN(nn.Module):
+class TempCNN(MedianMatrixNet):
     """Input ``(N, 1, n_bands, n_bins)`` reflectance; output logits ``(N, n_classes)``.
 
     ``widths``: the three convolution widths and the hidden dense units (four numbers, as the
     ``--widths`` option of ``gee-crop train`` gives them).
     """
 
-    def __init__(
-        self,
-        n_bands: int = len(BANDS),
-        n_bins: int = Season().n_bins,
-        n_classes: int = len(CLASSES),
-        widths: Sequence[int] = TEMPCNN_WIDTHS,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__()
-        self.normalization = InputNormalization(n_bands, axis=-2)
-        self.register_load_state_dict_pre_hook(rename_legacy_buffers)
-        widths = tuple(int(w) for w in (widths or TEMPCNN_WIDTHS))
+    default_widths = TEMPCNN_WIDTHS
+
+    def build(self, n_classes: int, widths: Sequence[int], dropout: float) -> None:
+        """Three temporal convolutions, then the hidden dense layer and the logits."""
+        widths = tuple(int(w) for w in (widths or self.default_widths))
         if len(widths) != 4:
             raise ValueError(f"TempCNN takes three convolution widths and the hidden units; got widths {widths}")
-        self.n_bands, self.n_bins = n_bands, n_bins
-        c_in, layers = n_bands, []
+        c_in, layers = self.n_bands, []
         for width, kernel, stride in zip(widths[:3], _KERNELS, _STRIDES):
             layers.append(_conv(c_in, width, kernel, stride))
             c_in = width
@@ -74,15 +62,11 @@ class TempCNN(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(dropout),
-            nn.Linear(c_in * _time_steps(n_bins), widths[3]),
+            nn.Linear(c_in * _time_steps(self.n_bins), widths[3]),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(widths[3], n_classes),
         )
-
-    def set_normalization(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Store the per-band training reflectance mean/std ((n_bands,) each)."""
-        self.normalization.set_statistics(mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the bands become the channels: axis -2 of (N, bands, t), where the normalization reads them

@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from gee_crop.assessment.design import Allocation, draw_points, points_per_stratum
+from gee_crop.assessment.design import (
+    DEFAULT_MIN_PER_CLASS,
+    DEFAULT_TARGET_SE,
+    Allocation,
+    SampleDesign,
+    draw_points,
+    points_per_stratum,
+)
 from gee_crop.assessment.estimators import StratifiedEstimates, stratified_estimates
 from gee_crop.assessment.points import (
     check_drawn_on,
@@ -35,9 +42,6 @@ from gee_crop.earthengine import assessment as ee_assessment
 from gee_crop.earthengine.client import is_asset_id
 from gee_crop.errors import InputError
 from gee_crop.outputs import claim_output
-
-DEFAULT_TARGET_SE = 0.01
-DEFAULT_MIN_PER_CLASS = 50
 
 
 @dataclass(frozen=True)
@@ -77,33 +81,14 @@ def _design(
     scale: float = 10.0,
     classes: tuple[str, ...] = CLASSES,
 ) -> DesignResult:
+    sample = SampleDesign(n, target_se, expected_ua, allocation, min_per_class)
     if is_asset_id(map_ref):
         return _design_earthengine(
-            map_ref,
-            out,
-            client=client,
-            region=region,
-            scale=scale,
-            classes=classes,
-            n=n,
-            target_se=target_se,
-            expected_ua=expected_ua,
-            allocation=allocation,
-            min_per_class=min_per_class,
-            seed=seed,
+            map_ref, out, sample, seed, client=client, region=region, scale=scale, classes=classes
         )
     class_map = read_class_map(map_ref)
     pixels = class_map.stratum_pixels
-    counts, total = points_per_stratum(
-        pixels.astype(float),
-        class_map.names,
-        n=n,
-        target_se=target_se,
-        expected_ua=expected_ua,
-        allocation=allocation,
-        min_per_class=min_per_class,
-        available=pixels,
-    )
+    counts, total = points_per_stratum(pixels.astype(float), class_map.names, sample, available=pixels)
     rows, cols = draw_points(class_map.classes, counts, seed)
     path = write_points(design_rows(class_map, rows, cols), out, class_map.crs)
     return DesignResult(path, class_map.names, pixels / pixels.sum(), counts, total)
@@ -126,32 +111,19 @@ def _region_geometry(region: str | os.PathLike | None, image):
 def _design_earthengine(
     map_ref: str,
     out: Path,
+    sample: SampleDesign,
+    seed: int,
     *,
     client,
     region,
     scale: float,
     classes: tuple[str, ...],
-    n,
-    target_se,
-    expected_ua,
-    allocation,
-    min_per_class,
-    seed,
 ) -> DesignResult:
     image = _image(map_ref)
     geometry = _region_geometry(region, image)
     areas = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes))
     available = np.ceil(areas / scale**2).astype(np.int64)
-    counts, total = points_per_stratum(
-        areas,
-        classes,
-        n=n,
-        target_se=target_se,
-        expected_ua=expected_ua,
-        allocation=allocation,
-        min_per_class=min_per_class,
-        available=available,
-    )
+    counts, total = points_per_stratum(areas, classes, sample, available=available)
     values = [int(k) for k in np.flatnonzero(counts)]
     features = client.compute_features(
         ee_assessment.stratified_design(image, geometry, values, [int(counts[k]) for k in values], scale, seed=seed)

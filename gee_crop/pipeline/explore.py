@@ -20,8 +20,8 @@ from pathlib import Path
 
 from gee_crop.data.demo import PatchComposite, demo_patch, demo_samples, patch_composite, patch_footprint
 from gee_crop.earthengine.client import EarthEngineClient, credentials_file, find_credentials, project_from_env, redact
+from gee_crop.earthengine.offline import initialize_offline
 from gee_crop.errors import GeeCropError
-from gee_crop.testing.offline_ee import initialize_offline  # the offline fallback only (tests/architecture)
 
 __all__ = [
     "FALLBACK_DATA",

@@ -25,9 +25,7 @@ def pilot(request: SamplingRequest) -> str:
             planned.out,
             request.pilot,
             store_part,
-            export_to=request.export_to,
-            bucket=request.bucket,
-            exports_dir=request.exports_dir,
+            target=request.export_target,
             overwrite=request.overwrite,
         )
     return "\n".join(

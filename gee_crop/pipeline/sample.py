@@ -87,9 +87,7 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
         out,
         store_part,
         mode=request.mode,
-        export_to=request.export_to,
-        bucket=request.bucket,
-        exports_dir=request.exports_dir,
+        target=request.export_target,
         overwrite=request.overwrite,
         wait=not request.no_wait,
     )

@@ -25,7 +25,7 @@ from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
 from gee_crop.models.io import ModelLike, read_model_file
 from gee_crop.models.predict import check_model_matches, open_predictor
 from gee_crop.training.alignment import Alignment, align, alignment_for
-from gee_crop.training.dataset import series_features
+from gee_crop.training.dataset import SeriesFeatures, series_features
 from gee_crop.training.metrics import ClassificationReport, classification_report, format_report
 from gee_crop.types import SampleSeries
 
@@ -127,18 +127,34 @@ def evaluate_model(
         if feats.keep.any()
         else np.zeros((0, len(classes)), dtype=np.float32)
     )
-    y_true = class_indices(series.crop_class[feats.keep], classes)  # the table's names, the model's order
     target = target_region or _single_region(series.region)
     trained_on = predictor.meta.get("train_config", {}).get("data", {}).get("regions", [])
     source = source_region or _single_region(trained_on)
-    # the paper's alignment rules speak of its seven classes; a user's own class list is scored as it is
-    alignment = alignment_for(source, target) if classes == CLASSES else Alignment(None, ())
-    y_true, y_pred, kept = align(y_true, proba.argmax(axis=1), alignment.target_classes, alignment.drop_true_classes)
-    if not len(y_true):
-        raise EmptyResultError(_why_nothing_scored(series, feats.keep, _data_name(data)))
     # transfer risk: the scored samples against the model's training inputs (unavailable in older models)
     summary = summary_of(predictor.meta)
     shift = tally_shift(summary, feats.values[feats.keep], proba).score(available=summary is not None)
+    return score_predictions(series, feats, classes, proba.argmax(axis=1), source, target, shift, _data_name(data))
+
+
+def score_predictions(
+    series: SampleSeries,
+    feats: SeriesFeatures,
+    classes: tuple[str, ...],
+    predicted: np.ndarray,
+    source: str | None,
+    target: str | None,
+    domain_shift: dict | None = None,
+    data_name: str = "the table",
+) -> Evaluation:
+    """Score ``predicted`` (class indices of the samples ``feats`` keeps) against the samples' labels after
+    the paper's class alignment, for a model and a baseline alike; EmptyResultError (why, named with
+    ``data_name``) when no sample is left to score."""
+    y_true = class_indices(series.crop_class[feats.keep], classes)  # the table's names, the model's order
+    # the paper's alignment rules speak of its seven classes; a user's own class list is scored as it is
+    alignment = alignment_for(source, target) if classes == CLASSES else Alignment(None, ())
+    y_true, y_pred, kept = align(y_true, predicted, alignment.target_classes, alignment.drop_true_classes)
+    if not len(y_true):
+        raise EmptyResultError(_why_nothing_scored(series, feats.keep, data_name))
     return Evaluation(
         classification_report(y_true, y_pred, len(classes)),
         alignment,
@@ -149,7 +165,7 @@ def evaluate_model(
         target,
         source,
         classes,
-        shift,
+        domain_shift if domain_shift is not None else unavailable_score(),
         seasons=feats.season_counts,
     )
 

@@ -1,6 +1,8 @@
 """Label rasters and sample_from_files on the real patch (its own label NetCDF and a GeoTIFF copy)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -10,8 +12,9 @@ from gee_crop.classes import CLASSES, EXCLUDE, Legend
 from gee_crop.data.labels import read_label_raster
 from gee_crop.data.sampling import sample_from_files, sample_local_stack
 from gee_crop.errors import InputError, UnknownClassError
+from gee_crop.types import SamplingRules
 
-RULES = dict(buffer_m=20, cell_deg=0.1, spacing_m=20, per_cell=40, region="BEL", seed=2)
+RULES = dict(rules=SamplingRules(buffer_m=20, cell_deg=0.1, spacing_m=20, per_cell=40, seed=2), region="BEL")
 
 
 def _write_tif(path, codes, crs, transform, nodata=0):
@@ -76,7 +79,6 @@ def test_missing_inputs_are_named(patch_dir, tmp_path):
 
 
 def test_stack_without_labels_asks_for_them(patch):
-    import dataclasses
     with pytest.raises(InputError, match="--labels"):
         sample_local_stack(dataclasses.replace(patch, labels=None))
 
@@ -90,7 +92,7 @@ def test_class_code_geotiff_with_a_csv_legend(patch, patch_dir, tmp_path):
     # written like a gee-crop 0.1.0 legend: 'unlabeled' is still read as 'exclude'
     legend.write_text("code,gee_crop_class\n0,unlabeled\n"
                       + "".join(f"{i + 1},{c}\n" for i, c in enumerate(CLASSES)))
-    many = {**RULES, "per_cell": 10_000}
+    many = {**RULES, "rules": dataclasses.replace(RULES["rules"], per_cell=10_000)}
     series = sample_from_files(patch_dir, tif, **many, legend=legend)
     assert np.array_equal(series.crop_class, names[series.extra["row"], series.extra["col"]])
     assert set(series.crop_class) == {"corn", "wheat", "other"}

@@ -8,6 +8,7 @@ from gee_crop.classes import EXCLUDE, NO_CLASS, Legend
 from gee_crop.data.sampling import disk_footprint, grid_sample, inward_buffer, sample_local_stack
 from gee_crop.data.table import read_table, write_table
 from gee_crop.errors import InputError
+from gee_crop.types import SamplingRules
 
 
 def _geodesic_m(lon1, lat1, lon2, lat2):
@@ -78,19 +79,19 @@ def test_buffer_rejects_negative_radius(patch):
 def test_grid_sample_spacing_cap_and_determinism_on_the_patch(patch):
     lon, lat = patch.lonlat()
     candidates = patch.labels != 0
-    index = grid_sample(lon, lat, candidates, spacing_m=20, per_cell=10_000, seed=3)
+    index = grid_sample(lon, lat, candidates, SamplingRules(spacing_m=20, per_cell=10_000, seed=3))
     assert len(index) > 300
     assert candidates.ravel()[index].all()
     assert _pairwise_min_m(lon.ravel()[index], lat.ravel()[index]) >= 20 - 1e-6
-    assert np.array_equal(index, grid_sample(lon, lat, candidates, spacing_m=20, per_cell=10_000, seed=3))
-    assert not np.array_equal(index, grid_sample(lon, lat, candidates, spacing_m=20, per_cell=10_000, seed=4))
+    assert np.array_equal(index, grid_sample(lon, lat, candidates, SamplingRules(spacing_m=20, per_cell=10_000, seed=3)))
+    assert not np.array_equal(index, grid_sample(lon, lat, candidates, SamplingRules(spacing_m=20, per_cell=10_000, seed=4)))
 
 
 def test_grid_sample_per_cell_cap_across_synthetic_cells():
     # synthetic: a 0.3 x 0.2 deg lattice every ~0.0045 deg (>= 300 m) spans 6 cells of 0.1 deg
     lon, lat = np.meshgrid(np.arange(4.001, 4.3, 0.0045), np.arange(50.001, 50.2, 0.0045))
     candidates = np.ones(lon.shape, dtype=bool)
-    index = grid_sample(lon, lat, candidates, per_cell=5, spacing_m=60, seed=0)
+    index = grid_sample(lon, lat, candidates, SamplingRules(per_cell=5, spacing_m=60, seed=0))
     cells = np.stack([np.floor(lon.ravel()[index] / 0.1), np.floor(lat.ravel()[index] / 0.1)], axis=1)
     _, per_cell = np.unique(cells, axis=0, return_counts=True)
     assert len(per_cell) == 6 and (per_cell == 5).all()
@@ -99,7 +100,7 @@ def test_grid_sample_per_cell_cap_across_synthetic_cells():
 def test_grid_sample_spacing_holds_across_cell_borders():
     # synthetic: dense 5 m lattice straddling the 4.1 deg / 50.1 deg cell corner
     lon, lat = np.meshgrid(np.arange(4.0985, 4.1015, 0.00007), np.arange(50.099, 50.101, 0.000045))
-    index = grid_sample(lon, lat, np.ones(lon.shape, bool), per_cell=50, spacing_m=60, seed=1)
+    index = grid_sample(lon, lat, np.ones(lon.shape, bool), SamplingRules(per_cell=50, spacing_m=60, seed=1))
     assert len(index) >= 8
     assert _pairwise_min_m(lon.ravel()[index], lat.ravel()[index]) >= 60 - 1e-6
 
@@ -135,7 +136,7 @@ def test_class_buffer_counts_on_the_real_patch(patch):
 
 
 def test_every_sample_has_a_label_and_a_clear_observation(patch):
-    series = sample_local_stack(patch, buffer_m=20, spacing_m=20, per_cell=10_000)
+    series = sample_local_stack(patch, SamplingRules(buffer_m=20, spacing_m=20, per_cell=10_000))
     classes = inward_buffer(patch.classes, 20, 10, nodata=NO_CLASS)
     assert (classes[series.extra["row"], series.extra["col"]] != NO_CLASS).all()
     clear_with_data = ((series.cloud == 4) | (series.cloud == 5)) & (series.dn != 0).all(axis=-1)
@@ -143,8 +144,8 @@ def test_every_sample_has_a_label_and_a_clear_observation(patch):
 
 
 def test_eroding_by_source_code_also_cuts_edges_inside_other(patch):
-    by_class = sample_local_stack(patch, buffer_m=60, spacing_m=10, per_cell=10_000)
-    by_code = sample_local_stack(patch, buffer_m=60, spacing_m=10, per_cell=10_000, erode_by="code")
+    by_class = sample_local_stack(patch, SamplingRules(buffer_m=60, spacing_m=10, per_cell=10_000))
+    by_code = sample_local_stack(patch, SamplingRules(buffer_m=60, spacing_m=10, per_cell=10_000), erode_by="code")
     assert (by_code.crop_class == "other").sum() < (by_class.crop_class == "other").sum()
     with pytest.raises(InputError, match="erode_by"):
         sample_local_stack(patch, erode_by="parcel")
@@ -157,15 +158,15 @@ def test_eroding_by_source_code_also_cuts_edges_inside_other(patch):
     (30, 30, {"corn": 14, "other": 73, "wheat": 50}),
 ])
 def test_small_buffers_yield_hundreds_of_samples(patch, buffer_m, spacing_m, expected):
-    series = sample_local_stack(patch, buffer_m=buffer_m, spacing_m=spacing_m, per_cell=100_000)
+    series = sample_local_stack(patch, SamplingRules(buffer_m=buffer_m, spacing_m=spacing_m, per_cell=100_000))
     counts = dict(zip(*np.unique(series.crop_class.astype(str), return_counts=True)))
     assert counts == expected
     assert _pairwise_min_m(series.lon, series.lat) >= spacing_m - 1e-6
 
 
 def test_same_seed_same_samples_and_table_round_trip(patch, tmp_path):
-    a = sample_local_stack(patch, buffer_m=20, spacing_m=20, per_cell=50, seed=7)
-    b = sample_local_stack(patch, buffer_m=20, spacing_m=20, per_cell=50, seed=7)
+    a = sample_local_stack(patch, SamplingRules(buffer_m=20, spacing_m=20, per_cell=50, seed=7))
+    b = sample_local_stack(patch, SamplingRules(buffer_m=20, spacing_m=20, per_cell=50, seed=7))
     assert np.array_equal(a.sample_id, b.sample_id) and len(a) == 50
     back = read_table(write_table(a, tmp_path / "local.parquet"))
     assert np.array_equal(back.sample_id, a.sample_id)
@@ -174,4 +175,4 @@ def test_same_seed_same_samples_and_table_round_trip(patch, tmp_path):
 
 def test_too_large_buffer_says_use_a_smaller_one(patch):
     with pytest.raises(InputError, match=r"no labelled pixel .* smaller --buffer-m"):
-        sample_local_stack(patch, buffer_m=150)  # measured: 7 px survive 120 m, none 150 m
+        sample_local_stack(patch, SamplingRules(buffer_m=150))  # measured: 7 px survive 120 m, none 150 m

@@ -13,6 +13,7 @@ from gee_crop.earthengine import collections, composite, labels, sampling
 from gee_crop.earthengine.graph import function_names, invocations
 from gee_crop.errors import InputError
 from gee_crop.season import Season
+from gee_crop.types import SamplingRules
 
 BOX = [4.0, 50.7, 4.1, 50.8]
 
@@ -89,7 +90,7 @@ def test_sqrt8_encoding_graph_is_the_client_transform():
 def test_inward_buffer_and_grid_sampling_constants():
     labs = labels.reference_labels(country_spec("FRA"), 2023, project="demo")
     rows = sampling.sampling_graph(labs, ee.Geometry.Rectangle(BOX), dt.date(2022, 7, 1), dt.date(2023, 7, 1),
-                                   per_cell=5, buffer_m=60, spacing_m=60, seed=3)
+                                   SamplingRules(per_cell=5, buffer_m=60, spacing_m=60, seed=3))
     focal = [(c["function"], c["arguments"]["radius"], c["arguments"]["units"])
              for c in invocations(rows, "Image.focalMin") + invocations(rows, "Image.focalMax")]
     assert focal == [("Image.focalMin", 60.0, "meters"), ("Image.focalMax", 60.0, "meters")]

@@ -33,6 +33,7 @@ from gee_crop.earthengine import tasks
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.offline_ee import algorithms_json_path
 from gee_crop.testing.paths import REPO_ROOT
+from gee_crop.types import SamplingRules
 
 PARIS = (2.35, 48.85)
 BOX = [2.3, 48.8, 2.4, 48.9]
@@ -226,7 +227,7 @@ def test_code_editor_hand_off_reads_the_scripts_csvs_without_earth_engine(tmp_pa
 def _tile_rows() -> ee.FeatureCollection:
     labs = labels.reference_labels(country_spec("FRA"), 2019, project="p")
     return sampling.sampling_graph(labs, ee.Geometry.Rectangle(BOX), dt.date(2019, 1, 1), dt.date(2020, 1, 1),
-                                   per_cell=20, buffer_m=0)
+                                   SamplingRules(per_cell=20, buffer_m=0))
 
 
 # 7 ------------------------------------------------------------------------------ labels on their 10 m grid
@@ -303,8 +304,8 @@ def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
     ledger.register(tiles)
     calls = []
     fake.task_status = lambda task_id: calls.append(task_id)  # per-task polling must not happen
-    waiting = tasks.run_exports(fake, job, tiles, ledger, store_part, destination="asset", max_queued=4,
-                                          progress=False, sleep=fake.sleep)
+    waiting = tasks.run_exports(fake, job, tiles, ledger, store_part,
+                                tasks.ExportTarget("asset", max_queued=4), progress=False, sleep=fake.sleep)
     assert waiting == [] and calls == []
     assert fake.max_unfinished <= 4 and len(fake.tasks) == len(tiles) == 30
     # one listOperations per pass (each task RUNNING once, then COMPLETED: 2 passes per batch of 4),
@@ -323,8 +324,8 @@ def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
     tiles = dict(list(sampling.job_tiles(job).items())[:8])
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
-    assert tasks.run_exports(fake, job, tiles, ledger, store_part, destination="asset", progress=False,
-                             sleep=fake.sleep) == []
+    assert tasks.run_exports(fake, job, tiles, ledger, store_part, tasks.ExportTarget("asset"),
+                             progress=False, sleep=fake.sleep) == []
     assert fake.max_unfinished == 3 and all(ledger.entry(u)["state"] == "done" for u in tiles)
 
 

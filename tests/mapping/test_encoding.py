@@ -9,7 +9,7 @@ from gee_crop.config import Encoding
 from gee_crop.earthengine.composite import (SQRT8_MAX, SQRT8_STEPS, composite_band_names, decode_sqrt8, encode_sqrt8,
                                             sqrt8_error_bound)
 from gee_crop.features.composite import composite_pixels, stack_arrays
-from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, decode_pixels
+from gee_crop.mapping.sources import CompositeRequest, EarthEngineSource, LocalStackSource, decode_pixels
 from gee_crop.mapping.engine import plan_map, run_map
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
@@ -62,8 +62,8 @@ def test_fake_serves_uint8_and_the_source_asks_for_half_the_bytes(offline_ee, pa
     source = EarthEngineSource(fake)
     assert source.encoding is Encoding.SQRT8  # the default
     for tile in plan_tiles(grid, 40):
-        remote = source.read_tile(grid, tile, contract, season_2019)
-        local = local_source.read_tile(grid, tile, contract, season_2019)
+        remote = source.read_tile(tile, CompositeRequest(grid, contract, season_2019))
+        local = local_source.read_tile(tile, CompositeRequest(grid, contract, season_2019))
         np.testing.assert_array_equal(remote.valid, local.valid)
         assert remote.bytes_fetched == source.request_bytes(tile, season_2019) == tile.n_pixels * 430
         x, y = remote.reflectance(), local.reflectance()

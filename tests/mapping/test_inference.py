@@ -12,7 +12,7 @@ import pytest
 from gee_crop.classes import NO_CLASS
 from gee_crop.errors import InputError, ModelFileError
 from gee_crop.export.quantize import quantize_exported, quantize_static_onnx
-from gee_crop.mapping.sources import LocalStackSource
+from gee_crop.mapping.sources import CompositeRequest, LocalStackSource
 from gee_crop.mapping.tiling import Tile, stack_grid
 from gee_crop.models.io import read_contract
 from gee_crop.models.predict import check_model_matches, open_predictor, select_providers
@@ -24,8 +24,8 @@ from tests.training.realdata import labelled_pixels
 def real_inputs(patch_stack, tiny_onnx):
     """(n, 1, 10, 43) model inputs of every valid pixel of the real patch (2019 season)."""
     contract = read_contract(tiny_onnx)
-    composite = LocalStackSource(patch_stack).read_tile(stack_grid(patch_stack), Tile(0, 0, 64, 64), contract,
-                                                        contract.season.span_at(2019, 50.75))
+    request = CompositeRequest(stack_grid(patch_stack), contract, contract.season.span_at(2019, 50.75))
+    composite = LocalStackSource(patch_stack).read_tile(Tile(0, 0, 64, 64), request)
     return composite.reflectance(), patch_stack.classes[composite.valid]
 
 

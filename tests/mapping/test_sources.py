@@ -9,7 +9,8 @@ from gee_crop.data.patch import patch_pixels, read_patch
 from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.errors import InputError
 from gee_crop.features.composite import median_features
-from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource, decode_pixels, quantize_dn
+from gee_crop.mapping.sources import (CompositeRequest, EarthEngineSource, LocalStackSource, decode_pixels,
+                                      quantize_dn)
 from gee_crop.mapping.tiling import grid_for_region, plan_tiles
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 
@@ -23,7 +24,7 @@ def patch_grid(local_source, patch_stack):
 def test_local_tile_equals_training_features(patch_dir, local_source, patch_grid, contract, season_2019):
     """Mapping input = the training features (gee_crop.features.median_features) of the same pixels."""
     tile = plan_tiles(patch_grid, 24)[4]  # rows 24..47, cols 24..47
-    composite = local_source.read_tile(patch_grid, tile, contract, season_2019)
+    composite = local_source.read_tile(tile, CompositeRequest(patch_grid, contract, season_2019))
     rows, cols = np.meshgrid(np.arange(24, 48), np.arange(24, 48), indexing="ij")
     series = patch_pixels(read_patch(patch_dir), rows.ravel(), cols.ravel())
     training = median_features(series, year=2019, max_gap_bins=contract.max_gap_bins,
@@ -45,8 +46,8 @@ def test_earth_engine_path_gives_the_model_identical_input(offline_ee, patch_sta
     fake = PatchComputePixels(patch_stack, contract, season_2019)
     source = EarthEngineSource(fake, encoding="uint16")
     for tile in plan_tiles(patch_grid, 40):  # 4 tiles, two of them partial
-        local = local_source.read_tile(patch_grid, tile, contract, season_2019)
-        remote = source.read_tile(patch_grid, tile, contract, season_2019)
+        local = local_source.read_tile(tile, CompositeRequest(patch_grid, contract, season_2019))
+        remote = source.read_tile(tile, CompositeRequest(patch_grid, contract, season_2019))
         np.testing.assert_array_equal(remote.valid, local.valid)
         np.testing.assert_array_equal(remote.reflectance(), local.reflectance())
         assert remote.bytes_fetched == tile.n_pixels * 10 * 43 * 2  # uint16, nothing more

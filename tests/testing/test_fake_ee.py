@@ -13,6 +13,7 @@ from gee_crop.config import BANDS, SCL_CLEAR_CLASSES
 from gee_crop.earthengine import sampling
 from gee_crop.errors import EarthEngineError
 from gee_crop.testing.fake_ee import EECU_S_PER_ROW, EECU_S_PER_TASK, QUEUE_FULL, FakeEarthEngineClient, FakeInterrupt
+from gee_crop.types import SamplingRules
 
 pytestmark = pytest.mark.usefixtures("offline_ee")
 
@@ -34,7 +35,9 @@ def patch_box(client: FakeEarthEngineClient) -> ee.Geometry:
 
 
 def sampling_rows(client: FakeEarthEngineClient, **asked) -> ee.FeatureCollection:
-    return sampling.sampling_graph(ee.Image(0), patch_box(client), START, END, **{**ASKED, **asked})
+    options = {**ASKED, **asked}
+    rules = SamplingRules(**{k: options.pop(k) for k in SamplingRules.names() if k in options})
+    return sampling.sampling_graph(ee.Image(0), patch_box(client), START, END, rules, **options)
 
 
 def test_what_a_sampling_graph_asks_for_is_read_back_from_it(fake):

@@ -20,6 +20,7 @@ from gee_crop.errors import InputError, UnknownClassError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.data.sampling import sample_local_stack
 from gee_crop.season import Season
+from gee_crop.types import SamplingRules
 from tests.data.labels.conftest import FLANDERS_CLASSES
 
 
@@ -145,7 +146,7 @@ def test_vector_labels_rasterize_back_onto_the_patch(flanders_patch, flanders_fi
 def test_table_keeps_class_list_and_season(flanders_patch, tmp_path):
     legend = Legend({1110: "winter_wheat", 9120: "grassland", "*": "other"}, classes=("winter_wheat", "grassland",
                                                                                       "other"))
-    series = sample_local_stack(flanders_patch, legend=legend, per_cell=50, spacing_m=20)
+    series = sample_local_stack(flanders_patch, SamplingRules(per_cell=50, spacing_m=20), legend=legend)
     series.season = Season().with_overrides("03-01", 150)
     back = read_table(write_table(series, tmp_path / "t.parquet"))
     assert back.classes == ("winter_wheat", "grassland", "other")

@@ -6,7 +6,7 @@ import torch
 
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.worldcereal import read_worldcereal
-from gee_crop.types import SampleSeries
+from gee_crop.types import SampleSeries, SamplingRules
 
 #: the Flanders 2019 patch sampled densely (as experiments/transfer_lodo.yaml does): 477 samples.
 PATCH_SAMPLING = {"buffer_m": 10, "spacing_m": 20, "per_cell": 2000, "seed": 0}
@@ -36,4 +36,4 @@ def bel21(shared_data) -> SampleSeries:
 @pytest.fixture(scope="session")
 def patch19(patch_dir) -> SampleSeries:
     """Samples of the Flanders patch (raw Sentinel-2 with SCL, Aug 2018 - Nov 2019)."""
-    return sample_from_files(patch_dir, region="BEL", **PATCH_SAMPLING)
+    return sample_from_files(patch_dir, region="BEL", rules=SamplingRules(**PATCH_SAMPLING))

@@ -10,6 +10,7 @@ from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.worldcereal import read_worldcereal
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.training.dataset import series_features
+from gee_crop.types import SamplingRules
 from tests.mapping.conftest import (contract, offline_ee, patch_stack, reference_run,  # noqa: F401
                                     season_2019, tiny_onnx)
 
@@ -32,8 +33,8 @@ def domain_inputs(shared_data) -> dict[str, np.ndarray]:
     (sampled as the issue's benchmark does: 20 m inward buffer, 30 m spacing)."""
     inputs = {name: kept_inputs(read_worldcereal(shared_data / "wc-extractions" / file))
               for name, file in EXTRACTIONS.items()}
-    patch = sample_from_files(shared_data / "wc-gee-patches" / "0000280849BAC91C", region="BEL", buffer_m=20,
-                              spacing_m=30, per_cell=400)
+    patch = sample_from_files(shared_data / "wc-gee-patches" / "0000280849BAC91C", region="BEL",
+                              rules=SamplingRules(buffer_m=20, spacing_m=30, per_cell=400))
     inputs["Flanders 2019"] = kept_inputs(patch)
     return inputs
 
