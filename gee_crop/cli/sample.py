@@ -58,17 +58,18 @@ def _check_source_options(ctx: click.Context) -> None:
 
 def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     """Usage errors of the whole request, whichever path it takes."""
+    out = request.run.out
     if request.source is not None:
         _check_source_options(ctx)
-        if request.out is None:
+        if out is None:
             raise click.UsageError("--source needs --out FILE.parquet", ctx)
-    elif request.from_exports is not None:
-        if request.out is None:
+    elif request.run.from_exports is not None:
+        if out is None:
             raise click.UsageError("--from-exports needs --out FILE.parquet", ctx)
     elif (
-        request.labels is not None
+        request.labelling.labels is not None
         and not (request.country or request.region)
-        and (request.out is None or request.year is None)
+        and (out is None or request.season.year is None)
     ):
         raise click.UsageError("--labels without --region needs --year YEAR and --out FILE.parquet", ctx)
 
@@ -196,7 +197,7 @@ def command(ctx: click.Context, **given: Any) -> None:
     """
     from gee_crop.data.sample_request import SamplingRequest
 
-    sample_command(ctx, SamplingRequest(**given))
+    sample_command(ctx, SamplingRequest.from_options(**given))
 
 
 def sample_command(ctx: click.Context, request: SamplingRequest) -> None:
@@ -206,11 +207,11 @@ def sample_command(ctx: click.Context, request: SamplingRequest) -> None:
     from gee_crop.pipeline.sample import sample, table_from_exports
 
     _check_usage(ctx, request)
-    if request.from_exports is not None:
+    if request.run.from_exports is not None:
         click.echo(table_from_exports(request))
-    elif request.dry_run:
+    elif request.run.dry_run:
         click.echo(dry_run(request))
-    elif request.pilot is not None:
+    elif request.run.pilot is not None:
         click.echo(pilot(request))
     else:
         click.echo(sample(request, echo=click.echo))

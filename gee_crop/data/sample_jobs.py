@@ -16,7 +16,7 @@ import pandas as pd
 from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, Legend, user_legend
-from gee_crop.config import GRID_CELL_DEG, SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
+from gee_crop.config import SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
 from gee_crop.countries import country_geometry, country_of, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import lonlat_extent
@@ -32,7 +32,7 @@ from gee_crop.errors import InputError, RegionError, SeasonError
 from gee_crop.features.seasons import with_season_year, with_season_years
 from gee_crop.ledger import RunLedger
 from gee_crop.season import Season
-from gee_crop.types import SampleSeries, SamplingRules, concat
+from gee_crop.types import SampleSeries, concat
 
 S2_SR_FIRST_DATE = dt.date(2017, 3, 28)  # first image of COPERNICUS/S2_SR_HARMONIZED
 #: A class of a user's own legend needs at least this many samples: fewer cannot train nor score it.
@@ -44,27 +44,21 @@ EXPORT_CSV = re.compile(r"^gee-crop_(?P<name>.+)_(?P<year>\d{4})_tile(?P<tile>\d
 # ------------------------------------------------------------------ the plan
 
 
-def request_season(request: SamplingRequest) -> Season | None:
-    """The user's own season of ``--season-start/--season-days/--window-days`` (None: none given, the
-    paper's season)."""
-    given = (request.season_start, request.season_days, request.window_days)
-    return Season().with_overrides(*given) if given != (None, None, None) else None
-
-
 def plan_job(request: SamplingRequest, year: int | None, region=None) -> SamplingJob:
     """The SamplingJob of ``request`` for season ``year``; ``region`` is the geometry of
     ``request.region``, read once by the caller (None: no region). Validates every input (labels
     read, legend mapped, season and year checked) and sends nothing."""
-    legend = user_legend(request.legend, request.classes)
-    season = request_season(request)
-    if request.labels is None and request.country is None and region is None:
+    labelling = request.labelling
+    legend = user_legend(labelling.legend, labelling.classes)
+    season = request.season.override()
+    if labelling.labels is None and request.country is None and region is None:
         raise InputError(
             "say where to sample: --country ISO3 (e.g. FRA), --region AOI.geojson, or --source STACK for local data"
         )
     if year is None:
         raise InputError("--labels without --region needs --year YEAR (or give --region AOI.geojson)")
     spec, own = None, None
-    if request.labels is not None:
+    if labelling.labels is not None:
         name, geometry, own = _own_labels_place(request, region, legend)
     elif request.country is not None:
         spec = country_spec(request.country)
@@ -78,29 +72,29 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
         name = spec.code
     else:
         spec, geometry, name = country_of(region), region, Path(str(request.region)).stem
-    per_cell = request.per_cell or (spec.per_cell if spec is not None else SAMPLES_PER_CELL_DEFAULT)
+    rules = request.rules.sampling_rules(spec.per_cell if spec is not None else SAMPLES_PER_CELL_DEFAULT)
     job = SamplingJob(
         name=name,
         spec=spec,
         geometry=geometry,
         year=int(year),
-        per_cell=int(per_cell),
-        cloud_band=request.cloud_band.value,
-        cloud_threshold=request.cloud_threshold,
-        buffer_m=request.buffer_m,
-        cell_deg=GRID_CELL_DEG,
-        spacing_m=request.spacing_m,
-        seed=request.seed,
-        tile_deg=request.tile_deg,
-        tile_scale=request.tile_scale,
-        project=request.project,
+        per_cell=int(rules.per_cell),
+        cloud_band=request.rules.cloud_band.value,
+        cloud_threshold=request.rules.cloud_threshold,
+        buffer_m=rules.buffer_m,
+        cell_deg=rules.cell_deg,
+        spacing_m=rules.spacing_m,
+        seed=rules.seed,
+        tile_deg=request.tasks.tile_deg,
+        tile_scale=request.tasks.tile_scale,
+        project=request.connection.project,
         from_country=request.country is not None and region is None,
         own_labels=own,
         season=season,
     )
-    _check_job(job, request.per_cell)
-    if job.spec is not None and job.spec.accuracy_filter and not request.no_accuracy_filter:
-        job.accuracy = read_accuracy_table(job.year, request.cdl_accuracy)
+    _check_job(job, request.rules.per_cell)
+    if job.spec is not None and job.spec.accuracy_filter and not labelling.no_accuracy_filter:
+        job.accuracy = read_accuracy_table(job.year, labelling.cdl_accuracy)
     return job
 
 
@@ -109,8 +103,8 @@ def _own_labels_place(request: SamplingRequest, region, legend: Legend | None) -
     extent) anywhere."""
     if request.country is not None:
         raise InputError("--labels brings your own labels: give --region AOI.geojson instead of --country")
-    labels = str(request.labels)
-    own = own_labels(labels, request.label_field, legend, region)
+    labels = str(request.labelling.labels)
+    own = own_labels(labels, request.labelling.label_field, legend, region)
     if region is not None:
         return Path(str(request.region)).stem, region, own
     if own.asset is not None:
@@ -243,28 +237,23 @@ def assemble(
 
 
 def local_table(request: SamplingRequest) -> SampleSeries:
-    """The sample table of ``request.source``, a local stack (its own labels, or ``request.labels``),
+    """The sample table of ``request.source``, a local stack (its own labels, or the request's ``labels``),
     with the request's legend and season; checked, not written."""
     assert request.source is not None, "local_table samples a local stack: request.source is set"
-    legend = user_legend(request.legend, request.classes)
-    season = request_season(request)
+    labelling = request.labelling
+    legend = user_legend(labelling.legend, labelling.classes)
+    season = request.season.override()
     if request.country or request.region:
         raise InputError(
             "--source samples local data; drop --country/--region, or drop --source to sample on Earth Engine"
         )
     series = sample_from_files(
         request.source,
-        request.labels,
-        SamplingRules(
-            request.buffer_m,
-            GRID_CELL_DEG,
-            request.spacing_m,
-            request.per_cell or SAMPLES_PER_CELL_DEFAULT,
-            request.seed,
-        ),
+        labelling.labels,
+        request.rules.sampling_rules(SAMPLES_PER_CELL_DEFAULT),
         region=Path(request.source).name,
         legend=legend,
-        label_field=request.label_field,
+        label_field=labelling.label_field,
     )
     if season is not None:  # each sample's season year, inferred again in the table's own season
         series.season, series.season_year = season, None

@@ -15,7 +15,7 @@ __all__ = ["dry_run", "pilot"]
 
 def pilot(request: SamplingRequest) -> str:
     """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
-    assert request.pilot is not None  # only called for --pilot N
+    assert request.run.pilot is not None  # only called for --pilot N
     planned = plan(request)
     # OUT.pilot/ is OUT's: the table's lock keeps a full run and a pilot of it apart
     with claim_output(out_table(planned.out), folder=False, resumes=True):
@@ -23,10 +23,10 @@ def pilot(request: SamplingRequest) -> str:
             connect(request, planned.job),
             planned.job,
             planned.out,
-            request.pilot,
+            request.run.pilot,
             store_part,
-            target=request.export_target,
-            overwrite=request.overwrite,
+            target=request.tasks.target,
+            overwrite=request.run.overwrite,
         )
     return "\n".join(
         [
@@ -40,4 +40,4 @@ def dry_run(request: SamplingRequest) -> str:
     """`gee-crop sample --dry-run`: the job's tiles and tasks, priced at a pilot's rates when one ran;
     no server call, no credentials, nothing written."""
     planned = plan(request)
-    return "\n".join(dry_run_lines(planned.job, planned.out, request.mode))
+    return "\n".join(dry_run_lines(planned.job, planned.out, request.tasks.mode))

@@ -37,17 +37,18 @@ def plan(request: SamplingRequest) -> SamplingPlan:
     the output name chosen when not given, every input checked; no server call."""
     region = read_region(request.region) if request.region is not None else None
     if request.country is None and region is None:  # own labels alone: their extent is the place
-        job = plan_job(request, request.year, None)
+        job = plan_job(request, request.season.year, None)
         note = season_note(job.year, job.geometry.centroid.y, given=True)
-        return SamplingPlan(job, request.out or sample_out_name(job.name, job.year), note)
+        return SamplingPlan(job, request.run.out or sample_out_name(job.name, job.year), note)
     name, latitude = sampling_place(request.country, request.region, region)
-    year, note = default_season(request.year, latitude)
-    return SamplingPlan(plan_job(request, year, region), request.out or sample_out_name(name, year), note)
+    year, note = default_season(request.season.year, latitude)
+    return SamplingPlan(plan_job(request, year, region), request.run.out or sample_out_name(name, year), note)
 
 
 def connect(request: SamplingRequest, job: SamplingJob):
     """The Earth Engine client of ``request``; the job's project becomes the client's when none was given."""
-    client = ee_client.get_client(project=request.project, service_account_key=request.service_account_key)
+    connection = request.connection
+    client = ee_client.get_client(project=connection.project, service_account_key=connection.service_account_key)
     job.project = job.project or getattr(client, "project", None)
     return client
 
@@ -63,8 +64,8 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
     """Run the sampling ``request`` describes; a one-paragraph summary for the terminal (an Earth
     Engine job first ``echo``-es what it samples, its season and its output)."""
     if request.source is not None:
-        out = out_table(request.out)
-        with claim_output(out, folder=False, overwrite=request.overwrite):  # locked; refused if it exists
+        out = out_table(request.run.out)
+        with claim_output(out, folder=False, overwrite=request.run.overwrite):  # locked; refused if it exists
             series = local_table(request)
             write_table(series, out)
         counts = {c: int((series.crop_class == c).sum()) for c in series.classes}
@@ -75,7 +76,7 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
     echo(f"sampling {job.name}, {planned.note}; writing {planned.out}")
     out = out_table(planned.out)
     # the table is refused if it exists; its parts (OUT.parts/, the lock covers them) resume
-    with claim_output(out, folder=False, overwrite=request.overwrite):
+    with claim_output(out, folder=False, overwrite=request.run.overwrite):
         return _run_job(request, planned, out)
 
 
@@ -86,10 +87,10 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
         job,
         out,
         store_part,
-        mode=request.mode,
-        target=request.export_target,
-        overwrite=request.overwrite,
-        wait=not request.no_wait,
+        mode=request.tasks.mode,
+        target=request.tasks.target,
+        overwrite=request.run.overwrite,
+        wait=not request.tasks.no_wait,
     )
     head = (
         f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "
@@ -105,9 +106,10 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
 def table_from_exports(request: SamplingRequest) -> str:
     """`gee-crop sample --from-exports FOLDER`: the table of CSVs already exported (e.g. by
     ``ee_scripts/sample.js``); no Earth Engine request, no new task."""
-    assert request.from_exports is not None  # only called for --from-exports
-    out = out_table(request.out)
-    with claim_output(out, folder=False, overwrite=request.overwrite):
-        table, n_files = exports_table(request.from_exports, request.cloud_band.value)
+    folder = request.run.from_exports
+    assert folder is not None  # only called for --from-exports
+    out = out_table(request.run.out)
+    with claim_output(out, folder=False, overwrite=request.run.overwrite):
+        table, n_files = exports_table(folder, request.rules.cloud_band.value)
         write_table(table, out)
-    return f"wrote {len(table)} samples from {n_files} exported CSV files in {request.from_exports} to {out}"
+    return f"wrote {len(table)} samples from {n_files} exported CSV files in {folder} to {out}"

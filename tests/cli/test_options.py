@@ -153,7 +153,7 @@ def planned_years(monkeypatch):
 def test_spacing_m_reaches_both_paths(sample_calls, where):
     result = CliRunner().invoke(main, ["sample", *where, "--spacing-m", "30", "--out", "x.parquet"])
     assert result.exit_code == 0, result.output
-    assert sample_calls[0].spacing_m == 30.0
+    assert sample_calls[0].rules.spacing_m == 30.0
 
 
 def test_year_defaults_to_the_latest_complete_season_on_earth_engine_only(planned_years, tmp_path):

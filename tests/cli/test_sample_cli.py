@@ -50,9 +50,21 @@ def run(*args):
     return CliRunner().invoke(main, ["sample", *map(str, args)])
 
 
+def _option_fields(value) -> dict:
+    """The request's leaf fields, named as options, with their values (its groups opened)."""
+    import dataclasses
+
+    leaves = {}
+    for f in dataclasses.fields(value):
+        inner = getattr(value, f.name)
+        leaves.update(_option_fields(inner) if dataclasses.is_dataclass(inner) else {f.name: inner})
+    return leaves
+
+
 def test_the_request_is_the_commands_options_with_their_defaults():
-    """SamplingRequest's fields are the options of `gee-crop sample`, named alike, with the same defaults
-    (so a request built in Python is the command line's), and the choices are its Enums' values."""
+    """SamplingRequest's fields (in its groups) are the options of `gee-crop sample`, named alike, each once,
+    with the same defaults (so a request built in Python is the command line's), and the choices are its
+    Enums' values."""
     import dataclasses
 
     import click
@@ -62,12 +74,42 @@ def test_the_request_is_the_commands_options_with_their_defaults():
 
     command = main.get_command(click.Context(main), "sample")
     given = command.make_context("sample", []).params
-    assert set(given) == {f.name for f in dataclasses.fields(SamplingRequest)}
-    assert SamplingRequest(**given) == SamplingRequest()
+    default = SamplingRequest()
+    assert _option_fields(default).keys() == given.keys()
+    assert len(given) == sum(  # no option in two groups
+        len(dataclasses.fields(inner)) if dataclasses.is_dataclass(inner) else 1
+        for inner in (getattr(default, f.name) for f in dataclasses.fields(default)))
+    assert SamplingRequest.from_options(**given) == default
     choices = {p.name: list(p.type.choices) for p in command.params if isinstance(p.type, click.Choice)}
     assert choices["mode"] == list(SamplingMode.values()) and choices["export_to"] == ["asset", "drive", "gcs"]
-    request = SamplingRequest(**{**given, "mode": "export", "export_to": "gcs"})
-    assert request.mode is SamplingMode.EXPORT and request.export_to is ExportDestination.GCS
+    request = SamplingRequest.from_options(**{**given, "mode": "export", "export_to": "gcs"})
+    assert request.tasks.mode is SamplingMode.EXPORT and request.tasks.export_to is ExportDestination.GCS
+    assert request.tasks.target.destination is ExportDestination.GCS
+
+
+def test_the_request_keeps_every_option_it_is_given():
+    """Synthetic values: each option, given a value other than its default, lands in the request under
+    its own name; a name that is no option is refused, not dropped."""
+    import click
+
+    from gee_crop.data.sample_request import SamplingRequest
+
+    command = main.get_command(click.Context(main), "sample")
+    given = command.make_context("sample", []).params
+    choices = {"mode": "export", "export_to": "drive", "cloud_band": "cs_cdf"}
+
+    def other(name, value):
+        if name in choices:
+            return choices[name]
+        if isinstance(value, bool):
+            return not value
+        return value + 1 if isinstance(value, (int, float)) else f"x{name}"
+
+    changed = {name: other(name, value) for name, value in given.items()}
+    assert all(changed[name] != value for name, value in given.items())
+    assert _option_fields(SamplingRequest.from_options(**changed)) == changed
+    with pytest.raises(TypeError):
+        SamplingRequest.from_options(**given, tile_size=3)
 
 
 def test_country_export_to_asset_then_train(use_fake, tmp_path):

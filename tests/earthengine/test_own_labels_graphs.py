@@ -50,8 +50,9 @@ def _calls(obj):
 
 def _job(labels, field, classes, *, year=2023, season=(None, None, None), region=None):
     start, days, window = season
-    request = SamplingRequest(region=region, project="demo", labels=str(labels), label_field=field, classes=classes,
-                              season_start=start, season_days=days, window_days=window, **OPTIONS)
+    request = SamplingRequest.from_options(region=region, project="demo", labels=str(labels), label_field=field,
+                                           classes=classes, season_start=start, season_days=days,
+                                           window_days=window, **OPTIONS)
     return plan_job(request, year, read_region(region) if region is not None else None)
 
 

@@ -233,7 +233,7 @@ def _tile_rows() -> ee.FeatureCollection:
 # 7 ------------------------------------------------------------------------------ labels on their 10 m grid
 
 def test_labels_are_pinned_to_a_10_m_metric_grid_before_the_buffer(signatures):
-    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2023)
+    job = plan_job(SamplingRequest.from_options(country="FRA", project="p", per_cell=5), 2023)
     rows = sampling.tile_graph(job, 0, (2.0, 48.0, 3.0, 49.0))
     _arguments_valid(rows, signatures)
     focal = invocations(rows, "Image.focalMin")[0]["arguments"]
@@ -279,7 +279,7 @@ def test_server_composite_merges_same_day_granules_by_best_score(signatures):
 # 10 ----------------------------------------------------------------------------- table labels: bounds, paint
 
 def test_table_labels_are_filtered_to_the_tile_and_painted(signatures):
-    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2023)
+    job = plan_job(SamplingRequest.from_options(country="FRA", project="p", per_cell=5), 2023)
     rows = sampling.tile_graph(job, 0, (2.0, 48.0, 3.0, 49.0))
     names = {c["function"] for c in invocations(rows)}
     assert "Image.paint" in names and "FeatureCollection.reduceToImage" not in names
@@ -298,7 +298,8 @@ def test_table_labels_are_filtered_to_the_tile_and_painted(signatures):
 
 def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
     fake = FakeEarthEngineClient(anchor=PARIS, running_polls=1)
-    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0), 2019)
+    request = SamplingRequest.from_options(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0)
+    job = plan_job(request, 2019)
     tiles = sampling.job_tiles(job)
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
@@ -320,7 +321,8 @@ def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
 def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
     """"Too many tasks already in the queue (3000)." at start: the run waits for a slot."""
     fake = FakeEarthEngineClient(anchor=PARIS, queue_limit=3, running_polls=1)
-    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0), 2019)
+    request = SamplingRequest.from_options(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0)
+    job = plan_job(request, 2019)
     tiles = dict(list(sampling.job_tiles(job).items())[:8])
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
@@ -330,7 +332,7 @@ def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
 
 
 def test_more_tiles_than_assets_is_refused():
-    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2019)
+    job = plan_job(SamplingRequest.from_options(country="FRA", project="p", per_cell=5), 2019)
     with pytest.raises(Exception, match="10,000 assets"):
         tasks.check_export_target(FakeEarthEngineClient(anchor=PARIS), job, "asset", None, 10_001)
 
@@ -339,7 +341,7 @@ def test_more_tiles_than_assets_is_refused():
 
 @pytest.mark.parametrize("stem", ["my aoi (v2) été", "x" * 150, "a/b:c"])
 def test_region_stems_are_safe_in_descriptions_and_asset_ids(stem):
-    job = plan_job(SamplingRequest(country="FRA", project="p", per_cell=5), 2023)
+    job = plan_job(SamplingRequest.from_options(country="FRA", project="p", per_cell=5), 2023)
     job.name = stem
     description, asset = sampling.export_names(job, 12)
     assert re.fullmatch(r"[A-Za-z0-9.,:;_-]{1,100}", description)

@@ -83,10 +83,11 @@ def test_mode_and_year_checks():
     with pytest.raises(SeasonError, match="2018 or later"):
         check_year(2016, "south")
     check_year(2023, "south")
-    job = plan_job(SamplingRequest(country="FRA", project="p"), 2023)
+    job = plan_job(SamplingRequest.from_options(country="FRA", project="p"), 2023)
     assert job.per_cell == 5 and job.window[0].isoformat() == "2023-01-01"
-    assert plan_job(SamplingRequest(country="ARG", project="p"), 2023).window[0].isoformat() == "2022-07-01"
-    assert plan_job(SamplingRequest(country="USA", no_accuracy_filter=True), 2023).per_cell == 1
+    argentina = SamplingRequest.from_options(country="ARG", project="p")
+    assert plan_job(argentina, 2023).window[0].isoformat() == "2022-07-01"
+    assert plan_job(SamplingRequest.from_options(country="USA", no_accuracy_filter=True), 2023).per_cell == 1
 
 
 def test_rows_to_series_groups_sorts_and_dedupes():
