@@ -156,12 +156,13 @@ def command(
     """
     from gee_crop.config import SourceKind
     from gee_crop.data.regions import region_of_options
+    from gee_crop.features.seasons import default_season
     from gee_crop.features.shift import describe_score, shift_warnings
     from gee_crop.mapping.engine import MapResult
     from gee_crop.mapping.estimate import MapEstimate
     from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
     from gee_crop.models.zoo import resolve_model
-    from gee_crop.pipeline.defaults import default_season, map_out_name
+    from gee_crop.pipeline.defaults import map_out_name
     from gee_crop.pipeline.map import map_command
 
     if region_path and bbox:

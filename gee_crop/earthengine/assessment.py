@@ -26,6 +26,13 @@ POINT_ID = "point_id"
 MAX_PIXELS = 1e13
 
 
+def map_and_region(map_ref: str, region: dict | None) -> tuple[ee.Image, ee.Geometry]:
+    """The map image (an asset id) and the region assessed: the GeoJSON geometry ``region`` (WGS84), or the
+    image's footprint when None."""
+    image = ee.Image(map_ref)
+    return image, image.geometry() if region is None else ee.Geometry(region)
+
+
 def stratum_areas(classes: ee.Image, region: ee.Geometry, scale: float, *, tile_scale: float = 1) -> ee.Dictionary:
     """``{"groups": [{"class": k, "sum": m²}, ...]}``: ground area of each map class in ``region``."""
     area = ee.Image.pixelArea().addBands(classes.select([0], [AREA_GROUP]).toInt())

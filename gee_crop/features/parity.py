@@ -12,7 +12,7 @@ import shapely
 from shapely import geometry as sg
 
 from gee_crop.config import BANDS
-from gee_crop.features.composite import prepare_series
+from gee_crop.features.composite import composite_pixels, prepare_series
 from gee_crop.season import SeasonSpan
 from gee_crop.types import SampleSeries
 
@@ -111,6 +111,22 @@ def even_windows(series: SampleSeries, season: SeasonSpan, threshold: float) -> 
     bins = np.where(arrays.observed & (offset >= 0), offset // season.window_days, -1)
     counts = np.stack([(bins == k).sum(axis=1) for k in range(season.n_bins)], axis=1)
     return int(((counts > 0) & (counts % 2 == 0)).sum())
+
+
+def client_composites(
+    series: SampleSeries, season: SeasonSpan, threshold: float, max_gap_bins: int, decimals: int
+) -> dict[tuple[float, float], np.ndarray]:
+    """The composite training makes of each kept sample's raw series, in DN (x 1e4), keyed by the sample's
+    lon/lat rounded to ``decimals`` (how the server's points are keyed)."""
+    start = int(np.datetime64(season.start, "D").astype(np.int64))
+    composite = composite_pixels(
+        series, start, season.window_days, season.n_bins, threshold=threshold, max_gap_bins=max_gap_bins
+    )
+    return {
+        (round(float(lon), decimals), round(float(lat), decimals)): np.round(composite.values[i] * 1e4)
+        for i, (lon, lat) in enumerate(zip(series.lon, series.lat))
+        if composite.keep[i]
+    }
 
 
 def compare(report: ParityReport, server: dict[str, np.ndarray], client_dn: dict, where: dict) -> None:

@@ -5,18 +5,20 @@ without one (an older table, a local stack, a long pixel table) gets it inferred
 own clear observations (:func:`infer_season_years`) in the table's season (``SampleSeries.season``:
 the paper's, or the table's own ``sample --season-start``); a year a file claims (WorldCereal's
 ``year``) is checked against the dates first (:func:`checked_season_years`). A map's one year is the
-season its data cover best (:func:`infer_season_year`). Everything is vectorized over samples; loops
-run over the few candidate years only.
+season its data cover best (:func:`infer_season_year`). On Earth Engine, where no data is at hand yet,
+a command's default year is the most recent complete season at the place (:func:`default_season`).
+Everything is vectorized over samples; loops run over the few candidate years only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from gee_crop.config import CLEAR_THRESHOLD
+from gee_crop.config import CLEAR_THRESHOLD, Hemisphere, hemisphere_of
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.season import Season
@@ -265,3 +267,32 @@ def with_season_year(series: SampleSeries, year: int | None) -> SampleSeries:
     if year is not None:
         series.season_year = np.full(len(series), int(year), dtype=np.int64)
     return series
+
+
+#: A season counts as complete this long after its last 5-day window closes: Sentinel-2 L2A scenes
+#: reach Earth Engine within days, the margin leaves room for late scenes and reprocessing.
+COMPLETE_AFTER_DAYS = 30
+
+
+def latest_complete_season(hemisphere: Hemisphere, today: dt.date | None = None) -> int:
+    """The most recent season year of ``hemisphere`` whose last window closed COMPLETE_AFTER_DAYS ago
+    (north: May-Nov of the year; south: from Nov of the year before)."""
+    today = today or dt.date.today()
+    year = today.year + 1
+    while Season().span(year, hemisphere).covered_end + dt.timedelta(days=COMPLETE_AFTER_DAYS) > today:
+        year -= 1
+    return year
+
+
+def season_note(year: int, latitude: float, given: bool) -> str:
+    """How the season was chosen, for a command's first output line."""
+    hemisphere = hemisphere_of(latitude)
+    span = Season().span(year, hemisphere)
+    why = "--year" if given else f"the most recent complete {hemisphere}ern-hemisphere season; --year to change"
+    return f"season {year}: {span.start} .. {span.end - dt.timedelta(days=1)} ({why})"
+
+
+def default_season(year: int | None, latitude: float, today: dt.date | None = None) -> tuple[int, str]:
+    """``(year, first output line)``: ``year`` as given, else the latest complete season at ``latitude``."""
+    chosen = latest_complete_season(hemisphere_of(latitude), today) if year is None else int(year)
+    return chosen, season_note(chosen, latitude, year is not None)

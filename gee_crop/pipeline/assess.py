@@ -94,18 +94,8 @@ def _design(
     return DesignResult(path, class_map.names, pixels / pixels.sum(), counts, total)
 
 
-def _image(map_ref: str):
-    import ee  # the Earth Engine path only; the local path never imports ee
-
-    return ee.Image(map_ref)
-
-
-def _region_geometry(region: str | os.PathLike | None, image):
-    import ee
-
-    if region is None:
-        return image.geometry()
-    return ee.Geometry(read_region(Path(region)).__geo_interface__)
+def _region_json(region: str | os.PathLike | None) -> dict | None:
+    return None if region is None else read_region(Path(region)).__geo_interface__
 
 
 def _design_earthengine(
@@ -119,8 +109,7 @@ def _design_earthengine(
     scale: float,
     classes: tuple[str, ...],
 ) -> DesignResult:
-    image = _image(map_ref)
-    geometry = _region_geometry(region, image)
+    image, geometry = ee_assessment.map_and_region(map_ref, _region_json(region))
     areas = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes))
     available = np.ceil(areas / scale**2).astype(np.int64)
     counts, total = points_per_stratum(areas, classes, sample, available=available)
@@ -163,8 +152,8 @@ def _assess(
         if reference_raster is not None:
             raise InputError("--reference-raster works with a local map; on Earth Engine give labelled points")
         names, crs, pixel_area_ha = classes, "EPSG:4326", 1e-4  # stratum sizes in m²
-        image = _image(map_ref)
-        sizes = ee_assessment.stratum_areas_m2(client, image, _region_geometry(region, image), scale, len(classes))
+        image, geometry = ee_assessment.map_and_region(map_ref, _region_json(region))
+        sizes = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes))
         mapped = ee_assessment.map_classes_at_points(client, image, points, scale)
     else:
         class_map = read_class_map(map_ref)

@@ -21,7 +21,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import ee
-import numpy as np
 from shapely import geometry as sg
 
 from gee_crop.atomic import write_json_atomic
@@ -31,8 +30,14 @@ from gee_crop.data.regions import read_region
 from gee_crop.earthengine.parity import point_collection, server_composites
 from gee_crop.earthengine.sampling import features_to_frame, series_rows
 from gee_crop.errors import InputError
-from gee_crop.features.composite import composite_pixels
-from gee_crop.features.parity import ParityReport, compare, count_duplicates, even_windows, random_points
+from gee_crop.features.parity import (
+    ParityReport,
+    client_composites,
+    compare,
+    count_duplicates,
+    even_windows,
+    random_points,
+)
 from gee_crop.outputs import claim_output
 from gee_crop.season import Season
 
@@ -93,17 +98,7 @@ def _compare(
     if not raw.empty:
         count_duplicates(raw, report)
         series = ee_rows.rows_to_series(raw, region=PARITY_REGION, cloud_band=cloud_band)
-        start = int(np.datetime64(season.start, "D").astype(np.int64))
-        composite = composite_pixels(
-            series, start, season.window_days, season.n_bins, threshold=threshold, max_gap_bins=max_gap_bins
-        )
-        client_dn = {
-            (round(float(lo), ee_rows.ID_DECIMALS), round(float(la), ee_rows.ID_DECIMALS)): np.round(
-                composite.values[i] * 1e4
-            )
-            for i, (lo, la) in enumerate(zip(series.lon, series.lat))
-            if composite.keep[i]
-        }
+        client_dn = client_composites(series, season, threshold, max_gap_bins, ee_rows.ID_DECIMALS)
         report.n_client = len(client_dn)
         report.even_count_windows = even_windows(series, season, threshold)
         compare(report, server, client_dn, where)

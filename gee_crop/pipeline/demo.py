@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -61,7 +61,7 @@ class DemoResult:
     n_test: int
     class_counts: dict[str, dict[str, int]]
     scores: dict[str, dict[str, float]]
-    onnx_path: Path
+    onnx: Path
     onnx_max_abs_diff: float
     map_outputs: dict[str, str] = field(default_factory=dict)
     map_scores: dict[str, float] = field(default_factory=dict)
@@ -69,19 +69,7 @@ class DemoResult:
     cross_domain: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
-            "out_dir": str(self.out_dir),
-            "n_train": self.n_train,
-            "n_test": self.n_test,
-            "class_counts": self.class_counts,
-            "scores": self.scores,
-            "cross_domain": self.cross_domain,
-            "onnx": str(self.onnx_path),
-            "onnx_max_abs_diff": self.onnx_max_abs_diff,
-            "map_outputs": self.map_outputs,
-            "map_scores": self.map_scores,
-            "assessment": self.assessment,
-        }
+        return {name: str(value) if isinstance(value, Path) else value for name, value in asdict(self).items()}
 
 
 def _counts(series) -> dict[str, int]:

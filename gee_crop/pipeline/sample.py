@@ -19,8 +19,9 @@ from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.sampling import SamplingJob
 from gee_crop.earthengine.tasks import run_tiles
 from gee_crop.errors import InputError
+from gee_crop.features.seasons import default_season, season_note
 from gee_crop.outputs import claim_output
-from gee_crop.pipeline.defaults import default_season, sample_out_name, sampling_place, season_note
+from gee_crop.pipeline.defaults import sample_out_name, sampling_place
 
 
 @dataclass(frozen=True)

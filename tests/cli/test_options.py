@@ -159,7 +159,7 @@ def test_spacing_m_reaches_both_paths(sample_calls, where):
 def test_year_defaults_to_the_latest_complete_season_on_earth_engine_only(planned_years, tmp_path):
     # issue 11: the default was the paper's 2023; it is now the latest complete season of the
     # country's hemisphere (FRA: north), named on the first output line
-    from gee_crop.pipeline.defaults import latest_complete_season
+    from gee_crop.features.seasons import latest_complete_season
 
     out = str(tmp_path / "x.parquet")
     first = CliRunner().invoke(main, ["sample", "--country", "FRA", "--out", out])

@@ -13,7 +13,8 @@ from gee_crop.cli import main
 from gee_crop.data.regions import region_from_bbox
 from gee_crop.models.io import read_contract, read_model_meta
 from gee_crop.models.predict import open_predictor
-from gee_crop.pipeline.defaults import default_season, latest_complete_season, map_out_name, sample_out_name
+from gee_crop.features.seasons import default_season, latest_complete_season
+from gee_crop.pipeline.defaults import map_out_name, sample_out_name
 from gee_crop.models.zoo import resolve_model, zoo_model, zoo_models
 from gee_crop.testing.demo_data import demo_samples
 from gee_crop.training.dataset import series_features
