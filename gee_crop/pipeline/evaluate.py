@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
-from gee_crop.models.io import ModelLike, read_model_file
+from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.outputs import claim_output
 from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
 from gee_crop.viz.plots import plot_confusion
@@ -43,16 +43,19 @@ def run_evaluate(
     with ``record`` also store the scores in the model file's card (one entry per table name). The model
     file is read once. An earlier evaluation in ``out_dir`` is refused without ``overwrite``; ``out_dir``
     (and with ``record`` the model file) are locked while the run writes them (``gee_crop.outputs``)."""
-    model = read_model_file(model)
     target = Path(table).stem if record else None
-    card = claim_output(model.path, folder=False, resumes=True) if record else nullcontext()
-    with claim_output(out_dir, folder=True, overwrite=overwrite, outputs=EVALUATION_FILES), card:
+    # with --record the model file is locked before it is read, so the card rewritten from that one read
+    # cannot undo another run's entry
+    model_path = model.path if isinstance(model, ModelFile) else Path(model)
+    card = claim_output(model_path, folder=False, resumes=True) if record else nullcontext()
+    with card, claim_output(out_dir, folder=True, overwrite=overwrite, outputs=EVALUATION_FILES):
+        model = read_model_file(model)
         evaluation = evaluate_model(
             model, table, target_region=target_region, source_region=source_region, year=year, device=device
         )
         paths = write_evaluation_files(evaluation, out_dir)
-        if target is not None:  # the card is read again from the disk under the model file's lock
-            record_transfer_scores(model.path, [evaluation_entry(evaluation, target)])
+        if target is not None:
+            record_transfer_scores(model, [evaluation_entry(evaluation, target)])
     return EvaluateResult(evaluation, paths, target)
 
 
