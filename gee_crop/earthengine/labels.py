@@ -162,24 +162,30 @@ def reference_labels(
     return classes.toUint8().rename(LABEL_BAND)
 
 
-def upload_commands(spec: CountrySpec, asset_id: str) -> str:
-    """How to upload a country's label product to ``asset_id`` with the command-line tool.
+def upload_command_lines(spec: CountrySpec, asset_id: str, source: str | None = None) -> list[str]:
+    """The two shell commands that upload a country's label file ``source`` to ``asset_id``.
 
-    ``earthengine upload`` takes Cloud Storage sources only ("Invalid Cloud Storage URL" otherwise,
-    https://developers.google.com/earth-engine/guides/command_line#upload), so the file goes to a
-    bucket first. Label rasters are class codes: their pyramids must take the MODE, not the default
-    MEAN that averages codes at field edges
-    (https://developers.google.com/earth-engine/guides/image_upload#pyramiding-policy).
+    ``earthengine upload`` takes Cloud Storage sources only: its ``_check_valid_files`` raises "Invalid
+    Cloud Storage URL" for anything but ``gs://`` (google/earthengine-api python/ee/cli/commands.py;
+    https://developers.google.com/earth-engine/guides/command_line#upload), so the file goes to a bucket
+    first (``gcloud storage cp``). Label rasters are class codes: their pyramids must take the MODE
+    (``upload image --pyramiding_policy``, same file), not the default MEAN that averages codes at field
+    edges (https://developers.google.com/earth-engine/guides/image_upload#pyramiding-policy).
     """
     if spec.source == "image":
-        return (
-            f"`gcloud storage cp LABELS.tif gs://BUCKET/` then `earthengine upload image "
-            f"--asset_id={asset_id} --pyramiding_policy=MODE gs://BUCKET/LABELS.tif`"
-        )
-    return (
-        f"`gcloud storage cp PARCELS.zip gs://BUCKET/` (a zipped shapefile) then `earthengine upload "
-        f"table --asset_id={asset_id} gs://BUCKET/PARCELS.zip`"
-    )
+        name = source or "LABELS.tif"
+        upload = f"earthengine upload image --asset_id={asset_id} --pyramiding_policy=MODE gs://BUCKET/{name}"
+    else:
+        name = source or "PARCELS.zip"  # a zipped shapefile (or a CSV)
+        upload = f"earthengine upload table --asset_id={asset_id} gs://BUCKET/{name}"
+    return [f"gcloud storage cp {name} gs://BUCKET/", upload]
+
+
+def upload_commands(spec: CountrySpec, asset_id: str) -> str:
+    """:func:`upload_command_lines` as one line of prose (for error messages)."""
+    copy, upload = upload_command_lines(spec, asset_id)
+    what = " (a zipped shapefile)" if spec.source != "image" else ""
+    return f"`{copy}`{what} then `{upload}`"
 
 
 def check_label_asset(client, spec: CountrySpec, year: int, project: str | None) -> str | None:
