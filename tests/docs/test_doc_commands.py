@@ -261,19 +261,21 @@ def test_the_docs_hold_the_label_upload_commands():
     assert {c.source.split(":")[0] for c in uploads} >= {"docs/user_guide.md", "docs/earthengine.md"}
 
 
-@pytest.mark.parametrize("doc_command", EE_COMMANDS_IN_DOCS, ids=lambda c: str(c).replace("gee-crop", "earthengine"))
+@pytest.mark.parametrize("doc_command", EE_COMMANDS_IN_DOCS,
+                         ids=lambda c: f"{c.source}: earthengine {' '.join(c.args)}")
 def test_documented_earthengine_command_is_accepted_by_the_earthengine_tool(doc_command, capsys):
     """Parsed by the installed tool's own parser; uploads name Cloud Storage sources (the tool refuses
     others before any request) and label rasters keep MODE pyramids."""
     from ee.cli import commands as ee_commands
 
     args = list(doc_command.args)
+    shown = f"{doc_command.source}: earthengine {' '.join(args)}"
     if doc_command.fragment:
         parser, rest = _subparser(earthengine_parser(), args)
         known = {opt for a in parser._actions for opt in a.option_strings}
         used = {a.split("=", 1)[0] for a in rest if a.startswith("-")}
-        assert parser.prog != "earthengine" or not args, f"{doc_command}: no such earthengine command"
-        assert used <= known, f"{doc_command}: no such option {sorted(used - known)}"
+        assert parser.prog != "earthengine" or not args, f"{shown}: no such earthengine command"
+        assert used <= known, f"{shown}: no such option {sorted(used - known)}"
         return
     parsed = _parse_earthengine(args, capsys)
     if getattr(parsed, "main_cmd", None) == "upload":
@@ -281,9 +283,9 @@ def test_documented_earthengine_command_is_accepted_by_the_earthengine_tool(doc_
         try:
             ee_commands._check_valid_files(sources)
         except ee.EEException as exc:  # raised by the tool before it sends anything
-            pytest.fail(f"{doc_command}: {exc}")
+            pytest.fail(f"{shown}: {exc}")
         if parsed.upload_cmd == "image" and "/gee-crop/labels/" in parsed.asset_id:
-            assert parsed.pyramiding_policy == ["MODE"], f"{doc_command}: label codes need MODE pyramids"
+            assert parsed.pyramiding_policy == ["MODE"], f"{shown}: label codes need MODE pyramids"
 
 
 def test_earthengine_check_refuses_what_the_tool_refuses(capsys):

@@ -32,7 +32,8 @@ function member(target, path) {
       const id = nodes.length;
       nodes.push(null);  // reserve: arguments (function bodies) are recorded after the call
       nodes[id] = {method: path.join('.'), target, args: args.map(encode)};
-      return value(id);
+      // getInfo blocks the Code Editor and answers a client value: recorded, answered with 0, so the script runs on
+      return path[path.length - 1] === 'getInfo' ? 0 : value(id);
     },
   });
   known.set(proxy, {target, path});

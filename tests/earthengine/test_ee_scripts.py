@@ -108,16 +108,16 @@ def test_composite_windows_and_labels_are_the_seasons_dates():
     """Window dates of both hemispheres are Season.span's bins, and labels are computed from them
     (the old script called window t20, 9–13 Aug, "July")."""
     spans = {lat: season.Season().span_at(2023, lat) for lat in (47.2, -33.0)}
+    first = spans[47.2].bin_starts()[20]  # the window the script shows as shipped
+    assert _label(first, 5) == "9\u201313 Aug 2023"
+    assert _run_script("composite.js")["layers"][0]["name"] == f"window t20, {_label(first, 5)} (NIR-R-G)"
+    assert js_constant("composite.js", "SHOW_WINDOW") == 20
     expressions = [f"[windowDates(seasonStart(2023, {lat}), {k})[0], windowLabel(seasonStart(2023, {lat}), {k})]"
                    for lat, span in spans.items() for k in range(span.n_bins)]
     run = _run_script("composite.js", *expressions)
     expected = [[{"date": f"{first.isoformat()}T00:00:00.000Z"}, _label(first, span.window_days)]
                 for span in spans.values() for first in span.bin_starts()]
     assert run["results"] == expected
-    shown = js_constant("composite.js", "SHOW_WINDOW")
-    first = spans[47.2].bin_starts()[shown]
-    assert run["layers"][0]["name"] == f"window t{shown}, {_label(first, 5)} (NIR-R-G)"
-    assert _label(first, 5) == "9\u201313 Aug 2023"
 
 
 class _Graph:
@@ -168,7 +168,8 @@ def test_composite_graph_merges_same_day_granules_and_masks_band_by_band():
     own band, nothing blocks on the server, and the output is the masked uint16 band-major stack."""
     run = _run_script("composite.js")
     graph = _Graph(run)
-    assert not [n for n in graph.nodes if n.get("method", "").split(".")[-1] in ("getInfo", "evaluate")]
+    blocking = [n["method"] for n in graph.nodes if n.get("method", "").split(".")[-1] in ("getInfo", "evaluate")]
+    assert not blocking, f"the script blocks on the server: {blocking}"
     used = graph.reachable(run["variables"]["composite"])
     assert graph.chain(run["variables"]["composite"])[:4] == ["clip", "updateMask", "toUint16", "round"]
     medians = sorted(i for i in used if graph.method(i) == "median")
