@@ -363,8 +363,11 @@ def series_rows(
     end: dt.date,
     cloud_band: str = "cs",
     tile_scale: float = 1,
+    crs: str | None = None,
 ) -> ee.FeatureCollection:
     """One row per (point, acquisition) in [start, end): raw DN of the 10 bands and the cloud score.
+
+    ``crs``: sample on the 10 m grid of that CRS (a point's UTM zone); default: each granule's own grid.
 
     Clouds are not masked here: the sample table keeps the raw series and the score, so masking can
     be redone with another threshold (METHOD.md step 4).
@@ -375,7 +378,12 @@ def series_rows(
     def rows_of(image: ee.Image) -> ee.FeatureCollection:
         date = image.date().format("YYYY-MM-dd")
         rows = image.sampleRegions(
-            collection=points, properties=keep, scale=SERIES_SCALE_M, tileScale=float(tile_scale), geometries=False
+            collection=points,
+            properties=keep,
+            scale=SERIES_SCALE_M,
+            projection=None if crs is None else ee.Projection(crs),
+            tileScale=float(tile_scale),
+            geometries=False,
         )
         return rows.map(lambda row: row.set("date", date))
 

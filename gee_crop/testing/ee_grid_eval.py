@@ -282,6 +282,23 @@ def sampled_points(rows: ee.ComputedObject, images: dict[str, Raster], clear_cou
     return GridEvaluator(images, clear_count).stratified_sample(calls[0])
 
 
+def pixel_read(lon: float, lat: float, crs: str, scale_m: float, stack: Any) -> tuple[int, int] | None:
+    """(row, col) of the ``stack`` pixel (a :class:`gee_crop.types.RawStack` grid) that sampling the
+    point (lon, lat) reads on the grid of ``crs`` at ``scale_m``: the point snaps to the centre of its
+    pixel of that grid (``sampleRegions``: "geometries will be snapped to pixel centers",
+    https://developers.google.com/earth-engine/apidocs/ee-image-sampleregions), which is read from the
+    stack pixel under it (nearest neighbour). None off the stack."""
+    px = scale_m / METRES_PER_DEGREE if CRS(crs).is_geographic else float(scale_m)
+    x, y = _transform("EPSG:4326", crs, np.array([lon]), np.array([lat]))
+    cx, cy = (np.floor(np.asarray(x) / px) + 0.5) * px, (np.floor(np.asarray(y) / px) + 0.5) * px
+    sx, sy = _transform(crs, stack.crs, cx, cy)
+    (x0, y0), res = stack.upper_left, stack.resolution
+    col, row = int(np.floor((sx[0] - x0) / res)), int(np.floor((y0 - sy[0]) / res))
+    if 0 <= row < len(stack.y) and 0 <= col < len(stack.x):
+        return row, col
+    return None
+
+
 def _crs_of(projection: Any) -> str:
     if isinstance(projection, str):
         return projection
