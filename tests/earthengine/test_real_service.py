@@ -173,14 +173,19 @@ def _box_file(tmp_path, box):
 # 4 ------------------------------------------------------------------------------ all-digit codes as strings
 
 def test_all_digit_codes_reach_number_format_as_numbers(signatures):
-    """BEL GWSCOD_H / NLD gewascode may be strings ("0201"): Number.format must get a Number, made by
-    Number.parse from a String; the old graph fed Element.get (an Object, here a String) to it."""
+    """BEL GWSCOD_H / NLD gewascode may be strings ("0201") or doubles (201.0): Number.format must get
+    a long, made by Number.parse from a String and toLong; the old graph fed Element.get (an Object,
+    here a String) to it."""
     for country in ("BEL", "NLD"):
         image = labels.reference_labels(country_spec(country), 2023, project="p",
                                         region=ee.Geometry.Rectangle([4.0, 50.9, 4.1, 51.0]))
         _arguments_valid(image, signatures)
         formats = invocations(image, "Number.format")
-        assert formats and all(f["arguments"]["number"]["function"] == "Number.parse" for f in formats)
+        # Number.format('%d') needs a long: parse, then toLong (a double "201.0" parses to a double;
+        # tests/earthengine/test_zero_values.py evaluates it)
+        longs = [f["arguments"]["number"] for f in formats]
+        assert formats and all(n["function"] == "Number.toLong" for n in longs)
+        assert all(n["arguments"]["input"]["function"] == "Number.parse" for n in longs)
         for parse in invocations(image, "Number.parse"):
             source = parse["arguments"]["input"]["function"]
             assert signatures[source]["returnType"] == "String"  # ee.Algorithms.String: any object -> text
