@@ -36,7 +36,7 @@ var CDL_DEFAULT = 6;
 var ACCURACY = {};
 // END generated
 var ACCURACY_FILTER = true;  // METHOD.md: USA classes only in states where CDL is accurate enough
-var LABEL_CRS = 'EPSG:32615';  // UTM zone of the region (Iowa: 15N): labels are buffered on its 10 m grid
+var LABEL_CRS = 'EPSG:32615';  // UTM zone of the region (Iowa: 15N): the buffer runs on its 10 m grid, points on its 60 m grid
 
 function s2WithScore(region, start, end) {
   return ee.ImageCollection(S2_COLLECTION).filterBounds(region).filterDate(start, end)
@@ -70,14 +70,18 @@ function referenceLabels(year) {
     }
     classes = classes.updateMask(accuracyMask(cdl, ACCURACY[String(year)]));
   }
-  return classes.reproject({crs: LABEL_CRS, scale: 10}).rename('class');
+  return classes.rename('class');
 }
 
+// Earth Engine computes each operation in the projection its output is requested in; reproject pins
+// only what is upstream of it (https://developers.google.com/earth-engine/guides/projections): so the
+// reproject comes after the focal operations, which then run on the 10 m UTM grid.
 function inwardBuffer(labels, radius) {
   var filled = labels.unmask(NO_CLASS);
   var low = filled.focalMin({radius: radius, kernelType: 'circle', units: 'meters'});
   var high = filled.focalMax({radius: radius, kernelType: 'circle', units: 'meters'});
-  return labels.updateMask(low.eq(high).and(filled.neq(NO_CLASS))).rename('class');
+  return labels.updateMask(low.eq(high).and(filled.neq(NO_CLASS))).rename('class')
+      .reproject({crs: LABEL_CRS, scale: 10});
 }
 
 function cellIndex(cellDeg) {
@@ -96,6 +100,7 @@ var labels = inwardBuffer(referenceLabels(YEAR), INWARD_BUFFER_M).updateMask(cle
 var stack = cellIndex(GRID_CELL_DEG).addBands(labels)
     .addBands(ee.Image.pixelLonLat().rename(['lon', 'lat'])).updateMask(labels.mask());
 var points = stack.stratifiedSample({numPoints: PER_CELL, classBand: 'cell', region: region,
+                                     projection: ee.Projection(LABEL_CRS),
                                      scale: SAMPLE_SPACING_M, seed: 0, geometries: true});
 var rows = raw.map(function (image) {
   var date = image.date().format('YYYY-MM-dd');

@@ -63,7 +63,7 @@ class Encoding(StrChoiceEnum):
     is ``gee_crop.earthengine.composite.encode_image``)."""
 
     SQRT8 = "sqrt8"  # code = 1 + round(254 sqrt(reflectance / SQRT8_MAX)): 1 B per value
-    UINT16 = "uint16"  # DN = round(reflectance x 10,000): 2 B per value, exact to half a DN
+    UINT16 = "uint16"  # DN = max(1, round(reflectance x 10,000)) (0: nodata): 2 B per value, exact to half a DN
 
 
 class SourceKind(StrChoiceEnum):

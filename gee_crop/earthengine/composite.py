@@ -63,10 +63,16 @@ def decode_sqrt8(code: np.ndarray) -> np.ndarray:
 
 
 def encode_image(dn: ee.Image, encoding: Encoding | str = Encoding.UINT16) -> ee.Image:
-    """The float DN image (reflectance x 10,000) in ``encoding``, on the server: uint16 rounded DN, or
-    the codes of :func:`encode_sqrt8` (divide, clamp, sqrt, multiply, round, add 1, toUint8)."""
+    """The float DN image (reflectance x 10,000) in ``encoding``, on the server: uint16 DN, or the codes
+    of :func:`encode_sqrt8` (divide, clamp, sqrt, multiply, round, add 1, toUint8).
+
+    0 is kept for nodata in both (masked pixels are sent as 0 after ``unmask(0)``, and
+    ``mapping.sources.decode_pixels`` drops a pixel any of whose values is 0): a valid uint16 value is
+    ``max(1, round(dn))``, so a valid DN under 0.5 is sent as 1, not 0, as the local source's
+    ``quantize_dn`` does (clipped to 1..65535).
+    """
     if Encoding(encoding) is Encoding.UINT16:
-        return dn.round().toUint16()
+        return dn.round().max(1).toUint16()
     s = dn.divide(REFLECTANCE_SCALE * SQRT8_MAX).clamp(0, 1).sqrt()
     return s.multiply(SQRT8_STEPS).round().add(1).toUint8()
 

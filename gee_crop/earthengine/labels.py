@@ -48,14 +48,17 @@ def code_key(code: ee.ComputedObject, numeric: bool, by_name: bool = False) -> e
     zeros, but the property may be a number or a string (the Flemish parcel files hold "0201"):
     ``Number.format`` needs a Number and ``Number.parse`` a String, so the property goes through
     ``ee.Algorithms.String`` (any object -> its text) and ``Number.parse`` first
-    (https://developers.google.com/earth-engine/apidocs/ee-number-parse). A ``by_name`` legend
+    (https://developers.google.com/earth-engine/apidocs/ee-number-parse). A code stored as a double
+    (201.0, a DBF numeric field) parses to a double, and ``Number.format('%d')`` is Java's Formatter,
+    which refuses a double (https://developers.google.com/earth-engine/apidocs/ee-number-format): the
+    number is made a long first (``toLong``). A ``by_name`` legend
     (``--classes``) matches class names as :func:`gee_crop.classes.normalize_class_name` does: trimmed,
     lower case, runs of blanks, '-' and '/' made one '_'.
     """
     text = ee.String(ee.Algorithms.String(code))
     if by_name:
         return text.trim().toLowerCase().replace("[\\s/-]+", "_", "g")
-    return ee.Number.parse(text).format("%d") if numeric else text
+    return ee.Number.parse(text).toLong().format("%d") if numeric else text
 
 
 def remap_code_table(

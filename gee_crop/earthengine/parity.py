@@ -1,5 +1,13 @@
 """The Earth Engine side of ``gee-crop check-parity``: random points as a FeatureCollection and the
-server's 5-day median composite sampled at them (the client side is :mod:`gee_crop.features.parity`)."""
+server's 5-day median composite sampled at them (the client side is :mod:`gee_crop.features.parity`).
+
+Both sides read the same pixel: the composite and the raw series are sampled in the 10 m grid of
+the point's UTM zone (``projection``). Without it ``sampleRegions`` samples in the projection of the
+image's first band (https://developers.google.com/earth-engine/apidocs/ee-image-sampleregions):
+a composite of many granules has "a default WGS84 projection with a 1-degree scale"
+(https://developers.google.com/earth-engine/guides/projections), a raw granule its own UTM grid,
+and a point near a pixel edge would then read a neighbouring Sentinel-2 pixel on one side.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +16,72 @@ import numpy as np
 
 from gee_crop.config import BANDS
 from gee_crop.earthengine.composite import composite_band_names, median_composite
-from gee_crop.earthengine.sampling import SERIES_SCALE_M, features_to_frame
+from gee_crop.earthengine.sampling import SERIES_SCALE_M, features_to_frame, series_rows, utm_crs
 from gee_crop.season import SeasonSpan
 
 POINT_ID = "point_id"
 
 
-def point_collection(points: list[tuple[float, float]]) -> ee.FeatureCollection:
-    """The points as features with ids ``p0000``, ``p0001`` ... (label 0: sampling graphs need one)."""
+def point_collection(points: list[tuple[float, float]], indices: list[int] | None = None) -> ee.FeatureCollection:
+    """The points (those at ``indices``, default all) as features with ids ``p0000``, ``p0001`` ... of
+    their index (label 0: sampling graphs need one)."""
+    indices = list(range(len(points))) if indices is None else indices
     return ee.FeatureCollection(
         [
             ee.Feature(ee.Geometry.Point([lon, lat]), {POINT_ID: f"p{i:04d}", "lon": lon, "lat": lat, "class": 0})
-            for i, (lon, lat) in enumerate(points)
+            for i, (lon, lat) in ((i, points[i]) for i in indices)
+        ]
+    )
+
+
+def zone_collections(points: list[tuple[float, float]]) -> dict[str, ee.FeatureCollection]:
+    """UTM CRS (:func:`utm_crs`) -> the points in that zone, as :func:`point_collection` numbers them."""
+    zones: dict[str, list[int]] = {}
+    for i, (lon, lat) in enumerate(points):
+        zones.setdefault(utm_crs(lon, lat), []).append(i)
+    return {crs: point_collection(points, indices) for crs, indices in sorted(zones.items())}
+
+
+def _merged(parts: list[ee.FeatureCollection]) -> ee.FeatureCollection:
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged.merge(part)
+    return merged
+
+
+def composite_rows(
+    region: ee.Geometry,
+    points: list[tuple[float, float]],
+    season: SeasonSpan,
+    *,
+    cloud_band: str,
+    threshold: float,
+    max_gap_bins: int,
+) -> ee.FeatureCollection:
+    """The server composite at each point, sampled on the 10 m grid of the point's UTM zone."""
+    image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
+    return _merged(
+        [
+            image.sampleRegions(
+                collection=zone,
+                properties=[POINT_ID],
+                scale=SERIES_SCALE_M,
+                projection=ee.Projection(crs),
+                geometries=False,
+            )
+            for crs, zone in zone_collections(points).items()
+        ]
+    )
+
+
+def raw_rows(
+    region: ee.Geometry, points: list[tuple[float, float]], season: SeasonSpan, cloud_band: str
+) -> ee.FeatureCollection:
+    """The raw series at each point (:func:`series_rows`), on the same grid as :func:`composite_rows`."""
+    return _merged(
+        [
+            series_rows(zone, region, season.start, season.covered_end, cloud_band, crs=crs)
+            for crs, zone in zone_collections(points).items()
         ]
     )
 
@@ -27,7 +89,7 @@ def point_collection(points: list[tuple[float, float]]) -> ee.FeatureCollection:
 def server_composites(
     client,
     region: ee.Geometry,
-    points: ee.FeatureCollection,
+    points: list[tuple[float, float]],
     season: SeasonSpan,
     *,
     cloud_band: str,
@@ -35,8 +97,7 @@ def server_composites(
     max_gap_bins: int,
 ) -> dict[str, np.ndarray]:
     """point id -> (10, n_bins) DN of the server composite (points it masks are absent)."""
-    image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
-    rows = image.sampleRegions(collection=points, properties=[POINT_ID], scale=SERIES_SCALE_M, geometries=False)
+    rows = composite_rows(region, points, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
     names = composite_band_names(season.n_bins)
     frame = features_to_frame(client.compute_features(rows))
     if frame.empty:

@@ -275,11 +275,13 @@ def utm_crs(lon: float, lat: float) -> str:
 def label_grid(labels: ee.Image, crs: str, scale_m: float = LABEL_SCALE_M) -> ee.Image:
     """``labels`` pinned to a ``scale_m`` grid of ``crs`` (nearest neighbour, full resolution).
 
-    Earth Engine computes an expression in the projection it is requested in
-    (https://developers.google.com/earth-engine/guides/projections): without this, the buffer and
-    the labels would be evaluated on the 60 m EPSG:4326 sampling grid (≈39 m east-west at 49° N),
-    ``focalMin`` would shrink to one pixel and uploaded label rasters would be read from their
-    pyramids (https://developers.google.com/earth-engine/guides/scale).
+    Earth Engine computes each operation in the projection its output is requested in, and
+    ``reproject`` pins only what is upstream of it
+    (https://developers.google.com/earth-engine/guides/projections: "inputs are requested in the
+    output projection"). So this call goes AFTER the operations it must pin (the inward buffer's
+    focal operations, :func:`inward_buffer`): placed before them, the focal operations would run in
+    the projection the sampling asks for, not on this grid. Uploaded label rasters are then read at
+    full resolution, not from their pyramids (https://developers.google.com/earth-engine/guides/scale).
     """
     return labels.reproject(crs=crs, scale=scale_m)
 
@@ -290,15 +292,16 @@ def inward_buffer(labels: ee.Image, radius_m: float = INWARD_BUFFER_M, crs: str 
 
     Unlabelled pixels count as a class of their own (NO_CLASS), so erosion also works from the
     edges of the labelled area. With ``crs`` (a metric CRS, e.g. :func:`utm_crs` of the tile) the
-    labels are first pinned to its 10 m grid, so the circle is isotropic and 60 m is 6 pixels.
+    buffered labels are pinned to its 10 m grid (:func:`label_grid`), which pins the focal
+    operations upstream too: the circle is isotropic and 60 m is 6 pixels, whatever projection the
+    sampling requests. Without ``crs`` the buffer runs in the projection the caller requests.
     """
-    if crs is not None:
-        labels = label_grid(labels, crs)
     filled = labels.unmask(NO_CLASS)
     lowest = filled.focalMin(radius=radius_m, kernelType="circle", units="meters")
     highest = filled.focalMax(radius=radius_m, kernelType="circle", units="meters")
     keep = lowest.eq(highest).And(filled.neq(NO_CLASS))
-    return labels.updateMask(keep).rename(LABEL_BAND)
+    buffered = labels.updateMask(keep).rename(LABEL_BAND)
+    return buffered if crs is None else label_grid(buffered, crs)
 
 
 def cell_index_image(cell_deg: float = GRID_CELL_DEG) -> ee.Image:
@@ -325,12 +328,17 @@ def sample_points(
     rules: SamplingRules = PAPER_RULES,
     *,
     tile_scale: float = 1,
+    crs: str | None = None,
 ) -> ee.FeatureCollection:
     """``per_cell`` random points per ``cell_deg`` cell at ``spacing_m`` resolution (METHOD.md step 3, as
     ``rules`` say; their buffer is the caller's).
 
-    Sampling on a ``spacing_m`` grid keeps any two points at least that far apart. Only pixels with a
-    label and at least one clear acquisition qualify. Each point carries ``lon``, ``lat``, ``class``.
+    Sampling on a ``spacing_m`` grid of a metric ``crs`` (:func:`utm_crs` of the tile) keeps any two
+    points at least ``spacing_m`` apart. Without ``projection``, ``stratifiedSample`` samples in the
+    projection of the image's first band (https://developers.google.com/earth-engine/apidocs/ee-image-stratifiedsample),
+    here ``pixelLonLat``'s EPSG:4326, whose 60 m pixels are ≈ 39 m wide east-west at 49° N. Only
+    pixels with a label and at least one clear acquisition qualify. Each point carries ``lon``,
+    ``lat``, ``class``.
     """
     candidates = labels.updateMask(clear_count.gt(0))
     lonlat = ee.Image.pixelLonLat().rename(["lon", "lat"])
@@ -340,6 +348,7 @@ def sample_points(
         classBand=CELL_BAND,
         region=region,
         scale=float(rules.spacing_m),
+        projection=None if crs is None else ee.Projection(crs),
         seed=int(rules.seed),
         dropNulls=True,
         tileScale=float(tile_scale),
@@ -354,8 +363,11 @@ def series_rows(
     end: dt.date,
     cloud_band: str = "cs",
     tile_scale: float = 1,
+    crs: str | None = None,
 ) -> ee.FeatureCollection:
     """One row per (point, acquisition) in [start, end): raw DN of the 10 bands and the cloud score.
+
+    ``crs``: sample on the 10 m grid of that CRS (a point's UTM zone); default: each granule's own grid.
 
     Clouds are not masked here: the sample table keeps the raw series and the score, so masking can
     be redone with another threshold (METHOD.md step 4).
@@ -366,7 +378,12 @@ def series_rows(
     def rows_of(image: ee.Image) -> ee.FeatureCollection:
         date = image.date().format("YYYY-MM-dd")
         rows = image.sampleRegions(
-            collection=points, properties=keep, scale=SERIES_SCALE_M, tileScale=float(tile_scale), geometries=False
+            collection=points,
+            properties=keep,
+            scale=SERIES_SCALE_M,
+            projection=None if crs is None else ee.Projection(crs),
+            tileScale=float(tile_scale),
+            geometries=False,
         )
         return rows.map(lambda row: row.set("date", date))
 
@@ -400,15 +417,17 @@ def sampling_graph(
 ) -> ee.FeatureCollection:
     """The whole sampling of one region: buffered labels -> grid points -> raw series rows.
 
-    ``label_crs``: the metric CRS whose 10 m grid the labels are pinned to (see :func:`label_grid`).
+    ``label_crs``: the metric CRS whose 10 m grid the labels and their buffer are computed on (see
+    :func:`label_grid`) and whose ``spacing_m`` grid the points are sampled on.
     ``extra_points``: sample points taken as they are besides the grid's (a user's labelled points).
     """
     check_threshold(threshold)
-    if label_crs is not None:
-        labels = label_grid(labels, label_crs)
-    buffered = inward_buffer(labels, rules.buffer_m) if rules.buffer_m > 0 else labels
+    if rules.buffer_m > 0:
+        buffered = inward_buffer(labels, rules.buffer_m, crs=label_crs)
+    else:
+        buffered = labels if label_crs is None else label_grid(labels, label_crs)
     clear = clear_observation_count(region, start, end, cloud_band, threshold)
-    points = sample_points(buffered, region, clear, rules, tile_scale=tile_scale)
+    points = sample_points(buffered, region, clear, rules, tile_scale=tile_scale, crs=label_crs)
     if extra_points is not None:
         points = points.merge(extra_points)
     return series_rows(points, region, start, end, cloud_band, tile_scale)

@@ -27,8 +27,8 @@ from gee_crop.atomic import write_json_atomic
 from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import read_region
-from gee_crop.earthengine.parity import point_collection, server_composites
-from gee_crop.earthengine.sampling import features_to_frame, series_rows
+from gee_crop.earthengine.parity import raw_rows, server_composites
+from gee_crop.earthengine.sampling import features_to_frame
 from gee_crop.errors import InputError
 from gee_crop.features.parity import (
     ParityReport,
@@ -87,13 +87,11 @@ def _compare(
         pid: (round(lon, ee_rows.ID_DECIMALS), round(lat, ee_rows.ID_DECIMALS)) for pid, (lon, lat) in zip(ids, points)
     }
     region_ee = ee.Geometry(sg.mapping(geometry), "EPSG:4326", False)
-    collection = point_collection(points)
+    # both sides on the 10 m grid of the point's UTM zone: the same Sentinel-2 pixel (earthengine.parity)
     server = server_composites(
-        client, region_ee, collection, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins
+        client, region_ee, points, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins
     )
-    raw = features_to_frame(
-        client.compute_features(series_rows(collection, region_ee, season.start, season.covered_end, cloud_band))
-    )
+    raw = features_to_frame(client.compute_features(raw_rows(region_ee, points, season, cloud_band)))
     report = ParityReport(region=Path(region).stem, year=int(year), n_points=len(points), n_server=len(server))
     if not raw.empty:
         count_duplicates(raw, report)

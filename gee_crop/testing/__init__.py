@@ -5,6 +5,10 @@
 * :mod:`gee_crop.testing.fake_ee_patch`: ``PatchComputePixels``, a ``computePixels`` that serves the
   patch's server-side composite tile by tile (for the map path).
 * :mod:`gee_crop.testing.ee_pixel_eval`: evaluates simple Earth Engine pixel graphs with numpy.
+* :mod:`gee_crop.testing.ee_grid_eval`: evaluates the label side of sampling graphs on pixel grids,
+  each operation in the projection its output is requested in (focal operations, ``stratifiedSample``).
+* :mod:`gee_crop.testing.ee_value_eval`: evaluates value graphs (numbers, texts, properties) with the
+  server's long / double types (``Number.format('%d')`` refuses a double).
 * :mod:`gee_crop.testing.offline_ee`: ``initialize_offline()``, so ``ee`` graphs can be built without
   credentials.
 * :mod:`gee_crop.testing.demo_data` and :mod:`gee_crop.testing.paths`: the shipped real data (the

@@ -57,6 +57,7 @@ from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.earthengine.graph import invocations, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
+from gee_crop.testing.ee_grid_eval import pixel_read
 
 
 class FakeInterrupt(RuntimeError):
@@ -149,6 +150,7 @@ class FakeEarthEngineClient(EarthEngineClient):
         if anchor is not None:
             lon = lon - lon.mean() + anchor[0]
             lat = lat - lat.mean() + anchor[1]
+        self._lon0, self._lat0 = self.patch.lonlat()  # the patch's own place (before any anchor)
         self.lon, self.lat = lon, lat
         self.pixels = pixels
         self.fail_next = list(fail_next or [])
@@ -413,19 +415,28 @@ class FakeEarthEngineClient(EarthEngineClient):
 
     # ------------------------------------------------------ check-parity graphs
 
-    def _points(self, collection: Any) -> list[tuple[dict, int, int]]:
-        """(properties, row, col) of each Point feature of the request that lies on the patch."""
+    def _points(self, collection: Any, default_crs: str | None = None) -> list[tuple[dict, int, int]]:
+        """(properties, row, col) of each Point feature of the request's ``sampleRegions`` that lies on
+        the patch: the patch pixel under the centre of the sampling grid's pixel holding the point
+        (``gee_crop.testing.ee_grid_eval.pixel_read``). The grid is the call's ``projection`` at its
+        ``scale``, else the image's default: ``default_crs`` (a composite's EPSG:4326), or the granule's
+        own (the patch's). With an ``anchor`` the scene moves as a whole: the point is moved back."""
         found = []
-        res_deg = 1.5 * abs(float(self.lat[1, 0] - self.lat[0, 0]))
-        for call in invocations(collection, "Feature"):
-            geometry = call["arguments"].get("geometry")
-            if not isinstance(geometry, dict) or geometry.get("function") != "GeometryConstructors.Point":
-                continue
-            lon, lat = geometry["arguments"]["coordinates"]
-            distance = np.hypot(self.lon - lon, self.lat - lat)
-            r, c = np.unravel_index(np.argmin(distance), distance.shape)
-            if distance[r, c] <= res_deg:
-                found.append((call["arguments"].get("metadata", {}), int(r), int(c)))
+        shift = (float(self.lon.mean() - self._lon0.mean()), float(self.lat.mean() - self._lat0.mean()))
+        for sample in invocations(collection, "Image.sampleRegions"):
+            args = sample["arguments"]
+            projection = args.get("projection")
+            crs = projection["arguments"]["crs"] if projection else default_crs or self.patch.crs
+            for call in invocations_in(args["collection"]):
+                geometry = call["arguments"].get("geometry") if call["function"] == "Feature" else None
+                if not isinstance(geometry, dict) or geometry.get("function") != "GeometryConstructors.Point":
+                    continue
+                lon, lat = geometry["arguments"]["coordinates"]
+                # a UTM projection of the request is the patch's own zone, moved with the scene
+                own = self.patch.crs if crs.startswith(("EPSG:326", "EPSG:327")) else crs
+                cell = pixel_read(lon - shift[0], lat - shift[1], own, float(args.get("scale", 10)), self.patch)
+                if cell is not None:
+                    found.append((call["arguments"].get("metadata", {}), *cell))
         return found
 
     def _granules(self, r: int, c: int, start: np.datetime64, end: np.datetime64, cloud_band: str) -> list[dict]:
@@ -488,7 +499,9 @@ class FakeEarthEngineClient(EarthEngineClient):
         merge = bool(invocations(collection, "ImageCollection.qualityMosaic")) and not self.server_keeps_duplicates
         names = composite_band_names(n_bins)
         features = []
-        for props, r, c in self._points(collection):
+        # a composite of many granules has "a default WGS84 projection with a 1-degree scale"
+        # (https://developers.google.com/earth-engine/guides/projections)
+        for props, r, c in self._points(collection, "EPSG:4326"):
             granules = self._granules(r, c, start, end, cloud_band)
             if merge:  # per day, the granule with the highest score
                 best: dict[str, dict] = {}

@@ -173,14 +173,19 @@ def _box_file(tmp_path, box):
 # 4 ------------------------------------------------------------------------------ all-digit codes as strings
 
 def test_all_digit_codes_reach_number_format_as_numbers(signatures):
-    """BEL GWSCOD_H / NLD gewascode may be strings ("0201"): Number.format must get a Number, made by
-    Number.parse from a String; the old graph fed Element.get (an Object, here a String) to it."""
+    """BEL GWSCOD_H / NLD gewascode may be strings ("0201") or doubles (201.0): Number.format must get
+    a long, made by Number.parse from a String and toLong; the old graph fed Element.get (an Object,
+    here a String) to it."""
     for country in ("BEL", "NLD"):
         image = labels.reference_labels(country_spec(country), 2023, project="p",
                                         region=ee.Geometry.Rectangle([4.0, 50.9, 4.1, 51.0]))
         _arguments_valid(image, signatures)
         formats = invocations(image, "Number.format")
-        assert formats and all(f["arguments"]["number"]["function"] == "Number.parse" for f in formats)
+        # Number.format('%d') needs a long: parse, then toLong (a double "201.0" parses to a double;
+        # tests/earthengine/test_zero_values.py evaluates it)
+        longs = [f["arguments"]["number"] for f in formats]
+        assert formats and all(n["function"] == "Number.toLong" for n in longs)
+        assert all(n["arguments"]["input"]["function"] == "Number.parse" for n in longs)
         for parse in invocations(image, "Number.parse"):
             source = parse["arguments"]["input"]["function"]
             assert signatures[source]["returnType"] == "String"  # ee.Algorithms.String: any object -> text
@@ -232,17 +237,29 @@ def _tile_rows() -> ee.FeatureCollection:
 
 # 7 ------------------------------------------------------------------------------ labels on their 10 m grid
 
-def test_labels_are_pinned_to_a_10_m_metric_grid_before_the_buffer(signatures):
+def test_the_buffer_is_pinned_to_a_10_m_metric_grid_and_points_sampled_on_it(signatures):
+    """Earth Engine computes an operation in the projection its output is requested in, and reproject
+    pins only what is upstream of it (https://developers.google.com/earth-engine/guides/projections):
+    the reproject comes AFTER the focal operations, and stratifiedSample samples in the same UTM zone
+    (tests/earthengine/test_sampling_grid.py checks the values this gives)."""
     job = plan_job(SamplingRequest.from_options(country="FRA", project="p", per_cell=5), 2023)
     rows = sampling.tile_graph(job, 0, (2.0, 48.0, 3.0, 49.0))
     _arguments_valid(rows, signatures)
+    sample = invocations(rows, "Image.stratifiedSample")[0]["arguments"]
+    assert sample["projection"]["arguments"]["crs"] == "EPSG:32631" and sample["scale"] == 60.0
+    pinned = [c for c in invocations(rows, "Image.reproject") if invocations_in(c, "Image.focalMin")]
+    assert len(pinned) == 1  # reproject(... focalMin(unmask(labels)) ...)
+    assert pinned[0]["arguments"]["scale"] == 10
+    assert pinned[0]["arguments"]["crs"]["arguments"]["crs"] == "EPSG:32631"  # Projection("EPSG:32631"): UTM 31N
     focal = invocations(rows, "Image.focalMin")[0]["arguments"]
-    pinned = focal["image"]["arguments"]["input"]  # focalMin(unmask(reproject(labels)))
-    assert pinned["function"] == "Image.reproject"
-    assert pinned["arguments"]["scale"] == 10
-    assert pinned["arguments"]["crs"]["arguments"]["crs"] == "EPSG:32631"  # Projection("EPSG:32631"): UTM 31N
     assert focal["radius"] == 60.0 and focal["units"] == "meters"  # 6 pixels of 10 m, the same each way
     assert sampling.utm_crs(-93.7, 42.1) == "EPSG:32615" and sampling.utm_crs(-60.9, -33.0) == "EPSG:32720"
+
+
+def invocations_in(node, function):
+    from gee_crop.earthengine.graph import walk_calls
+
+    return [c for c in walk_calls(node) if c["function"] == function]
 
 
 # 8 ------------------------------------------------------------------------------ sample.js from the CSV

@@ -1,0 +1,344 @@
+"""Evaluates the label side of a sampling graph on pixel grids, with Earth Engine's projection rule
+(test helper, not a server stand-in).
+
+Earth Engine computes each operation in the projection its output is requested in, and ``reproject``
+pins only what is upstream of it: "inputs are requested in the output projection"
+(https://developers.google.com/earth-engine/guides/projections). This evaluator follows that rule:
+every node is evaluated on the :class:`Grid` its consumer requests; ``Image.reproject`` evaluates
+its input on its own grid and resamples (nearest neighbour) to the requested one; ``focalMin`` /
+``focalMax`` with ``units="meters"`` turn the radius into pixels of the grid they are computed on
+(its nominal scale); ``stratifiedSample`` samples on its ``projection`` at ``scale``, or, without
+one, on the projection of the image's first band
+(https://developers.google.com/earth-engine/apidocs/ee-image-stratifiedsample). EPSG:4326 pixels of a
+nominal scale ``s`` metres are ``s / 111319.49`` degrees on both axes (the equator's metres per degree).
+
+It covers the functions of :func:`gee_crop.earthengine.sampling.sample_points` over labels loaded
+with ``ee.Image(asset)``: loads are served from ``images`` (asset id -> :class:`Raster`), the clear
+count (``reduce.count`` of a collection) is ``clear_count`` everywhere. Values are float64 arrays,
+masks bool arrays; an image is a list of (name, values, mask).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ee
+import numpy as np
+from pyproj import CRS, Transformer
+from scipy import ndimage
+from shapely import contains_xy
+from shapely import geometry as sg
+
+from gee_crop.earthengine.graph import resolved, walk_calls
+
+METRES_PER_DEGREE = 111319.49079327357  # Earth Engine's nominal scale of one degree (the equator)
+
+Band = tuple[str, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up pixel grid: ``crs``, upper-left corner (``x0``, ``y0``), pixel size ``px`` (crs units)."""
+
+    crs: str
+    x0: float
+    y0: float
+    px: float
+    width: int
+    height: int
+
+    @property
+    def nominal_scale_m(self) -> float:
+        """Metres per pixel (EPSG:4326: degrees x :data:`METRES_PER_DEGREE`)."""
+        return self.px * METRES_PER_DEGREE if CRS(self.crs).is_geographic else self.px
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """(h, w) x and y of the pixel centres, in ``crs``."""
+        xs = self.x0 + (np.arange(self.width) + 0.5) * self.px
+        ys = self.y0 - (np.arange(self.height) + 0.5) * self.px
+        return np.meshgrid(xs, ys)
+
+    def padded(self, n: int) -> Grid:
+        return Grid(
+            self.crs, self.x0 - n * self.px, self.y0 + n * self.px, self.px, self.width + 2 * n, self.height + 2 * n
+        )
+
+    @staticmethod
+    def covering(crs: str, scale_m: float, xs: np.ndarray, ys: np.ndarray) -> Grid:
+        """The grid of ``crs`` at nominal ``scale_m`` (origin 0, as Earth Engine's projections) covering
+        the points ``xs``, ``ys`` (in ``crs``) with one pixel to spare."""
+        px = scale_m / METRES_PER_DEGREE if CRS(crs).is_geographic else float(scale_m)
+        col0, col1 = math.floor(np.min(xs) / px) - 1, math.ceil(np.max(xs) / px) + 1
+        row0, row1 = math.floor(np.min(ys) / px) - 1, math.ceil(np.max(ys) / px) + 1
+        return Grid(crs, col0 * px, row1 * px, px, col1 - col0, row1 - row0)
+
+
+@dataclass(frozen=True)
+class Raster:
+    """An asset's pixels: (h, w) ``values`` on a north-up grid; ``nodata`` pixels are masked. Outside
+    the grid: masked, or with ``extend`` the nearest pixel's value (a window cut from a larger map)."""
+
+    values: np.ndarray
+    crs: str
+    x0: float
+    y0: float
+    px: float
+    nodata: float | None = None
+    extend: bool = False
+
+
+def _transform(src: str, dst: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if src == dst:
+        return x, y
+    return Transformer.from_crs(src, dst, always_xy=True).transform(x, y)
+
+
+@dataclass
+class SampledPoint:
+    """One ``stratifiedSample`` point: its grid's crs, pixel centre (x, y) and lon/lat, band values."""
+
+    crs: str
+    x: float
+    y: float
+    lon: float
+    lat: float
+    values: dict[str, float]
+
+
+class GridEvaluator:
+    """See the module docstring. ``images``: asset id -> :class:`Raster`; ``clear_count``: the value
+    served for ``reduce.count`` of an image collection."""
+
+    def __init__(self, images: dict[str, Raster], clear_count: float = 1.0) -> None:
+        self.images = images
+        self.clear_count = clear_count
+        self._memo: dict[tuple[int, Grid], list[Band]] = {}
+
+    # ------------------------------------------------------------ projections
+
+    def default_crs(self, node: Any) -> str:
+        """The CRS of an image's first band (Earth Engine's default projection of the image)."""
+        if not isinstance(node, dict):
+            return "EPSG:4326"
+        fn, args = node["function"], node["arguments"]
+        if fn == "Image.reproject":
+            return _crs_of(args["crs"])
+        if fn == "Image.load":
+            return self.images[args["id"]].crs
+        if fn in ("Image.pixelLonLat", "Image.constant"):
+            return "EPSG:4326"
+        for key in ("dstImg", "image", "image1", "input", "value"):
+            if isinstance(args.get(key), dict):
+                return self.default_crs(args[key])
+        return "EPSG:4326"
+
+    # ------------------------------------------------------------ images
+
+    def image(self, node: Any, grid: Grid) -> list[Band]:
+        """(name, values, mask) per band of ``node`` computed on ``grid``."""
+        if isinstance(node, (int, float)):
+            return [
+                ("constant", np.full((grid.height, grid.width), float(node)), np.ones((grid.height, grid.width), bool))
+            ]
+        key = (id(node), grid)
+        if key not in self._memo:
+            self._memo[key] = self._evaluate(node, grid)
+        return self._memo[key]
+
+    def _evaluate(self, node: dict, grid: Grid) -> list[Band]:
+        fn, args = node["function"], node["arguments"]
+        shape = (grid.height, grid.width)
+        if fn == "Image.constant":
+            return [("constant", np.full(shape, float(args["value"])), np.ones(shape, bool))]
+        if fn == "Image.load":
+            return [("b1", *self._load(self.images[args["id"]], grid))]
+        if fn == "Image.pixelLonLat":
+            lon, lat = _transform(grid.crs, "EPSG:4326", *grid.centres())
+            ones = np.ones(shape, bool)
+            return [("longitude", np.asarray(lon), ones), ("latitude", np.asarray(lat), ones)]
+        if fn == "Image.rename":
+            return [(n, v, m) for n, (_, v, m) in zip(args["names"], self.image(args["input"], grid))]
+        if fn == "Image.select":
+            bands = {b[0]: b for b in self.image(args["input"], grid)}
+            return [bands[n] for n in args["bandSelectors"]]
+        if fn == "Image.addBands":
+            return self.image(args["dstImg"], grid) + self.image(args["srcImg"], grid)
+        if fn == "Image.updateMask":
+            masks = self.image(args["mask"], grid)
+            return [
+                (n, v, m & mm & (mv != 0)) for (n, v, m), (_, mv, mm) in _pairs(self.image(args["image"], grid), masks)
+            ]
+        if fn == "Image.mask":
+            return [(n, m.astype(float), np.ones(shape, bool)) for n, _, m in self.image(args["image"], grid)]
+        if fn == "Image.unmask":
+            fill = self.image(args.get("value", 0), grid)
+            return [
+                (n, np.where(m, v, fv), m | fm)
+                for (n, v, m), (_, fv, fm) in _pairs(self.image(args["input"], grid), fill)
+            ]
+        if fn in _BINARY:
+            op = _BINARY[fn]
+            return [
+                (n1, op(v1, v2), m1 & m2)
+                for (n1, v1, m1), (_, v2, m2) in _pairs(
+                    self.image(args["image1"], grid), self.image(args["image2"], grid)
+                )
+            ]
+        if fn in _UNARY:
+            return [(n, _UNARY[fn](v), m) for n, v, m in self.image(args["value"], grid)]
+        if fn == "Image.reproject":
+            return self._reproject(args, grid)
+        if fn in ("Image.focalMin", "Image.focalMax"):
+            return self._focal(fn, args, grid)
+        if fn == "reduce.count":
+            return [("count", np.full(shape, float(self.clear_count)), np.ones(shape, bool))]
+        raise NotImplementedError(f"{fn} is not supported by the grid evaluator")
+
+    def _load(self, raster: Raster, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        x, y = _transform(grid.crs, raster.crs, *grid.centres())
+        col = np.floor((np.asarray(x) - raster.x0) / raster.px).astype(np.int64)
+        row = np.floor((raster.y0 - np.asarray(y)) / raster.px).astype(np.int64)
+        h, w = raster.values.shape
+        inside = np.ones(row.shape, bool) if raster.extend else (row >= 0) & (row < h) & (col >= 0) & (col < w)
+        values = raster.values[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)].astype(np.float64)
+        mask = inside if raster.nodata is None else inside & (values != raster.nodata)
+        return values, mask
+
+    def _reproject(self, args: dict, grid: Grid) -> list[Band]:
+        """The input computed on the reproject's own grid, then read at ``grid``'s pixel centres."""
+        crs = _crs_of(args["crs"])
+        x, y = _transform(grid.crs, crs, *grid.centres())
+        own = Grid.covering(crs, float(args["scale"]), np.asarray(x), np.asarray(y))
+        col = np.floor((np.asarray(x) - own.x0) / own.px).astype(np.int64)
+        row = np.floor((own.y0 - np.asarray(y)) / own.px).astype(np.int64)
+        return [(n, v[row, col], m[row, col]) for n, v, m in self.image(args["image"], own)]
+
+    def _focal(self, fn: str, args: dict, grid: Grid) -> list[Band]:
+        """min / max over a circle whose radius (metres) is counted in pixels of ``grid`` itself."""
+        assert args.get("units", "pixels") == "meters" and args.get("kernelType", "circle") == "circle", args
+        radius_px = float(args["radius"]) / grid.nominal_scale_m
+        r = math.floor(radius_px + 1e-9)
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        disk = (yy**2 + xx**2) <= radius_px**2 + 1e-9
+        pad = grid.padded(r)
+        out = []
+        for name, values, mask in self.image(args["image"], pad):
+            if fn == "Image.focalMin":
+                filled = np.where(mask, values, np.inf)
+                result = ndimage.minimum_filter(filled, footprint=disk, mode="constant", cval=np.inf)
+            else:
+                filled = np.where(mask, values, -np.inf)
+                result = ndimage.maximum_filter(filled, footprint=disk, mode="constant", cval=-np.inf)
+            crop = (slice(r, r + grid.height), slice(r, r + grid.width))
+            out.append((name, result[crop], np.isfinite(result[crop])))
+        return out
+
+    # ------------------------------------------------------------ sampling
+
+    def stratified_sample(self, call: dict) -> list[SampledPoint]:
+        """The points an ``Image.stratifiedSample`` call returns: the pixels of its sampling grid whose
+        centre lies in ``region`` and whose bands are all valid, ``numPoints`` at random per class."""
+        args = call["arguments"]
+        region = _region(args["region"])
+        crs = _crs_of(args["projection"]) if args.get("projection") else self.default_crs(args["image"])
+        west, south, east, north = region.bounds
+        lon = np.array([west, east, west, east, (west + east) / 2, (west + east) / 2])
+        lat = np.array([south, south, north, north, south, north])
+        x, y = _transform("EPSG:4326", crs, lon, lat)
+        grid = Grid.covering(crs, float(args["scale"]), np.asarray(x), np.asarray(y))
+        bands = self.image(args["image"], grid)
+        cx, cy = grid.centres()
+        clon, clat = (np.asarray(a) for a in _transform(crs, "EPSG:4326", cx, cy))
+        valid = contains_xy(region, clon, clat)
+        for _, _, mask in bands:
+            valid &= mask
+        by_name = {n: v for n, v, _ in bands}
+        classes = by_name[args.get("classBand") or bands[0][0]]
+        rows, cols = np.nonzero(valid)
+        order = np.random.default_rng(int(args.get("seed", 0))).permutation(len(rows))
+        chosen: list[int] = []
+        for value in np.unique(classes[rows, cols]):
+            chosen.extend(order[classes[rows[order], cols[order]] == value][: int(args["numPoints"])].tolist())
+        return [
+            SampledPoint(
+                crs,
+                float(cx[rows[k], cols[k]]),
+                float(cy[rows[k], cols[k]]),
+                float(clon[rows[k], cols[k]]),
+                float(clat[rows[k], cols[k]]),
+                {n: float(v[rows[k], cols[k]]) for n, v in by_name.items()},
+            )
+            for k in sorted(chosen)
+        ]
+
+
+def sampled_points(rows: ee.ComputedObject, images: dict[str, Raster], clear_count: float = 1.0) -> list[SampledPoint]:
+    """The points of the (first) ``stratifiedSample`` in the graph of ``rows``, computed."""
+    calls = [c for c in walk_calls(resolved(rows)) if c["function"] == "Image.stratifiedSample"]
+    assert calls, "the graph has no Image.stratifiedSample"
+    return GridEvaluator(images, clear_count).stratified_sample(calls[0])
+
+
+def pixel_read(lon: float, lat: float, crs: str, scale_m: float, stack: Any) -> tuple[int, int] | None:
+    """(row, col) of the ``stack`` pixel (a :class:`gee_crop.types.RawStack` grid) that sampling the
+    point (lon, lat) reads on the grid of ``crs`` at ``scale_m``: the point snaps to the centre of its
+    pixel of that grid (``sampleRegions``: "geometries will be snapped to pixel centers",
+    https://developers.google.com/earth-engine/apidocs/ee-image-sampleregions), which is read from the
+    stack pixel under it (nearest neighbour). None off the stack."""
+    px = scale_m / METRES_PER_DEGREE if CRS(crs).is_geographic else float(scale_m)
+    x, y = _transform("EPSG:4326", crs, np.array([lon]), np.array([lat]))
+    cx, cy = (np.floor(np.asarray(x) / px) + 0.5) * px, (np.floor(np.asarray(y) / px) + 0.5) * px
+    sx, sy = _transform(crs, stack.crs, cx, cy)
+    (x0, y0), res = stack.upper_left, stack.resolution
+    col, row = int(np.floor((sx[0] - x0) / res)), int(np.floor((y0 - sy[0]) / res))
+    if 0 <= row < len(stack.y) and 0 <= col < len(stack.x):
+        return row, col
+    return None
+
+
+def _crs_of(projection: Any) -> str:
+    if isinstance(projection, str):
+        return projection
+    assert projection["function"] == "Projection", projection
+    return projection["arguments"]["crs"]
+
+
+def _region(node: dict) -> Any:
+    shapes = []
+    for call in walk_calls(node):
+        coords = call["arguments"].get("coordinates")
+        if call["function"] == "GeometryConstructors.Polygon":
+            shapes.append(sg.Polygon(coords[0], coords[1:]))
+        elif call["function"] == "GeometryConstructors.Rectangle":
+            shapes.append(sg.box(*np.ravel(coords)))
+    assert shapes, "the sampling region is not a polygon or rectangle"
+    return sg.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0]
+
+
+def _pairs(a: list[Band], b: list[Band]) -> list[tuple[Band, Band]]:
+    if len(b) == 1:
+        b = b * len(a)
+    elif len(a) == 1:
+        a = a * len(b)
+    if len(a) != len(b):
+        raise ValueError(f"band counts differ: {len(a)} vs {len(b)}")
+    return list(zip(a, b))
+
+
+_BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "Image.add": np.add,
+    "Image.subtract": np.subtract,
+    "Image.multiply": np.multiply,
+    "Image.divide": np.divide,
+    "Image.eq": lambda x, y: (x == y).astype(float),
+    "Image.neq": lambda x, y: (x != y).astype(float),
+    "Image.gt": lambda x, y: (x > y).astype(float),
+    "Image.and": lambda x, y: ((x != 0) & (y != 0)).astype(float),
+}
+_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "Image.floor": np.floor,
+    "Image.toInt32": lambda v: np.trunc(v),
+}
