@@ -60,6 +60,25 @@ def pilot_file(out: str | os.PathLike) -> Path:
     return Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
 
 
+#: the folder of the account's own pilot file (``gee-crop doctor``'s measured rates); default ~/.config/gee-crop
+CONFIG_ENV = "GEE_CROP_CONFIG_DIR"
+
+
+def account_pilot_file() -> Path:
+    """The pilot file ``gee-crop doctor`` writes its measured rates to: read by ``map --dry-run`` and
+    ``sample --dry-run`` when the job has no pilot of its own (``$GEE_CROP_CONFIG_DIR``, else
+    ``$XDG_CONFIG_HOME/gee-crop``, else ``~/.config/gee-crop``)."""
+    folder = (
+        os.environ.get(CONFIG_ENV) or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "gee-crop"
+    )
+    return Path(folder) / PILOT_FILE
+
+
+def job_or_account_pilot(out: str | os.PathLike) -> Path | None:
+    """The job's own pilot file when a pilot ran, else the account's (doctor's) when it exists, else None."""
+    return next((p for p in (pilot_file(out), account_pilot_file()) if p.is_file()), None)
+
+
 @dataclass
 class PilotEstimate:
     """Measured per-tile costs of the pilot tiles and their extrapolation to the whole job."""
