@@ -34,9 +34,11 @@ from gee_crop.earthengine.tasks import (
     PARTS_SUFFIX,
     USER_QUEUE_LIMIT,
     ExportTarget,
+    InteractiveEstimate,
     StoreRows,
     check_job_labels,
     choose_mode,
+    interactive_estimate,
     run_exports,
 )
 from gee_crop.errors import InputError
@@ -72,6 +74,16 @@ def account_pilot_file() -> Path:
         os.environ.get(CONFIG_ENV) or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "gee-crop"
     )
     return Path(folder) / PILOT_FILE
+
+
+def account_interactive_estimate(job: SamplingJob) -> InteractiveEstimate:
+    """The interactive time of the job's largest tile at the rate ``gee-crop doctor`` measured for the account
+    (``sampling_seconds_per_km2`` of :func:`account_pilot_file`), else at the planning default."""
+    measured = account_pilot_file()
+    rate = None
+    if measured.is_file():
+        rate = json.loads(measured.read_text(encoding="utf-8")).get("sampling_seconds_per_km2")
+    return interactive_estimate(job, rate, f"measured by gee-crop doctor, {measured}")
 
 
 def job_or_account_pilot(out: str | os.PathLike) -> Path | None:
@@ -194,7 +206,8 @@ def dry_run_lines(job: SamplingJob, out: str | os.PathLike, mode: str = Sampling
     :func:`pilot_file` when a pilot measured them, its EECU-hours, hours and bytes. Reads the run's
     ledger and pilot file only: no server call, nothing written."""
     tiles = job_tiles(job)
-    chosen = choose_mode(mode, len(tiles))
+    estimate = account_interactive_estimate(job)
+    chosen = choose_mode(mode, len(tiles), estimate)
     manifest = Path(out).with_name(Path(out).name + PARTS_SUFFIX) / LEDGER_NAME
     done = 0
     if manifest.is_file():
@@ -208,7 +221,8 @@ def dry_run_lines(job: SamplingJob, out: str | os.PathLike, mode: str = Sampling
     )
     lines = [
         f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
-        f"{chosen.value} mode: {how}"
+        f"{chosen.value} mode: {how}",
+        estimate.line(),
     ]
     measured_at = pilot_file(out)
     if measured_at.is_file():

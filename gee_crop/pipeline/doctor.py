@@ -31,6 +31,7 @@ from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine import doctor as checks
 from gee_crop.earthengine.pilot import account_pilot_file
 from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, tile_graph
+from gee_crop.earthengine.tasks import tile_area_km2
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import CompositeRequest, EarthEngineSource
@@ -118,7 +119,7 @@ def _sampling_request(client, project: str | None) -> dict:
         own_labels=probe_labels(area),
     )
     rows = client.compute_features(tile_graph(job, 0, area.bounds))
-    return {"rows": len(rows)}
+    return {"rows": len(rows), "km2": tile_area_km2(job, area.bounds)}
 
 
 def _map_request(client, spec: FeatureSpec) -> dict:
