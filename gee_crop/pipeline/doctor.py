@@ -80,13 +80,15 @@ class DoctorReport:
         return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks], "rates": self.rates}
 
 
-def _connect(request: DoctorRequest, spec: FeatureSpec):
+def _connect(
+    request: DoctorRequest, spec: FeatureSpec
+) -> tuple[ee_client.EarthEngineClient, ee_client.StoredCredentials | None, str | None]:
     """(client, stored credentials or None, project): the double when offline; else credentials read from
     disk FIRST (EarthEngineError in one line when none), then Earth Engine initialised."""
     season = spec.season.span_at(PROBE_YEAR, patch_footprint(demo_patch()).centroid.y)
     if request.offline:
-        client = offline_double(spec, season, request.project or "gee-crop-offline")
-        return client, None, client.project
+        double = offline_double(spec, season, request.project or "gee-crop-offline")
+        return double, None, double.project
     stored = ee_client.find_credentials(request.service_account_key)  # disk only: refuses before any socket
     project = ee_client.resolve_project(request.project, stored)
     if not project:
@@ -94,8 +96,7 @@ def _connect(request: DoctorRequest, spec: FeatureSpec):
             "no Cloud project given for Earth Engine; pass --project MY-PROJECT, set EE_PROJECT, or save one "
             "with `earthengine set_project`"
         )
-    client = ee_client.get_client(project, service_account_key=request.service_account_key)
-    return client, stored, project
+    return ee_client.get_client(project, service_account_key=request.service_account_key), stored, project
 
 
 def probe_labels(area: shapely.Geometry) -> OwnLabels:
