@@ -48,9 +48,10 @@ MAX_TASK_ATTEMPTS = 3
 INTERACTIVE_LIMIT_S = 300.0
 INTERACTIVE_SAFETY = 0.5
 #: Seconds an interactive sampling request takes per km² of tile when nothing measured it (a planning
-#: figure, not a documented one: a 0.1-degree cell, ~80 km², in ~80 s; a 1-degree tile in about two hours);
+#: figure, not a documented one: a 0.1-degree cell, ~80 km², in ~16 s; a 1-degree tile, ~8,000 km², in ~27 min,
+#: so tiles up to ~750 km² stream);
 #: `gee-crop doctor` measures the account's own (``sampling_seconds_per_km2`` of its pilot file).
-DEFAULT_SAMPLING_S_PER_KM2 = 1.0
+DEFAULT_SAMPLING_S_PER_KM2 = 0.2
 _GEOD = Geod(ellps="WGS84")
 TERMINAL_OK = "COMPLETED"
 TERMINAL_BAD = ("FAILED", "CANCELLED", "CANCEL_REQUESTED", "UNKNOWN")
