@@ -32,6 +32,7 @@ COMMANDS = {
     "assess": "assess",
     "check-parity": "check_parity",
     "models": "models",
+    "doctor": "doctor",
 }
 
 

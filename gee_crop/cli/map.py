@@ -107,6 +107,15 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "Print the tiles, requests, bytes, estimated Earth Engine and local time (at the rates of "
     "OUT.pilot/pilot.json, else defaults) and the output size; fetch and write nothing."
 )
+@click.option(
+    "--pilot",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Fetch N tiles of the map on Earth Engine (spread over the region), profiled, and save their "
+    "seconds per request, bytes per second and EECU per tile to OUT.pilot/pilot.json for --dry-run; "
+    "nothing is classified or written to OUT.",
+)
 @options.cloud_band
 @options.project
 @options.service_account_key
@@ -135,6 +144,7 @@ def command(
     in_flight,
     encoding,
     dry_run,
+    pilot,
     cloud_band,
     project,
     service_account_key,
@@ -163,7 +173,8 @@ def command(
     from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
     from gee_crop.models.zoo import resolve_model
     from gee_crop.pipeline.defaults import map_out_name
-    from gee_crop.pipeline.map import map_command
+    from gee_crop.pipeline.map import map_command, pilot_lines
+    from gee_crop.pipeline.map import pilot as run_pilot
 
     if region_path and bbox:
         raise click.UsageError("give --region or --bbox, not both")
@@ -217,7 +228,14 @@ def command(
             progress=not quiet,
         ),
         dry_run=dry_run,
+        pilot=pilot,
     )
+    if pilot is not None:
+        if dry_run:
+            raise click.UsageError("give --pilot N or --dry-run, not both (run the pilot first, then --dry-run)")
+        for line in pilot_lines(run_pilot(request)):
+            click.echo(line)
+        return
     result = map_command(request)
     if dry_run:
         assert isinstance(result, MapEstimate)  # map_command plans a dry run

@@ -8,15 +8,26 @@ continental map never leaves Earth Engine (Olofsson et al. 2014 design, stratifi
   than the specified number of samples available for a given class value, then all of the points
   for that class will be included").
 - :func:`map_classes_at`: the map class under each labelled reference point (``sampleRegions``).
+
+Both the areas and the design are computed in the map's own projection (``crs`` of ``reduceRegion``,
+``projection`` of ``stratifiedSample``: the map image's) at the assessment's scale. A region of more than
+:data:`MAX_INTERACTIVE_PIXELS` pixels at that scale does not run as an interactive request (five minutes,
+https://developers.google.com/earth-engine/guides/processing_environments; a timed-out request is not
+retried): its areas and design are exported with ``Export.table.toAsset`` (batch tasks have no such limit),
+read back and the temporary asset deleted (:func:`exported_rows`).
 """
 
 from __future__ import annotations
 
+import time
+
 import ee
 import numpy as np
+from pyproj import Geod
+from shapely import geometry as sg
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.errors import InputError
+from gee_crop.errors import EarthEngineError, InputError
 
 #: Band of a gee-crop map image holding the class index.
 CLASS_BAND = "class"
@@ -24,6 +35,15 @@ CLASS_BAND = "class"
 AREA_GROUP = "class"
 POINT_ID = "point_id"
 MAX_PIXELS = 1e13
+#: Largest region (pixels at the assessment's scale) whose grouped reduction or stratified sample runs as
+#: one interactive request; larger ones are batch table exports. A planning figure, not a documented one:
+#: 10^8 pixels (10,000 km² at 10 m) of a pixelArea sum per class; a country at 10 m is ~10^10
+#: (processing_environments page above: interactive requests have five minutes).
+MAX_INTERACTIVE_PIXELS = 1e8
+#: where the batch route's temporary tables go, under the client's project
+ASSESS_FOLDER = "gee-crop/assess"
+POLL_S = 30.0
+_GEOD = Geod(ellps="WGS84")
 
 
 def map_and_region(map_ref: str, region: dict | None) -> tuple[ee.Image, ee.Geometry]:
@@ -37,7 +57,20 @@ def stratum_areas(classes: ee.Image, region: ee.Geometry, scale: float, *, tile_
     """``{"groups": [{"class": k, "sum": m²}, ...]}``: ground area of each map class in ``region``."""
     area = ee.Image.pixelArea().addBands(classes.select([0], [AREA_GROUP]).toInt())
     reducer = ee.Reducer.sum().group(groupField=1, groupName=AREA_GROUP)
-    return area.reduceRegion(reducer=reducer, geometry=region, scale=scale, maxPixels=MAX_PIXELS, tileScale=tile_scale)
+    return area.reduceRegion(
+        reducer=reducer,
+        geometry=region,
+        scale=scale,
+        crs=classes.projection(),  # the map's own projection, at the assessment's scale
+        maxPixels=MAX_PIXELS,
+        tileScale=tile_scale,
+    )
+
+
+def area_table(classes: ee.Image, region: ee.Geometry, scale: float) -> ee.FeatureCollection:
+    """:func:`stratum_areas` as a table (one feature per class: ``class``, ``sum``), for a batch export."""
+    groups = ee.List(stratum_areas(classes, region, scale).get("groups"))
+    return ee.FeatureCollection(groups.map(lambda group: ee.Feature(None, group)))
 
 
 def stratified_design(
@@ -62,6 +95,7 @@ def stratified_design(
             classBand=CLASS_BAND,
             region=region,
             scale=scale,
+            projection=classes.projection(),  # the map's own grid
             seed=int(seed),
             classValues=[int(v) for v in class_values],
             classPoints=[int(n) for n in class_points],
@@ -85,9 +119,59 @@ def map_classes_at(classes: ee.Image, points: list[dict], scale: float) -> ee.Fe
     )
 
 
-def stratum_areas_m2(client, image, geometry, scale: float, k: int) -> np.ndarray:
-    """(k,) m² of each map class in ``geometry``, summed on the server; InputError when none is classified."""
-    groups = client.get_info(stratum_areas(image, geometry, scale)).get("groups", [])
+def region_pixels(client, map_ref: str, region: dict | None, scale: float) -> float:
+    """Pixels of the assessed region at ``scale`` (metres): the region's geodesic area / scale², or, for
+    the whole map, its asset grid (``bands[0].grid`` of the asset metadata, no computation) resampled."""
+    if region is not None:
+        return abs(_GEOD.geometry_area_perimeter(sg.shape(region))[0]) / scale**2
+    info = client.get_asset(map_ref) or {}
+    bands = info.get("bands") or [{}]
+    grid = bands[0].get("grid", {})
+    dims, affine = grid.get("dimensions", {}), grid.get("affineTransform", {})
+    native = abs(float(affine.get("scaleX", scale)) * float(affine.get("scaleY", scale)))
+    return float(dims.get("width", 0)) * float(dims.get("height", 0)) * native / scale**2
+
+
+def use_batch(pixels: float) -> bool:
+    """True when a region of ``pixels`` is too large for an interactive request."""
+    return pixels > MAX_INTERACTIVE_PIXELS
+
+
+def exported_rows(client, collection: ee.FeatureCollection, name: str) -> list[dict]:
+    """The features of ``collection`` through a batch table export to a temporary asset under the client's
+    project (``Export.table.toAsset``), read back page by page and deleted."""
+    project = getattr(client, "project", None)
+    if not project:
+        raise InputError("large assessments run as batch exports into your assets; pass --project MY-PROJECT")
+    folder = f"projects/{project}/assets/{ASSESS_FOLDER}"
+    client.ensure_folder(folder)
+    asset_id = f"{folder}/{name}_{time.strftime('%Y%m%dT%H%M%S')}"
+    task_id = client.start_export(
+        {"collection": collection, "description": name, "destination": "asset", "asset_id": asset_id}
+    )
+    while True:
+        status = client.task_status(task_id)
+        if status["state"] == "COMPLETED":
+            break
+        if status["state"] in ("FAILED", "CANCELLED", "CANCEL_REQUESTED", "UNKNOWN"):
+            raise EarthEngineError(
+                f"the batch export {name} ({task_id}) ended {status['state']}: {status.get('error_message', '')}; "
+                "rerun, or use a smaller --region"
+            )
+        getattr(client, "sleep", time.sleep)(POLL_S)
+    try:
+        return client.compute_features(ee.FeatureCollection(asset_id))
+    finally:
+        client.delete_asset(asset_id)
+
+
+def stratum_areas_m2(client, image, geometry, scale: float, k: int, *, batch: bool = False) -> np.ndarray:
+    """(k,) m² of each map class in ``geometry``, summed on the server (``batch``: by a table export);
+    InputError when none is classified."""
+    if batch:
+        groups = [f["properties"] for f in exported_rows(client, area_table(image, geometry, scale), "areas")]
+    else:
+        groups = client.get_info(stratum_areas(image, geometry, scale)).get("groups", [])
     areas = np.zeros(k)
     for group in groups:
         index = int(group[AREA_GROUP])

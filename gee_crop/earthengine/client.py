@@ -27,7 +27,8 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,6 +384,40 @@ def fetch_token(credentials: Any, stored: StoredCredentials, request: Callable[.
         ) from None
 
 
+#: The message of a project the caller may not route requests through (HTTP 403), e.g. "Caller does not have
+#: required permission to use project P. Grant the caller the roles/serviceusage.serviceUsageConsumer role, or a
+#: custom role with the serviceusage.services.use permission, ..." (Earth Engine's own request, quoted in
+#: https://github.com/nasaharvest/street2sat/pull/51 and https://github.com/earthrise-media/mining-detector/issues/14).
+#: Earth Engine needs serviceusage.services.use on the project besides an Earth Engine role
+#: (https://developers.google.com/earth-engine/guides/access_control, "Set up Earth Engine service usage").
+SERVICE_USAGE_MESSAGES = ("serviceusage", "required permission to use project")
+
+
+def eecu_seconds(profile_text: str) -> float:
+    """EECU-seconds of a ``Profile.getProfiles`` text profile: the sum of its first column.
+
+    The text profile is a table ``EECU·s PeakMem Count  Description`` with one row per algorithm, asset load
+    or overhead ("-" where nothing was computed); the profiler is described on
+    https://developers.google.com/earth-engine/guides/computation_overview ("Profiler").
+    """
+    total = 0.0
+    for line in profile_text.splitlines():
+        first = line.split()[:1]
+        try:
+            total += float(first[0]) if first else 0.0
+        except ValueError:
+            continue  # the header, or "-" (no compute)
+    return total
+
+
+@dataclass
+class Profile:
+    """What a profiled block cost: EECU-seconds (None when the server sent no profile), wall seconds."""
+
+    eecu_seconds: float | None = None
+    seconds: float = 0.0
+
+
 def task_from_operation(operation: dict) -> dict:
     """A legacy task dict (id, state, description, error_message, batch_eecu_usage_seconds,
     start/update_timestamp_ms) from a long-running Operation of ``listOperations``."""
@@ -499,6 +534,28 @@ class EarthEngineClient:
                 )
                 self.sleep(delays[attempt])
         raise AssertionError("unreachable")
+
+    def profile_scope(self, hook: Callable[[str], None]) -> Any:
+        """``ee.data.profiling(hook)``: every request in the block sends its profile id to ``hook``."""
+        return ee.data.profiling(hook)
+
+    def profile_text(self, ids: list[str]) -> str:
+        """The text profile of the requests ``ids`` (``Profile.getProfiles``, as ``ee.profilePrinting`` asks)."""
+        profiles = ee.ApiFunction.call_("Profile.getProfiles", ids)
+        return str(self._call("fetching a computation profile", ee.data.computeValue, profiles))
+
+    @contextmanager
+    def profiling(self) -> Iterator[Profile]:
+        """Profile the requests of the block (this thread's): the yielded :class:`Profile` holds their
+        EECU-seconds and wall seconds once the block ends."""
+        ids: list[str] = []
+        profile = Profile()
+        started = time.perf_counter()
+        with self.profile_scope(ids.append):
+            yield profile
+        profile.seconds = time.perf_counter() - started
+        if ids:
+            profile.eecu_seconds = eecu_seconds(self.profile_text(ids))
 
     def get_info(self, obj: ee.ComputedObject) -> Any:
         """The computed value of ``obj`` (one ``value:compute`` request)."""

@@ -34,9 +34,11 @@ from gee_crop.earthengine.tasks import (
     PARTS_SUFFIX,
     USER_QUEUE_LIMIT,
     ExportTarget,
+    InteractiveEstimate,
     StoreRows,
     check_job_labels,
     choose_mode,
+    interactive_estimate,
     run_exports,
 )
 from gee_crop.errors import InputError
@@ -58,6 +60,35 @@ def pilot_tiles(n_tiles: int, n: int) -> list[int]:
 def pilot_file(out: str | os.PathLike) -> Path:
     """Where the pilot of the job writing ``out`` keeps its numbers."""
     return Path(out).with_name(Path(out).name + PILOT_SUFFIX) / PILOT_FILE
+
+
+#: the folder of the account's own pilot file (``gee-crop doctor``'s measured rates); default ~/.config/gee-crop
+CONFIG_ENV = "GEE_CROP_CONFIG_DIR"
+
+
+def account_pilot_file() -> Path:
+    """The pilot file ``gee-crop doctor`` writes its measured rates to: read by ``map --dry-run`` and
+    ``sample --dry-run`` when the job has no pilot of its own (``$GEE_CROP_CONFIG_DIR``, else
+    ``$XDG_CONFIG_HOME/gee-crop``, else ``~/.config/gee-crop``)."""
+    folder = (
+        os.environ.get(CONFIG_ENV) or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "gee-crop"
+    )
+    return Path(folder) / PILOT_FILE
+
+
+def account_interactive_estimate(job: SamplingJob) -> InteractiveEstimate:
+    """The interactive time of the job's largest tile at the rate ``gee-crop doctor`` measured for the account
+    (``sampling_seconds_per_km2`` of :func:`account_pilot_file`), else at the planning default."""
+    measured = account_pilot_file()
+    rate = None
+    if measured.is_file():
+        rate = json.loads(measured.read_text(encoding="utf-8")).get("sampling_seconds_per_km2")
+    return interactive_estimate(job, rate, f"measured by gee-crop doctor, {measured}")
+
+
+def job_or_account_pilot(out: str | os.PathLike) -> Path | None:
+    """The job's own pilot file when a pilot ran, else the account's (doctor's) when it exists, else None."""
+    return next((p for p in (pilot_file(out), account_pilot_file()) if p.is_file()), None)
 
 
 @dataclass
@@ -175,7 +206,8 @@ def dry_run_lines(job: SamplingJob, out: str | os.PathLike, mode: str = Sampling
     :func:`pilot_file` when a pilot measured them, its EECU-hours, hours and bytes. Reads the run's
     ledger and pilot file only: no server call, nothing written."""
     tiles = job_tiles(job)
-    chosen = choose_mode(mode, len(tiles))
+    estimate = account_interactive_estimate(job)
+    chosen = choose_mode(mode, len(tiles), estimate)
     manifest = Path(out).with_name(Path(out).name + PARTS_SUFFIX) / LEDGER_NAME
     done = 0
     if manifest.is_file():
@@ -189,7 +221,8 @@ def dry_run_lines(job: SamplingJob, out: str | os.PathLike, mode: str = Sampling
     )
     lines = [
         f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
-        f"{chosen.value} mode: {how}"
+        f"{chosen.value} mode: {how}",
+        estimate.line(),
     ]
     measured_at = pilot_file(out)
     if measured_at.is_file():

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import ee
 import pandas as pd
+import shapely
+from pyproj import Geod
+from shapely import geometry as sg
 from tqdm import tqdm
 
 from gee_crop.config import ExportDestination, SamplingMode
@@ -39,6 +42,17 @@ from gee_crop.ledger import DONE, RunLedger
 #: Interactive (streamed) jobs above this many tiles are refused: use batch exports instead.
 MAX_INTERACTIVE_TILES = 16
 MAX_TASK_ATTEMPTS = 3
+#: An interactive request has five minutes ("Computation timed out." after that,
+#: https://developers.google.com/earth-engine/guides/processing_environments) and a streamed tile is one such
+#: request per page: a tile runs interactively only when its estimate is at most INTERACTIVE_SAFETY of it.
+INTERACTIVE_LIMIT_S = 300.0
+INTERACTIVE_SAFETY = 0.5
+#: Seconds an interactive sampling request takes per km² of tile when nothing measured it (a planning
+#: figure, not a documented one: a 0.1-degree cell, ~80 km², in ~16 s; a 1-degree tile, ~8,000 km², in ~27 min,
+#: so tiles up to ~750 km² stream);
+#: `gee-crop doctor` measures the account's own (``sampling_seconds_per_km2`` of its pilot file).
+DEFAULT_SAMPLING_S_PER_KM2 = 0.2
+_GEOD = Geod(ellps="WGS84")
 TERMINAL_OK = "COMPLETED"
 TERMINAL_BAD = ("FAILED", "CANCELLED", "CANCEL_REQUESTED", "UNKNOWN")
 #: Batch quotas (https://developers.google.com/earth-engine/guides/usage): about 2 tasks run at once
@@ -90,16 +104,63 @@ class SamplingResult:
     units: list[str] = field(default_factory=list)  # the tiles' ledger units, in tile order
 
 
-def choose_mode(mode: str, n_tiles: int) -> SamplingMode:
-    """INTERACTIVE or EXPORT (auto: interactive up to MAX_INTERACTIVE_TILES tiles)."""
+def tile_area_km2(job: SamplingJob, bounds: Bounds) -> float:
+    """Geodesic area (km²) of the job's area inside a tile's box: what its request samples."""
+    part = shapely.intersection(job.geometry, sg.box(*bounds))
+    return abs(_GEOD.geometry_area_perimeter(part)[0]) / 1e6 if not part.is_empty else 0.0
+
+
+@dataclass(frozen=True)
+class InteractiveEstimate:
+    """How long the largest tile of a job would take as one interactive request, against the limit."""
+
+    seconds: float
+    area_km2: float
+    rate_s_per_km2: float = DEFAULT_SAMPLING_S_PER_KM2
+    rate_source: str = "planning default"
+
+    @property
+    def fits(self) -> bool:
+        """True when the largest tile finishes well inside the interactive limit."""
+        return self.seconds <= INTERACTIVE_SAFETY * INTERACTIVE_LIMIT_S
+
+    def line(self) -> str:
+        verdict = "fits" if self.fits else "does NOT fit"
+        return (
+            f"largest tile {self.area_km2:,.1f} km2: ~{self.seconds:,.0f} s as one interactive request at "
+            f"{self.rate_s_per_km2:g} s/km2 ({self.rate_source}); {verdict} the interactive limit of "
+            f"{INTERACTIVE_LIMIT_S:.0f} s (with a {1 / INTERACTIVE_SAFETY:g}x margin)"
+        )
+
+
+def interactive_estimate(
+    job: SamplingJob, rate_s_per_km2: float | None = None, rate_source: str = "planning default"
+) -> InteractiveEstimate:
+    """The interactive time of the job's largest tile (``rate_s_per_km2`` None: the planning default)."""
+    rate = DEFAULT_SAMPLING_S_PER_KM2 if rate_s_per_km2 is None else float(rate_s_per_km2)
+    area = max((tile_area_km2(job, b) for b in job_tiles(job).values()), default=0.0)
+    source = rate_source if rate_s_per_km2 is not None else "planning default"
+    return InteractiveEstimate(area * rate, area, rate, source)
+
+
+def choose_mode(mode: str, n_tiles: int, estimate: InteractiveEstimate | None = None) -> SamplingMode:
+    """INTERACTIVE or EXPORT. auto: interactive up to MAX_INTERACTIVE_TILES tiles whose largest fits the
+    interactive limit by ``estimate`` (:func:`interactive_estimate`), else batch export."""
     if mode not in SamplingMode.values():
         raise InputError(f"--mode {mode!r}: use auto, interactive or export")
+    too_slow = estimate is not None and not estimate.fits
     if mode == SamplingMode.AUTO:
-        return SamplingMode.INTERACTIVE if n_tiles <= MAX_INTERACTIVE_TILES else SamplingMode.EXPORT
+        small = n_tiles <= MAX_INTERACTIVE_TILES and not too_slow
+        return SamplingMode.INTERACTIVE if small else SamplingMode.EXPORT
     if mode == SamplingMode.INTERACTIVE and n_tiles > MAX_INTERACTIVE_TILES:
         raise RegionError(
             f"the region spans {n_tiles} tiles, too large for interactive mode (at most "
             f"{MAX_INTERACTIVE_TILES}); use --mode export (batch tasks) or a smaller --region"
+        )
+    if mode == SamplingMode.INTERACTIVE and estimate is not None and too_slow:
+        raise RegionError(
+            f"interactive mode cannot finish this job: {estimate.line()}; use --mode export (batch tasks) "
+            "or a smaller --tile-deg"
         )
     return SamplingMode(mode)
 
@@ -149,14 +210,16 @@ def run_tiles(
     sleep: Callable[[float], None] | None = None,
     wait: bool = True,
     progress: bool = True,
+    estimate: InteractiveEstimate | None = None,
 ) -> tuple[SamplingResult, RunLedger]:
     """Run every tile of ``job`` (resumable; state in ``<out>.parts/``) and store each finished one
     with ``store``; the result (its ``out`` still None) and the ledger, whose parts make the table
     when ``result.pending_tasks`` is empty. Waits between task polls use ``sleep``, by default the
-    client's own (injectable) sleep."""
+    client's own (injectable) sleep. ``estimate``: the interactive time of the largest tile (None: at the
+    planning default rate, :func:`interactive_estimate`)."""
     poll_sleep: Callable[[float], None] = sleep if sleep is not None else getattr(client, "sleep", time.sleep)
     tiles = job_tiles(job)
-    chosen = choose_mode(mode, len(tiles))
+    chosen = choose_mode(mode, len(tiles), estimate or interactive_estimate(job))
     check_job_labels(client, job)
     # Tasks recorded for one destination cannot be collected from another: part of the fingerprint.
     settings = {

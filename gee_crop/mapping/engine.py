@@ -435,6 +435,7 @@ def plan_map(
         in_flight=flight or 0,
         workers=n_workers,
         rates=rates,
+        requested_pixels=requested_pixels if requests else 0,
     )
 
 

@@ -15,6 +15,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gee_crop.earthengine.quota import tier_line
+
 #: Default Earth Engine rates when no pilot measured them: a computePixels answer of a whole tile
 #: after ~3 s, 25 MB/s of download (the planning figures of issue 14; a pilot replaces them).
 DEFAULT_SECONDS_PER_REQUEST = 3.0
@@ -34,6 +36,9 @@ class Rates:
     seconds_per_request: float = DEFAULT_SECONDS_PER_REQUEST
     bytes_per_second: float | None = DEFAULT_BYTES_PER_SECOND
     local_pixels_per_second: float | None = None
+    eecu_seconds_per_pixel: float | None = None
+    """Earth Engine compute per requested pixel (profiled by ``map --pilot`` or ``gee-crop doctor``); None:
+    not measured (there is no documented default)."""
     source: str = "defaults"
 
     @classmethod
@@ -42,7 +47,7 @@ class Rates:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         fields = {
             k: data[k]
-            for k in ("seconds_per_request", "bytes_per_second", "local_pixels_per_second")
+            for k in ("seconds_per_request", "bytes_per_second", "local_pixels_per_second", "eecu_seconds_per_pixel")
             if data.get(k) is not None
         }
         fields.setdefault("local_pixels_per_second", local_pixels_per_second)
@@ -76,6 +81,14 @@ class MapEstimate:
     in_flight: int
     workers: int
     rates: Rates
+    requested_pixels: int = 0
+    """Pixels of the requests still to send (tiles x their size): what Earth Engine computes."""
+
+    @property
+    def eecu_hours(self) -> float | None:
+        """Earth Engine compute of the requests still to send at the measured rate; None when unmeasured."""
+        rate = self.rates.eecu_seconds_per_pixel
+        return None if rate is None or not self.requests else rate * self.requested_pixels / 3600
 
     @property
     def wall_seconds(self) -> float:
@@ -83,7 +96,12 @@ class MapEstimate:
         return max(self.fetch_seconds, self.local_seconds or 0.0)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "rates": asdict(self.rates), "wall_seconds": self.wall_seconds}
+        return {
+            **asdict(self),
+            "rates": asdict(self.rates),
+            "wall_seconds": self.wall_seconds,
+            "eecu_hours": self.eecu_hours,
+        }
 
     def lines(self) -> list[str]:
         todo = self.n_tiles - self.n_tiles_done
@@ -109,6 +127,15 @@ class MapEstimate:
                     else "unlimited bandwidth"
                 )
                 + f" ({self.rates.source})"
+            )
+            lines.append(
+                "Earth Engine compute: "
+                + (
+                    tier_line(self.eecu_hours) + f", at {self.rates.eecu_seconds_per_pixel:.3g} EECU-s/px"
+                    if self.eecu_hours is not None
+                    else "EECU-hours not measured yet: `gee-crop map --pilot 3` with the same options (or "
+                    "`gee-crop doctor`) profiles real requests, and this dry run then prices them"
+                )
             )
         else:
             lines.append("local source: nothing is fetched")

@@ -124,3 +124,5 @@ class MapRequest:
     settings: MapSettings
     dry_run: bool = False
     """Plan only: print the tiles, requests, bytes and times; fetch and write nothing."""
+    pilot: int | None = None
+    """Fetch this many of the run's tiles, profiled, and save their rates for the dry run (``--pilot N``)."""

@@ -110,13 +110,13 @@ def _design_earthengine(
     classes: tuple[str, ...],
 ) -> DesignResult:
     image, geometry = ee_assessment.map_and_region(map_ref, _region_json(region))
-    areas = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes))
+    batch = ee_assessment.use_batch(ee_assessment.region_pixels(client, map_ref, _region_json(region), scale))
+    areas = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes), batch=batch)
     available = np.ceil(areas / scale**2).astype(np.int64)
     counts, total = points_per_stratum(areas, classes, sample, available=available)
     values = [int(k) for k in np.flatnonzero(counts)]
-    features = client.compute_features(
-        ee_assessment.stratified_design(image, geometry, values, [int(counts[k]) for k in values], scale, seed=seed)
-    )
+    drawn = ee_assessment.stratified_design(image, geometry, values, [int(counts[k]) for k in values], scale, seed=seed)
+    features = ee_assessment.exported_rows(client, drawn, "design") if batch else client.compute_features(drawn)
     points = ee_assessment.design_points(features, classes)
     path = write_points(points, out, "EPSG:4326")
     return DesignResult(path, classes, areas / areas.sum(), counts, total)
@@ -153,7 +153,8 @@ def _assess(
             raise InputError("--reference-raster works with a local map; on Earth Engine give labelled points")
         names, crs, pixel_area_ha = classes, "EPSG:4326", 1e-4  # stratum sizes in m²
         image, geometry = ee_assessment.map_and_region(map_ref, _region_json(region))
-        sizes = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes))
+        batch = ee_assessment.use_batch(ee_assessment.region_pixels(client, map_ref, _region_json(region), scale))
+        sizes = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes), batch=batch)
         mapped = ee_assessment.map_classes_at_points(client, image, points, scale)
     else:
         class_map = read_class_map(map_ref)

@@ -16,6 +16,7 @@ from gee_crop.data.sample_jobs import assemble, exports_table, local_table, plan
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.table import write_table
 from gee_crop.earthengine import client as ee_client
+from gee_crop.earthengine.pilot import account_interactive_estimate
 from gee_crop.earthengine.sampling import SamplingJob
 from gee_crop.earthengine.tasks import run_tiles
 from gee_crop.errors import InputError
@@ -92,6 +93,7 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
         target=request.tasks.target,
         overwrite=request.run.overwrite,
         wait=not request.tasks.no_wait,
+        estimate=account_interactive_estimate(job),
     )
     head = (
         f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "

@@ -93,6 +93,14 @@ class MapOnEarthEngine:
             self.to_map = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
         self.requests: list[str] = []
 
+    def get_asset(self, asset_id):
+        """The image asset's metadata: its grid (what the service reports, no computation)."""
+        h, w = self.map.classes.shape
+        a, _, c, _, e, f = self.map.transform[:6]
+        return {"id": asset_id, "type": "IMAGE", "bands": [{"id": "class", "grid": {
+            "dimensions": {"width": w, "height": h}, "crsCode": self.map.crs,
+            "affineTransform": {"scaleX": a, "translateX": c, "scaleY": e, "translateY": f}}}]}
+
     def get_info(self, obj):
         self.requests.append("get_info")
         pixels = self.map.stratum_pixels
