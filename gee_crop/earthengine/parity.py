@@ -11,6 +11,8 @@ and a point near a pixel edge would then read a neighbouring Sentinel-2 pixel on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ee
 import numpy as np
 
@@ -42,7 +44,11 @@ def zone_collections(points: list[tuple[float, float]]) -> dict[str, ee.FeatureC
     return {crs: point_collection(points, indices) for crs, indices in sorted(zones.items())}
 
 
-def _merged(parts: list[ee.FeatureCollection]) -> ee.FeatureCollection:
+def per_zone(
+    points: list[tuple[float, float]], rows: Callable[[str, ee.FeatureCollection], ee.FeatureCollection]
+) -> ee.FeatureCollection:
+    """``rows(crs, zone_points)`` for the points of each UTM zone, merged into one collection."""
+    parts = [rows(crs, zone) for crs, zone in zone_collections(points).items()]
     merged = parts[0]
     for part in parts[1:]:
         merged = merged.merge(part)
@@ -60,17 +66,15 @@ def composite_rows(
 ) -> ee.FeatureCollection:
     """The server composite at each point, sampled on the 10 m grid of the point's UTM zone."""
     image = median_composite(region, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
-    return _merged(
-        [
-            image.sampleRegions(
-                collection=zone,
-                properties=[POINT_ID],
-                scale=SERIES_SCALE_M,
-                projection=ee.Projection(crs),
-                geometries=False,
-            )
-            for crs, zone in zone_collections(points).items()
-        ]
+    return per_zone(
+        points,
+        lambda crs, zone: image.sampleRegions(
+            collection=zone,
+            properties=[POINT_ID],
+            scale=SERIES_SCALE_M,
+            projection=ee.Projection(crs),
+            geometries=False,
+        ),
     )
 
 
@@ -78,29 +82,17 @@ def raw_rows(
     region: ee.Geometry, points: list[tuple[float, float]], season: SeasonSpan, cloud_band: str
 ) -> ee.FeatureCollection:
     """The raw series at each point (:func:`series_rows`), on the same grid as :func:`composite_rows`."""
-    return _merged(
-        [
-            series_rows(zone, region, season.start, season.covered_end, cloud_band, crs=crs)
-            for crs, zone in zone_collections(points).items()
-        ]
+    return per_zone(
+        points, lambda crs, zone: series_rows(zone, region, season.start, season.covered_end, cloud_band, crs=crs)
     )
 
 
-def server_composites(
-    client,
-    region: ee.Geometry,
-    points: list[tuple[float, float]],
-    season: SeasonSpan,
-    *,
-    cloud_band: str,
-    threshold: float,
-    max_gap_bins: int,
-) -> dict[str, np.ndarray]:
-    """point id -> (10, n_bins) DN of the server composite (points it masks are absent)."""
-    rows = composite_rows(region, points, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins)
-    names = composite_band_names(season.n_bins)
+def server_composites(client, rows: ee.FeatureCollection, n_bins: int) -> dict[str, np.ndarray]:
+    """point id -> (10, n_bins) DN of the server composite ``rows`` (:func:`composite_rows`; points it masks
+    are absent)."""
+    names = composite_band_names(n_bins)
     frame = features_to_frame(client.compute_features(rows))
     if frame.empty:
         return {}
-    values = frame[names].to_numpy(np.float64).reshape(len(frame), len(BANDS), season.n_bins)
+    values = frame[names].to_numpy(np.float64).reshape(len(frame), len(BANDS), n_bins)
     return dict(zip(frame[POINT_ID].astype(str), values))

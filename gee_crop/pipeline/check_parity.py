@@ -27,7 +27,7 @@ from gee_crop.atomic import write_json_atomic
 from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import read_region
-from gee_crop.earthengine.parity import raw_rows, server_composites
+from gee_crop.earthengine.parity import composite_rows, raw_rows, server_composites
 from gee_crop.earthengine.sampling import features_to_frame
 from gee_crop.errors import InputError
 from gee_crop.features.parity import (
@@ -88,9 +88,10 @@ def _compare(
     }
     region_ee = ee.Geometry(sg.mapping(geometry), "EPSG:4326", False)
     # both sides on the 10 m grid of the point's UTM zone: the same Sentinel-2 pixel (earthengine.parity)
-    server = server_composites(
-        client, region_ee, points, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins
+    composite = composite_rows(
+        region_ee, points, season, cloud_band=cloud_band, threshold=threshold, max_gap_bins=max_gap_bins
     )
+    server = server_composites(client, composite, season.n_bins)
     raw = features_to_frame(client.compute_features(raw_rows(region_ee, points, season, cloud_band)))
     report = ParityReport(region=Path(region).stem, year=int(year), n_points=len(points), n_server=len(server))
     if not raw.empty:

@@ -33,6 +33,7 @@ from shapely import contains_xy
 from shapely import geometry as sg
 
 from gee_crop.earthengine.graph import resolved, walk_calls
+from gee_crop.testing.ee_pixel_eval import band_pairs
 
 METRES_PER_DEGREE = 111319.49079327357  # Earth Engine's nominal scale of one degree (the equator)
 
@@ -169,7 +170,8 @@ class GridEvaluator:
         if fn == "Image.updateMask":
             masks = self.image(args["mask"], grid)
             return [
-                (n, v, m & mm & (mv != 0)) for (n, v, m), (_, mv, mm) in _pairs(self.image(args["image"], grid), masks)
+                (n, v, m & mm & (mv != 0))
+                for (n, v, m), (_, mv, mm) in band_pairs(self.image(args["image"], grid), masks)
             ]
         if fn == "Image.mask":
             return [(n, m.astype(float), np.ones(shape, bool)) for n, _, m in self.image(args["image"], grid)]
@@ -177,13 +179,13 @@ class GridEvaluator:
             fill = self.image(args.get("value", 0), grid)
             return [
                 (n, np.where(m, v, fv), m | fm)
-                for (n, v, m), (_, fv, fm) in _pairs(self.image(args["input"], grid), fill)
+                for (n, v, m), (_, fv, fm) in band_pairs(self.image(args["input"], grid), fill)
             ]
         if fn in _BINARY:
             op = _BINARY[fn]
             return [
                 (n1, op(v1, v2), m1 & m2)
-                for (n1, v1, m1), (_, v2, m2) in _pairs(
+                for (n1, v1, m1), (_, v2, m2) in band_pairs(
                     self.image(args["image1"], grid), self.image(args["image2"], grid)
                 )
             ]
@@ -316,16 +318,6 @@ def _region(node: dict) -> Any:
             shapes.append(sg.box(*np.ravel(coords)))
     assert shapes, "the sampling region is not a polygon or rectangle"
     return sg.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0]
-
-
-def _pairs(a: list[Band], b: list[Band]) -> list[tuple[Band, Band]]:
-    if len(b) == 1:
-        b = b * len(a)
-    elif len(a) == 1:
-        a = a * len(b)
-    if len(a) != len(b):
-        raise ValueError(f"band counts differ: {len(a)} vs {len(b)}")
-    return list(zip(a, b))
 
 
 _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import ee
 
 from gee_crop.earthengine.graph import resolved
 
 Band = tuple[str, float, bool]
+#: a band of any evaluator (this one's per pixel, ee_grid_eval's per grid)
+B = TypeVar("B")
 
 
 def _image(node: Any, memo: dict) -> list[Band]:
@@ -28,7 +30,7 @@ def _image(node: Any, memo: dict) -> list[Band]:
     return memo[key]
 
 
-def _pairs(a: list[Band], b: list[Band]) -> list[tuple[Band, Band]]:
+def band_pairs(a: list[B], b: list[B]) -> list[tuple[B, B]]:
     if len(b) == 1:
         b = b * len(a)
     elif len(a) == 1:
@@ -61,23 +63,23 @@ def _evaluate(node: dict, memo: dict) -> list[Band]:
     if fn == "Image.updateMask":
         return [
             (n, v, m and mm and mv != 0)
-            for (n, v, m), (_, mv, mm) in _pairs(_image(args["image"], memo), _image(args["mask"], memo))
+            for (n, v, m), (_, mv, mm) in band_pairs(_image(args["image"], memo), _image(args["mask"], memo))
         ]
     if fn == "Image.unmask":
         return [
             (n, v, m) if m else (n, fv, fm)
-            for (n, v, m), (_, fv, fm) in _pairs(_image(args["input"], memo), _image(args.get("value", 0), memo))
+            for (n, v, m), (_, fv, fm) in band_pairs(_image(args["input"], memo), _image(args.get("value", 0), memo))
         ]
     if fn in _BINARY:
         op = _BINARY[fn]
         return [
             (n1, op(v1, v2) if m1 and m2 else math.nan, m1 and m2)
-            for (n1, v1, m1), (_, v2, m2) in _pairs(_image(args["image1"], memo), _image(args["image2"], memo))
+            for (n1, v1, m1), (_, v2, m2) in band_pairs(_image(args["image1"], memo), _image(args["image2"], memo))
         ]
     if fn == "Image.divide":
         return [
             (n1, v1 / v2 if (m1 and m2 and v2 != 0) else math.nan, m1 and m2 and v2 != 0)
-            for (n1, v1, m1), (_, v2, m2) in _pairs(_image(args["image1"], memo), _image(args["image2"], memo))
+            for (n1, v1, m1), (_, v2, m2) in band_pairs(_image(args["image1"], memo), _image(args["image2"], memo))
         ]
     if fn == "Image.addBands":
         return _image(args["dstImg"], memo) + _image(args["srcImg"], memo)
