@@ -31,8 +31,9 @@ def check_parity(
     out: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> ParityReport:
-    """Compare server and client composites at ``n_points`` random points of ``region`` (see :mod:`gee_crop.data.parity`); write
-    the report to ``out`` when given (locked; an existing one is refused without ``overwrite``)."""
+    """Compare server and client composites at ``n_points`` random points of ``region``
+    (:mod:`gee_crop.data.parity`); write the report to ``out`` when given (locked; an existing one is refused
+    without ``overwrite``)."""
     with claim_output(out, folder=False, overwrite=overwrite) if out is not None else nullcontext():
         report = compare_composites(client, region, year, n_points, seed, cloud_band, threshold, max_gap_bins)
         if out is not None:

@@ -24,10 +24,10 @@ __all__ = ["DoctorRequest", "default_out", "doctor"]
 
 def doctor(request: DoctorRequest) -> DoctorReport:
     """Connect (the double when offline), run the checks and write ``OUT/doctor.json``."""
+    client: object
     if request.offline:
-        spec = FeatureSpec()
-        client = offline_double(spec, probe_season(spec), request.project or "gee-crop-offline")
-        stored, project = None, client.project
+        spec, stored, project = FeatureSpec(), None, request.project or "gee-crop-offline"
+        client = offline_double(spec, probe_season(spec), project)
     else:
         client, stored, project = checks.connect(request.project, request.service_account_key)
     with claim_output(request.out, folder=True, overwrite=request.overwrite, outputs=(DOCTOR_JSON,)):
