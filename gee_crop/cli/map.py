@@ -173,7 +173,7 @@ def command(
     from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
     from gee_crop.models.zoo import resolve_model
     from gee_crop.pipeline.defaults import map_out_name
-    from gee_crop.pipeline.map import map_command, pilot_lines
+    from gee_crop.pipeline.map import map_command
     from gee_crop.pipeline.map import pilot as run_pilot
 
     if region_path and bbox:
@@ -233,7 +233,7 @@ def command(
     if pilot is not None:
         if dry_run:
             raise click.UsageError("give --pilot N or --dry-run, not both (run the pilot first, then --dry-run)")
-        for line in pilot_lines(run_pilot(request)):
+        for line in run_pilot(request).lines():
             click.echo(line)
         return
     result = map_command(request)

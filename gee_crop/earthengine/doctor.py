@@ -15,7 +15,7 @@
 
 Each check is a :class:`Check` with the fix for its failure; the table and ``doctor.json`` come from them.
 This module runs the checks a caller hands it as functions (the graphs are built by
-:mod:`gee_crop.pipeline.doctor`), so it knows no mapping or sampling code.
+:mod:`gee_crop.mapping.doctor`), so it knows no mapping or sampling code.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ee
 
+from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.client import SERVICE_USAGE_MESSAGES, StoredCredentials
 from gee_crop.errors import EarthEngineError, GeeCropError
 
@@ -49,6 +51,21 @@ class Check:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def connect(
+    project: str | None, service_account_key: Path | None
+) -> tuple[ee_client.EarthEngineClient, StoredCredentials, str]:
+    """(client, stored credentials, project): credentials read from disk FIRST (EarthEngineError in one line
+    when none, before any socket), then the project resolved and Earth Engine initialised."""
+    stored = ee_client.find_credentials(service_account_key)  # disk only: refuses before any socket
+    resolved = ee_client.resolve_project(project, stored)
+    if not resolved:
+        raise EarthEngineError(
+            "no Cloud project given for Earth Engine; pass --project MY-PROJECT, set EE_PROJECT, or save one "
+            "with `earthengine set_project`"
+        )
+    return ee_client.get_client(resolved, service_account_key=service_account_key), stored, resolved
 
 
 def credentials_check(stored: StoredCredentials | None, project: str | None) -> Check:

@@ -5,17 +5,17 @@ they cost for the dry run."""
 
 from __future__ import annotations
 
-import statistics
+import dataclasses
 from pathlib import Path
 
 from gee_crop.atomic import write_json_atomic
 from gee_crop.config import SourceKind
-from gee_crop.earthengine.pilot import job_or_account_pilot, pilot_file, pilot_tiles
+from gee_crop.earthengine.pilot import job_or_account_pilot, pilot_file
 from gee_crop.errors import InputError
-from gee_crop.mapping.engine import MapResult, measure_inference_rate, plan_job, plan_map, run_map
+from gee_crop.mapping.engine import MapResult, plan_job, plan_map, run_map
 from gee_crop.mapping.estimate import MapEstimate, Rates
+from gee_crop.mapping.pilot import PilotMeasurement, measure_pilot
 from gee_crop.mapping.request import MapRequest
-from gee_crop.mapping.sources import CompositeRequest
 from gee_crop.models.io import ModelFile
 from gee_crop.outputs import claim_output
 
@@ -47,55 +47,20 @@ def plan(request: MapRequest) -> MapEstimate:
     )
 
 
-def pilot(request: MapRequest, client: object | None = None) -> dict:
-    """``gee-crop map --pilot N``: N tiles spread over the run's own plan (:func:`plan_job`, the tiles the run
-    and its dry run have), each fetched with the run's own composite request under the profiler; their
-    seconds per request, bytes per second and EECU per tile (and per pixel) go to ``<out>.pilot/pilot.json``,
-    which ``--dry-run`` then prices the job with. ``client``: the Earth Engine client (None: connect)."""
-    n = request.pilot
-    assert n is not None, "pilot() is called for --pilot N"
+def pilot(request: MapRequest, client: object | None = None) -> PilotMeasurement:
+    """``gee-crop map --pilot N``: :func:`~gee_crop.mapping.pilot.measure_pilot` on the run's own plan, saved
+    to ``<out>.pilot/pilot.json`` for ``--dry-run``. ``client``: the Earth Engine client (None: connect)."""
+    assert request.pilot is not None, "pilot() is called for --pilot N"
     if request.source.kind != SourceKind.EARTHENGINE:
         raise InputError("--pilot measures Earth Engine requests; map a --region (or --bbox) on Earth Engine")
     source, _ = request.source.open(client=client)
     model = ModelFile.read(request.model)
     job = plan_job(source, model, request.settings)
-    composite = CompositeRequest(job.grid, job.spec, job.season, job.region_grid)
     saved = pilot_file(request.out_dir)
-    tiles = [job.tiles[i] for i in pilot_tiles(len(job.tiles), n)]
-    measured = []
     with claim_output(saved, folder=False, overwrite=True):
-        for tile in tiles:
-            with source.client.profiling() as profile:  # type: ignore[attr-defined]
-                fetched = source.read_tile(tile, composite)
-            measured.append((tile.n_pixels, fetched.bytes_fetched, profile.seconds, profile.eecu_seconds))
-        pixels = sum(m[0] for m in measured)
-        seconds = [m[2] for m in measured]
-        eecu = [m[3] for m in measured if m[3] is not None]
-        result = {
-            "tiles_measured": len(measured),
-            "tiles_in_job": len(job.tiles),
-            "seconds_per_request": statistics.median(seconds),
-            "bytes_per_second": sum(m[1] for m in measured) / max(sum(seconds), 1e-9),
-            "eecu_seconds_per_tile": statistics.fmean(eecu) if eecu else None,
-            "eecu_seconds_per_pixel": sum(eecu) / pixels if eecu and len(eecu) == len(measured) else None,
-            "local_pixels_per_second": measure_inference_rate(
-                model, job.spec, request.settings.precision, list(request.settings.providers) or None
-            ),
-            "tile_size": job.tile_size,
-        }
-        write_json_atomic(saved, result, indent=2)
-    return {**result, "file": str(saved)}
-
-
-def pilot_lines(result: dict) -> list[str]:
-    """What ``map --pilot`` prints."""
-    eecu = result["eecu_seconds_per_tile"]
-    return [
-        f"pilot: {result['tiles_measured']} of {result['tiles_in_job']} tiles fetched and profiled: "
-        f"{result['seconds_per_request']:.2f} s per request, {result['bytes_per_second'] / 1e6:.2f} MB/s, "
-        + (f"{eecu:.2f} EECU-s per tile" if eecu is not None else "no EECU profile returned"),
-        f"rates saved to {result['file']}; `--dry-run` with the same options now prices the whole map with them",
-    ]
+        measured = measure_pilot(source, model, job, request.settings, request.pilot)
+        write_json_atomic(saved, measured.to_dict(), indent=2)
+    return dataclasses.replace(measured, file=saved)
 
 
 def map_command(request: MapRequest) -> MapResult | MapEstimate:

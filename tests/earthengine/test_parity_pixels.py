@@ -14,7 +14,7 @@ import json
 import numpy as np
 from pyproj import Transformer
 
-import gee_crop.pipeline.check_parity as check_parity_module
+import gee_crop.data.parity as check_parity_module
 from gee_crop.pipeline.check_parity import check_parity
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 

@@ -45,7 +45,7 @@ def test_the_pilot_fetches_the_runs_own_tiles_and_the_dry_run_prices_them(reques
     assert saved["seconds_per_request"] > 0 and saved["bytes_per_second"] > 0 and saved["eecu_seconds_per_tile"] > 0
     pixels = sum(g["dimensions"]["width"] * g["dimensions"]["height"] for g in sent)
     assert saved["eecu_seconds_per_pixel"] == pytest.approx(3 * saved["eecu_seconds_per_tile"] / pixels)
-    assert result["file"].endswith("pilot.json") and not request.out_dir.exists()  # nothing written to OUT
+    assert str(result.file).endswith("pilot.json") and not request.out_dir.exists()  # nothing written to OUT
 
     estimate = map_pipeline.plan(dataclasses.replace(request, dry_run=True, pilot=None))
     assert estimate.rates.source.endswith("map.pilot/pilot.json")

@@ -15,6 +15,7 @@ from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.client import StoredCredentials, eecu_seconds
 from gee_crop.earthengine.quota import tier_line, tier_needed
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.mapping.doctor import PROBE_YEAR
 from gee_crop.pipeline import doctor as doctor_pipeline
 from gee_crop.pipeline.map import pilot_rates
 from gee_crop.testing.doctor_double import offline_double
@@ -43,7 +44,7 @@ def empty_home(tmp_path, monkeypatch) -> Path:
 
 def _double(project="my-proj", **kwargs):
     spec = FeatureSpec()
-    season = spec.season.span_at(doctor_pipeline.PROBE_YEAR, patch_footprint(demo_patch()).centroid.y)
+    season = spec.season.span_at(PROBE_YEAR, patch_footprint(demo_patch()).centroid.y)
     return offline_double(spec, season, project, **kwargs)
 
 
