@@ -422,17 +422,25 @@ def cluster_slots(project: str | None, max_leases: int = MAX_CONCURRENT_REQUESTS
     try:
         dask_client = distributed.get_client()  # a task of a worker, or the process holding a Client
     except (ValueError, RuntimeError):
+        from distributed.core import Status
         from distributed.worker import Worker
 
-        workers = list(Worker._instances)  # a thread of a worker process outside any task
+        # a thread of a worker process outside any task: that worker's client (closed workers are skipped)
+        workers = [w for w in list(Worker._instances) if w.status == Status.running]
         if not workers:
             return None
-        dask_client = workers[0]._get_client()
+        try:
+            dask_client = workers[0]._get_client()
+        except (ValueError, RuntimeError, OSError):
+            return None
     key = (str(dask_client.scheduler.address), project or "")
     with _cluster_lock:
         if key not in _cluster_semaphores:
             _cluster_semaphores[key] = distributed.Semaphore(
-                max_leases=max_leases, name=CLUSTER_SEMAPHORE_PREFIX + (project or "default"), register=True
+                max_leases=max_leases,
+                name=CLUSTER_SEMAPHORE_PREFIX + (project or "default"),
+                scheduler_rpc=dask_client.scheduler,
+                loop=dask_client.loop,
             )
         return _cluster_semaphores[key]
 

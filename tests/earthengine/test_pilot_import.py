@@ -26,10 +26,10 @@ def test_the_full_run_imports_the_pilots_tiles(tmp_path, monkeypatch):
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
     aoi = tmp_path / "aoi.geojson"
     aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [
-        [[2.0, 48.5], [2.5, 48.5], [2.5, 49.0], [2.0, 49.0], [2.0, 48.5]]]}))
+        [[2.2, 48.6], [2.6, 48.6], [2.6, 49.0], [2.2, 49.0], [2.2, 48.6]]]}))
     out = tmp_path / "paris.parquet"
     job = ["sample", "--region", str(aoi), "--year", "2019", "--per-cell", "50", "--buffer-m", "0",
-           "--tile-deg", "0.25", "--mode", "export", "--project", "p", "--out", str(out)]
+           "--tile-deg", "0.2", "--mode", "export", "--project", "p", "--out", str(out)]
     piloted = CliRunner().invoke(main, [*job, "--pilot", "2"])
     assert piloted.exit_code == 0, piloted.output
     pilot_assets = [c["asset_id"] for m, c in fake.graphs if m == "start_export"]
@@ -41,7 +41,7 @@ def test_the_full_run_imports_the_pilots_tiles(tmp_path, monkeypatch):
     errors = [t["error"] for t in fake.tasks.values() if t["error"]]
     assert not any("Cannot overwrite asset" in e for e in errors), errors
     assert all(starts[a] == 1 for a in pilot_assets), f"pilot tiles exported again: {starts}"
-    assert sum(starts.values()) == 4  # 4 tiles of 0.25 deg, 2 of them the pilot's
+    assert sum(starts.values()) == 4  # 4 tiles of 0.2 deg, 2 of them the pilot's
 
     pilot = json.loads((tmp_path / "paris.parquet.pilot" / "manifest.json").read_text())["tiles"]
     run = json.loads((tmp_path / "paris.parquet.parts" / "manifest.json").read_text())["tiles"]
