@@ -622,7 +622,7 @@ class EarthEngineClient:
         on every poll, and a reader of its first page only would miss older tasks."""
         from ee import _cloud_api_utils
 
-        project = self.project or ee.data._get_state().cloud_api_user_project  # as ee.data.getTaskStatus does
+        project = str(self.project or ee.data._get_state().cloud_api_user_project)  # as ee.data.getTaskStatus
         statuses = {}
         for task_id in task_ids:
             name = _cloud_api_utils.convert_task_id_to_operation_name(project, task_id)

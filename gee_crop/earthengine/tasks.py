@@ -15,6 +15,7 @@ module only reaches the server, through the client.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -174,7 +175,7 @@ def import_pilot(ledger: RunLedger, job: SamplingJob, out: str | Path, tiles: di
             part = pilot.output_path(unit)
             if part is not None:
                 target = ledger.folder / part.name
-                atomic_write(target, lambda tmp, src=part: shutil.copyfile(src, tmp))
+                atomic_write(target, functools.partial(shutil.copyfile, part))
                 ledger.finish(unit, target, samples=entry.get("samples", 0), imported_from="pilot", **task)
             else:
                 ledger.finish(unit, samples=entry.get("samples", 0), imported_from="pilot", **task)
