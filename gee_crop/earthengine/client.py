@@ -9,9 +9,13 @@ Transient failures (HTTP 429 / 5xx, "Too many concurrent aggregations", connecti
 timeouts outside ``EEException``) are retried with exponential backoff; "Computation timed out" and
 "User memory limit exceeded" are deterministic for a given request and are NOT retried; every error
 becomes an :class:`~gee_crop.errors.EarthEngineError` that says what to do. At most
-:data:`MAX_CONCURRENT_REQUESTS` requests are in flight per process (the project's default quota) and
-each has a deadline. Credentials and tokens are never printed or logged: error texts pass through
-:func:`redact` first.
+:data:`MAX_CONCURRENT_REQUESTS` requests are in flight per project (the project's default quota): per
+process, and across a Dask cluster through one ``distributed.Semaphore`` when a distributed client is
+active (:func:`cluster_slots`); each request has a deadline. Export tasks are polled one ``getOperation``
+per task of the job (:meth:`EarthEngineClient.poll_tasks`), never by paging the project's whole
+``listOperations``. :func:`request_body_bytes` measures a request as the client sends it (the service
+refuses bodies over :data:`REQUEST_PAYLOAD_LIMIT` bytes). Credentials and tokens are never printed or
+logged: error texts pass through :func:`redact` first.
 
 Tests replace :func:`get_client` with :class:`gee_crop.testing.fake_ee.FakeEarthEngineClient`.
 """
@@ -80,6 +84,12 @@ PROJECT_ENV_VARS = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT")
 #: Default per-project quota of concurrent interactive requests
 #: (https://developers.google.com/earth-engine/guides/usage: "Max concurrent requests ... 40").
 MAX_CONCURRENT_REQUESTS = 40
+#: The service refuses request bodies over this many bytes: HTTP 400 "Request payload size exceeds the limit:
+#: 10485760 bytes." (https://github.com/gee-community/geemap/issues/1093 on value:compute,
+#: https://github.com/gee-community/geemap/issues/1013, https://github.com/VeinsOfTheEarth/rabpro/issues/75).
+REQUEST_PAYLOAD_LIMIT = 10_485_760
+#: Name prefix of the cluster-wide ``distributed.Semaphore`` of a project's requests.
+CLUSTER_SEMAPHORE_PREFIX = "gee-crop-ee-requests-"
 #: Client-side deadline of one request (s): a little above the five minutes an interactive
 #: computation may take (processing_environments page above), so a hung connection cannot stall a run.
 REQUEST_DEADLINE_S = 330
@@ -418,6 +428,58 @@ class Profile:
     seconds: float = 0.0
 
 
+def request_body_bytes(body: dict) -> int:
+    """Bytes of a request body as earthengine-api sends it: ``ee.data`` encodes the ``expression`` with
+    ``ee.serializer.encode(obj, for_cloud_api=True)`` (``computeValue``, ``computeFeatures``,
+    ``computePixels``, ``exportTable`` in ee/data.py) and googleapiclient's ``JsonModel.serialize``
+    writes the body with ``json.dumps`` and its default separators (", ", ": ")."""
+    encoded = {
+        k: ee.serializer.encode(v, for_cloud_api=True) if isinstance(v, ee.encodable.Encodable) else v
+        for k, v in body.items()
+    }
+    return len(json.dumps(encoded).encode("utf-8"))
+
+
+_cluster_lock = threading.Lock()
+_cluster_semaphores: dict[tuple[str, str], Any] = {}
+
+
+def cluster_slots(project: str | None, max_leases: int = MAX_CONCURRENT_REQUESTS) -> Any:
+    """The cluster-wide bound of ``project``'s requests when a ``dask.distributed`` client is active (in
+    the process that made it, or on one of its workers): one named ``distributed.Semaphore`` shared by
+    every process of the cluster, so N workers together keep to the project's 40 concurrent requests
+    (https://developers.google.com/earth-engine/guides/usage, "Max concurrent requests ... 40 ... per
+    project"). None without a distributed client (the process-local bound then suffices)."""
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - distributed is optional
+        return None
+    try:
+        dask_client = distributed.get_client()  # a task of a worker, or the process holding a Client
+    except (ValueError, RuntimeError):
+        from distributed.core import Status
+        from distributed.worker import Worker
+
+        # a thread of a worker process outside any task: that worker's client (closed workers are skipped)
+        workers = [w for w in list(Worker._instances) if w.status == Status.running]
+        if not workers:
+            return None
+        try:
+            dask_client = workers[0]._get_client()
+        except (ValueError, RuntimeError, OSError):
+            return None
+    key = (str(dask_client.scheduler.address), project or "")
+    with _cluster_lock:
+        if key not in _cluster_semaphores:
+            _cluster_semaphores[key] = distributed.Semaphore(
+                max_leases=max_leases,
+                name=CLUSTER_SEMAPHORE_PREFIX + (project or "default"),
+                scheduler_rpc=dask_client.scheduler,
+                loop=dask_client.loop,
+            )
+        return _cluster_semaphores[key]
+
+
 def task_from_operation(operation: dict) -> dict:
     """A legacy task dict (id, state, description, error_message, batch_eecu_usage_seconds,
     start/update_timestamp_ms) from a long-running Operation of ``listOperations``."""
@@ -432,7 +494,8 @@ class EarthEngineClient:
     ``sleep`` is injectable so tests run retries without waiting. earthengine-api retries inside
     googleapiclient too (with its own sleeps); :meth:`initialize` turns that off so the one
     :class:`RetryPolicy` here decides. At most ``max_concurrent`` requests run at once across the
-    threads of a process (map workers share one client). A client pickled to a remote Dask worker
+    threads of a process (map workers share one client) and, under a ``dask.distributed`` client, across
+    the processes of the cluster (:func:`cluster_slots`). A client pickled to a remote Dask worker
     initialises Earth Engine there on first use (:meth:`__setstate__`).
     """
 
@@ -519,8 +582,12 @@ class EarthEngineClient:
             with self._lock:
                 self.requests += 1
             try:
+                cluster = cluster_slots(self.project, self.max_concurrent)
                 with self._slots:
-                    return fn(*args)
+                    if cluster is None:
+                        return fn(*args)
+                    with cluster:
+                        return fn(*args)
             except (ee.EEException, *NETWORK_ERRORS) as exc:
                 if not is_retryable(exc) or attempt == len(delays):
                     raise translate_error(exc, what) from None
@@ -604,9 +671,25 @@ class EarthEngineClient:
             warnings.simplefilter("ignore", DeprecationWarning)
             return self._call(f"status of task {task_id}", ee.data.getTaskStatus, task_id)[0]
 
+    def poll_tasks(self, task_ids: list[str]) -> dict[str, dict]:
+        """Task id -> task dict of ``task_ids`` only: one ``getOperation`` each
+        (https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/get). A job's
+        polls read its own tasks; ``listOperations`` would page through every operation of the project
+        (500 a page, https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/list)
+        on every poll, and a reader of its first page only would miss older tasks."""
+        from ee import _cloud_api_utils
+
+        project = str(self.project or ee.data._get_state().cloud_api_user_project)  # as ee.data.getTaskStatus
+        statuses = {}
+        for task_id in task_ids:
+            name = _cloud_api_utils.convert_task_id_to_operation_name(project, task_id)
+            operation = self._call(f"status of task {task_id}", ee.data.getOperation, name)
+            statuses[task_id] = task_from_operation(operation)
+        return statuses
+
     def list_tasks(self) -> dict[str, dict]:
-        """Task id -> task dict of every recent task of the project, in ONE paged ``listOperations``
-        (one request per 500 tasks instead of one ``getTaskStatus`` per task)."""
+        """Task id -> task dict of every recent task of the project, paging through ``listOperations``
+        (500 a page): for listing, not for polling a job (:meth:`poll_tasks`)."""
         operations = self._call("listing tasks", ee.data.listOperations)
         tasks = (task_from_operation(op) for op in operations)
         return {t["id"]: t for t in tasks}

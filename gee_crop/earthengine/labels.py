@@ -21,6 +21,7 @@ import ee
 from gee_crop.classes import CLASS_INDEX, NO_CLASS, OTHER, Legend
 from gee_crop.config import CDL_COLLECTION, WORLDCOVER_IMAGE
 from gee_crop.countries import DOCS, CountrySpec
+from gee_crop.earthengine.client import DEFAULT_PAGE_SIZE, REQUEST_PAYLOAD_LIMIT, request_body_bytes
 from gee_crop.errors import InputError
 
 LABEL_BAND = "class"
@@ -213,10 +214,15 @@ def check_label_asset(client, spec: CountrySpec, year: int, project: str | None)
 # ----------------------------------------------------------------------------- a user's own labels
 
 #: The service refuses a request whose body exceeds 10,485,760 bytes ("Request payload size exceeds the
-#: limit: 10485760 bytes.", the error quoted in gee-community/geemap#1013 and VeinsOfTheEarth/rabpro#75);
-#: inline labels may take 8 MiB of it, the rest is left to the sampling graph around them.
-REQUEST_PAYLOAD_LIMIT = 10_485_760
+#: limit: 10485760 bytes.", the error quoted in gee-community/geemap#1013 and VeinsOfTheEarth/rabpro#75).
+#: A file's compact GeoJSON over INLINE_LABELS_LIMIT is refused when it is read (it can never fit); what
+#: decides is each tile's request body as the client serializes it (:func:`check_request_size`), which
+#: is 1.6-2.1 x the GeoJSON (each feature becomes ``Feature`` / ``GeometryConstructors`` invocations,
+#: written by ``json.dumps`` with its default separators), against the limit less a margin.
 INLINE_LABELS_LIMIT = 8 * 1024 * 1024
+#: Fraction of the limit a tile's computeFeatures body may take: an export request carries a few hundred
+#: bytes more (description, asset id) than the computeFeatures body measured here.
+REQUEST_MARGIN = 0.95
 POINT_TYPES = ("Point", "MultiPoint")
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 GEOMETRY_TYPE = "gee_crop_geometry_type"
@@ -243,6 +249,20 @@ def check_inline_size(geojson: dict, source: str, limit: int = INLINE_LABELS_LIM
             f"{source} is {size / 2**20:.1f} MiB as GeoJSON, more than the {limit / 2**20:.0f} MiB of "
             f"labels that fit in an Earth Engine request (the service refuses requests over "
             f"{REQUEST_PAYLOAD_LIMIT:,} bytes); {UPLOAD_ROUTE}"
+        )
+    return size
+
+
+def check_request_size(graph: ee.ComputedObject, what: str, source: str, margin: float = REQUEST_MARGIN) -> int:
+    """The body bytes of ``graph``'s computeFeatures request as the client serializes it
+    (``client.request_body_bytes``); InputError naming the upload route when it is over ``margin`` x the
+    service's limit (an export of the same graph is no smaller)."""
+    size = request_body_bytes({"expression": graph, "pageSize": DEFAULT_PAGE_SIZE})
+    if size > margin * REQUEST_PAYLOAD_LIMIT:
+        raise InputError(
+            f"the request of {what} would be {size:,} bytes with the labels of {source} inside it, more than "
+            f"Earth Engine accepts ({REQUEST_PAYLOAD_LIMIT:,} bytes, less a {1 - margin:.0%} margin); use a "
+            f"smaller --tile-deg, or {UPLOAD_ROUTE}"
         )
     return size
 

@@ -8,7 +8,9 @@ extrapolates to every tile of the job, against the batch quotas
 (https://developers.google.com/earth-engine/guides/usage): about 2 tasks run at once, 3,000 may
 wait in a user's queue, a project holds 10,000 assets and 250 GB. EECU-hours are what noncommercial
 tiers and paid plans count (https://developers.google.com/earth-engine/guides/noncommercial_tiers).
-The numbers are written to ``<out>.pilot/pilot.json`` for ``--dry-run`` estimates.
+The numbers are written to ``<out>.pilot/pilot.json`` for ``--dry-run`` estimates. The pilot's tiles are
+those of the full run (same graphs, same asset ids): the full run imports them from ``<out>.pilot/``
+instead of exporting and paying for them again (``tasks.import_pilot``).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from gee_crop.earthengine.tasks import (
     MAX_ASSETS,
     MAX_QUEUED_TASKS,
     PARTS_SUFFIX,
+    PILOT_SUFFIX,
     USER_QUEUE_LIMIT,
     ExportTarget,
     InteractiveEstimate,
     StoreRows,
     check_job_labels,
+    check_tile_requests,
     choose_mode,
     interactive_estimate,
     run_exports,
@@ -44,7 +48,6 @@ from gee_crop.earthengine.tasks import (
 from gee_crop.errors import InputError
 from gee_crop.ledger import DONE, RunLedger
 
-PILOT_SUFFIX = ".pilot"
 PILOT_FILE = "pilot.json"
 ASSET_STORAGE_BYTES = 250e9
 
@@ -178,6 +181,7 @@ def run_pilot(
     tiles = job_tiles(job)
     chosen = {str(k): tiles[str(k)] for k in pilot_tiles(len(tiles), n)}
     check_job_labels(client, job)
+    check_tile_requests(job, chosen)
     saved = pilot_file(out)
     settings = {
         **job.fingerprint(),

@@ -4,12 +4,20 @@ through a bounded task queue that resumes.
 State lives in a :class:`~gee_crop.ledger.RunLedger` next to the output (``<out>.parts/manifest.json``:
 the job's settings and each tile's state, task id, attempts, cost and row count). A rerun with the same
 settings skips finished tiles, restarts failed ones and polls the export tasks it already started;
-nothing is fetched twice. What a finished tile's rows become is the caller's (:data:`StoreRows`): this
+nothing is fetched twice. A pilot of the same job (``sample --pilot N``, ``<out>.pilot/``) exported some
+tiles to the very asset ids the run uses: the run imports the pilot's finished tiles (their part, task
+and EECU usage) into its ledger and adopts its unfinished tasks (:func:`import_pilot`), so it neither
+exports them again (which the service answers "Cannot overwrite asset") nor pays their EECU twice. A
+job's export tasks are polled one ``getOperation`` each (``client.poll_tasks``). What a finished tile's
+rows become is the caller's (:data:`StoreRows`): this
 module only reaches the server, through the client.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +30,9 @@ from pyproj import Geod
 from shapely import geometry as sg
 from tqdm import tqdm
 
+from gee_crop.atomic import atomic_write
 from gee_crop.config import ExportDestination, SamplingMode
-from gee_crop.earthengine.labels import check_label_asset, check_table_asset
+from gee_crop.earthengine.labels import check_label_asset, check_request_size, check_table_asset
 from gee_crop.earthengine.sampling import (
     DEFAULT_EXPORT_TO,
     Bounds,
@@ -66,6 +75,11 @@ CONCURRENT_TASKS = 2
 QUEUE_FULL_MESSAGE = "too many tasks already in the queue"
 LEDGER_NAME = "manifest.json"
 PARTS_SUFFIX = ".parts"
+PILOT_SUFFIX = ".pilot"
+#: Settings a pilot's ledger holds beside the job's fingerprint.
+PILOT_ONLY_SETTINGS = ("mode", "export_to", "pilot_tiles")
+#: Ledger fields of a tile's export task, carried over when the run imports a pilot's tile.
+TASK_FIELDS = ("task_id", "attempts", "batch_eecu_usage_seconds", "start_timestamp_ms", "update_timestamp_ms")
 
 #: Turns the rows of a finished tile (columns of ``sampling.row_properties``) into the tile's part and
 #: finishes its unit in the ledger: ``store(job, ledger, unit, rows)``.
@@ -175,6 +189,64 @@ def check_job_labels(client, job: SamplingJob) -> None:
         check_label_asset(client, job.spec, job.year, job.project)
 
 
+def check_tile_requests(job: SamplingJob, tiles: dict[str, Bounds]) -> None:
+    """InputError naming the upload route before any request when a tile's request would be refused for
+    its size: a user's inline labels travel inside each tile's request (only the features touching the
+    tile), and the body is measured as the client serializes it (``labels.check_request_size``)."""
+    own = job.own_labels
+    if own is None or own.asset is not None:
+        return
+    for unit, bounds in tiles.items():
+        check_request_size(tile_graph(job, int(unit), bounds), f"tile {unit} of {job.name}", own.source)
+
+
+def pilot_ledger_path(out: str | Path) -> Path:
+    """The ledger of the pilot of the job writing ``out`` (``<out>.pilot/manifest.json``)."""
+    return Path(out).with_name(Path(out).name + PILOT_SUFFIX) / LEDGER_NAME
+
+
+def import_pilot(ledger: RunLedger, job: SamplingJob, out: str | Path, tiles: dict[str, Bounds]) -> list[str]:
+    """Bring the tiles a pilot of this very job already ran into the run's ledger; the units imported.
+
+    The pilot exported them to the asset ids the run would use (``export_names``): a finished tile is
+    imported with its part (copied into the run's folder), its task and its EECU usage; a tile whose task
+    is still queued or running is adopted (the run polls that task instead of starting a second one on
+    the same asset). Failed pilot tiles and pilots of other settings are left alone."""
+    path = pilot_ledger_path(out)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
+        return []
+    settings = {k: v for k, v in saved["settings"].items() if k not in PILOT_ONLY_SETTINGS}
+    if settings != json.loads(json.dumps(job.fingerprint())):
+        return []
+    pilot = RunLedger(path, saved["settings"], units="tiles")
+    pilot.data = {**saved, "tiles": saved.get("tiles", {})}
+    imported = []
+    for unit in tiles:
+        if ledger.entry(unit)["state"] == DONE or ledger.entry(unit).get("task_id") is not None:
+            continue
+        entry = pilot.units.get(unit)
+        if entry is None:
+            continue
+        task = {k: entry[k] for k in TASK_FIELDS if k in entry}
+        if pilot.is_done(unit):
+            part = pilot.output_path(unit)
+            if part is not None:
+                target = ledger.folder / part.name
+                atomic_write(target, functools.partial(shutil.copyfile, part))
+                ledger.finish(unit, target, samples=entry.get("samples", 0), imported_from="pilot", **task)
+            else:
+                ledger.finish(unit, samples=entry.get("samples", 0), imported_from="pilot", **task)
+            imported.append(unit)
+        elif task.get("task_id") and entry.get("state") not in (*TERMINAL_BAD, TERMINAL_OK, DONE):
+            ledger.update(unit, state=entry.get("state", "READY"), imported_from="pilot", **task)
+            imported.append(unit)
+    return imported
+
+
 def check_export_target(client, job: SamplingJob, destination: str, bucket: str | None, n_tiles: int) -> None:
     """InputError when the export target cannot work: a missing bucket or project, Drive with
     credentials that have none (see ``StoredCredentials.drive_refusal``), more tiles than assets."""
@@ -233,6 +305,8 @@ def run_tiles(
     ledger.data["mode"] = chosen.value
     ledger.register(tiles)  # every tile is listed (pending) before any request
     ledger.done(tiles)  # a finished tile whose part is missing or changed goes back to pending
+    check_tile_requests(job, {u: b for u, b in tiles.items() if ledger.entry(u)["state"] != DONE})
+    import_pilot(ledger, job, out, tiles)
     requests_before = getattr(client, "requests", 0)
     waiting: list[str] = []
     if chosen == SamplingMode.INTERACTIVE:
@@ -320,7 +394,8 @@ def run_exports(
 
     Each pass starts tasks while fewer than ``target.max_queued`` of the job's tasks are unfinished (a
     full user queue, "Too many tasks already in the queue", waits for the next pass), then reads
-    every task's state with ONE ``listOperations`` (``client.list_tasks``), records its EECU usage and
+    the state of the job's started tasks (``client.poll_tasks``: one ``getOperation`` each, not the
+    project's whole ``listOperations``), records its EECU usage and
     times in the ledger and stores the finished ones. Failed tasks are restarted (at most
     MAX_TASK_ATTEMPTS per tile across reruns). Returns the descriptions of tiles still waiting.
     """
@@ -333,7 +408,8 @@ def run_exports(
     with _progress(len(tiles), len(tiles) - len(active), f"export tasks {job.name}", progress) as bar:
         while active:
             _start_tasks(client, job, tiles, ledger, active, target, overwrite=overwrite)
-            statuses = client.list_tasks()  # one listOperations for every task of the pass
+            started = [ledger.entry(u)["task_id"] for u in active if ledger.entry(u).get("task_id") is not None]
+            statuses = client.poll_tasks(started)  # the job's own tasks only, one getOperation each
             still, finished = [], 0
             for unit in active:
                 entry = ledger.entry(unit)

@@ -43,15 +43,15 @@ class DoctorDouble(FakeEarthEngineClient):
         self._hook: Callable[[str], None] | None = None
         self.profiles: dict[str, float] = {}
 
-    def _serve(self, what: str, fn: Callable, *args: Any) -> Any:
+    def _serve(self, what: str, fn: Callable, *args: Any, **strict: Any) -> Any:
         if self.refuse_project:
             message = SERVICE_USAGE_REFUSAL.format(project=self.project)
 
             def refuse(*_: Any) -> Any:
                 raise injected_error(403, message)
 
-            return super()._serve(what, refuse, *args)
-        result = super()._serve(what, fn, *args)
+            return super()._serve(what, refuse, *args, **strict)
+        result = super()._serve(what, fn, *args, **strict)
         if self._hook is not None:
             profile_id = f"offline-profile-{len(self.profiles)}"
             self.profiles[profile_id] = EECU_S_PER_REQUEST + EECU_S_PER_KIB * _size(result) / 1024

@@ -27,6 +27,33 @@ operation."), an export over an existing asset without ``overwrite`` FAILS ("Can
 the queue (3000). …"); ``list_tasks`` (one listOperations) reports every task with its
 ``batch_eecu_usage_seconds`` and start/update times (synthetic: proportional to the rows exported).
 
+**Strict by default**: the fake refuses what the service refuses, each rule with its source:
+
+* a request body over ``REQUEST_PAYLOAD_LIMIT`` (10,485,760) bytes, measured as the client serializes it
+  (``client.request_body_bytes``), on every request method: HTTP 400 "Request payload size exceeds the
+  limit: 10485760 bytes." (https://github.com/gee-community/geemap/issues/1093, #1013);
+* a graph reading a user asset (``projects/*/assets/…``, ``users/…``: ``Collection.loadTable``,
+  ``Image.load``, ``ImageCollection.load``) that neither ``existing_assets`` declares nor a task of the
+  test created: HTTP 400 "Collection.loadTable: Collection asset '…' not found."
+  (https://github.com/JiaxuanYou/crop_yield_prediction/issues/10, "Image.load: …" alike);
+  ``existing_assets=True`` is the old kind mode (every asset exists), for tests that opt out by name;
+* an export over an existing asset without ``overwrite``: the task FAILS with "Cannot overwrite asset
+  '…'." (https://developers.google.com/earth-engine/apidocs/export-table-toasset, ``overwrite``);
+* an interactive request (getInfo, computePixels, computeFeatures) whose work, pixels x images
+  touched (:func:`interactive_work`), is over ``interactive_budget`` (:data:`INTERACTIVE_BUDGET`):
+  HTTP 400 "Computation timed out." as ``ee.EEException`` (interactive requests have 5 minutes,
+  https://developers.google.com/earth-engine/guides/processing_environments; the message and status:
+  https://github.com/Open-EO/openeo-earthengine-driver/issues/18);
+* more than ``MAX_CONCURRENT_REQUESTS`` (40) requests of one project in flight ACROSS PROCESSES (slot
+  files locked with ``flock`` under :func:`slots_dir`, shared by every process and Dask worker of the
+  machine): HTTP 429 "Too many concurrent aggregations." (40 per project:
+  https://developers.google.com/earth-engine/guides/usage; the message:
+  https://github.com/gee-community/geemap/issues/1309);
+* ``listOperations`` pages of ``LIST_PAGE_SIZE`` (500, ee.data's ``_TASKLIST_PAGE_SIZE``) with a
+  ``nextPageToken``, newest first, over the job's tasks and ``other_operations`` of the project
+  (https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/list): a client
+  reading the first page only misses tasks; ``getOperation`` (``poll_tasks``) reads one task.
+
 Check-parity graphs: composite values at points (``Image.sampleRegions`` of the 5-day median
 composite) are composited here from the patch's raw series at those points with the training code;
 raw series at points are the patch's. ``same_day_duplicates=True`` adds, on every third clear date, a
@@ -37,9 +64,14 @@ the server composite merges same-day granules when the graph asks for it (``qual
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-from collections.abc import Callable
+import math
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +84,16 @@ from gee_crop.classes import NO_CLASS
 from gee_crop.config import BANDS, SCL_CLEAR_CLASSES
 from gee_crop.data.demo import demo_patch_dir
 from gee_crop.data.patch import read_patch
-from gee_crop.earthengine.client import EarthEngineClient, RetryPolicy
+from gee_crop.earthengine.client import (
+    ASSET_ID,
+    MAX_CONCURRENT_REQUESTS,
+    REQUEST_PAYLOAD_LIMIT,
+    EarthEngineClient,
+    RetryPolicy,
+    request_body_bytes,
+)
 from gee_crop.earthengine.composite import composite_band_names
-from gee_crop.earthengine.graph import invocations, walk_calls
+from gee_crop.earthengine.graph import invocations, resolved, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
 from gee_crop.testing.ee_grid_eval import pixel_read
@@ -96,6 +135,111 @@ QUEUE_FULL = "Too many tasks already in the queue (3000). Please wait for some o
 DUPLICATE_GAIN, DUPLICATE_SCORE = 1.3, 0.9  # the second granule of a same-day pair
 EECU_S_PER_ROW, EECU_S_PER_TASK = 0.02, 5.0  # synthetic task costs
 TASK_CLOCK_MS = 1_700_000_000_000
+PAYLOAD_MESSAGE = f"Request payload size exceeds the limit: {REQUEST_PAYLOAD_LIMIT} bytes."
+CONCURRENCY_MESSAGE = "Too many concurrent aggregations."
+TIMEOUT_MESSAGE = "Computation timed out."
+LIST_PAGE_SIZE = 500
+#: Sentinel-2 revisit (days) at the equator with both satellites: images touched per pixel = days / 5
+#: (https://developers.google.com/earth-engine/datasets/catalog/COPERNICUS_S2_SR_HARMONIZED, "Revisit Interval").
+S2_REVISIT_DAYS = 5
+#: Interactive budget in pixel-images: the 300 s of an interactive request
+#: (https://developers.google.com/earth-engine/guides/processing_environments) at an assumed 3.3e6
+#: pixel-images per second. There is no documented pixel rate; this one is a stated assumption, chosen so
+#: that a 1 x 1 degree sampling tile at 10 m over a 214-day season (1.2e8 px x 43 images = 5e9) times out
+#: as issue 22 finding 10 says, and a 0.25 degree tile (3e8) or a 1024 x 1024 px map tile (4.5e7) does not.
+INTERACTIVE_BUDGET = 1e9
+SLOTS_ENV = "GEE_CROP_FAKE_EE_SLOTS"
+
+
+def slots_dir(project: str | None) -> Path:
+    """Where the concurrency slots of ``project`` live: one folder per project under $GEE_CROP_FAKE_EE_SLOTS
+    (default: the system temp folder), shared by every process of the machine."""
+    base = Path(os.environ.get(SLOTS_ENV) or Path(tempfile.gettempdir()) / "gee-crop-fake-ee-slots")
+    return base / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (project or "default"))
+
+
+class ProjectSlots:
+    """At most ``n`` requests of a project in flight across processes: ``n`` slot files, each held by one
+    request with an exclusive non-blocking ``flock`` (released by the kernel if the process dies)."""
+
+    def __init__(self, project: str | None, n: int = MAX_CONCURRENT_REQUESTS) -> None:
+        self.folder, self.n = slots_dir(project), n
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[bool]:
+        """Yields True while a slot is held, False when all ``n`` are taken (the request is refused)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock (Windows): no cross-process bound
+            yield True
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for i in range(self.n):
+            fd = os.open(self.folder / f"slot{i:03d}", os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            return
+        with self._lock:
+            self.refused += 1
+        yield False
+
+
+def user_assets_read(node: Any) -> list[tuple[str, str]]:
+    """(function, asset id) of every user asset (``projects/*/assets/…``, ``users/…``) a resolved graph
+    (``graph.resolved``) loads."""
+    found = []
+    for call in invocations_in(node):
+        args = call.get("arguments", {})
+        for key in ("tableId", "id"):
+            ref = args.get(key)
+            if (
+                call["function"] in ("Collection.loadTable", "Image.load", "ImageCollection.load")
+                and isinstance(ref, str)
+                and ASSET_ID.match(ref)
+            ):
+                found.append((call["function"], ref))
+    return found
+
+
+def not_found_message(function: str, asset_id: str) -> str:
+    kind = {"Collection.loadTable": "Collection", "Image.load": "Image", "ImageCollection.load": "ImageCollection"}
+    return f"{function}: {kind[function]} asset '{asset_id}' not found."
+
+
+def interactive_work(method: str, node: Any, grid: dict | None = None) -> float:  # node: a resolved graph
+    """Pixels x images an interactive request touches (the fake's estimate): the computePixels grid or the
+    area of a ``stratifiedSample`` region at the sampling scale's 10 m labels, times the images of its
+    widest date range (one per ``S2_REVISIT_DAYS``); 0 for graphs without either (points, tables)."""
+    ranges = [
+        c["arguments"]
+        for c in invocations_in(node)
+        if c["function"] == "DateRange" and isinstance(c["arguments"].get("start"), str)
+    ]
+    days = max(((np.datetime64(r["end"], "D") - np.datetime64(r["start"], "D")).astype(int) for r in ranges), default=0)
+    images = max(1, math.ceil(int(days) / S2_REVISIT_DAYS))
+    if method == "compute_pixels" and grid:
+        dims = grid.get("dimensions") or {}
+        return float(dims.get("width", 0) * dims.get("height", 0) * images)
+    samples = [c for c in invocations_in(node) if c["function"] == "Image.stratifiedSample"]
+    if not samples:
+        return 0.0
+    shapes = _polygons(samples[0]["arguments"].get("region"))
+    if not shapes:
+        return 0.0
+    region = sg.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0]
+    lat = math.radians(region.centroid.y)
+    area_m2 = region.area * (111_320.0**2) * math.cos(lat)
+    return area_m2 / 10.0**2 * images
 
 
 def _polygons(node: Any) -> list:
@@ -130,14 +274,19 @@ class FakeEarthEngineClient(EarthEngineClient):
         exports_dir: str | Path | None = None,
         running_polls: int = 0,
         fail_tasks: int = 0,
-        existing_assets: set[str] | bool = True,
+        existing_assets: set[str] | frozenset[str] | bool = frozenset(),
         values: dict | None = None,
         credentials: Any = None,
         queue_limit: int = 3000,
         same_day_duplicates: bool = False,
         server_keeps_duplicates: bool = False,
         project: str | None = None,
+        interactive_budget: float = INTERACTIVE_BUDGET,
+        other_operations: int = 0,
     ) -> None:
+        """``existing_assets``: the user assets that exist before the test (a set; strict), or True (every
+        asset exists: the old kind mode). ``other_operations``: finished operations of other jobs of the
+        project, listed by ``listOperations`` before the job's own (newest first)."""
         self.sleeps: list[float] = []
         super().__init__(
             retry=RetryPolicy(max_attempts=4, initial_s=0.5),
@@ -158,7 +307,13 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.exports_dir = Path(exports_dir) if exports_dir else None
         self.running_polls = running_polls
         self.fail_tasks = fail_tasks
-        self.existing_assets = existing_assets
+        self.existing_assets: set[str] | bool = True if existing_assets is True else set(existing_assets or ())
+        self.interactive_budget = float(interactive_budget)
+        self.other_operations = int(other_operations)
+        self.slots = ProjectSlots(project)
+        self.refusals: list[str] = []  # the message of every request the fake refused as the service would
+        self.list_pages = 0  # listOperations pages served
+        self.get_operation_calls: list[str] = []  # task ids read one by one (getOperation)
         self.values = values or {}
         self.graphs: list[tuple[str, Any]] = []
         self.tiles_answered = 0
@@ -173,19 +328,67 @@ class FakeEarthEngineClient(EarthEngineClient):
 
     # ------------------------------------------------------------ plumbing
 
-    def _serve(self, what: str, fn: Callable, *args: Any) -> Any:
+    def _serve(
+        self,
+        what: str,
+        fn: Callable,
+        *args: Any,
+        body: dict | None = None,
+        graph: Any = None,
+        interactive: float | None = None,
+    ) -> Any:
+        """Run ``fn`` through the client's retry loop as the service would answer it: the injected
+        failures first, then the strict rules (module docstring) on ``body`` (the request body, its
+        ``expression`` an ee object; ``graph``: that expression resolved) and ``interactive`` (its work in
+        pixel-images, for interactive calls)."""
+
         def attempt(*a: Any) -> Any:
             if self.fail_next:
                 raise injected_error(self.fail_next.pop(0))
-            return fn(*a)
+            with self.slots.hold() as held:
+                if not held:
+                    raise self._refuse(429, CONCURRENCY_MESSAGE)
+                if body is not None:
+                    self._check_body(body, graph)
+                if interactive is not None and interactive > self.interactive_budget:
+                    raise self._refuse(400, TIMEOUT_MESSAGE)
+                return fn(*a)
 
         return self._call(what, attempt, *args)
+
+    def _refuse(self, status: int, message: str) -> ee.EEException:
+        self.refusals.append(message)
+        return injected_error(status, message)
+
+    def _check_body(self, body: dict, graph: Any) -> None:
+        if request_body_bytes(body) > REQUEST_PAYLOAD_LIMIT:
+            raise self._refuse(400, PAYLOAD_MESSAGE)
+        if graph is None or self.existing_assets is True:
+            return
+        for function, asset_id in user_assets_read(graph):
+            if not self.asset_exists(asset_id):
+                raise self._refuse(400, not_found_message(function, asset_id))
+
+    def asset_exists(self, asset_id: str) -> bool:
+        """True when ``asset_id`` was declared by the test, made by a task of it, or is one of its folders."""
+        if self.existing_assets is True:
+            return True
+        assert isinstance(self.existing_assets, set)
+        return asset_id in self.existing_assets or asset_id in self.asset_rows or asset_id in self.folders
 
     # ------------------------------------------------------------- methods
 
     def get_info(self, obj: Any) -> Any:
         self.graphs.append(("get_info", obj))
-        return self._serve("getInfo", lambda o: self.values.get("get_info"), obj)
+        graph = resolved(obj)
+        return self._serve(
+            "getInfo",
+            lambda o: self.values.get("get_info"),
+            obj,
+            body={"expression": obj},
+            graph=graph,
+            interactive=interactive_work("get_info", graph),
+        )
 
     def compute_pixels(self, expression: Any, grid: dict, band_ids: list[str] | None = None) -> np.ndarray:
         self.graphs.append(("compute_pixels", expression))
@@ -197,11 +400,26 @@ class FakeEarthEngineClient(EarthEngineClient):
                 raise AssertionError("FakeEarthEngineClient was given no pixels to serve")
             return self.pixels
 
-        return self._serve("computePixels", answer, expression, grid, band_ids)
+        body: dict[str, Any] = {"expression": expression, "fileFormat": "NUMPY_NDARRAY", "grid": grid}
+        if band_ids is not None:
+            body["bandIds"] = list(band_ids)
+        graph = resolved(expression)
+        work = interactive_work("compute_pixels", graph, grid)
+        return self._serve(
+            "computePixels", answer, expression, grid, band_ids, body=body, graph=graph, interactive=work
+        )
 
     def compute_features(self, collection: Any, page_size: int = 1000) -> list[dict]:
         self.graphs.append(("compute_features", collection))
-        features = self._serve("computeFeatures", self._features_of, collection)
+        graph = resolved(collection)
+        features = self._serve(
+            "computeFeatures",
+            self._features_of,
+            collection,
+            body={"expression": collection, "pageSize": int(page_size)},
+            graph=graph,
+            interactive=interactive_work("compute_features", graph),
+        )
         self.requests += max(0, -(-len(features) // page_size) - 1)  # further pages
         return features
 
@@ -214,7 +432,12 @@ class FakeEarthEngineClient(EarthEngineClient):
                 raise injected_error(429, QUEUE_FULL)
             return task_id
 
-        self._serve("startExport", start, task_config)
+        body = {
+            "expression": task_config["collection"],
+            "description": task_config.get("description", ""),
+            "destination": str(task_config.get("asset_id") or task_config.get("file_prefix") or ""),
+        }
+        self._serve("startExport", start, task_config, body=body, graph=resolved(task_config["collection"]))
         failing = self.fail_tasks > 0
         self.fail_tasks -= int(failing)
         error = "Computation timed out." if failing else self._asset_error(task_config)
@@ -239,7 +462,7 @@ class FakeEarthEngineClient(EarthEngineClient):
         parent = asset_id.rsplit("/", 1)[0]
         if not parent.endswith("/assets") and parent not in self.folders | self.existing_assets:
             return f"Asset '{parent}' does not exist or doesn't allow this operation."
-        if asset_id in self.asset_rows and not config.get("overwrite"):
+        if (asset_id in self.asset_rows or asset_id in self.existing_assets) and not config.get("overwrite"):
             return f"Cannot overwrite asset '{asset_id}'."
         return None
 
@@ -275,11 +498,52 @@ class FakeEarthEngineClient(EarthEngineClient):
             return {"id": task_id, "state": "UNKNOWN"}
         return self._run_task(task_id)
 
+    def _operation_ids(self) -> list[str]:
+        """Every operation of the project, newest first: the job's tasks, then the other jobs' ones."""
+        return [*reversed(list(self.tasks)), *(f"OTHERTASK{i:06d}" for i in range(self.other_operations))]
+
+    def list_operations(self, page_token: str | None = None, page_size: int = LIST_PAGE_SIZE) -> dict:
+        """One ``listOperations`` page: ``{"operations": [task dicts], "nextPageToken"?}``."""
+        self.graphs.append(("list_operations", page_token))
+
+        def page(token: str | None) -> dict:
+            ids = self._operation_ids()
+            start = int(token or 0)
+            chosen = ids[start : start + page_size]
+            answer: dict[str, Any] = {"operations": [self._status_of(i) for i in chosen]}
+            if start + page_size < len(ids):
+                answer["nextPageToken"] = str(start + page_size)
+            return answer
+
+        self.list_pages += 1
+        return self._serve("listOperations", page, page_token)
+
+    def _status_of(self, task_id: str) -> dict:
+        if task_id in self.tasks:
+            return self._run_task(task_id)
+        return {"id": task_id, "description": "another job", "state": "COMPLETED"}
+
     def list_tasks(self) -> dict[str, dict]:
+        """Every operation of the project, paging through ``listOperations`` as ee.data.listOperations does."""
         self.list_calls += 1
         self.graphs.append(("list_tasks", None))
-        self._serve("listOperations", lambda: None)
-        return {task_id: self._run_task(task_id) for task_id in self.tasks}
+        statuses: dict[str, dict] = {}
+        token: str | None = None
+        while True:
+            answer = self.list_operations(token)
+            statuses.update({t["id"]: t for t in answer["operations"]})
+            token = answer.get("nextPageToken")
+            if not token:
+                return statuses
+
+    def poll_tasks(self, task_ids: list[str]) -> dict[str, dict]:
+        """One ``getOperation`` per task id."""
+        statuses = {}
+        for task_id in task_ids:
+            self.graphs.append(("get_operation", task_id))
+            self.get_operation_calls.append(task_id)
+            statuses[task_id] = self._serve("getOperation", self.task_status, task_id)
+        return statuses
 
     def get_asset(self, asset_id: str) -> dict | None:
         self.graphs.append(("get_asset", asset_id))
@@ -293,10 +557,7 @@ class FakeEarthEngineClient(EarthEngineClient):
             }
         if asset_id in self.folders:
             return {"id": asset_id, "type": "FOLDER"}
-        exists = self.existing_assets is True or (
-            isinstance(self.existing_assets, set) and asset_id in self.existing_assets
-        )
-        return {"id": asset_id, "type": "TABLE"} if exists else None
+        return {"id": asset_id, "type": "TABLE"} if self.asset_exists(asset_id) else None
 
     def create_folder(self, folder_id: str) -> None:
         self.graphs.append(("create_folder", folder_id))

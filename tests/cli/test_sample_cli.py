@@ -15,6 +15,8 @@ from gee_crop.testing.offline_ee import initialize_offline
 from gee_crop.testing.fake_ee import FakeEarthEngineClient, FakeInterrupt
 
 PARIS = (2.35, 48.85)  # the fake moves the Flanders patch here, inside France
+#: the RPG tables these French jobs read: the strict fake refuses label assets a test did not declare
+FRA_LABELS = {f"projects/p/assets/gee-crop/labels/FRA_RPG_{year}" for year in (2018, 2019, 2023)}
 
 
 @pytest.fixture
@@ -22,6 +24,7 @@ def use_fake(monkeypatch):
     initialize_offline()
 
     def install(**kwargs):
+        kwargs.setdefault("existing_assets", FRA_LABELS)
         fake = FakeEarthEngineClient(anchor=PARIS, **kwargs)
         monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
         return fake

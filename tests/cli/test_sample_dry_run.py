@@ -33,7 +33,7 @@ def test_dry_run_tiles_and_tasks_are_what_the_run_starts(tmp_path, monkeypatch):
     assert "dry run: FRA 2019: 30 tiles of 2 deg (0 already done), export mode: 30 batch export tasks" in dry.output
     assert "no pilot measured this job yet" in dry.output and not out.exists()
 
-    fake = FakeEarthEngineClient(anchor=PARIS)
+    fake = FakeEarthEngineClient(anchor=PARIS, existing_assets={"projects/p/assets/gee-crop/labels/FRA_RPG_2019"})
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
     real = run(*JOB, "--out", out)
     assert real.exit_code == 0, real.output

@@ -116,7 +116,7 @@ def test_fake_refuses_what_the_service_refuses():
 # 2 ------------------------------------------------------------------------------ export targets, Drive
 
 def test_default_export_target_is_an_asset_gee_crop_reads_back(use_fake, tmp_path, aoi):
-    fake = use_fake()
+    fake = use_fake(existing_assets={FRA_LABELS})
     result = run("--region", aoi, "--year", 2019, "--mode", "export", "--project", "p", "--out", tmp_path / "t.parquet")
     assert result.exit_code == 0, result.output and "wrote" in result.output
     assert {c["destination"] for m, c in fake.graphs if m == "start_export"} == {"asset"}
@@ -125,7 +125,7 @@ def test_default_export_target_is_an_asset_gee_crop_reads_back(use_fake, tmp_pat
 @pytest.mark.parametrize("kind,reason", [("service_account", "service account has no Google Drive"),
                                          ("gcloud", "carry no Google Drive scope")])
 def test_drive_is_refused_for_credentials_without_drive(use_fake, tmp_path, aoi, kind, reason):
-    fake = use_fake(credentials=StoredCredentials(kind, tmp_path / "creds.json"))
+    fake = use_fake(credentials=StoredCredentials(kind, tmp_path / "creds.json"), existing_assets={FRA_LABELS})
     result = run("--region", aoi, "--year", 2019, "--mode", "export", "--export-to", "drive", "--project", "p",
                  "--out", tmp_path / "t.parquet")
     assert result.exit_code == 1 and reason in result.output and "--export-to asset" in result.output
@@ -313,23 +313,23 @@ def test_table_labels_are_filtered_to_the_tile_and_painted(signatures):
 
 # 12 ----------------------------------------------------------------------------- batch quotas
 
-def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
-    fake = FakeEarthEngineClient(anchor=PARIS, running_polls=1)
+def test_bounded_queue_polls_only_the_jobs_tasks_and_eecu_in_the_manifest(tmp_path):
+    """Issue 22 finding 11: the project holds 1,200 operations of other jobs (3 listOperations pages of
+    500); each poll reads the job's started tasks only, one getOperation each, never the whole list."""
+    fake = FakeEarthEngineClient(anchor=PARIS, running_polls=1, existing_assets={FRA_LABELS}, other_operations=1200)
     request = SamplingRequest.from_options(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0)
     job = plan_job(request, 2019)
     tiles = sampling.job_tiles(job)
     ledger = RunLedger.open(tmp_path / "manifest.json", job.fingerprint(), units="tiles")
     ledger.register(tiles)
-    calls = []
-    fake.task_status = lambda task_id: calls.append(task_id)  # per-task polling must not happen
     waiting = tasks.run_exports(fake, job, tiles, ledger, store_part,
                                 tasks.ExportTarget("asset", max_queued=4), progress=False, sleep=fake.sleep)
-    assert waiting == [] and calls == []
+    assert waiting == []
     assert fake.max_unfinished <= 4 and len(fake.tasks) == len(tiles) == 30
-    # one listOperations per pass (each task RUNNING once, then COMPLETED: 2 passes per batch of 4),
-    # where getTaskStatus cost one request per task and poll (60 here)
-    polls = sum(t["polls"] for t in fake.tasks.values())
-    assert fake.list_calls <= 2 * -(-len(tiles) // 4) + 1 and polls >= 2 * len(tiles) > fake.list_calls
+    assert fake.list_pages == 0, "polling paged through the project's listOperations"
+    assert set(fake.get_operation_calls) == set(fake.tasks)  # the job's own tasks, and all of them
+    # each task is read while RUNNING once, then COMPLETED: about 2 reads per task, not 1,230 per pass
+    assert len(fake.get_operation_calls) <= 3 * len(tiles)
     entries = [ledger.entry(u) for u in tiles]
     assert all(e["state"] == "done" and e["batch_eecu_usage_seconds"] > 0 and e["update_timestamp_ms"] > 0
                for e in entries)
@@ -337,7 +337,7 @@ def test_bounded_queue_one_list_per_pass_and_eecu_in_the_manifest(tmp_path):
 
 def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
     """"Too many tasks already in the queue (3000)." at start: the run waits for a slot."""
-    fake = FakeEarthEngineClient(anchor=PARIS, queue_limit=3, running_polls=1)
+    fake = FakeEarthEngineClient(anchor=PARIS, queue_limit=3, running_polls=1, existing_assets={FRA_LABELS})
     request = SamplingRequest.from_options(country="FRA", project="p", per_cell=20, buffer_m=0, tile_deg=2.0)
     job = plan_job(request, 2019)
     tiles = dict(list(sampling.job_tiles(job).items())[:8])
@@ -371,7 +371,7 @@ def test_region_file_with_spaces_samples_on_the_fake(use_fake, tmp_path):
     path = tmp_path / "my aoi (v2).geojson"
     path.write_text(json.dumps({"type": "Polygon", "coordinates": [[[2.3, 48.8], [2.4, 48.8], [2.4, 48.9],
                                                                    [2.3, 48.9], [2.3, 48.8]]]}))
-    fake = use_fake()
+    fake = use_fake(existing_assets={FRA_LABELS})
     result = run("--region", path, "--year", 2019, "--mode", "export", "--project", "p", "--out", tmp_path / "t.parquet")
     assert result.exit_code == 0, result.output
     config = [c for m, c in fake.graphs if m == "start_export"][0]

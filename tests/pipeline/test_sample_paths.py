@@ -25,6 +25,7 @@ from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.offline_ee import initialize_offline
 
 PARIS = (2.35, 48.85)  # the fake moves the Flanders patch here, inside France
+FRA_LABELS = "projects/p/assets/gee-crop/labels/FRA_RPG_2019"  # the RPG table the strict fake must be told of
 
 
 def run(*args):
@@ -124,7 +125,7 @@ def test_a_pilot_without_out_uses_the_runs_default_name(monkeypatch, tmp_path):
     """Without --out the pilot crashed (TypeError); it now measures into the run's default table name,
     where --dry-run then finds its rates."""
     initialize_offline()
-    fake = FakeEarthEngineClient(anchor=PARIS)
+    fake = FakeEarthEngineClient(anchor=PARIS, existing_assets={FRA_LABELS})
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
     monkeypatch.chdir(tmp_path)
     job = ("--country", "FRA", "--year", 2019, "--per-cell", 200, "--buffer-m", 0, "--tile-deg", 2, "--project", "p")
@@ -146,7 +147,7 @@ def test_the_region_file_is_read_once(extra, monkeypatch, tmp_path):
     region = tmp_path / "aoi.geojson"
     region.write_text(json.dumps({"type": "Polygon", "coordinates": [
         [[2.3, 48.8], [2.4, 48.8], [2.4, 48.9], [2.3, 48.9], [2.3, 48.8]]]}))
-    fake = FakeEarthEngineClient(anchor=PARIS)
+    fake = FakeEarthEngineClient(anchor=PARIS, existing_assets={FRA_LABELS})
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
     reads = []
     read_text = Path.read_text

@@ -19,7 +19,7 @@ PARIS = (2.35, 48.85)  # the fake moves the patch here, inside France
 
 def test_sample_year_is_written_per_sample(tmp_path, monkeypatch):
     initialize_offline()
-    fake = FakeEarthEngineClient(anchor=PARIS)
+    fake = FakeEarthEngineClient(anchor=PARIS, existing_assets={"projects/p/assets/gee-crop/labels/FRA_RPG_2018"})
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
     aoi = tmp_path / "aoi.geojson"
     aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [
