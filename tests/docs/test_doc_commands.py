@@ -82,6 +82,8 @@ def _shell_commands(text: str) -> list[str]:
 
 def _gee_crop_args(command: str, program: str = "gee-crop") -> tuple[tuple[str, ...], bool] | None:
     """(arguments after ``program`` without placeholders, whether a placeholder was there) or None."""
+    if program not in command:
+        return None  # prose in a code block (a room table, say) is no command, apostrophes and all
     tokens = shlex.split(command)
     for i, token in enumerate(tokens):
         if program == "earthengine" and i > 0:
