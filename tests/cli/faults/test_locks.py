@@ -101,6 +101,14 @@ def plant_lock(out: Path, folder: bool, pid: int, host: str | None = None) -> Pa
 # ------------------------------------------------------------------------ class 3: concurrent runs
 
 
+def _recorded(lock: Path, pid: int) -> bool:
+    """Whether the lock file names ``pid`` as its holder."""
+    try:
+        return f'"pid": {pid}' in lock.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+
+
 def test_two_concurrent_train_runs_the_second_refuses_and_a_kill_9_lock_is_taken_over_by_resume(tmp_path, bel_table):
     """The issue's case: two `train --out D` at once. The first (a real run) is killed with kill -9 after its
     first checkpoint; its lock is then stale and `--resume` takes it over and finishes the run."""
@@ -110,7 +118,9 @@ def test_two_concurrent_train_runs_the_second_refuses_and_a_kill_9_lock_is_taken
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
     try:
         deadline = time.monotonic() + 120
-        while not (out / FOLDER_LOCK).exists() and first.poll() is None and time.monotonic() < deadline:
+        # the lock is held once the first run has recorded itself in the file (it flocks the file before
+        # writing its record; a file that merely exists may not be locked yet)
+        while not _recorded(out / FOLDER_LOCK, first.pid) and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert first.poll() is None, first.stderr.read()
         code, output = cli("train", bel_table, "--out", out, "--epochs", "40", *TINY)
