@@ -162,10 +162,10 @@ def _window_pixels(geom: shapely.Geometry, grid: OutputGrid) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     a, _, x0, _, e, y0 = grid.transform[:6]
     west, south, east, north = geom.bounds
-    cols = sorted(((west - x0) / a, (east - x0) / a))
-    rows = sorted(((north - y0) / e, (south - y0) / e))
-    c0, c1 = max(int(np.floor(cols[0])) - 1, 0), min(int(np.ceil(cols[1])) + 1, grid.width)
-    r0, r1 = max(int(np.floor(rows[0])) - 1, 0), min(int(np.ceil(rows[1])) + 1, grid.height)
+    left, right = sorted(((west - x0) / a, (east - x0) / a))
+    top, bottom = sorted(((north - y0) / e, (south - y0) / e))
+    c0, c1 = max(int(np.floor(left)) - 1, 0), min(int(np.ceil(right)) + 1, grid.width)
+    r0, r1 = max(int(np.floor(top)) - 1, 0), min(int(np.ceil(bottom)) + 1, grid.height)
     if c1 <= c0 or r1 <= r0:
         return np.zeros(0, dtype=np.int64)
     window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
