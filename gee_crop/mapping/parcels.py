@@ -35,6 +35,7 @@ from gee_crop.data.regions import WGS84, WGS84_NAMES, reproject_geometry
 from gee_crop.data.vectors import POLYGON_TYPES, read_vector_file
 from gee_crop.errors import InputError
 from gee_crop.mapping.tiling import OutputGrid
+from gee_crop.mapping.writers import write_atomic
 
 PARCELS_CSV, PARCELS_GPKG = "parcels.csv", "parcels.gpkg"
 #: a parcel with fewer counted pixels is flagged ``small``
@@ -277,8 +278,6 @@ def _column(values: list) -> np.ndarray:
 def write_parcel_table(out_dir: Path, parcels: Parcels, geoms: np.ndarray, rows: list[dict], crs: str) -> list[Path]:
     """``parcels.csv`` (no geometry) and ``parcels.gpkg`` (the parcels in the map's CRS) in ``out_dir``,
     each written atomically: the file's fields as they are, then the result columns."""
-    from gee_crop.mapping.writers import write_atomic
-
     names = parcels.fields + list(RESULT_COLUMNS)
     table = [
         {**{f: p.get(f) for f in parcels.fields}, "feature": i + 1, **r}

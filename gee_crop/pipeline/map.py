@@ -51,6 +51,11 @@ def plan(request: MapRequest) -> MapEstimate:
     """``gee-crop map --dry-run``: the run :func:`run` would do with the same request, at the rates of the
     output's pilot (else the doctor's, else the defaults); no credentials needed, nothing fetched or written."""
     source, _ = request.source.open(client=_NOT_CONNECTED)
+    if request.parcels is not None:  # a dry run refuses the parcel file the run would refuse
+        region = request.settings.region or source.footprint()
+        parcels = read_parcels(request.parcels)
+        if region is not None:
+            check_on_region(parcels, region)
     return plan_map(
         source, ModelFile.read(request.model), request.out_dir, request.settings, rates=pilot_rates(request.out_dir)
     )
