@@ -116,6 +116,16 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "seconds per request, bytes per second and EECU per tile to OUT.pilot/pilot.json for --dry-run; "
     "nothing is classified or written to OUT.",
 )
+@options.in_file(
+    "--parcels",
+    "parcels_path",
+    default=None,
+    help="Field polygons (any one-layer file GDAL reads, as --labels; reprojected to the map's CRS): after "
+    "the map, parcels.csv and parcels.gpkg beside it give each parcel's fields, its majority class, the "
+    "class of its mean probability, the winning share, mean confidence, pixel count and flags. Parcels "
+    "are eroded by half a pixel before counting, so edge pixels of neighbours do not vote.",
+)
+@options.count("--min-parcel-pixels", "Flag parcels with fewer counted pixels as small.", default=4)
 @options.cloud_band
 @options.project
 @options.service_account_key
@@ -145,6 +155,8 @@ def command(
     encoding,
     dry_run,
     pilot,
+    parcels_path,
+    min_parcel_pixels,
     cloud_band,
     project,
     service_account_key,
@@ -229,6 +241,8 @@ def command(
         ),
         dry_run=dry_run,
         pilot=pilot,
+        parcels=Path(parcels_path) if parcels_path else None,
+        min_parcel_pixels=min_parcel_pixels,
     )
     if pilot is not None:
         if dry_run:
@@ -251,7 +265,7 @@ def command(
         f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
         f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s"
     )
-    for path in (result.cog, result.probabilities, result.preview, result.areas_csv):
+    for path in (result.cog, result.probabilities, result.preview, result.areas_csv, *result.parcels):
         if path is not None:
             click.echo(f"wrote {path}")
     whole_map = result.domain_shift.get("whole_map")

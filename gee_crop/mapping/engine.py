@@ -100,6 +100,7 @@ class MapResult:
     workers: int = 1
     notes: list[str] = field(default_factory=list)
     domain_shift: dict = field(default_factory=dict)  # features/shift.map_shift: whole map and per tile
+    parcels: list[Path] = field(default_factory=list)  # parcels.csv and parcels.gpkg with --parcels
 
     def summary(self) -> dict:
         return {

@@ -126,3 +126,7 @@ class MapRequest:
     """Plan only: print the tiles, requests, bytes and times; fetch and write nothing."""
     pilot: int | None = None
     """Fetch this many of the run's tiles, profiled, and save their rates for the dry run (``--pilot N``)."""
+    parcels: Path | None = None
+    """Field polygons to summarise per parcel after the map (``--parcels``)."""
+    min_parcel_pixels: int = 4
+    """Parcels with fewer counted pixels are flagged ``small``."""

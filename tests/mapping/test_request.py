@@ -21,7 +21,8 @@ INSIDE_PATCH = (4.0610, 50.7450, 4.0640, 50.7470)
 #: command options -> where the request carries them (the rest keep their names)
 CARRIED_AS = {"model_path": "model", "source_path": "source.path", "earthengine": "source.kind",
               "region_path": "settings.region", "bbox": "settings.region", "quiet": "settings.progress",
-              "dry_run": "dry_run", "pilot": "pilot", "out_dir": "out_dir"}
+              "dry_run": "dry_run", "pilot": "pilot", "out_dir": "out_dir",
+              "parcels_path": "parcels", "min_parcel_pixels": "min_parcel_pixels"}
 
 
 def _request_fields() -> set[str]:
