@@ -116,6 +116,22 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "seconds per request, bytes per second and EECU per tile to OUT.pilot/pilot.json for --dry-run; "
     "nothing is classified or written to OUT.",
 )
+@click.option(
+    "--mmu",
+    type=options.positive_float(),
+    default=None,
+    metavar="HA",
+    help="Minimum mapping unit in hectares: also write map_clean.tif, where regions (8-connected) "
+    "smaller than HA take the class most of their bordering pixels have (map.tif stays raw).",
+)
+@click.option(
+    "--majority",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Also write map_clean.tif with a K x K majority filter (K odd, >= 3; unmapped pixels do not "
+    "vote and stay unmapped), applied before --mmu.",
+)
 @options.cloud_band
 @options.project
 @options.service_account_key
@@ -145,6 +161,8 @@ def command(
     encoding,
     dry_run,
     pilot,
+    mmu,
+    majority,
     cloud_band,
     project,
     service_account_key,
@@ -226,6 +244,8 @@ def command(
             precision=precision,
             overwrite=overwrite,
             progress=not quiet,
+            mmu=mmu,
+            majority=majority,
         ),
         dry_run=dry_run,
         pilot=pilot,
@@ -251,7 +271,7 @@ def command(
         f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
         f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s"
     )
-    for path in (result.cog, result.probabilities, result.preview, result.areas_csv):
+    for path in (result.cog, result.clean, result.probabilities, result.preview, result.areas_csv):
         if path is not None:
             click.echo(f"wrote {path}")
     whole_map = result.domain_shift.get("whole_map")
@@ -272,4 +292,9 @@ def command(
             f"map accuracy vs the source's label raster: OA {100 * a.overall_accuracy:.2f} %, "
             f"macro-F1 {100 * a.macro_f1:.2f} % on {a.n_pixels:,} labelled pixels"
             + (f" ({a.n_unmapped:,} labelled pixels unmapped)" if a.n_unmapped else "")
+        )
+    if result.clean_accuracy is not None:
+        c = result.clean_accuracy
+        click.echo(
+            f"cleaned map (map_clean.tif): OA {100 * c.overall_accuracy:.2f} %, macro-F1 {100 * c.macro_f1:.2f} %"
         )
