@@ -126,6 +126,22 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "are eroded by half a pixel before counting, so edge pixels of neighbours do not vote.",
 )
 @options.count("--min-parcel-pixels", "Flag parcels with fewer counted pixels as small.", default=4)
+@click.option(
+    "--mmu",
+    type=options.positive_float(),
+    default=None,
+    metavar="HA",
+    help="Minimum mapping unit in hectares: also write map_clean.tif, where regions (8-connected) "
+    "smaller than HA take the class most of their bordering pixels have (map.tif stays raw).",
+)
+@click.option(
+    "--majority",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Also write map_clean.tif with a K x K majority filter (K odd, >= 3; unmapped pixels do not "
+    "vote and stay unmapped), applied before --mmu.",
+)
 @options.cloud_band
 @options.project
 @options.service_account_key
@@ -157,6 +173,8 @@ def command(
     pilot,
     parcels_path,
     min_parcel_pixels,
+    mmu,
+    majority,
     cloud_band,
     project,
     service_account_key,
@@ -238,6 +256,8 @@ def command(
             precision=precision,
             overwrite=overwrite,
             progress=not quiet,
+            mmu=mmu,
+            majority=majority,
         ),
         dry_run=dry_run,
         pilot=pilot,
@@ -265,7 +285,7 @@ def command(
         f"({grid.crs}), {result.n_tiles} tile(s) ({result.n_tiles_resumed} resumed), "
         f"{result.n_pixels_classified:,} pixels at {result.pixels_per_second:,.0f} px/s"
     )
-    for path in (result.cog, result.probabilities, result.preview, result.areas_csv, *result.parcels):
+    for path in (result.cog, result.clean, result.probabilities, result.preview, result.areas_csv, *result.parcels):
         if path is not None:
             click.echo(f"wrote {path}")
     whole_map = result.domain_shift.get("whole_map")
@@ -286,4 +306,9 @@ def command(
             f"map accuracy vs the source's label raster: OA {100 * a.overall_accuracy:.2f} %, "
             f"macro-F1 {100 * a.macro_f1:.2f} % on {a.n_pixels:,} labelled pixels"
             + (f" ({a.n_unmapped:,} labelled pixels unmapped)" if a.n_unmapped else "")
+        )
+    if result.clean_accuracy is not None:
+        c = result.clean_accuracy
+        click.echo(
+            f"cleaned map (map_clean.tif): OA {100 * c.overall_accuracy:.2f} %, macro-F1 {100 * c.macro_f1:.2f} %"
         )

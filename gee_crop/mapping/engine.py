@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.windows
 import shapely
 
 from gee_crop.classes import CLASSES
@@ -34,6 +36,7 @@ from gee_crop.errors import EmptyResultError, InputError, MapIncompleteError, Ou
 from gee_crop.features.shift import map_shift, summary_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.ledger import RunLedger, file_sha256
+from gee_crop.mapping import cleaning as cleaning_module
 from gee_crop.mapping import writers
 from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
 from gee_crop.mapping.cluster import execute, in_flight_requests, worker_count
@@ -59,9 +62,10 @@ from gee_crop.viz.map_report import map_report_html
 
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
 REPORT_NAME = "report.html"
+CLEAN_NAME = "map_clean.tif"
 PROBABILITIES_NAME = "probabilities.tif"
 TILES_DIR, LEDGER_NAME = "tiles", "manifest.json"
-FINAL_NAMES = (MAP_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME, REPORT_NAME)
+FINAL_NAMES = (MAP_NAME, CLEAN_NAME, PROBABILITIES_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME, REPORT_NAME)
 #: ledger key of the finishing step: final file name -> sha256, written after the last final file.
 FINISHED_KEY = "finished"
 #: The ledger is saved at most this often while tiles finish (and when the run stops): a map of
@@ -101,6 +105,9 @@ class MapResult:
     notes: list[str] = field(default_factory=list)
     domain_shift: dict = field(default_factory=dict)  # features/shift.map_shift: whole map and per tile
     parcels: list[Path] = field(default_factory=list)  # parcels.csv and parcels.gpkg with --parcels
+    clean: Path | None = None
+    """map_clean.tif (``--mmu`` / ``--majority``), None without cleaning."""
+    clean_accuracy: MapAccuracy | None = None
 
     def summary(self) -> dict:
         return {
@@ -124,6 +131,8 @@ class MapResult:
             "workers": self.workers,
             "notes": self.notes,
             "domain_shift": self.domain_shift,
+            "clean": str(self.clean) if self.clean else None,
+            "clean_accuracy": self.clean_accuracy.to_dict() if self.clean_accuracy else None,
         }
 
 
@@ -351,6 +360,7 @@ def run_map(
         workers=workers,
         notes=job.notes + ([note] if note else []),
         shift_tallies={t.name: ledger.units.get(t.name, {}).get("shift") for t in tiles},
+        cleaning=(settings.mmu, settings.majority),
     )
     # the finishing step is recorded last: a kill before this line leaves a map that a rerun finishes
     ledger.data[FINISHED_KEY] = {
@@ -453,6 +463,7 @@ def _finish(
     workers: int = 1,
     notes: list[str] | None = None,
     shift_tallies: dict[str, dict | None] | None = None,
+    cleaning: tuple[float | None, int | None] = (None, None),
 ) -> MapResult:
     grid = plan.grid
     tile_paths = {t: tile_path(plan, t) for t in tiles}
@@ -479,6 +490,7 @@ def _finish(
         raise EmptyResultError(_why_empty(plan, year))
     rows = writers.area_table(counts, grid, plan.spec.classes)
     writers.write_area_csv(rows, out_dir / AREAS_NAME)
+    clean = _clean_map(out_dir, grid, tiles, cleaning, tags, plan.spec.classes)
     # the stack's own labels are read with the paper's legend: compare only a model of the paper's classes
     accuracy, reference = _accuracy(out_dir / MAP_NAME, source, grid) if plan.spec.classes == CLASSES else (None, None)
     writers.write_preview(
@@ -511,6 +523,8 @@ def _finish(
         bytes_per_pixel=fetched / requested if requested else 0.0,
         min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins,
         accuracy=accuracy,
+        clean=clean,
+        clean_accuracy=_accuracy(clean, source, grid)[0] if clean and accuracy else None,
         reports=reports,
         workers=workers,
         notes=list(notes or []),
@@ -527,6 +541,34 @@ def _finish(
     page = map_report_html(result.summary(), PREVIEW_NAME)
     writers.write_atomic(out_dir / REPORT_NAME, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return result
+
+
+def _clean_map(
+    out_dir: Path,
+    grid: OutputGrid,
+    tiles: list[Tile],
+    cleaning: tuple[float | None, int | None],
+    tags: dict,
+    classes: tuple[str, ...],
+) -> Path | None:
+    """map_clean.tif: map.tif's class band cleaned tile by tile with a halo (:mod:`gee_crop.mapping.cleaning`);
+    without cleaning, a map_clean.tif left by an earlier run of this folder is removed (it would not match)."""
+    mmu, majority = cleaning
+    if mmu is None and majority is None:
+        (out_dir / CLEAN_NAME).unlink(missing_ok=True)
+        return None
+    min_pixels = cleaning_module.mmu_pixels(mmu, writers.pixel_area_m2(grid)) if mmu is not None else None
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".clean_") as tmp, rasterio.open(out_dir / MAP_NAME) as src:
+
+        def read(row: int, col: int, h: int, w: int) -> np.ndarray:
+            return src.read(1, window=rasterio.windows.Window(col, row, w, h))
+
+        paths = {}
+        for tile, cleaned in cleaning_module.clean_tiles(read, grid.height, grid.width, tiles, min_pixels, majority):
+            paths[tile] = writers.write_tile(Path(tmp) / f"{tile.name}.tif", cleaned[None], grid, tile)
+        clean_tags = {**tags, "cleaning": json.dumps({"mmu_ha": mmu, "mmu_pixels": min_pixels, "majority": majority})}
+        writers.assemble_cog(paths, grid, out_dir / CLEAN_NAME, bands=[1], tags=clean_tags, classes=classes)
+    return out_dir / CLEAN_NAME
 
 
 def _why_empty(plan: TilePlan, year: int) -> str:

@@ -16,6 +16,7 @@ import shapely
 
 from gee_crop.config import CloudBand, Encoding, Precision, Scheduler, SourceKind
 from gee_crop.errors import InputError
+from gee_crop.mapping.cleaning import check_cleaning
 from gee_crop.mapping.cluster import scheduler_of
 from gee_crop.mapping.sources import FeatureSource, RasterClassMask, open_source
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE
@@ -65,11 +66,16 @@ class MapSettings:
     """Replace a finished map in the output folder."""
     progress: bool = True
     """Show a progress bar."""
+    mmu: float | None = None
+    """Minimum mapping unit (hectares): map_clean.tif sieves smaller regions into their surroundings."""
+    majority: int | None = None
+    """Side (odd, >= 3) of the majority filter of map_clean.tif."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scheduler", scheduler_of(self.scheduler))
         object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
         object.__setattr__(self, "providers", tuple(self.providers or ()))
+        check_cleaning(self.mmu, self.majority)
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,28 @@ def test_bad_options_are_one_line_errors(runner, tmp_path, patch_dir, tiny_onnx)
     outside = runner.invoke(cli.main, base + ["--source", str(patch_dir), "--bbox", "14.0,46.0,14.1,46.1"])
     assert outside.exit_code == 1 and "outside the source's data" in outside.output
     assert len(outside.output.strip().splitlines()) == 1
+
+
+def test_clean_map_through_the_cli(runner, tmp_path, patch_dir, tiny_onnx):
+    """--mmu and --majority write map_clean.tif and print its accuracy beside the raw map's."""
+    out = tmp_path / "map"
+    args = ["map", "--source", str(patch_dir), "--model", str(tiny_onnx), "--out", str(out), "--tile-size", "32",
+            "--scheduler", "synchronous", "--quiet", "--mmu", "0.05", "--majority", "3"]
+    result = runner.invoke(cli.main, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'map_clean.tif'}" in result.output
+    assert "cleaned map (map_clean.tif): OA " in result.output
+
+
+@pytest.mark.parametrize("extra, code, says", [
+    (["--majority", "4"], 1, "--majority 4 must be an odd window side of at least 3"),
+    (["--majority", "1"], 1, "--majority 1 must be an odd window side"),
+    (["--mmu", "0"], 1, "--mmu 0.0 must be a finite area in hectares above 0"),
+    (["--mmu", "nan"], 1, "--mmu nan must be a finite area"),
+])
+def test_bad_cleaning_options_are_one_line_errors(runner, tmp_path, patch_dir, tiny_onnx, extra, code, says):
+    args = ["map", "--source", str(patch_dir), "--model", str(tiny_onnx), "--out", str(tmp_path / "m"),
+            "--scheduler", "synchronous", "--dry-run", *extra]
+    result = runner.invoke(cli.main, args)
+    assert result.exit_code == code and says in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -65,7 +65,8 @@ def test_dry_run_plans_exactly_the_request_the_run_executes(tmp_path, monkeypatc
     args = ["map", "--source", str(patch_dir), "--model", str(tiny_onnx), "--region", str(region),
             "--out", str(tmp_path / "map"), "--year", "2019", "--crs", "EPSG:32631", "--scale", "10",
             "--tile-size", "16", "--batch-size", "256", "--workers", "1", "--scheduler", "synchronous",
-            "--probabilities", "--max-gap-bins", "6", "--in-flight", "3", "--encoding", "uint16", "--quiet"]
+            "--probabilities", "--max-gap-bins", "6", "--in-flight", "3", "--encoding", "uint16", "--quiet",
+            "--mmu", "0.05", "--majority", "3"]
     planned = CliRunner().invoke(cli.main, args + ["--dry-run"])
     ran = CliRunner().invoke(cli.main, args)
     assert planned.exit_code == 0 and ran.exit_code == 0, planned.output + ran.output
@@ -79,6 +80,7 @@ def test_dry_run_plans_exactly_the_request_the_run_executes(tmp_path, monkeypatc
             settings.probabilities, settings.max_gap_bins, settings.in_flight, settings.progress) == (
         2019, "EPSG:32631", 10.0, 16, 256, 1, True, 6, 3, False)
     assert settings.scheduler is Scheduler.SYNCHRONOUS and settings.precision is Precision.FP32
+    assert (settings.mmu, settings.majority) == (0.05, 3)
     assert settings.region.equals(box(*INSIDE_PATCH))
     assert requests["run"].source == SourceRequest(SourceKind.LOCAL, path=patch_dir, encoding=Encoding.UINT16)
     # the plan counted what the run then did
