@@ -18,6 +18,7 @@ the winning class), ``mean_confidence`` (percent), ``n_pixels`` and the flags ``
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import warnings
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from gee_crop.classes import NO_CLASS
 from gee_crop.data.regions import WGS84, WGS84_NAMES, reproject_geometry
 from gee_crop.data.vectors import POLYGON_TYPES, read_vector_file
 from gee_crop.errors import InputError
+from gee_crop.mapping.engine import MapResult
 from gee_crop.mapping.tiling import OutputGrid
 from gee_crop.mapping.writers import write_atomic
 
@@ -106,6 +108,17 @@ def read_parcels(path: str | Path) -> Parcels:
     return Parcels(polys, props, fields, declared, source)
 
 
+def checked_parcels(path: str | Path | None, region: shapely.Geometry | None) -> Parcels | None:
+    """The parcels of ``path`` (None when none were given), refused before any mapping when none touches
+    ``region`` (WGS84; None: not known yet)."""
+    if path is None:
+        return None
+    parcels = read_parcels(path)
+    if region is not None:
+        check_on_region(parcels, region)
+    return parcels
+
+
 def check_on_region(parcels: Parcels, region: shapely.Geometry) -> None:
     """InputError, before any mapping, when no parcel touches ``region`` (WGS84)."""
     from pyproj import CRS
@@ -141,13 +154,18 @@ def on_grid(parcels: Parcels, grid: OutputGrid) -> np.ndarray:
     geoms = np.array([reproject_geometry(g, src, grid.crs) for g in parcels.geometries], dtype=object)
     box = _grid_box(grid)
     if not shapely.intersects(geoms, box).any():
-        w, s, e, n = shapely.total_bounds(geoms)
+        extents = [_extent(shapely.total_bounds(geoms)), _extent(box.bounds)]
+        where = f"parcels {extents[0]}; map {extents[1]} in {grid.crs}"
         raise InputError(
-            f"none of the {len(geoms)} parcels of {parcels.source} lies on the map (parcels {w:.0f}..{e:.0f}, "
-            f"{s:.0f}..{n:.0f}; map {box.bounds[0]:.0f}..{box.bounds[2]:.0f}, {box.bounds[1]:.0f}..{box.bounds[3]:.0f} "
-            f"in {grid.crs}); give the parcels of the mapped region"
+            f"none of the {len(geoms)} parcels of {parcels.source} lies on the map ({where}); give the "
+            "parcels of the mapped region"
         )
     return geoms
+
+
+def _extent(bounds) -> str:
+    w, s, e, n = bounds
+    return f"{w:.0f}..{e:.0f}, {s:.0f}..{n:.0f}"
 
 
 def _grid_box(grid: OutputGrid) -> shapely.Geometry:
@@ -327,3 +345,9 @@ def map_parcels(
     geoms = on_grid(parcels, grid)
     rows = parcel_table(geoms, grid, classes, class_band, confidence, probs, min_pixels=min_pixels)
     return write_parcel_table(cog.parent, parcels, geoms, rows, grid.crs), rows
+
+
+def with_parcel_table(result: MapResult, parcels: Parcels, min_pixels: int = DEFAULT_MIN_PIXELS) -> MapResult:
+    """``result`` of a finished map, its parcel table written beside the COG (:func:`map_parcels`)."""
+    paths, _ = map_parcels(parcels, result.grid, result.cog, result.probabilities, min_pixels)
+    return dataclasses.replace(result, parcels=paths)

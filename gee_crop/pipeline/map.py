@@ -14,7 +14,7 @@ from gee_crop.earthengine.pilot import job_or_account_pilot, pilot_file
 from gee_crop.errors import InputError
 from gee_crop.mapping.engine import MapResult, plan_job, plan_map, run_map
 from gee_crop.mapping.estimate import MapEstimate, Rates
-from gee_crop.mapping.parcels import check_on_region, map_parcels, read_parcels
+from gee_crop.mapping.parcels import checked_parcels, with_parcel_table
 from gee_crop.mapping.pilot import PilotMeasurement, measure_pilot
 from gee_crop.mapping.request import MapRequest
 from gee_crop.models.io import ModelFile
@@ -34,28 +34,18 @@ def pilot_rates(out_dir: Path) -> Rates | None:
 def run(request: MapRequest) -> MapResult:
     """``gee-crop map``: open the source the request names and map with its settings, holding the output
     folder's lock (``gee_crop.outputs``); the engine resumes finished tiles or refuses a finished map."""
-    parcels = read_parcels(request.parcels) if request.parcels is not None else None  # refused before mapping
     with claim_output(request.out_dir, folder=True, overwrite=request.settings.overwrite, resumes=True):
         source, cropland = request.source.open()
-        region = request.settings.region or source.footprint()
-        if parcels is not None and region is not None:
-            check_on_region(parcels, region)
+        parcels = checked_parcels(request.parcels, request.settings.region or source.footprint())
         result = run_map(source, ModelFile.read(request.model), request.out_dir, request.settings, cropland=cropland)
-        if parcels is not None:
-            paths, _ = map_parcels(parcels, result.grid, result.cog, result.probabilities, request.min_parcel_pixels)
-            result = dataclasses.replace(result, parcels=paths)
-        return result
+        return result if parcels is None else with_parcel_table(result, parcels, request.min_parcel_pixels)
 
 
 def plan(request: MapRequest) -> MapEstimate:
     """``gee-crop map --dry-run``: the run :func:`run` would do with the same request, at the rates of the
     output's pilot (else the doctor's, else the defaults); no credentials needed, nothing fetched or written."""
     source, _ = request.source.open(client=_NOT_CONNECTED)
-    if request.parcels is not None:  # a dry run refuses the parcel file the run would refuse
-        region = request.settings.region or source.footprint()
-        parcels = read_parcels(request.parcels)
-        if region is not None:
-            check_on_region(parcels, region)
+    checked_parcels(request.parcels, request.settings.region or source.footprint())  # as the run refuses them
     return plan_map(
         source, ModelFile.read(request.model), request.out_dir, request.settings, rates=pilot_rates(request.out_dir)
     )
