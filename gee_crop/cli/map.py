@@ -128,7 +128,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
 @options.count("--min-parcel-pixels", "Flag parcels with fewer counted pixels as small.", default=4)
 @click.option(
     "--mmu",
-    type=options.positive_float(),
+    type=float,
     default=None,
     metavar="HA",
     help="Minimum mapping unit in hectares: also write map_clean.tif, where regions (8-connected) "
