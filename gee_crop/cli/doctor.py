@@ -13,15 +13,9 @@ from gee_crop.cli import options
 @options.out_dir("doctor.json (every check, what it measured, the fixes).", required=False)
 @options.project
 @options.service_account_key
-@click.option(
-    "--offline",
-    is_flag=True,
-    help="Run every check against gee-crop's service double (the shipped patch), with no account: "
-    "shows what the checks do; measures nothing real.",
-)
 @options.count("--points", "Points of the parity check.", default=20)
 @options.overwrite
-def command(out_dir, project, service_account_key, offline, points, overwrite) -> None:
+def command(out_dir, project, service_account_key, points, overwrite) -> None:
     """Check your Earth Engine setup, in the order a first run meets it.
 
     Credentials and project, the Service Usage Consumer role, a folder created and deleted under the asset
@@ -39,7 +33,6 @@ def command(out_dir, project, service_account_key, offline, points, overwrite) -
         out=Path(out_dir) if out_dir else default_out(),
         project=project,
         service_account_key=Path(service_account_key) if service_account_key else None,
-        offline=offline,
         points=points,
         overwrite=overwrite,
     )

@@ -68,10 +68,8 @@ def connect(
     return ee_client.get_client(resolved, service_account_key=service_account_key), stored, resolved
 
 
-def credentials_check(stored: StoredCredentials | None, project: str | None) -> Check:
+def credentials_check(stored: StoredCredentials, project: str | None) -> Check:
     """The credentials' kind and file, and the project requests go through (no request made)."""
-    if stored is None:
-        return Check("credentials", PASS, f"offline service double (project {project})", measured={"kind": "offline"})
     who = f" ({stored.email})" if stored.email else ""
     return Check(
         "credentials",

@@ -1,11 +1,11 @@
 """Build real Earth Engine graphs without credentials or network (the notebooks' offline fallback, dry
 runs; tests through :mod:`gee_crop.testing.offline_ee`).
 
-Applies the recipe of ../shared/OFFLINE_EE.md: the server's algorithm signatures are read from the
-earthengine-api wheel (``ee/tests/algorithms.json``; not public API, so a caller may name another copy),
-the Cloud API resource is not built and the data-catalog lookup is skipped. After
-:func:`initialize_offline`, graphs serialize exactly as they would for the server; any call that needs
-the server (getInfo, computePixels, exports) raises ``ee.EEException`` without opening a socket.
+The server's algorithm signatures are read from the installed earthengine-api wheel
+(``ee/tests/algorithms.json``; not public API, so a caller may name another copy), the Cloud API resource
+is not built and the data-catalog lookup is skipped. After :func:`initialize_offline`, graphs serialize
+exactly as they would for the server; any call that needs the server (getInfo, computePixels, exports)
+raises ``ee.EEException`` without opening a socket.
 """
 
 from __future__ import annotations

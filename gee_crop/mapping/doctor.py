@@ -5,7 +5,7 @@ root, one tiny sampling request and one 64 x 64 ``computePixels`` map request (e
 and seconds) and ``check-parity`` on a few points. The measured rates go to the account's pilot file
 (:func:`gee_crop.earthengine.pilot.account_pilot_file`), which ``map --dry-run`` and ``sample --dry-run``
 read when a job has no pilot of its own. Mapping is the lowest room that has both probes' code (the map
-request's source, the sampling graph); ``check-parity`` and the offline double are the caller's (pipeline)."""
+request's source, the sampling graph); ``check-parity`` is the caller's (pipeline)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,6 @@ class DoctorRequest:
     out: Path
     project: str | None = None
     service_account_key: Path | None = None
-    offline: bool = False
     points: int = PARITY_POINTS
     overwrite: bool = False
 
@@ -134,13 +133,13 @@ def parity_check(client, out: Path, points: int, check_parity: Callable[..., Par
 
 def run_checks(
     client,
-    stored: StoredCredentials | None,
+    stored: StoredCredentials,
     project: str | None,
     request: DoctorRequest,
     check_parity: Callable[..., ParityReport],
 ) -> DoctorReport:
     """Run the checks in order (a failed step skips those that need it); save the measured rates to the
-    account's pilot file unless ``request.offline`` (the double's synthetic rates never price a real job).
+    account's pilot file.
     ``request.out`` must be claimed by the caller: the parity region is written there."""
     spec = FeatureSpec()
     found: list[checks.Check] = [checks.credentials_check(stored, project)]
@@ -157,7 +156,7 @@ def run_checks(
         found.append(checks.probe(client, "map request", lambda: map_request(client, spec), "see the message"))
         found.append(parity_check(client, request.out, request.points, check_parity))
     report = DoctorReport(found, checks.measured_rates(found, PROBE_TILE * PROBE_TILE))
-    if report.rates and not request.offline:
+    if report.rates:
         report.rates_file = account_pilot_file()
         write_json_atomic(report.rates_file, {**report.rates, "source": "gee-crop doctor"}, indent=2)
     return report

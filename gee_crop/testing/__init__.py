@@ -5,7 +5,7 @@
 * :mod:`gee_crop.testing.fake_ee_patch`: ``PatchComputePixels``, a ``computePixels`` that serves the
   patch's server-side composite tile by tile (for the map path).
 * :mod:`gee_crop.testing.doctor_double`: ``DoctorDouble``, the fake client with the patch's composite behind
-  ``computePixels`` and a synthetic profiler: what ``gee-crop doctor --offline`` runs against.
+  ``computePixels`` and a synthetic profiler: the client the tests of ``gee-crop doctor`` connect to.
 * :mod:`gee_crop.testing.ee_pixel_eval`: evaluates simple Earth Engine pixel graphs with numpy.
 * :mod:`gee_crop.testing.ee_grid_eval`: evaluates the label side of sampling graphs on pixel grids,
   each operation in the projection its output is requested in (focal operations, ``stratifiedSample``).
@@ -17,7 +17,6 @@
   Flanders 2019 Earth Engine patch, samples drawn from it like ``gee-crop demo``; they live in
   :mod:`gee_crop.data.demo`) and where the tests' shared data lives.
 
-No product module imports it on a path a real run takes: only the named offline modes do, in one place
-each (``gee-crop doctor --offline`` in ``pipeline/doctor.py``);
-tests/architecture states the rule.
+No product module imports it: a user's command never runs on a test double; tests/architecture states
+the rule.
 """

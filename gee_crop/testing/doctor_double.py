@@ -1,4 +1,4 @@
-"""The service double ``gee-crop doctor --offline`` runs against: the fake Earth Engine client
+"""The service double the tests of ``gee-crop doctor`` connect to: the fake Earth Engine client
 (:mod:`gee_crop.testing.fake_ee`, backed by the shipped patch) with the patch's composite behind
 ``computePixels`` (:mod:`gee_crop.testing.fake_ee_patch`) and a profiler.
 

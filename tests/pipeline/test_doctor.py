@@ -48,9 +48,11 @@ def _double(project="my-proj", **kwargs):
     return offline_double(spec, season, project, **kwargs)
 
 
-def test_offline_doctor_runs_end_to_end_on_the_double(tmp_path, config_dir):
+def test_doctor_runs_end_to_end_on_the_double(tmp_path, monkeypatch, config_dir):
+    """The command as a user runs it, connected (by the test) to the double backed by the shipped patch."""
+    _connected(monkeypatch, _double())
     out = tmp_path / "doctor"
-    result = CliRunner().invoke(cli.main, ["doctor", "--offline", "--out", str(out)])
+    result = CliRunner().invoke(cli.main, ["doctor", "--project", "my-proj", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = result.output.splitlines()
     for name in CHECKS:
@@ -58,13 +60,18 @@ def test_offline_doctor_runs_end_to_end_on_the_double(tmp_path, config_dir):
     saved = json.loads((out / "doctor.json").read_text())
     assert saved["ok"] is True and [c["name"] for c in saved["checks"]] == CHECKS
     by_name = {c["name"]: c for c in saved["checks"]}
+    assert by_name["credentials"]["measured"] == {"kind": "earthengine", "project": "my-proj"}
     assert by_name["map request"]["measured"]["pixels"] == 64 * 64
     assert by_name["map request"]["measured"]["eecu_seconds"] > 0
     assert by_name["sampling request"]["measured"]["rows"] > 0
     assert by_name["sampling request"]["measured"]["eecu_seconds"] > 0
     assert "20 of 20 points compared" in by_name["parity"]["detail"]
-    # the double's synthetic rates never reach the account's pilot file
-    assert not (config_dir / "pilot.json").exists()
+    assert (config_dir / "pilot.json").is_file()  # the measured rates, for the dry runs
+
+
+def test_there_is_no_offline_mode_a_user_could_mistake_for_a_real_check(tmp_path):
+    result = CliRunner().invoke(cli.main, ["doctor", "--offline", "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "No such option '--offline'" in result.output
 
 
 def test_without_credentials_it_refuses_in_one_line_before_any_network_access(tmp_path, empty_home, config_dir):
