@@ -23,6 +23,8 @@ import pyogrio.errors
 import pyogrio.raw
 import shapely
 import shapely.errors
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 from shapely import geometry as sg
 
 from gee_crop.classes import NO_CLASS, Legend
@@ -299,19 +301,21 @@ def read_vector_file(path: str | Path) -> tuple[list, list[dict], str | None]:
 # ----------------------------------------------------------------------------- labels
 
 
+def declared_crs(crs: str, source: str) -> CRS:
+    """The CRS a vector file declares; InputError naming the fix when pyproj does not know it."""
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError:
+        raise InputError(
+            f"{source}'s CRS ({crs[:60]!r}) is not understood; reproject the file to WGS84 "
+            "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg`"
+        ) from None
+
+
 def _to_wgs84(geoms: np.ndarray, crs: str | None, source: str) -> np.ndarray:
     """Declared CRS: reprojected to WGS84. No CRS: the coordinates must be longitude/latitude."""
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
     if crs is not None and crs.strip() not in WGS84_NAMES and not crs.strip().endswith("CRS84"):
-        try:
-            declared = CRS.from_user_input(crs)
-        except CRSError:
-            raise InputError(
-                f"{source}'s CRS ({crs[:60]!r}) is not understood; reproject the file to WGS84 "
-                "(EPSG:4326), e.g. `ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg`"
-            ) from None
+        declared = declared_crs(crs, source)
         if declared != CRS.from_user_input(WGS84):
             geoms = np.array([reproject_geometry(g, declared, WGS84) for g in geoms], dtype=object)
     west, south, east, north = shapely.total_bounds(geoms)

@@ -30,12 +30,10 @@ import rasterio
 import rasterio.features
 import rasterio.windows
 import shapely
-from pyproj import CRS
-from pyproj.exceptions import CRSError
 
 from gee_crop.classes import NO_CLASS
 from gee_crop.data.regions import WGS84, WGS84_NAMES, reproject_geometry
-from gee_crop.data.vectors import POLYGON_TYPES, read_vector_file
+from gee_crop.data.vectors import POLYGON_TYPES, declared_crs, read_vector_file
 from gee_crop.errors import InputError
 from gee_crop.mapping.engine import MapResult
 from gee_crop.mapping.tiling import OutputGrid
@@ -121,20 +119,13 @@ def checked_parcels(path: str | Path | None, region: shapely.Geometry | None) ->
     return parcels
 
 
-def _source_crs(parcels: Parcels) -> CRS:
-    """The parcels' CRS; InputError naming the fix when pyproj does not know it."""
-    try:
-        return CRS.from_user_input(parcels.crs)
-    except CRSError:
-        raise InputError(
-            f"{parcels.source}'s CRS ({parcels.crs[:60]!r}) is not understood; reproject the file, e.g. "
-            "`ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg`"
-        ) from None
-
-
 def check_on_region(parcels: Parcels, region: shapely.Geometry) -> None:
     """InputError, before any mapping, when no parcel touches ``region`` (WGS84) or their CRS is unknown."""
-    geoms = np.array([reproject_geometry(g, _source_crs(parcels), WGS84) for g in parcels.geometries], dtype=object)
+    src = declared_crs(parcels.crs, parcels.source)
+    geoms = np.array(
+        [reproject_geometry(g, src, WGS84) for g in parcels.geometries],
+        dtype=object,
+    )
     if not shapely.intersects(geoms, region).any():
         w, s, e, n = shapely.total_bounds(geoms)
         rw, rs, re, rn = region.bounds
@@ -147,7 +138,11 @@ def check_on_region(parcels: Parcels, region: shapely.Geometry) -> None:
 
 def on_grid(parcels: Parcels, grid: OutputGrid) -> np.ndarray:
     """(n,) the parcels reprojected to the grid's CRS; InputError when none touches the grid."""
-    geoms = np.array([reproject_geometry(g, _source_crs(parcels), grid.crs) for g in parcels.geometries], dtype=object)
+    src = declared_crs(parcels.crs, parcels.source)
+    geoms = np.array(
+        [reproject_geometry(g, src, grid.crs) for g in parcels.geometries],
+        dtype=object,
+    )
     box = _grid_box(grid)
     if not shapely.intersects(geoms, box).any():
         extents = [_extent(shapely.total_bounds(geoms)), _extent(box.bounds)]
