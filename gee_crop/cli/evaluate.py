@@ -8,7 +8,7 @@ from gee_crop.cli import options
 
 
 @click.command("evaluate")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.argument("table", type=click.Path(dir_okay=False))
 @options.out_dir("metrics.json, confusion_matrix.csv and confusion_matrix.png/.svg.")
 @click.option(
@@ -37,17 +37,26 @@ def command(
     record: bool,
     overwrite: bool,
 ) -> None:
-    """Evaluate MODEL (model.pt, a forest's model.onnx or an ONNX export) on TABLE: OA, macro-F1, per-class scores.
+    """Evaluate MODEL (a shipped model's name from `gee-crop models`, model.pt, a forest's model.onnx or an ONNX
+    export) on TABLE: OA, macro-F1, per-class scores, and whether MODEL trained where TABLE's samples lie.
 
     Classes are aligned as in the paper: for ARG, AUS and CHN targets predictions outside their
     label set count as "other"; for FRA -> USA sugarcane and cotton samples are left out.
     """
+    from gee_crop.errors import InputError
     from gee_crop.features.shift import describe_score, shift_warnings
+    from gee_crop.models.zoo import resolve_model
     from gee_crop.pipeline.evaluate import run_evaluate
     from gee_crop.viz.text import for_terminal
 
+    path, zoo = resolve_model(model)  # a zoo name, as map and info take it, or a file
+    if zoo is not None and record:
+        raise InputError(
+            f"--record writes into the model file, and {zoo.name} is a shipped model; evaluate a copy of "
+            f"{path} (or your own model) to record scores in its card"
+        )
     result = run_evaluate(
-        model,
+        path,
         table,
         out_dir,
         target_region=target_region,
@@ -61,6 +70,9 @@ def command(
     click.echo(describe_score(result.evaluation.domain_shift))
     for warning in shift_warnings(result.evaluation.domain_shift, "the table's samples"):
         click.echo(warning, err=True)
+    guard = result.evaluation.domain_guard
+    if guard is not None:
+        click.echo(guard.line, err=guard.fires)
     click.echo(f"wrote {', '.join(str(p) for p in result.paths.values())}")
     if result.recorded_as is not None:
         click.echo(f"recorded the scores on {result.recorded_as} in the card of {model}")

@@ -201,7 +201,9 @@ def command(
     from gee_crop.mapping.engine import MapResult
     from gee_crop.mapping.estimate import MapEstimate
     from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
-    from gee_crop.models.zoo import resolve_model
+    from gee_crop.models.domain import region_points
+    from gee_crop.models.io import ModelFile
+    from gee_crop.models.zoo import domain_report, resolve_model
     from gee_crop.pipeline.defaults import map_out_name
     from gee_crop.pipeline.map import map_command
     from gee_crop.pipeline.map import pilot as run_pilot
@@ -223,12 +225,13 @@ def command(
             if zoo.default
             else f"model: {zoo.name} ({zoo.summary})"
         )
-        warning = zoo.domain_warning(region) if region is not None else None
-        if warning:
-            click.echo(warning, err=True)
+    model = ModelFile.read(model_path)  # read once: the request carries it
+    if region is not None:  # the domain guard (models/domain.py): the region's places against the model's footprint
+        guard = domain_report(model.path, model.meta, *region_points(region), what="the region's points")
+        click.echo(guard.line, err=guard.fires)
     # the one request of this command: the run and --dry-run both take it whole
     request = MapRequest(
-        model=Path(model_path),
+        model=model,
         out_dir=Path(out_dir or map_out_name(region_path, source_path)),
         source=SourceRequest(
             SourceKind.EARTHENGINE if earthengine else SourceKind.LOCAL,

@@ -18,6 +18,7 @@ input_scaling     standard | log: the rescaling inside the graph (absent in olde
 arch              the architecture
 model_card        JSON: training data, classes, season, metrics, known limits
 domain_summary    JSON: the training inputs' distribution (features/shift.py; absent in old models)
+training_footprint JSON: climate zones and extent of the training samples (models/domain.py; absent in old models)
 ================  =====================================================================
 """
 
@@ -40,6 +41,7 @@ from gee_crop.export.cards import model_card, model_card_markdown, model_card_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.forest import forest_probabilities
+from gee_crop.models.domain import FOOTPRINT_KEY
 from gee_crop.models.io import (
     FORMAT_KEY,
     FORMAT_VERSION,
@@ -174,7 +176,8 @@ def export_onnx(
     model, meta = load_model(source)
     contract = FeatureSpec.from_meta(meta)
     card = model_card(meta, count_parameters(model), contract.input_shape, INPUT_NAME, OUTPUT_NAME)
-    graph = graph_meta(contract, meta["arch"], meta.get("domain_summary"), model_card=card)
+    footprint = {FOOTPRINT_KEY: meta[FOOTPRINT_KEY]} if FOOTPRINT_KEY in meta else {}  # the domain guard's
+    graph = graph_meta(contract, meta["arch"], meta.get("domain_summary"), model_card=card, **footprint)
     write_graph(_WithSoftmax(model).eval(), contract.input_shape, out_path, opset, graph, model_card_markdown(card))
     return out_path
 

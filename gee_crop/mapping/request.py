@@ -19,6 +19,7 @@ from gee_crop.errors import InputError
 from gee_crop.mapping.cleaning import check_cleaning
 from gee_crop.mapping.cluster import scheduler_of
 from gee_crop.mapping.sources import FeatureSource, RasterClassMask, open_source
+from gee_crop.models.io import ModelLike
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE
 
 E = TypeVar("E", bound=Enum)
@@ -123,8 +124,8 @@ class SourceRequest:
 class MapRequest:
     """One ``gee-crop map`` command: the model, the output folder, the source and the settings."""
 
-    model: Path
-    """The model file (a path, or the shipped model the name resolved to)."""
+    model: ModelLike
+    """The model file (a path, or the shipped model the name resolved to), or that file already read once."""
     out_dir: Path
     source: SourceRequest
     settings: MapSettings

@@ -1,7 +1,9 @@
 """The model zoo: pretrained models shipped inside the package (``gee_crop/resources/models``).
 
 ``index.json`` there lists each model (file, card, classes, the lon/lat box of its training domain,
-its leave-one-domain-out scores) and names the default one, which ``gee-crop map`` uses when no
+its leave-one-domain-out scores) and names the default one; ``footprints.json`` holds each model's
+training footprint (climate zones and extent of its training samples, ``models/zoo_footprint.py``),
+which the domain guard (:mod:`gee_crop.models.domain`) judges targets against. The index names the default one, which ``gee-crop map`` uses when no
 ``--model`` is given. Each model is rebuilt by a recipe under the repository's ``models/`` folder
 (``models/train_zoo.py``), which also writes its card. ``gee-crop models`` lists the zoo, ``info``
 prints a card, and ``map`` / ``info`` / ``train --init-from`` resolve a model name through it.
@@ -13,14 +15,19 @@ import json
 import os
 from dataclasses import dataclass
 from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import shapely
 
 from gee_crop.errors import InputError
+from gee_crop.models.domain import DomainReport, TrainingFootprint, guard, stored_footprint
 
 ZOO_FOLDER = "models"
 INDEX_NAME = "index.json"
+FOOTPRINTS_NAME = "footprints.json"
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,8 @@ class ZooModel:
     training_domains: tuple[str, ...]
     lodo: dict[str, dict[str, float]]
     default: bool = False
+    weights_path: Path | None = None  # the fp32 model.pt that --init-from loads
+    footprint: TrainingFootprint | None = None  # where its training samples lay (footprints.json)
 
     def line(self) -> str:
         """One line for ``gee-crop models``."""
@@ -49,20 +58,9 @@ class ZooModel:
             f"{size:.1f} MB"
         )
 
-    def covers(self, region: shapely.Geometry) -> bool:
-        """Whether ``region`` (WGS84) lies inside the model's training domain box."""
-        return bool(shapely.box(*self.domain_bbox).contains(region.centroid))
-
-    def domain_warning(self, region: shapely.Geometry) -> str | None:
-        """A warning line when ``region`` lies outside the model's domain, else None."""
-        if self.covers(region):
-            return None
-        lon, lat = region.centroid.x, region.centroid.y
-        return (
-            f"warning: the region ({lon:.2f}, {lat:.2f}) lies outside {self.name}'s training domain "
-            f"({self.domain}, lon/lat {list(self.domain_bbox)}); its classes and accuracy there are "
-            "unknown: check the map against reference data (`gee-crop assess`) or train your own model"
-        )
+    def is_file(self, path: Path) -> bool:
+        """Whether ``path`` is this model's shipped file or its weights."""
+        return any(p is not None and p.exists() and path.exists() and p.samefile(path) for p in (self.path, self.weights_path))
 
 
 def _zoo_dir() -> Path:
@@ -76,6 +74,8 @@ def zoo_models() -> list[ZooModel]:
     if not index_path.is_file():
         return []
     index = json.loads(index_path.read_text(encoding="utf-8"))
+    footprints_path = folder / FOOTPRINTS_NAME
+    footprints = json.loads(footprints_path.read_text(encoding="utf-8")) if footprints_path.is_file() else {}
     models = [
         ZooModel(
             name=m["name"],
@@ -88,6 +88,8 @@ def zoo_models() -> list[ZooModel]:
             training_domains=tuple(m["training_domains"]),
             lodo=dict(m.get("lodo", {})),
             default=m["name"] == index.get("default"),
+            weights_path=folder / m["weights"] if m.get("weights") else None,
+            footprint=TrainingFootprint.from_dict(footprints[m["name"]]) if m["name"] in footprints else None,
         )
         for m in index.get("models", [])
     ]
@@ -120,6 +122,26 @@ def resolve_model(model: str | os.PathLike | None) -> tuple[Path, ZooModel | Non
         return Path(model), None  # a file (its reader names any problem with it)
     chosen = zoo_model(None if model is None else str(model))
     return chosen.path, chosen
+
+
+def model_footprint(path: Path, meta: Mapping[str, Any]) -> tuple[str, TrainingFootprint | None]:
+    """``(name, footprint)`` of a model file: the footprint its metadata records (``gee-crop train``), else
+    the zoo's when the file is a shipped model or its weights (named by its zoo name), else None."""
+    recorded = stored_footprint(meta)
+    zoo = next((m for m in zoo_models() if m.is_file(Path(path))), None)
+    if zoo is not None:
+        return zoo.name, recorded or zoo.footprint
+    return str(path), recorded
+
+
+def domain_report(
+    path: Path, meta: Mapping[str, Any], lon: np.ndarray, lat: np.ndarray, *, what: str = "these samples"
+) -> DomainReport:
+    """The domain guard (:func:`gee_crop.models.domain.guard`) of the model file at ``path`` (its metadata
+    ``meta``, read once by the caller) for target points ``lon``/``lat`` (degrees, (n,)): the one entry
+    point of ``evaluate``, ``map``, ``train --init-from`` and ``train --arch auto``."""
+    name, footprint = model_footprint(path, meta)
+    return guard(footprint, lon, lat, name, what=what)
 
 
 def zoo_listing() -> list[str]:

@@ -17,7 +17,7 @@ from gee_crop.mapping.estimate import MapEstimate, Rates
 from gee_crop.mapping.parcels import checked_parcels, with_parcel_table
 from gee_crop.mapping.pilot import PilotMeasurement, measure_pilot
 from gee_crop.mapping.request import MapRequest
-from gee_crop.models.io import ModelFile
+from gee_crop.models.io import read_model_file
 from gee_crop.outputs import claim_output
 
 #: the Earth Engine client of a dry run: planning sends no request, so it needs no credentials.
@@ -37,7 +37,7 @@ def run(request: MapRequest) -> MapResult:
     with claim_output(request.out_dir, folder=True, overwrite=request.settings.overwrite, resumes=True):
         source, cropland = request.source.open()
         parcels = checked_parcels(request.parcels, request.settings.region or source.footprint())
-        result = run_map(source, ModelFile.read(request.model), request.out_dir, request.settings, cropland=cropland)
+        result = run_map(source, read_model_file(request.model), request.out_dir, request.settings, cropland=cropland)
         return result if parcels is None else with_parcel_table(result, parcels, request.min_parcel_pixels)
 
 
@@ -47,7 +47,7 @@ def plan(request: MapRequest) -> MapEstimate:
     source, _ = request.source.open(client=_NOT_CONNECTED)
     checked_parcels(request.parcels, request.settings.region or source.footprint())  # as the run refuses them
     return plan_map(
-        source, ModelFile.read(request.model), request.out_dir, request.settings, rates=pilot_rates(request.out_dir)
+        source, read_model_file(request.model), request.out_dir, request.settings, rates=pilot_rates(request.out_dir)
     )
 
 
@@ -58,7 +58,7 @@ def pilot(request: MapRequest, client: object | None = None) -> PilotMeasurement
     if request.source.kind != SourceKind.EARTHENGINE:
         raise InputError("--pilot measures Earth Engine requests; map a --region (or --bbox) on Earth Engine")
     source, _ = request.source.open(client=client)
-    model = ModelFile.read(request.model)
+    model = read_model_file(request.model)
     job = plan_job(source, model, request.settings)
     saved = pilot_file(request.out_dir)
     with claim_output(saved, folder=False, overwrite=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,10 @@ from gee_crop.data.table import read_table
 from gee_crop.errors import EmptyResultError
 from gee_crop.features.seasons import format_season_counts
 from gee_crop.features.shift import summary_of, tally_shift, unavailable_score
+from gee_crop.models.domain import DomainReport
 from gee_crop.models.io import ModelLike, read_model_file
 from gee_crop.models.predict import check_model_matches, open_predictor
+from gee_crop.models.zoo import domain_report
 from gee_crop.training.alignment import Alignment, align, alignment_for
 from gee_crop.training.dataset import SeriesFeatures, series_features
 from gee_crop.training.metrics import ClassificationReport, classification_report, format_report
@@ -48,6 +50,7 @@ class Evaluation:
     classes: tuple[str, ...] = CLASSES
     domain_shift: dict = field(default_factory=unavailable_score)  # features/shift.py: the table vs training
     seasons: dict[int, int] = field(default_factory=dict)  # season year -> scored samples (``year``: the commonest)
+    domain_guard: DomainReport | None = None  # models/domain.py: the table's places against the model's footprint
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +66,7 @@ class Evaluation:
             "classes": list(self.classes),
             "domain_shift": dict(self.domain_shift),
             "season_years": {str(y): n for y, n in sorted(self.seasons.items())},
+            "domain_guard": self.domain_guard.to_dict() if self.domain_guard is not None else None,
         }
 
     def summary(self) -> str:
@@ -133,7 +137,12 @@ def evaluate_model(
     # transfer risk: the scored samples against the model's training inputs (unavailable in older models)
     summary = summary_of(predictor.meta)
     shift = tally_shift(summary, feats.values[feats.keep], proba).score(available=summary is not None)
-    return score_predictions(series, feats, classes, proba.argmax(axis=1), source, target, shift, _data_name(data))
+    evaluation = score_predictions(
+        series, feats, classes, proba.argmax(axis=1), source, target, shift, _data_name(data)
+    )
+    # the domain guard (models/domain.py): where the table's samples lie against where the model trained
+    guard = domain_report(model.path, model.meta, series.lon, series.lat, what="the table's samples")
+    return replace(evaluation, domain_guard=guard)
 
 
 def score_predictions(

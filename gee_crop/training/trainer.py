@@ -43,10 +43,12 @@ from gee_crop.features.seasons import table_season
 from gee_crop.features.shift import fit_domain_summary
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
+from gee_crop.models.domain import FOOTPRINT_KEY, footprint_of
 from gee_crop.models.forest import fit_random_forest, forest_probabilities
 from gee_crop.models.io import save_forest, save_model
 from gee_crop.models.normalization import apply_input_scaling, normalization_of
 from gee_crop.models.registry import arch_kwargs, architecture, build_model
+from gee_crop.models.zoo import domain_report
 from gee_crop.season import Season
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
 from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
@@ -392,6 +394,8 @@ def train(
     if init is not None:
         spec = finetune_contract(spec, init, series)
         echo(describe(init, config))
+        # the domain guard (models/domain.py): the table's places against where the source model trained
+        echo(domain_report(init.path, init.meta, series.lon, series.lat, what="the table's samples").line)
     feats = series_features(series, spec, config.year)
     n_dropped = int((~feats.keep).sum())
     echo(
@@ -417,6 +421,10 @@ def train(
         "train_config": {**config.to_dict(), "data": _data_summary(kept, source, n_dropped)},
         **(finetune_meta(init) if init is not None else {}),
     }
+    # where the model trained (models/domain.py): the domain guard of evaluate, map and --init-from
+    footprint = footprint_of(kept.lon[train_idx], kept.lat[train_idx])
+    if footprint is not None:
+        meta[FOOTPRINT_KEY] = footprint.to_dict()
     # transfer risk (features/shift.py): the training inputs' distribution, scored by evaluate and map
     summary = fit_domain_summary(values[train_idx], median=contract.is_median)
     if summary is not None:

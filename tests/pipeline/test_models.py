@@ -15,7 +15,8 @@ from gee_crop.models.io import read_contract, read_model_meta
 from gee_crop.models.predict import open_predictor
 from gee_crop.features.seasons import default_season, latest_complete_season
 from gee_crop.pipeline.defaults import map_out_name, sample_out_name
-from gee_crop.models.zoo import resolve_model, zoo_model, zoo_models
+from gee_crop.models.domain import region_points
+from gee_crop.models.zoo import domain_report, resolve_model, zoo_model, zoo_models
 from gee_crop.testing.demo_data import demo_samples
 from gee_crop.training.dataset import series_features
 
@@ -121,11 +122,12 @@ def test_resolve_model_takes_paths_names_and_the_default(tmp_path):
     assert resolve_model(str(given)) == (given, None)  # a path, even a missing one: its reader says why
 
 
-def test_domain_warning_outside_western_europe_only():
+def test_domain_guard_warns_outside_western_europe_only():
     model = zoo_model()
-    assert model.domain_warning(region_from_bbox(4.05, 50.74, 4.08, 50.76)) is None  # Flanders
-    warning = model.domain_warning(region_from_bbox(-95.0, 40.0, -94.9, 40.1))  # Iowa
-    assert warning.startswith("warning:") and "outside tempcnn-weu's training domain" in warning
+    flanders = domain_report(model.path, {}, *region_points(region_from_bbox(4.05, 50.74, 4.08, 50.76)))
+    assert not flanders.fires and flanders.line.startswith("domain guard:") and "(Cfb 100 %)" in flanders.line
+    iowa = domain_report(model.path, {}, *region_points(region_from_bbox(-95.0, 40.0, -94.9, 40.1)))
+    assert iowa.fires and iowa.line.startswith("warning:") and "outside tempcnn-weu's training area" in iowa.line
 
 
 def test_models_and_info_commands():
