@@ -226,7 +226,8 @@ def command(
             else f"model: {zoo.name} ({zoo.summary})"
         )
     model = ModelFile.read(model_path)  # read once: the request carries it
-    if region is not None:  # the domain guard (models/domain.py): the region's places against the model's footprint
+    if earthengine and region is not None:  # the domain guard (models/domain.py): the region against the model's
+        # footprint, before any tile is fetched (a local stack's region is checked against the stack first)
         guard = domain_report(model.path, model.meta, *region_points(region), what="the region's points")
         click.echo(guard.line, err=guard.fires)
     # the one request of this command: the run and --dry-run both take it whole
