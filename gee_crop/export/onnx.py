@@ -40,8 +40,8 @@ from gee_crop.errors import GeeCropError, ModelFileError, OutputExistsError, Par
 from gee_crop.export.cards import model_card, model_card_markdown, model_card_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
-from gee_crop.models.forest import forest_probabilities
 from gee_crop.models.domain import FOOTPRINT_KEY
+from gee_crop.models.forest import forest_probabilities
 from gee_crop.models.io import (
     FORMAT_KEY,
     FORMAT_VERSION,

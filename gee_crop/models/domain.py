@@ -73,7 +73,7 @@ def footprint_of(lon: np.ndarray, lat: np.ndarray, layer: ClimateLayer | None = 
     zones, counts = np.unique((layer or climate_layer()).zones(lon, lat), return_counts=True)
     zone_counts = {str(z): int(k) for z, k in zip(zones, counts) if z != OCEAN}
     bbox = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-    return TrainingFootprint(zone_counts, bbox, int(len(lon)))
+    return TrainingFootprint(zone_counts, bbox, len(lon))
 
 
 def stored_footprint(meta: Mapping[str, Any]) -> TrainingFootprint | None:
@@ -191,7 +191,7 @@ def guard(
         model_name,
         judged=True,
         fires=climate_fires or extent_fires,
-        n_points=int(len(lon)),
+        n_points=len(lon),
         target_zones=target,
         unseen_zones=unseen,
         unseen_share=unseen_share,

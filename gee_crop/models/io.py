@@ -14,7 +14,7 @@ Two formats, decided once:
       input_scaling    "standard" | "log" (absent in older files: standard), applied inside the model
       train_config, metrics
       domain_summary   the training inputs' distribution (features/shift.py; absent in older files)
-      training_footprint  climate zones and lon/lat extent of the training samples (models/domain.py; absent in older files)
+      training_footprint  where the training samples lay: climate zones, lon/lat box (models/domain.py; absent in older)
 
 * an ONNX model (a Random Forest's ``model.onnx``, or a torch model exported by ``gee-crop export``)
   carries the same metadata in ``metadata_props`` (strings; lists and dicts as JSON).

@@ -1,26 +1,25 @@
 """The model zoo: pretrained models shipped inside the package (``gee_crop/resources/models``).
 
 ``index.json`` there lists each model (file, card, classes, the lon/lat box of its training domain,
-its leave-one-domain-out scores) and names the default one; ``footprints.json`` holds each model's
-training footprint (climate zones and extent of its training samples, ``models/zoo_footprint.py``),
-which the domain guard (:mod:`gee_crop.models.domain`) judges targets against. The index names the default one, which ``gee-crop map`` uses when no
+its leave-one-domain-out scores) and names the default one, which ``gee-crop map`` uses when no
 ``--model`` is given. Each model is rebuilt by a recipe under the repository's ``models/`` folder
 (``models/train_zoo.py``), which also writes its card. ``gee-crop models`` lists the zoo, ``info``
-prints a card, and ``map`` / ``info`` / ``train --init-from`` resolve a model name through it.
+prints a card, and ``map`` / ``info`` / ``evaluate`` / ``train --init-from`` resolve a model name through it.
+``footprints.json`` holds each model's training footprint (climate zones and extent of its training samples,
+written by ``models/zoo_footprint.py``), which the domain guard (:mod:`gee_crop.models.domain`) judges against.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import shapely
 
 from gee_crop.errors import InputError
 from gee_crop.models.domain import DomainReport, TrainingFootprint, guard, stored_footprint
@@ -60,7 +59,9 @@ class ZooModel:
 
     def is_file(self, path: Path) -> bool:
         """Whether ``path`` is this model's shipped file or its weights."""
-        return any(p is not None and p.exists() and path.exists() and p.samefile(path) for p in (self.path, self.weights_path))
+        return any(
+            p is not None and p.exists() and path.exists() and p.samefile(path) for p in (self.path, self.weights_path)
+        )
 
 
 def _zoo_dir() -> Path:
