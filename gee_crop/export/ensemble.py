@@ -140,10 +140,13 @@ def ensemble_meta(members: list[Member]) -> dict:
     # the season year only where every member trained on the same one
     contract = replace(members[0].contract, year_trained=_common([m.contract.year_trained for m in members]))
     arch = _common([m.meta.get("arch") for m in members]) or ENSEMBLE_KEY
-    # the members share the training data: the first one's input summary is the ensemble's (shift score)
-    summary = members[0].meta.get("domain_summary")
+    # the members share the training data: the first one's input summary (shift score) and training footprint
+    # (domain guard) are the ensemble's
     return graph_meta(
-        contract, arch, summary, **{ENSEMBLE_KEY: {"combine": COMBINE, "members": [m.record() for m in members]}}
+        contract,
+        arch,
+        members[0].meta,
+        **{ENSEMBLE_KEY: {"combine": COMBINE, "members": [m.record() for m in members]}},
     )
 
 

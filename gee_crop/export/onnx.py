@@ -27,7 +27,9 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -122,11 +124,17 @@ def _torch_export(module: nn.Module, example: torch.Tensor, path: Path, opset: i
     raise GeeCropError(f"the ONNX exporter wrote opset {_opset_of(path)} instead of {opset}; choose another --opset")
 
 
-def graph_meta(contract: FeatureSpec, arch: str, domain_summary: dict | None, **extra: object) -> dict:
+#: what an exported graph carries over from the trained model's metadata (absent in older models): the training
+#: inputs' summary (features/shift.py, the shift score) and the training footprint (models/domain.py, the guard).
+CARRIED_KEYS = ("domain_summary", FOOTPRINT_KEY)
+
+
+def graph_meta(contract: FeatureSpec, arch: str, trained: Mapping[str, Any], **extra: object) -> dict:
     """The metadata_props of an exported graph: the format, the input contract, the architecture,
-    ``extra`` and the training inputs' summary, so that map scores transfer risk (features/shift.py)."""
-    summary = {"domain_summary": domain_summary} if domain_summary is not None else {}
-    return {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": arch, **extra, **summary}
+    ``extra`` and the CARRIED_KEYS of the trained model's metadata ``trained``, so that evaluate and map
+    score transfer risk."""
+    carried = {key: trained[key] for key in CARRIED_KEYS if trained.get(key) is not None}
+    return {FORMAT_KEY: FORMAT_VERSION, **contract.to_meta(), "arch": arch, **extra, **carried}
 
 
 def write_graph(
@@ -176,8 +184,7 @@ def export_onnx(
     model, meta = load_model(source)
     contract = FeatureSpec.from_meta(meta)
     card = model_card(meta, count_parameters(model), contract.input_shape, INPUT_NAME, OUTPUT_NAME)
-    footprint = {FOOTPRINT_KEY: meta[FOOTPRINT_KEY]} if FOOTPRINT_KEY in meta else {}  # the domain guard's
-    graph = graph_meta(contract, meta["arch"], meta.get("domain_summary"), model_card=card, **footprint)
+    graph = graph_meta(contract, meta["arch"], meta, model_card=card)
     write_graph(_WithSoftmax(model).eval(), contract.input_shape, out_path, opset, graph, model_card_markdown(card))
     return out_path
 

@@ -106,6 +106,11 @@ def test_export_and_its_parity_line(trained, tmp_path):
     diff = float(result.output.split("max |dprob| = ")[1].split()[0])
     assert diff < 1e-4
     assert (tmp_path / "model_card.md").exists()
+    from gee_crop.models.io import read_model_meta
+
+    # the domain guard's footprint travels with the export (models/domain.py): trained on Flanders pixels
+    assert read_model_meta(target)["training_footprint"] == read_model_meta(out / "model.pt")["training_footprint"]
+    assert read_model_meta(target)["training_footprint"]["zone_counts"].keys() == {"Cfb"}
     again = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target)])
     _user_error(again, str(target), "--overwrite")
     assert CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target),

@@ -49,6 +49,8 @@ def test_metadata_carries_contract_and_members(ensemble, recipe_models):
     card = meta["model_card"]
     assert card["training"]["seed"] == list(ENSEMBLE_SEEDS) and "ensemble of 3" in card["model"]
     assert card["training"]["balanced_sampling"] is True
+    # the first member's training footprint (models/domain.py) is the ensemble's, as its input summary
+    assert meta["training_footprint"] == read_model_meta(recipe_models[0])["training_footprint"]
     text = (path.parent / "model_card.md").read_text()
     assert text.count("sha256") == 3 and "Ensemble members" in text
 
