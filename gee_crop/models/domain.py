@@ -182,6 +182,10 @@ def guard(
             f"area (lon/lat {[round(v, 2) for v in footprint.bbox]}); "
             f"{_what_to_do(model_name)}"
         )
+    elif not len(lon):
+        message = (
+            f"domain guard: {what} carry no lon/lat, so whether {model_name} trained in their climate is not judged"
+        )
     elif unseen_share is None:
         message = f"domain guard: {what} lie in no land climate zone (ocean cells), so {model_name}'s fit is not judged"
     else:

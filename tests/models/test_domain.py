@@ -147,7 +147,9 @@ def test_a_model_without_footprint_cannot_be_judged_and_damaged_entries_read_as_
 def test_points_at_sea_are_not_judged_and_region_points_lie_inside():
     footprint = TrainingFootprint({"Cfb": 3}, (4.0, 50.0, 4.1, 50.1), 3)
     at_sea = guard(footprint, np.array([4.0]), np.array([51.0 + 2]), "m")  # the North Sea
-    assert at_sea.unseen_share is None and at_sea.target_zones == {}
+    assert at_sea.unseen_share is None and at_sea.target_zones == {} and not at_sea.fires
+    unlocated = guard(footprint, np.array([np.nan]), np.array([np.nan]), "m")
+    assert not unlocated.fires and unlocated.n_points == 0 and "carry no lon/lat" in unlocated.line
     lon, lat = region_points(region_from_bbox(4.05, 50.74, 4.08, 50.76))
     assert 300 < len(lon) <= 400 and lon.min() > 4.05 and lat.max() < 50.76
     tiny = region_from_bbox(4.05, 50.74, 4.0500001, 50.7400001)
