@@ -35,6 +35,7 @@ from gee_crop.assessment.parcels import CLASS_COLUMN, FLAG_COLUMNS
 from gee_crop.classes import NO_CLASS
 from gee_crop.data.regions import WGS84, WGS84_NAMES, reproject_geometry
 from gee_crop.data.vectors import POLYGON_TYPES, declared_crs, read_vector_file
+from gee_crop.earthengine.parcels import ERODE_PIXELS
 from gee_crop.errors import InputError
 from gee_crop.mapping.engine import MapResult
 from gee_crop.mapping.tiling import OutputGrid
@@ -43,10 +44,6 @@ from gee_crop.mapping.writers import write_atomic
 PARCELS_CSV, PARCELS_GPKG = "parcels.csv", "parcels.gpkg"
 #: a parcel with fewer counted pixels is flagged ``small``
 DEFAULT_MIN_PIXELS = 4
-#: the erosion, in pixels: half a pixel and a thousandth, so that a pixel centre exactly half a pixel from
-#: the edge (parcels drawn along pixel edges) is out, not left to the rounding of GEOS's buffer (a
-#: millionth was not enough on the demo patch) and the rasterizer
-ERODE_PIXELS = 0.5 + 1e-3
 #: the columns gee-crop adds after the file's own fields
 RESULT_COLUMNS = (
     "feature",
