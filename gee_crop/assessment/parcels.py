@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,7 +195,7 @@ def _reference_classes(values: list, field: str, names: tuple[str, ...], legend:
             out.append(None if name == EXCLUDE else name)
         else:
             out.append(normalize_class_name(text))
-    if unknown:
+    if unknown and legend is not None:
         shown = ", ".join(map(repr, sorted(set(unknown))[:5]))
         raise InputError(f"{source}: {field} value(s) {shown} are not in {legend.source}; add them to the legend")
     foreign = sorted({n for n in out if n is not None} - set(names))
@@ -218,7 +219,7 @@ def _read_rows(path: Path) -> tuple[list[dict], np.ndarray | None]:
 
 
 def read_parcel_sample(
-    path: str | Path,
+    path: str | os.PathLike,
     reference_field: str,
     names: tuple[str, ...] | None = None,
     legend: Legend | None = None,
