@@ -1,8 +1,8 @@
 """``gee-crop map --parcels``: the per-parcel table of a map of the real demo patch.
 
 The parcels are derived from the patch's real label raster: each connected region of one class
-(``label_raster_parcels``: rasterio.features.shapes over ``demo_patch().classes``, 4-connected) is one polygon with a ``parcel_id``
-and its ``label`` (class name). They are drawn along pixel edges, so the half-pixel erosion leaves exactly
+(``label_raster_parcels``: rasterio.features.shapes over ``demo_patch().classes``, 4-connected) is one
+polygon with a ``parcel_id`` and its ``label`` (class name). They are drawn along pixel edges, so the half-pixel erosion leaves exactly
 the region's pixels whose four neighbours are in the region: an independent count with scipy.
 """
 from __future__ import annotations
