@@ -113,3 +113,28 @@ def write_assessment(estimates: StratifiedEstimates, summary: dict, out_dir: str
         "figure": figures[0],
         "html": write_text_atomic(out_dir / "assessment.html", page),
     }
+
+
+PARCEL_CSV_COLUMNS = ("class", "parcels_mapped", "parcels_reference", "users_accuracy", "producers_accuracy")
+PARCEL_AREA_COLUMNS = ("mapped_ha", "area_ha", "area_ha_ci95")
+
+
+def write_parcel_assessment(summary: dict, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write parcel_assessment.json (``summary`` of :func:`gee_crop.assessment.parcels.parcel_summary`) and
+    parcel_assessment.csv (one row per class: parcel counts, accuracies, estimated areas when there are)."""
+    out_dir = Path(out_dir)
+    areas = (summary["area_estimates"] or {}).get("classes", {})
+    columns = PARCEL_CSV_COLUMNS + (PARCEL_AREA_COLUMNS if areas else ())
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            for name, row in summary["classes"].items():
+                area = {k: areas[name][k] for k in PARCEL_AREA_COLUMNS} if areas else {}
+                writer.writerow({"class": name, **{k: row[k] for k in PARCEL_CSV_COLUMNS[1:]}, **area})
+
+    return {
+        "json": write_json_atomic(out_dir / "parcel_assessment.json", summary),
+        "csv": atomic_write(out_dir / "parcel_assessment.csv", write),
+    }

@@ -59,7 +59,30 @@ def _earthengine_options(command: Callable) -> Callable:
     "(the map's legend and no-class value; points on unlabelled cells are left out) instead of the "
     "reference column.",
 )
-@options.out_dir("assessment.json, assessment.csv, areas.png/.svg and assessment.html", required=False)
+@options.in_file(
+    "--parcels",
+    "parcel_table",
+    default=None,
+    help="Parcel-level assessment: the parcels.gpkg (areas too) or parcels.csv of `gee-crop map --parcels`, "
+    "with a field holding each parcel's true class (--reference-field); parcels without one are not in the sample.",
+)
+@click.option("--reference-field", metavar="NAME", help="Field of --parcels holding the true class (name or code).")
+@options.in_file(
+    "--legend",
+    metavar="CSV",
+    default=None,
+    help="With --parcels: your legend, columns code,class, when --reference-field holds codes, not class names.",
+)
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="With --parcels: count flagged parcels (small, mostly outside the map, no interior after the erosion) too; by "
+    "default they are reported apart and left out.",
+)
+@options.out_dir(
+    "assessment.json, assessment.csv, areas.png/.svg and assessment.html (parcel_assessment.json/.csv with --parcels)",
+    required=False,
+)
 @options.overwrite
 @_earthengine_options
 @click.pass_context
@@ -68,6 +91,10 @@ def command(
     map_ref,
     reference,
     reference_raster,
+    parcel_table,
+    reference_field,
+    legend,
+    include_flagged,
     out_dir,
     overwrite,
     on_earthengine,
@@ -77,12 +104,66 @@ def command(
     Good practice for crop statistics (Olofsson et al. 2014): draw a stratified random sample of the
     map (`gee-crop assess design`), label its points by photo-interpretation or field visits, then
     run `gee-crop assess --map MAP --reference points.csv --out DIR`. Pixel counts of a map are biased
-    by its errors; these estimates are not.
+    by its errors; these estimates are not. With `--parcels parcels.gpkg --reference-field FIELD` the
+    parcels of `gee-crop map --parcels` are assessed too (or alone): accuracy over parcels, beside the
+    pixel-level one.
     """
     if ctx.invoked_subcommand is not None:
         return
-    if not (map_ref and reference and out_dir):
-        raise click.UsageError("give --map, --reference and --out (or run `gee-crop assess design` first)")
+    if parcel_table and not reference_field:
+        raise click.UsageError("--parcels needs --reference-field, the field holding each parcel's true class")
+    if not out_dir or not (parcel_table or (map_ref and reference)):
+        raise click.UsageError(
+            "give --map, --reference and --out (or run `gee-crop assess design` first), or --parcels, "
+            "--reference-field and --out"
+        )
+    if map_ref and reference:
+        _pixel_assessment(map_ref, reference, reference_raster, out_dir, overwrite, on_earthengine)
+    if parcel_table:
+        from gee_crop.pipeline.assess import assess_parcels
+
+        summary = assess_parcels(
+            parcel_table,
+            out_dir,
+            reference_field=reference_field,
+            map_ref=map_ref,
+            legend=legend,
+            include_flagged=include_flagged,
+            overwrite=overwrite,
+        )
+        _echo_parcels(summary)
+        click.echo(f"wrote {out_dir}/parcel_assessment.json, parcel_assessment.csv")
+
+
+def _echo_parcels(summary: dict) -> None:
+    """The parcel-level accuracy (and areas, when estimated) in a few lines."""
+    from gee_crop.viz.text import for_terminal
+
+    oa, flagged = summary["overall_accuracy"], summary["flagged"]
+    shown = "–" if oa is None else f"{100 * oa:.1f} %"
+    click.echo(
+        f"parcel-level overall accuracy {shown} ({summary['correct']} of {summary['n_parcels']} labelled parcels); "
+        f"flagged parcels {flagged['handling']}: {flagged['labelled']} labelled, {flagged['correct']} correct"
+    )
+    areas = (summary["area_estimates"] or {}).get("classes", {})
+    for name, row in summary["classes"].items():
+        if row["parcels_mapped"] or row["parcels_reference"]:
+            ua, pa = (
+                ("–" if v is None else f"{100 * v:.1f} %") for v in (row["users_accuracy"], row["producers_accuracy"])
+            )
+            area = areas.get(name, {})
+            text = (
+                ""
+                if area.get("area_ha") is None
+                else f", area {area['area_ha']:,.2f} ± {area['area_ha_ci95'] or 0:,.2f} ha"
+            )
+            click.echo(f"  {for_terminal(name)}: user's {ua}, producer's {pa}{text}")
+    for warning in summary["warnings"]:
+        click.echo(f"warning: {for_terminal(warning)}", err=True)
+
+
+def _pixel_assessment(map_ref, reference, reference_raster, out_dir, overwrite, on_earthengine) -> None:
+    """The pixel-level assessment from reference points, printed."""
     from gee_crop.pipeline.assess import assess
 
     _estimates, summary = assess(

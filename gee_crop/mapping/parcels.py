@@ -31,9 +31,11 @@ import rasterio.features
 import rasterio.windows
 import shapely
 
+from gee_crop.assessment.parcels import CLASS_COLUMN, FLAG_COLUMNS
 from gee_crop.classes import NO_CLASS
 from gee_crop.data.regions import WGS84, WGS84_NAMES, reproject_geometry
 from gee_crop.data.vectors import POLYGON_TYPES, declared_crs, read_vector_file
+from gee_crop.earthengine.parcels import ERODE_PIXELS
 from gee_crop.errors import InputError
 from gee_crop.mapping.engine import MapResult
 from gee_crop.mapping.tiling import OutputGrid
@@ -42,21 +44,15 @@ from gee_crop.mapping.writers import write_atomic
 PARCELS_CSV, PARCELS_GPKG = "parcels.csv", "parcels.gpkg"
 #: a parcel with fewer counted pixels is flagged ``small``
 DEFAULT_MIN_PIXELS = 4
-#: the erosion, in pixels: half a pixel and a thousandth, so that a pixel centre exactly half a pixel from
-#: the edge (parcels drawn along pixel edges) is out, not left to the rounding of GEOS's buffer (a
-#: millionth was not enough on the demo patch) and the rasterizer
-ERODE_PIXELS = 0.5 + 1e-3
 #: the columns gee-crop adds after the file's own fields
 RESULT_COLUMNS = (
     "feature",
-    "class",
+    CLASS_COLUMN,
     "class_by_probability",
     "share",
     "mean_confidence",
     "n_pixels",
-    "small",
-    "mostly_outside",
-    "no_interior",
+    *FLAG_COLUMNS,
     "overlaps",
 )
 
@@ -106,6 +102,24 @@ def read_parcels(path: str | Path) -> Parcels:
     polys = np.array([g if g.is_valid else shapely.make_valid(g) for g in geoms], dtype=object)
     declared = WGS84 if crs is None or crs.strip() in WGS84_NAMES or crs.strip().endswith("CRS84") else crs
     return Parcels(polys, props, fields, declared, source)
+
+
+#: the fields of the parcels made from a label raster (:func:`label_raster_parcels`)
+LABEL_PARCEL_FIELDS = ("parcel_id", "label")
+
+
+def label_raster_parcels(
+    classes: np.ndarray, transform: tuple[float, ...], crs: str, names: tuple[str, ...], source: str = "label raster"
+) -> Parcels:
+    """The parcels of a label raster ``classes`` (H, W) of class indices into ``names`` (NO_CLASS: none): each
+    4-connected region of one class is a polygon along pixel edges, with a ``parcel_id`` (1..n, in
+    rasterio's order) and its ``label`` (class name). How the demo gets parcels with a true class."""
+    shapes = rasterio.features.shapes(classes, mask=classes != NO_CLASS, transform=rasterio.Affine(*transform[:6]))
+    geoms, props = [], []
+    for geom, value in shapes:
+        geoms.append(shapely.geometry.shape(geom))
+        props.append({"parcel_id": len(geoms), "label": names[int(value)]})
+    return Parcels(np.array(geoms, dtype=object), props, list(LABEL_PARCEL_FIELDS), crs, source)
 
 
 def checked_parcels(path: str | Path | None, region: shapely.Geometry | None) -> Parcels | None:

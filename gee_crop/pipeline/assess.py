@@ -24,6 +24,7 @@ from gee_crop.assessment.design import (
     points_per_stratum,
 )
 from gee_crop.assessment.estimators import StratifiedEstimates, stratified_estimates
+from gee_crop.assessment.parcels import parcel_accuracy, parcel_area_estimates, parcel_summary, read_parcel_sample
 from gee_crop.assessment.points import (
     check_drawn_on,
     check_no_labels,
@@ -35,8 +36,8 @@ from gee_crop.assessment.points import (
     read_points,
     write_points,
 )
-from gee_crop.assessment.report import write_assessment
-from gee_crop.classes import CLASSES
+from gee_crop.assessment.report import write_assessment, write_parcel_assessment
+from gee_crop.classes import CLASSES, Legend
 from gee_crop.data.regions import read_region
 from gee_crop.earthengine import assessment as ee_assessment
 from gee_crop.earthengine.client import is_asset_id
@@ -187,3 +188,32 @@ def _assess(
     }
     write_assessment(estimates, summary, out_dir)
     return estimates, summary
+
+
+#: the files of a parcel-level assessment (beside those of the pixel-level one, in the same folder)
+PARCEL_ASSESSMENT_FILES = ("parcel_assessment.json", "parcel_assessment.csv")
+
+
+def assess_parcels(
+    table: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    reference_field: str,
+    map_ref: str | None = None,
+    legend: str | os.PathLike | None = None,
+    include_flagged: bool = False,
+    overwrite: bool = False,
+) -> dict:
+    """Parcel-level accuracy (and Olofsson areas, when the table has polygons) of the parcel table of
+    ``gee-crop map --parcels`` against its ``reference_field``, written into ``out_dir``; the class list is
+    the local ``map_ref``'s (else the table's). Returns the summary."""
+    with claim_output(out_dir, folder=True, overwrite=overwrite, outputs=PARCEL_ASSESSMENT_FILES):
+        names = read_class_map(map_ref).names if map_ref and not is_asset_id(map_ref) else None
+        user_legend = None if legend is None else Legend.read_user(legend, names)
+        sample = read_parcel_sample(table, reference_field, names, user_legend)
+        estimates, warnings = parcel_area_estimates(sample, include_flagged)
+        summary = parcel_summary(
+            parcel_accuracy(sample, include_flagged), estimates, warnings, str(table), reference_field
+        )
+        write_parcel_assessment(summary, out_dir)
+        return summary

@@ -31,10 +31,11 @@ from gee_crop.data.table import write_table
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.export.onnx import export_and_check
 from gee_crop.mapping.engine import run_map
+from gee_crop.mapping.parcels import PARCELS_GPKG, label_raster_parcels, with_parcel_table
 from gee_crop.mapping.sources import FeatureSource, LocalStackSource
 from gee_crop.models.zoo import zoo_model
 from gee_crop.outputs import claim_output, clear_folder
-from gee_crop.pipeline.assess import assess, design
+from gee_crop.pipeline.assess import assess, assess_parcels, design
 from gee_crop.pipeline.evaluate import write_evaluation_files
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
@@ -187,9 +188,11 @@ def _cross_domain_score(test_set, echo: Callable[[str], None]) -> dict:
 def _map_patch(
     patch, onnx_path: Path, map_dir: Path, test_set, result: DemoResult, progress: bool, echo: Callable[[str], None]
 ) -> None:
-    """Map the patch, then score the class band on the held-out pixels and on all labelled pixels."""
+    """Map the patch, then score the class band on the held-out pixels and on all labelled pixels, and write
+    the map's parcel table (the label raster's parcels, :func:`label_raster_parcels`)."""
     # cast: FeatureSource declares ``description`` a settable attribute, LocalStackSource has a read-only property
     mapped = run_map(cast("FeatureSource", LocalStackSource(patch)), onnx_path, map_dir, progress=progress)
+    mapped = with_parcel_table(mapped, label_raster_parcels(patch.classes, patch.transform, patch.crs, CLASSES))
     with rasterio.open(mapped.cog) as src:
         classes = src.read(1)
     truth = patch.classes  # class indices; unmapped map pixels count as wrong below
@@ -201,7 +204,12 @@ def _map_patch(
         "map_oa_all_labelled": float((classes[labelled] == truth[labelled]).mean()),
         "map_pixels_per_second": float(mapped.pixels_per_second),
     }
-    result.map_outputs = {"cog": str(mapped.cog), "preview": str(mapped.preview), "areas_csv": str(mapped.areas_csv)}
+    result.map_outputs = {
+        "cog": str(mapped.cog),
+        "preview": str(mapped.preview),
+        "areas_csv": str(mapped.areas_csv),
+        "parcels": str(map_dir / PARCELS_GPKG),
+    }
     result.map_scores = scores
     areas = ", ".join(f"{c} {ha:.2f} ha" for c, ha in mapped.hectares.items() if ha)
     echo(f"   {mapped.cog} ({mapped.pixels_per_second:,.0f} px/s), {mapped.preview}, {mapped.areas_csv}")
@@ -255,3 +263,11 @@ def _assess_map(patch, cog: Path, assess_dir: Path, result: DemoResult, seed: in
         )
     )
     echo(f"   {assess_dir / 'assessment.html'}")
+    parcels = assess_parcels(Path(result.map_outputs["parcels"]), assess_dir, reference_field="label", map_ref=str(cog))
+    result.map_scores["map_oa_parcels"] = parcels["overall_accuracy"]
+    result.assessment["parcels"] = {k: parcels[k] for k in ("overall_accuracy", "n_parcels", "correct", "flagged")}
+    echo(
+        f"   parcel level: {parcels['correct']} of {parcels['n_parcels']} label parcels right, OA "
+        f"{100 * parcels['overall_accuracy']:.2f} % (pixel OA {100 * result.map_scores['map_oa_all_labelled']:.2f} %); "
+        f"{parcels['flagged']['parcels']} flagged parcels left out, {assess_dir / 'parcel_assessment.json'}"
+    )

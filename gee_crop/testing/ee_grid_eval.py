@@ -12,21 +12,24 @@ one, on the projection of the image's first band
 (https://developers.google.com/earth-engine/apidocs/ee-image-stratifiedsample). EPSG:4326 pixels of a
 nominal scale ``s`` metres are ``s / 111319.49`` degrees on both axes (the equator's metres per degree).
 
-It covers the functions of :func:`gee_crop.earthengine.sampling.sample_points` over labels loaded
-with ``ee.Image(asset)``: loads are served from ``images`` (asset id -> :class:`Raster`), the clear
-count (``reduce.count`` of a collection) is ``clear_count`` everywhere. Values are float64 arrays,
-masks bool arrays; an image is a list of (name, values, mask).
+It covers the functions of :func:`gee_crop.earthengine.sampling.sample_points` and of
+:func:`gee_crop.earthengine.parcels.parcel_reduction` (``reduceRegions`` over a feature collection, see
+:func:`reduced_features`) over images loaded with ``ee.Image(asset)``: loads are served from ``images``
+(asset id -> :class:`Raster`), the clear count (``reduce.count`` of a collection) is ``clear_count``
+everywhere. Values are float64 arrays, masks bool arrays; an image is a list of (name, values, mask).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ee
 import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 from scipy import ndimage
 from shapely import contains_xy
@@ -163,8 +166,13 @@ class GridEvaluator:
         if fn == "Image.rename":
             return [(n, v, m) for n, (_, v, m) in zip(args["names"], self.image(args["input"], grid))]
         if fn == "Image.select":
-            bands = {b[0]: b for b in self.image(args["input"], grid)}
-            return [bands[n] for n in args["bandSelectors"]]
+            # "bandSelectors: A list of names, regexes or numeric indices specifying the bands to select"
+            # (https://developers.google.com/earth-engine/apidocs/ee-image-select); a regex must match whole
+            bands = self.image(args["input"], grid)
+            chosen = [b for sel in args["bandSelectors"] for b in bands if re.fullmatch(str(sel), b[0])]
+            if not chosen:
+                raise ValueError(f"Image.select: no band matches {args['bandSelectors']}")
+            return chosen
         if fn == "Image.addBands":
             return self.image(args["dstImg"], grid) + self.image(args["srcImg"], grid)
         if fn == "Image.updateMask":
@@ -275,6 +283,163 @@ class GridEvaluator:
             )
             for k in sorted(chosen)
         ]
+
+
+@dataclass(frozen=True)
+class EvalFeature:
+    """A feature of an evaluated collection: its ``geometry`` (shapely, in ``crs``) and ``properties``."""
+
+    geometry: Any
+    crs: str
+    properties: dict
+
+
+#: Reducers the evaluator implements, by the number of inputs each takes
+_REDUCERS = ("Reducer.frequencyHistogram", "Reducer.mean", "Reducer.count")
+PIXELS_IN_REGION = "https://developers.google.com/earth-engine/guides/reducers_reduce_region#pixels-in-the-region"
+
+
+class CollectionEvaluator(GridEvaluator):
+    """Feature collections built on the client (``ee.FeatureCollection([ee.Feature(polygon in a projected
+    crs, properties)])``) and what ``map`` / ``filter`` / ``merge`` / ``Feature.buffer`` / ``Image.reduceRegions``
+    make of them. ``reduceRegions`` follows the rule of unweighted reducers: "pixels are included if their
+    centroid is in the region and the image's mask is non-zero" (:data:`PIXELS_IN_REGION`); a weighted reducer
+    (also pixels 0.5 % covered, with fractional weights) is refused, as is a reducer whose number of inputs is
+    not the image's band count ("The reducer must have the same number of inputs as the input image has
+    bands", https://developers.google.com/earth-engine/apidocs/ee-image-reduceregions)."""
+
+    def collection(self, node: Any, bound: EvalFeature | None = None) -> list[EvalFeature]:
+        fn, args = node["function"], node["arguments"]
+        if fn == "Collection":
+            return [self.value(f, bound) for f in args["features"]]
+        if fn == "Collection.map":
+            return [self.value(args["baseAlgorithm"]["body"], f) for f in self.collection(args["collection"], bound)]
+        if fn == "Collection.filter":
+            return [f for f in self.collection(args["collection"], bound) if _passes(args["filter"], f)]
+        if fn == "Collection.merge":
+            return self.collection(args["collection1"], bound) + self.collection(args["collection2"], bound)
+        if fn == "Image.reduceRegions":
+            return self._reduce_regions(args, self.collection(args["collection"], bound))
+        raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
+
+    def value(self, node: Any, bound: EvalFeature | None = None) -> Any:
+        """A feature, geometry (``(shapely, crs)``) or constant; ``bound``: the feature a mapped function gets."""
+        if isinstance(node, dict) and "argument" in node:
+            return bound
+        if not (isinstance(node, dict) and "function" in node):
+            return node
+        fn, args = node["function"], node["arguments"]
+        if fn == "Feature":
+            geom, crs = self.value(args["geometry"], bound)
+            return EvalFeature(geom, crs, dict(args.get("metadata") or {}))
+        if fn in ("GeometryConstructors.Polygon", "GeometryConstructors.MultiPolygon"):
+            crs = _crs_of(args.get("crs") or "EPSG:4326")
+            if CRS(crs).is_geographic and args.get("geodesic", True):
+                raise NotImplementedError("geodesic polygons are not evaluated; give planar ones")
+            shape = sg.shape({"type": fn.split(".")[1], "coordinates": args["coordinates"]})
+            return shape, crs
+        feature = self.value(args.get("object", args.get("feature")), bound)
+        if fn == "Element.set":
+            return EvalFeature(
+                feature.geometry, feature.crs, {**feature.properties, args["key"]: self.value(args["value"], bound)}
+            )
+        if fn == "Feature.geometry":
+            return feature.geometry, feature.crs
+        if fn in ("Element.get", "Feature.get"):
+            return feature.properties[args["property"]]
+        if fn == "Feature.setGeometry":
+            geom, crs = self.value(args["geometry"], bound)
+            return EvalFeature(geom, crs, feature.properties)
+        if fn == "Feature.buffer":
+            # "If no projection is specified, the unit is meters. Otherwise the unit is in the coordinate system of
+            # the projection" (https://developers.google.com/earth-engine/apidocs/ee-feature-buffer)
+            if not args.get("proj"):
+                raise NotImplementedError("Feature.buffer without proj (geodesic metres) is not evaluated")
+            crs = _crs_of(args["proj"])
+            geom = _reproject_shape(feature.geometry, feature.crs, crs)
+            return EvalFeature(shapely.buffer(geom, float(args["distance"])), crs, feature.properties)
+        raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
+
+    def _inputs(self, node: dict, grid: Grid, unweighted: bool = False) -> list[tuple[str, str]]:
+        """(kind, output name) per input of a reducer."""
+        fn, args = node["function"], node["arguments"]
+        if fn == "Reducer.unweighted":
+            return self._inputs(args["reducer"], grid, True)
+        if fn == "Reducer.setOutputs":
+            inner = self._inputs(args["reducer"], grid, unweighted)
+            assert len(inner) == len(args["outputs"]), args
+            return [(kind, name) for (kind, _), name in zip(inner, args["outputs"])]
+        if fn == "Reducer.combine":
+            assert args.get("sharedInputs") is False, "shared inputs are not evaluated"
+            prefix = args.get("outputPrefix") or ""
+            first = self._inputs(args["reducer1"], grid, unweighted)
+            return first + [(k, prefix + n) for k, n in self._inputs(args["reducer2"], grid, unweighted)]
+        if fn == "Reducer.forEachBand":
+            ((kind, _),) = self._inputs(args["reducer"], grid, unweighted)
+            return [(kind, name) for name, _, _ in self.image(args["image"], grid)]
+        if fn in _REDUCERS:
+            if fn != "Reducer.count" and not unweighted:
+                raise NotImplementedError(
+                    f"{fn} is weighted: it also takes pixels 0.5 % covered, with fractional weights "
+                    f"({PIXELS_IN_REGION}); call .unweighted() for the centroid rule"
+                )
+            kind = {"frequencyHistogram": "histogram"}.get(fn.split(".")[1], fn.split(".")[1])
+            return [(kind, kind)]  # the output name is the kind ("histogram", "mean", "count")
+        raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
+
+    def _reduce_regions(self, args: dict, features: list[EvalFeature]) -> list[EvalFeature]:
+        crs = _crs_of(args["crs"])
+        shapes = [_reproject_shape(f.geometry, f.crs, crs) for f in features]
+        bounds = np.array([s.bounds for s in shapes if not s.is_empty] or [(0.0, 0.0, 1.0, 1.0)])
+        xs, ys = bounds[:, [0, 2]].ravel(), bounds[:, [1, 3]].ravel()
+        grid = Grid.covering(crs, float(args["scale"]), xs, ys)
+        bands = self.image(args["image"], grid)
+        inputs = self._inputs(args["reducer"], grid)
+        if len(inputs) != len(bands):
+            raise ValueError(f"reduceRegions: the reducer has {len(inputs)} inputs, the image {len(bands)} bands")
+        cx, cy = grid.centres()
+        out = []
+        for feature, shape in zip(features, shapes):
+            inside = contains_xy(shape, cx, cy)
+            results: dict[str, Any] = {}
+            for (kind, name), (_, values, mask) in zip(inputs, bands):
+                v = values[inside & mask]
+                if kind == "histogram":
+                    keys, counts = np.unique(v, return_counts=True)
+                    results[name] = {_key(k): int(c) for k, c in zip(keys, counts)}
+                elif kind == "mean":
+                    results[name] = float(v.mean()) if v.size else None
+                else:
+                    results[name] = int(v.size)
+            out.append(EvalFeature(feature.geometry, feature.crs, {**feature.properties, **results}))
+        return out
+
+
+def reduced_features(collection: ee.ComputedObject, images: dict[str, Raster]) -> list[EvalFeature]:
+    """The features of a collection built with ``reduceRegions`` (see :class:`CollectionEvaluator`), computed."""
+    return CollectionEvaluator(images).collection(resolved(collection))
+
+
+def _key(value: float) -> str:
+    """A histogram key as Earth Engine writes it: the value's text (integers without a decimal part)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _passes(node: dict, feature: EvalFeature) -> bool:
+    fn, args = node["function"], node["arguments"]
+    value = feature.properties.get(args["leftField"])
+    if fn == "Filter.equals":
+        return bool(value == args["rightValue"])
+    if fn == "Filter.greaterThan":
+        return value is not None and bool(value > args["rightValue"])
+    raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
+
+
+def _reproject_shape(geom: Any, src: str, dst: str) -> Any:
+    if src == dst:
+        return geom
+    transformer = Transformer.from_crs(src, dst, always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
 
 def sampled_points(rows: ee.ComputedObject, images: dict[str, Raster], clear_count: float = 1.0) -> list[SampledPoint]:

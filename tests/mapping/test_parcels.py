@@ -1,8 +1,8 @@
 """``gee-crop map --parcels``: the per-parcel table of a map of the real demo patch.
 
 The parcels are derived from the patch's real label raster: each connected region of one class
-(rasterio.features.shapes over ``demo_patch().classes``, 4-connected) is one polygon with a ``parcel_id``
-and its ``label`` (class name). They are drawn along pixel edges, so the half-pixel erosion leaves exactly
+(``label_raster_parcels``: rasterio.features.shapes over ``demo_patch().classes``, 4-connected) is one
+polygon with a ``parcel_id`` and its ``label`` (class name). They are drawn along pixel edges, so the half-pixel erosion leaves exactly
 the region's pixels whose four neighbours are in the region: an independent count with scipy.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from gee_crop import cli
 from gee_crop.classes import CLASSES, NO_CLASS
 from gee_crop.data.demo import demo_patch
 from gee_crop.data.regions import reproject_geometry
-from gee_crop.mapping.parcels import map_parcels, read_parcels
+from gee_crop.mapping.parcels import label_raster_parcels, map_parcels, read_parcels
 
 
 def _write(path, geoms, ids, labels, crs):
@@ -41,13 +41,11 @@ def label_parcels(tmp_path_factory):
     patch = demo_patch()
     classes = patch.classes
     transform = rasterio.Affine(*patch.transform)
-    geoms, labels, masks = [], [], []
-    for geom, value in rasterio.features.shapes(classes, mask=classes != NO_CLASS, transform=transform):
-        poly = shapely.geometry.shape(geom)
-        geoms.append(poly)
-        labels.append(CLASSES[int(value)])
+    parcels = label_raster_parcels(classes, patch.transform, patch.crs, CLASSES)
+    geoms, labels, masks = list(parcels.geometries), [p["label"] for p in parcels.properties], []
+    for poly, label in zip(geoms, labels):
         mask = rasterio.features.rasterize([(poly, 1)], out_shape=classes.shape, transform=transform).astype(bool)
-        masks.append(mask & (classes == value))
+        masks.append(mask & (classes == CLASSES.index(label)))
     path = _write(tmp_path_factory.mktemp("parcels") / "parcels.gpkg", geoms, range(1, len(geoms) + 1), labels,
                   patch.crs)
     return path, geoms, labels, masks, patch.crs

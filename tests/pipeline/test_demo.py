@@ -13,6 +13,7 @@ from gee_crop.cli import main
 from gee_crop.data.patch import read_patch
 from gee_crop.data.table import read_table
 from gee_crop.testing.paths import demo_patch_dir
+from tests.assessment.hand_count import parcel_hand_count
 
 
 def confusion_matrix(path) -> np.ndarray:
@@ -69,6 +70,15 @@ def test_demo_samples_trains_evaluates_exports_and_maps(tmp_path):
     assert abs(assessment["overall_accuracy"] - census) <= assessment["overall_accuracy_ci95"]
     assert set(assessment["area_ha"]) == {"corn", "wheat", "other"}
     assert (out / "assessment" / "assessment.html").is_file() and "stratified estimate" in result.output
+    # the parcel-level OA printed beside the pixel OA is the hand count over the label raster's parcels
+    correct, counted, flagged = parcel_hand_count(truth, mapped)
+    assert summary["map_scores"]["map_oa_parcels"] == correct / counted
+    assert summary["assessment"]["parcels"]["flagged"]["parcels"] == flagged
+    assert (
+        f"map per parcel ({correct} of {counted} label parcels, flagged ones left out): OA "
+        f"{100 * correct / counted:.2f} %, beside the pixel OA {100 * summary['map_scores']['map_oa_all_labelled']:.2f} %"
+    ) in result.output
+    assert (out / "map" / "parcels.gpkg").is_file() and (out / "assessment" / "parcel_assessment.csv").is_file()
 
     card = CliRunner().invoke(main, ["info", summary["onnx"]])
     assert "held-out blocks" in card.output.split("## Transfer scores")[1]
