@@ -162,6 +162,11 @@ def switch(name: str, default: bool | None, help: str) -> Decorator:
     return click.option(f"--{name}/--no-{name}", default=default, help=help)
 
 
+def country(help: str) -> Decorator:
+    """``--country ISO3``: a registered country (``gee_crop.countries``); ``help`` says what of it the command uses."""
+    return click.option("--country", metavar="ISO3", help=help)
+
+
 def region(help: str, *, dest: str = "region", **kwargs: Any) -> Decorator:
     """``--region``: a GeoJSON polygon file; ``help`` says what of it the command uses."""
     return click.option("--region", dest, type=click.Path(dir_okay=False), help=help, **kwargs)

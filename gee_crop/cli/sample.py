@@ -75,7 +75,7 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 
 
 @click.command("sample")
-@click.option("--country", metavar="ISO3", help="Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
+@options.country("Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
 @options.region("GeoJSON polygon (WGS84) to sample.")
 @options.source("Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine.")
 @click.option(

@@ -248,12 +248,12 @@ def import_pilot(ledger: RunLedger, job: SamplingJob, out: str | Path, tiles: di
     return imported
 
 
-def check_export_target(client, job: SamplingJob, destination: str, bucket: str | None, n_tiles: int) -> None:
+def check_export_target(client, project: str | None, destination: str, bucket: str | None, n_tiles: int) -> None:
     """InputError when the export target cannot work: a missing bucket or project, Drive with
     credentials that have none (see ``StoredCredentials.drive_refusal``), more tiles than assets."""
     if destination == ExportDestination.GCS and not bucket:
         raise InputError("--export-to gcs needs --bucket NAME (a Cloud Storage bucket you can write)")
-    if destination == ExportDestination.ASSET and not job.project:
+    if destination == ExportDestination.ASSET and not project:
         raise InputError("--export-to asset needs --project MY-PROJECT (the assets are written there)")
     credentials = getattr(client, "credentials", None)
     refusal = (
@@ -266,7 +266,7 @@ def check_export_target(client, job: SamplingJob, destination: str, bucket: str 
         )
     if destination == ExportDestination.ASSET and n_tiles > MAX_ASSETS:
         raise InputError(
-            f"{n_tiles} tiles would make {n_tiles} table assets, more than a project's "
+            f"{n_tiles} tiles would make {n_tiles} assets, more than a project's "
             f"{MAX_ASSETS:,} assets; use a larger --tile-deg or --export-to gcs --bucket NAME"
         )
 
@@ -453,7 +453,7 @@ def run_exports(
 ) -> list[str]:
     """Run ``tiles`` as batch table exports through the bounded queue (:func:`run_task_queue`, resumable);
     the descriptions of tiles still waiting."""
-    check_export_target(client, job, target.destination, target.bucket, len(tiles))
+    check_export_target(client, job.project, target.destination, target.bucket, len(tiles))
     if target.destination == ExportDestination.ASSET:
         assert job.project is not None  # check_export_target refuses an asset export without a project
         client.ensure_folder(samples_folder(job.project))
