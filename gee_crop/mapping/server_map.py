@@ -12,6 +12,7 @@ state in ``OUT/exports/manifest.json``). Then the finished image assets are down
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -143,10 +144,14 @@ class MapExports:
     def description(self, unit: str) -> str:
         return self.server.names(self.tile(unit), self.project)[0]
 
-    def image(self, tile: Tile) -> ee.Image:
-        """The tile's classified composite: ``class`` (NO_CLASS where nothing was classified) and ``confidence``."""
-        job = self.server.job
-        composite = self.source.image(tile_footprint(job.grid, tile, job.region_grid), job.spec, job.season)
+    @functools.cached_property
+    def image(self) -> ee.Image:
+        """The region's classified composite, ``class`` (NO_CLASS where nothing was classified) and
+        ``confidence``: one graph for every task, each computing only its export grid (the composite over
+        the whole region's footprint, :func:`~gee_crop.mapping.sources.tile_footprint` of the grid)."""
+        job, grid = self.server.job, self.server.job.grid
+        footprint = tile_footprint(grid, Tile(0, 0, grid.height, grid.width), job.region_grid)
+        composite = self.source.image(footprint, job.spec, job.season)
         classified = server_classification(self.model, composite).select(list(MAP_BANDS))
         # masked pixels (outside the region, gap-heavy) are exported as NO_CLASS, never as class 0
         return classified.unmask(ee.Image.constant([NO_CLASS, 0]), False).toUint8()
@@ -155,7 +160,7 @@ class MapExports:
         tile = self.tile(unit)
         description, asset = self.server.names(tile, self.project)
         return image_export_config(
-            self.image(tile),
+            self.image,
             description,
             crs=self.server.job.grid.crs,
             crs_transform=tile.transform(self.server.job.grid),

@@ -397,11 +397,14 @@ class EarthEngineSource:
 
 def tile_footprint(grid: OutputGrid, tile: Tile, region: shapely.Geometry | None) -> shapely.Geometry:
     """The WGS84 area a tile's server composite is built over: the tile grown by a pixel (so reprojection
-    never clips an edge pixel), intersected with ``region`` (grid CRS), so the server skips pixels outside."""
+    never clips an edge pixel), intersected with ``region`` (grid CRS), so the server skips pixels outside.
+    Edges are cut into pieces of 16 pixels, or 1/64 of the tile's side on an export tile (thousands of
+    pixels a side: the projected edge bends by far less than a pixel over such a piece)."""
     footprint = tile.bounds_geometry(grid).buffer(grid.scale, join_style="mitre")
     if region is not None:
         footprint = footprint.intersection(region.buffer(grid.scale))
-    return reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
+    piece = max(16, max(tile.width, tile.height) // 64) * grid.scale
+    return reproject_geometry(shapely.segmentize(footprint, piece), grid.crs, WGS84)
 
 
 def uncovered_windows(season: SeasonSpan, first: dt.date, last: dt.date) -> tuple[int, int]:

@@ -113,9 +113,17 @@ class GridEvaluator:
     """See the module docstring. ``images``: asset id -> :class:`Raster`; ``clear_count``: the value
     served for ``reduce.count`` of an image collection."""
 
-    def __init__(self, images: dict[str, Raster], clear_count: float = 1.0) -> None:
+    def __init__(
+        self,
+        images: dict[str, Raster],
+        clear_count: float = 1.0,
+        served: Callable[[dict, Grid], list[Band] | None] | None = None,
+    ) -> None:
+        """``served(node, grid)``: the bands of a sub-graph the caller answers itself (the strict double's
+        patch composite), or None to evaluate ``node`` here."""
         self.images = images
         self.clear_count = clear_count
+        self.served = served
         self._memo: dict[tuple[int, Grid], list[Band]] = {}
 
     # ------------------------------------------------------------ projections
@@ -152,8 +160,13 @@ class GridEvaluator:
     def _evaluate(self, node: dict, grid: Grid) -> list[Band]:
         fn, args = node["function"], node["arguments"]
         shape = (grid.height, grid.width)
+        answered = self.served(node, grid) if self.served is not None else None
+        if answered is not None:
+            return answered
         if fn == "Image.constant":
-            return [("constant", np.full(shape, float(args["value"])), np.ones(shape, bool))]
+            values = args["value"] if isinstance(args["value"], list) else [args["value"]]
+            names = ["constant"] if len(values) == 1 else [f"constant_{i}" for i in range(len(values))]
+            return [(n, np.full(shape, float(v)), np.ones(shape, bool)) for n, v in zip(names, values)]
         if fn == "Image.load":
             return [("b1", *self._load(self.images[args["id"]], grid))]
         if fn == "Image.pixelLonLat":
@@ -333,4 +346,6 @@ _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "Image.floor": np.floor,
     "Image.toInt32": lambda v: np.trunc(v),
+    # "Casts the input value to an unsigned 8-bit integer" (https://developers.google.com/earth-engine/apidocs/ee-image-touint8)
+    "Image.toUint8": lambda v: np.clip(np.trunc(v), 0, 255),
 }
