@@ -382,10 +382,15 @@ class ExportBatch(Protocol):
     """A job's batch export tasks as the task queue (:func:`run_task_queue`) sees them: sampling tiles
     (:class:`SamplingExports`) or map export tiles (``gee_crop.mapping.server_map``)."""
 
-    label: str
-    """What the progress bar says."""
-    retry_hint: str
-    """What to try when a unit's task failed MAX_TASK_ATTEMPTS times."""
+    @property
+    def label(self) -> str:
+        """What the progress bar says."""
+        ...
+
+    @property
+    def retry_hint(self) -> str:
+        """What to try when a unit's task failed MAX_TASK_ATTEMPTS times."""
+        ...
 
     def description(self, unit: str) -> str:
         """The task description (file prefix) of ``unit``."""

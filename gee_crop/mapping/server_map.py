@@ -264,7 +264,7 @@ def run_server_map(
         units,
         ledger,
         target,
-        sleep=sleep or getattr(client, "sleep", time.sleep),
+        sleep=sleep if sleep is not None else getattr(client, "sleep", time.sleep),
         wait=wait,
         progress=settings.progress,
         overwrite=settings.overwrite,
