@@ -707,6 +707,11 @@ class EarthEngineClient:
         """Create one asset folder (its parent must exist)."""
         self._call(f"creating asset folder {folder_id}", ee.data.createFolder, folder_id)
 
+    def create_image_collection(self, asset_id: str) -> None:
+        """Create an empty image collection asset (its folder must exist); exports then add images to it as
+        ``<asset_id>/<name>`` (https://developers.google.com/earth-engine/guides/manage_assets)."""
+        self._call(f"creating image collection {asset_id}", ee.data.createAsset, {"type": "IMAGE_COLLECTION"}, asset_id)
+
     def ensure_folder(self, folder_id: str) -> list[str]:
         """Create ``folder_id`` and any missing parent under ``projects/<p>/assets``; the folders made.
 

@@ -41,8 +41,9 @@ MAPS_FOLDER = "gee-crop/maps"
 BYTES_PER_PIXEL = len(MAP_BANDS)
 
 
-def maps_folder(project: str, name: str, year: int) -> str:
-    """The asset folder of one map's tiles (``projects/<p>/assets/gee-crop/maps/<name>_<year>``)."""
+def map_collection(project: str, name: str, year: int) -> str:
+    """The map's asset: an image collection holding one image per export tile
+    (``projects/<p>/assets/gee-crop/maps/<name>_<year>``), what ``gee-crop assess --map`` takes."""
     return f"projects/{project}/assets/{MAPS_FOLDER}/{safe_stem(name, 60)}_{year}"
 
 
@@ -51,7 +52,7 @@ def map_export_names(name: str, year: int, tile: str, project: str | None) -> tu
     of the map ``name``; both made safe for the service (``sampling.safe_stem``)."""
     fixed = f"gee-crop-map__{year}_{tile}"
     description = f"gee-crop-map_{safe_stem(name, DESCRIPTION_MAX - len(fixed))}_{year}_{tile}"
-    asset = f"{maps_folder(project, name, year)}/{tile}" if project else None
+    asset = f"{map_collection(project, name, year)}/{tile}" if project else None
     return description, asset
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from gee_crop.classes import NO_CLASS
 from gee_crop.config import ExportDestination
 from gee_crop.earthengine.inference import server_classification
-from gee_crop.earthengine.map_exports import MAP_BANDS, image_export_config, map_export_names, maps_folder
+from gee_crop.earthengine.map_exports import MAP_BANDS, image_export_config, map_collection, map_export_names
 from gee_crop.earthengine.tasks import ExportTarget, check_export_target, run_task_queue
 from gee_crop.errors import EmptyResultError
 from gee_crop.ledger import DONE, RunLedger
@@ -187,6 +187,8 @@ class ServerMapResult:
     server: ServerJob
     assets: list[str]
     pending: list[str]
+    collection: str | None = None
+    """The map's image collection asset (export to assets), what ``gee-crop assess --map`` takes."""
     cog: Path | None = None
     preview: Path | None = None
     areas_csv: Path | None = None
@@ -214,7 +216,10 @@ class ServerMapResult:
                 "pixel-count area (ha): " + ", ".join(f"{c} {ha:,.2f}" for c, ha in self.hectares.items() if ha)
             )
         elif self.assets and not self.pending:
-            lines.append("the map stays on Earth Engine (--keep-on-server), one image asset per export tile:")
+            lines.append(
+                f"the map stays on Earth Engine (--keep-on-server): {self.collection}, an image collection of "
+                f"{len(self.assets)} export tile(s); assess it with `gee-crop assess --map {self.collection} ...`:"
+            )
             lines += [f"  {a}" for a in self.assets]
         return lines
 
@@ -256,7 +261,10 @@ def run_server_map(
     ledger.register(units)
     if target.destination == ExportDestination.ASSET:
         assert project is not None  # check_export_target refuses an asset export without a project
-        client.ensure_folder(maps_folder(project, name, job.year))
+        collection = map_collection(project, name, job.year)  # the parent of every tile's image asset
+        client.ensure_folder(collection.rsplit("/", 1)[0])
+        if client.get_asset(collection) is None:
+            client.create_image_collection(collection)
     batch = MapExports(source, model, server, project, target)
     pending = run_task_queue(
         client,
@@ -271,7 +279,8 @@ def run_server_map(
     )
     ledger.save()
     assets = [str(ledger.entry(u).get("asset_id")) for u in units if ledger.entry(u).get("asset_id")]
-    result = ServerMapResult(server, assets, pending)
+    collection = map_collection(project, name, job.year) if target.destination == ExportDestination.ASSET else None
+    result = ServerMapResult(server, assets, pending, collection)
     if pending:
         result.message = (
             f"{len(pending)} of {len(units)} export tasks are not finished; rerun the same command to resume"

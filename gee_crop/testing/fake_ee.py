@@ -327,6 +327,7 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.tasks: dict[str, dict] = {}
         self.asset_rows: dict[str, list[dict]] = {}
         self.image_assets: dict[str, StoredImage] = {}  # finished image exports (fake_image_exports)
+        self.image_collections: set[str] = set()  # made by create_image_collection
         self.patch_composite = PatchComposite(self.patch)
         self.folders: set[str] = set()
         self.queue_limit = queue_limit
@@ -387,6 +388,7 @@ class FakeEarthEngineClient(EarthEngineClient):
             asset_id in self.existing_assets
             or asset_id in self.asset_rows
             or asset_id in self.image_assets
+            or asset_id in self.image_collections
             or asset_id in self.folders
         )
 
@@ -485,7 +487,10 @@ class FakeEarthEngineClient(EarthEngineClient):
             return None
         asset_id = config["asset_id"]
         parent = asset_id.rsplit("/", 1)[0]
-        if not parent.endswith("/assets") and parent not in self.folders | self.existing_assets:
+        if (
+            not parent.endswith("/assets")
+            and parent not in self.folders | self.image_collections | self.existing_assets
+        ):
             return f"Asset '{parent}' does not exist or doesn't allow this operation."
         exists = asset_id in self.asset_rows or asset_id in self.image_assets or asset_id in self.existing_assets
         if exists and not config.get("overwrite"):
@@ -590,9 +595,19 @@ class FakeEarthEngineClient(EarthEngineClient):
             stored = self.image_assets[asset_id]
             size = sum(b.nbytes for b in stored.bands.values())
             return {"id": asset_id, "type": "IMAGE", "sizeBytes": str(size), "bands": list(stored.bands)}
+        if asset_id in self.image_collections:
+            return {"id": asset_id, "type": "IMAGE_COLLECTION"}
         if asset_id in self.folders:
             return {"id": asset_id, "type": "FOLDER"}
         return {"id": asset_id, "type": "TABLE"} if self.asset_exists(asset_id) else None
+
+    def create_image_collection(self, asset_id: str) -> None:
+        self.graphs.append(("create_image_collection", asset_id))
+        parent = asset_id.rsplit("/", 1)[0]
+        known = self.folders | (self.existing_assets if isinstance(self.existing_assets, set) else set())
+        if self.existing_assets is not True and not parent.endswith("/assets") and parent not in known:
+            raise EarthEngineError(f"Asset '{parent}' does not exist or doesn't allow this operation.")
+        self.image_collections.add(asset_id)
 
     def create_folder(self, folder_id: str) -> None:
         self.graphs.append(("create_folder", folder_id))

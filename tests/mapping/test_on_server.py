@@ -173,3 +173,23 @@ def test_keep_on_server_prints_the_asset_ids(tmp_path, monkeypatch, synthetic_se
     [asset] = fake.image_assets
     assert f"  {asset}" in result.output.splitlines() and not (tmp_path / "m" / "map.tif").exists()
     assert not [g for g in fake.graphs if g[0] == "compute_pixels"]  # nothing came home
+
+
+def test_assess_takes_the_map_collection_by_the_batch_route(tmp_path, monkeypatch, synthetic_server, patch_region):
+    """`gee-crop assess --map <collection>` reads the on-server map where it is: the collection's tiles
+    mosaicked in their own projection, its reductions as batch exports (no pixel comes home)."""
+    from gee_crop.earthengine.graph import resolved, walk_calls
+    from gee_crop.pipeline.assess import _map_on_earthengine
+
+    fake = FakeEarthEngineClient(project="test-proj")
+    monkeypatch.setattr(ee_client, "get_client", lambda *a, **k: fake)
+    result = invoke("--region", patch_region, "--year", 2019, "--crs", "EPSG:32631", "--on-server",
+                    "--keep-on-server", "--project", "test-proj", "--out", tmp_path / "m", "--quiet")
+    assert result.exit_code == 0, result.output
+    collection = "projects/test-proj/assets/gee-crop/maps/patch_2019"
+    assert fake.get_asset(collection)["type"] == "IMAGE_COLLECTION" and f"--map {collection}" in result.output
+    image, geometry, batch = _map_on_earthengine(fake, collection, None, 10.0)
+    calls = list(walk_calls(resolved(image)))
+    assert {"function": "ImageCollection.load", "arguments": {"id": collection}} in [
+        {"function": c["function"], "arguments": {"id": c["arguments"].get("id")}} for c in calls]
+    assert "Image.setDefaultProjection" in {c["function"] for c in calls} and batch
