@@ -179,16 +179,14 @@ def server_path_rows() -> None:
     without credentials, exactly as ``gee-crop map --country FRA --on-server --dry-run`` plans them."""
     from gee_crop.countries import country_region
     from gee_crop.earthengine.map_exports import BYTES_PER_PIXEL, EXPORT_TILE_SIZE
-    from gee_crop.earthengine.tasks import ASSET_EXPORTS
-    from gee_crop.mapping.request import MapSettings
+    from gee_crop.mapping.request import MapSettings, OnServer
     from gee_crop.mapping.server_map import plan_server_map
     from gee_crop.models.io import ModelFile
     from gee_crop.models.zoo import resolve_model
 
     model = ModelFile.read(resolve_model(None)[0])
     plan = plan_server_map(EarthEngineSource(object()), model, MapSettings(region=country_region("FRA"), year=2023),
-                           Path(tempfile.mkdtemp(prefix="bench_fra_")), name="FRA", target=ASSET_EXPORTS,
-                           keep_on_server=False)
+                           Path(tempfile.mkdtemp(prefix="bench_fra_")), OnServer("FRA"))
     local_side = plan.local_tile_size
     print(f"on-server route (model {model.path.name}, sqrt8 local route of {plan.local_bytes_per_pixel} B/px):")
     print(f"  bytes home per pixel: server {BYTES_PER_PIXEL} B (class + confidence) | local "

@@ -450,22 +450,16 @@ def run_exports(
     ledger: RunLedger,
     store: StoreRows,
     target: ExportTarget = ASSET_EXPORTS,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    wait: bool = True,
-    progress: bool = True,
-    overwrite: bool = False,
+    **queue: Any,
 ) -> list[str]:
-    """Run ``tiles`` as batch table exports through the bounded queue (:func:`run_task_queue`, resumable);
-    the descriptions of tiles still waiting."""
+    """Run ``tiles`` as batch table exports through the bounded queue (:func:`run_task_queue`, resumable;
+    ``queue``: its keyword options, sleep, wait, progress, overwrite); the descriptions of tiles still waiting."""
     check_export_target(client, job.project, target.destination, target.bucket, len(tiles))
     if target.destination == ExportDestination.ASSET:
         assert job.project is not None  # check_export_target refuses an asset export without a project
         client.ensure_folder(samples_folder(job.project))
     batch = SamplingExports(job, tiles, store, target)
-    return run_task_queue(
-        client, batch, list(tiles), ledger, target, sleep=sleep, wait=wait, progress=progress, overwrite=overwrite
-    )
+    return run_task_queue(client, batch, list(tiles), ledger, target, **queue)
 
 
 def run_task_queue(

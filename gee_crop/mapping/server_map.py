@@ -43,7 +43,7 @@ from gee_crop.mapping.engine import (
     plan_job,
 )
 from gee_crop.mapping.estimate import Rates
-from gee_crop.mapping.request import MapSettings
+from gee_crop.mapping.request import MapSettings, OnServer
 from gee_crop.mapping.server_plan import (
     DEFAULT_EECU_SECONDS_PER_PIXEL,
     ServerMapPlan,
@@ -88,18 +88,15 @@ def plan_server_map(
     model: ModelFile,
     settings: MapSettings,
     out_dir: Path,
-    *,
-    name: str,
-    target: ExportTarget,
-    keep_on_server: bool,
+    on_server: OnServer,
     rates: Rates | None = None,
 ) -> ServerMapPlan:
     """``--on-server --dry-run``: the plan of the run, at the EECU rate of a pilot (else the planning default)."""
-    server = plan_server_job(source, model, settings, name)
+    server = plan_server_job(source, model, settings, on_server.name)
     job = server.job
     measured = rates.eecu_seconds_per_pixel if rates is not None else None
     return ServerMapPlan(
-        name=name,
+        name=on_server.name,
         year=job.year,
         grid=job.grid,
         tiles=server.tiles,
@@ -107,8 +104,8 @@ def plan_server_map(
         area_km2=region_area_km2(job.region),
         local_bytes_per_pixel=local_route_bytes_per_pixel(job.season.n_bins, source.value_bytes),
         local_tile_size=local_route_tile_size(job.season.n_bins),
-        destination=str(target.destination),
-        keep_on_server=keep_on_server,
+        destination=str(on_server.target.destination),
+        keep_on_server=on_server.keep_on_server,
         eecu_seconds_per_pixel=measured if measured is not None else DEFAULT_EECU_SECONDS_PER_PIXEL,
         rate_source=rates.source if measured is not None and rates is not None else "planning default",
         done=frozenset(_finished_exports(out_dir)),
@@ -230,16 +227,15 @@ def run_server_map(
     model: ModelFile,
     out_dir: Path,
     settings: MapSettings,
+    on_server: OnServer,
     *,
-    name: str,
-    target: ExportTarget,
-    keep_on_server: bool = False,
     wait: bool = True,
     sleep: Callable[[float], None] | None = None,
 ) -> ServerMapResult:
     """Run the map's export tasks (resumable: ``out_dir/exports/manifest.json``), then download the finished
     image assets into ``map.tif``, ``map.png`` and ``areas.csv`` unless ``keep_on_server`` (or the tasks wrote
     GeoTIFFs to Cloud Storage / Drive, which the user syncs)."""
+    name, target = on_server.name, on_server.target
     server = plan_server_job(source, model, settings, name)
     job = server.job
     project = getattr(client, "project", None)
@@ -259,6 +255,7 @@ def run_server_map(
     )
     units = [t.name for t in server.tiles]
     ledger.register(units)
+    collection: str | None = None
     if target.destination == ExportDestination.ASSET:
         assert project is not None  # check_export_target refuses an asset export without a project
         collection = map_collection(project, name, job.year)  # the parent of every tile's image asset
@@ -279,7 +276,6 @@ def run_server_map(
     )
     ledger.save()
     assets = [str(ledger.entry(u).get("asset_id")) for u in units if ledger.entry(u).get("asset_id")]
-    collection = map_collection(project, name, job.year) if target.destination == ExportDestination.ASSET else None
     result = ServerMapResult(server, assets, pending, collection)
     if pending:
         result.message = (
@@ -287,7 +283,7 @@ def run_server_map(
         )
     elif target.destination != ExportDestination.ASSET:
         result.message = f"the tasks wrote GeoTIFFs to {target.destination}; sync them to mosaic them yourself"
-    elif not keep_on_server:
+    elif not on_server.keep_on_server:
         _download(cast(PixelClient, client), server, assets, out_dir, result)
     return result
 

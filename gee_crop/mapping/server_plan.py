@@ -18,7 +18,7 @@ from gee_crop.config import BANDS
 from gee_crop.earthengine.map_exports import BYTES_PER_PIXEL, EXPORT_TILE_SIZE, MAX_TASK_PIXELS, TASK_LIFETIME_DAYS
 from gee_crop.earthengine.quota import tier_line
 from gee_crop.earthengine.tasks import CONCURRENT_TASKS, MAX_ASSETS, MAX_QUEUED_TASKS
-from gee_crop.mapping.tiling import EE_REQUEST_LIMIT_BYTES, OutputGrid, Tile, max_ee_tile_size
+from gee_crop.mapping.tiling import EE_REQUEST_LIMIT_BYTES, OutputGrid, Tile, max_ee_tile_size, plan_tiles
 
 #: EECU-seconds per exported pixel when no pilot measured them: a planning figure, not a documented one
 #: (Earth Engine publishes no per-pixel cost); ``gee-crop map --pilot N`` measures the account's own.
@@ -33,12 +33,7 @@ def export_tiles(grid: OutputGrid, region_grid: shapely.Geometry, tile_size: int
     """Row-major tiles of at most ``tile_size`` px covering ``grid`` whose rectangle meets ``region_grid``
     (grid CRS). A rectangle test, not a pixel-centre one: a country holds ~10^10 pixel centres."""
     shapely.prepare(region_grid)
-    tiles = [
-        Tile(r, c, min(tile_size, grid.height - r), min(tile_size, grid.width - c))
-        for r in range(0, grid.height, tile_size)
-        for c in range(0, grid.width, tile_size)
-    ]
-    return [t for t in tiles if region_grid.intersects(t.bounds_geometry(grid))]
+    return [t for t in plan_tiles(grid, tile_size) if region_grid.intersects(t.bounds_geometry(grid))]
 
 
 def download_tiles(

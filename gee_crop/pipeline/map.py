@@ -81,16 +81,7 @@ def _on_server(request: MapRequest, client: object | None) -> tuple[OnServer, Ea
 def plan_on_server(request: MapRequest) -> ServerMapPlan:
     """``gee-crop map --on-server --dry-run``: the export tasks, EECU and bytes home; no credentials needed."""
     on_server, source, model = _on_server(request, _NOT_CONNECTED)
-    return plan_server_map(
-        source,
-        model,
-        request.settings,
-        request.out_dir,
-        name=on_server.name,
-        target=on_server.target,
-        keep_on_server=on_server.keep_on_server,
-        rates=pilot_rates(request.out_dir),
-    )
+    return plan_server_map(source, model, request.settings, request.out_dir, on_server, pilot_rates(request.out_dir))
 
 
 def run_on_server(request: MapRequest, client: object | None = None) -> ServerMapResult:
@@ -98,16 +89,7 @@ def run_on_server(request: MapRequest, client: object | None = None) -> ServerMa
     ``--keep-on-server``. ``client``: the Earth Engine client (None: connect)."""
     with claim_output(request.out_dir, folder=True, overwrite=request.settings.overwrite, resumes=True):
         on_server, source, model = _on_server(request, client)
-        return run_server_map(
-            source.client,
-            source,
-            model,
-            request.out_dir,
-            request.settings,
-            name=on_server.name,
-            target=on_server.target,
-            keep_on_server=on_server.keep_on_server,
-        )
+        return run_server_map(source.client, source, model, request.out_dir, request.settings, on_server)
 
 
 def map_command(request: MapRequest) -> MapResult | MapEstimate | ServerMapPlan | ServerMapResult:

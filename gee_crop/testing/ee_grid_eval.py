@@ -257,7 +257,7 @@ class GridEvaluator:
         """The points an ``Image.stratifiedSample`` call returns: the pixels of its sampling grid whose
         centre lies in ``region`` and whose bands are all valid, ``numPoints`` at random per class."""
         args = call["arguments"]
-        region = _region(args["region"])
+        region = region_of(args["region"])
         crs = _crs_of(args["projection"]) if args.get("projection") else self.default_crs(args["image"])
         west, south, east, north = region.bounds
         lon = np.array([west, east, west, east, (west + east) / 2, (west + east) / 2])
@@ -321,15 +321,18 @@ def _crs_of(projection: Any) -> str:
     return projection["arguments"]["crs"]
 
 
-def _region(node: dict) -> Any:
+def region_of(node: dict) -> Any:
+    """The shapely (Multi)Polygon of a geometry constructor graph (Polygon, MultiPolygon, Rectangle)."""
     shapes = []
     for call in walk_calls(node):
         coords = call["arguments"].get("coordinates")
         if call["function"] == "GeometryConstructors.Polygon":
             shapes.append(sg.Polygon(coords[0], coords[1:]))
+        elif call["function"] == "GeometryConstructors.MultiPolygon":
+            shapes.extend(sg.Polygon(p[0], p[1:]) for p in coords)
         elif call["function"] == "GeometryConstructors.Rectangle":
             shapes.append(sg.box(*np.ravel(coords)))
-    assert shapes, "the sampling region is not a polygon or rectangle"
+    assert shapes, "the region is not a polygon or rectangle"
     return sg.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0]
 
 

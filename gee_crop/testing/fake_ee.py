@@ -601,20 +601,21 @@ class FakeEarthEngineClient(EarthEngineClient):
             return {"id": asset_id, "type": "FOLDER"}
         return {"id": asset_id, "type": "TABLE"} if self.asset_exists(asset_id) else None
 
-    def create_image_collection(self, asset_id: str) -> None:
-        self.graphs.append(("create_image_collection", asset_id))
+    def _check_parent(self, asset_id: str) -> None:
+        """A new asset's folder must exist (https://developers.google.com/earth-engine/guides/asset_manager)."""
         parent = asset_id.rsplit("/", 1)[0]
         known = self.folders | (self.existing_assets if isinstance(self.existing_assets, set) else set())
         if self.existing_assets is not True and not parent.endswith("/assets") and parent not in known:
             raise EarthEngineError(f"Asset '{parent}' does not exist or doesn't allow this operation.")
+
+    def create_image_collection(self, asset_id: str) -> None:
+        self.graphs.append(("create_image_collection", asset_id))
+        self._check_parent(asset_id)
         self.image_collections.add(asset_id)
 
     def create_folder(self, folder_id: str) -> None:
         self.graphs.append(("create_folder", folder_id))
-        parent = folder_id.rsplit("/", 1)[0]
-        known = self.folders | (self.existing_assets if isinstance(self.existing_assets, set) else set())
-        if self.existing_assets is not True and not parent.endswith("/assets") and parent not in known:
-            raise EarthEngineError(f"Asset '{parent}' does not exist or doesn't allow this operation.")
+        self._check_parent(folder_id)
         self.folders.add(folder_id)
 
     def delete_asset(self, asset_id: str) -> None:

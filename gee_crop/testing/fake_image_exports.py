@@ -31,14 +31,13 @@ from typing import Any
 
 import numpy as np
 from shapely import contains_xy
-from shapely import geometry as sg
 
 from gee_crop.earthengine.client import ASSET_ID
 from gee_crop.earthengine.composite import composite_band_names, encode_sqrt8
 from gee_crop.earthengine.graph import resolved, walk_calls
 from gee_crop.features.composite import composite_pixels, stack_arrays
 from gee_crop.mapping.sources import quantize_dn
-from gee_crop.testing.ee_grid_eval import Band, Grid, GridEvaluator, Raster, _transform
+from gee_crop.testing.ee_grid_eval import Band, Grid, GridEvaluator, Raster, _transform, region_of
 from gee_crop.types import RawStack
 
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -178,13 +177,5 @@ def evaluate_export(config: dict, composite: PatchComposite) -> StoredImage:
 
 def _inside(geometry: dict, grid: Grid) -> np.ndarray:
     """(h, w) bool: pixel centres of ``grid`` inside a Polygon / MultiPolygon constructor graph."""
-    shapes = []
-    for call in walk_calls(geometry):
-        coords = call["arguments"].get("coordinates")
-        if call["function"] == "GeometryConstructors.Polygon":
-            shapes.append(sg.Polygon(coords[0], coords[1:]))
-        elif call["function"] == "GeometryConstructors.MultiPolygon":
-            shapes.extend(sg.Polygon(p[0], p[1:]) for p in coords)
-    assert shapes, "the composite is not clipped to a polygon"
     lon, lat = _transform(grid.crs, "EPSG:4326", *grid.centres())
-    return contains_xy(sg.MultiPolygon(shapes), np.asarray(lon), np.asarray(lat))
+    return contains_xy(region_of(geometry), np.asarray(lon), np.asarray(lat))
