@@ -161,7 +161,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     "With --on-server: where the tasks write: image assets (downloaded into map.tif), or GeoTIFFs on "
     "Cloud Storage (--bucket) or Drive (you sync them).",
 )
-@click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
+@options.bucket
 @options.cloud_band
 @options.project
 @options.service_account_key

@@ -109,6 +109,7 @@ overwrite: Decorator = click.option(
     is_flag=True,
     help="Replace what --out holds (otherwise an existing --out is refused, or a rerun resumes).",
 )
+bucket: Decorator = click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
 
 #: The shared options by name (tests check that every command uses exactly these definitions).
 SHARED: dict[str, Decorator] = {
@@ -121,6 +122,7 @@ SHARED: dict[str, Decorator] = {
     "device": device,
     "quiet": quiet,
     "overwrite": overwrite,
+    "bucket": bucket,
 }
 
 
