@@ -102,6 +102,7 @@ from gee_crop.testing.fake_image_exports import (
     StoredImage,
     composite_parameters,
     evaluate_export,
+    image_export_failure,
     image_export_refusal,
 )
 
@@ -468,6 +469,8 @@ class FakeEarthEngineClient(EarthEngineClient):
         failing = self.fail_tasks > 0
         self.fail_tasks -= int(failing)
         error = "Computation timed out." if failing else self._asset_error(task_config)
+        if image and not error:
+            error = image_export_failure(task_config)
         self.tasks[task_id] = {
             "polls": 0,
             "error": error,

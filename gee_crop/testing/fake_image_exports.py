@@ -1,19 +1,22 @@
 """Image exports on the strict double (:class:`gee_crop.testing.fake_ee.FakeEarthEngineClient`): the rules an
 ``Export.image`` config must pass, and the pixels a finished image asset holds.
 
-Rules (each refused at start with HTTP 400, as a request the service rejects; stricter than the service where
-the service would take a default silently):
+Rules refused at start with HTTP 400 (:func:`image_export_refusal`; stricter than the service where it would
+take a default silently):
 
 * the grid is given whole: ``crs``, ``crs_transform`` and ``dimensions`` (without them ``scale`` "Defaults to
   1000" m and the region is the image's footprint,
   https://developers.google.com/earth-engine/apidocs/export-image-toasset);
-* at most ``maxPixels`` pixels ("The default value is 1e8 pixels",
-  https://developers.google.com/earth-engine/reference/rest/v1/projects.image/export); the service's error
-  text: "Too many pixels in the region. Specified: N, maximum allowed: M."
-  (https://github.com/google/earthengine-api/issues/45);
 * an asset id of the documented form ``projects/<project>/assets/...`` or ``users/...``
   (https://developers.google.com/earth-engine/guides/manage_assets; ``client.ASSET_ID``);
-* ``pyramidingPolicy`` values among "mean, sample, min, max, or mode" (export-image-toasset);
+* ``pyramidingPolicy`` values among "mean, sample, min, max, or mode" (export-image-toasset).
+
+A task that FAILS (:func:`image_export_failure`): more pixels than ``maxPixels``, "a safety guard ... The
+default value is 1e8 pixels" (https://developers.google.com/earth-engine/reference/rest/v1/projects.image/export),
+with the text the task list reports: "Export too large: specified N pixels (max: M). Specify higher maxPixels
+value if you intend to export a large area."
+
+The double's general rules apply to image exports too:
 * the request body under 10,485,760 bytes, and the overwrite rule ("Cannot overwrite asset", export-image-toasset
   ``overwrite``): the double's general rules (``fake_ee``), applied to image exports too.
 
@@ -48,16 +51,24 @@ def image_export_refusal(config: dict) -> str | None:
     """The message the service answers an image export config with, or None when it is accepted."""
     if not config.get("crs") or not config.get("crs_transform") or not config.get("dimensions"):
         return "Export of an image without crs, crsTransform and dimensions: the default scale is 1000 m."
-    width, height = (int(v) for v in str(config["dimensions"]).split("x"))
-    limit = int(config.get("max_pixels") or DEFAULT_MAX_PIXELS)
-    if width * height > limit:
-        return f"Too many pixels in the region. Specified: {width * height}, maximum allowed: {limit}."
     if config["destination"] == "asset":
         if not ASSET_ID.match(str(config.get("asset_id") or "")):
             return f"Invalid asset ID '{config.get('asset_id')}'."
         policies = set((config.get("pyramiding_policy") or {}).values())
         if not policies <= PYRAMIDING_POLICIES:
             return f"Invalid pyramiding policy {sorted(policies - PYRAMIDING_POLICIES)}."
+    return None
+
+
+def image_export_failure(config: dict) -> str | None:
+    """The error an accepted image export task FAILS with, or None."""
+    width, height = (int(v) for v in str(config["dimensions"]).split("x"))
+    limit = int(config.get("max_pixels") or DEFAULT_MAX_PIXELS)
+    if width * height > limit:
+        return (
+            f"Export too large: specified {width * height} pixels (max: {limit}). Specify higher maxPixels value "
+            "if you intend to export a large area."
+        )
     return None
 
 

@@ -31,7 +31,7 @@ from gee_crop.models.zoo import resolve_model
 from gee_crop.countries import country_region
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
-from gee_crop.testing.fake_image_exports import image_export_refusal
+from gee_crop.testing.fake_image_exports import image_export_failure, image_export_refusal
 
 BAND, THRESHOLD = "B8_t20", 128  # synthetic classifier: class 1 where the sqrt8 code of B8 in bin 20 > 128
 
@@ -96,7 +96,7 @@ def test_france_job_tasks_fit_the_service_limits(synthetic_server):
     batch = MapExports(source, model, server, "my-proj", ASSET_EXPORTS)
     configs = {tile: batch.export_config(tile.name, overwrite=False) for tile in server.tiles}
     for tile, config in configs.items():
-        assert image_export_refusal(config) is None, tile
+        assert image_export_refusal(config) is None and image_export_failure(config) is None, tile
         assert config["max_pixels"] == tile.n_pixels <= DEFAULT_MAX_PIXELS
     assert len({c["asset_id"] for c in configs.values()}) == len(configs)  # one asset per task
     # every task sends the same graph (the region's classified composite; its grid restricts the work): the
@@ -110,17 +110,20 @@ def test_france_job_tasks_fit_the_service_limits(synthetic_server):
     assert TASK_LIFETIME_DAYS == 10  # a tile of at most 1e8 px (10,000 km² at 10 m) per task
 
 
-def test_the_double_refuses_an_export_over_max_pixels_or_without_a_grid(synthetic_server):
+def test_the_double_fails_an_export_over_max_pixels_and_refuses_one_without_a_grid(synthetic_server):
     image = ee.Image.constant([1, 2]).rename(["class", "confidence"]).toUint8()
     base = dict(kind="image", image=image, description="d", destination="asset", asset_id="projects/p/assets/m/t",
                 crs="EPSG:32631", crs_transform=[10.0, 0.0, 0.0, 0.0, -10.0, 0.0], dimensions="20000x10000",
                 max_pixels=DEFAULT_MAX_PIXELS)
-    assert image_export_refusal(base).startswith("Too many pixels in the region. Specified: 200000000")
+    assert image_export_refusal(base) is None
     assert "default scale is 1000 m" in image_export_refusal({**base, "crs_transform": None})
-    assert image_export_refusal({**base, "dimensions": "100x100", "asset_id": "my map"}).startswith("Invalid asset ID")
+    assert image_export_refusal({**base, "asset_id": "my map"}).startswith("Invalid asset ID")
     fake = FakeEarthEngineClient(project="p", existing_assets=True)
-    with pytest.raises(Exception, match="Too many pixels"):
-        fake.start_export(base)
+    with pytest.raises(Exception, match="default scale is 1000 m"):
+        fake.start_export({**base, "dimensions": None})
+    status = fake.task_status(fake.start_export(base))
+    assert status["state"] == "FAILED"
+    assert status["error_message"].startswith("Export too large: specified 200000000 pixels (max: 100000000).")
 
 
 @pytest.fixture
