@@ -67,6 +67,20 @@ def test_dry_run_prints_the_plan_without_credentials(tmp_path, monkeypatch):
     assert not (tmp_path / "aoi").exists()  # nothing written
 
 
+def test_dry_run_prices_the_tasks_at_the_pilot_rate(tmp_path, monkeypatch):
+    """A pilot of the same output (``map --pilot N`` wrote OUT.pilot/pilot.json) sets the EECU rate."""
+    monkeypatch.setenv("GEE_CROP_CONFIG_DIR", str(tmp_path / "config"))  # no account pilot
+    args = ("--region", "examples/aoi.geojson", "--year", 2023, "--on-server", "--dry-run", "--out", tmp_path / "aoi")
+    default = invoke(*args)
+    (tmp_path / "aoi.pilot").mkdir()
+    (tmp_path / "aoi.pilot" / "pilot.json").write_text(json.dumps({"eecu_seconds_per_pixel": 0.002}))
+    measured = invoke(*args)
+    assert default.exit_code == measured.exit_code == 0, measured.output
+    assert "(planning default)" in default.output and "aoi.pilot/pilot.json" in measured.output
+    eecu = [line for line in measured.output.splitlines() if line.startswith("EECU:")][0]
+    assert eecu.startswith("EECU: 0.002 EECU-s/px")
+
+
 def test_without_credentials_the_run_refuses_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
