@@ -24,6 +24,7 @@ One run on this machine prints:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -172,6 +173,32 @@ def overlap_rates(patch, model: Path, seconds_per_request: float, bytes_per_seco
 
 # --------------------------------------------------------------------------- main
 
+def server_path_rows() -> None:
+    """Rows of the on-server route (``gee-crop map --on-server``, issue 24 item 5): bytes home per pixel,
+    requests per 10,000 km², and the France plan (tasks, bytes, EECU at the planning default), all planned
+    without credentials, exactly as ``gee-crop map --country FRA --on-server --dry-run`` plans them."""
+    from gee_crop.countries import country_region
+    from gee_crop.earthengine.map_exports import BYTES_PER_PIXEL, EXPORT_TILE_SIZE
+    from gee_crop.mapping.request import MapSettings, OnServer
+    from gee_crop.mapping.server_map import plan_server_map
+    from gee_crop.models.io import ModelFile
+    from gee_crop.models.zoo import resolve_model
+
+    model = ModelFile.read(resolve_model(None)[0])
+    plan = plan_server_map(EarthEngineSource(object()), model, MapSettings(region=country_region("FRA"), year=2023),
+                           Path(tempfile.mkdtemp(prefix="bench_fra_")), OnServer("FRA"))
+    local_side = plan.local_tile_size
+    print(f"on-server route (model {model.path.name}, sqrt8 local route of {plan.local_bytes_per_pixel} B/px):")
+    print(f"  bytes home per pixel: server {BYTES_PER_PIXEL} B (class + confidence) | local "
+          f"{plan.local_bytes_per_pixel} B ({plan.local_bytes_per_pixel / BYTES_PER_PIXEL:.0f}x more)")
+    print(f"  requests per 10,000 km² (10^8 px at 10 m): server {math.ceil(KM2_PIXELS / EXPORT_TILE_SIZE**2)} batch tasks "
+          f"of {EXPORT_TILE_SIZE} px | local {math.ceil(KM2_PIXELS / local_side**2):,} computePixels of {local_side} px")
+    print(f"  France ({plan.area_km2:,.0f} km², {plan.region_pixels:,} px): {len(plan.tiles)} batch tasks, "
+          f"{plan.bytes_home / 1e9:,.1f} GB home in {plan.downloads:,} downloads, {plan.eecu_hours:,.1f} EECU-hours "
+          f"at {plan.eecu_seconds_per_pixel:g} EECU-s/px ({plan.rate_source}) | local {plan.local_requests:,} "
+          f"computePixels, {plan.local_bytes / 1e12:,.2f} TB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="speeds and overlap only (no accuracy folds)")
@@ -263,6 +290,7 @@ def main() -> None:
                                                           ("compute bound", o["compute_bound"]),
                                                           ("student int8 inference", speed["student int8"]),
                                                           ("teacher int8 inference", speed["teacher int8"]))))
+    server_path_rows()
     print(f"(outputs in {work}; {time.perf_counter() - started:.0f} s in all)")
 
 

@@ -125,6 +125,13 @@ def country_geometry(iso3: str) -> sg.base.BaseGeometry:
     return outlines[code]
 
 
+def country_region(iso3: str) -> sg.base.BaseGeometry:
+    """The part of a registered country its labels cover: its outline within the registry's ``extent``
+    (metropolitan France, not its overseas departments); what ``sample`` and ``map --country`` cover."""
+    spec = country_spec(iso3)
+    return country_geometry(spec.code).intersection(sg.box(*spec.extent))
+
+
 def country_of(geometry: sg.base.BaseGeometry) -> CountrySpec:
     """The registered country that holds most of ``geometry`` (WGS84); RegionError when none does."""
     best, overlap = None, 0.0

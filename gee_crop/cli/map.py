@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gee_crop.cli import options
-from gee_crop.config import Encoding, Precision, Scheduler
+from gee_crop.config import Encoding, ExportDestination, Precision, Scheduler
 
 
 def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -43,6 +43,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     is_flag=True,
     help="Composite on Earth Engine (the default when --region or --bbox comes without --source).",
 )
+@options.country("Map a country with registered labels (its shipped outline): USA FRA BEL NLD GBR AUS ARG CHN.")
 @options.region("GeoJSON polygon to map (default: the whole --source).", dest="region_path", default=None)
 @click.option("--bbox", callback=_bbox, default=None, help="lon_min,lat_min,lon_max,lat_max instead of --region.")
 @options.year
@@ -142,6 +143,25 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     help="Also write map_clean.tif with a K x K majority filter (K odd, >= 3; unmapped pixels do not "
     "vote and stay unmapped), applied before --mmu.",
 )
+@click.option(
+    "--on-server",
+    is_flag=True,
+    help="Classify on Earth Engine: one batch export task (Export.image) per export tile writes class and "
+    "confidence (2 B/px come home instead of the 430 B/px composite); resumable like `sample`. The model must "
+    "run on the server (a TempCNN or a forest; a CropNet stays local).",
+)
+@click.option(
+    "--keep-on-server",
+    is_flag=True,
+    help="With --on-server: leave the finished map assets on Earth Engine and print their ids (no download).",
+)
+@options.choice(
+    "--export-to",
+    ExportDestination.ASSET,
+    "With --on-server: where the tasks write: image assets (downloaded into map.tif), or GeoTIFFs on "
+    "Cloud Storage (--bucket) or Drive (you sync them).",
+)
+@options.bucket
 @options.cloud_band
 @options.project
 @options.service_account_key
@@ -152,6 +172,7 @@ def command(
     out_dir,
     source_path,
     earthengine,
+    country,
     region_path,
     bbox,
     year,
@@ -175,6 +196,10 @@ def command(
     min_parcel_pixels,
     mmu,
     majority,
+    on_server,
+    keep_on_server,
+    export_to,
+    bucket,
     cloud_band,
     project,
     service_account_key,
@@ -193,14 +218,20 @@ def command(
       gee-crop map --region aoi.geojson
     Offline, on a local stack:
       gee-crop map --source PATCH_DIR --model cropnet2d.onnx --out map
+    A country, classified on Earth Engine by batch tasks (plan it first):
+      gee-crop map --country FRA --on-server --dry-run
     """
     from gee_crop.config import SourceKind
+    from gee_crop.countries import country_region
     from gee_crop.data.regions import region_of_options
+    from gee_crop.earthengine.tasks import ExportTarget
     from gee_crop.features.seasons import default_season
     from gee_crop.features.shift import describe_score, shift_warnings
     from gee_crop.mapping.engine import MapResult
     from gee_crop.mapping.estimate import MapEstimate
-    from gee_crop.mapping.request import MapRequest, MapSettings, SourceRequest
+    from gee_crop.mapping.request import MapRequest, MapSettings, OnServer, SourceRequest
+    from gee_crop.mapping.server_map import ServerMapResult
+    from gee_crop.mapping.server_plan import ServerMapPlan
     from gee_crop.models.domain import region_points
     from gee_crop.models.io import ModelFile
     from gee_crop.models.zoo import domain_report, resolve_model
@@ -208,12 +239,17 @@ def command(
     from gee_crop.pipeline.map import map_command
     from gee_crop.pipeline.map import pilot as run_pilot
 
-    if region_path and bbox:
-        raise click.UsageError("give --region or --bbox, not both")
-    if source_path is None and not earthengine and not (region_path or bbox):
+    if sum(bool(v) for v in (country, region_path, bbox)) > 1:
+        raise click.UsageError("give one of --country, --region or --bbox")
+    if source_path is None and not earthengine and not (country or region_path or bbox):
         raise click.UsageError("say what to map: --region aoi.geojson (Earth Engine) or --source STACK (local)")
+    if (keep_on_server or bucket or export_to != ExportDestination.ASSET) and not on_server:
+        raise click.UsageError("--keep-on-server, --export-to and --bucket apply to --on-server maps")
+    if on_server and (source_path or pilot is not None):
+        raise click.UsageError("--on-server maps on Earth Engine by batch tasks: drop --source and --pilot")
     earthengine = earthengine or source_path is None
-    region = region_of_options(region_path, bbox)  # read once: the request carries the geometry
+    # read once: the request carries the geometry
+    region = country_region(country) if country else region_of_options(region_path, bbox)
     if earthengine and region is not None:
         year, note = default_season(year, region.centroid.y)
         click.echo(note)
@@ -233,7 +269,7 @@ def command(
     # the one request of this command: the run and --dry-run both take it whole
     request = MapRequest(
         model=model,
-        out_dir=Path(out_dir or map_out_name(region_path, source_path)),
+        out_dir=Path(out_dir or (f"{country.upper()}_map" if country else map_out_name(region_path, source_path))),
         source=SourceRequest(
             SourceKind.EARTHENGINE if earthengine else SourceKind.LOCAL,
             path=Path(source_path) if source_path else None,
@@ -267,6 +303,13 @@ def command(
         pilot=pilot,
         parcels=Path(parcels_path) if parcels_path else None,
         min_parcel_pixels=min_parcel_pixels,
+        on_server=OnServer(
+            country.upper() if country else Path(region_path).stem if region_path else "bbox",
+            ExportTarget(export_to, bucket=bucket),
+            keep_on_server,
+        )
+        if on_server
+        else None,
     )
     if pilot is not None:
         if dry_run:
@@ -275,6 +318,10 @@ def command(
             click.echo(line)
         return
     result = map_command(request)
+    if isinstance(result, (ServerMapPlan, ServerMapResult)):
+        for line in result.lines():
+            click.echo(line)
+        return
     if dry_run:
         assert isinstance(result, MapEstimate)  # map_command plans a dry run
         for line in result.lines():

@@ -109,6 +109,7 @@ overwrite: Decorator = click.option(
     is_flag=True,
     help="Replace what --out holds (otherwise an existing --out is refused, or a rerun resumes).",
 )
+bucket: Decorator = click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
 
 #: The shared options by name (tests check that every command uses exactly these definitions).
 SHARED: dict[str, Decorator] = {
@@ -121,6 +122,7 @@ SHARED: dict[str, Decorator] = {
     "device": device,
     "quiet": quiet,
     "overwrite": overwrite,
+    "bucket": bucket,
 }
 
 
@@ -160,6 +162,11 @@ def choice(flag: str, default: Enum, help: str) -> Decorator:
 def switch(name: str, default: bool | None, help: str) -> Decorator:
     """An on/off pair ``--NAME/--no-NAME`` (``default`` None: the command decides)."""
     return click.option(f"--{name}/--no-{name}", default=default, help=help)
+
+
+def country(help: str) -> Decorator:
+    """``--country ISO3``: a registered country (``gee_crop.countries``); ``help`` says what of it the command uses."""
+    return click.option("--country", metavar="ISO3", help=help)
 
 
 def region(help: str, *, dest: str = "region", **kwargs: Any) -> Decorator:

@@ -75,7 +75,7 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 
 
 @click.command("sample")
-@click.option("--country", metavar="ISO3", help="Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
+@options.country("Country with registered labels: USA FRA BEL NLD GBR AUS ARG CHN.")
 @options.region("GeoJSON polygon (WGS84) to sample.")
 @options.source("Local raw stack (e.g. an Earth Engine patch folder) instead of Earth Engine.")
 @click.option(
@@ -139,7 +139,7 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     "Where export-mode tasks write their parts: Earth Engine table assets (read back by gee-crop "
     "itself), or CSVs on Google Drive / Cloud Storage (sync them and pass --exports-dir).",
 )
-@click.option("--bucket", help="Cloud Storage bucket for --export-to gcs.")
+@options.bucket
 @click.option(
     "--exports-dir", type=click.Path(file_okay=False), help="Local folder holding the exported CSVs (Drive/GCS sync)."
 )

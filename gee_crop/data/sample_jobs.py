@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, Legend, user_legend
 from gee_crop.config import SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
-from gee_crop.countries import country_geometry, country_of, country_spec, read_accuracy_table
+from gee_crop.countries import country_of, country_region, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
 from gee_crop.data.regions import lonlat_extent
 from gee_crop.data.sample_request import SamplingRequest
@@ -62,7 +61,7 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
         name, geometry, own = _own_labels_place(request, region, legend)
     elif request.country is not None:
         spec = country_spec(request.country)
-        outline = country_geometry(spec.code).intersection(sg.box(*spec.extent))
+        outline = country_region(spec.code)
         geometry = outline if region is None else outline.intersection(region)
         if geometry.is_empty:
             raise RegionError(

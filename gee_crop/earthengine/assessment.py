@@ -19,6 +19,7 @@ read back and the temporary asset deleted (:func:`exported_rows`).
 
 from __future__ import annotations
 
+import math
 import time
 
 import ee
@@ -46,11 +47,22 @@ POLL_S = 30.0
 _GEOD = Geod(ellps="WGS84")
 
 
-def map_and_region(map_ref: str, region: dict | None) -> tuple[ee.Image, ee.Geometry]:
+def map_and_region(map_ref: str, region: dict | None, *, collection: bool = False) -> tuple[ee.Image, ee.Geometry]:
     """The map image (an asset id) and the region assessed: the GeoJSON geometry ``region`` (WGS84), or the
-    image's footprint when None."""
+    map's footprint when None. ``collection``: the asset is an image collection of map tiles (``gee-crop map
+    --on-server``), mosaicked in the first tile's projection (a mosaic's own default is WGS84 at 1 degree,
+    https://developers.google.com/earth-engine/guides/projections)."""
+    if collection:
+        tiles = ee.ImageCollection(map_ref)
+        image = tiles.mosaic().setDefaultProjection(tiles.first().projection())
+        return image, tiles.geometry() if region is None else ee.Geometry(region)
     image = ee.Image(map_ref)
     return image, image.geometry() if region is None else ee.Geometry(region)
+
+
+def is_map_collection(client, map_ref: str) -> bool:
+    """True when the map asset is an image collection (the tiles of ``gee-crop map --on-server``)."""
+    return (client.get_asset(map_ref) or {}).get("type") == "IMAGE_COLLECTION"
 
 
 def stratum_areas(classes: ee.Image, region: ee.Geometry, scale: float, *, tile_scale: float = 1) -> ee.Dictionary:
@@ -125,6 +137,8 @@ def region_pixels(client, map_ref: str, region: dict | None, scale: float) -> fl
     if region is not None:
         return abs(_GEOD.geometry_area_perimeter(sg.shape(region))[0]) / scale**2
     info = client.get_asset(map_ref) or {}
+    if info.get("type") == "IMAGE_COLLECTION":
+        return math.inf  # a collection's metadata holds no grid: its tiles are assessed by the batch route
     bands = info.get("bands") or [{}]
     grid = bands[0].get("grid", {})
     dims, affine = grid.get("dimensions", {}), grid.get("affineTransform", {})

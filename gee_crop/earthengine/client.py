@@ -650,16 +650,16 @@ class EarthEngineClient:
                 return features
 
     def start_export(self, task_config: dict) -> str:
-        """Start a table export (see :func:`gee_crop.earthengine.sampling.export_config`); its task id.
+        """Start a table export (see :func:`gee_crop.earthengine.sampling.export_config`) or an image export
+        (``kind`` "image", :func:`gee_crop.earthengine.map_exports.image_export_config`); its task id.
 
         The request id is made once before the retries, so a retried start cannot create a
         second task.
         """
         task = _export_task(task_config)
         request_id = ee.data.newTaskId()[0]
-        result = self._call(
-            f"starting export {task_config.get('description', '')!r}", ee.data.exportTable, request_id, task.config
-        )
+        start = ee.data.exportImage if task_config.get("kind") == "image" else ee.data.exportTable
+        result = self._call(f"starting export {task_config.get('description', '')!r}", start, request_id, task.config)
         from ee import _cloud_api_utils
 
         return _cloud_api_utils.convert_operation_name_to_task_id(result["name"])
@@ -707,6 +707,11 @@ class EarthEngineClient:
         """Create one asset folder (its parent must exist)."""
         self._call(f"creating asset folder {folder_id}", ee.data.createFolder, folder_id)
 
+    def create_image_collection(self, asset_id: str) -> None:
+        """Create an empty image collection asset (its folder must exist); exports then add images to it as
+        ``<asset_id>/<name>`` (https://developers.google.com/earth-engine/guides/manage_assets)."""
+        self._call(f"creating image collection {asset_id}", ee.data.createAsset, {"type": "IMAGE_COLLECTION"}, asset_id)
+
     def ensure_folder(self, folder_id: str) -> list[str]:
         """Create ``folder_id`` and any missing parent under ``projects/<p>/assets``; the folders made.
 
@@ -729,8 +734,40 @@ class EarthEngineClient:
         self._call(f"deleting asset {asset_id}", ee.data.deleteAsset, asset_id)
 
 
+def _image_export_task(config: dict) -> ee.batch.Task:
+    """An unstarted ``ee.batch`` image export built from a gee-crop image export config."""
+    kwargs = {
+        "image": config["image"],
+        "description": config["description"],
+        "crs": config["crs"],
+        "crsTransform": list(config["crs_transform"]),
+        "dimensions": config["dimensions"],
+        "maxPixels": int(config["max_pixels"]),
+    }
+    destination = config["destination"]
+    if destination == "asset":
+        return ee.batch.Export.image.toAsset(
+            assetId=config["asset_id"],
+            overwrite=bool(config.get("overwrite")),
+            pyramidingPolicy=dict(config.get("pyramiding_policy") or {}),
+            **kwargs,
+        )
+    geotiff = {
+        "fileNamePrefix": config["file_prefix"],
+        "fileFormat": "GeoTIFF",
+        "formatOptions": {"cloudOptimized": True},
+    }
+    if destination == "gcs":
+        return ee.batch.Export.image.toCloudStorage(bucket=config["bucket"], **geotiff, **kwargs)
+    if destination == "drive":
+        return ee.batch.Export.image.toDrive(folder=config.get("folder"), **geotiff, **kwargs)
+    raise ValueError(f"unknown export destination {destination!r}")
+
+
 def _export_task(config: dict) -> ee.batch.Task:
-    """An unstarted ``ee.batch`` table export built from a gee-crop export config."""
+    """An unstarted ``ee.batch`` export built from a gee-crop export config (a table, or ``kind`` "image")."""
+    if config.get("kind") == "image":
+        return _image_export_task(config)
     kwargs = {"collection": config["collection"], "description": config["description"]}
     if "selectors" in config:
         kwargs["selectors"] = list(config["selectors"])

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import ee
 import pandas as pd
@@ -247,12 +248,12 @@ def import_pilot(ledger: RunLedger, job: SamplingJob, out: str | Path, tiles: di
     return imported
 
 
-def check_export_target(client, job: SamplingJob, destination: str, bucket: str | None, n_tiles: int) -> None:
+def check_export_target(client, project: str | None, destination: str, bucket: str | None, n_tiles: int) -> None:
     """InputError when the export target cannot work: a missing bucket or project, Drive with
     credentials that have none (see ``StoredCredentials.drive_refusal``), more tiles than assets."""
     if destination == ExportDestination.GCS and not bucket:
         raise InputError("--export-to gcs needs --bucket NAME (a Cloud Storage bucket you can write)")
-    if destination == ExportDestination.ASSET and not job.project:
+    if destination == ExportDestination.ASSET and not project:
         raise InputError("--export-to asset needs --project MY-PROJECT (the assets are written there)")
     credentials = getattr(client, "credentials", None)
     refusal = (
@@ -265,7 +266,7 @@ def check_export_target(client, job: SamplingJob, destination: str, bucket: str 
         )
     if destination == ExportDestination.ASSET and n_tiles > MAX_ASSETS:
         raise InputError(
-            f"{n_tiles} tiles would make {n_tiles} table assets, more than a project's "
+            f"{n_tiles} tiles would make {n_tiles} assets, more than a project's "
             f"{MAX_ASSETS:,} assets; use a larger --tile-deg or --export-to gcs --bucket NAME"
         )
 
@@ -377,6 +378,71 @@ def export_rows(
     return read_export_csv(found) if found else None
 
 
+class ExportBatch(Protocol):
+    """A job's batch export tasks as the task queue (:func:`run_task_queue`) sees them: sampling tiles
+    (:class:`SamplingExports`) or map export tiles (``gee_crop.mapping.server_map``)."""
+
+    @property
+    def label(self) -> str:
+        """What the progress bar says."""
+        ...
+
+    @property
+    def retry_hint(self) -> str:
+        """What to try when a unit's task failed MAX_TASK_ATTEMPTS times."""
+        ...
+
+    def description(self, unit: str) -> str:
+        """The task description (file prefix) of ``unit``."""
+        ...
+
+    def export_config(self, unit: str, overwrite: bool) -> dict:
+        """The export config of ``unit`` (``overwrite``: replace an asset an earlier attempt left)."""
+        ...
+
+    def collect(self, client: Any, ledger: RunLedger, unit: str) -> bool:
+        """Finish ``unit`` (its task COMPLETED) in the ledger; False while its output is not readable yet."""
+        ...
+
+
+@dataclass(frozen=True)
+class SamplingExports:
+    """A sampling job's tiles as table exports: each finished tile's rows go to ``store``."""
+
+    job: SamplingJob
+    tiles: dict[str, Bounds]
+    store: StoreRows
+    target: ExportTarget = ASSET_EXPORTS
+    retry_hint: str = "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite"
+
+    @property
+    def label(self) -> str:
+        return f"export tasks {self.job.name}"
+
+    def description(self, unit: str) -> str:
+        return export_names(self.job, int(unit))[0]
+
+    def export_config(self, unit: str, overwrite: bool) -> dict:
+        description, asset = export_names(self.job, int(unit))
+        return export_config(
+            tile_graph(self.job, int(unit), self.tiles[unit]),
+            self.target.destination,
+            description,
+            cloud_band=self.job.cloud_band,
+            folder=self.target.folder,
+            bucket=self.target.bucket,
+            asset_id=asset,
+            overwrite=overwrite,
+        )
+
+    def collect(self, client: Any, ledger: RunLedger, unit: str) -> bool:
+        rows = export_rows(client, self.job, int(unit), self.target.destination, self.target.exports_dir)
+        if rows is None:
+            return False
+        self.store(self.job, ledger, unit, rows)
+        return True
+
+
 def run_exports(
     client,
     job: SamplingJob,
@@ -384,30 +450,44 @@ def run_exports(
     ledger: RunLedger,
     store: StoreRows,
     target: ExportTarget = ASSET_EXPORTS,
+    **queue: Any,
+) -> list[str]:
+    """Run ``tiles`` as batch table exports through the bounded queue (:func:`run_task_queue`, resumable;
+    ``queue``: its keyword options, sleep, wait, progress, overwrite); the descriptions of tiles still waiting."""
+    check_export_target(client, job.project, target.destination, target.bucket, len(tiles))
+    if target.destination == ExportDestination.ASSET:
+        assert job.project is not None  # check_export_target refuses an asset export without a project
+        client.ensure_folder(samples_folder(job.project))
+    batch = SamplingExports(job, tiles, store, target)
+    return run_task_queue(client, batch, list(tiles), ledger, target, **queue)
+
+
+def run_task_queue(
+    client,
+    batch: ExportBatch,
+    units: list[str],
+    ledger: RunLedger,
+    target: ExportTarget = ASSET_EXPORTS,
     *,
     sleep: Callable[[float], None] = time.sleep,
     wait: bool = True,
     progress: bool = True,
     overwrite: bool = False,
 ) -> list[str]:
-    """Run ``tiles`` as batch table exports through a bounded queue (resumable).
+    """Run ``units`` of ``batch`` as batch export tasks through a bounded queue (resumable).
 
     Each pass starts tasks while fewer than ``target.max_queued`` of the job's tasks are unfinished (a
     full user queue, "Too many tasks already in the queue", waits for the next pass), then reads
     the state of the job's started tasks (``client.poll_tasks``: one ``getOperation`` each, not the
     project's whole ``listOperations``), records its EECU usage and
-    times in the ledger and stores the finished ones. Failed tasks are restarted (at most
-    MAX_TASK_ATTEMPTS per tile across reruns). Returns the descriptions of tiles still waiting.
+    times in the ledger and collects the finished ones. Failed tasks are restarted (at most
+    MAX_TASK_ATTEMPTS per unit across reruns). Returns the descriptions of units still waiting.
     """
-    check_export_target(client, job, target.destination, target.bucket, len(tiles))
-    if target.destination == ExportDestination.ASSET:
-        assert job.project is not None  # check_export_target refuses an asset export without a project
-        client.ensure_folder(samples_folder(job.project))
     waiting: list[str] = []
-    active = [u for u in tiles if ledger.entry(u)["state"] != DONE]
-    with _progress(len(tiles), len(tiles) - len(active), f"export tasks {job.name}", progress) as bar:
+    active = [u for u in units if ledger.entry(u)["state"] != DONE]
+    with _progress(len(units), len(units) - len(active), batch.label, progress) as bar:
         while active:
-            _start_tasks(client, job, tiles, ledger, active, target, overwrite=overwrite)
+            _start_tasks(client, batch, ledger, active, target.max_queued, overwrite=overwrite)
             started = [ledger.entry(u)["task_id"] for u in active if ledger.entry(u).get("task_id") is not None]
             statuses = client.poll_tasks(started)  # the job's own tasks only, one getOperation each
             still, finished = [], 0
@@ -420,34 +500,25 @@ def run_exports(
                 if _record_status(ledger, unit, status) != TERMINAL_OK:
                     still.append(unit)  # running, or failed: restarted on the next pass
                     continue
-                rows = export_rows(client, job, int(unit), target.destination, target.exports_dir)
-                if rows is None:
-                    waiting.append(export_names(job, int(unit))[0])
+                if not batch.collect(client, ledger, unit):
+                    waiting.append(batch.description(unit))
                     continue
-                store(job, ledger, unit, rows)
                 finished += 1
                 bar.update(1)
             active = still
             if active and not wait:
-                waiting.extend(export_names(job, int(u))[0] for u in active)
+                waiting.extend(batch.description(u) for u in active)
                 break
             unstarted = any(ledger.entry(u).get("task_id") is None for u in active)
             if active and not (finished and unstarted):
-                sleep(target.poll_s)  # no queue slot was freed for a waiting tile: let the tasks run
+                sleep(target.poll_s)  # no queue slot was freed for a waiting unit: let the tasks run
     return waiting
 
 
 def _start_tasks(
-    client,
-    job: SamplingJob,
-    tiles: dict[str, Bounds],
-    ledger: RunLedger,
-    active: list[str],
-    target: ExportTarget,
-    *,
-    overwrite: bool,
+    client, batch: ExportBatch, ledger: RunLedger, active: list[str], max_queued: int, *, overwrite: bool
 ) -> int:
-    """Start the tasks of ``active`` tiles that have none (or a failed one) while the queue has room;
+    """Start the tasks of ``active`` units that have none (or a failed one) while the queue has room;
     the number started."""
     queued = sum(
         1
@@ -456,28 +527,18 @@ def _start_tasks(
     )
     started = 0
     for unit in active:
-        entry, index = ledger.entry(unit), int(unit)
+        entry = ledger.entry(unit)
         if entry.get("task_id") is not None and entry["state"] not in TERMINAL_BAD:
             continue
-        if queued >= target.max_queued:
+        if queued >= max_queued:
             break
         attempts = entry.get("attempts", 0)
-        description, asset = export_names(job, index)
         if attempts >= MAX_TASK_ATTEMPTS:
             raise EarthEngineError(
-                f"export {description} failed {attempts} times ({entry.get('error', 'no message')}); "
-                "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite"
+                f"export {batch.description(unit)} failed {attempts} times ({entry.get('error', 'no message')}); "
+                f"{batch.retry_hint}"
             )
-        config = export_config(
-            tile_graph(job, index, tiles[unit]),
-            target.destination,
-            description,
-            cloud_band=job.cloud_band,
-            folder=target.folder,
-            bucket=target.bucket,
-            asset_id=asset,
-            overwrite=overwrite or attempts > 0,
-        )
+        config = batch.export_config(unit, overwrite or attempts > 0)
         try:
             task_id = client.start_export(config)
         except EarthEngineError as exc:

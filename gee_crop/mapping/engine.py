@@ -189,9 +189,10 @@ class MapJob:
     """What planning changed and the user should know (a region clipped to the data)."""
 
 
-def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> MapJob:
+def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings, *, cut: bool = True) -> MapJob:
     """Everything a map decides before its first request (shared by the run and ``--dry-run``, so
-    the dry run's tiles, requests and bytes are the run's)."""
+    the dry run's tiles, requests and bytes are the run's). ``cut`` False: no request tiles (``tiles``
+    empty; the on-server route cuts its own export tiles, :mod:`gee_crop.mapping.server_map`)."""
     check_precision(model, settings.precision)
     contract = model.contract
     region = settings.region
@@ -227,8 +228,8 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings) -> 
         )
     tile_size = tile_size or limit or LOCAL_TILE_SIZE
     region_grid = reproject_geometry(region, WGS84, grid.crs)
-    tiles = plan_tiles(grid, tile_size, region_grid)
-    if not tiles:
+    tiles = plan_tiles(grid, tile_size, region_grid) if cut else []
+    if cut and not tiles:
         raise EmptyResultError(
             f"the region holds no pixel centre of the {grid.scale:g} {grid.units} grid (it is smaller than a "
             "pixel, or a sliver between pixel centres), so the map would be empty; give a larger region"

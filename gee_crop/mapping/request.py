@@ -15,6 +15,7 @@ from typing import TypeVar
 import shapely
 
 from gee_crop.config import CloudBand, Encoding, Precision, Scheduler, SourceKind
+from gee_crop.earthengine.tasks import ASSET_EXPORTS, ExportTarget
 from gee_crop.errors import InputError
 from gee_crop.mapping.cleaning import check_cleaning
 from gee_crop.mapping.cluster import scheduler_of
@@ -121,6 +122,18 @@ class SourceRequest:
 
 
 @dataclass(frozen=True)
+class OnServer:
+    """``--on-server``: the map is classified on Earth Engine by batch export tasks (``mapping.server_map``)."""
+
+    name: str
+    """The map's name in task descriptions and asset ids (a country code, a region file's stem)."""
+    target: ExportTarget = ASSET_EXPORTS
+    """Where the tasks write (image assets by default; GeoTIFFs on Cloud Storage or Drive)."""
+    keep_on_server: bool = False
+    """Leave the finished assets on Earth Engine instead of downloading them into map.tif."""
+
+
+@dataclass(frozen=True)
 class MapRequest:
     """One ``gee-crop map`` command: the model, the output folder, the source and the settings."""
 
@@ -137,3 +150,5 @@ class MapRequest:
     """Field polygons to summarise per parcel after the map (``--parcels``)."""
     min_parcel_pixels: int = 4
     """Parcels with fewer counted pixels are flagged ``small``."""
+    on_server: OnServer | None = None
+    """Classify on Earth Engine with batch tasks (``--on-server``) instead of fetching the composite."""

@@ -383,18 +383,28 @@ class EarthEngineSource:
         The composite is built over the tile (grown by a pixel, so reprojection never clips an edge
         pixel) intersected with the request's region (grid CRS): the server skips pixels outside it.
         """
-        grid, spec, season, region = request.grid, request.spec, request.season, request.region
-        footprint = tile.bounds_geometry(grid).buffer(grid.scale, join_style="mitre")
-        if region is not None:
-            footprint = footprint.intersection(region.buffer(grid.scale))
-        footprint = reproject_geometry(shapely.segmentize(footprint, 16 * grid.scale), grid.crs, WGS84)
+        grid, spec, season = request.grid, request.spec, request.season
         client = cast(PixelClient, self.client)  # ``client: object`` also holds a dry run's unconnected one
         pixels = client.compute_pixels(
-            self.image(footprint, spec, season), tile.ee_grid(grid), composite_band_names(season.n_bins)
+            self.image(tile_footprint(grid, tile, request.region), spec, season),
+            tile.ee_grid(grid),
+            composite_band_names(season.n_bins),
         )
         dn = decode_pixels(pixels, season.n_bins, self.encoding)
         valid = (dn != 0).all(axis=(2, 3))
         return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
+
+
+def tile_footprint(grid: OutputGrid, tile: Tile, region: shapely.Geometry | None) -> shapely.Geometry:
+    """The WGS84 area a tile's server composite is built over: the tile grown by a pixel (so reprojection
+    never clips an edge pixel), intersected with ``region`` (grid CRS), so the server skips pixels outside.
+    Edges are cut into pieces of 16 pixels, or 1/64 of the tile's side on an export tile (thousands of
+    pixels a side: the projected edge bends by far less than a pixel over such a piece)."""
+    footprint = tile.bounds_geometry(grid).buffer(grid.scale, join_style="mitre")
+    if region is not None:
+        footprint = footprint.intersection(region.buffer(grid.scale))
+    piece = max(16, max(tile.width, tile.height) // 64) * grid.scale
+    return reproject_geometry(shapely.segmentize(footprint, piece), grid.crs, WGS84)
 
 
 def uncovered_windows(season: SeasonSpan, first: dt.date, last: dt.date) -> tuple[int, int]:

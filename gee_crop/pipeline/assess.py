@@ -99,6 +99,19 @@ def _region_json(region: str | os.PathLike | None) -> dict | None:
     return None if region is None else read_region(Path(region)).__geo_interface__
 
 
+def _map_on_earthengine(client, map_ref: str, region, scale: float):
+    """The map image on Earth Engine (one image asset, or the image collection of an on-server map), the
+    region assessed, and whether its reductions run as batch exports (more pixels than an interactive request)."""
+    image, geometry = ee_assessment.map_and_region(
+        map_ref, _region_json(region), collection=ee_assessment.is_map_collection(client, map_ref)
+    )
+    return (
+        image,
+        geometry,
+        ee_assessment.use_batch(ee_assessment.region_pixels(client, map_ref, _region_json(region), scale)),
+    )
+
+
 def _design_earthengine(
     map_ref: str,
     out: Path,
@@ -110,8 +123,7 @@ def _design_earthengine(
     scale: float,
     classes: tuple[str, ...],
 ) -> DesignResult:
-    image, geometry = ee_assessment.map_and_region(map_ref, _region_json(region))
-    batch = ee_assessment.use_batch(ee_assessment.region_pixels(client, map_ref, _region_json(region), scale))
+    image, geometry, batch = _map_on_earthengine(client, map_ref, region, scale)
     areas = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes), batch=batch)
     available = np.ceil(areas / scale**2).astype(np.int64)
     counts, total = points_per_stratum(areas, classes, sample, available=available)
@@ -153,8 +165,7 @@ def _assess(
         if reference_raster is not None:
             raise InputError("--reference-raster works with a local map; on Earth Engine give labelled points")
         names, crs, pixel_area_ha = classes, "EPSG:4326", 1e-4  # stratum sizes in m²
-        image, geometry = ee_assessment.map_and_region(map_ref, _region_json(region))
-        batch = ee_assessment.use_batch(ee_assessment.region_pixels(client, map_ref, _region_json(region), scale))
+        image, geometry, batch = _map_on_earthengine(client, map_ref, region, scale)
         sizes = ee_assessment.stratum_areas_m2(client, image, geometry, scale, len(classes), batch=batch)
         mapped = ee_assessment.map_classes_at_points(client, image, points, scale)
     else:

@@ -16,8 +16,11 @@ from gee_crop.mapping.engine import MapResult, plan_job, plan_map, run_map
 from gee_crop.mapping.estimate import MapEstimate, Rates
 from gee_crop.mapping.parcels import checked_parcels, with_parcel_table
 from gee_crop.mapping.pilot import PilotMeasurement, measure_pilot
-from gee_crop.mapping.request import MapRequest
-from gee_crop.models.io import read_model_file
+from gee_crop.mapping.request import MapRequest, OnServer
+from gee_crop.mapping.server_map import ServerMapResult, plan_server_map, run_server_map
+from gee_crop.mapping.server_plan import ServerMapPlan
+from gee_crop.mapping.sources import EarthEngineSource
+from gee_crop.models.io import ModelFile, read_model_file
 from gee_crop.outputs import claim_output
 
 #: the Earth Engine client of a dry run: planning sends no request, so it needs no credentials.
@@ -67,6 +70,30 @@ def pilot(request: MapRequest, client: object | None = None) -> PilotMeasurement
     return dataclasses.replace(measured, file=saved)
 
 
-def map_command(request: MapRequest) -> MapResult | MapEstimate:
-    """The plan of ``request`` with ``dry_run``, else its run."""
+def _on_server(request: MapRequest, client: object | None) -> tuple[OnServer, EarthEngineSource, ModelFile]:
+    if request.on_server is None or request.source.kind != SourceKind.EARTHENGINE:
+        raise InputError("--on-server maps on Earth Engine: give --country, --region or --bbox, not --source")
+    source, _ = request.source.open(client=client)
+    assert isinstance(source, EarthEngineSource)  # an Earth Engine request opens the Earth Engine source
+    return request.on_server, source, read_model_file(request.model)
+
+
+def plan_on_server(request: MapRequest) -> ServerMapPlan:
+    """``gee-crop map --on-server --dry-run``: the export tasks, EECU and bytes home; no credentials needed."""
+    on_server, source, model = _on_server(request, _NOT_CONNECTED)
+    return plan_server_map(source, model, request.settings, request.out_dir, on_server, pilot_rates(request.out_dir))
+
+
+def run_on_server(request: MapRequest, client: object | None = None) -> ServerMapResult:
+    """``gee-crop map --on-server``: the batch export tasks (resumable), then the download unless
+    ``--keep-on-server``. ``client``: the Earth Engine client (None: connect)."""
+    with claim_output(request.out_dir, folder=True, overwrite=request.settings.overwrite, resumes=True):
+        on_server, source, model = _on_server(request, client)
+        return run_server_map(source.client, source, model, request.out_dir, request.settings, on_server)
+
+
+def map_command(request: MapRequest) -> MapResult | MapEstimate | ServerMapPlan | ServerMapResult:
+    """The plan of ``request`` with ``dry_run``, else its run (on the server with ``on_server``)."""
+    if request.on_server is not None:
+        return plan_on_server(request) if request.dry_run else run_on_server(request)
     return plan(request) if request.dry_run else run(request)

@@ -116,9 +116,17 @@ class GridEvaluator:
     """See the module docstring. ``images``: asset id -> :class:`Raster`; ``clear_count``: the value
     served for ``reduce.count`` of an image collection."""
 
-    def __init__(self, images: dict[str, Raster], clear_count: float = 1.0) -> None:
+    def __init__(
+        self,
+        images: dict[str, Raster],
+        clear_count: float = 1.0,
+        served: Callable[[dict, Grid], list[Band] | None] | None = None,
+    ) -> None:
+        """``served(node, grid)``: the bands of a sub-graph the caller answers itself (the strict double's
+        patch composite), or None to evaluate ``node`` here."""
         self.images = images
         self.clear_count = clear_count
+        self.served = served
         self._memo: dict[tuple[int, Grid], list[Band]] = {}
 
     # ------------------------------------------------------------ projections
@@ -155,8 +163,13 @@ class GridEvaluator:
     def _evaluate(self, node: dict, grid: Grid) -> list[Band]:
         fn, args = node["function"], node["arguments"]
         shape = (grid.height, grid.width)
+        answered = self.served(node, grid) if self.served is not None else None
+        if answered is not None:
+            return answered
         if fn == "Image.constant":
-            return [("constant", np.full(shape, float(args["value"])), np.ones(shape, bool))]
+            values = args["value"] if isinstance(args["value"], list) else [args["value"]]
+            names = ["constant"] if len(values) == 1 else [f"constant_{i}" for i in range(len(values))]
+            return [(n, np.full(shape, float(v)), np.ones(shape, bool)) for n, v in zip(names, values)]
         if fn == "Image.load":
             return [("b1", *self._load(self.images[args["id"]], grid))]
         if fn == "Image.pixelLonLat":
@@ -252,7 +265,7 @@ class GridEvaluator:
         """The points an ``Image.stratifiedSample`` call returns: the pixels of its sampling grid whose
         centre lies in ``region`` and whose bands are all valid, ``numPoints`` at random per class."""
         args = call["arguments"]
-        region = _region(args["region"])
+        region = region_of(args["region"])
         crs = _crs_of(args["projection"]) if args.get("projection") else self.default_crs(args["image"])
         west, south, east, north = region.bounds
         lon = np.array([west, east, west, east, (west + east) / 2, (west + east) / 2])
@@ -473,15 +486,18 @@ def _crs_of(projection: Any) -> str:
     return projection["arguments"]["crs"]
 
 
-def _region(node: dict) -> Any:
+def region_of(node: dict) -> Any:
+    """The shapely (Multi)Polygon of a geometry constructor graph (Polygon, MultiPolygon, Rectangle)."""
     shapes = []
     for call in walk_calls(node):
         coords = call["arguments"].get("coordinates")
         if call["function"] == "GeometryConstructors.Polygon":
             shapes.append(sg.Polygon(coords[0], coords[1:]))
+        elif call["function"] == "GeometryConstructors.MultiPolygon":
+            shapes.extend(sg.Polygon(p[0], p[1:]) for p in coords)
         elif call["function"] == "GeometryConstructors.Rectangle":
             shapes.append(sg.box(*np.ravel(coords)))
-    assert shapes, "the sampling region is not a polygon or rectangle"
+    assert shapes, "the region is not a polygon or rectangle"
     return sg.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0]
 
 
@@ -498,4 +514,6 @@ _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "Image.floor": np.floor,
     "Image.toInt32": lambda v: np.trunc(v),
+    # "Casts the input value to an unsigned 8-bit integer" (https://developers.google.com/earth-engine/apidocs/ee-image-touint8)
+    "Image.toUint8": lambda v: np.clip(np.trunc(v), 0, 255),
 }

@@ -97,6 +97,14 @@ from gee_crop.earthengine.graph import invocations, resolved, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
 from gee_crop.testing.ee_grid_eval import pixel_read
+from gee_crop.testing.fake_image_exports import (
+    PatchComposite,
+    StoredImage,
+    composite_parameters,
+    evaluate_export,
+    image_export_failure,
+    image_export_refusal,
+)
 
 
 class FakeInterrupt(RuntimeError):
@@ -319,6 +327,9 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.tiles_answered = 0
         self.tasks: dict[str, dict] = {}
         self.asset_rows: dict[str, list[dict]] = {}
+        self.image_assets: dict[str, StoredImage] = {}  # finished image exports (fake_image_exports)
+        self.image_collections: set[str] = set()  # made by create_image_collection
+        self.patch_composite = PatchComposite(self.patch)
         self.folders: set[str] = set()
         self.queue_limit = queue_limit
         self.list_calls = 0
@@ -374,7 +385,13 @@ class FakeEarthEngineClient(EarthEngineClient):
         if self.existing_assets is True:
             return True
         assert isinstance(self.existing_assets, set)
-        return asset_id in self.existing_assets or asset_id in self.asset_rows or asset_id in self.folders
+        return (
+            asset_id in self.existing_assets
+            or asset_id in self.asset_rows
+            or asset_id in self.image_assets
+            or asset_id in self.image_collections
+            or asset_id in self.folders
+        )
 
     # ------------------------------------------------------------- methods
 
@@ -394,6 +411,9 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.graphs.append(("compute_pixels", expression))
 
         def answer(expr, grd, bands):
+            load = resolved(expr)
+            if load.get("function") == "Image.load" and load["arguments"]["id"] in self.image_assets:
+                return self.image_assets[load["arguments"]["id"]].window(grd, bands)
             if callable(self.pixels):
                 return self.pixels(expr, grd, bands)
             if self.pixels is None:
@@ -427,20 +447,30 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.graphs.append(("start_export", task_config))
         task_id = f"FAKETASK{len(self.tasks):04d}"
 
+        image = task_config.get("kind") == "image"
+        expression = task_config["image" if image else "collection"]
+
         def start(config):
             if self._unfinished() >= self.queue_limit:
                 raise injected_error(429, QUEUE_FULL)
+            refusal = image_export_refusal(config) if image else None
+            if refusal:
+                raise self._refuse(400, refusal)
             return task_id
 
         body = {
-            "expression": task_config["collection"],
+            "expression": expression,
             "description": task_config.get("description", ""),
             "destination": str(task_config.get("asset_id") or task_config.get("file_prefix") or ""),
         }
-        self._serve("startExport", start, task_config, body=body, graph=resolved(task_config["collection"]))
+        if image:
+            body["maxPixels"] = str(task_config.get("max_pixels", ""))
+        self._serve("startExport", start, task_config, body=body, graph=resolved(expression))
         failing = self.fail_tasks > 0
         self.fail_tasks -= int(failing)
         error = "Computation timed out." if failing else self._asset_error(task_config)
+        if image and not error:
+            error = image_export_failure(task_config)
         self.tasks[task_id] = {
             "polls": 0,
             "error": error,
@@ -460,9 +490,13 @@ class FakeEarthEngineClient(EarthEngineClient):
             return None
         asset_id = config["asset_id"]
         parent = asset_id.rsplit("/", 1)[0]
-        if not parent.endswith("/assets") and parent not in self.folders | self.existing_assets:
+        if (
+            not parent.endswith("/assets")
+            and parent not in self.folders | self.image_collections | self.existing_assets
+        ):
             return f"Asset '{parent}' does not exist or doesn't allow this operation."
-        if (asset_id in self.asset_rows or asset_id in self.existing_assets) and not config.get("overwrite"):
+        exists = asset_id in self.asset_rows or asset_id in self.image_assets or asset_id in self.existing_assets
+        if exists and not config.get("overwrite"):
             return f"Cannot overwrite asset '{asset_id}'."
         return None
 
@@ -477,6 +511,11 @@ class FakeEarthEngineClient(EarthEngineClient):
             return {**status, "state": "FAILED", "error_message": task["error"]}
         if task["polls"] <= self.running_polls:
             return {**status, "state": "RUNNING"}
+        if not task["done"] and config.get("kind") == "image":
+            stored = evaluate_export(config, self.patch_composite)
+            if config["destination"] == "asset":
+                self.image_assets[config["asset_id"]] = stored
+            task.update(done=True, rows=stored.grid.width * stored.grid.height // 1000)  # EECU: per 1,000 px
         if not task["done"]:
             rows = self._features_of(config["collection"])
             if config["destination"] == "asset":
@@ -555,21 +594,37 @@ class FakeEarthEngineClient(EarthEngineClient):
                 "sizeBytes": str(size),
                 "featureCount": str(len(self.asset_rows[asset_id])),
             }
+        if asset_id in self.image_assets:
+            stored = self.image_assets[asset_id]
+            size = sum(b.nbytes for b in stored.bands.values())
+            return {"id": asset_id, "type": "IMAGE", "sizeBytes": str(size), "bands": list(stored.bands)}
+        if asset_id in self.image_collections:
+            return {"id": asset_id, "type": "IMAGE_COLLECTION"}
         if asset_id in self.folders:
             return {"id": asset_id, "type": "FOLDER"}
         return {"id": asset_id, "type": "TABLE"} if self.asset_exists(asset_id) else None
 
-    def create_folder(self, folder_id: str) -> None:
-        self.graphs.append(("create_folder", folder_id))
-        parent = folder_id.rsplit("/", 1)[0]
+    def _check_parent(self, asset_id: str) -> None:
+        """A new asset's folder must exist (https://developers.google.com/earth-engine/guides/asset_manager)."""
+        parent = asset_id.rsplit("/", 1)[0]
         known = self.folders | (self.existing_assets if isinstance(self.existing_assets, set) else set())
         if self.existing_assets is not True and not parent.endswith("/assets") and parent not in known:
             raise EarthEngineError(f"Asset '{parent}' does not exist or doesn't allow this operation.")
+
+    def create_image_collection(self, asset_id: str) -> None:
+        self.graphs.append(("create_image_collection", asset_id))
+        self._check_parent(asset_id)
+        self.image_collections.add(asset_id)
+
+    def create_folder(self, folder_id: str) -> None:
+        self.graphs.append(("create_folder", folder_id))
+        self._check_parent(folder_id)
         self.folders.add(folder_id)
 
     def delete_asset(self, asset_id: str) -> None:
         self.graphs.append(("delete_asset", asset_id))
         self.asset_rows.pop(asset_id, None)
+        self.image_assets.pop(asset_id, None)
 
     # --------------------------------------------------- answering graphs
 
@@ -738,25 +793,10 @@ class FakeEarthEngineClient(EarthEngineClient):
         granules (same-day ones merged by highest score when the graph asks for ``qualityMosaic``)."""
         link = invocations(collection, "Image.linkCollection")[0]["arguments"]
         cloud_band = link["linkedBands"][0]
-        ranges = sorted(
-            {
-                (c["arguments"]["start"], c["arguments"]["end"])
-                for c in invocations(collection, "DateRange")
-                if isinstance(c["arguments"]["start"], str)
-            }
-        )  # constant dates (not the per-day ones)
-        spans = [(np.datetime64(a, "D"), np.datetime64(b, "D")) for a, b in ranges]
-        start, end = min(a for a, _ in spans), max(b for _, b in spans)
-        window_days = int(min((b - a).astype(int) for a, b in spans))
-        n_bins = int((end - start).astype(int)) // window_days
-        gte = [
-            c["arguments"]["image2"]["arguments"]["value"]
-            for c in invocations(collection, "Image.gte")
-            if isinstance(c["arguments"].get("image2"), dict)
-            and c["arguments"]["image2"].get("function") == "Image.constant"
-        ]
-        threshold = float(gte[0]) if gte else 0.75
-        max_gap = int(invocations(collection, "Image.lte")[0]["arguments"]["image2"]["arguments"]["value"])
+        p = composite_parameters(collection)
+        window_days, n_bins, threshold, max_gap = p["window_days"], p["n_bins"], p["threshold"], p["max_gap"]
+        start = np.datetime64(p["start_day"], "D")
+        end = np.datetime64(p["end_day"], "D")
         merge = bool(invocations(collection, "ImageCollection.qualityMosaic")) and not self.server_keeps_duplicates
         names = composite_band_names(n_bins)
         features = []

@@ -351,7 +351,7 @@ def test_a_full_user_queue_waits_instead_of_failing(tmp_path):
 def test_more_tiles_than_assets_is_refused():
     job = plan_job(SamplingRequest.from_options(country="FRA", project="p", per_cell=5), 2019)
     with pytest.raises(Exception, match="10,000 assets"):
-        tasks.check_export_target(FakeEarthEngineClient(anchor=PARIS), job, "asset", None, 10_001)
+        tasks.check_export_target(FakeEarthEngineClient(anchor=PARIS), job.project, "asset", None, 10_001)
 
 
 # 14 ----------------------------------------------------------------------------- names from region files
