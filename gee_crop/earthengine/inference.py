@@ -29,6 +29,7 @@ import ee
 import numpy as np
 
 from gee_crop.config import LOG_GAIN, REFLECTANCE_SCALE, SMOOTH_BINS, Encoding, InputScaling
+from gee_crop.earthengine.client import REQUEST_PAYLOAD_LIMIT
 from gee_crop.earthengine.composite import SQRT8_MAX, SQRT8_STEPS, composite_band_names
 
 #: the output bands of a server map, as the local map's (``mapping.writers.band_names``).
@@ -304,10 +305,13 @@ def forest_probabilities(
     return shares.select(names)
 
 
-def tree_table_exports(forest: ForestTrees, asset_id: str, body_limit: int, *, overwrite: bool = False) -> list[dict]:
+def tree_table_exports(
+    forest: ForestTrees, asset_id: str, *, body_limit: int = REQUEST_PAYLOAD_LIMIT // 2, overwrite: bool = False
+) -> list[dict]:
     """Table-export configs (``EarthEngineClient.start_export``) that store the forest's tree strings as
-    table assets ``{asset_id}_000``, ``_001`` ..., one feature per tree, each request under ``body_limit``
-    bytes of tree text (the inline table travels in the export request itself)."""
+    table assets ``{asset_id}_000``, ``_001`` ..., one feature per tree: the inline table travels in the
+    export request itself, so each part holds at most ``body_limit`` bytes of tree text (half the
+    request limit by default, leaving room for the features' wrapping)."""
     parts: list[list[str]] = [[]]
     size = 0
     for tree in forest.trees:
@@ -354,7 +358,7 @@ def map_bands(
     ``confidence`` (round(100 x top probability)) and, when asked, ``p_<class>`` (percent) from the float
     bands ``p_<class>`` of ``classes``; masked where ``valid`` is 0."""
     names = _probability_names(classes)
-    top = probabilities.toArray().arrayArgmax().arrayGet([0]).toUint8().rename(CLASS_BAND)
+    top = probabilities.toArray().arrayArgmax().arrayGet(ee.Image.constant(0)).toUint8().rename(CLASS_BAND)
     confidence = probabilities.reduce(ee.Reducer.max()).multiply(PERCENT).round().toUint8().rename(CONFIDENCE_BAND)
     bands = top.addBands(confidence)
     if with_probabilities:

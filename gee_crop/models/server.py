@@ -10,7 +10,9 @@ and the other large networks stay local: :func:`server_model` refuses them in on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import ee
 import numpy as np
@@ -25,13 +27,17 @@ from gee_crop.earthengine.inference import (
     ConvLayer,
     DecisionTree,
     DenseLayer,
+    ForestTrees,
     ServerModel,
     TempCNNLayers,
     classification_image,
     forest_trees,
+    tree_table_classifier,
+    tree_table_exports,
 )
 from gee_crop.errors import ModelFileError
 from gee_crop.models.io import INPUT_NAME, ModelFile, load_model
+from gee_crop.models.tempcnn import TempCNN
 from gee_crop.models.zoo import zoo_model
 
 #: the most multiply-accumulates per pixel a model may cost on the server: the student TempCNN costs
@@ -60,9 +66,12 @@ def _name(model: ModelFile) -> str:
 def _torch_tempcnn(model: ModelFile) -> TempCNNLayers:
     """The layers of a TempCNN ``model.pt``: each Conv1d with its BatchNorm1d folded in (eval statistics)."""
     net, _ = load_model(model)
+    assert isinstance(net, TempCNN), "server_model reads only TempCNN files here"
     convs = []
     for block in net.convs:
-        conv, norm = block[0], block[1]
+        block = cast(torch.nn.Sequential, block)
+        conv, norm = cast(torch.nn.Conv1d, block[0]), cast(torch.nn.BatchNorm1d, block[1])
+        assert norm.running_mean is not None and norm.running_var is not None, "batch norm without statistics"
         scale = (norm.weight / torch.sqrt(norm.running_var + norm.eps)).detach().double().numpy()
         weight = conv.weight.detach().double().numpy() * scale[:, None, None]
         bias = norm.bias.detach().double().numpy() - norm.running_mean.double().numpy() * scale
@@ -221,7 +230,7 @@ def model_macs(model: ModelFile) -> int:
 
         def count(module: torch.nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
             nonlocal total
-            total += output.numel() * int(np.prod(module.weight.shape[1:]))
+            total += output.numel() * int(np.prod(cast(torch.Tensor, module.weight).shape[1:]))
 
         hooks = [
             m.register_forward_hook(count)
@@ -276,14 +285,33 @@ def server_model(model: ModelFile) -> ServerModel:
 
 
 def server_classification(
-    model: ModelFile, composite: ee.Image, *, probabilities: bool = False, encoding: Encoding | str = Encoding.SQRT8
+    model: ModelFile,
+    composite: ee.Image,
+    *,
+    probabilities: bool = False,
+    encoding: Encoding | str = Encoding.SQRT8,
+    tree_tables: Sequence[str] | None = None,
 ) -> ee.Image:
     """The map of ``model`` computed inside Earth Engine from the 5-day composite that
     ``mapping.sources.EarthEngineSource.image`` builds (in ``encoding``, 0 = masked): uint8 bands
     ``class`` (index into the model's classes), ``confidence`` (round(100 x top probability)) and, with
-    ``probabilities``, ``p_<class>`` (percent); masked where the composite is. ModelFileError for a model
-    that does not run on the server (:func:`server_model`)."""
-    return classification_image(server_model(model), composite, probabilities=probabilities, encoding=encoding)
+    ``probabilities``, ``p_<class>`` (percent); masked where the composite is. ``tree_tables``: the asset
+    ids where :func:`forest_table_exports` stored a forest too large for one request. ModelFileError for
+    a model that does not run on the server (:func:`server_model`)."""
+    classifier = tree_table_classifier(tree_tables) if tree_tables else None
+    return classification_image(
+        server_model(model), composite, probabilities=probabilities, encoding=encoding, classifier=classifier
+    )
+
+
+def forest_table_exports(model: ModelFile, asset_id: str, *, overwrite: bool = False) -> list[dict]:
+    """The table exports that store a forest's tree strings as assets ``{asset_id}_000`` ... (for a forest
+    whose ``server_cost(model).request_bytes`` exceeds the request limit); ModelFileError for a model that
+    is no forest."""
+    trees = server_model(model)
+    if not isinstance(trees, ForestTrees):
+        raise ModelFileError(f"{_name(model)} is not a Random Forest; only forests are stored as tree tables")
+    return tree_table_exports(trees, asset_id, overwrite=overwrite)
 
 
 def server_cost(model: ModelFile) -> ServerCost:

@@ -7,13 +7,11 @@ the local map's own decoding and predictor (onnxruntime, torch) give the referen
 """
 from __future__ import annotations
 
-from pathlib import Path
-
+import ee
 import numpy as np
 import pytest
 from numpy.lib.recfunctions import unstructured_to_structured
 
-import ee
 from gee_crop.config import Encoding
 from gee_crop.data.demo import demo_patch, patch_composite
 from gee_crop.earthengine.client import REQUEST_PAYLOAD_LIMIT, request_body_bytes
@@ -24,7 +22,6 @@ from gee_crop.earthengine.inference import (
     TREE_PROPERTY,
     ForestTrees,
     model_probabilities,
-    tree_table_classifier,
     tree_table_exports,
 )
 from gee_crop.errors import ModelFileError
@@ -34,13 +31,13 @@ from gee_crop.mapping.writers import encode_bands
 from gee_crop.models.io import ModelFile
 from gee_crop.models.predict import open_predictor
 from gee_crop.models.server import server_classification, server_cost, server_model
-from gee_crop.resources import __file__ as resources_init
+from gee_crop.models.zoo import zoo_model
 from gee_crop.testing.ee_grid_eval import Grid, GridEvaluator, Raster
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.training.trainer import train
 from tests.training.realdata import MAX_GAP_BINS, labelled_pixels, one_torch_thread
 
-MODELS = Path(resources_init).parent / "models"
+MODELS = zoo_model().path.parent
 ASSET = "projects/offline-test/assets/flanders_composite"
 #: a quarter of the patch (row, col, size), where a check needs less than the whole
 QUARTER = (16, 16, 32)
@@ -117,7 +114,9 @@ def test_student_graph_from_fp32_weights_matches_onnxruntime_on_the_patch(served
     # what the server is asked: array algebra only, within one request
     used = function_names(image)
     assert {"Image.matrixMultiply", "Image.arraySlice", "Image.arrayReshape", "Image.arrayCat"} <= used
-    assert request_body_bytes({"expression": image}) < REQUEST_PAYLOAD_LIMIT / 5
+    cost = server_cost(model)  # over a placeholder composite: the classifier's own bytes
+    assert cost.macs_per_pixel == 474_752 + 10 * 43 * 43  # the network's (bench/timing.py) + the smoothing
+    assert 500_000 < cost.request_bytes < REQUEST_PAYLOAD_LIMIT / 5
 
 
 def test_shipped_int8_student_dequantized_keeps_its_classes(served, student_fp32_onnx):
@@ -148,7 +147,7 @@ def test_a_tempcnn_the_user_trains_maps_on_the_server(served, tmp_path):
 
 @pytest.fixture(scope="module")
 def forest(tmp_path_factory):
-    run = train(labelled_pixels(), tmp_path_factory.mktemp("rf"), arch="random_forest", n_estimators=25,
+    run = train(labelled_pixels(), tmp_path_factory.mktemp("rf"), arch="random_forest", n_estimators=10,
                 max_gap_bins=MAX_GAP_BINS, val_fraction=0.25, progress=False, echo=lambda _: None)
     return ModelFile.read(run.model_path)
 
@@ -157,7 +156,7 @@ def test_a_forest_maps_on_the_server_as_decision_tree_ensemble(served, forest):
     """Vote shares on the server against scikit-learn's predict_proba in onnxruntime: equal where every
     leaf is pure (fully grown trees), on float32 features as onnxruntime compares them."""
     trees = server_model(forest)
-    assert isinstance(trees, ForestTrees) and len(trees.trees) == 25
+    assert isinstance(trees, ForestTrees) and len(trees.trees) == 10
     image = server_classification(forest, ee.Image(ASSET))
     assert "Classifier.decisionTreeEnsemble" in function_names(image)
     bands, local, valid = served.run(model_probabilities(trees, ee.Image(ASSET)).addBands(image), forest)
@@ -172,7 +171,7 @@ def test_a_forest_maps_on_the_server_as_decision_tree_ensemble(served, forest):
 def test_a_forest_too_large_for_one_request_is_stored_as_tree_tables(forest):
     trees = server_model(forest)
     limit = sum(len(t) for t in trees.trees) // 3  # forces at least three parts
-    configs = tree_table_exports(trees, "projects/p/assets/forest", limit)
+    configs = tree_table_exports(trees, "projects/p/assets/forest", body_limit=limit)
     assert len(configs) >= 3
     fake = FakeEarthEngineClient(existing_assets=True)
     for config in configs:
@@ -181,8 +180,7 @@ def test_a_forest_too_large_for_one_request_is_stored_as_tree_tables(forest):
     stored = [c["arguments"]["metadata"][TREE_PROPERTY] for config in configs
               for c in (resolved(config["collection"])["arguments"]["features"])]
     assert [t.replace(TREE_NEWLINE, "\n") for t in stored] == list(trees.trees)
-    classifier = tree_table_classifier([c["asset_id"] for c in configs])
-    read = ee.Image(ASSET).classify(classifier)
+    read = server_classification(forest, ee.Image(ASSET), tree_tables=[c["asset_id"] for c in configs])
     assert {c["arguments"]["tableId"] for c in invocations(read, "Collection.loadTable")} == {
         c["asset_id"] for c in configs
     }
@@ -197,9 +195,3 @@ def test_cropnet_is_refused_in_one_line():
             "cropnet-weu costs 11 M MACs per pixel; it is not for the server: map it locally "
             "(drop --on-server) or use tempcnn-weu"
         )
-
-
-def test_student_cost_on_the_server():
-    cost = server_cost(ModelFile.read(MODELS / "tempcnn-weu.pt"))
-    assert cost.macs_per_pixel == 474_752 + 10 * 43 * 43  # the network's (bench/timing.py) + the smoothing
-    assert 500_000 < cost.request_bytes < 2_000_000
