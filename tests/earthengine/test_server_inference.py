@@ -114,6 +114,10 @@ def test_student_graph_from_fp32_weights_matches_onnxruntime_on_the_patch(served
     # what the server is asked: array algebra only, within one request
     used = function_names(image)
     assert {"Image.matrixMultiply", "Image.arraySlice", "Image.arrayReshape", "Image.arrayCat"} <= used
+    # the same layers read from the ONNX export (batch norm folded by the exporter, or here)
+    exported = server_model(ModelFile.read(student_fp32_onnx))
+    for ours, theirs in zip(server_model(model).convs + server_model(model).dense, exported.convs + exported.dense):
+        assert np.allclose(ours.weight, theirs.weight, atol=1e-5) and np.allclose(ours.bias, theirs.bias, atol=1e-5)
     cost = server_cost(model)  # over a placeholder composite: the classifier's own bytes
     assert cost.macs_per_pixel == 474_752 + 10 * 43 * 43  # the network's (bench/timing.py) + the smoothing
     assert 500_000 < cost.request_bytes < REQUEST_PAYLOAD_LIMIT / 5
@@ -195,3 +199,22 @@ def test_cropnet_is_refused_in_one_line():
             "cropnet-weu costs 11 M MACs per pixel; it is not for the server: map it locally "
             "(drop --on-server) or use tempcnn-weu"
         )
+
+
+def test_array_algorithms_follow_their_documented_examples():
+    """Synthetic values: the Arrays guide's tasseled-cap pattern (a constant matrix times each pixel's
+    column of bands, projected and flattened to named bands), arraySlice by a step, arrayCat, and
+    arrayArgmax's first maximum, evaluated on a 2 x 2 grid."""
+    coefficients = np.arange(6.0).reshape(2, 3)
+    pixel = ee.Image.constant([1, 2, 4])
+    column = pixel.toArray().arrayReshape(ee.Image.constant([3, 1]).toArray(), 2)
+    product = ee.Image(ee.Array(coefficients.tolist())).matrixMultiply(column).arrayProject([0])
+    sliced = pixel.toArray().arraySlice(0, 0, 3, 2).arrayCat(ee.Image(ee.Array([4.0])), 0)
+    image = product.arrayFlatten([["a", "b"]]).addBands(
+        sliced.arrayArgmax().arrayGet(ee.Image.constant(0)).rename("first_max")
+    ).addBands(sliced.arrayFlatten([["s0", "s1", "s2"]]))
+    grid = Grid("EPSG:32631", 0.0, 20.0, 10.0, 2, 2)
+    bands = {n: v for n, v, _ in GridEvaluator({}).image(resolved(image), grid)}
+    assert np.all(bands["a"] == 10.0) and np.all(bands["b"] == 31.0)  # [0 1 2; 3 4 5] @ [1 2 4]
+    assert [bands[k][0, 0] for k in ("s0", "s1", "s2")] == [1.0, 4.0, 4.0]  # positions 0 and 2, then the 4
+    assert np.all(bands["first_max"] == 1.0)  # the first of two maxima
