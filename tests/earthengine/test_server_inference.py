@@ -13,7 +13,7 @@ import pytest
 from numpy.lib.recfunctions import unstructured_to_structured
 
 from gee_crop.config import Encoding
-from gee_crop.data.demo import demo_patch, patch_composite
+from gee_crop.data.demo import demo_patch, patch_composite, patch_footprint
 from gee_crop.earthengine.client import REQUEST_PAYLOAD_LIMIT, request_body_bytes
 from gee_crop.earthengine.composite import composite_band_names, encode_sqrt8
 from gee_crop.earthengine.graph import function_names, invocations, resolved
@@ -26,7 +26,7 @@ from gee_crop.earthengine.inference import (
 )
 from gee_crop.errors import ModelFileError
 from gee_crop.export.onnx import export_onnx
-from gee_crop.mapping.sources import TileComposite, decode_pixels
+from gee_crop.mapping.sources import EarthEngineSource, TileComposite, decode_pixels
 from gee_crop.mapping.writers import encode_bands
 from gee_crop.models.io import ModelFile
 from gee_crop.models.predict import open_predictor
@@ -218,3 +218,20 @@ def test_array_algorithms_follow_their_documented_examples():
     assert np.all(bands["a"] == 10.0) and np.all(bands["b"] == 31.0)  # [0 1 2; 3 4 5] @ [1 2 4]
     assert [bands[k][0, 0] for k in ("s0", "s1", "s2")] == [1.0, 4.0, 4.0]  # positions 0 and 2, then the 4
     assert np.all(bands["first_max"] == 1.0)  # the first of two maxima
+
+
+def test_the_student_map_graph_over_the_map_routes_composite_fits_one_request():
+    """The whole request of a server map tile: the composite graph that EarthEngineSource builds (5-day
+    medians, gap filling, sqrt8) with the student on top, sent through the strict double (body limit)."""
+    patch = demo_patch()
+    model = ModelFile.read(MODELS / "tempcnn-weu.pt")
+    spec = model.contract
+    region = patch_footprint(patch)
+    season = spec.season.span_at(2019, region.centroid.y)
+    fake = FakeEarthEngineClient(pixels=np.zeros((2, 2), dtype=[("class", "u1"), ("confidence", "u1")]))
+    composite = EarthEngineSource(fake).image(region, spec, season)
+    image = server_classification(model, composite)
+    transform = {"scaleX": 10, "shearX": 0, "translateX": 0, "shearY": 0, "scaleY": -10, "translateY": 0}
+    grid = {"dimensions": {"width": 2, "height": 2}, "crsCode": patch.crs, "affineTransform": transform}
+    fake.compute_pixels(image, grid, ["class", "confidence"])  # 1.28 MB measured, the composite's 0.24 MB
+    assert not fake.refusals
