@@ -67,16 +67,17 @@ class Served:
         dn = self.dn[row : row + size, col : col + size]
         return grid, TileComposite(dn, (dn != 0).all(axis=(2, 3)))
 
-    def run(self, image: ee.Image, model_path, window=None) -> tuple[dict, np.ndarray, np.ndarray]:
+    def run(self, image: ee.Image, model, window=None) -> tuple[dict, np.ndarray, np.ndarray]:
         """(values, mask) per band of ``image`` computed from the stored composite, the local map's
         probabilities of the valid pixels (its predictor) and the valid mask, over ``window``."""
         grid, local = self.window(window)
         bands = {n: (v, m) for n, v, m in GridEvaluator({ASSET: self.raster}).image(resolved(image), grid)}
-        return bands, open_predictor(model_path).predict_proba(local.reflectance()), local.valid
+        return bands, open_predictor(model).predict_proba(local.reflectance()), local.valid
 
 
 @pytest.fixture(scope="module")
 def served():
+    # the gap rule of the tests' tiny models keeps nearly every pixel; both sides read the same codes
     return Served(MAX_GAP_BINS)
 
 
@@ -95,8 +96,8 @@ def _server_probabilities(bands: dict, classes, valid: np.ndarray, prefix: str =
 
 def test_student_graph_from_fp32_weights_matches_onnxruntime_on_the_patch(served, student_fp32_onnx):
     model = ModelFile.read(MODELS / "tempcnn-weu.pt")
-    classes, composite = model.contract.classes, ee.Image(ASSET)
-    p_float = model_probabilities(server_model(model), composite).rename([f"f_{c}" for c in classes])
+    classes, composite, layers = model.contract.classes, ee.Image(ASSET), server_model(model)
+    p_float = model_probabilities(layers, composite).rename([f"f_{c}" for c in classes])
     image = server_classification(model, composite, probabilities=True)
     bands, local, valid = served.run(image.addBands(p_float), student_fp32_onnx)
     server = _server_probabilities(bands, classes, valid, "f_")
@@ -116,7 +117,7 @@ def test_student_graph_from_fp32_weights_matches_onnxruntime_on_the_patch(served
     assert {"Image.matrixMultiply", "Image.arraySlice", "Image.arrayReshape", "Image.arrayCat"} <= used
     # the same layers read from the ONNX export (batch norm folded by the exporter, or here)
     exported = server_model(ModelFile.read(student_fp32_onnx))
-    for ours, theirs in zip(server_model(model).convs + server_model(model).dense, exported.convs + exported.dense):
+    for ours, theirs in zip(layers.convs + layers.dense, exported.convs + exported.dense):
         assert np.allclose(ours.weight, theirs.weight, atol=1e-5) and np.allclose(ours.bias, theirs.bias, atol=1e-5)
     cost = server_cost(model)  # over a placeholder composite: the classifier's own bytes
     assert cost.macs_per_pixel == 474_752 + 10 * 43 * 43  # the network's (bench/timing.py) + the smoothing
