@@ -82,6 +82,16 @@ class Scheduler(StrChoiceEnum):
     SYNCHRONOUS = "synchronous"
 
 
+#: input_scaling "log": log1p(LOG_GAIN * max(reflectance, 0)). A gain of 100 keeps dark reflectance
+#: (water, shadow: ~0.01) near-linear instead of sending it to -inf; above ~0.05 it is a plain log, so a
+#: multiplicative difference between sensors or years becomes an offset that the standardisation absorbs.
+LOG_GAIN = 100.0
+#: input_scaling "smooth": the moving-mean window over time in 5-day bins (25 days, centred; the
+#: edges repeat the first and last bin). Raw 5-day observations then vary over time about as
+#: smoothly as the dekadal and monthly composites of the training domains (docs/transfer.md).
+SMOOTH_BINS = 5
+
+
 class InputScaling(StrChoiceEnum):
     """How a model rescales its reflectance input before the per-band standardisation fitted on its
     training data (``gee-crop train --input-scaling``; stored in the model contract, applied inside the

@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, FeatureKind, InputScaling
+from gee_crop.config import (
+    BANDS,
+    CLEAR_THRESHOLD,
+    LOG_GAIN,
+    MAX_GAP_BINS,
+    SMOOTH_BINS,
+    FeatureKind,
+    InputScaling,
+)
 from gee_crop.errors import ModelFileError
 from gee_crop.season import Season
 
 #: 3rd-order harmonics (7 coefficients) of 5 series (METHOD.md "Harmonic").
 N_HARMONIC_FEATURES = 35
-#: input_scaling "log": log1p(LOG_GAIN * max(reflectance, 0)). A gain of 100 keeps dark reflectance
-#: (water, shadow: ~0.01) near-linear instead of sending it to -inf; above ~0.05 it is a plain log, so a
-#: multiplicative difference between sensors or years becomes an offset that the standardisation absorbs.
-LOG_GAIN = 100.0
-#: input_scaling "smooth": the moving-mean window over time in 5-day bins (25 days, centred; the
-#: edges repeat the first and last bin). Raw 5-day observations then vary over time about as
-#: smoothly as the dekadal and monthly composites of the training domains (docs/transfer.md).
-SMOOTH_BINS = 5
 
 
 def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.ndarray:

@@ -3,7 +3,7 @@
 The region's grid (planned as every map is, :func:`gee_crop.mapping.engine.plan_job`) is cut into export
 tiles (:func:`gee_crop.mapping.server_plan.export_tiles`); each is one ``Export.image`` task of the
 composite the Earth Engine route fetches (:meth:`EarthEngineSource.image`) classified on the server
-(:func:`gee_crop.earthengine.inference.server_classification`): bands ``class`` and ``confidence``. The tasks
+(:func:`gee_crop.models.server.server_classification`): bands ``class`` and ``confidence``. The tasks
 run through the bounded queue, run ledger and resume of ``sample`` (:func:`gee_crop.earthengine.tasks.run_task_queue`;
 state in ``OUT/exports/manifest.json``). Then the finished image assets are downloaded tile by tile
 (computePixels, each answer under 48 MiB) into ``map.tif`` with the usual colour table, ``map.png`` and
@@ -25,7 +25,6 @@ import numpy as np
 
 from gee_crop.classes import NO_CLASS
 from gee_crop.config import ExportDestination
-from gee_crop.earthengine.inference import server_classification
 from gee_crop.earthengine.map_exports import MAP_BANDS, image_export_config, map_collection, map_export_names
 from gee_crop.earthengine.tasks import ExportTarget, check_export_target, run_task_queue
 from gee_crop.errors import EmptyResultError
@@ -56,6 +55,7 @@ from gee_crop.mapping.server_plan import (
 from gee_crop.mapping.sources import EarthEngineSource, PixelClient, tile_footprint
 from gee_crop.mapping.tiling import Tile
 from gee_crop.models.io import ModelFile
+from gee_crop.models.server import server_classification
 
 EXPORTS_DIR = "exports"
 
@@ -149,7 +149,7 @@ class MapExports:
         job, grid = self.server.job, self.server.job.grid
         footprint = tile_footprint(grid, Tile(0, 0, grid.height, grid.width), job.region_grid)
         composite = self.source.image(footprint, job.spec, job.season)
-        classified = server_classification(self.model, composite).select(list(MAP_BANDS))
+        classified = server_classification(self.model, composite, encoding=self.source.encoding).select(list(MAP_BANDS))
         # masked pixels (outside the region, gap-heavy) are exported as NO_CLASS, never as class 0
         return classified.unmask(ee.Image.constant([NO_CLASS, 0]), False).toUint8()
 

@@ -8,7 +8,9 @@
   ``computePixels`` and a synthetic profiler: the client the tests of ``gee-crop doctor`` connect to.
 * :mod:`gee_crop.testing.ee_pixel_eval`: evaluates simple Earth Engine pixel graphs with numpy.
 * :mod:`gee_crop.testing.ee_grid_eval`: evaluates the label side of sampling graphs on pixel grids,
-  each operation in the projection its output is requested in (focal operations, ``stratifiedSample``).
+  each operation in the projection its output is requested in (focal operations, ``stratifiedSample``),
+  and the server-side classifier graphs (array images, ``Image.classify`` with a tree ensemble:
+  :mod:`gee_crop.testing.ee_array_eval`).
 * :mod:`gee_crop.testing.ee_value_eval`: evaluates value graphs (numbers, texts, properties) with the
   server's long / double types (``Number.format('%d')`` refuses a double).
 * :mod:`gee_crop.testing.offline_ee`: ``initialize_offline()``, so ``ee`` graphs can be built without

@@ -36,6 +36,7 @@ from shapely import contains_xy
 from shapely import geometry as sg
 
 from gee_crop.earthengine.graph import resolved, walk_calls
+from gee_crop.testing.ee_array_eval import ARRAY_FUNCTIONS, constant_bands, same_shape
 from gee_crop.testing.ee_pixel_eval import band_pairs
 
 METRES_PER_DEGREE = 111319.49079327357  # Earth Engine's nominal scale of one degree (the equator)
@@ -83,7 +84,8 @@ class Grid:
 @dataclass(frozen=True)
 class Raster:
     """An asset's pixels: (h, w) ``values`` on a north-up grid; ``nodata`` pixels are masked. Outside
-    the grid: masked, or with ``extend`` the nearest pixel's value (a window cut from a larger map)."""
+    the grid: masked, or with ``extend`` the nearest pixel's value (a window cut from a larger map).
+    With ``band_names``, ``values`` is (bands, h, w), one band each (a multi-band image asset)."""
 
     values: np.ndarray
     crs: str
@@ -92,6 +94,7 @@ class Raster:
     px: float
     nodata: float | None = None
     extend: bool = False
+    band_names: tuple[str, ...] | None = None
 
 
 def _transform(src: str, dst: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,11 +170,13 @@ class GridEvaluator:
         if answered is not None:
             return answered
         if fn == "Image.constant":
-            values = args["value"] if isinstance(args["value"], list) else [args["value"]]
-            names = ["constant"] if len(values) == 1 else [f"constant_{i}" for i in range(len(values))]
-            return [(n, np.full(shape, float(v)), np.ones(shape, bool)) for n, v in zip(names, values)]
+            return constant_bands(args["value"], shape)
         if fn == "Image.load":
-            return [("b1", *self._load(self.images[args["id"]], grid))]
+            raster = self.images[args["id"]]
+            values, mask = self._load(raster, grid)
+            if raster.band_names is None:
+                return [("b1", values, mask)]
+            return [(name, v, mask) for name, v in zip(raster.band_names, values)]
         if fn == "Image.pixelLonLat":
             lon, lat = _transform(grid.crs, "EPSG:4326", *grid.centres())
             ones = np.ones(shape, bool)
@@ -205,13 +210,15 @@ class GridEvaluator:
         if fn in _BINARY:
             op = _BINARY[fn]
             return [
-                (n1, op(v1, v2), m1 & m2)
+                (n1, op(*same_shape(v1, v2)), m1 & m2)
                 for (n1, v1, m1), (_, v2, m2) in band_pairs(
                     self.image(args["image1"], grid), self.image(args["image2"], grid)
                 )
             ]
         if fn in _UNARY:
             return [(n, _UNARY[fn](v), m) for n, v, m in self.image(args["value"], grid)]
+        if fn in ARRAY_FUNCTIONS:
+            return ARRAY_FUNCTIONS[fn](lambda node: self.image(node, grid), args)
         if fn == "Image.reproject":
             return self._reproject(args, grid)
         if fn in ("Image.focalMin", "Image.focalMax"):
@@ -224,9 +231,9 @@ class GridEvaluator:
         x, y = _transform(grid.crs, raster.crs, *grid.centres())
         col = np.floor((np.asarray(x) - raster.x0) / raster.px).astype(np.int64)
         row = np.floor((raster.y0 - np.asarray(y)) / raster.px).astype(np.int64)
-        h, w = raster.values.shape
+        h, w = raster.values.shape[-2:]
         inside = np.ones(row.shape, bool) if raster.extend else (row >= 0) & (row < h) & (col >= 0) & (col < w)
-        values = raster.values[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)].astype(np.float64)
+        values = raster.values[..., np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)].astype(np.float64)
         mask = inside if raster.nodata is None else inside & (values != raster.nodata)
         return values, mask
 
@@ -501,8 +508,13 @@ def region_of(node: dict) -> Any:
     return sg.MultiPolygon(shapes) if len(shapes) > 1 else shapes[0]
 
 
+#: pixel-wise binary operators: on array pixels element by element, both arrays of one shape ("Arrays
+#: and Array Images", https://developers.google.com/earth-engine/guides/arrays_array_images;
+#: ee.Array.add: "On an element-wise basis, adds the first value to the second",
+#: https://developers.google.com/earth-engine/apidocs/ee-array-add).
 _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "Image.add": np.add,
+    "Image.max": np.maximum,  # https://developers.google.com/earth-engine/apidocs/ee-image-max
     "Image.subtract": np.subtract,
     "Image.multiply": np.multiply,
     "Image.divide": np.divide,
@@ -514,6 +526,13 @@ _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "Image.floor": np.floor,
     "Image.toInt32": lambda v: np.trunc(v),
-    # "Casts the input value to an unsigned 8-bit integer" (https://developers.google.com/earth-engine/apidocs/ee-image-touint8)
-    "Image.toUint8": lambda v: np.clip(np.trunc(v), 0, 255),
+    # "the integer nearest to the input" (https://developers.google.com/earth-engine/apidocs/ee-image-round)
+    "Image.round": lambda v: np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5)),
+    "Image.exp": np.exp,  # https://developers.google.com/earth-engine/apidocs/ee-image-exp
+    "Image.log": np.log,  # https://developers.google.com/earth-engine/apidocs/ee-image-log
+    "Image.toDouble": lambda v: v,  # a 64-bit float: what this evaluator computes in
+    # "Casts the input value to a 32-bit float" (https://developers.google.com/earth-engine/apidocs/ee-image-tofloat)
+    "Image.toFloat": lambda v: v.astype(np.float32).astype(np.float64),
+    # casts clamp to the type's range (https://developers.google.com/earth-engine/apidocs/ee-image-touint8)
+    "Image.toUint8": lambda v: np.trunc(np.clip(v, 0, 255)),
 }

@@ -1,7 +1,7 @@
 """``gee-crop map --on-server``: the plan without credentials, the France job's tasks against the service's
 limits, and a run end to end on the strict double (its image exports evaluated on the real patch).
 
-The classifier on the server is the eeinfer branch's (``earthengine/inference.server_classification``); here a
+The classifier on the server is the one of gee_crop.models.server (``server_classification``); here a
 synthetic classifier (a threshold on one band of the real composite) stands in for it, so the plumbing (tiles,
 tasks, queue, ledger, download, COG) is what these tests check."""
 from __future__ import annotations
