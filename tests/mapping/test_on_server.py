@@ -210,3 +210,33 @@ def test_assess_takes_the_map_collection_by_the_batch_route(tmp_path, monkeypatc
     assert {"function": "ImageCollection.load", "arguments": {"id": collection}} in [
         {"function": c["function"], "arguments": {"id": c["arguments"].get("id")}} for c in calls]
     assert "Image.setDefaultProjection" in {c["function"] for c in calls} and batch
+
+
+def test_the_shipped_student_maps_on_the_strict_double_as_it_maps_locally(
+    tmp_path, monkeypatch, offline_ee, patch_stack, patch_region
+):
+    """The real default model (tempcnn-weu, int8 weights dequantized) classifies on the server: its map,
+    exported by the double's batch task (graph evaluated on the real patch) and downloaded, gives the class
+    that onnxruntime gives the same composite on the local route for >= 97.5 % of the pixels (the int8
+    model's own fp32/int8 agreement is 98.1 %: tests/earthengine/test_server_inference.py)."""
+    from gee_crop.mapping.sources import TileComposite, decode_pixels
+    from gee_crop.models.predict import open_predictor
+
+    fake = FakeEarthEngineClient(project="test-proj")
+    monkeypatch.setattr(ee_client, "get_client", lambda *a, **k: fake)
+    out = tmp_path / "student_map"
+    result = invoke("--region", patch_region, "--year", 2019, "--crs", "EPSG:32631", "--on-server",
+                    "--project", "test-proj", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "map.tif") as src:
+        classes = src.read(1)
+    model_path = resolve_model(None)[0]
+    model = ModelFile.read(model_path)
+    season = model.contract.season.span_at(2019, 50.75)
+    served = PatchComputePixels(patch_stack, model.contract, season).images[Encoding.SQRT8]
+    dn = decode_pixels(served, season.n_bins, Encoding.SQRT8)
+    valid = (dn != 0).all(axis=(2, 3))
+    local = open_predictor(model_path).predict_proba(TileComposite(dn, valid).reflectance()).argmax(axis=1)
+    assert valid.sum() > 4000 and (classes[~valid] == 255).all()
+    agreement = float((classes[valid] == local).mean())
+    assert agreement >= 0.975, agreement
