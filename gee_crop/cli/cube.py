@@ -22,8 +22,11 @@ from gee_crop.config import CUBE_BLOCK_PX, INWARD_BUFFER_M
     "--buffer-m", type=options.FiniteFloat(min=0), default=INWARD_BUFFER_M, help="Inward buffer of the labels (m)."
 )
 @options.year
-@options.count("--block-px", "Side of a cube block (pixels): one Zarr chunk, the unit of resuming, reading and of "
-               "the spatial validation split.", default=CUBE_BLOCK_PX)
+@options.count(
+    "--block-px",
+    "Side of a cube block (pixels): one Zarr chunk, the unit of resuming, reading and of the spatial validation split.",
+    default=CUBE_BLOCK_PX,
+)
 @options.out_dir("the cube, a Zarr store (e.g. cube.zarr); its resume state goes to DIR.parts/.", dest="out")
 @options.overwrite
 def command(

@@ -9,7 +9,7 @@ from gee_crop.cli import options
 
 @click.command("evaluate")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("table", type=click.Path(dir_okay=False))
+@click.argument("table", type=click.Path())
 @options.out_dir("metrics.json, confusion_matrix.csv and confusion_matrix.png/.svg.")
 @click.option(
     "--target-region", default=None, help="ISO3 code of the test data (default: the table's region, if it has one)."
@@ -37,7 +37,8 @@ def command(
     record: bool,
     overwrite: bool,
 ) -> None:
-    """Evaluate MODEL (model.pt, a forest's model.onnx or an ONNX export) on TABLE: OA, macro-F1, per-class scores.
+    """Evaluate MODEL (model.pt, a forest's model.onnx or an ONNX export) on TABLE (a sample table or a composite
+    cube): OA, macro-F1, per-class scores.
 
     Classes are aligned as in the paper: for ARG, AUS and CHN targets predictions outside their
     label set count as "other"; for FRA -> USA sugarcane and cotton samples are left out.

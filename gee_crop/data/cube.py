@@ -217,7 +217,11 @@ def create_store(path: Path, info: CubeInfo) -> Any:
         dimension_names=("y", "x", "band", "bin"),
     )
     group.create_array(
-        "label", shape=(info.height, info.width), chunks=(b, b), dtype="uint8", fill_value=NO_CLASS,
+        "label",
+        shape=(info.height, info.width),
+        chunks=(b, b),
+        dtype="uint8",
+        fill_value=NO_CLASS,
         dimension_names=("y", "x"),
     )
     group.attrs.update(info.to_attrs())

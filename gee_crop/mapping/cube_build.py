@@ -108,8 +108,10 @@ def build_cube(
     done = set(ledger.done(names)) if store_path.exists() else set()
     group = open_partial(store_path) if store_path.exists() else create_store(store_path, info)
     ledger.register(n for n in names if n not in done)
-    echo(f"cube of {labelled.stack.name}: season {info.season.start} to {info.season.end}, {n_blocks} blocks of "
-         f"{block_px} px, {len(done)} done before")
+    echo(
+        f"cube of {labelled.stack.name}: season {info.season.start} to {info.season.end}, {n_blocks} blocks of "
+        f"{block_px} px, {len(done)} done before"
+    )
     source = LocalStackSource(labelled.stack)
     for block, name in enumerate(names):
         if name in done:
