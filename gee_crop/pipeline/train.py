@@ -23,7 +23,8 @@ def run_train(
     echo: Callable[[str], None] = print,
     **options: Any,
 ) -> TrainResult:
-    """Train on ``table`` (a sample table, or a composite cube of ``gee-crop cube``) into ``out_dir`` (model file, config.json, history.csv, checkpoint.pt).
+    """Train on ``table`` (a sample table, or a composite cube of ``gee-crop cube``) into ``out_dir`` (model
+    file, config.json, history.csv, checkpoint.pt).
 
     ``options`` are fields of ``gee_crop.training.trainer.TrainConfig`` (arch, epochs, seed, ...);
     ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file. The run

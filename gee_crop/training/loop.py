@@ -151,9 +151,9 @@ def fit(
     loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> list[dict]:
     """Train ``model`` (normalization already set) in place on ``batches`` with class indices ``labels``;
-    returns the history (one row per epoch). ``batches`` is a table's AugmentedBatches (epochs drawn here) or
-    a BatchStream (a cube's; ``labels`` then only weigh the classes). ``settings`` (the options that must not change) are
-    stored in ``checkpoint`` and compared on ``resume``. ``loss(inputs, logits, labels)`` replaces the
+    returns the history (one row per epoch). ``batches`` is a table's AugmentedBatches (epochs drawn here)
+    or a BatchStream (a cube's; ``labels`` then only weigh the classes). ``settings`` (the options that must
+    not change) are stored in ``checkpoint`` and compared on ``resume``. ``loss(inputs, logits, labels)`` replaces the
     cross-entropy (e.g. ``training.distill.DistillationLoss``: the teacher sees the same augmented batch)."""
     device = options.device
     model.to(device)
