@@ -97,7 +97,7 @@ def train_cube(
     augment = augment_config(config.augment_options, enabled=config.augment) if config.augment else None
     stream = CubeStream(
         CubeBlocks(store, contract, augment),
-        EpochOrders(train_px, config.seed, config.balanced_sampling),
+        EpochOrders(train_px, config.seed, balanced=True),  # dense labels: classes balanced by sampling
         config.batch_size,
         num_workers,
     )
@@ -109,7 +109,7 @@ def train_cube(
         device,
         config.class_weights,
         len(contract.classes),
-        config.balanced_sampling,
+        True,
         mixed_precision=True,
     )
     val_inputs = contract.model_input(val_values)
@@ -173,6 +173,10 @@ def _check_cube_options(config: TrainConfig) -> None:
                 f"{name} is not available with a cube (its composites are fixed when it is built); "
                 "drop it, or train on a sample table",
             )
+    if config.class_weights:
+        raise TrainOptionError(
+            "class_weights", "a cube's epochs are already class-balanced by sampling; drop --class-weights"
+        )
     if config.augment_options.get("p_dropout"):
         raise TrainOptionError(
             "augment_options", "cadence dropout thins raw observations, which a cube does not hold; drop p_dropout"
