@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from gee_crop.config import CUBE_BLOCK_PX
 from gee_crop.data.cube import import_zarr
@@ -29,7 +30,7 @@ def run_cube(
     ``out`` is locked while it is built; an existing cube needs ``overwrite``; an interrupted build resumes."""
     import_zarr()  # refused in one line before any work when zarr is missing
     with claim_output(out, folder=False, overwrite=overwrite):
-        labelled = stack_classes(source, labels, buffer_m, legend=legend, label_field=label_field)
+        labelled = stack_classes(Path(source), labels, buffer_m, legend=legend, label_field=label_field)
         summary = build_cube(labelled, out, year=year, block_px=block_px, overwrite=overwrite, echo=echo)
     listed = ", ".join(f"{c} {n}" for c, n in summary.class_counts.items())
     resumed = f" ({summary.n_resumed} kept from an earlier run)" if summary.n_resumed else ""

@@ -102,7 +102,7 @@ class CubeBlocks(Dataset):
     def __len__(self) -> int:
         return int(np.prod(self.store.info.blocks))
 
-    def __getitem__(self, order: BlockOrder) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def __getitem__(self, order: BlockOrder) -> tuple[torch.Tensor, torch.Tensor]:
         dn, labels = self.store.block(order.block)
         n_bins = dn.shape[-1]
         values = dn.reshape(-1, dn.shape[2], n_bins)[order.offsets].astype(np.float32) / np.float32(REFLECTANCE_SCALE)

@@ -15,12 +15,13 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
 from gee_crop.atomic import write_text_atomic
-from gee_crop.config import REFLECTANCE_SCALE, Arch
+from gee_crop.config import REFLECTANCE_SCALE, Arch, FeatureKind, InputScaling
 from gee_crop.data.cube import CubeStore
 from gee_crop.data.splits import held_out_blocks
 from gee_crop.errors import EmptyResultError, TrainOptionError
@@ -74,7 +75,11 @@ def train_cube(
     store = CubeStore(cube)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, config, resume, overwrite)
-    contract = replace(store.info.spec, feature_kind=config.feature_kind, input_scaling=config.input_scaling)
+    contract = replace(
+        store.info.spec,  # FeatureSpec.__post_init__ turns (and checks) the option strings into its enums
+        feature_kind=cast(FeatureKind, config.feature_kind),
+        input_scaling=cast(InputScaling, config.input_scaling),
+    )
     per_block = store.block_counts.sum(axis=1)
     labelled = np.flatnonzero(per_block)
     is_val = np.zeros(len(per_block), dtype=bool)
