@@ -10,7 +10,7 @@ from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_i
 from gee_crop.models.zoo import zoo_models
 from gee_crop.outputs import claim_output
 from gee_crop.training.cube_train import train_cube
-from gee_crop.training.trainer import TrainResult, train
+from gee_crop.training.trainer import TrainConfig, TrainResult, train
 
 
 def run_train(
@@ -33,9 +33,8 @@ def run_train(
     refuse_stack_as_training_input(table, "train")
     if input_kind(table) is InputKind.CUBE:  # a composite cube streams block by block
         with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
-            return train_cube(
-                table, out_dir, resume=resume, overwrite=overwrite, progress=progress, echo=echo, **options
-            )
+            config = TrainConfig(**options)
+            return train_cube(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
     zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
     with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):  # the trainer resumes or refuses
         return train(

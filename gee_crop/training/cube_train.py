@@ -36,7 +36,7 @@ from gee_crop.training.alignment import Alignment
 from gee_crop.training.cube_data import CubeBlocks, CubePixels, CubeStream, EpochOrders, read_pixels
 from gee_crop.training.dataset import normalization_stats
 from gee_crop.training.evaluate import Evaluation
-from gee_crop.training.loop import FitOptions, fit, logits_of
+from gee_crop.training.loop import fit, logits_of
 from gee_crop.training.metrics import classification_report
 from gee_crop.training.trainer import (
     CHECKPOINT_NAME,
@@ -47,6 +47,7 @@ from gee_crop.training.trainer import (
     _history_csv,
     _metrics,
     _summary,
+    fit_options,
     resume_settings,
 )
 
@@ -60,17 +61,17 @@ CUBE_WORKERS = 2
 def train_cube(
     cube: str | os.PathLike,
     out_dir: str | os.PathLike,
-    config: TrainConfig | None = None,
+    config: TrainConfig,
     *,
+    num_workers: int = CUBE_WORKERS,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
-    num_workers: int = CUBE_WORKERS,
-    **options,
 ) -> TrainResult:
-    """Train a network on the cube at ``cube`` into ``out_dir`` (``options``: TrainConfig fields)."""
-    config = replace(config or TrainConfig(), **options).resolved()
+    """Train a network of ``config`` on the cube at ``cube`` into ``out_dir`` (files as ``training.trainer.train``);
+    ``num_workers`` DataLoader processes read its blocks."""
+    config = config.resolved()
     _check_cube_options(config)
     store = CubeStore(cube)
     out_dir = Path(out_dir)
@@ -106,17 +107,7 @@ def train_cube(
         config.batch_size,
         num_workers,
     )
-    fit_options = FitOptions(
-        config.epochs,
-        config.batch_size,
-        config.learning_rate,
-        config.seed,
-        device,
-        config.class_weights,
-        len(contract.classes),
-        True,
-        mixed_precision=True,
-    )
+    options = fit_options(config, contract, device, balanced=True, mixed_precision=True)
     val_inputs = contract.model_input(val_values)
     settings = {**resume_settings(config), "cube": str(Path(cube).resolve())}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +117,7 @@ def train_cube(
         train_px.label,
         val_inputs,
         y_val,
-        fit_options,
+        options,
         checkpoint=out_dir / CHECKPOINT_NAME,
         settings=settings,
         resume=resume and not overwrite,

@@ -14,6 +14,7 @@ from gee_crop.models.io import read_model_file
 from gee_crop.season import Season
 from gee_crop.training.cube_data import CubePixels, EpochOrders
 from gee_crop.training.cube_train import evaluate_cube, train_cube
+from gee_crop.training.trainer import TrainConfig
 from tests.training.realdata import TINY_WIDTHS, one_torch_thread
 
 
@@ -37,10 +38,8 @@ def test_balanced_epochs_draw_each_class_about_equally_and_read_each_block_once(
 
 def test_train_on_cube_writes_a_model_with_the_cubes_contract(cube, tmp_path):
     with one_torch_thread():
-        result = train_cube(
-            cube.path, tmp_path / "run", epochs=2, widths=TINY_WIDTHS, batch_size=128, learning_rate=3e-3,
-            val_fraction=0.25, progress=False, echo=lambda _: None, num_workers=0,
-        )
+        config = TrainConfig(epochs=2, widths=TINY_WIDTHS, batch_size=128, learning_rate=3e-3, val_fraction=0.25)
+        result = train_cube(cube.path, tmp_path / "run", config, progress=False, echo=lambda _: None, num_workers=0)
         evaluation = evaluate_cube(result.model_path, cube.path, device="cpu")
     model = read_model_file(result.model_path)
     assert model.contract == cube.info.spec and model.contract.year_trained == 2019
