@@ -79,3 +79,20 @@ def test_an_interrupted_build_resumes_from_its_finished_blocks(labelled, cube, t
     again = CubeStore(out)
     assert np.array_equal(again.labels(), cube.labels())
     assert np.array_equal(np.asarray(again.group["composite"][:]), np.asarray(cube.group["composite"][:]))
+
+
+def test_block_offsets_find_each_labelled_pixel_in_clipped_edge_blocks(labelled, tmp_path):
+    from gee_crop.training.cube_data import CubePixels
+
+    out = tmp_path / "clipped.zarr"
+    build_cube(labelled, out, block_px=24, echo=lambda _: None)  # 64 px = 24 + 24 + 16: edge blocks are clipped
+    store = CubeStore(out)
+    pixels = CubePixels.of(store, np.arange(9))
+    whole = np.asarray(store.group["composite"][:])
+    rows, cols = np.nonzero(store.labels() != 255)
+    assert len(pixels) == len(rows)
+    from_blocks = np.concatenate(
+        [store.block(b)[0].reshape(-1, 10, store.info.n_bins)[pixels.offset[pixels.block == b]] for b in range(9)]
+    )
+    order = np.lexsort((cols, rows, (rows // 24) * 3 + cols // 24))  # block-major, then row-major inside
+    assert np.array_equal(from_blocks, whole[rows[order], cols[order]])
