@@ -163,6 +163,9 @@ CDL_COLLECTION = "USDA/NASS/CDL"
 
 #: Sampling (METHOD.md "Sampling").
 INWARD_BUFFER_M = 60.0
+#: Side of a composite cube block (pixels): one Zarr chunk, the unit a cube build resumes by, a loader reads
+#: and the spatial validation split of `gee-crop train CUBE` holds out whole.
+CUBE_BLOCK_PX = 64
 #: Widest inward buffer (m, ~8x the paper's): wider erodes all but the largest fields, and its disk's cost
 #: grows with its area (a 100 km buffer needs a 20,001-pixel-wide disk per pixel).
 MAX_INWARD_BUFFER_M = 500.0

@@ -86,5 +86,9 @@ class XeeMissingError(GeeCropError):
     """xee (the Earth Engine backend of xarray) is not installed."""
 
 
+class ZarrMissingError(GeeCropError):
+    """zarr (the format of composite cubes) is not installed."""
+
+
 class NotebookExtraMissingError(GeeCropError):
     """geemap (the optional notebook extra) is not installed."""

@@ -22,6 +22,7 @@ USER_ERROR = 1
 COMMANDS = {
     "demo": "demo",
     "sample": "sample",
+    "cube": "cube",
     "train": "train",
     "evaluate": "evaluate",
     "export": "export",

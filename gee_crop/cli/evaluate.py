@@ -9,7 +9,7 @@ from gee_crop.cli import options
 
 @click.command("evaluate")
 @click.argument("model")
-@click.argument("table", type=click.Path(dir_okay=False))
+@click.argument("table", type=click.Path())
 @options.out_dir("metrics.json, confusion_matrix.csv and confusion_matrix.png/.svg.")
 @click.option(
     "--target-region", default=None, help="ISO3 code of the test data (default: the table's region, if it has one)."
@@ -38,7 +38,8 @@ def command(
     overwrite: bool,
 ) -> None:
     """Evaluate MODEL (a shipped model's name from `gee-crop models`, model.pt, a forest's model.onnx or an ONNX
-    export) on TABLE: OA, macro-F1, per-class scores, and whether MODEL trained where TABLE's samples lie.
+    export) on TABLE (a sample table or a composite cube): OA, macro-F1, per-class scores, and whether MODEL
+    trained where TABLE's samples lie.
 
     Classes are aligned as in the paper: for ARG, AUS and CHN targets predictions outside their
     label set count as "other"; for FRA -> USA sugarcane and cotton samples are left out.

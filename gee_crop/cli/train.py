@@ -24,7 +24,7 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 
 
 @click.command("train")
-@click.argument("table", type=click.Path(dir_okay=False))
+@click.argument("table", type=click.Path())
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
 @options.choice(
     "--arch",
@@ -99,7 +99,10 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @options.overwrite
 @options.quiet
 def command(table: str, out_dir: str, resume: bool, overwrite: bool, quiet: bool, **train_options) -> None:
-    """Train a model on the sample TABLE (Parquet, see `gee-crop sample`)."""
+    """Train a model on the sample TABLE (Parquet, see `gee-crop sample`) or a composite cube (see `gee-crop cube`).
+
+    A cube streams block by block (DataLoader workers), holds out whole blocks for validation and
+    augments the composites themselves (docs/user_guide.md, "Training from a composite cube")."""
     from gee_crop.pipeline.train import run_train
 
     if train_options.get("init_from"):  # options left at their defaults take the source's / fine-tuning's

@@ -223,6 +223,22 @@ def sample_local_stack(
     Returns one sample per drawn pixel with all its raw dates and its season year inferred from
     them (``season_year``); ``extra`` holds ``row``, ``col`` and ``source_code``.
     """
+    labelled = label_classes(patch, rules.buffer_m, legend=legend, nodata=nodata, erode_by=erode_by)
+    return sample_class_grid(
+        patch, labelled.classes, labelled.class_list, rules, region=region, n_labelled=labelled.n_labelled
+    )
+
+
+def label_classes(
+    patch: RawStack,
+    buffer_m: float,
+    *,
+    legend: Legend | dict | str | Path | None = None,
+    nodata: int = 0,
+    erode_by: str = "class",
+) -> LabelledStack:
+    """The stack's label raster (``patch.labels``, ``nodata`` = no label) read with ``legend`` into classes
+    and eroded by ``buffer_m`` (METHOD.md "Sampling", step 1; ``erode_by`` as :func:`sample_local_stack`)."""
     if patch.labels is None:
         raise InputError(
             f"stack {patch.name} has no label raster; pass one with --labels "
@@ -230,13 +246,12 @@ def sample_local_stack(
         )
     if erode_by not in ERODE_BY:
         raise InputError(f"erode_by {erode_by!r} is not one of {', '.join(ERODE_BY)}")
-    legend = Legend.of(legend).excluding(nodata)
+    read_as = Legend.of(legend).excluding(nodata)
     if erode_by == "class":
-        classes = inward_buffer(legend.indices(patch.labels), rules.buffer_m, patch.resolution, nodata=NO_CLASS)
+        classes = inward_buffer(read_as.indices(patch.labels), buffer_m, patch.resolution, nodata=NO_CLASS)
     else:
-        classes = legend.indices(inward_buffer(patch.labels, rules.buffer_m, patch.resolution, nodata=nodata))
-    n_labelled = int((patch.labels != nodata).sum())
-    return sample_class_grid(patch, classes, legend.classes, rules, region=region, n_labelled=n_labelled)
+        classes = read_as.indices(inward_buffer(patch.labels, buffer_m, patch.resolution, nodata=nodata))
+    return LabelledStack(patch, classes, read_as.classes, int((patch.labels != nodata).sum()))
 
 
 def rasterize_features(features: LabelFeatures, patch: RawStack, buffer_m: float) -> np.ndarray:
@@ -280,6 +295,52 @@ def _stack_folder(source: Path) -> Path:
     return source
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelledStack:
+    """A local stack with its labels read into classes: ``classes`` (H, W) int64 indices into ``class_list``
+    (NO_CLASS where unlabelled or buffered away); ``n_labelled`` pixels held a label before the buffer."""
+
+    stack: RawStack
+    classes: np.ndarray
+    class_list: tuple[str, ...]
+    n_labelled: int
+
+
+def stack_classes(
+    source: str | Path,
+    labels: str | Path | None = None,
+    buffer_m: float = INWARD_BUFFER_M,
+    *,
+    legend: Legend | dict | str | Path | None = None,
+    erode_by: str = "class",
+    label_field: str | None = None,
+) -> LabelledStack:
+    """A local stack (patch folder, or a NetCDF file inside one) with the class grid of its labels.
+
+    ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid, or vector labels (GeoJSON,
+    GeoPackage, Shapefile: points or polygons, ``label_field`` holding the label value, rasterized
+    onto the stack's grid); None uses the patch's own label file. Codes are read with ``legend``: a
+    Legend, a dict, a CSV ``code,gee_crop_class`` or None for the WorldCereal legacy crop types (see
+    :meth:`gee_crop.classes.Legend.of`). Polygons and rasters get the ``buffer_m`` inward buffer.
+    """
+    source = Path(source)
+    if labels is not None and is_vector_file(labels):
+        if not label_field:
+            raise InputError(f"vector labels {labels} need --label-field NAME (the field holding each label)")
+        patch = read_patch(_stack_folder(source), with_labels=False)
+        features = read_label_features(labels, label_field, Legend.of(legend))
+        classes = rasterize_features(features, patch, buffer_m)
+        return LabelledStack(patch, classes, features.legend.classes, int((classes != NO_CLASS).sum()))
+    patch = read_patch(_stack_folder(source), with_labels=labels is None)
+    nodata = 0
+    if labels is not None:
+        raster = read_label_raster(labels)
+        check_same_grid(raster, patch, labels)
+        patch = dataclasses.replace(patch, labels=raster.codes, label_source=raster.source)
+        nodata = raster.nodata
+    return label_classes(patch, buffer_m, legend=legend, nodata=nodata, erode_by=erode_by)
+
+
 def sample_from_files(
     source: str | Path,
     labels: str | Path | None = None,
@@ -290,27 +351,8 @@ def sample_from_files(
     erode_by: str = "class",
     label_field: str | None = None,
 ) -> SampleSeries:
-    """Read a local stack (patch folder, or a NetCDF file inside one) and sample it.
-
-    ``labels``: a GeoTIFF or label NetCDF on exactly the stack's grid, or vector labels (GeoJSON,
-    GeoPackage, Shapefile: points or polygons, ``label_field`` holding the label value, rasterized
-    onto the stack's grid); None uses the patch's own label file. Codes are read with ``legend``: a
-    Legend, a dict, a CSV ``code,gee_crop_class`` or None for the WorldCereal legacy crop types (see
-    :meth:`gee_crop.classes.Legend.of`).
-    """
-    source = Path(source)
-    if labels is not None and is_vector_file(labels):
-        if not label_field:
-            raise InputError(f"vector labels {labels} need --label-field NAME (the field holding each label)")
-        patch = read_patch(_stack_folder(source), with_labels=False)
-        features = read_label_features(labels, label_field, Legend.of(legend))
-        classes = rasterize_features(features, patch, rules.buffer_m)
-        return sample_class_grid(patch, classes, features.legend.classes, rules, region=region)
-    patch = read_patch(_stack_folder(source), with_labels=labels is None)
-    nodata = 0
-    if labels is not None:
-        raster = read_label_raster(labels)
-        check_same_grid(raster, patch, labels)
-        patch = dataclasses.replace(patch, labels=raster.codes, label_source=raster.source)
-        nodata = raster.nodata
-    return sample_local_stack(patch, rules, region=region, legend=legend, nodata=nodata, erode_by=erode_by)
+    """Read a local stack and its labels (:func:`stack_classes`) and sample it (METHOD.md "Sampling")."""
+    labelled = stack_classes(source, labels, rules.buffer_m, legend=legend, erode_by=erode_by, label_field=label_field)
+    return sample_class_grid(
+        labelled.stack, labelled.classes, labelled.class_list, rules, region=region, n_labelled=labelled.n_labelled
+    )

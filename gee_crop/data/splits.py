@@ -64,12 +64,19 @@ def spatial_block_split(
     inverse = inverse.reshape(-1)
     if len(blocks) < 2:
         raise InputError(f"all {len(inverse)} samples fall into one {block_m:g} m block; use a smaller block size")
-    order = np.random.default_rng(seed).permutation(len(blocks))
-    cumulative = np.cumsum(counts[order])
-    target = test_fraction * len(inverse)
-    # number of leading shuffled blocks whose total is closest to the target, keeping both sides non-empty
-    n_blocks = int(np.clip(np.argmin(np.abs(cumulative - target)) + 1, 1, len(blocks) - 1))
-    is_test = np.zeros(len(blocks), dtype=bool)
-    is_test[order[:n_blocks]] = True
-    test = is_test[inverse]
+    test = held_out_blocks(counts, test_fraction, seed)[inverse]
     return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)
+
+
+def held_out_blocks(counts: np.ndarray, test_fraction: float, seed: int = 0) -> np.ndarray:
+    """(n_blocks,) bool: whole blocks held out, drawn in a seeded shuffle until their share of the samples
+    (``counts`` per block, at least two blocks) is as close as possible to ``test_fraction``; both sides keep
+    at least one block."""
+    order = np.random.default_rng(seed).permutation(len(counts))
+    cumulative = np.cumsum(counts[order])
+    target = test_fraction * counts.sum()
+    # number of leading shuffled blocks whose total is closest to the target, keeping both sides non-empty
+    n_blocks = int(np.clip(np.argmin(np.abs(cumulative - target)) + 1, 1, len(counts) - 1))
+    is_test = np.zeros(len(counts), dtype=bool)
+    is_test[order[:n_blocks]] = True
+    return is_test

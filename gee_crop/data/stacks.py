@@ -17,6 +17,7 @@ import xarray as xr
 from pyproj import CRS
 
 from gee_crop.config import BANDS, S2_BAND_NAMES, band_name
+from gee_crop.data.cube import InputKind, input_kind
 from gee_crop.data.damaged import unreadable_as_input_error
 from gee_crop.data.dn import checked_dn
 from gee_crop.data.patch import read_patch
@@ -46,6 +47,11 @@ def open_local_stack(path: str | Path) -> RawStack:
     path = Path(path)
     if not path.exists():
         raise InputError(f"--source {path} does not exist; give a patch folder, a NetCDF, Zarr or GeoTIFF stack")
+    if input_kind(path) is InputKind.CUBE:
+        raise InputError(
+            f"--source {path} is a gee-crop composite cube (training input), not a raw stack; map from the raw "
+            f"stack it was built from (its 'source' attribute), or train on it: gee-crop train {path}"
+        )
     if path.is_dir() and any(path.glob("S2_L2A_10m_*.nc")):
         return read_patch(path)
     if path.is_dir() and not _is_zarr_store(path):

@@ -196,8 +196,38 @@ def augmented_medians(
     start_days = np.broadcast_to(np.asarray(start_days, dtype=np.int64), (n,))
     start, window = augmented_window(start_days, season, rng, config)
     filled = composite_pixels(arrays, start, window, season.n_bins, max_gap_bins=max_gap_bins).values
-    warped = rng.random(n) < config.p_warp
+    return magnitude_warped(filled, rng, config)
+
+
+def magnitude_warped(values: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """``values`` (n, bands, t), each sample with probability ``p_warp`` multiplied (in place) by a smooth
+    random curve over its bins, the same for every band (METHOD.md "Augmentation")."""
+    warped = rng.random(len(values)) < config.p_warp
     if warped.any():
         knots = rng.normal(1.0, config.warp_sigma, (int(warped.sum()), config.warp_knots))
-        filled[warped] *= warp_curves(knots, season.n_bins)[:, None, :].astype(np.float32)
-    return filled
+        values[warped] *= warp_curves(knots, values.shape[-1])[:, None, :].astype(np.float32)
+    return values
+
+
+def augmented_composites(
+    values: np.ndarray, season: Season, rng: np.random.Generator, config: AugmentConfig
+) -> np.ndarray:
+    """(n, bands, t) float32 composites (gap-filled medians of ``season``'s windows) with random time shift,
+    time scale and magnitude warping per sample, drawn as :func:`augmented_medians` draws them.
+
+    A cube holds composites, not observations: the shifted / scaled windows are resampled from the composite
+    curve by linear interpolation between bin centres (clamped at the season's edges) instead of re-binning
+    the acquisitions, so no observation enters or leaves a window and cloud gaps do not move.
+    """
+    n, t = values.shape[0], values.shape[-1]
+    start, window = augmented_window(np.zeros(n, dtype=np.int64), season, rng, config)
+    # centre of new window k, in units of the original bins (bin j's centre is at j)
+    position = (start[:, None] + (np.arange(t) + 0.5) * window[:, None]) / season.window_days - 0.5
+    position = np.clip(position, 0.0, t - 1.0)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, t - 1)
+    frac = (position - low).astype(np.float32)[:, None, :]
+    take = np.take_along_axis
+    out = take(values, low[:, None, :].repeat(values.shape[1], 1), axis=2) * (1 - frac)
+    out += take(values, high[:, None, :].repeat(values.shape[1], 1), axis=2) * frac
+    return magnitude_warped(out.astype(np.float32), rng, config)

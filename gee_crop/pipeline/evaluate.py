@@ -8,9 +8,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_input
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.outputs import claim_output
+from gee_crop.training.cube_train import evaluate_cube
 from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
 from gee_crop.viz.plots import plot_confusion
 
@@ -50,9 +52,13 @@ def run_evaluate(
     card = claim_output(model_path, folder=False, resumes=True) if record else nullcontext()
     with card, claim_output(out_dir, folder=True, overwrite=overwrite, outputs=EVALUATION_FILES):
         model = read_model_file(model)
-        evaluation = evaluate_model(
-            model, table, target_region=target_region, source_region=source_region, year=year, device=device
-        )
+        refuse_stack_as_training_input(table, "evaluate")
+        if input_kind(table) is InputKind.CUBE:  # every labelled pixel of a composite cube
+            evaluation = evaluate_cube(model, table, device=device)
+        else:
+            evaluation = evaluate_model(
+                model, table, target_region=target_region, source_region=source_region, year=year, device=device
+            )
         paths = write_evaluation_files(evaluation, out_dir)
         if target is not None:
             record_transfer_scores(model, [evaluation_entry(evaluation, target)])

@@ -6,9 +6,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_input
 from gee_crop.models.zoo import zoo_models
 from gee_crop.outputs import claim_output
-from gee_crop.training.trainer import TrainResult, train
+from gee_crop.training.cube_train import train_cube
+from gee_crop.training.trainer import TrainConfig, TrainResult, train
 
 
 def run_train(
@@ -21,12 +23,18 @@ def run_train(
     echo: Callable[[str], None] = print,
     **options: Any,
 ) -> TrainResult:
-    """Train on ``table`` into ``out_dir`` (model file, config.json, history.csv, checkpoint.pt).
+    """Train on ``table`` (a sample table, or a composite cube of ``gee-crop cube``) into ``out_dir`` (model
+    file, config.json, history.csv, checkpoint.pt).
 
     ``options`` are fields of ``gee_crop.training.trainer.TrainConfig`` (arch, epochs, seed, ...);
     ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file. The run
     holds ``out_dir``'s lock (``gee_crop.outputs``): a second run into it refuses.
     """
+    refuse_stack_as_training_input(table, "train")
+    if input_kind(table) is InputKind.CUBE:  # a composite cube streams block by block
+        with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
+            config = TrainConfig(**options)
+            return train_cube(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
     zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
     with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):  # the trainer resumes or refuses
         return train(

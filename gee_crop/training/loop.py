@@ -13,9 +13,10 @@ so an interrupted and resumed run ends with the same weights as an uninterrupted
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -41,6 +42,15 @@ class FitOptions:
     class_weights: bool = False
     n_classes: int = len(CLASSES)
     balanced_sampling: bool = False
+    mixed_precision: bool = False  # bfloat16 autocast of the forward pass, on CUDA only
+
+
+class BatchStream(Protocol):
+    """Training batches an epoch streams from elsewhere (``training.cube_data.CubeStream``): (inputs, labels)
+    tensors per batch, drawn from the epoch's own seed."""
+
+    def epoch(self, epoch: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of epoch ``epoch`` (0-based)."""
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -116,9 +126,18 @@ def _atomic_torch(path: Path, obj: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+def _table_batches(
+    batches: AugmentedBatches, labels: torch.Tensor, order: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The batches of a table's epoch: ``order`` cut into ``batch_size`` slices, inputs drawn from ``rng``."""
+    for begin in range(0, len(order), batch_size):
+        index = order[begin : begin + batch_size]
+        yield torch.from_numpy(batches.inputs(index, rng)), labels[torch.from_numpy(index).to(labels.device)]
+
+
 def fit(
     model: nn.Module,
-    batches: AugmentedBatches,
+    batches: AugmentedBatches | BatchStream,
     labels: np.ndarray,
     val_inputs: np.ndarray,
     val_labels: np.ndarray,
@@ -132,8 +151,9 @@ def fit(
     loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> list[dict]:
     """Train ``model`` (normalization already set) in place on ``batches`` with class indices ``labels``;
-    returns the history (one row per epoch). ``settings`` (the options that must not change) are
-    stored in ``checkpoint`` and compared on ``resume``. ``loss(inputs, logits, labels)`` replaces the
+    returns the history (one row per epoch). ``batches`` is a table's AugmentedBatches (epochs drawn here)
+    or a BatchStream (a cube's; ``labels`` then only weigh the classes). ``settings`` (the options that must
+    not change) are stored in ``checkpoint`` and compared on ``resume``. ``loss(inputs, logits, labels)`` replaces the
     cross-entropy (e.g. ``training.distill.DistillationLoss``: the teacher sees the same augmented batch)."""
     device = options.device
     model.to(device)
@@ -162,22 +182,28 @@ def fit(
         initial=first_epoch,
         total=options.epochs,
     )
+    autocast = options.mixed_precision and device.type == "cuda"
     for epoch in bar:
         start = time.perf_counter()
         rng = np.random.default_rng([options.seed, epoch])
         torch.manual_seed(epoch_seed(options.seed, epoch))
-        order = balanced_order(labels, rng) if options.balanced_sampling else rng.permutation(n_train)
+        if isinstance(batches, AugmentedBatches):
+            order = balanced_order(labels, rng) if options.balanced_sampling else rng.permutation(n_train)
+            epoch_batches = _table_batches(batches, y_train, order, batch_size, rng)
+        else:
+            epoch_batches = iter(batches.epoch(epoch))
         model.train()
-        total = 0.0
-        for begin in range(0, n_train, batch_size):
-            index = order[begin : begin + batch_size]
-            x = torch.from_numpy(batches.inputs(index, rng)).to(device)
+        total, seen = 0.0, 0
+        for x, y in epoch_batches:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            batch_loss = loss_fn(x, model(x), y_train[torch.from_numpy(index).to(device)])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                batch_loss = loss_fn(x, model(x), y)
             batch_loss.backward()
             optimizer.step()
-            total += float(batch_loss.detach()) * len(index)
-        row = {"epoch": epoch + 1, "train_loss": total / n_train}
+            total += float(batch_loss.detach()) * len(y)
+            seen += len(y)
+        row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1)}
         if len(val_labels):
             logits = logits_of(model, val_inputs, device, batch_size)
             report = classification_report(val_labels, logits.argmax(dim=1).numpy())

@@ -515,6 +515,29 @@ def _summary(metrics: dict, path: Path) -> str:
     )
 
 
+def fit_options(
+    config: TrainConfig,
+    contract: FeatureSpec,
+    device: torch.device,
+    *,
+    balanced: bool | None = None,
+    mixed_precision: bool = False,
+) -> FitOptions:
+    """The fit loop's options of ``config`` for a model of ``contract`` on ``device``; ``balanced`` None: the
+    config's ``balanced_sampling``."""
+    return FitOptions(
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+        config.seed,
+        device,
+        config.class_weights,
+        len(contract.classes),
+        config.balanced_sampling if balanced is None else balanced,
+        mixed_precision,
+    )
+
+
 def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict, list[dict]]:
     """A torch architecture through the one fit loop; its initial weights come from ``seed``."""
     config, contract, values, labels = run.config, run.contract, run.values, run.labels
@@ -533,16 +556,7 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
         run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx], contract, augment
     )
     val_inputs, y_val = contract.model_input(values[val_idx]), labels[val_idx]
-    options = FitOptions(
-        config.epochs,
-        config.batch_size,
-        config.learning_rate,
-        config.seed,
-        device,
-        config.class_weights,
-        len(contract.classes),
-        config.balanced_sampling,
-    )
+    options = fit_options(config, contract, device)
     loss = None
     if config.distill_from:
         weights = class_weights(labels[train_idx]) if config.class_weights else None
