@@ -28,6 +28,8 @@ below :data:`LOW_CONFIDENCE`). A model without a summary scores as unavailable.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from dataclasses import asdict, astuple, dataclass
 
@@ -60,6 +62,8 @@ SHIFT_WARNING = 1.5
 #: lost a median 15.5 OA points against the target's own-label accuracy, the others 4.2 (62 of the
 #: 89 drops over 10 points flagged, 27 false alarms).
 LOW_CONFIDENCE_WARNING = 0.02
+#: Samples scored at once (:meth:`DomainSummary.distances`): about 2 MB of float32 working values each.
+BLOCK = 1024
 #: Significant digits of the stored floats (keeps the summary a few kB; fitting rounds, so a summary
 #: read back from JSON scores exactly as the one fitted).
 DIGITS = 4
@@ -71,24 +75,49 @@ def _round(values: np.ndarray | np.floating | float) -> np.ndarray:
     return np.asarray([float(f"{v:.{DIGITS}g}") for v in np.ravel(values)], dtype=np.float64).reshape(np.shape(values))
 
 
+@functools.cache
+def season_operator(bins: int) -> np.ndarray:
+    """(bins, segments + bins - 2) float64 ``A``: a log series ``l`` (bins,) times ``A`` is its mean over each
+    of the ``min(SEGMENTS, bins)`` equal stretches, then its second differences ``l[t] - 2 l[t+1] + l[t+2]``
+    (none when bins < 3). Both are linear in ``l``: one matrix product computes them for a whole block."""
+    edges = np.linspace(0, bins, min(SEGMENTS, bins) + 1).round().astype(int)
+    curvature = max(bins - 2, 0)
+    operator = np.zeros((bins, len(edges) - 1 + curvature))
+    for j, (start, end) in enumerate(itertools.pairwise(edges)):
+        operator[start:end, j] = 1.0 / (end - start)
+    t = np.arange(curvature)
+    for offset, weight in ((0, 1.0), (1, -2.0), (2, 1.0)):
+        operator[t + offset, len(edges) - 1 + t] = weight
+    operator.flags.writeable = False
+    return operator
+
+
 def descriptors(inputs: np.ndarray, input_shape: tuple[int, ...], transform: str) -> np.ndarray:
     """(n, D) float64 descriptors of model inputs ``inputs`` (any shape (n, ...) holding
     ``prod(input_shape)`` values per sample; reflectance for "log_reflectance")."""
     if transform == "identity":
         return np.asarray(inputs, dtype=np.float64).reshape(len(inputs), -1)
-    # float32 until the (n, D) descriptors: a map tile holds ~10^7 values, and float64 logarithms of
-    # them cost seconds per tile, float32 a tenth of that
+    # the logarithms in float32, the segment means and curvature as one matrix product (BLAS): a map tile
+    # holds ~10^7 values, and a numpy pass per step over them cost more than the model (issue 24)
     x = np.asarray(inputs, dtype=np.float32).reshape(len(inputs), *input_shape)
-    bins = input_shape[1]
-    logs = np.log(np.maximum(x, np.float32(REFLECTANCE_FLOOR)))
-    edges = np.linspace(0, bins, min(SEGMENTS, bins) + 1).round().astype(int)
-    parts = [(np.add.reduceat(logs, edges[:-1], axis=2) / np.diff(edges).astype(np.float32)).reshape(len(x), -1)]
+    n, bands, bins = x.shape
+    logs = np.maximum(x, np.float32(REFLECTANCE_FLOOR))
+    np.log(logs, out=logs)
+    segments = min(SEGMENTS, bins)
+    # float64 from here: the product's rounding then stays far below what any score shows, however BLAS
+    # blocks the rows: a sample scores the same in any batch, so the tiles of a map add up to its whole
+    linear = logs.reshape(n * bands, bins).astype(np.float64) @ season_operator(bins)
+    out = np.empty((n, bands * segments + (bands if bins >= 3 else 0)), dtype=np.float64)
+    out[:, : bands * segments] = linear[:, :segments].reshape(n, -1)
     if bins >= 3:
-        curvature = logs[:, :, 2:] + logs[:, :, :-2]
-        curvature -= 2 * logs[:, :, 1:-1]
-        np.abs(curvature, out=curvature)
-        parts.append(np.log(curvature.mean(axis=2) + np.float32(ROUGHNESS_FLOOR)))
-    return np.concatenate(parts, axis=1).astype(np.float64)
+        # mean absolute second difference: |.| of the whole block, then its mean as a matrix-vector product
+        np.abs(linear, out=linear)
+        weights = np.zeros(linear.shape[1])
+        weights[segments:] = 1 / (bins - 2)
+        roughness = linear @ weights
+        roughness += ROUGHNESS_FLOOR
+        out[:, bands * segments :] = np.log(roughness, out=roughness).reshape(n, bands)
+    return out
 
 
 @dataclass(frozen=True)
@@ -142,7 +171,14 @@ class DomainSummary:
             raise ValueError(f"inputs of shape {np.shape(inputs)} do not match the summary's {self.input_shape}")
         if len(inputs) == 0:
             return np.zeros(0)
-        return self.pca.distances(descriptors(inputs, self.input_shape, self.transform))
+        # in blocks of BLOCK samples: each block's working arrays stay in the CPU cache (a whole map tile's
+        # are hundreds of MB); every sample's distance is the same as in one block
+        return np.concatenate(
+            [
+                self.pca.distances(descriptors(inputs[lo : lo + BLOCK], self.input_shape, self.transform))
+                for lo in range(0, len(inputs), BLOCK)
+            ]
+        )
 
     def to_dict(self) -> dict:
         """Plain JSON (the ``domain_summary`` entry of a model file)."""

@@ -106,3 +106,31 @@ def test_vector_inputs_are_summarised_as_they_are():
     assert summary.transform == "identity" and summary.input_shape == (35,)
     assert tally_shift(summary, rng.normal(size=(400, 35))).score()["shift"] == pytest.approx(1.0, abs=0.1)
     assert tally_shift(summary, rng.normal(size=(400, 35)) + 1.0).score()["ood_share"] > 0.5
+
+
+def test_descriptors_are_the_segment_means_and_roughness_of_the_log_series(domain_inputs):
+    """The matrix-product descriptors (issue 24) against their definition, written out step by step, on real
+    France 2023 and Flanders 2021 inputs (dekadal and monthly): the same to float32 rounding."""
+    for name in ("FRA 2023", "BEL 2021"):
+        x = domain_inputs[name][:200].astype(np.float32)
+        n, bands, bins = x.shape
+        logs = np.log(np.maximum(x, shift.REFLECTANCE_FLOOR)).astype(np.float64)
+        edges = np.linspace(0, bins, min(shift.SEGMENTS, bins) + 1).round().astype(int)
+        means = np.stack([logs[:, :, a:b].mean(axis=2) for a, b in zip(edges[:-1], edges[1:])], axis=2)
+        second = logs[:, :, 2:] - 2 * logs[:, :, 1:-1] + logs[:, :, :-2]
+        roughness = np.log(np.abs(second).mean(axis=2) + shift.ROUGHNESS_FLOOR)
+        expected = np.concatenate([means.reshape(n, -1), roughness], axis=1)
+        got = shift.descriptors(x, (bands, bins), "log_reflectance")
+        assert got.shape == expected.shape == (n, bands * len(edges[:-1]) + bands)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_a_sample_scores_the_same_in_any_batch(domain_inputs):
+    """A map's tiles batch its pixels differently from a run with other tiles: each sample's distance must
+    not depend on its neighbours in the batch (blocks of shift.BLOCK, BLAS's own blocking)."""
+    fra = domain_inputs["FRA 2023"]
+    summary = fit_domain_summary(fra)
+    x = np.concatenate([fra] * (2 * shift.BLOCK // len(fra) + 1))[: 2 * shift.BLOCK + 37]
+    whole = summary.distances(x)
+    parts = np.concatenate([summary.distances(x[:5]), summary.distances(x[5:1500]), summary.distances(x[1500:])])
+    np.testing.assert_allclose(parts, whole, rtol=1e-12, atol=0)
