@@ -5,21 +5,21 @@ One run on this machine prints:
 1. px/s of onnxruntime inference (all cores, the same real patch composites) of the teacher CropNet
    2D (paper widths 64-128-256-512) in fp32 and int8 and of the distilled student (TempCNN,
    ``gee-crop train --arch tempcnn --distill-from TEACHER``) in fp32 and int8, with MACs per pixel;
-2. per fold of real held-out data, teacher (fp32) vs student (int8) OA and macro-F1, paired on the
+2. the local overhead: the map engine's compute of a tile (decode, masks, model, shift tally, bands,
+   GeoTIFF) against the model alone on the same pixels, one core, in alternating rounds: medians,
+   per-round range, the ratio of the medians and whether each round's ratio repeated it within 10 %;
+3. per fold of real held-out data, teacher (fp32) vs student (int8) OA and macro-F1, paired on the
    same samples, and both on ``sqrt8`` encoded composites (the fixed square-root reflectance
    transform ``gee-crop map`` asks Earth Engine for by default, one byte per value; issue 14, item 3):
      FRA→FRA  WorldCereal France 2023 (dekadal), 80/20 split;
      FRA→BEL  the same models on Flanders 2021 (monthly) — a transfer;
      patch    the demo patch (Flanders 2019, Earth Engine, SCL), pixels split 1:2 train:held-out;
-3. the map pipeline (``run_map``, student int8) through the fake Earth Engine client behind an
+4. the map pipeline (``run_map``, student int8) through the fake Earth Engine client behind an
    injected latency and bandwidth (default 3 s per request, 25 MB/s), on a region of 10 x 10 tiles of
    192 px (the 48 MiB request limit) of the patch composite repeated: the fetch bound, the compute
    bound (of the same run: its pixels over its tiles' compute seconds / workers) and the achieved px/s;
-4. bytes per pixel fetched against the 860 B uint16 minimum, and the hours 10,000 km² (10^8 px at
-   10 m) implies at each rate;
-5. the local overhead: the map engine's compute of a tile (decode, masks, model, shift tally, bands,
-   GeoTIFF) against the model alone on the same pixels, one core, in alternating rounds: medians,
-   per-round range, the ratio of the medians and whether each round's ratio repeated it within 10 %.
+5. bytes per pixel fetched against the 860 B uint16 minimum, and the hours 10,000 km² (10^8 px at
+   10 m) implies at each rate.
 
     .venv/bin/python bench/bench_scale.py            # ~6 min on 2 cores (three teachers trained)
     .venv/bin/python bench/bench_scale.py --quick    # speeds and the overlap only (~1.5 min)
@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the overhead row (>= 3)")
     parser.add_argument("--overhead-tiles", type=int, default=2, help="192 px tiles the overhead row times")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured (the run takes minutes)
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -300,7 +301,16 @@ def main() -> None:
     for name, rate in speed.items():
         print(f"{name:22s}{macs[name.split()[0]] / 1e6:9.2f}M{rate:10,.0f}{rate / speed['teacher int8']:16.1f}x")
 
-    # 2. accuracy, paired on the same held-out samples
+    # 2. the local path's own overhead (issue 24): the engine's tile compute against its model alone, alternating
+    rounds, n_px = overhead_rounds(patch, student8, args.overhead_tiles, args.rounds, work)
+    print(f"local overhead, student int8, one core (a map worker: single-threaded session, BLAS 1 thread), "
+          f"{args.overhead_tiles} tiles of 192 px from the simulated Earth Engine (sqrt8), {n_px:,} px, "
+          f"{args.rounds} alternating rounds:")
+    print(f"  model alone   {describe_seconds(rounds.reference)}")
+    print(f"  tile compute  {describe_seconds(rounds.measured)}  (decode, masks, model, shift tally, bands, GeoTIFF)")
+    print(f"  overhead ratio {rounds.ratio:.2f}x of the model's time per pixel (target <= 1.5x); {rounds.spread()}")
+
+    # 3. accuracy, paired on the same held-out samples
     if not args.quick:
         print("held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %), each on "
               "uint16 and on sqrt8-encoded composites")
@@ -321,7 +331,7 @@ def main() -> None:
               + "  (macro-F1 points: student - teacher, sqrt8 - uint16 of each, student sqrt8 - teacher; "
               "budget >= -1)")
 
-    # 3. the overlap, through the fake client
+    # 4. the overlap, through the fake client
     o = overlap_rates(patch, student8, args.latency, args.bandwidth, args.tiles_side, args.in_flight, work)
     bound = min(o["fetch_bound"], o["compute_bound"])
     print(f"map pipeline, student int8, simulated Earth Engine ({args.latency:g} s/request, "
@@ -338,14 +348,6 @@ def main() -> None:
                                                           ("student int8 inference", speed["student int8"]),
                                                           ("teacher int8 inference", speed["teacher int8"]))))
 
-    # 4. the local path's own overhead: the engine's tile compute against its model alone, alternating rounds
-    rounds, n_px = overhead_rounds(patch, student8, args.overhead_tiles, args.rounds, work)
-    print(f"local overhead, student int8, one core (a map worker: single-threaded session, BLAS 1 thread), "
-          f"{args.overhead_tiles} tiles of {o['tile']} px from the simulated Earth Engine (sqrt8), {n_px:,} px, "
-          f"{args.rounds} alternating rounds:")
-    print(f"  model alone   {describe_seconds(rounds.reference)}")
-    print(f"  tile compute  {describe_seconds(rounds.measured)}  (decode, masks, model, shift tally, bands, GeoTIFF)")
-    print(f"  overhead ratio {rounds.ratio:.2f}x of the model's time per pixel (target <= 1.5x); {rounds.spread()}")
     print(f"(outputs in {work}; {time.perf_counter() - started:.0f} s in all)")
 
 

@@ -28,8 +28,6 @@ below :data:`LOW_CONFIDENCE`). A model without a summary scores as unavailable.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
 from dataclasses import asdict, astuple, dataclass
 
@@ -62,8 +60,14 @@ SHIFT_WARNING = 1.5
 #: lost a median 15.5 OA points against the target's own-label accuracy, the others 4.2 (62 of the
 #: 89 drops over 10 points flagged, 27 false alarms).
 LOW_CONFIDENCE_WARNING = 0.02
-#: Samples scored at once (:meth:`DomainSummary.distances`): about 2 MB of float32 working values each.
-BLOCK = 1024
+#: Samples scored at once (:meth:`DomainSummary.distances`): about 0.5 MB of float32 working values each,
+#: which stay in a core's own cache (on a busy machine 1,024 samples at once were 1.8x slower per sample).
+BLOCK = 256
+#: A map tile of more than this many classified pixels is scored on a sample (:func:`sample_stride`): the
+#: shift score of every pixel cost a map as much as its model (issue 24); tiles up to 64 x 64 px score all.
+SAMPLE_ABOVE = 4096
+#: ... every SAMPLE_STRIDE-th of its pixels (raster order), each standing for the SAMPLE_STRIDE from it.
+SAMPLE_STRIDE = 4
 #: Significant digits of the stored floats (keeps the summary a few kB; fitting rounds, so a summary
 #: read back from JSON scores exactly as the one fitted).
 DIGITS = 4
@@ -75,49 +79,30 @@ def _round(values: np.ndarray | np.floating | float) -> np.ndarray:
     return np.asarray([float(f"{v:.{DIGITS}g}") for v in np.ravel(values)], dtype=np.float64).reshape(np.shape(values))
 
 
-@functools.cache
-def season_operator(bins: int) -> np.ndarray:
-    """(bins, segments + bins - 2) float64 ``A``: a log series ``l`` (bins,) times ``A`` is its mean over each
-    of the ``min(SEGMENTS, bins)`` equal stretches, then its second differences ``l[t] - 2 l[t+1] + l[t+2]``
-    (none when bins < 3). Both are linear in ``l``: one matrix product computes them for a whole block."""
-    edges = np.linspace(0, bins, min(SEGMENTS, bins) + 1).round().astype(int)
-    curvature = max(bins - 2, 0)
-    operator = np.zeros((bins, len(edges) - 1 + curvature))
-    for j, (start, end) in enumerate(itertools.pairwise(edges)):
-        operator[start:end, j] = 1.0 / (end - start)
-    t = np.arange(curvature)
-    for offset, weight in ((0, 1.0), (1, -2.0), (2, 1.0)):
-        operator[t + offset, len(edges) - 1 + t] = weight
-    operator.flags.writeable = False
-    return operator
-
-
 def descriptors(inputs: np.ndarray, input_shape: tuple[int, ...], transform: str) -> np.ndarray:
     """(n, D) float64 descriptors of model inputs ``inputs`` (any shape (n, ...) holding
     ``prod(input_shape)`` values per sample; reflectance for "log_reflectance")."""
     if transform == "identity":
         return np.asarray(inputs, dtype=np.float64).reshape(len(inputs), -1)
-    # the logarithms in float32, the segment means and curvature as one matrix product (BLAS): a map tile
-    # holds ~10^7 values, and a numpy pass per step over them cost more than the model (issue 24)
+    # float32 until the (n, D) descriptors, each working array made once and changed in place: a map tile
+    # holds ~10^7 values, and float64 logarithms or a fresh temporary per step cost more than the model.
+    # Elementwise numpy only (no BLAS): a sample's descriptors are the same bits in any batch.
     x = np.asarray(inputs, dtype=np.float32).reshape(len(inputs), *input_shape)
-    n, bands, bins = x.shape
+    bins = input_shape[1]
     logs = np.maximum(x, np.float32(REFLECTANCE_FLOOR))
     np.log(logs, out=logs)
-    segments = min(SEGMENTS, bins)
-    # float64 from here: the product's rounding then stays far below what any score shows, however BLAS
-    # blocks the rows: a sample scores the same in any batch, so the tiles of a map add up to its whole
-    linear = logs.reshape(n * bands, bins).astype(np.float64) @ season_operator(bins)
-    out = np.empty((n, bands * segments + (bands if bins >= 3 else 0)), dtype=np.float64)
-    out[:, : bands * segments] = linear[:, :segments].reshape(n, -1)
+    edges = np.linspace(0, bins, min(SEGMENTS, bins) + 1).round().astype(int)
+    segments = np.add.reduceat(logs, edges[:-1], axis=2)
+    segments /= np.diff(edges).astype(np.float32)
+    parts = [segments.reshape(len(x), -1)]
     if bins >= 3:
-        # mean absolute second difference: |.| of the whole block, then its mean as a matrix-vector product
-        np.abs(linear, out=linear)
-        weights = np.zeros(linear.shape[1])
-        weights[segments:] = 1 / (bins - 2)
-        roughness = linear @ weights
-        roughness += ROUGHNESS_FLOOR
-        out[:, bands * segments :] = np.log(roughness, out=roughness).reshape(n, bands)
-    return out
+        curvature = logs[:, :, 2:] + logs[:, :, :-2]
+        curvature -= np.multiply(logs[:, :, 1:-1], np.float32(2))
+        np.abs(curvature, out=curvature)
+        roughness = curvature.mean(axis=2)
+        roughness += np.float32(ROUGHNESS_FLOOR)
+        parts.append(np.log(roughness, out=roughness))
+    return np.concatenate(parts, axis=1).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -171,8 +156,9 @@ class DomainSummary:
             raise ValueError(f"inputs of shape {np.shape(inputs)} do not match the summary's {self.input_shape}")
         if len(inputs) == 0:
             return np.zeros(0)
-        # in blocks of BLOCK samples: each block's working arrays stay in the CPU cache (a whole map tile's
-        # are hundreds of MB); every sample's distance is the same as in one block
+        # in blocks of BLOCK samples: each block's working arrays stay in the CPU cache (a whole map tile's are
+        # hundreds of MB, and their passes over memory cost more than the model); a sample's descriptors are the
+        # same in any block
         return np.concatenate(
             [
                 self.pca.distances(descriptors(inputs[lo : lo + BLOCK], self.input_shape, self.transform))
@@ -308,16 +294,32 @@ class ShiftTally:
         }
 
 
+def sample_stride(n_pixels: int) -> int:
+    """Every how many of a map tile's ``n_pixels`` classified pixels one is scored: 1 up to
+    :data:`SAMPLE_ABOVE`, else :data:`SAMPLE_STRIDE` (see :func:`tally_shift`)."""
+    return 1 if n_pixels <= SAMPLE_ABOVE else SAMPLE_STRIDE
+
+
 def tally_shift(
-    summary: DomainSummary | None, inputs: np.ndarray | None, probabilities: np.ndarray | None = None
+    summary: DomainSummary | None,
+    inputs: np.ndarray | None,
+    probabilities: np.ndarray | None = None,
+    stride: int = 1,
 ) -> ShiftTally:
     """The tally of model ``inputs`` (scored when ``summary`` is not None) and their (n, classes)
-    ``probabilities`` (low-confidence count; None: not counted)."""
+    ``probabilities`` (low-confidence count, of all; None: not counted).
+
+    ``stride`` k > 1 scores every k-th input, each standing for itself and the k - 1 after it (the last for
+    those left): ``n_scored`` is still every input, ``n_ood`` and ``sum_log_ratio`` the sample's weighted up,
+    so tallies of sampled and whole batches add up alike (a systematic sample; pixels next to each other in a
+    map tile are mostly of one field)."""
     n_ood, n_scored, log_ratio = 0, 0, 0.0
     if summary is not None and inputs is not None and len(inputs):
-        d = summary.distances(inputs)
-        n_scored, n_ood = len(d), int((d > summary.ood_distance).sum())
-        log_ratio = float(np.log(np.maximum(d, 1e-12) / summary.reference_distance).sum())
+        d = summary.distances(inputs[::stride])
+        weights = np.full(len(d), stride, dtype=np.int64)
+        weights[-1] = len(inputs) - stride * (len(d) - 1)
+        n_scored, n_ood = len(inputs), int(weights[d > summary.ood_distance].sum())
+        log_ratio = float((weights * np.log(np.maximum(d, 1e-12) / summary.reference_distance)).sum())
     n_classified = n_low = 0
     if probabilities is not None and len(probabilities):
         n_classified = len(probabilities)

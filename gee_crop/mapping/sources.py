@@ -97,13 +97,19 @@ class TileComposite:
         dn[~self.valid] = 0
         return dn
 
-    def reflectance(self) -> np.ndarray:
-        """(n_valid, 1, 10, n_bins) float32 reflectance of the valid pixels (CropNet's input): DN / 10,000,
-        for ``sqrt8`` the DN of its code (the same floats, bit for bit, looked up in one step)."""
+    def valid_values(self) -> np.ndarray:
+        """(n_valid, 10, n_bins) values of the valid pixels, as delivered (one copy, 1 or 2 bytes a value)."""
+        return self.values[self.valid]
+
+    def reflectance(self, values: np.ndarray | None = None) -> np.ndarray:
+        """(n, 1, 10, n_bins) float32 reflectance (CropNet's input) of ``values`` (rows of
+        :meth:`valid_values`; default all of them): DN / 10,000, for ``sqrt8`` the DN of its code (the same
+        floats, bit for bit, looked up in one step)."""
+        values = self.valid_values() if values is None else values
         if self.encoding is Encoding.SQRT8:
-            return sqrt8_reflectance_table()[self.values[self.valid]][:, None]
-        x = self.values[self.valid].astype(np.float32)
-        x /= np.float32(REFLECTANCE_SCALE)  # in place: one float32 copy of the tile, not two
+            return sqrt8_reflectance_table()[values][:, None]
+        x = values.astype(np.float32)
+        x /= np.float32(REFLECTANCE_SCALE)  # in place: one float32 copy, not two
         return x[:, None]
 
 
