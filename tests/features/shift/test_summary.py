@@ -122,7 +122,7 @@ def test_descriptors_are_the_segment_means_and_roughness_of_the_log_series(domai
         expected = np.concatenate([means.reshape(n, -1), roughness], axis=1)
         got = shift.descriptors(x, (bands, bins), "log_reflectance")
         assert got.shape == expected.shape == (n, bands * len(edges[:-1]) + bands)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_a_sample_scores_the_same_in_any_batch(domain_inputs):
@@ -134,3 +134,21 @@ def test_a_sample_scores_the_same_in_any_batch(domain_inputs):
     whole = summary.distances(x)
     parts = np.concatenate([summary.distances(x[:5]), summary.distances(x[5:1500]), summary.distances(x[1500:])])
     np.testing.assert_allclose(parts, whole, rtol=1e-12, atol=0)
+
+
+def test_a_sampled_tally_stands_for_every_input_and_adds_up(domain_inputs):
+    """stride k scores every k-th input, each for its group of k: n_scored is every input, the shares stay
+    close to the full tally's on real inputs, and tallies of parts add up like the whole (as a map's tiles)."""
+    fra = domain_inputs["FRA 2023"]
+    target = np.concatenate([fra, domain_inputs["BEL 2021"]])
+    summary = fit_domain_summary(fra)
+    full, sampled = tally_shift(summary, target), tally_shift(summary, target, stride=4)
+    assert sampled.n_scored == full.n_scored == len(target)
+    assert sampled.n_ood % 4 == 0 or len(target) % 4  # whole groups of 4, but for the last group
+    assert abs(sampled.score()["ood_share"] - full.score()["ood_share"]) < 0.05
+    assert sampled.score()["shift"] == pytest.approx(full.score()["shift"], rel=0.05)
+    parts = tally_shift(summary, target[:400], stride=4) + tally_shift(summary, target[400:], stride=4)
+    assert (parts.n_scored, parts.n_ood) == (sampled.n_scored, sampled.n_ood)
+    assert parts.sum_log_ratio == pytest.approx(sampled.sum_log_ratio, rel=1e-12)
+    assert tally_shift(summary, target, stride=1) == full
+    assert shift.sample_stride(shift.SAMPLE_ABOVE) == 1 and shift.sample_stride(shift.SAMPLE_ABOVE + 1) == 4
