@@ -242,6 +242,17 @@ def overhead_rounds(patch, model: Path, n_tiles: int, rounds: int, work: Path) -
         return alternating_rounds(model_alone, tile_compute, len(inputs), rounds), len(inputs)
 
 
+def print_overhead(patch, model: Path, args, work: Path) -> None:
+    """The overhead row: medians, ranges, the ratio and whether it repeated (see :func:`overhead_rounds`)."""
+    rounds, n_px = overhead_rounds(patch, model, args.overhead_tiles, args.rounds, work)
+    print(f"local overhead, {model.name}, one core (a map worker: single-threaded session, BLAS 1 thread), "
+          f"{args.overhead_tiles} tiles of 192 px from the simulated Earth Engine (sqrt8), {n_px:,} px, "
+          f"{args.rounds} alternating rounds:")
+    print(f"  model alone   {describe_seconds(rounds.reference)}")
+    print(f"  tile compute  {describe_seconds(rounds.measured)}  (decode, masks, model, shift tally, bands, GeoTIFF)")
+    print(f"  overhead ratio {rounds.ratio:.2f}x of the model's time per pixel (target <= 1.5x); {rounds.spread()}")
+
+
 # --------------------------------------------------------------------------- main
 
 def main() -> None:
@@ -258,8 +269,14 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the overhead row (>= 3)")
     parser.add_argument("--overhead-tiles", type=int, default=2, help="192 px tiles the overhead row times")
+    parser.add_argument("--overhead-only", metavar="MODEL", type=Path,
+                        help="only the local overhead row, on this model (e.g. the shipped "
+                             "gee_crop/resources/models/tempcnn-weu.int8.onnx; ~30 s, no training)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured (the run takes minutes)
+    if args.overhead_only:
+        print_overhead(demo_patch(), args.overhead_only, args, Path(tempfile.mkdtemp(prefix="bench_scale_")))
+        return
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -302,13 +319,7 @@ def main() -> None:
         print(f"{name:22s}{macs[name.split()[0]] / 1e6:9.2f}M{rate:10,.0f}{rate / speed['teacher int8']:16.1f}x")
 
     # 2. the local path's own overhead (issue 24): the engine's tile compute against its model alone, alternating
-    rounds, n_px = overhead_rounds(patch, student8, args.overhead_tiles, args.rounds, work)
-    print(f"local overhead, student int8, one core (a map worker: single-threaded session, BLAS 1 thread), "
-          f"{args.overhead_tiles} tiles of 192 px from the simulated Earth Engine (sqrt8), {n_px:,} px, "
-          f"{args.rounds} alternating rounds:")
-    print(f"  model alone   {describe_seconds(rounds.reference)}")
-    print(f"  tile compute  {describe_seconds(rounds.measured)}  (decode, masks, model, shift tally, bands, GeoTIFF)")
-    print(f"  overhead ratio {rounds.ratio:.2f}x of the model's time per pixel (target <= 1.5x); {rounds.spread()}")
+    print_overhead(patch, student8, args, work)
 
     # 3. accuracy, paired on the same held-out samples
     if not args.quick:

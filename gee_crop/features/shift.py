@@ -67,7 +67,7 @@ BLOCK = 256
 #: shift score of every pixel cost a map as much as its model (issue 24); tiles up to 64 x 64 px score all.
 SAMPLE_ABOVE = 4096
 #: ... every SAMPLE_STRIDE-th of its pixels (raster order), each standing for the SAMPLE_STRIDE from it.
-SAMPLE_STRIDE = 4
+SAMPLE_STRIDE = 8
 #: Significant digits of the stored floats (keeps the summary a few kB; fitting rounds, so a summary
 #: read back from JSON scores exactly as the one fitted).
 DIGITS = 4
