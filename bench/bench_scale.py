@@ -267,8 +267,8 @@ def main() -> None:
     # must be a small share of the run; with 25 tiles and 8 in flight they were a quarter of it.
     parser.add_argument("--tiles-side", type=int, default=10, help="the overlap region is N x N tiles")
     parser.add_argument("--in-flight", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the overhead row (>= 3)")
-    parser.add_argument("--overhead-tiles", type=int, default=2, help="192 px tiles the overhead row times")
+    parser.add_argument("--rounds", type=int, default=11, help="alternating rounds of the overhead row (>= 3)")
+    parser.add_argument("--overhead-tiles", type=int, default=1, help="192 px tiles each round times")
     parser.add_argument("--overhead-only", metavar="MODEL", type=Path,
                         help="only the local overhead row, on this model (e.g. the shipped "
                              "gee_crop/resources/models/tempcnn-weu.int8.onnx; ~30 s, no training)")

@@ -306,25 +306,33 @@ def tally_shift(
     probabilities: np.ndarray | None = None,
     stride: int = 1,
 ) -> ShiftTally:
-    """The tally of model ``inputs`` (scored when ``summary`` is not None) and their (n, classes)
-    ``probabilities`` (low-confidence count, of all; None: not counted).
-
-    ``stride`` k > 1 scores every k-th input, each standing for itself and the k - 1 after it (the last for
-    those left): ``n_scored`` is still every input, ``n_ood`` and ``sum_log_ratio`` the sample's weighted up,
-    so tallies of sampled and whole batches add up alike (a systematic sample; pixels next to each other in a
-    map tile are mostly of one field)."""
-    n_ood, n_scored, log_ratio = 0, 0, 0.0
-    if summary is not None and inputs is not None and len(inputs):
-        d = summary.distances(inputs[::stride])
-        weights = np.full(len(d), stride, dtype=np.int64)
-        weights[-1] = len(inputs) - stride * (len(d) - 1)
-        n_scored, n_ood = len(inputs), int(weights[d > summary.ood_distance].sum())
-        log_ratio = float((weights * np.log(np.maximum(d, 1e-12) / summary.reference_distance)).sum())
+    """The tally of model ``inputs`` (scored when ``summary`` is not None; every ``stride``-th of them, see
+    :func:`tally_sample`) and their (n, classes) ``probabilities`` (low-confidence count, of all; None: not
+    counted)."""
+    scored = ShiftTally()
+    if inputs is not None:
+        scored = tally_sample(summary, inputs[::stride], len(inputs), stride)
     n_classified = n_low = 0
     if probabilities is not None and len(probabilities):
         n_classified = len(probabilities)
         n_low = int((np.asarray(probabilities).max(axis=1) < LOW_CONFIDENCE).sum())
-    return ShiftTally(n_scored, n_ood, log_ratio, n_classified, n_low)
+    return scored + ShiftTally(0, 0, 0.0, n_classified, n_low)
+
+
+def tally_sample(summary: DomainSummary | None, sample: np.ndarray, n_inputs: int, stride: int = 1) -> ShiftTally:
+    """The shift tally of ``n_inputs`` model inputs from ``sample``, every ``stride``-th of them
+    (``inputs[::stride]``; all of them for stride 1), each standing for itself and the stride - 1 after it
+    (the last for those left): ``n_scored`` is ``n_inputs``, ``n_ood`` and ``sum_log_ratio`` the sample's
+    weighted up, so sampled tallies add up as whole ones do (a systematic sample; pixels next to each other in
+    a map tile are mostly of one field). Nothing is scored without a summary."""
+    if summary is None or not n_inputs:
+        return ShiftTally()
+    d = summary.distances(sample)
+    weights = np.full(len(d), stride, dtype=np.int64)
+    weights[-1] = n_inputs - stride * (len(d) - 1)
+    n_ood = int(weights[d > summary.ood_distance].sum())
+    log_ratio = float((weights * np.log(np.maximum(d, 1e-12) / summary.reference_distance)).sum())
+    return ShiftTally(n_inputs, n_ood, log_ratio)
 
 
 def map_shift(tile_tallies: dict[str, dict | None], available: bool) -> dict:

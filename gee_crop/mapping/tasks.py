@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 
 from gee_crop.errors import GeeCropError
-from gee_crop.features.shift import DomainSummary, ShiftTally, sample_stride, tally_shift
+from gee_crop.features.shift import DomainSummary, sample_stride, tally_sample, tally_shift
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping import writers
 from gee_crop.mapping.sources import CompositeRequest, FeatureSource, TileComposite
@@ -22,8 +22,7 @@ from gee_crop.models.io import ModelFile
 from gee_crop.models.predict import open_predictor
 from gee_crop.season import SeasonSpan
 
-#: Batches of a tile decoded, classified and scored together (a chunk's model input, ~0.9 MB, stays in cache;
-#: a whole number of batches, and of shift.SAMPLE_STRIDE, so each chunk samples the tile's raster order alike).
+#: Batches of a tile decoded and classified together (a chunk's model input, ~0.9 MB, stays in the CPU cache).
 CHUNK_BATCHES = 1
 
 
@@ -111,17 +110,19 @@ def classify_tile(plan: TilePlan, tile: Tile, fetched: tuple[TileComposite | Til
         predictor = open_predictor(plan.model, plan.precision, plan.providers, threads=plan.threads, cache=True)
         values = composite.valid_values()
         classified = np.empty((len(values), len(plan.spec.classes)), dtype=np.float32)
-        tally, inference_s, stride = ShiftTally(), 0.0, sample_stride(len(values))
-        # a chunk at a time: its model input is decoded, classified and scored while it is in the CPU cache
-        # (a whole tile's input is ~60 MB); chunks are whole batches, so every batch is as before
+        inference_s = 0.0
+        # a chunk at a time: its model input is decoded and classified while it is in the CPU cache (a whole
+        # tile's input is ~60 MB); chunks are whole batches, so every batch is as before
         for start in range(0, len(values), plan.batch_size * CHUNK_BATCHES):
             stop = start + plan.batch_size * CHUNK_BATCHES
             inputs = composite.reflectance(values[start:stop])
             begun = time.perf_counter()
             classified[start:stop] = predictor.predict_proba(inputs, plan.batch_size)
             inference_s += time.perf_counter() - begun
-            tally = tally + tally_shift(plan.domain, inputs, classified[start:stop], stride)
-        shift = tally.to_dict()
+        # the shift of a large tile from a systematic sample of its pixels (features/shift.sample_stride)
+        stride = sample_stride(len(values))
+        sample = composite.reflectance(values[::stride])
+        shift = (tally_sample(plan.domain, sample, len(values), stride) + tally_shift(None, None, classified)).to_dict()
         probabilities = np.zeros((*valid.shape, len(plan.spec.classes)), dtype=np.float32)
         probabilities[valid] = classified
         bands = writers.encode_bands(probabilities, valid, plan.probabilities)
