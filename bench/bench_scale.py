@@ -22,7 +22,8 @@ One run on this machine prints:
    10 m) implies at each rate.
 
     .venv/bin/python bench/bench_scale.py            # ~6 min on 2 cores (three teachers trained)
-    .venv/bin/python bench/bench_scale.py --quick    # speeds and the overlap only (~1.5 min)
+    .venv/bin/python bench/bench_scale.py --quick    # speeds, overhead, overlap (~9 min on the busy 2 cores)
+    .venv/bin/python bench/bench_scale.py --overhead-only MODEL   # the overhead row alone (~30 s)
 """
 from __future__ import annotations
 
