@@ -5,21 +5,25 @@ One run on this machine prints:
 1. px/s of onnxruntime inference (all cores, the same real patch composites) of the teacher CropNet
    2D (paper widths 64-128-256-512) in fp32 and int8 and of the distilled student (TempCNN,
    ``gee-crop train --arch tempcnn --distill-from TEACHER``) in fp32 and int8, with MACs per pixel;
-2. per fold of real held-out data, teacher (fp32) vs student (int8) OA and macro-F1, paired on the
+2. the local overhead: the map engine's compute of a tile (decode, masks, model, shift tally, bands,
+   GeoTIFF) against the model alone on the same pixels, one core, in alternating rounds: medians,
+   per-round range, the ratio of the medians and whether each round's ratio repeated it within 10 %;
+3. per fold of real held-out data, teacher (fp32) vs student (int8) OA and macro-F1, paired on the
    same samples, and both on ``sqrt8`` encoded composites (the fixed square-root reflectance
    transform ``gee-crop map`` asks Earth Engine for by default, one byte per value; issue 14, item 3):
      FRA→FRA  WorldCereal France 2023 (dekadal), 80/20 split;
      FRA→BEL  the same models on Flanders 2021 (monthly) — a transfer;
      patch    the demo patch (Flanders 2019, Earth Engine, SCL), pixels split 1:2 train:held-out;
-3. the map pipeline (``run_map``, student int8) through the fake Earth Engine client behind an
+4. the map pipeline (``run_map``, student int8) through the fake Earth Engine client behind an
    injected latency and bandwidth (default 3 s per request, 25 MB/s), on a region of 10 x 10 tiles of
    192 px (the 48 MiB request limit) of the patch composite repeated: the fetch bound, the compute
-   bound (the same pipeline with no latency and unlimited bandwidth) and the achieved px/s;
-4. bytes per pixel fetched against the 860 B uint16 minimum, and the hours 10,000 km² (10^8 px at
+   bound (of the same run: its pixels over its tiles' compute seconds / workers) and the achieved px/s;
+5. bytes per pixel fetched against the 860 B uint16 minimum, and the hours 10,000 km² (10^8 px at
    10 m) implies at each rate.
 
     .venv/bin/python bench/bench_scale.py            # ~6 min on 2 cores (three teachers trained)
-    .venv/bin/python bench/bench_scale.py --quick    # speeds and the overlap only (~1.5 min)
+    .venv/bin/python bench/bench_scale.py --quick    # speeds, overhead, overlap (~9 min on the busy 2 cores)
+    .venv/bin/python bench/bench_scale.py --overhead-only MODEL   # the overhead row alone (~30 s)
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ from gee_crop.data.worldcereal import read_worldcereal  # noqa: E402
 from gee_crop.earthengine.composite import decode_sqrt8, encode_sqrt8  # noqa: E402
 from gee_crop.export.onnx import export_onnx  # noqa: E402
 from gee_crop.export.quantize import quantize_static_onnx  # noqa: E402
-from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource  # noqa: E402
+from gee_crop.mapping.sources import CompositeRequest, EarthEngineSource, LocalStackSource  # noqa: E402
 from gee_crop.mapping.tiling import Tile, max_ee_tile_size, stack_grid  # noqa: E402
 from gee_crop.models.io import load_model, read_contract  # noqa: E402
 from gee_crop.models.predict import open_predictor  # noqa: E402
@@ -53,7 +57,8 @@ from gee_crop.training.alignment import align, alignment_for  # noqa: E402
 from gee_crop.training.dataset import series_features, stratified_split  # noqa: E402
 from gee_crop.training.metrics import classification_report  # noqa: E402
 from gee_crop.training.trainer import train  # noqa: E402
-from timing import SETTLE_S, macs_per_pixel, timed  # noqa: E402  (bench/timing.py)
+from timing import (  # noqa: E402  (bench/timing.py)
+    SETTLE_S, AlternatingRounds, alternating_rounds, describe_seconds, macs_per_pixel, timed)
 
 YEAR = 2019
 MAX_GAP_BINS = 12  # dekadal / monthly WorldCereal composites and the strict SCL mask of the patch
@@ -131,8 +136,13 @@ def folds(patch):
 
 def overlap_rates(patch, model: Path, seconds_per_request: float, bytes_per_second: float, tiles_side: int,
                   in_flight: int, work: Path):
-    """Achieved px/s of run_map from the simulated Earth Engine, and of the same pipeline with an
-    instant network (the compute bound); the fetch bound of the pipe model; bytes per pixel."""
+    """Achieved px/s of run_map from the simulated Earth Engine; the fetch bound of the pipe model; the
+    compute bound of the same run (its pixels over its compute seconds shared by its workers); bytes per pixel.
+
+    The compute bound is taken from the very run it bounds: at most ``workers`` tiles are computed at once,
+    so the run's wall time is at least its tiles' compute seconds / workers, and achieved <= compute bound
+    by construction. (A compute bound from a separate run, as this bench once timed it, measures another
+    moment of a shared machine: one run printed "achieved = 137 % of the smaller bound".)"""
     import shapely
     from shapely.geometry import box
 
@@ -150,25 +160,99 @@ def overlap_rates(patch, model: Path, seconds_per_request: float, bytes_per_seco
     extent = tiles_side * side * patch.resolution
     region = reproject_geometry(shapely.segmentize(box(x0, y1 - extent, x0 + extent, y1), 100.0), patch.crs, WGS84)
     server = RepeatingPatchServer(patch, contract, season)
-    options = dict(region=region, year=YEAR, crs=patch.crs, tile_size=side, scheduler="threads", progress=False,
-                   overwrite=True, in_flight=in_flight)
-    runs = {}
-    for name, latency, bandwidth in (("compute", 0.0, None), ("fetch", seconds_per_request, bytes_per_second)):
-        link = SimulatedLink(server.compute_pixels, latency, bandwidth)
-        client = FakeEarthEngineClient(pixels=link.compute_pixels)
-        time.sleep(SETTLE_S)
-        runs[name] = (run_map(EarthEngineSource(client), model, work / f"overlap_{name}", **options), link)
-    result, link = runs["fetch"]
+    link = SimulatedLink(server.compute_pixels, seconds_per_request, bytes_per_second)
+    client = FakeEarthEngineClient(pixels=link.compute_pixels)
+    time.sleep(SETTLE_S)
+    result = run_map(EarthEngineSource(client), model, work / "overlap", region=region, year=YEAR, crs=patch.crs,
+                     tile_size=side, scheduler="threads", progress=False, overwrite=True, in_flight=in_flight)
+    done = [r for r in result.reports if r.status == "done"]
+    # a tile's compute stage: its seconds less its fetch (request and answer); the mask step counted as fetch
+    compute_s = sum(r.seconds - r.read_seconds for r in done)
     tile_bytes = result.bytes_fetched / result.n_tiles
     tile_px = result.n_pixels_classified / result.n_tiles
     rates = Rates(seconds_per_request, bytes_per_second)
     fetch_bound = fetch_tiles_per_second(tile_bytes, in_flight, rates) * tile_px
     fetch_bound_uint16 = fetch_tiles_per_second(tile_bytes * result.min_bytes_per_pixel / result.bytes_per_pixel,
                                                 in_flight, rates) * tile_px
-    return dict(fetch_bound=fetch_bound, fetch_bound_uint16=fetch_bound_uint16, encoding=EarthEngineSource(None).encoding.value, compute_bound=runs["compute"][0].pixels_per_second,
+    return dict(fetch_bound=fetch_bound, fetch_bound_uint16=fetch_bound_uint16,
+                encoding=EarthEngineSource(None).encoding.value,
+                compute_bound=result.n_pixels_classified * result.workers / compute_s,
                 achieved=result.pixels_per_second, bytes_per_pixel=result.bytes_per_pixel,
                 min_bytes=result.min_bytes_per_pixel, max_in_flight=link.max_in_flight, tiles=result.n_tiles,
                 tile=side, pixels=result.n_pixels_classified, workers=result.workers)
+
+
+# --------------------------------------------------------------------------- the local overhead
+
+def overhead_rounds(patch, model: Path, n_tiles: int, rounds: int, work: Path) -> tuple[AlternatingRounds, int]:
+    """The map engine's own cost per pixel beside its model's (issue 24, item 4), on ``n_tiles`` tiles of 192 px
+    of the patch composite as Earth Engine answers them (sqrt8 structured arrays, fetched once beforehand).
+
+    Alternating rounds on the same pixels: the reference is the model alone (``predict_proba`` of the tiles'
+    valid pixels); the measured step is everything the engine does to those tiles after the fetch
+    (``composite_of``: the answer's values and valid mask; ``classify_tile``: region mask, sqrt8 decode to
+    the model input, the model, the shift tally, the class and confidence bands, the tile's GeoTIFF written
+    and read back). One core, as each map worker runs: one tile per core, a single-threaded onnxruntime
+    session, and numpy's BLAS held to one thread (on more threads the shift tally would borrow the other
+    core). Returns the rounds and the pixels classified per round."""
+    from threadpoolctl import threadpool_limits
+
+    from gee_crop.features.shift import summary_of
+    from gee_crop.mapping.sources import composite_of
+    from gee_crop.mapping.tasks import TilePlan, classify_tile
+    from gee_crop.mapping.tiling import OutputGrid
+    from gee_crop.models.io import read_model_file
+    from gee_crop.testing.fake_ee import FakeEarthEngineClient
+    from gee_crop.testing.offline_ee import initialize_offline
+    from gee_crop.testing.slow_ee import RepeatingPatchServer
+
+    initialize_offline()
+    model_file = read_model_file(model)
+    contract = model_file.contract
+    season = contract.season.span_at(YEAR, 50.75)
+    side = max_ee_tile_size(len(contract.bands) * season.n_bins)
+    x0, y1 = patch.upper_left
+    grid = OutputGrid(patch.crs, (patch.resolution, 0.0, x0, 0.0, -patch.resolution, y1), n_tiles * side, side)
+    tiles = [Tile(0, i * side, side, side) for i in range(n_tiles)]
+    server = RepeatingPatchServer(patch, contract, season)
+    answers = []
+
+    def recorded(expression, grid_, band_ids=None):
+        answers.append(server.compute_pixels(expression, grid_, band_ids))
+        return answers[-1]
+
+    source = EarthEngineSource(FakeEarthEngineClient(pixels=recorded))
+    for tile in tiles:
+        source.read_tile(tile, CompositeRequest(grid, contract, season))
+    (work / "overhead_tiles").mkdir(parents=True, exist_ok=True)
+    plan = TilePlan(source, model_file, contract, season, grid, None, work / "overhead_tiles", False, 512, 1, None,
+                    "fp32", None, None, summary_of(model_file.meta))
+    composites = [composite_of(a, season.n_bins, source.encoding) for a in answers]
+    inputs = np.concatenate([c.reflectance() for c in composites])
+    predictor = open_predictor(model_file, threads=1, cache=True)  # the very session classify_tile opens
+
+    def model_alone():
+        predictor.predict_proba(inputs, plan.batch_size)
+
+    def tile_compute():
+        for tile, answer in zip(tiles, answers):
+            report = classify_tile(plan, tile, (composite_of(answer, season.n_bins, source.encoding), 0.0))
+            assert report.status == "done", report.error
+
+    with threadpool_limits(1):
+        model_alone(), tile_compute()  # warm-up: sessions, tables, caches
+        return alternating_rounds(model_alone, tile_compute, len(inputs), rounds), len(inputs)
+
+
+def print_overhead(patch, model: Path, args, work: Path) -> None:
+    """The overhead row: medians, ranges, the ratio and whether it repeated (see :func:`overhead_rounds`)."""
+    rounds, n_px = overhead_rounds(patch, model, args.overhead_tiles, args.rounds, work)
+    print(f"local overhead, {model.name}, one core (a map worker: single-threaded session, BLAS 1 thread), "
+          f"{args.overhead_tiles} tiles of 192 px from the simulated Earth Engine (sqrt8), {n_px:,} px, "
+          f"{args.rounds} alternating rounds:")
+    print(f"  model alone   {describe_seconds(rounds.reference)}")
+    print(f"  tile compute  {describe_seconds(rounds.measured)}  (decode, masks, model, shift tally, bands, GeoTIFF)")
+    print(f"  overhead ratio {rounds.ratio:.2f}x of the model's time per pixel (target <= 1.5x); {rounds.spread()}")
 
 
 # --------------------------------------------------------------------------- main
@@ -211,7 +295,16 @@ def main() -> None:
     # must be a small share of the run; with 25 tiles and 8 in flight they were a quarter of it.
     parser.add_argument("--tiles-side", type=int, default=10, help="the overlap region is N x N tiles")
     parser.add_argument("--in-flight", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=11, help="alternating rounds of the overhead row (>= 3)")
+    parser.add_argument("--overhead-tiles", type=int, default=1, help="192 px tiles each round times")
+    parser.add_argument("--overhead-only", metavar="MODEL", type=Path,
+                        help="only the local overhead row, on this model (e.g. the shipped "
+                             "gee_crop/resources/models/tempcnn-weu.int8.onnx; ~30 s, no training)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured (the run takes minutes)
+    if args.overhead_only:
+        print_overhead(demo_patch(), args.overhead_only, args, Path(tempfile.mkdtemp(prefix="bench_scale_")))
+        return
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -232,8 +325,8 @@ def main() -> None:
     teacher_pt, teacher32, teacher8 = teachers["patch"]
     student_pt, student32, student8 = students["patch"]
     contract = read_contract(teacher32)
-    composite = LocalStackSource(patch).read_tile(stack_grid(patch), Tile(0, 0, *patch.shape), contract,
-                                                  contract.season.span_at(YEAR, 50.75))
+    composite = LocalStackSource(patch).read_tile(
+        Tile(0, 0, *patch.shape), CompositeRequest(stack_grid(patch), contract, contract.season.span_at(YEAR, 50.75)))
     inputs = composite.reflectance()
     macs = {n: macs_per_pixel(load_model(p)[0], inputs.shape[1:]) for n, p in (("teacher", teacher_pt),
                                                                               ("student", student_pt))}
@@ -253,7 +346,10 @@ def main() -> None:
     for name, rate in speed.items():
         print(f"{name:22s}{macs[name.split()[0]] / 1e6:9.2f}M{rate:10,.0f}{rate / speed['teacher int8']:16.1f}x")
 
-    # 2. accuracy, paired on the same held-out samples
+    # 2. the local path's own overhead (issue 24): the engine's tile compute against its model alone, alternating
+    print_overhead(patch, student8, args, work)
+
+    # 3. accuracy, paired on the same held-out samples
     if not args.quick:
         print("held-out accuracy, teacher CropNet fp32 vs distilled TempCNN int8 (OA / macro-F1, %), each on "
               "uint16 and on sqrt8-encoded composites")
@@ -274,7 +370,7 @@ def main() -> None:
               + "  (macro-F1 points: student - teacher, sqrt8 - uint16 of each, student sqrt8 - teacher; "
               "budget >= -1)")
 
-    # 3. the overlap, through the fake client
+    # 4. the overlap, through the fake client
     o = overlap_rates(patch, student8, args.latency, args.bandwidth, args.tiles_side, args.in_flight, work)
     bound = min(o["fetch_bound"], o["compute_bound"])
     print(f"map pipeline, student int8, simulated Earth Engine ({args.latency:g} s/request, "

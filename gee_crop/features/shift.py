@@ -60,6 +60,14 @@ SHIFT_WARNING = 1.5
 #: lost a median 15.5 OA points against the target's own-label accuracy, the others 4.2 (62 of the
 #: 89 drops over 10 points flagged, 27 false alarms).
 LOW_CONFIDENCE_WARNING = 0.02
+#: Samples scored at once (:meth:`DomainSummary.distances`): about 0.5 MB of float32 working values each,
+#: which stay in a core's own cache (on a busy machine 1,024 samples at once were 1.8x slower per sample).
+BLOCK = 256
+#: A map tile of more than this many classified pixels is scored on a sample (:func:`sample_stride`): the
+#: shift score of every pixel cost a map as much as its model (issue 24); tiles up to 64 x 64 px score all.
+SAMPLE_ABOVE = 4096
+#: ... every SAMPLE_STRIDE-th of its pixels (raster order), each standing for the SAMPLE_STRIDE from it.
+SAMPLE_STRIDE = 8
 #: Significant digits of the stored floats (keeps the summary a few kB; fitting rounds, so a summary
 #: read back from JSON scores exactly as the one fitted).
 DIGITS = 4
@@ -76,18 +84,24 @@ def descriptors(inputs: np.ndarray, input_shape: tuple[int, ...], transform: str
     ``prod(input_shape)`` values per sample; reflectance for "log_reflectance")."""
     if transform == "identity":
         return np.asarray(inputs, dtype=np.float64).reshape(len(inputs), -1)
-    # float32 until the (n, D) descriptors: a map tile holds ~10^7 values, and float64 logarithms of
-    # them cost seconds per tile, float32 a tenth of that
+    # float32 until the (n, D) descriptors, each working array made once and changed in place: a map tile
+    # holds ~10^7 values, and float64 logarithms or a fresh temporary per step cost more than the model.
+    # Elementwise numpy only (no BLAS): a sample's descriptors are the same bits in any batch.
     x = np.asarray(inputs, dtype=np.float32).reshape(len(inputs), *input_shape)
     bins = input_shape[1]
-    logs = np.log(np.maximum(x, np.float32(REFLECTANCE_FLOOR)))
+    logs = np.maximum(x, np.float32(REFLECTANCE_FLOOR))
+    np.log(logs, out=logs)
     edges = np.linspace(0, bins, min(SEGMENTS, bins) + 1).round().astype(int)
-    parts = [(np.add.reduceat(logs, edges[:-1], axis=2) / np.diff(edges).astype(np.float32)).reshape(len(x), -1)]
+    segments = np.add.reduceat(logs, edges[:-1], axis=2)
+    segments /= np.diff(edges).astype(np.float32)
+    parts = [segments.reshape(len(x), -1)]
     if bins >= 3:
         curvature = logs[:, :, 2:] + logs[:, :, :-2]
-        curvature -= 2 * logs[:, :, 1:-1]
+        curvature -= np.multiply(logs[:, :, 1:-1], np.float32(2))
         np.abs(curvature, out=curvature)
-        parts.append(np.log(curvature.mean(axis=2) + np.float32(ROUGHNESS_FLOOR)))
+        roughness = curvature.mean(axis=2)
+        roughness += np.float32(ROUGHNESS_FLOOR)
+        parts.append(np.log(roughness, out=roughness))
     return np.concatenate(parts, axis=1).astype(np.float64)
 
 
@@ -142,7 +156,15 @@ class DomainSummary:
             raise ValueError(f"inputs of shape {np.shape(inputs)} do not match the summary's {self.input_shape}")
         if len(inputs) == 0:
             return np.zeros(0)
-        return self.pca.distances(descriptors(inputs, self.input_shape, self.transform))
+        # in blocks of BLOCK samples: each block's working arrays stay in the CPU cache (a whole map tile's are
+        # hundreds of MB, and their passes over memory cost more than the model); a sample's descriptors are the
+        # same in any block
+        return np.concatenate(
+            [
+                self.pca.distances(descriptors(inputs[lo : lo + BLOCK], self.input_shape, self.transform))
+                for lo in range(0, len(inputs), BLOCK)
+            ]
+        )
 
     def to_dict(self) -> dict:
         """Plain JSON (the ``domain_summary`` entry of a model file)."""
@@ -272,21 +294,45 @@ class ShiftTally:
         }
 
 
+def sample_stride(n_pixels: int) -> int:
+    """Every how many of a map tile's ``n_pixels`` classified pixels one is scored: 1 up to
+    :data:`SAMPLE_ABOVE`, else :data:`SAMPLE_STRIDE` (see :func:`tally_shift`)."""
+    return 1 if n_pixels <= SAMPLE_ABOVE else SAMPLE_STRIDE
+
+
 def tally_shift(
-    summary: DomainSummary | None, inputs: np.ndarray | None, probabilities: np.ndarray | None = None
+    summary: DomainSummary | None,
+    inputs: np.ndarray | None,
+    probabilities: np.ndarray | None = None,
+    stride: int = 1,
 ) -> ShiftTally:
-    """The tally of model ``inputs`` (scored when ``summary`` is not None) and their (n, classes)
-    ``probabilities`` (low-confidence count; None: not counted)."""
-    n_ood, n_scored, log_ratio = 0, 0, 0.0
-    if summary is not None and inputs is not None and len(inputs):
-        d = summary.distances(inputs)
-        n_scored, n_ood = len(d), int((d > summary.ood_distance).sum())
-        log_ratio = float(np.log(np.maximum(d, 1e-12) / summary.reference_distance).sum())
+    """The tally of model ``inputs`` (scored when ``summary`` is not None; every ``stride``-th of them, see
+    :func:`tally_sample`) and their (n, classes) ``probabilities`` (low-confidence count, of all; None: not
+    counted)."""
+    scored = ShiftTally()
+    if inputs is not None:
+        scored = tally_sample(summary, inputs[::stride], len(inputs), stride)
     n_classified = n_low = 0
     if probabilities is not None and len(probabilities):
         n_classified = len(probabilities)
         n_low = int((np.asarray(probabilities).max(axis=1) < LOW_CONFIDENCE).sum())
-    return ShiftTally(n_scored, n_ood, log_ratio, n_classified, n_low)
+    return scored + ShiftTally(0, 0, 0.0, n_classified, n_low)
+
+
+def tally_sample(summary: DomainSummary | None, sample: np.ndarray, n_inputs: int, stride: int = 1) -> ShiftTally:
+    """The shift tally of ``n_inputs`` model inputs from ``sample``, every ``stride``-th of them
+    (``inputs[::stride]``; all of them for stride 1), each standing for itself and the stride - 1 after it
+    (the last for those left): ``n_scored`` is ``n_inputs``, ``n_ood`` and ``sum_log_ratio`` the sample's
+    weighted up, so sampled tallies add up as whole ones do (a systematic sample; pixels next to each other in
+    a map tile are mostly of one field). Nothing is scored without a summary."""
+    if summary is None or not n_inputs:
+        return ShiftTally()
+    d = summary.distances(sample)
+    weights = np.full(len(d), stride, dtype=np.int64)
+    weights[-1] = n_inputs - stride * (len(d) - 1)
+    n_ood = int(weights[d > summary.ood_distance].sum())
+    log_ratio = float((weights * np.log(np.maximum(d, 1e-12) / summary.reference_distance)).sum())
+    return ShiftTally(n_inputs, n_ood, log_ratio)
 
 
 def map_shift(tile_tallies: dict[str, dict | None], available: bool) -> dict:

@@ -79,7 +79,9 @@ class MapResult:
 
     ``pixels_per_second``: pixels classified by this run / wall seconds of its tile phase (composite,
     inference and tile writes; not the final COG assembly). ``stage_seconds``: the tile phase's
-    read / inference / write seconds summed over tiles (parallel workers overlap them).
+    read (fetch or composite, and masks) / inference (the model alone) / write (the rest: decoding to the
+    model input, the shift tally, the bands and the tile file) seconds summed over tiles (parallel workers
+    overlap them).
     """
 
     out_dir: Path

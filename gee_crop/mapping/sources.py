@@ -1,11 +1,12 @@
 """Where the model's input comes from, one tile at a time: a local raw S2 stack or Earth Engine.
 
 Both sources deliver the same thing, a :class:`TileComposite`: the gap-filled 5-day median stack
-of every pixel of a tile as uint16 DN, (h, w, 10, n_bins) in config.BANDS order. The local path
+of every pixel of a tile, (h, w, 10, n_bins) in config.BANDS order, read as uint16 DN. The local path
 rounds its composite to DN (METHOD.md reflectance x 10,000). Earth Engine is asked for one of two
 encodings (``config.Encoding``, transform in ``gee_crop.earthengine.composite``): ``uint16`` DN, bit-identical to
-the local path, or ``sqrt8`` (the default), one byte per value, decoded to reflectance and then DN on arrival
-(within ``sqrt8_error_bound`` of the uint16 values; the same predictions on the bench's folds).
+the local path, or ``sqrt8`` (the default), one byte per value, kept as it arrived and decoded to reflectance
+and then DN when read, by table (within ``sqrt8_error_bound`` of the uint16 values; the same predictions on the
+bench's folds).
 
 * :class:`LocalStackSource` composites raw dated observations with the training code
   (``gee_crop.features.composite.composite_pixels``: cloud mask -> medians -> gap fill).
@@ -16,6 +17,7 @@ the local path, or ``sqrt8`` (the default), one byte per value, decoded to refle
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -49,6 +51,7 @@ __all__ = [
     "LocalStackSource",
     "RasterClassMask",
     "TileComposite",
+    "composite_of",
     "decode_pixels",
     "open_source",
     "quantize_dn",
@@ -78,16 +81,35 @@ class CompositeRequest:
 
 @dataclass
 class TileComposite:
-    """Model input of one tile: ``dn`` (h, w, 10, n_bins) uint16 (0 where not valid), ``valid`` (h, w)
-    bool, and the bytes read from the source for it (the network cost for Earth Engine)."""
+    """Model input of one tile: ``values`` (h, w, 10, n_bins) as the source delivered them, uint16 DN or
+    uint8 ``sqrt8`` codes (``encoding``), ``valid`` (h, w) bool, and the bytes read from the source for it
+    (the network cost for Earth Engine). Values of pixels that are not valid mean nothing."""
 
-    dn: np.ndarray
+    values: np.ndarray
     valid: np.ndarray
     bytes_fetched: int = 0
+    encoding: Encoding = Encoding.UINT16
 
-    def reflectance(self) -> np.ndarray:
-        """(n_valid, 1, 10, n_bins) float32 reflectance of the valid pixels (CropNet's input)."""
-        x = self.dn[self.valid].astype(np.float32) / np.float32(REFLECTANCE_SCALE)
+    @property
+    def dn(self) -> np.ndarray:
+        """(h, w, 10, n_bins) uint16 DN, 0 where not valid."""
+        dn = sqrt8_dn_table()[self.values] if self.encoding is Encoding.SQRT8 else self.values.astype(np.uint16)
+        dn[~self.valid] = 0
+        return dn
+
+    def valid_values(self) -> np.ndarray:
+        """(n_valid, 10, n_bins) values of the valid pixels, as delivered (one copy, 1 or 2 bytes a value)."""
+        return self.values[self.valid]
+
+    def reflectance(self, values: np.ndarray | None = None) -> np.ndarray:
+        """(n, 1, 10, n_bins) float32 reflectance (CropNet's input) of ``values`` (rows of
+        :meth:`valid_values`; default all of them): DN / 10,000, for ``sqrt8`` the DN of its code (the same
+        floats, bit for bit, looked up in one step)."""
+        values = self.valid_values() if values is None else values
+        if self.encoding is Encoding.SQRT8:
+            return sqrt8_reflectance_table()[values][:, None]
+        x = values.astype(np.float32)
+        x /= np.float32(REFLECTANCE_SCALE)  # in place: one float32 copy, not two
         return x[:, None]
 
 
@@ -265,9 +287,9 @@ class LocalStackSource:
 # ------------------------------------------------------------------------------- Earth Engine
 
 
-def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> np.ndarray:
-    """computePixels' structured (h, w) array in ``encoding`` -> (h, w, 10, n_bins) uint16 DN in
-    config.BANDS order (0 where the pixel is masked: any of its values is 0)."""
+def pixel_values(pixels: np.ndarray, n_bins: int) -> np.ndarray:
+    """computePixels' structured (h, w) array -> its (h, w, 10, n_bins) values in config.BANDS order, a
+    view (no copy) of the answer; InputError when bands are missing."""
     names = composite_band_names(n_bins)
     missing = [n for n in names if n not in (pixels.dtype.names or ())]
     if missing:
@@ -276,11 +298,42 @@ def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = En
             f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings"
         )
     values = structured_to_unstructured(pixels[names])  # (h, w, 10 * n_bins), band-major
-    values = values.reshape((*pixels.shape, len(BANDS), n_bins))
-    valid = (values != 0).all(axis=(2, 3))
-    dn = quantize_dn(decode_sqrt8(values)) if Encoding(encoding) is Encoding.SQRT8 else values.astype(np.uint16)
-    dn[~valid] = 0
-    return dn
+    return values.reshape((*pixels.shape, len(BANDS), n_bins))
+
+
+def composite_of(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> TileComposite:
+    """The tile composite of computePixels' structured (h, w) answer in ``encoding`` (a pixel is masked
+    where any of its values is 0); the values are kept as they arrived, decoded when read."""
+    values = pixel_values(pixels, n_bins)
+    valid = values.min(axis=(2, 3)) != 0
+    return TileComposite(values, valid, int(pixels.nbytes), Encoding(encoding))
+
+
+def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> np.ndarray:
+    """computePixels' structured (h, w) array in ``encoding`` -> (h, w, 10, n_bins) uint16 DN in
+    config.BANDS order (0 where the pixel is masked: any of its values is 0)."""
+    return composite_of(pixels, n_bins, encoding).dn
+
+
+@functools.cache
+def sqrt8_dn_table() -> np.ndarray:
+    """(256,) uint16: the DN of each sqrt8 code, ``quantize_dn(decode_sqrt8(code))`` (code 0, masked: 0).
+
+    Decoding is elementwise, so looking the 256 answers up gives the very DN of decoding a tile value by
+    value (bit for bit) at a fraction of the cost (issue 24)."""
+    table = quantize_dn(decode_sqrt8(np.arange(256, dtype=np.uint8)))
+    table.flags.writeable = False
+    return table
+
+
+@functools.cache
+def sqrt8_reflectance_table() -> np.ndarray:
+    """(256,) float32: the model's reflectance of each sqrt8 code, its DN / 10,000 (as TileComposite computes
+    it from DN), so a tile's codes become the model input in one gather."""
+    table = sqrt8_dn_table().astype(np.float32)
+    table /= np.float32(REFLECTANCE_SCALE)
+    table.flags.writeable = False
+    return table
 
 
 @dataclass
@@ -378,7 +431,7 @@ class EarthEngineSource:
 
     def read_tile(self, tile: Tile, request: CompositeRequest) -> TileComposite:
         """The tile's server composite: one request of 10 x n_bins bands (band-major names) in the
-        source's encoding, decoded to uint16 DN.
+        source's encoding, kept as it arrived (decoded when the tile is classified).
 
         The composite is built over the tile (grown by a pixel, so reprojection never clips an edge
         pixel) intersected with the request's region (grid CRS): the server skips pixels outside it.
@@ -390,9 +443,7 @@ class EarthEngineSource:
             tile.ee_grid(grid),
             composite_band_names(season.n_bins),
         )
-        dn = decode_pixels(pixels, season.n_bins, self.encoding)
-        valid = (dn != 0).all(axis=(2, 3))
-        return TileComposite(dn, valid, bytes_fetched=int(pixels.nbytes))
+        return composite_of(pixels, season.n_bins, self.encoding)
 
 
 def tile_footprint(grid: OutputGrid, tile: Tile, region: shapely.Geometry | None) -> shapely.Geometry:

@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 
 from gee_crop.errors import GeeCropError
-from gee_crop.features.shift import DomainSummary, tally_shift
+from gee_crop.features.shift import DomainSummary, sample_stride, tally_sample, tally_shift
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping import writers
 from gee_crop.mapping.sources import CompositeRequest, FeatureSource, TileComposite
@@ -21,6 +21,9 @@ from gee_crop.mapping.tiling import OutputGrid, Tile, region_mask
 from gee_crop.models.io import ModelFile
 from gee_crop.models.predict import open_predictor
 from gee_crop.season import SeasonSpan
+
+#: Batches of a tile decoded and classified together (a chunk's model input, ~0.9 MB, stays in the CPU cache).
+CHUNK_BATCHES = 1
 
 
 @dataclass
@@ -34,7 +37,7 @@ class TileReport:
     seconds: float = 0.0
     error: str = ""
     read_seconds: float = 0.0  # source: composite (local) or request + decode (Earth Engine)
-    inference_seconds: float = 0.0  # onnxruntime
+    inference_seconds: float = 0.0  # the model alone (onnxruntime or torch)
     shift: dict | None = None  # the tile's ShiftTally.to_dict() (features/shift.py), kept in the ledger
 
 
@@ -105,12 +108,23 @@ def classify_tile(plan: TilePlan, tile: Tile, fetched: tuple[TileComposite | Til
         composite.valid = valid
         read_s += lap()
         predictor = open_predictor(plan.model, plan.precision, plan.providers, threads=plan.threads, cache=True)
+        values = composite.valid_values()
+        classified = np.empty((len(values), len(plan.spec.classes)), dtype=np.float32)
+        inference_s = 0.0
+        # a chunk at a time: its model input is decoded and classified while it is in the CPU cache (a whole
+        # tile's input is ~60 MB); chunks are whole batches, so every batch is as before
+        for start in range(0, len(values), plan.batch_size * CHUNK_BATCHES):
+            stop = start + plan.batch_size * CHUNK_BATCHES
+            inputs = composite.reflectance(values[start:stop])
+            begun = time.perf_counter()
+            classified[start:stop] = predictor.predict_proba(inputs, plan.batch_size)
+            inference_s += time.perf_counter() - begun
+        # the shift of a large tile from a systematic sample of its pixels (features/shift.sample_stride)
+        stride = sample_stride(len(values))
+        sample = composite.reflectance(values[::stride])
+        shift = (tally_sample(plan.domain, sample, len(values), stride) + tally_shift(None, None, classified)).to_dict()
         probabilities = np.zeros((*valid.shape, len(plan.spec.classes)), dtype=np.float32)
-        inputs = composite.reflectance()
-        probabilities[valid] = predictor.predict_proba(inputs, plan.batch_size)
-        inference_s = lap()
-        shift = tally_shift(plan.domain, inputs, probabilities[valid]).to_dict()
-        del inputs
+        probabilities[valid] = classified
         bands = writers.encode_bands(probabilities, valid, plan.probabilities)
         writers.write_tile(tile_path(plan, tile), bands, plan.grid, tile)
     except GeeCropError as exc:

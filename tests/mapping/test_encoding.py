@@ -107,3 +107,20 @@ def test_map_dry_run_bytes_follow_the_encoding(tmp_path, tiny_onnx):
     assert default.exit_code == 0 and uint16.exit_code == 0, default.output + uint16.output
     assert "(430 B/px; uint16 860)" in default.output and "(860 B/px; uint16 860)" in uint16.output
     assert not (tmp_path / "m").exists()
+
+
+def test_the_sqrt8_tables_decode_every_code_as_the_formula_does():
+    """All 256 codes (pure logic, synthetic): the looked-up DN and model reflectance are, bit for bit, the
+    value-by-value decoding (decode_sqrt8, then quantize_dn, then DN / 10,000), so the map's class band
+    is unchanged by the tables."""
+    from gee_crop.mapping.sources import TileComposite, quantize_dn, sqrt8_dn_table, sqrt8_reflectance_table
+
+    codes = np.arange(256, dtype=np.uint8)
+    dn = quantize_dn(decode_sqrt8(codes))
+    assert np.array_equal(sqrt8_dn_table(), dn) and sqrt8_dn_table()[0] == 0
+    reflectance = dn.astype(np.float32) / np.float32(1e4)
+    assert sqrt8_reflectance_table().tobytes() == reflectance.tobytes()
+    values = np.tile(codes[1:], 2)[: 10 * 43].reshape(1, 1, 10, 43)
+    composite = TileComposite(values, np.ones((1, 1), bool), encoding=Encoding.SQRT8)
+    assert composite.reflectance().tobytes() == reflectance[values].reshape(1, 1, 10, 43).tobytes()
+    assert np.array_equal(composite.dn, dn[values])

@@ -106,3 +106,50 @@ def test_vector_inputs_are_summarised_as_they_are():
     assert summary.transform == "identity" and summary.input_shape == (35,)
     assert tally_shift(summary, rng.normal(size=(400, 35))).score()["shift"] == pytest.approx(1.0, abs=0.1)
     assert tally_shift(summary, rng.normal(size=(400, 35)) + 1.0).score()["ood_share"] > 0.5
+
+
+def test_descriptors_are_the_segment_means_and_roughness_of_the_log_series(domain_inputs):
+    """The matrix-product descriptors (issue 24) against their definition, written out step by step, on real
+    France 2023 and Flanders 2021 inputs (dekadal and monthly): the same to float32 rounding."""
+    for name in ("FRA 2023", "BEL 2021"):
+        x = domain_inputs[name][:200].astype(np.float32)
+        n, bands, bins = x.shape
+        logs = np.log(np.maximum(x, shift.REFLECTANCE_FLOOR)).astype(np.float64)
+        edges = np.linspace(0, bins, min(shift.SEGMENTS, bins) + 1).round().astype(int)
+        means = np.stack([logs[:, :, a:b].mean(axis=2) for a, b in zip(edges[:-1], edges[1:])], axis=2)
+        second = logs[:, :, 2:] - 2 * logs[:, :, 1:-1] + logs[:, :, :-2]
+        roughness = np.log(np.abs(second).mean(axis=2) + shift.ROUGHNESS_FLOOR)
+        expected = np.concatenate([means.reshape(n, -1), roughness], axis=1)
+        got = shift.descriptors(x, (bands, bins), "log_reflectance")
+        assert got.shape == expected.shape == (n, bands * len(edges[:-1]) + bands)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_sample_scores_the_same_in_any_batch(domain_inputs):
+    """A map's tiles batch its pixels differently from a run with other tiles: each sample's distance must
+    not depend on its neighbours in the batch (blocks of shift.BLOCK, BLAS's own blocking)."""
+    fra = domain_inputs["FRA 2023"]
+    summary = fit_domain_summary(fra)
+    x = np.concatenate([fra] * (2 * shift.BLOCK // len(fra) + 1))[: 2 * shift.BLOCK + 37]
+    whole = summary.distances(x)
+    parts = np.concatenate([summary.distances(x[:5]), summary.distances(x[5:1500]), summary.distances(x[1500:])])
+    np.testing.assert_allclose(parts, whole, rtol=1e-12, atol=0)
+
+
+def test_a_sampled_tally_stands_for_every_input_and_adds_up(domain_inputs):
+    """stride k scores every k-th input, each for its group of k: n_scored is every input, the shares stay
+    close to the full tally's on real inputs, and tallies of parts add up like the whole (as a map's tiles)."""
+    fra = domain_inputs["FRA 2023"]
+    target = np.concatenate([fra, domain_inputs["BEL 2021"]])
+    summary = fit_domain_summary(fra)
+    full, sampled = tally_shift(summary, target), tally_shift(summary, target, stride=4)
+    assert sampled.n_scored == full.n_scored == len(target)
+    assert sampled.n_ood % 4 == 0 or len(target) % 4  # whole groups of 4, but for the last group
+    assert abs(sampled.score()["ood_share"] - full.score()["ood_share"]) < 0.05
+    assert sampled.score()["shift"] == pytest.approx(full.score()["shift"], rel=0.05)
+    parts = tally_shift(summary, target[:400], stride=4) + tally_shift(summary, target[400:], stride=4)
+    assert (parts.n_scored, parts.n_ood) == (sampled.n_scored, sampled.n_ood)
+    assert parts.sum_log_ratio == pytest.approx(sampled.sum_log_ratio, rel=1e-12)
+    assert tally_shift(summary, target, stride=1) == full
+    assert shift.sample_stride(shift.SAMPLE_ABOVE) == 1
+    assert shift.sample_stride(shift.SAMPLE_ABOVE + 1) == shift.SAMPLE_STRIDE > 1
