@@ -54,6 +54,11 @@ the queue (3000). …"); ``list_tasks`` (one listOperations) reports every task 
   (https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/list): a client
   reading the first page only misses tasks; ``getOperation`` (``poll_tasks``) reads one task.
 
+Parcel reductions (``reduceRegions`` graphs of ``earthengine.parcels``, the parcel table of ``map --on-server
+--parcels``), read with computeFeatures or exported as a table: evaluated by the offline grid evaluator
+(``ee_grid_eval.reduced_features``, the centroid rule of unweighted reducers), with the server composite
+served from the patch as for image exports; a weighted reducer is refused there.
+
 Check-parity graphs: composite values at points (``Image.sampleRegions`` of the 5-day median
 composite) are composited here from the patch's raw series at those points with the training code;
 raw series at points are the patch's. ``same_day_duplicates=True`` adds, on every third clear date, a

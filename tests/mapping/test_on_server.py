@@ -36,7 +36,7 @@ from gee_crop.testing.fake_image_exports import image_export_failure, image_expo
 BAND, THRESHOLD = "B8_t20", 128  # synthetic classifier: class 1 where the sqrt8 code of B8 in bin 20 > 128
 
 
-def synthetic_classification(model, composite, *, probabilities=False):
+def synthetic_classification(model, composite, *, probabilities=False, encoding=None):
     """A synthetic classifier on the server: class = (band > THRESHOLD), confidence 77; masked where the
     composite is (code 0)."""
     band = composite.select(BAND)
