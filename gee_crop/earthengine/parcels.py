@@ -116,7 +116,7 @@ def is_server_property(name: str) -> bool:
     return name in SERVER_PROPERTIES or name.startswith("p_")
 
 
-def inline_parcels(geoms: Sequence[shapely.Geometry], crs: str) -> ee.FeatureCollection:
+def inline_parcels(geoms: Sequence[shapely.Geometry] | np.ndarray, crs: str) -> ee.FeatureCollection:
     """Parcels that travel inside the request: planar (multi)polygons in ``crs`` (the map's; ``geodesic``
     False, so an edge is the straight line of the map's plane, as the local route rasterizes it), each with
     its :data:`FEATURE` index (1..n) only: the file's fields stay on the client."""

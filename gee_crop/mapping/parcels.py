@@ -92,16 +92,23 @@ def read_parcels(path: str | Path) -> Parcels:
             f"{source} {none} ({', '.join(other)} geometries, first feature {first + 1}); parcels must be "
             "polygons or multipolygons"
         )
+    fields = parcel_fields(props, source, "rename them, e.g. `ogr2ogr -sql` with AS")
+    polys = np.array([g if g.is_valid else shapely.make_valid(g) for g in geoms], dtype=object)
+    declared = WGS84 if crs is None or crs.strip() in WGS84_NAMES or crs.strip().endswith("CRS84") else crs
+    return Parcels(polys, props, fields, declared, source)
+
+
+def parcel_fields(props: list[dict], source: str, fix: str) -> list[str]:
+    """The fields of the parcels' properties, in first-seen order; InputError (ending with ``fix``) when one
+    is named like a result column."""
     fields = list(dict.fromkeys(k for p in props for k in p))
     clash = [f for f in fields if f in RESULT_COLUMNS]
     if clash:
         raise InputError(
             f"{source} has field(s) {', '.join(repr(f) for f in clash)}, a name of the parcel table's own "
-            f"columns ({', '.join(RESULT_COLUMNS)}); rename them, e.g. `ogr2ogr -sql` with AS"
+            f"columns ({', '.join(RESULT_COLUMNS)}); {fix}"
         )
-    polys = np.array([g if g.is_valid else shapely.make_valid(g) for g in geoms], dtype=object)
-    declared = WGS84 if crs is None or crs.strip() in WGS84_NAMES or crs.strip().endswith("CRS84") else crs
-    return Parcels(polys, props, fields, declared, source)
+    return fields
 
 
 #: the fields of the parcels made from a label raster (:func:`label_raster_parcels`)

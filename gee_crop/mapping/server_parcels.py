@@ -47,12 +47,12 @@ from gee_crop.errors import InputError
 from gee_crop.ledger import RunLedger
 from gee_crop.mapping.parcels import (
     DEFAULT_MIN_PIXELS,
-    RESULT_COLUMNS,
     Parcels,
     checked_parcels,
     flag_columns,
     on_grid,
     overlapping,
+    parcel_fields,
     write_parcel_table,
 )
 from gee_crop.mapping.tiling import OutputGrid
@@ -215,12 +215,6 @@ def _asset_parcels(features: list[dict], source: str) -> Parcels:
     """The parcels of a table asset as the reduction gave them back: whole geometries (WGS84 GeoJSON) and
     the asset's own fields, in the order the table holds them."""
     props = [{k: v for k, v in f["properties"].items() if not is_server_property(k)} for f in features]
-    fields = list(dict.fromkeys(k for p in props for k in p))
-    clash = [f for f in fields if f in RESULT_COLUMNS]
-    if clash:
-        raise InputError(
-            f"{source} has field(s) {', '.join(repr(f) for f in clash)}, a name of the parcel table's own columns "
-            f"({', '.join(RESULT_COLUMNS)}); rename them in the asset"
-        )
+    fields = parcel_fields(props, source, "rename them in the asset")
     geoms = np.array([shapely.geometry.shape(f["geometry"]) for f in features], dtype=object)
     return Parcels(geoms, props, fields, WGS84, source)

@@ -154,3 +154,15 @@ def test_parcels_too_large_for_a_request_are_refused_naming_the_asset_route(tmp_
     assert len(errors) == 1 and result.output.strip().splitlines()[-1] == errors[0]
     assert f"{REQUEST_PAYLOAD_LIMIT:,} bytes" in errors[0] and "--parcels projects/PROJECT/assets/parcels" in errors[0]
     assert not fake.tasks  # refused before any task
+
+
+def test_a_parcel_asset_that_does_not_exist_is_refused_before_any_task(tmp_path, monkeypatch, synthetic_server,
+                                                                      patch_region):
+    fake = FakeEarthEngineClient(project="test-proj")
+    monkeypatch.setattr(ee_client, "get_client", lambda *a, **k: fake)
+    result = invoke("--region", patch_region, "--year", 2019, "--crs", "EPSG:32631", "--on-server", "--project",
+                    "test-proj", "--parcels", "projects/test-proj/assets/fields", "--out", tmp_path / "m", "--quiet")
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "projects/test-proj/assets/fields does not exist" in errors[0]
+    assert not fake.tasks
