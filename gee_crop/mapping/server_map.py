@@ -213,6 +213,8 @@ class ServerMapResult:
     downloads: int = 0
     bytes_fetched: int = 0
     message: str = ""
+    parcel_tasks: int = 0
+    """Export tasks of the parcel table (``--parcels``: 1) beside the tiles'."""
     parcel_asset: str | None = None
     """The parcel table's asset (``--parcels``), once its export finished."""
     parcels: list[Path] = field(default_factory=list)
@@ -220,7 +222,7 @@ class ServerMapResult:
 
     def lines(self) -> list[str]:
         """What the command prints."""
-        n, job = len(self.server.tiles), self.server.job
+        n, job = len(self.server.tiles) + self.parcel_tasks, self.server.job
         lines = [
             f"on-server map of {self.server.name}, season {job.year}: {n - len(self.pending)}/{n} export tasks done"
         ]
@@ -319,7 +321,7 @@ def run_server_map(
     ledger.save()
     tiles = [t.name for t in server.tiles]
     assets = [str(ledger.entry(u).get("asset_id")) for u in tiles if ledger.entry(u).get("asset_id")]
-    result = ServerMapResult(server, assets, pending, collection)
+    result = ServerMapResult(server, assets, pending, collection, parcel_tasks=int(batch.parcels is not None))
     if pending:
         result.message = (
             f"{len(pending)} of {len(units)} export tasks are not finished; rerun the same command to resume"

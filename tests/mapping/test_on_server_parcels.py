@@ -94,6 +94,7 @@ def test_on_server_parcel_table_equals_the_local_count(tmp_path, monkeypatch, sy
     tables = [t["config"] for t in fake.tasks.values() if t["config"].get("kind") != "image"]
     assert len(tables) == 1 and tables[0]["asset_id"] in fake.asset_rows  # one batch table export
     assert f"parcel table on Earth Engine: {tables[0]['asset_id']}" in result.output
+    assert "2/2 export tasks done" in result.output  # the map's one tile and the parcel table
     fetched = [g for g in fake.graphs if g[0] == "compute_pixels"]
     assert len(fetched) == 1  # the map's one download window; the parcels fetched no pixel
     with open(out / "parcels.csv", newline="", encoding="utf-8") as f:
