@@ -124,7 +124,9 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None):
     help="Field polygons (any one-layer file GDAL reads, as --labels; reprojected to the map's CRS): after "
     "the map, parcels.csv and parcels.gpkg beside it give each parcel's fields, its majority class, the "
     "class of its mean probability, the winning share, mean confidence, pixel count and flags. Parcels "
-    "are eroded by half a pixel before counting, so edge pixels of neighbours do not vote.",
+    "are eroded by half a pixel before counting, so edge pixels of neighbours do not vote. With --on-server, "
+    "one batch reduceRegions task counts them on Earth Engine (no pixel download); too large a file is "
+    "refused: give a table asset id (projects/P/assets/NAME) instead.",
 )
 @options.count("--min-parcel-pixels", "Flag parcels with fewer counted pixels as small.", default=4)
 @click.option(

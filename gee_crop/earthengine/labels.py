@@ -226,13 +226,20 @@ REQUEST_MARGIN = 0.95
 POINT_TYPES = ("Point", "MultiPoint")
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 GEOMETRY_TYPE = "gee_crop_geometry_type"
+
+
 #: How to upload labels as a table asset (https://developers.google.com/earth-engine/guides/table_upload;
 #: the command-line tool reads Cloud Storage only, https://developers.google.com/earth-engine/guides/command_line#upload).
-UPLOAD_ROUTE = (
-    "upload it as a table asset (Code Editor > Assets > New > Shape files or CSV, or `gcloud storage cp "
-    "labels.zip gs://BUCKET/` then `earthengine upload table --asset_id=projects/PROJECT/assets/labels "
-    "gs://BUCKET/labels.zip`) and pass --labels projects/PROJECT/assets/labels"
-)
+def upload_route(option: str, name: str) -> str:
+    """How to upload a vector file as a table asset and pass its id to ``option`` (``name``: its stem)."""
+    return (
+        f"upload it as a table asset (Code Editor > Assets > New > Shape files or CSV, or `gcloud storage cp "
+        f"{name}.zip gs://BUCKET/` then `earthengine upload table --asset_id=projects/PROJECT/assets/{name} "
+        f"gs://BUCKET/{name}.zip`) and pass {option} projects/PROJECT/assets/{name}"
+    )
+
+
+UPLOAD_ROUTE = upload_route("--labels", "labels")
 
 
 def inline_payload_bytes(geojson: dict) -> int:

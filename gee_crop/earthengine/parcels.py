@@ -18,8 +18,11 @@ out of the vote and rescales the means to the mapped pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ee
 import numpy as np
+import shapely
 
 from gee_crop.classes import NO_CLASS
 
@@ -31,6 +34,10 @@ ERODE_PIXELS = 0.5 + 1e-3
 CLASS_BAND, CONFIDENCE_BAND, PROBABILITY_BANDS = "class", "confidence", "p_.*"
 #: properties the reduction adds to each parcel
 HISTOGRAM, CENTRES, NO_INTERIOR, WHOLE = "class_histogram", "pixel_centres", "no_interior", "parcel_geometry"
+#: the index each inline parcel carries (1..n in the file's order), the parcel table's ``feature`` column
+FEATURE = "feature"
+#: properties of a reduced parcel that are not the parcel's own fields
+SERVER_PROPERTIES = (HISTOGRAM, CENTRES, NO_INTERIOR, CONFIDENCE_BAND)
 #: the buffer's tolerance, in pixels ("The maximum amount of error tolerated when approximating the buffering
 #: circle", https://developers.google.com/earth-engine/apidocs/ee-feature-buffer; default 1 % of the distance)
 BUFFER_ERROR_PIXELS = 1e-4
@@ -102,3 +109,31 @@ def parcel_rows(properties: list[dict], classes: tuple[str, ...]) -> list[dict]:
             }
         )
     return rows
+
+
+def is_server_property(name: str) -> bool:
+    """True for a property :func:`parcel_reduction` adds (not one of the parcel's own fields)."""
+    return name in SERVER_PROPERTIES or name.startswith("p_")
+
+
+def inline_parcels(geoms: Sequence[shapely.Geometry] | np.ndarray, crs: str) -> ee.FeatureCollection:
+    """Parcels that travel inside the request: planar (multi)polygons in ``crs`` (the map's; ``geodesic``
+    False, so an edge is the straight line of the map's plane, as the local route rasterizes it), each with
+    its :data:`FEATURE` index (1..n) only: the file's fields stay on the client."""
+    return ee.FeatureCollection(
+        [
+            ee.Feature(ee.Geometry(shapely.geometry.mapping(g), crs, False), {FEATURE: i + 1})
+            for i, g in enumerate(geoms)
+        ]
+    )
+
+
+def exported_parcels(reduction: ee.FeatureCollection) -> ee.FeatureCollection:
+    """:func:`parcel_reduction`'s features as a table to export: each back on its whole (uneroded) parcel,
+    without the geometry-valued ``parcel_geometry`` property (a table keeps one geometry per feature)."""
+
+    def whole(feature: ee.Feature) -> ee.Feature:
+        shape = ee.Geometry(ee.Feature(feature).get(WHOLE))
+        return ee.Feature(ee.Feature(shape).copyProperties(feature, None, [WHOLE]))
+
+    return reduction.map(whole)

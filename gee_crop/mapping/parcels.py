@@ -92,16 +92,23 @@ def read_parcels(path: str | Path) -> Parcels:
             f"{source} {none} ({', '.join(other)} geometries, first feature {first + 1}); parcels must be "
             "polygons or multipolygons"
         )
+    fields = parcel_fields(props, source, "rename them, e.g. `ogr2ogr -sql` with AS")
+    polys = np.array([g if g.is_valid else shapely.make_valid(g) for g in geoms], dtype=object)
+    declared = WGS84 if crs is None or crs.strip() in WGS84_NAMES or crs.strip().endswith("CRS84") else crs
+    return Parcels(polys, props, fields, declared, source)
+
+
+def parcel_fields(props: list[dict], source: str, fix: str) -> list[str]:
+    """The fields of the parcels' properties, in first-seen order; InputError (ending with ``fix``) when one
+    is named like a result column."""
     fields = list(dict.fromkeys(k for p in props for k in p))
     clash = [f for f in fields if f in RESULT_COLUMNS]
     if clash:
         raise InputError(
             f"{source} has field(s) {', '.join(repr(f) for f in clash)}, a name of the parcel table's own "
-            f"columns ({', '.join(RESULT_COLUMNS)}); rename them, e.g. `ogr2ogr -sql` with AS"
+            f"columns ({', '.join(RESULT_COLUMNS)}); {fix}"
         )
-    polys = np.array([g if g.is_valid else shapely.make_valid(g) for g in geoms], dtype=object)
-    declared = WGS84 if crs is None or crs.strip() in WGS84_NAMES or crs.strip().endswith("CRS84") else crs
-    return Parcels(polys, props, fields, declared, source)
+    return fields
 
 
 #: the fields of the parcels made from a label raster (:func:`label_raster_parcels`)
@@ -201,20 +208,50 @@ def _window_pixels(geom: shapely.Geometry, grid: OutputGrid) -> np.ndarray:
     return (rows + int(window.row_off)) * grid.width + cols + int(window.col_off)
 
 
+def overlapping(geoms: np.ndarray) -> np.ndarray:
+    """(n,) bool: the parcels that share area with another parcel (``overlaps``: a pixel votes for each)."""
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = left != right
+    left, right = left[pair], right[pair]
+    overlaps = np.zeros(len(geoms), dtype=bool)
+    if left.size:
+        shared = shapely.area(shapely.intersection(geoms[left], geoms[right])) > 0
+        overlaps[left[shared]] = True
+    return overlaps
+
+
+def flag_columns(
+    geoms: np.ndarray,
+    grid: OutputGrid,
+    n_pixels: np.ndarray,
+    no_interior: np.ndarray,
+    overlaps: np.ndarray,
+    min_pixels: int,
+) -> list[dict]:
+    """The flag columns per parcel (``geoms`` in the grid's CRS): ``small`` (fewer than ``min_pixels`` counted
+    pixels), ``mostly_outside`` (under half its area on the grid), ``no_interior`` and ``overlaps``."""
+    box = _grid_box(grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        on_map = shapely.area(shapely.intersection(geoms, box)) / shapely.area(geoms)
+    return [
+        {
+            "small": bool(n_pixels[i] < min_pixels),
+            "mostly_outside": bool(not on_map[i] >= 0.5),
+            "no_interior": bool(no_interior[i]),
+            "overlaps": bool(overlaps[i]),
+        }
+        for i in range(len(geoms))
+    ]
+
+
 def _votes(geoms: np.ndarray, grid: OutputGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(parcel index, flat pixel index) pairs of the pixels that vote, and the (n,) ``no_interior`` and
     ``overlaps`` flags. Non-overlapping parcels are rasterized in one pass; overlapping ones (a pixel
     votes for each) and those with no interior, one by one in their own window."""
     n = len(geoms)
     eroded = shapely.buffer(geoms, -grid.scale * ERODE_PIXELS)
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    pair = left != right
-    left, right = left[pair], right[pair]
-    overlaps = np.zeros(n, dtype=bool)
-    if left.size:
-        shared = shapely.area(shapely.intersection(geoms[left], geoms[right])) > 0
-        overlaps[left[shared]] = True
+    overlaps = overlapping(geoms)
     single = np.flatnonzero(~overlaps & ~shapely.is_empty(eroded))
     ids = rasterio.features.rasterize(
         [(eroded[i], int(i)) for i in single],
@@ -262,10 +299,7 @@ def parcel_table(
     else:
         score = np.bincount(parcel * n_classes + cls, weights=conf, minlength=n * n_classes).reshape(n, n_classes)
     conf_sum = np.bincount(parcel, weights=conf, minlength=n)
-    box = _grid_box(grid)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        on_map = shapely.area(shapely.intersection(geoms, box)) / shapely.area(geoms)
+    flags = flag_columns(geoms, grid, n_pixels, no_interior, overlaps, min_pixels)
     rows = []
     for i in range(n):
         has = bool(n_pixels[i])
@@ -276,10 +310,7 @@ def parcel_table(
                 "share": round(float(counts[i].max() / n_pixels[i]), 4) if has else None,
                 "mean_confidence": round(float(conf_sum[i] / n_pixels[i]), 2) if has else None,
                 "n_pixels": int(n_pixels[i]),
-                "small": bool(n_pixels[i] < min_pixels),
-                "mostly_outside": bool(not on_map[i] >= 0.5),
-                "no_interior": bool(no_interior[i]),
-                "overlaps": bool(overlaps[i]),
+                **flags[i],
             }
         )
     return rows
@@ -316,7 +347,7 @@ def write_parcel_table(out_dir: Path, parcels: Parcels, geoms: np.ndarray, rows:
     def write_gpkg(tmp: Path) -> None:
         pyogrio.raw.write(
             str(tmp),
-            geometry=np.array([shapely.to_wkb(_as_multi(g)) for g in geoms], dtype=object),
+            geometry=np.array([shapely.to_wkb(as_multipolygon(g)) for g in geoms], dtype=object),
             field_data=[_column([row[k] for row in table]) for k in names],
             fields=names,
             crs=crs,
@@ -328,7 +359,7 @@ def write_parcel_table(out_dir: Path, parcels: Parcels, geoms: np.ndarray, rows:
     return [write_atomic(out_dir / PARCELS_CSV, write_csv), write_atomic(out_dir / PARCELS_GPKG, write_gpkg)]
 
 
-def _as_multi(geom: shapely.Geometry) -> shapely.Geometry:
+def as_multipolygon(geom: shapely.Geometry) -> shapely.Geometry:
     """The polygonal parts of ``geom`` as one MultiPolygon (make_valid may give a collection)."""
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in POLYGON_TYPES]
     polys = [q for p in parts for q in shapely.get_parts(p)]

@@ -43,6 +43,13 @@ from gee_crop.mapping.engine import (
 )
 from gee_crop.mapping.estimate import Rates
 from gee_crop.mapping.request import MapSettings, OnServer
+from gee_crop.mapping.server_parcels import (
+    ParcelExport,
+    ServerParcels,
+    check_parcel_asset,
+    parcel_export,
+    write_server_parcel_table,
+)
 from gee_crop.mapping.server_plan import (
     DEFAULT_EECU_SECONDS_PER_PIXEL,
     ServerMapPlan,
@@ -129,6 +136,8 @@ class MapExports:
     server: ServerJob
     project: str | None
     target: ExportTarget
+    parcels: ParcelExport | None = None
+    """The parcel table's export (``--parcels``): one more unit of the queue, beside the tiles."""
     retry_hint: str = "rerun the same command with --overwrite, or map a smaller region"
 
     @property
@@ -139,21 +148,30 @@ class MapExports:
         return next(t for t in self.server.tiles if t.name == unit)
 
     def description(self, unit: str) -> str:
+        if self.parcels is not None and unit == self.parcels.unit:
+            return self.parcels.description
         return self.server.names(self.tile(unit), self.project)[0]
 
-    @functools.cached_property
-    def image(self) -> ee.Image:
-        """The region's classified composite, ``class`` (NO_CLASS where nothing was classified) and
-        ``confidence``: one graph for every task, each computing only its export grid (the composite over
-        the whole region's footprint, :func:`~gee_crop.mapping.sources.tile_footprint` of the grid)."""
+    def classified(self, probabilities: bool = False) -> ee.Image:
+        """The region's classified composite (``class``, ``confidence`` and with ``probabilities`` the
+        ``p_<class>`` bands; masked where nothing was classified), the composite over the whole region's
+        footprint (:func:`~gee_crop.mapping.sources.tile_footprint` of the grid)."""
         job, grid = self.server.job, self.server.job.grid
         footprint = tile_footprint(grid, Tile(0, 0, grid.height, grid.width), job.region_grid)
         composite = self.source.image(footprint, job.spec, job.season)
-        classified = server_classification(self.model, composite, encoding=self.source.encoding).select(list(MAP_BANDS))
+        return server_classification(self.model, composite, probabilities=probabilities, encoding=self.source.encoding)
+
+    @functools.cached_property
+    def image(self) -> ee.Image:
+        """The map's bands ``class`` (NO_CLASS where nothing was classified) and ``confidence``: one graph
+        for every task, each computing only its export grid."""
+        classified = self.classified().select(list(MAP_BANDS))
         # masked pixels (outside the region, gap-heavy) are exported as NO_CLASS, never as class 0
         return classified.unmask(ee.Image.constant([NO_CLASS, 0]), False).toUint8()
 
     def export_config(self, unit: str, overwrite: bool) -> dict:
+        if self.parcels is not None and unit == self.parcels.unit:
+            return self.parcels.export_config(overwrite)
         tile = self.tile(unit)
         description, asset = self.server.names(tile, self.project)
         return image_export_config(
@@ -170,6 +188,8 @@ class MapExports:
         )
 
     def collect(self, client: Any, ledger: RunLedger, unit: str) -> bool:
+        if self.parcels is not None and unit == self.parcels.unit:
+            return self.parcels.collect(client, ledger)
         asset = self.server.names(self.tile(unit), self.project)[1]
         if self.target.destination == ExportDestination.ASSET and client.get_asset(asset) is None:
             return False
@@ -193,10 +213,16 @@ class ServerMapResult:
     downloads: int = 0
     bytes_fetched: int = 0
     message: str = ""
+    parcel_tasks: int = 0
+    """Export tasks of the parcel table (``--parcels``: 1) beside the tiles'."""
+    parcel_asset: str | None = None
+    """The parcel table's asset (``--parcels``), once its export finished."""
+    parcels: list[Path] = field(default_factory=list)
+    """parcels.csv and parcels.gpkg, read back from ``parcel_asset``."""
 
     def lines(self) -> list[str]:
         """What the command prints."""
-        n, job = len(self.server.tiles), self.server.job
+        n, job = len(self.server.tiles) + self.parcel_tasks, self.server.job
         lines = [
             f"on-server map of {self.server.name}, season {job.year}: {n - len(self.pending)}/{n} export tasks done"
         ]
@@ -218,6 +244,9 @@ class ServerMapResult:
                 f"{len(self.assets)} export tile(s); assess it with `gee-crop assess --map {self.collection} ...`:"
             )
             lines += [f"  {a}" for a in self.assets]
+        if self.parcel_asset is not None:
+            lines.append(f"parcel table on Earth Engine: {self.parcel_asset}")
+        lines += [f"wrote {p}" for p in self.parcels]
         return lines
 
 
@@ -229,17 +258,33 @@ def run_server_map(
     settings: MapSettings,
     on_server: OnServer,
     *,
+    parcels: ServerParcels | None = None,
     wait: bool = True,
     sleep: Callable[[float], None] | None = None,
 ) -> ServerMapResult:
     """Run the map's export tasks (resumable: ``out_dir/exports/manifest.json``), then download the finished
     image assets into ``map.tif``, ``map.png`` and ``areas.csv`` unless ``keep_on_server`` (or the tasks wrote
-    GeoTIFFs to Cloud Storage / Drive, which the user syncs)."""
+    GeoTIFFs to Cloud Storage / Drive, which the user syncs). With ``parcels``, their table is one more
+    export task of the same queue (:mod:`gee_crop.mapping.server_parcels`), read back into ``parcels.csv``
+    and ``parcels.gpkg`` unless ``keep_on_server``."""
     name, target = on_server.name, on_server.target
     server = plan_server_job(source, model, settings, name)
     job = server.job
     project = getattr(client, "project", None)
     check_export_target(client, project, target.destination, target.bucket, len(server.tiles))
+    batch = MapExports(source, model, server, project, target)
+    if parcels is not None:
+        check_parcel_asset(client, parcels)
+        exported = parcel_export(
+            parcels,
+            batch.classified(probabilities=True),
+            job.grid,
+            name=name,
+            year=job.year,
+            project=str(project),
+            destination=target.destination,
+        )
+        batch = MapExports(source, model, server, project, target, exported)
     ledger = RunLedger.open(
         out_dir / EXPORTS_DIR / LEDGER_NAME,
         {
@@ -253,7 +298,7 @@ def run_server_map(
         units="tiles",
         overwrite=settings.overwrite,
     )
-    units = [t.name for t in server.tiles]
+    units = [t.name for t in server.tiles] + ([batch.parcels.unit] if batch.parcels is not None else [])
     ledger.register(units)
     collection: str | None = None
     if target.destination == ExportDestination.ASSET:
@@ -262,7 +307,6 @@ def run_server_map(
         client.ensure_folder(collection.rsplit("/", 1)[0])
         if client.get_asset(collection) is None:
             client.create_image_collection(collection)
-    batch = MapExports(source, model, server, project, target)
     pending = run_task_queue(
         client,
         batch,
@@ -275,8 +319,9 @@ def run_server_map(
         overwrite=settings.overwrite,
     )
     ledger.save()
-    assets = [str(ledger.entry(u).get("asset_id")) for u in units if ledger.entry(u).get("asset_id")]
-    result = ServerMapResult(server, assets, pending, collection)
+    tiles = [t.name for t in server.tiles]
+    assets = [str(ledger.entry(u).get("asset_id")) for u in tiles if ledger.entry(u).get("asset_id")]
+    result = ServerMapResult(server, assets, pending, collection, parcel_tasks=int(batch.parcels is not None))
     if pending:
         result.message = (
             f"{len(pending)} of {len(units)} export tasks are not finished; rerun the same command to resume"
@@ -285,6 +330,10 @@ def run_server_map(
         result.message = f"the tasks wrote GeoTIFFs to {target.destination}; sync them to mosaic them yourself"
     elif not on_server.keep_on_server:
         _download(cast(PixelClient, client), server, assets, out_dir, result)
+    if batch.parcels is not None and not pending:
+        result.parcel_asset = batch.parcels.asset_id
+        if not on_server.keep_on_server:
+            result.parcels = write_server_parcel_table(client, batch.parcels, job.grid, job.spec.classes, out_dir)
     return result
 
 

@@ -18,6 +18,7 @@ from gee_crop.mapping.parcels import checked_parcels, with_parcel_table
 from gee_crop.mapping.pilot import PilotMeasurement, measure_pilot
 from gee_crop.mapping.request import MapRequest, OnServer
 from gee_crop.mapping.server_map import ServerMapResult, plan_server_map, run_server_map
+from gee_crop.mapping.server_parcels import server_parcels
 from gee_crop.mapping.server_plan import ServerMapPlan
 from gee_crop.mapping.sources import EarthEngineSource
 from gee_crop.models.io import ModelFile, read_model_file
@@ -81,15 +82,19 @@ def _on_server(request: MapRequest, client: object | None) -> tuple[OnServer, Ea
 def plan_on_server(request: MapRequest) -> ServerMapPlan:
     """``gee-crop map --on-server --dry-run``: the export tasks, EECU and bytes home; no credentials needed."""
     on_server, source, model = _on_server(request, _NOT_CONNECTED)
+    server_parcels(request.parcels, request.settings.region)  # as the run refuses them
     return plan_server_map(source, model, request.settings, request.out_dir, on_server, pilot_rates(request.out_dir))
 
 
 def run_on_server(request: MapRequest, client: object | None = None) -> ServerMapResult:
     """``gee-crop map --on-server``: the batch export tasks (resumable), then the download unless
-    ``--keep-on-server``. ``client``: the Earth Engine client (None: connect)."""
+    ``--keep-on-server``; with ``--parcels``, their table too. ``client``: the Earth Engine client (None: connect)."""
     with claim_output(request.out_dir, folder=True, overwrite=request.settings.overwrite, resumes=True):
+        parcels = server_parcels(request.parcels, request.settings.region, request.min_parcel_pixels)
         on_server, source, model = _on_server(request, client)
-        return run_server_map(source.client, source, model, request.out_dir, request.settings, on_server)
+        return run_server_map(
+            source.client, source, model, request.out_dir, request.settings, on_server, parcels=parcels
+        )
 
 
 def map_command(request: MapRequest) -> MapResult | MapEstimate | ServerMapPlan | ServerMapResult:

@@ -358,6 +358,8 @@ class CollectionEvaluator(GridEvaluator):
                 raise NotImplementedError("geodesic polygons are not evaluated; give planar ones")
             shape = sg.shape({"type": fn.split(".")[1], "coordinates": args["coordinates"]})
             return shape, crs
+        if fn == "Element.copyProperties":
+            return self._copy_properties(args, bound)
         feature = self.value(args.get("object", args.get("feature")), bound)
         if fn == "Element.set":
             return EvalFeature(
@@ -379,6 +381,15 @@ class CollectionEvaluator(GridEvaluator):
             geom = _reproject_shape(feature.geometry, feature.crs, crs)
             return EvalFeature(shapely.buffer(geom, float(args["distance"])), crs, feature.properties)
         raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
+
+    def _copy_properties(self, args: dict, bound: EvalFeature | None) -> EvalFeature:
+        """``copyProperties``: "Copies metadata properties from one element to another", the source's but
+        those in ``exclude`` over the destination's
+        (https://developers.google.com/earth-engine/apidocs/ee-element-copyproperties)."""
+        assert args.get("properties") is None, "copyProperties with a property list is not evaluated"
+        destination, source = self.value(args["destination"], bound), self.value(args["source"], bound)
+        copied = {k: v for k, v in source.properties.items() if k not in (args.get("exclude") or [])}
+        return EvalFeature(destination.geometry, destination.crs, {**destination.properties, **copied})
 
     def _inputs(self, node: dict, grid: Grid, unweighted: bool = False) -> list[tuple[str, str]]:
         """(kind, output name) per input of a reducer."""
@@ -435,9 +446,14 @@ class CollectionEvaluator(GridEvaluator):
         return out
 
 
-def reduced_features(collection: ee.ComputedObject, images: dict[str, Raster]) -> list[EvalFeature]:
-    """The features of a collection built with ``reduceRegions`` (see :class:`CollectionEvaluator`), computed."""
-    return CollectionEvaluator(images).collection(resolved(collection))
+def reduced_features(
+    collection: ee.ComputedObject,
+    images: dict[str, Raster],
+    served: Callable[[dict, Grid], list[Band] | None] | None = None,
+) -> list[EvalFeature]:
+    """The features of a collection built with ``reduceRegions`` (see :class:`CollectionEvaluator`), computed;
+    ``served``: as :class:`GridEvaluator`'s (the strict double's patch composite)."""
+    return CollectionEvaluator(images, served=served).collection(resolved(collection))
 
 
 def _key(value: float) -> str:

@@ -54,6 +54,11 @@ the queue (3000). …"); ``list_tasks`` (one listOperations) reports every task 
   (https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/list): a client
   reading the first page only misses tasks; ``getOperation`` (``poll_tasks``) reads one task.
 
+Parcel reductions (``reduceRegions`` graphs of ``earthengine.parcels``, the parcel table of ``map --on-server
+--parcels``), read with computeFeatures or exported as a table: evaluated by the offline grid evaluator
+(``ee_grid_eval.reduced_features``, the centroid rule of unweighted reducers), with the server composite
+served from the patch as for image exports; a weighted reducer is refused there.
+
 Check-parity graphs: composite values at points (``Image.sampleRegions`` of the 5-day median
 composite) are composited here from the patch's raw series at those points with the training code;
 raw series at points are the patch's. ``same_day_duplicates=True`` adds, on every third clear date, a
@@ -96,7 +101,7 @@ from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.earthengine.graph import invocations, resolved, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
-from gee_crop.testing.ee_grid_eval import pixel_read
+from gee_crop.testing.ee_grid_eval import _reproject_shape, pixel_read, reduced_features
 from gee_crop.testing.fake_image_exports import (
     PatchComposite,
     StoredImage,
@@ -640,6 +645,8 @@ class FakeEarthEngineClient(EarthEngineClient):
                 writer.writerow({k: row["properties"][k] for k in config["selectors"]})
 
     def _features_of(self, collection: Any) -> list[dict]:
+        if invocations(collection, "Image.reduceRegions"):
+            return self._reduced_parcels(collection)
         tables = invocations(collection, "Collection.loadTable")
         if tables and tables[0]["arguments"]["tableId"] in self.asset_rows:
             return self.asset_rows[tables[0]["arguments"]["tableId"]]
@@ -652,6 +659,23 @@ class FakeEarthEngineClient(EarthEngineClient):
         if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
             raise FakeInterrupt(f"interrupted after {self.interrupt_after} tiles")
         return rows
+
+    def _reduced_parcels(self, collection: Any) -> list[dict]:
+        """The features of a ``reduceRegions`` graph (the parcel table of ``map --on-server --parcels``),
+        computed by the offline evaluator (``ee_grid_eval.reduced_features``: the centroid rule of
+        unweighted reducers) with the server composite served from the patch, as an image export's is;
+        GeoJSON in EPSG:4326 as computeFeatures answers ("a GeoJSON FeatureCollection",
+        https://developers.google.com/earth-engine/reference/rest/v1/projects.table/computeFeatures)."""
+        features = reduced_features(collection, {}, served=self.patch_composite.served)
+        return [
+            {
+                "type": "Feature",
+                "id": str(i),
+                "geometry": sg.mapping(_reproject_shape(f.geometry, f.crs, "EPSG:4326")),
+                "properties": f.properties,
+            }
+            for i, f in enumerate(features)
+        ]
 
     def request_parameters(self, collection: Any) -> dict:
         """What a sampling graph asks for, read from its serialized form."""
