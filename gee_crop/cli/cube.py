@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from gee_crop.cli import options
@@ -70,36 +72,22 @@ def command(
         raise click.UsageError(
             "give exactly one of --source STACK (a local stack) or --region AOI.geojson (Earth Engine)"
         )
+    if source and dry_run:
+        raise click.UsageError("--dry-run plans Earth Engine requests: it goes with --region, not --source")
+    common: dict[str, Any] = {
+        "labels": labels,
+        "label_field": label_field,
+        "legend": legend,
+        "buffer_m": buffer_m,
+        "year": year,
+        "block_px": block_px,
+        "overwrite": overwrite,
+        "echo": click.echo,
+    }
     if source:
-        if dry_run:
-            raise click.UsageError("--dry-run plans Earth Engine requests: it goes with --region, not --source")
-        line = run_cube(
-            source,
-            out,
-            labels=labels,
-            label_field=label_field,
-            legend=legend,
-            buffer_m=buffer_m,
-            year=year,
-            block_px=block_px,
-            overwrite=overwrite,
-            echo=click.echo,
-        )
+        line = run_cube(source, out, **common)
     else:
         assert region is not None, "exactly one of --source and --region (checked above)"
-        line = run_ee_cube(
-            region,
-            out,
-            labels=labels,
-            label_field=label_field,
-            legend=legend,
-            buffer_m=buffer_m,
-            year=year,
-            block_px=block_px,
-            project=project,
-            service_account_key=service_account_key,
-            dry_run=dry_run,
-            overwrite=overwrite,
-            echo=click.echo,
-        )
+        connection = {"project": project, "service_account_key": service_account_key, "dry_run": dry_run}
+        line = run_ee_cube(region, out, **connection, **common)
     click.echo(line)

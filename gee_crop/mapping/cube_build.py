@@ -26,7 +26,8 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.ledger import RunLedger
 from gee_crop.mapping.overlap import run_overlapped
 from gee_crop.mapping.sources import CompositeRequest, LocalStackSource
-from gee_crop.mapping.tiling import Tile, stack_grid
+from gee_crop.mapping.tiling import OutputGrid, Tile, stack_grid
+from gee_crop.season import SeasonSpan
 
 #: The folder beside OUT holding the store being built and its ledger.
 PARTS_SUFFIX = ".parts"
@@ -57,16 +58,22 @@ def cube_info(labelled: LabelledStack, year: int | None, block_px: int = CUBE_BL
     year = source.infer_year(spec, latitude) if year is None else int(year)
     season = spec.season.span_at(year, latitude)
     source.check_season(spec, season, latitude)
-    grid = stack_grid(stack)
+    return info_on_grid(spec, year, season, stack_grid(stack), block_px, source.description)
+
+
+def info_on_grid(
+    spec: FeatureSpec, year: int, season: SeasonSpan, grid: OutputGrid, block_px: int, source: str
+) -> CubeInfo:
+    """The CubeInfo of a cube of ``spec`` (trained for ``year``) and ``season`` on ``grid``."""
     return CubeInfo(
-        replace(spec, year_trained=year),
+        replace(spec, year_trained=int(year)),
         season,
         grid.crs,
         grid.transform,
         grid.height,
         grid.width,
         block_px,
-        source.description,
+        source,
     )
 
 

@@ -21,7 +21,7 @@ Blocks without a label (inline labels: known on the client) are not requested.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import ee
@@ -38,7 +38,7 @@ from gee_crop.earthengine.labels import POINT_TYPES, inline_payload_bytes
 from gee_crop.earthengine.sampling import OwnLabels
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
-from gee_crop.mapping.cube_build import CubeSummary, write_cube
+from gee_crop.mapping.cube_build import CubeSummary, info_on_grid, write_cube
 from gee_crop.mapping.sources import EarthEngineSource, PixelClient, decode_pixels, tile_footprint
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, EE_REQUEST_LIMIT_BYTES, OutputGrid, Tile, grid_for_region
 
@@ -157,16 +157,8 @@ def plan_ee_cube(
             f"{EE_REQUEST_LIMIT_BYTES / 2**20:.0f} MiB computePixels answers; use --block-px {fit} or less"
         )
     grid = grid_for_region(region, crs=utm_crs_for(region), scale=DEFAULT_SCALE_M)
-    info = CubeInfo(
-        replace(spec, year_trained=int(year)),
-        season,
-        grid.crs,
-        grid.transform,
-        grid.height,
-        grid.width,
-        block_px,
-        f"Earth Engine composite ({S2_COLLECTION}, Cloud Score+ cs, uint16) with labels {labels.source}",
-    )
+    source = f"Earth Engine composite ({S2_COLLECTION}, Cloud Score+ cs, uint16) with labels {labels.source}"
+    info = info_on_grid(spec, int(year), season, grid, block_px, source)
     return EarthEngineCube(region, labels, float(buffer_m), info)
 
 

@@ -126,3 +126,23 @@ def _write_region(stack, folder):
     region = folder / "aoi.geojson"
     region.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": sg.mapping(_region(stack))}))
     return region
+
+
+def test_a_block_request_over_the_body_limit_is_refused_in_one_line_naming_the_table_asset(
+        fields, patch_stack, monkeypatch, tmp_path, offline_ee):
+    from gee_crop.earthengine import cube as ee_cube
+
+    # synthetic limit: the service's 10,485,760 bytes scaled down so that the demo's parcels pass it
+    monkeypatch.setattr(ee_cube, "CUBE_REQUEST_MARGIN", 10_000 / ee_cube.REQUEST_PAYLOAD_LIMIT)
+    cube = _planned(fields, patch_stack)
+    fake = FakeEarthEngineClient(pixels=PatchComputePixels(patch_stack, cube.info.spec, cube.info.season).compute_pixels)
+    monkeypatch.setattr(ee_client, "get_client", lambda **kw: fake)
+    path, legend = fields
+    result = CliRunner().invoke(main, [
+        "cube", "--region", str(_write_region(patch_stack, tmp_path)), "--labels", str(path),
+        "--label-field", "code", "--legend", str(legend), "--year", "2019", "--block-px", str(BLOCK),
+        "--buffer-m", "10", "--out", str(tmp_path / "c.zarr")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    assert "10,485,760 bytes" in line and "--labels projects/PROJECT/assets/labels" in line
+    assert not [g for g in fake.graphs if g[0] == "compute_pixels"]  # refused before any request
