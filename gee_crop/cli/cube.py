@@ -88,6 +88,7 @@ def command(
         line = run_cube(source, out, **common)
     else:
         assert region is not None, "exactly one of --source and --region (checked above)"
-        connection = {"project": project, "service_account_key": service_account_key, "dry_run": dry_run}
-        line = run_ee_cube(region, out, **connection, **common)
+        line = run_ee_cube(
+            region, out, project=project, service_account_key=service_account_key, dry_run=dry_run, **common
+        )
     click.echo(line)
