@@ -93,11 +93,17 @@ def with_class_property(table: ee.FeatureCollection, prop: str, legend: Legend) 
     return table.map(with_class).filter(ee.Filter.neq(LABEL_BAND, NO_CLASS))
 
 
+def painted_classes(parcels: ee.FeatureCollection) -> ee.Image:
+    """Polygons with a ``class`` property -> band ``class`` (uint8 class index, masked elsewhere), painted
+    on whatever grid the consumer requests (``Image.paint``,
+    https://developers.google.com/earth-engine/apidocs/ee-image-paint)."""
+    image = ee.Image.constant(NO_CLASS).toUint8().paint(parcels, LABEL_BAND)
+    return image.updateMask(image.neq(NO_CLASS)).rename(LABEL_BAND)
+
+
 def paint_classes(parcels: ee.FeatureCollection) -> ee.Image:
     """Polygons with a ``class`` property -> band ``class`` rasterized at 10 m WGS84 (METHOD.md)."""
-    image = ee.Image.constant(NO_CLASS).toUint8().paint(parcels, LABEL_BAND)
-    image = image.updateMask(image.neq(NO_CLASS)).rename(LABEL_BAND)
-    return image.reproject(crs=LABEL_CRS, scale=LABEL_SCALE_M)
+    return painted_classes(parcels).reproject(crs=LABEL_CRS, scale=LABEL_SCALE_M)
 
 
 def cdl_image(year: int) -> ee.Image:

@@ -24,8 +24,10 @@ from gee_crop.data.cube import CubeInfo, create_store, finish_store, open_partia
 from gee_crop.data.sampling import LabelledStack
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.ledger import RunLedger
+from gee_crop.mapping.overlap import run_overlapped
 from gee_crop.mapping.sources import CompositeRequest, LocalStackSource
-from gee_crop.mapping.tiling import Tile, stack_grid
+from gee_crop.mapping.tiling import OutputGrid, Tile, stack_grid
+from gee_crop.season import SeasonSpan
 
 #: The folder beside OUT holding the store being built and its ledger.
 PARTS_SUFFIX = ".parts"
@@ -56,16 +58,22 @@ def cube_info(labelled: LabelledStack, year: int | None, block_px: int = CUBE_BL
     year = source.infer_year(spec, latitude) if year is None else int(year)
     season = spec.season.span_at(year, latitude)
     source.check_season(spec, season, latitude)
-    grid = stack_grid(stack)
+    return info_on_grid(spec, year, season, stack_grid(stack), block_px, source.description)
+
+
+def info_on_grid(
+    spec: FeatureSpec, year: int, season: SeasonSpan, grid: OutputGrid, block_px: int, source: str
+) -> CubeInfo:
+    """The CubeInfo of a cube of ``spec`` (trained for ``year``) and ``season`` on ``grid``."""
     return CubeInfo(
-        replace(spec, year_trained=year),
+        replace(spec, year_trained=int(year)),
         season,
         grid.crs,
         grid.transform,
         grid.height,
         grid.width,
         block_px,
-        source.description,
+        source,
     )
 
 
@@ -87,6 +95,10 @@ def composite_block(source: LocalStackSource, info: CubeInfo, classes: np.ndarra
     return dn, out_labels, counts
 
 
+#: What a cube build does with one block: (dn (h, w, 10, n_bins) uint16, labels (h, w) uint8, class counts).
+BlockReader = Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def build_cube(
     labelled: LabelledStack,
     out: str | os.PathLike[str],
@@ -98,8 +110,33 @@ def build_cube(
 ) -> CubeSummary:
     """Write the cube of ``labelled`` to ``out`` (see the module docstring); the caller holds ``out``'s lock.
     A rerun with the same inputs resumes from ``OUT.parts``; other inputs are refused by the ledger."""
-    out = Path(out)
     info = cube_info(labelled, year, block_px)
+    source = LocalStackSource(labelled.stack)
+    return write_cube(
+        info,
+        out,
+        lambda block: composite_block(source, info, labelled.classes, block),
+        name=labelled.stack.name,
+        overwrite=overwrite,
+        echo=echo,
+    )
+
+
+def write_cube(
+    info: CubeInfo,
+    out: str | os.PathLike[str],
+    read_block: BlockReader,
+    *,
+    name: str,
+    overwrite: bool = False,
+    echo: Callable[[str], None] = print,
+    in_flight: int | None = None,
+) -> CubeSummary:
+    """Every block of ``info`` read with ``read_block`` and written into ``OUT.parts/cube.zarr``, recorded in
+    ``OUT.parts/ledger.json`` (a rerun skips the blocks done), then the store renamed to ``out`` at once.
+    ``in_flight``: blocks read at once in I/O threads while this thread writes (a remote source,
+    :func:`gee_crop.mapping.overlap.run_overlapped`); None: one after the other."""
+    out = Path(out)
     parts = out.with_name(out.name + PARTS_SUFFIX)
     store_path = parts / "cube.zarr"
     ledger = RunLedger.open(parts / "ledger.json", info.to_attrs(), units="blocks", overwrite=overwrite)
@@ -109,16 +146,24 @@ def build_cube(
     group = open_partial(store_path) if store_path.exists() else create_store(store_path, info)
     ledger.register(n for n in names if n not in done)
     echo(
-        f"cube of {labelled.stack.name}: season {info.season.start} to {info.season.end}, {n_blocks} blocks of "
-        f"{block_px} px, {len(done)} done before"
+        f"cube of {name}: season {info.season.start} to {info.season.end}, {n_blocks} blocks of "
+        f"{info.block_px} px, {len(done)} done before"
     )
-    source = LocalStackSource(labelled.stack)
-    for block, name in enumerate(names):
-        if name in done:
-            continue
-        dn, labels, counts = composite_block(source, info, labelled.classes, block)
+
+    def store(block: int, read: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[int, np.ndarray]:
+        dn, labels, counts = read
         write_block(group, info, block, dn, labels)
-        ledger.finish(name, counts=counts.tolist())
+        return block, counts
+
+    def finished(report: tuple[int, np.ndarray]) -> None:
+        ledger.finish(block_name(report[0]), counts=report[1].tolist())
+
+    todo = [b for b, n in enumerate(names) if n not in done]
+    if in_flight is None:
+        for block in todo:
+            finished(store(block, read_block(block)))
+    else:
+        run_overlapped(todo, read_block, store, in_flight=in_flight, workers=1, finished=finished)
     counts = np.array([ledger.units[n]["counts"] for n in names], dtype=np.int64)
     finish_store(group, counts)
     if out.exists():  # --overwrite: the previous cube goes only now that the new one is whole
