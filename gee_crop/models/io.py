@@ -132,6 +132,15 @@ class ModelFile:
             meta = {k: v for k, v in _torch_payload(path, data).items() if k != "state_dict"}
         return cls(path, kind, data, hashlib.sha256(data).hexdigest(), meta)
 
+    def __eq__(self, other: object) -> bool:
+        """The same file with the same bytes (two reads of one unchanged file are equal)."""
+        if not isinstance(other, ModelFile):
+            return NotImplemented
+        return (self.path, self.sha256) == (other.path, other.sha256)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.sha256))
+
     @property
     def meta(self) -> dict:
         """Every metadata entry (torch or ONNX), without the weights; the refusal for a pickle."""

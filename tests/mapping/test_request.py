@@ -22,7 +22,8 @@ INSIDE_PATCH = (4.0610, 50.7450, 4.0640, 50.7470)
 CARRIED_AS = {"model_path": "model", "source_path": "source.path", "earthengine": "source.kind",
               "region_path": "settings.region", "bbox": "settings.region", "quiet": "settings.progress",
               "dry_run": "dry_run", "pilot": "pilot", "out_dir": "out_dir",
-              "parcels_path": "parcels", "min_parcel_pixels": "min_parcel_pixels"}
+              "parcels_path": "parcels", "min_parcel_pixels": "min_parcel_pixels", "country": "settings.region",
+              "on_server": "on_server", "keep_on_server": "on_server", "export_to": "on_server", "bucket": "on_server"}
 
 
 def _request_fields() -> set[str]:
