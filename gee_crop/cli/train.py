@@ -93,7 +93,14 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     metavar="MODEL",
     help="Fine-tune MODEL (a model.pt of `gee-crop train`, or a zoo name from `gee-crop models`) on "
     "TABLE: keeps its inputs and normalisation; options not given take its settings, 20 epochs, "
-    "0.1 x its learning rate and no validation split under 500 rows (docs/user_guide.md).",
+    "0.1 x its learning rate and no validation split under 500 rows. A TABLE with classes MODEL does "
+    "not predict gets a new output layer for its own classes on MODEL's encoder (docs/user_guide.md).",
+)
+@options.switch(
+    "freeze-encoder",
+    None,
+    "With --init-from: train only the output layer, the source's encoder frozen [default: frozen for a "
+    "new output layer on a table under 200 rows].",
 )
 @click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt.")
 @options.overwrite

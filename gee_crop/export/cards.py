@@ -175,10 +175,20 @@ def _fine_tuned_lines(init_from: dict | None) -> list[str]:
         return []
     data = init_from.get("source_data") or {}
     where = f"; its training data: {data.get('source', 'n/a')} ({', '.join(data.get('regions', [])) or 'n/a'})"
-    return [
+    lines = [
         f"- Fine-tuned from {init_from.get('name', 'n/a')} ({init_from.get('arch', 'n/a')}, sha256 "
         f"{init_from.get('sha256', 'n/a')}){where}."
     ]
+    head = init_from.get("head")
+    if isinstance(head, dict):  # training/finetune.py NewHead.record
+        kept = ", ".join(map(str, head.get("classes_kept") or [])) or "none"
+        added = ", ".join(map(str, head.get("classes_added") or [])) or "none"
+        layer = "a new output layer" if head.get("new_head") else "the source's output layer"
+        encoder = "frozen (only the output layer learned)" if head.get("encoder_frozen") else "trained"
+        lines.append(
+            f"- Kept the source's encoder ({encoder}) and {layer}; classes kept: {kept}; classes added: {added}."
+        )
+    return lines
 
 
 TRANSFER_KEYS = (
