@@ -26,11 +26,14 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.command("train")
 @click.argument("table", type=click.Path(dir_okay=False))
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
-@options.choice(
+@click.option(
     "--arch",
-    config.Arch.CROPNET2D,
-    "cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
-    "random_forest: RF-500; or a registered backbone.",
+    type=click.Choice([*config.Arch.values(), config.AUTO_ARCH]),
+    default=config.Arch.CROPNET2D.value,
+    help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
+    "random_forest: RF-500; linear: logistic regression on 1D medians; or a registered backbone. "
+    "auto: choose among linear, RF-500, the zoo model fine-tuned, TempCNN and CropNet 2D by spatial "
+    "cross-validation on TABLE (takes only --seed, --device, --year, --init-from).",
 )
 @click.option(
     "--features",
@@ -109,10 +112,14 @@ def command(table: str, out_dir: str, resume: bool, overwrite: bool, quiet: bool
     """Train a model on the sample TABLE (Parquet, see `gee-crop sample`)."""
     from gee_crop.pipeline.train import run_train
 
-    if train_options.get("init_from"):  # options left at their defaults take the source's / fine-tuning's
+    source_of = click.get_current_context().get_parameter_source
+    if train_options["arch"] == config.AUTO_ARCH:  # auto sets the rest itself; pass only what was given
+        train_options = {
+            k: v for k, v in train_options.items() if k == "arch" or source_of(k) != click.core.ParameterSource.DEFAULT
+        }
+    elif train_options.get("init_from"):  # options left at their defaults take the source's / fine-tuning's
         from gee_crop.training.finetune import FINETUNE_OPTIONS
 
-        source_of = click.get_current_context().get_parameter_source
         train_options = {
             k: v
             for k, v in train_options.items()

@@ -6,8 +6,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from gee_crop.config import AUTO_ARCH
 from gee_crop.models.zoo import zoo_models
 from gee_crop.outputs import claim_output
+from gee_crop.training.selection import auto_options, select_and_train
 from gee_crop.training.trainer import TrainResult, train
 
 
@@ -27,6 +29,21 @@ def run_train(
     ``init_from`` may name a zoo model (its shipped ``<name>.pt``) as well as a model.pt file. The run
     holds ``out_dir``'s lock (``gee_crop.outputs``): a second run into it refuses.
     """
+    if options.get("arch") == AUTO_ARCH:  # the model chosen by spatial cross-validation (training/selection.py)
+        chosen = auto_options(options)
+        models = {m.name: m for m in zoo_models()}
+        default = next((m.name for m in models.values() if m.default), None)
+        with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=False):
+            return select_and_train(
+                table,
+                out_dir,
+                zoo_models=models,
+                default_zoo=default,
+                overwrite=overwrite,
+                progress=progress,
+                echo=echo,
+                **chosen,
+            )[0]
     zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
     with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):  # the trainer resumes or refuses
         return train(
