@@ -30,7 +30,7 @@ def run_train(
     holds ``out_dir``'s lock (``gee_crop.outputs``): a second run into it refuses.
     """
     if options.get("arch") == AUTO_ARCH:  # the model chosen by spatial cross-validation (training/selection.py)
-        chosen = auto_options(options)
+        chosen = auto_options({**options, "resume": resume or None})
         models = {m.name: m for m in zoo_models()}
         default = next((m.name for m in models.values() if m.default), None)
         with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=False):

@@ -45,6 +45,7 @@ from gee_crop.data.table import read_table
 from gee_crop.errors import InputError, SampleTableError, TrainOptionError
 from gee_crop.features.seasons import table_season
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.forest import RF_TREES
 from gee_crop.models.io import update_model_meta
 from gee_crop.models.predict import open_predictor
 from gee_crop.models.zoo import ZooModel
@@ -141,15 +142,21 @@ def auto_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return given
 
 
-def candidates(n_rows: int, source: str | None, epochs: int | None = None) -> tuple[Candidate, ...]:
+def candidates(
+    n_rows: int, source: str | None, epochs: int | None = None, trees: int = RF_TREES
+) -> tuple[Candidate, ...]:
     """The candidates for a table of ``n_rows`` usable rows, cheapest first; ``source`` the model the
     fine-tuned candidate starts from (None: no such candidate). ``epochs`` (None: AUTO_EPOCHS, the
     linear model LINEAR_EPOCHS, fine-tuning its own default) sets every network's epochs, the linear
-    model's twice that (a quick check, or a benchmark on a budget)."""
+    model's twice that (a quick check, or a benchmark on a budget); ``trees`` those of the forest."""
     linear = dict(arch="linear", epochs=2 * epochs if epochs else LINEAR_EPOCHS, **NETWORK_RECIPE)
     found = [
         Candidate("linear", 0, {**linear, "learning_rate": 0.01}),
-        Candidate("RF-500", 1, dict(arch="random_forest", max_gap_bins=AUTO_MAX_GAP_BINS, val_fraction=0.0)),
+        Candidate(
+            "RF-500",
+            1,
+            dict(arch="random_forest", n_estimators=trees, max_gap_bins=AUTO_MAX_GAP_BINS, val_fraction=0.0),
+        ),
     ]
     if source is not None:
         tune = dict(init_from=source, val_fraction=0.0, **({"epochs": epochs} if epochs else {}))
@@ -323,6 +330,7 @@ def select_and_train(
     default_zoo: str | None = None,
     guard: DomainGuard | None = None,
     epochs: int | None = None,
+    trees: int = RF_TREES,
     overwrite: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
@@ -331,7 +339,7 @@ def select_and_train(
 
     ``init_from`` (else ``default_zoo``, a name of ``zoo_models``) is the fine-tuned candidate's source;
     ``guard`` the domain guard, asked about the table's lon/lat before that candidate is tried;
-    ``epochs`` see :func:`candidates`.
+    ``epochs`` and ``trees`` see :func:`candidates`.
     """
     source = "in-memory SampleSeries"
     if not isinstance(data, SampleSeries):
@@ -357,7 +365,7 @@ def select_and_train(
             start_from = None
     if len(series) < CROPNET_MIN_ROWS:
         skipped.append(f"CropNet 2D (needs {CROPNET_MIN_ROWS} usable rows, the table has {len(series)})")
-    pool = candidates(len(series), start_from, epochs)
+    pool = candidates(len(series), start_from, epochs, trees)
     block_m = fold_block_m(series.lon, series.lat)
     folds = spatial_block_folds(series.lon, series.lat, block_m=block_m, k=AUTO_FOLDS, seed=seed)
     work = out_dir / "selection"

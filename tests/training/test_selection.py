@@ -55,12 +55,12 @@ def test_the_cheaper_candidate_wins_a_tie_within_the_fold_spread():
 
 
 def test_auto_chooses_by_cross_validation_and_writes_a_map_ready_model(fra, tmp_path):
-    rows = np.sort(np.random.default_rng(1).choice(len(fra), 60, replace=False))
+    rows = np.sort(np.random.default_rng(1).choice(len(fra), 60, replace=False))  # 1 epoch, 20 trees: quick
     models = {m.name: m for m in zoo_models()}
     lines: list[str] = []
     with one_torch_thread():
         result, comparison = select_and_train(fra.subset(rows), tmp_path / "run", zoo_models=models,
-                                              default_zoo="tempcnn-weu", epochs=1, progress=False,
+                                              default_zoo="tempcnn-weu", epochs=1, trees=20, progress=False,
                                               echo=lines.append)
     names = [s.candidate.name for s in comparison.scores]
     assert names == ["linear", "RF-500", "fine-tuned", "TempCNN"]  # cheapest first; 60 rows: no CropNet 2D
