@@ -23,7 +23,7 @@ of their own). Per target and seed:
   fine-tuned from the stand-in, TempCNN, CropNet 2D from CROPNET_MIN_ROWS labels), trained on the n
   labels with ``Candidate.fit`` and the seed;
 * **auto**: the cross-validation of ``--arch auto`` on the n labels (``cross_validate`` + ``choose``,
-  same folds and seed as ``select_and_train``). Its final model is ``winner.fit(n labels, seed)``,
+  same folds and seed as ``select_and_train``; the per-fold scores are stored, so a record shows how the choice was made). Its final model is ``winner.fit(n labels, seed)``,
   exactly the call of that candidate's own row (same labels, seed and options; training is seeded and
   repeatable, training/loop.py), so auto's test score **is** that row's score and is reused, not
   recomputed. That holds because the rows here train with the same ``epochs`` as auto's candidates; a
@@ -170,7 +170,7 @@ def run_cells(domains: dict[str, SampleSeries], target: str, seed: int, args: ar
             if "macro_f1" not in row:
                 raise InputError(f"the winner {winner} failed on all n labels: {row.get('error')}")
             record = {"winner": winner, "macro_f1": row["macro_f1"], "overall_accuracy": row["overall_accuracy"],
-                      "cv": {s.candidate.name: round(s.mean, 4) for s in cv}}
+                      "cv": {s.candidate.name: [round(f, 4) for f in s.fold_f1] for s in cv}}
         except InputError as exc:
             record = {"error": str(exc)}
         write_record(work, {**cell, "method": "auto", **record, "cv_block_m": folds_block,

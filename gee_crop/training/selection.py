@@ -19,8 +19,9 @@ whole AUTO_BLOCK_M squares, smaller for a table of one small area (:func:`fold_b
 The networks share the zoo's recipe at CI size (experiments/transfer_fewshot.py: class weights, no
 augmentation, smooth scaling, lr 0.003, batch 64) and AUTO_EPOCHS epochs, chosen so that a 500-sample
 table is decided in under 10 minutes on 2 CPU cores (docs/user_guide.md gives the measured time).
-The winner has the best mean macro-F1; a cheaper candidate whose mean lies within the winner's fold
-standard deviation wins instead (the cheapest such). It is then trained on every usable label into
+The winner has the best mean macro-F1; a cheaper candidate tied with it wins instead (the cheapest
+such): tied when its per-fold shortfall behind the best averages no more than the fold spread (std)
+of that shortfall (:func:`choose`). It is then trained on every usable label into
 the run folder, and the comparison goes into ``selection.json`` and the model's metadata (its card).
 """
 
@@ -210,7 +211,8 @@ class Comparison:
     def to_dict(self) -> dict:
         return {
             "winner": self.winner.candidate.name,
-            "rule": "best mean macro-F1; the cheapest candidate within the best one's fold std wins",
+            "rule": "best mean macro-F1; the cheapest candidate whose per-fold shortfall behind it is within "
+            "the shortfall's std wins",
             "folds": self.n_folds,
             "block_m": self.block_m,
             "n_samples": self.n_samples,
@@ -231,10 +233,17 @@ class Comparison:
 
 
 def choose(scores: tuple[CandidateScore, ...]) -> CandidateScore:
-    """The best mean macro-F1, or the cheapest candidate whose mean is within the best one's fold std."""
+    """The best mean macro-F1, or the cheapest candidate tied with it: one whose per-fold shortfall
+    behind the best (paired, fold by fold) averages no more than its own standard deviation over the
+    folds. Pairing matters: spatial folds differ in difficulty for every candidate alike, so the spread
+    of one candidate's scores would call nearly everything a tie."""
     best = max(scores, key=lambda s: s.mean)
-    tied = [s for s in scores if s.mean >= best.mean - best.std]
-    return min(tied, key=lambda s: s.candidate.cost_rank)
+
+    def tied(score: CandidateScore) -> bool:
+        shortfall = np.subtract(best.fold_f1, score.fold_f1)
+        return bool(shortfall.mean() <= shortfall.std())
+
+    return min((s for s in scores if tied(s)), key=lambda s: s.candidate.cost_rank)
 
 
 def macro_f1(labels: np.ndarray, proba: np.ndarray) -> float:
