@@ -69,7 +69,7 @@ AUTO_EPOCHS = 30
 #: passes of the linear model (a few hundred weights per class converge fast at this learning rate).
 LINEAR_EPOCHS = 60
 #: CropNet 2D from scratch is a candidate from this many usable rows up.
-CROPNET_MIN_ROWS = 300
+CROPNET_MIN_ROWS = 200
 #: the networks' shared recipe (experiments/transfer_fewshot.py CROPNET, the zoo's).
 NETWORK_RECIPE = MappingProxyType(
     dict(

@@ -65,7 +65,7 @@ def test_auto_chooses_by_cross_validation_and_writes_a_map_ready_model(fra, tmp_
                                               echo=lines.append)
     names = [s.candidate.name for s in comparison.scores]
     assert names == ["linear", "RF-500", "fine-tuned", "TempCNN"]  # cheapest first; 60 rows: no CropNet 2D
-    assert comparison.skipped == ("CropNet 2D (needs 300 usable rows, the table has 60)",)
+    assert comparison.skipped == ("CropNet 2D (needs 200 usable rows, the table has 60)",)
     assert comparison.winner is choose(comparison.scores)
     assert all(len(s.fold_f1) == 3 and 0 <= s.mean <= 1 for s in comparison.scores)
     stored = json.loads((tmp_path / "run" / "selection.json").read_text())
