@@ -178,6 +178,19 @@ def run_cells(domains: dict[str, SampleSeries], target: str, seed: int, args: ar
                             "wall_seconds": round(time.perf_counter() - started, 2)})
 
 
+def _asked(records: list[dict]) -> list:
+    """The requested label counts of ``records`` in curve order (numbers, then "all")."""
+    asked = {r.get("n_requested") for r in records if r.get("n_requested") is not None}
+    return sorted(asked - {"all"}) + (["all"] if "all" in asked else [])
+
+
+def _label(asked, records: list[dict]) -> str:
+    """A row's n: the requested count, with the counts drawn where the pool capped them."""
+    drawn = sorted({r["n"] for r in records})
+    shown = "-".join(map(str, (drawn[0], drawn[-1]) if len(drawn) > 1 else drawn))
+    return f"{asked} ({shown})" if asked == "all" or drawn != [asked] else str(asked)
+
+
 def table(results: list[dict], targets: list[str], args: argparse.Namespace) -> str:
     """Markdown: per metric, rows target x n, columns METHODS (mean ± std over seeds, %)."""
     seeds = sorted({r["seed"] for r in results})
@@ -199,30 +212,34 @@ def table(results: list[dict], targets: list[str], args: argparse.Namespace) -> 
         for target in targets:
             cells = [r for r in results if r["target"] == target]
             zoo = [r.get(metric) for r in cells if r["method"] == "zoo as-is"]
-            for n in sorted({r["n"] for r in cells} - {0}):
+            for asked in _asked(cells):
+                here = [r for r in cells if r.get("n_requested") == asked]
                 row = [fewshot.mean_std(zoo) if m == "zoo as-is" else
-                       fewshot.mean_std([r.get(metric) for r in cells if r["n"] == n and r["method"] == m])
-                       for m in METHODS]
-                asked = {r.get("n_requested") for r in cells if r["n"] == n}
-                label = f"{n} (all)" if "all" in asked else str(n)
-                lines.append(f"| {target} | {label} | " + " | ".join(row) + " |")
+                       fewshot.mean_std([r.get(metric) for r in here if r["method"] == m]) for m in METHODS]
+                lines.append(f"| {target} | {_label(asked, here)} | " + " | ".join(row) + " |")
         lines.append("")
-    lines += ["## What auto chose", "", "| target | n | winners (seeds) | auto CV seconds |", "|---|---:|---|---:|"]
+    lines += ["## What auto chose", "", "| target | n | winners (seeds 0, 1, ...) | auto CV seconds |",
+              "|---|---:|---|---:|"]
     for target in targets:
         autos = [r for r in results if r["target"] == target and r["method"] == "auto"]
-        for n in sorted({r["n"] for r in autos}):
-            done = [r for r in autos if r["n"] == n]
-            winners = ", ".join(r.get("winner", "error") for r in sorted(done, key=lambda r: r["seed"]))
-            lines.append(f"| {target} | {n} | {winners} | {np.mean([r['wall_seconds'] for r in done]):.0f} |")
-    lines += ["", "## Seconds per cell (mean wall time of one fit and score)", "",
-              "| method | " + " | ".join(str(n) for n in sorted({r["n"] for r in results} - {0})) + " |"]
-    ns = sorted({r["n"] for r in results} - {0})
-    lines.append("|---|" + "---:|" * len(ns))
+        for asked in _asked(autos):
+            done = sorted((r for r in autos if r.get("n_requested") == asked), key=lambda r: r["seed"])
+            winners = ", ".join(r.get("winner", "error") for r in done)
+            lines.append(f"| {target} | {_label(asked, done)} | {winners} | "
+                         f"{np.mean([r['wall_seconds'] for r in done]):.0f} |")
+    asked_all = _asked([r for r in results if r["method"] != "zoo as-is"])
+    lines += ["", "## Seconds per cell (mean wall time of one fit and score; auto: its cross-validation)", "",
+              "| method | " + " | ".join(map(str, asked_all)) + " |", "|---|" + "---:|" * len(asked_all)]
     for method in (*CANDIDATES, "auto"):
-        cells = [np.mean([r["wall_seconds"] for r in results if r["method"] == method and r["n"] == n] or [np.nan])
-                 for n in ns]
+        cells = [np.mean([r["wall_seconds"] for r in results if r["method"] == method
+                          and r.get("n_requested") == a] or [np.nan]) for a in asked_all]
         lines.append(f"| {method} | " + " | ".join("" if np.isnan(c) else f"{c:.0f}" for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _results(work: Path, args: argparse.Namespace) -> list[dict]:
+    results = [json.loads(p.read_text()) for p in sorted((work / "results").glob("*.json"))]
+    return [r for r in results if r["target"] in args.targets and r["seed"] < args.seeds]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,12 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, nargs="*", default=list(N_LABELS), help="label counts (0: all)")
     parser.add_argument("--out", type=Path, default=Path("runs/fewlabel/table.md"), help="Markdown table")
     parser.add_argument("--work", type=Path, default=None, help="results and models (default: --out's folder)")
+    parser.add_argument("--table-only", action="store_true", help="rewrite --out from the results so far")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.targets) - {d[0] for d in fewshot.DOMAINS})
     if unknown:
         parser.error(f"unknown target(s) {unknown}; choose from {[d[0] for d in fewshot.DOMAINS]}")
     torch.set_num_threads(1)
     work = (args.work or args.out.parent) / f"epochs{args.epochs or 'auto'}_source{args.source_epochs}"
+    if args.table_only:
+        write_text_atomic(args.out, table(_results(work, args), args.targets, args))
+        return 0
     data = shared_data_dir()
     domains = {name: read_target(reader, data / path) for name, reader, path in fewshot.DOMAINS}
     for name, series in domains.items():
@@ -249,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.seeds):  # seed-major: a stopped run leaves whole seeds
         for target in args.targets:
             run_cells(domains, target, seed, args, work)
-            results = [json.loads(p.read_text()) for p in sorted((work / "results").glob("*.json"))]
-            results = [r for r in results if r["target"] in args.targets and r["seed"] < args.seeds]
-            write_text_atomic(args.out, table(results, args.targets, args))
+            write_text_atomic(args.out, table(_results(work, args), args.targets, args))
     print(f"wrote {args.out}")
     return 0
 
