@@ -42,6 +42,11 @@ class Arch(StrChoiceEnum):
     EFFICIENTNET_V2_S = "efficientnet_v2_s"
     CONVNEXT_TINY = "convnext_tiny"
     TEMPCNN = "tempcnn"
+    LINEAR = "linear"
+
+
+#: ``gee-crop train --arch auto``: choose the architecture by spatial cross-validation (training/selection.py).
+AUTO_ARCH = "auto"
 
 
 class CloudBand(StrChoiceEnum):

@@ -26,11 +26,14 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.command("train")
 @click.argument("table", type=click.Path())
 @options.out_dir("the run: model.pt (model.onnx for random_forest), config.json, history.csv, checkpoint.pt.")
-@options.choice(
+@click.option(
     "--arch",
-    config.Arch.CROPNET2D,
-    "cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
-    "random_forest: RF-500; or a registered backbone.",
+    type=click.Choice([*config.Arch.values(), config.AUTO_ARCH]),
+    default=config.Arch.CROPNET2D.value,
+    help="cropnet2d: CropNet on the 10 x t median matrix; cropnet1d: on flat features; "
+    "random_forest: RF-500; linear: logistic regression on 1D medians; or a registered backbone. "
+    "auto: choose among linear, RF-500, the zoo model fine-tuned, TempCNN and CropNet 2D by spatial "
+    "cross-validation on TABLE (takes only --seed, --device, --year, --init-from).",
 )
 @click.option(
     "--features",
@@ -93,7 +96,14 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
     metavar="MODEL",
     help="Fine-tune MODEL (a model.pt of `gee-crop train`, or a zoo name from `gee-crop models`) on "
     "TABLE: keeps its inputs and normalisation; options not given take its settings, 20 epochs, "
-    "0.1 x its learning rate and no validation split under 500 rows (docs/user_guide.md).",
+    "0.1 x its learning rate and no validation split under 500 rows. A TABLE with classes MODEL does "
+    "not predict gets a new output layer for its own classes on MODEL's encoder (docs/user_guide.md).",
+)
+@options.switch(
+    "freeze-encoder",
+    None,
+    "With --init-from: train only the output layer, the source's encoder frozen [default: frozen for a "
+    "new output layer on a table under 200 rows].",
 )
 @click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt.")
 @options.overwrite
@@ -105,10 +115,14 @@ def command(table: str, out_dir: str, resume: bool, overwrite: bool, quiet: bool
     augments the composites themselves (docs/user_guide.md, "Training from a composite cube")."""
     from gee_crop.pipeline.train import run_train
 
-    if train_options.get("init_from"):  # options left at their defaults take the source's / fine-tuning's
+    source_of = click.get_current_context().get_parameter_source
+    if train_options["arch"] == config.AUTO_ARCH:  # auto sets the rest itself; pass only what was given
+        train_options = {
+            k: v for k, v in train_options.items() if k == "arch" or source_of(k) != click.core.ParameterSource.DEFAULT
+        }
+    elif train_options.get("init_from"):  # options left at their defaults take the source's / fine-tuning's
         from gee_crop.training.finetune import FINETUNE_OPTIONS
 
-        source_of = click.get_current_context().get_parameter_source
         train_options = {
             k: v
             for k, v in train_options.items()

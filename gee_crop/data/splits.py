@@ -80,3 +80,34 @@ def held_out_blocks(counts: np.ndarray, test_fraction: float, seed: int = 0) -> 
     is_test = np.zeros(len(counts), dtype=bool)
     is_test[order[:n_blocks]] = True
     return is_test
+
+
+def spatial_block_folds(
+    lon: np.ndarray, lat: np.ndarray, *, block_m: float, k: int, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` folds of whole spatial blocks: ``[(train_idx, test_idx), ...]``, sorted int64; every sample
+    is tested in exactly one fold and no block has samples on both sides of any fold.
+
+    Blocks (:func:`block_ids`) are shuffled (seeded), then each goes, largest first, to the fold that
+    holds the fewest samples so far, so the folds are about equal in size.
+    """
+    if k < 2:
+        raise InputError(f"cross-validation needs at least 2 folds, got {k}")
+    blocks, inverse, counts = np.unique(block_ids(lon, lat, block_m), return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    if len(blocks) < k:
+        raise InputError(
+            f"the {len(inverse)} samples fall into {len(blocks)} block(s) of {block_m:g} m, fewer than the "
+            f"{k} folds; use a smaller block size or fewer folds"
+        )
+    order = np.random.default_rng(seed).permutation(len(blocks))
+    order = order[np.argsort(-counts[order], kind="stable")]
+    fold_of, sizes = np.zeros(len(blocks), dtype=np.int64), np.zeros(k, dtype=np.int64)
+    for block in order:
+        fold = int(np.argmin(sizes))
+        fold_of[block], sizes[fold] = fold, sizes[fold] + counts[block]
+    sample_fold = fold_of[inverse]
+    return [
+        (np.flatnonzero(sample_fold != f).astype(np.int64), np.flatnonzero(sample_fold == f).astype(np.int64))
+        for f in range(k)
+    ]

@@ -100,6 +100,7 @@ def model_card(meta: dict, n_parameters: int, input_shape: tuple[int, ...], inpu
         },
         "transfer_scores": list((meta.get("metrics") or {}).get("transfers", [])),
         "fine_tuned_from": meta.get("init_from"),
+        "selection": meta.get("selection"),
         "known_limits": _known_limits(meta, trained_classes, list(data.get("regions", []))),
         "attribution": "Contains modified Copernicus Sentinel data.",
     }
@@ -154,6 +155,7 @@ def _markdown(card: dict) -> str:
         f"- Samples used: {data.get('n_samples', 'n/a')} ({counts}); dropped for gaps: {data.get('n_dropped', 'n/a')}.",
         f"- Options: {', '.join(f'{k}={v}' for k, v in card['training'].items())}.",
         *_fine_tuned_lines(card.get("fine_tuned_from")),
+        *_selection_lines(card.get("selection")),
         "",
         "## Validation",
         f"- OA {format_percent(metrics['validation_overall_accuracy'])}, "
@@ -169,16 +171,45 @@ def _markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def _selection_lines(selection: dict | None) -> list[str]:
+    """The card's lines on the cross-validation that chose the model (``train --arch auto``)."""
+    if not isinstance(selection, dict):
+        return []
+    rows = [
+        f"  - {c.get('name')}: macro-F1 {format_percent(c.get('macro_f1_mean'))} ± "
+        f"{format_percent(c.get('macro_f1_std'))}, {c.get('seconds')} s"
+        for c in selection.get("candidates", [])
+        if isinstance(c, dict)
+    ]
+    return [
+        f"- Chosen by `--arch auto`: {selection.get('winner')} won a spatial {selection.get('folds')}-fold "
+        f"cross-validation ({selection.get('block_m')} m blocks, {selection.get('n_samples')} samples; "
+        f"{selection.get('rule')}):",
+        *rows,
+        *(f"  - skipped {why}" for why in selection.get("skipped", [])),
+    ]
+
+
 def _fine_tuned_lines(init_from: dict | None) -> list[str]:
     """The card's line on the model a fine-tuned model started from (none for a model trained from scratch)."""
     if not isinstance(init_from, dict):
         return []
     data = init_from.get("source_data") or {}
     where = f"; its training data: {data.get('source', 'n/a')} ({', '.join(data.get('regions', [])) or 'n/a'})"
-    return [
+    lines = [
         f"- Fine-tuned from {init_from.get('name', 'n/a')} ({init_from.get('arch', 'n/a')}, sha256 "
         f"{init_from.get('sha256', 'n/a')}){where}."
     ]
+    head = init_from.get("head")
+    if isinstance(head, dict):  # training/finetune.py NewHead.record
+        kept = ", ".join(map(str, head.get("classes_kept") or [])) or "none"
+        added = ", ".join(map(str, head.get("classes_added") or [])) or "none"
+        layer = "a new output layer" if head.get("new_head") else "the source's output layer"
+        encoder = "frozen (only the output layer learned)" if head.get("encoder_frozen") else "trained"
+        lines.append(
+            f"- Kept the source's encoder ({encoder}) and {layer}; classes kept: {kept}; classes added: {added}."
+        )
+    return lines
 
 
 TRANSFER_KEYS = (

@@ -19,6 +19,7 @@ from gee_crop.config import Arch, FeatureKind
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.backbones import convnext_tiny, efficientnet_v2_s, resnet50
 from gee_crop.models.cropnet import CropNet1D, CropNet2D, count_parameters
+from gee_crop.models.linear import LinearClassifier
 from gee_crop.models.tempcnn import TempCNN
 
 #: constructor arguments from the contract, the --widths and the --dropout of training.
@@ -91,6 +92,7 @@ register(Architecture(Arch.RESNET50, (FeatureKind.MEDIAN2D,), resnet50, _paper_l
 register(Architecture(Arch.EFFICIENTNET_V2_S, (FeatureKind.MEDIAN2D,), efficientnet_v2_s, _paper_layout, 20.24e6))
 register(Architecture(Arch.CONVNEXT_TINY, (FeatureKind.MEDIAN2D,), convnext_tiny, _paper_layout, 27.85e6))
 register(Architecture(Arch.TEMPCNN, (FeatureKind.MEDIAN2D,), TempCNN, _median_matrix))
+register(Architecture(Arch.LINEAR, _FLAT, LinearClassifier, _flat_features))
 
 
 def architecture(arch: Arch | str) -> Architecture:

@@ -6,10 +6,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from gee_crop.config import AUTO_ARCH
 from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_input
 from gee_crop.models.zoo import zoo_models
 from gee_crop.outputs import claim_output
 from gee_crop.training.cube_train import train_cube
+from gee_crop.training.selection import auto_options, select_and_train
 from gee_crop.training.trainer import TrainConfig, TrainResult, train
 
 
@@ -35,6 +37,21 @@ def run_train(
         with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
             config = TrainConfig(**options)
             return train_cube(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
+    if options.get("arch") == AUTO_ARCH:  # the model chosen by spatial cross-validation (training/selection.py)
+        chosen = auto_options({**options, "resume": resume or None})
+        models = {m.name: m for m in zoo_models()}
+        default = next((m.name for m in models.values() if m.default), None)
+        with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=False):
+            return select_and_train(
+                table,
+                out_dir,
+                zoo_models=models,
+                default_zoo=default,
+                overwrite=overwrite,
+                progress=progress,
+                echo=echo,
+                **chosen,
+            )[0]
     zoo = {m.name: m.path for m in zoo_models()} if options.get("init_from") else None
     with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):  # the trainer resumes or refuses
         return train(

@@ -22,6 +22,16 @@ Defaults, each overridden by giving its option:
 * no validation split (``val_fraction`` 0) for a table of fewer than FINETUNE_MIN_VAL_ROWS rows: the
   fit loop selects nothing on validation, so on a small table every label is worth more in training
   (score the result on separate labels with ``gee-crop evaluate``).
+
+**The user's own classes** (:class:`NewHead`). When the table's class list differs from the source's,
+or the table holds a class the source never predicts (its output switched off, as the zoo's soybeans),
+the fine-tuned model keeps the source's encoder (every layer but the output layer, models/heads.py)
+and gets a new output layer for the table's classes: a class the source predicts keeps its row of the
+source's output layer, the others start fresh. The encoder is frozen (only the head learns) when the
+table has fewer than FREEZE_ENCODER_MAX_ROWS rows, unless ``freeze_encoder`` says otherwise; a new head
+learns at the source's learning rate (not FINETUNE_LR_FACTOR x it: it starts from nothing). The
+table's season and bands must still be the source's. ``--freeze-encoder`` also freezes the encoder of
+a run that keeps the source's head.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from torch import nn
 from gee_crop.config import LEARNING_RATE, Arch
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.heads import freeze_encoder, replace_output_layer
 from gee_crop.models.io import ModelFile, load_model
 from gee_crop.types import SampleSeries
 
@@ -48,6 +59,10 @@ FINETUNE_EPOCHS = 20
 FINETUNE_LR_FACTOR = 0.1
 #: tables with fewer rows get no validation split by default.
 FINETUNE_MIN_VAL_ROWS = 500
+#: a new head on a table with fewer rows trains with the source's encoder frozen by default: with a
+#: few hundred labels the encoder's millions of weights overfit (issue 23: fine-tuning everything on
+#: 20-100 labels scored below a forest from scratch).
+FREEZE_ENCODER_MAX_ROWS = 200
 #: options that must equal the source's (they fix the weights' shapes or the meaning of the inputs).
 CONTRACT_OPTIONS = (
     "arch",
@@ -63,8 +78,8 @@ CONTRACT_OPTIONS = (
 HABIT_OPTIONS = ("dropout", "batch_size", "augment", "augment_options", "class_weights", "balanced_sampling")
 #: options whose default changes when fine-tuning (the CLI leaves them out unless given).
 FINETUNE_OPTIONS = (*CONTRACT_OPTIONS, *HABIT_OPTIONS, "epochs", "learning_rate", "val_fraction")
-#: contract fields a table's own season and class list must share with the source model.
-TABLE_FIELDS = ("season", "classes", "bands")
+#: contract fields a table's own season and bands must share with the source model.
+TABLE_FIELDS = ("season", "bands")
 
 #: the dropout layers whose rate ``--init-from`` with another dropout changes.
 DROPOUT_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
@@ -108,9 +123,14 @@ class SourceModel:
             "source_data": {k: data[k] for k in ("source", "regions", "n_samples") if k in data},
         }
 
-    def initial_model(self, dropout: float | None = None) -> tuple[dict, nn.Module]:
+    def classes(self) -> tuple[str, ...]:
+        """The classes the source predicts: its ``output_classes`` where it switched others off."""
+        return tuple(self.meta.get("output_classes") or self.contract.classes)
+
+    def initial_model(self, dropout: float | None = None, head: NewHead | None = None) -> tuple[dict, nn.Module]:
         """``(arch_kwargs, model)``: a copy of the source model (its weights, normalisation buffers and
-        input scaling) in train mode; ``dropout`` replaces the source's when the arch has one."""
+        input scaling) in train mode; ``dropout`` replaces the source's when the arch has one; ``head``
+        gives it a new output layer and freezes its encoder as it says."""
         kwargs = dict(self.arch_kwargs)
         model = copy.deepcopy(self.model).train()
         if dropout is not None and "dropout" in kwargs:
@@ -118,7 +138,52 @@ class SourceModel:
             for module in model.modules():
                 if isinstance(module, DROPOUT_LAYERS):
                     module.p = float(dropout)
+        if head is not None and head.new:
+            source_rows = {c: i for i, c in enumerate(self.contract.classes)}
+            replace_output_layer(model, [source_rows[c] if c in head.kept else None for c in head.classes])
+            kwargs["n_classes"] = len(head.classes)
+        if head is not None and head.freeze_encoder:
+            freeze_encoder(model)
         return kwargs, model
+
+
+@dataclass(frozen=True)
+class NewHead:
+    """What a fine-tuned model keeps of its source's output layer, and whether its encoder learns."""
+
+    classes: tuple[str, ...]
+    """The fine-tuned model's classes (the table's class list)."""
+    kept: tuple[str, ...]
+    """Classes the source predicts: their output rows are the source's."""
+    added: tuple[str, ...]
+    """Classes with a fresh output row (the source has them not, or switched them off)."""
+    new: bool
+    """A new output layer (False: the source's, as it is)."""
+    freeze_encoder: bool
+    """Only the output layer learns."""
+
+    def record(self) -> dict:
+        """The ``head`` entry of ``init_from`` in the fine-tuned model's metadata (and its card)."""
+        return {
+            "new_head": self.new,
+            "classes_kept": list(self.kept),
+            "classes_added": list(self.added),
+            "encoder_frozen": self.freeze_encoder,
+        }
+
+
+def plan_head(source: SourceModel, classes: tuple[str, ...], held: np.ndarray, freeze: bool | None) -> NewHead:
+    """The head of a model fine-tuned from ``source`` on a table of class list ``classes`` whose rows
+    hold the class names ``held`` (n,): new when the lists differ or ``held`` has a class the source
+    never predicts; ``freeze`` None: frozen for a new head on fewer than FREEZE_ENCODER_MAX_ROWS rows."""
+    predicted = source.classes()
+    held_names = {str(c) for c in held}
+    new = tuple(classes) != tuple(source.contract.classes) or bool(held_names - set(predicted))
+    kept = tuple(c for c in classes if c in predicted) if new else tuple(classes)
+    added = tuple(c for c in classes if c not in kept) if new else ()
+    if freeze is None:
+        freeze = new and len(held) < FREEZE_ENCODER_MAX_ROWS
+    return NewHead(tuple(classes), kept, added, new, bool(freeze))
 
 
 def zoo_weights_path(onnx_path: Path, name: str) -> Path:
@@ -263,10 +328,10 @@ def finetune_config(config: Config, source: SourceModel, given: set[str], n_rows
     return replace(config, **updates)
 
 
-def finetune_contract(table_spec: FeatureSpec, source: SourceModel, series: SampleSeries) -> FeatureSpec:
-    """The contract of the fine-tuned model: the source's, once the table agrees with it (its own
-    season, if it was sampled with one, and its class list); InputError naming what differs, or the
-    classes the source never predicts (its other outputs switched off) that the table holds."""
+def finetune_contract(table_spec: FeatureSpec, source: SourceModel, head: NewHead) -> FeatureSpec:
+    """The contract of the fine-tuned model: the source's with the classes of ``head``, once the table
+    agrees with the source on its season (if it was sampled with one) and bands; InputError naming
+    what differs otherwise."""
     differ = [
         f"{key} {getattr(table_spec, key)!r} (the source's: {getattr(source.contract, key)!r})"
         for key in TABLE_FIELDS
@@ -275,32 +340,38 @@ def finetune_contract(table_spec: FeatureSpec, source: SourceModel, series: Samp
     if differ:
         raise InputError(
             f"--init-from {source.name}: the table's {'; '.join(differ)} differ; sample the table with "
-            "the source model's season and legend, or train from scratch without --init-from"
+            "the source model's season and bands, or train from scratch without --init-from"
         )
-    switched_on = source.meta.get("output_classes")
-    if switched_on:
-        held = np.unique(np.asarray(series.crop_class).astype(str))
-        foreign = [c for c in held if c not in switched_on]
-        if foreign:
-            raise InputError(
-                f"--init-from {source.name}: the model predicts only {', '.join(switched_on)} (its other "
-                f"outputs are switched off) but the table holds {', '.join(foreign)}; relabel those "
-                "samples as 'other' or train from scratch without --init-from"
-            )
-    return replace(source.contract, year_trained=None)
+    return replace(source.contract, classes=head.classes, year_trained=None)
 
 
-def finetune_meta(source: SourceModel) -> dict:
-    """Metadata entries of the fine-tuned model: ``init_from`` and the source's ``output_classes``."""
-    meta: dict[str, Any] = {"init_from": source.record()}
-    if source.meta.get("output_classes"):
+def head_config(config: Config, source: SourceModel, head: NewHead, given: set[str]) -> Config:
+    """``config`` for a new head: the source's learning rate unless given (a fresh layer learns from
+    nothing; FINETUNE_LR_FACTOR is for nudging a trained one)."""
+    if not head.new or "learning_rate" in given:
+        return config
+    source_lr = float((source.meta.get("train_config") or {}).get("learning_rate", LEARNING_RATE))
+    return replace(config, learning_rate=source_lr)
+
+
+def finetune_meta(source: SourceModel, head: NewHead) -> dict:
+    """Metadata entries of the fine-tuned model: ``init_from`` (with what the head kept and added) and,
+    for the source's own head, the source's ``output_classes``."""
+    meta: dict[str, Any] = {"init_from": {**source.record(), "head": head.record()}}
+    if source.meta.get("output_classes") and not head.new:
         meta["output_classes"] = list(source.meta["output_classes"])
     return meta
 
 
-def describe(source: SourceModel, config: Any) -> str:
+def describe(source: SourceModel, config: Any, head: NewHead) -> str:
     """One line printed when fine-tuning starts."""
+    if head.new:
+        added = ", ".join(head.added) or "none"
+        what = f"; new head for {len(head.classes)} classes (kept {', '.join(head.kept) or 'none'}, added {added})"
+    else:
+        what = ""
+    frozen = ", encoder frozen" if head.freeze_encoder else ""
     return (
         f"fine-tuning {source.name} ({source.arch}, sha256 {source.sha256[:12]}): {config.epochs} epochs, "
-        f"learning rate {config.learning_rate:g}, validation fraction {config.val_fraction:g}"
+        f"learning rate {config.learning_rate:g}, validation fraction {config.val_fraction:g}{what}{frozen}"
     )

@@ -53,13 +53,16 @@ from gee_crop.season import Season
 from gee_crop.training.dataset import AugmentedBatches, normalization_stats, series_features, stratified_split
 from gee_crop.training.distill import DISTILL_ALPHA, DISTILL_TEMPERATURE, DistillationLoss, load_teacher
 from gee_crop.training.finetune import (
+    NewHead,
     SourceModel,
     describe,
     explicit_options,
     finetune_config,
     finetune_contract,
     finetune_meta,
+    head_config,
     load_source,
+    plan_head,
     table_rows,
 )
 from gee_crop.training.loop import FitOptions, class_weights, fit, logits_of, read_checkpoint
@@ -102,6 +105,7 @@ class TrainConfig:
     input_scaling: str = InputScaling.STANDARD.value
     balanced_sampling: bool = False
     init_from: str | None = None
+    freeze_encoder: bool | None = None  # None: frozen for a new head on a small table (training/finetune.py)
 
     def resolved(self) -> TrainConfig:
         """Validate the options and fill in the default feature kind: the one check of training options, for
@@ -146,6 +150,12 @@ class TrainConfig:
                 "--distill-from trains a torch student; a random_forest cannot "
                 "learn soft targets: use --arch tempcnn (the mapping student) or "
                 "another network",
+            )
+        if self.freeze_encoder is not None and not self.init_from:
+            raise TrainOptionError(
+                "freeze_encoder",
+                "--freeze-encoder / --no-freeze-encoder choose what learns when fine-tuning; give "
+                "--init-from MODEL, or drop the option to train from scratch",
             )
         scaling = _input_scaling(self.input_scaling, self.arch, kind)
         try:
@@ -383,7 +393,6 @@ def train(
         config = finetune_config(config, init, given, table_rows(data))
     config = config.resolved()
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, config, resume, overwrite)
     source = "in-memory SampleSeries"
     if not isinstance(data, SampleSeries):
         source, data = str(data), read_table(data)
@@ -391,9 +400,14 @@ def train(
     if len(series) == 0:
         raise SampleTableError(f"{source} holds no samples (0 rows); sample some with `gee-crop sample`")
     spec = table_spec(config, series)
-    if init is not None:
-        spec = finetune_contract(spec, init, series)
-        echo(describe(init, config))
+    head = None
+    if init is not None:  # the source's head, or a new one for the table's classes (training/finetune.py)
+        head = plan_head(init, spec.classes, series.crop_class, config.freeze_encoder)
+        spec = finetune_contract(spec, init, head)
+        config = head_config(config, init, head, given)
+    _check_out_dir(out_dir, config, resume, overwrite)  # after the head: it sets options a checkpoint records
+    if init is not None and head is not None:
+        echo(describe(init, config, head))
         # the domain guard (models/domain.py): the table's places against where the source model trained
         echo(domain_report(init.path, init.meta, series.lon, series.lat, what="the table's samples").line)
     feats = series_features(series, spec, config.year)
@@ -419,7 +433,7 @@ def train(
     contract = replace(spec, year_trained=feats.year)
     meta = {
         "train_config": {**config.to_dict(), "data": _data_summary(kept, source, n_dropped)},
-        **(finetune_meta(init) if init is not None else {}),
+        **(finetune_meta(init, head) if init is not None and head is not None else {}),
     }
     # where the model trained (models/domain.py): the domain guard of evaluate, map and --init-from
     footprint = footprint_of(kept.lon[train_idx], kept.lat[train_idx])
@@ -430,7 +444,7 @@ def train(
     if summary is not None:
         meta["domain_summary"] = summary.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(config, contract, kept, values, labels, train_idx, val_idx, feats.year, meta, out_dir, echo, init)
+    run = _Run(config, contract, kept, values, labels, train_idx, val_idx, feats.year, meta, out_dir, echo, init, head)
     if config.arch == Arch.RANDOM_FOREST:
         path, metrics, history = _train_forest(run)
     else:
@@ -454,6 +468,7 @@ class _Run:
     out_dir: Path
     echo: Callable[[str], None]
     init_from: SourceModel | None = None
+    head: NewHead | None = None
 
     def finish(self, path: Path, metrics: dict, history: list[dict]) -> tuple[Path, dict, list[dict]]:
         """Write config.json and history.csv beside the model file, print the summary line."""
@@ -545,7 +560,7 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     if run.init_from is not None:  # fine-tuning: the source's weights, normalisation and input scaling
-        kwargs, model = run.init_from.initial_model(config.dropout)
+        kwargs, model = run.init_from.initial_model(config.dropout, run.head)
     else:
         kwargs = arch_kwargs(config.arch, contract, widths=config.widths, dropout=config.dropout)
         model = apply_input_scaling(build_model(config.arch, kwargs), contract.input_scaling)

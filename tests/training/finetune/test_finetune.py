@@ -83,18 +83,46 @@ def test_incompatible_options_are_refused_naming_what_differs(source, bel, tmp_p
     assert not (tmp_path / "run").exists()
 
 
-def test_a_table_with_another_class_list_is_refused(source, bel, tmp_path):
+def test_a_table_with_another_class_list_gets_a_new_head_on_the_source_encoder(source, bel, tmp_path):
+    """Issue 23: the table's legend (corn, wheat, other) is not the source's seven classes: the model
+    keeps the source's encoder and gets a three-class output layer whose rows start from the source's."""
     three = dataclasses.replace(bel, classes=("corn", "wheat", "other"))
-    with pytest.raises(InputError, match=r"classes \('corn', 'wheat', 'other'\) \(the source's: \('corn', 'soybeans'"):
-        train(three, tmp_path / "run", init_from=str(source), **QUIET)
+    lines: list[str] = []
+    result = train(three, tmp_path / "run", init_from=str(source), epochs=1, progress=False, echo=lines.append)
+    model, meta = load_model(result.model_path)
+    assert read_contract(result.model_path).classes == ("corn", "wheat", "other")
+    assert meta["arch_kwargs"]["n_classes"] == 3 and model.classifier.out_features == 3
+    assert meta["init_from"]["head"] == {"new_head": True, "classes_kept": ["corn", "wheat", "other"],
+                                         "classes_added": [], "encoder_frozen": True}  # 100 rows < 200
+    before, _ = load_model(source)
+    old, new = before.state_dict(), model.state_dict()
+    encoder = [k for k in old if not k.startswith("classifier.")]
+    assert all(torch.equal(old[k], new[k]) for k in encoder)  # frozen: weights and BatchNorm statistics
+    assert not torch.equal(old["classifier.weight"][[0, 3, 6]], new["classifier.weight"])  # the head learned
+    assert any("new head for 3 classes (kept corn, wheat, other, added none), encoder frozen" in line
+               for line in lines)
 
 
-def test_classes_the_source_switched_off_are_refused(source, bel, tmp_path):
+def test_classes_the_source_switched_off_get_a_new_head(source, bel, tmp_path):
+    """A source that predicts only corn and other, and a table holding wheat: wheat's output row is new."""
     switched = tmp_path / "corn_other.pt"
     shutil.copy(source, switched)
     update_model_meta(switched, output_classes=["corn", "other"])
-    with pytest.raises(InputError, match="predicts only corn, other .* the table holds wheat"):
-        train(bel, tmp_path / "run", init_from=str(switched), **QUIET)
+    result = train(bel, tmp_path / "run", init_from=str(switched), epochs=1, freeze_encoder=False, **QUIET)
+    model, meta = load_model(result.model_path)
+    head = meta["init_from"]["head"]
+    assert head["classes_kept"] == ["corn", "other"] and "wheat" in head["classes_added"]
+    assert head["encoder_frozen"] is False and "output_classes" not in meta
+    before, _ = load_model(source)
+    assert not torch.equal(before.state_dict()["blocks.0.0.weight"], model.state_dict()["blocks.0.0.weight"])
+    text = card_text(read_card(result.model_path))
+    assert "classes kept: corn, other; classes added: soybeans, rice, wheat" in text and "(trained)" in text
+
+
+def test_freeze_encoder_needs_a_source(bel, tmp_path):
+    with pytest.raises(InputError, match="--freeze-encoder / --no-freeze-encoder choose what learns when fine-tuning"):
+        train(bel, tmp_path / "run", freeze_encoder=True, epochs=1, **QUIET)
+    assert not (tmp_path / "run").exists()
 
 
 def test_distillation_and_fine_tuning_combine(source, bel, tmp_path):

@@ -1,0 +1,93 @@
+"""``train --arch auto`` (training/selection.py): spatial k-fold cross-validation over the candidates,
+the cheaper model on a tie, the winner trained on every label and written map-ready."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gee_crop.cli import main
+from gee_crop.data.splits import block_ids, spatial_block_folds
+from gee_crop.data.worldcereal import read_worldcereal
+from gee_crop.export.cards import card_text, read_card
+from gee_crop.export.onnx import export_and_check
+from gee_crop.models.io import read_model_meta
+from gee_crop.models.predict import open_predictor
+from gee_crop.models.zoo import zoo_models
+from gee_crop.testing.paths import shared_data_dir
+from gee_crop.training.dataset import series_features
+from gee_crop.training.selection import (AUTO_BLOCK_M, Candidate, CandidateScore, choose, select_and_train,
+                                         usable)
+from gee_crop.training.trainer import train
+from tests.cli.test_train_evaluate_export import _user_error
+from tests.training.realdata import one_torch_thread
+
+
+@pytest.fixture(scope="module")
+def fra():
+    """France 2023: 500 real WorldCereal samples (corn, soybeans, wheat, other)."""
+    return read_worldcereal(shared_data_dir() / "wc-extractions" / "2023_FRA_LPIS_POLY_110_dekadal.geoparquet")
+
+
+def test_spatial_folds_test_each_sample_once_and_never_split_a_block(fra):
+    folds = spatial_block_folds(fra.lon, fra.lat, block_m=AUTO_BLOCK_M, k=3, seed=0)
+    tested = np.concatenate([test for _, test in folds])
+    assert np.array_equal(np.sort(tested), np.arange(len(fra)))
+    blocks = block_ids(fra.lon, fra.lat, AUTO_BLOCK_M)
+    for train_idx, test_idx in folds:
+        assert not set(blocks[train_idx]) & set(blocks[test_idx])
+    sizes = [len(test) for _, test in folds]
+    assert max(sizes) - min(sizes) < 0.2 * len(fra)  # balanced by the largest-block-first assignment
+
+
+def _score(name: str, rank: int, folds: tuple[float, ...]) -> CandidateScore:
+    return CandidateScore(Candidate(name, rank, {}), folds, 1.0)
+
+
+def test_the_cheaper_candidate_wins_a_tie_within_the_fold_spread():
+    """Synthetic fold scores: pure logic of the choice (paired fold by fold)."""
+    forest = _score("RF-500", 1, (0.70, 0.72, 0.74))
+    erratic = _score("TempCNN", 3, (0.72, 0.70, 0.78))  # shortfalls 0.02 -0.02 0.04: mean 0.013 <= std 0.025
+    assert choose((erratic, forest)) is forest
+    steady = _score("TempCNN", 3, (0.71, 0.73, 0.75))  # one point better on every fold: no tie
+    assert choose((forest, steady)) is steady
+
+
+def test_auto_chooses_by_cross_validation_and_writes_a_map_ready_model(fra, tmp_path):
+    rows = np.sort(np.random.default_rng(1).choice(len(fra), 60, replace=False))  # 1 epoch, 20 trees: quick
+    models = {m.name: m for m in zoo_models()}
+    lines: list[str] = []
+    with one_torch_thread():
+        result, comparison = select_and_train(fra.subset(rows), tmp_path / "run", zoo_models=models,
+                                              default_zoo="tempcnn-weu", epochs=1, trees=20, progress=False,
+                                              echo=lines.append)
+    names = [s.candidate.name for s in comparison.scores]
+    assert names == ["linear", "RF-500", "fine-tuned", "TempCNN"]  # cheapest first; 60 rows: no CropNet 2D
+    assert comparison.skipped == ("CropNet 2D (needs 200 usable rows, the table has 60)",)
+    assert comparison.winner is choose(comparison.scores)
+    assert all(len(s.fold_f1) == 3 and 0 <= s.mean <= 1 for s in comparison.scores)
+    stored = json.loads((tmp_path / "run" / "selection.json").read_text())
+    assert read_model_meta(result.model_path)["selection"] == stored
+    assert stored["winner"] == comparison.winner.candidate.name and not (tmp_path / "run" / "selection").exists()
+    assert any(line.startswith(f"  * {comparison.winner.candidate.name}") for line in lines)
+    assert f"Chosen by `--arch auto`: {stored['winner']} won a spatial 3-fold" in card_text(read_card(result.model_path))
+    predictor = open_predictor(result.model_path, device="cpu")
+    proba = predictor.predict_proba(series_features(fra.subset(rows[:5]), predictor.contract).values)
+    assert proba.shape == (5, len(fra.classes)) and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
+
+
+def test_the_linear_model_exports_to_onnx_with_parity(fra, tmp_path):
+    table = usable(fra.subset(np.arange(80)))
+    with one_torch_thread():
+        model = train(table, tmp_path / "run", arch="linear", epochs=2, augment=False, val_fraction=0.0,
+                      max_gap_bins=12, progress=False, echo=lambda _: None).model_path
+    path, max_diff, n = export_and_check(model, tmp_path / "linear.onnx", table)
+    assert path.is_file() and n > 0 and max_diff < 1e-4
+
+
+def test_auto_refuses_the_options_it_chooses_itself(tmp_path):
+    result = CliRunner().invoke(main, ["train", "no.parquet", "--arch", "auto", "--epochs", "3", "--out",
+                                       str(tmp_path / "run")])
+    _user_error(result, "--arch auto chooses the model and its training settings itself; drop epochs")
