@@ -10,8 +10,9 @@ import datetime as dt
 
 import ee
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, CLOUD_SCORE_PLUS_COLLECTION, EMIT_COLLECTION, S2_COLLECTION
+from gee_crop.config import CLEAR_THRESHOLD, CLOUD_SCORE_PLUS_COLLECTION, EMIT_COLLECTION, S2_COLLECTION
 from gee_crop.errors import InputError
+from gee_crop.sensors import SENTINEL2
 
 #: Cloud Score+ bands (METHOD.md "Satellite data": which one is a user option, default cs).
 CLOUD_SCORE_BANDS = ("cs", "cs_cdf")
@@ -50,14 +51,14 @@ def check_threshold(threshold: float) -> float:
 def s2_with_cloud_score(
     region: ee.Geometry, start: dt.date, end: dt.date, cloud_band: str = "cs"
 ) -> ee.ImageCollection:
-    """S2 SR harmonized over ``region`` in [start, end), 10 bands (config.BANDS, DN) + the score band.
+    """S2 SR harmonized over ``region`` in [start, end), 10 bands (SENTINEL2.bands, DN) + the score band.
 
     Cloud Score+ images share the S2 ``system:index``, so they are linked image by image.
     """
     check_cloud_band(cloud_band)
     scores = ee.ImageCollection(CLOUD_SCORE_PLUS_COLLECTION)
     s2 = ee.ImageCollection(S2_COLLECTION).filterBounds(region).filterDate(start.isoformat(), end.isoformat())
-    return s2.linkCollection(scores, [cloud_band]).select([*BANDS, cloud_band])
+    return s2.linkCollection(scores, [cloud_band]).select([*SENTINEL2.bands, cloud_band])
 
 
 def clear_observations(
@@ -68,7 +69,7 @@ def clear_observations(
     threshold = check_threshold(threshold)
 
     def mask(image: ee.Image) -> ee.Image:
-        return image.updateMask(image.select(cloud_band).gte(threshold)).select(list(BANDS))
+        return image.updateMask(image.select(cloud_band).gte(threshold)).select(list(SENTINEL2.bands))
 
     return collection.map(mask)
 

@@ -28,7 +28,6 @@ from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, NO_CLASS, Legend
 from gee_crop.config import (
-    BANDS,
     CLEAR_THRESHOLD,
     GRID_CELL_DEG,
     INWARD_BUFFER_M,
@@ -50,6 +49,7 @@ from gee_crop.earthengine.labels import (
     split_points,
 )
 from gee_crop.season import Season, SeasonSpan
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import PAPER_RULES, SamplingRules
 
 CELL_BAND = "cell"
@@ -246,7 +246,7 @@ def job_tiles(job: SamplingJob) -> dict[str, Bounds]:
 
 def row_properties(cloud_band: str = "cs") -> list[str]:
     """Properties of one extracted row: lon, lat, class, date (YYYY-MM-dd), the 10 bands, the score."""
-    return ["lon", "lat", LABEL_BAND, "date", *BANDS, cloud_band]
+    return ["lon", "lat", LABEL_BAND, "date", *SENTINEL2.bands, cloud_band]
 
 
 def features_to_frame(features: list[dict]) -> pd.DataFrame:
@@ -318,7 +318,7 @@ def clear_observation_count(
 ) -> ee.Image:
     """Number of cloud-free acquisitions per pixel in [start, end) (METHOD.md step 2)."""
     clear = clear_observations(s2_with_cloud_score(region, start, end, cloud_band), cloud_band, threshold)
-    return clear.select(BANDS[0]).count()
+    return clear.select(SENTINEL2.bands[0]).count()
 
 
 def sample_points(

@@ -17,7 +17,7 @@ from typing import cast
 
 import numpy as np
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Hemisphere
+from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Hemisphere
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.features.seasons import (
@@ -32,6 +32,7 @@ from gee_crop.features.seasons import (
     table_season,
 )
 from gee_crop.season import Season
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import RawStack, SampleSeries
 
 #: composite_medians works on blocks of this many samples, bounding its scratch memory
@@ -182,7 +183,7 @@ def composite_medians(
     n = len(arrays)
     start = _per_sample(start_days, n, "start_days")
     window = _per_sample(window_days, n, "window_days")
-    out = np.empty((n, len(BANDS), n_bins), dtype=np.float32)
+    out = np.empty((n, len(SENTINEL2.bands), n_bins), dtype=np.float32)
     for lo in range(0, n, _BLOCK_SAMPLES):
         block = slice(lo, lo + _BLOCK_SAMPLES)
         reflectance = arrays.reflectance[block]
