@@ -62,6 +62,9 @@ class Sensor:
     """Image property listing every band's centre on the server (EMIT: ``reflectance_wavelengths``)."""
     excluded_nm: tuple[tuple[float, float], ...] = ()
     """Closed wavelength windows (nm) whose bands are dropped (atmospheric absorption)."""
+    band_prefix: str | None = None
+    """Product band i is named prefix + i (EMIT: ``reflectance_``), so the server can name the bands it
+    keeps by wavelength (None: the bands are named one by one)."""
 
     def __post_init__(self) -> None:
         if self.product_wavelengths_nm and len(self.product_wavelengths_nm) != len(self.product_bands):
@@ -70,6 +73,10 @@ class Sensor:
             )
         if self.excluded_nm and not self.product_wavelengths_nm:
             raise ValueError(f"{self.name}: wavelength windows need the band centres")
+        if self.band_prefix is not None and self.product_bands != tuple(
+            f"{self.band_prefix}{i}" for i in range(len(self.product_bands))
+        ):
+            raise ValueError(f"{self.name}: product bands are not {self.band_prefix}0, {self.band_prefix}1, ...")
 
     @property
     def kept_indices(self) -> tuple[int, ...]:
@@ -155,6 +162,7 @@ EMIT = Sensor(
     product_wavelengths_nm=_EMIT_WAVELENGTHS,
     wavelength_property="reflectance_wavelengths",
     excluded_nm=EMIT_WATER_VAPOUR_NM,
+    band_prefix="reflectance_",
 )
 
 #: Every sensor by name (model contracts and sample tables store the name).
