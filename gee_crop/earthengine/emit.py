@@ -19,6 +19,7 @@ import functools
 import ee
 
 from gee_crop.config import Hemisphere
+from gee_crop.earthengine.labels import LABEL_BAND
 from gee_crop.sensors import EMIT, Sensor
 
 #: The months of METHOD.md: June and August in the north (on their common cloud-free pixels); February
@@ -86,3 +87,40 @@ def season_medians(region: ee.Geometry, year: int, hemisphere: Hemisphere = "nor
     named = [median.regexpRename("$", month_suffix(m)) for median, m in zip(medians, months)]
     stacked = functools.reduce(lambda a, b: a.addBands(b), named[1:], named[0])
     return stacked.updateMask(common_clear(medians))
+
+
+def emit_rows(
+    points: ee.FeatureCollection,
+    region: ee.Geometry,
+    year: int,
+    hemisphere: Hemisphere,
+    crs: str,
+    tile_scale: float = 1,
+    sensor: Sensor = EMIT,
+) -> ee.FeatureCollection:
+    """One row per point clear in every month: ``lon``, ``lat``, ``class`` and the :func:`season_medians`
+    bands, read at ``sensor.resolution_m`` (60 m) on the metric grid of ``crs``. A point where EMIT is
+    cloudy or absent in a month is masked there, and ``sampleRegions`` leaves it out."""
+    return season_medians(region, year, hemisphere, sensor).sampleRegions(
+        collection=points,
+        properties=["lon", "lat", LABEL_BAND],
+        scale=sensor.resolution_m,
+        projection=ee.Projection(crs),
+        tileScale=float(tile_scale),
+        geometries=False,
+    )
+
+
+def plan_line(year: int, hemisphere: Hemisphere, n_tiles: int, sensor: Sensor = EMIT) -> str:
+    """What ``sample --emit`` adds to a job's plan (``--dry-run``): months, bands, grid and requests."""
+    months = season_months(hemisphere)
+    names = " and ".join(f"{year}-{m:02d}" for m in months)
+    common = ", on the pixels clear in both" if len(months) > 1 else ""
+    windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in sensor.excluded_nm)
+    return (
+        f"EMIT ({sensor.collection}): monthly medians of {names}{common} ({sensor.mask_band} 1 excluded); "
+        f"{len(sensor.bands)} of {len(sensor.product_bands)} bands kept by the wavelengths of each image's "
+        f"{sensor.wavelength_property} outside {windows} nm ({len(months) * len(sensor.bands)} values per "
+        f"sample); read at {sensor.resolution_m:g} m on each tile's UTM grid at the same points: {n_tiles} "
+        "more requests or tasks, one per tile"
+    )
