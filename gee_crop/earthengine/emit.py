@@ -41,7 +41,8 @@ def month_suffix(month: int) -> str:
 def kept_band_names(image: ee.Image, sensor: Sensor = EMIT) -> ee.List:
     """Names of the bands of ``image`` whose centre (its ``sensor.wavelength_property``) lies outside every
     window of ``sensor.excluded_nm``, in product order: computed on the server, from the image's own list."""
-    assert sensor.wavelength_property is not None and sensor.band_prefix is not None, "a sensor with band centres"
+    prefix = sensor.band_prefix
+    assert sensor.wavelength_property is not None and prefix is not None, "a sensor with band centres"
     wavelengths = ee.List(image.get(sensor.wavelength_property))
 
     def name_if_kept(index: ee.Number) -> ee.ComputedObject:
@@ -51,7 +52,7 @@ def kept_band_names(image: ee.Image, sensor: Sensor = EMIT) -> ee.List:
             sensor.excluded_nm,
             ee.Number(0),
         )
-        name = ee.String(sensor.band_prefix).cat(ee.Number(index).toLong().format("%d"))
+        name = ee.String(prefix).cat(ee.Number(index).toLong().format("%d"))
         return ee.Algorithms.If(inside, None, name)
 
     return ee.List.sequence(0, wavelengths.size().subtract(1)).map(name_if_kept, True)
