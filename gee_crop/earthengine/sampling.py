@@ -411,32 +411,13 @@ def sampling_graph(
     start: dt.date,
     end: dt.date,
     rules: SamplingRules = PAPER_RULES,
-    *,
-    cloud_band: str = "cs",
-    threshold: float = CLEAR_THRESHOLD,
-    tile_scale: float = 1,
-    label_crs: str | None = None,
-    extra_points: ee.FeatureCollection | None = None,
+    **options: Any,
 ) -> ee.FeatureCollection:
-    """The whole sampling of one region: buffered labels -> grid points -> raw series rows.
-
-    ``label_crs``: the metric CRS whose 10 m grid the labels and their buffer are computed on (see
-    :func:`label_grid`) and whose ``spacing_m`` grid the points are sampled on.
-    ``extra_points``: sample points taken as they are besides the grid's (a user's labelled points).
-    """
-    points = points_graph(
-        labels,
-        region,
-        start,
-        end,
-        rules,
-        cloud_band=cloud_band,
-        threshold=threshold,
-        tile_scale=tile_scale,
-        label_crs=label_crs,
-        extra_points=extra_points,
-    )
-    return series_rows(points, region, start, end, cloud_band, tile_scale)
+    """The whole sampling of one region: buffered labels -> grid points (:func:`points_graph`, whose keyword
+    ``options`` these are: ``cloud_band``, ``threshold``, ``tile_scale``, ``label_crs``, ``extra_points``)
+    -> raw series rows."""
+    points = points_graph(labels, region, start, end, rules, **options)
+    return series_rows(points, region, start, end, options.get("cloud_band", "cs"), options.get("tile_scale", 1))
 
 
 def points_graph(
@@ -452,7 +433,12 @@ def points_graph(
     label_crs: str | None = None,
     extra_points: ee.FeatureCollection | None = None,
 ) -> ee.FeatureCollection:
-    """The sample points of one region (:func:`sampling_graph`'s first two steps): buffered labels -> grid points."""
+    """The sample points of one region: buffered labels -> grid points.
+
+    ``label_crs``: the metric CRS whose 10 m grid the labels and their buffer are computed on (see
+    :func:`label_grid`) and whose ``spacing_m`` grid the points are sampled on.
+    ``extra_points``: sample points taken as they are besides the grid's (a user's labelled points).
+    """
     check_threshold(threshold)
     if rules.buffer_m > 0:
         buffered = inward_buffer(labels, rules.buffer_m, crs=label_crs)
