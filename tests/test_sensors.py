@@ -76,3 +76,12 @@ def test_a_model_file_of_an_unknown_sensor_is_refused():
     meta = {**FeatureSpec("median1d").to_meta(), "sensor": "landsat9"}
     with pytest.raises(ModelFileError, match="sensor 'landsat9'.*upgrade gee-crop"):
         FeatureSpec.from_meta(meta)
+
+
+def test_an_emit_model_is_refused_for_sentinel2_maps():
+    from gee_crop.errors import ModelFileError
+    from gee_crop.models.predict import check_model_matches
+
+    with pytest.raises(ModelFileError, match="reads emit bands.*Sentinel-2 composites only"):
+        check_model_matches(FeatureSpec("median1d", sensor="emit"))
+    check_model_matches(FeatureSpec("median1d"))  # a Sentinel-2 contract passes as before

@@ -206,6 +206,11 @@ def check_model_matches(
 ) -> None:
     """ModelFileError when the model's bands or classes differ from gee-crop's, or (given the map's
     ``season``) when it cannot map median composites of that season."""
+    if contract.sensor != SENTINEL2:
+        raise ModelFileError(
+            f"{model_path} reads {contract.sensor.name} bands, and gee-crop maps from Sentinel-2 composites "
+            "only; map with a Sentinel-2 model (EMIT maps are not supported yet, docs/emit.md)"
+        )
     if tuple(contract.bands) != SENTINEL2.bands:
         raise ModelFileError(
             f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "

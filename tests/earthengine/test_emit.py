@@ -80,3 +80,10 @@ def test_season_medians_north_june_and_august_south_february():
     south = emit.season_medians(ee.Geometry.Rectangle(BOX), 2023, "south")
     assert sorted({c["arguments"]["month"] for c in invocations(south, "Date.fromYMD")}) == [2]
 
+
+
+def test_the_plan_line_names_the_months_of_each_hemisphere():
+    north = emit.plan_line(2023, "north", 3)
+    assert "2023-06 and 2023-08, on the pixels clear in both" in north and "3 more requests" in north
+    south = emit.plan_line(2023, "south", 1)
+    assert "2023-02 (cloud_flag 1 excluded)" in south and "244 values per sample" in south
