@@ -67,6 +67,8 @@ class FeatureSpec:
     sensor: Sensor = SENTINEL2
     """The sensor whose bands the model reads (gee_crop.sensors; a name is accepted). Files without one
     are Sentinel-2's."""
+    months: tuple[int, ...] = ()
+    """Monthly medians instead of the season's windows (EMIT: (6,), (8,) or (6, 8)); () for the season's."""
 
     def __post_init__(self) -> None:
         try:
@@ -83,13 +85,17 @@ class FeatureSpec:
         if isinstance(self.sensor, str):
             object.__setattr__(self, "sensor", sensor_named(self.sensor))
         object.__setattr__(self, "bands", tuple(self.bands) or self.sensor.bands)
+        object.__setattr__(self, "months", tuple(int(m) for m in self.months))
+        if any(not 1 <= m <= 12 for m in self.months):
+            raise ValueError(f"months must lie in 1..12, got {self.months}")
         foreign = [b for b in self.bands if b not in self.sensor.product_bands]
         if foreign:
             raise ValueError(f"bands {foreign} are not {self.sensor.name} bands")
 
     @property
     def n_bins(self) -> int:
-        return self.season.n_bins
+        """Time steps of the input: the months of monthly medians, else the season's windows."""
+        return len(self.months) if self.months else self.season.n_bins
 
     @property
     def is_median(self) -> bool:
@@ -139,6 +145,7 @@ class FeatureSpec:
             "input_scaling": self.input_scaling.value,
             # Sentinel-2 files stay as they were; a file without the key is Sentinel-2's (from_meta)
             **({"sensor": self.sensor.name} if self.sensor != SENTINEL2 else {}),
+            **({"months": list(self.months)} if self.months else {}),
         }
 
     @classmethod
@@ -169,6 +176,7 @@ class FeatureSpec:
             year_trained=None if year is None else int(year),
             input_scaling=scaling,
             sensor=sensor,
+            months=tuple(meta.get("months", ())),
         )
         stored = season.get("n_bins")
         if stored is not None and int(stored) != spec.n_bins:
