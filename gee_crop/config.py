@@ -1,7 +1,8 @@
 """Single source of truth for the method's constants (the paper's method, summarised in the project's METHOD.md).
 
-Every other module imports bands (and their names: Sentinel-2 two-digit names, composite band
-names) from here; never repeat a band list elsewhere. The classes live in :mod:`gee_crop.classes`, the
+The bands of each sensor live in :mod:`gee_crop.sensors` (``SENTINEL2.bands``, ``EMIT.bands``); ``BANDS`` here
+is a deprecated alias of ``SENTINEL2.bands``. Band-name helpers (Sentinel-2 two-digit names, composite band
+names) are here; never repeat a band list elsewhere. The classes live in :mod:`gee_crop.classes`, the
 season (its start, length, window and hemisphere rule) in :mod:`gee_crop.season`.
 """
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from enum import Enum
 from typing import Literal
+
+from gee_crop.sensors import CLOUD_SCORE_PLUS_COLLECTION as CLOUD_SCORE_PLUS_COLLECTION
+from gee_crop.sensors import EMIT, SENTINEL2
 
 
 class StrChoiceEnum(str, Enum):
@@ -123,8 +127,9 @@ class ExportDestination(StrChoiceEnum):
     GCS = "gcs"  # CSVs on Cloud Storage (synced by the user)
 
 
-#: The 10 Sentinel-2 bands kept, in model order (Earth Engine names). B1, B9, B10 dropped.
-BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12")
+#: Deprecated alias of ``SENTINEL2.bands`` (gee_crop.sensors): the 10 Sentinel-2 bands kept, in model order.
+#: New code takes the bands from its sensor (``spec.sensor.bands``); this name stays for code written before.
+BANDS: tuple[str, ...] = SENTINEL2.bands
 BAND_INDEX: dict[str, int] = {name: i for i, name in enumerate(BANDS)}
 #: Sentinel-2 two-digit band names (ESA products, NetCDF patches, WorldCereal: B02 ...) -> BANDS names.
 S2_BAND_NAMES: dict[str, str] = {
@@ -160,9 +165,8 @@ CLEAR_THRESHOLD = 0.75
 SCL_CLEAR_CLASSES: tuple[int, ...] = (4, 5)  # vegetation, bare soil
 
 #: Earth Engine collections.
-S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
-CLOUD_SCORE_PLUS_COLLECTION = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
-EMIT_COLLECTION = "NASA/EMIT/L2A/RFL"
+S2_COLLECTION = SENTINEL2.collection
+EMIT_COLLECTION = EMIT.collection
 WORLDCOVER_IMAGE = "ESA/WorldCover/v200"
 CDL_COLLECTION = "USDA/NASS/CDL"
 

@@ -11,8 +11,9 @@ import numpy as np
 from pyproj import Transformer
 
 from gee_crop.classes import CLASSES, Legend, class_indices
-from gee_crop.config import BANDS, GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SAMPLES_PER_CELL_DEFAULT
+from gee_crop.config import GRID_CELL_DEG, INWARD_BUFFER_M, SAMPLE_SPACING_M, SAMPLES_PER_CELL_DEFAULT
 from gee_crop.season import Season
+from gee_crop.sensors import SENTINEL2
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SampleSeries:
     """Raw dated observations of ``n`` samples, padded to a common length ``T``.
 
     Shapes: ``dates`` (n, T) datetime64[D], NaT where padded; ``dn`` (n, T, 10) uint16 DN in
-    config.BANDS order, 0 where padded or no data; ``cloud`` (n, T) float32, NaN where padded.
+    SENTINEL2.bands order, 0 where padded or no data; ``cloud`` (n, T) float32, NaN where padded.
     Per-sample arrays are (n,). ``classes`` is the class list ``crop_class`` names index into (the
     paper's seven unless the table was sampled with a user's legend); ``season`` the season the table
     was sampled with (e.g. ``sample --season-start``), or None for the paper's (``Season()``).
@@ -74,8 +75,8 @@ class SampleSeries:
             raise ValueError(
                 f"inconsistent shapes: dates {self.dates.shape}, dn {self.dn.shape}, cloud {self.cloud.shape}"
             )
-        if self.dn.shape[2] != len(BANDS):
-            raise ValueError(f"dn must have {len(BANDS)} bands, got {self.dn.shape[2]}")
+        if self.dn.shape[2] != len(SENTINEL2.bands):
+            raise ValueError(f"dn must have {len(SENTINEL2.bands)} bands, got {self.dn.shape[2]}")
 
     def __len__(self) -> int:
         return len(self.sample_id)
@@ -182,7 +183,7 @@ def concat(tables: list[SampleSeries]) -> SampleSeries:
 class RawStack:
     """Raw dated Sentinel-2 L2A observations of a raster, stored north up.
 
-    ``dn`` (T, H, W, 10) uint16 DN in config.BANDS order (0 = no data); ``cloud`` (T, H, W) float32
+    ``dn`` (T, H, W, 10) uint16 DN in SENTINEL2.bands order (0 = no data); ``cloud`` (T, H, W) float32
     holding the indicator named by ``cloud_kind`` (config.CLOUD_KINDS); ``dates`` (T,) datetime64[D];
     ``x`` (W,) and ``y`` (H,) pixel-centre coordinates in ``crs``; ``labels`` (H, W) int64 codes of a
     reference product or None, read into classes by ``legend`` (:attr:`classes`); ``label_source``

@@ -35,6 +35,7 @@ EARTH_ENGINE_ONLY = (
     "pilot",
     "dry_run",
     "from_exports",
+    "emit",
 )
 
 
@@ -130,6 +131,13 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
 )
 @options.cloud_band
 @options.cloud_threshold
+@click.option(
+    "--emit",
+    is_flag=True,
+    help="Also sample EMIT hyperspectral reflectance at the same points: medians of the 244 kept bands in "
+    "June and August (north, on pixels clear in both) or February (south), on the 60 m EMIT grid; samples "
+    "EMIT never saw clear drop out of the EMIT part. --dry-run plans it; the run is not wired yet.",
+)
 @options.choice(
     "--mode", SamplingMode.AUTO, "interactive streams small regions; export runs batch tasks (one per tile)."
 )

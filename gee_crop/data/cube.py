@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS
 from gee_crop.errors import InputError, ZarrMissingError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 
 #: The marker value of a cube's ``gee_crop_cube`` attribute, and the layout version this gee-crop writes.
 CUBE_FORMAT = "gee-crop composite cube"
@@ -134,7 +134,7 @@ class CubeInfo:
             "feature_spec": self.spec.to_meta(),
             "season_span": self.season.to_dict(),
             "classes": list(self.spec.classes),
-            "bands": list(BANDS),
+            "bands": list(SENTINEL2.bands),
             "grid": {"crs": self.crs, "transform": list(self.transform), "height": self.height, "width": self.width},
             "block_px": self.block_px,
             "source": self.source,
@@ -210,8 +210,8 @@ def create_store(path: Path, info: CubeInfo) -> Any:
     b, n_bins = info.block_px, info.n_bins
     group.create_array(
         "composite",
-        shape=(info.height, info.width, len(BANDS), n_bins),
-        chunks=(b, b, len(BANDS), n_bins),
+        shape=(info.height, info.width, len(SENTINEL2.bands), n_bins),
+        chunks=(b, b, len(SENTINEL2.bands), n_bins),
         dtype="uint16",
         fill_value=0,
         dimension_names=("y", "x", "band", "bin"),

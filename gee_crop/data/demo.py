@@ -71,7 +71,7 @@ def patch_footprint(patch: RawStack) -> shapely.Geometry:
 @dataclass
 class PatchComposite:
     """The offline stand-in of ``median_composite``: ``reflectance`` (H, W, 10, n_bins) float32
-    gap-filled 5-day medians (config.BANDS order), ``keep`` (H, W) bool (gap rule passed), ``season``."""
+    gap-filled 5-day medians (SENTINEL2.bands order), ``keep`` (H, W) bool (gap rule passed), ``season``."""
 
     reflectance: np.ndarray
     keep: np.ndarray

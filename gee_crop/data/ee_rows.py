@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS
 from gee_crop.errors import SampleTableError
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import SampleSeries
 
 ID_DECIMALS = 5  # 1e-5 degree ~ 1 m: unique for samples at least 60 m apart
@@ -31,7 +31,7 @@ def empty_series() -> SampleSeries:
         obj,
         obj,
         np.zeros((0, 0), "datetime64[D]"),
-        np.zeros((0, 0, len(BANDS)), np.uint16),
+        np.zeros((0, 0, len(SENTINEL2.bands)), np.uint16),
         np.zeros((0, 0), np.float32),
     )
 
@@ -49,7 +49,7 @@ def rows_to_series(
         series = empty_series()
         series.classes = tuple(classes)
         return series
-    needed = ["lon", "lat", "class", "date", *BANDS, cloud_band]
+    needed = ["lon", "lat", "class", "date", *SENTINEL2.bands, cloud_band]
     missing = [c for c in needed if c not in rows.columns]
     if missing:
         raise SampleTableError(
@@ -74,8 +74,10 @@ def rows_to_series(
     sample = np.repeat(np.arange(n), counts)
     dates = np.full((n, t), np.datetime64("NaT"), dtype="datetime64[D]")
     dates[sample, position] = frame["day"].to_numpy()
-    dn = np.zeros((n, t, len(BANDS)), dtype=np.uint16)
-    dn[sample, position] = np.clip(frame[list(BANDS)].to_numpy(np.float64), 0, 65535).round().astype(np.uint16)
+    dn = np.zeros((n, t, len(SENTINEL2.bands)), dtype=np.uint16)
+    dn[sample, position] = (
+        np.clip(frame[list(SENTINEL2.bands)].to_numpy(np.float64), 0, 65535).round().astype(np.uint16)
+    )
     cloud = np.full((n, t), np.nan, dtype=np.float32)
     cloud[sample, position] = frame[cloud_band].to_numpy(np.float32)
     first = frame.iloc[start]

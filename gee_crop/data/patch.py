@@ -16,10 +16,11 @@ import numpy as np
 import xarray as xr
 
 from gee_crop.classes import OTHER, Legend
-from gee_crop.config import BANDS, S2_BAND_NAMES
+from gee_crop.config import S2_BAND_NAMES
 from gee_crop.data.damaged import unreadable_as_input_error
 from gee_crop.data.dn import checked_dn
 from gee_crop.errors import InputError
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import RawStack, SampleSeries
 
 
@@ -58,13 +59,13 @@ def _read_patch(folder: Path, with_labels: bool) -> RawStack:
         h, w = ds10.sizes["y"], ds10.sizes["x"]
         if (ds20.sizes["y"] * 2, ds20.sizes["x"] * 2) != (h, w):
             raise InputError(f"{folder}: the 20 m grid is not the 10 m grid downsampled x2")
-        dn = np.empty((ds10.sizes["timestamp"], h, w, len(BANDS)), dtype=np.uint16)
+        dn = np.empty((ds10.sizes["timestamp"], h, w, len(SENTINEL2.bands)), dtype=np.uint16)
         for nc_name, band in S2_BAND_NAMES.items():
             ds = ds10 if nc_name in ds10 else ds20
             values = ds[nc_name].values
             if ds is ds20:
                 values = values.repeat(2, axis=1).repeat(2, axis=2)
-            dn[..., BANDS.index(band)] = checked_dn(values, str(folder), f"{nc_name} values")
+            dn[..., SENTINEL2.bands.index(band)] = checked_dn(values, str(folder), f"{nc_name} values")
         scl = ds20["SCL"].values.repeat(2, axis=1).repeat(2, axis=2).astype(np.float32)
         dates = ds10["timestamp"].values.astype("datetime64[D]")
         crs = f"EPSG:{int(ds10.attrs['epsg'])}"

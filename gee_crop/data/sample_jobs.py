@@ -90,6 +90,7 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
         from_country=request.country is not None and region is None,
         own_labels=own,
         season=season,
+        emit=request.rules.emit,
     )
     _check_job(job, request.rules.per_cell)
     if job.spec is not None and job.spec.accuracy_filter and not labelling.no_accuracy_filter:

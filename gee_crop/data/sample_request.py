@@ -81,6 +81,8 @@ class RuleOptions:
     """Cloud Score+ band of the clear-sky mask."""
     cloud_threshold: float = CLEAR_THRESHOLD
     """Clear-sky threshold on the cloud score, in (0, 1]."""
+    emit: bool = False
+    """Also sample EMIT hyperspectral monthly medians at the same points (METHOD.md "Hyperspectral")."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cloud_band", CloudBand(self.cloud_band))  # the command line hands text

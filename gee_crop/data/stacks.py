@@ -16,12 +16,13 @@ import rasterio
 import xarray as xr
 from pyproj import CRS
 
-from gee_crop.config import BANDS, S2_BAND_NAMES, band_name
+from gee_crop.config import S2_BAND_NAMES, band_name
 from gee_crop.data.cube import InputKind, input_kind
 from gee_crop.data.damaged import unreadable_as_input_error
 from gee_crop.data.dn import checked_dn
 from gee_crop.data.patch import read_patch
 from gee_crop.errors import InputError
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import RawStack
 
 #: Variable / band names of the cloud indicators and the cloud_kind each one is read as.
@@ -100,16 +101,16 @@ def _read_xarray_stack(path: Path) -> RawStack:
     with ds:
         ds = ds.rename({k: v for k, v in S2_BAND_NAMES.items() if k in ds.variables and k != v})
         time_dim = next((d for d in ("time", "t", "timestamp", "date") if d in ds.dims), None)
-        missing = [b for b in BANDS if b not in ds.variables]
+        missing = [b for b in SENTINEL2.bands if b not in ds.variables]
         cloud_var = next((v for v in _CLOUD_VARS if v in ds.variables), None)
         if time_dim is None or missing or cloud_var is None or not {"x", "y"} <= set(ds.dims):
             raise InputError(
                 f"{path} is not a raw S2 stack: it needs dims (time, y, x), the bands "
-                f"{', '.join(BANDS)} and a cloud variable ({', '.join(_CLOUD_VARS)}); "
+                f"{', '.join(SENTINEL2.bands)} and a cloud variable ({', '.join(_CLOUD_VARS)}); "
                 f"missing: {', '.join(missing) or ('cloud variable' if cloud_var is None else 'dims')}"
             )
         dims = (time_dim, "y", "x")
-        dn = checked_dn(np.stack([ds[b].transpose(*dims).values for b in BANDS], axis=-1), str(path))
+        dn = checked_dn(np.stack([ds[b].transpose(*dims).values for b in SENTINEL2.bands], axis=-1), str(path))
         crs = _xarray_crs(ds, path)
         return RawStack(
             ds[time_dim].values.astype("datetime64[D]"),
@@ -149,7 +150,7 @@ def _stack_from_geotiff(path: Path) -> RawStack:
         dates = sorted({m["date"].replace("-", "") for m in parsed})
         names = {band_name(m["band"]) for m in parsed}
         cloud_name = next((n for n in _CLOUD_VARS if n in names), None)
-        missing = [b for b in BANDS if b not in names]
+        missing = [b for b in SENTINEL2.bands if b not in names]
         if missing or cloud_name is None:
             raise InputError(
                 f"{path}: the stack lacks band(s) {missing or ''} "
@@ -157,14 +158,14 @@ def _stack_from_geotiff(path: Path) -> RawStack:
                 "export all 10 bands and the cloud indicator per date"
             )
         data = src.read()
-        band_rows = [i for i, m in enumerate(parsed) if band_name(m["band"]) in BANDS]
+        band_rows = [i for i, m in enumerate(parsed) if band_name(m["band"]) in SENTINEL2.bands]
         checked_dn(data[band_rows], str(path))
         index = {(m["date"].replace("-", ""), band_name(m["band"])): i for i, m in enumerate(parsed)}
         t, h, w = len(dates), src.height, src.width
-        dn = np.zeros((t, h, w, len(BANDS)), dtype=np.uint16)
+        dn = np.zeros((t, h, w, len(SENTINEL2.bands)), dtype=np.uint16)
         cloud = np.full((t, h, w), np.nan, dtype=np.float32)
         for k, day in enumerate(dates):  # loop over dates and bands while reading: I/O, not a hot path
-            for j, band in enumerate(BANDS):
+            for j, band in enumerate(SENTINEL2.bands):
                 if (day, band) in index:
                     dn[k, :, :, j] = data[index[(day, band)]]
             if (day, cloud_name) in index:

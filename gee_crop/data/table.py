@@ -16,7 +16,7 @@ List columns (one entry per raw acquisition, same length within a row, sorted by
 
 =============  ===========  ===========================================================
 dates          list<date32> acquisition dates
-B2 … B12       list<uint16> the 10 bands of config.BANDS as DN (reflectance x 10,000; 0 = no data)
+B2 … B12       list<uint16> the 10 bands of SENTINEL2.bands as DN (reflectance x 10,000; 0 = no data)
 cloud          list<float32> the cloud indicator named by cloud_kind (NaN = unknown)
 =============  ===========  ===========================================================
 
@@ -46,16 +46,17 @@ import pyarrow.parquet as pq
 
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_indices
-from gee_crop.config import BANDS, CLOUD_KINDS
+from gee_crop.config import CLOUD_KINDS
 from gee_crop.data.dn import checked_dn
 from gee_crop.errors import SampleTableError
 from gee_crop.features.seasons import inferred_season_years
 from gee_crop.season import Season
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import SampleSeries
 
 TABLE_VERSION = "1"
 SCALAR_COLUMNS = ("sample_id", "lon", "lat", "region", "crop_class", "cloud_kind")
-LIST_COLUMNS = ("dates", *BANDS, "cloud")
+LIST_COLUMNS = ("dates", *SENTINEL2.bands, "cloud")
 REQUIRED_COLUMNS = SCALAR_COLUMNS + LIST_COLUMNS
 CLASSES_KEY, SEASON_KEY = "gee_crop_classes", "gee_crop_season"
 SEASON_YEAR_COLUMN = "season_year"
@@ -83,7 +84,7 @@ def to_arrow(series: SampleSeries) -> pa.Table:
         "cloud_kind": pa.array(series.cloud_kind.astype(str)),
         "dates": _list_array(series.dates.astype("datetime64[D]"), valid, pa.date32()),
     }
-    for b, band in enumerate(BANDS):
+    for b, band in enumerate(SENTINEL2.bands):
         columns[band] = _list_array(series.dn[:, :, b], valid, pa.uint16())
     columns["cloud"] = _list_array(series.cloud.astype(np.float32), valid, pa.float32())
     if series.season_year is not None:
@@ -123,11 +124,11 @@ def validate_columns(names: list[str], source: str) -> None:
     if not missing:
         return
     band_like = sorted(c for c in present if c.startswith("B") and c[1:].rstrip("A").isdigit())
-    missing_bands = [b for b in BANDS if b not in present]
+    missing_bands = [b for b in SENTINEL2.bands if b not in present]
     if missing_bands and band_like:
         raise SampleTableError(
             f"{source} has bands {', '.join(band_like)} but gee-crop needs exactly "
-            f"{', '.join(BANDS)} (Earth Engine names, DN); re-create it with `gee-crop sample` "
+            f"{', '.join(SENTINEL2.bands)} (Earth Engine names, DN); re-create it with `gee-crop sample` "
             "or rename its band columns"
         )
     raise SampleTableError(
@@ -141,7 +142,7 @@ def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSerie
     validate_columns(table.column_names, source)
     dates_col = table.column("dates").combine_chunks()
     n_obs = np.asarray(dates_col.value_lengths().fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    for name in (*BANDS, "cloud"):
+    for name in (*SENTINEL2.bands, "cloud"):
         lengths = table.column(name).combine_chunks().value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
         if not np.array_equal(lengths, n_obs):
             bad = int(np.flatnonzero(lengths != n_obs)[0])
@@ -151,8 +152,8 @@ def from_arrow(table: pa.Table, source: str = "the sample table") -> SampleSerie
             )
     t = int(n_obs.max()) if len(n_obs) else 0
     dates = _padded(dates_col.cast(pa.list_(pa.date32())), n_obs, t, "datetime64[D]", np.datetime64("NaT"))
-    dn = np.zeros((len(n_obs), t, len(BANDS)), dtype=np.uint16)
-    for b, band in enumerate(BANDS):
+    dn = np.zeros((len(n_obs), t, len(SENTINEL2.bands)), dtype=np.uint16)
+    for b, band in enumerate(SENTINEL2.bands):
         column = table.column(band).combine_chunks()
         checked_dn(column.flatten().to_numpy(zero_copy_only=False), source, f"'{band}' values")
         dn[:, :, b] = _padded(column, n_obs, t, np.uint16, 0)

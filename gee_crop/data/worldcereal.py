@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from gee_crop.classes import OTHER, Legend, read_csv_rows
-from gee_crop.config import BANDS, two_digit_band
+from gee_crop.config import two_digit_band
 from gee_crop.data.dn import checked_dn
 from gee_crop.errors import InputError
 from gee_crop.features.seasons import checked_season_years, with_season_years
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import SampleSeries
 
 WORLDCEREAL_NODATA = 65535
@@ -47,7 +48,7 @@ def pad_groups(group: np.ndarray, values: np.ndarray, n: int, t: int, fill) -> n
 
 
 def _column(band: str) -> str:
-    """WorldCereal column of a config.BANDS name: B2 -> S2-L2A-B02, B8A -> S2-L2A-B8A."""
+    """WorldCereal column of a SENTINEL2.bands name: B2 -> S2-L2A-B02, B8A -> S2-L2A-B8A."""
     return f"S2-L2A-{two_digit_band(band)}"
 
 
@@ -144,7 +145,7 @@ def read_worldcereal(
     except (OSError, ValueError) as exc:
         raise InputError(f"{path} is not a readable Parquet file ({exc})") from None
     needed = ["sample_id", "timestamp", "ref_id", "lon", "lat", "ewoc_code"]
-    needed += [_column(b) for b in BANDS if b != "B8A"]
+    needed += [_column(b) for b in SENTINEL2.bands if b != "B8A"]
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise InputError(
@@ -161,12 +162,12 @@ def read_worldcereal(
             df[_column(b)].to_numpy().astype(np.float64)
             if _column(b) in df.columns
             else np.full(len(df), WORLDCEREAL_NODATA, dtype=np.float64)
-            for b in BANDS
+            for b in SENTINEL2.bands
         ],
         axis=1,
     )
     raw[raw == WORLDCEREAL_NODATA] = 0
-    b8a, b8 = BANDS.index("B8A"), BANDS.index("B8")
+    b8a, b8 = SENTINEL2.bands.index("B8A"), SENTINEL2.bands.index("B8")
     filled = fill_b8a & (raw[:, b8a] == 0) & (raw[:, b8] != 0)
     raw[filled, b8a] = raw[filled, b8]
     raw = checked_dn(raw, str(path), "S2 values").astype(np.int64)

@@ -1,7 +1,7 @@
 """5-day window medians of cloud-free Sentinel-2 as one multi-band image, gap-filled on the server.
 
 Output bands are named by ``config.composite_band`` in band-major order (B2_t00 … B2_t42, B3_t00 …), so the
-pixel values reshape to (10, n_bins) in config.BANDS order: the 2D input of CropNet (METHOD.md
+pixel values reshape to (10, n_bins) in SENTINEL2.bands order: the 2D input of CropNet (METHOD.md
 "Features"). Values travel in one of two ``config.Encoding`` s: uint16 DN (reflectance x 10,000, like the
 sample table) or ``sqrt8``, one byte per value (:func:`encode_sqrt8`), half the bytes.
 """
@@ -13,15 +13,16 @@ import datetime as dt
 import ee
 import numpy as np
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Encoding, composite_band
+from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Encoding, composite_band
 from gee_crop.earthengine.collections import clear_observations, s2_with_cloud_score
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 
 #: Per-band time bands: window index k where that band has a clear median, masked where not. One per
 #: band (not one carrying B2's mask for all) so that a band missing from a window is interpolated
 #: between its own valid windows, as the client-side ``fill_gaps`` does band by band.
 TIME_PREFIX = "t_"
-TIME_BANDS = [f"{TIME_PREFIX}{band}" for band in BANDS]
+TIME_BANDS = [f"{TIME_PREFIX}{band}" for band in SENTINEL2.bands]
 
 
 #: The one fixed transform of ``sqrt8``, shared by the server graph (:func:`encode_image`) and the
@@ -84,7 +85,7 @@ def cast_image(image: ee.Image, encoding: Encoding | str = Encoding.UINT16) -> e
 
 def composite_band_names(n_bins: int) -> list[str]:
     """Band-major names B2_t00 … B12_t{n_bins-1}: reshape pixel values to (10, n_bins)."""
-    return [composite_band(band, k) for band in BANDS for k in range(n_bins)]
+    return [composite_band(band, k) for band in SENTINEL2.bands for k in range(n_bins)]
 
 
 def same_day_mosaics(
@@ -115,7 +116,7 @@ def window_medians(clear: ee.ImageCollection, season: SeasonSpan) -> list[ee.Ima
     [start + k*w, start + (k+1)*w)."""
     # A fully masked image merged into each window keeps empty windows well-formed (10 bands).
     empty = ee.ImageCollection.fromImages(
-        [ee.Image.constant([0] * len(BANDS)).rename(list(BANDS)).toFloat().updateMask(0)]
+        [ee.Image.constant([0] * len(SENTINEL2.bands)).rename(list(SENTINEL2.bands)).toFloat().updateMask(0)]
     )
     images = []
     for k, first_day in enumerate(season.bin_starts()):
@@ -160,11 +161,11 @@ def gap_filled(
     for k in range(n):
         t_prev = before[k].select(TIME_BANDS).unmask(-1)
         t_next = after[k].select(TIME_BANDS).unmask(n)
-        v_prev, v_next = before[k].select(list(BANDS)), after[k].select(list(BANDS))
+        v_prev, v_next = before[k].select(list(SENTINEL2.bands)), after[k].select(list(SENTINEL2.bands))
         weight = t_prev.multiply(-1).add(k).divide(t_next.subtract(t_prev).max(1))
         inner = v_prev.add(v_next.subtract(v_prev).multiply(weight))
         value = inner.unmask(v_prev).unmask(v_next)  # edges: nearest valid window
-        out.append(value.rename([composite_band(b, k) for b in BANDS]))
+        out.append(value.rename([composite_band(b, k) for b in SENTINEL2.bands]))
         gap = t_next.subtract(t_prev).subtract(1)  # empty windows between the two valid ones, per band
         longest = gap if longest is None else longest.max(gap)
     stacked = ee.Image.cat(out).select(composite_band_names(n))

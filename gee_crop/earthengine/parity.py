@@ -16,10 +16,10 @@ from collections.abc import Callable
 import ee
 import numpy as np
 
-from gee_crop.config import BANDS
 from gee_crop.earthengine.composite import composite_band_names, median_composite
 from gee_crop.earthengine.sampling import SERIES_SCALE_M, features_to_frame, series_rows, utm_crs
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 
 POINT_ID = "point_id"
 
@@ -94,5 +94,5 @@ def server_composites(client, rows: ee.FeatureCollection, n_bins: int) -> dict[s
     frame = features_to_frame(client.compute_features(rows))
     if frame.empty:
         return {}
-    values = frame[names].to_numpy(np.float64).reshape(len(frame), len(BANDS), n_bins)
+    values = frame[names].to_numpy(np.float64).reshape(len(frame), len(SENTINEL2.bands), n_bins)
     return dict(zip(frame[POINT_ID].astype(str), values))

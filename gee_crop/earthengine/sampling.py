@@ -28,7 +28,6 @@ from shapely import geometry as sg
 
 from gee_crop.classes import CLASSES, NO_CLASS, Legend
 from gee_crop.config import (
-    BANDS,
     CLEAR_THRESHOLD,
     GRID_CELL_DEG,
     INWARD_BUFFER_M,
@@ -40,6 +39,7 @@ from gee_crop.config import (
 )
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
+from gee_crop.earthengine.emit import emit_rows
 from gee_crop.earthengine.labels import (
     LABEL_BAND,
     LABEL_SCALE_M,
@@ -50,6 +50,7 @@ from gee_crop.earthengine.labels import (
     split_points,
 )
 from gee_crop.season import Season, SeasonSpan
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import PAPER_RULES, SamplingRules
 
 CELL_BAND = "cell"
@@ -151,6 +152,7 @@ class SamplingJob:
     accuracy: dict[int, set[int]] | None = None
     own_labels: OwnLabels | None = None
     season: Season | None = None  # the user's own season (sample --season-start ...); None: the paper's
+    emit: bool = False  # also sample EMIT monthly medians at the same points (sample --emit)
 
     @property
     def hemisphere(self) -> Hemisphere:
@@ -194,6 +196,7 @@ class SamplingJob:
             "bounds": [round(b, 6) for b in self.geometry.bounds],
             **({"labels": self.own_labels.fingerprint()} if self.own_labels else {}),
             **({"season": self.season.to_dict()} if self.season is not None else {}),
+            **({"emit": True} if self.emit else {}),  # ledgers of S2-only jobs stay as they were
         }
 
 
@@ -246,7 +249,7 @@ def job_tiles(job: SamplingJob) -> dict[str, Bounds]:
 
 def row_properties(cloud_band: str = "cs") -> list[str]:
     """Properties of one extracted row: lon, lat, class, date (YYYY-MM-dd), the 10 bands, the score."""
-    return ["lon", "lat", LABEL_BAND, "date", *BANDS, cloud_band]
+    return ["lon", "lat", LABEL_BAND, "date", *SENTINEL2.bands, cloud_band]
 
 
 def features_to_frame(features: list[dict]) -> pd.DataFrame:
@@ -318,7 +321,7 @@ def clear_observation_count(
 ) -> ee.Image:
     """Number of cloud-free acquisitions per pixel in [start, end) (METHOD.md step 2)."""
     clear = clear_observations(s2_with_cloud_score(region, start, end, cloud_band), cloud_band, threshold)
-    return clear.select(BANDS[0]).count()
+    return clear.select(SENTINEL2.bands[0]).count()
 
 
 def sample_points(
@@ -408,6 +411,21 @@ def sampling_graph(
     start: dt.date,
     end: dt.date,
     rules: SamplingRules = PAPER_RULES,
+    **options: Any,
+) -> ee.FeatureCollection:
+    """The whole sampling of one region: buffered labels -> grid points (:func:`points_graph`, whose keyword
+    ``options`` these are: ``cloud_band``, ``threshold``, ``tile_scale``, ``label_crs``, ``extra_points``)
+    -> raw series rows."""
+    points = points_graph(labels, region, start, end, rules, **options)
+    return series_rows(points, region, start, end, options.get("cloud_band", "cs"), options.get("tile_scale", 1))
+
+
+def points_graph(
+    labels: ee.Image,
+    region: ee.Geometry,
+    start: dt.date,
+    end: dt.date,
+    rules: SamplingRules = PAPER_RULES,
     *,
     cloud_band: str = "cs",
     threshold: float = CLEAR_THRESHOLD,
@@ -415,7 +433,7 @@ def sampling_graph(
     label_crs: str | None = None,
     extra_points: ee.FeatureCollection | None = None,
 ) -> ee.FeatureCollection:
-    """The whole sampling of one region: buffered labels -> grid points -> raw series rows.
+    """The sample points of one region: buffered labels -> grid points.
 
     ``label_crs``: the metric CRS whose 10 m grid the labels and their buffer are computed on (see
     :func:`label_grid`) and whose ``spacing_m`` grid the points are sampled on.
@@ -428,9 +446,7 @@ def sampling_graph(
         buffered = labels if label_crs is None else label_grid(labels, label_crs)
     clear = clear_observation_count(region, start, end, cloud_band, threshold)
     points = sample_points(buffered, region, clear, rules, tile_scale=tile_scale, crs=label_crs)
-    if extra_points is not None:
-        points = points.merge(extra_points)
-    return series_rows(points, region, start, end, cloud_band, tile_scale)
+    return points if extra_points is None else points.merge(extra_points)
 
 
 def tile_region(job: SamplingJob, bounds: Bounds) -> ee.Geometry:
@@ -444,8 +460,9 @@ def tile_region(job: SamplingJob, bounds: Bounds) -> ee.Geometry:
     return ee.Geometry(sg.mapping(part), "EPSG:4326", False)
 
 
-def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
-    """The sampling rows of tile ``index`` of the job (its seed is the job's seed + ``index``)."""
+def tile_points(job: SamplingJob, index: int, bounds: Bounds) -> tuple[ee.FeatureCollection, ee.Geometry, str]:
+    """The sample points of tile ``index`` of the job (its seed is the job's seed + ``index``), the tile's
+    area and the metric CRS (its UTM zone) the labels, their buffer and the points are computed on."""
     start, end = job.window
     region = tile_region(job, bounds)
     extra = None
@@ -457,7 +474,8 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
         assert job.spec is not None, "a job without its own labels samples a country's reference labels"
         labels = reference_labels(job.spec, job.year, project=job.project, accuracy=job.accuracy, region=region)
     west, south, east, north = bounds
-    return sampling_graph(
+    crs = utm_crs((west + east) / 2, (south + north) / 2)
+    points = points_graph(
         labels,
         region,
         start,
@@ -466,9 +484,26 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
         cloud_band=job.cloud_band,
         threshold=job.cloud_threshold,
         tile_scale=job.tile_scale,
-        label_crs=utm_crs((west + east) / 2, (south + north) / 2),
+        label_crs=crs,
         extra_points=extra,
     )
+    return points, region, crs
+
+
+def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
+    """The sampling rows of tile ``index`` of the job (its seed is the job's seed + ``index``)."""
+    start, end = job.window
+    points, region, _ = tile_points(job, index, bounds)
+    return series_rows(points, region, start, end, job.cloud_band, job.tile_scale)
+
+
+def emit_tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
+    """The EMIT rows of tile ``index`` (``sample --emit``): for the same points as :func:`tile_graph`, the
+    monthly medians of the kept EMIT bands (``<band>_m06``, ``<band>_m08``; ``_m02`` south) where EMIT is
+    clear in every month (others drop out), read on the 60 m EMIT grid in the tile's UTM zone: the inward
+    buffer (METHOD.md step 1, on that metric grid) keeps a 60 m pixel around each point inside its field."""
+    points, region, crs = tile_points(job, index, bounds)
+    return emit_rows(points, region, job.year, job.hemisphere, crs, job.tile_scale)
 
 
 def safe_stem(name: str, max_chars: int) -> str:

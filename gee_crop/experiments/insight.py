@@ -13,7 +13,7 @@ import numpy as np
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS, FeatureKind
+from gee_crop.config import FeatureKind
 from gee_crop.experiments.config import ExperimentConfig, ModelSpec, TransferSpec
 from gee_crop.experiments.datasets import transfer_data
 from gee_crop.experiments.layout import model_dir
@@ -21,6 +21,7 @@ from gee_crop.features.harmonics import feature_names
 from gee_crop.features.indices import ndvi
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.io import load_model, read_model_meta
+from gee_crop.sensors import SENTINEL2
 from gee_crop.training.dataset import AugmentedBatches, series_features
 from gee_crop.training.trainer import TrainConfig
 from gee_crop.viz.cam import mean_cams
@@ -212,7 +213,7 @@ def importance_figures(config: ExperimentConfig, out_dir: Path, fig_dir: Path, s
         if meta["feature_kind"] == FeatureKind.MEDIAN1D:
             spec = FeatureSpec.from_meta(meta)
             plot_band_time(
-                {f"importance|{model.name}": importances.reshape(len(BANDS), -1)},
+                {f"importance|{model.name}": importances.reshape(len(SENTINEL2.bands), -1)},
                 fig_dir / stem,
                 f"Random Forest importance per band and 5-day bin ({model.name})",
                 colorbar_label="mean decrease in impurity",

@@ -1,7 +1,7 @@
 """Export a trained torch model (CropNet or a CNN baseline) to ONNX, with everything a mapper needs in
 the file's metadata; convert a gee-crop 0.1.0 forest pickle to ONNX.
 
-The graph takes ``reflectance`` (N, 1, 10, t) float32 (DN / 1e4, config.BANDS order, 5-day medians of
+The graph takes ``reflectance`` (N, 1, 10, t) float32 (DN / 1e4, SENTINEL2.bands order, 5-day medians of
 the season in ``season``; (N, 1, F) for 1D models) and returns ``probabilities`` (N, 7) (softmax
 included). Normalization (and the contract's ``input_scaling``) is inside the graph. ``metadata_props``
 (written by ``models.io``):

@@ -17,7 +17,7 @@ from typing import cast
 
 import numpy as np
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Hemisphere
+from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE, Hemisphere
 from gee_crop.errors import SeasonError
 from gee_crop.features.cloud import clear_mask
 from gee_crop.features.seasons import (
@@ -174,7 +174,8 @@ def _composite_block(reflectance: np.ndarray, bins: np.ndarray, inside: np.ndarr
 def composite_medians(
     arrays: SeriesArrays, start_days: np.ndarray | int, window_days: np.ndarray | int, n_bins: int
 ) -> np.ndarray:
-    """(n, 10, n_bins) float32 per-window medians of the clear reflectance, NaN where a window is empty.
+    """(n, bands, n_bins) float32 per-window medians of the clear reflectance, NaN where a window is empty
+    (bands: those of the series, any sensor's).
 
     Bin k of sample i covers days [start_i + k * w_i, start_i + (k + 1) * w_i); ``start_days`` and
     ``window_days`` are scalars or (n,) per sample (time-scale augmentation changes both).
@@ -182,7 +183,7 @@ def composite_medians(
     n = len(arrays)
     start = _per_sample(start_days, n, "start_days")
     window = _per_sample(window_days, n, "window_days")
-    out = np.empty((n, len(BANDS), n_bins), dtype=np.float32)
+    out = np.empty((n, arrays.reflectance.shape[2], n_bins), dtype=np.float32)  # the series' own bands
     for lo in range(0, n, _BLOCK_SAMPLES):
         block = slice(lo, lo + _BLOCK_SAMPLES)
         reflectance = arrays.reflectance[block]

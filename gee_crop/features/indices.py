@@ -1,4 +1,4 @@
-"""Spectral indices on reflectance arrays whose band axis follows config.BANDS.
+"""Spectral indices on reflectance arrays whose band axis follows SENTINEL2.bands.
 
 NDVI = (NIR - Red) / (NIR + Red) (paper Fig. 4 curves); GCVI = NIR / Green - 1 (METHOD.md
 "Harmonic" features). NaN where an input is NaN or the denominator is 0.

@@ -11,9 +11,9 @@ import pandas as pd
 import shapely
 from shapely import geometry as sg
 
-from gee_crop.config import BANDS
 from gee_crop.features.composite import composite_pixels, prepare_series
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import SampleSeries
 
 #: Largest difference (DN) counted as equal: both sides round to whole DN.
@@ -131,7 +131,7 @@ def client_composites(
 
 def compare(report: ParityReport, server: dict[str, np.ndarray], client_dn: dict, where: dict) -> None:
     """Differences of the server's (point id -> (10, n_bins) DN) and the client's composites, into ``report``."""
-    differences, per_band = [], np.zeros(len(BANDS))
+    differences, per_band = [], np.zeros(len(SENTINEL2.bands))
     for pid, key in where.items():
         on_server, on_client = pid in server, key in client_dn
         report.masked_on_server_only += int(on_client and not on_server)
@@ -148,4 +148,4 @@ def compare(report: ParityReport, server: dict[str, np.ndarray], client_dn: dict
     if differences:
         stacked = np.stack(differences)
         report.max_abs_dn, report.mean_abs_dn = float(stacked.max()), float(stacked.mean())
-        report.max_abs_dn_per_band = {b: float(v) for b, v in zip(BANDS, per_band)}
+        report.max_abs_dn_per_band = {b: float(v) for b, v in zip(SENTINEL2.bands, per_band)}

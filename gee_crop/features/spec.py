@@ -13,7 +13,6 @@ import numpy as np
 
 from gee_crop.classes import CLASSES
 from gee_crop.config import (
-    BANDS,
     CLEAR_THRESHOLD,
     LOG_GAIN,
     MAX_GAP_BINS,
@@ -23,6 +22,7 @@ from gee_crop.config import (
 )
 from gee_crop.errors import ModelFileError
 from gee_crop.season import Season
+from gee_crop.sensors import SENSORS, SENTINEL2, Sensor, sensor_named
 
 #: 3rd-order harmonics (7 coefficients) of 5 series (METHOD.md "Harmonic").
 N_HARMONIC_FEATURES = 35
@@ -44,7 +44,7 @@ def scale_reflectance(values: np.ndarray, scaling: InputScaling | str) -> np.nda
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """How a model's input is built from raw Sentinel-2 series, and what the model predicts."""
+    """How a model's input is built from a sensor's raw series, and what the model predicts."""
 
     feature_kind: FeatureKind = FeatureKind.MEDIAN2D
     """median2d: (10, t) matrix; median1d: its flattening; harmonic: 35 harmonic coefficients."""
@@ -57,13 +57,18 @@ class FeatureSpec:
     """Longest run of empty bins that is interpolated; a longer gap drops the sample (or pixel)."""
     classes: tuple[str, ...] = CLASSES
     """The model's output classes, in output order."""
-    bands: tuple[str, ...] = BANDS
-    """The input bands, in input order (Earth Engine names)."""
+    bands: tuple[str, ...] = ()
+    """The input bands, in input order (Earth Engine names): () means all of the sensor's bands."""
     year_trained: int | None = field(default=None, compare=False)
     """The season year of the training data (informational; None when unknown or mixed)."""
     input_scaling: InputScaling = InputScaling.STANDARD
     """How the model rescales its reflectance input before its per-band standardisation (applied inside
     the model: callers always feed reflectance). Files written before the option load as "standard"."""
+    sensor: Sensor = SENTINEL2
+    """The sensor whose bands the model reads (gee_crop.sensors; a name is accepted). Files without one
+    are Sentinel-2's."""
+    months: tuple[int, ...] = ()
+    """Monthly medians instead of the season's windows (EMIT: (6,), (8,) or (6, 8)); () for the season's."""
 
     def __post_init__(self) -> None:
         try:
@@ -77,11 +82,20 @@ class FeatureSpec:
                 f"input_scaling must be one of {InputScaling.values()}, got {self.input_scaling!r}"
             ) from None
         object.__setattr__(self, "classes", tuple(self.classes))
-        object.__setattr__(self, "bands", tuple(self.bands))
+        if isinstance(self.sensor, str):
+            object.__setattr__(self, "sensor", sensor_named(self.sensor))
+        object.__setattr__(self, "bands", tuple(self.bands) or self.sensor.bands)
+        object.__setattr__(self, "months", tuple(int(m) for m in self.months))
+        if any(not 1 <= m <= 12 for m in self.months):
+            raise ValueError(f"months must lie in 1..12, got {self.months}")
+        foreign = [b for b in self.bands if b not in self.sensor.product_bands]
+        if foreign:
+            raise ValueError(f"bands {foreign} are not {self.sensor.name} bands")
 
     @property
     def n_bins(self) -> int:
-        return self.season.n_bins
+        """Time steps of the input: the months of monthly medians, else the season's windows."""
+        return len(self.months) if self.months else self.season.n_bins
 
     @property
     def is_median(self) -> bool:
@@ -129,6 +143,9 @@ class FeatureSpec:
             "classes": list(self.classes),
             "bands": list(self.bands),
             "input_scaling": self.input_scaling.value,
+            # Sentinel-2 files stay as they were; a file without the key is Sentinel-2's (from_meta)
+            **({"sensor": self.sensor.name} if self.sensor != SENTINEL2 else {}),
+            **({"months": list(self.months)} if self.months else {}),
         }
 
     @classmethod
@@ -142,15 +159,24 @@ class FeatureSpec:
                 f"the model rescales its input with {scaling!r}, which this gee-crop does not know "
                 f"(it knows {', '.join(InputScaling.values())}); upgrade gee-crop"
             )
+        sensor_name = meta.get("sensor", SENTINEL2.name)
+        if sensor_name not in SENSORS:
+            raise ModelFileError(
+                f"the model reads sensor {sensor_name!r}, which this gee-crop does not know "
+                f"(it knows {', '.join(SENSORS)}); upgrade gee-crop"
+            )
+        sensor = SENSORS[sensor_name]
         spec = cls(
             feature_kind=meta["feature_kind"],
             season=Season.from_dict(season),
             cloud_threshold=float(meta["cloud_threshold"]),
             max_gap_bins=int(meta["max_gap_bins"]),
             classes=tuple(meta.get("classes", CLASSES)),
-            bands=tuple(meta.get("bands", BANDS)),
+            bands=tuple(meta.get("bands", sensor.bands)),
             year_trained=None if year is None else int(year),
             input_scaling=scaling,
+            sensor=sensor,
+            months=tuple(meta.get("months", ())),
         )
         stored = season.get("n_bins")
         if stored is not None and int(stored) != spec.n_bins:

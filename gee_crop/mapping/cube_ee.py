@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS, S2_COLLECTION, Encoding
+from gee_crop.config import S2_COLLECTION, Encoding
 from gee_crop.data.cube import CubeInfo
 from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
 from gee_crop.earthengine.client import MAX_CONCURRENT_REQUESTS, REQUEST_PAYLOAD_LIMIT
@@ -41,6 +41,7 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.cube_build import CubeSummary, info_on_grid, write_cube
 from gee_crop.mapping.sources import EarthEngineSource, PixelClient, decode_pixels, tile_footprint
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, EE_REQUEST_LIMIT_BYTES, OutputGrid, Tile, grid_for_region
+from gee_crop.sensors import SENTINEL2
 
 #: Bytes of one value of a block request (uint16).
 VALUE_BYTES = 2
@@ -111,7 +112,7 @@ class EarthEngineCube:
         n_classes = len(info.spec.classes)
         found = self.block_labels(block)
         if found is not None and not len(found):
-            empty = np.zeros((tile.height, tile.width, len(BANDS), info.n_bins), dtype=np.uint16)
+            empty = np.zeros((tile.height, tile.width, len(SENTINEL2.bands), info.n_bins), dtype=np.uint16)
             return empty, np.full((tile.height, tile.width), NO_CLASS, np.uint8), np.zeros(n_classes, np.int64)
         image, grid = self.image(client, block), tile.ee_grid(self.grid)
         check_block_request(image, grid, self.labels.source)
@@ -143,7 +144,7 @@ def plan_ee_cube(
     latitude = float(region.centroid.y)
     season = spec.season.span_at(int(year), latitude)
     EarthEngineSource(None).check_season(spec, season, latitude)
-    values = len(BANDS) * season.n_bins + 1
+    values = len(SENTINEL2.bands) * season.n_bins + 1
     if values > MAX_REQUEST_BANDS:
         raise InputError(
             f"the season has {season.n_bins} windows: {values} bands a request, more than the {MAX_REQUEST_BANDS} "
@@ -174,7 +175,7 @@ def ee_cube_plan_lines(cube: EarthEngineCube, in_flight: int = MAX_CONCURRENT_RE
         f"grid {grid.width} x {grid.height} px of {grid.scale:g} m in {grid.crs}; {cube.n_blocks} blocks of "
         f"{info.block_px} px",
         f"requests: {len(requested)} computePixels (one per block with labels; {len(cube.band_names)} uint16 bands: "
-        f"{len(BANDS)} x {info.n_bins} composite + labels), up to {in_flight} in flight "
+        f"{len(SENTINEL2.bands)} x {info.n_bins} composite + labels), up to {in_flight} in flight "
         f"(Earth Engine allows {MAX_CONCURRENT_REQUESTS} per project)",
         f"pixels: {n_pixels:,} requested; bytes: {n_bytes:,} ({n_bytes / 2**20:.1f} MiB) in all, "
         f"{largest / 2**20:.1f} MiB the largest answer (computePixels answers up to "

@@ -4,7 +4,7 @@ Mapping sends one multi-band computePixels per tile (``gee_crop.mapping.sources`
 the composite itself, xee gives an ``xarray`` cube that loads only the slices a notebook touches.
 xee reads one band (variable) per request and stacks the images of a collection along its first
 dimension, so the composite is handed over as one image per 5-day window with the 10 bands of
-config.BANDS: a tile costs 10 requests (one per band, all windows at once) instead of the 430 that
+SENTINEL2.bands: a tile costs 10 requests (one per band, all windows at once) instead of the 430 that
 the single ``10 x n_bins``-band image would cost.
 """
 
@@ -19,12 +19,13 @@ import ee
 import numpy as np
 import shapely
 
-from gee_crop.config import BANDS, CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE
+from gee_crop.config import CLEAR_THRESHOLD, MAX_GAP_BINS, REFLECTANCE_SCALE
 from gee_crop.earthengine.composite import composite_band_names, median_composite
 from gee_crop.errors import XeeMissingError
 from gee_crop.features.indices import ndvi
 from gee_crop.mapping.tiling import grid_for_region
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 
 if TYPE_CHECKING:
     import xarray
@@ -49,11 +50,13 @@ def _epoch_ms(day: dt.date) -> int:
 
 def composite_collection(image: ee.Image, season: SeasonSpan) -> ee.ImageCollection:
     """The band-major composite ``image`` (``config.composite_band`` names) as an ee.ImageCollection of
-    ``season.n_bins`` images, image k holding the 10 bands of config.BANDS of window k, with
+    ``season.n_bins`` images, image k holding the 10 bands of SENTINEL2.bands of window k, with
     ``system:time_start`` = the window's first day and property ``bin`` = k (nothing is sent)."""
-    names = np.array(composite_band_names(season.n_bins)).reshape(len(BANDS), season.n_bins)
+    names = np.array(composite_band_names(season.n_bins)).reshape(len(SENTINEL2.bands), season.n_bins)
     images = [
-        image.select(names[:, k].tolist(), list(BANDS)).set({"system:time_start": _epoch_ms(first_day), "bin": k})
+        image.select(names[:, k].tolist(), list(SENTINEL2.bands)).set(
+            {"system:time_start": _epoch_ms(first_day), "bin": k}
+        )
         for k, first_day in enumerate(season.bin_starts())
     ]
     return ee.ImageCollection.fromImages(images)
@@ -71,7 +74,7 @@ def composite_cube(
 ) -> xarray.DataArray:
     """Lazy cube of the gap-filled 5-day medians over the region (``median_composite``).
 
-    Returns an ``xarray.DataArray`` named ``reflectance``, dims (band, bin, y, x): band = config.BANDS,
+    Returns an ``xarray.DataArray`` named ``reflectance``, dims (band, bin, y, x): band = SENTINEL2.bands,
     bin = 0 … n_bins-1 with a ``bin_start`` date coordinate, x / y pixel centres in ``crs`` on the
     grid of ``gee-crop map`` (``scale``-sized pixels aligned to multiples of ``scale``). Values are
     float32 reflectance (DN / 1e4), NaN where masked (outside the region, or a gap longer than
@@ -98,10 +101,10 @@ def composite_cube(
             ee_mask_value=MASKED_DN,
             chunks={},
         )
-    dn = ds[list(BANDS)].to_dataarray(dim="band").transpose("band", "bin", "y", "x")
+    dn = ds[list(SENTINEL2.bands)].to_dataarray(dim="band").transpose("band", "bin", "y", "x")
     bin_starts = np.array(season.bin_starts(), dtype="datetime64[D]")
     cube = (dn / np.float32(REFLECTANCE_SCALE)).astype(np.float32)
-    cube = cube.assign_coords(band=list(BANDS), bin=np.arange(season.n_bins), bin_start=("bin", bin_starts))
+    cube = cube.assign_coords(band=list(SENTINEL2.bands), bin=np.arange(season.n_bins), bin_start=("bin", bin_starts))
     cube.name = "reflectance"
     cube.attrs = {
         "units": "reflectance (DN / 1e4)",

@@ -30,7 +30,6 @@ import rasterio.windows
 import shapely
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS
 from gee_crop.data.regions import WGS84, reproject_geometry, validate_region
 from gee_crop.errors import EmptyResultError, InputError, MapIncompleteError, OutputExistsError
 from gee_crop.features.shift import map_shift, summary_of
@@ -58,6 +57,7 @@ from gee_crop.mapping.tiling import (
 from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, check_precision, open_predictor
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 from gee_crop.viz.map_report import map_report_html
 
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
@@ -524,7 +524,7 @@ def _finish(
         pixels_per_second=n_classified / tiles_seconds if n_classified else 0.0,
         bytes_fetched=fetched,
         bytes_per_pixel=fetched / requested if requested else 0.0,
-        min_bytes_per_pixel=2 * len(BANDS) * plan.season.n_bins,
+        min_bytes_per_pixel=2 * len(SENTINEL2.bands) * plan.season.n_bins,
         accuracy=accuracy,
         clean=clean,
         clean_accuracy=_accuracy(clean, source, grid)[0] if clean and accuracy else None,

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 import shapely
 from pyproj import Geod
 
-from gee_crop.config import BANDS
 from gee_crop.earthengine.map_exports import BYTES_PER_PIXEL, EXPORT_TILE_SIZE, MAX_TASK_PIXELS, TASK_LIFETIME_DAYS
 from gee_crop.earthengine.quota import tier_line
 from gee_crop.earthengine.tasks import CONCURRENT_TASKS, MAX_ASSETS, MAX_QUEUED_TASKS
 from gee_crop.mapping.tiling import EE_REQUEST_LIMIT_BYTES, OutputGrid, Tile, max_ee_tile_size, plan_tiles
+from gee_crop.sensors import SENTINEL2
 
 #: EECU-seconds per exported pixel when no pilot measured them: a planning figure, not a documented one
 #: (Earth Engine publishes no per-pixel cost); ``gee-crop map --pilot N`` measures the account's own.
@@ -159,12 +159,12 @@ class ServerMapPlan:
 
 def local_route_bytes_per_pixel(n_bins: int, value_bytes: int = 1) -> int:
     """Bytes per pixel the local route fetches: 10 bands x ``n_bins`` values of ``value_bytes`` (sqrt8: 1)."""
-    return len(BANDS) * n_bins * value_bytes
+    return len(SENTINEL2.bands) * n_bins * value_bytes
 
 
 def local_route_tile_size(n_bins: int) -> int:
     """The local route's computePixels tile side for ``n_bins`` (uint16 tiles, kept for sqrt8 too)."""
-    return max_ee_tile_size(len(BANDS) * n_bins, limit_bytes=EE_REQUEST_LIMIT_BYTES)
+    return max_ee_tile_size(len(SENTINEL2.bands) * n_bins, limit_bytes=EE_REQUEST_LIMIT_BYTES)
 
 
 def _size(n: float) -> str:

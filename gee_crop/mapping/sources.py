@@ -1,7 +1,7 @@
 """Where the model's input comes from, one tile at a time: a local raw S2 stack or Earth Engine.
 
 Both sources deliver the same thing, a :class:`TileComposite`: the gap-filled 5-day median stack
-of every pixel of a tile, (h, w, 10, n_bins) in config.BANDS order, read as uint16 DN. The local path
+of every pixel of a tile as uint16 DN, (h, w, 10, n_bins) in SENTINEL2.bands order. The local path
 rounds its composite to DN (METHOD.md reflectance x 10,000). Earth Engine is asked for one of two
 encodings (``config.Encoding``, transform in ``gee_crop.earthengine.composite``): ``uint16`` DN, bit-identical to
 the local path, or ``sqrt8`` (the default), one byte per value, kept as it arrived and decoded to reflectance
@@ -32,7 +32,7 @@ from rasterio.windows import Window
 from shapely.geometry import box
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS, REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, Encoding
+from gee_crop.config import REFLECTANCE_SCALE, S2_COLLECTION, WORLDCOVER_IMAGE, Encoding
 from gee_crop.data.regions import WGS84, reproject_geometry, utm_crs_for
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.earthengine import client as ee_client
@@ -44,6 +44,7 @@ from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import RawStack
 
 __all__ = [
@@ -221,7 +222,7 @@ class LocalStackSource:
 
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         n_dates = max(1, _n_dates_in(self.stack.dates, season))
-        return _WORKING_COPIES * 4 * (len(BANDS) + 1) * max(n_dates, season.n_bins)
+        return _WORKING_COPIES * 4 * (len(SENTINEL2.bands) + 1) * max(n_dates, season.n_bins)
 
     def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
         return 0
@@ -258,7 +259,7 @@ class LocalStackSource:
         row, col, inside = self.source_index(grid, tile)
         r, c = row[inside], col[inside]
         n_bins = season.n_bins
-        dn = np.zeros((tile.height, tile.width, len(BANDS), n_bins), dtype=np.uint16)
+        dn = np.zeros((tile.height, tile.width, len(SENTINEL2.bands), n_bins), dtype=np.uint16)
         valid = np.zeros((tile.height, tile.width), dtype=bool)
         if len(r):
             # only acquisitions inside the season's windows can enter a median: composite those alone
@@ -288,17 +289,17 @@ class LocalStackSource:
 
 
 def pixel_values(pixels: np.ndarray, n_bins: int) -> np.ndarray:
-    """computePixels' structured (h, w) array -> its (h, w, 10, n_bins) values in config.BANDS order, a
+    """computePixels' structured (h, w) array -> its (h, w, 10, n_bins) values in SENTINEL2.bands order, a
     view (no copy) of the answer; InputError when bands are missing."""
     names = composite_band_names(n_bins)
     missing = [n for n in names if n not in (pixels.dtype.names or ())]
     if missing:
         raise InputError(
             f"the Earth Engine composite lacks bands {missing[:3]}…; the model expects "
-            f"{len(BANDS)} bands x {n_bins} bins: map with the model's season settings"
+            f"{len(SENTINEL2.bands)} bands x {n_bins} bins: map with the model's season settings"
         )
     values = structured_to_unstructured(pixels[names])  # (h, w, 10 * n_bins), band-major
-    return values.reshape((*pixels.shape, len(BANDS), n_bins))
+    return values.reshape((*pixels.shape, len(SENTINEL2.bands), n_bins))
 
 
 def composite_of(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> TileComposite:
@@ -311,7 +312,7 @@ def composite_of(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Enc
 
 def decode_pixels(pixels: np.ndarray, n_bins: int, encoding: Encoding | str = Encoding.UINT16) -> np.ndarray:
     """computePixels' structured (h, w) array in ``encoding`` -> (h, w, 10, n_bins) uint16 DN in
-    config.BANDS order (0 where the pixel is masked: any of its values is 0)."""
+    SENTINEL2.bands order (0 where the pixel is masked: any of its values is 0)."""
     return composite_of(pixels, n_bins, encoding).dn
 
 
@@ -399,12 +400,12 @@ class EarthEngineSource:
     def bytes_per_pixel(self, season: SeasonSpan) -> int:
         # the request's values and masks, the decoded copy (float32 on the way for sqrt8) and the model input
         decoded = 2 + (4 if self.encoding is Encoding.SQRT8 else 0)
-        return len(BANDS) * season.n_bins * (self.value_bytes + 1 + decoded + _WORKING_COPIES)
+        return len(SENTINEL2.bands) * season.n_bins * (self.value_bytes + 1 + decoded + _WORKING_COPIES)
 
     def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
         """The answer of the tile's one request: 10 bands x n_bins x 2 B (uint16) or 1 B (sqrt8) per
         pixel; masked pixels travel as 0, no mask band."""
-        return tile.n_pixels * len(BANDS) * season.n_bins * self.value_bytes
+        return tile.n_pixels * len(SENTINEL2.bands) * season.n_bins * self.value_bytes
 
     def max_in_flight(self) -> int:
         """The client's cap of concurrent requests (the project's quota, 40 by default)."""

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS
 from gee_crop.models.normalization import NormalizedModel
+from gee_crop.sensors import SENTINEL2
 
 
 class _BandNormalized(NormalizedModel):
@@ -76,7 +76,7 @@ class _Bottleneck(nn.Module):
 
 
 def resnet50(
-    n_bands: int = len(BANDS), n_classes: int = len(CLASSES), strides: Sequence[int] = (1, 2, 2, 1)
+    n_bands: int = len(SENTINEL2.bands), n_classes: int = len(CLASSES), strides: Sequence[int] = (1, 2, 2, 1)
 ) -> _BandNormalized:
     """ResNet50: 7x7 stem at stride 1 without max-pooling (ImageNet: stride 4), stages 3-4-6-3."""
     layers: list[nn.Module] = [nn.Conv2d(1, 64, 7, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True)]
@@ -147,7 +147,7 @@ EFFICIENTNET_V2_S_STAGES = (
 
 
 def efficientnet_v2_s(
-    n_bands: int = len(BANDS), n_classes: int = len(CLASSES), dropout: float = 0.2
+    n_bands: int = len(SENTINEL2.bands), n_classes: int = len(CLASSES), dropout: float = 0.2
 ) -> _BandNormalized:
     """EfficientNetV2-S: stem 3x3 at stride 1 (ImageNet: 2), six (Fused-)MBConv stages, 1x1 head to 1280."""
     layers: list[nn.Module] = list(_conv_bn_act(1, 24, 3))
@@ -188,7 +188,7 @@ class _ConvNeXtBlock(nn.Module):
 
 
 def convnext_tiny(
-    n_bands: int = len(BANDS), n_classes: int = len(CLASSES), strides: Sequence[int] = (2, 2, 1)
+    n_bands: int = len(SENTINEL2.bands), n_classes: int = len(CLASSES), strides: Sequence[int] = (2, 2, 1)
 ) -> _BandNormalized:
     """ConvNeXt-Tiny (depths 3-3-9-3, widths 96-192-384-768): stem 3x3 at stride 1 (ImageNet: 4x4
     patchify at stride 4); 2x2 downsampling convs between stages, the last one at stride 1."""

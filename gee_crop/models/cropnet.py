@@ -71,7 +71,7 @@ class _CropNet(NormalizedModel):
 class CropNet2D(_CropNet, MedianMatrixNet):
     """CropNet on the 10 x t median matrix.
 
-    Input ``(N, 1, n_bands, t)`` float32 reflectance (DN / 1e4, bands in config.BANDS order);
+    Input ``(N, 1, n_bands, t)`` float32 reflectance (DN / 1e4, bands in SENTINEL2.bands order);
     output logits ``(N, n_classes)``. 4,689,735 parameters with the default widths.
     """
 

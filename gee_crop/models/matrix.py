@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gee_crop.classes import CLASSES
-from gee_crop.config import BANDS
 from gee_crop.models.normalization import NormalizedModel
 from gee_crop.season import Season
+from gee_crop.sensors import SENTINEL2
 
 
 class MedianMatrixNet(NormalizedModel):
@@ -19,7 +19,7 @@ class MedianMatrixNet(NormalizedModel):
 
     def __init__(
         self,
-        n_bands: int = len(BANDS),
+        n_bands: int = len(SENTINEL2.bands),
         n_bins: int = Season().n_bins,
         n_classes: int = len(CLASSES),
         widths: Sequence[int] | None = None,

@@ -24,12 +24,13 @@ import onnxruntime as ort
 import torch
 
 from gee_crop.classes import CLASSES, resolve_class_list
-from gee_crop.config import BANDS, Arch, FeatureKind, Precision
+from gee_crop.config import Arch, FeatureKind, Precision
 from gee_crop.errors import ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model, read_model_file
 from gee_crop.season import SeasonSpan
+from gee_crop.sensors import SENTINEL2
 
 DEFAULT_BATCH_SIZE = 512
 #: Providers tried in this order when the user names none (the first available wins; CPU always last).
@@ -205,10 +206,15 @@ def check_model_matches(
 ) -> None:
     """ModelFileError when the model's bands or classes differ from gee-crop's, or (given the map's
     ``season``) when it cannot map median composites of that season."""
-    if tuple(contract.bands) != BANDS:
+    if contract.sensor != SENTINEL2:
+        raise ModelFileError(
+            f"{model_path} reads {contract.sensor.name} bands, and gee-crop maps from Sentinel-2 composites "
+            "only; map with a Sentinel-2 model (EMIT maps are not supported yet, docs/emit.md)"
+        )
+    if tuple(contract.bands) != SENTINEL2.bands:
         raise ModelFileError(
             f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "
-            f"{list(BANDS)}; retrain the model on gee-crop sample tables"
+            f"{list(SENTINEL2.bands)}; retrain the model on gee-crop sample tables"
         )
     if resolve_class_list(contract.classes) != tuple(contract.classes):
         raise ModelFileError(

@@ -47,6 +47,16 @@ def plan(request: SamplingRequest) -> SamplingPlan:
     return SamplingPlan(plan_job(request, year, region), request.run.out or sample_out_name(name, year), note)
 
 
+def refuse_emit_run(request: SamplingRequest) -> None:
+    """InputError for ``--emit`` outside ``--dry-run``: the EMIT graph is built and planned, its rows are
+    not yet stored in the sample table."""
+    if request.rules.emit:
+        raise InputError(
+            "--emit is planned by --dry-run only: storing EMIT medians in the sample table is not wired yet; "
+            "drop --emit to sample Sentinel-2"
+        )
+
+
 def connect(request: SamplingRequest, job: SamplingJob):
     """The Earth Engine client of ``request``; the job's project becomes the client's when none was given."""
     connection = request.connection
@@ -75,6 +85,7 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
         return f"wrote {len(series)} samples ({listed}) from {request.source} to {out}"
     planned = plan(request)
     job = planned.job
+    refuse_emit_run(request)
     echo(f"sampling {job.name}, {planned.note}; writing {planned.out}")
     out = out_table(planned.out)
     # the table is refused if it exists; its parts (OUT.parts/, the lock covers them) resume

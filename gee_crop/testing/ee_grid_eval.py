@@ -176,7 +176,9 @@ class GridEvaluator:
             values, mask = self._load(raster, grid)
             if raster.band_names is None:
                 return [("b1", values, mask)]
-            return [(name, v, mask) for name, v in zip(raster.band_names, values)]
+            # a multi-band asset's nodata masks each band where that band holds it
+            band_masks = mask if mask.ndim == values.ndim else np.broadcast_to(mask, values.shape)
+            return [(name, v, m) for name, v, m in zip(raster.band_names, values, band_masks)]
         if fn == "Image.pixelLonLat":
             lon, lat = _transform(grid.crs, "EPSG:4326", *grid.centres())
             ones = np.ones(shape, bool)

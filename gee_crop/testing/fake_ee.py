@@ -86,7 +86,7 @@ from scipy import ndimage
 from shapely import geometry as sg
 
 from gee_crop.classes import NO_CLASS
-from gee_crop.config import BANDS, SCL_CLEAR_CLASSES
+from gee_crop.config import SCL_CLEAR_CLASSES
 from gee_crop.data.demo import demo_patch_dir
 from gee_crop.data.patch import read_patch
 from gee_crop.earthengine.client import (
@@ -101,6 +101,7 @@ from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.earthengine.graph import invocations, resolved, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
+from gee_crop.sensors import SENTINEL2
 from gee_crop.testing.ee_grid_eval import _reproject_shape, pixel_read, reduced_features
 from gee_crop.testing.fake_image_exports import (
     PatchComposite,
@@ -749,7 +750,7 @@ class FakeEarthEngineClient(EarthEngineClient):
                     "date": str(patch.dates[t]),
                     p["cloud_band"]: float(score[t, r, c]),
                 }
-                props.update({b: int(patch.dn[t, r, c, i]) for i, b in enumerate(BANDS)})
+                props.update({b: int(patch.dn[t, r, c, i]) for i, b in enumerate(SENTINEL2.bands)})
                 features.append({"type": "Feature", "geometry": None, "properties": props})
         return features
 
@@ -808,7 +809,7 @@ class FakeEarthEngineClient(EarthEngineClient):
             for granule in self._granules(r, c, start, end, cloud_band):
                 row = {k: props[k] for k in ("lon", "lat", "class") if k in props}
                 row.update(date=granule["date"], **{cloud_band: granule[cloud_band]})
-                row.update({b: int(v) for b, v in zip(BANDS, granule["dn"])})
+                row.update({b: int(v) for b, v in zip(SENTINEL2.bands, granule["dn"])})
                 features.append({"type": "Feature", "geometry": None, "properties": row})
         return features
 

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from gee_crop.classes import EXCLUDE, OTHER, Legend
-from gee_crop.config import BANDS, two_digit_band
+from gee_crop.config import two_digit_band
 from gee_crop.data.dn import checked_dn
 from gee_crop.data.worldcereal import pad_groups
 from gee_crop.errors import InputError
 from gee_crop.features.seasons import with_season_years
+from gee_crop.sensors import SENTINEL2
 from gee_crop.types import SampleSeries
 
 #: cloud indicator columns recognised, by cloud_kind ("SCL" is the Sen2Cor layer).
@@ -44,15 +45,15 @@ def _first(columns: list[str], options: tuple[str, ...], what: str, path: Path) 
 
 
 def _band_columns(columns: list[str], path: Path) -> list[str]:
-    """Column names of config.BANDS in order, accepting Earth Engine (B2) or two-digit (B02) names."""
+    """Column names of SENTINEL2.bands in order, accepting Earth Engine (B2) or two-digit (B02) names."""
     found = []
-    for band in BANDS:
+    for band in SENTINEL2.bands:
         two_digit = two_digit_band(band)
         name = band if band in columns else two_digit if two_digit in columns else None
         if name is None:
             raise InputError(
                 f"{path} has no column for band {band} (nor {two_digit}); a long "
-                f"pixel table needs all of {', '.join(BANDS)} as DN"
+                f"pixel table needs all of {', '.join(SENTINEL2.bands)} as DN"
             )
         found.append(name)
     return found

@@ -215,13 +215,13 @@ def cog_class_overlay(path: str | Path, name: str = "crop type map", *, opacity:
 
 
 def reflectance_rgb_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "RGB", *, opacity: float = 1.0):
-    """True-colour overlay of (H, W, 10) reflectance in config.BANDS order (NaN transparent)."""
+    """True-colour overlay of (H, W, 10) reflectance in SENTINEL2.bands order (NaN transparent)."""
     rgb = np.stack([reflectance[..., BAND_INDEX[b]] for b in styles.RGB_BANDS], axis=-1)
     return image_overlay(styles.rgb_rgba(rgb), transform, crs, name, opacity=opacity)
 
 
 def reflectance_ndvi_overlay(reflectance: np.ndarray, transform, crs: str, name: str = "NDVI", *, opacity: float = 1.0):
-    """NDVI overlay of (H, W, 10) reflectance in config.BANDS order."""
+    """NDVI overlay of (H, W, 10) reflectance in SENTINEL2.bands order."""
     return image_overlay(styles.ndvi_rgba(ndvi(reflectance)), transform, crs, name, opacity=opacity)
 
 

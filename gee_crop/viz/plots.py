@@ -19,7 +19,7 @@ from matplotlib.text import Text
 
 from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, class_color
-from gee_crop.config import BANDS
+from gee_crop.sensors import SENTINEL2
 from gee_crop.viz.text import for_figure
 
 FORMATS = ("png", "svg")
@@ -161,7 +161,7 @@ def plot_band_time(
     colorbar_label: str = "",
     bin_days: np.ndarray | None = None,
 ) -> list[Path]:
-    """A grid of band x time heatmaps (rows = config.BANDS, columns = bins): Grad-CAMs per class and
+    """A grid of band x time heatmaps (rows = SENTINEL2.bands, columns = bins): Grad-CAMs per class and
     region (paper Figs. 8-9) or RF importances. ``maps`` key "row|column" -> (10, t) array; missing
     cells stay blank. Rows and columns are the keys' parts in first-seen order (``columns`` to fix them)."""
     row_names = list(dict.fromkeys(k.split("|")[0] for k in maps))
@@ -186,11 +186,11 @@ def plot_band_time(
                 continue
             extent = None
             if bin_days is not None:
-                extent = (bin_days[0], bin_days[-1], len(BANDS) - 0.5, -0.5)
+                extent = (bin_days[0], bin_days[-1], len(SENTINEL2.bands) - 0.5, -0.5)
             image = ax.imshow(
                 values, aspect="auto", cmap=cmap, vmin=0, vmax=vmax or 1.0, extent=extent, interpolation="nearest"
             )
-            ax.set_yticks(range(len(BANDS)), BANDS, fontsize=6)
+            ax.set_yticks(range(len(SENTINEL2.bands)), SENTINEL2.bands, fontsize=6)
             ax.tick_params(axis="x", labelsize=6)
             if i == len(row_names) - 1:
                 ax.set_xlabel("days since season start" if bin_days is not None else "bin", fontsize=7)

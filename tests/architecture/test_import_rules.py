@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "gee_crop"
 
 #: Lowest floor first. A room is a top-level module or sub-package of gee_crop.
 FLOORS: tuple[str, ...] = (
+    "sensors",                               # the sensors (bands, masks, grids): below config, which aliases BANDS
     "config", "errors", "atomic", "outputs", "season",  # ground floor: constants, errors, outputs, the season
     "classes", "types", "countries", "ledger",
     "earthengine",                           # server side: ee graph builders + the one client

@@ -1,0 +1,111 @@
+"""EMIT samples as a CropGlobe_subset-style table, and the flat features of EMIT models.
+
+One row per (sample, month): ``lon``, ``lat``, ``crop_class``, ``month`` and one float32 reflectance column
+per kept band (Earth Engine names, ``sensor.bands`` order). The Parquet key-value metadata holds
+``gee_crop_emit_table = 1``, ``gee_crop_sensor`` (its name), ``gee_crop_months`` (JSON list) and
+``gee_crop_wavelengths_nm`` (JSON list, one centre per band column), so a reader needs no band table.
+The rows come from :func:`gee_crop.earthengine.emit.emit_rows` (bands suffixed per month, ``_m06``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gee_crop.atomic import atomic_write
+from gee_crop.earthengine.emit import month_suffix
+from gee_crop.earthengine.labels import LABEL_BAND
+from gee_crop.errors import InputError
+from gee_crop.sensors import EMIT, Sensor, sensor_named
+
+KEYS = ("lon", "lat", "crop_class", "month")
+
+
+@dataclass(frozen=True)
+class EmitTable:
+    """A table of EMIT monthly medians and what its columns mean."""
+
+    rows: pd.DataFrame
+    """One row per (sample, month): :data:`KEYS` and one reflectance column per band of ``sensor``."""
+    months: tuple[int, ...]
+    """The months sampled (6 and 8 north, 2 south)."""
+    sensor: Sensor = EMIT
+    """The sensor whose kept bands are the columns."""
+
+    @property
+    def wavelengths_nm(self) -> tuple[float, ...]:
+        return self.sensor.wavelengths_nm
+
+
+def table_from_rows(
+    frame: pd.DataFrame, months: tuple[int, ...], classes: tuple[str, ...], sensor: Sensor = EMIT
+) -> EmitTable:
+    """The table of Earth Engine EMIT rows (``lon``, ``lat``, ``class`` index into ``classes`` and
+    ``<band>_mMM`` per month); InputError naming the first missing column."""
+    columns = [f"{band}{month_suffix(m)}" for m in months for band in sensor.bands]
+    missing = [c for c in ("lon", "lat", LABEL_BAND, *columns) if c not in frame.columns]
+    if missing:
+        raise InputError(f"EMIT rows lack column {missing[0]!r}; sample them with `gee-crop sample --emit`")
+    names = np.asarray(classes, dtype=object)[frame[LABEL_BAND].to_numpy(np.int64)]
+    parts = []
+    for m in months:
+        values = frame[[f"{band}{month_suffix(m)}" for band in sensor.bands]].to_numpy(np.float32)
+        part = pd.DataFrame(values, columns=list(sensor.bands))
+        part.insert(0, "month", np.int8(m))
+        part.insert(0, "crop_class", names)
+        part.insert(0, "lat", frame["lat"].to_numpy(np.float64))
+        part.insert(0, "lon", frame["lon"].to_numpy(np.float64))
+        parts.append(part)
+    return EmitTable(pd.concat(parts, ignore_index=True), tuple(months), sensor)
+
+
+def write_emit_table(table: EmitTable, path: str | os.PathLike) -> Path:
+    """Write ``table`` atomically (temp file + rename) with its metadata; returns the path."""
+    arrow = pa.Table.from_pandas(table.rows, preserve_index=False)
+    meta = {
+        **(arrow.schema.metadata or {}),
+        b"gee_crop_emit_table": b"1",
+        b"gee_crop_sensor": table.sensor.name.encode(),
+        b"gee_crop_months": json.dumps(list(table.months)).encode(),
+        b"gee_crop_wavelengths_nm": json.dumps(list(table.wavelengths_nm)).encode(),
+    }
+    arrow = arrow.replace_schema_metadata(meta)
+    return atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, compression="zstd"))
+
+
+def read_emit_table(path: str | os.PathLike) -> EmitTable:
+    """The table at ``path``; InputError when it is not an EMIT table or its bands are not its sensor's."""
+    arrow = pq.read_table(path)
+    meta = {k.decode(): v.decode() for k, v in (arrow.schema.metadata or {}).items()}
+    if meta.get("gee_crop_emit_table") != "1":
+        raise InputError(f"{path} is not a gee-crop EMIT table; sample one with `gee-crop sample --emit`")
+    sensor = sensor_named(meta["gee_crop_sensor"])
+    rows = arrow.to_pandas()
+    if tuple(c for c in rows.columns if c not in KEYS) != sensor.bands:
+        raise InputError(f"{path}: its band columns are not the {sensor.name} sensor's; re-sample it")
+    return EmitTable(rows, tuple(json.loads(meta["gee_crop_months"])), sensor)
+
+
+def emit_features(table: EmitTable, months: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, len(months) x bands) float32 reflectance, month-major; crop_class (n,)) of the samples
+    present in every month of ``months`` (None: all the table's). June+August is ``(6, 8)``, June ``(6,)``."""
+    months = table.months if months is None else tuple(months)
+    absent = [m for m in months if m not in table.months]
+    if absent:
+        raise InputError(f"the EMIT table has no month {absent[0]}; it holds {list(table.months)}")
+    rows = table.rows
+    bands = list(table.sensor.bands)
+    wide = None
+    for m in months:
+        part = rows[rows["month"] == m].set_index(["lon", "lat", "crop_class"])[bands]
+        part.columns = [f"{b}{month_suffix(m)}" for b in bands]
+        wide = part if wide is None else wide.join(part, how="inner")
+    assert wide is not None, "at least one month"
+    return wide.to_numpy(np.float32), wide.index.get_level_values("crop_class").to_numpy()

@@ -1,0 +1,127 @@
+"""EMIT L2A surface reflectance on Earth Engine (METHOD.md "Hyperspectral"): graph builders only.
+
+The collection, the mask band and the water-vapour windows come from :data:`gee_crop.sensors.EMIT`. Facts
+from the Earth Engine catalog (https://developers.google.com/earth-engine/datasets/catalog/NASA_EMIT_L2A_RFL,
+its source google/earthengine-catalog ``catalog/NASA/NASA_EMIT_L2A_RFL.jsonnet``): the reflectance bands are
+``reflectance_0 … reflectance_284``, the uncertainty bands ``reflectance_uncertainity_<i>`` (sic), the mask
+bands ``cloud_flag``, ``cirrus_flag``, ``water_flag``, ``spacecraft_flag``, ``dilated_cloud_flag`` and
+``aggregate_flag`` (0/1, 1 = flagged; there is no ``cloud_mask`` band); the image properties
+``reflectance_wavelengths`` and ``reflectance_fwhm`` list the 285 band centres and widths; 60 m pixels.
+Bands are chosen by NAME, never by position (newer mask products carry more bands), and the names kept are
+those whose centre, read from each image's ``reflectance_wavelengths``, lies outside the sensor's windows
+(244 of 285 on the real band table: docs/emit.md says why not 241 or 242).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import ee
+
+from gee_crop.config import Hemisphere
+from gee_crop.earthengine.labels import LABEL_BAND
+from gee_crop.sensors import EMIT, Sensor
+
+#: The months of METHOD.md: June and August in the north (on their common cloud-free pixels); February
+#: alone in the south (the method had no November 2022 data).
+NORTH_MONTHS: tuple[int, ...] = (6, 8)
+SOUTH_MONTHS: tuple[int, ...] = (2,)
+
+
+def season_months(hemisphere: Hemisphere) -> tuple[int, ...]:
+    """The months whose medians are the EMIT features of a place in ``hemisphere``."""
+    return SOUTH_MONTHS if hemisphere == "south" else NORTH_MONTHS
+
+
+def month_suffix(month: int) -> str:
+    """The suffix of a month's median bands: ``_m06``."""
+    return f"_m{int(month):02d}"
+
+
+def kept_band_names(image: ee.Image, sensor: Sensor = EMIT) -> ee.List:
+    """Names of the bands of ``image`` whose centre (its ``sensor.wavelength_property``) lies outside every
+    window of ``sensor.excluded_nm``, in product order: computed on the server, from the image's own list."""
+    prefix = sensor.band_prefix
+    assert sensor.wavelength_property is not None and prefix is not None, "a sensor with band centres"
+    wavelengths = ee.List(image.get(sensor.wavelength_property))
+
+    def name_if_kept(index: ee.Number) -> ee.ComputedObject:
+        centre = ee.Number(wavelengths.get(index))
+        inside = functools.reduce(
+            lambda acc, window: acc.Or(centre.gte(window[0]).And(centre.lte(window[1]))),
+            sensor.excluded_nm,
+            ee.Number(0),
+        )
+        name = ee.String(prefix).cat(ee.Number(index).toLong().format("%d"))
+        return ee.Algorithms.If(inside, None, name)
+
+    return ee.List.sequence(0, wavelengths.size().subtract(1)).map(name_if_kept, True)
+
+
+def clear_reflectance(image: ee.Image, sensor: Sensor = EMIT, bands: ee.List | list[str] | None = None) -> ee.Image:
+    """The kept reflectance bands of one EMIT image, masked where the sensor's flag is 1 (cloud) or a value is
+    the fill. ``bands``: the names to keep (None: :func:`kept_band_names` of the image)."""
+    bands = kept_band_names(image, sensor) if bands is None else bands
+    reflectance = image.select(bands)
+    clear = image.select(sensor.mask_band).neq(1)  # flag 1 = masked (catalog: 0/1 flags)
+    return reflectance.updateMask(clear).updateMask(reflectance.neq(sensor.fill))
+
+
+def monthly_median(region: ee.Geometry, year: int, month: int, sensor: Sensor = EMIT) -> ee.Image:
+    """Median reflectance of one month over ``region``, each image's cloud-flagged pixels excluded."""
+    start = ee.Date.fromYMD(year, month, 1)
+    collection = ee.ImageCollection(sensor.collection).filterBounds(region).filterDate(start, start.advance(1, "month"))
+    return collection.map(lambda image: clear_reflectance(image, sensor)).median()
+
+
+def common_clear(medians: list[ee.Image]) -> ee.Image:
+    """1 where every month's median is clear in every band: the intersection of the months' cloud-free masks."""
+    masks = [m.mask().reduce(ee.Reducer.min()) for m in medians]
+    return functools.reduce(lambda a, b: a.And(b), masks[1:], masks[0])
+
+
+def season_medians(region: ee.Geometry, year: int, hemisphere: Hemisphere = "north", sensor: Sensor = EMIT) -> ee.Image:
+    """The EMIT features of METHOD.md: one median per month of :func:`season_months` (bands suffixed
+    ``_m06``, ``_m08``; ``_m02`` south), on the pixels clear in every month."""
+    months = season_months(hemisphere)
+    medians = [monthly_median(region, year, m, sensor) for m in months]
+    named = [median.regexpRename("$", month_suffix(m)) for median, m in zip(medians, months)]
+    stacked = functools.reduce(lambda a, b: a.addBands(b), named[1:], named[0])
+    return stacked.updateMask(common_clear(medians))
+
+
+def emit_rows(
+    points: ee.FeatureCollection,
+    region: ee.Geometry,
+    year: int,
+    hemisphere: Hemisphere,
+    crs: str,
+    tile_scale: float = 1,
+    sensor: Sensor = EMIT,
+) -> ee.FeatureCollection:
+    """One row per point clear in every month: ``lon``, ``lat``, ``class`` and the :func:`season_medians`
+    bands, read at ``sensor.resolution_m`` (60 m) on the metric grid of ``crs``. A point where EMIT is
+    cloudy or absent in a month is masked there, and ``sampleRegions`` leaves it out."""
+    return season_medians(region, year, hemisphere, sensor).sampleRegions(
+        collection=points,
+        properties=["lon", "lat", LABEL_BAND],
+        scale=sensor.resolution_m,
+        projection=ee.Projection(crs),
+        tileScale=float(tile_scale),
+        geometries=False,
+    )
+
+
+def plan_line(year: int, hemisphere: Hemisphere, n_tiles: int, sensor: Sensor = EMIT) -> str:
+    """What ``sample --emit`` adds to a job's plan (``--dry-run``): months, bands, grid and requests."""
+    months = season_months(hemisphere)
+    names = " and ".join(f"{year}-{m:02d}" for m in months)
+    common = ", on the pixels clear in both" if len(months) > 1 else ""
+    windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in sensor.excluded_nm)
+    return (
+        f"EMIT ({sensor.collection}): monthly medians of {names}{common} ({sensor.mask_band} 1 excluded); "
+        f"{len(sensor.bands)} of {len(sensor.product_bands)} bands kept by the wavelengths of each image's "
+        f"{sensor.wavelength_property} outside {windows} nm ({len(months) * len(sensor.bands)} values per "
+        f"sample); read at {sensor.resolution_m:g} m on each tile's UTM grid at the same points: {n_tiles} "
+        "more requests or tasks, one per tile"
+    )
