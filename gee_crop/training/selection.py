@@ -22,12 +22,13 @@ table is decided in under 10 minutes on 2 CPU cores (docs/user_guide.md gives th
 The winner (:func:`choose`): where the fine-tuned candidate runs and the domain guard is quiet for the
 table (its source trained in the table's climate zones), the fine-tuned model, unless another candidate
 clearly beats it (on every fold and by more than CLEAR_MARGIN on average); elsewhere the best mean
-macro-F1, or the cheapest candidate it does not clearly beat. Why a prior: 3 spatial folds of a few
-dozen labels rank the candidates noisily, and on the few-label benchmark (docs/transfer.md, the rule
-chosen leave-one-domain-out) keeping the in-domain fine-tuned zoo unless clearly beaten came closest to
-the best candidate; outside its domain the prior does not hold (fine-tuning lost to RF-500 on another
-continent, issue 23). It is then trained on every usable label into the run folder, and the comparison
-(with the rule applied and why) goes into ``selection.json`` and the model's metadata (its card).
+macro-F1, or the cheapest candidate whose per-fold shortfall behind it averages at most CLEAR_MARGIN.
+Why a prior: 3 spatial folds of a few dozen labels rank the candidates noisily, and on the few-label
+benchmark (docs/transfer.md, the rule compared leave-one-domain-out) keeping the fine-tuned zoo unless
+clearly beaten came closest to the best candidate; outside its domain the prior does not hold
+(fine-tuning lost to RF-500 on another continent, issue 23). The winner is then trained on every usable
+label into the run folder, and the comparison (with the rule applied and why) goes into ``selection.json``
+and the model's metadata (its card).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ NETWORK_RECIPE = MappingProxyType(
         val_fraction=0.0,
     )
 )
-#: mean macro-F1 (a fraction) by which a candidate that wins every fold must lead another to clearly beat it.
+#: mean macro-F1 (a fraction) by which a candidate that wins every fold must lead another to clearly beat it;
+#: without the prior, candidates this close to the best mean tie with it (the cheapest wins).
 CLEAR_MARGIN = 0.01
 #: the candidate fine-tuned from a model (the prior of :func:`choose` where the domain guard is quiet).
 FINE_TUNED = "fine-tuned"
@@ -266,7 +268,7 @@ def rule_applied(scores: tuple[CandidateScore, ...], guard: DomainReport | None)
             "of mean macro-F1 (then the best such)",
             f"the domain guard is quiet: {guard.model_name} was trained in the table's climate zones",
         )
-    rule = f"best mean macro-F1; the cheapest candidate it does not beat on every fold by more than {margin}"
+    rule = f"best mean macro-F1; the cheapest candidate whose per-fold shortfall behind it averages at most {margin}"
     if not any(s.candidate.name == FINE_TUNED for s in scores):
         return rule, "no fine-tuned candidate"
     if guard is None or not guard.judged:
@@ -278,14 +280,16 @@ def choose(scores: tuple[CandidateScore, ...], guard: DomainReport | None = None
     """The winner of the cross-validation ``scores`` (module docstring; :func:`rule_applied` says it in
     words). ``guard``: the domain guard of the fine-tuned candidate's source for the table (None: none).
     Where :func:`prior_holds`, the fine-tuned candidate unless others clearly beat it (then the best of
-    those by mean); else the best mean, or the cheapest candidate it does not clearly beat. Both compare
-    fold by fold: spatial folds differ in difficulty for every candidate alike."""
+    those by mean); else the best mean, or the cheapest candidate at most CLEAR_MARGIN behind it on average
+    over the folds (a tie). The prior compares fold by fold: spatial folds differ in difficulty for every
+    candidate alike."""
     if prior_holds(scores, guard):
         tuned = next(s for s in scores if s.candidate.name == FINE_TUNED)
         better = [s for s in scores if clearly_beats(s, tuned)]
         return max(better, key=lambda s: s.mean) if better else tuned
     best = max(scores, key=lambda s: s.mean)
-    return min((s for s in scores if not clearly_beats(best, s)), key=lambda s: s.candidate.cost_rank)
+    tied = (s for s in scores if np.subtract(best.fold_f1, s.fold_f1).mean() <= CLEAR_MARGIN)
+    return min(tied, key=lambda s: s.candidate.cost_rank)
 
 
 def macro_f1(labels: np.ndarray, proba: np.ndarray) -> float:

@@ -68,19 +68,21 @@ def test_in_domain_the_fine_tuned_model_wins_unless_clearly_beaten_on_every_fold
 
 def test_outside_its_domain_the_fine_tuned_model_is_no_prior():
     """Synthetic fold scores: the guard fires or cannot judge, or there is no fine-tuned candidate: the best
-    mean wins, or the cheapest candidate it does not beat on every fold by more than a point."""
+    mean wins, or the cheapest candidate at most a point behind it on average over the folds."""
     tuned = _score("fine-tuned", 2, (0.60, 0.65, 0.70))
     forest = _score("RF-500", 1, (0.70, 0.72, 0.74))
-    erratic = _score("TempCNN", 3, (0.72, 0.70, 0.78))  # best mean, behind the forest on one fold
+    close = _score("TempCNN", 3, (0.72, 0.69, 0.77))  # best mean, 0.7 points ahead of the forest: a tie
+    ahead = _score("TempCNN", 3, (0.72, 0.70, 0.78))  # 1.3 points ahead of the forest, though not on every fold
     for guard in (FIRES, UNJUDGED, None):
-        assert choose((tuned, forest, erratic), guard) is forest
-        assert choose((tuned, erratic), guard) is erratic  # ahead on every fold, by 8.3 points
+        assert choose((tuned, forest, close), guard) is forest
+        assert choose((tuned, forest, ahead), guard) is ahead
+        assert choose((tuned, close), guard) is close
     steady = _score("TempCNN", 3, (0.72, 0.74, 0.76))  # 2 points ahead of the forest on every fold
     assert choose((forest, steady)) is steady
     assert rule_applied((tuned, forest), FIRES)[1].startswith("the domain guard fires")
     assert rule_applied((tuned, forest), UNJUDGED)[1].startswith("the domain guard cannot judge")
     assert rule_applied((forest, steady), None) == (
-        "best mean macro-F1; the cheapest candidate it does not beat on every fold by more than 1 point",
+        "best mean macro-F1; the cheapest candidate whose per-fold shortfall behind it averages at most 1 point",
         "no fine-tuned candidate",
     )
 
