@@ -389,7 +389,8 @@ def table(results: list[dict], targets: list[str], args: argparse.Namespace, gua
         f"{2 * args.epochs}, fine-tuning {args.epochs}; zoo stand-in: {args.source_epochs} epochs). Mean ± std "
         f"over the seeds done ({', '.join(map(str, seeds)) or 'none'}), in %, on the test blocks (half of each "
         "target, spatial blocks). 'zoo as-is' does not depend on n (the same number on every row). auto's "
-        f"score is its winner's row (see the script). Wall time of the cells shown: {wall / 3600:.1f} h.",
+        "winner is re-chosen by the current `choose` from the stored per-fold cross-validation, and its score "
+        f"is that winner's own row (see the script). Wall time of the cells shown: {wall / 3600:.1f} h.",
         "",
     ]
     for metric, title in (("macro_f1", "Macro-F1"), ("overall_accuracy", "Overall accuracy")):
