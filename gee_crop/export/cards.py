@@ -184,10 +184,15 @@ def _selection_lines(selection: dict | None) -> list[str]:
     return [
         f"- Chosen by `--arch auto`: {selection.get('winner')} won a spatial {selection.get('folds')}-fold "
         f"cross-validation ({selection.get('block_m')} m blocks, {selection.get('n_samples')} samples; "
-        f"{selection.get('rule')}):",
+        f"{selection.get('rule')}{_because(selection.get('rule_why'))}):",
         *rows,
         *(f"  - skipped {why}" for why in selection.get("skipped", [])),
     ]
+
+
+def _because(why: object) -> str:
+    """`` because ...`` for a selection that records why its rule applied (none before it did)."""
+    return f" because {why}" if why else ""
 
 
 def _fine_tuned_lines(init_from: dict | None) -> list[str]:

@@ -19,10 +19,16 @@ whole AUTO_BLOCK_M squares, smaller for a table of one small area (:func:`fold_b
 The networks share the zoo's recipe at CI size (experiments/transfer_fewshot.py: class weights, no
 augmentation, smooth scaling, lr 0.003, batch 64) and AUTO_EPOCHS epochs, chosen so that a 500-sample
 table is decided in under 10 minutes on 2 CPU cores (docs/user_guide.md gives the measured time).
-The winner has the best mean macro-F1; a cheaper candidate tied with it wins instead (the cheapest
-such): tied when its per-fold shortfall behind the best averages no more than the fold spread (std)
-of that shortfall (:func:`choose`). It is then trained on every usable label into
-the run folder, and the comparison goes into ``selection.json`` and the model's metadata (its card).
+The winner (:func:`choose`): where the fine-tuned candidate runs and the domain guard is quiet for the
+table (its source trained in the table's climate zones), the fine-tuned model, unless another candidate
+clearly beats it (on every fold and by more than CLEAR_MARGIN on average); elsewhere the best mean
+macro-F1, or the cheapest candidate whose per-fold shortfall behind it averages at most CLEAR_MARGIN.
+Why a prior: 3 spatial folds of a few dozen labels rank the candidates noisily, and on the few-label
+benchmark (docs/transfer.md, the rule compared leave-one-domain-out) keeping the fine-tuned zoo unless
+clearly beaten came closest to the best candidate; outside its domain the prior does not hold
+(fine-tuning lost to RF-500 on another continent, issue 23). The winner is then trained on every usable
+label into the run folder, and the comparison (with the rule applied and why) goes into ``selection.json``
+and the model's metadata (its card).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from gee_crop.data.table import read_table
 from gee_crop.errors import InputError, SampleTableError, TrainOptionError
 from gee_crop.features.seasons import table_season
 from gee_crop.features.spec import FeatureSpec
+from gee_crop.models.domain import DomainReport
 from gee_crop.models.forest import RF_TREES
 from gee_crop.models.io import update_model_meta
 from gee_crop.models.predict import open_predictor
@@ -81,6 +88,11 @@ NETWORK_RECIPE = MappingProxyType(
         val_fraction=0.0,
     )
 )
+#: mean macro-F1 (a fraction) by which a candidate that wins every fold must lead another to clearly beat it;
+#: without the prior, candidates this close to the best mean tie with it (the cheapest wins).
+CLEAR_MARGIN = 0.01
+#: the candidate fine-tuned from a model (the prior of :func:`choose` where the domain guard is quiet).
+FINE_TUNED = "fine-tuned"
 #: ``train`` options ``--arch auto`` accepts: the others are what it chooses.
 AUTO_OPTIONS = ("seed", "device", "year", "init_from")
 SELECTION_FILE = "selection.json"
@@ -157,7 +169,7 @@ def candidates(
     ]
     if source is not None:
         tune = dict(init_from=source, val_fraction=0.0, **({"epochs": epochs} if epochs else {}))
-        found.append(Candidate("fine-tuned", 2, tune))
+        found.append(Candidate(FINE_TUNED, 2, tune))
     scratch = dict(epochs=epochs or AUTO_EPOCHS, input_scaling="smooth", **NETWORK_RECIPE)
     found.append(Candidate("TempCNN", 3, dict(arch="tempcnn", widths=(32, 64, 64, 64), **scratch)))
     if n_rows >= CROPNET_MIN_ROWS:
@@ -204,11 +216,16 @@ class Comparison:
     skipped: tuple[str, ...] = field(default=())
     """Candidates left out, each with why."""
 
+    guard: DomainReport | None = None
+    """The domain guard of the fine-tuned candidate's source for the table (None: no such candidate)."""
+
     def to_dict(self) -> dict:
+        rule, why = rule_applied(self.scores, self.guard)
         return {
             "winner": self.winner.candidate.name,
-            "rule": "best mean macro-F1; the cheapest candidate whose per-fold shortfall behind it is within "
-            "the shortfall's std wins",
+            "rule": rule,
+            "rule_why": why,
+            "guard": None if self.guard is None else self.guard.to_dict(),
             "folds": self.n_folds,
             "block_m": self.block_m,
             "n_samples": self.n_samples,
@@ -225,21 +242,54 @@ class Comparison:
             f"{100 * s.std:4.1f} %  folds {' '.join(f'{100 * f:.1f}' for f in s.fold_f1)}  {s.seconds:.0f} s"
             for s in self.scores
         ]
-        return [head, *rows, *(f"  skipped {why}" for why in self.skipped)]
+        rule, why = rule_applied(self.scores, self.guard)
+        return [head, *rows, *(f"  skipped {why}" for why in self.skipped), f"  chosen by: {rule} ({why})"]
 
 
-def choose(scores: tuple[CandidateScore, ...]) -> CandidateScore:
-    """The best mean macro-F1, or the cheapest candidate tied with it: one whose per-fold shortfall
-    behind the best (paired, fold by fold) averages no more than its own standard deviation over the
-    folds. Pairing matters: spatial folds differ in difficulty for every candidate alike, so the spread
-    of one candidate's scores would call nearly everything a tie."""
+def clearly_beats(score: CandidateScore, other: CandidateScore) -> bool:
+    """``score`` beats ``other`` on every fold and by more than CLEAR_MARGIN of mean macro-F1."""
+    lead = np.subtract(score.fold_f1, other.fold_f1)
+    return bool((lead > 0).all() and lead.mean() > CLEAR_MARGIN)
+
+
+def prior_holds(scores: tuple[CandidateScore, ...], guard: DomainReport | None) -> bool:
+    """Whether the fine-tuned candidate is the prior: it was scored and the guard judged the table to lie
+    in its source's climate zones (a guard that fires, or cannot judge, leaves no prior)."""
+    tuned = any(s.candidate.name == FINE_TUNED for s in scores)
+    return tuned and guard is not None and guard.judged and not guard.fires
+
+
+def rule_applied(scores: tuple[CandidateScore, ...], guard: DomainReport | None) -> tuple[str, str]:
+    """``(rule, why)``: the rule :func:`choose` applies to ``scores`` under ``guard``, in words."""
+    margin = f"{100 * CLEAR_MARGIN:g} point"
+    if guard is not None and prior_holds(scores, guard):
+        return (
+            f"the fine-tuned model unless another candidate beats it on every fold and by more than {margin} "
+            "of mean macro-F1 (then the best such)",
+            f"the domain guard is quiet: {guard.model_name} was trained in the table's climate zones",
+        )
+    rule = f"best mean macro-F1; the cheapest candidate whose per-fold shortfall behind it averages at most {margin}"
+    if not any(s.candidate.name == FINE_TUNED for s in scores):
+        return rule, "no fine-tuned candidate"
+    if guard is None or not guard.judged:
+        return rule, "the domain guard cannot judge the fine-tuned model's source, so it is no prior"
+    return rule, f"the domain guard fires: {guard.model_name} was not trained in the table's climate zones"
+
+
+def choose(scores: tuple[CandidateScore, ...], guard: DomainReport | None = None) -> CandidateScore:
+    """The winner of the cross-validation ``scores`` (module docstring; :func:`rule_applied` says it in
+    words). ``guard``: the domain guard of the fine-tuned candidate's source for the table (None: none).
+    Where :func:`prior_holds`, the fine-tuned candidate unless others clearly beat it (then the best of
+    those by mean); else the best mean, or the cheapest candidate at most CLEAR_MARGIN behind it on average
+    over the folds (a tie). The prior compares fold by fold: spatial folds differ in difficulty for every
+    candidate alike."""
+    if prior_holds(scores, guard):
+        tuned = next(s for s in scores if s.candidate.name == FINE_TUNED)
+        better = [s for s in scores if clearly_beats(s, tuned)]
+        return max(better, key=lambda s: s.mean) if better else tuned
     best = max(scores, key=lambda s: s.mean)
-
-    def tied(score: CandidateScore) -> bool:
-        shortfall = np.subtract(best.fold_f1, score.fold_f1)
-        return bool(shortfall.mean() <= shortfall.std())
-
-    return min((s for s in scores if tied(s)), key=lambda s: s.candidate.cost_rank)
+    tied = (s for s in scores if np.subtract(best.fold_f1, s.fold_f1).mean() <= CLEAR_MARGIN)
+    return min(tied, key=lambda s: s.candidate.cost_rank)
 
 
 def macro_f1(labels: np.ndarray, proba: np.ndarray) -> float:
@@ -356,6 +406,7 @@ def select_and_train(
     zoo = {name: m.path for name, m in zoo_models.items()}
     skipped: list[str] = []
     start_from = init_from or default_zoo
+    guard: DomainReport | None = None
     if start_from is not None:
         why = source_fits(start_from, series, zoo, zoo_models)
         if why is not None:
@@ -363,13 +414,13 @@ def select_and_train(
             start_from = None
         else:
             # the domain guard (models/domain.py): the table's places against the source model's training
-            # footprint; where it fires, its line is printed and the candidate is still scored (cross-validation,
-            # not the guard, decides whether fine-tuning helps on these labels)
+            # footprint; its line is printed, and the candidate is scored either way: where the guard is quiet
+            # it is the prior of the choice, where it fires it is one candidate among the others (choose)
             source_model = load_source(start_from, zoo)
-            report = domain_report(
+            guard = domain_report(
                 source_model.path, source_model.meta, series.lon, series.lat, what="the table's samples"
             )
-            echo(report.line)
+            echo(guard.line)
     if len(series) < CROPNET_MIN_ROWS:
         skipped.append(f"CropNet 2D (needs {CROPNET_MIN_ROWS} usable rows, the table has {len(series)})")
     pool = candidates(len(series), start_from, epochs, trees)
@@ -377,7 +428,7 @@ def select_and_train(
     folds = spatial_block_folds(series.lon, series.lat, block_m=block_m, k=AUTO_FOLDS, seed=seed)
     work = out_dir / "selection"
     scores = cross_validate(series, pool, folds, seed, work, device=device, zoo=zoo, progress=progress)
-    comparison = Comparison(scores, choose(scores), AUTO_FOLDS, block_m, len(series), tuple(skipped))
+    comparison = Comparison(scores, choose(scores, guard), AUTO_FOLDS, block_m, len(series), tuple(skipped), guard)
     for line in comparison.lines():
         echo(line)
     winner = comparison.winner.candidate

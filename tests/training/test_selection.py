@@ -18,8 +18,9 @@ from gee_crop.models.predict import open_predictor
 from gee_crop.models.zoo import zoo_models
 from gee_crop.testing.paths import shared_data_dir
 from gee_crop.training.dataset import series_features
-from gee_crop.training.selection import (AUTO_BLOCK_M, Candidate, CandidateScore, choose, select_and_train,
-                                         usable)
+from gee_crop.models.domain import DomainReport
+from gee_crop.training.selection import (AUTO_BLOCK_M, Candidate, CandidateScore, choose, rule_applied,
+                                         select_and_train, usable)
 from gee_crop.training.trainer import train
 from tests.cli.test_train_evaluate_export import _user_error
 from tests.training.realdata import one_torch_thread
@@ -46,13 +47,44 @@ def _score(name: str, rank: int, folds: tuple[float, ...]) -> CandidateScore:
     return CandidateScore(Candidate(name, rank, {}), folds, 1.0)
 
 
-def test_the_cheaper_candidate_wins_a_tie_within_the_fold_spread():
-    """Synthetic fold scores: pure logic of the choice (paired fold by fold)."""
+QUIET = DomainReport("tempcnn-weu", judged=True, fires=False)
+FIRES = DomainReport("tempcnn-weu", judged=True, fires=True)
+UNJUDGED = DomainReport("old.pt", judged=False)
+
+
+def test_in_domain_the_fine_tuned_model_wins_unless_clearly_beaten_on_every_fold():
+    """Synthetic fold scores: the prior of the choice where the domain guard is quiet."""
+    tuned = _score("fine-tuned", 2, (0.60, 0.70, 0.80))
+    noisy = _score("RF-500", 1, (0.75, 0.69, 0.85))  # mean 4 points ahead, behind on one fold
+    slight = _score("TempCNN", 3, (0.605, 0.705, 0.805))  # ahead on every fold, by half a point
+    assert choose((noisy, tuned, slight), QUIET) is tuned
+    better = _score("linear", 0, (0.62, 0.73, 0.82))  # ahead on every fold, by 2.3 points
+    best = _score("CropNet 2D", 4, (0.65, 0.75, 0.85))  # ahead on every fold, by 5 points
+    assert choose((better, noisy, tuned, best), QUIET) is best
+    assert choose((better, tuned), QUIET) is better
+    rule, why = rule_applied((better, tuned), QUIET)
+    assert rule.startswith("the fine-tuned model unless") and why.startswith("the domain guard is quiet")
+
+
+def test_outside_its_domain_the_fine_tuned_model_is_no_prior():
+    """Synthetic fold scores: the guard fires or cannot judge, or there is no fine-tuned candidate: the best
+    mean wins, or the cheapest candidate at most a point behind it on average over the folds."""
+    tuned = _score("fine-tuned", 2, (0.60, 0.65, 0.70))
     forest = _score("RF-500", 1, (0.70, 0.72, 0.74))
-    erratic = _score("TempCNN", 3, (0.72, 0.70, 0.78))  # shortfalls 0.02 -0.02 0.04: mean 0.013 <= std 0.025
-    assert choose((erratic, forest)) is forest
-    steady = _score("TempCNN", 3, (0.71, 0.73, 0.75))  # one point better on every fold: no tie
+    close = _score("TempCNN", 3, (0.72, 0.69, 0.77))  # best mean, 0.7 points ahead of the forest: a tie
+    ahead = _score("TempCNN", 3, (0.72, 0.70, 0.78))  # 1.3 points ahead of the forest, though not on every fold
+    for guard in (FIRES, UNJUDGED, None):
+        assert choose((tuned, forest, close), guard) is forest
+        assert choose((tuned, forest, ahead), guard) is ahead
+        assert choose((tuned, close), guard) is close
+    steady = _score("TempCNN", 3, (0.72, 0.74, 0.76))  # 2 points ahead of the forest on every fold
     assert choose((forest, steady)) is steady
+    assert rule_applied((tuned, forest), FIRES)[1].startswith("the domain guard fires")
+    assert rule_applied((tuned, forest), UNJUDGED)[1].startswith("the domain guard cannot judge")
+    assert rule_applied((forest, steady), None) == (
+        "best mean macro-F1; the cheapest candidate whose per-fold shortfall behind it averages at most 1 point",
+        "no fine-tuned candidate",
+    )
 
 
 def test_auto_chooses_by_cross_validation_and_writes_a_map_ready_model(fra, tmp_path):
@@ -66,11 +98,15 @@ def test_auto_chooses_by_cross_validation_and_writes_a_map_ready_model(fra, tmp_
     names = [s.candidate.name for s in comparison.scores]
     assert names == ["linear", "RF-500", "fine-tuned", "TempCNN"]  # cheapest first; 60 rows: no CropNet 2D
     assert comparison.skipped == ("CropNet 2D (needs 200 usable rows, the table has 60)",)
-    assert comparison.winner is choose(comparison.scores)
+    assert comparison.guard is not None and not comparison.guard.fires  # France: in the zoo model's climate
+    assert comparison.winner is choose(comparison.scores, comparison.guard)
     assert all(len(s.fold_f1) == 3 and 0 <= s.mean <= 1 for s in comparison.scores)
     stored = json.loads((tmp_path / "run" / "selection.json").read_text())
     assert read_model_meta(result.model_path)["selection"] == stored
     assert stored["winner"] == comparison.winner.candidate.name and not (tmp_path / "run" / "selection").exists()
+    assert stored["rule"].startswith("the fine-tuned model unless") and stored["guard"]["fires"] is False
+    assert any(line.startswith("  chosen by: the fine-tuned model unless") for line in lines)
+    assert "because the domain guard is quiet: tempcnn-weu" in card_text(read_card(result.model_path))
     assert any(line.startswith(f"  * {comparison.winner.candidate.name}") for line in lines)
     assert f"Chosen by `--arch auto`: {stored['winner']} won a spatial 3-fold" in card_text(read_card(result.model_path))
     predictor = open_predictor(result.model_path, device="cpu")
