@@ -42,7 +42,8 @@ def run_train(
             return train_cube(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
     if is_emit_table(table):  # EMIT monthly medians (docs/emit.md): flat vectors, RF-500 or CropNet 1D
         with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
-            return train_emit(table, out_dir, TrainConfig(**options), resume=resume, progress=progress, echo=echo)
+            config = TrainConfig(**options)
+            return train_emit(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
     if options.get("feature_kind") in EMIT_FEATURE_MONTHS:
         raise InputError(
             f"--features {options['feature_kind']} reads EMIT medians, but {table} is not an EMIT table; "

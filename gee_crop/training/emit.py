@@ -26,7 +26,7 @@ from gee_crop.training.alignment import Alignment
 from gee_crop.training.dataset import stratified_split
 from gee_crop.training.evaluate import EVALUATION_BATCH, Evaluation
 from gee_crop.training.metrics import classification_report
-from gee_crop.training.trainer import PreparedRun, TrainConfig, TrainResult, fit_prepared
+from gee_crop.training.trainer import PreparedRun, TrainConfig, TrainResult, check_out_dir, fit_prepared
 
 
 def emit_contract(months: tuple[int, ...], classes: tuple[str, ...] = CLASSES) -> FeatureSpec:
@@ -90,6 +90,7 @@ def train_emit(
     config: TrainConfig,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> TrainResult:
@@ -110,9 +111,10 @@ def train_emit(
     summary = {"source": str(table), "sensor": EMIT.name, "months": list(months), "n_samples": len(values)}
     meta = {"train_config": {**config.to_dict(), "emit_features": list(months), "data": summary}}
     out = Path(out_dir)
+    check_out_dir(out, config, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, out, echo)
-    path, metrics, history = fit_prepared(run, resume=resume, progress=progress)
+    path, metrics, history = fit_prepared(run, resume=resume and not overwrite, progress=progress)
     return TrainResult(path, metrics, history, len(train_idx), len(val_idx), 0)
 
 

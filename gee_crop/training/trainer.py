@@ -307,7 +307,7 @@ def resume_settings(config: TrainConfig) -> dict:
     return {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
 
 
-def _check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> None:
+def check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> None:
     """Refuse to write over a run folder: without --resume / --overwrite, and with --resume when there
     is nothing to resume (no checkpoint.pt, a Random Forest) or the run was trained with other options
     (another --arch): its files are never clobbered."""
@@ -405,7 +405,7 @@ def train(
         head = plan_head(init, spec.classes, series.crop_class, config.freeze_encoder)
         spec = finetune_contract(spec, init, head)
         config = head_config(config, init, head, given)
-    _check_out_dir(out_dir, config, resume, overwrite)  # after the head: it sets options a checkpoint records
+    check_out_dir(out_dir, config, resume, overwrite)  # after the head: it sets options a checkpoint records
     if init is not None and head is not None:
         echo(describe(init, config, head))
         # the domain guard (models/domain.py): the table's places against where the source model trained

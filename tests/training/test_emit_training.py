@@ -89,6 +89,8 @@ def test_gee_crop_trains_evaluates_and_exports_an_emit_model(tables, tmp_path, a
              "--features", feature_set, "--quiet", *common],
         )
         assert trained.exit_code == 0, trained.output
+        again = run.invoke(main, ["train", str(train_path), "--out", str(tmp_path / "run"), "--arch", arch])
+        assert again.exit_code == 1 and "already holds a training run" in again.output
         model_path = tmp_path / "run" / ("model.onnx" if arch == "random_forest" else "model.pt")
         contract = read_model_file(model_path).contract
         assert contract.sensor is EMIT and contract.months == EMIT_FEATURE_MONTHS[feature_set]
