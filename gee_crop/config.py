@@ -36,6 +36,11 @@ class FeatureKind(StrChoiceEnum):
     HARMONIC = "harmonic"
 
 
+#: The paper's EMIT feature sets (CropGlobe_subset, METHOD.md "Hyperspectral"): ``gee-crop train --features``
+#: name -> the months whose medians are concatenated, month-major (June, August, June+August).
+EMIT_FEATURE_MONTHS: dict[str, tuple[int, ...]] = {"emit_june": (6,), "emit_august": (8,), "emit_june_august": (6, 8)}
+
+
 class Arch(StrChoiceEnum):
     """Registered architectures (models/registry.py builds each)."""
 

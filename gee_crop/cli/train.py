@@ -38,9 +38,11 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.option(
     "--features",
     "feature_kind",
-    type=options.choice_of(config.FeatureKind),
+    type=click.Choice([*config.FeatureKind.values(), *config.EMIT_FEATURE_MONTHS]),
     default=None,
-    help="Feature kind (default: median2d for cropnet2d, median1d otherwise).",
+    help="Feature kind (default: median2d for cropnet2d, median1d otherwise). On an EMIT table "
+    "(docs/emit.md): emit_june, emit_august or emit_june_august medians [default: all its months], "
+    "with --arch random_forest or cropnet1d.",
 )
 @options.count("--epochs", "Passes over the training samples (METHOD.md: 50).", default=config.EPOCHS)
 @options.count("--batch-size", "Samples per optimisation step.", default=config.BATCH_SIZE)

@@ -80,6 +80,15 @@ def write_emit_table(table: EmitTable, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, compression="zstd"))
 
 
+def is_emit_table(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a Parquet file carrying the EMIT table's metadata (only its schema is read)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return meta.get(b"gee_crop_emit_table") == b"1"
+
+
 def read_emit_table(path: str | os.PathLike) -> EmitTable:
     """The table at ``path``; InputError when it is not an EMIT table or its bands are not its sensor's."""
     arrow = pq.read_table(path)

@@ -19,7 +19,7 @@ the transfer's target (METHOD.md "Evaluation"). Example (see ``experiments/ci_sm
     models:
       - name: CropNet 2D + aug
         arch: cropnet2d             # cropnet2d, cropnet1d, random_forest, resnet50, efficientnet_v2_s, convnext_tiny
-        features: median2d          # median2d, median1d, harmonic, emit
+        features: median2d          # median2d, median1d, harmonic, emit, emit_june, emit_august, emit_june_august
         augment: {shift: true, scale: true, warp: true}   # or true / false
         train: {epochs: 10, widths: [16, 32, 64, 128]}
 
@@ -40,27 +40,31 @@ from typing import Any
 
 import yaml
 
-from gee_crop.config import Arch, FeatureKind
+from gee_crop.config import EMIT_FEATURE_MONTHS, Arch, FeatureKind
 from gee_crop.errors import ExperimentConfigError, TrainOptionError
 from gee_crop.experiments.variants import VARIANT_KEYS
 from gee_crop.models.registry import ARCHITECTURES
 from gee_crop.training.trainer import TrainConfig
 from gee_crop.types import SamplingRules
 
-READERS = ("table", "worldcereal", "patch")
+#: ``emit``: an EMIT table of ``gee-crop sample --emit`` (data/emit_table.py); accepted by the file format, refused
+#: when run (the runner's transfers, splits and scores read Sentinel-2 sample series only).
+READERS = ("table", "worldcereal", "patch", "emit")
 #: a baseline scored without training a model file: every target sample gets the training set's
 #: most common class (the "majority-class row" of a results table).
 MAJORITY = "majority"
-#: EMIT hyperspectral features: planned, accepted by the file format, refused when run.
+#: EMIT hyperspectral features: ``emit`` (all the table's months) and the paper's sets (``gee-crop train
+#: --features``: emit_june, emit_august, emit_june_august); accepted by the file format, refused when run.
 EMIT = "emit"
-FEATURES = (*FeatureKind.values(), EMIT)
+EMIT_FEATURES = (EMIT, *EMIT_FEATURE_MONTHS)
+FEATURES = (*FeatureKind.values(), *EMIT_FEATURES)
 ARCHS = (*Arch.values(), MAJORITY)
 
 
 def _with_emit(kinds: tuple[FeatureKind, ...]) -> tuple[str, ...]:
     """The registry's feature kinds of an architecture; flat-feature models also take EMIT."""
     values = tuple(kind.value for kind in kinds)
-    return values if FeatureKind.MEDIAN2D in kinds else (*values, EMIT)
+    return values if FeatureKind.MEDIAN2D in kinds else (*values, *EMIT_FEATURES)
 
 
 #: feature kinds each architecture accepts; the first is the default.
@@ -429,7 +433,7 @@ def _check_train(spec: ModelSpec, where: str, own: dict, defaults: dict) -> None
     options = {k: v for k, v in spec.train_options().items() if k != "ensemble"}
     arch, features = (spec.arch, spec.features) if spec.arch != MAJORITY else (Arch.CROPNET2D.value, "median2d")
     try:
-        TrainConfig(arch=arch, feature_kind=None if features == EMIT else features, **options).resolved()
+        TrainConfig(arch=arch, feature_kind=None if features in EMIT_FEATURES else features, **options).resolved()
     except TrainOptionError as exc:
         raise ExperimentConfigError(f"{_option_where(exc.option, where, own, defaults)}: {exc}") from None
 

@@ -34,6 +34,7 @@ from gee_crop.errors import InputError
 from gee_crop.experiments.baselines import majority_evaluation
 from gee_crop.experiments.config import (
     EMIT,
+    EMIT_FEATURES,
     MAJORITY,
     ExperimentConfig,
     ModelSpec,
@@ -153,11 +154,14 @@ def n_parameters(model: ModelSpec, path: Path | None) -> int | None:
 
 
 def _check_supported(config: ExperimentConfig) -> None:
-    emit = [m.name for m in config.models if m.features == EMIT]
-    if emit:
+    emit = [m.name for m in config.models if m.features in EMIT_FEATURES]
+    emit_data = [d.key for d in config.datasets.values() if d.reader == EMIT]
+    if emit or emit_data:
+        what = f"model(s) {', '.join(emit)}" if emit else f"dataset(s) {', '.join(emit_data)}"
         raise InputError(
-            f"model(s) {', '.join(emit)} use EMIT hyperspectral features, which gee-crop's sample "
-            "tables and trainer do not carry yet; remove these models from the experiment"
+            f"{what} use EMIT hyperspectral features, which the experiment runner does not carry yet (its "
+            "transfers, splits and scores read Sentinel-2 sample series); train and score EMIT tables with "
+            "`gee-crop train EMIT_TABLE --features emit_june_august` and `gee-crop evaluate` (docs/emit.md)"
         )
 
 

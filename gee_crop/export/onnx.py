@@ -37,8 +37,9 @@ import torch
 from torch import nn
 
 from gee_crop.atomic import atomic_write
+from gee_crop.data.emit_table import emit_features, is_emit_table, read_emit_table
 from gee_crop.data.table import read_table
-from gee_crop.errors import GeeCropError, ModelFileError, OutputExistsError, ParityError
+from gee_crop.errors import GeeCropError, InputError, ModelFileError, OutputExistsError, ParityError
 from gee_crop.export.cards import model_card, model_card_markdown, model_card_of
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.cropnet import count_parameters
@@ -58,6 +59,7 @@ from gee_crop.models.io import (
     set_onnx_metadata,
 )
 from gee_crop.models.predict import open_predictor
+from gee_crop.sensors import EMIT
 from gee_crop.training.dataset import series_features
 from gee_crop.types import SampleSeries
 
@@ -216,6 +218,11 @@ def real_inputs(
     """Model inputs from real data (a SampleSeries or a sample table) for the parity check and int8
     calibration: at most ``max_samples`` samples, computed as the model's features."""
     contract = contract if isinstance(contract, FeatureSpec) else FeatureSpec.from_meta(contract)
+    if contract.sensor == EMIT:  # EMIT medians come from an EMIT table, never from Sentinel-2 series
+        if isinstance(data, SampleSeries) or not is_emit_table(data):
+            raise InputError("a model on EMIT medians is checked on EMIT samples; give --table EMIT_TABLE")
+        values, _ = emit_features(read_emit_table(data), contract.months)
+        return contract.model_input(values[:max_samples])
     series = data if isinstance(data, SampleSeries) else read_table(data)
     feats = series_features(series, contract)
     values = feats.values[feats.keep] if feats.keep.any() else feats.values

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_input
+from gee_crop.data.emit_table import is_emit_table
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.outputs import claim_output
 from gee_crop.training.cube_train import evaluate_cube
+from gee_crop.training.emit import evaluate_emit_model
 from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
 from gee_crop.viz.plots import plot_confusion
 
@@ -55,6 +57,8 @@ def run_evaluate(
         refuse_stack_as_training_input(table, "evaluate")
         if input_kind(table) is InputKind.CUBE:  # every labelled pixel of a composite cube
             evaluation = evaluate_cube(model, table, device=device)
+        elif is_emit_table(table):  # a model on EMIT medians (docs/emit.md)
+            evaluation = evaluate_emit_model(model, table, device=device)
         else:
             evaluation = evaluate_model(
                 model, table, target_region=target_region, source_region=source_region, year=year, device=device

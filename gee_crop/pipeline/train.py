@@ -6,11 +6,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from gee_crop.config import AUTO_ARCH
+from gee_crop.config import AUTO_ARCH, EMIT_FEATURE_MONTHS
 from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_input
+from gee_crop.data.emit_table import is_emit_table
+from gee_crop.errors import InputError
 from gee_crop.models.zoo import zoo_models
 from gee_crop.outputs import claim_output
 from gee_crop.training.cube_train import train_cube
+from gee_crop.training.emit import train_emit
 from gee_crop.training.selection import auto_options, select_and_train
 from gee_crop.training.trainer import TrainConfig, TrainResult, train
 
@@ -37,6 +40,15 @@ def run_train(
         with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
             config = TrainConfig(**options)
             return train_cube(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
+    if is_emit_table(table):  # EMIT monthly medians (docs/emit.md): flat vectors, RF-500 or CropNet 1D
+        with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
+            config = TrainConfig(**options)
+            return train_emit(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
+    if options.get("feature_kind") in EMIT_FEATURE_MONTHS:
+        raise InputError(
+            f"--features {options['feature_kind']} reads EMIT medians, but {table} is not an EMIT table; "
+            "give the table of `gee-crop sample --emit`"
+        )
     if options.get("arch") == AUTO_ARCH:  # the model chosen by spatial cross-validation (training/selection.py)
         chosen = auto_options({**options, "resume": resume or None})
         models = {m.name: m for m in zoo_models()}

@@ -43,10 +43,10 @@ from gee_crop.training.trainer import (
     TrainConfig,
     TrainResult,
     _check_classes,
-    _check_out_dir,
     _history_csv,
     _metrics,
     _summary,
+    check_out_dir,
     fit_options,
     resume_settings,
 )
@@ -75,7 +75,7 @@ def train_cube(
     _check_cube_options(config)
     store = CubeStore(cube)
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, config, resume, overwrite)
+    check_out_dir(out_dir, config, resume, overwrite)
     contract = replace(
         store.info.spec,  # FeatureSpec.__post_init__ turns (and checks) the option strings into its enums
         feature_kind=cast(FeatureKind, config.feature_kind),

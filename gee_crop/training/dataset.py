@@ -98,7 +98,7 @@ class AugmentedBatches:
 
     def __init__(
         self,
-        series: SampleSeries,
+        series: SampleSeries | None,
         features: np.ndarray,
         year: int | np.ndarray | None,
         spec: FeatureSpec,
@@ -107,6 +107,7 @@ class AugmentedBatches:
         self.spec, self.features = spec, features
         self.augment = None
         if augment is not None and spec.is_median:
+            assert series is not None, "augmentation recomputes medians from the series"
             self.augment = AugmentConfig(**augment)
             self.arrays = prepare_series(series, threshold=spec.cloud_threshold)
             if year is None:

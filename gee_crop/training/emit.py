@@ -1,28 +1,32 @@
-"""Models on EMIT monthly medians (METHOD.md "Hyperspectral"): RF-500 on flat (months x kept bands)
-reflectance vectors, written as ONNX model files whose contract names the EMIT sensor and its months, so
-evaluation and ``open_predictor`` read them like any gee-crop model (maps refuse them by name: gee-crop maps
-from Sentinel-2 composites only, docs/emit.md).
+"""Models on EMIT monthly medians (METHOD.md "Hyperspectral"): RF-500 and CropNet 1D (the torch architectures
+on flat features) on flat (months x kept bands) reflectance vectors. Model files' contracts name the EMIT sensor
+and its months, so evaluation and ``open_predictor`` read them like any gee-crop model (maps refuse them by name:
+gee-crop maps from Sentinel-2 composites only, docs/emit.md).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from gee_crop.classes import CLASSES, class_indices
-from gee_crop.config import FeatureKind
-from gee_crop.data.emit_table import EmitTable, emit_features
+from gee_crop.config import EMIT_FEATURE_MONTHS, FeatureKind, InputScaling
+from gee_crop.data.emit_table import EmitTable, emit_features, read_emit_table
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabilities
-from gee_crop.models.io import save_forest
+from gee_crop.models.io import ModelLike, read_model_file, save_forest
+from gee_crop.models.predict import open_predictor
 from gee_crop.sensors import EMIT
+from gee_crop.training.alignment import Alignment
+from gee_crop.training.dataset import stratified_split
+from gee_crop.training.evaluate import EVALUATION_BATCH, Evaluation
 from gee_crop.training.metrics import classification_report
-
-#: The paper's EMIT feature sets (CropGlobe_subset): June, August and June+August medians (north).
-EMIT_FEATURE_MONTHS: dict[str, tuple[int, ...]] = {"emit_june": (6,), "emit_august": (8,), "emit_june_august": (6, 8)}
+from gee_crop.training.trainer import PreparedRun, TrainConfig, TrainResult, check_out_dir, fit_prepared
 
 
 def emit_contract(months: tuple[int, ...], classes: tuple[str, ...] = CLASSES) -> FeatureSpec:
@@ -58,3 +62,77 @@ def train_emit_forest(
         Path(out), forest, {"n_estimators": n_estimators}, contract, train_config=train_config, metrics=metrics
     )
     return path, metrics
+
+
+def emit_months(table: EmitTable, feature_set: str | None) -> tuple[int, ...]:
+    """The months of the EMIT feature set ``feature_set`` (None: all of the table's); InputError for a
+    Sentinel-2 feature kind."""
+    if feature_set is None:
+        return table.months
+    if feature_set not in EMIT_FEATURE_MONTHS:
+        raise InputError(
+            f"--features {feature_set} reads Sentinel-2 series, but the table holds EMIT medians; "
+            f"use one of {', '.join(EMIT_FEATURE_MONTHS)}"
+        )
+    return EMIT_FEATURE_MONTHS[feature_set]
+
+
+def emit_classes(names: np.ndarray) -> tuple[str, ...]:
+    """The model's classes for a table with crop classes ``names``: the method's seven when they cover them,
+    else the table's own, sorted."""
+    found = {str(n) for n in names}
+    return CLASSES if found <= set(CLASSES) else tuple(sorted(found))
+
+
+def train_emit(
+    table: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train ``config.arch`` (random_forest, or a torch architecture on flat features: cropnet1d) on the EMIT
+    table at ``table``, on the months ``config.feature_kind`` names (an EMIT feature set, None: all the
+    table's), into ``out_dir``: model file (contract: EMIT sensor, months), config.json, history.csv."""
+    emit = read_emit_table(table)
+    months = emit_months(emit, config.feature_kind)
+    # the flat-vector kind stands in for the feature set: the contract's months say which medians it reads
+    config = replace(config, feature_kind=FeatureKind.MEDIAN1D.value).resolved()
+    values, names = emit_features(emit, months)
+    if len(values) == 0:
+        raise InputError(f"no sample of {table} is present in every month of {list(months)}")
+    classes = emit_classes(names)
+    labels = class_indices(names, classes)
+    train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+    contract = replace(emit_contract(months, classes), input_scaling=InputScaling(config.input_scaling))
+    summary = {"source": str(table), "sensor": EMIT.name, "months": list(months), "n_samples": len(values)}
+    meta = {"train_config": {**config.to_dict(), "emit_features": list(months), "data": summary}}
+    out = Path(out_dir)
+    check_out_dir(out, config, resume, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, out, echo)
+    path, metrics, history = fit_prepared(run, resume=resume and not overwrite, progress=progress)
+    return TrainResult(path, metrics, history, len(train_idx), len(val_idx), 0)
+
+
+def evaluate_emit_model(model: ModelLike, table: str | os.PathLike, *, device: str = "auto") -> Evaluation:
+    """Score a model on EMIT medians on the EMIT table at ``table`` (its contract's months); the table's
+    classes are scored as they are (no class alignment: the paper's rules speak of Sentinel-2 regions)."""
+    model = read_model_file(model)
+    contract = model.contract
+    if contract.sensor != EMIT:
+        raise InputError(f"{model.path} reads {contract.sensor.name} bands, not EMIT; evaluate it on a sample table")
+    emit = read_emit_table(table)
+    values, names = emit_features(emit, contract.months)
+    if len(values) == 0:
+        raise InputError(f"no sample of {table} is present in every month of {list(contract.months)}")
+    unknown = sorted({str(n) for n in names} - set(contract.classes))
+    if unknown:
+        raise InputError(f"{table} holds classes {unknown} the model does not predict; its classes: {contract.classes}")
+    proba = open_predictor(model, device=device).predict_proba(values, batch_size=EVALUATION_BATCH)
+    truth = class_indices(names, contract.classes)
+    report = classification_report(truth, proba.argmax(axis=1), len(contract.classes))
+    return Evaluation(report, Alignment(None, ()), len(values), 0, 0, None, None, None, contract.classes)

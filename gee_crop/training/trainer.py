@@ -307,7 +307,7 @@ def resume_settings(config: TrainConfig) -> dict:
     return {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
 
 
-def _check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> None:
+def check_out_dir(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> None:
     """Refuse to write over a run folder: without --resume / --overwrite, and with --resume when there
     is nothing to resume (no checkpoint.pt, a Random Forest) or the run was trained with other options
     (another --arch): its files are never clobbered."""
@@ -405,7 +405,7 @@ def train(
         head = plan_head(init, spec.classes, series.crop_class, config.freeze_encoder)
         spec = finetune_contract(spec, init, head)
         config = head_config(config, init, head, given)
-    _check_out_dir(out_dir, config, resume, overwrite)  # after the head: it sets options a checkpoint records
+    check_out_dir(out_dir, config, resume, overwrite)  # after the head: it sets options a checkpoint records
     if init is not None and head is not None:
         echo(describe(init, config, head))
         # the domain guard (models/domain.py): the table's places against where the source model trained
@@ -444,21 +444,28 @@ def train(
     if summary is not None:
         meta["domain_summary"] = summary.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(config, contract, kept, values, labels, train_idx, val_idx, feats.year, meta, out_dir, echo, init, head)
-    if config.arch == Arch.RANDOM_FOREST:
-        path, metrics, history = _train_forest(run)
-    else:
-        path, metrics, history = _train_torch(run, resume=resume and not overwrite, progress=progress)
+    run = PreparedRun(
+        config, contract, kept, values, labels, train_idx, val_idx, feats.year, meta, out_dir, echo, init, head
+    )
+    path, metrics, history = fit_prepared(run, resume=resume and not overwrite, progress=progress)
     return TrainResult(path, metrics, history, len(train_idx), len(val_idx), n_dropped)
 
 
+def fit_prepared(run: PreparedRun, *, resume: bool, progress: bool) -> tuple[Path, dict, list[dict]]:
+    """Fit the run's architecture (RF-500 or a torch model) and write its files: (model path, metrics, history)."""
+    if run.config.arch == Arch.RANDOM_FOREST:
+        return _train_forest(run)
+    return _train_torch(run, resume=resume, progress=progress)
+
+
 @dataclass
-class _Run:
+class PreparedRun:
     """A prepared training run: kept samples, their features (n, 10, t) / (n, F), labels and split."""
 
     config: TrainConfig
     contract: FeatureSpec
-    series: SampleSeries
+    series: SampleSeries | None
+    """The kept samples' series; None for flat vectors with no series behind them (EMIT medians): no augmentation."""
     values: np.ndarray
     labels: np.ndarray
     train_idx: np.ndarray
@@ -486,7 +493,7 @@ def _metrics(y_true: np.ndarray, proba: np.ndarray, n_train: int, classes: tuple
     return {"validation": report.to_dict(classes), "n_train": n_train, "n_val": len(y_true)}
 
 
-def _train_forest(run: _Run) -> tuple[Path, dict, list[dict]]:
+def _train_forest(run: PreparedRun) -> tuple[Path, dict, list[dict]]:
     config, contract, labels = run.config, run.contract, run.labels
     train_idx, val_idx = run.train_idx, run.val_idx
     start = time.perf_counter()
@@ -553,7 +560,7 @@ def fit_options(
     )
 
 
-def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict, list[dict]]:
+def _train_torch(run: PreparedRun, *, resume: bool, progress: bool) -> tuple[Path, dict, list[dict]]:
     """A torch architecture through the one fit loop; its initial weights come from ``seed``."""
     config, contract, values, labels = run.config, run.contract, run.values, run.labels
     train_idx, val_idx = run.train_idx, run.val_idx
@@ -565,11 +572,16 @@ def _train_torch(run: _Run, *, resume: bool, progress: bool) -> tuple[Path, dict
         kwargs = arch_kwargs(config.arch, contract, widths=config.widths, dropout=config.dropout)
         model = apply_input_scaling(build_model(config.arch, kwargs), contract.input_scaling)
         normalization_of(model).set_statistics(*normalization_stats(values[train_idx], contract))
-    augment = {**asdict(AugmentConfig()), **config.augment_options} if config.augment and contract.is_median else None
-    assert run.series.season_year is not None  # the kept series carries each sample's season (feats.years)
-    batches = AugmentedBatches(
-        run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx], contract, augment
-    )
+    if run.series is None:  # flat vectors (EMIT medians): no series to augment
+        batches = AugmentedBatches(None, values[train_idx], None, contract, None)
+    else:
+        augment = (
+            {**asdict(AugmentConfig()), **config.augment_options} if config.augment and contract.is_median else None
+        )
+        assert run.series.season_year is not None  # the kept series carries each sample's season (feats.years)
+        batches = AugmentedBatches(
+            run.series.subset(train_idx), values[train_idx], run.series.season_year[train_idx], contract, augment
+        )
     val_inputs, y_val = contract.model_input(values[val_idx]), labels[val_idx]
     options = fit_options(config, contract, device)
     loss = None
