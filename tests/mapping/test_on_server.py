@@ -240,3 +240,21 @@ def test_the_shipped_student_maps_on_the_strict_double_as_it_maps_locally(
     assert valid.sum() > 4000 and (classes[~valid] == 255).all()
     agreement = float((classes[valid] == local).mean())
     assert agreement >= 0.975, agreement
+
+
+def test_export_to_cloud_storage_writes_geotiffs_there_and_says_so(tmp_path, monkeypatch, synthetic_server,
+                                                                   patch_region):
+    """--export-to gcs: each tile is an Export.image.toCloudStorage task into the bucket (no asset, nothing
+    downloaded), and the command says where the GeoTIFFs are."""
+    fake = FakeEarthEngineClient(project="test-proj")
+    monkeypatch.setattr(ee_client, "get_client", lambda *a, **k: fake)
+    result = invoke("--region", patch_region, "--year", 2019, "--crs", "EPSG:32631", "--on-server",
+                    "--export-to", "gcs", "--bucket", "my-maps", "--project", "test-proj",
+                    "--out", tmp_path / "gcs_map", "--quiet")
+    assert result.exit_code == 0, result.output
+    [(task_id, task)] = fake.tasks.items()
+    config = task["config"]
+    assert config["destination"] == "gcs" and config.get("bucket") == "my-maps", config
+    assert not fake.image_assets and not (tmp_path / "gcs_map" / "map.tif").exists()
+    assert "sync them" in result.output
+    assert not [g for g in fake.graphs if g[0] == "compute_pixels"]  # nothing came home
