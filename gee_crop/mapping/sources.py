@@ -94,7 +94,9 @@ class TileComposite:
     @property
     def dn(self) -> np.ndarray:
         """(h, w, 10, n_bins) uint16 DN, 0 where not valid."""
-        dn = sqrt8_dn_table()[self.values] if self.encoding is Encoding.SQRT8 else self.values.astype(np.uint16)
+        dn = (
+            np.take(sqrt8_dn_table(), self.values) if self.encoding is Encoding.SQRT8 else self.values.astype(np.uint16)
+        )
         dn[~self.valid] = 0
         return dn
 
@@ -108,7 +110,8 @@ class TileComposite:
         floats, bit for bit, looked up in one step)."""
         values = self.valid_values() if values is None else values
         if self.encoding is Encoding.SQRT8:
-            return sqrt8_reflectance_table()[values][:, None]
+            # np.take, not fancy indexing: the same gather, about half the time on uint8 codes (bench_scale)
+            return np.take(sqrt8_reflectance_table(), values)[:, None]
         x = values.astype(np.float32)
         x /= np.float32(REFLECTANCE_SCALE)  # in place: one float32 copy, not two
         return x[:, None]
