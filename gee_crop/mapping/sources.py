@@ -110,8 +110,13 @@ class TileComposite:
         floats, bit for bit, looked up in one step)."""
         values = self.valid_values() if values is None else values
         if self.encoding is Encoding.SQRT8:
-            # np.take, not fancy indexing: the same gather, about half the time on uint8 codes (bench_scale)
-            return np.take(sqrt8_reflectance_table(), values)[:, None]
+            # two codes per lookup (a little-endian uint16 into a table of pairs): the same floats as one code
+            # per lookup, in about 60 % of its time (bench_scale's local overhead); np.take, not fancy indexing
+            codes = np.ascontiguousarray(values).reshape(len(values), -1)
+            if codes.shape[1] % 2:
+                return np.take(sqrt8_reflectance_table(), values)[:, None]
+            pairs = np.take(sqrt8_reflectance_pairs(), codes.view("<u2"), axis=0)
+            return pairs.reshape(values.shape)[:, None]
         x = values.astype(np.float32)
         x /= np.float32(REFLECTANCE_SCALE)  # in place: one float32 copy, not two
         return x[:, None]
@@ -338,6 +343,17 @@ def sqrt8_reflectance_table() -> np.ndarray:
     table /= np.float32(REFLECTANCE_SCALE)
     table.flags.writeable = False
     return table
+
+
+@functools.cache
+def sqrt8_reflectance_pairs() -> np.ndarray:
+    """(65536, 2) float32: the reflectance of the two sqrt8 codes of each little-endian uint16 (low byte
+    first), from :func:`sqrt8_reflectance_table`; 512 KiB, so a tile's codes are looked up two at a time."""
+    table = sqrt8_reflectance_table()
+    pair = np.arange(65536)
+    pairs = np.stack([table[pair & 255], table[pair >> 8]], axis=1)
+    pairs.flags.writeable = False
+    return pairs
 
 
 @dataclass

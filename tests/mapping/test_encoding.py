@@ -124,3 +124,23 @@ def test_the_sqrt8_tables_decode_every_code_as_the_formula_does():
     composite = TileComposite(values, np.ones((1, 1), bool), encoding=Encoding.SQRT8)
     assert composite.reflectance().tobytes() == reflectance[values].reshape(1, 1, 10, 43).tobytes()
     assert np.array_equal(composite.dn, dn[values])
+
+
+def test_sqrt8_codes_looked_up_in_pairs_give_the_floats_of_one_code_at_a_time():
+    """Synthetic codes (every value 0-255, odd and even band counts): the pair table's gather equals the
+    one-code table's, bit for bit, including rows given by the caller (a strided selection)."""
+    import numpy as np
+
+    from gee_crop.config import Encoding
+    from gee_crop.mapping.sources import TileComposite, sqrt8_reflectance_table
+
+    rng = np.random.default_rng(0)
+    for n_bins in (43, 7):
+        codes = rng.integers(0, 256, (6, 11, 10, n_bins), dtype=np.uint8)
+        valid = rng.random((6, 11)) < 0.8
+        tile = TileComposite(codes, valid, 0, Encoding.SQRT8)
+        expected = sqrt8_reflectance_table()[codes[valid]][:, None]
+        assert tile.reflectance().dtype == np.float32
+        assert np.array_equal(tile.reflectance(), expected)
+        rows = codes[valid][::3]
+        assert np.array_equal(tile.reflectance(rows), sqrt8_reflectance_table()[rows][:, None])
