@@ -58,7 +58,7 @@ from gee_crop.models.io import update_model_meta
 from gee_crop.models.predict import open_predictor
 from gee_crop.models.zoo import ZooModel, domain_report
 from gee_crop.training.dataset import series_features
-from gee_crop.training.finetune import load_source
+from gee_crop.training.finetune import SourceModel, load_source
 from gee_crop.training.metrics import classification_report
 from gee_crop.training.trainer import TrainResult, train
 from gee_crop.types import SampleSeries
@@ -309,23 +309,24 @@ def usable(series: SampleSeries, year: int | None = None) -> SampleSeries:
     return series.subset(np.flatnonzero(keep))
 
 
-def source_fits(
+def fitting_source(
     source: str, series: SampleSeries, zoo: Mapping[str, Path], zoo_models: Mapping[str, ZooModel]
-) -> str | None:
-    """Why the fine-tuned candidate is left out (None: it fits): its torch weights cannot be read, its
-    season is not the table's, or the table lies in a hemisphere the zoo model never trained in."""
+) -> tuple[SourceModel | None, str]:
+    """The fine-tuned candidate's source, read once, or None and why it is left out: its torch weights
+    cannot be read, its season is not the table's, or the table lies in a hemisphere the zoo model never
+    trained in."""
     try:
         model = load_source(source, zoo)
     except InputError as exc:
-        return f"fine-tuned ({exc})"
+        return None, f"fine-tuned ({exc})"
     if model.contract.season != table_season(series):
-        return f"fine-tuned ({source}'s season {model.contract.season} is not the table's)"
+        return None, f"fine-tuned ({source}'s season {model.contract.season} is not the table's)"
     if source in zoo_models:
         south = zoo_models[source].domain_bbox[1] < 0
         north = zoo_models[source].domain_bbox[3] > 0
         if (not south and (series.lat < 0).any()) or (not north and (series.lat > 0).any()):
-            return f"fine-tuned ({source} was trained in the other hemisphere)"
-    return None
+            return None, f"fine-tuned ({source} was trained in the other hemisphere)"
+    return model, ""
 
 
 def fold_block_m(lon: np.ndarray, lat: np.ndarray, k: int = AUTO_FOLDS) -> float:
@@ -408,15 +409,14 @@ def select_and_train(
     start_from = init_from or default_zoo
     guard: DomainReport | None = None
     if start_from is not None:
-        why = source_fits(start_from, series, zoo, zoo_models)
-        if why is not None:
+        source_model, why = fitting_source(start_from, series, zoo, zoo_models)
+        if source_model is None:
             skipped.append(why)
             start_from = None
         else:
             # the domain guard (models/domain.py): the table's places against the source model's training
             # footprint; its line is printed, and the candidate is scored either way: where the guard is quiet
             # it is the prior of the choice, where it fires it is one candidate among the others (choose)
-            source_model = load_source(start_from, zoo)
             guard = domain_report(
                 source_model.path, source_model.meta, series.lon, series.lat, what="the table's samples"
             )

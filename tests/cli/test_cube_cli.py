@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from gee_crop.cli import main
 from gee_crop.data.demo import demo_patch_dir
+from tests.cli.errors import user_error
 
 MODELS = demo_patch_dir().parents[1] / "models"
 
@@ -23,36 +24,26 @@ def cube(tmp_path_factory):
     return out, result.output
 
 
-def _one_error(result, *fragments: str) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 def test_cube_command_reports_its_pixels_and_refuses_to_overwrite(cube):
     out, output = cube
     assert "wrote 2885 labelled pixels (corn 306, wheat 1070, other 1509) in 4 blocks" in output
     attrs = json.loads((out / "zarr.json").read_text())["attributes"]
     assert attrs["block_px"] == 32 and len(attrs["block_class_counts"]) == 4
     again = CliRunner().invoke(main, ["cube", "--source", str(demo_patch_dir()), "--out", str(out)])
-    _one_error(again, "exists", "--overwrite")
+    user_error(again, "exists", "--overwrite")
 
 
 def test_map_source_refuses_a_cube(cube, tmp_path):
     result = CliRunner().invoke(main, ["map", "--source", str(cube[0]), "--out", str(tmp_path / "m")])
-    _one_error(result, "composite cube", "not a raw stack")
+    user_error(result, "composite cube", "not a raw stack")
 
 
 def test_train_and_evaluate_refuse_a_raw_stack_naming_the_cube_command(tmp_path):
     train = CliRunner().invoke(main, ["train", str(demo_patch_dir()), "--out", str(tmp_path / "run")])
-    _one_error(train, "raw stack", "gee-crop cube --source")
+    user_error(train, "raw stack", "gee-crop cube --source")
     evaluate = CliRunner().invoke(main, ["evaluate", str(MODELS / "tempcnn-weu.pt"), str(demo_patch_dir()),
                                          "--out", str(tmp_path / "ev")])
-    _one_error(evaluate, "raw stack", "gee-crop cube --source")
+    user_error(evaluate, "raw stack", "gee-crop cube --source")
 
 
 def test_evaluate_scores_a_shipped_model_on_every_pixel_of_the_cube(cube, tmp_path):
@@ -74,5 +65,5 @@ def test_cube_without_zarr_says_how_to_install_it(tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_zarr)
     result = CliRunner().invoke(main, ["cube", "--source", str(demo_patch_dir()), "--out", str(tmp_path / "c.zarr")])
-    _one_error(result, "zarr", "pip install 'gee-crop[cube]'")
+    user_error(result, "zarr", "pip install 'gee-crop[cube]'")
     assert not (tmp_path / "c.zarr").exists()

@@ -19,7 +19,7 @@ from gee_crop.cli import main
 from gee_crop.data.table import write_table
 from gee_crop.models.domain import FOOTPRINT_KEY
 from gee_crop.models.io import read_model_meta
-from tests.cli.test_train_evaluate_export import _user_error
+from tests.cli.errors import user_error
 from tests.training.realdata import labelled_pixels, one_torch_thread, table_file, tiny_run
 
 #: the centre of the Togo GeoTIFF (cropharvest-togo/PROVENANCE.md: 1.42203-1.42356 E, 7.71877-7.72030 N)
@@ -61,7 +61,7 @@ def test_evaluate_warns_when_the_table_lies_in_a_climate_the_zoo_never_saw(tmp_p
 def test_evaluate_refuses_to_record_into_a_shipped_model(tmp_path, tmp_path_factory):
     table = table_file(tmp_path_factory)
     result = CliRunner().invoke(main, ["evaluate", "tempcnn-weu", str(table), "--out", str(tmp_path), "--record"])
-    _user_error(result, "tempcnn-weu is a shipped model", "evaluate a copy")
+    user_error(result, "tempcnn-weu is a shipped model", "evaluate a copy")
 
 
 def test_train_records_the_footprint_and_an_older_file_cannot_be_judged(tmp_path, tmp_path_factory, togo_table):

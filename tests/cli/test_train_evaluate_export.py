@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from gee_crop.cli import main
 from gee_crop.data.table import to_arrow, write_table
 from tests.training.realdata import MAX_GAP_BINS, TINY_WIDTHS, labelled_pixels, one_torch_thread, table_file
+from tests.cli.errors import user_error
 
 
 @pytest.fixture(autouse=True)
@@ -33,16 +34,6 @@ def trained(tmp_path_factory):
     return table, out, result.output
 
 
-def _user_error(result, *fragments: str) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 def test_train_writes_a_run_folder(trained):
     _, out, output = trained
     assert "dropped 0 of 360 samples" in output and "validation OA" in output
@@ -59,7 +50,7 @@ def test_train_resume_with_more_epochs(trained, tmp_path):
             str(MAX_GAP_BINS), "--no-augment", "--val-fraction", "0.2"]
     assert CliRunner().invoke(main, args + ["--epochs", "1"]).exit_code == 0
     again = CliRunner().invoke(main, args + ["--epochs", "1"])
-    _user_error(again, "already holds a training run", "--resume")
+    user_error(again, "already holds a training run", "--resume")
     resumed = CliRunner().invoke(main, args + ["--epochs", "2", "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert "resuming" in resumed.output
@@ -112,7 +103,7 @@ def test_export_and_its_parity_line(trained, tmp_path):
     assert read_model_meta(target)["training_footprint"] == read_model_meta(out / "model.pt")["training_footprint"]
     assert read_model_meta(target)["training_footprint"]["zone_counts"].keys() == {"Cfb"}
     again = CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target)])
-    _user_error(again, str(target), "--overwrite")
+    user_error(again, str(target), "--overwrite")
     assert CliRunner().invoke(main, ["export", str(out / "model.pt"), "--out", str(target),
                                      "--overwrite"]).exit_code == 0
 
@@ -144,7 +135,7 @@ def test_table_missing_a_band_column(tmp_path):
     table = to_arrow(labelled_pixels().subset(np.arange(5))).drop_columns(["B12"])
     pq.write_table(table, tmp_path / "no_b12.parquet")
     result = CliRunner().invoke(main, ["train", str(tmp_path / "no_b12.parquet"), "--out", str(tmp_path / "r")])
-    _user_error(result, "B12")
+    user_error(result, "B12")
 
 
 def test_model_files_that_are_not_gee_crop_models(trained, tmp_path):
@@ -154,18 +145,18 @@ def test_model_files_that_are_not_gee_crop_models(trained, tmp_path):
     weights = tmp_path / "weights.pt"
     torch.save(torch.load(trained[1] / "model.pt", weights_only=True)["state_dict"], weights)
     for path in (noise, weights):
-        _user_error(CliRunner().invoke(main, ["evaluate", str(path), str(table), "--out", str(tmp_path / "e")]),
+        user_error(CliRunner().invoke(main, ["evaluate", str(path), str(table), "--out", str(tmp_path / "e")]),
                     "is not a gee-crop model", "gee-crop train")
-        _user_error(CliRunner().invoke(main, ["export", str(path), "--out", str(tmp_path / "m.onnx")]),
+        user_error(CliRunner().invoke(main, ["export", str(path), "--out", str(tmp_path / "m.onnx")]),
                     "is not a gee-crop model")
 
 
 def test_season_outside_the_data(trained, tmp_path):
     result = CliRunner().invoke(main, ["train", str(trained[0]), "--out", str(tmp_path), "--year", "2030"])
-    _user_error(result, "2030", "year=2019")
+    user_error(result, "2030", "year=2019")
     result = CliRunner().invoke(main, ["evaluate", str(trained[1] / "model.pt"), str(trained[0]),
                                        "--out", str(tmp_path), "--year", "2015"])
-    _user_error(result, "2015")
+    user_error(result, "2015")
 
 
 def test_unknown_class_name(tmp_path):
@@ -173,7 +164,7 @@ def test_unknown_class_name(tmp_path):
     series.crop_class[:] = "banana"
     write_table(series, tmp_path / "bananas.parquet")
     result = CliRunner().invoke(main, ["train", str(tmp_path / "bananas.parquet"), "--out", str(tmp_path / "r")])
-    _user_error(result, "'banana'", "corn")
+    user_error(result, "'banana'", "corn")
 
 
 def test_export_quantize_calibrates_on_the_calibration_table_else_on_shipped_pixels(trained, tmp_path):

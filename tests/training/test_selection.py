@@ -22,7 +22,7 @@ from gee_crop.models.domain import DomainReport
 from gee_crop.training.selection import (AUTO_BLOCK_M, Candidate, CandidateScore, choose, rule_applied,
                                          select_and_train, usable)
 from gee_crop.training.trainer import train
-from tests.cli.test_train_evaluate_export import _user_error
+from tests.cli.errors import user_error
 from tests.training.realdata import one_torch_thread
 
 
@@ -126,4 +126,4 @@ def test_the_linear_model_exports_to_onnx_with_parity(fra, tmp_path):
 def test_auto_refuses_the_options_it_chooses_itself(tmp_path):
     result = CliRunner().invoke(main, ["train", "no.parquet", "--arch", "auto", "--epochs", "3", "--out",
                                        str(tmp_path / "run")])
-    _user_error(result, "--arch auto chooses the model and its training settings itself; drop epochs")
+    user_error(result, "--arch auto chooses the model and its training settings itself; drop epochs")

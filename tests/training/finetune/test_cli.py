@@ -10,7 +10,7 @@ import gee_crop.pipeline.train as pipeline_train
 from gee_crop.cli import main
 from gee_crop.models.io import load_model
 from gee_crop.models.zoo import zoo_models
-from tests.cli.test_train_evaluate_export import _user_error
+from tests.cli.errors import user_error
 
 
 
@@ -32,7 +32,7 @@ def test_cli_fine_tunes_with_the_sources_settings(source, bel_table, tmp_path):
 def test_cli_refuses_options_that_contradict_the_source(source, bel_table, tmp_path):
     result = CliRunner().invoke(main, ["train", str(bel_table), "--out", str(tmp_path / "run"), "--init-from",
                                        str(source), "--widths", "16,16,16,16", "--quiet"])
-    _user_error(result, "widths (16, 16, 16, 16) (the source's: (8, 8, 8, 8))", "drop these options")
+    user_error(result, "widths (16, 16, 16, 16) (the source's: (8, 8, 8, 8))", "drop these options")
 
 
 def test_cli_names_the_fix_for_a_zoo_model_shipped_without_torch_weights(bel_table, tmp_path, monkeypatch):
@@ -45,5 +45,5 @@ def test_cli_names_the_fix_for_a_zoo_model_shipped_without_torch_weights(bel_tab
     name = shipped[0].name
     result = CliRunner().invoke(main, ["train", str(bel_table), "--out", str(tmp_path / "run"), "--init-from",
                                        name, "--quiet"])
-    _user_error(result, f"the zoo model {name} only as int8 ONNX", f"fp32 torch weights ({name}.pt)",
+    user_error(result, f"the zoo model {name} only as int8 ONNX", f"fp32 torch weights ({name}.pt)",
                 "install a gee-crop release that ships")
