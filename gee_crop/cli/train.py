@@ -104,8 +104,7 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @options.switch(
     "freeze-encoder",
     None,
-    "With --init-from: train only the output layer, the source's encoder frozen [default: frozen for a "
-    "new output layer on a table under 200 rows].",
+    "With --init-from: train only the output layer, the source's encoder frozen [default: every layer learns].",
 )
 @click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt.")
 @options.overwrite

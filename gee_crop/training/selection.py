@@ -10,8 +10,9 @@ whole AUTO_BLOCK_M squares, smaller for a table of one small area (:func:`fold_b
 1. ``linear``: logistic regression on the 1D medians (models/linear.py);
 2. ``RF-500``: the paper's Random Forest on the same features (models/forest.py);
 3. ``fine-tuned``: the default zoo model (or ``--init-from MODEL``) fine-tuned with the library's
-   defaults (training/finetune.py: a new head for the table's classes, the encoder frozen on small
-   tables), only where its season contract fits the table and it was trained on the table's hemisphere;
+   defaults (training/finetune.py: a new head for the table's classes, FINETUNE_EPOCHS epochs whatever
+   the networks from scratch get), only where its season contract fits the table and it was trained on
+   the table's hemisphere;
 4. ``TempCNN``: from scratch, the zoo student's widths;
 5. ``CropNet 2D``: from scratch at CI size, only on tables of at least CROPNET_MIN_ROWS usable rows
    (below that its 2D convolutions overfit and it costs the most).
@@ -156,8 +157,10 @@ def candidates(
 ) -> tuple[Candidate, ...]:
     """The candidates for a table of ``n_rows`` usable rows, cheapest first; ``source`` the model the
     fine-tuned candidate starts from (None: no such candidate). ``epochs`` (None: AUTO_EPOCHS, the
-    linear model LINEAR_EPOCHS, fine-tuning its own default) sets every network's epochs, the linear
-    model's twice that (a quick check, or a benchmark on a budget); ``trees`` those of the forest."""
+    linear model LINEAR_EPOCHS) sets the epochs of the networks trained from scratch, the linear
+    model's twice that (a quick check, or a benchmark on a budget); fine-tuning always runs its own
+    FINETUNE_EPOCHS (it is cheap, and fewer epochs leave a new head untrained); ``trees`` those of the
+    forest."""
     linear = dict(arch="linear", epochs=2 * epochs if epochs else LINEAR_EPOCHS, **NETWORK_RECIPE)
     found = [
         Candidate("linear", 0, {**linear, "learning_rate": 0.01}),
@@ -168,7 +171,7 @@ def candidates(
         ),
     ]
     if source is not None:
-        tune = dict(init_from=source, val_fraction=0.0, **({"epochs": epochs} if epochs else {}))
+        tune = dict(init_from=source, val_fraction=0.0)
         found.append(Candidate(FINE_TUNED, 2, tune))
     scratch = dict(epochs=epochs or AUTO_EPOCHS, input_scaling="smooth", **NETWORK_RECIPE)
     found.append(Candidate("TempCNN", 3, dict(arch="tempcnn", widths=(32, 64, 64, 64), **scratch)))

@@ -105,7 +105,7 @@ class TrainConfig:
     input_scaling: str = InputScaling.STANDARD.value
     balanced_sampling: bool = False
     init_from: str | None = None
-    freeze_encoder: bool | None = None  # None: frozen for a new head on a small table (training/finetune.py)
+    freeze_encoder: bool | None = None  # None: FREEZE_ENCODER_DEFAULT (training/finetune.py)
 
     def resolved(self) -> TrainConfig:
         """Validate the options and fill in the default feature kind: the one check of training options, for
