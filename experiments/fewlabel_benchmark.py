@@ -64,9 +64,10 @@ from gee_crop.models.domain import FOOTPRINT_KEY, DomainReport, footprint_of  # 
 from gee_crop.models.io import read_model_meta, update_model_meta  # noqa: E402
 from gee_crop.models.zoo import domain_report  # noqa: E402
 from gee_crop.testing.paths import shared_data_dir  # noqa: E402
-from gee_crop.training.selection import (AUTO_FOLDS, CROPNET_MIN_ROWS, FINE_TUNED,  # noqa: E402
+from gee_crop.training.selection import (AUTO_FOLDS, CLEAR_MARGIN, CROPNET_MIN_ROWS, FINE_TUNED, FOREST,  # noqa: E402
                                          Candidate, CandidateScore, candidates, choose, clearly_beats,
                                          cross_validate, fold_block_m, usable)
+from gee_crop.training.finetune import FINETUNE_EPOCHS  # noqa: E402
 from gee_crop.training.metrics import classification_report  # noqa: E402
 from gee_crop.training.trainer import train  # noqa: E402
 from gee_crop.types import SampleSeries, SamplingRules, concat  # noqa: E402
@@ -163,7 +164,8 @@ def run_cells(domains: dict[str, SampleSeries], target: str, seed: int, args: ar
     pool, test = spatial_block_split(series.lon, series.lat, block_m=block_m, test_fraction=TEST_FRACTION, seed=seed)
     test_set = series.subset(test)
     base = {"target": target, "seed": seed, "n_pool": int(len(pool)), "n_test": int(len(test)),
-            "block_m": block_m, "epochs": args.epochs, "source_epochs": args.source_epochs}
+            "block_m": block_m, "epochs": args.epochs, "finetune_epochs": FINETUNE_EPOCHS,
+            "source_epochs": args.source_epochs}
     source = zoo_stand_in(domains, target, seed, args.source_epochs, work)
     guard = source_guard(domains, target, source)
     if not result_path(work, target, 0, "zoo as-is", seed).is_file():  # n = 0: used as it is
@@ -271,12 +273,12 @@ def _paired_std(scores: tuple[CandidateScore, ...], _guard: DomainReport) -> Can
     return _cheapest(scores, tied)
 
 
-def _prior(beats: Callable[[CandidateScore, CandidateScore], bool]) -> Rule:
-    """Keep the fine-tuned candidate (whatever the guard says) unless ``beats`` it; then the best such."""
+def _prior(beats: Callable[[CandidateScore, CandidateScore], bool], name: str = FINE_TUNED) -> Rule:
+    """Keep the candidate ``name`` (whatever the guard says) unless another ``beats`` it; then the best such."""
     def rule(scores: tuple[CandidateScore, ...], _guard: DomainReport) -> CandidateScore:
-        tuned = next((s for s in scores if s.candidate.name == FINE_TUNED), _best_mean(scores))
-        better = [s for s in scores if s is not tuned and beats(s, tuned)]
-        return _best_mean(tuple(better)) if better else tuned
+        prior = next((s for s in scores if s.candidate.name == name), _best_mean(scores))
+        better = [s for s in scores if s is not prior and beats(s, prior)]
+        return _best_mean(tuple(better)) if better else prior
     return rule
 
 
@@ -287,17 +289,28 @@ def _lead_beyond(spread: Callable[[np.ndarray], float]) -> Callable[[CandidateSc
     return beats
 
 
+def _previous(scores: tuple[CandidateScore, ...], guard: DomainReport) -> CandidateScore:
+    """The rule of the run before (docs/transfer.md): the fine-tuned prior only where the guard's warning is
+    quiet; elsewhere the best mean, or the cheapest candidate at most CLEAR_MARGIN behind it on average."""
+    if guard is not None and guard.judged and not guard.fires and any(s.candidate.name == FINE_TUNED for s in scores):
+        return _prior(clearly_beats)(scores, guard)
+    best = _best_mean(scores)
+    return _cheapest(scores, lambda s: float(np.subtract(best.fold_f1, s.fold_f1).mean()) <= CLEAR_MARGIN)
+
+
 #: the rules compared, ``choose`` (the rule in use) first: it wins a tie of the comparison.
 RULES: dict[str, Rule] = {
-    "choose (in use): fine-tuned unless beaten on every fold by > 1 point, where the guard is quiet": choose,
-    "choose without its prior (as where the guard fires): best mean, the cheapest within 1 point":
-        lambda scores, _guard: choose(scores, None),
+    "choose (in use): fine-tuned where its source knew most of the table's climate, else RF-500; "
+    "kept unless beaten on every fold by > 1 point": choose,
+    "previous rule: fine-tuned prior only where the guard is quiet, else best mean (cheapest within 1 point)":
+        _previous,
     "best mean": lambda scores, _guard: _best_mean(scores),
     "first rule: cheapest within the paired shortfall's std": _paired_std,
     "fine-tuned unless beaten by more than the paired lead's std": _prior(_lead_beyond(np.std)),
     "fine-tuned unless beaten by more than the paired lead's standard error":
         _prior(_lead_beyond(lambda lead: float(np.std(lead) / np.sqrt(len(lead))))),
     "fine-tuned unless beaten on every fold by > 1 point (whatever the guard)": _prior(clearly_beats),
+    "RF-500 unless beaten on every fold by > 1 point (whatever the guard)": _prior(clearly_beats, FOREST),
 }
 
 
