@@ -103,6 +103,7 @@ from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
 from gee_crop.sensors import SENTINEL2
 from gee_crop.testing.ee_grid_eval import _reproject_shape, pixel_read, reduced_features
+from gee_crop.testing.fake_emit import EmitScene, emit_pixels, emit_rows, loads_emit, pixel_refusal
 from gee_crop.testing.fake_image_exports import (
     PatchComposite,
     StoredImage,
@@ -297,6 +298,7 @@ class FakeEarthEngineClient(EarthEngineClient):
         project: str | None = None,
         interactive_budget: float = INTERACTIVE_BUDGET,
         other_operations: int = 0,
+        emit: EmitScene | None = None,
     ) -> None:
         """``existing_assets``: the user assets that exist before the test (a set; strict), or True (every
         asset exists: the old kind mode). ``other_operations``: finished operations of other jobs of the
@@ -342,6 +344,12 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.max_unfinished = 0
         self.same_day_duplicates = same_day_duplicates
         self.server_keeps_duplicates = server_keeps_duplicates
+        self.emit = emit
+
+    @property
+    def shift(self) -> tuple[float, float]:
+        """(lon, lat) the ``anchor`` moved the scene by."""
+        return float(self.lon.mean() - self._lon0.mean()), float(self.lat.mean() - self._lat0.mean())
 
     # ------------------------------------------------------------ plumbing
 
@@ -420,6 +428,12 @@ class FakeEarthEngineClient(EarthEngineClient):
             load = resolved(expr)
             if load.get("function") == "Image.load" and load["arguments"]["id"] in self.image_assets:
                 return self.image_assets[load["arguments"]["id"]].window(grd, bands)
+            if loads_emit(load):
+                answer = emit_pixels(self.emit, load, grd, bands, self.shift)
+                refusal = pixel_refusal(grd, len(answer.dtype.names or ()))
+                if refusal:
+                    raise self._refuse(400, refusal)
+                return answer
             if callable(self.pixels):
                 return self.pixels(expr, grd, bands)
             if self.pixels is None:
@@ -651,11 +665,26 @@ class FakeEarthEngineClient(EarthEngineClient):
         tables = invocations(collection, "Collection.loadTable")
         if tables and tables[0]["arguments"]["tableId"] in self.asset_rows:
             return self.asset_rows[tables[0]["arguments"]["tableId"]]
+        if loads_emit(resolved(collection)):
+            return self._emit_rows(collection)
         if not invocations(collection, "Image.stratifiedSample"):
             if invocations(collection, "reduce.median"):
                 return self._composite_at_points(collection)
             return self._raw_rows_at_points(collection)
         rows = self._sampling_rows(collection)
+        self.tiles_answered += 1
+        if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
+            raise FakeInterrupt(f"interrupted after {self.interrupt_after} tiles")
+        return rows
+
+    def _emit_rows(self, collection: Any) -> list[dict]:
+        """The rows of an EMIT sampling graph (``sample --emit``): EMIT medians (:mod:`gee_crop.testing.fake_emit`)
+        at the points the graph's Sentinel-2 part samples (the rows of :meth:`_sampling_rows`, one per point)."""
+        points: dict[tuple[float, float], dict] = {}
+        for feature in self._sampling_rows(collection):
+            props = feature["properties"]
+            points.setdefault((props["lon"], props["lat"]), {k: props[k] for k in ("lon", "lat", "class")})
+        rows = emit_rows(self.emit, resolved(collection), [(p, p["lon"], p["lat"]) for p in points.values()], self.shift)
         self.tiles_answered += 1
         if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
             raise FakeInterrupt(f"interrupted after {self.interrupt_after} tiles")
