@@ -107,7 +107,7 @@ class EmitEvaluator:
         ones = np.ones(self.n, bool)
         return EvalImage([(name, np.full(self.n, float(v)), ones) for name, v in zip(names, values)])
 
-    def _bands(self, node: dict, env: EvalImage | None) -> list[Band]:  # noqa: C901 - one case per function
+    def _bands(self, node: dict, env: EvalImage | None) -> list[Band]:
         fn, args = node["function"], node["arguments"]
         if fn == "Image.constant":
             return self._constant(args["value"] if isinstance(args["value"], list) else [args["value"]]).bands

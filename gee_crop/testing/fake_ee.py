@@ -684,7 +684,9 @@ class FakeEarthEngineClient(EarthEngineClient):
         for feature in self._sampling_rows(collection):
             props = feature["properties"]
             points.setdefault((props["lon"], props["lat"]), {k: props[k] for k in ("lon", "lat", "class")})
-        rows = emit_rows(self.emit, resolved(collection), [(p, p["lon"], p["lat"]) for p in points.values()], self.shift)
+        rows = emit_rows(
+            self.emit, resolved(collection), [(p, p["lon"], p["lat"]) for p in points.values()], self.shift
+        )
         self.tiles_answered += 1
         if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
             raise FakeInterrupt(f"interrupted after {self.interrupt_after} tiles")

@@ -113,9 +113,13 @@ class EmitScene:
             cloudy = acquisition.cloudy[row, col] & inside
             shown = np.where(cloudy[:, None], CLOUD_REFLECTANCE, values)
             bands = [(name, shown[:, i], inside) for i, name in enumerate(EMIT.product_bands)]
-            bands += [(f"reflectance_uncertainity_{i}", np.full(len(row), 0.01), inside) for i in range(values.shape[1])]
-            bands += [(flag, cloudy.astype(np.float64) if flag == "cloud_flag" else np.zeros(len(row)), inside)
-                      for flag in FLAG_BANDS]
+            bands += [
+                (f"reflectance_uncertainity_{i}", np.full(len(row), 0.01), inside) for i in range(values.shape[1])
+            ]
+            bands += [
+                (flag, cloudy.astype(np.float64) if flag == "cloud_flag" else np.zeros(len(row)), inside)
+                for flag in FLAG_BANDS
+            ]
             properties = {EMIT.wavelength_property: wavelengths}
             served.append(EvalImage(bands, properties, np.datetime64(acquisition.day, "D")))
         return served
@@ -124,7 +128,8 @@ class EmitScene:
 def loads_emit(graph: Any) -> bool:
     """Whether a resolved graph reads the EMIT collection."""
     return any(
-        c["function"] == "ImageCollection.load" and c["arguments"].get("id") == EMIT.collection for c in walk_calls(graph)
+        c["function"] == "ImageCollection.load" and c["arguments"].get("id") == EMIT.collection
+        for c in walk_calls(graph)
     )
 
 
