@@ -44,7 +44,7 @@ from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
 from gee_crop.season import SeasonSpan
-from gee_crop.sensors import SENTINEL2
+from gee_crop.sensors import SENTINEL2, Sensor
 from gee_crop.types import RawStack
 
 __all__ = [
@@ -136,6 +136,10 @@ class FeatureSource(Protocol):
     def description(self) -> str:
         """What the source is, for the run's report."""
 
+    @property
+    def sensor(self) -> Sensor:
+        """The sensor whose bands the source delivers (a model of another sensor cannot map from it)."""
+
     def footprint(self) -> shapely.Geometry | None:
         """WGS84 area with data (None = anywhere, e.g. Earth Engine)."""
 
@@ -191,6 +195,10 @@ class LocalStackSource:
     @property
     def description(self) -> str:
         return f"local stack {self.stack.name} ({len(self.stack.dates)} dates, {self.stack.crs})"
+
+    @property
+    def sensor(self) -> Sensor:
+        return SENTINEL2
 
     def default_crs(self, region_wgs84: shapely.Geometry) -> str:
         return self.stack.crs
@@ -382,6 +390,10 @@ class EarthEngineSource:
     @property
     def description(self) -> str:
         return f"Earth Engine composite (Cloud Score+ {self.cloud_band}, {self.encoding.value})"
+
+    @property
+    def sensor(self) -> Sensor:
+        return SENTINEL2
 
     def footprint(self) -> None:
         return None

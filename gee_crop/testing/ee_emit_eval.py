@@ -83,7 +83,7 @@ class EmitEvaluator:
         if fn == "Filter.dateRangeContains" and args.get("rightField") == "system:time_start":
             window = args["leftValue"]["arguments"]
             start, end = _date(window["start"]), _date(window["end"])
-            return item.date is not None and start <= item.date < end
+            return item.date is not None and bool(start <= item.date < end)
         raise NotImplementedError(f"filter {fn} is not supported by the EMIT evaluator")
 
     # ------------------------------------------------------------------ images
@@ -141,7 +141,7 @@ class EmitEvaluator:
         if fn == "Image.reduce" and args["reducer"]["function"] == "Reducer.min":
             bands = self.bands(args["image"], env)
             values = np.stack([np.where(m, v, np.inf) for _, v, m in bands])
-            mask = np.stack([m for _, _, m in bands]).any(axis=0)
+            mask = np.asarray(np.stack([m for _, _, m in bands]).any(axis=0), dtype=bool)
             return [("min", np.where(mask, values.min(axis=0), 0.0), mask)]
         if fn in _BINARY:
             pairs = band_pairs(self.bands(args["image1"], env), self.bands(args["image2"], env))
@@ -155,11 +155,11 @@ class EmitEvaluator:
         names: list[str] = []
         for item in images:
             names.extend(n for n, _, _ in item.bands if n not in names)
-        out = []
+        out: list[Band] = []
         for name in names:
             held = [(v, m) for item in images for n, v, m in item.bands if n == name]
             values = np.stack([np.where(m, v, np.nan) for v, m in held])
-            mask = np.stack([m for _, m in held]).any(axis=0)
+            mask = np.asarray(np.stack([m for _, m in held]).any(axis=0), dtype=bool)
             with np.errstate(all="ignore"):
                 median = np.nanmedian(np.where(mask, values, 0.0), axis=0) if mask.any() else np.zeros(self.n)
             out.append((name, np.where(mask, median, 0.0), mask))

@@ -54,6 +54,11 @@ the queue (3000). …"); ``list_tasks`` (one listOperations) reports every task 
   (https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/list): a client
   reading the first page only misses tasks; ``getOperation`` (``poll_tasks``) reads one task.
 
+EMIT (``NASA/EMIT/L2A/RFL``, ``sample --emit`` rows and EMIT map composites): served from the REAL EMIT cube
+of ``../shared/data/emit`` laid over the patch (``emit=``, :mod:`gee_crop.testing.fake_emit`, which says what is
+synthetic), the graph evaluated by :mod:`gee_crop.testing.ee_emit_eval`; a band the product lacks, a
+computePixels request over 1,024 bands or 48 MiB are refused as the service refuses them.
+
 Parcel reductions (``reduceRegions`` graphs of ``earthengine.parcels``, the parcel table of ``map --on-server
 --parcels``), read with computeFeatures or exported as a table: evaluated by the offline grid evaluator
 (``ee_grid_eval.reduced_features``, the centroid rule of unweighted reducers), with the server composite
@@ -429,6 +434,9 @@ class FakeEarthEngineClient(EarthEngineClient):
             if load.get("function") == "Image.load" and load["arguments"]["id"] in self.image_assets:
                 return self.image_assets[load["arguments"]["id"]].window(grd, bands)
             if loads_emit(load):
+                refusal = pixel_refusal(grd, len(bands)) if bands is not None else None
+                if refusal:  # refused before any work, as the service does
+                    raise self._refuse(400, refusal)
                 answer = emit_pixels(self.emit, load, grd, bands, self.shift)
                 refusal = pixel_refusal(grd, len(answer.dtype.names or ()))
                 if refusal:
