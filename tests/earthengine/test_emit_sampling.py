@@ -97,6 +97,27 @@ def test_the_run_stores_the_emit_medians_beside_the_s2_table_and_resumes(monkeyp
     assert values.min() > 0 and values.max() < 0.5  # real reflectance, no fill, no cloud (0.8)
 
 
+def test_export_mode_runs_the_emit_tiles_as_their_own_tasks(monkeypatch, tmp_path, paris_aoi):
+    """Batch exports: each tile's EMIT rows are a task and an asset of their own (names ending in _emit, so the
+    S2 and EMIT exports of a tile never collide: "Cannot overwrite asset"), read back into the same table as an
+    interactive run's."""
+    args = ["sample", "--region", paris_aoi, "--year", 2019, "--emit", "--per-cell", 60, "--buffer-m", 0,
+            "--project", "p"]
+    _emit_double(monkeypatch)
+    streamed = CliRunner().invoke(main, list(map(str, [*args, "--out", tmp_path / "i.parquet"])))
+    fake = _emit_double(monkeypatch)
+    exported = CliRunner().invoke(main, list(map(str, [*args, "--mode", "export", "--out", tmp_path / "e.parquet"])))
+    assert streamed.exit_code == 0 and exported.exit_code == 0, exported.output
+    assets = [config["asset_id"] for method, config in fake.graphs if method == "start_export"]
+    assert assets == ["projects/p/assets/gee-crop/samples/gee-crop_aoi_2019_tile0000",
+                      "projects/p/assets/gee-crop/samples/gee-crop_aoi_2019_tile0000_emit"]
+    emit_config = [c for m, c in fake.graphs if m == "start_export"][1]
+    assert emit_config["selectors"][:3] == ["lon", "lat", "class"] and len(emit_config["selectors"]) == 3 + 488
+    a, b = read_emit_table(tmp_path / "i.emit.parquet").rows, read_emit_table(tmp_path / "e.emit.parquet").rows
+    key = ["month", "lon", "lat"]
+    assert len(a) > 0 and a.sort_values(key).reset_index(drop=True).equals(b.sort_values(key).reset_index(drop=True))
+
+
 def test_emit_rows_are_read_at_the_s2_points_on_the_60_m_utm_grid():
     job = plan(_request()).job
     assert job.emit and job.fingerprint()["emit"] is True
