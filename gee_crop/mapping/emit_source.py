@@ -17,13 +17,12 @@ import numpy as np
 import shapely
 from numpy.lib.recfunctions import structured_to_unstructured
 
-from gee_crop.data.regions import utm_crs_for
-from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.emit import CLEAR_BAND, map_band_names, map_composite
 from gee_crop.errors import InputError, ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import (
     CompositeRequest,
+    EarthEngineGrid,
     EarthEngineSource,
     FeatureSource,
     PixelClient,
@@ -51,7 +50,7 @@ class SpectraComposite(TileComposite):
 
 
 @dataclass
-class EmitSource:
+class EmitSource(EarthEngineGrid):
     """The EMIT monthly medians of an EMIT model's ``months`` and ``bands`` for ``year`` on Earth Engine."""
 
     client: object
@@ -73,15 +72,6 @@ class EmitSource:
     def description(self) -> str:
         return f"Earth Engine EMIT monthly medians ({self.sensor.collection}, months {list(self.months)})"
 
-    def footprint(self) -> None:
-        return None
-
-    def default_grid_origin(self, crs: str) -> tuple[float, float]:
-        return (0.0, 0.0)
-
-    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
-        return utm_crs_for(region_wgs84)
-
     def default_scale(self) -> float:
         return self.sensor.resolution_m
 
@@ -101,9 +91,6 @@ class EmitSource:
 
     def request_bytes(self, tile: Tile, season: SeasonSpan) -> int:
         return tile.n_pixels * len(self.band_names) * VALUE_BYTES
-
-    def max_in_flight(self) -> int:
-        return int(getattr(self.client, "max_concurrent", ee_client.MAX_CONCURRENT_REQUESTS))
 
     def read_tile(self, tile: Tile, request: CompositeRequest) -> TileComposite:
         """The tile's medians: one request, valid where every month is clear."""

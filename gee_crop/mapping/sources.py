@@ -364,8 +364,28 @@ def sqrt8_reflectance_pairs() -> np.ndarray:
     return pairs
 
 
+class EarthEngineGrid:
+    """What every Earth Engine source shares: data anywhere, the output grid on the region's UTM zone with pixel
+    edges on multiples of the scale, and the client's cap of requests in flight."""
+
+    client: object
+
+    def footprint(self) -> None:
+        return None
+
+    def default_grid_origin(self, crs: str) -> tuple[float, float]:
+        return (0.0, 0.0)
+
+    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
+        return utm_crs_for(region_wgs84)
+
+    def max_in_flight(self) -> int:
+        """The client's cap of concurrent requests (the project's quota, 40 by default)."""
+        return int(getattr(self.client, "max_concurrent", ee_client.MAX_CONCURRENT_REQUESTS))
+
+
 @dataclass
-class EarthEngineSource:
+class EarthEngineSource(EarthEngineGrid):
     """Fetches the server-side composite of each tile with one multi-band computePixels request.
 
     ``client`` is a ``gee_crop.earthengine.client.EarthEngineClient`` (retries inside) or a fake
@@ -394,15 +414,6 @@ class EarthEngineSource:
     @property
     def sensor(self) -> Sensor:
         return SENTINEL2
-
-    def footprint(self) -> None:
-        return None
-
-    def default_grid_origin(self, crs: str) -> tuple[float, float]:
-        return (0.0, 0.0)
-
-    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
-        return utm_crs_for(region_wgs84)
 
     def default_scale(self) -> float:
         return DEFAULT_SCALE_M
@@ -437,10 +448,6 @@ class EarthEngineSource:
         """The answer of the tile's one request: 10 bands x n_bins x 2 B (uint16) or 1 B (sqrt8) per
         pixel; masked pixels travel as 0, no mask band."""
         return tile.n_pixels * len(SENTINEL2.bands) * season.n_bins * self.value_bytes
-
-    def max_in_flight(self) -> int:
-        """The client's cap of concurrent requests (the project's quota, 40 by default)."""
-        return int(getattr(self.client, "max_concurrent", ee_client.MAX_CONCURRENT_REQUESTS))
 
     def image(self, region_wgs84: shapely.Geometry, spec: FeatureSpec, season: SeasonSpan) -> ee.Image:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""
