@@ -213,8 +213,8 @@ def check_model_matches(
     if contract.sensor != sensor:
         raise ModelFileError(
             f"{model_path} reads {contract.sensor.name} bands, and this source delivers {sensor.name} bands "
-            f"only; map with a {sensor.name} model, or map the {contract.sensor.name} model on Earth Engine "
-            "with --region (docs/emit.md)"
+            f"only; map with a {sensor.name} model, or map the {contract.sensor.name} model with a plain "
+            "`gee-crop map --region` run on Earth Engine, without --on-server or --pilot (docs/emit.md)"
         )
     if tuple(contract.bands) != sensor.bands:
         raise ModelFileError(

@@ -29,6 +29,7 @@ from gee_crop.sensors import EMIT
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.fake_emit import EmitAcquisition, EmitScene
 from gee_crop.testing.offline_ee import initialize_offline
+from gee_crop.testing.paths import demo_patch_dir
 
 PARIS = (2.35, 48.85)
 FRA_LABELS = {"projects/p/assets/gee-crop/labels/FRA_RPG_2019"}
@@ -161,3 +162,20 @@ def test_the_double_refuses_what_the_service_refuses():
     big = {**grid, "dimensions": {"width": 160, "height": 160}}
     with pytest.raises(EarthEngineError, match="more than the 50331648"):
         fake.compute_pixels(map_composite(region, 2019, (6, 8), EMIT.bands), big, map_band_names((6, 8), EMIT.bands))
+
+
+def test_an_emit_model_on_a_local_stack_or_a_pilot_is_refused_in_one_line(emit_run, monkeypatch):
+    folder, fake = emit_run
+    model = folder / "rf" / "model.onnx"
+    if not model.exists():
+        cli("train", folder / "t.emit.parquet", "--features", "emit_june_august", "--arch", "random_forest",
+            "--out", folder / "rf", "--quiet")
+    local = CliRunner().invoke(main, ["map", "--source", str(demo_patch_dir()), "--model", str(model),
+                                      "--out", str(folder / "local")])
+    assert local.exit_code == 1
+    assert "Error: an EMIT model maps from EMIT on Earth Engine; give --region (or --bbox)" in local.output
+    monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
+    region = _box(folder / "pilot.geojson", 2.34, 48.84, 2.36, 48.86)
+    piloted = CliRunner().invoke(main, ["map", "--region", str(region), "--model", str(model), "--year", "2019",
+                                        "--project", "p", "--out", str(folder / "pilot"), "--pilot", "1"])
+    assert piloted.exit_code == 1 and "reads emit bands, and this source delivers sentinel2 bands only" in piloted.output
