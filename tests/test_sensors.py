@@ -78,10 +78,16 @@ def test_a_model_file_of_an_unknown_sensor_is_refused():
         FeatureSpec.from_meta(meta)
 
 
-def test_an_emit_model_is_refused_for_sentinel2_maps():
+def test_an_emit_model_is_refused_for_sentinel2_sources_and_passes_for_emit():
     from gee_crop.errors import ModelFileError
     from gee_crop.models.predict import check_model_matches
 
-    with pytest.raises(ModelFileError, match="reads emit bands.*Sentinel-2 composites only"):
-        check_model_matches(FeatureSpec("median1d", sensor="emit"))
-    check_model_matches(FeatureSpec("median1d"))  # a Sentinel-2 contract passes as before
+    from gee_crop.sensors import EMIT, SENTINEL2
+
+    emit_model = FeatureSpec("median1d", sensor="emit", months=(6, 8))
+    with pytest.raises(ModelFileError, match="reads emit bands, and this source delivers sentinel2 bands only"):
+        check_model_matches(emit_model)
+    check_model_matches(emit_model, sensor=EMIT)  # an EMIT source (mapping.emit_source) maps it
+    with pytest.raises(ModelFileError, match="reads sentinel2 bands, and this source delivers emit bands only"):
+        check_model_matches(FeatureSpec("median1d"), sensor=EMIT)
+    check_model_matches(FeatureSpec("median1d"), sensor=SENTINEL2)  # a Sentinel-2 contract passes as before

@@ -136,7 +136,8 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     is_flag=True,
     help="Also sample EMIT hyperspectral reflectance at the same points: medians of the 244 kept bands in "
     "June and August (north, on pixels clear in both) or February (south), on the 60 m EMIT grid; samples "
-    "EMIT never saw clear drop out of the EMIT part. --dry-run plans it; the run is not wired yet.",
+    "EMIT never saw clear drop out of the EMIT part. The EMIT table is written beside --out as OUT.emit.parquet "
+    "(resumable per tile); --dry-run plans it.",
 )
 @options.choice(
     "--mode", SamplingMode.AUTO, "interactive streams small regions; export runs batch tasks (one per tile)."

@@ -26,6 +26,15 @@ from gee_crop.errors import InputError
 from gee_crop.sensors import EMIT, Sensor, sensor_named
 
 KEYS = ("lon", "lat", "crop_class", "month")
+#: ``sample --emit`` writes the EMIT table beside the Sentinel-2 one: ``samples.parquet`` -> ``samples.emit.parquet``.
+EMIT_TABLE_SUFFIX = ".emit.parquet"
+
+
+def emit_table_path(out: str | os.PathLike) -> Path:
+    """Where ``sample --emit`` writes the EMIT table of the sample table ``out`` (:data:`EMIT_TABLE_SUFFIX`)."""
+    out = Path(out)
+    stem = out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name
+    return out.with_name(stem + EMIT_TABLE_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from gee_crop.atomic import atomic_write
 from gee_crop.classes import CLASSES, Legend, user_legend
 from gee_crop.config import SAMPLES_PER_CELL_DEFAULT, Hemisphere, acquisition_window
 from gee_crop.countries import country_of, country_region, country_spec, read_accuracy_table
 from gee_crop.data import ee_rows
+from gee_crop.data.emit_table import table_from_rows, write_emit_table
 from gee_crop.data.regions import lonlat_extent
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.sampling import check_inward_buffer, sample_from_files
@@ -25,6 +27,7 @@ from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import VECTOR_SUFFIXES, class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine.client import is_asset_id
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
+from gee_crop.earthengine.emit import season_months
 from gee_crop.earthengine.labels import check_inline_size
 from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, read_export_csv
 from gee_crop.errors import InputError, RegionError, SeasonError
@@ -234,6 +237,28 @@ def assemble(
     check_class_sizes(table, f"the samples of {out}")
     write_table(table, out)
     return len(table)
+
+
+def store_emit_part(job: SamplingJob, ledger: RunLedger, unit: str, rows: pd.DataFrame) -> None:
+    """The EMIT rows of tile ``unit`` (``sample --emit``) as its part ``tile_XXXX.parquet`` (none for no row),
+    and the unit finished (``earthengine.tasks.StoreRows``)."""
+    if not len(rows):
+        ledger.finish(unit, samples=0)
+        return
+    path = ledger.folder / f"tile_{int(unit):04d}.parquet"
+    atomic_write(path, lambda tmp: rows.to_parquet(tmp, index=False))
+    ledger.finish(unit, path, samples=len(rows))
+
+
+def assemble_emit(ledger: RunLedger, units: list[str], out: Path, job: SamplingJob) -> int:
+    """Concatenate the finished EMIT parts into the EMIT table at ``out`` (``data.emit_table``'s format); the
+    number of samples (0: no sample was clear in every month, and nothing is written)."""
+    parts = [pd.read_parquet(path) for path in map(ledger.output_path, units) if path is not None]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not len(frame):
+        return 0
+    write_emit_table(table_from_rows(frame, season_months(job.hemisphere), job.classes), out)
+    return len(frame)
 
 
 def local_table(request: SamplingRequest) -> SampleSeries:

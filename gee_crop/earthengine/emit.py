@@ -67,11 +67,25 @@ def clear_reflectance(image: ee.Image, sensor: Sensor = EMIT, bands: ee.List | l
     return reflectance.updateMask(clear).updateMask(reflectance.neq(sensor.fill))
 
 
-def monthly_median(region: ee.Geometry, year: int, month: int, sensor: Sensor = EMIT) -> ee.Image:
-    """Median reflectance of one month over ``region``, each image's cloud-flagged pixels excluded."""
+def masked_filler(bands: list[str] | tuple[str, ...]) -> ee.ImageCollection:
+    """One image of ``bands``, masked everywhere: merged into a month's images, so a month without an EMIT image
+    over the place gives a masked median of the same bands. (The median of an empty collection has no bands at
+    all, and a later ``select`` of them fails: "Image.select: Pattern '...' did not match any bands.")"""
+    names = list(bands)
+    return ee.ImageCollection([ee.Image.constant([0.0] * len(names)).rename(names).updateMask(0)])
+
+
+def monthly_median(
+    region: ee.Geometry, year: int, month: int, sensor: Sensor = EMIT, bands: tuple[str, ...] | None = None
+) -> ee.Image:
+    """Median reflectance of one month over ``region``, each image's cloud-flagged pixels excluded; masked
+    where the month has no clear image. ``bands``: the names to keep (None: each image's kept bands, named on
+    the server from its band centres)."""
     start = ee.Date.fromYMD(year, month, 1)
     collection = ee.ImageCollection(sensor.collection).filterBounds(region).filterDate(start, start.advance(1, "month"))
-    return collection.map(lambda image: clear_reflectance(image, sensor)).median()
+    chosen = None if bands is None else list(bands)
+    clear = collection.map(lambda image: clear_reflectance(image, sensor, chosen))
+    return clear.merge(masked_filler(sensor.bands if bands is None else bands)).median()
 
 
 def common_clear(medians: list[ee.Image]) -> ee.Image:
@@ -80,14 +94,42 @@ def common_clear(medians: list[ee.Image]) -> ee.Image:
     return functools.reduce(lambda a, b: a.And(b), masks[1:], masks[0])
 
 
-def season_medians(region: ee.Geometry, year: int, hemisphere: Hemisphere = "north", sensor: Sensor = EMIT) -> ee.Image:
-    """The EMIT features of METHOD.md: one median per month of :func:`season_months` (bands suffixed
-    ``_m06``, ``_m08``; ``_m02`` south), on the pixels clear in every month."""
-    months = season_months(hemisphere)
-    medians = [monthly_median(region, year, m, sensor) for m in months]
+def month_medians(
+    region: ee.Geometry, year: int, months: tuple[int, ...], sensor: Sensor = EMIT, bands: tuple[str, ...] | None = None
+) -> ee.Image:
+    """One median per month of ``months`` (bands suffixed ``_m06``, ``_m08``, month-major), on the pixels clear
+    in every month. ``bands``: as :func:`monthly_median`."""
+    medians = [monthly_median(region, year, m, sensor, bands) for m in months]
     named = [median.regexpRename("$", month_suffix(m)) for median, m in zip(medians, months)]
     stacked = functools.reduce(lambda a, b: a.addBands(b), named[1:], named[0])
     return stacked.updateMask(common_clear(medians))
+
+
+def season_medians(region: ee.Geometry, year: int, hemisphere: Hemisphere = "north", sensor: Sensor = EMIT) -> ee.Image:
+    """The EMIT features of METHOD.md: one median per month of :func:`season_months` (bands suffixed
+    ``_m06``, ``_m08``; ``_m02`` south), on the pixels clear in every month."""
+    return month_medians(region, year, season_months(hemisphere), sensor)
+
+
+#: The band of an EMIT map's composite that says where every month is clear (1) or not (0).
+CLEAR_BAND = "emit_clear"
+
+
+def map_band_names(months: tuple[int, ...], bands: tuple[str, ...]) -> list[str]:
+    """The model-input bands of an EMIT map's composite, month-major (``reflectance_0_m06`` ...), then
+    :data:`CLEAR_BAND`: the order of ``data.emit_table.emit_features``."""
+    return [f"{band}{month_suffix(m)}" for m in months for band in bands] + [CLEAR_BAND]
+
+
+def map_composite(
+    region: ee.Geometry, year: int, months: tuple[int, ...], bands: tuple[str, ...], sensor: Sensor = EMIT
+) -> ee.Image:
+    """The input of an EMIT model's map over ``region``: the medians of ``months`` of the model's ``bands``
+    (chosen by name: the sensor's kept bands) as float32 bands :func:`map_band_names`, 0 where not every month
+    is clear, and :data:`CLEAR_BAND` 1 where it is (reflectance may be 0, so the mask travels as a band)."""
+    medians = month_medians(region, year, months, sensor, bands)
+    clear = medians.mask().reduce(ee.Reducer.min()).rename(CLEAR_BAND)
+    return medians.unmask(0).addBands(clear.unmask(0)).toFloat()
 
 
 def emit_rows(

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from gee_crop.config import (
 )
 from gee_crop.countries import CountrySpec
 from gee_crop.earthengine.collections import check_threshold, clear_observations, s2_with_cloud_score
-from gee_crop.earthengine.emit import emit_rows
+from gee_crop.earthengine.emit import emit_rows, month_suffix, season_months
 from gee_crop.earthengine.labels import (
     LABEL_BAND,
     LABEL_SCALE_M,
@@ -50,7 +50,7 @@ from gee_crop.earthengine.labels import (
     split_points,
 )
 from gee_crop.season import Season, SeasonSpan
-from gee_crop.sensors import SENTINEL2
+from gee_crop.sensors import EMIT, SENTINEL2
 from gee_crop.types import PAPER_RULES, SamplingRules
 
 CELL_BAND = "cell"
@@ -506,6 +506,27 @@ def emit_tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureC
     return emit_rows(points, region, job.year, job.hemisphere, crs, job.tile_scale)
 
 
+def emit_row_properties(job: SamplingJob) -> list[str]:
+    """Properties of one EMIT row (``sample --emit``): lon, lat, class and the kept bands of each month."""
+    months = season_months(job.hemisphere)
+    return ["lon", "lat", LABEL_BAND, *(f"{band}{month_suffix(m)}" for m in months for band in EMIT.bands)]
+
+
+@dataclass(frozen=True)
+class TileRows:
+    """What every tile of a sampling job returns: its rows' graph, the properties an export keeps and the suffix
+    of its task and asset names (the two kinds of a job's rows never share a task or an asset)."""
+
+    graph: Callable[[SamplingJob, int, Bounds], ee.FeatureCollection]
+    selectors: Callable[[SamplingJob], list[str]]
+    suffix: str = ""
+
+
+#: The Sentinel-2 series of a tile (every job), and its EMIT monthly medians (``sample --emit``).
+S2_ROWS = TileRows(tile_graph, lambda job: row_properties(job.cloud_band))
+EMIT_ROWS = TileRows(emit_tile_graph, emit_row_properties, "_emit")
+
+
 def safe_stem(name: str, max_chars: int) -> str:
     """``name`` with every run of characters outside [A-Za-z0-9_-] made one "_", at most
     ``max_chars`` long; a changed or shortened name gets 6 hex digits of its hash, so two region
@@ -517,11 +538,13 @@ def safe_stem(name: str, max_chars: int) -> str:
     return f"{clean[: max_chars - 7].rstrip('_')}_{digest}"
 
 
-def export_names(job: SamplingJob, index: int) -> tuple[str, str | None]:
-    """(task description = file prefix, table asset id or None) of tile ``index``'s export; the job
-    name (a region file's stem) is made safe for both (:func:`safe_stem`)."""
-    fixed = f"gee-crop__{job.year}_tile{index:04d}"
-    description = f"gee-crop_{safe_stem(job.name, DESCRIPTION_MAX - len(fixed))}_{job.year}_tile{index:04d}"
+def export_names(job: SamplingJob, index: int, suffix: str = "") -> tuple[str, str | None]:
+    """(task description = file prefix, table asset id or None) of tile ``index``'s export (``suffix``: the
+    kind of rows, :class:`TileRows`); the job name (a region file's stem) is made safe for both
+    (:func:`safe_stem`)."""
+    tail = f"_{job.year}_tile{index:04d}{suffix}"
+    fixed = f"gee-crop__{tail}"
+    description = f"gee-crop_{safe_stem(job.name, DESCRIPTION_MAX - len(fixed) + 1)}{tail}"
     asset = f"{samples_folder(job.project)}/{description}" if job.project else None
     return description, asset
 
@@ -541,17 +564,19 @@ def export_config(
     bucket: str | None = None,
     asset_id: str | None = None,
     overwrite: bool = False,
+    selectors: list[str] | None = None,
 ) -> dict:
     """A table-export config for :meth:`EarthEngineClient.start_export` (CSV for Drive and Cloud
     Storage, a table asset otherwise); ``description`` doubles as the file name prefix.
-    ``overwrite``: an asset export replaces an existing asset of the same id."""
+    ``overwrite``: an asset export replaces an existing asset of the same id. ``selectors``: the properties kept
+    (None: the Sentinel-2 rows', :func:`row_properties`)."""
     if destination not in EXPORT_DESTINATIONS:
         raise ValueError(f"destination must be one of {EXPORT_DESTINATIONS}, got {destination!r}")
     config = {
         "collection": rows,
         "description": description,
         "destination": destination,
-        "selectors": row_properties(cloud_band),
+        "selectors": row_properties(cloud_band) if selectors is None else selectors,
         "file_prefix": description,
         "file_format": "CSV",
     }

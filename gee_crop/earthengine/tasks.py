@@ -36,15 +36,16 @@ from gee_crop.config import ExportDestination, SamplingMode
 from gee_crop.earthengine.labels import check_label_asset, check_request_size, check_table_asset
 from gee_crop.earthengine.sampling import (
     DEFAULT_EXPORT_TO,
+    S2_ROWS,
     Bounds,
     SamplingJob,
+    TileRows,
     export_config,
     export_names,
     features_to_frame,
     job_tiles,
     read_export_csv,
     samples_folder,
-    tile_graph,
 )
 from gee_crop.errors import EarthEngineError, InputError, RegionError
 from gee_crop.ledger import DONE, RunLedger
@@ -190,7 +191,7 @@ def check_job_labels(client, job: SamplingJob) -> None:
         check_label_asset(client, job.spec, job.year, job.project)
 
 
-def check_tile_requests(job: SamplingJob, tiles: dict[str, Bounds]) -> None:
+def check_tile_requests(job: SamplingJob, tiles: dict[str, Bounds], rows: TileRows = S2_ROWS) -> None:
     """InputError naming the upload route before any request when a tile's request would be refused for
     its size: a user's inline labels travel inside each tile's request (only the features touching the
     tile), and the body is measured as the client serializes it (``labels.check_request_size``)."""
@@ -198,7 +199,7 @@ def check_tile_requests(job: SamplingJob, tiles: dict[str, Bounds]) -> None:
     if own is None or own.asset is not None:
         return
     for unit, bounds in tiles.items():
-        check_request_size(tile_graph(job, int(unit), bounds), f"tile {unit} of {job.name}", own.source)
+        check_request_size(rows.graph(job, int(unit), bounds), f"tile {unit} of {job.name}", own.source)
 
 
 def pilot_ledger_path(out: str | Path) -> Path:
@@ -284,12 +285,14 @@ def run_tiles(
     wait: bool = True,
     progress: bool = True,
     estimate: InteractiveEstimate | None = None,
+    rows: TileRows = S2_ROWS,
 ) -> tuple[SamplingResult, RunLedger]:
     """Run every tile of ``job`` (resumable; state in ``<out>.parts/``) and store each finished one
     with ``store``; the result (its ``out`` still None) and the ledger, whose parts make the table
     when ``result.pending_tasks`` is empty. Waits between task polls use ``sleep``, by default the
     client's own (injectable) sleep. ``estimate``: the interactive time of the largest tile (None: at the
-    planning default rate, :func:`interactive_estimate`)."""
+    planning default rate, :func:`interactive_estimate`). ``rows``: what each tile returns (the Sentinel-2
+    series; ``sampling.EMIT_ROWS`` for the EMIT medians of ``sample --emit``)."""
     poll_sleep: Callable[[float], None] = sleep if sleep is not None else getattr(client, "sleep", time.sleep)
     tiles = job_tiles(job)
     chosen = choose_mode(mode, len(tiles), estimate or interactive_estimate(job))
@@ -306,12 +309,12 @@ def run_tiles(
     ledger.data["mode"] = chosen.value
     ledger.register(tiles)  # every tile is listed (pending) before any request
     ledger.done(tiles)  # a finished tile whose part is missing or changed goes back to pending
-    check_tile_requests(job, {u: b for u, b in tiles.items() if ledger.entry(u)["state"] != DONE})
+    check_tile_requests(job, {u: b for u, b in tiles.items() if ledger.entry(u)["state"] != DONE}, rows)
     import_pilot(ledger, job, out, tiles)
     requests_before = getattr(client, "requests", 0)
     waiting: list[str] = []
     if chosen == SamplingMode.INTERACTIVE:
-        run_interactive(client, job, tiles, ledger, store, progress=progress)
+        run_interactive(client, job, tiles, ledger, store, progress=progress, rows=rows)
     else:
         waiting = run_exports(
             client,
@@ -324,6 +327,7 @@ def run_tiles(
             wait=wait,
             progress=progress,
             overwrite=overwrite,
+            rows=rows,
         )
     done = sum(ledger.entry(u)["state"] == DONE for u in tiles)
     result = SamplingResult(
@@ -354,27 +358,36 @@ def _progress(total: int, done: int, desc: str, enabled: bool) -> tqdm:
 
 
 def run_interactive(
-    client, job: SamplingJob, tiles: dict[str, Bounds], ledger: RunLedger, store: StoreRows, *, progress: bool = True
+    client,
+    job: SamplingJob,
+    tiles: dict[str, Bounds],
+    ledger: RunLedger,
+    store: StoreRows,
+    *,
+    progress: bool = True,
+    rows: TileRows = S2_ROWS,
 ) -> None:
-    """Stream each unfinished tile with paged computeFeatures and store its rows."""
+    """Stream each unfinished tile's ``rows`` with paged computeFeatures and store them."""
     todo = [u for u in tiles if ledger.entry(u)["state"] != DONE]
     with _progress(len(tiles), len(tiles) - len(todo), f"sampling {job.name}", progress) as bar:
         for unit in todo:
             store(
-                job, ledger, unit, features_to_frame(client.compute_features(tile_graph(job, int(unit), tiles[unit])))
+                job, ledger, unit, features_to_frame(client.compute_features(rows.graph(job, int(unit), tiles[unit])))
             )
             bar.update(1)
 
 
 def export_rows(
-    client, job: SamplingJob, index: int, destination: str, exports_dir: Path | None
+    client, job: SamplingJob, index: int, destination: str, exports_dir: Path | None, suffix: str = ""
 ) -> pd.DataFrame | None:
-    """Rows of tile ``index``'s finished export: read back from the asset, or from the synced CSV
-    folder (None while its files are not there)."""
-    description, asset = export_names(job, index)
+    """Rows of tile ``index``'s finished export (``suffix``: its kind of rows, ``TileRows.suffix``): read back
+    from the asset, or from the synced CSV folder (None while its files are not there)."""
+    description, asset = export_names(job, index, suffix)
     if destination == ExportDestination.ASSET:
         return features_to_frame(client.compute_features(ee.FeatureCollection(asset)))
     found = sorted(Path(exports_dir).glob(f"{description}*.csv")) if exports_dir is not None else []
+    if not suffix:  # an S2 tile's prefix is also the start of its EMIT tile's: keep the S2 files only
+        found = [p for p in found if not p.stem.startswith(f"{description}_emit")]
     return read_export_csv(found) if found else None
 
 
@@ -414,18 +427,19 @@ class SamplingExports:
     store: StoreRows
     target: ExportTarget = ASSET_EXPORTS
     retry_hint: str = "try --tile-deg 0.5 or --tile-scale 4, then rerun with --overwrite"
+    rows: TileRows = S2_ROWS
 
     @property
     def label(self) -> str:
-        return f"export tasks {self.job.name}"
+        return f"export tasks {self.job.name}{self.rows.suffix}"
 
     def description(self, unit: str) -> str:
-        return export_names(self.job, int(unit))[0]
+        return export_names(self.job, int(unit), self.rows.suffix)[0]
 
     def export_config(self, unit: str, overwrite: bool) -> dict:
-        description, asset = export_names(self.job, int(unit))
+        description, asset = export_names(self.job, int(unit), self.rows.suffix)
         return export_config(
-            tile_graph(self.job, int(unit), self.tiles[unit]),
+            self.rows.graph(self.job, int(unit), self.tiles[unit]),
             self.target.destination,
             description,
             cloud_band=self.job.cloud_band,
@@ -433,10 +447,13 @@ class SamplingExports:
             bucket=self.target.bucket,
             asset_id=asset,
             overwrite=overwrite,
+            selectors=self.rows.selectors(self.job),
         )
 
     def collect(self, client: Any, ledger: RunLedger, unit: str) -> bool:
-        rows = export_rows(client, self.job, int(unit), self.target.destination, self.target.exports_dir)
+        rows = export_rows(
+            client, self.job, int(unit), self.target.destination, self.target.exports_dir, self.rows.suffix
+        )
         if rows is None:
             return False
         self.store(self.job, ledger, unit, rows)
@@ -450,15 +467,17 @@ def run_exports(
     ledger: RunLedger,
     store: StoreRows,
     target: ExportTarget = ASSET_EXPORTS,
+    rows: TileRows = S2_ROWS,
     **queue: Any,
 ) -> list[str]:
-    """Run ``tiles`` as batch table exports through the bounded queue (:func:`run_task_queue`, resumable;
-    ``queue``: its keyword options, sleep, wait, progress, overwrite); the descriptions of tiles still waiting."""
+    """Run ``tiles`` (their ``rows``) as batch table exports through the bounded queue (:func:`run_task_queue`,
+    resumable; ``queue``: its keyword options, sleep, wait, progress, overwrite); the descriptions of tiles
+    still waiting."""
     check_export_target(client, job.project, target.destination, target.bucket, len(tiles))
     if target.destination == ExportDestination.ASSET:
         assert job.project is not None  # check_export_target refuses an asset export without a project
         client.ensure_folder(samples_folder(job.project))
-    batch = SamplingExports(job, tiles, store, target)
+    batch = SamplingExports(job, tiles, store, target, rows=rows)
     return run_task_queue(client, batch, list(tiles), ledger, target, **queue)
 
 

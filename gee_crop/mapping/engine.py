@@ -39,6 +39,7 @@ from gee_crop.mapping import cleaning as cleaning_module
 from gee_crop.mapping import writers
 from gee_crop.mapping.accuracy import MapAccuracy, map_accuracy
 from gee_crop.mapping.cluster import execute, in_flight_requests, worker_count
+from gee_crop.mapping.emit_source import EmitSource, source_for_model
 from gee_crop.mapping.estimate import MapEstimate, Rates, fetch_tiles_per_second, output_bytes
 from gee_crop.mapping.request import MapSettings
 from gee_crop.mapping.sources import FeatureSource, region_on_source
@@ -57,7 +58,6 @@ from gee_crop.mapping.tiling import (
 from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.models.predict import DEFAULT_BATCH_SIZE, check_model_matches, check_precision, open_predictor
 from gee_crop.season import SeasonSpan
-from gee_crop.sensors import SENTINEL2
 from gee_crop.viz.map_report import map_report_html
 
 MAP_NAME, PREVIEW_NAME, AREAS_NAME, SUMMARY_NAME = "map.tif", "map.png", "areas.csv", "summary.json"
@@ -214,13 +214,13 @@ def plan_job(source: FeatureSource, model: ModelFile, settings: MapSettings, *, 
     max_gap_bins = settings.max_gap_bins
     spec = contract if max_gap_bins is None else dataclasses.replace(contract, max_gap_bins=int(max_gap_bins))
     source.check_season(spec, season, latitude)
-    check_model_matches(contract, season, model.path)
+    check_model_matches(contract, season, model.path, source.sensor)
 
     crs = settings.crs or source.default_crs(region)
     scale = output_scale(source, region, crs, settings.scale)
     check_region_pixels(region, scale, crs)
     grid = grid_for_region(region, crs=crs, scale=scale, origin=source.default_grid_origin(crs))
-    values_per_pixel = len(contract.bands) * season.n_bins
+    values_per_pixel = len(contract.bands) * contract.n_bins  # the season's bins, or an EMIT model's months
     limit = source.tile_size_limit(values_per_pixel)
     tile_size = settings.tile_size
     if tile_size is not None and limit is not None and tile_size > limit:
@@ -285,6 +285,7 @@ def run_map(
     started = time.perf_counter()
     settings = _settings(settings, options)
     model, out_dir = read_model_file(model), Path(out_dir)
+    source = source_for_model(source, model.contract, settings.year)
     if settings.workers is not None and int(settings.workers) < 1:
         raise InputError(f"--workers {settings.workers} must be at least 1")
     in_flight = in_flight_requests(source, settings.in_flight, settings.scheduler)
@@ -406,6 +407,7 @@ def plan_map(
     a local inference rate they lack is measured here (:func:`measure_inference_rate`)."""
     settings = _settings(settings, options)
     model, out_dir = read_model_file(model), Path(out_dir)
+    source = source_for_model(source, model.contract, settings.year)
     job = plan_job(source, model, settings)
     season, grid, tiles = job.season, job.grid, job.tiles
     rates = rates or Rates()
@@ -429,7 +431,7 @@ def plan_map(
     n_workers, _ = worker_count(settings.workers, len(todo), job.tile_size**2 * source.bytes_per_pixel(season))
     largest = max((t.n_pixels for t in tiles), default=0)
     memory = largest * (
-        (flight or 0) * len(job.contract.bands) * season.n_bins * 2 + n_workers * source.bytes_per_pixel(season)
+        (flight or 0) * len(job.contract.bands) * job.contract.n_bins * 2 + n_workers * source.bytes_per_pixel(season)
     )
     requested_pixels = sum(t.n_pixels for t in todo)
     return MapEstimate(
@@ -441,7 +443,7 @@ def plan_map(
         requests=requests,
         bytes_fetched=fetched,
         bytes_per_pixel=fetched / requested_pixels if requested_pixels else 0.0,
-        min_bytes_per_pixel=2 * len(job.contract.bands) * season.n_bins,
+        min_bytes_per_pixel=2 * len(job.contract.bands) * job.contract.n_bins,
         fetch_seconds=fetch_s,
         local_seconds=region_pixels / local_rate,
         output_bytes=output_bytes(grid.width * grid.height, len(job.contract.classes), settings.probabilities),
@@ -491,6 +493,10 @@ def _finish(
         for name in (MAP_NAME, PROBABILITIES_NAME):
             (out_dir / name).unlink(missing_ok=True)
         raise EmptyResultError(_why_empty(plan, year))
+    if isinstance(source, EmitSource):  # EMIT images part of the world: say how much of the region it missed
+        region_pixels = sum(int(region_mask(grid, t, plan.region).sum()) for t in tiles)
+        coverage = source.coverage_note(int(counts.sum()), region_pixels)
+        notes = [*(notes or []), *([coverage] if coverage else [])]
     rows = writers.area_table(counts, grid, plan.spec.classes)
     writers.write_area_csv(rows, out_dir / AREAS_NAME)
     clean = _clean_map(out_dir, grid, tiles, cleaning, tags, plan.spec.classes)
@@ -524,7 +530,7 @@ def _finish(
         pixels_per_second=n_classified / tiles_seconds if n_classified else 0.0,
         bytes_fetched=fetched,
         bytes_per_pixel=fetched / requested if requested else 0.0,
-        min_bytes_per_pixel=2 * len(SENTINEL2.bands) * plan.season.n_bins,
+        min_bytes_per_pixel=2 * len(plan.spec.bands) * plan.spec.n_bins,
         accuracy=accuracy,
         clean=clean,
         clean_accuracy=_accuracy(clean, source, grid)[0] if clean and accuracy else None,
@@ -576,6 +582,8 @@ def _clean_map(
 
 def _why_empty(plan: TilePlan, year: int) -> str:
     """Why a map classified no pixel, and what to change."""
+    if isinstance(plan.source, EmitSource):
+        return plan.source.empty_message()
     masked = (
         " or outside the cropland mask (--worldcover: no class-40 pixel under the region?)" if plan.cropland else ""
     )

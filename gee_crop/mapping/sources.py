@@ -44,7 +44,7 @@ from gee_crop.features.seasons import infer_season_year
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.tiling import DEFAULT_SCALE_M, OutputGrid, Tile, max_ee_tile_size
 from gee_crop.season import SeasonSpan
-from gee_crop.sensors import SENTINEL2
+from gee_crop.sensors import SENTINEL2, Sensor
 from gee_crop.types import RawStack
 
 __all__ = [
@@ -136,6 +136,10 @@ class FeatureSource(Protocol):
     def description(self) -> str:
         """What the source is, for the run's report."""
 
+    @property
+    def sensor(self) -> Sensor:
+        """The sensor whose bands the source delivers (a model of another sensor cannot map from it)."""
+
     def footprint(self) -> shapely.Geometry | None:
         """WGS84 area with data (None = anywhere, e.g. Earth Engine)."""
 
@@ -191,6 +195,10 @@ class LocalStackSource:
     @property
     def description(self) -> str:
         return f"local stack {self.stack.name} ({len(self.stack.dates)} dates, {self.stack.crs})"
+
+    @property
+    def sensor(self) -> Sensor:
+        return SENTINEL2
 
     def default_crs(self, region_wgs84: shapely.Geometry) -> str:
         return self.stack.crs
@@ -356,8 +364,28 @@ def sqrt8_reflectance_pairs() -> np.ndarray:
     return pairs
 
 
+class EarthEngineGrid:
+    """What every Earth Engine source shares: data anywhere, the output grid on the region's UTM zone with pixel
+    edges on multiples of the scale, and the client's cap of requests in flight."""
+
+    client: object
+
+    def footprint(self) -> None:
+        return None
+
+    def default_grid_origin(self, crs: str) -> tuple[float, float]:
+        return (0.0, 0.0)
+
+    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
+        return utm_crs_for(region_wgs84)
+
+    def max_in_flight(self) -> int:
+        """The client's cap of concurrent requests (the project's quota, 40 by default)."""
+        return int(getattr(self.client, "max_concurrent", ee_client.MAX_CONCURRENT_REQUESTS))
+
+
 @dataclass
-class EarthEngineSource:
+class EarthEngineSource(EarthEngineGrid):
     """Fetches the server-side composite of each tile with one multi-band computePixels request.
 
     ``client`` is a ``gee_crop.earthengine.client.EarthEngineClient`` (retries inside) or a fake
@@ -383,14 +411,9 @@ class EarthEngineSource:
     def description(self) -> str:
         return f"Earth Engine composite (Cloud Score+ {self.cloud_band}, {self.encoding.value})"
 
-    def footprint(self) -> None:
-        return None
-
-    def default_grid_origin(self, crs: str) -> tuple[float, float]:
-        return (0.0, 0.0)
-
-    def default_crs(self, region_wgs84: shapely.Geometry) -> str:
-        return utm_crs_for(region_wgs84)
+    @property
+    def sensor(self) -> Sensor:
+        return SENTINEL2
 
     def default_scale(self) -> float:
         return DEFAULT_SCALE_M
@@ -425,10 +448,6 @@ class EarthEngineSource:
         """The answer of the tile's one request: 10 bands x n_bins x 2 B (uint16) or 1 B (sqrt8) per
         pixel; masked pixels travel as 0, no mask band."""
         return tile.n_pixels * len(SENTINEL2.bands) * season.n_bins * self.value_bytes
-
-    def max_in_flight(self) -> int:
-        """The client's cap of concurrent requests (the project's quota, 40 by default)."""
-        return int(getattr(self.client, "max_concurrent", ee_client.MAX_CONCURRENT_REQUESTS))
 
     def image(self, region_wgs84: shapely.Geometry, spec: FeatureSpec, season: SeasonSpan) -> ee.Image:
         """The ee.Image of the composite over ``region`` (building it sends nothing to the server)."""

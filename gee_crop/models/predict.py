@@ -30,7 +30,7 @@ from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.device import resolve_device
 from gee_crop.models.io import INPUT_NAME, OUTPUT_NAME, ModelFile, ModelLike, load_model, read_model_file
 from gee_crop.season import SeasonSpan
-from gee_crop.sensors import SENTINEL2
+from gee_crop.sensors import SENTINEL2, Sensor
 
 DEFAULT_BATCH_SIZE = 512
 #: Providers tried in this order when the user names none (the first available wins; CPU always last).
@@ -202,19 +202,24 @@ def open_predictor(
 
 
 def check_model_matches(
-    contract: FeatureSpec, season: SeasonSpan | None = None, model_path: str | os.PathLike = "the model"
+    contract: FeatureSpec,
+    season: SeasonSpan | None = None,
+    model_path: str | os.PathLike = "the model",
+    sensor: Sensor = SENTINEL2,
 ) -> None:
-    """ModelFileError when the model's bands or classes differ from gee-crop's, or (given the map's
-    ``season``) when it cannot map median composites of that season."""
-    if contract.sensor != SENTINEL2:
+    """ModelFileError when the model's sensor, bands or classes differ from what ``sensor``'s source delivers,
+    or (given the map's ``season``) when it cannot map median composites of that season (a model of monthly
+    medians, EMIT's, has no season to match)."""
+    if contract.sensor != sensor:
         raise ModelFileError(
-            f"{model_path} reads {contract.sensor.name} bands, and gee-crop maps from Sentinel-2 composites "
-            "only; map with a Sentinel-2 model (EMIT maps are not supported yet, docs/emit.md)"
+            f"{model_path} reads {contract.sensor.name} bands, and this source delivers {sensor.name} bands "
+            f"only; map with a {sensor.name} model, or map the {contract.sensor.name} model with a plain "
+            "`gee-crop map --region` run on Earth Engine, without --on-server or --pilot (docs/emit.md)"
         )
-    if tuple(contract.bands) != SENTINEL2.bands:
+    if tuple(contract.bands) != sensor.bands:
         raise ModelFileError(
             f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "
-            f"{list(SENTINEL2.bands)}; retrain the model on gee-crop sample tables"
+            f"{list(sensor.bands)}; retrain the model on gee-crop sample tables"
         )
     if resolve_class_list(contract.classes) != tuple(contract.classes):
         raise ModelFileError(
@@ -222,7 +227,7 @@ def check_model_matches(
             f"(the paper's {list(CLASSES)}, or two or more names of a user's legend); retrain it "
             "with gee-crop"
         )
-    if season is None:
+    if season is None or contract.months:
         return
     if not contract.is_median:
         raise ModelFileError(

@@ -8,7 +8,7 @@ from gee_crop.data.sample_jobs import store_part
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.earthengine.pilot import dry_run_lines, pilot_file, run_pilot
 from gee_crop.outputs import claim_output
-from gee_crop.pipeline.sample import connect, out_table, plan, refuse_emit_run
+from gee_crop.pipeline.sample import connect, out_table, plan
 
 __all__ = ["dry_run", "pilot"]
 
@@ -16,7 +16,6 @@ __all__ = ["dry_run", "pilot"]
 def pilot(request: SamplingRequest) -> str:
     """`gee-crop sample --pilot N`: the estimate, printed; the job itself is not run."""
     assert request.run.pilot is not None  # only called for --pilot N
-    refuse_emit_run(request)
     planned = plan(request)
     # OUT.pilot/ is OUT's: the table's lock keeps a full run and a pilot of it apart
     with claim_output(out_table(planned.out), folder=False, resumes=True):

@@ -7,20 +7,32 @@ checks and the table :mod:`gee_crop.data.sample_jobs`'s.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gee_crop.data.emit_table import emit_table_path
 from gee_crop.data.regions import read_region
-from gee_crop.data.sample_jobs import assemble, exports_table, local_table, plan_job, store_part
+from gee_crop.data.sample_jobs import (
+    assemble,
+    assemble_emit,
+    exports_table,
+    local_table,
+    plan_job,
+    store_emit_part,
+    store_part,
+)
 from gee_crop.data.sample_request import SamplingRequest
 from gee_crop.data.table import write_table
 from gee_crop.earthengine import client as ee_client
+from gee_crop.earthengine.emit import season_months
 from gee_crop.earthengine.pilot import account_interactive_estimate
-from gee_crop.earthengine.sampling import SamplingJob
-from gee_crop.earthengine.tasks import run_tiles
+from gee_crop.earthengine.sampling import EMIT_ROWS, S2_ROWS, SamplingJob, TileRows
+from gee_crop.earthengine.tasks import SamplingResult, StoreRows, run_tiles
 from gee_crop.errors import InputError
 from gee_crop.features.seasons import default_season, season_note
+from gee_crop.ledger import RunLedger
 from gee_crop.outputs import claim_output
 from gee_crop.pipeline.defaults import sample_out_name, sampling_place
 
@@ -45,16 +57,6 @@ def plan(request: SamplingRequest) -> SamplingPlan:
     name, latitude = sampling_place(request.country, request.region, region)
     year, note = default_season(request.season.year, latitude)
     return SamplingPlan(plan_job(request, year, region), request.run.out or sample_out_name(name, year), note)
-
-
-def refuse_emit_run(request: SamplingRequest) -> None:
-    """InputError for ``--emit`` outside ``--dry-run``: the EMIT graph is built and planned, its rows are
-    not yet stored in the sample table."""
-    if request.rules.emit:
-        raise InputError(
-            "--emit is planned by --dry-run only: storing EMIT medians in the sample table is not wired yet; "
-            "drop --emit to sample Sentinel-2"
-        )
 
 
 def connect(request: SamplingRequest, job: SamplingJob):
@@ -85,27 +87,37 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
         return f"wrote {len(series)} samples ({listed}) from {request.source} to {out}"
     planned = plan(request)
     job = planned.job
-    refuse_emit_run(request)
-    echo(f"sampling {job.name}, {planned.note}; writing {planned.out}")
     out = out_table(planned.out)
-    # the table is refused if it exists; its parts (OUT.parts/, the lock covers them) resume
-    with claim_output(out, folder=False, overwrite=request.run.overwrite):
-        return _run_job(request, planned, out)
+    emit_out = emit_table_path(out) if job.emit else None
+    echo(f"sampling {job.name}, {planned.note}; writing {planned.out}" + (f" and {emit_out}" if emit_out else ""))
+    # the tables are refused if they exist; their parts (OUT.parts/, the locks cover them) resume
+    with contextlib.ExitStack() as claims:
+        for table in (out, emit_out):
+            if table is not None:
+                claims.enter_context(claim_output(table, folder=False, overwrite=request.run.overwrite))
+        return _run_job(request, planned, out, emit_out)
 
 
-def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
+def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path, emit_out: Path | None) -> str:
     job = planned.job
-    result, ledger = run_tiles(
-        connect(request, job),
-        job,
-        out,
-        store_part,
-        mode=request.tasks.mode,
-        target=request.tasks.target,
-        overwrite=request.run.overwrite,
-        wait=not request.tasks.no_wait,
-        estimate=account_interactive_estimate(job),
-    )
+    client = connect(request, job)
+
+    def run(rows: TileRows, table: Path, store: StoreRows) -> tuple[SamplingResult, RunLedger]:
+        return run_tiles(
+            client,
+            job,
+            table,
+            store,
+            mode=request.tasks.mode,
+            target=request.tasks.target,
+            overwrite=request.run.overwrite,
+            wait=not request.tasks.no_wait,
+            estimate=account_interactive_estimate(job),
+            rows=rows,
+        )
+
+    result, ledger = run(S2_ROWS, out, store_part)
+    emit = run(EMIT_ROWS, emit_out, store_emit_part) if emit_out is not None and not result.pending_tasks else None
     head = (
         f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "
         f"{result.tiles_done}/{result.n_tiles} tiles done in {result.mode} mode, "
@@ -113,8 +125,17 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path) -> str:
     )
     if result.pending_tasks:
         return f"{head}; {result.message}"
+    if emit is not None and emit[0].pending_tasks:
+        return f"{head}; EMIT: {emit[0].message}"
     n_samples = assemble(ledger, result.units, out, job.season, job.year)
-    return f"{head}; wrote {n_samples} samples to {out}"
+    done = f"{head}; wrote {n_samples} samples to {out}"
+    if emit is None or emit_out is None:
+        return done
+    n_emit = assemble_emit(emit[1], emit[0].units, emit_out, job)
+    months = " and ".join(f"{job.year}-{m:02d}" for m in season_months(job.hemisphere))
+    if not n_emit:
+        return f"{done}; EMIT: no sample is clear in every month of {months}, so no EMIT table was written"
+    return f"{done}; EMIT: {n_emit} of them clear in every month of {months}, written to {emit_out}"
 
 
 def table_from_exports(request: SamplingRequest) -> str:

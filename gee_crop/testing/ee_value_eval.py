@@ -110,6 +110,12 @@ def _evaluate(node: Any, env: Any = None) -> Any:
     raise NotImplementedError(f"{fn} is not supported by the value evaluator")
 
 
+def evaluate_node(node: Any, env: Any = None) -> Any:
+    """The value of an already resolved graph ``node`` (``graph.resolved``); ``env``: the argument of the
+    mapped function it is the body of."""
+    return _evaluate(node, env)
+
+
 def evaluate_value(obj: ee.ComputedObject) -> Any:
     """The value of ``obj`` (raises ``ee.EEException`` where the server refuses)."""
     return _evaluate(resolved(obj))

@@ -54,6 +54,11 @@ the queue (3000). …"); ``list_tasks`` (one listOperations) reports every task 
   (https://developers.google.com/earth-engine/reference/rest/v1/projects.operations/list): a client
   reading the first page only misses tasks; ``getOperation`` (``poll_tasks``) reads one task.
 
+EMIT (``NASA/EMIT/L2A/RFL``, ``sample --emit`` rows and EMIT map composites): served from the REAL EMIT cube
+of ``../shared/data/emit`` laid over the patch (``emit=``, :mod:`gee_crop.testing.fake_emit`, which says what is
+synthetic), the graph evaluated by :mod:`gee_crop.testing.ee_emit_eval`; a band the product lacks, a
+computePixels request over 1,024 bands or 48 MiB are refused as the service refuses them.
+
 Parcel reductions (``reduceRegions`` graphs of ``earthengine.parcels``, the parcel table of ``map --on-server
 --parcels``), read with computeFeatures or exported as a table: evaluated by the offline grid evaluator
 (``ee_grid_eval.reduced_features``, the centroid rule of unweighted reducers), with the server composite
@@ -103,6 +108,7 @@ from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
 from gee_crop.sensors import SENTINEL2
 from gee_crop.testing.ee_grid_eval import _reproject_shape, pixel_read, reduced_features
+from gee_crop.testing.fake_emit import EmitScene, emit_pixels, emit_rows, loads_emit, pixel_refusal
 from gee_crop.testing.fake_image_exports import (
     PatchComposite,
     StoredImage,
@@ -297,6 +303,7 @@ class FakeEarthEngineClient(EarthEngineClient):
         project: str | None = None,
         interactive_budget: float = INTERACTIVE_BUDGET,
         other_operations: int = 0,
+        emit: EmitScene | None = None,
     ) -> None:
         """``existing_assets``: the user assets that exist before the test (a set; strict), or True (every
         asset exists: the old kind mode). ``other_operations``: finished operations of other jobs of the
@@ -342,6 +349,12 @@ class FakeEarthEngineClient(EarthEngineClient):
         self.max_unfinished = 0
         self.same_day_duplicates = same_day_duplicates
         self.server_keeps_duplicates = server_keeps_duplicates
+        self.emit = emit
+
+    @property
+    def shift(self) -> tuple[float, float]:
+        """(lon, lat) the ``anchor`` moved the scene by."""
+        return float(self.lon.mean() - self._lon0.mean()), float(self.lat.mean() - self._lat0.mean())
 
     # ------------------------------------------------------------ plumbing
 
@@ -420,6 +433,15 @@ class FakeEarthEngineClient(EarthEngineClient):
             load = resolved(expr)
             if load.get("function") == "Image.load" and load["arguments"]["id"] in self.image_assets:
                 return self.image_assets[load["arguments"]["id"]].window(grd, bands)
+            if loads_emit(load):
+                refusal = pixel_refusal(grd, len(bands)) if bands is not None else None
+                if refusal:  # refused before any work, as the service does
+                    raise self._refuse(400, refusal)
+                answer = emit_pixels(self.emit, load, grd, bands, self.shift)
+                refusal = pixel_refusal(grd, len(answer.dtype.names or ()))
+                if refusal:
+                    raise self._refuse(400, refusal)
+                return answer
             if callable(self.pixels):
                 return self.pixels(expr, grd, bands)
             if self.pixels is None:
@@ -651,11 +673,28 @@ class FakeEarthEngineClient(EarthEngineClient):
         tables = invocations(collection, "Collection.loadTable")
         if tables and tables[0]["arguments"]["tableId"] in self.asset_rows:
             return self.asset_rows[tables[0]["arguments"]["tableId"]]
+        if loads_emit(resolved(collection)):
+            return self._emit_rows(collection)
         if not invocations(collection, "Image.stratifiedSample"):
             if invocations(collection, "reduce.median"):
                 return self._composite_at_points(collection)
             return self._raw_rows_at_points(collection)
         rows = self._sampling_rows(collection)
+        self.tiles_answered += 1
+        if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
+            raise FakeInterrupt(f"interrupted after {self.interrupt_after} tiles")
+        return rows
+
+    def _emit_rows(self, collection: Any) -> list[dict]:
+        """The rows of an EMIT sampling graph (``sample --emit``): EMIT medians (:mod:`gee_crop.testing.fake_emit`)
+        at the points the graph's Sentinel-2 part samples (the rows of :meth:`_sampling_rows`, one per point)."""
+        points: dict[tuple[float, float], dict] = {}
+        for feature in self._sampling_rows(collection):
+            props = feature["properties"]
+            points.setdefault((props["lon"], props["lat"]), {k: props[k] for k in ("lon", "lat", "class")})
+        rows = emit_rows(
+            self.emit, resolved(collection), [(p, p["lon"], p["lat"]) for p in points.values()], self.shift
+        )
         self.tiles_answered += 1
         if self.interrupt_after is not None and self.tiles_answered > self.interrupt_after:
             raise FakeInterrupt(f"interrupted after {self.interrupt_after} tiles")

@@ -1,7 +1,7 @@
 """Models on EMIT monthly medians (METHOD.md "Hyperspectral"): RF-500 and CropNet 1D (the torch architectures
 on flat features) on flat (months x kept bands) reflectance vectors. Model files' contracts name the EMIT sensor
-and its months, so evaluation and ``open_predictor`` read them like any gee-crop model (maps refuse them by name:
-gee-crop maps from Sentinel-2 composites only, docs/emit.md).
+and its months, so evaluation, ``open_predictor`` and maps (``mapping.emit_source``) read them like any gee-crop
+model (docs/emit.md).
 """
 
 from __future__ import annotations
