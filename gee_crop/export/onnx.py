@@ -242,7 +242,7 @@ def real_inputs(
 def convert_forest_pickle(
     pickle_path: ModelLike,
     out_path: str | os.PathLike,
-    data: SampleSeries | str | os.PathLike,
+    data: SampleSeries | str | os.PathLike | S2EmitTables,
     *,
     trust_pickle: bool = False,
     overwrite: bool = False,

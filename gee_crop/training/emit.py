@@ -109,10 +109,10 @@ def train_emit(
     """Train ``config.arch`` (a flat-feature architecture: random_forest, cropnet1d, linear) on the EMIT table
     ``table`` (a path or in memory), on the months ``config.feature_kind`` names (an EMIT feature set, None: all
     the table's), into ``out_dir``: model file (contract: EMIT sensor, months), config.json, history.csv."""
-    require_flat_arch(config.arch)
     emit = table if isinstance(table, EmitTable) else read_emit_table(table)
     source = "in-memory EmitTable" if isinstance(table, EmitTable) else str(table)
     months = emit_months(emit, config.feature_kind)
+    require_flat_arch(config.arch)
     # the flat-vector kind stands in for the feature set: the contract's months say which medians it reads
     config = replace(config, feature_kind=FeatureKind.MEDIAN1D.value).resolved()
     values, names = emit_features(emit, months)

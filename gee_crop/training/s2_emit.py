@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gee_crop.classes import class_indices
-from gee_crop.config import S2_EMIT_FEATURE_MONTHS, FeatureKind
+from gee_crop.config import S2_EMIT_FEATURE_MONTHS, FeatureKind, InputScaling
 from gee_crop.data.emit_table import EmitTable, S2EmitTables, emit_at
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
@@ -102,11 +102,13 @@ def train_s2_emit(
     """Train ``config.arch`` (a flat-feature architecture) on the S2+EMIT vectors of the samples of the S2 table
     found in the EMIT table, the EMIT months named by ``config.feature_kind`` (an S2+EMIT feature set), into
     ``out_dir``. No augmentation: the EMIT half has no time series to shift or warp."""
-    require_flat_arch(config.arch)
     months = s2_emit_months(config.feature_kind)
+    require_flat_arch(config.arch)
     config = replace(config, feature_kind=FeatureKind.MEDIAN1D.value, augment=False).resolved()
     series, emit = tables.opened()
-    contract = replace(s2_emit_contract(table_spec(config, series), months), input_scaling=config.input_scaling)
+    contract = replace(
+        s2_emit_contract(table_spec(config, series), months), input_scaling=InputScaling(config.input_scaling)
+    )
     joined = joined_features(series, emit, contract, config.year)
     echo(joined.describe(len(series)))
     if len(joined.values) == 0:
