@@ -198,14 +198,14 @@ def _combination_seed(
     if not pending:
         return 0
     if data.is_emit(transfers[0].source):  # EMIT tables (experiments/emit_runs.py)
-        return _emit_results(config, data, ledger, model, transfers[0], pending, seed, train_fp, echo)
+        return _emit_results(_Cell(config, data, ledger, model, transfers[0], seed, echo), pending, train_fp)
     folder = model_dir(out_dir, model, transfers[0], seed)
     model_unit = _unit(out_dir, folder)
     source = data[transfers[0].source]
     source_region = data.region(transfers[0].source)
     train_seconds = 0.0
     if model.arch == MAJORITY:
-        return _majority_results(config, data, ledger, model, transfers[0], pending, seed, echo)
+        return _majority_results(_Cell(config, data, ledger, model, transfers[0], seed, echo), pending)
     model_path = ledger.output_path(model_unit) if ledger.is_done(model_unit, fingerprint=train_fp) else None
     if model_path is None:
         train_series, _ = transfer_data(transfers[0], source, source, seed)
@@ -240,19 +240,28 @@ def _combination_seed(
     return len(pending)
 
 
-def _emit_results(
-    config: ExperimentConfig,
-    data: _Data,
-    ledger: RunLedger,
-    model: ModelSpec,
-    first: TransferSpec,
-    pending: list,
-    seed: int,
-    train_fp: str,
-    echo: Callable[[str], None],
-) -> int:
+@dataclass(frozen=True)
+class _Cell:
+    """One (model, training set, seed) of an experiment: what scoring its pending transfers needs."""
+
+    config: ExperimentConfig
+    data: _Data
+    ledger: RunLedger
+    model: ModelSpec
+    first: TransferSpec
+    """The first transfer of the training set (its source and split make the training data)."""
+    seed: int
+    echo: Callable[[str], None]
+
+    def __iter__(self) -> Iterator:
+        """The fields in order (a shallow unpacking: the datasets and the ledger are shared, not copied)."""
+        return iter((self.config, self.data, self.ledger, self.model, self.first, self.seed, self.echo))
+
+
+def _emit_results(cell: _Cell, pending: list, train_fp: str) -> int:
     """Train (or reuse) one model on an EMIT training table and score every pending transfer of it; the
     majority-class row trains nothing."""
+    config, data, ledger, model, first, seed, echo = cell
     out_dir = ledger.folder
     source = data.emit(first.source)
     train_table, _ = emit_transfer_data(first, source, source, seed)
@@ -341,17 +350,9 @@ def _result_record(
     }
 
 
-def _majority_results(
-    config: ExperimentConfig,
-    data: _Data,
-    ledger: RunLedger,
-    model: ModelSpec,
-    first: TransferSpec,
-    pending: list,
-    seed: int,
-    echo: Callable[[str], None],
-) -> int:
+def _majority_results(cell: _Cell, pending: list) -> int:
     """Score the majority-class baseline on every pending transfer of one training set."""
+    config, data, ledger, model, first, seed, echo = cell
     source = data[first.source]
     train_series, _ = transfer_data(first, source, source, seed)
     for transfer, fp, path in pending:

@@ -13,8 +13,8 @@ from gee_crop.errors import InputError
 from gee_crop.models.zoo import zoo_models
 from gee_crop.outputs import claim_output
 from gee_crop.training.cube_train import train_cube
-from gee_crop.training.emit import train_emit
-from gee_crop.training.s2_emit import train_s2_emit
+from gee_crop.training.emit import fit_flat, train_emit
+from gee_crop.training.s2_emit import prepare_s2_emit
 from gee_crop.training.selection import auto_options, select_and_train
 from gee_crop.training.trainer import TrainConfig, TrainResult, train
 
@@ -45,16 +45,8 @@ def run_train(
             return train_cube(table, out_dir, config, resume=resume, overwrite=overwrite, progress=progress, echo=echo)
     if emit_table is not None:  # S2 and EMIT together: the two tables joined on the sample location
         with claim_output(out_dir, folder=True, overwrite=overwrite, resumes=True):
-            tables = S2EmitTables(table, emit_table)
-            return train_s2_emit(
-                tables,
-                out_dir,
-                TrainConfig(**options),
-                resume=resume,
-                overwrite=overwrite,
-                progress=progress,
-                echo=echo,
-            )
+            run, n_dropped = prepare_s2_emit(S2EmitTables(table, emit_table), out_dir, TrainConfig(**options), echo)
+            return fit_flat(run, n_dropped, resume=resume, overwrite=overwrite, progress=progress)
     if options.get("feature_kind") in S2_EMIT_FEATURE_MONTHS:
         raise InputError(f"--features {options['feature_kind']} joins two tables; give --emit-table EMIT_TABLE")
     if is_emit_table(table):  # EMIT monthly medians (docs/emit.md): flat vectors, RF-500 or CropNet 1D

@@ -124,12 +124,17 @@ def train_emit(
     contract = replace(emit_contract(months, classes), input_scaling=InputScaling(config.input_scaling))
     summary = {"source": source, "sensor": EMIT.name, "months": list(months), "n_samples": len(values)}
     meta = {"train_config": {**config.to_dict(), "emit_features": list(months), "data": summary}}
-    out = Path(out_dir)
-    check_out_dir(out, config, resume, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
-    run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, out, echo)
+    run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, Path(out_dir), echo)
+    return fit_flat(run, 0, resume=resume, overwrite=overwrite, progress=progress)
+
+
+def fit_flat(run: PreparedRun, n_dropped: int, *, resume: bool, overwrite: bool, progress: bool) -> TrainResult:
+    """Fit a prepared run on flat vectors with no series behind them (EMIT, S2+EMIT) into its folder, which
+    must hold no other run (``check_out_dir``); ``n_dropped``: the samples left out before it."""
+    check_out_dir(run.out_dir, run.config, resume, overwrite)
+    run.out_dir.mkdir(parents=True, exist_ok=True)
     path, metrics, history = fit_prepared(run, resume=resume and not overwrite, progress=progress)
-    return TrainResult(path, metrics, history, len(train_idx), len(val_idx), 0)
+    return TrainResult(path, metrics, history, len(run.train_idx), len(run.val_idx), n_dropped)
 
 
 def evaluate_emit_model(model: ModelLike, table: EmitTable | str | os.PathLike, *, device: str = "auto") -> Evaluation:

@@ -29,7 +29,7 @@ from gee_crop.training.dataset import series_features, stratified_split
 from gee_crop.training.emit import emit_contract, require_flat_arch
 from gee_crop.training.evaluate import EVALUATION_BATCH, Evaluation
 from gee_crop.training.metrics import classification_report
-from gee_crop.training.trainer import PreparedRun, TrainConfig, TrainResult, check_out_dir, fit_prepared, table_spec
+from gee_crop.training.trainer import PreparedRun, TrainConfig, table_spec
 from gee_crop.types import SampleSeries
 
 
@@ -89,19 +89,13 @@ def joined_features(
     return JoinedFeatures(values, keep, n_gaps, int((feats.keep & ~found).sum()), years)
 
 
-def train_s2_emit(
-    tables: S2EmitTables,
-    out_dir: str | os.PathLike,
-    config: TrainConfig,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-    echo: Callable[[str], None] = print,
-) -> TrainResult:
-    """Train ``config.arch`` (a flat-feature architecture) on the S2+EMIT vectors of the samples of the S2 table
-    found in the EMIT table, the EMIT months named by ``config.feature_kind`` (an S2+EMIT feature set), into
-    ``out_dir``. No augmentation: the EMIT half has no time series to shift or warp."""
+def prepare_s2_emit(
+    tables: S2EmitTables, out_dir: str | os.PathLike, config: TrainConfig, echo: Callable[[str], None] = print
+) -> tuple[PreparedRun, int]:
+    """The run of ``config.arch`` (a flat-feature architecture) on the S2+EMIT vectors of the samples of the S2
+    table found in the EMIT table, the EMIT months named by ``config.feature_kind`` (an S2+EMIT feature set), into
+    ``out_dir``, and the number of S2 samples left out; fit it with ``training.emit.fit_flat``. No augmentation:
+    the EMIT half has no time series to shift or warp."""
     months = s2_emit_months(config.feature_kind)
     require_flat_arch(config.arch)
     config = replace(config, feature_kind=FeatureKind.MEDIAN1D.value, augment=False).resolved()
@@ -126,12 +120,11 @@ def train_s2_emit(
         "n_dropped_no_emit": joined.n_no_emit,
     }
     meta = {"train_config": {**config.to_dict(), "emit_features": list(months), "data": summary}}
-    out = Path(out_dir)
-    check_out_dir(out, config, resume, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
-    run = PreparedRun(config, contract, None, joined.values, labels, train_idx, val_idx, joined.year, meta, out, echo)
-    path, metrics, history = fit_prepared(run, resume=resume and not overwrite, progress=progress)
-    return TrainResult(path, metrics, history, len(train_idx), len(val_idx), int((~joined.keep).sum()))
+    values = joined.values
+    run = PreparedRun(
+        config, contract, None, values, labels, train_idx, val_idx, joined.year, meta, Path(out_dir), echo
+    )
+    return run, int((~joined.keep).sum())
 
 
 def evaluate_s2_emit_model(model: ModelLike, tables: S2EmitTables, *, device: str = "auto") -> Evaluation:
