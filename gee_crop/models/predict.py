@@ -211,6 +211,11 @@ def check_model_matches(
             f"{model_path} reads {contract.sensor.name} bands, and gee-crop maps from Sentinel-2 composites "
             "only; map with a Sentinel-2 model (EMIT maps are not supported yet, docs/emit.md)"
         )
+    if contract.joined is not None:  # S2+EMIT: the EMIT half comes from an EMIT table, not a composite
+        raise ModelFileError(
+            f"{model_path} reads {'+'.join(contract.sensor_names)} features; score it with `gee-crop evaluate "
+            "MODEL S2_TABLE --emit-table EMIT_TABLE` (maps are made from Sentinel-2 composites only, docs/emit.md)"
+        )
     if tuple(contract.bands) != SENTINEL2.bands:
         raise ModelFileError(
             f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "

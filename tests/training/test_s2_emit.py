@@ -113,6 +113,9 @@ def test_gee_crop_trains_evaluates_and_exports_an_s2_emit_model(emit, tmp_path, 
         joined = joined_features(labelled_pixels(), emit, contract)
         assert metrics["n_samples"] == int(joined.keep.sum()) > 50
         assert metrics["n_table_samples"] == 360 and metrics["n_dropped_gaps"] == 360 - int(joined.keep.sum())
+        plain = run.invoke(main, ["evaluate", str(model_path), str(s2_path), "--out", str(tmp_path / "e2")])
+        assert plain.exit_code == 1 and "reads sentinel2+emit features" in plain.output
+        assert "--emit-table EMIT_TABLE" in plain.output
         if arch == "random_forest":
             return
         no_emit = run.invoke(main, ["export", str(model_path), "--out", str(tmp_path / "x.onnx"), "--table", str(s2_path)])
