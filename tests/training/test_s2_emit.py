@@ -86,7 +86,7 @@ def test_a_two_sensor_contract_round_trips_and_one_sensor_files_stay_as_they_wer
         replace(both, feature_kind=FeatureKind.MEDIAN2D)
 
 
-@pytest.mark.parametrize("arch", ["random_forest", "cropnet1d"])
+@pytest.mark.parametrize("arch", ["random_forest", "cropnet1d", "linear"])  # every flat architecture
 def test_gee_crop_trains_evaluates_and_exports_an_s2_emit_model(emit, tmp_path, tmp_path_factory, arch):
     from click.testing import CliRunner
 
