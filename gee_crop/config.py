@@ -39,6 +39,9 @@ class FeatureKind(StrChoiceEnum):
 #: The paper's EMIT feature sets (CropGlobe_subset, METHOD.md "Hyperspectral"): ``gee-crop train --features``
 #: name -> the months whose medians are concatenated, month-major (June, August, June+August).
 EMIT_FEATURE_MONTHS: dict[str, tuple[int, ...]] = {"emit_june": (6,), "emit_august": (8,), "emit_june_august": (6, 8)}
+#: Sentinel-2 and EMIT together (``gee-crop train S2_TABLE --emit-table EMIT_TABLE --features``): the S2 1D
+#: medians of the season, then the EMIT medians of these months, for samples present in both (docs/emit.md).
+S2_EMIT_FEATURE_MONTHS: dict[str, tuple[int, ...]] = {f"s2_{name}": m for name, m in EMIT_FEATURE_MONTHS.items()}
 
 
 class Arch(StrChoiceEnum):

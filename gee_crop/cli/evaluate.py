@@ -19,6 +19,12 @@ from gee_crop.cli import options
 )
 @options.year
 @options.device
+@options.in_file(
+    "--emit-table",
+    default=None,
+    help="For a model on S2+EMIT features: the EMIT table sampled beside TABLE, joined on the sample "
+    "location (docs/emit.md).",
+)
 @click.option(
     "--record",
     is_flag=True,
@@ -34,6 +40,7 @@ def command(
     source_region: str | None,
     year: int | None,
     device: str,
+    emit_table: str | None,
     record: bool,
     overwrite: bool,
 ) -> None:
@@ -66,6 +73,7 @@ def command(
         device=device,
         record=record,
         overwrite=overwrite,
+        emit_table=emit_table,
     )
     click.echo(for_terminal(result.evaluation.summary(), newlines=True))  # class names come from the files
     click.echo(describe_score(result.evaluation.domain_shift))

@@ -19,6 +19,11 @@ from gee_crop.cli import options
 @options.in_file(
     "--table", default=None, help="Sample table for the parity check (default: pixels of the shipped demo patch)."
 )
+@options.in_file(
+    "--emit-table",
+    default=None,
+    help="For a model on S2+EMIT features: the EMIT table sampled beside --table (docs/emit.md).",
+)
 @options.overwrite
 @click.option(
     "--trust-pickle",
@@ -50,6 +55,7 @@ def command(
     out_path: str,
     opset: int,
     table: str | None,
+    emit_table: str | None,
     overwrite: bool,
     trust_pickle: bool,
     quantize: bool,
@@ -90,6 +96,7 @@ def command(
             quantize=quantize,
             trust_pickle=trust_pickle,
             calibration=calibration,
+            emit_table=emit_table,
         )
     click.echo(f"wrote {result.onnx_path} and {result.card_path}")
     click.echo(

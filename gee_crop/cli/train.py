@@ -38,11 +38,18 @@ def _widths(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
 @click.option(
     "--features",
     "feature_kind",
-    type=click.Choice([*config.FeatureKind.values(), *config.EMIT_FEATURE_MONTHS]),
+    type=click.Choice([*config.FeatureKind.values(), *config.EMIT_FEATURE_MONTHS, *config.S2_EMIT_FEATURE_MONTHS]),
     default=None,
     help="Feature kind (default: median2d for cropnet2d, median1d otherwise). On an EMIT table "
-    "(docs/emit.md): emit_june, emit_august or emit_june_august medians [default: all its months], "
-    "with --arch random_forest or cropnet1d.",
+    "(docs/emit.md): emit_june, emit_august or emit_june_august medians [default: all its months]; "
+    "with --emit-table: s2_emit_june, s2_emit_august or s2_emit_june_august [default: the last]. "
+    "EMIT features are flat vectors: --arch random_forest, cropnet1d or linear.",
+)
+@options.in_file(
+    "--emit-table",
+    default=None,
+    help="S2 and EMIT together: the EMIT table sampled beside TABLE (sample --emit), joined on the sample "
+    "location; samples missing from either table are left out (docs/emit.md).",
 )
 @options.count("--epochs", "Passes over the training samples (METHOD.md: 50).", default=config.EPOCHS)
 @options.count("--batch-size", "Samples per optimisation step.", default=config.BATCH_SIZE)

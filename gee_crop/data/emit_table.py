@@ -20,10 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gee_crop.atomic import atomic_write
+from gee_crop.data.table import read_table
 from gee_crop.earthengine.emit import month_suffix
 from gee_crop.earthengine.labels import LABEL_BAND
 from gee_crop.errors import InputError
 from gee_crop.sensors import EMIT, Sensor, sensor_named
+from gee_crop.types import SampleSeries
 
 KEYS = ("lon", "lat", "crop_class", "month")
 #: ``sample --emit`` writes the EMIT table beside the Sentinel-2 one: ``samples.parquet`` -> ``samples.emit.parquet``.
@@ -51,6 +53,41 @@ class EmitTable:
     @property
     def wavelengths_nm(self) -> tuple[float, ...]:
         return self.sensor.wavelengths_nm
+
+    def sample_codes(self) -> np.ndarray:
+        """(rows,) int64: the sample (lon, lat, crop_class) of each row, numbered in order of first appearance."""
+        codes, _ = pd.MultiIndex.from_frame(self.rows[["lon", "lat", "crop_class"]]).factorize()
+        return np.asarray(codes, dtype=np.int64)
+
+    @property
+    def n_samples(self) -> int:
+        """Distinct samples (a sample has one row per month it was clear in)."""
+        return int(self.sample_codes().max()) + 1 if len(self.rows) else 0
+
+    def subset(self, samples: np.ndarray) -> EmitTable:
+        """The rows of the samples numbered ``samples`` (:meth:`sample_codes`), every month of each."""
+        keep = np.isin(self.sample_codes(), np.asarray(samples))
+        return EmitTable(self.rows[keep].reset_index(drop=True), self.months, self.sensor)
+
+
+@dataclass(frozen=True)
+class S2EmitTables:
+    """A Sentinel-2 sample table and the EMIT table sampled at its points: the input of an S2+EMIT model
+    (``gee-crop train S2_TABLE --emit-table EMIT_TABLE``), each a path or in memory."""
+
+    s2: SampleSeries | str | os.PathLike
+    emit: EmitTable | str | os.PathLike
+
+    def opened(self) -> tuple[SampleSeries, EmitTable]:
+        """Both tables in memory (read from their paths where given as paths)."""
+        series = self.s2 if isinstance(self.s2, SampleSeries) else read_table(self.s2)
+        return series, self.emit if isinstance(self.emit, EmitTable) else read_emit_table(self.emit)
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """The two tables as a model file's training summary names them."""
+        s2 = "in-memory SampleSeries" if isinstance(self.s2, SampleSeries) else str(self.s2)
+        return s2, "in-memory EmitTable" if isinstance(self.emit, EmitTable) else str(self.emit)
 
 
 def table_from_rows(
@@ -111,10 +148,9 @@ def read_emit_table(path: str | os.PathLike) -> EmitTable:
     return EmitTable(rows, tuple(json.loads(meta["gee_crop_months"])), sensor)
 
 
-def emit_features(table: EmitTable, months: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(features (n, len(months) x bands) float32 reflectance, month-major; crop_class (n,)) of the samples
-    present in every month of ``months`` (None: all the table's). June+August is ``(6, 8)``, June ``(6,)``."""
-    months = table.months if months is None else tuple(months)
+def _wide(table: EmitTable, months: tuple[int, ...]) -> pd.DataFrame:
+    """One row per sample present in every month of ``months``: index (lon, lat, crop_class), the months'
+    band columns month-major."""
     absent = [m for m in months if m not in table.months]
     if absent:
         raise InputError(f"the EMIT table has no month {absent[0]}; it holds {list(table.months)}")
@@ -126,4 +162,51 @@ def emit_features(table: EmitTable, months: tuple[int, ...] | None = None) -> tu
         part.columns = [f"{b}{month_suffix(m)}" for b in bands]
         wide = part if wide is None else wide.join(part, how="inner")
     assert wide is not None, "at least one month"
+    return wide
+
+
+def emit_features(table: EmitTable, months: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, len(months) x bands) float32 reflectance, month-major; crop_class (n,)) of the samples
+    present in every month of ``months`` (None: all the table's). June+August is ``(6, 8)``, June ``(6,)``."""
+    wide = _wide(table, table.months if months is None else tuple(months))
     return wide.to_numpy(np.float32), wide.index.get_level_values("crop_class").to_numpy()
+
+
+#: Sample locations are matched to this many decimals of a degree (1e-6 degree is about 0.1 m; the EMIT
+#: rows are read at the very points of the Sentinel-2 table, and sample points lie metres apart).
+JOIN_DECIMALS = 6
+
+
+def emit_at(
+    table: EmitTable, months: tuple[int, ...], lon: np.ndarray, lat: np.ndarray, crop_class: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The EMIT features of ``months`` at the samples (lon, lat) of another table (the Sentinel-2 table the
+    EMIT rows were sampled beside): (features (n, len(months) x bands) float32, zero where absent; found (n,)
+    bool, False where EMIT has no sample there in every month). InputError when both tables hold a place
+    under different crop classes, or the EMIT table holds one place twice."""
+    wide = _wide(table, tuple(months))
+    keys = pd.MultiIndex.from_arrays(
+        [
+            np.round(wide.index.get_level_values("lon").to_numpy(np.float64), JOIN_DECIMALS),
+            np.round(wide.index.get_level_values("lat").to_numpy(np.float64), JOIN_DECIMALS),
+        ]
+    )
+    if keys.has_duplicates:
+        raise InputError("the EMIT table holds one sample location twice; join it to one Sentinel-2 table at a time")
+    pos = keys.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [np.round(np.asarray(lon, np.float64), JOIN_DECIMALS), np.round(np.asarray(lat, np.float64), JOIN_DECIMALS)]
+        )
+    )
+    found = pos >= 0
+    emit_classes = wide.index.get_level_values("crop_class").to_numpy().astype(str)[pos[found]]
+    clash = np.flatnonzero(emit_classes != np.asarray(crop_class).astype(str)[found])
+    if len(clash):
+        i = np.flatnonzero(found)[clash[0]]
+        raise InputError(
+            f"the EMIT and Sentinel-2 tables disagree at lon {lon[i]:.6f}, lat {lat[i]:.6f} ({emit_classes[clash[0]]} "
+            f"vs {crop_class[i]}); give the EMIT table sampled beside this Sentinel-2 table"
+        )
+    values = np.zeros((len(found), wide.shape[1]), dtype=np.float32)
+    values[found] = wide.to_numpy(np.float32)[pos[found]]
+    return values, found

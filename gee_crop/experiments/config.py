@@ -47,14 +47,14 @@ from gee_crop.models.registry import ARCHITECTURES
 from gee_crop.training.trainer import TrainConfig
 from gee_crop.types import SamplingRules
 
-#: ``emit``: an EMIT table of ``gee-crop sample --emit`` (data/emit_table.py); accepted by the file format, refused
-#: when run (the runner's transfers, splits and scores read Sentinel-2 sample series only).
+#: ``emit``: an EMIT table of ``gee-crop sample --emit`` (data/emit_table.py), for models on EMIT features
+#: (experiments/emit_runs.py).
 READERS = ("table", "worldcereal", "patch", "emit")
 #: a baseline scored without training a model file: every target sample gets the training set's
 #: most common class (the "majority-class row" of a results table).
 MAJORITY = "majority"
 #: EMIT hyperspectral features: ``emit`` (all the table's months) and the paper's sets (``gee-crop train
-#: --features``: emit_june, emit_august, emit_june_august); accepted by the file format, refused when run.
+#: --features``: emit_june, emit_august, emit_june_august), on EMIT datasets only.
 EMIT = "emit"
 EMIT_FEATURES = (EMIT, *EMIT_FEATURE_MONTHS)
 FEATURES = (*FeatureKind.values(), *EMIT_FEATURES)
@@ -450,8 +450,10 @@ def _model(i: int, value: Any, defaults: dict) -> ModelSpec:
     if arch == MAJORITY:
         if value.get("augment"):
             raise _fail(where, "the majority-class baseline trains nothing", "remove 'augment'")
+        # on EMIT tables the feature set says which samples are scored (those present in its months)
+        kind = value["features"] if value.get("features") in EMIT_FEATURES else "median1d"
         spec = ModelSpec(
-            str(value.get("name") or "majority class"), MAJORITY, "median1d", {t: False for t in TRANSFORMS}, train
+            str(value.get("name") or "majority class"), MAJORITY, kind, {t: False for t in TRANSFORMS}, train
         )
         _check_train(spec, where, own, defaults)
         return spec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gee_crop.data.emit_table import EmitTable, read_emit_table
 from gee_crop.data.sampling import sample_from_files
 from gee_crop.data.splits import random_split
 from gee_crop.data.table import read_table
@@ -17,14 +18,33 @@ from gee_crop.types import SampleSeries, SamplingRules, concat
 LIMIT_SEED = 20_231
 
 
-def load_dataset(spec: DatasetSpec) -> SampleSeries:
-    """Read one dataset; ``region`` overrides the table's region codes; ``limit`` keeps a seeded,
-    fixed random subset of that many samples."""
+def _check_path(spec: DatasetSpec) -> None:
     if not spec.path.exists():
         raise InputError(
             f"dataset {spec.key}: {spec.path} does not exist; fix 'path' in the experiment file "
             "(relative paths start at its data_dir; see docs/experiments.md)"
         )
+
+
+def load_emit_dataset(spec: DatasetSpec) -> EmitTable:
+    """Read one EMIT dataset (reader ``emit``); ``limit`` keeps a seeded, fixed random subset of its samples.
+    The Sentinel-2 options (tiles, relabel, variant, sampling) do not apply and are refused."""
+    _check_path(spec)
+    given = [k for k in ("tiles", "relabel", "variant", "sampling") if getattr(spec, k)]
+    if given:
+        raise InputError(f"dataset {spec.key}: {given[0]!r} applies to Sentinel-2 datasets, not EMIT tables; remove it")
+    table = read_emit_table(spec.path)
+    if spec.limit is not None and spec.limit < table.n_samples:
+        table = table.subset(np.random.default_rng(LIMIT_SEED).choice(table.n_samples, spec.limit, replace=False))
+    if table.n_samples == 0:
+        raise InputError(f"dataset {spec.key} ({spec.path}) holds no samples; check the file")
+    return table
+
+
+def load_dataset(spec: DatasetSpec) -> SampleSeries:
+    """Read one dataset; ``region`` overrides the table's region codes; ``limit`` keeps a seeded,
+    fixed random subset of that many samples."""
+    _check_path(spec)
     if spec.reader == "worldcereal":
         series = read_worldcereal(spec.path)
     elif spec.reader == "patch":

@@ -23,18 +23,17 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from gee_crop.atomic import write_text_atomic
 from gee_crop.config import Arch
-from gee_crop.errors import InputError
+from gee_crop.data.emit_table import EmitTable
 from gee_crop.experiments.baselines import majority_evaluation
 from gee_crop.experiments.config import (
     EMIT,
-    EMIT_FEATURES,
     MAJORITY,
     ExperimentConfig,
     ModelSpec,
@@ -42,7 +41,14 @@ from gee_crop.experiments.config import (
     TransferSpec,
     load_experiment,
 )
-from gee_crop.experiments.datasets import load_dataset, region_code, transfer_data, union
+from gee_crop.experiments.datasets import load_dataset, load_emit_dataset, region_code, transfer_data, union
+from gee_crop.experiments.emit_runs import (
+    check_emit_config,
+    emit_transfer_data,
+    evaluate_emit,
+    majority_emit_evaluation,
+    train_emit_model,
+)
 from gee_crop.experiments.insight import make_figures
 from gee_crop.experiments.layout import LEDGER_FILE, fingerprint, model_dir, result_path
 from gee_crop.experiments.tables import write_tables
@@ -79,6 +85,7 @@ class _Data:
     def __init__(self, config: ExperimentConfig) -> None:
         self.config = config
         self._cache: dict[str, SampleSeries] = {}
+        self._emit: dict[str, EmitTable] = {}
 
     def __getitem__(self, key: str) -> SampleSeries:
         """A dataset, or the union of several joined by "+" (a multi-domain training set)."""
@@ -89,8 +96,19 @@ class _Data:
             )
         return self._cache[key]
 
+    def emit(self, key: str) -> EmitTable:
+        """An EMIT dataset (one table: check_emit_config refuses unions of them)."""
+        if key not in self._emit:
+            self._emit[key] = load_emit_dataset(self.config.datasets[key])
+        return self._emit[key]
+
+    def is_emit(self, key: str) -> bool:
+        return any(self.config.datasets[part].reader == EMIT for part in key.split("+"))
+
     def region(self, key: str) -> str | None:
         """The region of a dataset; of a union, the region all its datasets share (else None)."""
+        if self.is_emit(key):
+            return self.config.datasets[key].region
         regions = {region_code(self[part], self.config.datasets[part]) for part in key.split("+")}
         return regions.pop() if len(regions) == 1 else None
 
@@ -153,18 +171,6 @@ def n_parameters(model: ModelSpec, path: Path | None) -> int | None:
     return count_parameters(load_model(path)[0])
 
 
-def _check_supported(config: ExperimentConfig) -> None:
-    emit = [m.name for m in config.models if m.features in EMIT_FEATURES]
-    emit_data = [d.key for d in config.datasets.values() if d.reader == EMIT]
-    if emit or emit_data:
-        what = f"model(s) {', '.join(emit)}" if emit else f"dataset(s) {', '.join(emit_data)}"
-        raise InputError(
-            f"{what} use EMIT hyperspectral features, which the experiment runner does not carry yet (its "
-            "transfers, splits and scores read Sentinel-2 sample series); train and score EMIT tables with "
-            "`gee-crop train EMIT_TABLE --features emit_june_august` and `gee-crop evaluate` (docs/emit.md)"
-        )
-
-
 def _unit(out_dir: Path, path: Path) -> str:
     return path.relative_to(out_dir).as_posix()
 
@@ -191,13 +197,15 @@ def _combination_seed(
             pending.append((transfer, fp, path))
     if not pending:
         return 0
+    if data.is_emit(transfers[0].source):  # EMIT tables (experiments/emit_runs.py)
+        return _emit_results(_Cell(config, data, ledger, model, transfers[0], seed, echo), pending, train_fp)
     folder = model_dir(out_dir, model, transfers[0], seed)
     model_unit = _unit(out_dir, folder)
     source = data[transfers[0].source]
     source_region = data.region(transfers[0].source)
     train_seconds = 0.0
     if model.arch == MAJORITY:
-        return _majority_results(config, data, ledger, model, transfers[0], pending, seed, echo)
+        return _majority_results(_Cell(config, data, ledger, model, transfers[0], seed, echo), pending)
     model_path = ledger.output_path(model_unit) if ledger.is_done(model_unit, fingerprint=train_fp) else None
     if model_path is None:
         train_series, _ = transfer_data(transfers[0], source, source, seed)
@@ -229,6 +237,70 @@ def _combination_seed(
         echo(_score_line(model, result, seed))
     record_transfer_scores(model_path, scores)
     ledger.finish(model_unit, model_path, fingerprint=train_fp)  # after the card update: its final checksum
+    return len(pending)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One (model, training set, seed) of an experiment: what scoring its pending transfers needs."""
+
+    config: ExperimentConfig
+    data: _Data
+    ledger: RunLedger
+    model: ModelSpec
+    first: TransferSpec
+    """The first transfer of the training set (its source and split make the training data)."""
+    seed: int
+    echo: Callable[[str], None]
+
+    def __iter__(self) -> Iterator:
+        """The fields in order (a shallow unpacking: the datasets and the ledger are shared, not copied)."""
+        return iter((self.config, self.data, self.ledger, self.model, self.first, self.seed, self.echo))
+
+
+def _emit_results(cell: _Cell, pending: list, train_fp: str) -> int:
+    """Train (or reuse) one model on an EMIT training table and score every pending transfer of it; the
+    majority-class row trains nothing."""
+    config, data, ledger, model, first, seed, echo = cell
+    out_dir = ledger.folder
+    source = data.emit(first.source)
+    train_table, _ = emit_transfer_data(first, source, source, seed)
+    folder = model_dir(out_dir, model, first, seed)
+    model_unit = _unit(out_dir, folder)
+    model_path: Path | None = None
+    train_seconds = 0.0
+    if model.arch != MAJORITY:
+        model_path = ledger.output_path(model_unit) if ledger.is_done(model_unit, fingerprint=train_fp) else None
+        if model_path is None:
+            echo(f"[{model.name} | {first.train_key} | seed {seed}] training on {train_table.n_samples} EMIT samples")
+            start = time.perf_counter()
+            options = {**model.train_options(), "seed": seed}
+            options.pop("ensemble", None)
+            model_path = train_emit_model(model, train_table, folder, options, lambda line: echo(f"  {line}"))
+            train_seconds = time.perf_counter() - start
+    params = n_parameters(model, model_path)
+    scores = []
+    for transfer, fp, path in pending:
+        _, test = emit_transfer_data(transfer, source, data.emit(transfer.target), seed)
+        start = time.perf_counter()
+        if model_path is None:
+            evaluation = majority_emit_evaluation(model, train_table, test)
+        else:
+            evaluation = evaluate_emit(model_path, test, str(resolve_device(str(model.train.get("device", "auto")))))
+        evaluation = replace(
+            evaluation, source_region=data.region(first.source), target_region=data.region(transfer.target)
+        )
+        shown = None if model_path is None else str(model_path.relative_to(out_dir))
+        result = _result_record(
+            config, model, transfer, seed, fp, params, train_seconds, time.perf_counter() - start, shown, evaluation
+        )
+        write_text_atomic(path, json.dumps(result, indent=1))
+        ledger.finish(_unit(out_dir, path), path, fingerprint=fp)
+        scores.append(result)
+        echo(_score_line(model, result, seed))
+    if model_path is not None:
+        record_transfer_scores(model_path, scores)
+        ledger.finish(model_unit, model_path, fingerprint=train_fp)
     return len(pending)
 
 
@@ -278,17 +350,9 @@ def _result_record(
     }
 
 
-def _majority_results(
-    config: ExperimentConfig,
-    data: _Data,
-    ledger: RunLedger,
-    model: ModelSpec,
-    first: TransferSpec,
-    pending: list,
-    seed: int,
-    echo: Callable[[str], None],
-) -> int:
+def _majority_results(cell: _Cell, pending: list) -> int:
     """Score the majority-class baseline on every pending transfer of one training set."""
+    config, data, ledger, model, first, seed, echo = cell
     source = data[first.source]
     train_series, _ = transfer_data(first, source, source, seed)
     for transfer, fp, path in pending:
@@ -339,7 +403,7 @@ def run_experiment(
     echo = lambda line: shown(for_terminal(line, newlines=True))  # noqa: E731
     if not isinstance(config, ExperimentConfig):
         config = load_experiment(config, shared_data=shared_data)
-    _check_supported(config)
+    check_emit_config(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seeds = tuple(seeds) if seeds else config.seeds
@@ -370,6 +434,9 @@ def run_experiment(
     write_text_atomic(out / "results.json", json.dumps(summary, indent=1))
     tables = write_tables(summary, out)
     figure_paths: list[Path] = []
+    emit_only = all(data.is_emit(t.source) for t in config.transfers)
+    if emit_only:  # the figures read Sentinel-2 series (NDVI curves, t-SNE, CAM)
+        figures = False
     if config.insight.get("figures", True) if figures is None else figures:
         with _torch_threads(config.torch_threads):
             figure_paths = make_figures(config, summary, out, data, echo=echo)

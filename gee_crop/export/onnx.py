@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from gee_crop.atomic import atomic_write
-from gee_crop.data.emit_table import emit_features, is_emit_table, read_emit_table
+from gee_crop.data.emit_table import S2EmitTables, emit_features, is_emit_table, read_emit_table
 from gee_crop.data.table import read_table
 from gee_crop.errors import GeeCropError, InputError, ModelFileError, OutputExistsError, ParityError
 from gee_crop.export.cards import model_card, model_card_markdown, model_card_of
@@ -61,6 +61,7 @@ from gee_crop.models.io import (
 from gee_crop.models.predict import open_predictor
 from gee_crop.sensors import EMIT
 from gee_crop.training.dataset import series_features
+from gee_crop.training.s2_emit import joined_features
 from gee_crop.types import SampleSeries
 
 PARITY_TOLERANCE = 1e-4
@@ -213,11 +214,20 @@ def check_parity(
 
 
 def real_inputs(
-    contract: FeatureSpec | dict, data: SampleSeries | str | os.PathLike, max_samples: int = 64
+    contract: FeatureSpec | dict, data: SampleSeries | str | os.PathLike | S2EmitTables, max_samples: int = 64
 ) -> np.ndarray:
-    """Model inputs from real data (a SampleSeries or a sample table) for the parity check and int8
-    calibration: at most ``max_samples`` samples, computed as the model's features."""
+    """Model inputs from real data (a SampleSeries or a sample table; both tables for an S2+EMIT model) for the
+    parity check and int8 calibration: at most ``max_samples`` samples, computed as the model's features."""
     contract = contract if isinstance(contract, FeatureSpec) else FeatureSpec.from_meta(contract)
+    if contract.joined is not None:  # S2+EMIT: the samples of the S2 table found in the EMIT table
+        if not isinstance(data, S2EmitTables):
+            raise InputError(
+                "a model on S2+EMIT features is checked on both tables; give --table S2_TABLE --emit-table"
+            )
+        series, emit = data.opened()
+        return contract.model_input(joined_features(series, emit, contract).values[:max_samples])
+    if isinstance(data, S2EmitTables):
+        raise InputError("--emit-table is for models on S2+EMIT features; this model reads one sensor")
     if contract.sensor == EMIT:  # EMIT medians come from an EMIT table, never from Sentinel-2 series
         if isinstance(data, SampleSeries) or not is_emit_table(data):
             raise InputError("a model on EMIT medians is checked on EMIT samples; give --table EMIT_TABLE")
@@ -232,7 +242,7 @@ def real_inputs(
 def convert_forest_pickle(
     pickle_path: ModelLike,
     out_path: str | os.PathLike,
-    data: SampleSeries | str | os.PathLike,
+    data: SampleSeries | str | os.PathLike | S2EmitTables,
     *,
     trust_pickle: bool = False,
     overwrite: bool = False,
@@ -272,7 +282,7 @@ def _checked(path: Path, parity) -> float:
 def export_and_check(
     model_path: ModelLike,
     out_path: str | os.PathLike,
-    data: SampleSeries | str | os.PathLike,
+    data: SampleSeries | str | os.PathLike | S2EmitTables,
     *,
     opset: int = 17,
     overwrite: bool = False,

@@ -7,7 +7,7 @@ composite from it, so a map is made exactly as the model was trained.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -69,6 +69,10 @@ class FeatureSpec:
     are Sentinel-2's."""
     months: tuple[int, ...] = ()
     """Monthly medians instead of the season's windows (EMIT: (6,), (8,) or (6, 8)); () for the season's."""
+    joined: FeatureSpec | None = None
+    """A second sensor's flat features appended to this one's (S2 + EMIT: the S2 1D medians of the season,
+    then the EMIT months' kept bands, on samples present in both): a flat spec of that sensor, with this
+    spec's classes. None (every file written before) for one sensor."""
 
     def __post_init__(self) -> None:
         try:
@@ -91,6 +95,26 @@ class FeatureSpec:
         foreign = [b for b in self.bands if b not in self.sensor.product_bands]
         if foreign:
             raise ValueError(f"bands {foreign} are not {self.sensor.name} bands")
+        if self.joined is not None:
+            self._check_joined(self.joined)
+
+    def _check_joined(self, joined: FeatureSpec) -> None:
+        """ValueError unless ``joined`` can follow this spec in one flat vector."""
+        if self.feature_kind != FeatureKind.MEDIAN1D or joined.feature_kind != FeatureKind.MEDIAN1D:
+            raise ValueError("features of two sensors are joined as flat 1D medians only (feature_kind median1d)")
+        if joined.joined is not None or joined.sensor == self.sensor:
+            raise ValueError(f"{'+'.join(joined.sensor_names)} features cannot follow {self.sensor.name} features")
+        if joined.classes != self.classes:
+            object.__setattr__(self, "joined", replace(joined, classes=self.classes))
+
+    @property
+    def sensors(self) -> tuple[Sensor, ...]:
+        """Every sensor whose features the model reads, in input order."""
+        return (self.sensor,) if self.joined is None else (self.sensor, *self.joined.sensors)
+
+    @property
+    def sensor_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.sensors)
 
     @property
     def n_bins(self) -> int:
@@ -104,7 +128,8 @@ class FeatureSpec:
     @property
     def n_features(self) -> int:
         """Length of the flat feature vector (1D kinds)."""
-        return N_HARMONIC_FEATURES if self.feature_kind == FeatureKind.HARMONIC else len(self.bands) * self.n_bins
+        own = N_HARMONIC_FEATURES if self.feature_kind == FeatureKind.HARMONIC else len(self.bands) * self.n_bins
+        return own + (self.joined.n_features if self.joined is not None else 0)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -146,7 +171,12 @@ class FeatureSpec:
             # Sentinel-2 files stay as they were; a file without the key is Sentinel-2's (from_meta)
             **({"sensor": self.sensor.name} if self.sensor != SENTINEL2 else {}),
             **({"months": list(self.months)} if self.months else {}),
+            **({"joined": self.joined.joined_meta()} if self.joined is not None else {}),
         }
+
+    def joined_meta(self) -> dict:
+        """The ``joined`` entry of a two-sensor contract: what differs from the first sensor's spec."""
+        return {"sensor": self.sensor.name, "bands": list(self.bands), "months": list(self.months)}
 
     @classmethod
     def from_meta(cls, meta: dict) -> FeatureSpec:
@@ -159,13 +189,8 @@ class FeatureSpec:
                 f"the model rescales its input with {scaling!r}, which this gee-crop does not know "
                 f"(it knows {', '.join(InputScaling.values())}); upgrade gee-crop"
             )
-        sensor_name = meta.get("sensor", SENTINEL2.name)
-        if sensor_name not in SENSORS:
-            raise ModelFileError(
-                f"the model reads sensor {sensor_name!r}, which this gee-crop does not know "
-                f"(it knows {', '.join(SENSORS)}); upgrade gee-crop"
-            )
-        sensor = SENSORS[sensor_name]
+        sensor = _known_sensor(meta.get("sensor", SENTINEL2.name))
+        joined = meta.get("joined")
         spec = cls(
             feature_kind=meta["feature_kind"],
             season=Season.from_dict(season),
@@ -177,6 +202,7 @@ class FeatureSpec:
             input_scaling=scaling,
             sensor=sensor,
             months=tuple(meta.get("months", ())),
+            joined=None if joined is None else _joined_spec(joined),
         )
         stored = season.get("n_bins")
         if stored is not None and int(stored) != spec.n_bins:
@@ -187,3 +213,21 @@ class FeatureSpec:
                 "`gee-crop export`"
             )
         return spec
+
+
+def _known_sensor(name: str) -> Sensor:
+    """The sensor a model file names; ModelFileError for one this gee-crop does not know."""
+    if name not in SENSORS:
+        raise ModelFileError(
+            f"the model reads sensor {name!r}, which this gee-crop does not know "
+            f"(it knows {', '.join(SENSORS)}); upgrade gee-crop"
+        )
+    return SENSORS[name]
+
+
+def _joined_spec(meta: dict) -> FeatureSpec:
+    """The second sensor's spec of a two-sensor contract (``FeatureSpec.joined_meta``)."""
+    sensor = _known_sensor(meta["sensor"])
+    return FeatureSpec(
+        FeatureKind.MEDIAN1D, bands=tuple(meta.get("bands", sensor.bands)), sensor=sensor, months=tuple(meta["months"])
+    )

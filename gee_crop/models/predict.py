@@ -216,6 +216,11 @@ def check_model_matches(
             f"only; map with a {sensor.name} model, or map the {contract.sensor.name} model with a plain "
             "`gee-crop map --region` run on Earth Engine, without --on-server or --pilot (docs/emit.md)"
         )
+    if contract.joined is not None:  # S2+EMIT: the EMIT half comes from an EMIT table, not a composite
+        raise ModelFileError(
+            f"{model_path} reads {'+'.join(contract.sensor_names)} features; score it with `gee-crop evaluate "
+            "MODEL S2_TABLE --emit-table EMIT_TABLE` (maps of two-sensor models are not made yet, docs/emit.md)"
+        )
     if tuple(contract.bands) != sensor.bands:
         raise ModelFileError(
             f"{model_path} was trained on bands {list(contract.bands)}, but gee-crop composites "

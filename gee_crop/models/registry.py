@@ -110,6 +110,12 @@ def torch_archs() -> tuple[Arch, ...]:
     return tuple(a for a, record in ARCHITECTURES.items() if record.is_torch)
 
 
+def flat_archs() -> tuple[Arch, ...]:
+    """The architectures that read flat feature vectors (1D medians, EMIT spectra); the others need a
+    (bands, time) matrix."""
+    return tuple(a for a, record in ARCHITECTURES.items() if FeatureKind.MEDIAN1D in record.features)
+
+
 def arch_kwargs(arch: Arch | str, contract: FeatureSpec, *, widths: tuple[int, ...] = (), dropout: float = 0.1) -> dict:
     """The constructor arguments of ``arch`` for inputs of ``contract`` (saved in the model file)."""
     record = architecture(arch)

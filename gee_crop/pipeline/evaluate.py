@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gee_crop.data.cube import InputKind, input_kind, refuse_stack_as_training_input
-from gee_crop.data.emit_table import is_emit_table
+from gee_crop.data.emit_table import S2EmitTables, is_emit_table
 from gee_crop.export.cards import evaluation_entry, record_transfer_scores
 from gee_crop.models.io import ModelFile, ModelLike, read_model_file
 from gee_crop.outputs import claim_output
 from gee_crop.training.cube_train import evaluate_cube
 from gee_crop.training.emit import evaluate_emit_model
 from gee_crop.training.evaluate import Evaluation, evaluate_model, write_evaluation
+from gee_crop.training.s2_emit import evaluate_s2_emit_model
 from gee_crop.viz.plots import plot_confusion
 
 #: the files of an evaluation folder: one of them there means an earlier evaluation (--overwrite replaces it).
@@ -42,6 +43,7 @@ def run_evaluate(
     device: str = "auto",
     record: bool = False,
     overwrite: bool = False,
+    emit_table: str | os.PathLike | None = None,
 ) -> EvaluateResult:
     """Evaluate ``model`` on ``table``, write metrics.json and the confusion matrix into ``out_dir``;
     with ``record`` also store the scores in the model file's card (one entry per table name). The model
@@ -55,7 +57,9 @@ def run_evaluate(
     with card, claim_output(out_dir, folder=True, overwrite=overwrite, outputs=EVALUATION_FILES):
         model = read_model_file(model)
         refuse_stack_as_training_input(table, "evaluate")
-        if input_kind(table) is InputKind.CUBE:  # every labelled pixel of a composite cube
+        if emit_table is not None:  # a model on S2+EMIT features: the two tables joined (docs/emit.md)
+            evaluation = evaluate_s2_emit_model(model, S2EmitTables(table, emit_table), device=device)
+        elif input_kind(table) is InputKind.CUBE:  # every labelled pixel of a composite cube
             evaluation = evaluate_cube(model, table, device=device)
         elif is_emit_table(table):  # a model on EMIT medians (docs/emit.md)
             evaluation = evaluate_emit_model(model, table, device=device)

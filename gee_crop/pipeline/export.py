@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gee_crop.data.demo import demo_pixels
+from gee_crop.data.emit_table import S2EmitTables
+from gee_crop.errors import InputError
 from gee_crop.export.ensemble import export_ensemble_and_check
 from gee_crop.export.onnx import export_and_check
 from gee_crop.export.quantize import quantize_exported
 from gee_crop.models.io import ModelLike, read_model_file
 from gee_crop.outputs import claim_output
+from gee_crop.types import SampleSeries
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,20 @@ def run_export(
     quantize: bool = False,
     trust_pickle: bool = False,
     calibration: str | os.PathLike | None = None,
+    emit_table: str | os.PathLike | None = None,
 ) -> ExportResult:
     """Export ``model`` to ``out_path`` (model_card.md beside it), parity-checked on ``table`` (else
     pixels of the demo patch shipped in the package); with ``quantize`` also write NAME.int8.onnx
     calibrated on real samples: ``calibration`` (a sample table of the user's region), else ``table``,
     else the shipped demo pixels. ``trust_pickle`` converts a gee-crop 0.1.0 forest pickle (model.pkl)
-    into ONNX. The ONNX file is locked (``gee_crop.outputs``) while it is written."""
+    into ONNX. ``emit_table``: an S2+EMIT model is checked on ``table`` joined with it (docs/emit.md). The ONNX
+    file is locked (``gee_crop.outputs``) while it is written."""
     with claim_output(out_path, folder=False, overwrite=overwrite):
-        data = table if table is not None else demo_pixels()
+        if emit_table is not None and table is None:
+            raise InputError("--emit-table joins the S2 table of --table; give --table S2_TABLE too")
+        data: SampleSeries | str | os.PathLike | S2EmitTables = table if table is not None else demo_pixels()
+        if table is not None and emit_table is not None:
+            data = S2EmitTables(table, emit_table)
         path, diff, n_checked = export_and_check(
             read_model_file(model), out_path, data, opset=opset, overwrite=overwrite, trust_pickle=trust_pickle
         )

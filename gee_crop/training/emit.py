@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from gee_crop.classes import CLASSES, class_indices
-from gee_crop.config import EMIT_FEATURE_MONTHS, FeatureKind, InputScaling
+from gee_crop.config import EMIT_FEATURE_MONTHS, Arch, FeatureKind, InputScaling
 from gee_crop.data.emit_table import EmitTable, emit_features, read_emit_table
 from gee_crop.errors import InputError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabilities
 from gee_crop.models.io import ModelLike, read_model_file, save_forest
 from gee_crop.models.predict import open_predictor
+from gee_crop.models.registry import flat_archs
 from gee_crop.sensors import EMIT
 from gee_crop.training.alignment import Alignment
 from gee_crop.training.dataset import stratified_split
@@ -64,6 +65,17 @@ def train_emit_forest(
     return path, metrics
 
 
+def require_flat_arch(arch: str) -> None:
+    """InputError unless ``arch`` reads flat vectors, as EMIT (and S2+EMIT) features are: the 2D CNNs need a
+    (bands, time) matrix, and EMIT medians have one or two months."""
+    flat = flat_archs()
+    if arch in Arch.values() and Arch(arch) not in flat:
+        raise InputError(
+            f"--arch {arch} reads a (bands, time) matrix, but EMIT features are flat vectors; "
+            f"use one of {', '.join(a.value for a in flat)}"
+        )
+
+
 def emit_months(table: EmitTable, feature_set: str | None) -> tuple[int, ...]:
     """The months of the EMIT feature set ``feature_set`` (None: all of the table's); InputError for a
     Sentinel-2 feature kind."""
@@ -85,7 +97,7 @@ def emit_classes(names: np.ndarray) -> tuple[str, ...]:
 
 
 def train_emit(
-    table: str | os.PathLike,
+    table: EmitTable | str | os.PathLike,
     out_dir: str | os.PathLike,
     config: TrainConfig,
     *,
@@ -94,44 +106,53 @@ def train_emit(
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Train ``config.arch`` (random_forest, or a torch architecture on flat features: cropnet1d) on the EMIT
-    table at ``table``, on the months ``config.feature_kind`` names (an EMIT feature set, None: all the
-    table's), into ``out_dir``: model file (contract: EMIT sensor, months), config.json, history.csv."""
-    emit = read_emit_table(table)
+    """Train ``config.arch`` (a flat-feature architecture: random_forest, cropnet1d, linear) on the EMIT table
+    ``table`` (a path or in memory), on the months ``config.feature_kind`` names (an EMIT feature set, None: all
+    the table's), into ``out_dir``: model file (contract: EMIT sensor, months), config.json, history.csv."""
+    emit = table if isinstance(table, EmitTable) else read_emit_table(table)
+    source = "in-memory EmitTable" if isinstance(table, EmitTable) else str(table)
     months = emit_months(emit, config.feature_kind)
+    require_flat_arch(config.arch)
     # the flat-vector kind stands in for the feature set: the contract's months say which medians it reads
     config = replace(config, feature_kind=FeatureKind.MEDIAN1D.value).resolved()
     values, names = emit_features(emit, months)
     if len(values) == 0:
-        raise InputError(f"no sample of {table} is present in every month of {list(months)}")
+        raise InputError(f"no sample of {source} is present in every month of {list(months)}")
     classes = emit_classes(names)
     labels = class_indices(names, classes)
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
     contract = replace(emit_contract(months, classes), input_scaling=InputScaling(config.input_scaling))
-    summary = {"source": str(table), "sensor": EMIT.name, "months": list(months), "n_samples": len(values)}
+    summary = {"source": source, "sensor": EMIT.name, "months": list(months), "n_samples": len(values)}
     meta = {"train_config": {**config.to_dict(), "emit_features": list(months), "data": summary}}
-    out = Path(out_dir)
-    check_out_dir(out, config, resume, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
-    run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, out, echo)
+    run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, Path(out_dir), echo)
+    return fit_flat(run, 0, resume=resume, overwrite=overwrite, progress=progress)
+
+
+def fit_flat(run: PreparedRun, n_dropped: int, *, resume: bool, overwrite: bool, progress: bool) -> TrainResult:
+    """Fit a prepared run on flat vectors with no series behind them (EMIT, S2+EMIT) into its folder, which
+    must hold no other run (``check_out_dir``); ``n_dropped``: the samples left out before it."""
+    check_out_dir(run.out_dir, run.config, resume, overwrite)
+    run.out_dir.mkdir(parents=True, exist_ok=True)
     path, metrics, history = fit_prepared(run, resume=resume and not overwrite, progress=progress)
-    return TrainResult(path, metrics, history, len(train_idx), len(val_idx), 0)
+    return TrainResult(path, metrics, history, len(run.train_idx), len(run.val_idx), n_dropped)
 
 
-def evaluate_emit_model(model: ModelLike, table: str | os.PathLike, *, device: str = "auto") -> Evaluation:
+def evaluate_emit_model(model: ModelLike, table: EmitTable | str | os.PathLike, *, device: str = "auto") -> Evaluation:
     """Score a model on EMIT medians on the EMIT table at ``table`` (its contract's months); the table's
     classes are scored as they are (no class alignment: the paper's rules speak of Sentinel-2 regions)."""
     model = read_model_file(model)
     contract = model.contract
-    if contract.sensor != EMIT:
+    if contract.sensor != EMIT or contract.joined is not None:
         raise InputError(f"{model.path} reads {contract.sensor.name} bands, not EMIT; evaluate it on a sample table")
-    emit = read_emit_table(table)
+    emit = table if isinstance(table, EmitTable) else read_emit_table(table)
     values, names = emit_features(emit, contract.months)
     if len(values) == 0:
-        raise InputError(f"no sample of {table} is present in every month of {list(contract.months)}")
+        raise InputError(f"no sample of the EMIT table is present in every month of {list(contract.months)}")
     unknown = sorted({str(n) for n in names} - set(contract.classes))
     if unknown:
-        raise InputError(f"{table} holds classes {unknown} the model does not predict; its classes: {contract.classes}")
+        raise InputError(
+            f"the EMIT table holds classes {unknown} the model does not predict; its classes: {contract.classes}"
+        )
     proba = open_predictor(model, device=device).predict_proba(values, batch_size=EVALUATION_BATCH)
     truth = class_indices(names, contract.classes)
     report = classification_report(truth, proba.argmax(axis=1), len(contract.classes))

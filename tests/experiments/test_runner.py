@@ -117,5 +117,5 @@ def test_missing_table_and_emit_features_are_user_errors(tmp_path, tiny_config):
         run_experiment(dataclasses.replace(config, datasets={**config.datasets, "BEL": gone}), tmp_path / "a",
                        echo=lambda _: None)
     emit = dataclasses.replace(config.models[1], name="RF EMIT", features="emit")
-    with pytest.raises(InputError, match="EMIT hyperspectral features"):
+    with pytest.raises(InputError, match="EMIT features need EMIT datasets"):
         run_experiment(dataclasses.replace(config, models=(emit,)), tmp_path / "b", echo=lambda _: None)
