@@ -60,10 +60,11 @@ FINETUNE_LR_FACTOR = 0.1
 #: tables with fewer rows get no validation split by default.
 FINETUNE_MIN_VAL_ROWS = 500
 #: the encoder learns with the new head unless asked otherwise. Measured on the only benchmark target with
-#: a class the source never predicts (France 2023, its soybeans; experiments/fewlabel_benchmark.py, 5 seeds,
-#: 20 epochs): macro-F1 64.1 / 63.7 / 73.8 / 75.9 % with every layer learning against 57.5 / 58.1 / 61.9 /
-#: 62.4 % with the encoder frozen, at 20 / 50 / 100 / 200 labels. The frozen encoder's features cannot set
-#: the new class apart from the source's "other", so the class-weighted head spreads it over "other".
+#: a class the source never predicts (France 2023, its soybeans; experiments/fewlabel_benchmark.py, 5 seeds):
+#: macro-F1 64.1 / 63.7 / 73.8 / 75.9 % with every layer learning for 20 epochs against 57.5 / 58.1 / 61.9 /
+#: 62.4 % with the encoder frozen (the better of 10 and 20 epochs), at 20 / 50 / 100 / 200 labels. The frozen
+#: encoder's features cannot set the new class apart from the source's "other", so the class-weighted head
+#: spreads it over "other".
 FREEZE_ENCODER_DEFAULT = False
 #: options that must equal the source's (they fix the weights' shapes or the meaning of the inputs).
 CONTRACT_OPTIONS = (
