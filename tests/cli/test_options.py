@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from gee_crop import cli
 from gee_crop.cli import COMMANDS, main, options
-from gee_crop.config import AUTO_ARCH, EMIT_FEATURE_MONTHS, Arch, CloudBand, FeatureKind, Precision
+from gee_crop.config import (AUTO_ARCH, EMIT_FEATURE_MONTHS, S2_EMIT_FEATURE_MONTHS, Arch, CloudBand, FeatureKind,
+                             Precision)
 from gee_crop.data.table import read_table
 
 CLI_DIR = Path(cli.__file__).parent
@@ -93,7 +94,8 @@ def test_choices_are_the_values_of_the_config_enums():
     assert choices("sample", "--cloud-band") == choices("map", "--cloud-band") == list(CloudBand.values())
     assert choices("map", "--precision") == list(Precision.values())
     assert choices("train", "--arch") == [*Arch.values(), AUTO_ARCH]  # auto: chosen by cross-validation
-    assert choices("train", "--features") == [*FeatureKind.values(), *EMIT_FEATURE_MONTHS]  # EMIT tables (issue 25)
+    # EMIT tables, and S2 tables joined with an EMIT table (issue 25)
+    assert choices("train", "--features") == [*FeatureKind.values(), *EMIT_FEATURE_MONTHS, *S2_EMIT_FEATURE_MONTHS]
 
 
 def test_renamed_threshold_keeps_its_old_spelling_hidden():
