@@ -77,14 +77,17 @@ def masked_text(sensor: Sensor) -> str:
 
 
 def clear_reflectance(image: ee.Image, sensor: Sensor = EMIT, bands: ee.List | list[str] | None = None) -> ee.Image:
-    """The kept reflectance bands of one image, masked where :func:`clear_mask` is not clear or a value is the
-    fill. ``bands``: the names to keep (None: :func:`kept_band_names` of the image where the sensor names its
-    bands by wavelength, else ``sensor.bands``)."""
+    """The kept reflectance bands of one image (stored values x ``sensor.scale`` + ``offset``), masked where
+    :func:`clear_mask` is not clear or a stored value is the fill. ``bands``: the names to keep (None:
+    :func:`kept_band_names` of the image where the sensor names its bands by wavelength, else ``sensor.bands``)."""
     if bands is None:
         bands = kept_band_names(image, sensor) if sensor.wavelength_property is not None else list(sensor.bands)
-    reflectance = image.select(bands)
-    masked = reflectance.updateMask(clear_mask(image, sensor))
-    return masked if sensor.fill is None else masked.updateMask(reflectance.neq(sensor.fill))
+    stored = image.select(bands)
+    masked = stored.updateMask(clear_mask(image, sensor))
+    masked = masked if sensor.fill is None else masked.updateMask(stored.neq(sensor.fill))
+    if (sensor.scale, sensor.offset) == (1.0, 0.0):  # stored as reflectance (EMIT): the graph stays as it was
+        return masked
+    return masked.multiply(sensor.scale).add(sensor.offset)  # stored values to reflectance (sensor.reflectance)
 
 
 def masked_filler(bands: list[str] | tuple[str, ...]) -> ee.ImageCollection:

@@ -91,6 +91,8 @@ def test_the_job_graph_and_exports_of_a_third_sensor():
     (call,) = invocations(graph, "Image.sampleRegions")
     assert call["arguments"]["scale"] == 30.0 and "SYNTHETIC/THIRD_SENSOR" in graph.serialize()
     assert "NASA/EMIT" not in graph.serialize()
+    scaled = [c for c in invocations(graph, "Image.multiply") if "0.0001" in json.dumps(c)]
+    assert scaled, "stored values become reflectance by the sensor's scale"
     assert rows.selectors(job) == ["lon", "lat", "class", *(f"{b}_m{m:02d}" for m in (6, 8) for b in THIRD.bands)]
     assert sampling.export_names(job, 0, rows.suffix)[0].endswith("_tile0000_synthwave")
     assert sampling.EMIT_ROWS.suffix == "_emit" and sampling.medians_rows(EMIT) == sampling.EMIT_ROWS
