@@ -3,7 +3,8 @@
 A sensor names everything a reader, a composite, an Earth Engine graph, a trainer and a model contract
 need to know about its images: the collection, the bands kept and their order, the mask band and its
 clear rule, the native grid, the band centres where they matter, and how stored values become
-reflectance. Adding a sensor is one entry in :data:`SENSORS` (docs/architecture.md, "Add a sensor").
+reflectance. Adding a sensor used like EMIT is one entry in :data:`SENSORS` (docs/architecture.md, "Add a
+sensor used like EMIT").
 
 Ground floor: imports nothing of gee_crop (``config`` imports it for the deprecated ``BANDS`` alias).
 """

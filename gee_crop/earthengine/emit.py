@@ -12,9 +12,9 @@ those whose centre, read from each image's ``reflectance_wavelengths``, lies out
 (244 of 285 on the real band table: docs/emit.md says why not 241 or 242).
 
 The monthly-medians graphs take the :class:`~gee_crop.sensors.Sensor` whole, so they serve any sensor sampled
-like EMIT (``sample --medians SENSOR``; docs/architecture.md, "Add a sensor"): its clear mask follows its
-``clear_rule`` (:func:`clear_mask`), its bands are named on the server from each image's band centres where the
-sensor has them (``wavelength_property``), else they are ``sensor.bands``.
+like EMIT (``sample --medians SENSOR``; docs/architecture.md, "Add a sensor used like EMIT"): its clear mask
+follows its ``clear_rule`` (:func:`clear_mask`), its bands are named on the server from each image's band
+centres where the sensor has them (``wavelength_property``), else they are ``sensor.bands``.
 """
 
 from __future__ import annotations
