@@ -3,7 +3,8 @@
 A sensor names everything a reader, a composite, an Earth Engine graph, a trainer and a model contract
 need to know about its images: the collection, the bands kept and their order, the mask band and its
 clear rule, the native grid, the band centres where they matter, and how stored values become
-reflectance. Adding a sensor is one entry in :data:`SENSORS` (docs/architecture.md, "Adding a sensor").
+reflectance. Adding a sensor used like EMIT is one entry in :data:`SENSORS` (docs/architecture.md, "Add a
+sensor used like EMIT").
 
 Ground floor: imports nothing of gee_crop (``config`` imports it for the deprecated ``BANDS`` alias).
 """
@@ -95,6 +96,11 @@ class Sensor:
             return ()
         return tuple(self.product_wavelengths_nm[i] for i in self.kept_indices)
 
+    @property
+    def label(self) -> str:
+        """The name messages and plans give the sensor (``EMIT``)."""
+        return self.name.upper()
+
     def reflectance(self, stored: float) -> float:
         """Reflectance of one stored value (``scale``, ``offset``)."""
         return stored * self.scale + self.offset
@@ -167,6 +173,11 @@ EMIT = Sensor(
 
 #: Every sensor by name (model contracts and sample tables store the name).
 SENSORS: dict[str, Sensor] = {s.name: s for s in (SENTINEL2, EMIT)}
+
+
+def medians_sensor_names() -> tuple[str, ...]:
+    """The sensors ``sample --medians`` may sample beside the Sentinel-2 series: every sensor but Sentinel-2."""
+    return tuple(name for name, sensor in SENSORS.items() if sensor != SENTINEL2)
 
 
 def sensor_named(name: str) -> Sensor:

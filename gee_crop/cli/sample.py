@@ -12,6 +12,7 @@ from click.core import ParameterSource
 from gee_crop.cli import options
 from gee_crop.config import INWARD_BUFFER_M, SAMPLE_SPACING_M, ExportDestination, SamplingMode
 from gee_crop.season import MAX_SEASON_DAYS, SEASON_LENGTH_DAYS, WINDOW_DAYS
+from gee_crop.sensors import medians_sensor_names
 
 if TYPE_CHECKING:
     from gee_crop.data.sample_request import SamplingRequest
@@ -36,6 +37,7 @@ EARTH_ENGINE_ONLY = (
     "dry_run",
     "from_exports",
     "emit",
+    "medians",
 )
 
 
@@ -138,6 +140,12 @@ def _check_usage(ctx: click.Context, request: SamplingRequest) -> None:
     "June and August (north, on pixels clear in both) or February (south), on the 60 m EMIT grid; samples "
     "EMIT never saw clear drop out of the EMIT part. The EMIT table is written beside --out as OUT.emit.parquet "
     "(resumable per tile); --dry-run plans it.",
+)
+@click.option(
+    "--medians",
+    metavar="SENSOR",
+    help="Also sample SENSOR's monthly medians at the same points, as --emit does for EMIT (known: "
+    f"{', '.join(medians_sensor_names())}); written beside --out as OUT.SENSOR.parquet. --emit is --medians emit.",
 )
 @options.choice(
     "--mode", SamplingMode.AUTO, "interactive streams small regions; export runs batch tasks (one per tile)."

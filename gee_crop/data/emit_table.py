@@ -1,5 +1,8 @@
 """EMIT samples as a CropGlobe_subset-style table, and the flat features of EMIT models.
 
+The table and its features take the sensor whole (``EmitTable.sensor``, stored by name): any sensor sampled as
+monthly medians beside the Sentinel-2 series (``sample --medians SENSOR``) uses them as EMIT does.
+
 One row per (sample, month): ``lon``, ``lat``, ``crop_class``, ``month`` and one float32 reflectance column
 per kept band (Earth Engine names, ``sensor.bands`` order). The Parquet key-value metadata holds
 ``gee_crop_emit_table = 1``, ``gee_crop_sensor`` (its name), ``gee_crop_months`` (JSON list) and
@@ -28,15 +31,17 @@ from gee_crop.sensors import EMIT, Sensor, sensor_named
 from gee_crop.types import SampleSeries
 
 KEYS = ("lon", "lat", "crop_class", "month")
-#: ``sample --emit`` writes the EMIT table beside the Sentinel-2 one: ``samples.parquet`` -> ``samples.emit.parquet``.
+#: ``sample --emit`` writes the EMIT table beside the Sentinel-2 one: ``samples.parquet`` -> ``samples.emit.parquet``
+#: (``--medians SENSOR``: ``samples.<sensor name>.parquet``).
 EMIT_TABLE_SUFFIX = ".emit.parquet"
 
 
-def emit_table_path(out: str | os.PathLike) -> Path:
-    """Where ``sample --emit`` writes the EMIT table of the sample table ``out`` (:data:`EMIT_TABLE_SUFFIX`)."""
+def emit_table_path(out: str | os.PathLike, sensor: Sensor = EMIT) -> Path:
+    """Where ``sample --emit`` (``--medians SENSOR``) writes the monthly-medians table of the sample table
+    ``out``: ``OUT.<sensor name>.parquet`` (:data:`EMIT_TABLE_SUFFIX` for EMIT)."""
     out = Path(out)
     stem = out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name
-    return out.with_name(stem + EMIT_TABLE_SUFFIX)
+    return out.with_name(f"{stem}.{sensor.name}.parquet")
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def plan_job(request: SamplingRequest, year: int | None, region=None) -> Samplin
         from_country=request.country is not None and region is None,
         own_labels=own,
         season=season,
-        emit=request.rules.emit,
+        medians=request.rules.medians_sensor,
     )
     _check_job(job, request.rules.per_cell)
     if job.spec is not None and job.spec.accuracy_filter and not labelling.no_accuracy_filter:
@@ -240,8 +240,8 @@ def assemble(
 
 
 def store_emit_part(job: SamplingJob, ledger: RunLedger, unit: str, rows: pd.DataFrame) -> None:
-    """The EMIT rows of tile ``unit`` (``sample --emit``) as its part ``tile_XXXX.parquet`` (none for no row),
-    and the unit finished (``earthengine.tasks.StoreRows``)."""
+    """The monthly-median rows of tile ``unit`` (``sample --emit`` / ``--medians``) as its part
+    ``tile_XXXX.parquet`` (none for no row), and the unit finished (``earthengine.tasks.StoreRows``)."""
     if not len(rows):
         ledger.finish(unit, samples=0)
         return
@@ -251,13 +251,15 @@ def store_emit_part(job: SamplingJob, ledger: RunLedger, unit: str, rows: pd.Dat
 
 
 def assemble_emit(ledger: RunLedger, units: list[str], out: Path, job: SamplingJob) -> int:
-    """Concatenate the finished EMIT parts into the EMIT table at ``out`` (``data.emit_table``'s format); the
-    number of samples (0: no sample was clear in every month, and nothing is written)."""
+    """Concatenate the finished monthly-median parts of the job's medians sensor into its table at ``out``
+    (``data.emit_table``'s format); the number of samples (0: no sample was clear in every month, and nothing
+    is written)."""
+    assert job.medians is not None, "a job with monthly medians"
     parts = [pd.read_parquet(path) for path in map(ledger.output_path, units) if path is not None]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if not len(frame):
         return 0
-    write_emit_table(table_from_rows(frame, season_months(job.hemisphere), job.classes), out)
+    write_emit_table(table_from_rows(frame, season_months(job.hemisphere), job.classes, job.medians), out)
     return len(frame)
 
 

@@ -22,7 +22,9 @@ from gee_crop.config import (
 )
 from gee_crop.earthengine.sampling import DEFAULT_TILE_DEG
 from gee_crop.earthengine.tasks import ExportTarget
+from gee_crop.errors import InputError
 from gee_crop.season import Season
+from gee_crop.sensors import EMIT, Sensor, medians_sensor_names, sensor_named
 from gee_crop.types import SamplingRules
 
 
@@ -82,10 +84,30 @@ class RuleOptions:
     cloud_threshold: float = CLEAR_THRESHOLD
     """Clear-sky threshold on the cloud score, in (0, 1]."""
     emit: bool = False
-    """Also sample EMIT hyperspectral monthly medians at the same points (METHOD.md "Hyperspectral")."""
+    """Also sample EMIT hyperspectral monthly medians at the same points (METHOD.md "Hyperspectral"): the
+    flag ``--emit``, the same as ``medians`` EMIT."""
+    medians: str | None = None
+    """The name of the sensor whose monthly medians are also sampled at the same points (``--medians``);
+    None: EMIT with ``emit``, else Sentinel-2 alone."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cloud_band", CloudBand(self.cloud_band))  # the command line hands text
+
+    @property
+    def medians_sensor(self) -> Sensor | None:
+        """The sensor of ``--medians`` (``--emit``: EMIT); InputError for a name that is none, Sentinel-2
+        itself, or a second sensor beside ``--emit``."""
+        if self.medians is None:
+            return EMIT if self.emit else None
+        if self.medians not in medians_sensor_names():
+            raise InputError(
+                f"--medians {self.medians} names no sensor sampled beside Sentinel-2; "
+                f"use one of {', '.join(medians_sensor_names())}"
+            )
+        sensor = sensor_named(self.medians)
+        if self.emit and sensor != EMIT:
+            raise InputError(f"--emit and --medians {sensor.name} ask for two sensors; give one of them")
+        return sensor
 
     def sampling_rules(self, per_cell: int) -> SamplingRules:
         """The rules on the 0.1 deg grid; ``per_cell`` where ``--per-cell`` was not given."""

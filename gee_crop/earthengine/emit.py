@@ -10,6 +10,11 @@ bands ``cloud_flag``, ``cirrus_flag``, ``water_flag``, ``spacecraft_flag``, ``di
 Bands are chosen by NAME, never by position (newer mask products carry more bands), and the names kept are
 those whose centre, read from each image's ``reflectance_wavelengths``, lies outside the sensor's windows
 (244 of 285 on the real band table: docs/emit.md says why not 241 or 242).
+
+The monthly-medians graphs take the :class:`~gee_crop.sensors.Sensor` whole, so they serve any sensor sampled
+like EMIT (``sample --medians SENSOR``; docs/architecture.md, "Add a sensor used like EMIT"): its clear mask
+follows its ``clear_rule`` (:func:`clear_mask`), its bands are named on the server from each image's band
+centres where the sensor has them (``wavelength_property``), else they are ``sensor.bands``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import ee
 
 from gee_crop.config import Hemisphere
 from gee_crop.earthengine.labels import LABEL_BAND
-from gee_crop.sensors import EMIT, Sensor
+from gee_crop.sensors import EMIT, ClearRule, Sensor
 
 #: The months of METHOD.md: June and August in the north (on their common cloud-free pixels); February
 #: alone in the south (the method had no November 2022 data).
@@ -58,13 +63,31 @@ def kept_band_names(image: ee.Image, sensor: Sensor = EMIT) -> ee.List:
     return ee.List.sequence(0, wavelengths.size().subtract(1)).map(name_if_kept, True)
 
 
+def clear_mask(image: ee.Image, sensor: Sensor = EMIT) -> ee.Image:
+    """1 where ``sensor.mask_band`` of ``image`` says clear, by ``sensor.clear_rule`` (a sensor whose mask needs
+    a new rule adds its branch here)."""
+    if sensor.clear_rule == ClearRule.FLAG_NOT_SET:
+        return image.select(sensor.mask_band).neq(1)  # flag 1 = masked (EMIT catalog: 0/1 flags)
+    raise ValueError(f"{sensor.name}: its clear rule {sensor.clear_rule.value} is not one of monthly medians")
+
+
+def masked_text(sensor: Sensor) -> str:
+    """What :func:`clear_mask` leaves out, as a plan says it (``cloud_flag 1 excluded``)."""
+    return f"{sensor.mask_band} 1 excluded"
+
+
 def clear_reflectance(image: ee.Image, sensor: Sensor = EMIT, bands: ee.List | list[str] | None = None) -> ee.Image:
-    """The kept reflectance bands of one EMIT image, masked where the sensor's flag is 1 (cloud) or a value is
-    the fill. ``bands``: the names to keep (None: :func:`kept_band_names` of the image)."""
-    bands = kept_band_names(image, sensor) if bands is None else bands
-    reflectance = image.select(bands)
-    clear = image.select(sensor.mask_band).neq(1)  # flag 1 = masked (catalog: 0/1 flags)
-    return reflectance.updateMask(clear).updateMask(reflectance.neq(sensor.fill))
+    """The kept reflectance bands of one image (stored values x ``sensor.scale`` + ``offset``), masked where
+    :func:`clear_mask` is not clear or a stored value is the fill. ``bands``: the names to keep (None:
+    :func:`kept_band_names` of the image where the sensor names its bands by wavelength, else ``sensor.bands``)."""
+    if bands is None:
+        bands = kept_band_names(image, sensor) if sensor.wavelength_property is not None else list(sensor.bands)
+    stored = image.select(bands)
+    masked = stored.updateMask(clear_mask(image, sensor))
+    masked = masked if sensor.fill is None else masked.updateMask(stored.neq(sensor.fill))
+    if (sensor.scale, sensor.offset) == (1.0, 0.0):  # stored as reflectance (EMIT): the graph stays as it was
+        return masked
+    return masked.multiply(sensor.scale).add(sensor.offset)  # stored values to reflectance (sensor.reflectance)
 
 
 def masked_filler(bands: list[str] | tuple[str, ...]) -> ee.ImageCollection:
@@ -155,15 +178,21 @@ def emit_rows(
 
 
 def plan_line(year: int, hemisphere: Hemisphere, n_tiles: int, sensor: Sensor = EMIT) -> str:
-    """What ``sample --emit`` adds to a job's plan (``--dry-run``): months, bands, grid and requests."""
+    """What ``sample --emit`` (``--medians SENSOR``) adds to a job's plan (``--dry-run``): months, bands, grid
+    and requests."""
     months = season_months(hemisphere)
     names = " and ".join(f"{year}-{m:02d}" for m in months)
     common = ", on the pixels clear in both" if len(months) > 1 else ""
-    windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in sensor.excluded_nm)
+    if sensor.wavelength_property is not None:
+        windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in sensor.excluded_nm)
+        kept = (
+            f"{len(sensor.bands)} of {len(sensor.product_bands)} bands kept by the wavelengths of each image's "
+            f"{sensor.wavelength_property} outside {windows} nm"
+        )
+    else:
+        kept = f"{len(sensor.bands)} bands ({', '.join(sensor.bands)})"
     return (
-        f"EMIT ({sensor.collection}): monthly medians of {names}{common} ({sensor.mask_band} 1 excluded); "
-        f"{len(sensor.bands)} of {len(sensor.product_bands)} bands kept by the wavelengths of each image's "
-        f"{sensor.wavelength_property} outside {windows} nm ({len(months) * len(sensor.bands)} values per "
-        f"sample); read at {sensor.resolution_m:g} m on each tile's UTM grid at the same points: {n_tiles} "
-        "more requests or tasks, one per tile"
+        f"{sensor.label} ({sensor.collection}): monthly medians of {names}{common} ({masked_text(sensor)}); "
+        f"{kept} ({len(months) * len(sensor.bands)} values per sample); read at {sensor.resolution_m:g} m on each "
+        f"tile's UTM grid at the same points: {n_tiles} more requests or tasks, one per tile"
     )

@@ -26,7 +26,7 @@ import numpy as np
 
 from gee_crop.atomic import write_json_atomic
 from gee_crop.config import ExportDestination, SamplingMode
-from gee_crop.earthengine.emit import plan_line as emit_plan_line
+from gee_crop.earthengine.emit import plan_line as medians_plan_line
 from gee_crop.earthengine.sampling import SamplingJob, export_names, job_tiles
 from gee_crop.earthengine.tasks import (
     ASSET_EXPORTS,
@@ -228,7 +228,7 @@ def dry_run_lines(job: SamplingJob, out: str | os.PathLike, mode: str = Sampling
         f"dry run: {job.name} {job.year}: {len(tiles)} tiles of {job.tile_deg:g} deg ({done} already done), "
         f"{chosen.value} mode: {how}",
         estimate.line(),
-        *([emit_plan_line(job.year, job.hemisphere, len(tiles))] if job.emit else []),
+        *([medians_plan_line(job.year, job.hemisphere, len(tiles), job.medians)] if job.medians else []),
     ]
     measured_at = pilot_file(out)
     if measured_at.is_file():

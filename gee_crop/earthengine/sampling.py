@@ -50,7 +50,7 @@ from gee_crop.earthengine.labels import (
     split_points,
 )
 from gee_crop.season import Season, SeasonSpan
-from gee_crop.sensors import EMIT, SENTINEL2
+from gee_crop.sensors import EMIT, SENTINEL2, Sensor
 from gee_crop.types import PAPER_RULES, SamplingRules
 
 CELL_BAND = "cell"
@@ -152,7 +152,12 @@ class SamplingJob:
     accuracy: dict[int, set[int]] | None = None
     own_labels: OwnLabels | None = None
     season: Season | None = None  # the user's own season (sample --season-start ...); None: the paper's
-    emit: bool = False  # also sample EMIT monthly medians at the same points (sample --emit)
+    medians: Sensor | None = None  # also sample this sensor's monthly medians at the same points (sample --medians)
+
+    @property
+    def emit(self) -> bool:
+        """Whether the job samples EMIT's monthly medians (``sample --emit``)."""
+        return self.medians == EMIT
 
     @property
     def hemisphere(self) -> Hemisphere:
@@ -196,8 +201,14 @@ class SamplingJob:
             "bounds": [round(b, 6) for b in self.geometry.bounds],
             **({"labels": self.own_labels.fingerprint()} if self.own_labels else {}),
             **({"season": self.season.to_dict()} if self.season is not None else {}),
-            **({"emit": True} if self.emit else {}),  # ledgers of S2-only jobs stay as they were
+            **self._medians_fingerprint(),
         }
+
+    def _medians_fingerprint(self) -> dict:
+        """The medians sensor's fingerprint entry: none for S2-only jobs, ``emit`` for EMIT (both as before)."""
+        if self.medians is None:
+            return {}
+        return {"emit": True} if self.emit else {"medians": self.medians.name}
 
 
 # ------------------------------------------------------------------ the job's tiles
@@ -497,19 +508,29 @@ def tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollec
     return series_rows(points, region, start, end, job.cloud_band, job.tile_scale)
 
 
-def emit_tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
-    """The EMIT rows of tile ``index`` (``sample --emit``): for the same points as :func:`tile_graph`, the
-    monthly medians of the kept EMIT bands (``<band>_m06``, ``<band>_m08``; ``_m02`` south) where EMIT is
-    clear in every month (others drop out), read on the 60 m EMIT grid in the tile's UTM zone: the inward
-    buffer (METHOD.md step 1, on that metric grid) keeps a 60 m pixel around each point inside its field."""
+def _medians_sensor(job: SamplingJob) -> Sensor:
+    assert job.medians is not None, "a job with monthly medians (sample --medians)"
+    return job.medians
+
+
+def medians_tile_graph(job: SamplingJob, index: int, bounds: Bounds) -> ee.FeatureCollection:
+    """The monthly-median rows of tile ``index`` (``sample --emit`` / ``--medians``): for the same points as
+    :func:`tile_graph`, the medians of the job's medians sensor's kept bands (``<band>_m06``, ``<band>_m08``;
+    ``_m02`` south) where it is clear in every month (others drop out), read on its grid (EMIT: 60 m) in the
+    tile's UTM zone: the inward buffer (METHOD.md step 1, on that metric grid) keeps a pixel around each point
+    inside its field."""
     points, region, crs = tile_points(job, index, bounds)
-    return emit_rows(points, region, job.year, job.hemisphere, crs, job.tile_scale)
+    return emit_rows(points, region, job.year, job.hemisphere, crs, job.tile_scale, _medians_sensor(job))
 
 
-def emit_row_properties(job: SamplingJob) -> list[str]:
-    """Properties of one EMIT row (``sample --emit``): lon, lat, class and the kept bands of each month."""
-    months = season_months(job.hemisphere)
-    return ["lon", "lat", LABEL_BAND, *(f"{band}{month_suffix(m)}" for m in months for band in EMIT.bands)]
+#: The name the EMIT tests and callers know (the graph serves every medians sensor).
+emit_tile_graph = medians_tile_graph
+
+
+def medians_row_properties(job: SamplingJob) -> list[str]:
+    """Properties of one monthly-median row: lon, lat, class and the kept bands of each month."""
+    months, bands = season_months(job.hemisphere), _medians_sensor(job).bands
+    return ["lon", "lat", LABEL_BAND, *(f"{band}{month_suffix(m)}" for m in months for band in bands)]
 
 
 @dataclass(frozen=True)
@@ -522,9 +543,14 @@ class TileRows:
     suffix: str = ""
 
 
+def medians_rows(sensor: Sensor) -> TileRows:
+    """A tile's monthly medians of ``sensor`` (``sample --medians``): tasks and assets suffixed ``_<name>``."""
+    return TileRows(medians_tile_graph, medians_row_properties, f"_{sensor.name}")
+
+
 #: The Sentinel-2 series of a tile (every job), and its EMIT monthly medians (``sample --emit``).
 S2_ROWS = TileRows(tile_graph, lambda job: row_properties(job.cloud_band))
-EMIT_ROWS = TileRows(emit_tile_graph, emit_row_properties, "_emit")
+EMIT_ROWS = medians_rows(EMIT)
 
 
 def safe_stem(name: str, max_chars: int) -> str:

@@ -49,6 +49,7 @@ from gee_crop.earthengine.sampling import (
 )
 from gee_crop.errors import EarthEngineError, InputError, RegionError
 from gee_crop.ledger import DONE, RunLedger
+from gee_crop.sensors import SENSORS
 
 #: Interactive (streamed) jobs above this many tiles are refused: use batch exports instead.
 MAX_INTERACTIVE_TILES = 16
@@ -292,7 +293,7 @@ def run_tiles(
     when ``result.pending_tasks`` is empty. Waits between task polls use ``sleep``, by default the
     client's own (injectable) sleep. ``estimate``: the interactive time of the largest tile (None: at the
     planning default rate, :func:`interactive_estimate`). ``rows``: what each tile returns (the Sentinel-2
-    series; ``sampling.EMIT_ROWS`` for the EMIT medians of ``sample --emit``)."""
+    series; ``sampling.medians_rows(sensor)`` for the monthly medians of ``sample --emit`` / ``--medians``)."""
     poll_sleep: Callable[[float], None] = sleep if sleep is not None else getattr(client, "sleep", time.sleep)
     tiles = job_tiles(job)
     chosen = choose_mode(mode, len(tiles), estimate or interactive_estimate(job))
@@ -386,8 +387,8 @@ def export_rows(
     if destination == ExportDestination.ASSET:
         return features_to_frame(client.compute_features(ee.FeatureCollection(asset)))
     found = sorted(Path(exports_dir).glob(f"{description}*.csv")) if exports_dir is not None else []
-    if not suffix:  # an S2 tile's prefix is also the start of its EMIT tile's: keep the S2 files only
-        found = [p for p in found if not p.stem.startswith(f"{description}_emit")]
+    if not suffix:  # an S2 tile's prefix is also the start of its medians tiles' (_emit ...): keep the S2 files only
+        found = [p for p in found if not p.stem.startswith(tuple(f"{description}_{name}" for name in SENSORS))]
     return read_export_csv(found) if found else None
 
 

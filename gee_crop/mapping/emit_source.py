@@ -4,7 +4,8 @@ Each tile is one computePixels request (through the client) of :func:`gee_crop.e
 the medians of the model's months of its bands (the EMIT sensor's kept bands, by name), month-major as the
 model was trained on them (``data.emit_table.emit_features``), float32, and a band that says where every month
 is clear. The grid is the EMIT 60 m grid on the region's UTM zone. Where EMIT has no clear pixel in every
-month, the pixel is not valid, and the map is nodata there (:func:`coverage_note` says how much).
+month, the pixel is not valid, and the map is nodata there (:func:`coverage_note` says how much). The source
+takes the model's sensor whole, so a model of another sensor's monthly medians maps from its own composite.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gee_crop.mapping.sources import (
 )
 from gee_crop.mapping.tiling import Tile, max_ee_tile_size
 from gee_crop.season import SeasonSpan
-from gee_crop.sensors import EMIT, Sensor
+from gee_crop.sensors import EMIT, SENTINEL2, Sensor
 
 #: float32 values travel as 4 bytes (computePixels answers a structured float32 array).
 VALUE_BYTES = 4
@@ -70,7 +71,9 @@ class EmitSource(EarthEngineGrid):
 
     @property
     def description(self) -> str:
-        return f"Earth Engine EMIT monthly medians ({self.sensor.collection}, months {list(self.months)})"
+        return (
+            f"Earth Engine {self.sensor.label} monthly medians ({self.sensor.collection}, months {list(self.months)})"
+        )
 
     def default_scale(self) -> float:
         return self.sensor.resolution_m
@@ -81,7 +84,7 @@ class EmitSource(EarthEngineGrid):
         return max_ee_tile_size(len(self.band_names), bytes_per_value=VALUE_BYTES)
 
     def infer_year(self, spec: FeatureSpec, latitude: float) -> int:
-        raise InputError("an EMIT map needs the year of its months; pass --year, e.g. --year 2023")
+        raise InputError(f"an {self.sensor.label} map needs the year of its months; pass --year, e.g. --year 2023")
 
     def check_season(self, spec: FeatureSpec, season: SeasonSpan, latitude: float) -> None:
         """Nothing to check before a request: where EMIT has no clear month, the map says so after."""
@@ -108,9 +111,11 @@ class EmitSource(EarthEngineGrid):
     def empty_message(self) -> str:
         """Why a map of this source classified nothing, and the fix."""
         return (
-            f"EMIT has no clear pixel in every month of {self.months_text} over the region ({self.sensor.mask_band} "
-            "1 or no acquisition); no map was written: map a region and --year that EMIT observed in those months "
-            "(EMIT images arid and agricultural belts, not everywhere), or use a model of fewer months"
+            f"{self.sensor.label} has no clear pixel in every month of {self.months_text} over the region "
+            f"({self.sensor.mask_band} 1 or no acquisition); no map was written: map a region and --year that "
+            f"{self.sensor.label} observed in those months"
+            + (" (EMIT images arid and agricultural belts, not everywhere)" if self.sensor == EMIT else "")
+            + ", or use a model of fewer months"
         )
 
     def coverage_note(self, classified: int, region_pixels: int) -> str | None:
@@ -119,24 +124,28 @@ class EmitSource(EarthEngineGrid):
             return None
         share = 100 * (1 - classified / region_pixels)
         return (
-            f"warning: {share:.1f} % of the region has no clear EMIT pixel in every month of {self.months_text}: "
+            f"warning: {share:.1f} % of the region has no clear {self.sensor.label} pixel in every month of "
+            f"{self.months_text}: "
             "nodata there in map.tif"
         )
 
 
 def source_for_model(source: FeatureSource, contract: FeatureSpec, year: int | None) -> FeatureSource:
-    """The source a model maps from: ``source`` for a Sentinel-2 model; for an EMIT model, the EMIT medians of
-    its months on the same Earth Engine client (InputError for a local stack or a cropland mask)."""
-    if contract.sensor != EMIT:
+    """The source a model maps from: ``source`` for a Sentinel-2 model (S2+EMIT included); for a model of another
+    sensor's monthly medians (EMIT's), that sensor's medians of its months on the same Earth Engine client
+    (InputError for a local stack or a cropland mask)."""
+    sensor = contract.sensor
+    if sensor == SENTINEL2:
         return source
     if not isinstance(source, EarthEngineSource):
         raise InputError(
-            "an EMIT model maps from EMIT on Earth Engine; give --region (or --bbox) instead of a local --source"
+            f"an {sensor.label} model maps from {sensor.label} on Earth Engine; give --region (or --bbox) instead "
+            "of a local --source"
         )
     if source.cropland_only:
-        raise InputError("--cropland-mask is not applied to EMIT maps; drop it")
+        raise InputError(f"--cropland-mask is not applied to {sensor.label} maps; drop it")
     if not contract.months:
         raise ModelFileError(
-            "the EMIT model names no month; retrain it with `gee-crop train --features emit_june_august`"
+            f"the {sensor.label} model names no month; retrain it with `gee-crop train --features emit_june_august`"
         )
-    return EmitSource(source.client, contract.months, contract.bands, year)
+    return EmitSource(source.client, contract.months, contract.bands, year, sensor)

@@ -28,7 +28,7 @@ from gee_crop.data.table import write_table
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.emit import season_months
 from gee_crop.earthengine.pilot import account_interactive_estimate
-from gee_crop.earthengine.sampling import EMIT_ROWS, S2_ROWS, SamplingJob, TileRows
+from gee_crop.earthengine.sampling import S2_ROWS, SamplingJob, TileRows, medians_rows
 from gee_crop.earthengine.tasks import SamplingResult, StoreRows, run_tiles
 from gee_crop.errors import InputError
 from gee_crop.features.seasons import default_season, season_note
@@ -88,7 +88,7 @@ def sample(request: SamplingRequest, echo: Callable[[str], None] = print) -> str
     planned = plan(request)
     job = planned.job
     out = out_table(planned.out)
-    emit_out = emit_table_path(out) if job.emit else None
+    emit_out = emit_table_path(out, job.medians) if job.medians is not None else None
     echo(f"sampling {job.name}, {planned.note}; writing {planned.out}" + (f" and {emit_out}" if emit_out else ""))
     # the tables are refused if they exist; their parts (OUT.parts/, the locks cover them) resume
     with contextlib.ExitStack() as claims:
@@ -117,7 +117,10 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path, emit_ou
         )
 
     result, ledger = run(S2_ROWS, out, store_part)
-    emit = run(EMIT_ROWS, emit_out, store_emit_part) if emit_out is not None and not result.pending_tasks else None
+    medians = job.medians
+    emit = None
+    if medians is not None and emit_out is not None and not result.pending_tasks:
+        emit = run(medians_rows(medians), emit_out, store_emit_part)
     head = (
         f"{job.name} {job.year} ({job.hemisphere}, window {job.window[0]}..{job.window[1]}): "
         f"{result.tiles_done}/{result.n_tiles} tiles done in {result.mode} mode, "
@@ -125,8 +128,9 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path, emit_ou
     )
     if result.pending_tasks:
         return f"{head}; {result.message}"
+    label = medians.label if medians is not None else ""
     if emit is not None and emit[0].pending_tasks:
-        return f"{head}; EMIT: {emit[0].message}"
+        return f"{head}; {label}: {emit[0].message}"
     n_samples = assemble(ledger, result.units, out, job.season, job.year)
     done = f"{head}; wrote {n_samples} samples to {out}"
     if emit is None or emit_out is None:
@@ -134,8 +138,8 @@ def _run_job(request: SamplingRequest, planned: SamplingPlan, out: Path, emit_ou
     n_emit = assemble_emit(emit[1], emit[0].units, emit_out, job)
     months = " and ".join(f"{job.year}-{m:02d}" for m in season_months(job.hemisphere))
     if not n_emit:
-        return f"{done}; EMIT: no sample is clear in every month of {months}, so no EMIT table was written"
-    return f"{done}; EMIT: {n_emit} of them clear in every month of {months}, written to {emit_out}"
+        return f"{done}; {label}: no sample is clear in every month of {months}, so no {label} table was written"
+    return f"{done}; {label}: {n_emit} of them clear in every month of {months}, written to {emit_out}"
 
 
 def table_from_exports(request: SamplingRequest) -> str:

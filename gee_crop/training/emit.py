@@ -1,7 +1,8 @@
 """Models on EMIT monthly medians (METHOD.md "Hyperspectral"): RF-500 and CropNet 1D (the torch architectures
 on flat features) on flat (months x kept bands) reflectance vectors. Model files' contracts name the EMIT sensor
 and its months, so evaluation, ``open_predictor`` and maps (``mapping.emit_source``) read them like any gee-crop
-model (docs/emit.md).
+model (docs/emit.md). They take the table's sensor whole, so a table of another sensor's monthly medians
+(``sample --medians SENSOR``) trains, evaluates and maps the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gee_crop.models.forest import RF_TREES, fit_random_forest, forest_probabili
 from gee_crop.models.io import ModelLike, read_model_file, save_forest
 from gee_crop.models.predict import open_predictor
 from gee_crop.models.registry import flat_archs
-from gee_crop.sensors import EMIT
+from gee_crop.sensors import EMIT, Sensor
 from gee_crop.training.alignment import Alignment
 from gee_crop.training.dataset import stratified_split
 from gee_crop.training.evaluate import EVALUATION_BATCH, Evaluation
@@ -30,9 +31,9 @@ from gee_crop.training.metrics import classification_report
 from gee_crop.training.trainer import PreparedRun, TrainConfig, TrainResult, check_out_dir, fit_prepared
 
 
-def emit_contract(months: tuple[int, ...], classes: tuple[str, ...] = CLASSES) -> FeatureSpec:
-    """The contract of a model on EMIT medians of ``months``: flat vectors, month-major."""
-    return FeatureSpec(FeatureKind.MEDIAN1D, classes=classes, sensor=EMIT, months=months)
+def emit_contract(months: tuple[int, ...], classes: tuple[str, ...] = CLASSES, sensor: Sensor = EMIT) -> FeatureSpec:
+    """The contract of a model on ``sensor``'s medians (EMIT's) of ``months``: flat vectors, month-major."""
+    return FeatureSpec(FeatureKind.MEDIAN1D, classes=classes, sensor=sensor, months=months)
 
 
 def train_emit_forest(
@@ -50,7 +51,7 @@ def train_emit_forest(
     features, names = emit_features(train, months)
     if len(features) == 0:
         raise InputError(f"no sample of the EMIT table is present in every month of {list(months)}")
-    contract = emit_contract(tuple(months), classes)
+    contract = emit_contract(tuple(months), classes, train.sensor)
     forest = fit_random_forest(features, class_indices(names, classes), n_estimators=n_estimators, seed=seed)
     metrics = None
     if test is not None:
@@ -58,7 +59,7 @@ def train_emit_forest(
         proba = forest_probabilities(forest, x_test, len(classes))
         report = classification_report(class_indices(y_names, classes), np.argmax(proba, axis=1), len(classes))
         metrics = {"test": report.to_dict(classes), "n_train": len(features), "n_test": len(x_test)}
-    train_config = {"arch": "random_forest", "sensor": "emit", "months": list(months), "seed": seed}
+    train_config = {"arch": "random_forest", "sensor": train.sensor.name, "months": list(months), "seed": seed}
     path = save_forest(
         Path(out), forest, {"n_estimators": n_estimators}, contract, train_config=train_config, metrics=metrics
     )
@@ -121,8 +122,8 @@ def train_emit(
     classes = emit_classes(names)
     labels = class_indices(names, classes)
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
-    contract = replace(emit_contract(months, classes), input_scaling=InputScaling(config.input_scaling))
-    summary = {"source": source, "sensor": EMIT.name, "months": list(months), "n_samples": len(values)}
+    contract = replace(emit_contract(months, classes, emit.sensor), input_scaling=InputScaling(config.input_scaling))
+    summary = {"source": source, "sensor": emit.sensor.name, "months": list(months), "n_samples": len(values)}
     meta = {"train_config": {**config.to_dict(), "emit_features": list(months), "data": summary}}
     run = PreparedRun(config, contract, None, values, labels, train_idx, val_idx, None, meta, Path(out_dir), echo)
     return fit_flat(run, 0, resume=resume, overwrite=overwrite, progress=progress)
@@ -142,9 +143,11 @@ def evaluate_emit_model(model: ModelLike, table: EmitTable | str | os.PathLike, 
     classes are scored as they are (no class alignment: the paper's rules speak of Sentinel-2 regions)."""
     model = read_model_file(model)
     contract = model.contract
-    if contract.sensor != EMIT or contract.joined is not None:
-        raise InputError(f"{model.path} reads {contract.sensor.name} bands, not EMIT; evaluate it on a sample table")
     emit = table if isinstance(table, EmitTable) else read_emit_table(table)
+    if contract.sensor != emit.sensor or contract.joined is not None:
+        raise InputError(
+            f"{model.path} reads {contract.sensor.name} bands, not {emit.sensor.label}; evaluate it on a sample table"
+        )
     values, names = emit_features(emit, contract.months)
     if len(values) == 0:
         raise InputError(f"no sample of the EMIT table is present in every month of {list(contract.months)}")

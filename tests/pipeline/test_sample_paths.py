@@ -173,4 +173,4 @@ def test_every_path_takes_the_one_request():
     leaves = [f.name for group in dataclasses.fields(SamplingRequest)
               for f in (dataclasses.fields(group.default_factory) if dataclasses.is_dataclass(group.default_factory)
                         else [group])]
-    assert len(leaves) == len(set(leaves)) == 34  # 33 + emit (issue 25)
+    assert len(leaves) == len(set(leaves)) == 35  # 33 + emit + medians (issue 25)
