@@ -28,10 +28,9 @@ noisily (on France 2023 the fold means put the linear model or RF-500 first wher
 last; docs/transfer.md), while a clear win on every fold is rarely noise. Why these two: on the few-label
 benchmark the fine-tuned zoo was the best or near the best candidate wherever its source knew most of the
 table's climate; outside it, on another continent, fine-tuning and a pretrained encoder lost to RF-500
-from scratch (issue 23), the paper's baseline and the candidate least hurt by few labels.
-The winner is then trained on every usable
-label into the run folder, and the comparison (with the rule applied and why) goes into ``selection.json``
-and the model's metadata (its card).
+from scratch (issue 23), the paper's baseline and the candidate least hurt by few labels. The winner is
+then trained on every usable label into the run folder, and the comparison (with the rule applied and why)
+goes into ``selection.json`` and the model's metadata (its card).
 """
 
 from __future__ import annotations
