@@ -11,8 +11,10 @@ Ground floor: imports nothing of gee_crop (``config`` imports it for the depreca
 
 from __future__ import annotations
 
+import calendar
 import csv
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from pathlib import Path
 
@@ -66,6 +68,8 @@ class Sensor:
     band_prefix: str | None = None
     """Product band i is named prefix + i (EMIT: ``reflectance_``), so the server can name the bands it
     keeps by wavelength (None: the bands are named one by one)."""
+    first_day: date | None = None
+    """The first day of the collection on Earth Engine (the catalog's extent; None: not checked)."""
 
     def __post_init__(self) -> None:
         if self.product_wavelengths_nm and len(self.product_wavelengths_nm) != len(self.product_bands):
@@ -95,6 +99,12 @@ class Sensor:
         if not self.product_wavelengths_nm:
             return ()
         return tuple(self.product_wavelengths_nm[i] for i in self.kept_indices)
+
+    def months_before_first_day(self, year: int, months: tuple[int, ...]) -> tuple[int, ...]:
+        """The months of ``year`` that end before :attr:`first_day`: the collection holds nothing there."""
+        if self.first_day is None:
+            return ()
+        return tuple(m for m in months if date(year, m, calendar.monthrange(year, m)[1]) < self.first_day)
 
     @property
     def label(self) -> str:
@@ -169,6 +179,9 @@ EMIT = Sensor(
     wavelength_property="reflectance_wavelengths",
     excluded_nm=EMIT_WATER_VAPOUR_NM,
     band_prefix="reflectance_",
+    # the catalog's extent (google/earthengine-catalog catalog/NASA/NASA_EMIT_L2A_RFL.jsonnet:
+    # ee.extent_global('2022-08-09T00:00:00Z', null))
+    first_day=date(2022, 8, 9),
 )
 
 #: Every sensor by name (model contracts and sample tables store the name).

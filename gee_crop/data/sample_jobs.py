@@ -27,7 +27,7 @@ from gee_crop.data.table import read_table, write_table
 from gee_crop.data.vectors import VECTOR_SUFFIXES, class_counts, is_vector_file, read_label_features
 from gee_crop.earthengine.client import is_asset_id
 from gee_crop.earthengine.collections import check_cloud_band, check_threshold
-from gee_crop.earthengine.emit import season_months
+from gee_crop.earthengine.emit import check_observed, season_months
 from gee_crop.earthengine.labels import check_inline_size
 from gee_crop.earthengine.sampling import OwnLabels, SamplingJob, read_export_csv
 from gee_crop.errors import InputError, RegionError, SeasonError
@@ -129,6 +129,8 @@ def _check_job(job: SamplingJob, per_cell: int | None) -> None:
             "cell so that no cell is split between tiles"
         )
     check_year(job.year, job.hemisphere, window=job.window if job.season is not None else None)
+    if job.medians is not None:
+        check_observed(job.medians, job.year, season_months(job.hemisphere))
 
 
 def check_year(

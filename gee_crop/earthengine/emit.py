@@ -25,6 +25,7 @@ import ee
 
 from gee_crop.config import Hemisphere
 from gee_crop.earthengine.labels import LABEL_BAND
+from gee_crop.errors import InputError
 from gee_crop.sensors import EMIT, ClearRule, Sensor
 
 #: The months of METHOD.md: June and August in the north (on their common cloud-free pixels); February
@@ -117,11 +118,25 @@ def common_clear(medians: list[ee.Image]) -> ee.Image:
     return functools.reduce(lambda a, b: a.And(b), masks[1:], masks[0])
 
 
+def check_observed(sensor: Sensor, year: int, months: tuple[int, ...]) -> None:
+    """InputError where a month of ``year`` ends before the collection's first day: its median would be
+    empty (fully masked), and so would every sample and map pixel that needs it."""
+    early = sensor.months_before_first_day(year, months)
+    if early and sensor.first_day is not None:
+        asked = ", ".join(f"{year}-{m:02d}" for m in early)
+        raise InputError(
+            f"{sensor.label} ({sensor.collection}) starts on {sensor.first_day.isoformat()}, after {asked}; "
+            f"choose a --year whose months {sensor.label} observed (from {sensor.first_day.year + 1} on)"
+        )
+
+
 def month_medians(
     region: ee.Geometry, year: int, months: tuple[int, ...], sensor: Sensor = EMIT, bands: tuple[str, ...] | None = None
 ) -> ee.Image:
     """One median per month of ``months`` (bands suffixed ``_m06``, ``_m08``, month-major), on the pixels clear
-    in every month. ``bands``: as :func:`monthly_median`."""
+    in every month. ``bands``: as :func:`monthly_median`. InputError where a month lies before the
+    collection's first day (:func:`check_observed`)."""
+    check_observed(sensor, year, months)
     medians = [monthly_median(region, year, m, sensor, bands) for m in months]
     named = [median.regexpRename("$", month_suffix(m)) for median, m in zip(medians, months)]
     stacked = functools.reduce(lambda a, b: a.addBands(b), named[1:], named[0])
@@ -181,6 +196,7 @@ def plan_line(year: int, hemisphere: Hemisphere, n_tiles: int, sensor: Sensor = 
     """What ``sample --emit`` (``--medians SENSOR``) adds to a job's plan (``--dry-run``): months, bands, grid
     and requests."""
     months = season_months(hemisphere)
+    check_observed(sensor, year, months)
     names = " and ".join(f"{year}-{m:02d}" for m in months)
     common = ", on the pixels clear in both" if len(months) > 1 else ""
     if sensor.wavelength_property is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from numpy.lib.recfunctions import structured_to_unstructured
 
-from gee_crop.earthengine.emit import CLEAR_BAND, map_band_names, map_composite
+from gee_crop.earthengine.emit import CLEAR_BAND, check_observed, map_band_names, map_composite
 from gee_crop.errors import InputError, ModelFileError
 from gee_crop.features.spec import FeatureSpec
 from gee_crop.mapping.sources import (
@@ -148,4 +148,6 @@ def source_for_model(source: FeatureSource, contract: FeatureSpec, year: int | N
         raise ModelFileError(
             f"the {sensor.label} model names no month; retrain it with `gee-crop train --features emit_june_august`"
         )
+    if year is not None:
+        check_observed(sensor, year, contract.months)  # before any request: those medians would be empty
     return EmitSource(source.client, contract.months, contract.bands, year, sensor)

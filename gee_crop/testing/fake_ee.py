@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -304,10 +305,13 @@ class FakeEarthEngineClient(EarthEngineClient):
         interactive_budget: float = INTERACTIVE_BUDGET,
         other_operations: int = 0,
         emit: EmitScene | None = None,
+        years_later: int = 0,
     ) -> None:
         """``existing_assets``: the user assets that exist before the test (a set; strict), or True (every
         asset exists: the old kind mode). ``other_operations``: finished operations of other jobs of the
-        project, listed by ``listOperations`` before the job's own (newest first)."""
+        project, listed by ``listOperations`` before the job's own (newest first). ``years_later``: serve the
+        patch's acquisitions that many years later, same month and day (SYNTHETIC dates, as ``anchor`` is a
+        synthetic place): for tests that need Sentinel-2 beside a collection that starts after 2019 (EMIT)."""
         self.sleeps: list[float] = []
         super().__init__(
             retry=RetryPolicy(max_attempts=4, initial_s=0.5),
@@ -316,6 +320,9 @@ class FakeEarthEngineClient(EarthEngineClient):
             project=project,
         )
         self.patch = read_patch(patch_dir or demo_patch_dir())
+        if years_later:
+            later = [d.replace(year=d.year + years_later) for d in self.patch.dates.astype(object)]
+            self.patch = dataclasses.replace(self.patch, dates=np.array(later, dtype="datetime64[D]"))
         lon, lat = self.patch.lonlat()
         if anchor is not None:
             lon = lon - lon.mean() + anchor[0]

@@ -2,7 +2,8 @@
 tiny CropNet 1D) -> `evaluate` -> `export` -> `map`, with REAL EMIT reflectance (the 10 x 10 cube of
 ../shared/data/emit laid over the double's patch, moved near Paris). SYNTHETIC, because no real EMIT pair of
 months or cloud flag exists in the data (gee_crop/testing/fake_emit.py): the cube is served as a June and an
-August 2019 acquisition, June flagged cloudy in the scene's top row and August in its right column."""
+August 2023 acquisition (and the Flanders 2019 patch served four years later: EMIT starts in August
+2022), June flagged cloudy in the scene's top row and August in its right column."""
 
 from __future__ import annotations
 
@@ -30,17 +31,18 @@ from gee_crop.testing.fake_ee import FakeEarthEngineClient
 from gee_crop.testing.fake_emit import EmitAcquisition, EmitScene
 from gee_crop.testing.offline_ee import initialize_offline
 from gee_crop.testing.paths import demo_patch_dir
+from tests.cli.errors import user_error
 
 PARIS = (2.35, 48.85)
-FRA_LABELS = {"projects/p/assets/gee-crop/labels/FRA_RPG_2019"}
-MONTHS = "2019-06 and 2019-08"
+FRA_LABELS = {"projects/p/assets/gee-crop/labels/FRA_RPG_2023"}
+MONTHS = "2023-06 and 2023-08"
 
 
 def _double() -> FakeEarthEngineClient:
-    fake = FakeEarthEngineClient(anchor=PARIS, existing_assets=FRA_LABELS)
+    fake = FakeEarthEngineClient(anchor=PARIS, existing_assets=FRA_LABELS, years_later=4)
     june, august = np.zeros((10, 10), bool), np.zeros((10, 10), bool)
     june[0, :], august[:, 9] = True, True  # SYNTHETIC cloud flags
-    fake.emit = EmitScene.over(fake.patch, (EmitAcquisition("2019-06-14", june), EmitAcquisition("2019-08-20", august)))
+    fake.emit = EmitScene.over(fake.patch, (EmitAcquisition("2023-06-14", june), EmitAcquisition("2023-08-20", august)))
     return fake
 
 
@@ -65,14 +67,14 @@ def emit_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
         aoi = _box(folder / "aoi.geojson", 2.3, 48.8, 2.4, 48.9)
-        cli("sample", "--region", aoi, "--year", 2019, "--emit", "--per-cell", 60, "--buffer-m", 0,
+        cli("sample", "--region", aoi, "--year", 2023, "--emit", "--per-cell", 60, "--buffer-m", 0,
             "--project", "p", "--out", folder / "t.parquet")
     return folder, fake
 
 
 def _map(folder, fake, monkeypatch, model, region, out):
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
-    return CliRunner().invoke(main, ["map", "--region", str(region), "--model", str(model), "--year", "2019",
+    return CliRunner().invoke(main, ["map", "--region", str(region), "--model", str(model), "--year", "2023",
                                      "--project", "p", "--out", str(out), "--quiet"])
 
 
@@ -148,6 +150,20 @@ def test_a_region_emit_never_saw_clear_is_an_error_naming_the_months(emit_run, m
     assert not (folder / "away" / "map.tif").exists()
 
 
+def test_a_year_before_emit_existed_is_refused_before_any_request(emit_run, monkeypatch):
+    folder, fake = emit_run
+    if not (folder / "rf" / "model.onnx").exists():
+        cli("train", folder / "t.emit.parquet", "--features", "emit_june_august", "--arch", "random_forest",
+            "--out", folder / "rf", "--quiet")
+    graphs = len(fake.graphs)  # every graph the double was sent
+    region = _box(folder / "early.geojson", 2.3, 48.8, 2.4, 48.9)
+    monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
+    result = CliRunner().invoke(main, ["map", "--region", str(region), "--model", str(folder / "rf" / "model.onnx"),
+                                       "--year", "2021", "--project", "p", "--out", str(folder / "early"), "--quiet"])
+    user_error(result, "EMIT (NASA/EMIT/L2A/RFL) starts on 2022-08-09, after 2021-06, 2021-08")
+    assert not (folder / "early" / "map.tif").exists() and len(fake.graphs) == graphs
+
+
 def test_the_double_refuses_what_the_service_refuses():
     """A band NASA/EMIT/L2A/RFL does not have (there is no `cloud_mask` band: the flag is `cloud_flag`), and a
     request over computePixels' 48 MiB."""
@@ -158,10 +174,10 @@ def test_the_double_refuses_what_the_service_refuses():
             "affineTransform": {"scaleX": 60.0, "shearX": 0.0, "translateX": 0.0, "shearY": 0.0, "scaleY": -60.0,
                                 "translateY": 0.0}}
     with pytest.raises(EarthEngineError, match="Pattern 'cloud_mask' did not match any bands"):
-        fake.compute_pixels(map_composite(region, 2019, (6,), ("cloud_mask",)), grid, map_band_names((6,), ("cloud_mask",)))
+        fake.compute_pixels(map_composite(region, 2023, (6,), ("cloud_mask",)), grid, map_band_names((6,), ("cloud_mask",)))
     big = {**grid, "dimensions": {"width": 160, "height": 160}}
     with pytest.raises(EarthEngineError, match="more than the 50331648"):
-        fake.compute_pixels(map_composite(region, 2019, (6, 8), EMIT.bands), big, map_band_names((6, 8), EMIT.bands))
+        fake.compute_pixels(map_composite(region, 2023, (6, 8), EMIT.bands), big, map_band_names((6, 8), EMIT.bands))
 
 
 def test_an_emit_model_on_a_local_stack_or_a_pilot_is_refused_in_one_line(emit_run, monkeypatch):
@@ -176,6 +192,6 @@ def test_an_emit_model_on_a_local_stack_or_a_pilot_is_refused_in_one_line(emit_r
     assert "Error: an EMIT model maps from EMIT on Earth Engine; give --region (or --bbox)" in local.output
     monkeypatch.setattr(ee_client, "get_client", lambda project=None, service_account_key=None: fake)
     region = _box(folder / "pilot.geojson", 2.34, 48.84, 2.36, 48.86)
-    piloted = CliRunner().invoke(main, ["map", "--region", str(region), "--model", str(model), "--year", "2019",
+    piloted = CliRunner().invoke(main, ["map", "--region", str(region), "--model", str(model), "--year", "2023",
                                         "--project", "p", "--out", str(folder / "pilot"), "--pilot", "1"])
     assert piloted.exit_code == 1 and "reads emit bands, and this source delivers sentinel2 bands only" in piloted.output
