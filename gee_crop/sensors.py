@@ -70,6 +70,9 @@ class Sensor:
     keeps by wavelength (None: the bands are named one by one)."""
     first_day: date | None = None
     """The first day of the collection on Earth Engine (the catalog's extent; None: not checked)."""
+    value_bytes: int = 2
+    """Bytes of one value as gee-crop fetches it at the smallest exact encoding (Sentinel-2: uint16 DN;
+    EMIT: float32 reflectance)."""
 
     def __post_init__(self) -> None:
         if self.product_wavelengths_nm and len(self.product_wavelengths_nm) != len(self.product_bands):
@@ -182,6 +185,7 @@ EMIT = Sensor(
     # the catalog's extent (google/earthengine-catalog catalog/NASA/NASA_EMIT_L2A_RFL.jsonnet:
     # ee.extent_global('2022-08-09T00:00:00Z', null))
     first_day=date(2022, 8, 9),
+    value_bytes=4,
 )
 
 #: Every sensor by name (model contracts and sample tables store the name).

@@ -352,7 +352,10 @@ def command(
         "confidence intervals with `gee-crop assess`, see docs/assessment.md)"
     )
     if result.bytes_fetched:
-        click.echo(f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (uint16: {result.min_bytes_per_pixel})")
+        click.echo(
+            f"fetched {result.bytes_per_pixel:.0f} bytes/pixel (lossless at their smallest: "
+            f"{result.min_bytes_per_pixel})"
+        )
     if result.accuracy is not None:
         a = result.accuracy
         click.echo(

@@ -122,6 +122,12 @@ class FeatureSpec:
         return len(self.months) if self.months else self.season.n_bins
 
     @property
+    def min_bytes_per_pixel(self) -> int:
+        """Bytes of one pixel's model inputs at their smallest exact encoding (the sensor's ``value_bytes``
+        per band and window or month): the least a lossless fetch can come down to."""
+        return self.sensor.value_bytes * len(self.bands) * self.n_bins
+
+    @property
     def is_median(self) -> bool:
         return self.feature_kind in (FeatureKind.MEDIAN2D, FeatureKind.MEDIAN1D)
 

@@ -118,7 +118,7 @@ class MapEstimate:
         if self.requests:
             lines.append(
                 f"Earth Engine: {self.requests} computePixels requests, {self.bytes_fetched / 1e9:,.2f} GB "
-                f"({self.bytes_per_pixel:.0f} B/px; uint16 {self.min_bytes_per_pixel}), about "
+                f"({self.bytes_per_pixel:.0f} B/px; lossless {self.min_bytes_per_pixel}), about "
                 f"{_hours(self.fetch_seconds)} with {self.in_flight} requests in flight at "
                 f"{self.rates.seconds_per_request:g} s/request and "
                 + (

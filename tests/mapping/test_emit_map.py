@@ -117,6 +117,8 @@ def test_emit_table_trains_evaluates_exports_and_maps_where_emit_is_clear(emit_r
             "nodata there in map.tif") in result.output
     with rasterio.open(folder / "map" / "map.tif") as src:
         assert src.res == (60.0, 60.0) and src.crs.to_string() == "EPSG:32631"  # the EMIT grid on the UTM zone
+    summary = json.loads((folder / "map" / "summary.json").read_text())
+    assert summary["min_bytes_per_pixel"] == 4 * 244 * 2  # float32 reflectance, 244 bands, 2 months
 
 
 def test_a_cropnet1d_exported_to_onnx_maps_the_same_pixels(emit_run, monkeypatch):

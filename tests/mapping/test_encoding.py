@@ -105,7 +105,7 @@ def test_map_dry_run_bytes_follow_the_encoding(tmp_path, tiny_onnx):
     default = CliRunner().invoke(main, args)
     uint16 = CliRunner().invoke(main, args + ["--encoding", "uint16"])
     assert default.exit_code == 0 and uint16.exit_code == 0, default.output + uint16.output
-    assert "(430 B/px; uint16 860)" in default.output and "(860 B/px; uint16 860)" in uint16.output
+    assert "(430 B/px; lossless 860)" in default.output and "(860 B/px; lossless 860)" in uint16.output
     assert not (tmp_path / "m").exists()
 
 
