@@ -21,34 +21,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from gee_crop.data.emit import read_emit_l2a
-from gee_crop.data.emit_table import EmitTable, write_emit_table
+from gee_crop.data.emit_table import write_emit_table
 from gee_crop.experiments import run_experiment
 from gee_crop.experiments.config import load_experiment
-from gee_crop.sensors import EMIT
 from gee_crop.testing.paths import shared_data_dir
+from gee_crop.testing.synthetic_emit import synthetic_emit_table
 
 HERE = Path(__file__).resolve().parent
-
-
-def synthetic_table(shared: Path) -> EmitTable:
-    """The SYNTHETIC EMIT table of the module docstring (real spectra, synthetic months, places and classes)."""
-    cube = read_emit_l2a(shared / "emit" / "emit20250324t221005_10x10_l2a_layout.nc").select(EMIT.bands)
-    spectra = cube.reshape(-1, len(EMIT.bands)).astype(np.float64)
-    red, nir = spectra[:, EMIT.bands.index("reflectance_39")], spectra[:, EMIT.bands.index("reflectance_57")]
-    label = np.where((nir - red) / (nir + red) > 0.3, "vegetation", "other")
-    parts = []
-    for month, scale in ((6, 1.0), (8, 0.9)):
-        part = pd.DataFrame(spectra * scale, columns=list(EMIT.bands))
-        part.insert(0, "month", np.int8(month))
-        part.insert(0, "crop_class", label)
-        part.insert(0, "lat", 40 + np.repeat(np.arange(10), 10) * 1e-3)
-        part.insert(0, "lon", -90 + np.tile(np.arange(10), 10) * 1e-3)
-        parts.append(part)
-    return EmitTable(pd.concat(parts, ignore_index=True), (6, 8))
 
 
 def main() -> None:
@@ -57,7 +36,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    table = write_emit_table(synthetic_table(shared_data_dir()), args.out / "USA_emit_synthetic.parquet")
+    table = write_emit_table(synthetic_emit_table(shared_data_dir()), args.out / "USA_emit_synthetic.parquet")
     config = load_experiment(HERE / "paper_emit.yaml")
     usa = dataclasses.replace(config.datasets["USA"], path=table)
     config = dataclasses.replace(

@@ -17,11 +17,18 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
 
 #: Cloud Score+ for Sentinel-2 (METHOD.md "Satellite data"): the ``cs`` / ``cs_cdf`` clear-sky scores.
 CLOUD_SCORE_PLUS_COLLECTION = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
 #: The EMIT L2A band table shipped with the package (its PROVENANCE.md: a real EMIT header, cross-checked).
 EMIT_BAND_TABLE = Path(__file__).resolve().parent / "resources" / "sensors" / "emit_l2a_bands.csv"
+
+
+#: a stored value or array of them (:meth:`Sensor.reflectance`).
+Stored = TypeVar("Stored", float, np.ndarray)
 
 
 class ClearRule(str, Enum):
@@ -114,8 +121,9 @@ class Sensor:
         """The name messages and plans give the sensor (``EMIT``)."""
         return self.name.upper()
 
-    def reflectance(self, stored: float) -> float:
-        """Reflectance of one stored value (``scale``, ``offset``)."""
+    def reflectance(self, stored: Stored) -> Stored:
+        """Reflectance of stored values (``scale``, ``offset``): a number, or an array whose dtype is kept
+        (Python floats do not widen a float32 array)."""
         return stored * self.scale + self.offset
 
 

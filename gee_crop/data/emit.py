@@ -62,6 +62,4 @@ def read_emit_l2a(path: str | os.PathLike, sensor: Sensor = EMIT) -> Reflectance
         )
     if sensor.fill is not None:
         values[values == np.float32(sensor.fill)] = np.nan
-    return ReflectanceCube(
-        values * np.float32(sensor.scale) + np.float32(sensor.offset), sensor.product_bands, wavelengths, good
-    )
+    return ReflectanceCube(sensor.reflectance(values), sensor.product_bands, wavelengths, good)

@@ -196,7 +196,6 @@ def plan_line(year: int, hemisphere: Hemisphere, n_tiles: int, sensor: Sensor = 
     """What ``sample --emit`` (``--medians SENSOR``) adds to a job's plan (``--dry-run``): months, bands, grid
     and requests."""
     months = season_months(hemisphere)
-    check_observed(sensor, year, months)
     names = " and ".join(f"{year}-{m:02d}" for m in months)
     common = ", on the pixels clear in both" if len(months) > 1 else ""
     if sensor.wavelength_property is not None:

@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from gee_crop.classes import class_indices
-from gee_crop.config import EMIT_FEATURE_MONTHS
 from gee_crop.data.emit_table import EmitTable, emit_features
 from gee_crop.data.splits import random_split
 from gee_crop.errors import InputError
 from gee_crop.experiments.config import EMIT, EMIT_FEATURES, ExperimentConfig, ModelSpec, TransferSpec
 from gee_crop.training.alignment import Alignment
-from gee_crop.training.emit import emit_classes, evaluate_emit_model, train_emit
+from gee_crop.training.emit import emit_classes, emit_months, train_emit
 from gee_crop.training.evaluate import Evaluation
 from gee_crop.training.metrics import classification_report
 from gee_crop.training.trainer import TrainConfig
@@ -51,9 +50,9 @@ def check_emit_config(config: ExperimentConfig) -> None:
                 )
 
 
-def emit_months(model: ModelSpec, table: EmitTable) -> tuple[int, ...]:
-    """The months a model's EMIT feature set reads (``emit``: all the table's)."""
-    return table.months if model.features == EMIT else EMIT_FEATURE_MONTHS[model.features]
+def feature_set(model: ModelSpec) -> str | None:
+    """The model's EMIT ``--features`` choice (None for ``emit``: all the table's months)."""
+    return None if model.features == EMIT else model.features
 
 
 def emit_transfer_data(
@@ -71,20 +70,14 @@ def train_emit_model(
     model: ModelSpec, table: EmitTable, folder: Path, options: dict, echo: Callable[[str], None]
 ) -> Path:
     """Train one EMIT model of the experiment (``options``: its training options with the seed) into ``folder``."""
-    features = None if model.features == EMIT else model.features
-    config = replace(TrainConfig(), arch=model.arch, feature_kind=features, **options)
+    config = replace(TrainConfig(), arch=model.arch, feature_kind=feature_set(model), **options)
     return train_emit(table, folder, config, overwrite=True, progress=False, echo=echo).model_path
-
-
-def evaluate_emit(path: Path, test: EmitTable, device: str) -> Evaluation:
-    """Score an EMIT model on the test table (its contract's months)."""
-    return evaluate_emit_model(path, test, device=device)
 
 
 def majority_emit_evaluation(model: ModelSpec, train: EmitTable, test: EmitTable) -> Evaluation:
     """The majority-class row on EMIT tables: every test sample present in the model's months gets the most
     common class of the training samples present in them."""
-    months = emit_months(model, train)
+    months = emit_months(train, feature_set(model))
     _, train_names = emit_features(train, months)
     _, test_names = emit_features(test, months)
     if len(train_names) == 0 or len(test_names) == 0:

@@ -45,7 +45,6 @@ from gee_crop.experiments.datasets import load_dataset, load_emit_dataset, regio
 from gee_crop.experiments.emit_runs import (
     check_emit_config,
     emit_transfer_data,
-    evaluate_emit,
     majority_emit_evaluation,
     train_emit_model,
 )
@@ -58,6 +57,7 @@ from gee_crop.ledger import RunLedger
 from gee_crop.models.cropnet import count_parameters
 from gee_crop.models.device import resolve_device
 from gee_crop.models.io import load_model
+from gee_crop.training.emit import evaluate_emit_model
 from gee_crop.training.evaluate import evaluate_model
 from gee_crop.training.trainer import train
 from gee_crop.types import SampleSeries
@@ -286,7 +286,8 @@ def _emit_results(cell: _Cell, pending: list, train_fp: str) -> int:
         if model_path is None:
             evaluation = majority_emit_evaluation(model, train_table, test)
         else:
-            evaluation = evaluate_emit(model_path, test, str(resolve_device(str(model.train.get("device", "auto")))))
+            device = str(resolve_device(str(model.train.get("device", "auto"))))
+            evaluation = evaluate_emit_model(model_path, test, device=device)
         evaluation = replace(
             evaluation, source_region=data.region(first.source), target_region=data.region(transfer.target)
         )

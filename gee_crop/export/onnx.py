@@ -59,7 +59,7 @@ from gee_crop.models.io import (
     set_onnx_metadata,
 )
 from gee_crop.models.predict import open_predictor
-from gee_crop.sensors import EMIT
+from gee_crop.sensors import SENTINEL2
 from gee_crop.training.dataset import series_features
 from gee_crop.training.s2_emit import joined_features
 from gee_crop.types import SampleSeries
@@ -228,9 +228,10 @@ def real_inputs(
         return contract.model_input(joined_features(series, emit, contract).values[:max_samples])
     if isinstance(data, S2EmitTables):
         raise InputError("--emit-table is for models on S2+EMIT features; this model reads one sensor")
-    if contract.sensor == EMIT:  # EMIT medians come from an EMIT table, never from Sentinel-2 series
+    if contract.sensor != SENTINEL2:  # monthly medians (EMIT's) come from their table, never from S2 series
         if isinstance(data, SampleSeries) or not is_emit_table(data):
-            raise InputError("a model on EMIT medians is checked on EMIT samples; give --table EMIT_TABLE")
+            label = contract.sensor.label
+            raise InputError(f"a model on {label} medians is checked on {label} samples; give --table {label}_TABLE")
         values, _ = emit_features(read_emit_table(data), contract.months)
         return contract.model_input(values[:max_samples])
     series = data if isinstance(data, SampleSeries) else read_table(data)

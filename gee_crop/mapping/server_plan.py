@@ -14,7 +14,13 @@ from dataclasses import asdict, dataclass
 import shapely
 from pyproj import Geod
 
-from gee_crop.earthengine.map_exports import BYTES_PER_PIXEL, EXPORT_TILE_SIZE, MAX_TASK_PIXELS, TASK_LIFETIME_DAYS
+from gee_crop.earthengine.map_exports import (
+    BYTES_PER_PIXEL,
+    EXPORT_TILE_SIZE,
+    MAP_BANDS,
+    MAX_TASK_PIXELS,
+    TASK_LIFETIME_DAYS,
+)
 from gee_crop.earthengine.quota import tier_line
 from gee_crop.earthengine.tasks import CONCURRENT_TASKS, MAX_ASSETS, MAX_QUEUED_TASKS
 from gee_crop.mapping.tiling import EE_REQUEST_LIMIT_BYTES, OutputGrid, Tile, max_ee_tile_size, plan_tiles
@@ -25,7 +31,7 @@ from gee_crop.sensors import SENTINEL2
 DEFAULT_EECU_SECONDS_PER_PIXEL = 5e-5
 #: Side (px) of a download request of a finished map asset: 2 uint8 bands + 1 mask byte each under the
 #: 48 MiB computePixels answer (``tiling.max_ee_tile_size``).
-DOWNLOAD_TILE_SIZE = max_ee_tile_size(len(("class", "confidence")), bytes_per_value=1)
+DOWNLOAD_TILE_SIZE = max_ee_tile_size(len(MAP_BANDS), bytes_per_value=1)
 _GEOD = Geod(ellps="WGS84")
 
 

@@ -35,6 +35,7 @@ from scipy import ndimage
 from shapely import contains_xy
 from shapely import geometry as sg
 
+from gee_crop.data.regions import reproject_geometry
 from gee_crop.earthengine.graph import resolved, walk_calls
 from gee_crop.testing.ee_array_eval import ARRAY_FUNCTIONS, constant_bands, same_shape
 from gee_crop.testing.ee_pixel_eval import band_pairs
@@ -380,7 +381,7 @@ class CollectionEvaluator(GridEvaluator):
             if not args.get("proj"):
                 raise NotImplementedError("Feature.buffer without proj (geodesic metres) is not evaluated")
             crs = _crs_of(args["proj"])
-            geom = _reproject_shape(feature.geometry, feature.crs, crs)
+            geom = reproject_geometry(feature.geometry, feature.crs, crs)
             return EvalFeature(shapely.buffer(geom, float(args["distance"])), crs, feature.properties)
         raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
 
@@ -449,7 +450,7 @@ class CollectionEvaluator(GridEvaluator):
 
     def _reduce_regions(self, args: dict, features: list[EvalFeature]) -> list[EvalFeature]:
         crs = _crs_of(args["crs"])
-        shapes = [_reproject_shape(f.geometry, f.crs, crs) for f in features]
+        shapes = [reproject_geometry(f.geometry, f.crs, crs) for f in features]
         bounds = np.array([s.bounds for s in shapes if not s.is_empty] or [(0.0, 0.0, 1.0, 1.0)])
         xs, ys = bounds[:, [0, 2]].ravel(), bounds[:, [1, 3]].ravel()
         grid = Grid.covering(crs, float(args["scale"]), xs, ys)
@@ -511,13 +512,6 @@ def _passes(node: dict, feature: EvalFeature) -> bool:
     if fn == "Filter.greaterThan":
         return value is not None and bool(value > args["rightValue"])
     raise NotImplementedError(f"{fn} is not supported by the collection evaluator")
-
-
-def _reproject_shape(geom: Any, src: str, dst: str) -> Any:
-    if src == dst:
-        return geom
-    transformer = Transformer.from_crs(src, dst, always_xy=True)
-    return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
 
 def sampled_points(rows: ee.ComputedObject, images: dict[str, Raster], clear_count: float = 1.0) -> list[SampledPoint]:

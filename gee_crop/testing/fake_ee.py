@@ -95,6 +95,7 @@ from gee_crop.classes import NO_CLASS
 from gee_crop.config import SCL_CLEAR_CLASSES
 from gee_crop.data.demo import demo_patch_dir
 from gee_crop.data.patch import read_patch
+from gee_crop.data.regions import reproject_geometry
 from gee_crop.earthengine.client import (
     ASSET_ID,
     MAX_CONCURRENT_REQUESTS,
@@ -108,7 +109,7 @@ from gee_crop.earthengine.graph import invocations, resolved, walk_calls
 from gee_crop.errors import EarthEngineError
 from gee_crop.features.composite import arrays_from_stack, composite_pixels
 from gee_crop.sensors import SENTINEL2
-from gee_crop.testing.ee_grid_eval import _reproject_shape, pixel_read, reduced_features
+from gee_crop.testing.ee_grid_eval import pixel_read, reduced_features
 from gee_crop.testing.fake_emit import EmitScene, emit_pixels, emit_rows, loads_emit, pixel_refusal
 from gee_crop.testing.fake_image_exports import (
     PatchComposite,
@@ -718,7 +719,7 @@ class FakeEarthEngineClient(EarthEngineClient):
             {
                 "type": "Feature",
                 "id": str(i),
-                "geometry": sg.mapping(_reproject_shape(f.geometry, f.crs, "EPSG:4326")),
+                "geometry": sg.mapping(reproject_geometry(f.geometry, f.crs, "EPSG:4326")),
                 "properties": f.properties,
             }
             for i, f in enumerate(features)

@@ -8,16 +8,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
-from gee_crop.data.emit import read_emit_l2a
 from gee_crop.data.emit_table import EmitTable, write_emit_table
 from gee_crop.errors import InputError
 from gee_crop.experiments import run_experiment
 from gee_crop.experiments.config import load_experiment
-from gee_crop.sensors import EMIT
+from gee_crop.testing.synthetic_emit import synthetic_emit_table
 from tests.training.realdata import one_torch_thread
 
 TINY = {"epochs": 3, "widths": [8, 8, 8, 8], "learning_rate": 3e-3, "batch_size": 16}
@@ -27,19 +25,7 @@ TINY = {"epochs": 3, "widths": [8, 8, 8, 8], "learning_rate": 3e-3, "batch_size"
 def emit_file(shared_data, tmp_path_factory):
     """An EMIT table of the cube's 100 real spectra (SYNTHETIC: June as read, August 10 % darker, a 10 x 10 grid
     of places, classes from NDVI)."""
-    cube = read_emit_l2a(shared_data / "emit" / "emit20250324t221005_10x10_l2a_layout.nc").select(EMIT.bands)
-    spectra = cube.reshape(-1, len(EMIT.bands)).astype(np.float64)
-    red, nir = spectra[:, EMIT.bands.index("reflectance_39")], spectra[:, EMIT.bands.index("reflectance_57")]
-    label = np.where((nir - red) / (nir + red) > 0.3, "vegetation", "other")
-    parts = []
-    for month, scale in ((6, 1.0), (8, 0.9)):
-        part = pd.DataFrame(spectra * scale, columns=list(EMIT.bands))
-        part.insert(0, "month", np.int8(month))
-        part.insert(0, "crop_class", label)
-        part.insert(0, "lat", 40 + np.repeat(np.arange(10), 10) * 1e-3)
-        part.insert(0, "lon", -90 + np.tile(np.arange(10), 10) * 1e-3)
-        parts.append(part)
-    rows = pd.concat(parts, ignore_index=True)
+    rows = synthetic_emit_table(shared_data).rows
     rows = rows.drop(index=rows.index[(rows.month == 8).to_numpy() & (np.arange(len(rows)) % 100 < 5)])  # 5 not clear
     return write_emit_table(EmitTable(rows, (6, 8)), tmp_path_factory.mktemp("emit") / "USA_emit.parquet")
 

@@ -2,11 +2,13 @@
 labelled pixels and exported to ONNX (once per session), and a fake Earth Engine that serves the patch."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+import shapely
 
 from gee_crop.data.stacks import open_local_stack
 from gee_crop.features.spec import FeatureSpec
@@ -87,3 +89,21 @@ def killed_after(n: int):
         started.append(tile.name)
 
     return hook, started
+
+
+@pytest.fixture
+def synthetic_server(monkeypatch, offline_ee):
+    """``map --on-server`` classifies with the synthetic classifier of tests/mapping/synthetic_server.py."""
+    from gee_crop.mapping import server_map
+    from tests.mapping.synthetic_server import synthetic_classification
+
+    monkeypatch.setattr(server_map, "server_classification", synthetic_classification)
+
+
+@pytest.fixture
+def patch_region(tmp_path, patch_stack):
+    """The demo patch's footprint as a GeoJSON Feature file."""
+    path = tmp_path / "patch.geojson"
+    footprint = LocalStackSource(patch_stack).footprint()
+    path.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(footprint)}))
+    return path

@@ -12,7 +12,6 @@ import ee
 import numpy as np
 import pytest
 import rasterio
-import shapely
 from click.testing import CliRunner
 
 from gee_crop import cli
@@ -22,32 +21,16 @@ from gee_crop.earthengine.client import REQUEST_PAYLOAD_LIMIT, request_body_byte
 from gee_crop.earthengine.composite import composite_band_names
 from gee_crop.earthengine.map_exports import DEFAULT_MAX_PIXELS, TASK_LIFETIME_DAYS
 from gee_crop.earthengine.tasks import ASSET_EXPORTS, MAX_ASSETS
-from gee_crop.mapping import server_map
 from gee_crop.mapping.request import MapSettings
 from gee_crop.mapping.server_map import MapExports, plan_server_job
-from gee_crop.mapping.sources import EarthEngineSource, LocalStackSource
+from gee_crop.mapping.sources import EarthEngineSource
 from gee_crop.models.io import ModelFile
 from gee_crop.models.zoo import resolve_model
 from gee_crop.countries import country_region
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
+from tests.mapping.synthetic_server import BAND, THRESHOLD
 from gee_crop.testing.fake_ee_patch import PatchComputePixels
 from gee_crop.testing.fake_image_exports import image_export_failure, image_export_refusal
-
-BAND, THRESHOLD = "B8_t20", 128  # synthetic classifier: class 1 where the sqrt8 code of B8 in bin 20 > 128
-
-
-def synthetic_classification(model, composite, *, probabilities=False, encoding=None):
-    """A synthetic classifier on the server: class = (band > THRESHOLD), confidence 77; masked where the
-    composite is (code 0)."""
-    band = composite.select(BAND)
-    return (band.gt(THRESHOLD).rename("class").addBands(ee.Image.constant(77).rename("confidence"))
-            .updateMask(band.neq(0)).toUint8())
-
-
-@pytest.fixture
-def synthetic_server(monkeypatch, offline_ee):
-    monkeypatch.setattr(server_map, "server_classification", synthetic_classification)
-
 
 def invoke(*args):
     return CliRunner().invoke(cli.main, ["map", *map(str, args)])
@@ -138,14 +121,6 @@ def test_the_double_fails_an_export_over_max_pixels_and_refuses_one_without_a_gr
     status = fake.task_status(fake.start_export(base))
     assert status["state"] == "FAILED"
     assert status["error_message"].startswith("Export too large: specified 200000000 pixels (max: 100000000).")
-
-
-@pytest.fixture
-def patch_region(tmp_path, patch_stack):
-    path = tmp_path / "patch.geojson"
-    footprint = LocalStackSource(patch_stack).footprint()
-    path.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(footprint)}))
-    return path
 
 
 def test_runs_end_to_end_on_the_strict_double(tmp_path, monkeypatch, synthetic_server, patch_stack, patch_region):

@@ -10,9 +10,7 @@ is what the table must equal: the same classifier, the same pixels."""
 from __future__ import annotations
 
 import csv
-import json
 
-import ee
 import numpy as np
 import pyogrio.raw
 import pytest
@@ -25,40 +23,9 @@ from gee_crop.classes import CLASSES
 from gee_crop.data.demo import demo_patch
 from gee_crop.earthengine import client as ee_client
 from gee_crop.earthengine.client import REQUEST_PAYLOAD_LIMIT
-from gee_crop.mapping import server_map
 from gee_crop.mapping.parcels import label_raster_parcels, on_grid, parcel_table, read_parcels
-from gee_crop.mapping.sources import LocalStackSource
 from gee_crop.mapping.tiling import OutputGrid
 from gee_crop.testing.fake_ee import FakeEarthEngineClient
-
-BAND, THRESHOLD = "B8_t20", 128
-
-
-def synthetic_classification(model, composite, *, probabilities=False, encoding=None):
-    """Synthetic: class 1 where the sqrt8 code of B8 in bin 20 > THRESHOLD, else 0; confidence 77;
-    p_<class 1> 77 / 23 and p_<class 0> its complement; masked where the composite is (code 0)."""
-    band = composite.select(BAND)
-    high = band.gt(THRESHOLD)
-    image = high.rename("class").addBands(ee.Image.constant(77).rename("confidence"))
-    if probabilities:
-        p1 = high.multiply(54).add(23)
-        image = image.addBands(ee.Image.constant(100).subtract(p1).rename(f"p_{CLASSES[0]}"))
-        image = image.addBands(p1.rename(f"p_{CLASSES[1]}"))
-    return image.updateMask(band.neq(0)).toUint8()
-
-
-@pytest.fixture
-def synthetic_server(monkeypatch, offline_ee):
-    monkeypatch.setattr(server_map, "server_classification", synthetic_classification)
-
-
-@pytest.fixture
-def patch_region(tmp_path, patch_stack):
-    path = tmp_path / "patch.geojson"
-    footprint = LocalStackSource(patch_stack).footprint()
-    path.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(footprint)}))
-    return path
-
 
 def _write(path, geoms, props, crs):
     fields = list(props[0])
